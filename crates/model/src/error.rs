@@ -1,0 +1,181 @@
+//! AWS error codes as the wire protocols need them: one code, its modeled shape
+//! name (the `__type` suffix in JSON/CBOR), its HTTP status and fault side.
+
+use std::fmt;
+
+/// Every error code Stratus answers with, across CloudWatch, SNS and auth.
+///
+/// `code()` is what query clients see in `<Code>` and what JSON/CBOR clients
+/// see in `x-amzn-query-error`; `shape()` is the `__type` shape name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    // CloudWatch (aws-api.md §2.12)
+    InvalidParameterValue,
+    MissingParameter,
+    InvalidParameterCombination,
+    InvalidNextToken,
+    InvalidFormat,
+    InvalidParameterInput,
+    LimitExceeded,
+    LimitExceededException,
+    ResourceNotFound,
+    ResourceNotFoundException,
+    ResourceConflict,
+    ConcurrentModificationException,
+    ValidationError,
+    InternalServiceError,
+    // Generic / protocol level
+    InvalidAction,
+    InvalidQueryParameter,
+    MalformedInput,
+    RequestEntityTooLarge,
+    // Auth
+    IncompleteSignature,
+    InvalidClientTokenId,
+    SignatureDoesNotMatch,
+    AccessDenied,
+    RequestExpired,
+    MissingAuthenticationToken,
+    // SNS (aws-api.md §3.2)
+    InvalidParameter,
+    NotFound,
+    AuthorizationError,
+    InternalError,
+    Throttled,
+}
+
+/// Whether the caller (`Sender`) or the service (`Receiver`) is at fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Sender,
+    Receiver,
+}
+
+impl Fault {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fault::Sender => "Sender",
+            Fault::Receiver => "Receiver",
+        }
+    }
+}
+
+impl ErrorCode {
+    /// The legacy (query) error code.
+    pub fn code(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            InvalidParameterValue => "InvalidParameterValue",
+            MissingParameter => "MissingParameter",
+            InvalidParameterCombination => "InvalidParameterCombination",
+            InvalidNextToken => "InvalidNextToken",
+            InvalidFormat => "InvalidFormat",
+            InvalidParameterInput => "InvalidParameterInput",
+            LimitExceeded => "LimitExceeded",
+            LimitExceededException => "LimitExceededException",
+            ResourceNotFound => "ResourceNotFound",
+            ResourceNotFoundException => "ResourceNotFoundException",
+            ResourceConflict => "ResourceConflict",
+            ConcurrentModificationException => "ConcurrentModificationException",
+            ValidationError => "ValidationError",
+            InternalServiceError => "InternalServiceError",
+            InvalidAction => "InvalidAction",
+            InvalidQueryParameter => "InvalidQueryParameter",
+            MalformedInput => "MalformedInput",
+            RequestEntityTooLarge => "RequestEntityTooLarge",
+            IncompleteSignature => "IncompleteSignature",
+            InvalidClientTokenId => "InvalidClientTokenId",
+            SignatureDoesNotMatch => "SignatureDoesNotMatch",
+            AccessDenied => "AccessDenied",
+            RequestExpired => "RequestExpired",
+            MissingAuthenticationToken => "MissingAuthenticationToken",
+            InvalidParameter => "InvalidParameter",
+            NotFound => "NotFound",
+            AuthorizationError => "AuthorizationError",
+            InternalError => "InternalError",
+            Throttled => "Throttled",
+        }
+    }
+
+    /// The modeled shape name used as the `__type` of JSON/CBOR errors.
+    pub fn shape(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            InvalidParameterValue => "InvalidParameterValueException",
+            MissingParameter => "MissingRequiredParameterException",
+            InvalidParameterCombination => "InvalidParameterCombinationException",
+            InvalidNextToken => "InvalidNextToken",
+            InvalidFormat => "InvalidFormatFault",
+            InvalidParameterInput => "DashboardInvalidInputError",
+            LimitExceeded => "LimitExceededFault",
+            InternalServiceError => "InternalServiceFault",
+            ValidationError => "ValidationException",
+            NotFound => "NotFoundException",
+            InvalidParameter => "InvalidParameterException",
+            AuthorizationError => "AuthorizationErrorException",
+            InternalError => "InternalErrorException",
+            Throttled => "ThrottledException",
+            other => other.code(),
+        }
+    }
+
+    /// HTTP status as AWS answers it (for JSON/CBOR: with `x-amzn-query-mode: true`).
+    pub fn status(self) -> u16 {
+        use ErrorCode::*;
+        match self {
+            ResourceNotFound | ResourceNotFoundException | NotFound => 404,
+            ResourceConflict => 409,
+            ConcurrentModificationException | Throttled => 429,
+            InternalServiceError | InternalError => 500,
+            IncompleteSignature | InvalidClientTokenId | SignatureDoesNotMatch | AccessDenied
+            | RequestExpired | MissingAuthenticationToken | AuthorizationError => 403,
+            RequestEntityTooLarge => 413,
+            _ => 400,
+        }
+    }
+
+    pub fn fault(self) -> Fault {
+        match self {
+            ErrorCode::InternalServiceError | ErrorCode::InternalError => Fault::Receiver,
+            _ => Fault::Sender,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// An error answered to an API caller: an AWS code plus a human message that
+/// names the offending parameter.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError { code, message: message.into() }
+    }
+    pub fn invalid_value(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidParameterValue, message)
+    }
+    pub fn missing(param: &str) -> Self {
+        Self::new(
+            ErrorCode::MissingParameter,
+            format!("The parameter {param} is required."),
+        )
+    }
+    pub fn combination(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidParameterCombination, message)
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InternalServiceError, message)
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
