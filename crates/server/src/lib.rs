@@ -1,1 +1,125 @@
-//! stub
+//! The Stratus server: the HTTP application serving the CloudWatch (and later
+//! SNS) APIs, request authentication and key policies, the metadata store, and
+//! the glue from decoded operations to the time-series engine.
+//!
+//! It owns *doing* things: it must not know wire formats (that is `proto`),
+//! what makes a request valid (that is `model`) or how samples are laid out on
+//! disk (that is `tsdb`).
+
+pub mod admin;
+pub mod app;
+pub mod auth;
+pub mod bootstrap;
+pub mod cloudwatch;
+pub mod fsutil;
+pub mod keys;
+pub mod meta;
+pub mod policy;
+pub mod state;
+pub mod storage;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The account id every ARN carries (AWS's documentation example id, as
+/// moto and LocalStack use).
+pub const ACCOUNT_ID: &str = "123456789012";
+/// Region used when a request carries none (unsigned pages, console).
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// A fixed bootstrap admin key (from STRATUS_ADMIN_* env), for automation.
+    pub admin_key: Option<(String, String)>,
+    /// fsync the WAL before acknowledging writes. Only benchmarks turn it off.
+    pub fsync: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Meta(#[from] meta::MetaError),
+    #[error(transparent)]
+    Keys(#[from] keys::KeyError),
+    #[error("storage: {0}")]
+    Storage(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A started server: its bound address and what a user needs to connect.
+#[derive(Debug)]
+pub struct Started {
+    pub addr: SocketAddr,
+    pub credentials_file: PathBuf,
+    pub config_file: PathBuf,
+    pub admin_key_id: Option<String>,
+}
+
+/// Opens the data directory (creating it), bootstraps the admin key, binds the
+/// listener and serves until `shutdown` resolves; then seals storage cleanly.
+pub async fn run(
+    config: Config,
+    on_started: impl FnOnce(&Started),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    let data_dir = std::fs::canonicalize(&config.data_dir).map_err(|source| ServerError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    let meta = Arc::new(meta::MetaStore::open(&data_dir.join("meta.redb"))?);
+    let key_store = keys::KeyStore::open(meta.clone(), &data_dir.join("master.key"))?;
+    let boot = bootstrap::admin_key(&meta, &key_store, &data_dir, config.admin_key.as_ref())?;
+    let metrics = {
+        let dir = data_dir.join("tsdb");
+        let fsync = config.fsync;
+        tokio::task::spawn_blocking(move || storage::MetricStore::open(&dir, fsync))
+            .await
+            .map_err(|e| ServerError::Storage(e.to_string()))??
+    };
+    let state = Arc::new(state::AppState {
+        keys: key_store,
+        meta,
+        metrics,
+    });
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServerError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(ServerError::Serve)?;
+    on_started(&Started {
+        addr,
+        credentials_file: boot.credentials_file,
+        config_file: boot.config_file,
+        admin_key_id: boot.created_key_id,
+    });
+    axum::serve(listener, app::router(state.clone()))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(ServerError::Serve)?;
+    tracing::info!("shutting down: sealing storage");
+    let st = state.clone();
+    tokio::task::spawn_blocking(move || st.metrics.shutdown())
+        .await
+        .map_err(|e| ServerError::Storage(e.to_string()))??;
+    Ok(())
+}

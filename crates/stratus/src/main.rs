@@ -1,1 +1,123 @@
-fn main() {}
+//! `stratus`: one binary for the server, the quick-start `up`, and admin verbs.
+
+mod client;
+mod keys_cmd;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "stratus", version, about = "Self-hosted, CloudWatch-compatible monitoring")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the Stratus server (CloudWatch API on one port).
+    Server(ServerArgs),
+    /// Quick start: run Stratus on its embedded defaults (data in ./stratus-data).
+    Up(ServerArgs),
+    /// Manage access keys on a running server.
+    Keys(keys_cmd::KeysArgs),
+}
+
+#[derive(clap::Args)]
+struct ServerArgs {
+    /// Where metrics, metadata and the credentials file live.
+    #[arg(long, default_value = "./stratus-data", env = "STRATUS_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:4566", env = "STRATUS_LISTEN")]
+    listen: SocketAddr,
+    /// Acknowledge writes before they are fsync'd. Unsafe: for benchmarks only.
+    #[arg(long, hide = true)]
+    no_fsync: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("STRATUS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Server(args) => serve(args, false),
+        Command::Up(args) => serve(args, true),
+        Command::Keys(args) => keys_cmd::run(args),
+    }
+}
+
+fn admin_key_from_env() -> anyhow::Result<Option<(String, String)>> {
+    let id = std::env::var("STRATUS_ADMIN_ACCESS_KEY_ID").ok();
+    let secret = std::env::var("STRATUS_ADMIN_SECRET_ACCESS_KEY").ok();
+    match (id, secret) {
+        (Some(i), Some(s)) => Ok(Some((i, s))),
+        (None, None) => Ok(None),
+        _ => anyhow::bail!(
+            "set both STRATUS_ADMIN_ACCESS_KEY_ID and STRATUS_ADMIN_SECRET_ACCESS_KEY, or neither"
+        ),
+    }
+}
+
+fn serve(args: ServerArgs, quick_start: bool) -> anyhow::Result<()> {
+    let config = stratus_server::Config {
+        data_dir: args.data_dir,
+        listen: args.listen,
+        admin_key: admin_key_from_env()?,
+        fsync: !args.no_fsync,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        stratus_server::run(config, |s| print_banner(s, quick_start), shutdown_signal()).await
+    })?;
+    Ok(())
+}
+
+fn print_banner(s: &stratus_server::Started, quick_start: bool) {
+    let endpoint = format!("http://{}", s.addr);
+    let creds = s.credentials_file.display();
+    let conf = s.config_file.display();
+    println!("Stratus is listening on {endpoint}");
+    if let Some(id) = &s.admin_key_id {
+        println!("Created admin access key {id}");
+    }
+    println!("Admin credentials: {creds} (profile [stratus], mode 0600)");
+    println!();
+    println!("Use it with the AWS CLI:");
+    println!("  export AWS_SHARED_CREDENTIALS_FILE={creds} AWS_CONFIG_FILE={conf}");
+    println!("  aws --endpoint-url {endpoint} --profile stratus cloudwatch list-metrics");
+    if quick_start {
+        println!("Create a least-privilege key for an agent:");
+        println!("  stratus keys create --name my-host --policy agent --credentials-file {creds}");
+    }
+    println!("Press Ctrl-C to stop.");
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("signal received, stopping");
+}

@@ -1,0 +1,250 @@
+//! The HTTP application: one port serving the AWS APIs (CloudWatch in three
+//! protocols, SNS in query), the admin API used by `stratus keys`, and health.
+//!
+//! Request path: read the body (bounded) → SigV4 over the raw bytes → inflate
+//! gzip (bounded) → `proto` decodes → policy check → action → `proto` encodes.
+
+use crate::auth::{self, Caller};
+use crate::state::AppState;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use std::sync::Arc;
+use stratus_model::{ApiError, ErrorCode};
+use stratus_proto::{self as proto, Protocol, Service};
+use stratus_sigv4 as sigv4;
+
+/// AWS's limit on a request body (PutMetricData: 1 MB), checked on the bytes
+/// as received (compressed or not).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Cap on a gzip body once inflated (zip-bomb guard). A full 1000-datum batch
+/// with 150 values each is ~3 MB of JSON; 16 MiB leaves room.
+pub const MAX_INFLATED_BYTES: usize = 16 * 1024 * 1024;
+
+/// Target prefix of the admin API (`stratus keys ...`).
+pub const ADMIN_TARGET_PREFIX: &str = "StratusAdmin.";
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/", any(api))
+        .route("/service/{service}/operation/{op}", any(api))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+/// Everything about a request the action layer needs, owned so it can move to
+/// a blocking thread.
+struct Incoming {
+    method: String,
+    path: String,
+    query: String,
+    headers: Vec<(String, String)>,
+    body: Bytes,
+}
+
+impl Incoming {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn head(&self, scope_service: Option<&str>) -> proto::RequestHead<'_> {
+        proto::RequestHead {
+            method: &self.method,
+            path: &self.path,
+            query: &self.query,
+            content_type: self.header("content-type"),
+            target: self.header("x-amz-target"),
+            smithy_protocol: self.header("smithy-protocol"),
+            query_mode: self
+                .header("x-amzn-query-mode")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            scope_service,
+        }
+    }
+}
+
+async fn api(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let header_pairs: Vec<(String, String)> = headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    // The only way reading a buffered body fails here is exceeding the limit
+    // (or the client vanishing, in which case nobody reads the answer).
+    let (body, too_large) = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(b) => (b, false),
+        Err(_) => (Bytes::new(), true),
+    };
+    let incoming = Incoming {
+        method: method.as_str().to_string(),
+        path: uri.path().to_string(),
+        query: uri.query().unwrap_or("").to_string(),
+        headers: header_pairs,
+        body,
+    };
+    let st = state.clone();
+    let rid = request_id.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        if too_large {
+            let err = ApiError::new(
+                ErrorCode::RequestEntityTooLarge,
+                format!("Request body exceeds the limit of {MAX_BODY_BYTES} bytes."),
+            );
+            return error_response(&incoming, None, &err, &rid);
+        }
+        handle(&st, &incoming, &rid)
+    })
+    .await;
+    let mut resp = match result {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "request handler panicked");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-amzn-requestid", v);
+    }
+    resp
+}
+
+fn handle(state: &AppState, inc: &Incoming, request_id: &str) -> Response {
+    let header_refs: Vec<(&str, &str)> = inc
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let sreq = sigv4::Request {
+        method: &inc.method,
+        path: &inc.path,
+        query: &inc.query,
+        headers: &header_refs,
+        body: &inc.body,
+    };
+    let claimed = auth::claimed_scope(&sreq);
+    let scope_service = claimed.as_ref().map(|a| a.service.as_str());
+    let caller = match auth::authenticate(&state.keys, &sreq, jiff::Timestamp::now()) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::info!(code = %e.code, "request refused: {}", e.message);
+            return error_response(inc, scope_service, &e, request_id);
+        }
+    };
+    let body = match inflate(inc) {
+        Ok(b) => b,
+        Err(e) => return error_response(inc, scope_service, &e, request_id),
+    };
+    if let Some(op) = inc
+        .header("x-amz-target")
+        .and_then(|t| t.strip_prefix(ADMIN_TARGET_PREFIX))
+    {
+        return crate::admin::handle(state, &caller, op, &body, request_id);
+    }
+    let head = inc.head(scope_service);
+    let decoded = match proto::decode_request(&head, &body) {
+        Ok(d) => d,
+        Err(e) => return error_response(inc, scope_service, &e, request_id),
+    };
+    let result = dispatch(state, &caller, &decoded.service, &decoded.action, decoded.params);
+    match result {
+        Ok(doc) => to_axum(proto::encode_response(
+            decoded.service,
+            decoded.protocol,
+            &decoded.action,
+            &doc,
+            request_id,
+        )),
+        Err(e) => {
+            if e.code.fault() == stratus_model::Fault::Receiver {
+                tracing::error!(action = %decoded.action, "internal error: {}", e.message);
+            }
+            to_axum(proto::encode_error(
+                decoded.service,
+                decoded.protocol,
+                &e,
+                request_id,
+                head.query_mode,
+            ))
+        }
+    }
+}
+
+fn inflate(inc: &Incoming) -> Result<std::borrow::Cow<'_, [u8]>, ApiError> {
+    match inc.header("content-encoding") {
+        Some(enc) if enc.eq_ignore_ascii_case("gzip") => {
+            proto::inflate_gzip(&inc.body, MAX_INFLATED_BYTES).map(std::borrow::Cow::Owned)
+        }
+        Some(enc) if !enc.is_empty() && !enc.eq_ignore_ascii_case("identity") => Err(ApiError::new(
+            ErrorCode::InvalidParameterValue,
+            format!("Unsupported Content-Encoding '{enc}': only gzip is accepted."),
+        )),
+        _ => Ok(std::borrow::Cow::Borrowed(&inc.body[..])),
+    }
+}
+
+fn dispatch(
+    state: &AppState,
+    caller: &Caller,
+    service: &Service,
+    action: &str,
+    params: proto::Document,
+) -> Result<proto::Document, ApiError> {
+    match service {
+        Service::CloudWatch => crate::cloudwatch::dispatch(state, caller, action, params),
+        Service::Sns => Err(not_implemented("SNS", action)),
+    }
+}
+
+pub(crate) fn not_implemented(service: &str, action: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidAction,
+        format!("The action {action} is not valid for this endpoint or is not implemented by Stratus for {service}."),
+    )
+}
+
+/// Answers an error before (or without) a full decode: the protocol comes from
+/// the request head, the service from the SigV4 scope or the route.
+fn error_response(
+    inc: &Incoming,
+    scope_service: Option<&str>,
+    err: &ApiError,
+    request_id: &str,
+) -> Response {
+    let head = inc.head(scope_service);
+    let protocol = proto::sniff(&head);
+    let service = match (protocol, scope_service) {
+        (Protocol::Query, Some("sns")) => Service::Sns,
+        _ => Service::CloudWatch,
+    };
+    to_axum(proto::encode_error(
+        service,
+        protocol,
+        err,
+        request_id,
+        head.query_mode,
+    ))
+}
+
+pub(crate) fn to_axum(r: proto::Response) -> Response {
+    let mut resp = Response::new(Body::from(r.body));
+    *resp.status_mut() = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (k, v) in r.headers {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            resp.headers_mut().append(k, v);
+        }
+    }
+    resp
+}

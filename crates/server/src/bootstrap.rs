@@ -1,0 +1,140 @@
+//! First-start bootstrap: the admin access key and the AWS shared-credentials
+//! and config files that let `aws --profile stratus` work at once.
+
+use crate::keys::KeyStore;
+use crate::meta::{MetaStore, Table};
+use crate::{DEFAULT_REGION, ServerError};
+use std::path::{Path, PathBuf};
+
+const SETTINGS: Table = Table::new("settings");
+const BOOTSTRAP_KEY: &str = "bootstrap_admin_key_id";
+pub const PROFILE: &str = "stratus";
+
+#[derive(Debug)]
+pub struct Bootstrap {
+    pub credentials_file: PathBuf,
+    pub config_file: PathBuf,
+    /// Set when this start created the admin key.
+    pub created_key_id: Option<String>,
+}
+
+/// Ensures an admin key exists and its credentials file is on disk.
+///
+/// * `fixed` (from STRATUS_ADMIN_ACCESS_KEY_ID/SECRET) is installed as the
+///   admin key, replacing an earlier bootstrap key.
+/// * Otherwise the first start creates a random admin key.
+/// * A deleted credentials file is rewritten while its key still exists.
+pub fn admin_key(
+    meta: &MetaStore,
+    keys: &KeyStore,
+    data_dir: &Path,
+    fixed: Option<&(String, String)>,
+) -> Result<Bootstrap, ServerError> {
+    let credentials_file = data_dir.join("credentials");
+    let config_file = data_dir.join("config");
+    let previous: Option<String> = meta.get(SETTINGS, BOOTSTRAP_KEY)?;
+    let mut created_key_id = None;
+    let key = match fixed {
+        Some((id, secret)) => {
+            let existing = keys.lookup(id);
+            let key = match existing {
+                Some(k) if &k.secret == secret && k.policy.name == "admin" => (*k).clone(),
+                _ => {
+                    created_key_id = Some(id.clone());
+                    keys.insert(id, secret, "admin", "admin")?
+                }
+            };
+            if let Some(prev) = previous.filter(|p| p != id) {
+                // The env key replaces the earlier bootstrap key.
+                let _ = keys.delete(&prev);
+            }
+            meta.put(SETTINGS, BOOTSTRAP_KEY, &id)?;
+            Some(key)
+        }
+        None => match previous.as_deref().and_then(|id| keys.lookup(id)) {
+            Some(k) => Some((*k).clone()),
+            None if previous.is_none() => {
+                let k = keys.create("admin", "admin")?;
+                meta.put(SETTINGS, BOOTSTRAP_KEY, &k.access_key_id)?;
+                created_key_id = Some(k.access_key_id.clone());
+                Some(k)
+            }
+            // The operator deleted the bootstrap key on purpose: respect it.
+            None => None,
+        },
+    };
+    if let Some(k) = key {
+        let wanted = credentials_text(&k.access_key_id, &k.secret);
+        let current = std::fs::read_to_string(&credentials_file).ok();
+        if current.as_deref() != Some(wanted.as_str()) {
+            write(&credentials_file, &wanted)?;
+        }
+        if !config_file.exists() {
+            write(
+                &config_file,
+                &format!("[profile {PROFILE}]\nregion = {DEFAULT_REGION}\noutput = json\n"),
+            )?;
+        }
+    }
+    Ok(Bootstrap {
+        credentials_file,
+        config_file,
+        created_key_id,
+    })
+}
+
+fn credentials_text(id: &str, secret: &str) -> String {
+    format!("[{PROFILE}]\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n")
+}
+
+fn write(path: &Path, text: &str) -> Result<(), ServerError> {
+    crate::fsutil::write_private_file(path, text.as_bytes()).map_err(|source| ServerError::DataDir {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::Arc;
+
+    fn open(dir: &Path) -> (Arc<MetaStore>, KeyStore) {
+        let meta = Arc::new(MetaStore::open(&dir.join("meta.redb")).unwrap());
+        let ks = KeyStore::open(meta.clone(), &dir.join("master.key")).unwrap();
+        (meta, ks)
+    }
+
+    #[test]
+    fn first_start_creates_key_and_private_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let (meta, ks) = open(dir.path());
+        let b = admin_key(&meta, &ks, dir.path(), None).unwrap();
+        let id = b.created_key_id.clone().unwrap();
+        let text = std::fs::read_to_string(&b.credentials_file).unwrap();
+        assert!(text.starts_with("[stratus]\n"));
+        assert!(text.contains(&id));
+        assert!(text.contains(&ks.lookup(&id).unwrap().secret));
+        let mode = std::fs::metadata(&b.credentials_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // Second start: same key, nothing created; a deleted file comes back.
+        std::fs::remove_file(&b.credentials_file).unwrap();
+        let b2 = admin_key(&meta, &ks, dir.path(), None).unwrap();
+        assert!(b2.created_key_id.is_none());
+        assert_eq!(std::fs::read_to_string(&b2.credentials_file).unwrap(), text);
+    }
+
+    #[test]
+    fn env_key_is_installed_and_replaces_random_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (meta, ks) = open(dir.path());
+        let first = admin_key(&meta, &ks, dir.path(), None).unwrap().created_key_id.unwrap();
+        let fixed = ("AKIAFIXEDKEY00000001".to_string(), "s3cr3t-s3cr3t-s3cr3t".to_string());
+        admin_key(&meta, &ks, dir.path(), Some(&fixed)).unwrap();
+        assert!(ks.lookup(&first).is_none());
+        assert_eq!(ks.lookup(&fixed.0).unwrap().secret, fixed.1);
+        let text = std::fs::read_to_string(dir.path().join("credentials")).unwrap();
+        assert!(text.contains("AKIAFIXEDKEY00000001"));
+    }
+}

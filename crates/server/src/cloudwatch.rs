@@ -1,0 +1,164 @@
+//! CloudWatch actions: each decodes its `model` input, validates it, talks to
+//! storage and returns the output as a `proto::Document`.
+
+use crate::app::not_implemented;
+use crate::auth::{self, Caller};
+use crate::state::AppState;
+use crate::storage::{self, metric_id};
+use base64::Engine as _;
+use stratus_model::ops::get_metric_data::{self as gmd, GetMetricDataInput, MetricStatQuery};
+use stratus_model::ops::get_metric_statistics::{self as gms, GetMetricStatisticsInput};
+use stratus_model::ops::list_metrics::{self as lm, ListMetricsInput};
+use stratus_model::ops::put_metric_data::PutMetricDataInput;
+use stratus_model::{ApiError, ApiResult, ErrorCode, Timestamp};
+use stratus_proto::{self as proto, Document};
+use stratus_tsdb as tsdb;
+
+/// Every operation in the CloudWatch model; those not served yet answer a
+/// clear InvalidAction instead of "unknown".
+const KNOWN_OPERATIONS: &[&str] = &[
+    "DeleteAlarms", "DeleteAnomalyDetector", "DeleteDashboards", "DeleteInsightRules",
+    "DeleteMetricStream", "DescribeAlarmHistory", "DescribeAlarms", "DescribeAlarmsForMetric",
+    "DescribeAnomalyDetectors", "DescribeInsightRules", "DisableAlarmActions",
+    "DisableInsightRules", "EnableAlarmActions", "EnableInsightRules", "GetDashboard",
+    "GetInsightRuleReport", "GetMetricStream", "GetMetricWidgetImage", "ListDashboards",
+    "ListManagedInsightRules", "ListMetricStreams", "ListTagsForResource", "PutAnomalyDetector",
+    "PutCompositeAlarm", "PutDashboard", "PutInsightRule", "PutManagedInsightRules",
+    "PutMetricAlarm", "PutMetricStream", "SetAlarmState", "StartMetricStreams",
+    "StopMetricStreams", "TagResource", "UntagResource",
+];
+
+pub fn dispatch(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    params: Document,
+) -> ApiResult<Document> {
+    match action {
+        "PutMetricData" => {
+            auth::authorize(caller, "cloudwatch:PutMetricData", "*")?;
+            put_metric_data(state, proto::from_document(params)?)
+        }
+        "ListMetrics" => {
+            auth::authorize(caller, "cloudwatch:ListMetrics", "*")?;
+            list_metrics(state, proto::from_document(params)?)
+        }
+        "GetMetricStatistics" => {
+            auth::authorize(caller, "cloudwatch:GetMetricStatistics", "*")?;
+            get_metric_statistics(state, proto::from_document(params)?)
+        }
+        "GetMetricData" => {
+            auth::authorize(caller, "cloudwatch:GetMetricData", "*")?;
+            get_metric_data(state, proto::from_document(params)?)
+        }
+        known if KNOWN_OPERATIONS.contains(&known) => Err(not_implemented("CloudWatch", known)),
+        other => Err(ApiError::new(
+            ErrorCode::InvalidAction,
+            format!("The action {other} is not valid for this web service."),
+        )),
+    }
+}
+
+fn put_metric_data(state: &AppState, input: PutMetricDataInput) -> ApiResult<Document> {
+    let valid = input.validate(Timestamp::now())?;
+    if !valid.datums.is_empty() {
+        state.metrics.put(valid.datums)?;
+    }
+    Ok(Document::Struct(Vec::new()))
+}
+
+fn list_metrics(state: &AppState, input: ListMetricsInput) -> ApiResult<Document> {
+    let valid = input.validate()?;
+    let filter = tsdb::SeriesFilter {
+        namespace: valid.namespace.clone(),
+        name: valid.metric_name.clone(),
+        dimensions: valid
+            .dimensions
+            .iter()
+            .map(|f| (f.name.clone(), f.value.clone()))
+            .collect(),
+    };
+    let after = match &valid.next_token {
+        Some(t) => Some(decode_list_token(t)?),
+        None => None,
+    };
+    // Fetch one extra to know whether another page exists.
+    let mut keys = state.metrics.list(&filter, after.as_ref(), lm::PAGE_SIZE + 1);
+    let next_token = if keys.len() > lm::PAGE_SIZE {
+        keys.truncate(lm::PAGE_SIZE);
+        keys.last().map(encode_list_token)
+    } else {
+        None
+    };
+    let out = lm::ListMetricsOutput {
+        metrics: keys.into_iter().map(|k| lm::Metric::from(metric_id(k))).collect(),
+        next_token,
+    };
+    Ok(proto::to_document(&out))
+}
+
+const LIST_TOKEN_PREFIX: &str = "lm1:";
+
+fn encode_list_token(k: &tsdb::SeriesKey) -> String {
+    let json = serde_json::json!([k.namespace, k.name, k.dimensions]);
+    format!(
+        "{LIST_TOKEN_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string())
+    )
+}
+
+fn decode_list_token(t: &str) -> ApiResult<tsdb::SeriesKey> {
+    let bad = || ApiError::new(ErrorCode::InvalidNextToken, "The service returned an invalid NextToken.");
+    let b64 = t.strip_prefix(LIST_TOKEN_PREFIX).ok_or_else(bad)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(b64)
+        .map_err(|_| bad())?;
+    let (namespace, name, dimensions): (String, String, Vec<(String, String)>) =
+        serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    Ok(tsdb::SeriesKey {
+        namespace,
+        name,
+        dimensions,
+    })
+}
+
+fn get_metric_statistics(state: &AppState, input: GetMetricStatisticsInput) -> ApiResult<Document> {
+    let q = input.validate(Timestamp::now())?;
+    let aggs = state.metrics.aggregates(&q.metric, q.start, q.end, q.period, q.unit)?;
+    let out = gms::statistics_output(&q, &q.metric.metric_name, &aggs);
+    Ok(proto::to_document(&out))
+}
+
+fn get_metric_data(state: &AppState, input: GetMetricDataInput) -> ApiResult<Document> {
+    let valid = input.validate(Timestamp::now())?;
+    let mut source = StoreSource { state };
+    let out = gmd::execute_get_metric_data(&valid, &mut source)?;
+    Ok(proto::to_document(&out))
+}
+
+/// Feeds GetMetricData's MetricStat queries from storage: one value per period
+/// (units merged, as GetMetricData returns one series per query).
+struct StoreSource<'a> {
+    state: &'a AppState,
+}
+
+impl gmd::MetricStatSource for StoreSource<'_> {
+    fn fetch(
+        &mut self,
+        stat: &MetricStatQuery,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> ApiResult<Vec<(Timestamp, f64)>> {
+        let aggs = self
+            .state
+            .metrics
+            .aggregates(&stat.metric, start, end, stat.period, stat.unit)?;
+        Ok(storage::merge_units(aggs)
+            .into_iter()
+            .filter_map(|a| {
+                let v = stat.stat.compute(&a)?;
+                Some((Timestamp::from_millis(a.0.start_ms), v))
+            })
+            .collect())
+    }
+}

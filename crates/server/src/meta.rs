@@ -1,0 +1,173 @@
+//! The transactional metadata store: access keys now; alarms, topics and
+//! subscriptions later. One redb file (`<data-dir>/meta.redb`); each table maps
+//! a string key to a JSON document so records can grow fields without
+//! migrations. Every mutation is one redb write transaction, so a crash leaves
+//! either the old or the new state.
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Serialize, de::DeserializeOwned};
+use std::path::Path;
+
+/// A named table of JSON records.
+#[derive(Debug, Clone, Copy)]
+pub struct Table(&'static str);
+
+impl Table {
+    pub const fn new(name: &'static str) -> Self {
+        Table(name)
+    }
+    fn def(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
+        TableDefinition::new(self.0)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    #[error("metadata database: {0}")]
+    Db(String),
+    #[error("metadata record {table}/{key} is corrupt: {source}")]
+    Corrupt {
+        table: &'static str,
+        key: String,
+        source: serde_json::Error,
+    },
+}
+
+fn db_err(e: impl std::fmt::Display) -> MetaError {
+    MetaError::Db(e.to_string())
+}
+
+pub type Result<T, E = MetaError> = std::result::Result<T, E>;
+
+#[derive(Debug)]
+pub struct MetaStore {
+    db: Database,
+}
+
+impl MetaStore {
+    pub fn open(path: &Path) -> Result<Self> {
+        let db = Database::create(path).map_err(db_err)?;
+        Ok(MetaStore { db })
+    }
+
+    pub fn get<T: DeserializeOwned>(&self, table: Table, key: &str) -> Result<Option<T>> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = match tx.open_table(table.def()) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(db_err(e)),
+        };
+        match t.get(key).map_err(db_err)? {
+            None => Ok(None),
+            Some(v) => serde_json::from_slice(v.value())
+                .map(Some)
+                .map_err(|source| MetaError::Corrupt {
+                    table: table.0,
+                    key: key.to_string(),
+                    source,
+                }),
+        }
+    }
+
+    /// All records of a table in key order.
+    pub fn list<T: DeserializeOwned>(&self, table: Table) -> Result<Vec<(String, T)>> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = match tx.open_table(table.def()) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(db_err(e)),
+        };
+        let mut out = Vec::new();
+        for item in t.iter().map_err(db_err)? {
+            let (k, v) = item.map_err(db_err)?;
+            let key = k.value().to_string();
+            let rec = serde_json::from_slice(v.value()).map_err(|source| MetaError::Corrupt {
+                table: table.0,
+                key: key.clone(),
+                source,
+            })?;
+            out.push((key, rec));
+        }
+        Ok(out)
+    }
+
+    pub fn put<T: Serialize>(&self, table: Table, key: &str, value: &T) -> Result<()> {
+        self.transact(|tx| tx.put(table, key, value))
+    }
+
+    pub fn delete(&self, table: Table, key: &str) -> Result<bool> {
+        self.transact(|tx| tx.delete(table, key))
+    }
+
+    /// Runs `f` in one write transaction; commits only when it returns Ok.
+    pub fn transact<R>(&self, f: impl FnOnce(&mut Txn<'_>) -> Result<R>) -> Result<R> {
+        let tx = self.db.begin_write().map_err(db_err)?;
+        let mut txn = Txn { tx: &tx };
+        let r = f(&mut txn)?;
+        tx.commit().map_err(db_err)?;
+        Ok(r)
+    }
+}
+
+/// A write transaction handle passed to [`MetaStore::transact`].
+pub struct Txn<'a> {
+    tx: &'a redb::WriteTransaction,
+}
+
+impl Txn<'_> {
+    pub fn get<T: DeserializeOwned>(&self, table: Table, key: &str) -> Result<Option<T>> {
+        let t = self.tx.open_table(table.def()).map_err(db_err)?;
+        match t.get(key).map_err(db_err)? {
+            None => Ok(None),
+            Some(v) => serde_json::from_slice(v.value())
+                .map(Some)
+                .map_err(|source| MetaError::Corrupt {
+                    table: table.0,
+                    key: key.to_string(),
+                    source,
+                }),
+        }
+    }
+    pub fn put<T: Serialize>(&mut self, table: Table, key: &str, value: &T) -> Result<()> {
+        let bytes = serde_json::to_vec(value).map_err(db_err)?;
+        let mut t = self.tx.open_table(table.def()).map_err(db_err)?;
+        t.insert(key, bytes.as_slice()).map_err(db_err)?;
+        Ok(())
+    }
+    pub fn delete(&mut self, table: Table, key: &str) -> Result<bool> {
+        let mut t = self.tx.open_table(table.def()).map_err(db_err)?;
+        let existed = t.remove(key).map_err(db_err)?.is_some();
+        Ok(existed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: Table = Table::new("t");
+
+    #[test]
+    fn put_get_list_delete_and_abort() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = MetaStore::open(&dir.path().join("m.redb")).unwrap();
+        assert_eq!(m.get::<u32>(T, "a").unwrap(), None);
+        m.put(T, "b", &2u32).unwrap();
+        m.put(T, "a", &1u32).unwrap();
+        assert_eq!(m.get::<u32>(T, "a").unwrap(), Some(1));
+        let all: Vec<(String, u32)> = m.list(T).unwrap();
+        assert_eq!(all, vec![("a".into(), 1), ("b".into(), 2)]);
+        // A failing transaction commits nothing.
+        let r: Result<()> = m.transact(|tx| {
+            tx.put(T, "c", &3u32)?;
+            Err(MetaError::Db("boom".into()))
+        });
+        assert!(r.is_err());
+        assert_eq!(m.get::<u32>(T, "c").unwrap(), None);
+        assert!(m.delete(T, "a").unwrap());
+        assert!(!m.delete(T, "a").unwrap());
+        drop(m);
+        let m = MetaStore::open(&dir.path().join("m.redb")).unwrap();
+        assert_eq!(m.get::<u32>(T, "b").unwrap(), Some(2));
+    }
+}

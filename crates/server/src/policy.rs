@@ -1,0 +1,120 @@
+//! Access-key policies: an IAM-like allow-list of actions with resource
+//! patterns. Deny by default; a request is allowed when one statement matches
+//! both its action (`cloudwatch:PutMetricData`) and its resource ARN.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Statement {
+    /// Patterns like `cloudwatch:PutMetricData`, `cloudwatch:Get*`, `*`.
+    pub actions: Vec<String>,
+    /// ARN patterns; `*` matches everything.
+    pub resources: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    pub name: String,
+    pub statements: Vec<Statement>,
+}
+
+/// The names of the built-in policies, in the order `stratus keys` lists them.
+pub const BUILTIN_POLICIES: &[&str] = &["admin", "agent", "readonly"];
+
+impl Policy {
+    /// Built-in policies: `admin` (everything), `agent` (publish metrics only,
+    /// like AWS's CloudWatchAgentServerPolicy), `readonly` (reads only).
+    pub fn builtin(name: &str) -> Option<Policy> {
+        let statements = match name {
+            "admin" => vec![Statement {
+                actions: vec!["*".into()],
+                resources: vec!["*".into()],
+            }],
+            "agent" => vec![Statement {
+                actions: vec!["cloudwatch:PutMetricData".into()],
+                resources: vec!["*".into()],
+            }],
+            "readonly" => vec![Statement {
+                actions: vec![
+                    "cloudwatch:Get*".into(),
+                    "cloudwatch:List*".into(),
+                    "cloudwatch:Describe*".into(),
+                    "sns:Get*".into(),
+                    "sns:List*".into(),
+                ],
+                resources: vec!["*".into()],
+            }],
+            _ => return None,
+        };
+        Some(Policy {
+            name: name.to_string(),
+            statements,
+        })
+    }
+
+    pub fn allows(&self, action: &str, resource: &str) -> bool {
+        self.statements.iter().any(|s| {
+            s.actions.iter().any(|p| glob_match(p, action))
+                && s.resources.iter().any(|p| glob_match(p, resource))
+        })
+    }
+}
+
+/// Case-sensitive glob with `*` (any run) and `?` (one char), as IAM uses.
+/// Action names are compared case-insensitively by IAM; callers pass
+/// canonical casing, so exact matching is enough here.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globbing() {
+        assert!(glob_match("*", "anything"));
+        assert!(glob_match("cloudwatch:Get*", "cloudwatch:GetMetricData"));
+        assert!(!glob_match("cloudwatch:Get*", "cloudwatch:ListMetrics"));
+        assert!(glob_match("a?c", "abc"));
+        assert!(!glob_match("a?c", "ac"));
+        assert!(glob_match("arn:*:alarm:web-*", "arn:aws:cloudwatch:us-east-1:1:alarm:web-1"));
+        assert!(!glob_match("abc", "abcd"));
+    }
+
+    #[test]
+    fn builtin_agent_only_publishes() {
+        let p = Policy::builtin("agent").unwrap();
+        assert!(p.allows("cloudwatch:PutMetricData", "*"));
+        assert!(!p.allows("cloudwatch:ListMetrics", "*"));
+        assert!(!p.allows("sns:Publish", "*"));
+        let a = Policy::builtin("admin").unwrap();
+        assert!(a.allows("sns:Publish", "arn:aws:sns:us-east-1:1:t"));
+        let r = Policy::builtin("readonly").unwrap();
+        assert!(r.allows("cloudwatch:GetMetricData", "*"));
+        assert!(!r.allows("cloudwatch:PutMetricData", "*"));
+        assert!(Policy::builtin("nope").is_none());
+    }
+}
