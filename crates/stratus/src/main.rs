@@ -1,5 +1,6 @@
 //! `stratus`: one binary for the server, the quick-start `up`, and admin verbs.
 
+mod bench;
 mod client;
 mod keys_cmd;
 
@@ -23,6 +24,8 @@ enum Command {
     Up(ServerArgs),
     /// Manage access keys on a running server.
     Keys(keys_cmd::KeysArgs),
+    /// Benchmarks: start a server and drive it over HTTP, printing figures.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -51,6 +54,7 @@ fn main() -> anyhow::Result<()> {
         Command::Server(args) => serve(args, false),
         Command::Up(args) => serve(args, true),
         Command::Keys(args) => keys_cmd::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
 
