@@ -10,7 +10,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, percent_e
 use crate::Request;
 
 /// RFC 3986 unreserved characters stay literal; everything else is `%XX` (upper-case hex).
-const QUERY_ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const QUERY_ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
 use jiff::Timestamp;
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::utf8_percent_encode;
 use sha2::{Digest, Sha256};
 
 use crate::amz_date::format_amz_date;
-use crate::canonical::{AuthLocation, PlusInQuery, canonical_request};
+use crate::canonical::{AuthLocation, PlusInQuery, QUERY_ENCODE_SET, canonical_request};
 use crate::{ALGORITHM, CONTENT_SHA256_HEADER, Credentials, DATE_HEADER, Request, TERMINATOR};
 
 /// Lower-case hex SHA-256 of `data` (the payload hash of a canonical request).
@@ -180,7 +180,7 @@ pub fn presign(
         .collect();
     signed_headers.sort_unstable();
     signed_headers.dedup();
-    let encode = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+    let encode = |s: &str| utf8_percent_encode(s, QUERY_ENCODE_SET).to_string();
 
     let mut query = req.query.to_owned();
     for (name, value) in [
