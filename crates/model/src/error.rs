@@ -127,8 +127,13 @@ impl ErrorCode {
             ResourceConflict => 409,
             ConcurrentModificationException | Throttled => 429,
             InternalServiceError | InternalError => 500,
-            IncompleteSignature | InvalidClientTokenId | SignatureDoesNotMatch | AccessDenied
-            | RequestExpired | MissingAuthenticationToken | AuthorizationError => 403,
+            IncompleteSignature
+            | InvalidClientTokenId
+            | SignatureDoesNotMatch
+            | AccessDenied
+            | RequestExpired
+            | MissingAuthenticationToken
+            | AuthorizationError => 403,
             RequestEntityTooLarge => 413,
             _ => 400,
         }
@@ -159,7 +164,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { code, message: message.into() }
+        ApiError {
+            code,
+            message: message.into(),
+        }
     }
     pub fn invalid_value(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidParameterValue, message)

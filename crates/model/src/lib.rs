@@ -3,10 +3,20 @@
 //!
 //! This crate owns *what* a valid request means. It must not know about IO,
 //! HTTP, async, wire encodings or storage: inputs arrive here already decoded
-//! (by `proto`, through serde) and leave as plain values.
+//! (by `proto`, through serde) and leave as plain values. Errors name the
+//! offending parameter with its query-protocol path and use AWS's codes.
 
 pub mod error;
+pub mod limits;
+pub mod metric;
+pub mod ops;
+pub mod param;
+pub mod statistic;
 pub mod time;
+pub mod unit;
 
 pub use error::{ApiError, ApiResult, ErrorCode, Fault};
+pub use metric::{Dimension, DimensionFilter, Metric, MetricId};
+pub use statistic::{Percentile, Stat, Statistic};
 pub use time::Timestamp;
+pub use unit::Unit;

@@ -113,10 +113,19 @@ mod tests {
 
     #[test]
     fn parses_forms() {
-        assert_eq!(Timestamp::parse("1970-01-01T00:00:01Z"), Some(Timestamp(1000)));
-        assert_eq!(Timestamp::parse("1970-01-01T00:00:01.5"), Some(Timestamp(1500)));
+        assert_eq!(
+            Timestamp::parse("1970-01-01T00:00:01Z"),
+            Some(Timestamp(1000))
+        );
+        assert_eq!(
+            Timestamp::parse("1970-01-01T00:00:01.5"),
+            Some(Timestamp(1500))
+        );
         assert_eq!(Timestamp::parse("2.25"), Some(Timestamp(2250)));
-        assert_eq!(Timestamp::parse("1970-01-01T01:00:00+01:00"), Some(Timestamp(0)));
+        assert_eq!(
+            Timestamp::parse("1970-01-01T01:00:00+01:00"),
+            Some(Timestamp(0))
+        );
         assert_eq!(Timestamp::parse("nope"), None);
         assert_eq!(Timestamp(1500).to_iso8601(), "1970-01-01T00:00:01.500Z");
     }

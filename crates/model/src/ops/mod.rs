@@ -1,0 +1,4 @@
+//! One module per CloudWatch metric operation: its input as decoded from the
+//! wire, its validation, and its output structure.
+
+pub mod put_metric_data;
