@@ -8,6 +8,7 @@
 
 pub mod error;
 pub mod limits;
+pub mod math;
 pub mod metric;
 pub mod ops;
 pub mod param;

@@ -237,7 +237,8 @@ mod tests {
             .iter()
             .map(|(a, b)| (a.as_str(), b.as_str()))
             .collect();
-        let cases: Vec<(Vec<(&str, &str)>, ErrorCode, &str)> = vec![
+        type Case<'a> = (Vec<(&'a str, &'a str)>, ErrorCode, &'a str);
+        let cases: Vec<Case<'_>> = vec![
             (
                 vec![("a", "1"), ("a", "2")],
                 ErrorCode::InvalidParameterValue,

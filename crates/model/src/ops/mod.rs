@@ -1,4 +1,5 @@
 //! One module per CloudWatch metric operation: its input as decoded from the
 //! wire, its validation, and its output structure.
 
+pub mod list_metrics;
 pub mod put_metric_data;
