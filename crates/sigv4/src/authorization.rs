@@ -156,11 +156,10 @@ pub fn parse_authorization(value: &str) -> Result<Authorization, ParseError> {
     fn present(v: Option<&str>) -> Option<&str> {
         v.filter(|s| !s.is_empty())
     }
-    match (
-        present(credential),
-        present(signed_headers),
-        present(signature),
-    ) {
+    // "SignedHeaders=;;" names no header: as good as absent.
+    let signed_headers =
+        present(signed_headers).filter(|h| h.split(';').any(|n| !n.trim().is_empty()));
+    match (present(credential), signed_headers, present(signature)) {
         (Some(credential), Some(signed_headers), Some(signature)) => {
             build(credential, signed_headers, signature)
         }
@@ -238,6 +237,11 @@ pub fn parse_presigned(query: &str) -> Result<Option<(Authorization, String)>, P
     let credential = require("X-Amz-Credential")?;
     let amz_date = require("X-Amz-Date")?;
     let signed_headers = require("X-Amz-SignedHeaders")?;
+    if signed_headers.split(';').all(|n| n.trim().is_empty()) {
+        return Err(ParseError::MissingQueryParameter {
+            parameter: "X-Amz-SignedHeaders",
+        });
+    }
     let signature = require(PRESIGNED_SIGNATURE_PARAM)?;
     let auth = build(&credential, &signed_headers, &signature)?;
     Ok(Some((auth, amz_date)))
