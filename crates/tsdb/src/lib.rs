@@ -1,1 +1,73 @@
-//! stub
+//! `stratus-tsdb`: the embedded time-series storage engine of Stratus.
+//!
+//! It owns everything between "a batch of samples for some series" and the
+//! bytes on disk: a group-committed write-ahead log, an in-memory head that
+//! accepts out-of-order and duplicate samples, immutable compressed columnar
+//! block files, a series catalog, an in-memory inverted series index, and
+//! period aggregation with exact (or sketch-based) percentiles. It must not
+//! know HTTP, AWS request shapes, authentication or alarms: a series is an
+//! opaque `(namespace, name, sorted dimensions)` key, a unit is an opaque
+//! `u8`, and the API is synchronous (`&self`, `Send + Sync`) so a server can
+//! call it from blocking threads.
+//!
+//! # Layout on disk
+//!
+//! ```text
+//! <dir>/catalog.log        series id → key definitions (append-only, crc-framed)
+//! <dir>/wal/NNNNNNNN.log   WAL segments (crc-framed batch records)
+//! <dir>/blocks/NNNNNNNN.blk immutable columnar blocks
+//! ```
+//!
+//! # Write path
+//!
+//! [`Db::write`] assigns series ids (interning new keys), encodes the batch
+//! as one WAL record ([`record`]), appends it and inserts the samples into
+//! the head under one lock, then waits for a group commit ([`wal`]): one
+//! `fdatasync` covers every batch appended meanwhile. When the head exceeds
+//! [`Options::max_head_samples`] or [`Options::seal_interval`] has passed
+//! (checked on write), or on [`Db::seal`] / [`Db::close`], the head is
+//! *sealed*: the WAL rotates, new series are appended to the catalog
+//! (fsync'd), each series is sorted and encoded into a block ([`block`]:
+//! delta-of-delta timestamps, per-column chosen float codecs, RLE unit and
+//! kind columns, crc per section), the block is fsync'd and renamed into
+//! place, and only then are the covered WAL segments deleted.
+//!
+//! # Recovery
+//!
+//! [`Db::open`] loads the catalog and block indexes, skips WAL segments a
+//! block already covers, and replays the rest. A torn or corrupt record in
+//! the newest segment cuts the file there; in an older segment it is an
+//! error unless [`Options::truncate_corrupt_wal`] is set. Everything cut is
+//! listed in [`Db::recovery_report`].
+//!
+//! # Reads
+//!
+//! [`Db::query`] merges the head, any head being sealed, and the blocks
+//! whose in-memory per-series time ranges overlap the query, into
+//! [`Aggregate`]s per `(period, unit)`. Raw values are kept, so
+//! [`Aggregate::percentile`] is exact; [`sketch::DdSketch`] (1 % relative
+//! error) is the summary for future rollups. [`Db::list_series`] is answered
+//! by the in-memory [`index`] without touching samples.
+
+pub mod aggregate;
+pub mod block;
+mod catalog;
+pub mod codec;
+mod db;
+mod error;
+mod frame;
+mod fsutil;
+mod head;
+pub mod index;
+mod model;
+pub mod record;
+mod recovery;
+pub mod sketch;
+pub mod wal;
+
+pub use aggregate::Aggregate;
+pub use db::Db;
+pub use error::{DecodeError, Error};
+pub use model::{Options, RangeQuery, Sample, SampleValue, SeriesFilter, SeriesKey, Stats, WriteBatch};
+pub use recovery::{RecoveryReport, Truncation};
+pub use sketch::DdSketch;

@@ -1,0 +1,402 @@
+//! The database handle: ties the WAL, head, blocks, catalog and index
+//! together and owns the locking discipline.
+//!
+//! Locks, always taken in this order:
+//! 1. `seal` (one seal at a time; holds the catalog and block numbering),
+//! 2. `inner` (`RwLock`: index, head, blocks; writers take it exclusively
+//!    for id assignment + WAL append + head insert, queries share it),
+//! 3. the WAL's internal locks.
+//!
+//! The fsync of a write happens *after* `inner` is released, so writers that
+//! queue up behind one another share one fsync (group commit, see
+//! [`crate::wal`]). A write is applied to the head in the same critical
+//! section as its WAL append: queries may observe it a few milliseconds
+//! before it is acknowledged, and a failed fsync poisons the database
+//! rather than un-applying it.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Instant;
+
+use crate::aggregate::{Aggregate, Bucketer};
+use crate::block::{Block, block_path, write_block};
+use crate::catalog::Catalog;
+use crate::error::Error;
+use crate::fsutil::{dir_bytes, sync_dir};
+use crate::head::Head;
+use crate::index::SeriesIndex;
+use crate::model::{Options, RangeQuery, Sample, SeriesFilter, SeriesKey, Stats, WriteBatch};
+use crate::record::{SeriesId, decode_batch, encode_batch};
+use crate::recovery::RecoveryReport;
+use crate::wal::{self, WalWriter};
+
+struct Inner {
+    index: SeriesIndex,
+    head: Head,
+    /// A head being written to a block; still visible to queries.
+    sealing: Option<Arc<Head>>,
+    blocks: Vec<Arc<Block>>,
+    sealed_samples: u64,
+    last_seal: Instant,
+    /// Reused record buffer and per-entry ids (the write path is allocation-aware).
+    record: Vec<u8>,
+    ids: Vec<SeriesId>,
+}
+
+struct SealState {
+    catalog: Catalog,
+    /// Series ids below this are in the catalog.
+    catalog_upto: usize,
+    next_block_id: u64,
+}
+
+/// An embedded time-series database rooted at one directory.
+pub struct Db {
+    dir: PathBuf,
+    opts: Options,
+    inner: RwLock<Inner>,
+    seal: Mutex<SealState>,
+    wal: WalWriter,
+    report: RecoveryReport,
+}
+
+fn read(l: &RwLock<Inner>) -> RwLockReadGuard<'_, Inner> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write(l: &RwLock<Inner>) -> RwLockWriteGuard<'_, Inner> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn create_dir(path: &Path) -> Result<(), Error> {
+    std::fs::create_dir_all(path).map_err(|e| Error::io(format!("creating {}", path.display()), e))
+}
+
+impl Db {
+    /// Opens or creates a database in `dir`: loads the catalog and block
+    /// indexes, replays the WAL (cutting a torn tail), and starts a new WAL
+    /// segment. See [`Db::recovery_report`] for what had to be repaired.
+    pub fn open(dir: &Path, opts: Options) -> Result<Db, Error> {
+        let blocks_dir = dir.join("blocks");
+        let wal_dir = dir.join("wal");
+        create_dir(&blocks_dir)?;
+        create_dir(&wal_dir)?;
+        let mut report = RecoveryReport::default();
+
+        let (catalog, defs) = Catalog::open(dir, opts.fsync, &mut report)?;
+        let mut index = SeriesIndex::default();
+        for (id, key) in defs {
+            index
+                .define(id, key)
+                .map_err(|c| Error::corrupt(dir.join("catalog.log"), format!("conflicting definition ({c:?})")))?;
+        }
+        let catalog_upto = index.next_id();
+
+        let (blocks, next_block_id) = load_blocks(&blocks_dir, &mut report)?;
+        let covered_below = blocks.iter().map(|b| b.wal_covered_below).max().unwrap_or(0);
+        let sealed_samples = blocks.iter().map(|b| b.samples).sum();
+
+        let mut segments = wal::list_segments(&wal_dir)?;
+        let already_sealed = segments.iter().take_while(|&&n| n < covered_below).count();
+        if already_sealed > 0 {
+            report.wal_segments_already_sealed = already_sealed;
+            wal::remove_segments_below(&wal_dir, covered_below, opts.fsync)?;
+            segments.drain(..already_sealed);
+        }
+        let mut head = Head::default();
+        let mut samples_replayed = 0u64;
+        wal::replay(&wal_dir, &segments, opts.truncate_corrupt_wal, &mut report, |payload| {
+            let rec = decode_batch(payload).map_err(|e| e.at(&wal_dir))?;
+            for (id, key) in rec.defs {
+                index
+                    .define(id, key)
+                    .map_err(|c| Error::corrupt(&wal_dir, format!("conflicting series definition ({c:?})")))?;
+            }
+            for (id, sample) in rec.samples {
+                if index.key(id).is_none() {
+                    return Err(Error::corrupt(&wal_dir, format!("WAL sample refers to unknown series {id}")));
+                }
+                head.push(id, sample);
+                samples_replayed += 1;
+            }
+            Ok(())
+        })?;
+        report.wal_samples_replayed = samples_replayed;
+
+        let next_segment = segments.last().map_or(covered_below.max(1), |n| n + 1).max(covered_below);
+        let wal = WalWriter::create(&wal_dir, next_segment, opts.fsync)?;
+
+        Ok(Db {
+            dir: dir.to_owned(),
+            inner: RwLock::new(Inner {
+                index,
+                head,
+                sealing: None,
+                blocks,
+                sealed_samples,
+                last_seal: Instant::now(),
+                record: Vec::new(),
+                ids: Vec::new(),
+            }),
+            seal: Mutex::new(SealState {
+                catalog,
+                catalog_upto,
+                next_block_id,
+            }),
+            wal,
+            report,
+            opts,
+        })
+    }
+
+    /// What recovery did at open (truncated tails, replay counts).
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.report
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Appends `batch` to the WAL and the head. Durable when it returns `Ok`
+    /// (fsync'd unless `Options::fsync` is off). Concurrent callers share
+    /// fsyncs. May seal the head afterwards when it is due.
+    pub fn write(&self, batch: &WriteBatch) -> Result<(), Error> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let (seq, seal_due) = {
+            let mut guard = write(&self.inner);
+            let inner = &mut *guard;
+            self.wal.check_healthy()?;
+            let first_new = inner.index.next_id();
+            inner.ids.clear();
+            let mut prev: Option<(&SeriesKey, SeriesId)> = None;
+            for (key, _) in &batch.entries {
+                let id = match prev {
+                    Some((k, id)) if k == key => id,
+                    _ => match inner.index.get(key) {
+                        Some(id) => id,
+                        None => match inner.index.insert(key.clone()) {
+                            Ok(id) => id,
+                            Err(c) => {
+                                rollback(&mut inner.index, first_new);
+                                return Err(Error::TooManySeries(format!("{c:?}")));
+                            }
+                        },
+                    },
+                };
+                prev = Some((key, id));
+                inner.ids.push(id);
+            }
+            let new_ids = first_new..inner.index.next_id();
+            let index = &inner.index;
+            let defs = new_ids
+                .clone()
+                .filter_map(|i| index.key(i as SeriesId).map(|k| (i as SeriesId, k.as_ref())));
+            let defs: Vec<(SeriesId, &SeriesKey)> = defs.collect();
+            encode_batch(
+                &mut inner.record,
+                defs.into_iter(),
+                inner.ids.iter().copied().zip(batch.entries.iter().map(|(_, s)| s)),
+            );
+            let seq = match self.wal.append(&inner.record) {
+                Ok(seq) => seq,
+                Err(e) => {
+                    rollback(&mut inner.index, first_new);
+                    return Err(e);
+                }
+            };
+            for (&id, (_, sample)) in inner.ids.iter().zip(&batch.entries) {
+                inner.head.push(id, sample.clone());
+            }
+            let due = inner.head.samples() >= self.opts.max_head_samples
+                || inner.last_seal.elapsed() >= self.opts.seal_interval;
+            (seq, due)
+        };
+        self.wal.commit(seq)?;
+        if seal_due {
+            // Another thread already sealing covers this head too.
+            if let Ok(state) = self.seal.try_lock() {
+                self.seal_locked(state)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Series matching `filter`, in `SeriesKey` order, strictly after `after`.
+    pub fn list_series(&self, filter: &SeriesFilter, after: Option<&SeriesKey>, limit: usize) -> Vec<SeriesKey> {
+        read(&self.inner).index.list(filter, after, limit)
+    }
+
+    /// Aggregates one series over `[start_ms, end_ms)` into `period_ms`
+    /// buckets, one [`Aggregate`] per `(bucket, unit)` with data, sorted by
+    /// bucket start then unit. Reads the head, a head being sealed, and every
+    /// block whose time range overlaps.
+    pub fn query(&self, q: &RangeQuery<'_>) -> Result<Vec<Aggregate>, Error> {
+        if q.period_ms <= 0 {
+            return Err(Error::InvalidQuery("period must be positive".into()));
+        }
+        if q.end_ms <= q.start_ms {
+            return Ok(Vec::new());
+        }
+        let mut bucketer = Bucketer::new(q.start_ms, q.end_ms, q.period_ms, q.unit);
+        let (id, blocks) = {
+            let inner = read(&self.inner);
+            let Some(id) = inner.index.get(q.series) else {
+                return Ok(Vec::new());
+            };
+            let mut feed = |samples: &[Sample]| {
+                for s in samples {
+                    if let Some(a) = bucketer.slot(s.timestamp_ms, s.unit) {
+                        a.add(&s.value);
+                    }
+                }
+            };
+            feed(inner.head.series(id));
+            if let Some(sealing) = &inner.sealing {
+                feed(sealing.series(id));
+            }
+            let blocks: Vec<Arc<Block>> = inner
+                .blocks
+                .iter()
+                .filter(|b| b.max_ts >= q.start_ms && b.min_ts < q.end_ms)
+                .cloned()
+                .collect();
+            (id, blocks)
+        };
+        // Block reads happen outside the lock; blocks are immutable.
+        for block in blocks {
+            let Some(meta) = block.section(id) else {
+                continue;
+            };
+            if meta.max_ts < q.start_ms || meta.min_ts >= q.end_ms {
+                continue;
+            }
+            let columns = block.read_section(meta)?;
+            columns.feed(&mut bucketer).map_err(|e| e.at(&block.path))?;
+        }
+        Ok(bucketer.finish())
+    }
+
+    /// Writes the head to a new block, records new series in the catalog,
+    /// then deletes the WAL segments the block covers.
+    pub fn seal(&self) -> Result<(), Error> {
+        let state = lock(&self.seal);
+        self.seal_locked(state)
+    }
+
+    fn seal_locked(&self, mut state: MutexGuard<'_, SealState>) -> Result<(), Error> {
+        let (frozen, covered_below) = {
+            let mut inner = write(&self.inner);
+            inner.last_seal = Instant::now();
+            if inner.head.is_empty() {
+                return Ok(());
+            }
+            // Rotate first: every record in older segments is in this head.
+            let covered_below = self.wal.rotate()?;
+            let frozen = Arc::new(std::mem::take(&mut inner.head));
+            inner.sealing = Some(frozen.clone());
+            (frozen, covered_below)
+        };
+
+        // The catalog goes first: a block must never be on disk (and cover
+        // WAL segments) while the keys of its series exist only in the WAL.
+        let upto = read(&self.inner).index.next_id();
+        let block_id = state.next_block_id;
+        let outcome = {
+            let keys: Vec<(SeriesId, Arc<SeriesKey>)> = {
+                let inner = read(&self.inner);
+                (state.catalog_upto..upto)
+                    .filter_map(|i| inner.index.key(i as SeriesId).map(|k| (i as SeriesId, k.clone())))
+                    .collect()
+            };
+            state
+                .catalog
+                .append(keys.iter().map(|(i, k)| (*i, k.as_ref())))
+                .map(|()| state.catalog_upto = upto)
+                .and_then(|()| {
+                    write_block(&self.dir.join("blocks"), block_id, &frozen, covered_below, self.opts.fsync)
+                })
+        };
+
+        let mut inner = write(&self.inner);
+        inner.sealing = None;
+        match outcome {
+            Ok(block) => {
+                state.next_block_id += 1;
+                inner.sealed_samples += block.samples;
+                inner.blocks.push(Arc::new(block));
+                drop(inner);
+                self.wal.remove_below(covered_below)
+            }
+            Err(e) => {
+                // Keep the data queryable and in the WAL; a later seal retries.
+                let frozen = Arc::try_unwrap(frozen).unwrap_or_else(|a| (*a).clone());
+                inner.head.absorb(frozen);
+                Err(e)
+            }
+        }
+    }
+
+    /// Counters and on-disk sizes.
+    pub fn stats(&self) -> Stats {
+        let inner = read(&self.inner);
+        Stats {
+            series: inner.index.len(),
+            head_samples: inner.head.samples() + inner.sealing.as_ref().map_or(0, |h| h.samples()),
+            sealed_samples: inner.sealed_samples,
+            blocks: inner.blocks.len(),
+            block_bytes: inner.blocks.iter().map(|b| b.bytes).sum(),
+            wal_bytes: dir_bytes(&self.dir.join("wal"), ".log"),
+            catalog_bytes: dir_bytes(&self.dir, ".log"),
+        }
+    }
+
+    /// Seals the head and syncs the WAL.
+    pub fn close(self) -> Result<(), Error> {
+        self.seal()?;
+        self.wal.sync()
+    }
+}
+
+fn rollback(index: &mut SeriesIndex, first_new: usize) {
+    while index.next_id() > first_new {
+        let last = (index.next_id() - 1) as SeriesId;
+        index.remove_last(last);
+    }
+}
+
+/// Opens every block, removing leftover temp files of interrupted seals.
+fn load_blocks(dir: &Path, report: &mut RecoveryReport) -> Result<(Vec<Arc<Block>>, u64), Error> {
+    let mut ids = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.ends_with(".tmp") {
+            let path = entry.path();
+            std::fs::remove_file(&path).map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+            report.removed_temp_files.push(path);
+            continue;
+        }
+        if let Some(id) = name.strip_suffix(".blk").and_then(|s| s.parse::<u64>().ok()) {
+            ids.push(id);
+        }
+    }
+    if !report.removed_temp_files.is_empty() {
+        sync_dir(dir)?;
+    }
+    ids.sort_unstable();
+    let blocks = ids
+        .iter()
+        .map(|&id| Block::open(&block_path(dir, id), id).map(Arc::new))
+        .collect::<Result<Vec<_>, _>>()?;
+    let next = ids.last().map_or(1, |n| n + 1);
+    Ok((blocks, next))
+}

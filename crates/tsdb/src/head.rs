@@ -1,0 +1,56 @@
+//! The in-memory head: per-series sample vectors in arrival order.
+//!
+//! Appends are O(1) and accept any timestamp order; sorting is deferred to
+//! seal time, where each series is sorted once (stable, so duplicates keep
+//! arrival order).
+
+use crate::model::Sample;
+use crate::record::SeriesId;
+
+#[derive(Default, Debug, Clone)]
+pub struct Head {
+    series: Vec<Vec<Sample>>,
+    samples: usize,
+}
+
+impl Head {
+    #[inline]
+    pub fn push(&mut self, id: SeriesId, sample: Sample) {
+        let slot = id as usize;
+        if slot >= self.series.len() {
+            self.series.resize_with(slot + 1, Vec::new);
+        }
+        self.series[slot].push(sample);
+        self.samples += 1;
+    }
+
+    pub fn samples(&self) -> usize {
+        self.samples
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples == 0
+    }
+
+    pub fn series(&self, id: SeriesId) -> &[Sample] {
+        self.series.get(id as usize).map_or(&[], Vec::as_slice)
+    }
+
+    /// `(id, samples)` for every series with data, ascending by id.
+    pub fn iter(&self) -> impl Iterator<Item = (SeriesId, &[Sample])> {
+        self.series
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.is_empty())
+            .map(|(i, s)| (i as SeriesId, s.as_slice()))
+    }
+
+    /// Moves every sample of `other` into `self` (undoing a failed seal).
+    pub fn absorb(&mut self, other: Head) {
+        for (i, samples) in other.series.into_iter().enumerate() {
+            for s in samples {
+                self.push(i as SeriesId, s);
+            }
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! The data model the engine stores: series keys, samples, batches, filters
+//! and queries. These are the only names the engine shares with its callers.
+
+use std::time::Duration;
+
+/// Identifies a series: namespace, metric name and dimension set.
+///
+/// `dimensions` must be sorted by `(name, value)` and free of duplicate
+/// names; callers guarantee it (the engine treats the key as opaque bytes
+/// apart from filtering).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct SeriesKey {
+    pub namespace: String,
+    pub name: String,
+    pub dimensions: Vec<(String, String)>,
+}
+
+impl SeriesKey {
+    /// Builds a key, sorting the dimensions so the invariant holds.
+    pub fn new(
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+        dimensions: impl IntoIterator<Item = (String, String)>,
+    ) -> Self {
+        let mut dimensions: Vec<(String, String)> = dimensions.into_iter().collect();
+        dimensions.sort();
+        SeriesKey {
+            namespace: namespace.into(),
+            name: name.into(),
+            dimensions,
+        }
+    }
+
+    /// Value of the dimension called `name`, if present.
+    pub fn dimension(&self, name: &str) -> Option<&str> {
+        self.dimensions
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The payload of one datum.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SampleValue {
+    /// A single observation (count 1).
+    Single(f64),
+    /// `(value, count)` pairs; counts are positive.
+    Distribution(Vec<(f64, f64)>),
+    /// Pre-aggregated statistics.
+    StatSet { count: f64, sum: f64, min: f64, max: f64 },
+}
+
+/// One datum of a series.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    pub timestamp_ms: i64,
+    /// Opaque unit code; samples with different units aggregate separately.
+    pub unit: u8,
+    /// Stored 1-second resolution flag (the engine keeps it, callers interpret it).
+    pub high_resolution: bool,
+    pub value: SampleValue,
+}
+
+impl Sample {
+    /// A single value with the default resolution.
+    pub fn single(timestamp_ms: i64, unit: u8, value: f64) -> Self {
+        Sample {
+            timestamp_ms,
+            unit,
+            high_resolution: false,
+            value: SampleValue::Single(value),
+        }
+    }
+}
+
+/// A set of samples written atomically (one WAL record).
+///
+/// Consecutive entries for the same series are cheap: the engine compares a
+/// key with the previous entry's key before hashing it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WriteBatch {
+    pub entries: Vec<(SeriesKey, Sample)>,
+}
+
+impl WriteBatch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with_capacity(n: usize) -> Self {
+        WriteBatch {
+            entries: Vec::with_capacity(n),
+        }
+    }
+
+    /// Adds one sample; builder style.
+    pub fn push(&mut self, key: SeriesKey, sample: Sample) -> &mut Self {
+        self.entries.push((key, sample));
+        self
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// Selects series for `Db::list_series`; every present constraint must match.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SeriesFilter {
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    /// `(dimension name, Some(value))` requires that value; `(name, None)`
+    /// only requires the dimension to exist. Series may carry extra dimensions.
+    pub dimensions: Vec<(String, Option<String>)>,
+}
+
+impl SeriesFilter {
+    /// True if `key` satisfies every constraint.
+    pub fn matches(&self, key: &SeriesKey) -> bool {
+        if self.namespace.as_ref().is_some_and(|ns| *ns != key.namespace) {
+            return false;
+        }
+        if self.name.as_ref().is_some_and(|n| *n != key.name) {
+            return false;
+        }
+        self.dimensions.iter().all(|(name, value)| match (key.dimension(name), value) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(have), Some(want)) => have == want,
+        })
+    }
+}
+
+/// Aggregate one series over `[start_ms, end_ms)` in buckets of `period_ms`.
+#[derive(Clone, Debug)]
+pub struct RangeQuery<'a> {
+    pub series: &'a SeriesKey,
+    pub start_ms: i64,
+    /// Exclusive.
+    pub end_ms: i64,
+    pub period_ms: i64,
+    /// Only samples with this unit, if set.
+    pub unit: Option<u8>,
+}
+
+/// Tuning knobs for [`crate::Db`].
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// fsync the WAL before `write` returns (and blocks/catalog on seal).
+    /// With `false`, acknowledged writes survive a process crash (the bytes
+    /// reached the OS) but not a power loss.
+    pub fsync: bool,
+    /// Seal the head into a block once it holds this many samples.
+    pub max_head_samples: usize,
+    /// Seal the head when this much time passed since the last seal (checked on write).
+    pub seal_interval: Duration,
+    /// On open, cut a corrupt WAL segment that is not the newest one at its
+    /// last good record instead of failing. Data after the cut is lost.
+    pub truncate_corrupt_wal: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            fsync: true,
+            max_head_samples: 2_000_000,
+            seal_interval: Duration::from_secs(2 * 3600),
+            truncate_corrupt_wal: false,
+        }
+    }
+}
+
+/// A snapshot of engine counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub series: usize,
+    pub head_samples: usize,
+    pub sealed_samples: u64,
+    pub blocks: usize,
+    pub block_bytes: u64,
+    pub wal_bytes: u64,
+    pub catalog_bytes: u64,
+}

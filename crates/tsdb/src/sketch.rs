@@ -1,0 +1,213 @@
+//! A mergeable log-bucket quantile sketch in the style of DDSketch
+//! (Masson, Rim, Lee, VLDB 2019).
+//!
+//! A positive value `x` falls into bucket `i = ceil(log_γ(x))` with
+//! `γ = (1 + α) / (1 − α)`; the bucket is represented by `2γ^i / (γ + 1)`,
+//! which is within relative error `α` of every value in `(γ^(i−1), γ^i]`.
+//! Negative values use a mirrored store, zero has its own counter. With
+//! [`RELATIVE_ACCURACY`] = 1 %, any quantile returned by [`DdSketch::quantile`]
+//! is within 1 % (relative) of the exact weighted nearest-rank value, and is
+//! clamped to the exact `[min, max]`. Merging two sketches adds bucket
+//! counts, so it is exact with respect to the union of their inputs.
+//! Every finite `f64` is indexable (|index| < 40 000), so no value collapses
+//! into the zero bucket; stores are sparse maps.
+//!
+//! The engine keeps raw values in blocks today, so percentiles are exact;
+//! the sketch is the summary rollups will carry.
+
+use std::collections::BTreeMap;
+
+/// The relative error bound `α`.
+pub const RELATIVE_ACCURACY: f64 = 0.01;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DdSketch {
+    ln_gamma: f64,
+    positive: BTreeMap<i32, f64>,
+    negative: BTreeMap<i32, f64>,
+    zero: f64,
+    count: f64,
+    sum: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Default for DdSketch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DdSketch {
+    pub fn new() -> Self {
+        let gamma = (1.0 + RELATIVE_ACCURACY) / (1.0 - RELATIVE_ACCURACY);
+        DdSketch {
+            ln_gamma: gamma.ln(),
+            positive: BTreeMap::new(),
+            negative: BTreeMap::new(),
+            zero: 0.0,
+            count: 0.0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        }
+    }
+
+    fn index(&self, magnitude: f64) -> i32 {
+        // ln of the smallest subnormal is about -744.4 and of f64::MAX about
+        // 709.8; divided by ln γ ≈ 0.02 the index stays far inside i32.
+        (magnitude.ln() / self.ln_gamma).ceil() as i32
+    }
+
+    fn representative(&self, index: i32) -> f64 {
+        let gamma = self.ln_gamma.exp();
+        2.0 * (f64::from(index) * self.ln_gamma).exp() / (gamma + 1.0)
+    }
+
+    /// Adds `value` with weight `count`. Non-finite values and non-positive
+    /// counts are ignored (they have no meaningful rank).
+    pub fn add(&mut self, value: f64, count: f64) {
+        if !value.is_finite() || !(count > 0.0) || !count.is_finite() {
+            return;
+        }
+        if value > 0.0 {
+            *self.positive.entry(self.index(value)).or_insert(0.0) += count;
+        } else if value < 0.0 {
+            *self.negative.entry(self.index(-value)).or_insert(0.0) += count;
+        } else {
+            self.zero += count;
+        }
+        self.count += count;
+        self.sum += value * count;
+        self.min = self.min.min(value);
+        self.max = self.max.max(value);
+    }
+
+    /// Adds every bucket of `other`.
+    pub fn merge(&mut self, other: &DdSketch) {
+        for (&i, &c) in &other.positive {
+            *self.positive.entry(i).or_insert(0.0) += c;
+        }
+        for (&i, &c) in &other.negative {
+            *self.negative.entry(i).or_insert(0.0) += c;
+        }
+        self.zero += other.zero;
+        self.count += other.count;
+        self.sum += other.sum;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+    }
+
+    pub fn count(&self) -> f64 {
+        self.count
+    }
+
+    pub fn sum(&self) -> f64 {
+        self.sum
+    }
+
+    /// Weighted nearest-rank quantile for `p` in `[0, 100]`: an estimate of
+    /// the smallest value whose cumulative count reaches `p/100 · count`.
+    /// `None` when empty or `p` is out of range.
+    pub fn quantile(&self, p: f64) -> Option<f64> {
+        if self.count <= 0.0 || !(0.0..=100.0).contains(&p) {
+            return None;
+        }
+        if p == 0.0 {
+            return Some(self.min);
+        }
+        let target = p / 100.0 * self.count;
+        let mut cum = 0.0;
+        // Ascending value order: most negative first (largest |index|).
+        for (&i, &c) in self.negative.iter().rev() {
+            cum += c;
+            if cum >= target {
+                return Some(self.clamp(-self.representative(i)));
+            }
+        }
+        cum += self.zero;
+        if cum >= target && self.zero > 0.0 {
+            return Some(0.0);
+        }
+        for (&i, &c) in &self.positive {
+            cum += c;
+            if cum >= target {
+                return Some(self.clamp(self.representative(i)));
+            }
+        }
+        // Rounding in the running sum can leave `cum` a hair under `target`.
+        Some(self.max)
+    }
+
+    fn clamp(&self, v: f64) -> f64 {
+        v.clamp(self.min, self.max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::exact_percentile;
+    use proptest::prelude::*;
+
+    fn value() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            -1e6f64..1e6,
+            0.0f64..1.0,
+            1e-300f64..1e-290,
+            1e290f64..1e300,
+            Just(0.0),
+            (-50i64..50).prop_map(|i| i as f64),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn quantiles_are_within_relative_accuracy(
+            values in proptest::collection::vec((value(), 1u32..5), 1..300),
+            p in 0.0f64..=100.0,
+        ) {
+            let mut sketch = DdSketch::new();
+            let pairs: Vec<(f64, f64)> = values.iter().map(|&(v, c)| (v, f64::from(c))).collect();
+            for &(v, c) in &pairs {
+                sketch.add(v, c);
+            }
+            let exact = exact_percentile(&pairs, p).unwrap();
+            let est = sketch.quantile(p).unwrap();
+            let tol = RELATIVE_ACCURACY * exact.abs() * (1.0 + 1e-9);
+            prop_assert!((est - exact).abs() <= tol, "p={} exact={} est={}", p, exact, est);
+        }
+
+        #[test]
+        fn merge_equals_adding_everything(
+            a in proptest::collection::vec(value(), 1..100),
+            b in proptest::collection::vec(value(), 1..100),
+        ) {
+            let mut sa = DdSketch::new();
+            let mut sb = DdSketch::new();
+            let mut all = DdSketch::new();
+            for &v in &a { sa.add(v, 1.0); all.add(v, 1.0); }
+            for &v in &b { sb.add(v, 1.0); all.add(v, 1.0); }
+            sa.merge(&sb);
+            prop_assert_eq!(&sa.positive, &all.positive);
+            prop_assert_eq!(&sa.negative, &all.negative);
+            prop_assert_eq!(sa.count(), all.count());
+            for p in [0.0, 10.0, 50.0, 90.0, 99.0, 100.0] {
+                prop_assert_eq!(sa.quantile(p), all.quantile(p));
+            }
+        }
+    }
+
+    #[test]
+    fn empty_and_invalid() {
+        let mut s = DdSketch::new();
+        assert_eq!(s.quantile(50.0), None);
+        s.add(f64::NAN, 1.0);
+        s.add(1.0, 0.0);
+        assert_eq!(s.count(), 0.0);
+        s.add(10.0, 1.0);
+        assert_eq!(s.quantile(101.0), None);
+        assert_eq!(s.quantile(0.0), Some(10.0));
+        assert_eq!(s.quantile(100.0), Some(10.0));
+    }
+}

@@ -1,0 +1,327 @@
+//! Write-ahead log: numbered segment files `wal/NNNNNNNN.log`.
+//!
+//! A segment starts with an 8-byte header (`SWAL`, version, padding) and
+//! holds [`crate::frame`] records. Only the newest segment is ever appended
+//! to; a seal rotates to a new segment, and once the head is in a block the
+//! older segments are deleted.
+//!
+//! **Group commit.** `append` (called under the database's write lock, so
+//! record order matches series-id assignment) copies the framed record into
+//! a shared pending buffer and returns a sequence number. `commit(seq)`
+//! then waits until that sequence is durable: the first waiter to find no
+//! flush in progress becomes the leader, takes the whole pending buffer,
+//! writes it and calls `fdatasync` once without holding the buffer lock,
+//! while later writers keep appending and wait on a condvar. One fsync
+//! therefore covers every batch appended while the previous one ran.
+//!
+//! A failed write or fsync poisons the log: the kernel may have dropped the
+//! dirty pages, so no later write can be acknowledged honestly.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+use crate::error::Error;
+use crate::frame::{FRAME_HEADER, Frames, MAX_PAYLOAD, put_frame};
+use crate::fsutil::sync_dir;
+use crate::recovery::{RecoveryReport, Truncation};
+
+pub const RECORD_MAGIC: u32 = u32::from_le_bytes(*b"SWR1");
+const SEGMENT_HEADER: [u8; 8] = *b"SWAL\x01\0\0\0";
+
+pub fn segment_path(dir: &Path, number: u64) -> PathBuf {
+    dir.join(format!("{number:08}.log"))
+}
+
+/// Segment numbers present in `dir`, ascending.
+pub fn list_segments(dir: &Path) -> Result<Vec<u64>, Error> {
+    let mut numbers = Vec::new();
+    let entries = fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+        let name = entry.file_name();
+        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".log")) else {
+            continue;
+        };
+        if let Ok(n) = stem.parse::<u64>() {
+            numbers.push(n);
+        }
+    }
+    numbers.sort_unstable();
+    Ok(numbers)
+}
+
+/// Replays `segments` in order, calling `apply` on every intact record.
+///
+/// A damaged record in the newest segment (torn write, bad length, checksum
+/// mismatch) cuts the file at that record. In an older segment it is an
+/// error unless `truncate_corrupt` is set.
+pub fn replay(
+    dir: &Path,
+    segments: &[u64],
+    truncate_corrupt: bool,
+    report: &mut RecoveryReport,
+    mut apply: impl FnMut(&[u8]) -> Result<(), Error>,
+) -> Result<(), Error> {
+    for (i, &number) in segments.iter().enumerate() {
+        let path = segment_path(dir, number);
+        let data = fs::read(&path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        let is_last = i + 1 == segments.len();
+        let mut cut: Option<(usize, &'static str)> = None;
+        if data.len() < SEGMENT_HEADER.len() || data[..SEGMENT_HEADER.len()] != SEGMENT_HEADER {
+            cut = Some((0, "missing or damaged segment header"));
+        } else {
+            let mut frames = Frames::new(&data, SEGMENT_HEADER.len(), RECORD_MAGIC);
+            for frame in frames.by_ref() {
+                match frame {
+                    Ok((_, payload)) => {
+                        apply(payload)?;
+                        report.wal_records_replayed += 1;
+                    }
+                    Err(bad) => {
+                        cut = Some((bad.offset, bad.reason));
+                        break;
+                    }
+                }
+            }
+        }
+        report.wal_segments_replayed += 1;
+        let Some((offset, reason)) = cut else {
+            continue;
+        };
+        if !is_last && !truncate_corrupt {
+            return Err(Error::CorruptWalSegment {
+                path,
+                offset: offset as u64,
+                reason: reason.to_owned(),
+            });
+        }
+        let keep = offset as u64;
+        if keep == 0 {
+            // Nothing usable: drop the file so it cannot become a damaged
+            // "older" segment on the next open.
+            fs::remove_file(&path).map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+        } else {
+            truncate_file(&path, keep)?;
+        }
+        report.truncations.push(Truncation {
+            path,
+            offset: keep,
+            dropped_bytes: data.len() as u64 - keep,
+            reason: reason.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+fn truncate_file(path: &Path, len: u64) -> Result<(), Error> {
+    let ctx = || format!("truncating {}", path.display());
+    let f = OpenOptions::new().write(true).open(path).map_err(|e| Error::io(ctx(), e))?;
+    f.set_len(len).map_err(|e| Error::io(ctx(), e))?;
+    f.sync_all().map_err(|e| Error::io(ctx(), e))
+}
+
+struct CommitState {
+    pending: Vec<u8>,
+    spare: Vec<u8>,
+    appended: u64,
+    durable: u64,
+    flushing: bool,
+    failure: Option<String>,
+}
+
+struct Segment {
+    file: File,
+    number: u64,
+}
+
+/// The appending side of the log.
+pub struct WalWriter {
+    dir: PathBuf,
+    fsync: bool,
+    state: Mutex<CommitState>,
+    flushed: Condvar,
+    segment: Mutex<Segment>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding these locks cannot leave them half-updated in a
+    // way that matters more than the panic itself; keep serving.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl WalWriter {
+    /// Starts a fresh segment numbered `number`.
+    pub fn create(dir: &Path, number: u64, fsync: bool) -> Result<WalWriter, Error> {
+        let file = create_segment(dir, number, fsync)?;
+        Ok(WalWriter {
+            dir: dir.to_owned(),
+            fsync,
+            state: Mutex::new(CommitState {
+                pending: Vec::with_capacity(1 << 20),
+                spare: Vec::with_capacity(1 << 20),
+                appended: 0,
+                durable: 0,
+                flushing: false,
+                failure: None,
+            }),
+            flushed: Condvar::new(),
+            segment: Mutex::new(Segment { file, number }),
+        })
+    }
+
+    pub fn current_segment(&self) -> u64 {
+        lock(&self.segment).number
+    }
+
+    /// Frames `payload` into the pending buffer; returns its sequence number.
+    pub fn append(&self, payload: &[u8]) -> Result<u64, Error> {
+        if payload.len() > MAX_PAYLOAD {
+            return Err(Error::BatchTooLarge(payload.len()));
+        }
+        let mut st = lock(&self.state);
+        if let Some(f) = &st.failure {
+            return Err(Error::Poisoned(f.clone()));
+        }
+        st.pending.reserve(FRAME_HEADER + payload.len());
+        put_frame(&mut st.pending, RECORD_MAGIC, payload);
+        st.appended += 1;
+        Ok(st.appended)
+    }
+
+    pub fn check_healthy(&self) -> Result<(), Error> {
+        match &lock(&self.state).failure {
+            Some(f) => Err(Error::Poisoned(f.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Blocks until record `seq` is written (and fsync'd when enabled).
+    pub fn commit(&self, seq: u64) -> Result<(), Error> {
+        let mut st = lock(&self.state);
+        loop {
+            if st.durable >= seq {
+                return Ok(());
+            }
+            if let Some(f) = &st.failure {
+                return Err(Error::Poisoned(f.clone()));
+            }
+            if st.flushing {
+                st = self.flushed.wait(st).unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
+            st = self.flush_as_leader(st, |_| Ok(()));
+        }
+    }
+
+    /// Takes the pending buffer, writes and syncs it, then runs `then` on the
+    /// segment (still holding it) and publishes the outcome.
+    fn flush_as_leader<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, CommitState>,
+        then: impl FnOnce(&mut Segment) -> Result<(), Error>,
+    ) -> MutexGuard<'a, CommitState> {
+        st.flushing = true;
+        let target = st.appended;
+        let spare = std::mem::take(&mut st.spare);
+        let mut buf = std::mem::replace(&mut st.pending, spare);
+        drop(st);
+
+        let result = {
+            let mut seg = lock(&self.segment);
+            let path = segment_path(&self.dir, seg.number);
+            let io = |e| Error::io(format!("appending to {}", path.display()), e);
+            let written = if buf.is_empty() { Ok(()) } else { seg.file.write_all(&buf).map_err(io) };
+            written
+                .and_then(|()| if self.fsync && !buf.is_empty() { seg.file.sync_data().map_err(io) } else { Ok(()) })
+                .and_then(|()| then(&mut seg))
+        };
+
+        buf.clear();
+        let mut st = lock(&self.state);
+        st.spare = buf;
+        st.flushing = false;
+        match result {
+            Ok(()) => st.durable = st.durable.max(target),
+            Err(e) => st.failure = Some(e.to_string()),
+        }
+        self.flushed.notify_all();
+        st
+    }
+
+    /// Flushes everything pending, then switches to segment `current + 1`.
+    /// Returns the new segment number: every record appended before the
+    /// call lives in a segment with a smaller number.
+    pub fn rotate(&self) -> Result<u64, Error> {
+        let mut st = lock(&self.state);
+        while st.flushing {
+            st = self.flushed.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        if let Some(f) = &st.failure {
+            return Err(Error::Poisoned(f.clone()));
+        }
+        let dir = self.dir.clone();
+        let fsync = self.fsync;
+        let mut new_number = 0;
+        let st = self.flush_as_leader(st, |seg| {
+            let next = seg.number + 1;
+            let file = create_segment(&dir, next, fsync)?;
+            seg.file = file;
+            seg.number = next;
+            new_number = next;
+            Ok(())
+        });
+        match &st.failure {
+            Some(f) => Err(Error::Poisoned(f.clone())),
+            None => Ok(new_number),
+        }
+    }
+
+    /// Makes sure everything appended so far is on disk (used by `close`).
+    pub fn sync(&self) -> Result<(), Error> {
+        let seq = lock(&self.state).appended;
+        self.commit(seq)?;
+        let seg = lock(&self.segment);
+        seg.file
+            .sync_all()
+            .map_err(|e| Error::io(format!("syncing WAL segment {}", seg.number), e))
+    }
+
+    /// Deletes segments numbered below `number`.
+    pub fn remove_below(&self, number: u64) -> Result<(), Error> {
+        remove_segments_below(&self.dir, number, self.fsync)
+    }
+}
+
+pub fn remove_segments_below(dir: &Path, number: u64, fsync: bool) -> Result<(), Error> {
+    let mut removed = false;
+    for n in list_segments(dir)? {
+        if n < number {
+            let path = segment_path(dir, n);
+            fs::remove_file(&path).map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+            removed = true;
+        }
+    }
+    if removed && fsync {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+fn create_segment(dir: &Path, number: u64, fsync: bool) -> Result<File, Error> {
+    let path = segment_path(dir, number);
+    let ctx = || format!("creating {}", path.display());
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(ctx(), e))?;
+    file.write_all(&SEGMENT_HEADER).map_err(|e| Error::io(ctx(), e))?;
+    if fsync {
+        file.sync_all().map_err(|e| Error::io(ctx(), e))?;
+        sync_dir(dir)?;
+    }
+    Ok(file)
+}
