@@ -1,0 +1,318 @@
+//! Which service, protocol and operation a request is for (aws-api.md §4.4),
+//! and the decoding of its body into a [`Document`].
+
+use crate::cbor::decode_cbor;
+use crate::document::Document;
+use crate::json::decode_json;
+use crate::query::decode_form;
+use stratus_model::{ApiError, ErrorCode};
+
+/// `X-Amz-Target` prefix and Smithy service name of CloudWatch.
+pub const CLOUDWATCH_TARGET_PREFIX: &str = "GraniteServiceVersion20100801";
+/// awsQuery `Version` of CloudWatch.
+pub const CLOUDWATCH_VERSION: &str = "2010-08-01";
+/// awsQuery `Version` of SNS.
+pub const SNS_VERSION: &str = "2010-03-31";
+/// XML namespace of CloudWatch query responses.
+pub const CLOUDWATCH_XMLNS: &str = "http://monitoring.amazonaws.com/doc/2010-08-01/";
+/// XML namespace of SNS query responses.
+pub const SNS_XMLNS: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
+/// Shape namespace of CloudWatch JSON/CBOR error `__type`s.
+pub const CLOUDWATCH_JSON_NAMESPACE: &str = "com.amazonaws.cloudwatch.v2010_08_01";
+
+/// Operation-name length cap (the longest real one is ~40 characters).
+const MAX_ACTION_LEN: usize = 128;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    CloudWatch,
+    Sns,
+}
+
+impl Service {
+    /// The SigV4 credential-scope service name.
+    pub fn signing_name(self) -> &'static str {
+        match self {
+            Service::CloudWatch => "monitoring",
+            Service::Sns => "sns",
+        }
+    }
+
+    pub fn xmlns(self) -> &'static str {
+        match self {
+            Service::CloudWatch => CLOUDWATCH_XMLNS,
+            Service::Sns => SNS_XMLNS,
+        }
+    }
+
+    pub fn query_version(self) -> &'static str {
+        match self {
+            Service::CloudWatch => CLOUDWATCH_VERSION,
+            Service::Sns => SNS_VERSION,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Query,
+    Json,
+    Cbor,
+}
+
+/// What the router needs from an HTTP request head. Header values are raw;
+/// `query` is the URL query string without `?`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RequestHead<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: &'a str,
+    pub content_type: Option<&'a str>,
+    /// `X-Amz-Target`.
+    pub target: Option<&'a str>,
+    /// `smithy-protocol`.
+    pub smithy_protocol: Option<&'a str>,
+    /// `x-amzn-query-mode: true`.
+    pub query_mode: bool,
+    /// SigV4 credential-scope service: `"monitoring"` or `"sns"`.
+    pub scope_service: Option<&'a str>,
+}
+
+/// A routed request: the body decoded, not yet typed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecodedRequest {
+    pub service: Service,
+    pub protocol: Protocol,
+    pub action: String,
+    /// For Query a `Struct` without `Action`/`Version`; for JSON/CBOR the body's `Map`.
+    pub params: Document,
+}
+
+/// The media type of a `Content-Type` value, lowercased, without parameters.
+fn media_type(content_type: Option<&str>) -> String {
+    content_type
+        .and_then(|ct| ct.split(';').next())
+        .map(|t| t.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn is_amz_json(media: &str) -> bool {
+    media.starts_with("application/x-amz-json-")
+}
+
+/// Decides the protocol from the head alone, so that errors found before the
+/// body is read or verified (auth, size) get the envelope the client parses.
+pub fn sniff(head: &RequestHead<'_>) -> Protocol {
+    let media = media_type(head.content_type);
+    if head.path.starts_with("/service/")
+        || head
+            .smithy_protocol
+            .is_some_and(|p| p.trim().eq_ignore_ascii_case("rpc-v2-cbor"))
+    {
+        Protocol::Cbor
+    } else if head.target.is_some() || is_amz_json(&media) {
+        Protocol::Json
+    } else if media == "application/cbor" {
+        Protocol::Cbor
+    } else {
+        Protocol::Query
+    }
+}
+
+/// The service a request is for, from the head alone (for error envelopes):
+/// the SigV4 scope when it names SNS, else CloudWatch (JSON/CBOR are
+/// CloudWatch-only).
+pub fn sniff_service(head: &RequestHead<'_>) -> Service {
+    match (sniff(head), head.scope_service) {
+        (Protocol::Query, Some("sns")) => Service::Sns,
+        _ => Service::CloudWatch,
+    }
+}
+
+/// Routes and decodes a request. `body` must already be inflated.
+pub fn decode_request(head: &RequestHead<'_>, body: &[u8]) -> Result<DecodedRequest, ApiError> {
+    match sniff(head) {
+        Protocol::Cbor => decode_rpc(head, body, Protocol::Cbor),
+        Protocol::Json => decode_rpc(head, body, Protocol::Json),
+        Protocol::Query => decode_query(head, body),
+    }
+}
+
+fn invalid_action(message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::InvalidAction, message)
+}
+
+fn check_action_name(action: &str) -> Result<(), ApiError> {
+    if action.is_empty()
+        || action.len() > MAX_ACTION_LEN
+        || !action.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        let shown: String = action.chars().take(MAX_ACTION_LEN).collect();
+        return Err(invalid_action(format!(
+            "The action {shown} is not valid for this web service."
+        )));
+    }
+    Ok(())
+}
+
+/// A request signed for one service but addressed to the other is refused
+/// the way AWS refuses a wrongly scoped credential. Unknown scope names are
+/// left to the authenticator.
+fn check_scope(head: &RequestHead<'_>, service: Service) -> Result<(), ApiError> {
+    let clash = matches!(
+        (head.scope_service, service),
+        (Some("sns"), Service::CloudWatch) | (Some("monitoring"), Service::Sns)
+    );
+    if clash {
+        return Err(ApiError::new(
+            ErrorCode::SignatureDoesNotMatch,
+            format!(
+                "Credential should be scoped to correct service: '{}'.",
+                service.signing_name()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// awsJson1_0 and RPC v2 CBOR: the operation comes from the head, the body is
+/// one object (an empty body is an empty input).
+fn decode_rpc(
+    head: &RequestHead<'_>,
+    body: &[u8],
+    protocol: Protocol,
+) -> Result<DecodedRequest, ApiError> {
+    let action = match protocol {
+        Protocol::Cbor => {
+            if head.target.is_some() {
+                return Err(ApiError::new(
+                    ErrorCode::MalformedInput,
+                    "X-Amz-Target must not be sent with an RPC v2 CBOR request.",
+                ));
+            }
+            cbor_operation(head.path)?
+        }
+        _ => json_operation(head.target)?,
+    };
+    if !head.method.eq_ignore_ascii_case("POST") {
+        return Err(ApiError::new(
+            ErrorCode::MalformedInput,
+            format!("{action} must be sent with POST."),
+        ));
+    }
+    check_scope(head, Service::CloudWatch)?;
+    let params = if body.iter().all(u8::is_ascii_whitespace) {
+        Document::Map(Vec::new())
+    } else if protocol == Protocol::Cbor {
+        decode_cbor(body)?
+    } else {
+        decode_json(body)?
+    };
+    if !matches!(params, Document::Map(_)) {
+        return Err(ApiError::new(
+            ErrorCode::MalformedInput,
+            format!(
+                "The request body must be an object, not a {}.",
+                params.kind()
+            ),
+        ));
+    }
+    Ok(DecodedRequest {
+        service: Service::CloudWatch,
+        protocol,
+        action,
+        params,
+    })
+}
+
+/// `GraniteServiceVersion20100801.<Op>` → `<Op>`.
+fn json_operation(target: Option<&str>) -> Result<String, ApiError> {
+    let target = target.unwrap_or_default();
+    let op = target
+        .strip_prefix(CLOUDWATCH_TARGET_PREFIX)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .ok_or_else(|| {
+            let shown: String = target.chars().take(MAX_ACTION_LEN).collect();
+            invalid_action(format!("Unknown X-Amz-Target {shown}."))
+        })?;
+    check_action_name(op)?;
+    Ok(op.to_owned())
+}
+
+/// `/service/GraniteServiceVersion20100801/operation/<Op>` → `<Op>`.
+fn cbor_operation(path: &str) -> Result<String, ApiError> {
+    let op = path
+        .strip_prefix("/service/")
+        .and_then(|rest| rest.strip_prefix(CLOUDWATCH_TARGET_PREFIX))
+        .and_then(|rest| rest.strip_prefix("/operation/"))
+        .ok_or_else(|| {
+            let shown: String = path.chars().take(MAX_ACTION_LEN).collect();
+            invalid_action(format!("Unknown RPC v2 CBOR path {shown}."))
+        })?;
+    check_action_name(op)?;
+    Ok(op.to_owned())
+}
+
+/// SNS operations, for the rare query request that carries neither `Version`
+/// nor a SigV4 scope (the unsigned `GET /?Action=ConfirmSubscription` link).
+/// The names shared with CloudWatch (`TagResource`, ...) are not listed.
+const SNS_ONLY_ACTIONS: &[&str] = &[
+    "AddPermission",
+    "ConfirmSubscription",
+    "CreateTopic",
+    "DeleteTopic",
+    "GetDataProtectionPolicy",
+    "GetSubscriptionAttributes",
+    "GetTopicAttributes",
+    "ListSubscriptions",
+    "ListSubscriptionsByTopic",
+    "ListTopics",
+    "Publish",
+    "PublishBatch",
+    "PutDataProtectionPolicy",
+    "RemovePermission",
+    "SetSubscriptionAttributes",
+    "SetTopicAttributes",
+    "Subscribe",
+    "Unsubscribe",
+];
+
+/// awsQuery: parameters from the URL query string and then the form body.
+fn decode_query(head: &RequestHead<'_>, body: &[u8]) -> Result<DecodedRequest, ApiError> {
+    let form = if head.method.eq_ignore_ascii_case("GET") || body.is_empty() {
+        decode_form(&[head.query.as_bytes()])?
+    } else {
+        decode_form(&[head.query.as_bytes(), body])?
+    };
+    let action = form
+        .action
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| ApiError::missing("Action"))?;
+    check_action_name(&action)?;
+    let service = match form.version.as_deref() {
+        Some(CLOUDWATCH_VERSION) => Service::CloudWatch,
+        Some(SNS_VERSION) => Service::Sns,
+        Some(other) => {
+            let shown: String = other.chars().take(32).collect();
+            return Err(ApiError::new(
+                ErrorCode::InvalidParameterValue,
+                format!(
+                    "Version {shown} is not supported (use {CLOUDWATCH_VERSION} or {SNS_VERSION})."
+                ),
+            ));
+        }
+        None => match head.scope_service {
+            Some("sns") => Service::Sns,
+            Some("monitoring") => Service::CloudWatch,
+            _ if SNS_ONLY_ACTIONS.contains(&action.as_str()) => Service::Sns,
+            _ => Service::CloudWatch,
+        },
+    };
+    check_scope(head, service)?;
+    Ok(DecodedRequest {
+        service,
+        protocol: Protocol::Query,
+        action,
+        params: form.params,
+    })
+}
