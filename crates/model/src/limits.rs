@@ -104,6 +104,10 @@ pub const GMD_DEFAULT_MAX_DATAPOINTS: i64 = 100_800;
 pub const MAX_QUERY_ID_LEN: usize = 255;
 /// `Expression`: 1..=2048 characters.
 pub const MAX_EXPRESSION_LEN: usize = 2048;
+/// Periods summed over all queries of one GetMetricData call. Not an AWS limit
+/// (AWS pages through any amount); it bounds the memory one request can use.
+/// 500 queries × 4000 periods, or 92 queries at 1-minute resolution over 15 days.
+pub const GMD_MAX_EVALUATED_DATAPOINTS: i64 = 2_000_000;
 /// Default period for an expression that references no metric and sets no `Period`.
 pub const DEFAULT_EXPRESSION_PERIOD_SECS: i64 = 60;
 
