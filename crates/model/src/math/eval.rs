@@ -18,6 +18,9 @@ pub(crate) struct Evaluator<'a> {
 type EvalResult = Result<Value, String>;
 
 impl Evaluator<'_> {
+    // The recursive path (eval → chain/call → eval) is kept to small
+    // functions: the big per-function dispatch (`apply`) runs only once its
+    // arguments are evaluated, so its frame is never part of the recursion.
     pub fn eval(&self, node: &Node) -> EvalResult {
         match node {
             Node::Number(v) => Ok(Value::Scalar(*v)),
@@ -27,37 +30,9 @@ impl Evaluator<'_> {
                 .map(|s| Value::Series(s.clone()))
                 .ok_or_else(|| format!("Unrecognized metric id '{id}'")),
             Node::Neg(inner) => Ok(map_values(self.eval(inner)?, |x| -x)),
-            Node::Chain { first, rest } => {
-                let mut acc = self.eval(first)?;
-                for (op, operand) in rest {
-                    acc = binary(*op, acc, self.eval(operand)?)?;
-                }
-                Ok(acc)
-            }
-            Node::Pow(items) => {
-                let mut values = items.iter().rev();
-                let mut acc = match values.next() {
-                    Some(last) => self.eval(last)?,
-                    None => return Ok(Value::Scalar(f64::NAN)),
-                };
-                for base in values {
-                    acc = binary(BinOp::Pow, self.eval(base)?, acc)?;
-                }
-                Ok(acc)
-            }
-            Node::Array(items) => {
-                let mut members = Vec::with_capacity(items.len());
-                for item in items {
-                    match self.eval(item)? {
-                        Value::Series(s) => members.push(s),
-                        Value::Array(more) => members.extend(more),
-                        Value::Scalar(_) => {
-                            return Err("Array elements must be time series".to_string());
-                        }
-                    }
-                }
-                Ok(Value::Array(members))
-            }
+            Node::Chain { first, rest } => self.chain(first, rest),
+            Node::Pow(items) => self.power(items),
+            Node::Array(items) => self.array(items),
             Node::Call { func, args } => self.call(*func, args),
             Node::Str(_) | Node::FillMode(_) => {
                 Err("A string or fill mode is only valid as a function argument".to_string())
@@ -65,60 +40,116 @@ impl Evaluator<'_> {
         }
     }
 
-    fn arg(&self, args: &[Node], index: usize, func: Func) -> EvalResult {
-        match args.get(index) {
-            Some(node) => self.eval(node),
-            None => Err(format!("Function {} is missing an argument", func.name())),
+    fn chain(&self, first: &Node, rest: &[(BinOp, Node)]) -> EvalResult {
+        let mut acc = self.eval(first)?;
+        for (op, operand) in rest {
+            acc = binary(*op, acc, self.eval(operand)?)?;
         }
+        Ok(acc)
+    }
+
+    /// Right-associative: folds from the last operand.
+    fn power(&self, items: &[Node]) -> EvalResult {
+        let mut acc: Option<Value> = None;
+        for item in items.iter().rev() {
+            let base = self.eval(item)?;
+            acc = Some(match acc {
+                None => base,
+                Some(exponent) => binary(BinOp::Pow, base, exponent)?,
+            });
+        }
+        Ok(acc.unwrap_or(Value::Scalar(f64::NAN)))
+    }
+
+    fn array(&self, items: &[Node]) -> EvalResult {
+        let mut members = Vec::with_capacity(items.len());
+        for item in items {
+            match self.eval(item)? {
+                Value::Series(s) => members.push(s),
+                Value::Array(more) => members.extend(more),
+                Value::Scalar(_) => {
+                    return Err("Array elements must be time series".to_string());
+                }
+            }
+        }
+        Ok(Value::Array(members))
     }
 
     fn call(&self, func: Func, args: &[Node]) -> EvalResult {
-        let aggregate = |kind| Ok(functions::aggregate(kind, self.arg(args, 0, func)?));
-        let math = |f: fn(f64) -> f64| Ok(map_values(self.arg(args, 0, func)?, f));
-        let consecutive = |kind| {
-            each_series(self.arg(args, 0, func)?, func, |s| {
-                functions::consecutive(kind, s)
-            })
+        let mut values = Vec::with_capacity(args.len());
+        for node in args {
+            values.push(match node {
+                // Not values: `apply` reads them from the nodes.
+                Node::Str(_) | Node::FillMode(_) => None,
+                other => Some(self.eval(other)?),
+            });
+        }
+        self.apply(func, args, values)
+    }
+
+    /// Runs `func` on its evaluated arguments (`None` where the argument is a
+    /// string or fill mode, found in `args`).
+    #[inline(never)]
+    fn apply(&self, func: Func, args: &[Node], values: Vec<Option<Value>>) -> EvalResult {
+        let mut values = values.into_iter();
+        let mut next = || {
+            values
+                .next()
+                .flatten()
+                .ok_or_else(|| format!("Function {} is missing an argument", func.name()))
         };
+        let math = |v: Value, f: fn(f64) -> f64| Ok(map_values(v, f));
+        let consecutive =
+            |v: Value, kind| each_series(v, func, |s| functions::consecutive(kind, s));
         match func {
-            Func::Sum => aggregate(Aggregate::Sum),
-            Func::Avg => aggregate(Aggregate::Avg),
-            Func::Min => aggregate(Aggregate::Min),
-            Func::Max => aggregate(Aggregate::Max),
-            Func::Stddev => aggregate(Aggregate::Stddev),
-            Func::Abs => math(f64::abs),
-            Func::Ceil => math(f64::ceil),
-            Func::Floor => math(f64::floor),
-            Func::Log => math(f64::ln),
-            Func::Log10 => math(f64::log10),
-            Func::Rate => consecutive(Consecutive::Rate),
-            Func::Diff => consecutive(Consecutive::Diff),
-            Func::DiffTime => consecutive(Consecutive::DiffTime),
-            Func::RunningSum => each_series(self.arg(args, 0, func)?, func, functions::running_sum),
-            Func::Epoch => each_series(self.arg(args, 0, func)?, func, |mut s| {
+            Func::Sum => Ok(functions::aggregate(Aggregate::Sum, next()?)),
+            Func::Avg => Ok(functions::aggregate(Aggregate::Avg, next()?)),
+            Func::Min => Ok(functions::aggregate(Aggregate::Min, next()?)),
+            Func::Max => Ok(functions::aggregate(Aggregate::Max, next()?)),
+            Func::Stddev => Ok(functions::aggregate(Aggregate::Stddev, next()?)),
+            Func::Abs => math(next()?, f64::abs),
+            Func::Ceil => math(next()?, f64::ceil),
+            Func::Floor => math(next()?, f64::floor),
+            Func::Log => math(next()?, f64::ln),
+            Func::Log10 => math(next()?, f64::log10),
+            Func::Rate => consecutive(next()?, Consecutive::Rate),
+            Func::Diff => consecutive(next()?, Consecutive::Diff),
+            Func::DiffTime => consecutive(next()?, Consecutive::DiffTime),
+            Func::RunningSum => each_series(next()?, func, functions::running_sum),
+            Func::Epoch => each_series(next()?, func, |mut s| {
                 for (v, t) in s.values.iter_mut().zip(&s.timestamps) {
                     *v = *t as f64 / 1000.0;
                 }
                 s
             }),
             Func::Metrics => Ok(self.metrics(args.first())),
-            Func::Fill => self.fill(args),
-            Func::If => {
-                let cond = self.arg(args, 0, func)?;
-                let then = self.arg(args, 1, func)?;
-                let otherwise = match args.get(2) {
-                    Some(node) => Some(self.eval(node)?),
-                    None => None,
+            Func::Fill => {
+                let target = next()?;
+                let filler = match args.get(1) {
+                    Some(Node::FillMode(mode)) => Filler::Mode(*mode),
+                    _ => match next()? {
+                        Value::Scalar(v) => Filler::Constant(v),
+                        Value::Series(s) => Filler::FromSeries(s),
+                        Value::Array(_) => {
+                            return Err(
+                                "Function FILL cannot fill with an array of time series".into()
+                            );
+                        }
+                    },
                 };
+                let grid = self.grid()?;
+                Ok(functions::fill(target, &filler, &grid))
+            }
+            Func::If => {
+                let cond = next()?;
+                let then = next()?;
+                let otherwise = next().ok();
                 functions::if_then_else(cond, then, otherwise)
             }
-            Func::Period => {
-                // Evaluated for its errors (unknown ids) only; the period is
-                // the query's.
-                self.arg(args, 0, func)?;
-                Ok(Value::Scalar(self.ctx.period_ms() as f64 / 1000.0))
-            }
-            Func::First | Func::Last => Ok(match self.arg(args, 0, func)? {
+            // The argument was evaluated for its errors (unknown ids) only;
+            // the period is the query's.
+            Func::Period => next().map(|_| Value::Scalar(self.ctx.period_ms() as f64 / 1000.0)),
+            Func::First | Func::Last => Ok(match next()? {
                 Value::Array(mut members) => {
                     let picked = if func == Func::First {
                         (!members.is_empty()).then(|| members.swap_remove(0))
@@ -129,18 +160,18 @@ impl Evaluator<'_> {
                 }
                 other => other,
             }),
-            Func::MetricCount => match self.arg(args, 0, func)? {
+            Func::MetricCount => match next()? {
                 Value::Array(members) => Ok(Value::Scalar(members.len() as f64)),
                 Value::Series(_) => Ok(Value::Scalar(1.0)),
                 Value::Scalar(_) => Err(functions::needs_series(func)),
             },
-            Func::DatapointCount => match self.arg(args, 0, func)? {
+            Func::DatapointCount => match next()? {
                 Value::Series(s) => Ok(Value::Scalar(
                     s.values.iter().filter(|v| v.is_finite()).count() as f64,
                 )),
                 _ => Err("Function DATAPOINT_COUNT expects a single time series".to_string()),
             },
-            Func::RemoveEmpty => Ok(match self.arg(args, 0, func)? {
+            Func::RemoveEmpty => Ok(match next()? {
                 Value::Array(members) => Value::Array(
                     members
                         .into_iter()
@@ -149,7 +180,7 @@ impl Evaluator<'_> {
                 ),
                 other => other,
             }),
-            Func::TimeSeries => Ok(match self.arg(args, 0, func)? {
+            Func::TimeSeries => Ok(match next()? {
                 Value::Scalar(v) => Value::Series(self.constant_series(v, String::new())?),
                 other => other,
             }),
@@ -177,23 +208,6 @@ impl Evaluator<'_> {
             })
             .collect();
         Value::Array(members)
-    }
-
-    fn fill(&self, args: &[Node]) -> EvalResult {
-        let target = self.arg(args, 0, Func::Fill)?;
-        let filler = match args.get(1) {
-            Some(Node::FillMode(mode)) => Filler::Mode(*mode),
-            Some(node) => match self.eval(node)? {
-                Value::Scalar(v) => Filler::Constant(v),
-                Value::Series(s) => Filler::FromSeries(s),
-                Value::Array(_) => {
-                    return Err("Function FILL cannot fill with an array of time series".into());
-                }
-            },
-            None => return Err("Function FILL is missing an argument".to_string()),
-        };
-        let grid = self.grid()?;
-        Ok(functions::fill(target, &filler, &grid))
     }
 
     /// Timestamps `start + k*period` in `[start, end)`.

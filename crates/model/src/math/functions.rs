@@ -127,7 +127,8 @@ pub(crate) fn fill(value: Value, filler: &Filler, grid: &[i64]) -> Value {
 
 fn fill_series(series: TimeSeries, filler: &Filler, grid: &[i64]) -> TimeSeries {
     let known = series.drop_non_finite();
-    let mut out = TimeSeries::with_capacity(known.label.clone(), known.timestamps.len() + grid.len());
+    let mut out =
+        TimeSeries::with_capacity(known.label.clone(), known.timestamps.len() + grid.len());
     let mut points = known.points().peekable();
     // Last known point before the current grid timestamp (for REPEAT/LINEAR).
     let mut before: Option<(i64, f64)> = None;

@@ -86,7 +86,13 @@ impl Expr {
     pub fn uses_all_metrics(&self) -> bool {
         let mut found = false;
         self.visit(&mut |node| {
-            if matches!(node, Node::Call { func: Func::Metrics, .. }) {
+            if matches!(
+                node,
+                Node::Call {
+                    func: Func::Metrics,
+                    ..
+                }
+            ) {
                 found = true;
             }
         });

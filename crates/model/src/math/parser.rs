@@ -135,9 +135,7 @@ impl Parser<'_> {
         let op_level = match op {
             BinOp::Or => Level::Or,
             BinOp::And => Level::And,
-            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne => {
-                Level::Compare
-            }
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne => Level::Compare,
             BinOp::Add | BinOp::Sub => Level::Additive,
             BinOp::Mul | BinOp::Div => Level::Multiplicative,
             BinOp::Pow => return None,
