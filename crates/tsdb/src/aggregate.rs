@@ -78,7 +78,12 @@ impl Aggregate {
         match value {
             SampleValue::Single(v) => self.add_single(*v),
             SampleValue::Distribution(pairs) => self.add_distribution(pairs),
-            SampleValue::StatSet { count, sum, min, max } => self.add_statset(*count, *sum, *min, *max),
+            SampleValue::StatSet {
+                count,
+                sum,
+                min,
+                max,
+            } => self.add_statset(*count, *sum, *min, *max),
         }
     }
 
@@ -192,7 +197,9 @@ impl Aggregate {
             Values::Exact(pairs) => {
                 let mut sorted = pairs.clone();
                 sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
-                ps.iter().map(|&p| percentile_of_sorted(&sorted, p)).collect()
+                ps.iter()
+                    .map(|&p| percentile_of_sorted(&sorted, p))
+                    .collect()
             }
             _ => ps.iter().map(|&p| self.percentile(p)).collect(),
         }
@@ -211,7 +218,7 @@ fn percentile_of_sorted(sorted: &[(f64, f64)], p: f64) -> Option<f64> {
         return None;
     }
     let total: f64 = sorted.iter().map(|&(_, c)| c).sum();
-    if sorted.is_empty() || !(total > 0.0) {
+    if sorted.is_empty() || total.is_nan() || total <= 0.0 {
         return None;
     }
     if p == 0.0 {

@@ -37,7 +37,9 @@ use crate::error::{DecodeError, Error};
 use crate::fsutil::sync_dir;
 use crate::head::Head;
 use crate::model::{Sample, SampleValue};
-use crate::record::{HIGH_RES_FLAG, KIND_DISTRIBUTION, KIND_SINGLE, KIND_STATSET, SeriesId, kind_byte};
+use crate::record::{
+    HIGH_RES_FLAG, KIND_DISTRIBUTION, KIND_SINGLE, KIND_STATSET, SeriesId, kind_byte,
+};
 
 const HEADER: [u8; 8] = *b"STBLK\x01\0\0";
 const FOOTER_MAGIC: [u8; 4] = *b"STBF";
@@ -88,7 +90,12 @@ pub fn encode_section(samples: &[Sample], out: &mut Vec<u8>) {
     for s in &order {
         match &s.value {
             SampleValue::Single(v) => values.push(*v),
-            SampleValue::StatSet { count, sum, min, max } => aux.extend_from_slice(&[*count, *sum, *min, *max]),
+            SampleValue::StatSet {
+                count,
+                sum,
+                min,
+                max,
+            } => aux.extend_from_slice(&[*count, *sum, *min, *max]),
             SampleValue::Distribution(pairs) => {
                 dlens.push(pairs.len() as u64);
                 aux.extend(pairs.iter().map(|p| p.0));
@@ -177,7 +184,10 @@ impl Columns {
                     let n = usize::try_from(*self.dlens.get(di).ok_or(short.clone())?)
                         .map_err(|_| short.clone())?;
                     di += 1;
-                    let end = n.checked_mul(2).and_then(|m| m.checked_add(ai)).ok_or(short.clone())?;
+                    let end = n
+                        .checked_mul(2)
+                        .and_then(|m| m.checked_add(ai))
+                        .ok_or(short.clone())?;
                     let both = self.aux.get(ai..end).ok_or(short.clone())?;
                     ai = end;
                     if let Some(a) = slot {
@@ -192,7 +202,13 @@ impl Columns {
 }
 
 /// Writes `head` as block `id` (temp file, fsync, rename, dir fsync).
-pub fn write_block(dir: &Path, id: u64, head: &Head, wal_covered_below: u64, fsync: bool) -> Result<Block, Error> {
+pub fn write_block(
+    dir: &Path,
+    id: u64,
+    head: &Head,
+    wal_covered_below: u64,
+    fsync: bool,
+) -> Result<Block, Error> {
     let path = block_path(dir, id);
     let tmp = path.with_extension("blk.tmp");
     let ctx = |what: &str| format!("{what} {}", tmp.display());
@@ -204,7 +220,8 @@ pub fn write_block(dir: &Path, id: u64, head: &Head, wal_covered_below: u64, fsy
         .map_err(|e| Error::io(ctx("creating"), e))?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     let mut offset = HEADER.len() as u64;
-    w.write_all(&HEADER).map_err(|e| Error::io(ctx("writing"), e))?;
+    w.write_all(&HEADER)
+        .map_err(|e| Error::io(ctx("writing"), e))?;
     let mut sections = Vec::new();
     let mut payload = Vec::new();
     for (series, samples) in head.iter() {
@@ -212,12 +229,13 @@ pub fn write_block(dir: &Path, id: u64, head: &Head, wal_covered_below: u64, fsy
         encode_section(samples, &mut payload);
         let len = u32::try_from(payload.len())
             .map_err(|_| Error::io(ctx("writing"), std::io::Error::other("section above 4 GiB")))?;
-        w.write_all(&payload).map_err(|e| Error::io(ctx("writing"), e))?;
+        w.write_all(&payload)
+            .map_err(|e| Error::io(ctx("writing"), e))?;
         w.write_all(&crc32fast::hash(&payload).to_le_bytes())
             .map_err(|e| Error::io(ctx("writing"), e))?;
-        let (min_ts, max_ts) = samples
-            .iter()
-            .fold((i64::MAX, i64::MIN), |(lo, hi), s| (lo.min(s.timestamp_ms), hi.max(s.timestamp_ms)));
+        let (min_ts, max_ts) = samples.iter().fold((i64::MAX, i64::MIN), |(lo, hi), s| {
+            (lo.min(s.timestamp_ms), hi.max(s.timestamp_ms))
+        });
         sections.push(SectionMeta {
             series,
             offset,
@@ -244,9 +262,13 @@ pub fn write_block(dir: &Path, id: u64, head: &Head, wal_covered_below: u64, fsy
     footer.extend_from_slice(&(index.len() as u32).to_le_bytes());
     footer.extend_from_slice(&crc32fast::hash(&index).to_le_bytes());
     footer.extend_from_slice(&FOOTER_MAGIC);
-    w.write_all(&index).map_err(|e| Error::io(ctx("writing"), e))?;
-    w.write_all(&footer).map_err(|e| Error::io(ctx("writing"), e))?;
-    let file = w.into_inner().map_err(|e| Error::io(ctx("writing"), e.into_error()))?;
+    w.write_all(&index)
+        .map_err(|e| Error::io(ctx("writing"), e))?;
+    w.write_all(&footer)
+        .map_err(|e| Error::io(ctx("writing"), e))?;
+    let file = w
+        .into_inner()
+        .map_err(|e| Error::io(ctx("writing"), e.into_error()))?;
     if fsync {
         file.sync_all().map_err(|e| Error::io(ctx("syncing"), e))?;
     }
@@ -263,7 +285,10 @@ impl Block {
     pub fn open(path: &Path, id: u64) -> Result<Block, Error> {
         let ctx = |what: &str| format!("{what} {}", path.display());
         let file = File::open(path).map_err(|e| Error::io(ctx("opening"), e))?;
-        let bytes = file.metadata().map_err(|e| Error::io(ctx("reading"), e))?.len();
+        let bytes = file
+            .metadata()
+            .map_err(|e| Error::io(ctx("reading"), e))?
+            .len();
         if bytes < (HEADER.len() + FOOTER_LEN) as u64 {
             return Err(Error::corrupt(path, "block shorter than header and footer"));
         }
@@ -273,7 +298,8 @@ impl Block {
             return Err(Error::corrupt(path, "bad block header or unknown version"));
         }
         let mut footer = [0u8; FOOTER_LEN];
-        read_at(&file, &mut footer, bytes - FOOTER_LEN as u64).map_err(|e| Error::io(ctx("reading"), e))?;
+        read_at(&file, &mut footer, bytes - FOOTER_LEN as u64)
+            .map_err(|e| Error::io(ctx("reading"), e))?;
         let mut fr = ByteReader::new(&footer);
         let index_offset = fr.u64_le().map_err(|e| e.at(path))?;
         let index_len = fr.u32_le().map_err(|e| e.at(path))?;
@@ -289,7 +315,8 @@ impl Block {
         if crc32fast::hash(&index) != index_crc {
             return Err(Error::corrupt(path, "block index checksum mismatch"));
         }
-        let (wal_covered_below, sections) = decode_index(&index, index_offset).map_err(|e| e.at(path))?;
+        let (wal_covered_below, sections) =
+            decode_index(&index, index_offset).map_err(|e| e.at(path))?;
         let min_ts = sections.iter().map(|s| s.min_ts).min().unwrap_or(i64::MAX);
         let max_ts = sections.iter().map(|s| s.max_ts).max().unwrap_or(i64::MIN);
         let samples = sections.iter().map(|s| s.count).sum();
@@ -339,14 +366,19 @@ fn decode_index(index: &[u8], index_offset: u64) -> Result<(u64, Vec<SectionMeta
     let mut sections = Vec::with_capacity(n);
     let mut prev: Option<SeriesId> = None;
     for _ in 0..n {
-        let series = SeriesId::try_from(r.uvarint()?).map_err(|_| DecodeError("series id out of range"))?;
+        let series =
+            SeriesId::try_from(r.uvarint()?).map_err(|_| DecodeError("series id out of range"))?;
         if prev.is_some_and(|p| p >= series) {
             return Err(DecodeError("block index not sorted by series"));
         }
         prev = Some(series);
         let offset = r.uvarint()?;
-        let len = u32::try_from(r.uvarint()?).map_err(|_| DecodeError("section length out of range"))?;
-        if offset.checked_add(u64::from(len) + 4).is_none_or(|end| end > index_offset) {
+        let len =
+            u32::try_from(r.uvarint()?).map_err(|_| DecodeError("section length out of range"))?;
+        if offset
+            .checked_add(u64::from(len) + 4)
+            .is_none_or(|end| end > index_offset)
+        {
             return Err(DecodeError("section outside the block"));
         }
         let count = r.uvarint()?;
@@ -399,7 +431,12 @@ mod tests {
                 value: match i % 3 {
                     0 => SampleValue::Single(i as f64 * 0.5),
                     1 => SampleValue::Distribution(vec![(1.0, 2.0), (i as f64, 1.0)]),
-                    _ => SampleValue::StatSet { count: 2.0, sum: 3.0, min: 1.0, max: 2.0 },
+                    _ => SampleValue::StatSet {
+                        count: 2.0,
+                        sum: 3.0,
+                        min: 1.0,
+                        max: 2.0,
+                    },
                 },
             })
             .collect();

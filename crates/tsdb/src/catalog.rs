@@ -89,22 +89,39 @@ impl Catalog {
             });
         }
         if good_len == 0 {
-            file.set_len(0).map_err(|e| Error::io(ctx("truncating"), e))?;
-            file.write_all(&HEADER).map_err(|e| Error::io(ctx("writing"), e))?;
+            file.set_len(0)
+                .map_err(|e| Error::io(ctx("truncating"), e))?;
+            file.write_all(&HEADER)
+                .map_err(|e| Error::io(ctx("writing"), e))?;
             file.sync_all().map_err(|e| Error::io(ctx("syncing"), e))?;
             sync_dir(dir)?;
         } else if good_len < data.len() {
-            file.set_len(good_len as u64).map_err(|e| Error::io(ctx("truncating"), e))?;
+            file.set_len(good_len as u64)
+                .map_err(|e| Error::io(ctx("truncating"), e))?;
             file.sync_all().map_err(|e| Error::io(ctx("syncing"), e))?;
         }
         // Append mode semantics by hand: position at the end.
         use std::io::Seek;
-        let len = file.seek(std::io::SeekFrom::End(0)).map_err(|e| Error::io(ctx("seeking"), e))?;
-        Ok((Catalog { path, file, fsync, len, broken: false }, defs))
+        let len = file
+            .seek(std::io::SeekFrom::End(0))
+            .map_err(|e| Error::io(ctx("seeking"), e))?;
+        Ok((
+            Catalog {
+                path,
+                file,
+                fsync,
+                len,
+                broken: false,
+            },
+            defs,
+        ))
     }
 
     /// Appends definitions and makes them durable.
-    pub fn append<'a>(&mut self, defs: impl Iterator<Item = (SeriesId, &'a SeriesKey)>) -> Result<(), Error> {
+    pub fn append<'a>(
+        &mut self,
+        defs: impl Iterator<Item = (SeriesId, &'a SeriesKey)>,
+    ) -> Result<(), Error> {
         let mut buf = Vec::new();
         let mut payload = Vec::new();
         for (id, key) in defs {
@@ -118,10 +135,17 @@ impl Catalog {
         }
         let ctx = |what: &str| format!("{what} {}", self.path.display());
         if self.broken {
-            return Err(Error::io(ctx("appending to"), std::io::Error::other("an earlier append failed")));
+            return Err(Error::io(
+                ctx("appending to"),
+                std::io::Error::other("an earlier append failed"),
+            ));
         }
         let written = self.file.write_all(&buf).and_then(|()| {
-            if self.fsync { self.file.sync_data() } else { Ok(()) }
+            if self.fsync {
+                self.file.sync_data()
+            } else {
+                Ok(())
+            }
         });
         match written {
             Ok(()) => {
@@ -142,7 +166,8 @@ impl Catalog {
 
 fn decode_def(payload: &[u8]) -> Result<(SeriesId, SeriesKey), crate::error::DecodeError> {
     let mut r = ByteReader::new(payload);
-    let id = SeriesId::try_from(r.uvarint()?).map_err(|_| crate::error::DecodeError("series id out of range"))?;
+    let id = SeriesId::try_from(r.uvarint()?)
+        .map_err(|_| crate::error::DecodeError("series id out of range"))?;
     let key = read_key(&mut r)?;
     Ok((id, key))
 }

@@ -90,14 +90,21 @@ impl Db {
         let (catalog, defs) = Catalog::open(dir, opts.fsync, &mut report)?;
         let mut index = SeriesIndex::default();
         for (id, key) in defs {
-            index
-                .define(id, key)
-                .map_err(|c| Error::corrupt(dir.join("catalog.log"), format!("conflicting definition ({c:?})")))?;
+            index.define(id, key).map_err(|c| {
+                Error::corrupt(
+                    dir.join("catalog.log"),
+                    format!("conflicting definition ({c:?})"),
+                )
+            })?;
         }
         let catalog_upto = index.next_id();
 
         let (blocks, next_block_id) = load_blocks(&blocks_dir, &mut report)?;
-        let covered_below = blocks.iter().map(|b| b.wal_covered_below).max().unwrap_or(0);
+        let covered_below = blocks
+            .iter()
+            .map(|b| b.wal_covered_below)
+            .max()
+            .unwrap_or(0);
         let sealed_samples = blocks.iter().map(|b| b.samples).sum();
 
         let mut segments = wal::list_segments(&wal_dir)?;
@@ -109,25 +116,37 @@ impl Db {
         }
         let mut head = Head::default();
         let mut samples_replayed = 0u64;
-        wal::replay(&wal_dir, &segments, opts.truncate_corrupt_wal, &mut report, |payload| {
-            let rec = decode_batch(payload).map_err(|e| e.at(&wal_dir))?;
-            for (id, key) in rec.defs {
-                index
-                    .define(id, key)
-                    .map_err(|c| Error::corrupt(&wal_dir, format!("conflicting series definition ({c:?})")))?;
-            }
-            for (id, sample) in rec.samples {
-                if index.key(id).is_none() {
-                    return Err(Error::corrupt(&wal_dir, format!("WAL sample refers to unknown series {id}")));
+        wal::replay(
+            &wal_dir,
+            &segments,
+            opts.truncate_corrupt_wal,
+            &mut report,
+            |payload| {
+                let rec = decode_batch(payload).map_err(|e| e.at(&wal_dir))?;
+                for (id, key) in rec.defs {
+                    index.define(id, key).map_err(|c| {
+                        Error::corrupt(&wal_dir, format!("conflicting series definition ({c:?})"))
+                    })?;
                 }
-                head.push(id, sample);
-                samples_replayed += 1;
-            }
-            Ok(())
-        })?;
+                for (id, sample) in rec.samples {
+                    if index.key(id).is_none() {
+                        return Err(Error::corrupt(
+                            &wal_dir,
+                            format!("WAL sample refers to unknown series {id}"),
+                        ));
+                    }
+                    head.push(id, sample);
+                    samples_replayed += 1;
+                }
+                Ok(())
+            },
+        )?;
         report.wal_samples_replayed = samples_replayed;
 
-        let next_segment = segments.last().map_or(covered_below.max(1), |n| n + 1).max(covered_below);
+        let next_segment = segments
+            .last()
+            .map_or(covered_below.max(1), |n| n + 1)
+            .max(covered_below);
         let wal = WalWriter::create(&wal_dir, next_segment, opts.fsync)?;
 
         Ok(Db {
@@ -195,14 +214,20 @@ impl Db {
             }
             let new_ids = first_new..inner.index.next_id();
             let index = &inner.index;
-            let defs = new_ids
-                .clone()
-                .filter_map(|i| index.key(i as SeriesId).map(|k| (i as SeriesId, k.as_ref())));
+            let defs = new_ids.clone().filter_map(|i| {
+                index
+                    .key(i as SeriesId)
+                    .map(|k| (i as SeriesId, k.as_ref()))
+            });
             let defs: Vec<(SeriesId, &SeriesKey)> = defs.collect();
             encode_batch(
                 &mut inner.record,
                 defs.into_iter(),
-                inner.ids.iter().copied().zip(batch.entries.iter().map(|(_, s)| s)),
+                inner
+                    .ids
+                    .iter()
+                    .copied()
+                    .zip(batch.entries.iter().map(|(_, s)| s)),
             );
             let seq = match self.wal.append(&inner.record) {
                 Ok(seq) => seq,
@@ -229,7 +254,12 @@ impl Db {
     }
 
     /// Series matching `filter`, in `SeriesKey` order, strictly after `after`.
-    pub fn list_series(&self, filter: &SeriesFilter, after: Option<&SeriesKey>, limit: usize) -> Vec<SeriesKey> {
+    pub fn list_series(
+        &self,
+        filter: &SeriesFilter,
+        after: Option<&SeriesKey>,
+        limit: usize,
+    ) -> Vec<SeriesKey> {
         read(&self.inner).index.list(filter, after, limit)
     }
 
@@ -312,7 +342,12 @@ impl Db {
             let keys: Vec<(SeriesId, Arc<SeriesKey>)> = {
                 let inner = read(&self.inner);
                 (state.catalog_upto..upto)
-                    .filter_map(|i| inner.index.key(i as SeriesId).map(|k| (i as SeriesId, k.clone())))
+                    .filter_map(|i| {
+                        inner
+                            .index
+                            .key(i as SeriesId)
+                            .map(|k| (i as SeriesId, k.clone()))
+                    })
                     .collect()
             };
             state
@@ -320,7 +355,13 @@ impl Db {
                 .append(keys.iter().map(|(i, k)| (*i, k.as_ref())))
                 .map(|()| state.catalog_upto = upto)
                 .and_then(|()| {
-                    write_block(&self.dir.join("blocks"), block_id, &frozen, covered_below, self.opts.fsync)
+                    write_block(
+                        &self.dir.join("blocks"),
+                        block_id,
+                        &frozen,
+                        covered_below,
+                        self.opts.fsync,
+                    )
                 })
         };
 
@@ -374,18 +415,23 @@ fn rollback(index: &mut SeriesIndex, first_new: usize) {
 /// Opens every block, removing leftover temp files of interrupted seals.
 fn load_blocks(dir: &Path, report: &mut RecoveryReport) -> Result<(Vec<Arc<Block>>, u64), Error> {
     let mut ids = Vec::new();
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         if name.ends_with(".tmp") {
             let path = entry.path();
-            std::fs::remove_file(&path).map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+            std::fs::remove_file(&path)
+                .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
             report.removed_temp_files.push(path);
             continue;
         }
-        if let Some(id) = name.strip_suffix(".blk").and_then(|s| s.parse::<u64>().ok()) {
+        if let Some(id) = name
+            .strip_suffix(".blk")
+            .and_then(|s| s.parse::<u64>().ok())
+        {
             ids.push(id);
         }
     }

@@ -17,7 +17,9 @@ pub enum Error {
     Corrupt { path: PathBuf, reason: String },
     /// A WAL segment that is not the newest one is damaged; reopen with
     /// `Options::truncate_corrupt_wal` to cut it at the last good record.
-    #[error("WAL segment {path} is corrupt at offset {offset} ({reason}); it is not the newest segment")]
+    #[error(
+        "WAL segment {path} is corrupt at offset {offset} ({reason}); it is not the newest segment"
+    )]
     CorruptWalSegment {
         path: PathBuf,
         offset: u64,

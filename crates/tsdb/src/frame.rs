@@ -33,7 +33,12 @@ pub struct Frames<'a> {
 
 impl<'a> Frames<'a> {
     pub fn new(buf: &'a [u8], start: usize, magic: u32) -> Self {
-        Frames { buf, pos: start, magic, failed: false }
+        Frames {
+            buf,
+            pos: start,
+            magic,
+            failed: false,
+        }
     }
 }
 
@@ -53,9 +58,7 @@ impl<'a> Iterator for Frames<'a> {
         }
         let offset = self.pos;
         let rest = &self.buf[offset..];
-        let bad = |reason| {
-            Some(Err(BadFrame { offset, reason }))
-        };
+        let bad = |reason| Some(Err(BadFrame { offset, reason }));
         if rest.len() < FRAME_HEADER {
             self.failed = true;
             return bad("short frame header");
@@ -100,13 +103,25 @@ mod tests {
 
         let torn = &buf[..buf.len() - 1];
         let got: Vec<_> = Frames::new(torn, 0, MAGIC).collect();
-        assert_eq!(got[1], Err(BadFrame { offset: 17, reason: "frame shorter than its length" }));
+        assert_eq!(
+            got[1],
+            Err(BadFrame {
+                offset: 17,
+                reason: "frame shorter than its length"
+            })
+        );
 
         let mut flipped = buf.clone();
         let last = flipped.len() - 2;
         flipped[last] ^= 0x40;
         let got: Vec<_> = Frames::new(&flipped, 0, MAGIC).collect();
-        assert_eq!(got[1], Err(BadFrame { offset: 17, reason: "frame checksum mismatch" }));
+        assert_eq!(
+            got[1],
+            Err(BadFrame {
+                offset: 17,
+                reason: "frame checksum mismatch"
+            })
+        );
     }
 
     proptest! {

@@ -37,6 +37,10 @@ impl SeriesIndex {
         self.by_key.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
     /// One past the largest id in use.
     pub fn next_id(&self) -> usize {
         self.keys.len()
@@ -61,7 +65,11 @@ impl SeriesIndex {
     /// Adds `id → key` (replay). Re-defining the same pair is a no-op.
     pub fn define(&mut self, id: SeriesId, key: SeriesKey) -> Result<(), Conflict> {
         if let Some(existing) = self.by_key.get(&key) {
-            return if *existing == id { Ok(()) } else { Err(Conflict::KeyTaken) };
+            return if *existing == id {
+                Ok(())
+            } else {
+                Err(Conflict::KeyTaken)
+            };
         }
         let slot = id as usize;
         if self.keys.get(slot).is_some_and(Option::is_some) {
@@ -75,7 +83,10 @@ impl SeriesIndex {
         push_posting(&mut self.by_name, &key.name, id);
         for (n, v) in &key.dimensions {
             push_posting(&mut self.by_dim_name, n, id);
-            self.by_dim.entry((n.clone(), v.clone())).or_default().push(id);
+            self.by_dim
+                .entry((n.clone(), v.clone()))
+                .or_default()
+                .push(id);
         }
         self.by_key.insert(key.clone(), id);
         self.ordered.insert(key.clone(), id);
@@ -111,7 +122,12 @@ impl SeriesIndex {
     }
 
     /// Series matching `filter`, strictly after `after`, in key order.
-    pub fn list(&self, filter: &SeriesFilter, after: Option<&SeriesKey>, limit: usize) -> Vec<SeriesKey> {
+    pub fn list(
+        &self,
+        filter: &SeriesFilter,
+        after: Option<&SeriesKey>,
+        limit: usize,
+    ) -> Vec<SeriesKey> {
         if limit == 0 {
             return Vec::new();
         }
@@ -123,7 +139,10 @@ impl SeriesIndex {
                     .filter(|k| after.is_none_or(|a| k.as_ref() > a) && filter.matches(k))
                     .collect();
                 keys.sort_unstable();
-                keys.into_iter().take(limit).map(|k| (**k).clone()).collect()
+                keys.into_iter()
+                    .take(limit)
+                    .map(|k| (**k).clone())
+                    .collect()
             }
             _ => self.scan_ordered(filter, after, limit),
         }
@@ -153,16 +172,24 @@ impl SeriesIndex {
             };
             lists.push(list.map_or(empty, Vec::as_slice));
         }
-        let best = lists.into_iter().min_by_key(|l| l.len());
-        best
+        lists.into_iter().min_by_key(|l| l.len())
     }
 
     /// Walks the ordered map from the later of `after` and the namespace /
     /// name prefix, stopping once past that prefix.
-    fn scan_ordered(&self, filter: &SeriesFilter, after: Option<&SeriesKey>, limit: usize) -> Vec<SeriesKey> {
+    fn scan_ordered(
+        &self,
+        filter: &SeriesFilter,
+        after: Option<&SeriesKey>,
+        limit: usize,
+    ) -> Vec<SeriesKey> {
         let prefix = SeriesKey {
             namespace: filter.namespace.clone().unwrap_or_default(),
-            name: if filter.namespace.is_some() { filter.name.clone().unwrap_or_default() } else { String::new() },
+            name: if filter.namespace.is_some() {
+                filter.name.clone().unwrap_or_default()
+            } else {
+                String::new()
+            },
             dimensions: Vec::new(),
         };
         let use_after = after.is_some_and(|a| *a >= prefix);
@@ -171,8 +198,15 @@ impl SeriesIndex {
             _ => Bound::Included(&prefix),
         };
         let mut out = Vec::new();
-        for (key, _) in self.ordered.range::<SeriesKey, _>((lower, Bound::Unbounded)) {
-            if filter.namespace.as_ref().is_some_and(|ns| *ns != key.namespace) {
+        for (key, _) in self
+            .ordered
+            .range::<SeriesKey, _>((lower, Bound::Unbounded))
+        {
+            if filter
+                .namespace
+                .as_ref()
+                .is_some_and(|ns| *ns != key.namespace)
+            {
                 break;
             }
             if filter.namespace.is_some() && filter.name.as_ref().is_some_and(|n| *n < key.name) {

@@ -68,6 +68,8 @@ pub mod wal;
 pub use aggregate::Aggregate;
 pub use db::Db;
 pub use error::{DecodeError, Error};
-pub use model::{Options, RangeQuery, Sample, SampleValue, SeriesFilter, SeriesKey, Stats, WriteBatch};
+pub use model::{
+    Options, RangeQuery, Sample, SampleValue, SeriesFilter, SeriesKey, Stats, WriteBatch,
+};
 pub use recovery::{RecoveryReport, Truncation};
 pub use sketch::DdSketch;

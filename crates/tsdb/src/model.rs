@@ -48,7 +48,12 @@ pub enum SampleValue {
     /// `(value, count)` pairs; counts are positive.
     Distribution(Vec<(f64, f64)>),
     /// Pre-aggregated statistics.
-    StatSet { count: f64, sum: f64, min: f64, max: f64 },
+    StatSet {
+        count: f64,
+        sum: f64,
+        min: f64,
+        max: f64,
+    },
 }
 
 /// One datum of a series.
@@ -122,17 +127,23 @@ pub struct SeriesFilter {
 impl SeriesFilter {
     /// True if `key` satisfies every constraint.
     pub fn matches(&self, key: &SeriesKey) -> bool {
-        if self.namespace.as_ref().is_some_and(|ns| *ns != key.namespace) {
+        if self
+            .namespace
+            .as_ref()
+            .is_some_and(|ns| *ns != key.namespace)
+        {
             return false;
         }
         if self.name.as_ref().is_some_and(|n| *n != key.name) {
             return false;
         }
-        self.dimensions.iter().all(|(name, value)| match (key.dimension(name), value) {
-            (None, _) => false,
-            (Some(_), None) => true,
-            (Some(have), Some(want)) => have == want,
-        })
+        self.dimensions
+            .iter()
+            .all(|(name, value)| match (key.dimension(name), value) {
+                (None, _) => false,
+                (Some(_), None) => true,
+                (Some(have), Some(want)) => have == want,
+            })
     }
 }
 

@@ -35,7 +35,11 @@ pub fn kind_byte(sample: &Sample) -> u8 {
         SampleValue::Distribution(_) => KIND_DISTRIBUTION,
         SampleValue::StatSet { .. } => KIND_STATSET,
     };
-    if sample.high_resolution { kind | HIGH_RES_FLAG } else { kind }
+    if sample.high_resolution {
+        kind | HIGH_RES_FLAG
+    } else {
+        kind
+    }
 }
 
 pub fn put_key(out: &mut Vec<u8>, key: &SeriesKey) {
@@ -96,7 +100,12 @@ pub fn encode_batch<'a>(
                     out.extend_from_slice(&c.to_le_bytes());
                 }
             }
-            SampleValue::StatSet { count, sum, min, max } => {
+            SampleValue::StatSet {
+                count,
+                sum,
+                min,
+                max,
+            } => {
                 for x in [count, sum, min, max] {
                     out.extend_from_slice(&x.to_le_bytes());
                 }
@@ -177,7 +186,11 @@ mod tests {
 
     #[test]
     fn batch_round_trip() {
-        let k1 = SeriesKey::new("AWS/EC2", "CPUUtilization", [("InstanceId".into(), "i-1".into())]);
+        let k1 = SeriesKey::new(
+            "AWS/EC2",
+            "CPUUtilization",
+            [("InstanceId".into(), "i-1".into())],
+        );
         let samples = vec![
             (0, Sample::single(1_700_000_000_000, 1, 12.5)),
             (
@@ -195,12 +208,21 @@ mod tests {
                     timestamp_ms: -5,
                     unit: 0,
                     high_resolution: false,
-                    value: SampleValue::StatSet { count: 3.0, sum: 6.0, min: -0.0, max: 4.0 },
+                    value: SampleValue::StatSet {
+                        count: 3.0,
+                        sum: 6.0,
+                        min: -0.0,
+                        max: 4.0,
+                    },
                 },
             ),
         ];
         let mut buf = Vec::new();
-        encode_batch(&mut buf, [(0, &k1)].into_iter(), samples.iter().map(|(i, s)| (*i, s)));
+        encode_batch(
+            &mut buf,
+            [(0, &k1)].into_iter(),
+            samples.iter().map(|(i, s)| (*i, s)),
+        );
         let rec = decode_batch(&buf).unwrap();
         assert_eq!(rec.defs, vec![(0, k1)]);
         assert_eq!(rec.samples, samples);

@@ -67,7 +67,7 @@ impl DdSketch {
     /// Adds `value` with weight `count`. Non-finite values and non-positive
     /// counts are ignored (they have no meaningful rank).
     pub fn add(&mut self, value: f64, count: f64) {
-        if !value.is_finite() || !(count > 0.0) || !count.is_finite() {
+        if !value.is_finite() || !count.is_finite() || count <= 0.0 {
             return;
         }
         if value > 0.0 {

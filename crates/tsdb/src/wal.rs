@@ -37,7 +37,8 @@ pub fn segment_path(dir: &Path, number: u64) -> PathBuf {
 /// Segment numbers present in `dir`, ascending.
 pub fn list_segments(dir: &Path) -> Result<Vec<u64>, Error> {
     let mut numbers = Vec::new();
-    let entries = fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+    let entries =
+        fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
         let name = entry.file_name();
@@ -66,7 +67,8 @@ pub fn replay(
 ) -> Result<(), Error> {
     for (i, &number) in segments.iter().enumerate() {
         let path = segment_path(dir, number);
-        let data = fs::read(&path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        let data =
+            fs::read(&path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
         let is_last = i + 1 == segments.len();
         let mut cut: Option<(usize, &'static str)> = None;
         if data.len() < SEGMENT_HEADER.len() || data[..SEGMENT_HEADER.len()] != SEGMENT_HEADER {
@@ -101,7 +103,8 @@ pub fn replay(
         if keep == 0 {
             // Nothing usable: drop the file so it cannot become a damaged
             // "older" segment on the next open.
-            fs::remove_file(&path).map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+            fs::remove_file(&path)
+                .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
         } else {
             truncate_file(&path, keep)?;
         }
@@ -117,7 +120,10 @@ pub fn replay(
 
 fn truncate_file(path: &Path, len: u64) -> Result<(), Error> {
     let ctx = || format!("truncating {}", path.display());
-    let f = OpenOptions::new().write(true).open(path).map_err(|e| Error::io(ctx(), e))?;
+    let f = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(ctx(), e))?;
     f.set_len(len).map_err(|e| Error::io(ctx(), e))?;
     f.sync_all().map_err(|e| Error::io(ctx(), e))
 }
@@ -232,9 +238,19 @@ impl WalWriter {
             let mut seg = lock(&self.segment);
             let path = segment_path(&self.dir, seg.number);
             let io = |e| Error::io(format!("appending to {}", path.display()), e);
-            let written = if buf.is_empty() { Ok(()) } else { seg.file.write_all(&buf).map_err(io) };
+            let written = if buf.is_empty() {
+                Ok(())
+            } else {
+                seg.file.write_all(&buf).map_err(io)
+            };
             written
-                .and_then(|()| if self.fsync && !buf.is_empty() { seg.file.sync_data().map_err(io) } else { Ok(()) })
+                .and_then(|()| {
+                    if self.fsync && !buf.is_empty() {
+                        seg.file.sync_data().map_err(io)
+                    } else {
+                        Ok(())
+                    }
+                })
                 .and_then(|()| then(&mut seg))
         };
 
@@ -299,7 +315,8 @@ pub fn remove_segments_below(dir: &Path, number: u64, fsync: bool) -> Result<(),
     for n in list_segments(dir)? {
         if n < number {
             let path = segment_path(dir, n);
-            fs::remove_file(&path).map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+            fs::remove_file(&path)
+                .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
             removed = true;
         }
     }
@@ -318,7 +335,8 @@ fn create_segment(dir: &Path, number: u64, fsync: bool) -> Result<File, Error> {
         .write(true)
         .open(&path)
         .map_err(|e| Error::io(ctx(), e))?;
-    file.write_all(&SEGMENT_HEADER).map_err(|e| Error::io(ctx(), e))?;
+    file.write_all(&SEGMENT_HEADER)
+        .map_err(|e| Error::io(ctx(), e))?;
     if fsync {
         file.sync_all().map_err(|e| Error::io(ctx(), e))?;
         sync_dir(dir)?;

@@ -22,14 +22,22 @@ impl BitWriter {
         if n == 0 {
             return;
         }
-        let value = if n == 64 { value } else { value & ((1u64 << n) - 1) };
+        let value = if n == 64 {
+            value
+        } else {
+            value & ((1u64 << n) - 1)
+        };
         let free = 64 - self.nbits;
         if n < free {
             self.acc |= value << self.nbits;
             self.nbits += n;
         } else {
             // Fill the accumulator, flush 8 bytes, keep the rest.
-            let acc = if self.nbits == 64 { self.acc } else { self.acc | (value << self.nbits) };
+            let acc = if self.nbits == 64 {
+                self.acc
+            } else {
+                self.acc | (value << self.nbits)
+            };
             self.out.extend_from_slice(&acc.to_le_bytes());
             let used = free;
             self.acc = if used == 64 { 0 } else { value >> used };
@@ -45,7 +53,8 @@ impl BitWriter {
     /// Pads to a byte boundary and returns the bytes.
     pub fn finish(mut self) -> Vec<u8> {
         let nbytes = self.nbits.div_ceil(8) as usize;
-        self.out.extend_from_slice(&self.acc.to_le_bytes()[..nbytes]);
+        self.out
+            .extend_from_slice(&self.acc.to_le_bytes()[..nbytes]);
         self.out
     }
 }
@@ -62,7 +71,12 @@ pub struct BitReader<'a> {
 
 impl<'a> BitReader<'a> {
     pub fn new(buf: &'a [u8]) -> Self {
-        BitReader { buf, pos: 0, acc: 0, nbits: 0 }
+        BitReader {
+            buf,
+            pos: 0,
+            acc: 0,
+            nbits: 0,
+        }
     }
 
     #[inline]
@@ -106,7 +120,11 @@ impl<'a> BitReader<'a> {
     #[inline]
     fn take(&mut self, n: u32) -> u64 {
         debug_assert!(n <= self.nbits && n > 0);
-        let v = if n == 64 { self.acc } else { self.acc & ((1u64 << n) - 1) };
+        let v = if n == 64 {
+            self.acc
+        } else {
+            self.acc & ((1u64 << n) - 1)
+        };
         self.acc = if n == 64 { 0 } else { self.acc >> n };
         self.nbits -= n;
         v

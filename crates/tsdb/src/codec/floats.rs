@@ -53,7 +53,11 @@ pub fn encode_floats(values: &[f64], out: &mut Vec<u8>) -> u8 {
 }
 
 /// Decodes one column, at most `max_count` values.
-pub fn decode_floats(r: &mut ByteReader<'_>, max_count: usize, out: &mut Vec<f64>) -> Result<(), DecodeError> {
+pub fn decode_floats(
+    r: &mut ByteReader<'_>,
+    max_count: usize,
+    out: &mut Vec<f64>,
+) -> Result<(), DecodeError> {
     let codec = r.u8()?;
     let count = r.len(max_count)?;
     let payload = r.chunk()?;
@@ -118,10 +122,18 @@ fn encode_decimal(scale: u32, ints: &[i64], out: &mut Vec<u8>) {
     encode_for_groups(&deltas, &mut by_delta);
     let mut by_value = vec![MODE_FOR];
     encode_for_groups(ints, &mut by_value);
-    out.extend_from_slice(if by_delta.len() <= by_value.len() { &by_delta } else { &by_value });
+    out.extend_from_slice(if by_delta.len() <= by_value.len() {
+        &by_delta
+    } else {
+        &by_value
+    });
 }
 
-fn decode_decimal(p: &mut ByteReader<'_>, count: usize, out: &mut Vec<f64>) -> Result<(), DecodeError> {
+fn decode_decimal(
+    p: &mut ByteReader<'_>,
+    count: usize,
+    out: &mut Vec<f64>,
+) -> Result<(), DecodeError> {
     let scale = p.u8()?;
     if u32::from(scale) > MAX_DECIMALS {
         return Err(DecodeError("decimal scale out of range"));
@@ -215,7 +227,9 @@ mod tests {
     fn picks_the_expected_codec() {
         assert_eq!(round_trip(&[]).0, CODEC_EMPTY);
         assert_eq!(round_trip(&[3.5; 100]).0, CODEC_CONST);
-        let pct: Vec<f64> = (0..1000).map(|i| ((i * 37) % 10_000) as f64 / 100.0).collect();
+        let pct: Vec<f64> = (0..1000)
+            .map(|i| ((i * 37) % 10_000) as f64 / 100.0)
+            .collect();
         assert_eq!(round_trip(&pct).0, CODEC_DECIMAL);
         let irrational: Vec<f64> = (1..1000).map(|i| (i as f64).sqrt()).collect();
         assert_eq!(round_trip(&irrational).0, CODEC_GORILLA);
@@ -224,7 +238,9 @@ mod tests {
 
     #[test]
     fn slowly_growing_integers_are_compact() {
-        let values: Vec<f64> = (0..1440).map(|i| 8_000_000_000.0 + (i * 4096) as f64).collect();
+        let values: Vec<f64> = (0..1440)
+            .map(|i| 8_000_000_000.0 + (i * 4096) as f64)
+            .collect();
         let (codec, len) = round_trip(&values);
         assert_eq!(codec, CODEC_DECIMAL);
         assert!(len < 1440 / 16, "{len} bytes");

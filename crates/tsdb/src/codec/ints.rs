@@ -31,7 +31,11 @@ pub fn encode_packed(values: &[u64], out: &mut Vec<u8>) {
 
 /// Decodes a column written by [`encode_packed`]; `max_count` bounds the
 /// allocation an untrusted header may ask for.
-pub fn decode_packed(r: &mut ByteReader<'_>, max_count: usize, out: &mut Vec<u64>) -> Result<(), DecodeError> {
+pub fn decode_packed(
+    r: &mut ByteReader<'_>,
+    max_count: usize,
+    out: &mut Vec<u64>,
+) -> Result<(), DecodeError> {
     let count = r.len(max_count)?;
     out.reserve(count.min(1 << 16));
     let mut left = count;
@@ -62,7 +66,9 @@ pub fn encode_for_groups(values: &[i64], out: &mut Vec<u8>) {
     put_uvarint(out, values.len() as u64);
     for group in values.chunks(GROUP) {
         let min = group.iter().copied().min().unwrap_or(0);
-        let span = group.iter().fold(0u64, |m, &v| m | v.wrapping_sub(min) as u64);
+        let span = group
+            .iter()
+            .fold(0u64, |m, &v| m | v.wrapping_sub(min) as u64);
         let width = 64 - span.leading_zeros();
         put_ivarint(out, min);
         out.push(width as u8);
@@ -78,7 +84,11 @@ pub fn encode_for_groups(values: &[i64], out: &mut Vec<u8>) {
 }
 
 /// Decodes [`encode_for_groups`]; at most `max_count` values.
-pub fn decode_for_groups(r: &mut ByteReader<'_>, max_count: usize, out: &mut Vec<i64>) -> Result<(), DecodeError> {
+pub fn decode_for_groups(
+    r: &mut ByteReader<'_>,
+    max_count: usize,
+    out: &mut Vec<i64>,
+) -> Result<(), DecodeError> {
     let count = r.len(max_count)?;
     out.reserve(count.min(1 << 16));
     let mut left = count;

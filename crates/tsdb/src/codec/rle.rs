@@ -21,7 +21,11 @@ pub fn encode_rle(values: &[u8], out: &mut Vec<u8>) {
 }
 
 /// Decodes at most `max_count` values in total.
-pub fn decode_rle(r: &mut ByteReader<'_>, max_count: usize, out: &mut Vec<u8>) -> Result<(), DecodeError> {
+pub fn decode_rle(
+    r: &mut ByteReader<'_>,
+    max_count: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), DecodeError> {
     let runs = r.len(r.remaining())?;
     let mut total = 0usize;
     for _ in 0..runs {

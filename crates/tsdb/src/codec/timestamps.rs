@@ -32,7 +32,11 @@ pub fn encode_timestamps(ts: &[i64], out: &mut Vec<u8>) {
 }
 
 /// Decodes `count` timestamps (the count is stored by the caller).
-pub fn decode_timestamps(r: &mut ByteReader<'_>, count: usize, out: &mut Vec<i64>) -> Result<(), DecodeError> {
+pub fn decode_timestamps(
+    r: &mut ByteReader<'_>,
+    count: usize,
+    out: &mut Vec<i64>,
+) -> Result<(), DecodeError> {
     if count == 0 {
         let mut none = Vec::new();
         decode_packed(r, 0, &mut none)?;
