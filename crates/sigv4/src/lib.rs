@@ -56,11 +56,38 @@ pub struct Request<'a> {
 }
 
 /// Long-term credentials used to sign. (Session tokens: add an `x-amz-security-token` header to
-/// the request; it is then signed like any other header.)
-#[derive(Debug, Clone, Copy)]
+/// the request; it is then signed like any other header.) `Debug` redacts the secret.
+#[derive(Clone, Copy)]
 pub struct Credentials<'a> {
     /// Access key id, e.g. `AKIDEXAMPLE`.
     pub access_key_id: &'a str,
     /// Secret access key.
     pub secret_access_key: &'a str,
+}
+
+impl std::fmt::Debug for Credentials<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"** redacted **")
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_debug_hides_the_secret() {
+        let creds = Credentials {
+            access_key_id: "AKID",
+            secret_access_key: "very-secret",
+        };
+        let shown = format!("{creds:?}");
+        assert!(
+            shown.contains("AKID") && !shown.contains("very-secret"),
+            "{shown}"
+        );
+    }
 }
