@@ -6,3 +6,6 @@ pub mod get_metric_statistics;
 pub mod list_metrics;
 pub mod period;
 pub mod put_metric_data;
+
+#[cfg(test)]
+mod proptests;
