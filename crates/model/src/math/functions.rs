@@ -78,23 +78,51 @@ pub(crate) fn aggregate(kind: Aggregate, value: Value) -> Value {
             series.values.iter().for_each(|v| acc.push(*v));
             Value::Scalar(acc.finish(kind))
         }
-        Value::Array(members) => {
-            let total = members.iter().map(|s| s.timestamps.len()).sum();
-            let mut points: Vec<(i64, f64)> = Vec::with_capacity(total);
-            members.iter().for_each(|s| points.extend(s.points()));
-            points.sort_by_key(|(t, _)| *t);
-            let mut out = TimeSeries::empty("");
-            let mut rest = points.as_slice();
-            while let Some(&(t, _)) = rest.first() {
-                let same = rest.iter().take_while(|(u, _)| *u == t).count();
-                let (group, tail) = rest.split_at(same);
-                let mut acc = Accumulator::default();
-                group.iter().for_each(|(_, v)| acc.push(*v));
-                out.push(t, acc.finish(kind));
-                rest = tail;
+        Value::Array(members) => Value::Series(aggregate_across(kind, &members)),
+    }
+}
+
+/// Per-timestamp aggregate over the union of the members' timestamps. Sorts
+/// only timestamps (not points), then walks each member against the union.
+fn aggregate_across(kind: Aggregate, members: &[TimeSeries]) -> TimeSeries {
+    let first = members.first().map_or(&[][..], |s| s.timestamps.as_slice());
+    let union: Vec<i64> = if members.iter().all(|s| s.timestamps == first) {
+        // The common case: every member on the same grid.
+        first.to_vec()
+    } else {
+        let total = members.iter().map(|s| s.timestamps.len()).sum();
+        let mut union = Vec::with_capacity(total);
+        members
+            .iter()
+            .for_each(|s| union.extend_from_slice(&s.timestamps));
+        union.sort_unstable();
+        union.dedup();
+        union
+    };
+    let mut accumulators: Vec<Accumulator> = Vec::new();
+    accumulators.resize_with(union.len(), Accumulator::default);
+    for member in members {
+        let mut slot = 0;
+        for (t, v) in member.points() {
+            // Members are ascending, so the slot only moves forward; a member
+            // that is not (a caller bug) restarts the search rather than
+            // misplacing points.
+            if union.get(slot).is_none_or(|u| *u > t) {
+                slot = 0;
             }
-            Value::Series(out)
+            while union.get(slot).is_some_and(|u| *u < t) {
+                slot += 1;
+            }
+            if let Some(acc) = accumulators.get_mut(slot) {
+                acc.push(v);
+            }
         }
+    }
+    let values = accumulators.iter().map(|acc| acc.finish(kind)).collect();
+    TimeSeries {
+        label: String::new(),
+        timestamps: union,
+        values,
     }
 }
 

@@ -624,6 +624,42 @@ fn empty_time_range_gives_empty_scalar_series() {
     assert_eq!(out, [series("1 + 1", &[])]);
 }
 
+#[test]
+fn malformed_context_series_do_not_panic() {
+    // A caller bug must not become a panic: unsorted timestamps, duplicate
+    // timestamps, more timestamps than values, extreme timestamps, NaN.
+    let mut ctx = context();
+    ctx.metrics[0].1 = series(
+        "Bad",
+        &[(3 * P, 1.0), (P, f64::NAN), (P, 2.0), (i64::MAX, 3.0)],
+    );
+    ctx.metrics[0].1.timestamps.push(i64::MIN);
+    ctx.metrics[1].1 = series("Extreme", &[(i64::MIN, 1.0), (i64::MAX, -1.0)]);
+    for expr in [
+        "SUM(METRICS())",
+        "STDDEV(METRICS())",
+        "FILL(m1, LINEAR)",
+        "FILL(m1, REPEAT)",
+        "FILL(m2, LINEAR)",
+        "FILL(m1, m2)",
+        "RATE(m1)",
+        "RATE(m2)",
+        "DIFF_TIME(m2)",
+        "m1 + m2",
+        "IF(m1, m2, m1)",
+        "EPOCH(m1)",
+        "RUNNING_SUM(m1)",
+        "AVG(m1)",
+        "METRICS() * m1",
+    ] {
+        let parsed = parse(expr).unwrap();
+        let out = evaluate(&parsed, &ctx).unwrap_or_else(|e| panic!("{expr}: {e}"));
+        for s in &out {
+            assert!(s.values.iter().all(|v| v.is_finite()), "{expr}: {s:?}");
+        }
+    }
+}
+
 /// Fragments that make random input likely to parse, so that the evaluator
 /// gets exercised, not just the lexer.
 fn fragment() -> impl Strategy<Value = String> {
@@ -644,6 +680,84 @@ fn fragment() -> impl Strategy<Value = String> {
         Just(" AND ".to_string()),
         Just(" || ".to_string()),
     ]
+}
+
+/// Syntactically valid expressions of random shape, so that the evaluator
+/// sees every combination of scalars, series and arrays.
+fn valid_expr() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        prop::sample::select(vec![
+            "m1",
+            "m2",
+            "m3",
+            "m4",
+            "m5",
+            "none",
+            "METRICS()",
+            "METRICS('M')"
+        ])
+        .prop_map(str::to_string),
+        prop::sample::select(vec!["0", "1", "2.5", "1e3", ".5"]).prop_map(str::to_string),
+    ];
+    leaf.prop_recursive(6, 48, 3, |inner| {
+        let unary = prop::sample::select(vec![
+            "-",
+            "ABS",
+            "CEIL",
+            "FLOOR",
+            "LOG",
+            "LOG10",
+            "SUM",
+            "AVG",
+            "MIN",
+            "MAX",
+            "STDDEV",
+            "RATE",
+            "DIFF",
+            "DIFF_TIME",
+            "RUNNING_SUM",
+            "EPOCH",
+            "PERIOD",
+            "FIRST",
+            "LAST",
+            "METRIC_COUNT",
+            "DATAPOINT_COUNT",
+            "REMOVE_EMPTY",
+            "TIME_SERIES",
+        ]);
+        let ops = prop::sample::select(vec![
+            "+", "-", "*", "/", "^", "<", "<=", ">", ">=", "==", "!=", "AND", "||",
+        ]);
+        prop_oneof![
+            (inner.clone(), ops, inner.clone()).prop_map(|(a, op, b)| format!("({a} {op} {b})")),
+            (unary, inner.clone()).prop_map(|(f, a)| if f == "-" {
+                format!("-{a}")
+            } else {
+                format!("{f}({a})")
+            }),
+            (
+                inner.clone(),
+                prop_oneof![
+                    Just("REPEAT".to_string()),
+                    Just("LINEAR".to_string()),
+                    inner.clone()
+                ]
+            )
+                .prop_map(|(a, b)| format!("FILL({a}, {b})")),
+            (
+                inner.clone(),
+                inner.clone(),
+                prop::option::of(inner.clone())
+            )
+                .prop_map(|(c, t, f)| {
+                    match f {
+                        Some(f) => format!("IF({c}, {t}, {f})"),
+                        None => format!("IF({c}, {t})"),
+                    }
+                }),
+            prop::collection::vec(inner, 1..3).prop_map(|items| format!("[{}]", items.join(", "))),
+        ]
+    })
 }
 
 /// Outputs are always well-formed: equal lengths, ascending timestamps,
@@ -678,6 +792,16 @@ proptest! {
             if let Ok(out) = evaluate(&expr, &context()) {
                 assert_well_formed(&out);
             }
+        }
+    }
+
+    #[test]
+    fn valid_expressions_evaluate_or_fail_cleanly(input in valid_expr()) {
+        let expr = parse(&input).map_err(|e| TestCaseError::fail(format!("{input}: {e}")))?;
+        match evaluate(&expr, &context()) {
+            Ok(out) => assert_well_formed(&out),
+            // Shape errors (two arrays, scalar to RATE, ...) are allowed.
+            Err(e) => prop_assert_eq!(e.code, ErrorCode::ValidationError),
         }
     }
 }
