@@ -6,29 +6,61 @@ use super::ast::{BinOp, Func, Node};
 use super::functions::{self, Aggregate, Consecutive, Filler};
 use super::value::{Value, binary};
 use super::{Context, TimeSeries};
+use std::cell::Cell;
 
 /// Most points a scalar may be spread over (the period grid of the request).
 /// Larger grids are refused rather than allocated.
 pub(crate) const MAX_GRID_POINTS: i128 = 1_000_000;
 
+/// Most data points one evaluation may materialize (copies of query results,
+/// filled and constant series), about 320 MB. Binary operations never grow
+/// their inputs, so this bounds memory against `[METRICS(), METRICS(), …]`
+/// or `FILL` over many series on a fine grid.
+pub const MAX_EVALUATION_POINTS: usize = 20_000_000;
+
 pub(crate) struct Evaluator<'a> {
-    pub ctx: &'a dyn Context,
+    ctx: &'a dyn Context,
+    /// Points still allowed by [`MAX_EVALUATION_POINTS`].
+    budget: Cell<usize>,
 }
 
 type EvalResult = Result<Value, String>;
 
-impl Evaluator<'_> {
+impl<'a> Evaluator<'a> {
+    pub fn new(ctx: &'a dyn Context) -> Self {
+        Evaluator {
+            ctx,
+            budget: Cell::new(MAX_EVALUATION_POINTS),
+        }
+    }
+
+    /// Accounts for `points` newly materialized points.
+    fn charge(&self, points: usize) -> Result<(), String> {
+        match self.budget.get().checked_sub(points) {
+            Some(left) => {
+                self.budget.set(left);
+                Ok(())
+            }
+            None => Err(format!(
+                "The expression would produce more than {MAX_EVALUATION_POINTS} data points"
+            )),
+        }
+    }
+
     // The recursive path (eval → chain/call → eval) is kept to small
     // functions: the big per-function dispatch (`apply`) runs only once its
     // arguments are evaluated, so its frame is never part of the recursion.
     pub fn eval(&self, node: &Node) -> EvalResult {
         match node {
             Node::Number(v) => Ok(Value::Scalar(*v)),
-            Node::Id(id) => self
-                .ctx
-                .series(id)
-                .map(|s| Value::Series(s.clone()))
-                .ok_or_else(|| format!("Unrecognized metric id '{id}'")),
+            Node::Id(id) => {
+                let series = self
+                    .ctx
+                    .series(id)
+                    .ok_or_else(|| format!("Unrecognized metric id '{id}'"))?;
+                self.charge(series.timestamps.len())?;
+                Ok(Value::Series(series.clone()))
+            }
             Node::Neg(inner) => Ok(map_values(self.eval(inner)?, |x| -x)),
             Node::Chain { first, rest } => self.chain(first, rest),
             Node::Pow(items) => self.power(items),
@@ -122,7 +154,7 @@ impl Evaluator<'_> {
                 }
                 s
             }),
-            Func::Metrics => Ok(self.metrics(args.first())),
+            Func::Metrics => self.metrics(args.first()),
             Func::Fill => {
                 let target = next()?;
                 let filler = match args.get(1) {
@@ -138,6 +170,11 @@ impl Evaluator<'_> {
                     },
                 };
                 let grid = self.grid()?;
+                let members = match &target {
+                    Value::Array(members) => members.len(),
+                    _ => 1,
+                };
+                self.charge(grid.len().saturating_mul(members))?;
                 Ok(functions::fill(target, &filler, &grid))
             }
             Func::If => {
@@ -189,16 +226,20 @@ impl Evaluator<'_> {
 
     /// `METRICS()` / `METRICS("filter")`: every metric query's result whose
     /// label contains the filter, in the context's order.
-    fn metrics(&self, filter: Option<&Node>) -> Value {
+    fn metrics(&self, filter: Option<&Node>) -> EvalResult {
         let filter = match filter {
             Some(Node::Str(f)) => f.as_str(),
             _ => "",
         };
-        let members = self
+        let chosen: Vec<(&str, &TimeSeries)> = self
             .ctx
             .all_series()
             .into_iter()
             .filter(|(_, s)| s.label.contains(filter))
+            .collect();
+        self.charge(chosen.iter().map(|(_, s)| s.timestamps.len()).sum())?;
+        let members = chosen
+            .into_iter()
             .map(|(id, s)| {
                 let mut s = s.clone();
                 if s.label.is_empty() {
@@ -207,7 +248,7 @@ impl Evaluator<'_> {
                 s
             })
             .collect();
-        Value::Array(members)
+        Ok(Value::Array(members))
     }
 
     /// Timestamps `start + k*period` in `[start, end)`.
@@ -241,6 +282,7 @@ impl Evaluator<'_> {
             return Ok(TimeSeries::empty(label));
         }
         let grid = self.grid()?;
+        self.charge(grid.len())?;
         let values = vec![value; grid.len()];
         Ok(TimeSeries {
             label,

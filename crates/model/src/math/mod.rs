@@ -30,6 +30,7 @@ use value::Value;
 /// Longest expression AWS accepts, in characters.
 pub const MAX_EXPRESSION_CHARS: usize = 2048;
 
+pub use eval::MAX_EVALUATION_POINTS;
 pub use parser::MAX_NESTING;
 
 /// One time series: points at ascending epoch-millisecond timestamps.
@@ -155,7 +156,7 @@ pub fn parse(expr: &str) -> ApiResult<Expr> {
 /// result is labelled with the expression text. The caller overrides with the
 /// query's `Label` when there is one.
 pub fn evaluate(expr: &Expr, ctx: &dyn Context) -> ApiResult<Vec<TimeSeries>> {
-    let evaluator = eval::Evaluator { ctx };
+    let evaluator = eval::Evaluator::new(ctx);
     let value = evaluator
         .eval(&expr.root)
         .map_err(|message| expr.error(&message))?;

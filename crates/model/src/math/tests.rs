@@ -617,6 +617,26 @@ fn evaluation_errors() {
 }
 
 #[test]
+fn evaluation_points_are_budgeted() {
+    // A 1,000,000-point grid: filling 21 copies of m1 would make 21 M points,
+    // over the 20 M budget, and is refused before anything is allocated.
+    let mut ctx = context();
+    ctx.period_ms = 1;
+    ctx.end_ms = 1_000_000;
+    let members = vec!["m1"; 21].join(", ");
+    let expr = parse(&format!("FILL([{members}], 0)")).unwrap();
+    let err = evaluate(&expr, &ctx).expect_err("over budget");
+    assert!(
+        err.message.contains("more than 20000000 data points"),
+        "{err}"
+    );
+    // Three copies are fine.
+    let out = evaluate(&parse("FILL([m1, m2, m3], 0)").unwrap(), &ctx).unwrap();
+    assert_eq!(out.len(), 3);
+    assert_eq!(out[0].timestamps.len(), 1_000_000);
+}
+
+#[test]
 fn empty_time_range_gives_empty_scalar_series() {
     let mut ctx = context();
     ctx.end_ms = ctx.start_ms;
