@@ -14,6 +14,9 @@ use stratus_model::{ApiError, ErrorCode};
 
 /// Cap on speculative preallocation from untrusted length hints.
 const MAX_PREALLOC: usize = 4096;
+/// serde_json gives no length hints; most AWS structures have a handful of
+/// members, so start maps here rather than growing 0 → 4 → 8.
+const MAP_START_CAPACITY: usize = 8;
 
 /// Parses a JSON text into a `Document`. Nesting is bounded by serde_json's
 /// recursion limit (128), so hostile input cannot overflow the stack.
@@ -85,7 +88,8 @@ impl<'de> Visitor<'de> for DocumentVisitor {
         Ok(Document::List(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Document, A::Error> {
-        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0).min(MAX_PREALLOC));
+        let hint = map.size_hint().unwrap_or(MAP_START_CAPACITY);
+        let mut members = Vec::with_capacity(hint.min(MAX_PREALLOC));
         while let Some((k, v)) = map.next_entry::<String, Document>()? {
             members.push((k, v));
         }

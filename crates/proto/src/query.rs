@@ -142,14 +142,13 @@ impl QueryTree {
             }
             _ => {}
         }
+        if key.bytes().filter(|&b| b == b'.').count() >= MAX_KEY_SEGMENTS {
+            return Err(bad_param(key, "too deeply nested"));
+        }
         let mut segs = key.split('.');
         let first = segs.next().unwrap_or_default();
         if first.is_empty() {
             return Err(bad_param(key, "empty name"));
-        }
-        let segs: Vec<&str> = segs.collect();
-        if segs.len() >= MAX_KEY_SEGMENTS {
-            return Err(bad_param(key, "too deeply nested"));
         }
         if !self.root.contains_key(first) {
             self.root.insert(first.to_owned(), Node::Pending);
@@ -158,25 +157,18 @@ impl QueryTree {
             .root
             .get_mut(first)
             .ok_or_else(|| bad_param(key, "conflicting structure"))?;
-        let mut i = 0;
-        while i < segs.len() {
-            let seg = segs[i];
+        while let Some(seg) = segs.next() {
             node = match seg {
                 "member" => {
-                    let index = parse_index(segs.get(i + 1).copied(), key)?;
-                    i += 2;
+                    let index = parse_index(segs.next(), key)?;
                     node.indexed_child(Collection::List, index, key)?
                 }
                 "entry" => {
-                    let index = parse_index(segs.get(i + 1).copied(), key)?;
-                    i += 2;
+                    let index = parse_index(segs.next(), key)?;
                     node.indexed_child(Collection::Entries, index, key)?
                 }
                 "" => return Err(bad_param(key, "empty name")),
-                _ => {
-                    i += 1;
-                    node.struct_child(seg, key)?
-                }
+                _ => node.struct_child(seg, key)?,
             };
         }
         if node.is_vacant() {
@@ -192,8 +184,11 @@ impl QueryTree {
 
     fn finish(self) -> Result<QueryParams, ApiError> {
         let mut members = Vec::with_capacity(self.root.len());
+        let mut path = String::new();
         for (name, node) in self.root {
-            let doc = to_document(node, &name)?;
+            path.clear();
+            path.push_str(&name);
+            let doc = to_document(node, &mut path)?;
             members.push((name, doc));
         }
         Ok(QueryParams {
@@ -204,14 +199,21 @@ impl QueryTree {
     }
 }
 
-fn to_document(node: Node, path: &str) -> Result<Document, ApiError> {
-    Ok(match node {
+/// Converts a finished node. `path` is the query name of `node`; it is a
+/// scratch buffer extended and truncated on the way down, so that error
+/// messages can name the parameter without allocating a path per node.
+fn to_document(node: Node, path: &mut String) -> Result<Document, ApiError> {
+    let len = path.len();
+    let doc = match node {
         Node::Pending => Document::Null,
         Node::Leaf(s) => Document::String(s),
         Node::Struct(map) => {
             let mut members = Vec::with_capacity(map.len());
             for (name, child) in map {
-                let doc = to_document(child, &format!("{path}.{name}"))?;
+                path.push('.');
+                path.push_str(&name);
+                let doc = to_document(child, path)?;
+                path.truncate(len);
                 members.push((name, doc));
             }
             Document::Struct(members)
@@ -219,30 +221,42 @@ fn to_document(node: Node, path: &str) -> Result<Document, ApiError> {
         Node::List(items) => {
             let mut out = Vec::with_capacity(items.len());
             for (index, child) in items {
-                out.push(to_document(child, &format!("{path}.member.{index}"))?);
+                write_index(path, "member", index);
+                out.push(to_document(child, path)?);
+                path.truncate(len);
             }
             Document::List(out)
         }
         Node::Entries(entries) => {
             let mut out = Vec::with_capacity(entries.len());
             for (index, child) in entries {
-                let entry_path = format!("{path}.entry.{index}");
+                write_index(path, "entry", index);
                 let Node::Struct(mut fields) = child else {
-                    return Err(bad_param(&entry_path, "expected key and value"));
+                    return Err(bad_param(path, "expected key and value"));
                 };
                 let key = match fields.remove("key").or_else(|| fields.remove("Name")) {
                     Some(Node::Leaf(k)) => k,
-                    _ => return Err(ApiError::missing(&format!("{entry_path}.key"))),
+                    _ => return Err(ApiError::missing(&format!("{path}.key"))),
                 };
                 let value = match fields.remove("value").or_else(|| fields.remove("Value")) {
-                    Some(v) => to_document(v, &format!("{entry_path}.value"))?,
+                    Some(v) => {
+                        path.push_str(".value");
+                        to_document(v, path)?
+                    }
                     None => Document::Null,
                 };
+                path.truncate(len);
                 out.push((key, value));
             }
             Document::Map(out)
         }
-    })
+    };
+    Ok(doc)
+}
+
+fn write_index(path: &mut String, kind: &str, index: u32) {
+    use std::fmt::Write as _;
+    let _ = write!(path, ".{kind}.{index}");
 }
 
 /// Client side: the awsQuery form for `action` with `params` (a `Struct`;
