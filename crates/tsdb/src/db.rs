@@ -26,7 +26,7 @@ use crate::fsutil::{dir_bytes, sync_dir};
 use crate::head::Head;
 use crate::index::SeriesIndex;
 use crate::model::{Options, RangeQuery, Sample, SeriesFilter, SeriesKey, Stats, WriteBatch};
-use crate::record::{SeriesId, decode_batch, encode_batch};
+use crate::record::{SeriesId, decode_batch, encode_batch, put_key};
 use crate::recovery::RecoveryReport;
 use crate::wal::{self, WalWriter};
 
@@ -41,6 +41,7 @@ struct Inner {
     /// Reused record buffer and per-entry ids (the write path is allocation-aware).
     record: Vec<u8>,
     ids: Vec<SeriesId>,
+    encoded_key: Vec<u8>,
 }
 
 struct SealState {
@@ -160,6 +161,7 @@ impl Db {
                 last_seal: Instant::now(),
                 record: Vec::new(),
                 ids: Vec::new(),
+                encoded_key: Vec::new(),
             }),
             seal: Mutex::new(SealState {
                 catalog,
@@ -198,15 +200,12 @@ impl Db {
             for (key, _) in &batch.entries {
                 let id = match prev {
                     Some((k, id)) if k == key => id,
-                    _ => match inner.index.get(key) {
-                        Some(id) => id,
-                        None => match inner.index.insert(key.clone()) {
-                            Ok(id) => id,
-                            Err(c) => {
-                                rollback(&mut inner.index, first_new);
-                                return Err(Error::TooManySeries(format!("{c:?}")));
-                            }
-                        },
+                    _ => match resolve(&mut inner.index, &mut inner.encoded_key, key) {
+                        Ok(id) => id,
+                        Err(e) => {
+                            rollback(&mut inner.index, first_new);
+                            return Err(e);
+                        }
                     },
                 };
                 prev = Some((key, id));
@@ -386,8 +385,11 @@ impl Db {
 
     /// Counters and on-disk sizes.
     pub fn stats(&self) -> Stats {
+        let (wal_records, wal_flushes) = self.wal.counters();
         let inner = read(&self.inner);
         Stats {
+            wal_records,
+            wal_flushes,
             series: inner.index.len(),
             head_samples: inner.head.samples() + inner.sealing.as_ref().map_or(0, |h| h.samples()),
             sealed_samples: inner.sealed_samples,
@@ -402,6 +404,23 @@ impl Db {
     pub fn close(self) -> Result<(), Error> {
         self.seal()?;
         self.wal.sync()
+    }
+}
+
+/// The id of `key`, adding the series if it is new.
+#[inline]
+fn resolve(
+    index: &mut SeriesIndex,
+    scratch: &mut Vec<u8>,
+    key: &SeriesKey,
+) -> Result<SeriesId, Error> {
+    scratch.clear();
+    put_key(scratch, key);
+    match index.get_encoded(scratch) {
+        Some(id) => Ok(id),
+        None => index
+            .insert(key.clone())
+            .map_err(|c| Error::TooManySeries(format!("{c:?}"))),
     }
 }
 

@@ -196,4 +196,9 @@ pub struct Stats {
     pub block_bytes: u64,
     pub wal_bytes: u64,
     pub catalog_bytes: u64,
+    /// WAL records (batches) appended since open.
+    pub wal_records: u64,
+    /// WAL flushes (each one fsync when enabled) since open; records per
+    /// flush measures how well group commit works.
+    pub wal_flushes: u64,
 }

@@ -133,6 +133,8 @@ struct CommitState {
     spare: Vec<u8>,
     appended: u64,
     durable: u64,
+    /// Number of flushes (one fsync each when enabled): group-commit efficiency.
+    flushes: u64,
     flushing: bool,
     failure: Option<String>,
 }
@@ -169,6 +171,7 @@ impl WalWriter {
                 spare: Vec::with_capacity(1 << 20),
                 appended: 0,
                 durable: 0,
+                flushes: 0,
                 flushing: false,
                 failure: None,
             }),
@@ -194,6 +197,12 @@ impl WalWriter {
         put_frame(&mut st.pending, RECORD_MAGIC, payload);
         st.appended += 1;
         Ok(st.appended)
+    }
+
+    /// `(records appended, flushes)` since this writer was created.
+    pub fn counters(&self) -> (u64, u64) {
+        let st = lock(&self.state);
+        (st.appended, st.flushes)
     }
 
     pub fn check_healthy(&self) -> Result<(), Error> {
@@ -258,6 +267,7 @@ impl WalWriter {
         let mut st = lock(&self.state);
         st.spare = buf;
         st.flushing = false;
+        st.flushes += 1;
         match result {
             Ok(()) => st.durable = st.durable.max(target),
             Err(e) => st.failure = Some(e.to_string()),
