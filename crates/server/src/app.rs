@@ -54,7 +54,7 @@ impl Incoming {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
-    fn head(&self, scope_service: Option<&str>) -> proto::RequestHead<'_> {
+    fn head<'a>(&'a self, scope_service: Option<&'a str>) -> proto::RequestHead<'a> {
         proto::RequestHead {
             method: &self.method,
             path: &self.path,

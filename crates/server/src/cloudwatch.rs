@@ -91,8 +91,9 @@ fn list_metrics(state: &AppState, input: ListMetricsInput) -> ApiResult<Document
         None
     };
     let out = lm::ListMetricsOutput {
-        metrics: keys.into_iter().map(|k| lm::Metric::from(metric_id(k))).collect(),
+        metrics: keys.into_iter().map(|k| metric_id(k).to_metric()).collect(),
         next_token,
+        owning_accounts: None,
     };
     Ok(proto::to_document(&out))
 }
@@ -124,7 +125,7 @@ fn decode_list_token(t: &str) -> ApiResult<tsdb::SeriesKey> {
 
 fn get_metric_statistics(state: &AppState, input: GetMetricStatisticsInput) -> ApiResult<Document> {
     let q = input.validate(Timestamp::now())?;
-    let aggs = state.metrics.aggregates(&q.metric, q.start, q.end, q.period, q.unit)?;
+    let aggs = state.metrics.aggregates(&q.metric, q.start, q.end, q.period_secs, q.unit)?;
     let out = gms::statistics_output(&q, &q.metric.metric_name, &aggs);
     Ok(proto::to_document(&out))
 }
@@ -152,11 +153,11 @@ impl gmd::MetricStatSource for StoreSource<'_> {
         let aggs = self
             .state
             .metrics
-            .aggregates(&stat.metric, start, end, stat.period, stat.unit)?;
+            .aggregates(&stat.metric, start, end, stat.period_secs, stat.unit)?;
         Ok(storage::merge_units(aggs)
             .into_iter()
             .filter_map(|a| {
-                let v = stat.stat.compute(&a)?;
+                let v = stat.stat.of(&a)?;
                 Some((Timestamp::from_millis(a.0.start_ms), v))
             })
             .collect())

@@ -71,11 +71,16 @@ pub struct ActiveKey {
     pub policy: Policy,
 }
 
-#[derive(Debug)]
 pub struct KeyStore {
     meta: Arc<MetaStore>,
     cipher: ChaCha20Poly1305,
     cache: RwLock<HashMap<String, Arc<ActiveKey>>>,
+}
+
+impl std::fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyStore").finish_non_exhaustive()
+    }
 }
 
 impl KeyStore {

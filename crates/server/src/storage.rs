@@ -4,11 +4,11 @@
 use crate::ServerError;
 use std::path::Path;
 use stratus_model::{ApiError, Timestamp};
-use stratus_model::metric::{Datum, DatumValue, Dimension, MetricId};
+use stratus_model::metric::{Dimension, MetricId};
+use stratus_model::ops::put_metric_data::{Datum, DatumValue};
 use stratus_model::unit::Unit;
 use stratus_tsdb as tsdb;
 
-#[derive(Debug)]
 pub struct MetricStore {
     db: tsdb::Db,
 }
@@ -40,6 +40,12 @@ pub fn metric_id(k: tsdb::SeriesKey) -> MetricId {
 fn storage_error(e: tsdb::Error) -> ApiError {
     tracing::error!(error = %e, "storage failure");
     ApiError::internal(format!("Storage failure: {e}"))
+}
+
+impl std::fmt::Debug for MetricStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricStore").finish_non_exhaustive()
+    }
 }
 
 impl MetricStore {

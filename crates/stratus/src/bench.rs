@@ -64,7 +64,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
 struct ServerProc {
     child: Child,
     endpoint: String,
-    data_dir: PathBuf,
 }
 
 impl ServerProc {
@@ -98,11 +97,7 @@ impl ServerProc {
         };
         // Keep draining stdout so the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Ok(ServerProc {
-            child,
-            endpoint,
-            data_dir: data_dir.to_path_buf(),
-        })
+        Ok(ServerProc { child, endpoint })
     }
 
     fn pid(&self) -> u32 {

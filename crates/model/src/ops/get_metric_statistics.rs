@@ -265,3 +265,20 @@ fn datapoint<A: PeriodAggregate>(q: &StatisticsQuery, a: &A) -> Datapoint {
 #[cfg(test)]
 #[path = "get_metric_statistics_tests.rs"]
 mod tests;
+
+impl crate::statistic::Stat {
+    /// This statistic's value for one period's aggregate (GetMetricData's
+    /// MetricStat), `None` when it cannot be computed or there is no sample.
+    pub fn of<A: PeriodAggregate>(&self, a: &A) -> Option<f64> {
+        if a.sample_count() <= 0.0 {
+            return None;
+        }
+        let v = match self {
+            crate::statistic::Stat::Basic(s) => {
+                s.from_parts(a.sample_count(), a.sum(), a.minimum(), a.maximum())?
+            }
+            crate::statistic::Stat::Percentile(p) => a.percentile(p.rank())?,
+        };
+        v.is_finite().then_some(v)
+    }
+}
