@@ -89,32 +89,30 @@ impl Aggregate {
 
     #[inline]
     pub fn add_single(&mut self, v: f64) {
-        self.count += 1.0;
-        self.sum += v;
-        self.min = self.min.min(v);
-        self.max = self.max.max(v);
-        self.push_value(v, 1.0);
+        self.add_weighted(v, 1.0);
     }
 
     pub fn add_distribution(&mut self, pairs: &[(f64, f64)]) {
         for &(v, c) in pairs {
-            self.count += c;
-            self.sum += v * c;
-            self.min = self.min.min(v);
-            self.max = self.max.max(v);
-            self.push_value(v, c);
+            self.add_weighted(v, c);
         }
     }
 
     /// Adds a distribution stored as two parallel columns (block sections).
     pub fn add_distribution_columns(&mut self, values: &[f64], counts: &[f64]) {
         for (&v, &c) in values.iter().zip(counts) {
-            self.count += c;
-            self.sum += v * c;
-            self.min = self.min.min(v);
-            self.max = self.max.max(v);
-            self.push_value(v, c);
+            self.add_weighted(v, c);
         }
+    }
+
+    /// `count` observations of `v`.
+    #[inline]
+    pub fn add_weighted(&mut self, v: f64, count: f64) {
+        self.count += count;
+        self.sum += v * count;
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+        self.push_value(v, count);
     }
 
     pub fn add_statset(&mut self, count: f64, sum: f64, min: f64, max: f64) {

@@ -66,7 +66,6 @@ pub struct SectionMeta {
 /// An open block: its index in memory, its file for positional reads.
 #[derive(Debug)]
 pub struct Block {
-    pub id: u64,
     pub path: PathBuf,
     file: File,
     pub wal_covered_below: u64,
@@ -277,12 +276,12 @@ pub fn write_block(
     if fsync {
         sync_dir(dir)?;
     }
-    Block::open(&path, id)
+    Block::open(&path)
 }
 
 impl Block {
     /// Opens a block and loads its index; any damage is an error.
-    pub fn open(path: &Path, id: u64) -> Result<Block, Error> {
+    pub fn open(path: &Path) -> Result<Block, Error> {
         let ctx = |what: &str| format!("{what} {}", path.display());
         let file = File::open(path).map_err(|e| Error::io(ctx("opening"), e))?;
         let bytes = file
@@ -321,7 +320,6 @@ impl Block {
         let max_ts = sections.iter().map(|s| s.max_ts).max().unwrap_or(i64::MIN);
         let samples = sections.iter().map(|s| s.count).sum();
         Ok(Block {
-            id,
             path: path.to_owned(),
             file,
             wal_covered_below,
@@ -338,10 +336,6 @@ impl Block {
             .binary_search_by_key(&series, |s| s.series)
             .ok()
             .map(|i| &self.sections[i])
-    }
-
-    pub fn series_ids(&self) -> impl Iterator<Item = SeriesId> + '_ {
-        self.sections.iter().map(|s| s.series)
     }
 
     /// Reads and checks one section.

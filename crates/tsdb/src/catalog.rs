@@ -19,6 +19,7 @@ use crate::model::SeriesKey;
 use crate::record::{SeriesId, put_key, read_key};
 use crate::recovery::{RecoveryReport, Truncation};
 
+pub const CATALOG_FILE: &str = "catalog.log";
 const HEADER: [u8; 8] = *b"SCAT\x01\0\0\0";
 const MAGIC: u32 = u32::from_le_bytes(*b"SCD1");
 
@@ -39,7 +40,7 @@ impl Catalog {
         fsync: bool,
         report: &mut RecoveryReport,
     ) -> Result<(Catalog, Vec<(SeriesId, SeriesKey)>), Error> {
-        let path = dir.join("catalog.log");
+        let path = dir.join(CATALOG_FILE);
         let ctx = |what: &str| format!("{what} {}", path.display());
         let mut defs = Vec::new();
         let data = match fs::read(&path) {

@@ -15,16 +15,17 @@
 //! rather than un-applying it.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Instant;
 
 use crate::aggregate::{Aggregate, Bucketer};
 use crate::block::{Block, block_path, write_block};
-use crate::catalog::Catalog;
+use crate::catalog::{CATALOG_FILE, Catalog};
 use crate::error::Error;
 use crate::fsutil::{dir_bytes, sync_dir};
 use crate::head::Head;
 use crate::index::SeriesIndex;
+use crate::locks::{lock, read, write};
 use crate::model::{Options, RangeQuery, Sample, SeriesFilter, SeriesKey, Stats, WriteBatch};
 use crate::record::{SeriesId, decode_batch, encode_batch, put_key};
 use crate::recovery::RecoveryReport;
@@ -61,18 +62,6 @@ pub struct Db {
     report: RecoveryReport,
 }
 
-fn read(l: &RwLock<Inner>) -> RwLockReadGuard<'_, Inner> {
-    l.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn write(l: &RwLock<Inner>) -> RwLockWriteGuard<'_, Inner> {
-    l.write().unwrap_or_else(|e| e.into_inner())
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 fn create_dir(path: &Path) -> Result<(), Error> {
     std::fs::create_dir_all(path).map_err(|e| Error::io(format!("creating {}", path.display()), e))
 }
@@ -93,7 +82,7 @@ impl Db {
         for (id, key) in defs {
             index.define(id, key).map_err(|c| {
                 Error::corrupt(
-                    dir.join("catalog.log"),
+                    dir.join(CATALOG_FILE),
                     format!("conflicting definition ({c:?})"),
                 )
             })?;
@@ -335,19 +324,20 @@ impl Db {
 
         // The catalog goes first: a block must never be on disk (and cover
         // WAL segments) while the keys of its series exist only in the WAL.
-        let upto = read(&self.inner).index.next_id();
         let block_id = state.next_block_id;
         let outcome = {
-            let keys: Vec<(SeriesId, Arc<SeriesKey>)> = {
+            let (upto, keys) = {
                 let inner = read(&self.inner);
-                (state.catalog_upto..upto)
+                let upto = inner.index.next_id();
+                let keys: Vec<(SeriesId, Arc<SeriesKey>)> = (state.catalog_upto..upto)
                     .filter_map(|i| {
                         inner
                             .index
                             .key(i as SeriesId)
                             .map(|k| (i as SeriesId, k.clone()))
                     })
-                    .collect()
+                    .collect();
+                (upto, keys)
             };
             state
                 .catalog
@@ -396,7 +386,7 @@ impl Db {
             blocks: inner.blocks.len(),
             block_bytes: inner.blocks.iter().map(|b| b.bytes).sum(),
             wal_bytes: dir_bytes(&self.dir.join("wal"), ".log"),
-            catalog_bytes: dir_bytes(&self.dir, ".log"),
+            catalog_bytes: std::fs::metadata(self.dir.join(CATALOG_FILE)).map_or(0, |m| m.len()),
         }
     }
 
@@ -460,7 +450,7 @@ fn load_blocks(dir: &Path, report: &mut RecoveryReport) -> Result<(Vec<Arc<Block
     ids.sort_unstable();
     let blocks = ids
         .iter()
-        .map(|&id| Block::open(&block_path(dir, id), id).map(Arc::new))
+        .map(|&id| Block::open(&block_path(dir, id)).map(Arc::new))
         .collect::<Result<Vec<_>, _>>()?;
     let next = ids.last().map_or(1, |n| n + 1);
     Ok((blocks, next))

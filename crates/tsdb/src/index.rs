@@ -40,10 +40,6 @@ impl SeriesIndex {
         self.by_key.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.by_key.is_empty()
-    }
-
     /// One past the largest id in use.
     pub fn next_id(&self) -> usize {
         self.keys.len()

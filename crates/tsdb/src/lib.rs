@@ -21,13 +21,13 @@
 //! # Write path
 //!
 //! [`Db::write`] assigns series ids (interning new keys), encodes the batch
-//! as one WAL record ([`record`]), appends it and inserts the samples into
-//! the head under one lock, then waits for a group commit ([`wal`]): one
+//! as one WAL record (module `record`), appends it and inserts the samples into
+//! the head under one lock, then waits for a group commit (module `wal`): one
 //! `fdatasync` covers every batch appended meanwhile. When the head exceeds
 //! [`Options::max_head_samples`] or [`Options::seal_interval`] has passed
 //! (checked on write), or on [`Db::seal`] / [`Db::close`], the head is
 //! *sealed*: the WAL rotates, new series are appended to the catalog
-//! (fsync'd), each series is sorted and encoded into a block ([`block`]:
+//! (fsync'd), each series is sorted and encoded into a block (module `block`:
 //! delta-of-delta timestamps, per-column chosen float codecs, RLE unit and
 //! kind columns, crc per section), the block is fsync'd and renamed into
 //! place, and only then are the covered WAL segments deleted.
@@ -47,10 +47,10 @@
 //! [`Aggregate`]s per `(period, unit)`. Raw values are kept, so
 //! [`Aggregate::percentile`] is exact; [`sketch::DdSketch`] (1 % relative
 //! error) is the summary for future rollups. [`Db::list_series`] is answered
-//! by the in-memory [`index`] without touching samples.
+//! by the in-memory series index (module `index`) without touching samples.
 
 pub mod aggregate;
-pub mod block;
+mod block;
 mod catalog;
 pub mod codec;
 mod db;
@@ -58,12 +58,13 @@ mod error;
 mod frame;
 mod fsutil;
 mod head;
-pub mod index;
+mod index;
+mod locks;
 mod model;
-pub mod record;
+mod record;
 mod recovery;
 pub mod sketch;
-pub mod wal;
+mod wal;
 
 pub use aggregate::Aggregate;
 pub use db::Db;

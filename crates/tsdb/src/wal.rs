@@ -25,6 +25,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use crate::error::Error;
 use crate::frame::{FRAME_HEADER, Frames, MAX_PAYLOAD, put_frame};
 use crate::fsutil::sync_dir;
+use crate::locks::lock;
 use crate::recovery::{RecoveryReport, Truncation};
 
 pub const RECORD_MAGIC: u32 = u32::from_le_bytes(*b"SWR1");
@@ -153,12 +154,6 @@ pub struct WalWriter {
     segment: Mutex<Segment>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding these locks cannot leave them half-updated in a
-    // way that matters more than the panic itself; keep serving.
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl WalWriter {
     /// Starts a fresh segment numbered `number`.
     pub fn create(dir: &Path, number: u64, fsync: bool) -> Result<WalWriter, Error> {
@@ -178,10 +173,6 @@ impl WalWriter {
             flushed: Condvar::new(),
             segment: Mutex::new(Segment { file, number }),
         })
-    }
-
-    pub fn current_segment(&self) -> u64 {
-        lock(&self.segment).number
     }
 
     /// Frames `payload` into the pending buffer; returns its sequence number.
