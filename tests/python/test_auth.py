@@ -46,6 +46,15 @@ def error_message(resp: rawsig.RawResponse) -> str:
     return doc.get("message") or doc.get("Message") or ""
 
 
+def json_field(doc: dict, snake: str) -> str:
+    """A field of `stratus keys create --output json`, named in snake_case or AWS's PascalCase."""
+    want = snake.replace("_", "").lower()
+    for k, v in doc.items():
+        if k.replace("_", "").lower() == want:
+            return v
+    raise AssertionError(f"no {snake} in {doc}")
+
+
 @pytest.fixture(scope="module")
 def admin(server):
     key, secret = server.admin_keys()
@@ -150,7 +159,7 @@ def test_unsigned_query_request(server):
 def test_agent_policy_key(server, cw):
     out = server.stratus_cli("keys", "create", "--name", "agent-test", "--policy", "agent", "--output", "json")
     created = json.loads(out.stdout)
-    key, secret = created["access_key_id"], created["secret_access_key"]
+    key, secret = json_field(created, "access_key_id"), json_field(created, "secret_access_key")
     assert key and secret
 
     agent = server.client(key=key, secret=secret)

@@ -34,6 +34,11 @@ fn free_port() -> u16 {
     l.local_addr().expect("local addr").port()
 }
 
+/// hyper without TLS: the server under test is on plain-HTTP loopback.
+fn plain_http_client() -> aws_sdk_cloudwatch::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new().build_http()
+}
+
 /// A running server; killed when dropped.
 pub struct Server {
     child: Child,
@@ -126,6 +131,7 @@ impl Server {
             .profile_name("stratus")
             .build();
         let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(plain_http_client())
             .credentials_provider(creds)
             .region(region)
             .endpoint_url(&self.endpoint)
@@ -148,6 +154,7 @@ impl Server {
     pub fn client_with_keys(&self, key: &str, secret: &str) -> Client {
         let conf = aws_sdk_cloudwatch::Config::builder()
             .behavior_version(BehaviorVersion::latest())
+            .http_client(plain_http_client())
             .endpoint_url(&self.endpoint)
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new(key, secret, None, None, "conformance"))
