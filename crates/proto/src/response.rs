@@ -7,7 +7,7 @@ use crate::cbor::encode_cbor;
 use crate::document::Document;
 use crate::json::encode_json;
 use crate::route::{CLOUDWATCH_JSON_NAMESPACE, Protocol, Service};
-use crate::xml::{close, escape_into, text_element, write_element, write_members};
+use crate::xml::{close, escape_into, push_name, text_element, write_element, write_members};
 use stratus_model::{ApiError, ErrorCode, Fault};
 
 /// An encoded HTTP response: status, headers (lowercase names) and body.
@@ -55,7 +55,7 @@ fn response_metadata(out: &mut String, request_id: &str) {
 
 fn xml_open_with_ns(out: &mut String, name: &str, xmlns: &str) {
     out.push('<');
-    out.push_str(name);
+    push_name(out, name);
     out.push_str(" xmlns=\"");
     escape_into(out, xmlns);
     out.push_str("\">");
@@ -177,5 +177,22 @@ pub fn encode_error(
         status,
         headers,
         body,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xml::decode_xml_response;
+
+    #[test]
+    fn envelope_names_stay_well_formed_for_odd_actions() {
+        // Found by fuzzing: an action that is not an XML name must not break
+        // the document (decode_request refuses such actions; this is defence
+        // in depth for other callers).
+        for action in ["4Publish", "a b", "<x>", ""] {
+            let resp = encode_response(Service::Sns, Protocol::Query, action, &Document::Null, "r");
+            assert!(decode_xml_response(&resp.body).is_ok(), "{action}");
+        }
     }
 }

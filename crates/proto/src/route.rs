@@ -143,7 +143,7 @@ fn invalid_action(message: impl Into<String>) -> ApiError {
 }
 
 fn check_action_name(action: &str) -> Result<(), ApiError> {
-    if action.is_empty()
+    if !action.starts_with(|c: char| c.is_ascii_alphabetic())
         || action.len() > MAX_ACTION_LEN
         || !action.bytes().all(|b| b.is_ascii_alphanumeric())
     {

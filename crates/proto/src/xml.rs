@@ -35,7 +35,7 @@ pub(crate) fn escape_into(out: &mut String, s: &str) {
 
 /// Element names come from our own types, but a name that is not a valid
 /// XML name must still not break the document: invalid characters become `_`.
-fn push_name(out: &mut String, name: &str) {
+pub(crate) fn push_name(out: &mut String, name: &str) {
     if name.is_empty() {
         out.push('_');
         return;
