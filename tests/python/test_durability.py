@@ -118,6 +118,8 @@ def test_every_acknowledged_write_survives_sigkill(make_server):
         assert not extra, f"slots never written appeared: {sorted(extra)}"
         total_acked += len(w.acked)
     assert total_acked >= 30
+    print(f"acknowledged before SIGKILL: {[len(w.acked) for w in writers]} batches of {BATCH}; "
+          f"in flight: {[w.in_flight for w in writers]}; errors: {[type(w.error).__name__ for w in writers]}")
 
     # GetMetricData agrees on the total number of datums of writer 0.
     n0 = len(writers[0].acked) + (1 if writers[0].in_flight in slots_of(cw, ns, 0, t0) else 0)

@@ -352,30 +352,45 @@ async fn list_metrics_pages_at_500() {
     assert_eq!(names.len(), 510);
 }
 
-#[tokio::test]
-async fn bad_inputs_map_to_typed_sdk_errors() {
+// ---- bad inputs: each one its own test, so every mapping is reported on its own ----
+
+const BAD_NS: &str = "Conformance/Bad";
+
+/// A server and a client, plus a valid datum to send alongside a bad one
+/// (the whole request must be refused, the valid datum included).
+async fn bad_input_setup() -> (Server, Client, MetricDatum, i64) {
     let server = Server::start();
     let (client, _wire) = server.client().await;
-    let ns = "Conformance/Bad";
     let now = now_secs();
-    let good = value_datum("good", now - 60, 1.0);
+    (server, client, value_datum("good", now - 60, 1.0), now)
+}
 
-    // Value and Values together.
+/// A rejected request changes nothing.
+async fn assert_nothing_stored(client: &Client) {
+    assert_eq!(metric_count(client, BAD_NS).await, 0);
+}
+
+async fn put_refused(client: &Client, data: Vec<MetricDatum>) -> (u16, PutMetricDataError) {
+    let err = client
+        .put_metric_data()
+        .namespace(BAD_NS)
+        .set_metric_data(Some(data))
+        .send()
+        .await
+        .expect_err("the server must refuse this PutMetricData");
+    split!(err)
+}
+
+#[tokio::test]
+async fn value_and_values_is_invalid_parameter_combination() {
+    let (_server, client, good, now) = bad_input_setup().await;
     let bad = MetricDatum::builder()
         .metric_name("bad")
         .timestamp(ts(now - 60))
         .value(1.0)
         .values(2.0)
         .build();
-    let err = client
-        .put_metric_data()
-        .namespace(ns)
-        .metric_data(good.clone())
-        .metric_data(bad)
-        .send()
-        .await
-        .expect_err("Value + Values");
-    let (status, e) = split!(err);
+    let (status, e) = put_refused(&client, vec![good, bad]).await;
     assert_eq!(status, 400);
     assert!(
         matches!(
@@ -384,112 +399,112 @@ async fn bad_inputs_map_to_typed_sdk_errors() {
         ),
         "{e:?}"
     );
+    assert_nothing_stored(&client).await;
+}
 
-    // Values and Counts of different lengths.
+#[tokio::test]
+async fn values_counts_mismatch_is_invalid_parameter_value() {
+    let (_server, client, good, now) = bad_input_setup().await;
     let bad = MetricDatum::builder()
         .metric_name("bad")
         .timestamp(ts(now - 60))
         .set_values(Some(vec![1.0, 2.0]))
         .set_counts(Some(vec![1.0]))
         .build();
-    let e = client
-        .put_metric_data()
-        .namespace(ns)
-        .metric_data(good.clone())
-        .metric_data(bad)
-        .send()
-        .await
-        .expect_err("Values/Counts mismatch")
-        .into_service_error();
+    let (status, e) = put_refused(&client, vec![good, bad]).await;
+    assert_eq!(status, 400);
     assert!(
         matches!(e, PutMetricDataError::InvalidParameterValueException(_)),
         "{e:?}"
     );
+    assert_nothing_stored(&client).await;
+}
 
-    // NaN (CBOR carries it natively).
-    let e = client
-        .put_metric_data()
-        .namespace(ns)
-        .metric_data(good.clone())
-        .metric_data(value_datum("bad", now - 60, f64::NAN))
-        .send()
-        .await
-        .expect_err("NaN")
-        .into_service_error();
+#[tokio::test]
+async fn nan_and_infinity_are_invalid_parameter_value() {
+    let (_server, client, good, now) = bad_input_setup().await;
+    // CBOR carries non-finite doubles natively.
+    for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let (status, e) =
+            put_refused(&client, vec![good.clone(), value_datum("bad", now - 60, v)]).await;
+        assert_eq!(status, 400, "{v}");
+        assert!(
+            matches!(e, PutMetricDataError::InvalidParameterValueException(_)),
+            "{v}: {e:?}"
+        );
+    }
+    assert_nothing_stored(&client).await;
+}
+
+#[tokio::test]
+async fn timestamp_older_than_two_weeks_is_invalid_parameter_value() {
+    let (_server, client, good, now) = bad_input_setup().await;
+    let old = value_datum("bad", now - 15 * 86_400, 1.0);
+    let (status, e) = put_refused(&client, vec![good, old]).await;
+    assert_eq!(status, 400);
     assert!(
         matches!(e, PutMetricDataError::InvalidParameterValueException(_)),
         "{e:?}"
     );
+    assert_nothing_stored(&client).await;
+}
 
-    // A timestamp more than two weeks old.
-    let e = client
-        .put_metric_data()
-        .namespace(ns)
-        .metric_data(good.clone())
-        .metric_data(value_datum("bad", now - 15 * 86_400, 1.0))
-        .send()
-        .await
-        .expect_err("too old")
-        .into_service_error();
-    assert!(
-        matches!(e, PutMetricDataError::InvalidParameterValueException(_)),
-        "{e:?}"
-    );
-
-    // More than 1000 datums.
+#[tokio::test]
+async fn more_than_1000_datums_is_invalid_parameter_value() {
+    let (_server, client, _good, now) = bad_input_setup().await;
     let many: Vec<MetricDatum> = (0..1001)
         .map(|i| value_datum(&format!("m{i}"), now - 60, 1.0))
         .collect();
-    let e = client
-        .put_metric_data()
-        .namespace(ns)
-        .set_metric_data(Some(many))
-        .send()
-        .await
-        .expect_err("1001 datums")
-        .into_service_error();
+    let (status, e) = put_refused(&client, many).await;
+    assert_eq!(status, 400);
     assert!(
         matches!(e, PutMetricDataError::InvalidParameterValueException(_)),
         "{e:?}"
     );
+    assert_nothing_stored(&client).await;
+}
 
-    // No Namespace at all.
-    let e = client
+#[tokio::test]
+async fn missing_namespace_is_missing_required_parameter() {
+    let (_server, client, good, _now) = bad_input_setup().await;
+    let err = client
         .put_metric_data()
-        .metric_data(good.clone())
+        .metric_data(good)
         .send()
         .await
-        .expect_err("missing namespace")
-        .into_service_error();
+        .expect_err("missing namespace");
+    let (status, e) = split!(err);
+    assert_eq!(status, 400);
     assert!(
         matches!(e, PutMetricDataError::MissingRequiredParameterException(_)),
         "{e:?}"
     );
+    let listed = client.list_metrics().send().await.expect("list metrics");
+    assert!(listed.metrics().is_empty(), "{listed:?}");
+}
 
-    // A unit outside the enum: the generic ValidationError.
+#[tokio::test]
+async fn unit_outside_the_enum_is_validation_error() {
+    let (_server, client, good, now) = bad_input_setup().await;
     let bad = MetricDatum::builder()
         .metric_name("bad")
         .timestamp(ts(now - 60))
         .value(1.0)
         .unit(StandardUnit::from("Furlongs"))
         .build();
-    let err = client
-        .put_metric_data()
-        .namespace(ns)
-        .metric_data(good.clone())
-        .metric_data(bad)
-        .send()
-        .await
-        .expect_err("bad unit");
-    let (status, e) = split!(err);
+    let (status, e) = put_refused(&client, vec![good, bad]).await;
     assert_eq!(status, 400);
     assert_eq!(e.code(), Some("ValidationError"), "{e:?}");
+    assert_nothing_stored(&client).await;
+}
 
-    // GetMetricStatistics: StartTime after EndTime.
+#[tokio::test]
+async fn start_after_end_is_invalid_parameter_value() {
+    let (_server, client, _good, _now) = bad_input_setup().await;
     let t = base_time();
-    let e = client
+    let err = client
         .get_metric_statistics()
-        .namespace(ns)
+        .namespace(BAD_NS)
         .metric_name("good")
         .start_time(ts(t + 600))
         .end_time(ts(t))
@@ -497,8 +512,9 @@ async fn bad_inputs_map_to_typed_sdk_errors() {
         .statistics(Statistic::Sum)
         .send()
         .await
-        .expect_err("start after end")
-        .into_service_error();
+        .expect_err("start after end");
+    let (status, e) = split!(err);
+    assert_eq!(status, 400);
     assert!(
         matches!(
             e,
@@ -506,11 +522,15 @@ async fn bad_inputs_map_to_typed_sdk_errors() {
         ),
         "{e:?}"
     );
+}
 
-    // GetMetricStatistics: more than 1440 datapoints.
-    let e = client
+#[tokio::test]
+async fn more_than_1440_datapoints_is_invalid_parameter_combination() {
+    let (_server, client, _good, _now) = bad_input_setup().await;
+    let t = base_time();
+    let err = client
         .get_metric_statistics()
-        .namespace(ns)
+        .namespace(BAD_NS)
         .metric_name("good")
         .start_time(ts(t - 2 * 86_400))
         .end_time(ts(t))
@@ -518,8 +538,9 @@ async fn bad_inputs_map_to_typed_sdk_errors() {
         .statistics(Statistic::Sum)
         .send()
         .await
-        .expect_err("too many datapoints")
-        .into_service_error();
+        .expect_err("too many datapoints");
+    let (status, e) = split!(err);
+    assert_eq!(status, 400);
     assert!(
         matches!(
             e,
@@ -527,33 +548,47 @@ async fn bad_inputs_map_to_typed_sdk_errors() {
         ),
         "{e:?}"
     );
+}
 
-    // ListMetrics: a token the server never issued.
-    let e = client
+#[tokio::test]
+async fn list_metrics_bad_token_is_invalid_parameter_value() {
+    let (_server, client, _good, _now) = bad_input_setup().await;
+    let err = client
         .list_metrics()
-        .namespace(ns)
+        .namespace(BAD_NS)
         .next_token("definitely-not-a-token")
         .send()
         .await
-        .expect_err("bad list token")
-        .into_service_error();
+        .expect_err("bad list token");
+    let (status, e) = split!(err);
+    assert_eq!(status, 400);
+    // ListMetrics models only InvalidParameterValueException (and InternalServiceFault).
     assert!(
         matches!(e, ListMetricsError::InvalidParameterValueException(_)),
         "{e:?}"
     );
+}
 
-    // GetMetricData: a token the server never issued.
+#[tokio::test]
+async fn get_metric_data_bad_token_is_invalid_next_token() {
+    let (_server, client, _good, _now) = bad_input_setup().await;
+    let t = base_time();
     let query = MetricDataQuery::builder()
         .id("m1")
         .metric_stat(
             MetricStat::builder()
-                .metric(Metric::builder().namespace(ns).metric_name("good").build())
+                .metric(
+                    Metric::builder()
+                        .namespace(BAD_NS)
+                        .metric_name("good")
+                        .build(),
+                )
                 .period(60)
                 .stat("Sum")
                 .build(),
         )
         .build();
-    let e = client
+    let err = client
         .get_metric_data()
         .metric_data_queries(query)
         .start_time(ts(t))
@@ -561,15 +596,13 @@ async fn bad_inputs_map_to_typed_sdk_errors() {
         .next_token("garbage")
         .send()
         .await
-        .expect_err("bad GetMetricData token")
-        .into_service_error();
+        .expect_err("bad GetMetricData token");
+    let (status, e) = split!(err);
+    assert_eq!(status, 400);
     assert!(
         matches!(e, GetMetricDataError::InvalidNextToken(_)),
         "{e:?}"
     );
-
-    // None of the rejected requests stored anything.
-    assert_eq!(metric_count(&client, ns).await, 0);
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_config::BehaviorVersion;
 use aws_config::profile::{ProfileFileCredentialsProvider, ProfileFileRegionProvider};
+use aws_config::provider_config::ProviderConfig;
 use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::config::interceptors::{
@@ -122,11 +123,17 @@ impl Server {
             .with_file(EnvConfigFileKind::Credentials, self.credentials_file())
             .with_file(EnvConfigFileKind::Config, self.data_dir().join("config"))
             .build();
+        // The providers get the plain-HTTP client too: the profile provider builds its
+        // (unused here) IMDS fallback eagerly and would panic without one.
+        let provider_config =
+            ProviderConfig::without_region().with_http_client(plain_http_client());
         let creds = ProfileFileCredentialsProvider::builder()
+            .configure(&provider_config)
             .profile_files(files.clone())
             .profile_name("stratus")
             .build();
         let region = ProfileFileRegionProvider::builder()
+            .configure(&provider_config)
             .profile_files(files)
             .profile_name("stratus")
             .build();
