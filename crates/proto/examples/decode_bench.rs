@@ -42,6 +42,12 @@ fn cpu_time() -> Option<Duration> {
 }
 
 fn time<F: FnMut()>(label: &str, bytes: usize, mut f: F) {
+    // An optional first argument selects benchmarks by substring.
+    if let Some(filter) = std::env::args().nth(1)
+        && !label.contains(&filter)
+    {
+        return;
+    }
     // BENCH_RUNS=5 keeps profiler runs (callgrind) short.
     let runs: u32 = std::env::var("BENCH_RUNS")
         .ok()

@@ -21,7 +21,15 @@ const MAP_START_CAPACITY: usize = 8;
 /// Parses a JSON text into a `Document`. Nesting is bounded by serde_json's
 /// recursion limit (128), so hostile input cannot overflow the stack.
 pub fn decode_json(body: &[u8]) -> Result<Document, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
+    // One UTF-8 check of the whole body (fast ASCII path) lets serde_json's
+    // `StrRead` skip validating every string separately.
+    let text = std::str::from_utf8(body).map_err(|e| {
+        ApiError::new(
+            ErrorCode::MalformedInput,
+            format!("Request body is not valid UTF-8: {e}"),
+        )
+    })?;
+    serde_json::from_str(text).map_err(|e| {
         ApiError::new(
             ErrorCode::MalformedInput,
             format!("Request body is not valid JSON: {e}"),
