@@ -180,7 +180,9 @@ impl KeyStore {
         let stored = StoredKey {
             name: name.to_string(),
             policy: policy.clone(),
-            created: jiff::Timestamp::now().to_string(),
+            created: jiff::Timestamp::from_second(jiff::Timestamp::now().as_second())
+                .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+                .to_string(),
             nonce_b64: b64.encode(nonce),
             sealed_secret_b64: b64.encode(sealed),
         };

@@ -297,13 +297,14 @@ fn metric_name(i: usize) -> String {
     format!("{}_{}", PLUGINS[i % 10], i / 10)
 }
 
-/// One PutMetricData body: `batch` datums, hosts × metrics at one timestamp.
-fn ingest_body(wire: Wire, batch: usize, thread: usize, step: usize, start: Timestamp, mix: &mut HostMix) -> Vec<u8> {
-    let hosts = batch.div_ceil(METRICS_PER_HOST);
+/// One PutMetricData body: `batch` datums, hosts × metrics at one timestamp
+/// (one agent flush of `batch / 50` hosts). Every client thread writes the
+/// same hosts at interleaved steps, so series grow long as they do in life.
+fn ingest_body(wire: Wire, batch: usize, step: usize, start: Timestamp, mix: &mut HostMix) -> Vec<u8> {
     let ts = Timestamp::from_millis(start.millis() + step as i64 * 60_000);
     let mut data = Vec::with_capacity(batch);
     for i in 0..batch {
-        let host = thread * hosts + i / METRICS_PER_HOST;
+        let host = i / METRICS_PER_HOST;
         let metric = i % METRICS_PER_HOST;
         let (v, unit) = mix.value(metric, step, host);
         data.push(st(vec![
@@ -358,7 +359,7 @@ fn ingest_run(args: &BenchArgs, wire: Wire, fsync: bool) -> anyhow::Result<Inges
         let mut mix = HostMix { seed: 0x9E37_79B9_7F4A_7C15 ^ (t as u64 + 1) };
         bodies.push(
             (0..per_thread)
-                .map(|step| ingest_body(wire, args.batch, t, step, start_ts, &mut mix))
+                .map(|k| ingest_body(wire, args.batch, t + k * args.connections, start_ts, &mut mix))
                 .collect(),
         );
     }
