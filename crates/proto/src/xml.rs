@@ -11,8 +11,11 @@ use quick_xml::Reader;
 use quick_xml::events::Event;
 use stratus_model::{ApiError, ErrorCode};
 
-/// Deepest element nesting accepted when reading XML.
-pub const MAX_XML_DEPTH: usize = 64;
+/// Deepest element nesting accepted when reading XML. Reading is iterative,
+/// so this only bounds memory; it must exceed anything we write ourselves: a
+/// map nests two elements per level (`<entry><value>`), and decoded documents
+/// may be 128 levels deep (serde_json's limit), plus the envelope.
+pub const MAX_XML_DEPTH: usize = 512;
 
 /// Appends `s` as XML character data. Characters XML 1.0 cannot carry at
 /// all (most C0 controls, U+FFFE/U+FFFF) become U+FFFD; `\r` is written as a
@@ -361,7 +364,7 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
-        let deep = "<a>".repeat(100) + &"</a>".repeat(100);
+        let deep = "<a>".repeat(MAX_XML_DEPTH + 1) + &"</a>".repeat(MAX_XML_DEPTH + 1);
         assert!(decode_xml_response(deep.as_bytes()).is_err());
     }
 }
