@@ -38,8 +38,8 @@ pub fn handle(
     body: &[u8],
     request_id: &str,
 ) -> Response {
-    let result = auth::authorize(caller, &format!("stratus:{op}"), "*")
-        .and_then(|()| run(state, op, body));
+    let result =
+        auth::authorize(caller, &format!("stratus:{op}"), "*").and_then(|()| run(state, op, body));
     let r = match result {
         Ok(v) => proto::Response {
             status: 200,
@@ -55,7 +55,11 @@ pub fn handle(
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let body = if body.is_empty() { b"{}".as_slice() } else { body };
+    let body = if body.is_empty() {
+        b"{}".as_slice()
+    } else {
+        body
+    };
     serde_json::from_slice(body)
         .map_err(|e| ApiError::new(ErrorCode::ValidationError, format!("Invalid request: {e}")))
 }
@@ -79,7 +83,10 @@ fn run(state: &AppState, op: &str, body: &[u8]) -> Result<serde_json::Value, Api
                     "The parameter Name must be 1 to 128 characters long.",
                 ));
             }
-            let k = state.keys.create(&input.name, &input.policy).map_err(key_error)?;
+            let k = state
+                .keys
+                .create(&input.name, &input.policy)
+                .map_err(key_error)?;
             tracing::info!(key = %k.access_key_id, name = %k.name, policy = %k.policy.name, "access key created");
             Ok(json!({
                 "AccessKeyId": k.access_key_id,

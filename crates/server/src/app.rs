@@ -158,7 +158,13 @@ fn handle(state: &AppState, inc: &Incoming, request_id: &str) -> Response {
         Ok(d) => d,
         Err(e) => return error_response(inc, scope_service, &e, request_id),
     };
-    let result = dispatch(state, &caller, &decoded.service, &decoded.action, decoded.params);
+    let result = dispatch(
+        state,
+        &caller,
+        &decoded.service,
+        &decoded.action,
+        decoded.params,
+    );
     match result {
         Ok(doc) => to_axum(proto::encode_response(
             decoded.service,
@@ -187,10 +193,12 @@ fn inflate(inc: &Incoming) -> Result<std::borrow::Cow<'_, [u8]>, ApiError> {
         Some(enc) if enc.eq_ignore_ascii_case("gzip") => {
             proto::inflate_gzip(&inc.body, MAX_INFLATED_BYTES).map(std::borrow::Cow::Owned)
         }
-        Some(enc) if !enc.is_empty() && !enc.eq_ignore_ascii_case("identity") => Err(ApiError::new(
-            ErrorCode::InvalidParameterValue,
-            format!("Unsupported Content-Encoding '{enc}': only gzip is accepted."),
-        )),
+        Some(enc) if !enc.is_empty() && !enc.eq_ignore_ascii_case("identity") => {
+            Err(ApiError::new(
+                ErrorCode::InvalidParameterValue,
+                format!("Unsupported Content-Encoding '{enc}': only gzip is accepted."),
+            ))
+        }
         _ => Ok(std::borrow::Cow::Borrowed(&inc.body[..])),
     }
 }
@@ -211,7 +219,9 @@ fn dispatch(
 pub(crate) fn not_implemented(service: &str, action: &str) -> ApiError {
     ApiError::new(
         ErrorCode::InvalidAction,
-        format!("The action {action} is not valid for this endpoint or is not implemented by Stratus for {service}."),
+        format!(
+            "The action {action} is not valid for this endpoint or is not implemented by Stratus for {service}."
+        ),
     )
 }
 
@@ -240,7 +250,8 @@ fn error_response(
 
 pub(crate) fn to_axum(r: proto::Response) -> Response {
     let mut resp = Response::new(Body::from(r.body));
-    *resp.status_mut() = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *resp.status_mut() =
+        StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     for (k, v) in r.headers {
         if let Ok(v) = HeaderValue::from_str(&v) {
             resp.headers_mut().append(k, v);

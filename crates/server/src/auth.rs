@@ -4,10 +4,10 @@
 //! any gzip inflation — because that is what the client signed.
 
 use crate::keys::{ActiveKey, KeyStore};
-use stratus_model::{ApiError, ErrorCode};
-use stratus_sigv4 as sigv4;
 use std::sync::Arc;
 use std::time::Duration;
+use stratus_model::{ApiError, ErrorCode};
+use stratus_sigv4 as sigv4;
 
 /// AWS accepts requests whose date is within 15 minutes of the server clock.
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);

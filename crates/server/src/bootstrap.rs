@@ -88,9 +88,11 @@ fn credentials_text(id: &str, secret: &str) -> String {
 }
 
 fn write(path: &Path, text: &str) -> Result<(), ServerError> {
-    crate::fsutil::write_private_file(path, text.as_bytes()).map_err(|source| ServerError::DataDir {
-        path: path.display().to_string(),
-        source,
+    crate::fsutil::write_private_file(path, text.as_bytes()).map_err(|source| {
+        ServerError::DataDir {
+            path: path.display().to_string(),
+            source,
+        }
     })
 }
 
@@ -116,7 +118,10 @@ mod tests {
         assert!(text.starts_with("[stratus]\n"));
         assert!(text.contains(&id));
         assert!(text.contains(&ks.lookup(&id).unwrap().secret));
-        let mode = std::fs::metadata(&b.credentials_file).unwrap().permissions().mode();
+        let mode = std::fs::metadata(&b.credentials_file)
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         // Second start: same key, nothing created; a deleted file comes back.
         std::fs::remove_file(&b.credentials_file).unwrap();
@@ -129,8 +134,14 @@ mod tests {
     fn env_key_is_installed_and_replaces_random_one() {
         let dir = tempfile::tempdir().unwrap();
         let (meta, ks) = open(dir.path());
-        let first = admin_key(&meta, &ks, dir.path(), None).unwrap().created_key_id.unwrap();
-        let fixed = ("AKIAFIXEDKEY00000001".to_string(), "s3cr3t-s3cr3t-s3cr3t".to_string());
+        let first = admin_key(&meta, &ks, dir.path(), None)
+            .unwrap()
+            .created_key_id
+            .unwrap();
+        let fixed = (
+            "AKIAFIXEDKEY00000001".to_string(),
+            "s3cr3t-s3cr3t-s3cr3t".to_string(),
+        );
         admin_key(&meta, &ks, dir.path(), Some(&fixed)).unwrap();
         assert!(ks.lookup(&first).is_none());
         assert_eq!(ks.lookup(&fixed.0).unwrap().secret, fixed.1);

@@ -17,15 +17,40 @@ use stratus_tsdb as tsdb;
 /// Every operation in the CloudWatch model; those not served yet answer a
 /// clear InvalidAction instead of "unknown".
 const KNOWN_OPERATIONS: &[&str] = &[
-    "DeleteAlarms", "DeleteAnomalyDetector", "DeleteDashboards", "DeleteInsightRules",
-    "DeleteMetricStream", "DescribeAlarmHistory", "DescribeAlarms", "DescribeAlarmsForMetric",
-    "DescribeAnomalyDetectors", "DescribeInsightRules", "DisableAlarmActions",
-    "DisableInsightRules", "EnableAlarmActions", "EnableInsightRules", "GetDashboard",
-    "GetInsightRuleReport", "GetMetricStream", "GetMetricWidgetImage", "ListDashboards",
-    "ListManagedInsightRules", "ListMetricStreams", "ListTagsForResource", "PutAnomalyDetector",
-    "PutCompositeAlarm", "PutDashboard", "PutInsightRule", "PutManagedInsightRules",
-    "PutMetricAlarm", "PutMetricStream", "SetAlarmState", "StartMetricStreams",
-    "StopMetricStreams", "TagResource", "UntagResource",
+    "DeleteAlarms",
+    "DeleteAnomalyDetector",
+    "DeleteDashboards",
+    "DeleteInsightRules",
+    "DeleteMetricStream",
+    "DescribeAlarmHistory",
+    "DescribeAlarms",
+    "DescribeAlarmsForMetric",
+    "DescribeAnomalyDetectors",
+    "DescribeInsightRules",
+    "DisableAlarmActions",
+    "DisableInsightRules",
+    "EnableAlarmActions",
+    "EnableInsightRules",
+    "GetDashboard",
+    "GetInsightRuleReport",
+    "GetMetricStream",
+    "GetMetricWidgetImage",
+    "ListDashboards",
+    "ListManagedInsightRules",
+    "ListMetricStreams",
+    "ListTagsForResource",
+    "PutAnomalyDetector",
+    "PutCompositeAlarm",
+    "PutDashboard",
+    "PutInsightRule",
+    "PutManagedInsightRules",
+    "PutMetricAlarm",
+    "PutMetricStream",
+    "SetAlarmState",
+    "StartMetricStreams",
+    "StopMetricStreams",
+    "TagResource",
+    "UntagResource",
 ];
 
 pub fn dispatch(
@@ -83,7 +108,9 @@ fn list_metrics(state: &AppState, input: ListMetricsInput) -> ApiResult<Document
         None => None,
     };
     // Fetch one extra to know whether another page exists.
-    let mut keys = state.metrics.list(&filter, after.as_ref(), lm::PAGE_SIZE + 1);
+    let mut keys = state
+        .metrics
+        .list(&filter, after.as_ref(), lm::PAGE_SIZE + 1);
     let next_token = if keys.len() > lm::PAGE_SIZE {
         keys.truncate(lm::PAGE_SIZE);
         keys.last().map(encode_list_token)
@@ -109,7 +136,12 @@ fn encode_list_token(k: &tsdb::SeriesKey) -> String {
 }
 
 fn decode_list_token(t: &str) -> ApiResult<tsdb::SeriesKey> {
-    let bad = || ApiError::new(ErrorCode::InvalidNextToken, "The service returned an invalid NextToken.");
+    let bad = || {
+        ApiError::new(
+            ErrorCode::InvalidNextToken,
+            "The service returned an invalid NextToken.",
+        )
+    };
     let b64 = t.strip_prefix(LIST_TOKEN_PREFIX).ok_or_else(bad)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(b64)
@@ -125,7 +157,9 @@ fn decode_list_token(t: &str) -> ApiResult<tsdb::SeriesKey> {
 
 fn get_metric_statistics(state: &AppState, input: GetMetricStatisticsInput) -> ApiResult<Document> {
     let q = input.validate(Timestamp::now())?;
-    let aggs = state.metrics.aggregates(&q.metric, q.start, q.end, q.period_secs, q.unit)?;
+    let aggs = state
+        .metrics
+        .aggregates(&q.metric, q.start, q.end, q.period_secs, q.unit)?;
     let out = gms::statistics_output(&q, &q.metric.metric_name, &aggs);
     Ok(proto::to_document(&out))
 }
@@ -150,10 +184,10 @@ impl gmd::MetricStatSource for StoreSource<'_> {
         start: Timestamp,
         end: Timestamp,
     ) -> ApiResult<Vec<(Timestamp, f64)>> {
-        let aggs = self
-            .state
-            .metrics
-            .aggregates(&stat.metric, start, end, stat.period_secs, stat.unit)?;
+        let aggs =
+            self.state
+                .metrics
+                .aggregates(&stat.metric, start, end, stat.period_secs, stat.unit)?;
         Ok(storage::merge_units(aggs)
             .into_iter()
             .filter_map(|a| {

@@ -19,10 +19,9 @@ pub fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         f.sync_all()?;
     }
     std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
+    // Make the rename itself durable.
+    if let Some(d) = path.parent().and_then(|dir| std::fs::File::open(dir).ok()) {
+        let _ = d.sync_all();
     }
     Ok(())
 }

@@ -141,7 +141,10 @@ impl KeyStore {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.cache.read().unwrap_or_else(|e| e.into_inner()).is_empty()
+        self.cache
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
     }
 
     /// Creates a key with a fresh random id and secret.
@@ -168,8 +171,8 @@ impl KeyStore {
         if !(16..=128).contains(&secret.len()) || !secret.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(KeyError::BadSecret);
         }
-        let policy =
-            Policy::builtin(policy_name).ok_or_else(|| KeyError::UnknownPolicy(policy_name.into()))?;
+        let policy = Policy::builtin(policy_name)
+            .ok_or_else(|| KeyError::UnknownPolicy(policy_name.into()))?;
         let mut nonce = [0u8; 12];
         rand::rng().fill(&mut nonce);
         let sealed = self
@@ -278,20 +281,34 @@ mod tests {
         let k = ks.create("host-1", "agent").unwrap();
         assert!(k.access_key_id.starts_with("AKIA") && k.access_key_id.len() == 20);
         assert_eq!(k.secret.len(), 40);
-        assert!(ks.lookup(&k.access_key_id).unwrap().policy.allows("cloudwatch:PutMetricData", "*"));
+        assert!(
+            ks.lookup(&k.access_key_id)
+                .unwrap()
+                .policy
+                .allows("cloudwatch:PutMetricData", "*")
+        );
         drop(ks);
         drop(meta);
         // The database file must not contain the secret in the clear.
         let raw = std::fs::read(dir.path().join("meta.redb")).unwrap();
-        assert!(!raw.windows(k.secret.len()).any(|w| w == k.secret.as_bytes()));
+        assert!(
+            !raw.windows(k.secret.len())
+                .any(|w| w == k.secret.as_bytes())
+        );
         let meta = Arc::new(MetaStore::open(&dir.path().join("meta.redb")).unwrap());
         let ks = KeyStore::open(meta.clone(), &dir.path().join("master.key")).unwrap();
         assert_eq!(ks.lookup(&k.access_key_id).unwrap().secret, k.secret);
         assert_eq!(ks.list().unwrap().len(), 1);
         ks.delete(&k.access_key_id).unwrap();
         assert!(ks.lookup(&k.access_key_id).is_none());
-        assert!(matches!(ks.delete(&k.access_key_id), Err(KeyError::NotFound(_))));
-        assert!(matches!(ks.create("x", "root"), Err(KeyError::UnknownPolicy(_))));
+        assert!(matches!(
+            ks.delete(&k.access_key_id),
+            Err(KeyError::NotFound(_))
+        ));
+        assert!(matches!(
+            ks.create("x", "root"),
+            Err(KeyError::UnknownPolicy(_))
+        ));
         drop(ks);
         drop(meta);
         // Another master key cannot open the secrets.

@@ -80,10 +80,11 @@ pub async fn run(
         path: config.data_dir.display().to_string(),
         source,
     })?;
-    let data_dir = std::fs::canonicalize(&config.data_dir).map_err(|source| ServerError::DataDir {
-        path: config.data_dir.display().to_string(),
-        source,
-    })?;
+    let data_dir =
+        std::fs::canonicalize(&config.data_dir).map_err(|source| ServerError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
     let meta = Arc::new(meta::MetaStore::open(&data_dir.join("meta.redb"))?);
     let key_store = keys::KeyStore::open(meta.clone(), &data_dir.join("master.key"))?;
     let boot = bootstrap::admin_key(&meta, &key_store, &data_dir, config.admin_key.as_ref())?;

@@ -100,7 +100,10 @@ mod tests {
         assert!(!glob_match("cloudwatch:Get*", "cloudwatch:ListMetrics"));
         assert!(glob_match("a?c", "abc"));
         assert!(!glob_match("a?c", "ac"));
-        assert!(glob_match("arn:*:alarm:web-*", "arn:aws:cloudwatch:us-east-1:1:alarm:web-1"));
+        assert!(glob_match(
+            "arn:*:alarm:web-*",
+            "arn:aws:cloudwatch:us-east-1:1:alarm:web-1"
+        ));
         assert!(!glob_match("abc", "abcd"));
     }
 

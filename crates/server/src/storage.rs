@@ -3,10 +3,10 @@
 
 use crate::ServerError;
 use std::path::Path;
-use stratus_model::{ApiError, Timestamp};
 use stratus_model::metric::{Dimension, MetricId};
 use stratus_model::ops::put_metric_data::{Datum, DatumValue};
 use stratus_model::unit::Unit;
+use stratus_model::{ApiError, Timestamp};
 use stratus_tsdb as tsdb;
 
 pub struct MetricStore {
@@ -66,7 +66,12 @@ impl MetricStore {
                 let value = match d.value {
                     DatumValue::Single(v) => tsdb::SampleValue::Single(v),
                     DatumValue::Distribution(v) => tsdb::SampleValue::Distribution(v),
-                    DatumValue::StatSet { count, sum, min, max } => tsdb::SampleValue::StatSet {
+                    DatumValue::StatSet {
+                        count,
+                        sum,
+                        min,
+                        max,
+                    } => tsdb::SampleValue::StatSet {
                         count,
                         sum,
                         min,
@@ -127,7 +132,9 @@ impl MetricStore {
     }
 
     pub fn shutdown(&self) -> Result<(), ServerError> {
-        self.db.seal().map_err(|e| ServerError::Storage(e.to_string()))
+        self.db
+            .seal()
+            .map_err(|e| ServerError::Storage(e.to_string()))
     }
 }
 

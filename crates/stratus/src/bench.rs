@@ -49,7 +49,12 @@ enum Wire {
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     println!("stratus bench — server as a child process, client threads on loopback");
-    println!("machine: {} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!(
+        "machine: {} cores",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
     if matches!(args.suite, Suite::All | Suite::Ingest) {
         ingest_suite(&args)?;
     }
@@ -234,7 +239,10 @@ impl Client {
         let status = resp.status().as_u16();
         let bytes = resp.body_mut().read_to_vec()?;
         if status != 200 {
-            bail!("{op} answered {status}: {}", String::from_utf8_lossy(&bytes));
+            bail!(
+                "{op} answered {status}: {}",
+                String::from_utf8_lossy(&bytes)
+            );
         }
         Ok(bytes)
     }
@@ -254,7 +262,12 @@ fn s(v: &str) -> Document {
 }
 
 fn st(fields: Vec<(&str, Document)>) -> Document {
-    Document::Map(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    Document::Map(
+        fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
 }
 
 /// A deterministic host-metrics mix like the CloudWatch agent's default set:
@@ -277,9 +290,15 @@ impl HostMix {
         let r = self.rand();
         match metric % 10 {
             0..=2 => (((r * 10000.0).round()) / 100.0, "Percent"),
-            3 => ((8_000_000_000u64 + (host as u64) * 1_048_576) as f64, "Bytes"),
+            3 => (
+                (8_000_000_000u64 + (host as u64) * 1_048_576) as f64,
+                "Bytes",
+            ),
             4 => (2_000_000_000.0 + (r * 5_000.0).round() * 4096.0, "Bytes"),
-            5 => (((40.0 + step as f64 * 0.001 + (host % 7) as f64) * 100.0).round() / 100.0, "Percent"),
+            5 => (
+                ((40.0 + step as f64 * 0.001 + (host % 7) as f64) * 100.0).round() / 100.0,
+                "Percent",
+            ),
             6 | 7 => ((r * 1000.0).round(), "Count"),
             8 => (((r * 1_000_000.0).round()), "Bytes"),
             _ => (0.0, "Count"),
@@ -291,8 +310,16 @@ const METRICS_PER_HOST: usize = 50;
 
 fn metric_name(i: usize) -> String {
     const PLUGINS: [&str; 10] = [
-        "cpu_usage_user", "cpu_usage_system", "cpu_usage_idle", "mem_total", "mem_used",
-        "disk_used_percent", "net_packets_recv", "diskio_reads", "net_bytes_sent", "processes_zombies",
+        "cpu_usage_user",
+        "cpu_usage_system",
+        "cpu_usage_idle",
+        "mem_total",
+        "mem_used",
+        "disk_used_percent",
+        "net_packets_recv",
+        "diskio_reads",
+        "net_bytes_sent",
+        "processes_zombies",
     ];
     format!("{}_{}", PLUGINS[i % 10], i / 10)
 }
@@ -300,7 +327,13 @@ fn metric_name(i: usize) -> String {
 /// One PutMetricData body: `batch` datums, hosts × metrics at one timestamp
 /// (one agent flush of `batch / 50` hosts). Every client thread writes the
 /// same hosts at interleaved steps, so series grow long as they do in life.
-fn ingest_body(wire: Wire, batch: usize, step: usize, start: Timestamp, mix: &mut HostMix) -> Vec<u8> {
+fn ingest_body(
+    wire: Wire,
+    batch: usize,
+    step: usize,
+    start: Timestamp,
+    mix: &mut HostMix,
+) -> Vec<u8> {
     let ts = Timestamp::from_millis(start.millis() + step as i64 * 60_000);
     let mut data = Vec::with_capacity(batch);
     for i in 0..batch {
@@ -312,8 +345,17 @@ fn ingest_body(wire: Wire, batch: usize, step: usize, start: Timestamp, mix: &mu
             (
                 "Dimensions",
                 Document::List(vec![
-                    st(vec![("Name", s("InstanceId")), ("Value", s(&format!("i-{host:016x}")))]),
-                    st(vec![("Name", s("host")), ("Value", s(&format!("ip-10-0-{}-{}", host / 250, host % 250)))]),
+                    st(vec![
+                        ("Name", s("InstanceId")),
+                        ("Value", s(&format!("i-{host:016x}"))),
+                    ]),
+                    st(vec![
+                        ("Name", s("host")),
+                        (
+                            "Value",
+                            s(&format!("ip-10-0-{}-{}", host / 250, host % 250)),
+                        ),
+                    ]),
                 ]),
             ),
             ("Timestamp", Document::Timestamp(ts)),
@@ -321,7 +363,13 @@ fn ingest_body(wire: Wire, batch: usize, step: usize, start: Timestamp, mix: &mu
             ("Unit", s(unit)),
         ]));
     }
-    encode(wire, &st(vec![("Namespace", s("CWAgent")), ("MetricData", Document::List(data))]))
+    encode(
+        wire,
+        &st(vec![
+            ("Namespace", s("CWAgent")),
+            ("MetricData", Document::List(data)),
+        ]),
+    )
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -356,10 +404,20 @@ fn ingest_run(args: &BenchArgs, wire: Wire, fsync: bool) -> anyhow::Result<Inges
     // Pre-encode every body so the client spends its CPU on HTTP and signing only.
     let mut bodies: Vec<Vec<Vec<u8>>> = Vec::new();
     for t in 0..args.connections {
-        let mut mix = HostMix { seed: 0x9E37_79B9_7F4A_7C15 ^ (t as u64 + 1) };
+        let mut mix = HostMix {
+            seed: 0x9E37_79B9_7F4A_7C15 ^ (t as u64 + 1),
+        };
         bodies.push(
             (0..per_thread)
-                .map(|k| ingest_body(wire, args.batch, t + k * args.connections, start_ts, &mut mix))
+                .map(|k| {
+                    ingest_body(
+                        wire,
+                        args.batch,
+                        t + k * args.connections,
+                        start_ts,
+                        &mut mix,
+                    )
+                })
                 .collect(),
         );
     }
@@ -385,7 +443,10 @@ fn ingest_run(args: &BenchArgs, wire: Wire, fsync: bool) -> anyhow::Result<Inges
         .collect();
     let mut lat = Vec::new();
     for h in handles {
-        lat.extend(h.join().map_err(|_| anyhow::anyhow!("client thread panicked"))??);
+        lat.extend(
+            h.join()
+                .map_err(|_| anyhow::anyhow!("client thread panicked"))??,
+        );
     }
     let elapsed = began.elapsed();
     let after = proc_sample(server.pid());
@@ -400,7 +461,9 @@ fn ingest_run(args: &BenchArgs, wire: Wire, fsync: bool) -> anyhow::Result<Inges
         p50: percentile(&lat, 50.0),
         p99: percentile(&lat, 99.0),
         rss_mib: after.rss_kib as f64 / 1024.0,
-        cpu_cores: (after.cpu_ticks - before.cpu_ticks) as f64 / ticks_per_s / elapsed.as_secs_f64(),
+        cpu_cores: (after.cpu_ticks - before.cpu_ticks) as f64
+            / ticks_per_s
+            / elapsed.as_secs_f64(),
         bytes_per_datapoint: sealed / datapoints,
         wal_bytes_per_datapoint: wal_bytes / datapoints,
     };
@@ -441,7 +504,9 @@ fn ingest_suite(args: &BenchArgs) -> anyhow::Result<()> {
 // ---------------------------------------------------------------- query
 
 fn query_suite(args: &BenchArgs) -> anyhow::Result<()> {
-    println!("\n== query: GetMetricStatistics over 7 days of 1-minute data (10,080 points) at a 1-hour period");
+    println!(
+        "\n== query: GetMetricStatistics over 7 days of 1-minute data (10,080 points) at a 1-hour period"
+    );
     let tmp = tempdir()?;
     let server = ServerProc::start(&tmp, true)?;
     let client = Client::new(&server.endpoint);
@@ -457,61 +522,108 @@ fn query_suite(args: &BenchArgs) -> anyhow::Result<()> {
             .map(|(t, v)| {
                 st(vec![
                     ("MetricName", s("cpu_usage_user")),
-                    ("Dimensions", Document::List(vec![st(vec![("Name", s("host")), ("Value", s("bench-1"))])])),
+                    (
+                        "Dimensions",
+                        Document::List(vec![st(vec![
+                            ("Name", s("host")),
+                            ("Value", s("bench-1")),
+                        ])]),
+                    ),
                     ("Timestamp", Document::Timestamp(Timestamp::from_millis(*t))),
                     ("Value", Document::Float(*v)),
                     ("Unit", s("Percent")),
                 ])
             })
             .collect();
-        let body = encode(Wire::Cbor, &st(vec![("Namespace", s("CWAgent")), ("MetricData", Document::List(data))]));
+        let body = encode(
+            Wire::Cbor,
+            &st(vec![
+                ("Namespace", s("CWAgent")),
+                ("MetricData", Document::List(data)),
+            ]),
+        );
         client.call(Wire::Cbor, "PutMetricData", &body)?;
     }
     let query = |wire: Wire, percentile_too: bool| {
         let mut fields = vec![
             ("Namespace", s("CWAgent")),
             ("MetricName", s("cpu_usage_user")),
-            ("Dimensions", Document::List(vec![st(vec![("Name", s("host")), ("Value", s("bench-1"))])])),
-            ("StartTime", Document::Timestamp(Timestamp::from_millis(start))),
+            (
+                "Dimensions",
+                Document::List(vec![st(vec![("Name", s("host")), ("Value", s("bench-1"))])]),
+            ),
+            (
+                "StartTime",
+                Document::Timestamp(Timestamp::from_millis(start)),
+            ),
             ("EndTime", Document::Timestamp(Timestamp::from_millis(now))),
             ("Period", Document::Int(3600)),
-            ("Statistics", Document::List(vec![s("Average"), s("Maximum"), s("SampleCount")])),
+            (
+                "Statistics",
+                Document::List(vec![s("Average"), s("Maximum"), s("SampleCount")]),
+            ),
         ];
         if percentile_too {
             fields.push(("ExtendedStatistics", Document::List(vec![s("p90")])));
         }
         encode(wire, &st(fields))
     };
-    let measure = |client: &Client, label: &str, wire: Wire, body: &[u8]| -> anyhow::Result<Duration> {
-        // Warm up, then measure sequential latency.
-        for _ in 0..20 {
-            client.call(wire, "GetMetricStatistics", body)?;
-        }
-        let mut lat = Vec::with_capacity(args.queries);
-        for _ in 0..args.queries {
-            let t0 = Instant::now();
-            client.call(wire, "GetMetricStatistics", body)?;
-            lat.push(t0.elapsed());
-        }
-        lat.sort();
-        let p50 = percentile(&lat, 50.0);
-        println!(
-            "  {label:<34} p50 {:>6.3} ms  p90 {:>6.3} ms  p99 {:>6.3} ms",
-            ms(p50),
-            ms(percentile(&lat, 90.0)),
-            ms(percentile(&lat, 99.0))
-        );
-        Ok(p50)
-    };
-    let head_cbor = measure(&client, "head, CBOR, Avg/Max/Count", Wire::Cbor, &query(Wire::Cbor, false))?;
-    measure(&client, "head, JSON, Avg/Max/Count", Wire::Json, &query(Wire::Json, false))?;
-    measure(&client, "head, CBOR, + p90", Wire::Cbor, &query(Wire::Cbor, true))?;
+    let measure =
+        |client: &Client, label: &str, wire: Wire, body: &[u8]| -> anyhow::Result<Duration> {
+            // Warm up, then measure sequential latency.
+            for _ in 0..20 {
+                client.call(wire, "GetMetricStatistics", body)?;
+            }
+            let mut lat = Vec::with_capacity(args.queries);
+            for _ in 0..args.queries {
+                let t0 = Instant::now();
+                client.call(wire, "GetMetricStatistics", body)?;
+                lat.push(t0.elapsed());
+            }
+            lat.sort();
+            let p50 = percentile(&lat, 50.0);
+            println!(
+                "  {label:<34} p50 {:>6.3} ms  p90 {:>6.3} ms  p99 {:>6.3} ms",
+                ms(p50),
+                ms(percentile(&lat, 90.0)),
+                ms(percentile(&lat, 99.0))
+            );
+            Ok(p50)
+        };
+    let head_cbor = measure(
+        &client,
+        "head, CBOR, Avg/Max/Count",
+        Wire::Cbor,
+        &query(Wire::Cbor, false),
+    )?;
+    measure(
+        &client,
+        "head, JSON, Avg/Max/Count",
+        Wire::Json,
+        &query(Wire::Json, false),
+    )?;
+    measure(
+        &client,
+        "head, CBOR, + p90",
+        Wire::Cbor,
+        &query(Wire::Cbor, true),
+    )?;
     server.stop()?;
     // Restart: the data is now in sealed blocks.
     let server = ServerProc::start(&tmp, true)?;
     let client = Client::new(&server.endpoint);
-    let sealed_cbor = measure(&client, "sealed blocks, CBOR, Avg/Max/Count", Wire::Cbor, &query(Wire::Cbor, false))?;
-    measure(&client, "sealed blocks, CBOR, + p90", Wire::Cbor, &query(Wire::Cbor, true))?;
+    let sealed_cbor = measure(
+        &client,
+        "sealed blocks, CBOR, Avg/Max/Count",
+        Wire::Cbor,
+        &query(Wire::Cbor, false),
+    )?;
+    measure(
+        &client,
+        "sealed blocks, CBOR, + p90",
+        Wire::Cbor,
+        &query(Wire::Cbor, true),
+    )?;
     // Baseline: the cheapest authenticated request (a ListMetrics on one series).
     let list = encode(Wire::Cbor, &st(vec![("Namespace", s("CWAgent"))]));
     let mut lat = Vec::new();
@@ -522,7 +634,11 @@ fn query_suite(args: &BenchArgs) -> anyhow::Result<()> {
     }
     lat.sort();
     let base = percentile(&lat, 50.0);
-    println!("  {:<34} p50 {:>6.3} ms", "baseline: ListMetrics (1 series)", ms(base));
+    println!(
+        "  {:<34} p50 {:>6.3} ms",
+        "baseline: ListMetrics (1 series)",
+        ms(base)
+    );
     println!(
         "  ratios: sealed/head {:.2}×; GetMetricStatistics/ListMetrics baseline {:.2}× (target p50 ≤ 2 ms)",
         sealed_cbor.as_secs_f64() / head_cbor.as_secs_f64(),
@@ -546,4 +662,3 @@ fn uuid_like() -> String {
         .unwrap_or(0);
     format!("{:x}-{}", t, std::process::id())
 }
-

@@ -12,7 +12,12 @@ pub struct KeysArgs {
     #[command(subcommand)]
     command: KeysCommand,
     /// Server endpoint.
-    #[arg(long, global = true, default_value = "http://127.0.0.1:4566", env = "STRATUS_ENDPOINT")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "http://127.0.0.1:4566",
+        env = "STRATUS_ENDPOINT"
+    )]
     endpoint: String,
     /// Shared-credentials file holding an admin key (default: $AWS_SHARED_CREDENTIALS_FILE,
     /// ./stratus-data/credentials, ~/.aws/credentials).
@@ -59,7 +64,9 @@ pub fn run(args: KeysArgs) -> anyhow::Result<()> {
         .unwrap_or_else(client::default_credentials_file);
     let creds = client::read_profile(&file, &args.profile)?;
     let (op, body) = match &args.command {
-        KeysCommand::Create { name, policy } => ("CreateKey", json!({"Name": name, "Policy": policy})),
+        KeysCommand::Create { name, policy } => {
+            ("CreateKey", json!({"Name": name, "Policy": policy}))
+        }
         KeysCommand::List => ("ListKeys", json!({})),
         KeysCommand::Delete { access_key_id } => {
             ("DeleteKey", json!({"AccessKeyId": access_key_id}))
@@ -72,13 +79,22 @@ pub fn run(args: KeysArgs) -> anyhow::Result<()> {
     }
     match args.command {
         KeysCommand::Create { .. } => {
-            println!("access_key_id = {}", v["AccessKeyId"].as_str().unwrap_or(""));
-            println!("secret_access_key = {}", v["SecretAccessKey"].as_str().unwrap_or(""));
+            println!(
+                "access_key_id = {}",
+                v["AccessKeyId"].as_str().unwrap_or("")
+            );
+            println!(
+                "secret_access_key = {}",
+                v["SecretAccessKey"].as_str().unwrap_or("")
+            );
             println!("policy = {}", v["Policy"].as_str().unwrap_or(""));
             eprintln!("The secret is shown only now; store it where the agent can read it.");
         }
         KeysCommand::List => {
-            println!("{:<24} {:<10} {:<28} NAME", "ACCESS KEY ID", "POLICY", "CREATED");
+            println!(
+                "{:<24} {:<10} {:<28} NAME",
+                "ACCESS KEY ID", "POLICY", "CREATED"
+            );
             for k in v["Keys"].as_array().into_iter().flatten() {
                 println!(
                     "{:<24} {:<10} {:<28} {}",

@@ -10,7 +10,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "stratus", version, about = "Self-hosted, CloudWatch-compatible monitoring")]
+#[command(
+    name = "stratus",
+    version,
+    about = "Self-hosted, CloudWatch-compatible monitoring"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
