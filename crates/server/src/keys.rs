@@ -309,6 +309,7 @@ mod tests {
             ks.create("x", "root"),
             Err(KeyError::UnknownPolicy(_))
         ));
+        ks.create("kept", "readonly").unwrap();
         drop(ks);
         drop(meta);
         // Another master key cannot open the secrets.
