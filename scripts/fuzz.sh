@@ -47,7 +47,7 @@ for target in "${targets[@]}"; do
     found=0
     for input in "$artifacts"/crash-* "$artifacts"/oom-* "$artifacts"/timeout-* "$artifacts"/leak-*; do
         [ -f "$input" ] || continue
-        cp "$input" "$regressions/"
+        mv "$input" "$regressions/"
         found=1
         echo "saved $regressions/$(basename "$input")" >&2
     done
