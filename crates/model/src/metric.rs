@@ -155,12 +155,10 @@ pub fn validate_dimension_value(value: &str, p: Param) -> ApiResult<()> {
 /// and sorts it by name.
 pub fn validate_dimensions(dims: &mut [Dimension], p: Param) -> ApiResult<()> {
     if dims.len() > MAX_DIMENSIONS_PER_METRIC {
-        let names: Vec<&str> = dims.iter().map(|d| d.name.as_str()).collect();
-        return Err(crate::param::list_constraint(
-            &names,
-            p,
-            &format!("Member must have length less than or equal to {MAX_DIMENSIONS_PER_METRIC}"),
-        ));
+        // AWS answers collection-size limits with InvalidParameterValue.
+        return Err(invalid(format!(
+            "The collection {p} must not have a size greater than {MAX_DIMENSIONS_PER_METRIC}."
+        )));
     }
     for (i, d) in dims.iter().enumerate() {
         validate_dimension_name(&d.name, p.member(i).field("Name"))?;
@@ -286,8 +284,8 @@ mod tests {
             ),
             (
                 too_many,
-                ErrorCode::ValidationError,
-                "metricData.1.member.dimensions",
+                ErrorCode::InvalidParameterValue,
+                "MetricData.member.1.Dimensions",
             ),
         ];
         for (input, code, param) in cases {

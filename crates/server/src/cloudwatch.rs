@@ -136,10 +136,11 @@ fn encode_list_token(k: &tsdb::SeriesKey) -> String {
 }
 
 fn decode_list_token(t: &str) -> ApiResult<tsdb::SeriesKey> {
+    // ListMetrics models only InvalidParameterValue; SDKs raise that class.
     let bad = || {
         ApiError::new(
-            ErrorCode::InvalidNextToken,
-            "The service returned an invalid NextToken.",
+            ErrorCode::InvalidParameterValue,
+            "The parameter NextToken is invalid: it was not returned by ListMetrics.",
         )
     };
     let b64 = t.strip_prefix(LIST_TOKEN_PREFIX).ok_or_else(bad)?;
