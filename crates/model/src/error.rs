@@ -61,6 +61,44 @@ impl Fault {
 }
 
 impl ErrorCode {
+    /// Every code, for reverse lookups.
+    pub const ALL: &'static [ErrorCode] = &[
+        Self::InvalidParameterValue,
+        Self::MissingParameter,
+        Self::InvalidParameterCombination,
+        Self::InvalidNextToken,
+        Self::InvalidFormat,
+        Self::InvalidParameterInput,
+        Self::LimitExceeded,
+        Self::LimitExceededException,
+        Self::ResourceNotFound,
+        Self::ResourceNotFoundException,
+        Self::ResourceConflict,
+        Self::ConcurrentModificationException,
+        Self::ValidationError,
+        Self::InternalServiceError,
+        Self::InvalidAction,
+        Self::InvalidQueryParameter,
+        Self::MalformedInput,
+        Self::RequestEntityTooLarge,
+        Self::IncompleteSignature,
+        Self::InvalidClientTokenId,
+        Self::SignatureDoesNotMatch,
+        Self::AccessDenied,
+        Self::RequestExpired,
+        Self::MissingAuthenticationToken,
+        Self::InvalidParameter,
+        Self::NotFound,
+        Self::AuthorizationError,
+        Self::InternalError,
+        Self::Throttled,
+    ];
+
+    /// The code whose query-protocol name is `code`.
+    pub fn from_code(code: &str) -> Option<ErrorCode> {
+        Self::ALL.iter().copied().find(|c| c.code() == code)
+    }
+
     /// The legacy (query) error code.
     pub fn code(self) -> &'static str {
         use ErrorCode::*;
@@ -187,3 +225,51 @@ impl ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_all_is_complete() {
+        for c in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from_code(c.code()), Some(*c));
+        }
+        // Adding a variant without listing it here breaks this match.
+        let count = |c: ErrorCode| -> usize {
+            match c {
+                ErrorCode::InvalidParameterValue
+                | ErrorCode::MissingParameter
+                | ErrorCode::InvalidParameterCombination
+                | ErrorCode::InvalidNextToken
+                | ErrorCode::InvalidFormat
+                | ErrorCode::InvalidParameterInput
+                | ErrorCode::LimitExceeded
+                | ErrorCode::LimitExceededException
+                | ErrorCode::ResourceNotFound
+                | ErrorCode::ResourceNotFoundException
+                | ErrorCode::ResourceConflict
+                | ErrorCode::ConcurrentModificationException
+                | ErrorCode::ValidationError
+                | ErrorCode::InternalServiceError
+                | ErrorCode::InvalidAction
+                | ErrorCode::InvalidQueryParameter
+                | ErrorCode::MalformedInput
+                | ErrorCode::RequestEntityTooLarge
+                | ErrorCode::IncompleteSignature
+                | ErrorCode::InvalidClientTokenId
+                | ErrorCode::SignatureDoesNotMatch
+                | ErrorCode::AccessDenied
+                | ErrorCode::RequestExpired
+                | ErrorCode::MissingAuthenticationToken
+                | ErrorCode::InvalidParameter
+                | ErrorCode::NotFound
+                | ErrorCode::AuthorizationError
+                | ErrorCode::InternalError
+                | ErrorCode::Throttled => 1,
+            }
+        };
+        assert_eq!(ErrorCode::ALL.iter().map(|c| count(*c)).sum::<usize>(), 29);
+        assert_eq!(ErrorCode::from_code("Nope"), None);
+    }
+}

@@ -259,7 +259,10 @@ pub fn query_result(doc: &Document, action: &str) -> Result<Document, ApiError> 
             .and_then(Document::as_str)
             .unwrap_or("")
             .to_owned();
-        return Err(ApiError::new(error_code_named(code), message));
+        return Err(ApiError::new(
+            ErrorCode::from_code(code).unwrap_or(ErrorCode::InternalServiceError),
+            message,
+        ));
     }
     let response = doc
         .get(&format!("{action}Response"))
@@ -268,45 +271,6 @@ pub fn query_result(doc: &Document, action: &str) -> Result<Document, ApiError> 
         .get(&format!("{action}Result"))
         .cloned()
         .unwrap_or(Document::Map(Vec::new())))
-}
-
-fn error_code_named(code: &str) -> ErrorCode {
-    use ErrorCode::*;
-    const ALL: &[ErrorCode] = &[
-        InvalidParameterValue,
-        MissingParameter,
-        InvalidParameterCombination,
-        InvalidNextToken,
-        InvalidFormat,
-        InvalidParameterInput,
-        LimitExceeded,
-        LimitExceededException,
-        ResourceNotFound,
-        ResourceNotFoundException,
-        ResourceConflict,
-        ConcurrentModificationException,
-        ValidationError,
-        InternalServiceError,
-        InvalidAction,
-        InvalidQueryParameter,
-        MalformedInput,
-        RequestEntityTooLarge,
-        IncompleteSignature,
-        InvalidClientTokenId,
-        SignatureDoesNotMatch,
-        AccessDenied,
-        RequestExpired,
-        MissingAuthenticationToken,
-        InvalidParameter,
-        NotFound,
-        AuthorizationError,
-        InternalError,
-        Throttled,
-    ];
-    ALL.iter()
-        .copied()
-        .find(|c| c.code() == code)
-        .unwrap_or(InternalServiceError)
 }
 
 #[cfg(test)]

@@ -39,6 +39,14 @@ fn db_err(e: impl std::fmt::Display) -> MetaError {
 
 pub type Result<T, E = MetaError> = std::result::Result<T, E>;
 
+fn decode<T: DeserializeOwned>(table: Table, key: &str, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|source| MetaError::Corrupt {
+        table: table.0,
+        key: key.to_string(),
+        source,
+    })
+}
+
 #[derive(Debug)]
 pub struct MetaStore {
     db: Database,
@@ -57,16 +65,10 @@ impl MetaStore {
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
             Err(e) => return Err(db_err(e)),
         };
-        match t.get(key).map_err(db_err)? {
-            None => Ok(None),
-            Some(v) => serde_json::from_slice(v.value())
-                .map(Some)
-                .map_err(|source| MetaError::Corrupt {
-                    table: table.0,
-                    key: key.to_string(),
-                    source,
-                }),
-        }
+        t.get(key)
+            .map_err(db_err)?
+            .map(|v| decode(table, key, v.value()))
+            .transpose()
     }
 
     /// All records of a table in key order.
@@ -81,11 +83,7 @@ impl MetaStore {
         for item in t.iter().map_err(db_err)? {
             let (k, v) = item.map_err(db_err)?;
             let key = k.value().to_string();
-            let rec = serde_json::from_slice(v.value()).map_err(|source| MetaError::Corrupt {
-                table: table.0,
-                key: key.clone(),
-                source,
-            })?;
+            let rec = decode(table, &key, v.value())?;
             out.push((key, rec));
         }
         Ok(out)
@@ -117,16 +115,10 @@ pub struct Txn<'a> {
 impl Txn<'_> {
     pub fn get<T: DeserializeOwned>(&self, table: Table, key: &str) -> Result<Option<T>> {
         let t = self.tx.open_table(table.def()).map_err(db_err)?;
-        match t.get(key).map_err(db_err)? {
-            None => Ok(None),
-            Some(v) => serde_json::from_slice(v.value())
-                .map(Some)
-                .map_err(|source| MetaError::Corrupt {
-                    table: table.0,
-                    key: key.to_string(),
-                    source,
-                }),
-        }
+        t.get(key)
+            .map_err(db_err)?
+            .map(|v| decode(table, key, v.value()))
+            .transpose()
     }
     pub fn put<T: Serialize>(&mut self, table: Table, key: &str, value: &T) -> Result<()> {
         let bytes = serde_json::to_vec(value).map_err(db_err)?;
