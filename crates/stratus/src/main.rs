@@ -3,6 +3,7 @@
 mod bench;
 mod client;
 mod keys_cmd;
+mod up;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -29,7 +30,8 @@ struct Cli {
 enum Command {
     /// Run the Stratus server (CloudWatch API on one port).
     Server(ServerArgs),
-    /// Quick start: run Stratus on its embedded defaults (data in ./stratus-data).
+    /// Quick start: run Stratus on its embedded defaults (data in ./stratus-data)
+    /// with a local agent reporting this machine's cpu, mem, disk and net.
     Up(ServerArgs),
     /// Manage access keys on a running server.
     Keys(keys_cmd::KeysArgs),
@@ -61,7 +63,7 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Server(args) => serve(args, false),
-        Command::Up(args) => serve(args, true),
+        Command::Up(args) => up::run(args),
         Command::Keys(args) => keys_cmd::run(args),
         Command::Bench(args) => bench::run(args),
     }
@@ -80,6 +82,15 @@ fn admin_key_from_env() -> anyhow::Result<Option<(String, String)>> {
 }
 
 fn serve(args: ServerArgs, quick_start: bool) -> anyhow::Result<()> {
+    serve_with(args, |s| print_banner(s, quick_start), shutdown_signal())
+}
+
+/// Runs the server until `shutdown` resolves; `on_started` runs once it listens.
+fn serve_with(
+    args: ServerArgs,
+    on_started: impl FnOnce(&stratus_server::Started),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let config = stratus_server::Config {
         data_dir: args.data_dir,
         listen: args.listen,
@@ -90,9 +101,7 @@ fn serve(args: ServerArgs, quick_start: bool) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(async move {
-        stratus_server::run(config, |s| print_banner(s, quick_start), shutdown_signal()).await
-    })?;
+    rt.block_on(async move { stratus_server::run(config, on_started, shutdown).await })?;
     Ok(())
 }
 
@@ -110,7 +119,12 @@ fn print_banner(s: &stratus_server::Started, quick_start: bool) {
     println!("  export AWS_SHARED_CREDENTIALS_FILE={creds} AWS_CONFIG_FILE={conf}");
     println!("  aws --endpoint-url {endpoint} --profile stratus cloudwatch list-metrics");
     if quick_start {
-        println!("Create a least-privilege key for an agent:");
+        if let Some(data_dir) = s.credentials_file.parent() {
+            for line in up::banner_lines(data_dir) {
+                println!("{line}");
+            }
+        }
+        println!("Create a least-privilege key for an agent on another host:");
         println!("  stratus keys create --name my-host --policy agent --credentials-file {creds}");
     }
     println!("Press Ctrl-C to stop.");
