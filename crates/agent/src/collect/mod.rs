@@ -83,3 +83,133 @@ pub enum ProcstatSelector {
     /// Regex on the full command line.
     Pattern(String),
 }
+
+pub mod counter;
+pub mod cpu;
+pub mod disk;
+pub mod diskio;
+pub mod mem;
+pub mod net;
+pub mod netstat;
+pub mod processes;
+pub mod procfile;
+pub mod procstat;
+pub mod swap;
+
+mod registry;
+
+pub use registry::{PLUGINS, default_unit, known_fields, metric_name, new_collector};
+
+/// The fields a collector emits, as the config asked for them (`fields` empty
+/// = every field of the plugin).
+#[derive(Debug, Clone, Default)]
+pub struct FieldSet {
+    wanted: Vec<&'static str>,
+}
+
+impl FieldSet {
+    pub fn new(wanted: &[&'static str]) -> Self {
+        FieldSet {
+            wanted: wanted.to_vec(),
+        }
+    }
+
+    pub fn wants(&self, field: &str) -> bool {
+        self.wanted.is_empty() || self.wanted.contains(&field)
+    }
+
+    /// Appends `(field, value)` to `fields` when the config asked for it.
+    pub fn push(&self, fields: &mut Vec<(&'static str, f64)>, field: &'static str, value: f64) {
+        if self.wants(field) {
+            fields.push((field, value));
+        }
+    }
+}
+
+/// `resources` semantics shared by disk, diskio and net: empty or `*` = all;
+/// otherwise names matched exactly or with `*`/`?` globs (telegraf's
+/// `filter.Compile`).
+#[derive(Debug, Clone, Default)]
+pub struct ResourceFilter {
+    patterns: Vec<String>,
+}
+
+impl ResourceFilter {
+    pub fn new(resources: &[String]) -> Self {
+        if resources.iter().any(|r| r == "*") {
+            return ResourceFilter::default();
+        }
+        ResourceFilter {
+            patterns: resources.to_vec(),
+        }
+    }
+
+    /// True when no resource list restricts the selection.
+    pub fn is_all(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    pub fn matches(&self, name: &str) -> bool {
+        self.is_all() || self.is_listed(name)
+    }
+
+    /// True when `name` is named by the list (never true for "all").
+    pub fn is_listed(&self, name: &str) -> bool {
+        self.patterns
+            .iter()
+            .any(|p| glob_match(p.as_bytes(), name.as_bytes()))
+    }
+}
+
+/// `*` any run, `?` any one byte; everything else literal.
+fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match(b"eth*", b"eth0"));
+        assert!(glob_match(b"*", b""));
+        assert!(glob_match(b"e?h0", b"eth0"));
+        assert!(!glob_match(b"eth", b"eth0"));
+        assert!(glob_match(b"/", b"/"));
+        assert!(!glob_match(b"/", b"/boot"));
+        assert!(glob_match(b"a*b*c", b"axxbyyc"));
+        assert!(!glob_match(b"a*b*c", b"axxbyy"));
+    }
+
+    #[test]
+    fn resource_star_means_all() {
+        let f = ResourceFilter::new(&["*".to_string()]);
+        assert!(f.is_all());
+        assert!(!f.is_listed("lo"));
+        let f = ResourceFilter::new(&["lo".to_string()]);
+        assert!(f.is_listed("lo") && !f.matches("eth0"));
+    }
+}

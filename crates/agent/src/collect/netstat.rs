@@ -1,0 +1,138 @@
+//! `netstat`: socket counts, mirroring telegraf `plugins/inputs/net/netstat.go`
+//! on gopsutil `net.Connections("all")` (`net_linux.go`), which reads
+//! `/proc/net/{tcp,tcp6,udp,udp6,unix}`:
+//! - every TCP socket counts toward `tcp_<state>` (column `st`, hex:
+//!   01 ESTABLISHED … 0B CLOSING);
+//! - every datagram socket counts toward `udp_socket` — UDP v4/v6, and, as in
+//!   gopsutil, unix datagram sockets too;
+//! - unix stream/seqpacket sockets have gopsutil status `NONE` and count
+//!   toward `tcp_none`.
+//!
+//! One difference: gopsutil lists a unix socket once per process holding it
+//! (it walks every `/proc/[pid]/fd`); we count each socket once, which needs
+//! no privileges and is what the number is meant to say.
+
+use std::path::PathBuf;
+
+use super::{CollectError, Collector, FieldSet, PluginOptions, Reading, procfile};
+
+/// Field names in the order of the kernel's TCP state numbers 1..=11.
+const TCP_STATES: [&str; 11] = [
+    "tcp_established",
+    "tcp_syn_sent",
+    "tcp_syn_recv",
+    "tcp_fin_wait1",
+    "tcp_fin_wait2",
+    "tcp_time_wait",
+    "tcp_close",
+    "tcp_close_wait",
+    "tcp_last_ack",
+    "tcp_listen",
+    "tcp_closing",
+];
+
+/// `SOCK_DGRAM` in `/proc/net/unix`'s Type column.
+const UNIX_SOCK_DGRAM: u32 = 2;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SocketCounts {
+    /// Index `i` = TCP state `i + 1`.
+    pub tcp: [u64; 11],
+    pub tcp_none: u64,
+    pub udp: u64,
+}
+
+impl SocketCounts {
+    /// Adds the sockets of a `/proc/net/tcp` or `tcp6` table.
+    pub fn add_tcp(&mut self, text: &str) {
+        for line in text.lines().skip(1) {
+            let w: Vec<&str> = line.split_whitespace().collect();
+            // gopsutil skips lines with fewer than 10 columns.
+            if w.len() < 10 {
+                continue;
+            }
+            if let Ok(state) = u8::from_str_radix(w[3], 16)
+                && let Some(slot) = usize::from(state)
+                    .checked_sub(1)
+                    .and_then(|i| self.tcp.get_mut(i))
+            {
+                *slot += 1;
+            }
+        }
+    }
+
+    /// Adds the sockets of a `/proc/net/udp` or `udp6` table.
+    pub fn add_udp(&mut self, text: &str) {
+        self.udp += text
+            .lines()
+            .skip(1)
+            .filter(|l| l.split_whitespace().count() >= 10)
+            .count() as u64;
+    }
+
+    /// Adds the sockets of `/proc/net/unix`.
+    pub fn add_unix(&mut self, text: &str) {
+        for line in text.lines().skip(1) {
+            let w: Vec<&str> = line.split_whitespace().collect();
+            // gopsutil needs the inode column (index 6).
+            if w.len() < 7 {
+                continue;
+            }
+            match w[4].parse::<u32>() {
+                Ok(UNIX_SOCK_DGRAM) => self.udp += 1,
+                Ok(_) => self.tcp_none += 1,
+                Err(_) => {}
+            }
+        }
+    }
+
+    pub fn fields(&self, fields: &FieldSet) -> Vec<(&'static str, f64)> {
+        let mut out = Vec::new();
+        for (name, count) in TCP_STATES.iter().zip(self.tcp) {
+            fields.push(&mut out, name, count as f64);
+        }
+        fields.push(&mut out, "tcp_none", self.tcp_none as f64);
+        fields.push(&mut out, "udp_socket", self.udp as f64);
+        out
+    }
+}
+
+pub struct NetstatCollector {
+    net: PathBuf,
+    fields: FieldSet,
+}
+
+impl NetstatCollector {
+    pub fn new(opts: &PluginOptions) -> Self {
+        NetstatCollector {
+            net: opts.roots.proc.join("net"),
+            fields: FieldSet::new(&opts.fields),
+        }
+    }
+
+    pub fn counts(&self) -> Result<SocketCounts, CollectError> {
+        let mut c = SocketCounts::default();
+        // tcp and udp exist on every Linux; the v6 and unix tables may not.
+        c.add_tcp(&procfile::read(&self.net.join("tcp"))?);
+        c.add_udp(&procfile::read(&self.net.join("udp"))?);
+        if let Some(t) = procfile::read_optional(&self.net.join("tcp6"))? {
+            c.add_tcp(&t);
+        }
+        if let Some(t) = procfile::read_optional(&self.net.join("udp6"))? {
+            c.add_udp(&t);
+        }
+        if let Some(t) = procfile::read_optional(&self.net.join("unix"))? {
+            c.add_unix(&t);
+        }
+        Ok(c)
+    }
+}
+
+impl Collector for NetstatCollector {
+    fn collect(&mut self) -> Result<Vec<Reading>, CollectError> {
+        Ok(vec![Reading {
+            tags: Vec::new(),
+            fields: self.counts()?.fields(&self.fields),
+        }])
+    }
+}
