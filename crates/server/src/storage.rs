@@ -88,7 +88,7 @@ impl MetricStore {
             })
             .collect();
         self.db
-            .write(&tsdb::WriteBatch { entries })
+            .write(&tsdb::WriteBatch { entries, batch_id: None })
             .map_err(storage_error)
     }
 

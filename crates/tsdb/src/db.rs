@@ -16,9 +16,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::aggregate::{Aggregate, Bucketer};
+use crate::batch_ids::{self, BATCH_IDS_FILE, BatchIds};
 use crate::block::{Block, block_path, write_block};
 use crate::catalog::{CATALOG_FILE, Catalog};
 use crate::error::Error;
@@ -26,7 +27,9 @@ use crate::fsutil::{dir_bytes, sync_dir};
 use crate::head::Head;
 use crate::index::SeriesIndex;
 use crate::locks::{lock, read, write};
-use crate::model::{Options, RangeQuery, Sample, SeriesFilter, SeriesKey, Stats, WriteBatch};
+use crate::model::{
+    Options, RangeQuery, Sample, SeriesFilter, SeriesKey, Stats, WriteBatch, Written,
+};
 use crate::record::{SeriesId, decode_batch, encode_batch, put_key};
 use crate::recovery::RecoveryReport;
 use crate::wal::{self, WalWriter};
@@ -39,6 +42,9 @@ struct Inner {
     blocks: Vec<Arc<Block>>,
     sealed_samples: u64,
     last_seal: Instant,
+    /// Ids of stored batches (idempotent writes), and duplicates refused.
+    batch_ids: BatchIds,
+    duplicate_batches: u64,
     /// Reused record buffer and per-entry ids (the write path is allocation-aware).
     record: Vec<u8>,
     ids: Vec<SeriesId>,
@@ -104,6 +110,10 @@ impl Db {
             wal::remove_segments_below(&wal_dir, covered_below, opts.fsync)?;
             segments.drain(..already_sealed);
         }
+        let mut batch_ids = BatchIds::new(opts.batch_id_retention, opts.max_batch_ids);
+        for (id, at) in batch_ids::load(dir, &mut report)? {
+            batch_ids.insert(id, at);
+        }
         let mut head = Head::default();
         let mut samples_replayed = 0u64;
         wal::replay(
@@ -113,6 +123,9 @@ impl Db {
             &mut report,
             |payload| {
                 let rec = decode_batch(payload).map_err(|e| e.at(&wal_dir))?;
+                if let Some((id, at)) = rec.batch {
+                    batch_ids.insert(id, at);
+                }
                 for (id, key) in rec.defs {
                     index.define(id, key).map_err(|c| {
                         Error::corrupt(&wal_dir, format!("conflicting series definition ({c:?})"))
@@ -132,6 +145,7 @@ impl Db {
             },
         )?;
         report.wal_samples_replayed = samples_replayed;
+        batch_ids.prune(now_ms());
 
         let next_segment = segments
             .last()
@@ -148,6 +162,8 @@ impl Db {
                 blocks,
                 sealed_samples,
                 last_seal: Instant::now(),
+                batch_ids,
+                duplicate_batches: 0,
                 record: Vec::new(),
                 ids: Vec::new(),
                 encoded_key: Vec::new(),
@@ -175,14 +191,40 @@ impl Db {
     /// Appends `batch` to the WAL and the head. Durable when it returns `Ok`
     /// (fsync'd unless `Options::fsync` is off). Concurrent callers share
     /// fsyncs. May seal the head afterwards when it is due.
-    pub fn write(&self, batch: &WriteBatch) -> Result<(), Error> {
+    ///
+    /// A batch carrying a [`crate::BatchId`] that was already stored returns
+    /// [`Written::Duplicate`] and stores nothing — once the original is
+    /// durable, so a duplicate is never acknowledged ahead of its original.
+    pub fn write(&self, batch: &WriteBatch) -> Result<Written, Error> {
         if batch.is_empty() {
-            return Ok(());
+            return Ok(Written::Stored);
         }
         let (seq, seal_due) = {
             let mut guard = write(&self.inner);
             let inner = &mut *guard;
             self.wal.check_healthy()?;
+            let stored_batch = match batch.batch_id {
+                Some(id) if inner.batch_ids.contains(&id) => {
+                    inner.duplicate_batches += 1;
+                    // The original was appended earlier, so it is at or
+                    // below the last sequence number.
+                    let original_seq = self.wal.counters().0;
+                    drop(guard);
+                    self.wal.commit(original_seq)?;
+                    return Ok(Written::Duplicate);
+                }
+                Some(id) => {
+                    let at = now_ms();
+                    inner.batch_ids.insert(id, at);
+                    Some((id, at))
+                }
+                None => None,
+            };
+            let forget_id = |inner: &mut Inner| {
+                if let Some((id, _)) = stored_batch {
+                    inner.batch_ids.forget(&id);
+                }
+            };
             let first_new = inner.index.next_id();
             inner.ids.clear();
             let mut prev: Option<(&SeriesKey, SeriesId)> = None;
@@ -193,6 +235,7 @@ impl Db {
                         Ok(id) => id,
                         Err(e) => {
                             rollback(&mut inner.index, first_new);
+                            forget_id(inner);
                             return Err(e);
                         }
                     },
@@ -210,6 +253,7 @@ impl Db {
             let defs: Vec<(SeriesId, &SeriesKey)> = defs.collect();
             encode_batch(
                 &mut inner.record,
+                stored_batch,
                 defs.into_iter(),
                 inner
                     .ids
@@ -221,6 +265,7 @@ impl Db {
                 Ok(seq) => seq,
                 Err(e) => {
                     rollback(&mut inner.index, first_new);
+                    forget_id(inner);
                     return Err(e);
                 }
             };
@@ -238,7 +283,7 @@ impl Db {
                 self.seal_locked(state)?;
             }
         }
-        Ok(())
+        Ok(Written::Stored)
     }
 
     /// Series matching `filter`, in `SeriesKey` order, strictly after `after`.
@@ -309,7 +354,7 @@ impl Db {
     }
 
     fn seal_locked(&self, mut state: MutexGuard<'_, SealState>) -> Result<(), Error> {
-        let (frozen, covered_below) = {
+        let (frozen, covered_below, ids_snapshot) = {
             let mut inner = write(&self.inner);
             inner.last_seal = Instant::now();
             if inner.head.is_empty() {
@@ -319,13 +364,23 @@ impl Db {
             let covered_below = self.wal.rotate()?;
             let frozen = Arc::new(std::mem::take(&mut inner.head));
             inner.sealing = Some(frozen.clone());
-            (frozen, covered_below)
+            // Taken after the rotation: holds every id the covered segments carry.
+            inner.batch_ids.prune(now_ms());
+            let ids_snapshot = (!inner.batch_ids.is_empty()
+                || self.dir.join(BATCH_IDS_FILE).exists())
+            .then(|| inner.batch_ids.snapshot());
+            (frozen, covered_below, ids_snapshot)
         };
 
-        // The catalog goes first: a block must never be on disk (and cover
-        // WAL segments) while the keys of its series exist only in the WAL.
+        // The batch ids and the catalog go first: a block must never be on
+        // disk (and cover WAL segments) while the keys of its series or the
+        // ids of its batches exist only in the WAL.
         let block_id = state.next_block_id;
-        let outcome = {
+        let ids_stored = match &ids_snapshot {
+            Some(ids) => batch_ids::store(&self.dir, ids, self.opts.fsync),
+            None => Ok(()),
+        };
+        let outcome = ids_stored.and_then(|()| {
             let (upto, keys) = {
                 let inner = read(&self.inner);
                 let upto = inner.index.next_id();
@@ -352,7 +407,7 @@ impl Db {
                         self.opts.fsync,
                     )
                 })
-        };
+        });
 
         let mut inner = write(&self.inner);
         inner.sealing = None;
@@ -380,6 +435,8 @@ impl Db {
         Stats {
             wal_records,
             wal_flushes,
+            batch_ids: inner.batch_ids.len(),
+            duplicate_batches: inner.duplicate_batches,
             series: inner.index.len(),
             head_samples: inner.head.samples() + inner.sealing.as_ref().map_or(0, |h| h.samples()),
             sealed_samples: inner.sealed_samples,
@@ -395,6 +452,13 @@ impl Db {
         self.seal()?;
         self.wal.sync()
     }
+}
+
+/// Wall-clock milliseconds: batch-id ages must survive restarts, so not `Instant`.
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// The id of `key`, adding the series if it is new.

@@ -14,6 +14,7 @@
 //!
 //! ```text
 //! <dir>/catalog.log        series id → key definitions (append-only, crc-framed)
+//! <dir>/batch-ids          stored batch ids, rewritten at each seal (module `batch_ids`)
 //! <dir>/wal/NNNNNNNN.log   WAL segments (crc-framed batch records)
 //! <dir>/blocks/NNNNNNNN.blk immutable columnar blocks
 //! ```
@@ -31,6 +32,14 @@
 //! delta-of-delta timestamps, per-column chosen float codecs, RLE unit and
 //! kind columns, crc per section), the block is fsync'd and renamed into
 //! place, and only then are the covered WAL segments deleted.
+//!
+//! # Idempotent writes
+//!
+//! A [`WriteBatch`] may carry a client [`BatchId`]. The id is written in the
+//! batch's WAL record and remembered in memory; a later batch with the same
+//! id returns [`Written::Duplicate`] without storing anything. Ids survive
+//! a crash with their samples (same record) and a seal (the `batch-ids`
+//! file is rewritten before WAL segments are deleted).
 //!
 //! # Recovery
 //!
@@ -50,6 +59,7 @@
 //! by the in-memory series index (module `index`) without touching samples.
 
 pub mod aggregate;
+mod batch_ids;
 mod block;
 mod catalog;
 pub mod codec;
@@ -67,10 +77,11 @@ pub mod sketch;
 mod wal;
 
 pub use aggregate::Aggregate;
+pub use batch_ids::BatchId;
 pub use db::Db;
 pub use error::{DecodeError, Error};
 pub use model::{
-    Options, RangeQuery, Sample, SampleValue, SeriesFilter, SeriesKey, Stats, WriteBatch,
+    Options, RangeQuery, Sample, SampleValue, SeriesFilter, SeriesKey, Stats, WriteBatch, Written,
 };
 pub use recovery::{RecoveryReport, Truncation};
 pub use sketch::DdSketch;

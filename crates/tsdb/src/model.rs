@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::batch_ids::BatchId;
+
 /// Identifies a series: namespace, metric name and dimension set.
 ///
 /// `dimensions` must be sorted by `(name, value)` and free of duplicate
@@ -86,6 +88,9 @@ impl Sample {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct WriteBatch {
     pub entries: Vec<(SeriesKey, Sample)>,
+    /// The client's idempotency token: a batch whose id was already stored
+    /// (within [`Options::batch_id_retention`]) is not stored again.
+    pub batch_id: Option<BatchId>,
 }
 
 impl WriteBatch {
@@ -96,7 +101,14 @@ impl WriteBatch {
     pub fn with_capacity(n: usize) -> Self {
         WriteBatch {
             entries: Vec::with_capacity(n),
+            batch_id: None,
         }
+    }
+
+    /// Sets the idempotency token; builder style.
+    pub fn with_batch_id(mut self, id: BatchId) -> Self {
+        self.batch_id = Some(id);
+        self
     }
 
     /// Adds one sample; builder style.
@@ -112,6 +124,15 @@ impl WriteBatch {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+}
+
+/// What [`crate::Db::write`] did with a batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Written {
+    /// The samples are stored (durably, when `Options::fsync`).
+    Stored,
+    /// A batch with the same id was stored before; nothing was written.
+    Duplicate,
 }
 
 /// Selects series for `Db::list_series`; every present constraint must match.
@@ -173,6 +194,11 @@ pub struct Options {
     /// On open, cut a corrupt WAL segment that is not the newest one at its
     /// last good record instead of failing. Data after the cut is lost.
     pub truncate_corrupt_wal: bool,
+    /// How long a stored batch id is remembered (duplicates older than this
+    /// are stored again).
+    pub batch_id_retention: Duration,
+    /// Most batch ids remembered; the oldest are forgotten first.
+    pub max_batch_ids: usize,
 }
 
 impl Default for Options {
@@ -182,6 +208,8 @@ impl Default for Options {
             max_head_samples: 2_000_000,
             seal_interval: Duration::from_secs(2 * 3600),
             truncate_corrupt_wal: false,
+            batch_id_retention: Duration::from_secs(24 * 3600),
+            max_batch_ids: 1_000_000,
         }
     }
 }
@@ -201,4 +229,8 @@ pub struct Stats {
     /// WAL flushes (each one fsync when enabled) since open; records per
     /// flush measures how well group commit works.
     pub wal_flushes: u64,
+    /// Batch ids remembered for idempotent writes.
+    pub batch_ids: usize,
+    /// Batches dropped as duplicates since open.
+    pub duplicate_batches: u64,
 }

@@ -8,7 +8,9 @@
 //! keys inlined.
 //!
 //! ```text
-//! record  = version u8 | ndefs varint | def* | nsamples varint | sample*
+//! record  = 1 u8 | body                                  (no batch id)
+//!         | 2 u8 | batch id [16] | stored_at_ms zigzag varint | body
+//! body    = ndefs varint | def* | nsamples varint | sample*
 //! def     = id varint | key
 //! key     = namespace str | name str | ndims varint | (dim str | value str)*
 //! sample  = id varint | Δts zigzag varint (vs previous sample in the record)
@@ -16,7 +18,11 @@
 //! value   = f64 (Single) | n varint, n × (value f64, count f64) (Distribution)
 //!         | count f64, sum f64, min f64, max f64 (StatSet)
 //! ```
+//!
+//! A batch id rides in the record of its samples so that both survive a
+//! crash together or not at all (see `batch_ids`).
 
+use crate::batch_ids::BatchId;
 use crate::codec::bytes::{ByteReader, put_ivarint, put_str, put_uvarint};
 use crate::error::DecodeError;
 use crate::model::{Sample, SampleValue, SeriesKey};
@@ -24,6 +30,7 @@ use crate::model::{Sample, SampleValue, SeriesKey};
 pub type SeriesId = u32;
 
 const RECORD_VERSION: u8 = 1;
+const RECORD_VERSION_WITH_BATCH_ID: u8 = 2;
 pub const KIND_SINGLE: u8 = 0;
 pub const KIND_DISTRIBUTION: u8 = 1;
 pub const KIND_STATSET: u8 = 2;
@@ -70,14 +77,23 @@ pub fn read_key(r: &mut ByteReader<'_>) -> Result<SeriesKey, DecodeError> {
     })
 }
 
-/// Encodes a batch record into `out` (cleared first).
+/// Encodes a batch record into `out` (cleared first); `batch` is the
+/// client's batch id and the time it was stored, if it sent one.
 pub fn encode_batch<'a>(
     out: &mut Vec<u8>,
+    batch: Option<(BatchId, i64)>,
     defs: impl ExactSizeIterator<Item = (SeriesId, &'a SeriesKey)>,
     samples: impl ExactSizeIterator<Item = (SeriesId, &'a Sample)>,
 ) {
     out.clear();
-    out.push(RECORD_VERSION);
+    match batch {
+        None => out.push(RECORD_VERSION),
+        Some((id, stored_at_ms)) => {
+            out.push(RECORD_VERSION_WITH_BATCH_ID);
+            out.extend_from_slice(&id.0);
+            put_ivarint(out, stored_at_ms);
+        }
+    }
     put_uvarint(out, defs.len() as u64);
     for (id, key) in defs {
         put_uvarint(out, u64::from(id));
@@ -117,6 +133,8 @@ pub fn encode_batch<'a>(
 /// A decoded batch record.
 #[derive(Debug, Default, PartialEq)]
 pub struct BatchRecord {
+    /// The batch id and its store time (ms), for records that carry one.
+    pub batch: Option<(BatchId, i64)>,
     pub defs: Vec<(SeriesId, SeriesKey)>,
     pub samples: Vec<(SeriesId, Sample)>,
 }
@@ -127,11 +145,16 @@ fn read_id(r: &mut ByteReader<'_>) -> Result<SeriesId, DecodeError> {
 
 pub fn decode_batch(payload: &[u8]) -> Result<BatchRecord, DecodeError> {
     let mut r = ByteReader::new(payload);
-    if r.u8()? != RECORD_VERSION {
-        return Err(DecodeError("unknown WAL record version"));
+    let mut rec = BatchRecord::default();
+    match r.u8()? {
+        RECORD_VERSION => {}
+        RECORD_VERSION_WITH_BATCH_ID => {
+            let id = BatchId(r.array::<16>()?);
+            rec.batch = Some((id, r.ivarint()?));
+        }
+        _ => return Err(DecodeError("unknown WAL record version")),
     }
     let ndefs = r.len(r.remaining())?;
-    let mut rec = BatchRecord::default();
     for _ in 0..ndefs {
         let id = read_id(&mut r)?;
         rec.defs.push((id, read_key(&mut r)?));
@@ -220,11 +243,24 @@ mod tests {
         let mut buf = Vec::new();
         encode_batch(
             &mut buf,
+            None,
             [(0, &k1)].into_iter(),
             samples.iter().map(|(i, s)| (*i, s)),
         );
         let rec = decode_batch(&buf).unwrap();
-        assert_eq!(rec.defs, vec![(0, k1)]);
+        assert_eq!(rec.batch, None);
+        assert_eq!(rec.defs, vec![(0, k1.clone())]);
+        assert_eq!(rec.samples, samples);
+
+        let batch = Some((BatchId([7; 16]), 1_700_000_000_123));
+        encode_batch(
+            &mut buf,
+            batch,
+            [(0, &k1)].into_iter(),
+            samples.iter().map(|(i, s)| (*i, s)),
+        );
+        let rec = decode_batch(&buf).unwrap();
+        assert_eq!(rec.batch, batch);
         assert_eq!(rec.samples, samples);
     }
 
