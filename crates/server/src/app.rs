@@ -27,6 +27,11 @@ pub const MAX_INFLATED_BYTES: usize = 16 * 1024 * 1024;
 /// Target prefix of the admin API (`stratus keys ...`).
 pub const ADMIN_TARGET_PREFIX: &str = "StratusAdmin.";
 
+/// Idempotency token of a PutMetricData batch (32 hex digits, sent signed by
+/// the Stratus agent on every retry of the same batch): a batch whose id was
+/// already stored is answered 200 and not stored again.
+pub const BATCH_ID_HEADER: &str = "x-stratus-batch-id";
+
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
@@ -153,6 +158,10 @@ fn handle(state: &AppState, inc: &Incoming, request_id: &str) -> Response {
     {
         return crate::admin::handle(state, &caller, op, &body, request_id);
     }
+    let batch_id = match batch_id(inc) {
+        Ok(id) => id,
+        Err(e) => return error_response(inc, scope_service, &e, request_id),
+    };
     let head = inc.head(scope_service);
     let decoded = match proto::decode_request(&head, &body) {
         Ok(d) => d,
@@ -164,6 +173,7 @@ fn handle(state: &AppState, inc: &Incoming, request_id: &str) -> Response {
         &decoded.service,
         &decoded.action,
         decoded.params,
+        batch_id,
     );
     match result {
         Ok(doc) => to_axum(proto::encode_response(
@@ -203,15 +213,30 @@ fn inflate(inc: &Incoming) -> Result<std::borrow::Cow<'_, [u8]>, ApiError> {
     }
 }
 
+fn batch_id(inc: &Incoming) -> Result<Option<stratus_tsdb::BatchId>, ApiError> {
+    let Some(value) = inc.header(BATCH_ID_HEADER) else {
+        return Ok(None);
+    };
+    stratus_tsdb::BatchId::parse_hex(value.trim())
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidParameterValue,
+                format!("The header {BATCH_ID_HEADER} must be 32 hexadecimal digits."),
+            )
+        })
+}
+
 fn dispatch(
     state: &AppState,
     caller: &Caller,
     service: &Service,
     action: &str,
     params: proto::Document,
+    batch_id: Option<stratus_tsdb::BatchId>,
 ) -> Result<proto::Document, ApiError> {
     match service {
-        Service::CloudWatch => crate::cloudwatch::dispatch(state, caller, action, params),
+        Service::CloudWatch => crate::cloudwatch::dispatch(state, caller, action, params, batch_id),
         Service::Sns => Err(not_implemented("SNS", action)),
     }
 }
@@ -258,4 +283,129 @@ pub(crate) fn to_axum(r: proto::Response) -> Response {
         }
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{bootstrap, keys::KeyStore, meta::MetaStore, storage::MetricStore};
+    use std::io::Write as _;
+
+    const KEY_ID: &str = "AKIDIDEMPOTENCYTEST1";
+    const SECRET: &str = "idempotency-test-secret";
+
+    fn state(dir: &std::path::Path) -> AppState {
+        let meta = Arc::new(MetaStore::open(&dir.join("meta.redb")).unwrap());
+        let keys = KeyStore::open(meta.clone(), &dir.join("master.key")).unwrap();
+        bootstrap::admin_key(&meta, &keys, dir, Some(&(KEY_ID.into(), SECRET.into()))).unwrap();
+        let metrics = MetricStore::open(&dir.join("tsdb"), true).unwrap();
+        AppState {
+            keys,
+            meta,
+            metrics,
+        }
+    }
+
+    /// A gzip'd, signed awsQuery PutMetricData of `n` datums, as the agent sends it.
+    fn put_request(n: usize, batch_id: Option<&str>) -> Incoming {
+        let now = stratus_model::Timestamp::now().millis();
+        let mut form = String::from("Action=PutMetricData&Version=2010-08-01&Namespace=Idem");
+        for i in 1..=n {
+            form.push_str(&format!(
+                "&MetricData.member.{i}.MetricName=m&MetricData.member.{i}.Value={i}\
+                 &MetricData.member.{i}.Timestamp={}",
+                stratus_model::Timestamp::from_millis(now - i as i64 * 1000).to_iso8601()
+            ));
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(form.as_bytes()).unwrap();
+        let body = gz.finish().unwrap();
+        let mut headers = vec![
+            ("host".to_string(), "127.0.0.1:4566".to_string()),
+            (
+                "content-type".to_string(),
+                "application/x-www-form-urlencoded; charset=utf-8".to_string(),
+            ),
+            ("content-encoding".to_string(), "gzip".to_string()),
+        ];
+        if let Some(id) = batch_id {
+            headers.push((BATCH_ID_HEADER.to_string(), id.to_string()));
+        }
+        let refs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let signed = sigv4::sign(
+            &sigv4::Request {
+                method: "POST",
+                path: "/",
+                query: "",
+                headers: &refs,
+                body: &body,
+            },
+            &sigv4::Credentials {
+                access_key_id: KEY_ID,
+                secret_access_key: SECRET,
+            },
+            "us-east-1",
+            "monitoring",
+            jiff::Timestamp::now(),
+        );
+        headers.extend(signed);
+        Incoming {
+            method: "POST".into(),
+            path: "/".into(),
+            query: String::new(),
+            headers,
+            body: Bytes::from(body),
+        }
+    }
+
+    fn stored_samples(state: &AppState) -> usize {
+        state.metrics.stats().head_samples
+    }
+
+    #[test]
+    fn a_batch_id_is_stored_once_and_duplicates_answer_200() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = state(dir.path());
+        let id = "00112233445566778899aabbccddeeff";
+        for attempt in 0..3 {
+            let resp = handle(&st, &put_request(5, Some(id)), "rid");
+            assert_eq!(resp.status(), StatusCode::OK, "attempt {attempt}");
+        }
+        assert_eq!(stored_samples(&st), 5);
+        assert_eq!(st.metrics.stats().duplicate_batches, 2);
+
+        // Another id, and requests without one (stock agents), are stored every time.
+        let other = "ffeeddccbbaa99887766554433221100";
+        assert_eq!(handle(&st, &put_request(2, Some(other)), "r").status(), 200);
+        assert_eq!(handle(&st, &put_request(2, None), "r").status(), 200);
+        assert_eq!(handle(&st, &put_request(2, None), "r").status(), 200);
+        assert_eq!(stored_samples(&st), 5 + 2 + 4);
+    }
+
+    #[test]
+    fn a_malformed_batch_id_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = state(dir.path());
+        let resp = handle(&st, &put_request(1, Some("not-hex")), "rid");
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(stored_samples(&st), 0);
+    }
+
+    #[test]
+    fn duplicates_are_recognised_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = "0123456789abcdef0123456789abcdef";
+        {
+            let st = state(dir.path());
+            assert_eq!(handle(&st, &put_request(3, Some(id)), "r").status(), 200);
+            st.metrics.shutdown().unwrap(); // seals: the WAL that carried the id is deleted
+        }
+        let st = state(dir.path());
+        assert_eq!(handle(&st, &put_request(3, Some(id)), "r").status(), 200);
+        let stats = st.metrics.stats();
+        assert_eq!((stats.sealed_samples, stats.head_samples), (3, 0));
+    }
 }

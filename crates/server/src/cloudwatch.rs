@@ -53,16 +53,19 @@ const KNOWN_OPERATIONS: &[&str] = &[
     "UntagResource",
 ];
 
+/// Runs `action`. `batch_id` is the request's idempotency token
+/// ([`crate::app::BATCH_ID_HEADER`]); only PutMetricData uses it.
 pub fn dispatch(
     state: &AppState,
     caller: &Caller,
     action: &str,
     params: Document,
+    batch_id: Option<tsdb::BatchId>,
 ) -> ApiResult<Document> {
     match action {
         "PutMetricData" => {
             auth::authorize(caller, "cloudwatch:PutMetricData", "*")?;
-            put_metric_data(state, proto::from_document(params)?)
+            put_metric_data(state, proto::from_document(params)?, batch_id)
         }
         "ListMetrics" => {
             auth::authorize(caller, "cloudwatch:ListMetrics", "*")?;
@@ -84,10 +87,20 @@ pub fn dispatch(
     }
 }
 
-fn put_metric_data(state: &AppState, input: PutMetricDataInput) -> ApiResult<Document> {
+/// Stores the datums. A batch whose id was stored before is acknowledged the
+/// same way (the client retried after losing our answer) but not stored.
+fn put_metric_data(
+    state: &AppState,
+    input: PutMetricDataInput,
+    batch_id: Option<tsdb::BatchId>,
+) -> ApiResult<Document> {
     let valid = input.validate(Timestamp::now())?;
-    if !valid.datums.is_empty() {
-        state.metrics.put(valid.datums)?;
+    if !valid.datums.is_empty()
+        && state.metrics.put(valid.datums, batch_id)? == tsdb::Written::Duplicate
+    {
+        if let Some(id) = batch_id {
+            tracing::debug!(batch_id = %id, "duplicate PutMetricData batch acknowledged, not stored");
+        }
     }
     Ok(Document::Struct(Vec::new()))
 }

@@ -58,8 +58,13 @@ impl MetricStore {
         Ok(MetricStore { db })
     }
 
-    /// Appends datums durably: returns only after the WAL is fsync'd.
-    pub fn put(&self, datums: Vec<Datum>) -> Result<(), ApiError> {
+    /// Appends datums durably: returns only after the WAL is fsync'd. With a
+    /// `batch_id` already stored, stores nothing and says `Duplicate`.
+    pub fn put(
+        &self,
+        datums: Vec<Datum>,
+        batch_id: Option<tsdb::BatchId>,
+    ) -> Result<tsdb::Written, ApiError> {
         let entries = datums
             .into_iter()
             .map(|d| {
@@ -88,7 +93,7 @@ impl MetricStore {
             })
             .collect();
         self.db
-            .write(&tsdb::WriteBatch { entries, batch_id: None })
+            .write(&tsdb::WriteBatch { entries, batch_id })
             .map_err(storage_error)
     }
 
