@@ -95,12 +95,12 @@ fn put_metric_data(
     batch_id: Option<tsdb::BatchId>,
 ) -> ApiResult<Document> {
     let valid = input.validate(Timestamp::now())?;
-    if !valid.datums.is_empty()
-        && state.metrics.put(valid.datums, batch_id)? == tsdb::Written::Duplicate
-    {
-        if let Some(id) = batch_id {
-            tracing::debug!(batch_id = %id, "duplicate PutMetricData batch acknowledged, not stored");
-        }
+    if valid.datums.is_empty() {
+        return Ok(Document::Struct(Vec::new()));
+    }
+    let written = state.metrics.put(valid.datums, batch_id)?;
+    if let (tsdb::Written::Duplicate, Some(id)) = (written, batch_id) {
+        tracing::debug!(batch_id = %id, "duplicate PutMetricData batch acknowledged, not stored");
     }
     Ok(Document::Struct(Vec::new()))
 }
