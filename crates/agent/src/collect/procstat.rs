@@ -23,7 +23,9 @@
 //! - `read_count` = syscr, `write_count` = syscw, `read_bytes` = read_bytes,
 //!   `write_bytes` = write_bytes of `/proc/[pid]/io` (omitted when unreadable);
 //! - `num_fds` = entries of `/proc/[pid]/fd` (omitted when unreadable);
-//! - `nice_priority` (stat field 19), `realtime_priority` (field 18), `pid`.
+//! - `nice_priority` = nice (stat field 19), `realtime_priority` = rt_priority
+//!   (field 40) — the "used" values telegraf reads through gopsutil rlimits;
+//!   `pid`.
 //!
 //! Plus one lookup reading (selector tag only) with `pid_count`, published as
 //! `procstat_lookup_pid_count` (see `metric_name`).
@@ -165,7 +167,7 @@ pub fn sample_process(proc_root: &Path, pid: u32, wanted: &FieldSet) -> Option<P
     wanted.push(&mut fields, "cpu_time_user", secs(utime));
     wanted.push(&mut fields, "cpu_time_system", secs(stime));
     wanted.push(&mut fields, "cpu_time_iowait", secs(blkio));
-    if let Some(p) = num(18) {
+    if let Some(p) = num(40) {
         wanted.push(&mut fields, "realtime_priority", p as f64);
     }
     if let Some(n) = num(19) {
