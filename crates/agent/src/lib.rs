@@ -8,5 +8,11 @@
 //! cheap to keep resident.
 
 pub mod collect;
+pub mod config;
+pub mod credentials;
 pub mod log;
+pub mod metadata;
+pub mod pipeline;
+pub mod runtime;
 pub mod ship;
+pub mod statsd;

@@ -7,6 +7,7 @@ use crate::collect::Reading;
 use crate::config::{AgentConfig, DimensionValue, Measurement};
 use crate::metadata::InstanceIdentity;
 use crate::ship::{Datum, DatumValue};
+use crate::statsd::StatsdMetric;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -120,6 +121,45 @@ impl Pipeline {
         out
     }
 
+    /// Datums for statsd metrics drained at `timestamp_ms`: the bucket name
+    /// as metric name, unit None, dimensions = host + statsd tags + global
+    /// `append_dimensions` (the stock statsd input has no plugin-level ones).
+    pub fn statsd_datums(
+        &self,
+        metrics: &[StatsdMetric],
+        timestamp_ms: i64,
+        high_resolution: bool,
+    ) -> Vec<Datum> {
+        let mut out = Vec::new();
+        for m in metrics {
+            let pairs: Vec<(f64, f64)> = m
+                .values
+                .iter()
+                .zip(&m.counts)
+                .filter(|(v, c)| v.is_finite() && c.is_finite() && **c > 0.0)
+                .map(|(v, c)| (*v, *c))
+                .collect();
+            let value = match pairs.as_slice() {
+                [] => continue,
+                [(v, c)] if *c == 1.0 => DatumValue::Single(*v),
+                _ => DatumValue::Distribution {
+                    values: pairs.iter().map(|p| p.0).collect(),
+                    counts: pairs.iter().map(|p| p.1).collect(),
+                },
+            };
+            let datum = Datum {
+                metric_name: m.name.clone(),
+                dimensions: self.merge_dimensions(&m.tags, &[]),
+                timestamp_ms,
+                value,
+                unit: "None",
+                high_resolution,
+            };
+            self.push_with_rollups(datum, &mut out);
+        }
+        out
+    }
+
     /// The original datum plus one copy per `aggregation_dimensions` set
     /// whose names are all on it and which is smaller than its set.
     fn push_with_rollups(&self, datum: Datum, out: &mut Vec<Datum>) {
@@ -147,15 +187,19 @@ impl Pipeline {
     /// `append_dimensions` (later ones win a name clash); empty values are
     /// dropped (CloudWatch refuses them), and at most 30 are kept.
     fn dimensions(&self, plan: &PluginPlan, reading: &Reading) -> Vec<(String, String)> {
+        self.merge_dimensions(&reading.tags, &plan.dimensions)
+    }
+
+    fn merge_dimensions(
+        &self,
+        tags: &[(String, String)],
+        plugin: &[(String, String)],
+    ) -> Vec<(String, String)> {
         let mut dims: BTreeMap<&str, &str> = BTreeMap::new();
         if let Some(h) = &self.host {
             dims.insert("host", h);
         }
-        for (k, v) in reading
-            .tags
-            .iter()
-            .chain(&plan.dimensions)
-            .chain(&self.global)
+        for (k, v) in tags.iter().chain(plugin).chain(&self.global)
         {
             dims.insert(k, v);
         }
@@ -259,6 +303,36 @@ mod tests {
         let d = p.datums(0, &[reading(&[], &[("used_percent", 1.0)])], 0);
         assert_eq!(d[0].dimensions, [("InstanceId".to_owned(), "i-0abc".to_owned())]);
         assert!(!d[0].high_resolution);
+    }
+
+    #[test]
+    fn statsd_values_and_distributions() {
+        let cfg = AgentConfig::parse(
+            r#"{"metrics":{"append_dimensions":{"env":"prod"},"metrics_collected":{"statsd":{}}}}"#,
+        )
+        .unwrap();
+        let (p, _) = Pipeline::new(&cfg, "web1", None);
+        let metric = |values: Vec<f64>, counts: Vec<f64>| StatsdMetric {
+            name: "req_latency".into(),
+            tags: vec![("route".into(), "/a".into())],
+            kind: crate::statsd::StatsdKind::Timer,
+            values,
+            counts,
+        };
+        let d = p.statsd_datums(
+            &[metric(vec![3.0], vec![1.0]), metric(vec![1.0, 2.0], vec![1.0, 4.0])],
+            5,
+            true,
+        );
+        assert_eq!(d.len(), 2);
+        assert_eq!(d[0].value, DatumValue::Single(3.0));
+        assert_eq!(
+            d[1].value,
+            DatumValue::Distribution { values: vec![1.0, 2.0], counts: vec![1.0, 4.0] }
+        );
+        let keys: Vec<&str> = d[0].dimensions.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["env", "host", "route"]);
+        assert_eq!(d[0].unit, "None");
     }
 
     #[test]
