@@ -247,15 +247,24 @@ impl Aggregator {
             StatsdKind::Timer => Agg::Timer(HashMap::new()),
             StatsdKind::Set => Agg::Set(HashSet::new()),
         });
+        // A huge value or a tiny rate must not turn the aggregate into ±inf,
+        // which CloudWatch refuses.
+        let weight = 1.0 / s.rate;
+        let fits = |x: f64| x.is_finite();
         match (agg, s.value) {
-            (Agg::Counter(sum), SampleValue::Number(v)) => *sum += v / s.rate,
+            (Agg::Counter(sum), SampleValue::Number(v)) if fits(*sum + v * weight) => {
+                *sum += v * weight;
+            }
             (Agg::Gauge(g), SampleValue::Number(v)) => *g = v,
-            (Agg::Gauge(g), SampleValue::GaugeDelta(v)) => *g += v,
-            (Agg::Timer(values), SampleValue::Number(v)) => {
+            (Agg::Gauge(g), SampleValue::GaugeDelta(v)) if fits(*g + v) => *g += v,
+            (Agg::Timer(values), SampleValue::Number(v)) if fits(weight) => {
                 // -0.0 and 0.0 are one value.
                 let bits = if v == 0.0 { 0 } else { v.to_bits() };
-                if values.len() < MAX_DISTINCT_PER_SERIES || values.contains_key(&bits) {
-                    *values.entry(bits).or_insert(0.0) += 1.0 / s.rate;
+                let known = values.get(&bits).copied();
+                if known.is_some_and(|c| !fits(c + weight)) {
+                    self.rejected += 1;
+                } else if values.len() < MAX_DISTINCT_PER_SERIES || known.is_some() {
+                    *values.entry(bits).or_insert(0.0) += weight;
                 } else {
                     self.rejected += 1;
                 }
