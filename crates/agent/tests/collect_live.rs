@@ -100,7 +100,10 @@ fn cpu_usage_sums_to_100() {
         .filter(|(f, _)| f.starts_with("usage_") && *f != "usage_active")
         .map(|(_, v)| v)
         .sum();
-    eprintln!("cpu-total usage sum {sum}, idle {:?}", field(total, "usage_idle"));
+    eprintln!(
+        "cpu-total usage sum {sum}, idle {:?}",
+        field(total, "usage_idle")
+    );
     assert!((sum - 100.0).abs() < 1e-6, "usage sum {sum}");
     let active = field(total, "usage_active").unwrap();
     let idle = field(total, "usage_idle").unwrap();
@@ -165,4 +168,30 @@ fn procstat_finds_this_test_process() {
     let rs = c.collect().unwrap();
     let usage = field(&rs[0], "cpu_usage").unwrap();
     assert!(usage > 0.0 && usage < 100.0 * 64.0, "{usage}");
+}
+
+#[test]
+fn one_round_of_every_plugin_is_cheap() {
+    let o = PluginOptions {
+        totalcpu: true,
+        percpu: true,
+        procstat: Some(ProcstatSelector::Exe("cargo|bash".into())),
+        ..PluginOptions::default()
+    };
+    let mut collectors: Vec<_> = stratus_agent::collect::PLUGINS
+        .iter()
+        .map(|p| new_collector(p, &o).unwrap())
+        .collect();
+    for c in &mut collectors {
+        c.collect().unwrap();
+    }
+    let start = std::time::Instant::now();
+    let mut readings = 0;
+    for c in &mut collectors {
+        readings += c.collect().unwrap().len();
+    }
+    let took = start.elapsed();
+    eprintln!("one round of all host plugins: {took:?}, {readings} readings");
+    assert!(readings > 0);
+    assert!(took < Duration::from_secs(2), "{took:?}");
 }

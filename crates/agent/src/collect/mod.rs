@@ -8,6 +8,15 @@
 //! - `default_unit(plugin, field)` gives the CloudWatch unit the stock agent
 //!   publishes (`None` = the field is unknown for that plugin).
 //! - `new_collector(plugin, &PluginOptions)` builds a collector.
+//! - `known_fields(plugin)` lists a plugin's Linux fields; `metric_name`
+//!   gives the published name (`procstat` + `pid_count` →
+//!   `procstat_lookup_pid_count`).
+//!
+//! Collectors are `Send`, read only files and `statvfs`, and keep nothing
+//! but the previous sample for deltas. `disk` can block indefinitely in
+//! `statvfs` on a hung network mount: run every collector on its own thread
+//! under a timeout. Each module's doc names the telegraf/gopsutil formula
+//! it mirrors.
 
 use std::path::PathBuf;
 use std::time::Duration;
