@@ -275,9 +275,226 @@ def pytest_runtest_makereport(item, call):
     if rep.failed:
         for srv in list(_RUNNING):
             rep.sections.append((f"stratus server log ({srv.data_dir})", srv.log_tail(80)))
+        for agent in list(_AGENTS):
+            rep.sections.append((f"stratus agent log ({agent.workdir})", agent.log_tail(80)))
 
 
 def pytest_sessionfinish(session, exitstatus):
     for srv in list(_RUNNING):
         if srv.running():
             srv.kill()
+
+
+# ---- the agent ---------------------------------------------------------------------------
+#
+# Helpers for tests/python/test_agent_*.py: a real `stratus agent` process, an agent-policy
+# key, and a fake EC2 instance metadata service (IMDSv2) on 127.0.0.1.
+
+import json  # noqa: E402
+import threading  # noqa: E402
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
+
+AGENT_PROFILE = "AmazonCloudWatchAgent"
+
+
+def create_agent_key(server: "StratusServer", path: Path, name: str = "agent") -> tuple[str, str]:
+    """Creates an `agent`-policy key on `server` with `stratus keys create` and writes it to
+    `path` as the stock agent's shared-credentials profile. Returns (id, secret)."""
+    out = server.stratus_cli("keys", "create", "--name", name, "--policy", "agent", "--output", "json")
+    key = json.loads(out.stdout)
+    kid, secret = key["AccessKeyId"], key["SecretAccessKey"]
+    path.write_text(f"[{AGENT_PROFILE}]\naws_access_key_id = {kid}\naws_secret_access_key = {secret}\n")
+    path.chmod(0o600)
+    return kid, secret
+
+
+class StratusAgent:
+    """One `stratus agent --config FILE` process. The config dict is written to
+    `<workdir>/agent.json` on every start; its log goes to `agent.logfile` if the config
+    sets one, else to `<workdir>/agent-stderr.log`."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        config: dict,
+        credentials_file: Path | None = None,
+        env: dict[str, str] | None = None,
+    ):
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.config = config
+        self.credentials_file = credentials_file
+        self.extra_env = env or {}
+        self.config_path = self.workdir / "agent.json"
+        self.stderr_path = self.workdir / "agent-stderr.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    @property
+    def logfile(self) -> Path:
+        lf = self.config.get("agent", {}).get("logfile")
+        return Path(lf) if lf else self.stderr_path
+
+    def start(self) -> "StratusAgent":
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        self.config_path.write_text(json.dumps(self.config, indent=2))
+        cmd = [str(stratus_bin()), "agent", "--config", str(self.config_path)]
+        if self.credentials_file is not None:
+            cmd += ["--credentials-file", str(self.credentials_file)]
+        err = open(self.stderr_path, "ab")
+        err.write(f"\n===== start #{self.starts + 1} =====\n".encode())
+        err.flush()
+        self.proc = subprocess.Popen(
+            cmd,
+            stdout=err,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=clean_env(RUST_BACKTRACE="1", **self.extra_env),
+        )
+        err.close()
+        self.starts += 1
+        if self not in _AGENTS:
+            _AGENTS.append(self)
+        return self
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: the agent gets no chance to flush."""
+        if self.running():
+            assert self.proc is not None
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM (the agent flushes) and wait; returns the exit code."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"agent ignored SIGTERM for {timeout}s:\n" + self.log_tail())
+        return self.proc.returncode
+
+    def log_text(self) -> str:
+        parts = []
+        for p in dict.fromkeys([self.logfile, self.stderr_path]):
+            try:
+                parts.append(p.read_text(errors="replace"))
+            except OSError:
+                pass
+        return "\n".join(parts)
+
+    def log_tail(self, n: int = 60) -> str:
+        lines = self.log_text().splitlines()
+        return "\n".join(lines[-n:]) if lines else "(no agent log)"
+
+    def assert_running(self) -> None:
+        if not self.running():
+            assert self.proc is not None
+            raise AssertionError(f"agent exited with {self.proc.returncode}:\n" + self.log_tail())
+
+
+_AGENTS: list[StratusAgent] = []
+
+
+@pytest.fixture
+def make_agent(tmp_path):
+    """Factory for agents owned by one test (killed at its end)."""
+    made: list[StratusAgent] = []
+
+    def make(config: dict, credentials_file: Path | None = None, env: dict[str, str] | None = None,
+             name: str | None = None) -> StratusAgent:
+        agent = StratusAgent(tmp_path / (name or f"agent{len(made)}"), config, credentials_file, env)
+        made.append(agent)
+        return agent
+
+    yield make
+    for agent in made:
+        agent.kill()
+        while agent in _AGENTS:
+            _AGENTS.remove(agent)
+
+
+class FakeImds:
+    """The EC2 instance metadata service as IMDSv2 serves it, on 127.0.0.1: PUT
+    /latest/api/token (needs the TTL header) issues a token; GET /latest/meta-data/...
+    answers only with that token (401 otherwise). Records every request."""
+
+    def __init__(self, instance_id: str, instance_type: str = "t3.micro", image_id: str = "ami-0123456789abcdef0"):
+        self.values = {
+            "instance-id": instance_id,
+            "instance-type": instance_type,
+            "ami-id": image_id,
+        }
+        self.token = uuid.uuid4().hex
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        imds = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep pytest output clean
+                pass
+
+            def _answer(self, status: int, body: str = "") -> None:
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_PUT(self):
+                imds.requests.append(("PUT", self.path, {k.lower(): v for k, v in self.headers.items()}))
+                if self.path != "/latest/api/token":
+                    return self._answer(404)
+                if not self.headers.get("X-aws-ec2-metadata-token-ttl-seconds"):
+                    return self._answer(400)
+                self._answer(200, imds.token)
+
+            def do_GET(self):
+                imds.requests.append(("GET", self.path, {k.lower(): v for k, v in self.headers.items()}))
+                if self.headers.get("X-aws-ec2-metadata-token") != imds.token:
+                    return self._answer(401)
+                prefix = "/latest/meta-data/"
+                key = self.path[len(prefix):] if self.path.startswith(prefix) else None
+                if key not in imds.values:
+                    return self._answer(404)
+                self._answer(200, imds.values[key])
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def fake_imds():
+    imds = FakeImds(instance_id=f"i-{uuid.uuid4().hex[:17]}")
+    yield imds
+    imds.close()
+
+
+def closed_port_endpoint() -> str:
+    """An http://127.0.0.1 URL nothing listens on (connection refused at once)."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.25, what: str = "condition"):
+    """Polls `predicate` until it returns a truthy value (returned) or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")

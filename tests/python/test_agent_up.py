@@ -1,0 +1,153 @@
+"""`stratus up`: the quick start runs the server and a local agent together, so this
+machine's cpu, mem, disk and net show up under CWAgent without any setup; the agent's key
+(policy agent) is created once and reused; SIGTERM stops both."""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import boto3
+import botocore.config
+
+from conftest import clean_env, free_port, stratus_bin, wait_for
+
+EXPECTED = {"cpu_usage_idle", "mem_used_percent", "disk_used_percent", "net_bytes_sent"}
+
+
+class Up:
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.data_dir = workdir / "stratus-data"
+        self.port = free_port()
+        self.out = workdir / "up.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> "Up":
+        with open(self.out, "ab") as out:
+            self.proc = subprocess.Popen(
+                [str(stratus_bin()), "up", "--data-dir", str(self.data_dir), "--listen", f"127.0.0.1:{self.port}"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=clean_env(),
+                cwd=self.workdir,
+            )
+
+        def ready():
+            assert self.proc is not None and self.proc.poll() is None, self.out.read_text()
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+            except OSError:
+                return False
+            return (self.data_dir / "credentials").exists()
+
+        wait_for(ready, timeout=60, what="stratus up to listen")
+        return self
+
+    def stop(self) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=60)
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def client(self, service="cloudwatch", profile="stratus", creds_file=None):
+        cp = configparser.ConfigParser()
+        cp.read(creds_file or self.data_dir / "credentials")
+        return boto3.session.Session().client(
+            service,
+            endpoint_url=f"http://127.0.0.1:{self.port}",
+            region_name="us-east-1",
+            aws_access_key_id=cp[profile]["aws_access_key_id"],
+            aws_secret_access_key=cp[profile]["aws_secret_access_key"],
+            config=botocore.config.Config(retries={"max_attempts": 1}),
+        )
+
+
+def agent_children(config: Path) -> list[int]:
+    """Pids of `stratus agent --config <config>` processes."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            argv = (d / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"agent" in argv and str(config).encode() in argv:
+            pids.append(int(d.name))
+    return pids
+
+
+def test_up_runs_a_local_agent(tmp_path):
+    up = Up(tmp_path).start()
+    try:
+        banner = wait_for(lambda: "Local agent" in up.out.read_text() and up.out.read_text(), timeout=10,
+                          what="the banner")
+        assert "agent.json" in banner, banner
+
+        cw = up.client()
+        names = wait_for(
+            lambda: EXPECTED <= (n := {m["MetricName"] for m in cw.list_metrics(Namespace="CWAgent")["Metrics"]}) and n,
+            timeout=90,
+            interval=1,
+            what=f"{sorted(EXPECTED)} from the local agent",
+        )
+        assert EXPECTED <= names
+
+        # The agent's key: owner-only file, stock profile name, policy agent on the server.
+        agent_creds = up.data_dir / "agent-credentials"
+        assert stat.S_IMODE(agent_creds.stat().st_mode) == 0o600
+        cp = configparser.ConfigParser()
+        cp.read(agent_creds)
+        key_id = cp["AmazonCloudWatchAgent"]["aws_access_key_id"]
+        keys = json.loads(
+            subprocess.run(
+                [str(stratus_bin()), "keys", "list", "--output", "json", "--endpoint", f"http://127.0.0.1:{up.port}",
+                 "--credentials-file", str(up.data_dir / "credentials")],
+                capture_output=True, text=True, check=True, env=clean_env(),
+            ).stdout
+        )["Keys"]
+        mine = [k for k in keys if k["AccessKeyId"] == key_id]
+        assert len(mine) == 1 and mine[0]["Policy"] == "agent", keys
+        n_keys = len(keys)
+
+        config = up.data_dir / "agent.json"
+        children = agent_children(config)
+        assert len(children) == 1, children
+
+        # SIGTERM: `up` exits cleanly and takes its agent with it.
+        assert up.stop() == 0, up.out.read_text()[-3000:]
+        assert not any(os.path.exists(f"/proc/{p}") and p in agent_children(config) for p in children)
+
+        # Second start: the same key is reused, not a new one created.
+        before = agent_creds.read_text()
+        up.start()
+        wait_for(lambda: agent_children(config), timeout=30, what="the agent to restart")
+        assert agent_creds.read_text() == before
+        keys_after = json.loads(
+            subprocess.run(
+                [str(stratus_bin()), "keys", "list", "--output", "json", "--endpoint", f"http://127.0.0.1:{up.port}",
+                 "--credentials-file", str(up.data_dir / "credentials")],
+                capture_output=True, text=True, check=True, env=clean_env(),
+            ).stdout
+        )["Keys"]
+        assert len(keys_after) == n_keys, keys_after
+        assert up.stop() == 0
+        time.sleep(0.2)
+        assert agent_children(config) == []
+    finally:
+        up.kill()
+        for p in agent_children(up.data_dir / "agent.json"):
+            os.kill(p, signal.SIGKILL)
