@@ -1,5 +1,6 @@
 //! `stratus`: one binary for the server, the quick-start `up`, and admin verbs.
 
+mod agent_cmd;
 mod bench;
 mod client;
 mod keys_cmd;
@@ -37,6 +38,8 @@ enum Command {
     Keys(keys_cmd::KeysArgs),
     /// Benchmarks: start a server and drive it over HTTP, printing figures.
     Bench(bench::BenchArgs),
+    /// Run the host agent (amazon-cloudwatch-agent JSON config), or check a config.
+    Agent(agent_cmd::AgentArgs),
 }
 
 #[derive(clap::Args)]
@@ -66,6 +69,7 @@ fn main() -> anyhow::Result<()> {
         Command::Up(args) => up::run(args),
         Command::Keys(args) => keys_cmd::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Agent(args) => std::process::exit(agent_cmd::run(args)),
     }
 }
 

@@ -56,7 +56,7 @@ pub fn check_config(opts: &AgentOptions, out: &mut dyn Write) -> Result<CheckRep
         Err(e) => report.warnings.push(format!("credentials: {e}")),
     }
     for (path, why) in &config.ignored {
-        w(out, format!("{path}: accepted and ignored ({why})"));
+        w(out, format!("{path}: accepted and ignored: {why}"));
     }
     let prepared = prepare(config);
     if let Some(id) = &prepared.identity {

@@ -7,8 +7,10 @@
 
 mod check;
 mod schedule;
+mod shipper;
 
-pub use check::check_config;
+pub use check::{CheckReport, check_config};
+pub use shipper::start_shipper;
 pub use schedule::{
     Collection, CollectorEvent, CollectorSlot, DEFAULT_TIMEOUT_CAP, EventSink, log_events,
     start_collection,
@@ -288,7 +290,7 @@ pub fn start(
         creds.source
     );
     for (path, why) in &config.ignored {
-        crate::info!("{path}: accepted and ignored ({why})");
+        crate::info!("{path}: accepted and ignored: {why}");
     }
     let prepared = prepare(config);
     match &prepared.identity {
@@ -393,4 +395,29 @@ fn start_statsd(
             }
         })?;
     Ok(thread)
+}
+
+/// `stratus agent --config FILE`: starts with the real shipper, runs until
+/// SIGTERM or SIGINT, then stops collecting, flushes through the shipper and
+/// returns (exit code 0).
+pub fn run(opts: &AgentOptions) -> Result<(), AgentError> {
+    // Registered before anything starts, so an early SIGTERM still flushes.
+    let mut signals =
+        signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT])?;
+    let agent = start(opts, start_shipper)?;
+    let handle = signals.handle();
+    let stop = agent.stop_handle();
+    let waiter = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                let name = if sig == signal_hook::consts::SIGTERM { "SIGTERM" } else { "SIGINT" };
+                crate::info!("{name} received: stopping");
+                stop.stop();
+            }
+        })?;
+    agent.wait();
+    handle.close();
+    let _ = waiter.join();
+    Ok(())
 }
