@@ -1,0 +1,199 @@
+//! Batches: datums packed into PutMetricData requests of at most
+//! `max_datums` datums and under 1 MB of form body, each sealed with a fresh
+//! 128-bit id that stays with it through every retry, the spool and a drain.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::Datum;
+use super::encode::{self, MAX_BODY_BYTES};
+
+/// A batch's idempotency token, sent as `x-stratus-batch-id` (32 hex digits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BatchId(pub [u8; 16]);
+
+impl BatchId {
+    /// 128 random bits (`/dev/urandom`; failing that, std's randomly keyed
+    /// hasher over the time, pid and a counter).
+    pub fn random() -> BatchId {
+        let mut b = [0u8; 16];
+        if read_urandom(&mut b).is_err() {
+            let hi = fallback_random();
+            let lo = fallback_random();
+            b[..8].copy_from_slice(&hi.to_le_bytes());
+            b[8..].copy_from_slice(&lo.to_le_bytes());
+        }
+        BatchId(b)
+    }
+}
+
+impl std::fmt::Display for BatchId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+fn read_urandom(buf: &mut [u8]) -> std::io::Result<()> {
+    use std::io::Read as _;
+    std::fs::File::open("/dev/urandom")?.read_exact(buf)
+}
+
+fn fallback_random() -> u64 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u32(std::process::id());
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}
+
+/// A PutMetricData request body ready to sign and send: immutable once sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedBatch {
+    pub id: BatchId,
+    /// Datums in the body (for counters and log lines).
+    pub datums: u32,
+    /// The gzip'd form body.
+    pub body: Vec<u8>,
+}
+
+impl SealedBatch {
+    /// Encodes and compresses `datums` under a fresh id.
+    pub fn seal(namespace: &str, datums: &[Datum]) -> SealedBatch {
+        let body = encode::request_body(namespace, datums);
+        SealedBatch {
+            id: BatchId::random(),
+            datums: u32::try_from(datums.len()).unwrap_or(u32::MAX),
+            body: encode::gzip(body.as_bytes()),
+        }
+    }
+}
+
+/// Accumulates datums into the batch being built.
+pub struct Batcher {
+    namespace: String,
+    max_datums: usize,
+    envelope: usize,
+    datums: Vec<Datum>,
+    bytes: usize,
+}
+
+impl Batcher {
+    pub fn new(namespace: &str, max_datums: usize) -> Batcher {
+        Batcher {
+            namespace: namespace.to_owned(),
+            max_datums: max_datums.clamp(1, 1000),
+            envelope: encode::envelope_len(namespace),
+            datums: Vec::new(),
+            bytes: 0,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.datums.is_empty()
+    }
+
+    /// Adds a (prepared) datum. Returns the previous batch when `d` did not
+    /// fit in it, and/or the batch `d` filled to its datum limit.
+    pub fn add(&mut self, d: Datum) -> Vec<SealedBatch> {
+        let mut out = Vec::new();
+        let len = encode::encoded_len(&d);
+        if !self.datums.is_empty() && self.envelope + self.bytes + len >= MAX_BODY_BYTES {
+            out.extend(self.seal());
+        }
+        self.bytes += len;
+        self.datums.push(d);
+        if self.datums.len() >= self.max_datums {
+            out.extend(self.seal());
+        }
+        out
+    }
+
+    /// Seals the batch being built, if it holds anything.
+    pub fn seal(&mut self) -> Option<SealedBatch> {
+        if self.datums.is_empty() {
+            return None;
+        }
+        let batch = SealedBatch::seal(&self.namespace, &self.datums);
+        self.datums.clear();
+        self.bytes = 0;
+        Some(batch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::DatumValue;
+    use super::*;
+    use std::io::Read as _;
+
+    fn datum(i: usize, dim_len: usize) -> Datum {
+        Datum {
+            metric_name: format!("m{i}"),
+            dimensions: vec![("host".into(), "h".repeat(dim_len))],
+            timestamp_ms: 1_767_323_045_000,
+            value: DatumValue::Single(i as f64),
+            unit: "Count",
+            high_resolution: false,
+        }
+    }
+
+    fn plain_len(b: &SealedBatch) -> usize {
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(&b.body[..])
+            .read_to_string(&mut s)
+            .unwrap();
+        s.len()
+    }
+
+    #[test]
+    fn ids_are_unique_hex() {
+        let a = BatchId::random();
+        let b = BatchId::random();
+        assert_ne!(a, b);
+        assert_eq!(a.to_string().len(), 32);
+        assert!(a.to_string().chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(fallback_random(), fallback_random());
+    }
+
+    #[test]
+    fn batches_fill_by_count() {
+        let mut b = Batcher::new("NS", 1000);
+        let mut sealed = Vec::new();
+        for i in 0..2500 {
+            sealed.extend(b.add(datum(i, 3)));
+        }
+        sealed.extend(b.seal());
+        let counts: Vec<u32> = sealed.iter().map(|s| s.datums).collect();
+        assert_eq!(counts, vec![1000, 1000, 500]);
+        assert!(b.seal().is_none());
+    }
+
+    #[test]
+    fn batches_stay_under_one_megabyte() {
+        let mut b = Batcher::new("NS", 1000);
+        let mut sealed = Vec::new();
+        for i in 0..1000 {
+            sealed.extend(b.add(datum(i, 1000)));
+        }
+        sealed.extend(b.seal());
+        assert!(sealed.len() >= 2, "1000 × ~1.1 kB must not fit one request");
+        assert_eq!(sealed.iter().map(|s| s.datums).sum::<u32>(), 1000);
+        for s in &sealed {
+            let len = plain_len(s);
+            assert!(len < MAX_BODY_BYTES, "{len}");
+        }
+        assert!(
+            plain_len(&sealed[0]) > MAX_BODY_BYTES * 9 / 10,
+            "packed tightly"
+        );
+    }
+}

@@ -1,0 +1,279 @@
+//! One signed PutMetricData over HTTP (ureq, blocking), and what its answer
+//! means for the batch: taken, worth retrying, or refused for good.
+
+use std::time::Duration;
+
+use stratus_proto::{Document, decode_xml_response};
+
+use super::ShipError;
+use super::batch::SealedBatch;
+
+/// Idempotency header the Stratus server honours (other endpoints ignore it).
+pub const BATCH_ID_HEADER: &str = "x-stratus-batch-id";
+const CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
+/// Error bodies are small XML documents; more is not worth reading.
+const MAX_ERROR_BODY: u64 = 64 * 1024;
+
+/// Error codes that mean "later", whatever the HTTP status.
+const RETRYABLE_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottled",
+    "LimitExceeded",
+    "InternalServiceError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "RequestTimeout",
+    "RequestExpired",
+    "RequestTimeTooSkewed",
+];
+
+/// The fate of one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// 2xx: stored (or already stored: a duplicate id also answers 200).
+    Accepted,
+    /// Connection error, timeout, 5xx, 429 or a throttling code: try again.
+    Retry(String),
+    /// A permanent refusal: retrying the same bytes cannot succeed.
+    Rejected {
+        status: u16,
+        code: String,
+        message: String,
+    },
+}
+
+pub struct Transport {
+    agent: ureq::Agent,
+    url: String,
+    host: String,
+    path: String,
+    region: String,
+    access_key_id: String,
+    secret_access_key: String,
+}
+
+impl Transport {
+    pub fn new(
+        endpoint: &str,
+        region: &str,
+        access_key_id: &str,
+        secret_access_key: &str,
+    ) -> Result<Transport, ShipError> {
+        let bad = |why: &str| ShipError::Endpoint(format!("{endpoint}: {why}"));
+        let uri: ureq::http::Uri = endpoint.parse().map_err(|_| bad("not a URL"))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => {
+                return Err(bad(
+                    "https is not supported by this build (put a TLS-terminating proxy on the host or use http)",
+                ));
+            }
+            _ => return Err(bad("needs http://host:port")),
+        }
+        let host = uri
+            .authority()
+            .map(|a| a.as_str().to_owned())
+            .ok_or_else(|| bad("needs a host"))?;
+        let path = match uri.path() {
+            "" => "/".to_owned(),
+            p => p.to_owned(),
+        };
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            // A pooled connection the server has since closed would fail the
+            // next send; between flushes (usually a minute) reconnect.
+            .max_idle_age(Duration::from_secs(5))
+            .user_agent(concat!("stratus-agent/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Ok(Transport {
+            agent,
+            url: format!("http://{host}{path}"),
+            host,
+            path,
+            region: region.to_owned(),
+            access_key_id: access_key_id.to_owned(),
+            secret_access_key: secret_access_key.to_owned(),
+        })
+    }
+
+    /// Signs and posts `batch`, giving up after `timeout`.
+    pub fn send(&self, batch: &SealedBatch, timeout: Duration) -> Outcome {
+        let id = batch.id.to_string();
+        let headers = [
+            ("content-encoding", "gzip"),
+            ("content-type", CONTENT_TYPE),
+            ("host", self.host.as_str()),
+            (BATCH_ID_HEADER, id.as_str()),
+        ];
+        let signed = stratus_sigv4::sign(
+            &stratus_sigv4::Request {
+                method: "POST",
+                path: &self.path,
+                query: "",
+                headers: &headers,
+                body: &batch.body,
+            },
+            &stratus_sigv4::Credentials {
+                access_key_id: &self.access_key_id,
+                secret_access_key: &self.secret_access_key,
+            },
+            &self.region,
+            "monitoring",
+            jiff::Timestamp::now(),
+        );
+        let mut req = self
+            .agent
+            .post(&self.url)
+            .config()
+            .timeout_global(Some(timeout.max(Duration::from_millis(1))))
+            .build();
+        for (k, v) in headers.iter().filter(|(k, _)| *k != "host") {
+            req = req.header(*k, *v);
+        }
+        for (k, v) in &signed {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        match req.send(&batch.body[..]) {
+            Ok(mut resp) => {
+                let status = resp.status().as_u16();
+                if (200..300).contains(&status) {
+                    return Outcome::Accepted;
+                }
+                let body = resp
+                    .body_mut()
+                    .with_config()
+                    .limit(MAX_ERROR_BODY)
+                    .read_to_vec()
+                    .unwrap_or_default();
+                classify(status, &body)
+            }
+            Err(e) => Outcome::Retry(format!("{e}")),
+        }
+    }
+}
+
+/// Reads `<ErrorResponse><Error><Code/><Message/></Error></ErrorResponse>`;
+/// anything else yields an empty code and the start of the body as message.
+pub fn error_details(body: &[u8]) -> (String, String) {
+    let from_xml = decode_xml_response(body).ok().and_then(|doc| {
+        let error = doc.get("ErrorResponse")?.get("Error")?;
+        let text = |name: &str| {
+            error
+                .get(name)
+                .and_then(Document::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        Some((text("Code"), text("Message")))
+    });
+    from_xml.unwrap_or_else(|| {
+        let text = String::from_utf8_lossy(body);
+        let text = text.trim();
+        let cut = text.char_indices().nth(200).map_or(text.len(), |(i, _)| i);
+        (String::new(), text[..cut].to_owned())
+    })
+}
+
+/// Decides what a non-2xx answer means for the batch.
+pub fn classify(status: u16, body: &[u8]) -> Outcome {
+    if (200..300).contains(&status) {
+        return Outcome::Accepted;
+    }
+    let (code, message) = error_details(body);
+    let clock_skew = code == "SignatureDoesNotMatch"
+        && (message.contains("Signature expired") || message.contains("not yet current"));
+    if status >= 500
+        || status == 429
+        || status == 408
+        || RETRYABLE_CODES.contains(&code.as_str())
+        || clock_skew
+    {
+        let what = if code.is_empty() {
+            String::new()
+        } else {
+            format!(" {code}")
+        };
+        return Outcome::Retry(format!("HTTP {status}{what}: {message}"));
+    }
+    Outcome::Rejected {
+        status,
+        code,
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xml(code: &str, message: &str) -> Vec<u8> {
+        format!(
+            "<ErrorResponse xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\"><Error><Type>Sender</Type>\
+             <Code>{code}</Code><Message>{message}</Message></Error><RequestId>r</RequestId></ErrorResponse>"
+        )
+        .into_bytes()
+    }
+
+    fn retried(o: &Outcome) -> bool {
+        matches!(o, Outcome::Retry(_))
+    }
+
+    #[test]
+    fn transient_answers_are_retried() {
+        assert_eq!(classify(200, b""), Outcome::Accepted);
+        assert!(retried(&classify(500, &xml("InternalServiceError", "x"))));
+        assert!(retried(&classify(503, b"<html>busy</html>")));
+        assert!(retried(&classify(429, b"")));
+        assert!(retried(&classify(400, &xml("Throttling", "Rate exceeded"))));
+        assert!(retried(&classify(400, &xml("LimitExceeded", "slow down"))));
+        assert!(retried(&classify(
+            403,
+            &xml(
+                "SignatureDoesNotMatch",
+                "Signature expired: 20260101T000000Z is now earlier than ..."
+            )
+        )));
+    }
+
+    #[test]
+    fn permanent_answers_keep_the_server_message() {
+        for (status, code) in [
+            (400, "InvalidParameterValue"),
+            (400, "MissingParameter"),
+            (403, "AccessDenied"),
+            (403, "InvalidClientTokenId"),
+            (403, "SignatureDoesNotMatch"),
+        ] {
+            assert_eq!(
+                classify(status, &xml(code, "why &amp; how")),
+                Outcome::Rejected {
+                    status,
+                    code: code.into(),
+                    message: "why & how".into()
+                }
+            );
+        }
+        assert_eq!(
+            classify(404, b"not found\n"),
+            Outcome::Rejected {
+                status: 404,
+                code: String::new(),
+                message: "not found".into()
+            }
+        );
+    }
+
+    #[test]
+    fn endpoint_must_be_plain_http_with_a_host() {
+        assert!(Transport::new("http://127.0.0.1:4566", "us-east-1", "a", "b").is_ok());
+        assert!(
+            Transport::new("https://monitoring.us-east-1.amazonaws.com", "r", "a", "b").is_err()
+        );
+        assert!(Transport::new("127.0.0.1:4566", "r", "a", "b").is_err());
+        assert!(Transport::new("not a url", "r", "a", "b").is_err());
+    }
+}

@@ -1,0 +1,387 @@
+//! The shipper thread: turns submitted datums into batches and gets every
+//! batch to the endpoint exactly once, in order.
+//!
+//! A sealed batch goes to a small in-memory outbox while the endpoint is
+//! healthy, and to the spool while it is failing, while the spool still
+//! holds older batches, or when the outbox is full (the outbox moves to the
+//! spool first, so order holds: whenever the spool is non-empty the outbox
+//! is empty, and the spool is always sent first). A batch leaves its queue
+//! only after a 2xx or a permanent refusal. A retryable failure moves the
+//! outbox to the spool and schedules the next attempt with [`Backoff`];
+//! collection never waits for the network, except for the one request in
+//! flight (bounded by the request timeout).
+
+use std::collections::VecDeque;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::backoff::Backoff;
+use super::batch::{Batcher, SealedBatch};
+use super::encode;
+use super::spool::{Dropped, Spool};
+use super::transport::{Outcome, Transport};
+use super::{Datum, ShipStats, ShipperConfig, ShutdownReport};
+
+/// Batches kept in memory while the endpoint keeps up.
+const OUTBOX_MAX: usize = 4;
+/// While failing, log every Nth failure (and at least once a minute).
+const LOG_EVERY_NTH_FAILURE: u64 = 10;
+const LOG_AT_LEAST_EVERY: Duration = Duration::from_secs(60);
+
+pub enum Msg {
+    Datums(Vec<Datum>),
+    Shutdown(Instant),
+}
+
+struct Failing {
+    since: Instant,
+    attempts: u64,
+    last_logged: Instant,
+    next_attempt: Instant,
+}
+
+pub struct Worker {
+    cfg: ShipperConfig,
+    batcher: Batcher,
+    outbox: VecDeque<SealedBatch>,
+    spool: Spool,
+    transport: Transport,
+    backoff: Backoff,
+    failing: Option<Failing>,
+    next_flush: Instant,
+    /// A shutdown request read while draining, handled once the drain stops.
+    pending_shutdown: Option<Instant>,
+    stats: Arc<Mutex<ShipStats>>,
+}
+
+fn lock(stats: &Mutex<ShipStats>) -> std::sync::MutexGuard<'_, ShipStats> {
+    stats.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0 => format!("{}ms", d.as_millis()),
+        1..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+    }
+}
+
+impl Worker {
+    pub fn new(
+        cfg: ShipperConfig,
+        spool: Spool,
+        transport: Transport,
+        stats: Arc<Mutex<ShipStats>>,
+    ) -> Worker {
+        let backoff = Backoff::new(cfg.retry_base, cfg.retry_cap);
+        Worker {
+            batcher: Batcher::new(&cfg.namespace, cfg.max_datums_per_batch),
+            outbox: VecDeque::new(),
+            spool,
+            transport,
+            backoff,
+            failing: None,
+            next_flush: Instant::now() + cfg.force_flush_interval,
+            pending_shutdown: None,
+            stats,
+            cfg,
+        }
+    }
+
+    pub fn run(mut self, rx: Receiver<Msg>) -> ShutdownReport {
+        self.publish_spool();
+        loop {
+            self.send_due(&rx);
+            if let Some(deadline) = self.pending_shutdown {
+                return self.shutdown(deadline);
+            }
+            let now = Instant::now();
+            let mut wake = self.next_flush;
+            if self.has_pending() {
+                if let Some(f) = &self.failing {
+                    wake = wake.min(f.next_attempt);
+                }
+            }
+            match rx.recv_timeout(wake.saturating_duration_since(now)) {
+                Ok(Msg::Datums(d)) => self.add(d),
+                Ok(Msg::Shutdown(deadline)) => return self.shutdown(deadline),
+                Err(RecvTimeoutError::Timeout) => {}
+                // The Shipper was dropped without shutdown: keep what we hold.
+                Err(RecvTimeoutError::Disconnected) => return self.shutdown(Instant::now()),
+            }
+            if Instant::now() >= self.next_flush {
+                self.next_flush = Instant::now() + self.cfg.force_flush_interval;
+                if let Some(b) = self.batcher.seal() {
+                    self.route(b);
+                }
+            }
+        }
+    }
+
+    fn has_pending(&self) -> bool {
+        !self.spool.is_empty() || !self.outbox.is_empty()
+    }
+
+    fn add(&mut self, datums: Vec<Datum>) {
+        for d in datums {
+            match encode::prepare(d) {
+                Ok(parts) => {
+                    for p in parts {
+                        for b in self.batcher.add(p) {
+                            self.route(b);
+                        }
+                    }
+                }
+                Err(e) => {
+                    crate::warn!("dropping a datum the endpoint would refuse: {e}");
+                    let mut s = lock(&self.stats);
+                    s.datums_dropped += 1;
+                    s.datums_invalid += 1;
+                }
+            }
+        }
+    }
+
+    fn route(&mut self, b: SealedBatch) {
+        let to_spool =
+            self.failing.is_some() || !self.spool.is_empty() || self.outbox.len() >= OUTBOX_MAX;
+        if !to_spool {
+            self.outbox.push_back(b);
+            return;
+        }
+        while let Some(old) = self.outbox.pop_front() {
+            self.spool_batch(old);
+        }
+        self.spool_batch(b);
+    }
+
+    fn spool_batch(&mut self, b: SealedBatch) {
+        match self.spool.push(&b) {
+            Ok(dropped) => self.count_overflow(dropped),
+            Err(e) => {
+                crate::error!(
+                    "cannot write batch {} ({} datums) to the spool, dropped: {e}",
+                    b.id,
+                    b.datums
+                );
+                let mut s = lock(&self.stats);
+                s.batches_dropped += 1;
+                s.datums_dropped += u64::from(b.datums);
+            }
+        }
+        self.publish_spool();
+    }
+
+    fn count_overflow(&mut self, dropped: Dropped) {
+        if dropped.batches == 0 {
+            return;
+        }
+        crate::warn!(
+            "spool full ({} bytes max): dropped the {} oldest batches ({} datums)",
+            self.cfg.spool_max_bytes,
+            dropped.batches,
+            dropped.datums
+        );
+        let mut s = lock(&self.stats);
+        s.batches_dropped += dropped.batches;
+        s.datums_dropped += dropped.datums;
+        s.datums_overflowed += dropped.datums;
+    }
+
+    fn publish_spool(&self) {
+        let mut s = lock(&self.stats);
+        s.batches_spooled = self.spool.len() as u64;
+        s.datums_spooled = self.spool.datums();
+    }
+
+    /// Sends queued batches while the endpoint takes them, reading new
+    /// datums between sends so collection is never held up by a drain.
+    fn send_due(&mut self, rx: &Receiver<Msg>) {
+        while self.has_pending()
+            && self
+                .failing
+                .as_ref()
+                .is_none_or(|f| Instant::now() >= f.next_attempt)
+        {
+            if !self.send_one(self.cfg.request_timeout) {
+                return;
+            }
+            while let Ok(msg) = rx.try_recv() {
+                match msg {
+                    Msg::Datums(d) => self.add(d),
+                    Msg::Shutdown(deadline) => {
+                        self.pending_shutdown = Some(deadline);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends the oldest batch. Returns false when the endpoint is failing.
+    fn send_one(&mut self, timeout: Duration) -> bool {
+        let from_spool = !self.spool.is_empty();
+        let batch = if from_spool {
+            match self.spool.peek() {
+                Ok(Some(b)) => b,
+                Ok(None) => return true,
+                Err(e) => {
+                    crate::error!("dropping an unreadable spooled batch: {e}");
+                    if let Err(e) = self.spool.pop() {
+                        crate::error!("spool: {e}");
+                        return false;
+                    }
+                    lock(&self.stats).batches_dropped += 1;
+                    self.publish_spool();
+                    return true;
+                }
+            }
+        } else {
+            match self.outbox.front() {
+                Some(b) => b.clone(),
+                None => return true,
+            }
+        };
+        let outcome = self.transport.send(&batch, timeout);
+        match outcome {
+            Outcome::Accepted => {
+                self.recovered();
+                self.remove_sent(from_spool);
+                let mut s = lock(&self.stats);
+                s.batches_sent += 1;
+                s.datums_sent += u64::from(batch.datums);
+                true
+            }
+            Outcome::Rejected {
+                status,
+                code,
+                message,
+            } => {
+                self.recovered();
+                crate::error!(
+                    "PutMetricData rejected by {} (HTTP {status} {code}: {message}); dropped batch {} ({} datums)",
+                    self.cfg.endpoint,
+                    batch.id,
+                    batch.datums
+                );
+                self.remove_sent(from_spool);
+                let mut s = lock(&self.stats);
+                s.batches_dropped += 1;
+                s.datums_dropped += u64::from(batch.datums);
+                s.datums_rejected += u64::from(batch.datums);
+                true
+            }
+            Outcome::Retry(reason) => {
+                self.failed(&reason);
+                if !from_spool {
+                    while let Some(b) = self.outbox.pop_front() {
+                        self.spool_batch(b);
+                    }
+                }
+                false
+            }
+        }
+    }
+
+    fn remove_sent(&mut self, from_spool: bool) {
+        if from_spool {
+            if let Err(e) = self.spool.pop() {
+                crate::error!("spool: cannot remove a sent batch (it will be re-sent): {e}");
+            }
+            self.publish_spool();
+        } else {
+            self.outbox.pop_front();
+        }
+    }
+
+    fn failed(&mut self, reason: &str) {
+        let now = Instant::now();
+        let delay = self.backoff.next_delay();
+        lock(&self.stats).retries += 1;
+        match &mut self.failing {
+            None => {
+                crate::warn!(
+                    "cannot ship to {}: {reason}; spooling to {} and retrying with backoff",
+                    self.cfg.endpoint,
+                    self.cfg.spool_dir.display()
+                );
+                self.failing = Some(Failing {
+                    since: now,
+                    attempts: 1,
+                    last_logged: now,
+                    next_attempt: now + delay,
+                });
+            }
+            Some(f) => {
+                f.attempts += 1;
+                f.next_attempt = now + delay;
+                if f.attempts % LOG_EVERY_NTH_FAILURE == 0
+                    || now.duration_since(f.last_logged) >= LOG_AT_LEAST_EVERY
+                {
+                    f.last_logged = now;
+                    crate::warn!(
+                        "{} still failing after {} ({} attempts): {reason}; {} batches ({} datums) spooled",
+                        self.cfg.endpoint,
+                        human(now.duration_since(f.since)),
+                        f.attempts,
+                        self.spool.len(),
+                        self.spool.datums()
+                    );
+                }
+            }
+        }
+    }
+
+    fn recovered(&mut self) {
+        self.backoff.reset();
+        if let Some(f) = self.failing.take() {
+            crate::info!(
+                "{} back after {}, draining {} spooled batches",
+                self.cfg.endpoint,
+                human(f.since.elapsed()),
+                self.spool.len()
+            );
+        }
+    }
+
+    /// Seals the partial batch, sends what the deadline allows, spools the
+    /// rest.
+    fn shutdown(mut self, deadline: Instant) -> ShutdownReport {
+        let started = Instant::now();
+        let sent_before = lock(&self.stats).datums_sent;
+        if let Some(b) = self.batcher.seal() {
+            self.route(b);
+        }
+        while self.has_pending() {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            if let Some(f) = &self.failing {
+                if f.next_attempt >= deadline {
+                    break;
+                }
+                std::thread::sleep(f.next_attempt.saturating_duration_since(now));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !self.send_one(left.min(self.cfg.request_timeout)) && self.failing.is_none() {
+                break;
+            }
+        }
+        while let Some(b) = self.outbox.pop_front() {
+            self.spool_batch(b);
+        }
+        self.publish_spool();
+        let s = *lock(&self.stats);
+        ShutdownReport {
+            datums_flushed: s.datums_sent - sent_before,
+            batches_spooled: s.batches_spooled,
+            datums_spooled: s.datums_spooled,
+            stats: s,
+            took: started.elapsed(),
+        }
+    }
+}
