@@ -27,7 +27,10 @@ impl std::fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &"** redacted **")
-            .field("session_token", &self.session_token.as_ref().map(|_| "** redacted **"))
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "** redacted **"),
+            )
             .finish()
     }
 }
@@ -117,7 +120,11 @@ pub fn resolve_credentials(
         .cli_credentials_file
         .clone()
         .or_else(|| opts.config_credentials_file.clone())
-        .or_else(|| env("AWS_SHARED_CREDENTIALS_FILE").filter(|s| !s.is_empty()).map(PathBuf::from))
+        .or_else(|| {
+            env("AWS_SHARED_CREDENTIALS_FILE")
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+        })
         .or_else(|| env("HOME").map(|h| Path::new(&h).join(".aws").join("credentials")));
     let Some(path) = path else {
         return Err(CredentialsError::NotFound {
@@ -207,7 +214,14 @@ pub fn resolve_region(
     }
     for var in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
         if let Some(r) = env(var).filter(|r| !r.is_empty()) {
-            return (r, if var == "AWS_REGION" { "AWS_REGION" } else { "AWS_DEFAULT_REGION" });
+            return (
+                r,
+                if var == "AWS_REGION" {
+                    "AWS_REGION"
+                } else {
+                    "AWS_DEFAULT_REGION"
+                },
+            );
         }
     }
     if let Some(r) = profile_region {
@@ -272,7 +286,10 @@ mod tests {
         let f = file(FILE);
         let r = resolve_credentials(
             &opts(Some(f.path())),
-            &env_of(&[("AWS_ACCESS_KEY_ID", "AKENV"), ("AWS_SECRET_ACCESS_KEY", "s")]),
+            &env_of(&[
+                ("AWS_ACCESS_KEY_ID", "AKENV"),
+                ("AWS_SECRET_ACCESS_KEY", "s"),
+            ]),
         )
         .unwrap();
         assert_eq!(r.credentials.access_key_id, "AKENV");
@@ -317,26 +334,38 @@ mod tests {
         o.config_profile = "nope".into();
         let e = resolve_credentials(&o, &env_of(&[])).unwrap_err();
         assert!(matches!(e, CredentialsError::NoProfile { .. }), "{e}");
-        let e = resolve_credentials(&opts(None), &env_of(&[("HOME", "/nonexistent")]))
-            .unwrap_err();
-        assert!(e.to_string().contains("/nonexistent/.aws/credentials"), "{e}");
-        let e = resolve_credentials(&opts(None), &env_of(&[("AWS_ACCESS_KEY_ID", "x")]))
-            .unwrap_err();
+        let e = resolve_credentials(&opts(None), &env_of(&[("HOME", "/nonexistent")])).unwrap_err();
+        assert!(
+            e.to_string().contains("/nonexistent/.aws/credentials"),
+            "{e}"
+        );
+        let e =
+            resolve_credentials(&opts(None), &env_of(&[("AWS_ACCESS_KEY_ID", "x")])).unwrap_err();
         assert!(matches!(e, CredentialsError::PartialEnv));
     }
 
     #[test]
     fn region_and_endpoint() {
         let env = env_of(&[("AWS_DEFAULT_REGION", "ap-south-1")]);
-        assert_eq!(resolve_region(Some("eu-north-1"), None, &env).0, "eu-north-1");
+        assert_eq!(
+            resolve_region(Some("eu-north-1"), None, &env).0,
+            "eu-north-1"
+        );
         assert_eq!(resolve_region(None, Some("x"), &env).0, "ap-south-1");
-        assert_eq!(resolve_region(None, Some("eu-west-1"), &env_of(&[])).0, "eu-west-1");
+        assert_eq!(
+            resolve_region(None, Some("eu-west-1"), &env_of(&[])).0,
+            "eu-west-1"
+        );
         assert_eq!(resolve_region(None, None, &env_of(&[])).0, "us-east-1");
         assert_eq!(
             resolve_endpoint(Some("http://127.0.0.1:4566/"), "us-east-1").unwrap(),
             "http://127.0.0.1:4566"
         );
         let e = resolve_endpoint(None, "eu-west-1").unwrap_err();
-        assert!(e.to_string().contains("https://monitoring.eu-west-1.amazonaws.com"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("https://monitoring.eu-west-1.amazonaws.com"),
+            "{e}"
+        );
     }
 }

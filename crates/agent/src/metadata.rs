@@ -194,8 +194,10 @@ impl Imds {
             .send_empty()
             .map_err(|e| self.unreachable(e))?;
         match resp.status().as_u16() {
-            200 => Ok(Some(read_body(resp.body_mut()).map_err(|e| self.unreachable(e))?)),
-            403 | 404 | 405 => Ok(None),
+            200 => Ok(Some(
+                read_body(resp.body_mut()).map_err(|e| self.unreachable(e))?,
+            )),
+            403..=405 => Ok(None),
             status => Err(ImdsError::Status {
                 path: "/latest/api/token".into(),
                 status,

@@ -199,8 +199,7 @@ impl Pipeline {
         if let Some(h) = &self.host {
             dims.insert("host", h);
         }
-        for (k, v) in tags.iter().chain(plugin).chain(&self.global)
-        {
+        for (k, v) in tags.iter().chain(plugin).chain(&self.global) {
             dims.insert(k, v);
         }
         dims.into_iter()
@@ -257,7 +256,10 @@ mod tests {
 
     fn reading(tags: &[(&str, &str)], fields: &[(&'static str, f64)]) -> Reading {
         Reading {
-            tags: tags.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
             fields: fields.to_vec(),
         }
     }
@@ -274,7 +276,10 @@ mod tests {
         assert!(warnings.is_empty());
         let d = p.datums(
             0,
-            &[reading(&[], &[("used_percent", 42.5), ("free", 7.0), ("total", 9.0)])],
+            &[reading(
+                &[],
+                &[("used_percent", 42.5), ("free", 7.0), ("total", 9.0)],
+            )],
             1000,
         );
         assert_eq!(d.len(), 2, "{d:?}");
@@ -283,8 +288,11 @@ mod tests {
         assert_eq!(d[0].value, DatumValue::Single(42.5));
         assert!(d[0].high_resolution);
         assert_eq!(d[0].timestamp_ms, 1000);
-        let dims: Vec<(&str, &str)> =
-            d[0].dimensions.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let dims: Vec<(&str, &str)> = d[0]
+            .dimensions
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         assert_eq!(dims, [("host", "web1"), ("team", "db")]);
         assert_eq!(d[1].metric_name, "mem_free");
         assert_eq!(d[1].unit, "Bytes");
@@ -301,7 +309,10 @@ mod tests {
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].contains("${aws:ImageId}"), "{warnings:?}");
         let d = p.datums(0, &[reading(&[], &[("used_percent", 1.0)])], 0);
-        assert_eq!(d[0].dimensions, [("InstanceId".to_owned(), "i-0abc".to_owned())]);
+        assert_eq!(
+            d[0].dimensions,
+            [("InstanceId".to_owned(), "i-0abc".to_owned())]
+        );
         assert!(!d[0].high_resolution);
     }
 
@@ -320,7 +331,10 @@ mod tests {
             counts,
         };
         let d = p.statsd_datums(
-            &[metric(vec![3.0], vec![1.0]), metric(vec![1.0, 2.0], vec![1.0, 4.0])],
+            &[
+                metric(vec![3.0], vec![1.0]),
+                metric(vec![1.0, 2.0], vec![1.0, 4.0]),
+            ],
             5,
             true,
         );
@@ -328,7 +342,10 @@ mod tests {
         assert_eq!(d[0].value, DatumValue::Single(3.0));
         assert_eq!(
             d[1].value,
-            DatumValue::Distribution { values: vec![1.0, 2.0], counts: vec![1.0, 4.0] }
+            DatumValue::Distribution {
+                values: vec![1.0, 2.0],
+                counts: vec![1.0, 4.0]
+            }
         );
         let keys: Vec<&str> = d[0].dimensions.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["env", "host", "route"]);
@@ -357,7 +374,10 @@ mod tests {
             .map(|d| d.dimensions.iter().map(|(k, _)| k.as_str()).collect())
             .collect();
         // [path], [], the original; not ["path","nope"]; not the full set twice.
-        assert_eq!(sets, vec![vec!["path"], vec![], vec!["device", "fstype", "path"]]);
+        assert_eq!(
+            sets,
+            vec![vec!["path"], vec![], vec!["device", "fstype", "path"]]
+        );
         assert!(d.iter().all(|d| d.metric_name == "disk_used_percent"));
     }
 }

@@ -9,7 +9,9 @@ use stratus_agent::pipeline::Pipeline;
 use stratus_agent::ship::DatumValue;
 
 fn load(name: &str) -> AgentConfig {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/configs").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/configs")
+        .join(name);
     AgentConfig::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
@@ -19,14 +21,22 @@ fn the_design_config_means_one_hourly_disk_metric() {
     assert_eq!(c.agent.interval, Duration::from_secs(3600));
     assert_eq!(c.metrics.namespace, "CWAgent");
     assert_eq!(c.metrics.force_flush_interval, Duration::from_secs(60));
-    assert_eq!(c.metrics.endpoint_override.as_deref(), Some("http://127.0.0.1:4566"));
+    assert_eq!(
+        c.metrics.endpoint_override.as_deref(),
+        Some("http://127.0.0.1:4566")
+    );
     assert_eq!(
         c.metrics.append_dimensions,
-        [("InstanceId".to_owned(), DimensionValue::Ec2(Ec2Placeholder::InstanceId))]
+        [(
+            "InstanceId".to_owned(),
+            DimensionValue::Ec2(Ec2Placeholder::InstanceId)
+        )]
     );
     assert_eq!(c.agent.profile, "AmazonCloudWatchAgent");
     assert_eq!(c.agent.imds_endpoint, "http://169.254.169.254");
-    let [disk] = c.metrics.plugins.as_slice() else { panic!("{:?}", c.metrics.plugins) };
+    let [disk] = c.metrics.plugins.as_slice() else {
+        panic!("{:?}", c.metrics.plugins)
+    };
     assert_eq!(disk.plugin, "disk");
     assert_eq!(disk.options.resources, ["/"]);
     assert_eq!(disk.options.fields, ["used_percent"]);
@@ -59,7 +69,14 @@ fn every_supported_key_at_once() {
     assert_eq!(c.agent.instance_id.as_deref(), Some("on-prem-db-1"));
     assert_eq!(c.metrics.namespace, "MyApp/Hosts");
     assert_eq!(c.metrics.force_flush_interval, Duration::from_secs(30));
-    assert_eq!(c.metrics.aggregation_dimensions, vec![vec!["InstanceId".to_owned()], vec![], vec!["path".to_owned()]]);
+    assert_eq!(
+        c.metrics.aggregation_dimensions,
+        vec![
+            vec!["InstanceId".to_owned()],
+            vec![],
+            vec!["path".to_owned()]
+        ]
+    );
     assert_eq!(c.metrics.plugins.len(), 11);
     let cpu = &c.metrics.plugins[0];
     assert_eq!(cpu.interval, Duration::from_secs(1));
@@ -79,21 +96,49 @@ fn every_supported_key_at_once() {
     );
     let disk = &c.metrics.plugins[1];
     assert_eq!(disk.options.ignore_file_system_types, ["tmpfs", "overlay"]);
-    assert_eq!(disk.interval, Duration::from_secs(10), "plugin inherits the agent interval");
+    assert_eq!(
+        disk.interval,
+        Duration::from_secs(10),
+        "plugin inherits the agent interval"
+    );
     assert_eq!(disk.measurements[1].unit, "Count");
-    let procstat: Vec<_> = c.metrics.plugins.iter().filter(|p| p.plugin == "procstat").collect();
+    let procstat: Vec<_> = c
+        .metrics
+        .plugins
+        .iter()
+        .filter(|p| p.plugin == "procstat")
+        .collect();
     assert_eq!(procstat.len(), 3);
-    assert_eq!(procstat[0].options.procstat, Some(ProcstatSelector::PidFile("/run/sshd.pid".into())));
-    assert_eq!(procstat[1].options.procstat, Some(ProcstatSelector::Exe("nginx".into())));
-    assert_eq!(procstat[1].measurements[0].metric_name, "procstat_lookup_pid_count");
+    assert_eq!(
+        procstat[0].options.procstat,
+        Some(ProcstatSelector::PidFile("/run/sshd.pid".into()))
+    );
+    assert_eq!(
+        procstat[1].options.procstat,
+        Some(ProcstatSelector::Exe("nginx".into()))
+    );
+    assert_eq!(
+        procstat[1].measurements[0].metric_name,
+        "procstat_lookup_pid_count"
+    );
     assert_eq!(procstat[1].interval, Duration::from_secs(60));
     assert_eq!(procstat[2].label, "procstat[2]");
-    assert_eq!(procstat[2].measurements[0].metric_name, "procstat_memory_rss");
+    assert_eq!(
+        procstat[2].measurements[0].metric_name,
+        "procstat_memory_rss"
+    );
     assert_eq!(procstat[2].measurements[0].unit, "Bytes");
     let statsd = c.metrics.statsd.as_ref().unwrap();
     assert_eq!(statsd.service_address, "127.0.0.1:8125");
     assert_eq!(statsd.aggregation_interval, Duration::from_secs(60));
-    assert_eq!(c.intervals(), [Duration::from_secs(1), Duration::from_secs(10), Duration::from_secs(60)]);
+    assert_eq!(
+        c.intervals(),
+        [
+            Duration::from_secs(1),
+            Duration::from_secs(10),
+            Duration::from_secs(60)
+        ]
+    );
 }
 
 #[test]
@@ -110,12 +155,24 @@ fn rename_and_unit_objects_reach_the_datums() {
         0,
         &[Reading {
             tags: vec![("path".into(), "/".into())],
-            fields: vec![("used_percent", 12.5), ("free", 3.0), ("inodes_used", 9.0), ("total", 1.0)],
+            fields: vec![
+                ("used_percent", 12.5),
+                ("free", 3.0),
+                ("inodes_used", 9.0),
+                ("total", 1.0),
+            ],
         }],
         42,
     );
     let got: Vec<(&str, &str)> = d.iter().map(|d| (d.metric_name.as_str(), d.unit)).collect();
-    assert_eq!(got, [("RootFull", "Percent"), ("disk_free", "Gigabytes"), ("disk_inodes_used", "Count")]);
+    assert_eq!(
+        got,
+        [
+            ("RootFull", "Percent"),
+            ("disk_free", "Gigabytes"),
+            ("disk_inodes_used", "Count")
+        ]
+    );
     assert_eq!(d[0].value, DatumValue::Single(12.5));
 }
 
@@ -135,15 +192,31 @@ fn aggregation_dimensions_publish_rollups() {
         autoscaling_group: None,
     };
     let (p, _) = Pipeline::new(&c, "h", Some(&id));
-    let reading = |cpu: &str, v: f64| Reading { tags: vec![("cpu".into(), cpu.into())], fields: vec![("usage_idle", v)] };
+    let reading = |cpu: &str, v: f64| Reading {
+        tags: vec![("cpu".into(), cpu.into())],
+        fields: vec![("usage_idle", v)],
+    };
     let d = p.datums(0, &[reading("cpu0", 90.0), reading("cpu1", 70.0)], 0);
     let dims: Vec<String> = d
         .iter()
-        .map(|d| d.dimensions.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
+        .map(|d| {
+            d.dimensions
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
         .collect();
     // Per core: the InstanceId-only copy, the no-dimension copy, the original.
     assert_eq!(
         dims,
-        ["InstanceId=i-1", "", "InstanceId=i-1,cpu=cpu0", "InstanceId=i-1", "", "InstanceId=i-1,cpu=cpu1"]
+        [
+            "InstanceId=i-1",
+            "",
+            "InstanceId=i-1,cpu=cpu0",
+            "InstanceId=i-1",
+            "",
+            "InstanceId=i-1,cpu=cpu1"
+        ]
     );
 }

@@ -14,11 +14,7 @@ const CASES: &[(&str, &str, &str)] = &[
         "agent.metrics_colection_interval",
         "unknown field `metrics_colection_interval`",
     ),
-    (
-        r#"{"metric":{}}"#,
-        "metric",
-        "unknown field `metric`",
-    ),
+    (r#"{"metric":{}}"#, "metric", "unknown field `metric`"),
     (
         r#"{"metrics":{"metrics_collected":{"disk":{"measurement":["used_percent","used_percentt"]}}}}"#,
         "metrics.metrics_collected.disk.measurement[1]",
@@ -144,14 +140,22 @@ fn broken_configs_are_refused_with_their_path() {
             Ok(_) => failures.push(format!("accepted: {json}")),
             Err(e) => {
                 let msg = e.to_string();
-                if e.path() != Some(*path) || !msg.starts_with(&format!("{path}: ")) || !msg.contains(words)
+                if e.path() != Some(*path)
+                    || !msg.starts_with(&format!("{path}: "))
+                    || !msg.contains(words)
                 {
                     failures.push(format!("{json}\n  want {path}: …{words}…\n  got  {msg}"));
                 }
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases:\n{}", failures.len(), CASES.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases:\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -168,8 +172,10 @@ fn syntax_errors_give_line_and_column() {
     let e = AgentConfig::parse("{\"agent\": {\n  \"debug\": tru }\n}").unwrap_err();
     assert!(matches!(e, ConfigError::Syntax(_)), "{e:?}");
     assert!(e.to_string().contains("line 2"), "{e}");
-    let e = AgentConfig::parse(r#"{"metrics":{"metrics_collected":{"mem":{"measurement":["used_percent"]}}}} x"#)
-        .unwrap_err();
+    let e = AgentConfig::parse(
+        r#"{"metrics":{"metrics_collected":{"mem":{"measurement":["used_percent"]}}}} x"#,
+    )
+    .unwrap_err();
     assert!(matches!(e, ConfigError::Syntax(_)), "{e:?}");
 }
 

@@ -60,7 +60,8 @@ fn serve(stream: TcpStream, v2: bool, log: &Mutex<Vec<String>>) {
         let has = |name: &str, value: Option<&str>| {
             headers.iter().any(|h| {
                 h.split_once(':').is_some_and(|(k, v)| {
-                    k.trim() == name && value.is_none_or(|want| v.trim() == want.to_ascii_lowercase())
+                    k.trim() == name
+                        && value.is_none_or(|want| v.trim() == want.to_ascii_lowercase())
                 })
             })
         };
@@ -131,16 +132,25 @@ fn imdsv2_token_flow() {
     assert_eq!(id.source, IdSource::Imds(imds.url.clone()));
     assert_eq!(id.instance_type.as_deref(), Some("t3.micro"));
     assert_eq!(id.image_id.as_deref(), Some("ami-0fedcba9876543210"));
-    assert_eq!(id.autoscaling_group, None, "no instance tags in metadata: dropped");
+    assert_eq!(
+        id.autoscaling_group, None,
+        "no instance tags in metadata: dropped"
+    );
     let reqs = imds.requests.lock().unwrap().clone();
     assert_eq!(reqs[0], "PUT /latest/api/token");
-    assert!(reqs.contains(&"GET /latest/meta-data/instance-id".to_owned()), "{reqs:?}");
+    assert!(
+        reqs.contains(&"GET /latest/meta-data/instance-id".to_owned()),
+        "{reqs:?}"
+    );
 }
 
 #[test]
 fn only_what_the_config_needs_is_asked() {
     let imds = FakeImds::start(true);
-    let id = resolve_identity(&opts(&imds.url, None, vec![]), &[Ec2Placeholder::InstanceId]);
+    let id = resolve_identity(
+        &opts(&imds.url, None, vec![]),
+        &[Ec2Placeholder::InstanceId],
+    );
     assert_eq!(id.instance_type, None);
     assert_eq!(
         imds.requests.lock().unwrap().clone(),
@@ -170,22 +180,45 @@ fn off_ec2_config_then_machine_id_then_hostname_and_fast() {
 
     let t = Instant::now();
     let id = resolve_identity(&opts(&url, Some("db-1"), vec![mid.clone()]), ALL);
-    assert_eq!((id.instance_id.as_str(), &id.source), ("db-1", &IdSource::Config));
+    assert_eq!(
+        (id.instance_id.as_str(), &id.source),
+        ("db-1", &IdSource::Config)
+    );
     assert_eq!(id.instance_type, None);
 
-    let id = resolve_identity(&opts(&url, None, vec![dir.path().join("absent"), mid.clone()]), ALL);
+    let id = resolve_identity(
+        &opts(&url, None, vec![dir.path().join("absent"), mid.clone()]),
+        ALL,
+    );
     assert_eq!(id.source, IdSource::MachineId(mid.clone()));
-    assert!(id.instance_id.starts_with("mi-") && id.instance_id.len() == 20, "{}", id.instance_id);
+    assert!(
+        id.instance_id.starts_with("mi-") && id.instance_id.len() == 20,
+        "{}",
+        id.instance_id
+    );
     assert!(id.instance_id[3..].bytes().all(|b| b.is_ascii_hexdigit()));
-    assert!(!id.instance_id.contains("4f1c2d3e4a5b6c7d8"), "the machine id itself is not published");
+    assert!(
+        !id.instance_id.contains("4f1c2d3e4a5b6c7d8"),
+        "the machine id itself is not published"
+    );
     // Stable: the same machine id always gives the same instance id.
-    assert_eq!(machine_id_instance_id(&mid).as_deref(), Some(id.instance_id.as_str()));
+    assert_eq!(
+        machine_id_instance_id(&mid).as_deref(),
+        Some(id.instance_id.as_str())
+    );
 
     let bad = dir.path().join("bad-id");
     std::fs::write(&bad, "not-a-machine-id").unwrap();
     let id = resolve_identity(&opts(&url, None, vec![bad]), ALL);
-    assert_eq!((id.instance_id.as_str(), &id.source), ("web-1", &IdSource::Hostname));
-    assert!(t.elapsed() < Duration::from_millis(500), "refused connections must not wait: {:?}", t.elapsed());
+    assert_eq!(
+        (id.instance_id.as_str(), &id.source),
+        ("web-1", &IdSource::Hostname)
+    );
+    assert!(
+        t.elapsed() < Duration::from_millis(500),
+        "refused connections must not wait: {:?}",
+        t.elapsed()
+    );
 }
 
 fn design_config(imds_endpoint: &str) -> AgentConfig {
@@ -209,7 +242,10 @@ fn design_datums(imds_endpoint: &str) -> (Vec<stratus_agent::ship::Datum>, Strin
     let prepared = prepare(config);
     let id = prepared.identity.clone().expect("placeholders resolved");
     let readings = slots[0].collector.collect().unwrap();
-    (prepared.pipeline.datums(0, &readings, 1_700_000_000_000), id.instance_id)
+    (
+        prepared.pipeline.datums(0, &readings, 1_700_000_000_000),
+        id.instance_id,
+    )
 }
 
 fn assert_disk_used_percent(datums: &[stratus_agent::ship::Datum], instance_id: &str) {
@@ -257,28 +293,60 @@ fn check_config_prints_what_would_be_published() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/configs/design.json"),
     )
     .unwrap()
-    .replacen(r#"{"agent":{"#, &format!(r#"{{"agent":{{"imds_endpoint":"{}","#, imds.url), 1);
+    .replacen(
+        r#"{"agent":{"#,
+        &format!(r#"{{"agent":{{"imds_endpoint":"{}","#, imds.url),
+        1,
+    );
     std::fs::write(&path, text).unwrap();
     let mut out = Vec::new();
     let report = check_config(
-        &AgentOptions { config_path: path.clone(), ..Default::default() },
+        &AgentOptions {
+            config_path: path.clone(),
+            ..Default::default()
+        },
         &mut out,
     )
     .unwrap();
     let out = String::from_utf8(out).unwrap();
     assert!(out.contains("config OK"), "{out}");
     assert!(out.contains("endpoint http://127.0.0.1:4566"), "{out}");
-    assert!(out.contains("instance id i-0123456789abcdef0 from EC2 instance metadata"), "{out}");
+    assert!(
+        out.contains("instance id i-0123456789abcdef0 from EC2 instance metadata"),
+        "{out}"
+    );
     let line = out
         .lines()
         .find(|l| l.contains("disk_used_percent") && l.contains("path=/  = "))
         .unwrap_or_else(|| panic!("{out}"));
-    assert!(line.contains("Percent  60s  InstanceId=i-0123456789abcdef0, device="), "{line}");
-    assert!(report.datums.iter().all(|d| d.metric_name == "disk_used_percent"));
+    assert!(
+        line.contains("Percent  60s  InstanceId=i-0123456789abcdef0, device="),
+        "{line}"
+    );
+    assert!(
+        report
+            .datums
+            .iter()
+            .all(|d| d.metric_name == "disk_used_percent")
+    );
 
     // A broken config is an error naming the path (exit code 1 in the CLI).
-    std::fs::write(&path, r#"{"metrics":{"metrics_collected":{"disk":{"measurement":["usedpercent"]}}}}"#).unwrap();
-    let e = check_config(&AgentOptions { config_path: path, ..Default::default() }, &mut Vec::new())
-        .unwrap_err();
-    assert!(e.to_string().starts_with("metrics.metrics_collected.disk.measurement[0]: unknown measurement"), "{e}");
+    std::fs::write(
+        &path,
+        r#"{"metrics":{"metrics_collected":{"disk":{"measurement":["usedpercent"]}}}}"#,
+    )
+    .unwrap();
+    let e = check_config(
+        &AgentOptions {
+            config_path: path,
+            ..Default::default()
+        },
+        &mut Vec::new(),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("metrics.metrics_collected.disk.measurement[0]: unknown measurement"),
+        "{e}"
+    );
 }

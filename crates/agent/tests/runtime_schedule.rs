@@ -134,27 +134,48 @@ fn hung_collector_is_reported_once_and_does_not_stall_the_others() {
     )
     .unwrap();
 
-    wait_for("ten mem collections", || quick_calls.load(Ordering::SeqCst) >= 10);
-    assert_eq!(hung_calls.load(Ordering::SeqCst), 1, "a stuck collector must not be started again");
+    wait_for("ten mem collections", || {
+        quick_calls.load(Ordering::SeqCst) >= 10
+    });
+    assert_eq!(
+        hung_calls.load(Ordering::SeqCst),
+        1,
+        "a stuck collector must not be started again"
+    );
     {
         let ev = seen.lock().unwrap();
-        let stuck: Vec<_> =
-            ev.iter().filter(|e| matches!(e, CollectorEvent::Stuck { .. })).collect();
+        let stuck: Vec<_> = ev
+            .iter()
+            .filter(|e| matches!(e, CollectorEvent::Stuck { .. }))
+            .collect();
         assert_eq!(stuck.len(), 1, "{ev:?}");
         assert_eq!(
             stuck[0].to_string(),
             "collector disk stuck for 0s (hung mount?); skipping it until it returns"
         );
     }
-    let mem_datums = sink.datums.lock().unwrap().iter().filter(|d| d.metric_name == "mem_used_percent").count();
+    let mem_datums = sink
+        .datums
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|d| d.metric_name == "mem_used_percent")
+        .count();
     assert!(mem_datums >= 10, "{mem_datums}");
 
     // The hung call returns: its reading is published with its own (old)
     // timestamp, recovery is reported, and it is scheduled again.
     let before = Instant::now();
     release.send(()).unwrap();
-    wait_for("disk to run again", || hung_calls.load(Ordering::SeqCst) >= 3);
-    assert!(seen.lock().unwrap().iter().any(|e| matches!(e, CollectorEvent::Unstuck { label, .. } if label == "disk")));
+    wait_for("disk to run again", || {
+        hung_calls.load(Ordering::SeqCst) >= 3
+    });
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, CollectorEvent::Unstuck { label, .. } if label == "disk"))
+    );
     let disk: Vec<Datum> = sink
         .datums
         .lock()
@@ -164,8 +185,18 @@ fn hung_collector_is_reported_once_and_does_not_stall_the_others() {
         .cloned()
         .collect();
     assert!(disk.len() >= 2, "{disk:?}");
-    let first_mem_ts = sink.datums.lock().unwrap().iter().map(|d| d.timestamp_ms).min().unwrap();
-    assert!(disk[0].timestamp_ms <= first_mem_ts + 50, "late answer keeps its collection time");
+    let first_mem_ts = sink
+        .datums
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|d| d.timestamp_ms)
+        .min()
+        .unwrap();
+    assert!(
+        disk[0].timestamp_ms <= first_mem_ts + 50,
+        "late answer keeps its collection time"
+    );
 
     stop.stop();
     collection.join();
@@ -183,8 +214,15 @@ fn failures_are_reported_once_per_streak_then_recovery() {
     let sink = Arc::new(Recorder::default());
     let (events, seen) = recorder_events();
     let stop = StopHandle::default();
-    let c = start_collection(pipeline(), slots, sink.clone(), events, &stop, Duration::from_secs(1))
-        .unwrap();
+    let c = start_collection(
+        pipeline(),
+        slots,
+        sink.clone(),
+        events,
+        &stop,
+        Duration::from_secs(1),
+    )
+    .unwrap();
     wait_for("a swap datum", || !sink.datums.lock().unwrap().is_empty());
     stop.stop();
     c.join();
@@ -192,8 +230,13 @@ fn failures_are_reported_once_per_streak_then_recovery() {
     assert_eq!(
         ev,
         vec![
-            CollectorEvent::Failed { label: "swap".into(), error: "no /proc/meminfo".into() },
-            CollectorEvent::Recovered { label: "swap".into() },
+            CollectorEvent::Failed {
+                label: "swap".into(),
+                error: "no /proc/meminfo".into()
+            },
+            CollectorEvent::Recovered {
+                label: "swap".into()
+            },
         ]
     );
     let d = &sink.datums.lock().unwrap()[0];
@@ -214,10 +257,19 @@ fn stop_ends_long_intervals_at_once() {
     let sink = Arc::new(Recorder::default());
     let (events, _) = recorder_events();
     let stop = StopHandle::default();
-    let c = start_collection(pipeline(), slots, sink.clone(), events, &stop, Duration::from_secs(10))
-        .unwrap();
+    let c = start_collection(
+        pipeline(),
+        slots,
+        sink.clone(),
+        events,
+        &stop,
+        Duration::from_secs(10),
+    )
+    .unwrap();
     // Collected once at start, not at the end of the first hour.
-    wait_for("the first collection", || !sink.datums.lock().unwrap().is_empty());
+    wait_for("the first collection", || {
+        !sink.datums.lock().unwrap().is_empty()
+    });
     let t = Instant::now();
     stop.stop();
     c.join();

@@ -35,4 +35,3 @@ pub fn resolve_field(plugin: &str, name: &str) -> Option<&'static str> {
         .and_then(|rest| rest.strip_prefix('_'))
         .and_then(find)
 }
-

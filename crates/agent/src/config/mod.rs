@@ -218,7 +218,11 @@ impl AgentConfig {
             d.iter().any(|(_, v)| matches!(v, DimensionValue::Ec2(_)))
         };
         any(&self.metrics.append_dimensions)
-            || self.metrics.plugins.iter().any(|p| any(&p.append_dimensions))
+            || self
+                .metrics
+                .plugins
+                .iter()
+                .any(|p| any(&p.append_dimensions))
     }
 }
 

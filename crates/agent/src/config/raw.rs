@@ -187,7 +187,8 @@ impl<'de> Deserialize<'de> for RawMeasurement {
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawMeasurement, A::Error> {
-                let o = RawMeasurementObject::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                let o =
+                    RawMeasurementObject::deserialize(de::value::MapAccessDeserializer::new(map))?;
                 Ok(RawMeasurement {
                     name: o.name,
                     rename: o.rename,

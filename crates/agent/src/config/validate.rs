@@ -92,12 +92,32 @@ fn agent_section(
             "agent.run_as_user",
             "the agent runs as the user that starts it (see the systemd unit)",
         ),
-        (raw.aws_sdk_log_level.is_some(), "agent.aws_sdk_log_level", "no AWS SDK here; use agent.debug"),
-        (raw.internal.is_some(), "agent.internal", "no internal metrics"),
+        (
+            raw.aws_sdk_log_level.is_some(),
+            "agent.aws_sdk_log_level",
+            "no AWS SDK here; use agent.debug",
+        ),
+        (
+            raw.internal.is_some(),
+            "agent.internal",
+            "no internal metrics",
+        ),
         (raw.quiet.is_some(), "agent.quiet", "use agent.debug"),
-        (raw.user_agent.is_some(), "agent.user_agent", "fixed user agent"),
-        (raw.usage_data.is_some(), "agent.usage_data", "the Stratus agent sends no usage data"),
-        (raw.service_name.is_some(), "agent.service.name", "no entity metadata"),
+        (
+            raw.user_agent.is_some(),
+            "agent.user_agent",
+            "fixed user agent",
+        ),
+        (
+            raw.usage_data.is_some(),
+            "agent.usage_data",
+            "the Stratus agent sends no usage data",
+        ),
+        (
+            raw.service_name.is_some(),
+            "agent.service.name",
+            "no entity metadata",
+        ),
         (
             raw.deployment_environment.is_some(),
             "agent.deployment.environment",
@@ -171,21 +191,26 @@ fn metrics_section(
     if raw.credentials.is_some_and(|c| c.role_arn.is_some()) {
         return Err(role_arn_refusal("metrics.credentials.role_arn"));
     }
-    if let Some(dest) = &raw.metrics_destinations {
-        if let Some(other) = dest.keys().find(|k| k.as_str() != "cloudwatch") {
-            return Err(ConfigError::invalid(
-                format!("metrics.metrics_destinations.{other}"),
-                "only the cloudwatch destination is supported by the Stratus agent",
-            ));
-        }
+    if let Some(dest) = &raw.metrics_destinations
+        && let Some(other) = dest.keys().find(|k| k.as_str() != "cloudwatch")
+    {
+        return Err(ConfigError::invalid(
+            format!("metrics.metrics_destinations.{other}"),
+            "only the cloudwatch destination is supported by the Stratus agent",
+        ));
     }
     if raw.service_name.is_some() {
         ignored.push(("metrics.service.name".to_owned(), "no entity metadata"));
     }
     if raw.deployment_environment.is_some() {
-        ignored.push(("metrics.deployment.environment".to_owned(), "no entity metadata"));
+        ignored.push((
+            "metrics.deployment.environment".to_owned(),
+            "no entity metadata",
+        ));
     }
-    let namespace = raw.namespace.unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
+    let namespace = raw
+        .namespace
+        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
     length("metrics.namespace", &namespace, 1, 255)?;
     if namespace.starts_with("AWS/") || namespace.starts_with(':') {
         return Err(ConfigError::invalid(
@@ -315,8 +340,11 @@ impl Ctx {
             None => self.default_interval,
         };
         let measurements = measurements(&path, plugin, measurement)?;
-        let append_dimensions =
-            dimensions(&format!("{path}.append_dimensions"), append, plugin == "disk")?;
+        let append_dimensions = dimensions(
+            &format!("{path}.append_dimensions"),
+            append,
+            plugin == "disk",
+        )?;
         let mut fields: Vec<&'static str> = measurements.iter().map(|m| m.field).collect();
         fields.sort_unstable();
         fields.dedup();
@@ -400,7 +428,8 @@ impl Ctx {
             raw.pid_file
                 .map(|v| ("pid_file", ProcstatSelector::PidFile(PathBuf::from(v)))),
             raw.exe.map(|v| ("exe", ProcstatSelector::Exe(v))),
-            raw.pattern.map(|v| ("pattern", ProcstatSelector::Pattern(v))),
+            raw.pattern
+                .map(|v| ("pattern", ProcstatSelector::Pattern(v))),
         ]
         .into_iter()
         .flatten()
@@ -424,7 +453,10 @@ impl Ctx {
                 let keys: Vec<&str> = v.iter().map(|(k, _)| *k).collect();
                 return Err(ConfigError::invalid(
                     path,
-                    format!("has {}: give exactly one process selector", keys.join(" and ")),
+                    format!(
+                        "has {}: give exactly one process selector",
+                        keys.join(" and ")
+                    ),
                 ));
             }
         };
@@ -513,7 +545,10 @@ fn measurements(
     if raw.is_empty() {
         return Err(ConfigError::invalid(
             format!("{path}.measurement"),
-            format!("empty: name at least one of {}", catalog::known_fields(plugin).join(", ")),
+            format!(
+                "empty: name at least one of {}",
+                catalog::known_fields(plugin).join(", ")
+            ),
         ));
     }
     let mut out: Vec<Measurement> = Vec::with_capacity(raw.len());
@@ -625,7 +660,10 @@ fn aggregation(raw: Option<Vec<Vec<String>>>) -> Result<Vec<Vec<String>>> {
             ));
         }
         if let Some(j) = set.iter().position(|n| n.is_empty()) {
-            return Err(ConfigError::invalid(format!("{PATH}[{i}][{j}]"), "empty dimension name"));
+            return Err(ConfigError::invalid(
+                format!("{PATH}[{i}][{j}]"),
+                "empty dimension name",
+            ));
         }
         set.sort();
         set.dedup();

@@ -40,8 +40,11 @@ pub fn check_config(opts: &AgentOptions, out: &mut dyn Write) -> Result<CheckRep
         &env_var,
     );
     let profile_region = creds.as_ref().ok().and_then(|c| c.profile_region.clone());
-    let (region, region_source) =
-        credentials::resolve_region(config.agent.region.as_deref(), profile_region.as_deref(), &env_var);
+    let (region, region_source) = credentials::resolve_region(
+        config.agent.region.as_deref(),
+        profile_region.as_deref(),
+        &env_var,
+    );
     let endpoint =
         credentials::resolve_endpoint(config.metrics.endpoint_override.as_deref(), &region)?;
     let slots = build_collectors(&config)?;
@@ -50,7 +53,10 @@ pub fn check_config(opts: &AgentOptions, out: &mut dyn Write) -> Result<CheckRep
     };
     w(out, format!("config OK: {}", opts.config_path.display()));
     w(out, summary(&config));
-    w(out, format!("endpoint {endpoint}, region {region} ({region_source})"));
+    w(
+        out,
+        format!("endpoint {endpoint}, region {region} ({region_source})"),
+    );
     match &creds {
         Ok(c) => w(out, format!("credentials from {}", c.source)),
         Err(e) => report.warnings.push(format!("credentials: {e}")),
@@ -60,7 +66,10 @@ pub fn check_config(opts: &AgentOptions, out: &mut dyn Write) -> Result<CheckRep
     }
     let prepared = prepare(config);
     if let Some(id) = &prepared.identity {
-        w(out, format!("instance id {} from {}", id.instance_id, id.source));
+        w(
+            out,
+            format!("instance id {} from {}", id.instance_id, id.source),
+        );
     }
     report.warnings.extend(prepared.warnings.iter().cloned());
 
@@ -82,7 +91,9 @@ pub fn check_config(opts: &AgentOptions, out: &mut dyn Write) -> Result<CheckRep
                 Ok((c, Err(e))) => {
                     s.collector = c;
                     if round == 1 {
-                        report.warnings.push(format!("collector {label} failed: {e}"));
+                        report
+                            .warnings
+                            .push(format!("collector {label} failed: {e}"));
                     }
                     *slot = Some(s);
                 }
@@ -108,7 +119,13 @@ pub fn check_config(opts: &AgentOptions, out: &mut dyn Write) -> Result<CheckRep
         report.datums.extend(datums);
     }
     if let Some(s) = &prepared.config.metrics.statsd {
-        w(out, format!("statsd would listen on udp {} (application metrics, unit None)", s.service_address));
+        w(
+            out,
+            format!(
+                "statsd would listen on udp {} (application metrics, unit None)",
+                s.service_address
+            ),
+        );
     }
     w(
         out,
@@ -145,7 +162,11 @@ fn run_once(mut c: Boxed) -> Result<(Boxed, Result<Vec<Reading>, CollectError>),
 
 /// `disk_used_percent  Percent  60s  device=sda1, fstype=ext4, path=/  = 41.2`
 pub fn describe(d: &Datum) -> String {
-    let dims: Vec<String> = d.dimensions.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let dims: Vec<String> = d
+        .dimensions
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     let value = match &d.value {
         DatumValue::Single(v) => format!("{v}"),
         DatumValue::Distribution { values, .. } => format!("{} values", values.len()),
@@ -155,6 +176,10 @@ pub fn describe(d: &Datum) -> String {
         d.metric_name,
         d.unit,
         if d.high_resolution { "1s" } else { "60s" },
-        if dims.is_empty() { "(no dimensions)".to_owned() } else { dims.join(", ") }
+        if dims.is_empty() {
+            "(no dimensions)".to_owned()
+        } else {
+            dims.join(", ")
+        }
     )
 }

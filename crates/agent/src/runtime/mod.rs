@@ -10,11 +10,11 @@ mod schedule;
 mod shipper;
 
 pub use check::{CheckReport, check_config};
-pub use shipper::start_shipper;
 pub use schedule::{
     Collection, CollectorEvent, CollectorSlot, DEFAULT_TIMEOUT_CAP, EventSink, log_events,
     start_collection,
 };
+pub use shipper::start_shipper;
 
 use crate::config::{AgentConfig, ConfigError, DimensionValue, Ec2Placeholder};
 use crate::credentials::{self, CredentialOptions, CredentialsError, ResolvedCredentials};
@@ -121,11 +121,13 @@ pub fn prepare(config: AgentConfig) -> Prepared {
 /// Every `${aws:*}` placeholder the config uses.
 fn placeholders(config: &AgentConfig) -> Vec<Ec2Placeholder> {
     let mut out = Vec::new();
-    let all = config
-        .metrics
-        .append_dimensions
-        .iter()
-        .chain(config.metrics.plugins.iter().flat_map(|p| &p.append_dimensions));
+    let all = config.metrics.append_dimensions.iter().chain(
+        config
+            .metrics
+            .plugins
+            .iter()
+            .flat_map(|p| &p.append_dimensions),
+    );
     for (_, v) in all {
         if let DimensionValue::Ec2(p) = v
             && !out.contains(p)
@@ -306,7 +308,12 @@ pub fn start(
     let stop = StopHandle::default();
     let pipeline = Arc::new(prepared.pipeline);
     let statsd = match &prepared.config.metrics.statsd {
-        Some(s) => Some(start_statsd(s, Arc::clone(&pipeline), Arc::clone(&sink), &stop)?),
+        Some(s) => Some(start_statsd(
+            s,
+            Arc::clone(&pipeline),
+            Arc::clone(&sink),
+            &stop,
+        )?),
         None => None,
     };
     let collection = start_collection(
@@ -333,7 +340,12 @@ pub fn summary(config: &AgentConfig) -> String {
         .iter()
         .map(|p| format!("{} every {}s", p.label, p.interval.as_secs()))
         .collect();
-    let metrics: usize = config.metrics.plugins.iter().map(|p| p.measurements.len()).sum();
+    let metrics: usize = config
+        .metrics
+        .plugins
+        .iter()
+        .map(|p| p.measurements.len())
+        .sum();
     let statsd = match &config.metrics.statsd {
         Some(s) => format!(
             "statsd on {} (aggregated every {}s)",
@@ -402,8 +414,10 @@ fn start_statsd(
 /// returns (exit code 0).
 pub fn run(opts: &AgentOptions) -> Result<(), AgentError> {
     // Registered before anything starts, so an early SIGTERM still flushes.
-    let mut signals =
-        signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT])?;
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ])?;
     let agent = start(opts, start_shipper)?;
     let handle = signals.handle();
     let stop = agent.stop_handle();
@@ -411,7 +425,11 @@ pub fn run(opts: &AgentOptions) -> Result<(), AgentError> {
         .name("signals".into())
         .spawn(move || {
             if let Some(sig) = signals.forever().next() {
-                let name = if sig == signal_hook::consts::SIGTERM { "SIGTERM" } else { "SIGINT" };
+                let name = if sig == signal_hook::consts::SIGTERM {
+                    "SIGTERM"
+                } else {
+                    "SIGINT"
+                };
                 crate::info!("{name} received: stopping");
                 stop.stop();
             }

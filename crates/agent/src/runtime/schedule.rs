@@ -42,7 +42,9 @@ pub enum CollectorEvent {
 impl std::fmt::Display for CollectorEvent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            CollectorEvent::Failed { label, error } => write!(f, "collector {label} failed: {error}"),
+            CollectorEvent::Failed { label, error } => {
+                write!(f, "collector {label} failed: {error}")
+            }
             CollectorEvent::Recovered { label } => write!(f, "collector {label} recovered"),
             CollectorEvent::Stuck { label, after } => write!(
                 f,
@@ -149,7 +151,11 @@ struct Worker {
 }
 
 impl Worker {
-    fn spawn(slot_id: usize, slot: CollectorSlot, results: Sender<Event>) -> std::io::Result<Worker> {
+    fn spawn(
+        slot_id: usize,
+        slot: CollectorSlot,
+        results: Sender<Event>,
+    ) -> std::io::Result<Worker> {
         let (tx, rx) = mpsc::channel::<i64>();
         let mut collector = slot.collector;
         std::thread::Builder::new()
@@ -201,7 +207,8 @@ impl Group {
             // Ticks stay on the start + k·interval grid; a missed one (the
             // host was suspended) is skipped rather than run in a burst.
             let tick = start.elapsed().as_nanos() / interval_ns + 1;
-            let next = start + Duration::from_nanos((interval_ns * tick).min(u64::MAX as u128) as u64);
+            let next =
+                start + Duration::from_nanos((interval_ns * tick).min(u64::MAX as u128) as u64);
             if self.wait_until(next).is_break() {
                 return;
             }
