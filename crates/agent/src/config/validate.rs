@@ -478,7 +478,7 @@ fn statsd(raw: RawStatsd) -> Result<StatsdConfig> {
     let port_ok = service_address
         .rsplit_once(':')
         .and_then(|(_, port)| port.parse::<u16>().ok())
-        .is_some_and(|p| p != 0);
+        .is_some();
     if !port_ok {
         return Err(ConfigError::invalid(
             format!("{PATH}.service_address"),
