@@ -212,7 +212,11 @@ impl Shipper {
                 report.datums
             );
         }
-        let stats = Arc::new(Mutex::new(ShipStats::default()));
+        let stats = Arc::new(Mutex::new(ShipStats {
+            batches_spooled: report.batches as u64,
+            datums_spooled: report.datums,
+            ..ShipStats::default()
+        }));
         let (tx, rx) = mpsc::channel();
         let worker = worker::Worker::new(cfg, spool, transport, stats.clone());
         let thread = std::thread::Builder::new()
