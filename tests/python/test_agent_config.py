@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import clean_env, stratus_bin
+from conftest import clean_env, closed_port_endpoint, stratus_bin
 
 GOOD = {
     "agent": {"metrics_collection_interval": 60},
     "metrics": {
+        "endpoint_override": "http://127.0.0.1:4566",
         "append_dimensions": {"InstanceId": "${aws:InstanceId}"},
         "metrics_collected": {
             "disk": {"measurement": ["used_percent"], "resources": ["/"]},
@@ -24,15 +25,24 @@ GOOD = {
 }
 
 
+def agent_env(**extra: str) -> dict[str, str]:
+    # Off EC2 as far as the agent can tell, without waiting for 169.254.169.254 to time out.
+    return clean_env(STRATUS_IMDS_ENDPOINT=closed_port_endpoint(), **extra)
+
+
 def check_config(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "amazon-cloudwatch-agent.json"
     path.write_text(text)
+    return run_check(path)
+
+
+def run_check(path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(stratus_bin()), "agent", "--check-config", str(path)],
         capture_output=True,
         text=True,
         timeout=30,
-        env=clean_env(),
+        env=agent_env(),
     )
 
 
@@ -183,13 +193,7 @@ def test_not_json_is_refused(tmp_path):
 
 def test_missing_config_file_is_refused(tmp_path):
     missing = tmp_path / "nope.json"
-    cp = subprocess.run(
-        [str(stratus_bin()), "agent", "--check-config", str(missing)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=clean_env(),
-    )
+    cp = run_check(missing)
     assert cp.returncode != 0
     assert str(missing) in cp.stdout + cp.stderr
 
@@ -203,7 +207,7 @@ def test_agent_refuses_to_start_on_a_broken_config(tmp_path):
         capture_output=True,
         text=True,
         timeout=30,
-        env=clean_env(AWS_ACCESS_KEY_ID="AKIAEXAMPLE", AWS_SECRET_ACCESS_KEY="secret"),
+        env=agent_env(AWS_ACCESS_KEY_ID="AKIAEXAMPLE", AWS_SECRET_ACCESS_KEY="secret"),
     )
     assert cp.returncode != 0
     assert "metrics.metrics_collected.disk.measurement[0]" in cp.stdout + cp.stderr
@@ -212,12 +216,6 @@ def test_agent_refuses_to_start_on_a_broken_config(tmp_path):
 def test_packaged_example_config_is_valid():
     """packaging/amazon-cloudwatch-agent.json (installed as /etc/stratus/...) passes the check."""
     example = Path(__file__).resolve().parents[2] / "packaging" / "amazon-cloudwatch-agent.json"
-    cp = subprocess.run(
-        [str(stratus_bin()), "agent", "--check-config", str(example)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=clean_env(),
-    )
+    cp = run_check(example)
     assert cp.returncode == 0, cp.stdout + cp.stderr
     assert "disk_used_percent" in cp.stdout

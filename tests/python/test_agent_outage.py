@@ -86,6 +86,8 @@ def test_outage_with_agent_kill_loses_nothing_and_duplicates_nothing(make_server
     time.sleep(3 * FLUSH_S)
     agent.kill()
     t_kill = time.time()
+    # Down a moment, so the two runs' collections never share a 1-second slot.
+    time.sleep(2)
     agent.start()
     t_restart = time.time()
     time.sleep(3 * FLUSH_S)
