@@ -225,7 +225,7 @@ fn spool_overflow_drops_the_oldest_and_counts_them() {
         s.datums_overflowed > 0 && s.datums_spooled + s.datums_overflowed == 400
     });
     let spooled = shipper.stats().datums_spooled;
-    assert!(spooled >= 10 && spooled < 400, "{spooled}");
+    assert!((10..400).contains(&spooled), "{spooled}");
 
     let ep = FakeEndpoint::start(&format!("127.0.0.1:{port}"), |_, _| ok());
     wait_until("the drain", Duration::from_secs(10), || {

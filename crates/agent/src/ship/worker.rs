@@ -100,10 +100,8 @@ impl Worker {
             }
             let now = Instant::now();
             let mut wake = self.next_flush;
-            if self.has_pending() {
-                if let Some(f) = &self.failing {
-                    wake = wake.min(f.next_attempt);
-                }
+            if let Some(f) = self.failing.as_ref().filter(|_| self.has_pending()) {
+                wake = wake.min(f.next_attempt);
             }
             match rx.recv_timeout(wake.saturating_duration_since(now)) {
                 Ok(Msg::Datums(d)) => self.add(d),
