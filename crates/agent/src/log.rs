@@ -39,7 +39,12 @@ pub fn init(path: Option<&std::path::Path>, debug: bool) -> std::io::Result<()> 
             if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)?;
             }
-            Box::new(std::fs::OpenOptions::new().create(true).append(true).open(p)?)
+            Box::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)?,
+            )
         }
         None => Box::new(std::io::stderr()),
     };
