@@ -144,15 +144,20 @@ fi
 "$NODE_EXPORTER" --web.listen-address="127.0.0.1:$NE_PORT" >"$WORK/node_exporter.log" 2>&1 &
 NE_PID=$!
 PIDS+=("$NE_PID")
-"$BIN" agent --config "$WORK/agent.json" --credentials-file "$WORK/agent-credentials" >"$WORK/agent.stderr" 2>&1 &
+# FOOTPRINT_AGENT_BIN: measure another build of the agent (same command line).
+AGENT_BIN="${FOOTPRINT_AGENT_BIN:-$BIN}"
+# The environment packaging/stratus-agent.service gives the agent (and `stratus up` its child).
+MIMALLOC_ALLOW_THP=0 \
+  "$AGENT_BIN" agent --config "$WORK/agent.json" --credentials-file "$WORK/agent-credentials" >"$WORK/agent.stderr" 2>&1 &
 AGENT_PID=$!
 PIDS+=("$AGENT_PID")
 
-CLK_TCK="$(getconf CLK_TCK)"
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-# utime + stime (+ those of waited-for children) in clock ticks: fields 14-17 of /proc/PID/stat,
-# counted after the ")" that ends the command name.
-cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13 + $14 + $15}'; }
+# CPU seconds, user + system, of every thread the process ever had: utime and stime, fields
+# 14 and 15 of /proc/PID/stat (counted after the ")" that ends the command name), in clock
+# ticks. (/proc/PID/schedstat is more precise but covers the main thread only.)
+CLK_TCK="$(getconf CLK_TCK)"
+cpu_s() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk -v h="$CLK_TCK" '{print ($12 + $13) / h}'; }
 alive() { kill -0 "$1" 2>/dev/null; }
 
 log "measuring for ${SECONDS_TOTAL}s (collect/scrape every ${INTERVAL}s)"
@@ -174,7 +179,12 @@ while (( $(date +%s) - start < SECONDS_TOTAL )); do
   sleep "$SAMPLE_EVERY"
 done
 agent_rss_final=$(rss_kib "$AGENT_PID"); ne_rss_final=$(rss_kib "$NE_PID")
-agent_ticks=$(cpu_ticks "$AGENT_PID"); ne_ticks=$(cpu_ticks "$NE_PID")
+agent_rss_detail=$(awk '/^(RssAnon|RssFile):/ {printf "%s %.2f MiB  ", $1, $2/1024}' "/proc/$AGENT_PID/status")
+# Where the agent's CPU went, per live thread (schedstat: nanoseconds on CPU).
+agent_threads=$(for t in /proc/"$AGENT_PID"/task/*; do
+  printf '%s=%.3fs ' "$(cat "$t/comm")" "$(awk '{print $1 / 1e9}' "$t/schedstat")"
+done)
+agent_cpu=$(cpu_s "$AGENT_PID"); ne_cpu=$(cpu_s "$NE_PID")
 
 # What the agent achieved: series on the server, errors in its log.
 series="?"
@@ -204,14 +214,15 @@ strip "$strip_copy" 2>/dev/null || true
 python3 - <<EOF
 mib = lambda kib: kib / 1024
 secs = $SECONDS_TOTAL
-tck = $CLK_TCK
-a_max, a_fin, a_cpu = $agent_rss_max, $agent_rss_final, $agent_ticks / tck
-n_max, n_fin, n_cpu = $ne_rss_max, $ne_rss_final, $ne_ticks / tck
+a_max, a_fin, a_cpu = $agent_rss_max, $agent_rss_final, $agent_cpu
+n_max, n_fin, n_cpu = $ne_rss_max, $ne_rss_final, $ne_cpu
 print(f"footprint over {secs} s: every host collector at a {$INTERVAL} s interval vs node_exporter scraped every {$INTERVAL} s")
 print(f"{'':22}{'RSS max':>10}{'RSS final':>11}{'CPU s':>9}{'CPU %':>8}")
-print(f"{'stratus agent':22}{mib(a_max):>7.2f} MiB{mib(a_fin):>7.2f} MiB{a_cpu:>9.2f}{100*a_cpu/secs:>7.3f}%")
-print(f"{'prometheus-node-exp.':22}{mib(n_max):>7.2f} MiB{mib(n_fin):>7.2f} MiB{n_cpu:>9.2f}{100*n_cpu/secs:>7.3f}%")
+print(f"{'stratus agent':22}{mib(a_max):>7.2f} MiB{mib(a_fin):>7.2f} MiB{a_cpu:>9.3f}{100*a_cpu/secs:>7.3f}%")
+print(f"{'prometheus-node-exp.':22}{mib(n_max):>7.2f} MiB{mib(n_fin):>7.2f} MiB{n_cpu:>9.3f}{100*n_cpu/secs:>7.3f}%")
 ratio = lambda x, y: f"{x / y:.3f}" if y else "n/a"
+print(f"agent RSS final: $agent_rss_detail")
+print(f"agent CPU by thread: $agent_threads")
 print(f"agent / node_exporter: RSS max {ratio(a_max, n_max)}, RSS final {ratio(a_fin, n_fin)}, CPU {ratio(a_cpu, n_cpu)}")
 print(f"targets: RSS <= 6 MiB: {'met' if mib(a_max) <= 6 else 'NOT met'}; "
       f"CPU <= 1/3 of node_exporter's: {'met' if n_cpu and a_cpu <= n_cpu / 3 else 'NOT met'}")

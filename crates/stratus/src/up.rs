@@ -170,6 +170,9 @@ impl LocalAgent {
             .arg(&files.credentials)
             .arg("--profile")
             .arg(AGENT_PROFILE)
+            // As packaging/stratus-agent.service: without transparent huge pages the
+            // agent's heap stays a few hundred KiB instead of whole 2 MiB pages.
+            .env("MIMALLOC_ALLOW_THP", "0")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             // Its own process group: a terminal's Ctrl-C reaches only `up`, which then
