@@ -7,6 +7,10 @@
 //! monitored host runs, with its own log and spool, and a crash in it cannot
 //! take the server down. Its access key is created once through the admin API
 //! (policy `agent`) and kept in `<data-dir>/agent-credentials`.
+//!
+//! Ctrl-C / SIGTERM stop the agent first (its last flush still lands), then the
+//! server. A SIGKILLed `up` cannot do that: its agent keeps running (spooling
+//! until a server answers again) and must be stopped by hand.
 
 use crate::client::{self, Credentials};
 use anyhow::{Context as _, bail};
