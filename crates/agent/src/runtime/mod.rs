@@ -413,6 +413,10 @@ fn start_statsd(
 /// SIGTERM or SIGINT, then stops collecting, flushes through the shipper and
 /// returns (exit code 0).
 pub fn run(opts: &AgentOptions) -> Result<(), AgentError> {
+    // Transparent huge pages turn the allocator's small arenas into 2 MiB of
+    // resident memory each (measured: 39 MiB RSS instead of ~11). Best effort:
+    // kernels without THP answer EINVAL, which changes nothing.
+    let _ = rustix::thread::disable_transparent_huge_pages(true);
     // Registered before anything starts, so an early SIGTERM still flushes.
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGTERM,
