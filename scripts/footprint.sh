@@ -22,8 +22,8 @@ log() { echo "footprint: $*" >&2; }
 
 # ---- build and tools ---------------------------------------------------------------------
 
-log "building stratus (release)"
-cargo build --release -p stratus >&2
+log "building stratus and stratus-agent (release)"
+cargo build --release -p stratus -p stratus-agent >&2
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIN="$TARGET_DIR/release/stratus"
 [[ -x "$BIN" ]] || { log "no binary at $BIN"; exit 1; }
@@ -149,11 +149,17 @@ fi
 "$NODE_EXPORTER" --web.listen-address="127.0.0.1:$NE_PORT" >"$WORK/node_exporter.log" 2>&1 &
 NE_PID=$!
 PIDS+=("$NE_PID")
-# FOOTPRINT_AGENT_BIN: measure another build of the agent (same command line).
-AGENT_BIN="${FOOTPRINT_AGENT_BIN:-$BIN}"
+# The slim agent-only binary is what hosts run; FOOTPRINT_AGENT_BIN measures
+# another build instead, run as `<bin> agent ...` (e.g. the full stratus binary).
+if [[ -n "${FOOTPRINT_AGENT_BIN:-}" ]]; then
+  AGENT_CMD=("$FOOTPRINT_AGENT_BIN" agent)
+else
+  AGENT_CMD=("$TARGET_DIR/release/stratus-agent")
+fi
+AGENT_BIN="${AGENT_CMD[0]}"
 # The environment packaging/stratus-agent.service gives the agent (and `stratus up` its child).
 MIMALLOC_ALLOW_THP=0 \
-  "$AGENT_BIN" agent --config "$WORK/agent.json" --credentials-file "$WORK/agent-credentials" >"$WORK/agent.stderr" 2>&1 &
+  "${AGENT_CMD[@]}" --config "$WORK/agent.json" --credentials-file "$WORK/agent-credentials" >"$WORK/agent.stderr" 2>&1 &
 AGENT_PID=$!
 PIDS+=("$AGENT_PID")
 
@@ -212,8 +218,8 @@ fi
 agent_errors=$(grep -c ' E! ' "$WORK/agent.log" 2>/dev/null || true)
 agent_errors=${agent_errors:-0}
 
-strip_copy="$WORK/stratus.stripped"
-cp "$BIN" "$strip_copy"
+strip_copy="$WORK/agent.stripped"
+cp "$AGENT_BIN" "$strip_copy"
 strip "$strip_copy" 2>/dev/null || true
 
 python3 - <<EOF
@@ -231,7 +237,7 @@ print(f"agent CPU by thread: $agent_threads")
 print(f"agent / node_exporter: RSS max {ratio(a_max, n_max)}, RSS final {ratio(a_fin, n_fin)}, CPU {ratio(a_cpu, n_cpu)}")
 print(f"targets: RSS <= 6 MiB: {'met' if mib(a_max) <= 6 else 'NOT met'}; "
       f"CPU <= 1/3 of node_exporter's: {'met' if n_cpu and a_cpu <= n_cpu / 3 else 'NOT met'}")
-print(f"binary: stratus {$(stat -c %s "$BIN") / 2**20:.1f} MiB as built, {$(stat -c %s "$strip_copy") / 2**20:.1f} MiB stripped "
+print(f"agent binary: $(basename "$AGENT_BIN") {$(stat -c %s "$AGENT_BIN") / 2**20:.1f} MiB as built, {$(stat -c %s "$strip_copy") / 2**20:.1f} MiB stripped "
       "(one binary: server, agent and CLI)")
 print(f"agent: {'$series'} CWAgent series on the server, {$agent_errors} error lines in its log; "
       f"node_exporter: {$scrapes} scrapes of {$scrape_bytes} bytes")
