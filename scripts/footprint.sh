@@ -237,8 +237,7 @@ print(f"agent CPU by thread: $agent_threads")
 print(f"agent / node_exporter: RSS max {ratio(a_max, n_max)}, RSS final {ratio(a_fin, n_fin)}, CPU {ratio(a_cpu, n_cpu)}")
 print(f"targets: RSS <= 6 MiB: {'met' if mib(a_max) <= 6 else 'NOT met'}; "
       f"CPU <= 1/3 of node_exporter's: {'met' if n_cpu and a_cpu <= n_cpu / 3 else 'NOT met'}")
-print(f"agent binary: $(basename "$AGENT_BIN") {$(stat -c %s "$AGENT_BIN") / 2**20:.1f} MiB as built, {$(stat -c %s "$strip_copy") / 2**20:.1f} MiB stripped "
-      "(one binary: server, agent and CLI)")
+print(f"agent binary: $(basename "$AGENT_BIN") {$(stat -c %s "$AGENT_BIN") / 2**20:.1f} MiB as built, {$(stat -c %s "$strip_copy") / 2**20:.1f} MiB stripped")
 print(f"agent: {'$series'} CWAgent series on the server, {$agent_errors} error lines in its log; "
       f"node_exporter: {$scrapes} scrapes of {$scrape_bytes} bytes")
 EOF
