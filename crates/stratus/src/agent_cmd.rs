@@ -30,12 +30,7 @@ pub fn run(args: AgentArgs) -> i32 {
         credentials_file: args.credentials_file,
         profile: args.profile,
     };
-    let result = if check {
-        runtime::check_config(&opts, &mut std::io::stdout().lock()).map(|_| ())
-    } else {
-        runtime::run(&opts)
-    };
-    match result {
+    match runtime::run_or_check(&opts, check) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("stratus agent: {e}");

@@ -71,12 +71,7 @@ fn main() -> ExitCode {
         credentials_file,
         profile,
     };
-    let result = if checking {
-        runtime::check_config(&opts, &mut std::io::stdout().lock()).map(|_| ())
-    } else {
-        runtime::run(&opts)
-    };
-    match result {
+    match runtime::run_or_check(&opts, checking) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("stratus-agent: {e}");

@@ -412,6 +412,17 @@ fn start_statsd(
 /// `stratus agent --config FILE`: starts with the real shipper, runs until
 /// SIGTERM or SIGINT, then stops collecting, flushes through the shipper and
 /// returns (exit code 0).
+/// The command-line entry shared by `stratus agent` and `stratus-agent`:
+/// `--check-config` prints the report to stdout, otherwise the agent runs
+/// until SIGTERM/SIGINT.
+pub fn run_or_check(opts: &AgentOptions, check_only: bool) -> Result<(), AgentError> {
+    if check_only {
+        check_config(opts, &mut std::io::stdout().lock()).map(|_| ())
+    } else {
+        run(opts)
+    }
+}
+
 pub fn run(opts: &AgentOptions) -> Result<(), AgentError> {
     // Transparent huge pages turn the allocator's small arenas into 2 MiB of
     // resident memory each (measured: 39 MiB RSS instead of ~11). Best effort:
