@@ -67,6 +67,29 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def kill_process(proc: "subprocess.Popen[bytes] | None") -> None:
+    """SIGKILL a child that is still running and reap it."""
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+
+
+def terminate_process(proc: "subprocess.Popen[bytes] | None", timeout: float, what: str, log_tail) -> int:
+    """SIGTERM a child and wait for it; a child that ignores SIGTERM is killed and the
+    test fails with its log. Returns the exit code (0 when it never started)."""
+    if proc is None:
+        return 0
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError(f"{what} ignored SIGTERM for {timeout}s:\n" + log_tail())
+    return proc.returncode
+
+
 class StratusServer:
     """One `stratus server` process on a data dir; can be stopped, killed and restarted."""
 
@@ -141,23 +164,11 @@ class StratusServer:
 
     def kill(self) -> None:
         """SIGKILL: no chance to flush or clean up."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=30)
+        kill_process(self.proc)
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM and wait for a clean exit; returns the exit code."""
-        if self.proc is None:
-            return 0
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError(f"server ignored SIGTERM for {timeout}s:\n" + self.log_tail())
-        return self.proc.returncode
+        return terminate_process(self.proc, timeout, "server", self.log_tail)
 
     def restart(self, kill: bool = False) -> "StratusServer":
         self.kill() if kill else self.stop()
@@ -362,24 +373,11 @@ class StratusAgent:
 
     def kill(self) -> None:
         """SIGKILL: the agent gets no chance to flush."""
-        if self.running():
-            assert self.proc is not None
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=30)
+        kill_process(self.proc)
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM (the agent flushes) and wait; returns the exit code."""
-        if self.proc is None:
-            return 0
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError(f"agent ignored SIGTERM for {timeout}s:\n" + self.log_tail())
-        return self.proc.returncode
+        return terminate_process(self.proc, timeout, "agent", self.log_tail)
 
     def log_text(self) -> str:
         parts = []
