@@ -172,6 +172,7 @@ struct Client {
     agent: ureq::Agent,
     endpoint: String,
     host: String,
+    creds: crate::client::Credentials,
 }
 
 impl Client {
@@ -185,6 +186,10 @@ impl Client {
             agent,
             endpoint: endpoint.to_string(),
             host,
+            creds: crate::client::Credentials {
+                access_key_id: BENCH_KEY_ID.to_string(),
+                secret_access_key: BENCH_SECRET.to_string(),
+            },
         }
     }
 
@@ -212,29 +217,16 @@ impl Client {
         if let Some(t) = &target {
             headers.push(("x-amz-target", t));
         }
-        let signed = stratus_sigv4::sign(
-            &stratus_sigv4::Request {
-                method: "POST",
-                path: &path,
-                query: "",
-                headers: &headers,
-                body,
-            },
-            &stratus_sigv4::Credentials {
-                access_key_id: BENCH_KEY_ID,
-                secret_access_key: BENCH_SECRET,
-            },
+        let req = crate::client::signed_post(
+            &self.agent,
+            &self.endpoint,
+            &path,
+            &headers,
+            body,
+            &self.creds,
             "us-east-1",
             "monitoring",
-            jiff::Timestamp::now(),
         );
-        let mut req = self.agent.post(format!("{}{}", self.endpoint, path));
-        for (k, v) in headers.iter().filter(|(k, _)| *k != "host") {
-            req = req.header(*k, *v);
-        }
-        for (k, v) in &signed {
-            req = req.header(k.as_str(), v.as_str());
-        }
         let mut resp = req.send(body)?;
         let status = resp.status().as_u16();
         let bytes = resp.body_mut().read_to_vec()?;

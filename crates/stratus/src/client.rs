@@ -61,6 +61,45 @@ pub fn default_credentials_file() -> PathBuf {
         .unwrap_or(local)
 }
 
+/// Builds a SigV4-signed POST of `body` to `endpoint` + `path`. `headers`
+/// must include `host` (signed, but ureq sets it on the wire itself).
+#[allow(clippy::too_many_arguments)]
+pub fn signed_post(
+    agent: &ureq::Agent,
+    endpoint: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    creds: &Credentials,
+    region: &str,
+    service: &str,
+) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
+    let signed = stratus_sigv4::sign(
+        &stratus_sigv4::Request {
+            method: "POST",
+            path,
+            query: "",
+            headers,
+            body,
+        },
+        &stratus_sigv4::Credentials {
+            access_key_id: &creds.access_key_id,
+            secret_access_key: &creds.secret_access_key,
+        },
+        region,
+        service,
+        jiff::Timestamp::now(),
+    );
+    let mut req = agent.post(format!("{}{path}", endpoint.trim_end_matches('/')));
+    for (k, v) in headers.iter().filter(|(k, _)| *k != "host") {
+        req = req.header(*k, *v);
+    }
+    for (k, v) in &signed {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    req
+}
+
 /// POSTs a JSON body to `endpoint` with `X-Amz-Target: target`, SigV4-signed.
 /// Returns the HTTP status and body text.
 pub fn post_json(
@@ -81,33 +120,13 @@ pub fn post_json(
         ("host", host.as_str()),
         ("x-amz-target", target),
     ];
-    let signed = stratus_sigv4::sign(
-        &stratus_sigv4::Request {
-            method: "POST",
-            path: "/",
-            query: "",
-            headers: &headers,
-            body: &bytes,
-        },
-        &stratus_sigv4::Credentials {
-            access_key_id: &creds.access_key_id,
-            secret_access_key: &creds.secret_access_key,
-        },
-        region,
-        "stratus",
-        jiff::Timestamp::now(),
-    );
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
         .into();
-    let mut req = agent.post(endpoint);
-    for (k, v) in headers.iter().filter(|(k, _)| *k != "host") {
-        req = req.header(*k, *v);
-    }
-    for (k, v) in &signed {
-        req = req.header(k.as_str(), v.as_str());
-    }
+    let req = signed_post(
+        &agent, endpoint, "/", &headers, &bytes, creds, region, "stratus",
+    );
     let mut resp = req
         .send(&bytes[..])
         .with_context(|| format!("connecting to {endpoint} (is `stratus server` running?)"))?;
