@@ -303,6 +303,8 @@ mod tests {
             keys,
             meta,
             metrics,
+            notifier: crate::notify::Notifier::default(),
+            data_dir: dir.to_path_buf(),
         }
     }
 

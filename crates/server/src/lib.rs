@@ -14,9 +14,12 @@ pub mod cloudwatch;
 pub mod fsutil;
 pub mod keys;
 pub mod meta;
+pub mod notify;
 pub mod policy;
+pub mod sns;
 pub mod state;
 pub mod storage;
+pub mod tags;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -99,6 +102,8 @@ pub async fn run(
         keys: key_store,
         meta,
         metrics,
+        notifier: notify::Notifier::default(),
+        data_dir: data_dir.clone(),
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

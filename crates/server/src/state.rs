@@ -2,7 +2,9 @@
 
 use crate::keys::KeyStore;
 use crate::meta::MetaStore;
+use crate::notify::Notifier;
 use crate::storage::MetricStore;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Debug)]
@@ -10,4 +12,8 @@ pub struct AppState {
     pub keys: KeyStore,
     pub meta: Arc<MetaStore>,
     pub metrics: MetricStore,
+    /// The outbox of email and HTTP deliveries.
+    pub notifier: Notifier,
+    /// The (canonical) data directory.
+    pub data_dir: PathBuf,
 }
