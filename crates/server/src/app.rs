@@ -305,6 +305,7 @@ mod tests {
             metrics,
             notifier: crate::notify::Notifier::default(),
             data_dir: dir.to_path_buf(),
+            public_url: "http://127.0.0.1:4566".into(),
         }
     }
 

@@ -35,6 +35,9 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 pub struct Config {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
+    /// Base URL for links in notifications (`http://host:port`, no trailing
+    /// slash); `None` means `http://<bound address>`.
+    pub public_url: Option<String>,
     /// A fixed bootstrap admin key (from STRATUS_ADMIN_* env), for automation.
     pub admin_key: Option<(String, String)>,
     /// fsync the WAL before acknowledging writes. Only benchmarks turn it off.
@@ -98,13 +101,6 @@ pub async fn run(
             .await
             .map_err(|e| ServerError::Storage(e.to_string()))??
     };
-    let state = Arc::new(state::AppState {
-        keys: key_store,
-        meta,
-        metrics,
-        notifier: notify::Notifier::default(),
-        data_dir: data_dir.clone(),
-    });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServerError::Listen {
@@ -112,6 +108,19 @@ pub async fn run(
             source,
         })?;
     let addr = listener.local_addr().map_err(ServerError::Serve)?;
+    let public_url = config
+        .public_url
+        .clone()
+        .map(|u| u.trim_end_matches('/').to_string())
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let state = Arc::new(state::AppState {
+        keys: key_store,
+        meta,
+        metrics,
+        notifier: notify::Notifier::default(),
+        data_dir: data_dir.clone(),
+        public_url,
+    });
     on_started(&Started {
         addr,
         credentials_file: boot.credentials_file,

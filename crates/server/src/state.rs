@@ -16,4 +16,6 @@ pub struct AppState {
     pub notifier: Notifier,
     /// The (canonical) data directory.
     pub data_dir: PathBuf,
+    /// Base URL for links in emails and notifications (no trailing slash).
+    pub public_url: String,
 }

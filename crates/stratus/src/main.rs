@@ -50,6 +50,10 @@ struct ServerArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:4566", env = "STRATUS_LISTEN")]
     listen: SocketAddr,
+    /// The URL users reach this server at, for links in emails and
+    /// notifications (confirmation, unsubscribe, console). Default: http://<listen address>.
+    #[arg(long, env = "STRATUS_PUBLIC_URL")]
+    public_url: Option<String>,
     /// Acknowledge writes before they are fsync'd. Unsafe: for benchmarks only.
     #[arg(long, hide = true)]
     no_fsync: bool,
@@ -98,6 +102,7 @@ fn serve_with(
     let config = stratus_server::Config {
         data_dir: args.data_dir,
         listen: args.listen,
+        public_url: args.public_url,
         admin_key: admin_key_from_env()?,
         fsync: !args.no_fsync,
     };

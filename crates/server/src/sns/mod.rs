@@ -14,6 +14,11 @@ use stratus_model::{ApiError, ApiResult, ErrorCode};
 /// for email subscribers, under one subject.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlarmPublish {
+    /// A stable id for this transition's notification, generated when the
+    /// transition is committed and stored with the pending action. Used as
+    /// the SNS MessageId, so a publish retried after a crash is dropped by
+    /// the outbox instead of sent twice.
+    pub message_id: String,
     /// `ALARM: "name" in US East (N. Virginia)`.
     pub subject: String,
     /// The alarm JSON message (a JSON object serialised as a string).
