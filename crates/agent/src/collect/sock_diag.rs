@@ -14,7 +14,7 @@ use std::io;
 use std::time::Duration;
 
 use rustix::net::{
-    AddressFamily, RecvFlags, SendFlags, SocketType, netlink, recv, send, sockopt, socket,
+    AddressFamily, RecvFlags, SendFlags, SocketType, netlink, recv, send, socket, sockopt,
 };
 
 const NLMSG_HDRLEN: usize = 16;

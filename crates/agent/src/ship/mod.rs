@@ -9,7 +9,9 @@
 //! (datums → PutMetricData form body, exactly as the stock agent),
 //! [`batch`] (≤ 1000 datums, < 1 MB, one random id per batch), [`transport`]
 //! (signed POST, answer classification), [`backoff`] (full jitter),
-//! [`spool`] (bounded on-disk FIFO that survives `kill -9`).
+//! [`spool`] (bounded on-disk FIFO that survives `kill -9`), [`journal`]
+//! (every datum written down on arrival, so a `kill -9` loses nothing still
+//! being batched or awaiting acknowledgement).
 //!
 //! Delivery is at least once on the wire and exactly once in a Stratus
 //! server: every batch carries its id in the signed `x-stratus-batch-id`
@@ -19,6 +21,7 @@
 pub mod backoff;
 pub mod batch;
 pub mod encode;
+pub mod journal;
 pub mod spool;
 pub mod transport;
 mod worker;
@@ -80,6 +83,9 @@ pub struct ShipperConfig {
     pub request_timeout: Duration,
 }
 
+/// The journal's directory inside the spool directory.
+pub const JOURNAL_DIR: &str = "open";
+
 /// Spool size limit unless configured.
 pub const DEFAULT_SPOOL_MAX_BYTES: u64 = 64 << 20;
 pub const DEFAULT_MAX_DATUMS_PER_BATCH: usize = 1000;
@@ -139,6 +145,8 @@ pub enum ShipError {
     Endpoint(String),
     #[error("spool: {0}")]
     Spool(#[from] spool::SpoolError),
+    #[error(transparent)]
+    Journal(#[from] journal::JournalError),
     #[error("starting the shipper thread: {0}")]
     Thread(std::io::Error),
 }
@@ -212,13 +220,47 @@ impl Shipper {
                 report.datums
             );
         }
+        let journal_dir = cfg.spool_dir.join(JOURNAL_DIR);
+        let mut spool = spool;
+        for r in journal::recover(&journal_dir)? {
+            if r.dropped_bytes > 0 {
+                crate::warn!(
+                    "journal: cut a damaged tail of batch {} ({} bytes)",
+                    r.id,
+                    r.dropped_bytes
+                );
+            }
+            if !r.datums.is_empty() {
+                let b = batch::SealedBatch::seal_as(r.id, &r.namespace, &r.datums);
+                let dropped = spool.push(&b)?;
+                if dropped.batches > 0 {
+                    crate::warn!(
+                        "spool full: dropped the {} oldest batches ({} datums)",
+                        dropped.batches,
+                        dropped.datums
+                    );
+                }
+                crate::info!(
+                    "recovered batch {} ({} datums) that the previous run had not sent or spooled; it will be sent",
+                    r.id,
+                    r.datums.len()
+                );
+            }
+            journal::discard(&journal_dir, r.id)?;
+        }
+        let report = spool::OpenReport {
+            batches: spool.len(),
+            datums: spool.datums(),
+            ..report
+        };
+        let journal = journal::Journal::open(&journal_dir)?;
         let stats = Arc::new(Mutex::new(ShipStats {
             batches_spooled: report.batches as u64,
             datums_spooled: report.datums,
             ..ShipStats::default()
         }));
         let (tx, rx) = mpsc::channel();
-        let worker = worker::Worker::new(cfg, spool, transport, stats.clone());
+        let worker = worker::Worker::new(cfg, spool, journal, transport, stats.clone());
         let thread = std::thread::Builder::new()
             .name("stratus-ship".into())
             .spawn(move || worker.run(rx))
