@@ -65,6 +65,10 @@ pub struct ShipperConfig {
     pub region: String,
     pub access_key_id: String,
     pub secret_access_key: String,
+    /// Temporary credentials' token (`AWS_SESSION_TOKEN`), sent signed.
+    pub session_token: Option<String>,
+    /// PEM CA bundle for an https endpoint (`AWS_CA_BUNDLE`); default: the system's.
+    pub ca_bundle: Option<PathBuf>,
     /// Every datum is published under this namespace (`CWAgent` by default in the config).
     pub namespace: String,
     /// A partial batch is sent after this long (`agent.force_flush_interval`).
@@ -108,6 +112,8 @@ impl ShipperConfig {
             region: region.into(),
             access_key_id: access_key_id.into(),
             secret_access_key: secret_access_key.into(),
+            session_token: None,
+            ca_bundle: None,
             namespace: namespace.into(),
             force_flush_interval: DEFAULT_FORCE_FLUSH_INTERVAL,
             spool_dir: spool_dir.into(),
@@ -127,6 +133,11 @@ impl std::fmt::Debug for ShipperConfig {
             .field("region", &self.region)
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &"** redacted **")
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "** redacted **"),
+            )
+            .field("ca_bundle", &self.ca_bundle)
             .field("namespace", &self.namespace)
             .field("force_flush_interval", &self.force_flush_interval)
             .field("spool_dir", &self.spool_dir)
@@ -196,12 +207,14 @@ impl Shipper {
     /// Opens the spool (draining what a previous run left there as soon as
     /// the endpoint answers) and starts the shipper thread.
     pub fn start(cfg: ShipperConfig) -> Result<Shipper, ShipError> {
-        let transport = transport::Transport::new(
-            &cfg.endpoint,
-            &cfg.region,
-            &cfg.access_key_id,
-            &cfg.secret_access_key,
-        )?;
+        let transport = transport::Transport::new(transport::Endpoint {
+            url: &cfg.endpoint,
+            region: &cfg.region,
+            access_key_id: &cfg.access_key_id,
+            secret_access_key: &cfg.secret_access_key,
+            session_token: cfg.session_token.as_deref(),
+            ca_bundle: cfg.ca_bundle.as_deref(),
+        })?;
         let (spool, report) = spool::Spool::open(&cfg.spool_dir, cfg.spool_max_bytes)?;
         for t in &report.truncations {
             crate::warn!(
