@@ -120,11 +120,22 @@ pub fn command_line(pid_dir: &Path) -> Option<String> {
     Some(args.join(" "))
 }
 
-/// gopsutil `Name`: `Name:` of status; when the kernel cut it at 15 bytes,
-/// the basename of argv[0] if that starts with the truncated name.
+/// gopsutil `Name`: the kernel's `comm` (what status's `Name:` shows); when
+/// the kernel cut it at 15 bytes, the basename of argv[0] if that starts with
+/// the truncated name.
+///
+/// Reads `comm`, not `status`: `exe` matching names every process on each
+/// collection, and rendering `status` (signal masks, memory maps' sums) costs
+/// the kernel ten times more. `status` remains the fallback (fixtures, kernels
+/// without `comm`).
 pub fn process_name(pid_dir: &Path) -> Option<String> {
-    let status = procfile::read(&pid_dir.join("status")).ok()?;
-    let name = procfile::kv_text(&status, "Name")?.to_string();
+    let name = match std::fs::read(pid_dir.join("comm")) {
+        Ok(raw) => String::from_utf8_lossy(raw.strip_suffix(b"\n").unwrap_or(&raw)).into_owned(),
+        Err(_) => {
+            let status = procfile::read(&pid_dir.join("status")).ok()?;
+            procfile::kv_text(&status, "Name")?.to_string()
+        }
+    };
     if name.len() >= 15
         && let Ok(raw) = std::fs::read(pid_dir.join("cmdline"))
         && let Some(argv0) = raw.split(|&b| b == 0).next()

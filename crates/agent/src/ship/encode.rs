@@ -147,10 +147,14 @@ pub fn envelope_len(namespace: &str) -> usize {
     request_body(namespace, &[]).len()
 }
 
+/// gzip at the fastest level: the form bodies are so repetitive that level 1
+/// already shrinks them ~10× (measured on a 231-datum body: 9.9× at level 1,
+/// 12.1× at level 6 for three times the CPU; deflate was the agent's largest
+/// single cost).
 pub fn gzip(body: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(
         Vec::with_capacity(body.len() / 4 + 64),
-        flate2::Compression::default(),
+        flate2::Compression::fast(),
     );
     // Writing to a Vec cannot fail.
     let _ = enc.write_all(body);
