@@ -272,7 +272,8 @@ mod tests {
 
     #[test]
     fn rejects_bad_urls_clearly() {
-        let table: [(&str, fn(&SmtpUrlError) -> bool); 7] = [
+        type IsExpected = fn(&SmtpUrlError) -> bool;
+        let table: [(&str, IsExpected); 7] = [
             ("mail.example.com:25", |e| {
                 matches!(e, SmtpUrlError::Scheme(_))
             }),
