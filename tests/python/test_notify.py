@@ -172,6 +172,9 @@ class Webhook:
                 hook.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                 status = hook.statuses.pop(0) if hook.statuses else 200
                 self.send_response(status)
+                if 300 <= status < 400:
+                    # Following it would reach this hook again and get a 200.
+                    self.send_header("Location", self.path)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -282,3 +285,74 @@ def test_bad_smtp_url_stops_the_server_at_start(make_server):
     with pytest.raises(RuntimeError) as e:
         server.start()
     assert "--smtp-url" in str(e.value) and "unsupported SMTP URL scheme" in str(e.value)
+
+
+def test_https_verifies_the_certificate(make_server, tmp_path):
+    """https deliveries go through rustls with the webpki roots: a self-signed endpoint
+    is refused at the handshake (no test-only trust hook exists), and nothing is POSTed."""
+    import shutil
+    import ssl
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl CLI not available to make a self-signed certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )
+    hook = Webhook([])
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    hook.httpd.socket = ctx.wrap_socket(hook.httpd.socket, server_side=True)
+    url = hook.url.replace("http://", "https://")
+    try:
+        server = make_server()
+        mid = send_test(server, "--url", url, "--num-retries", "0")
+        d = wait_for(lambda: (x := delivery(server, mid))["Status"] == "GaveUp" and x, 30, what="GaveUp")
+        assert d["Protocol"] == "https" and d["Attempts"] == 1
+        assert "certificate" in d["LastError"].lower() or "issuer" in d["LastError"].lower(), d
+        assert hook.requests == []
+    finally:
+        hook.close()
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_relay_login_with_percent_encoded_credentials(make_server):
+    """user:password@ in --smtp-url is percent-decoded and used for SMTP AUTH."""
+    from aiosmtpd.smtp import AuthResult
+
+    seen = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        seen.append((mechanism, auth_data.login, auth_data.password))
+        ok = auth_data.login == b"alerts@stratus.test" and auth_data.password == b"p@ss:w/rd"
+        return AuthResult(success=ok)
+
+    relay = Relay()
+    relay.controller = Controller(
+        relay.collector, hostname="127.0.0.1", port=relay.port,
+        authenticator=authenticator, auth_required=True, auth_require_tls=False,
+    )
+    relay.controller.start()
+    try:
+        url = f"smtp://alerts%40stratus.test:p%40ss%3Aw%2Frd@127.0.0.1:{relay.port}"
+        server = relay_server(make_server, url)
+        mid = send_test(server, "--to", "ops@example.com")
+        wait_for(lambda: relay.collector.with_message_id_text(mid), 20, what="the authenticated email")
+        assert seen and seen[0][1:] == (b"alerts@stratus.test", b"p@ss:w/rd")
+        assert "p@ss" not in server.log_tail(200)
+    finally:
+        relay.stop()
+
+
+def test_webhook_redirects_are_not_followed(make_server):
+    hook = Webhook([302])
+    try:
+        server = make_server()
+        mid = send_test(server, "--url", hook.url, "--num-retries", "0")
+        d = wait_for(lambda: (x := delivery(server, mid))["Status"] == "GaveUp" and x, 20, what="GaveUp")
+        assert "302" in d["LastError"] and d["Attempts"] == 1
+        assert len(hook.requests) == 1
+    finally:
+        hook.close()
