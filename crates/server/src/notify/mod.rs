@@ -181,6 +181,8 @@ impl Notifier {
 
     /// Records `d` durably, then returns; a worker delivers it. Enqueueing a
     /// (message id, subscription) pair already in the outbox is a no-op.
+    /// Blocking (one fsync'd redb commit, about 5 ms): call it from the
+    /// blocking pool, as actions run.
     pub fn enqueue(&self, d: NewDelivery) -> Result<(), NotifyError> {
         self.enqueue_new(d).map(|_| ())
     }
