@@ -1,6 +1,7 @@
 """`stratus up`: the quick start runs the server and a local agent together, so this
 machine's cpu, mem, disk and net show up under CWAgent without any setup; the agent's key
-(policy agent) is created once and reused; SIGTERM stops both."""
+(policy agent) is created once and reused; SIGTERM stops both; SIGKILL of `up` leaves no
+orphan agent."""
 
 from __future__ import annotations
 
@@ -147,6 +148,15 @@ def test_up_runs_a_local_agent(tmp_path):
         assert up.stop() == 0
         time.sleep(0.2)
         assert agent_children(config) == []
+
+        # SIGKILL of `up` (no chance to stop its agent): the kernel SIGTERMs the agent,
+        # which exits instead of running on as an orphan — after trying to flush to the
+        # server that died with `up` for its 20 s shutdown deadline, then spooling.
+        up.start()
+        orphans = wait_for(lambda: agent_children(config), timeout=30, what="the agent to start")
+        up.kill()
+        wait_for(lambda: agent_children(config) == [], timeout=45, what=f"agent {orphans} to exit after up's SIGKILL")
+        assert "SIGTERM received" in (up.data_dir / "agent.log").read_text()
     finally:
         up.kill()
         for p in agent_children(up.data_dir / "agent.json"):

@@ -90,6 +90,25 @@ def test_wrong_secret(server):
     assert ei.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
 
 
+def test_session_token_is_refused(server):
+    """Stratus has no STS: a temporary-credentials token is never valid, even with a real
+    key and a correct signature, and is refused like AWS refuses an unknown token."""
+    import boto3
+    import botocore.config
+
+    key, secret = server.admin_keys()
+    cw = boto3.session.Session().client(
+        "cloudwatch", endpoint_url=server.endpoint, region_name="us-east-1",
+        aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token="FwoGZXIvYXdzEXAMPLE",
+        config=botocore.config.Config(retries={"max_attempts": 1}),
+    )
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        cw.put_metric_data(Namespace="Auth", MetricData=[{"MetricName": "token", "Value": 1.0}])
+    assert ei.value.response["Error"]["Code"] == "InvalidClientTokenId"
+    assert ei.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert server.client().list_metrics(Namespace="Auth", MetricName="token")["Metrics"] == []
+
+
 def test_unknown_key_id(server):
     cw = server.client(key="AKIAUNKNOWNKEY000000", secret="x" * 40)
     with pytest.raises(botocore.exceptions.ClientError) as ei:

@@ -59,11 +59,6 @@ pub enum CredentialsError {
          (or agent.credentials_file) with an [{profile}] profile; no file at {tried}"
     )]
     NotFound { profile: String, tried: String },
-    #[error(
-        "endpoint {endpoint} needs TLS, which this build of the Stratus agent does not include; \
-         point metrics.endpoint_override at an http:// Stratus endpoint (or a local TLS proxy)"
-    )]
-    TlsUnsupported { endpoint: String },
 }
 
 /// Where to look; `cli_*` are the command-line flags (they outrank the env).
@@ -230,12 +225,7 @@ pub fn resolve_region(
     ("us-east-1".to_owned(), "default")
 }
 
-/// Whether this build's HTTP client speaks TLS (ureq is built without it to
-/// keep the agent small; Stratus endpoints are usually plain HTTP on a LAN).
-pub const TLS_SUPPORTED: bool = false;
-
 /// The PutMetricData endpoint: `endpoint_override` or the regional AWS one.
-/// An https endpoint without TLS support is refused here, at start.
 pub fn resolve_endpoint(
     endpoint_override: Option<&str>,
     region: &str,
@@ -244,9 +234,6 @@ pub fn resolve_endpoint(
         Some(e) => e.trim_end_matches('/').to_owned(),
         None => format!("https://monitoring.{region}.amazonaws.com"),
     };
-    if endpoint.starts_with("https://") && !TLS_SUPPORTED {
-        return Err(CredentialsError::TlsUnsupported { endpoint });
-    }
     Ok(endpoint)
 }
 
@@ -361,11 +348,9 @@ mod tests {
             resolve_endpoint(Some("http://127.0.0.1:4566/"), "us-east-1").unwrap(),
             "http://127.0.0.1:4566"
         );
-        let e = resolve_endpoint(None, "eu-west-1").unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("https://monitoring.eu-west-1.amazonaws.com"),
-            "{e}"
+        assert_eq!(
+            resolve_endpoint(None, "eu-west-1").unwrap(),
+            "https://monitoring.eu-west-1.amazonaws.com"
         );
     }
 }

@@ -125,7 +125,6 @@ fn starts_collects_logs_and_flushes_on_stop() {
 fn start_refuses_what_it_cannot_honour() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("agent.json");
-    // The default endpoint is https (AWS): no TLS in this build.
     std::fs::write(
         &config,
         r#"{"metrics":{"metrics_collected":{"mem":{"measurement":["used_percent"]}}}}"#,
@@ -137,19 +136,21 @@ fn start_refuses_what_it_cannot_honour() {
         "[p]\naws_access_key_id=a\naws_secret_access_key=b\n",
     )
     .unwrap();
-    let opts = AgentOptions {
-        config_path: config,
-        credentials_file: Some(creds),
-        profile: Some("p".into()),
+    let opts = |profile: &str| AgentOptions {
+        config_path: config.clone(),
+        credentials_file: Some(creds.clone()),
+        profile: Some(profile.into()),
     };
     // (Not through `start`: the log sink is process-wide and the other test
     // owns it.)
-    let cfg = stratus_agent::config::AgentConfig::load(&opts.config_path).unwrap();
-    let e = resolve_shipping(&cfg, &opts, &|_| None).err().unwrap();
+    let cfg = stratus_agent::config::AgentConfig::load(&config).unwrap();
+    // Without endpoint_override the agent ships to AWS itself, over https.
+    let ok = resolve_shipping(&cfg, &opts("p"), &|_| None).unwrap();
+    assert_eq!(ok.0.endpoint, "https://monitoring.us-east-1.amazonaws.com");
+    // A profile the file does not have is refused at start, naming both.
+    let e = resolve_shipping(&cfg, &opts("missing"), &|_| None)
+        .err()
+        .unwrap();
     assert!(matches!(e, AgentError::Credentials(_)), "{e:?}");
-    assert!(
-        e.to_string()
-            .contains("https://monitoring.us-east-1.amazonaws.com needs TLS"),
-        "{e}"
-    );
+    assert!(e.to_string().contains("no [missing] profile"), "{e}");
 }

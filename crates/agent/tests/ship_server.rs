@@ -1,8 +1,8 @@
 //! The shipper against a real `stratus server` (a child process built from
 //! this workspace): end to end, outages with a server SIGKILL in the middle,
-//! lost acknowledgements (500 after the server stored the batch), and an
-//! agent SIGKILLed with batches in its spool. Every datum must be stored
-//! exactly once.
+//! lost acknowledgements (500 after the server stored the batch), an agent
+//! SIGKILLed with batches in its spool, and one SIGKILLed with datums only in
+//! the batch it was still filling. Every datum must be stored exactly once.
 
 mod ship_support;
 
@@ -135,10 +135,11 @@ fn lost_acknowledgements_do_not_duplicate() {
 const CHILD_SPOOL: &str = "STRATUS_SHIP_TEST_CHILD_SPOOL";
 const CHILD_ENDPOINT: &str = "STRATUS_SHIP_TEST_CHILD_ENDPOINT";
 const SPOOLED_MARKER: &str = "CHILD-SPOOLED-ALL";
+const JOURNALED_MARKER: &str = "CHILD-JOURNALED-ALL";
 
 /// The agent half of `agent_sigkill_keeps_the_spool`: spools 150 datums
 /// against a dead endpoint, says so, then waits to be killed.
-fn child_main(spool: &str, endpoint: &str) {
+fn child_spools(spool: &str, endpoint: &str) {
     let mut cfg = config(endpoint, std::path::Path::new(spool));
     cfg.max_datums_per_batch = 20;
     let shipper = Shipper::start(cfg).unwrap();
@@ -154,35 +155,120 @@ fn child_main(spool: &str, endpoint: &str) {
     std::thread::sleep(Duration::from_secs(120));
 }
 
-#[test]
-fn agent_sigkill_keeps_the_spool() {
-    if let (Ok(spool), Ok(endpoint)) = (std::env::var(CHILD_SPOOL), std::env::var(CHILD_ENDPOINT)) {
-        child_main(&spool, &endpoint);
-        return;
+/// The agent half of `agent_sigkill_keeps_the_open_batch`: 150 datums go
+/// into a batch that a one-hour flush interval never seals, so they exist
+/// only in memory and in the journal when the child is killed.
+fn child_fills_open_batch(spool: &str, endpoint: &str) {
+    let mut cfg = config(endpoint, std::path::Path::new(spool));
+    cfg.force_flush_interval = Duration::from_secs(3600);
+    let shipper = Shipper::start(cfg).unwrap();
+    for i in 0..5 {
+        shipper.submit((i * 30..i * 30 + 30).map(datum).collect());
     }
-    let port = free_port();
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let spool = tempfile::tempdir().unwrap();
+    let journal = std::path::Path::new(spool).join(stratus_agent::ship::JOURNAL_DIR);
+    // 150 records of > 40 bytes each, in one batch file.
+    wait_until("child journaling", Duration::from_secs(20), || {
+        std::fs::read_dir(&journal)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.metadata().map_or(0, |m| m.len()))
+                    .sum::<u64>()
+            })
+            .unwrap_or(0)
+            > 150 * 40
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(shipper.stats().datums_sent, 0);
+    assert_eq!(shipper.stats().datums_spooled, 0);
+    println!("\n{JOURNALED_MARKER}");
+    std::io::stdout().flush().unwrap();
+    std::thread::sleep(Duration::from_secs(120));
+}
+
+/// Runs this test binary's `test` as a child in child mode, waits for
+/// `marker` on its stdout, then SIGKILLs it. Returns whether the marker came.
+fn run_child_until_killed(
+    test: &str,
+    spool: &std::path::Path,
+    endpoint: &str,
+    marker: &str,
+) -> bool {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "agent_sigkill_keeps_the_spool",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_SPOOL, spool.path())
-        .env(CHILD_ENDPOINT, &endpoint)
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(CHILD_SPOOL, spool)
+        .env(CHILD_ENDPOINT, endpoint)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let out = BufReader::new(child.stdout.take().unwrap());
-    let spooled = out
+    let seen = out
         .lines()
         .map_while(Result::ok)
-        .any(|l| l.contains(SPOOLED_MARKER));
+        .any(|l| l.contains(marker));
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
+    seen
+}
+
+#[test]
+fn agent_sigkill_keeps_the_open_batch() {
+    if let (Ok(spool), Ok(endpoint)) = (std::env::var(CHILD_SPOOL), std::env::var(CHILD_ENDPOINT)) {
+        child_fills_open_batch(&spool, &endpoint);
+        return;
+    }
+    let port = free_port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let spool = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    // The server is up the whole time: only the kill can lose anything.
+    let server = Server::start(data.path(), port);
+    assert!(
+        run_child_until_killed(
+            "agent_sigkill_keeps_the_open_batch",
+            spool.path(),
+            &endpoint,
+            JOURNALED_MARKER
+        ),
+        "the child never journaled its datums"
+    );
+    assert_eq!(stored(&server), 0.0, "nothing was sent before the kill");
+    let shipper = Shipper::start(config(&endpoint, spool.path())).unwrap();
+    wait_until("the recovered batch", Duration::from_secs(20), || {
+        shipper.stats().datums_sent == 150
+    });
+    let report = shipper.shutdown(Duration::from_secs(10));
+    assert_eq!(report.stats.datums_sent, 150, "{report:?}");
+    assert_eq!(stored(&server), 150.0);
+    assert_eq!(
+        server.sample_count("m3"),
+        21.0,
+        "i % 7 == 3 for 21 of 0..150"
+    );
+    let left = std::fs::read_dir(spool.path().join(stratus_agent::ship::JOURNAL_DIR))
+        .unwrap()
+        .count();
+    assert_eq!(
+        left, 0,
+        "the journal is empty once everything is acknowledged"
+    );
+}
+
+#[test]
+fn agent_sigkill_keeps_the_spool() {
+    if let (Ok(spool), Ok(endpoint)) = (std::env::var(CHILD_SPOOL), std::env::var(CHILD_ENDPOINT)) {
+        child_spools(&spool, &endpoint);
+        return;
+    }
+    let port = free_port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let spool = tempfile::tempdir().unwrap();
+    let spooled = run_child_until_killed(
+        "agent_sigkill_keeps_the_spool",
+        spool.path(),
+        &endpoint,
+        SPOOLED_MARKER,
+    );
     assert!(spooled, "the child never spooled its datums");
 
     let data = tempfile::tempdir().unwrap();

@@ -41,7 +41,21 @@ pub fn authenticate(
         }
         Err(e) => return Err(ApiError::new(ErrorCode::IncompleteSignature, e.to_string())),
     };
-    let Some(key) = keys.lookup(&auth.access_key_id) else {
+    // Stratus issues no temporary credentials (there is no STS), so a session
+    // token can never be valid: refuse it as AWS refuses an unknown one
+    // rather than ignore it.
+    let token_header = req
+        .headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("x-amz-security-token"));
+    let token_query = req
+        .query
+        .split('&')
+        .any(|p| p.starts_with("X-Amz-Security-Token="));
+    let Some(key) = keys
+        .lookup(&auth.access_key_id)
+        .filter(|_| !token_header && !token_query)
+    else {
         return Err(ApiError::new(
             ErrorCode::InvalidClientTokenId,
             "The security token included in the request is invalid.",

@@ -22,8 +22,32 @@ pub struct AgentArgs {
     profile: Option<String>,
 }
 
+/// Set by `stratus up` on the agent it starts, to its own pid.
+pub const UP_PARENT_ENV: &str = "STRATUS_UP_PARENT_PID";
+
+/// Under `stratus up`: asks the kernel to SIGTERM this agent when `up` dies,
+/// however it dies (a SIGKILL of `up` must not leave an orphan agent behind).
+/// SIGTERM, not SIGKILL, so the agent flushes on the way out.
+fn follow_up_parent() {
+    let Ok(parent) = std::env::var(UP_PARENT_ENV) else {
+        return;
+    };
+    use rustix::process::{Signal, getppid, set_parent_process_death_signal};
+    if let Err(e) = set_parent_process_death_signal(Some(Signal::TERM)) {
+        eprintln!("stratus agent: cannot follow the stratus up process: {e}");
+        return;
+    }
+    // `up` may have died before the prctl; then we already have a new parent.
+    let ppid = getppid().map(|p| p.as_raw_pid().to_string());
+    if ppid.as_deref() != Some(parent.trim()) {
+        eprintln!("stratus agent: stratus up (pid {parent}) is gone; exiting");
+        std::process::exit(0);
+    }
+}
+
 /// Runs the subcommand; returns the process exit code.
 pub fn run(args: AgentArgs) -> i32 {
+    follow_up_parent();
     let check = args.check_config.is_some();
     let opts = AgentOptions {
         config_path: args.check_config.or(args.config).unwrap_or_default(),

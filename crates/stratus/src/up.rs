@@ -177,6 +177,11 @@ impl LocalAgent {
             // As packaging/stratus-agent.service: without transparent huge pages the
             // agent's heap stays a few hundred KiB instead of whole 2 MiB pages.
             .env("MIMALLOC_ALLOW_THP", "0")
+            // The agent exits when `up` does, even when `up` is SIGKILLed.
+            .env(
+                crate::agent_cmd::UP_PARENT_ENV,
+                std::process::id().to_string(),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             // Its own process group: a terminal's Ctrl-C reaches only `up`, which then

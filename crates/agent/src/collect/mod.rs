@@ -103,6 +103,7 @@ pub mod netstat;
 pub mod processes;
 pub mod procfile;
 pub mod procstat;
+pub mod sock_diag;
 pub mod swap;
 
 mod registry;

@@ -100,6 +100,10 @@ impl SocketCounts {
 pub struct NetstatCollector {
     net: PathBuf,
     fields: FieldSet,
+    /// Count TCP over netlink (the live host only: a fixture root has no
+    /// sockets of its own). Turned off after the first failure, e.g. in a
+    /// sandbox without netlink, falling back to `/proc/net/tcp*`.
+    sock_diag: bool,
 }
 
 impl NetstatCollector {
@@ -107,17 +111,15 @@ impl NetstatCollector {
         NetstatCollector {
             net: opts.roots.proc.join("net"),
             fields: FieldSet::new(&opts.fields),
+            sock_diag: opts.roots.proc == std::path::Path::new("/proc"),
         }
     }
 
-    pub fn counts(&self) -> Result<SocketCounts, CollectError> {
+    pub fn counts(&mut self) -> Result<SocketCounts, CollectError> {
         let mut c = SocketCounts::default();
-        // tcp and udp exist on every Linux; the v6 and unix tables may not.
-        c.add_tcp(&procfile::read(&self.net.join("tcp"))?);
+        self.add_tcp(&mut c)?;
+        // udp exists on every Linux; the v6 and unix tables may not.
         c.add_udp(&procfile::read(&self.net.join("udp"))?);
-        if let Some(t) = procfile::read_optional(&self.net.join("tcp6"))? {
-            c.add_tcp(&t);
-        }
         if let Some(t) = procfile::read_optional(&self.net.join("udp6"))? {
             c.add_udp(&t);
         }
@@ -125,6 +127,28 @@ impl NetstatCollector {
             c.add_unix(&t);
         }
         Ok(c)
+    }
+
+    fn add_tcp(&mut self, c: &mut SocketCounts) -> Result<(), CollectError> {
+        if self.sock_diag {
+            match super::sock_diag::tcp_states() {
+                Ok(states) => {
+                    c.tcp = states;
+                    return Ok(());
+                }
+                Err(e) => {
+                    crate::warn!(
+                        "netstat: netlink sock_diag unavailable ({e}); reading /proc/net/tcp instead"
+                    );
+                    self.sock_diag = false;
+                }
+            }
+        }
+        c.add_tcp(&procfile::read(&self.net.join("tcp"))?);
+        if let Some(t) = procfile::read_optional(&self.net.join("tcp6"))? {
+            c.add_tcp(&t);
+        }
+        Ok(())
     }
 }
 

@@ -27,11 +27,6 @@ pub fn spool_dir(settings: &ShipSettings) -> PathBuf {
 
 /// Starts the shipper for `settings`.
 pub fn start_shipper(settings: &ShipSettings) -> Result<Arc<dyn DatumSink>, AgentError> {
-    if settings.credentials.session_token.is_some() {
-        crate::warn!(
-            "AWS_SESSION_TOKEN/aws_session_token is ignored: the agent signs with the static key only"
-        );
-    }
     let mut cfg = ShipperConfig::new(
         settings.endpoint.clone(),
         settings.region.clone(),
@@ -40,6 +35,10 @@ pub fn start_shipper(settings: &ShipSettings) -> Result<Arc<dyn DatumSink>, Agen
         settings.namespace.clone(),
         spool_dir(settings),
     );
+    cfg.session_token = settings.credentials.session_token.clone();
+    cfg.ca_bundle = std::env::var_os("AWS_CA_BUNDLE")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
     cfg.force_flush_interval = settings.force_flush_interval;
     cfg.spool_max_bytes = settings.spool_max_bytes.unwrap_or(DEFAULT_SPOOL_MAX_BYTES);
     crate::info!(

@@ -1,6 +1,7 @@
 //! Batches: datums packed into PutMetricData requests of at most
-//! `max_datums` datums and under 1 MB of form body, each sealed with a fresh
-//! 128-bit id that stays with it through every retry, the spool and a drain.
+//! `max_datums` datums and under 1 MB of form body, each with a random
+//! 128-bit id, fixed when the batch opens (so the open-batch journal can name
+//! it) and kept through every retry, the spool and a drain.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -68,9 +69,14 @@ pub struct SealedBatch {
 impl SealedBatch {
     /// Encodes and compresses `datums` under a fresh id.
     pub fn seal(namespace: &str, datums: &[Datum]) -> SealedBatch {
+        SealedBatch::seal_as(BatchId::random(), namespace, datums)
+    }
+
+    /// Encodes and compresses `datums` under `id`.
+    pub fn seal_as(id: BatchId, namespace: &str, datums: &[Datum]) -> SealedBatch {
         let body = encode::request_body(namespace, datums);
         SealedBatch {
-            id: BatchId::random(),
+            id,
             datums: u32::try_from(datums.len()).unwrap_or(u32::MAX),
             body: encode::gzip(body.as_bytes()),
         }
@@ -84,6 +90,17 @@ pub struct Batcher {
     envelope: usize,
     datums: Vec<Datum>,
     bytes: usize,
+    /// The open batch's id (drawn when its first datum arrives).
+    id: Option<BatchId>,
+}
+
+/// Where [`Batcher::add`] put a datum, and what it sealed.
+pub struct Added {
+    /// The batch the datum went into.
+    pub into: BatchId,
+    /// The previous batch when the datum did not fit in it, and/or the batch
+    /// the datum filled to its datum limit.
+    pub sealed: Vec<SealedBatch>,
 }
 
 impl Batcher {
@@ -94,27 +111,32 @@ impl Batcher {
             envelope: encode::envelope_len(namespace),
             datums: Vec::new(),
             bytes: 0,
+            id: None,
         }
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
     }
 
     pub fn is_empty(&self) -> bool {
         self.datums.is_empty()
     }
 
-    /// Adds a (prepared) datum. Returns the previous batch when `d` did not
-    /// fit in it, and/or the batch `d` filled to its datum limit.
-    pub fn add(&mut self, d: Datum) -> Vec<SealedBatch> {
-        let mut out = Vec::new();
+    /// Adds a (prepared) datum.
+    pub fn add(&mut self, d: Datum) -> Added {
+        let mut sealed = Vec::new();
         let len = encode::encoded_len(&d);
         if !self.datums.is_empty() && self.envelope + self.bytes + len >= MAX_BODY_BYTES {
-            out.extend(self.seal());
+            sealed.extend(self.seal());
         }
+        let into = *self.id.get_or_insert_with(BatchId::random);
         self.bytes += len;
         self.datums.push(d);
         if self.datums.len() >= self.max_datums {
-            out.extend(self.seal());
+            sealed.extend(self.seal());
         }
-        out
+        Added { into, sealed }
     }
 
     /// Seals the batch being built, if it holds anything.
@@ -122,7 +144,8 @@ impl Batcher {
         if self.datums.is_empty() {
             return None;
         }
-        let batch = SealedBatch::seal(&self.namespace, &self.datums);
+        let id = self.id.take().unwrap_or_else(BatchId::random);
+        let batch = SealedBatch::seal_as(id, &self.namespace, &self.datums);
         self.datums.clear();
         self.bytes = 0;
         Some(batch)
@@ -169,12 +192,28 @@ mod tests {
         let mut b = Batcher::new("NS", 1000);
         let mut sealed = Vec::new();
         for i in 0..2500 {
-            sealed.extend(b.add(datum(i, 3)));
+            sealed.extend(b.add(datum(i, 3)).sealed);
         }
         sealed.extend(b.seal());
         let counts: Vec<u32> = sealed.iter().map(|s| s.datums).collect();
         assert_eq!(counts, vec![1000, 1000, 500]);
+        let ids: std::collections::HashSet<_> = sealed.iter().map(|s| s.id).collect();
+        assert_eq!(ids.len(), 3, "one id per batch");
         assert!(b.seal().is_none());
+    }
+
+    #[test]
+    fn a_batch_keeps_the_id_it_opened_with() {
+        let mut b = Batcher::new("NS", 2);
+        let first = b.add(datum(0, 1));
+        assert!(first.sealed.is_empty());
+        let second = b.add(datum(1, 1));
+        assert_eq!(second.into, first.into);
+        assert_eq!(second.sealed.len(), 1);
+        assert_eq!(second.sealed[0].id, first.into);
+        let third = b.add(datum(2, 1));
+        assert_ne!(third.into, first.into, "a new batch, a new id");
+        assert_eq!(b.seal().unwrap().id, third.into);
     }
 
     #[test]
@@ -182,7 +221,7 @@ mod tests {
         let mut b = Batcher::new("NS", 1000);
         let mut sealed = Vec::new();
         for i in 0..1000 {
-            sealed.extend(b.add(datum(i, 1000)));
+            sealed.extend(b.add(datum(i, 1000)).sealed);
         }
         sealed.extend(b.seal());
         assert!(sealed.len() >= 2, "1000 × ~1.1 kB must not fit one request");

@@ -9,7 +9,9 @@
 //! (datums → PutMetricData form body, exactly as the stock agent),
 //! [`batch`] (≤ 1000 datums, < 1 MB, one random id per batch), [`transport`]
 //! (signed POST, answer classification), [`backoff`] (full jitter),
-//! [`spool`] (bounded on-disk FIFO that survives `kill -9`).
+//! [`spool`] (bounded on-disk FIFO that survives `kill -9`), [`journal`]
+//! (every datum written down on arrival, so a `kill -9` loses nothing still
+//! being batched or awaiting acknowledgement).
 //!
 //! Delivery is at least once on the wire and exactly once in a Stratus
 //! server: every batch carries its id in the signed `x-stratus-batch-id`
@@ -19,6 +21,7 @@
 pub mod backoff;
 pub mod batch;
 pub mod encode;
+pub mod journal;
 pub mod spool;
 pub mod transport;
 mod worker;
@@ -62,6 +65,10 @@ pub struct ShipperConfig {
     pub region: String,
     pub access_key_id: String,
     pub secret_access_key: String,
+    /// Temporary credentials' token (`AWS_SESSION_TOKEN`), sent signed.
+    pub session_token: Option<String>,
+    /// PEM CA bundle for an https endpoint (`AWS_CA_BUNDLE`); default: the system's.
+    pub ca_bundle: Option<PathBuf>,
     /// Every datum is published under this namespace (`CWAgent` by default in the config).
     pub namespace: String,
     /// A partial batch is sent after this long (`agent.force_flush_interval`).
@@ -79,6 +86,9 @@ pub struct ShipperConfig {
     /// One HTTP exchange, connect to last byte.
     pub request_timeout: Duration,
 }
+
+/// The journal's directory inside the spool directory.
+pub const JOURNAL_DIR: &str = "open";
 
 /// Spool size limit unless configured.
 pub const DEFAULT_SPOOL_MAX_BYTES: u64 = 64 << 20;
@@ -102,6 +112,8 @@ impl ShipperConfig {
             region: region.into(),
             access_key_id: access_key_id.into(),
             secret_access_key: secret_access_key.into(),
+            session_token: None,
+            ca_bundle: None,
             namespace: namespace.into(),
             force_flush_interval: DEFAULT_FORCE_FLUSH_INTERVAL,
             spool_dir: spool_dir.into(),
@@ -121,6 +133,11 @@ impl std::fmt::Debug for ShipperConfig {
             .field("region", &self.region)
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &"** redacted **")
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "** redacted **"),
+            )
+            .field("ca_bundle", &self.ca_bundle)
             .field("namespace", &self.namespace)
             .field("force_flush_interval", &self.force_flush_interval)
             .field("spool_dir", &self.spool_dir)
@@ -139,6 +156,8 @@ pub enum ShipError {
     Endpoint(String),
     #[error("spool: {0}")]
     Spool(#[from] spool::SpoolError),
+    #[error(transparent)]
+    Journal(#[from] journal::JournalError),
     #[error("starting the shipper thread: {0}")]
     Thread(std::io::Error),
 }
@@ -188,12 +207,14 @@ impl Shipper {
     /// Opens the spool (draining what a previous run left there as soon as
     /// the endpoint answers) and starts the shipper thread.
     pub fn start(cfg: ShipperConfig) -> Result<Shipper, ShipError> {
-        let transport = transport::Transport::new(
-            &cfg.endpoint,
-            &cfg.region,
-            &cfg.access_key_id,
-            &cfg.secret_access_key,
-        )?;
+        let transport = transport::Transport::new(transport::Endpoint {
+            url: &cfg.endpoint,
+            region: &cfg.region,
+            access_key_id: &cfg.access_key_id,
+            secret_access_key: &cfg.secret_access_key,
+            session_token: cfg.session_token.as_deref(),
+            ca_bundle: cfg.ca_bundle.as_deref(),
+        })?;
         let (spool, report) = spool::Spool::open(&cfg.spool_dir, cfg.spool_max_bytes)?;
         for t in &report.truncations {
             crate::warn!(
@@ -212,13 +233,47 @@ impl Shipper {
                 report.datums
             );
         }
+        let journal_dir = cfg.spool_dir.join(JOURNAL_DIR);
+        let mut spool = spool;
+        for r in journal::recover(&journal_dir)? {
+            if r.dropped_bytes > 0 {
+                crate::warn!(
+                    "journal: cut a damaged tail of batch {} ({} bytes)",
+                    r.id,
+                    r.dropped_bytes
+                );
+            }
+            if !r.datums.is_empty() {
+                let b = batch::SealedBatch::seal_as(r.id, &r.namespace, &r.datums);
+                let dropped = spool.push(&b)?;
+                if dropped.batches > 0 {
+                    crate::warn!(
+                        "spool full: dropped the {} oldest batches ({} datums)",
+                        dropped.batches,
+                        dropped.datums
+                    );
+                }
+                crate::info!(
+                    "recovered batch {} ({} datums) that the previous run had not sent or spooled; it will be sent",
+                    r.id,
+                    r.datums.len()
+                );
+            }
+            journal::discard(&journal_dir, r.id)?;
+        }
+        let report = spool::OpenReport {
+            batches: spool.len(),
+            datums: spool.datums(),
+            ..report
+        };
+        let journal = journal::Journal::open(&journal_dir)?;
         let stats = Arc::new(Mutex::new(ShipStats {
             batches_spooled: report.batches as u64,
             datums_spooled: report.datums,
             ..ShipStats::default()
         }));
         let (tx, rx) = mpsc::channel();
-        let worker = worker::Worker::new(cfg, spool, transport, stats.clone());
+        let worker = worker::Worker::new(cfg, spool, journal, transport, stats.clone());
         let thread = std::thread::Builder::new()
             .name("stratus-ship".into())
             .spawn(move || worker.run(rx))

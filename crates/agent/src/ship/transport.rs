@@ -1,6 +1,14 @@
-//! One signed PutMetricData over HTTP (ureq, blocking), and what its answer
-//! means for the batch: taken, worth retrying, or refused for good.
+//! One signed PutMetricData over HTTP or HTTPS (ureq, blocking, rustls), and
+//! what its answer means for the batch: taken, worth retrying, or refused for
+//! good.
+//!
+//! HTTPS trusts, in this order: the PEM bundle named by `ca_bundle`
+//! (`AWS_CA_BUNDLE`, as the AWS SDKs and the stock agent), else the system
+//! bundle (`/etc/ssl/certs/ca-certificates.crt`, which holds the CAs an admin
+//! installed with `update-ca-certificates`), else Mozilla's roots built in.
 
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use stratus_proto::{Document, decode_xml_response};
@@ -52,26 +60,65 @@ pub struct Transport {
     region: String,
     access_key_id: String,
     secret_access_key: String,
+    session_token: Option<String>,
+}
+
+/// The system's CA bundle on Debian/Ubuntu (and, by symlink, most others).
+const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// Root certificates for HTTPS (see the module docs for the order).
+fn root_certs(ca_bundle: Option<&Path>) -> Result<ureq::tls::RootCerts, String> {
+    let path = match ca_bundle {
+        Some(p) => p,
+        None if Path::new(SYSTEM_CA_BUNDLE).is_file() => Path::new(SYSTEM_CA_BUNDLE),
+        None => return Ok(ureq::tls::RootCerts::WebPki),
+    };
+    let pem = std::fs::read(path).map_err(|e| format!("CA bundle {}: {e}", path.display()))?;
+    let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect();
+    if certs.is_empty() {
+        return Err(format!(
+            "CA bundle {}: no PEM certificate in it",
+            path.display()
+        ));
+    }
+    Ok(ureq::tls::RootCerts::Specific(Arc::new(certs)))
+}
+
+/// How to reach and authenticate to the endpoint.
+#[derive(Clone, Copy)]
+pub struct Endpoint<'a> {
+    /// `http(s)://host[:port][/path]`.
+    pub url: &'a str,
+    pub region: &'a str,
+    pub access_key_id: &'a str,
+    pub secret_access_key: &'a str,
+    /// Sent (and signed) as `x-amz-security-token` with temporary credentials.
+    pub session_token: Option<&'a str>,
+    /// PEM roots for HTTPS instead of the system's.
+    pub ca_bundle: Option<&'a Path>,
 }
 
 impl Transport {
-    pub fn new(
-        endpoint: &str,
-        region: &str,
-        access_key_id: &str,
-        secret_access_key: &str,
-    ) -> Result<Transport, ShipError> {
+    pub fn new(ep: Endpoint<'_>) -> Result<Transport, ShipError> {
+        let endpoint = ep.url;
         let bad = |why: &str| ShipError::Endpoint(format!("{endpoint}: {why}"));
         let uri: ureq::http::Uri = endpoint.parse().map_err(|_| bad("not a URL"))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err(bad(
-                    "https is not supported by this build (put a TLS-terminating proxy on the host or use http)",
-                ));
-            }
-            _ => return Err(bad("needs http://host:port")),
-        }
+        let scheme = match uri.scheme_str() {
+            Some(s @ ("http" | "https")) => s.to_owned(),
+            _ => return Err(bad("needs http(s)://host[:port]")),
+        };
+        let tls = if scheme == "https" {
+            ureq::tls::TlsConfig::builder()
+                .root_certs(root_certs(ep.ca_bundle).map_err(|e| bad(&e))?)
+                .build()
+        } else {
+            ureq::tls::TlsConfig::default()
+        };
         let host = uri
             .authority()
             .map(|a| a.as_str().to_owned())
@@ -87,28 +134,33 @@ impl Transport {
             // next send; between flushes (usually a minute) reconnect.
             .max_idle_age(Duration::from_secs(5))
             .user_agent(concat!("stratus-agent/", env!("CARGO_PKG_VERSION")))
+            .tls_config(tls)
             .build()
             .into();
         Ok(Transport {
             agent,
-            url: format!("http://{host}{path}"),
+            url: format!("{scheme}://{host}{path}"),
             host,
             path,
-            region: region.to_owned(),
-            access_key_id: access_key_id.to_owned(),
-            secret_access_key: secret_access_key.to_owned(),
+            region: ep.region.to_owned(),
+            access_key_id: ep.access_key_id.to_owned(),
+            secret_access_key: ep.secret_access_key.to_owned(),
+            session_token: ep.session_token.map(str::to_owned),
         })
     }
 
     /// Signs and posts `batch`, giving up after `timeout`.
     pub fn send(&self, batch: &SealedBatch, timeout: Duration) -> Outcome {
         let id = batch.id.to_string();
-        let headers = [
+        let mut headers = vec![
             ("content-encoding", "gzip"),
             ("content-type", CONTENT_TYPE),
             ("host", self.host.as_str()),
             (BATCH_ID_HEADER, id.as_str()),
         ];
+        if let Some(token) = &self.session_token {
+            headers.push(("x-amz-security-token", token.as_str()));
+        }
         let signed = stratus_sigv4::sign(
             &stratus_sigv4::Request {
                 method: "POST",
@@ -267,13 +319,48 @@ mod tests {
         );
     }
 
+    fn ep(url: &str) -> Endpoint<'_> {
+        Endpoint {
+            url,
+            region: "us-east-1",
+            access_key_id: "a",
+            secret_access_key: "b",
+            session_token: None,
+            ca_bundle: None,
+        }
+    }
+
     #[test]
-    fn endpoint_must_be_plain_http_with_a_host() {
-        assert!(Transport::new("http://127.0.0.1:4566", "us-east-1", "a", "b").is_ok());
+    fn endpoint_must_be_http_or_https_with_a_host() {
+        assert!(Transport::new(ep("http://127.0.0.1:4566")).is_ok());
+        assert!(Transport::new(ep("https://monitoring.us-east-1.amazonaws.com")).is_ok());
+        assert!(Transport::new(ep("127.0.0.1:4566")).is_err());
+        assert!(Transport::new(ep("not a url")).is_err());
+        assert!(Transport::new(ep("ftp://host/")).is_err());
+    }
+
+    #[test]
+    fn a_ca_bundle_must_hold_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let missing = dir.path().join("missing.pem");
+        for bundle in [&empty, &missing] {
+            let e = Transport::new(Endpoint {
+                ca_bundle: Some(bundle),
+                ..ep("https://127.0.0.1:4566")
+            })
+            .err()
+            .expect("refused");
+            assert!(e.to_string().contains("CA bundle"), "{e}");
+        }
+        // http ignores the bundle.
         assert!(
-            Transport::new("https://monitoring.us-east-1.amazonaws.com", "r", "a", "b").is_err()
+            Transport::new(Endpoint {
+                ca_bundle: Some(&missing),
+                ..ep("http://127.0.0.1:4566")
+            })
+            .is_ok()
         );
-        assert!(Transport::new("127.0.0.1:4566", "r", "a", "b").is_err());
-        assert!(Transport::new("not a url", "r", "a", "b").is_err());
     }
 }

@@ -10,6 +10,11 @@
 //! outbox to the spool and schedules the next attempt with [`Backoff`];
 //! collection never waits for the network, except for the one request in
 //! flight (bounded by the request timeout).
+//!
+//! Every datum is written to the [`Journal`] under its batch's id before the
+//! batch can be sealed; the batch's journal file goes once the batch is
+//! acknowledged, refused, dropped or in the (fsync'd) spool. So whatever
+//! this thread holds in memory is also on disk.
 
 use std::collections::VecDeque;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -17,8 +22,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::backoff::Backoff;
-use super::batch::{Batcher, SealedBatch};
+use super::batch::{BatchId, Batcher, SealedBatch};
 use super::encode;
+use super::journal::{self, Journal};
 use super::spool::{Dropped, Spool};
 use super::transport::{Outcome, Transport};
 use super::{Datum, ShipStats, ShipperConfig, ShutdownReport};
@@ -46,6 +52,9 @@ pub struct Worker {
     batcher: Batcher,
     outbox: VecDeque<SealedBatch>,
     spool: Spool,
+    journal: Journal,
+    /// The journal failed and that was logged; log again when it recovers.
+    journal_failing: bool,
     transport: Transport,
     backoff: Backoff,
     failing: Option<Failing>,
@@ -73,6 +82,7 @@ impl Worker {
     pub fn new(
         cfg: ShipperConfig,
         spool: Spool,
+        journal: Journal,
         transport: Transport,
         stats: Arc<Mutex<ShipStats>>,
     ) -> Worker {
@@ -81,6 +91,8 @@ impl Worker {
             batcher: Batcher::new(&cfg.namespace, cfg.max_datums_per_batch),
             outbox: VecDeque::new(),
             spool,
+            journal,
+            journal_failing: false,
             transport,
             backoff,
             failing: None,
@@ -124,13 +136,21 @@ impl Worker {
     }
 
     fn add(&mut self, datums: Vec<Datum>) {
+        // Journal records per batch id (a message spans at most a few batches).
+        let mut records: Vec<(BatchId, Vec<u8>)> = Vec::new();
+        let mut sealed = Vec::new();
         for d in datums {
             match encode::prepare(d) {
                 Ok(parts) => {
                     for p in parts {
-                        for b in self.batcher.add(p) {
-                            self.route(b);
+                        let mut rec = Vec::new();
+                        journal::record(&p, &mut rec);
+                        let added = self.batcher.add(p);
+                        match records.iter_mut().find(|(id, _)| *id == added.into) {
+                            Some((_, r)) => r.extend_from_slice(&rec),
+                            None => records.push((added.into, rec)),
                         }
+                        sealed.extend(added.sealed);
                     }
                 }
                 Err(e) => {
@@ -140,6 +160,30 @@ impl Worker {
                     s.datums_invalid += 1;
                 }
             }
+        }
+        // Written down before any of these batches can be spooled or sent.
+        for (id, rec) in records {
+            self.journal_append(id, &rec);
+        }
+        for b in sealed {
+            self.route(b);
+        }
+    }
+
+    fn journal_append(&mut self, id: BatchId, records: &[u8]) {
+        match self.journal.append(id, self.batcher.namespace(), records) {
+            Ok(()) if self.journal_failing => {
+                self.journal_failing = false;
+                crate::info!("journal writable again");
+            }
+            Ok(()) => {}
+            Err(e) if !self.journal_failing => {
+                self.journal_failing = true;
+                crate::error!(
+                    "cannot journal collected datums ({e}); they are kept in memory, but a crash now would lose them"
+                );
+            }
+            Err(_) => {}
         }
     }
 
@@ -157,7 +201,11 @@ impl Worker {
     }
 
     fn spool_batch(&mut self, b: SealedBatch) {
-        match self.spool.push(&b) {
+        // Either way the journal is done with it: spooled (fsync'd), or lost
+        // for a reason that is logged and counted.
+        let pushed = self.spool.push(&b);
+        self.journal.remove(b.id);
+        match pushed {
             Ok(dropped) => self.count_overflow(dropped),
             Err(e) => {
                 crate::error!(
@@ -290,8 +338,8 @@ impl Worker {
                 crate::error!("spool: cannot remove a sent batch (it will be re-sent): {e}");
             }
             self.publish_spool();
-        } else {
-            self.outbox.pop_front();
+        } else if let Some(b) = self.outbox.pop_front() {
+            self.journal.remove(b.id);
         }
     }
 
