@@ -158,10 +158,7 @@ fn list_deliveries(state: &AppState, body: &[u8]) -> Result<serde_json::Value, A
         .notifier
         .recent(limit)
         .map_err(|e| ApiError::internal(e.to_string()))?;
-    let ts = |ms: Option<i64>| {
-        ms.and_then(|m| jiff::Timestamp::from_millisecond(m).ok())
-            .map(|t| t.to_string())
-    };
+    let ts = |ms: Option<i64>| ms.map(|m| stratus_model::Timestamp::from_millis(m).to_iso8601());
     Ok(json!({
         "Deliveries": recs.iter().map(|r| {
             let (protocol, endpoint) = match &r.delivery.target {

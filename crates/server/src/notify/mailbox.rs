@@ -193,7 +193,7 @@ fn parse(id: &str, date_ms: i64, raw: &[u8]) -> MailMessage {
         message_id: h("Message-ID"),
         text: decoded.replace("\r\n", "\n"),
         headers,
-        raw: text.clone(),
+        raw: text,
     }
 }
 

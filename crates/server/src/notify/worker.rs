@@ -163,29 +163,24 @@ async fn attempt(shared: Arc<Shared>, transports: Arc<Transports>, key: String) 
     };
     let result = transports.attempt(&rec).await;
     let meta = shared.meta.clone();
-    let k = key.clone();
-    let outcome = result
-        .as_ref()
-        .map(|_| ())
-        .map_err(|f| (f.message.clone(), f.permanent));
     let recorded = blocking(move || {
-        let o = match &outcome {
-            Ok(()) => Ok(()),
-            Err((m, p)) => Err((m.as_str(), *p)),
-        };
-        outbox::record_outcome(&meta, &k, now_ms(), o)
+        let outcome = result
+            .as_ref()
+            .map(|_| ())
+            .map_err(|f| (f.message.as_str(), f.permanent));
+        outbox::record_outcome(&meta, &key, now_ms(), outcome).map(|r| (r, result))
     })
     .await;
     let d = &rec.delivery;
-    match (recorded, result) {
-        (Err(e), _) => {
+    match recorded {
+        Err(e) => {
             tracing::error!(message_id = %d.message_id, "recording a delivery outcome: {e}")
         }
-        (Ok(None), _) => {}
-        (Ok(Some(r)), Ok(())) => tracing::info!(
+        Ok((None, _)) => {}
+        Ok((Some(r), Ok(()))) => tracing::info!(
             message_id = %d.message_id, attempts = r.attempts, "notification delivered"
         ),
-        (Ok(Some(r)), Err(f)) => match r.status {
+        Ok((Some(r), Err(f))) => match r.status {
             outbox::Status::GaveUp => tracing::error!(
                 message_id = %d.message_id, attempts = r.attempts, error = %f.message,
                 "notification delivery failed; giving up"
