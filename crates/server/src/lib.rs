@@ -7,6 +7,7 @@
 //! disk (that is `tsdb`).
 
 pub mod admin;
+pub mod alarms;
 pub mod app;
 pub mod auth;
 pub mod bootstrap;
@@ -127,10 +128,14 @@ pub async fn run(
         config_file: boot.config_file,
         admin_key_id: boot.created_key_id,
     });
-    axum::serve(listener, app::router(state.clone()))
+    let scheduler = alarms::scheduler::spawn(state.clone());
+    let served = axum::serve(listener, app::router(state.clone()))
         .with_graceful_shutdown(shutdown)
         .await
-        .map_err(ServerError::Serve)?;
+        .map_err(ServerError::Serve);
+    scheduler.abort();
+    let _ = scheduler.await;
+    served?;
     tracing::info!("shutting down: sealing storage");
     let st = state.clone();
     tokio::task::spawn_blocking(move || st.metrics.shutdown())
