@@ -158,9 +158,17 @@ pub fn evaluate(s: &Settings, periods: &[Period], now: Timestamp, current: State
                 Slot::Filled(_) => b,
             })
             .count();
-        let value = if breaching >= m { StateValue::Alarm } else { StateValue::Ok };
+        let value = if breaching >= m {
+            StateValue::Alarm
+        } else {
+            StateValue::Ok
+        };
         let reason = crossed_reason(s, &evaluated, n, m, value, current, Some(b));
-        return Outcome::State { value, reason, reason_data: data(&evaluated) };
+        return Outcome::State {
+            value,
+            reason,
+            reason_data: data(&evaluated),
+        };
     }
 
     let breaching = evaluated
@@ -193,7 +201,11 @@ pub fn evaluate(s: &Settings, periods: &[Period], now: Timestamp, current: State
     };
     let shown = evaluated.len();
     let reason = crossed_reason(s, &evaluated, shown, m.min(shown), value, current, None);
-    Outcome::State { value, reason, reason_data: data(&evaluated) }
+    Outcome::State {
+        value,
+        reason,
+        reason_data: data(&evaluated),
+    }
 }
 
 /// The newest `k` periods of the range without data, newest first.
@@ -250,10 +262,17 @@ fn crossed_reason(
             }
         }
     }
-    let minimum = if to_alarm { m } else { out_of + 1 - m.min(out_of) };
+    let minimum = if to_alarm {
+        m
+    } else {
+        out_of + 1 - m.min(out_of)
+    };
     let filled_note = match fill {
         Some(b) if evaluated.iter().any(|sl| matches!(sl, Slot::Filled(_))) => {
-            let k = evaluated.iter().filter(|sl| matches!(sl, Slot::Filled(_))).count();
+            let k = evaluated
+                .iter()
+                .filter(|sl| matches!(sl, Slot::Filled(_)))
+                .count();
             format!(
                 " ({k} missing datapoint{} treated as [{}])",
                 plural(k),
@@ -324,7 +343,10 @@ fn reason_data(s: &Settings, periods: &[Period], evaluated: &[Slot], now: Timest
         unit: s.unit.as_deref(),
         statistic: s.statistic.as_deref(),
         period: s.period_secs,
-        recent_datapoints: periods.iter().filter_map(|p| p.point.map(|d| d.value)).collect(),
+        recent_datapoints: periods
+            .iter()
+            .filter_map(|p| p.point.map(|d| d.value))
+            .collect(),
         threshold: s.threshold,
         evaluated_datapoints: points,
     };
@@ -362,8 +384,14 @@ mod tests {
             .map(|(i, c)| Period {
                 start: Timestamp(T0 + i as i64 * HOUR),
                 point: match c {
-                    "0" => Some(Datapoint { value: 10.0, sample_count: Some(60.0) }),
-                    "X" => Some(Datapoint { value: 90.0, sample_count: Some(60.0) }),
+                    "0" => Some(Datapoint {
+                        value: 10.0,
+                        sample_count: Some(60.0),
+                    }),
+                    "X" => Some(Datapoint {
+                        value: 90.0,
+                        sample_count: Some(60.0),
+                    }),
                     _ => None,
                 },
             })
@@ -384,7 +412,10 @@ mod tests {
         use TreatMissingData as T;
         let now = Timestamp(T0 + 5 * HOUR + 10_000);
         for (pattern, wants) in rows {
-            for (tmd, want) in [T::Missing, T::Ignore, T::Breaching, T::NotBreaching].iter().zip(wants) {
+            for (tmd, want) in [T::Missing, T::Ignore, T::Breaching, T::NotBreaching]
+                .iter()
+                .zip(wants)
+            {
                 // Try from every current state so "keep" is observable.
                 for current in [Ok, Alarm, InsufficientData] {
                     let o = evaluate(&settings(n, m, *tmd), &periods(pattern), now, current);
@@ -404,33 +435,65 @@ mod tests {
 
     #[test]
     fn aws_table_n3_m3() {
-        check_table(3, 3, &[
-            ("0 - X - X", [Some(Ok), Some(Ok), Some(Ok), Some(Ok)]),
-            ("0 - - - -", [Some(Ok), Some(Ok), Some(Ok), Some(Ok)]),
-            ("- - - - -", [Some(InsufficientData), None, Some(Alarm), Some(Ok)]),
-            ("0 X X - X", [Some(Alarm), Some(Alarm), Some(Alarm), Some(Alarm)]),
-            ("- - - - X", [Some(InsufficientData), None, Some(Alarm), Some(Ok)]),
-            ("X - - - -", [Some(Alarm), None, Some(Alarm), Some(Ok)]),
-        ]);
+        check_table(
+            3,
+            3,
+            &[
+                ("0 - X - X", [Some(Ok), Some(Ok), Some(Ok), Some(Ok)]),
+                ("0 - - - -", [Some(Ok), Some(Ok), Some(Ok), Some(Ok)]),
+                (
+                    "- - - - -",
+                    [Some(InsufficientData), None, Some(Alarm), Some(Ok)],
+                ),
+                (
+                    "0 X X - X",
+                    [Some(Alarm), Some(Alarm), Some(Alarm), Some(Alarm)],
+                ),
+                (
+                    "- - - - X",
+                    [Some(InsufficientData), None, Some(Alarm), Some(Ok)],
+                ),
+                ("X - - - -", [Some(Alarm), None, Some(Alarm), Some(Ok)]),
+            ],
+        );
     }
 
     #[test]
     fn aws_table_n3_m2() {
-        check_table(3, 2, &[
-            ("0 - X - X", [Some(Alarm), Some(Alarm), Some(Alarm), Some(Alarm)]),
-            ("0 0 X 0 X", [Some(Alarm), Some(Alarm), Some(Alarm), Some(Alarm)]),
-            ("0 - X - -", [Some(Ok), Some(Ok), Some(Alarm), Some(Ok)]),
-            ("- - - - 0", [Some(Ok), Some(Ok), Some(Alarm), Some(Ok)]),
-            ("- - - - X", [Some(InsufficientData), None, Some(Alarm), Some(Ok)]),
-        ]);
+        check_table(
+            3,
+            2,
+            &[
+                (
+                    "0 - X - X",
+                    [Some(Alarm), Some(Alarm), Some(Alarm), Some(Alarm)],
+                ),
+                (
+                    "0 0 X 0 X",
+                    [Some(Alarm), Some(Alarm), Some(Alarm), Some(Alarm)],
+                ),
+                ("0 - X - -", [Some(Ok), Some(Ok), Some(Alarm), Some(Ok)]),
+                ("- - - - 0", [Some(Ok), Some(Ok), Some(Alarm), Some(Ok)]),
+                (
+                    "- - - - X",
+                    [Some(InsufficientData), None, Some(Alarm), Some(Ok)],
+                ),
+            ],
+        );
     }
 
     #[test]
     fn m_out_of_n_with_full_data() {
         let now = Timestamp(T0 + 5 * HOUR);
         let s = settings(5, 3, TreatMissingData::Missing);
-        assert_eq!(state(&evaluate(&s, &periods("X 0 X 0 X"), now, Ok), Ok), Alarm);
-        assert_eq!(state(&evaluate(&s, &periods("X 0 X 0 0"), now, Alarm), Alarm), Ok);
+        assert_eq!(
+            state(&evaluate(&s, &periods("X 0 X 0 X"), now, Ok), Ok),
+            Alarm
+        );
+        assert_eq!(
+            state(&evaluate(&s, &periods("X 0 X 0 0"), now, Alarm), Alarm),
+            Ok
+        );
     }
 
     #[test]
@@ -439,8 +502,21 @@ mod tests {
         let s = settings(1, 1, TreatMissingData::Missing);
         let start = Timestamp(1_795_615_200_000); // 2026-11-25T14:00:00Z
         let now = Timestamp(1_795_618_810_123); // 15:00:10.123
-        let ps = [Period { start, point: Some(Datapoint { value: 55.2, sample_count: Some(60.0) }) }];
-        let Outcome::State { value, reason, reason_data } = evaluate(&s, &ps, now, Ok) else { panic!() };
+        let ps = [Period {
+            start,
+            point: Some(Datapoint {
+                value: 55.2,
+                sample_count: Some(60.0),
+            }),
+        }];
+        let Outcome::State {
+            value,
+            reason,
+            reason_data,
+        } = evaluate(&s, &ps, now, Ok)
+        else {
+            panic!()
+        };
         assert_eq!(value, Alarm);
         assert_eq!(
             reason,
@@ -451,8 +527,16 @@ mod tests {
             r#"{"version":"1.0","queryDate":"2026-11-25T15:00:10.123+0000","startDate":"2026-11-25T14:00:00.000+0000","statistic":"Average","period":3600,"recentDatapoints":[55.2],"threshold":50.0,"evaluatedDatapoints":[{"timestamp":"2026-11-25T14:00:00.000+0000","sampleCount":60.0,"value":55.2}]}"#
         );
         let start2 = Timestamp(start.millis() + HOUR);
-        let ps = [Period { start: start2, point: Some(Datapoint { value: 40.1, sample_count: Some(60.0) }) }];
-        let Outcome::State { value, reason, .. } = evaluate(&s, &ps, now, Alarm) else { panic!() };
+        let ps = [Period {
+            start: start2,
+            point: Some(Datapoint {
+                value: 40.1,
+                sample_count: Some(60.0),
+            }),
+        }];
+        let Outcome::State { value, reason, .. } = evaluate(&s, &ps, now, Alarm) else {
+            panic!()
+        };
         assert_eq!(value, Ok);
         assert_eq!(
             reason,
@@ -464,7 +548,9 @@ mod tests {
     fn m_of_n_reason() {
         let s = settings(3, 2, TreatMissingData::Missing);
         let now = Timestamp(T0 + 5 * HOUR);
-        let Outcome::State { reason, .. } = evaluate(&s, &periods("0 0 X 0 X"), now, Ok) else { panic!() };
+        let Outcome::State { reason, .. } = evaluate(&s, &periods("0 0 X 0 X"), now, Ok) else {
+            panic!()
+        };
         assert_eq!(
             reason,
             "Threshold Crossed: 2 out of the last 3 datapoints [90.0 (25/11/26 14:00:00), 90.0 (25/11/26 12:00:00)] were greater than or equal to the threshold (50.0) (minimum 2 datapoints for OK -> ALARM transition)."
@@ -475,16 +561,31 @@ mod tests {
     fn no_data_reasons() {
         let now = Timestamp(T0 + 5 * HOUR);
         let s = settings(2, 2, TreatMissingData::Breaching);
-        let Outcome::State { value, reason, reason_data } = evaluate(&s, &periods("- - - -"), now, Ok) else { panic!() };
+        let Outcome::State {
+            value,
+            reason,
+            reason_data,
+        } = evaluate(&s, &periods("- - - -"), now, Ok)
+        else {
+            panic!()
+        };
         assert_eq!(value, Alarm);
         assert_eq!(
             reason,
             "Threshold Crossed: no datapoints were received for 2 periods and 2 missing datapoints were treated as [Breaching]."
         );
-        assert!(reason_data.contains(r#""recentDatapoints":[]"#), "{reason_data}");
-        assert!(reason_data.contains(r#"{"timestamp":"2026-11-25T13:00:00.000+0000"}"#), "{reason_data}");
+        assert!(
+            reason_data.contains(r#""recentDatapoints":[]"#),
+            "{reason_data}"
+        );
+        assert!(
+            reason_data.contains(r#"{"timestamp":"2026-11-25T13:00:00.000+0000"}"#),
+            "{reason_data}"
+        );
         let s = settings(1, 1, TreatMissingData::Missing);
-        let Outcome::State { value, reason, .. } = evaluate(&s, &periods("- - -"), now, Ok) else { panic!() };
+        let Outcome::State { value, reason, .. } = evaluate(&s, &periods("- - -"), now, Ok) else {
+            panic!()
+        };
         assert_eq!(value, InsufficientData);
         assert_eq!(reason, "Insufficient Data: 1 datapoint was unknown.");
     }
@@ -497,9 +598,21 @@ mod tests {
         let mut s = settings(1, 1, TreatMissingData::Missing);
         s.low_sample_ignore_percentile = Some(50.0); // needs 20 samples
         let now = Timestamp(T0 + 2 * HOUR);
-        let few = [Period { start: Timestamp(T0), point: Some(Datapoint { value: 90.0, sample_count: Some(19.0) }) }];
+        let few = [Period {
+            start: Timestamp(T0),
+            point: Some(Datapoint {
+                value: 90.0,
+                sample_count: Some(19.0),
+            }),
+        }];
         assert_eq!(evaluate(&s, &few, now, Ok), Outcome::Keep);
-        let enough = [Period { start: Timestamp(T0), point: Some(Datapoint { value: 90.0, sample_count: Some(20.0) }) }];
+        let enough = [Period {
+            start: Timestamp(T0),
+            point: Some(Datapoint {
+                value: 90.0,
+                sample_count: Some(20.0),
+            }),
+        }];
         assert_eq!(state(&evaluate(&s, &enough, now, Ok), Ok), Alarm);
         s.low_sample_ignore_percentile = None; // `evaluate` mode
         assert_eq!(state(&evaluate(&s, &few, now, Ok), Ok), Alarm);

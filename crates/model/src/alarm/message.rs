@@ -222,13 +222,18 @@ fn trigger(c: &MetricAlarmConfig) -> Trigger<'_> {
                 Dims::List(
                     dimensions
                         .iter()
-                        .map(|d| TriggerDimension { value: &d.value, name: &d.name })
+                        .map(|d| TriggerDimension {
+                            value: &d.value,
+                            name: &d.name,
+                        })
                         .collect(),
                 )
             });
         }
         MetricTarget::Math { metrics, .. } => {
-            t.metrics = Some(lower_keys(serde_json::to_value(metrics).unwrap_or(Value::Null)));
+            t.metrics = Some(lower_keys(
+                serde_json::to_value(metrics).unwrap_or(Value::Null),
+            ));
         }
     }
     t
@@ -319,7 +324,10 @@ fn json_message(t: &Transition<'_>) -> String {
                 .iter()
                 .map(|(arn, s, ts)| Child {
                     arn: arn.clone(),
-                    state: ChildState { value: s.as_str(), timestamp: json_date(*ts) },
+                    state: ChildState {
+                        value: s.as_str(),
+                        timestamp: json_date(*ts),
+                    },
                 })
                 .collect(),
             ok_actions: &a.ok_actions,
@@ -355,7 +363,10 @@ fn email_text(t: &Transition<'_>) -> String {
         "- State Change:               {} -> {state}\n",
         t.old_state.as_str()
     ));
-    s.push_str(&format!("- Reason for State Change:    {}\n", a.state.reason));
+    s.push_str(&format!(
+        "- Reason for State Change:    {}\n",
+        a.state.reason
+    ));
     s.push_str(&format!("- Timestamp:                  {when}\n"));
     s.push_str(&format!("- AWS Account:                {}\n", t.account_id));
     s.push_str(&format!("- Alarm Arn:                  {}\n", a.arn));
@@ -390,13 +401,25 @@ fn email_text(t: &Transition<'_>) -> String {
                         .iter()
                         .map(|d| format!("[{} = {}]", d.name, d.value))
                         .collect();
-                    s.push_str(&format!("- MetricNamespace:                     {namespace}\n"));
-                    s.push_str(&format!("- MetricName:                          {metric_name}\n"));
-                    s.push_str(&format!("- Dimensions:                          {}\n", dims.join(" ")));
-                    s.push_str(&format!("- Period:                              {period} seconds\n"));
+                    s.push_str(&format!(
+                        "- MetricNamespace:                     {namespace}\n"
+                    ));
+                    s.push_str(&format!(
+                        "- MetricName:                          {metric_name}\n"
+                    ));
+                    s.push_str(&format!(
+                        "- Dimensions:                          {}\n",
+                        dims.join(" ")
+                    ));
+                    s.push_str(&format!(
+                        "- Period:                              {period} seconds\n"
+                    ));
                     s.push_str(&format!(
                         "- Statistic:                           {}\n",
-                        extended_statistic.as_deref().or(statistic.as_deref()).unwrap_or("")
+                        extended_statistic
+                            .as_deref()
+                            .or(statistic.as_deref())
+                            .unwrap_or("")
                     ));
                     s.push_str(&format!(
                         "- Unit:                                {}\n",
@@ -424,7 +447,9 @@ fn email_text(t: &Transition<'_>) -> String {
                             " ".repeat(36usize.saturating_sub(q.id.as_deref().map_or(0, str::len)))
                         ));
                     }
-                    s.push_str(&format!("- Period:                              {period} seconds\n"));
+                    s.push_str(&format!(
+                        "- Period:                              {period} seconds\n"
+                    ));
                 }
             }
             s.push_str(&format!(
@@ -437,7 +462,11 @@ fn email_text(t: &Transition<'_>) -> String {
             if !t.triggering_children.is_empty() {
                 s.push_str("\nTriggering Children:\n");
                 for (arn, st, ts) in &t.triggering_children {
-                    s.push_str(&format!("- {arn} entered {} at {}\n", st.as_str(), long_date(*ts)));
+                    s.push_str(&format!(
+                        "- {arn} entered {} at {}\n",
+                        st.as_str(),
+                        long_date(*ts)
+                    ));
                 }
             }
         }
@@ -455,8 +484,8 @@ fn email_text(t: &Transition<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alarm::record::{AlarmState, CompositeConfig};
     use crate::alarm::ComparisonOperator;
+    use crate::alarm::record::{AlarmState, CompositeConfig};
     use crate::metric::Dimension;
 
     fn story_alarm() -> AlarmRecord {
@@ -511,7 +540,10 @@ mod tests {
     fn story_message() {
         let a = story_alarm();
         let r = render(&transition(&a));
-        assert_eq!(r.subject, "ALARM: \"disk-root-50\" in US East (N. Virginia)");
+        assert_eq!(
+            r.subject,
+            "ALARM: \"disk-root-50\" in US East (N. Virginia)"
+        );
         let want = concat!(
             r#"{"AlarmName":"disk-root-50","AlarmDescription":"root volume over 50%","AWSAccountId":"123456789012","#,
             r#""AlarmConfigurationUpdatedTimestamp":"2026-11-25T13:59:00.000+0000","NewStateValue":"ALARM","#,
@@ -527,8 +559,14 @@ mod tests {
         assert_eq!(r.json_message, want);
         let email = r.email_text;
         assert!(email.starts_with("You are receiving this email because your Amazon CloudWatch Alarm \"disk-root-50\" in the US East (N. Virginia) region has entered the ALARM state, because \"Threshold Crossed: 1 out of the last 1 datapoints [55.2 (25/11/26 14:00:00)]"), "{email}");
-        assert!(email.contains("at \"Wednesday 25 November, 2026 15:00:10 UTC\".\n\n"), "{email}");
-        assert!(email.contains("\nhttp://stratus.example:8080/#/alarms/disk-root-50\n"), "{email}");
+        assert!(
+            email.contains("at \"Wednesday 25 November, 2026 15:00:10 UTC\".\n\n"),
+            "{email}"
+        );
+        assert!(
+            email.contains("\nhttp://stratus.example:8080/#/alarms/disk-root-50\n"),
+            "{email}"
+        );
         for line in [
             "- Name:                       disk-root-50\n",
             "- State Change:               OK -> ALARM\n",
@@ -549,13 +587,25 @@ mod tests {
     #[test]
     fn variants() {
         assert_eq!(upper_snake("SampleCount"), "SAMPLE_COUNT");
-        assert_eq!(console_link("http://h", "a b/ü"), "http://h/#/alarms/a%20b%2F%C3%BC");
-        assert_eq!(subject(StateValue::Ok, "x", "eu-west-1"), "OK: \"x\" in EU (Ireland)");
+        assert_eq!(
+            console_link("http://h", "a b/ü"),
+            "http://h/#/alarms/a%20b%2F%C3%BC"
+        );
+        assert_eq!(
+            subject(StateValue::Ok, "x", "eu-west-1"),
+            "OK: \"x\" in EU (Ireland)"
+        );
         let mut a = story_alarm();
         if let AlarmKind::Metric(c) = &mut a.kind {
             c.evaluation_periods = 3;
             c.datapoints_to_alarm = Some(2);
-            if let MetricTarget::Single { statistic, extended_statistic, dimensions, .. } = &mut c.target {
+            if let MetricTarget::Single {
+                statistic,
+                extended_statistic,
+                dimensions,
+                ..
+            } = &mut c.target
+            {
                 *statistic = None;
                 *extended_statistic = Some("p99".into());
                 dimensions.clear();
@@ -563,7 +613,10 @@ mod tests {
         }
         let r = render(&transition(&a));
         assert!(r.json_message.contains(r#""StatisticType":"ExtendedStatistic","ExtendedStatistic":"p99","Unit":null,"Dimensions":"","#), "{}", r.json_message);
-        assert!(r.email_text.contains("for at least 2 of the last 3 periods of 3600 seconds."));
+        assert!(
+            r.email_text
+                .contains("for at least 2 of the last 3 periods of 3600 seconds.")
+        );
         a.kind = AlarmKind::Composite(CompositeConfig {
             alarm_rule: "ALARM(\"disk-root-50\")".into(),
             children: vec!["disk-root-50".into()],
@@ -572,9 +625,16 @@ mod tests {
             actions_suppressor_extension_period: None,
         });
         let mut t = transition(&a);
-        t.triggering_children = vec![("arn:c".into(), StateValue::Alarm, Timestamp(1_795_618_810_000))];
+        t.triggering_children = vec![(
+            "arn:c".into(),
+            StateValue::Alarm,
+            Timestamp(1_795_618_810_000),
+        )];
         let r = render(&t);
         assert!(r.json_message.contains(r#""AlarmRule":"ALARM(\"disk-root-50\")","TriggeringChildren":[{"Arn":"arn:c","State":{"Value":"ALARM","Timestamp":"2026-11-25T15:00:10.000+0000"}}]"#), "{}", r.json_message);
-        assert!(r.email_text.contains("Alarm Rule:\n- ALARM(\"disk-root-50\")\n"));
+        assert!(
+            r.email_text
+                .contains("Alarm Rule:\n- ALARM(\"disk-root-50\")\n")
+        );
     }
 }

@@ -184,7 +184,12 @@ pub fn encode_token(last_key: &str) -> String {
 
 /// The key inside a token from [`encode_token`]; anything else is `InvalidNextToken`.
 pub fn decode_token(token: &str) -> ApiResult<String> {
-    let bad = || ApiError::new(ErrorCode::InvalidNextToken, "The service returned an invalid NextToken.");
+    let bad = || {
+        ApiError::new(
+            ErrorCode::InvalidNextToken,
+            "The service returned an invalid NextToken.",
+        )
+    };
     let hex = token.strip_prefix(TOKEN_PREFIX).ok_or_else(bad)?;
     if hex.len() % 2 != 0 {
         return Err(bad());
@@ -407,7 +412,10 @@ impl AlarmsForMetricQuery {
         namespace == self.namespace
             && metric_name == self.metric_name
             && self.dimensions.as_deref().is_none_or(|d| d == dimensions)
-            && self.statistic.as_deref().is_none_or(|s| Some(s) == statistic)
+            && self
+                .statistic
+                .as_deref()
+                .is_none_or(|s| Some(s) == statistic)
             && self
                 .extended_statistic
                 .as_deref()
@@ -518,7 +526,8 @@ impl DescribeAlarmHistoryInput {
             None => None,
             Some(n) => Some(validate_alarm_name(Some(n), Param::root("AlarmName"))?),
         };
-        let (mut metric, mut composite) = (self.alarm_types.is_empty(), self.alarm_types.is_empty());
+        let (mut metric, mut composite) =
+            (self.alarm_types.is_empty(), self.alarm_types.is_empty());
         for (i, t) in self.alarm_types.iter().enumerate() {
             match t.as_str() {
                 "MetricAlarm" => metric = true,
@@ -611,7 +620,10 @@ pub struct Tag {
 /// Validates a `Tags` list found at `p` into (key, value) pairs.
 pub fn validate_tags(tags: Vec<Tag>, p: Param) -> ApiResult<Vec<(String, String)>> {
     if tags.len() > MAX_TAGS {
-        let keys: Vec<String> = tags.iter().map(|t| t.key.clone().unwrap_or_default()).collect();
+        let keys: Vec<String> = tags
+            .iter()
+            .map(|t| t.key.clone().unwrap_or_default())
+            .collect();
         return Err(list_constraint(
             &keys,
             p,
@@ -702,7 +714,9 @@ mod tests {
     use serde_json::json;
 
     fn describe(v: serde_json::Value) -> ApiResult<DescribeAlarmsQuery> {
-        serde_json::from_value::<DescribeAlarmsInput>(v).unwrap().validate()
+        serde_json::from_value::<DescribeAlarmsInput>(v)
+            .unwrap()
+            .validate()
     }
 
     #[test]
@@ -713,9 +727,18 @@ mod tests {
         let q = describe(json!({"AlarmTypes": ["CompositeAlarm"]})).unwrap();
         assert!(!q.metric && q.composite);
         let cases = [
-            (json!({"AlarmNames": ["a"], "AlarmNamePrefix": "b"}), ErrorCode::InvalidParameterCombination),
-            (json!({"ChildrenOfAlarmName": "a", "StateValue": "OK"}), ErrorCode::InvalidParameterCombination),
-            (json!({"ChildrenOfAlarmName": "a", "ParentsOfAlarmName": "b"}), ErrorCode::InvalidParameterCombination),
+            (
+                json!({"AlarmNames": ["a"], "AlarmNamePrefix": "b"}),
+                ErrorCode::InvalidParameterCombination,
+            ),
+            (
+                json!({"ChildrenOfAlarmName": "a", "StateValue": "OK"}),
+                ErrorCode::InvalidParameterCombination,
+            ),
+            (
+                json!({"ChildrenOfAlarmName": "a", "ParentsOfAlarmName": "b"}),
+                ErrorCode::InvalidParameterCombination,
+            ),
             (json!({"StateValue": "BAD"}), ErrorCode::ValidationError),
             (json!({"AlarmTypes": ["Nope"]}), ErrorCode::ValidationError),
             (json!({"MaxRecords": 0}), ErrorCode::ValidationError),
@@ -742,8 +765,13 @@ mod tests {
 
     #[test]
     fn set_alarm_state_validation() {
-        let v = |j: serde_json::Value| serde_json::from_value::<SetAlarmStateInput>(j).unwrap().validate();
-        let e = v(json!({"AlarmName": "a", "StateValue": "INVALID", "StateReason": "r"})).unwrap_err();
+        let v = |j: serde_json::Value| {
+            serde_json::from_value::<SetAlarmStateInput>(j)
+                .unwrap()
+                .validate()
+        };
+        let e =
+            v(json!({"AlarmName": "a", "StateValue": "INVALID", "StateReason": "r"})).unwrap_err();
         assert_eq!(e.code, ErrorCode::ValidationError);
         assert_eq!(
             e.message,
@@ -751,18 +779,29 @@ mod tests {
         );
         let e = v(json!({"AlarmName": "a", "StateValue": "OK", "StateReason": "r", "StateReasonData": "{nope"})).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidFormat);
-        assert_eq!(v(json!({"AlarmName": "a", "StateValue": "OK"})).unwrap_err().code, ErrorCode::MissingParameter);
+        assert_eq!(
+            v(json!({"AlarmName": "a", "StateValue": "OK"}))
+                .unwrap_err()
+                .code,
+            ErrorCode::MissingParameter
+        );
         let ok = v(json!({"AlarmName": "a", "StateValue": "ALARM", "StateReason": "", "StateReasonData": "{\"a\":1}"})).unwrap();
         assert_eq!(ok.state, StateValue::Alarm);
     }
 
     #[test]
     fn tags_validation() {
-        let t = |k: &str, v: &str| Tag { key: Some(k.into()), value: Some(v.into()) };
+        let t = |k: &str, v: &str| Tag {
+            key: Some(k.into()),
+            value: Some(v.into()),
+        };
         assert!(validate_tags(vec![t("a", "")], Param::root("Tags")).is_ok());
         let e = validate_tags(vec![t(&"k".repeat(129), "v")], Param::root("Tags")).unwrap_err();
         assert_eq!(e.code, ErrorCode::ValidationError);
         let many: Vec<Tag> = (0..51).map(|i| t(&format!("k{i}"), "v")).collect();
-        assert_eq!(validate_tags(many, Param::root("Tags")).unwrap_err().code, ErrorCode::ValidationError);
+        assert_eq!(
+            validate_tags(many, Param::root("Tags")).unwrap_err().code,
+            ErrorCode::ValidationError
+        );
     }
 }

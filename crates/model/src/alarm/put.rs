@@ -107,7 +107,10 @@ fn validate_actions(list: &[String], p: Param) -> ApiResult<()> {
     for (i, arn) in list.iter().enumerate() {
         check_len(arn, 1, 1024, p.member(i))?;
         if arn.split(':').count() < 6 || !arn.starts_with("arn:") {
-            return Err(invalid(format!("Invalid arn syntax: {}", crate::param::echo(arn))));
+            return Err(invalid(format!(
+                "Invalid arn syntax: {}",
+                crate::param::echo(arn)
+            )));
         }
     }
     Ok(())
@@ -186,17 +189,27 @@ impl PutMetricAlarmInput {
             }
             None => return Err(not_in_enum(&op_text, cp, &ComparisonOperator::NAMES)),
         };
-        if self.threshold_metric_id.as_deref().is_some_and(|s| !s.is_empty()) {
+        if self
+            .threshold_metric_id
+            .as_deref()
+            .is_some_and(|s| !s.is_empty())
+        {
             return Err(invalid(
                 "The parameter ThresholdMetricId refers to an anomaly detection band, which this server does not support.".into(),
             ));
         }
-        let threshold = self.threshold.ok_or_else(|| missing(Param::root("Threshold")))?;
+        let threshold = self
+            .threshold
+            .ok_or_else(|| missing(Param::root("Threshold")))?;
         crate::param::check_value(threshold, Param::root("Threshold"))?;
         let treat_missing_data = match self.treat_missing_data.as_deref() {
             None | Some("") => None,
             Some(t) => Some(TreatMissingData::parse(t).ok_or_else(|| {
-                option_error(t, "TreatMissingData", "missing, ignore, breaching and notBreaching")
+                option_error(
+                    t,
+                    "TreatMissingData",
+                    "missing, ignore, breaching and notBreaching",
+                )
             })?),
         };
         let elscp = match self.evaluate_low_sample_count_percentile.as_deref() {
@@ -216,7 +229,10 @@ impl PutMetricAlarmInput {
             (self.namespace.is_some(), "Namespace"),
             (self.statistic.is_some(), "Statistic"),
             (self.extended_statistic.is_some(), "ExtendedStatistic"),
-            (self.dimensions.as_ref().is_some_and(|d| !d.is_empty()), "Dimensions"),
+            (
+                self.dimensions.as_ref().is_some_and(|d| !d.is_empty()),
+                "Dimensions",
+            ),
             (self.period.is_some(), "Period"),
             (self.unit.is_some(), "Unit"),
         ];
@@ -295,7 +311,11 @@ impl PutMetricAlarmInput {
         if range > limit {
             return Err(invalid(format!(
                 "The evaluation period (Period × EvaluationPeriods = {range} seconds) is too long: the limit is {limit} seconds{}.",
-                if limit == MAX_EVALUATION_RANGE_SECS { "" } else { " for periods under one hour" }
+                if limit == MAX_EVALUATION_RANGE_SECS {
+                    ""
+                } else {
+                    " for periods under one hour"
+                }
             )));
         }
         Ok(ValidMetricAlarm { common, config })
@@ -313,7 +333,10 @@ fn validate_math(metrics: Vec<MetricDataQueryInput>, now: Timestamp) -> ApiResul
             &format!("Member must have length less than or equal to {MAX_ALARM_METRICS}"),
         ));
     }
-    let returning = metrics.iter().filter(|q| q.return_data.unwrap_or(true)).count();
+    let returning = metrics
+        .iter()
+        .filter(|q| q.return_data.unwrap_or(true))
+        .count();
     if returning != 1 {
         return Err(ApiError::new(
             ErrorCode::ValidationError,
@@ -326,9 +349,9 @@ fn validate_math(metrics: Vec<MetricDataQueryInput>, now: Timestamp) -> ApiResul
         end_time: Some(now),
         ..GetMetricDataInput::default()
     };
-    let valid = probe.validate(now).map_err(|e| {
-        ApiError::new(e.code, e.message.replace("MetricDataQueries", "Metrics"))
-    })?;
+    let valid = probe
+        .validate(now)
+        .map_err(|e| ApiError::new(e.code, e.message.replace("MetricDataQueries", "Metrics")))?;
     let mut periods = valid.queries.iter().filter_map(|q| match &q.kind {
         crate::ops::get_metric_data::QueryKind::Stat(s) => Some(s.period_secs),
         crate::ops::get_metric_data::QueryKind::Expression(_) => None,
@@ -401,7 +424,8 @@ impl PutCompositeAlarmInput {
         }
         if children.contains(&common.name) {
             return Err(invalid(
-                "The parameter AlarmRule references the alarm itself, which would create a cycle.".into(),
+                "The parameter AlarmRule references the alarm itself, which would create a cycle."
+                    .into(),
             ));
         }
         Ok(ValidCompositeAlarm {
@@ -438,65 +462,171 @@ mod tests {
                 base[k] = v.clone();
             }
         }
-        serde_json::from_value::<PutMetricAlarmInput>(base).unwrap().validate(now())
+        serde_json::from_value::<PutMetricAlarmInput>(base)
+            .unwrap()
+            .validate(now())
     }
 
     #[test]
     fn accepts_the_story_alarm() {
-        let a = put(json!({"Dimensions": [{"Name": "path", "Value": "/"}, {"Name": "host", "Value": "h"}],
-            "AlarmActions": ["arn:aws:sns:us-east-1:123456789012:alerts"]}))
+        let a = put(
+            json!({"Dimensions": [{"Name": "path", "Value": "/"}, {"Name": "host", "Value": "h"}],
+            "AlarmActions": ["arn:aws:sns:us-east-1:123456789012:alerts"]}),
+        )
         .unwrap();
         assert!(a.common.actions_enabled);
         assert_eq!(a.config.m(), 1);
-        let MetricTarget::Single { dimensions, .. } = &a.config.target else { panic!() };
+        let MetricTarget::Single { dimensions, .. } = &a.config.target else {
+            panic!()
+        };
         assert_eq!(dimensions[0].name, "host");
     }
 
     #[test]
     fn refusals_with_codes() {
         let cases = [
-            (json!({"AlarmName": null}), ErrorCode::MissingParameter, "AlarmName"),
-            (json!({"AlarmName": "x".repeat(256)}), ErrorCode::ValidationError, "alarmName"),
-            (json!({"AlarmDescription": "d".repeat(1025)}), ErrorCode::ValidationError, "alarmDescription"),
-            (json!({"EvaluationPeriods": null}), ErrorCode::MissingParameter, "EvaluationPeriods"),
-            (json!({"EvaluationPeriods": 0}), ErrorCode::ValidationError, "evaluationPeriods"),
-            (json!({"DatapointsToAlarm": 2}), ErrorCode::InvalidParameterValue, "DatapointsToAlarm"),
-            (json!({"ComparisonOperator": "Bigger"}), ErrorCode::ValidationError, "comparisonOperator"),
-            (json!({"ComparisonOperator": "GreaterThanUpperThreshold"}), ErrorCode::InvalidParameterValue, "anomaly"),
-            (json!({"Threshold": null}), ErrorCode::MissingParameter, "Threshold"),
-            (json!({"Statistic": "Mean"}), ErrorCode::ValidationError, "statistic"),
-            (json!({"ExtendedStatistic": "p99"}), ErrorCode::InvalidParameterCombination, "mutually exclusive"),
-            (json!({"Statistic": null}), ErrorCode::MissingParameter, "ExtendedStatistic"),
-            (json!({"Statistic": null, "ExtendedStatistic": "p101"}), ErrorCode::InvalidParameterValue, "percentile"),
-            (json!({"Period": 45}), ErrorCode::InvalidParameterValue, "Period"),
+            (
+                json!({"AlarmName": null}),
+                ErrorCode::MissingParameter,
+                "AlarmName",
+            ),
+            (
+                json!({"AlarmName": "x".repeat(256)}),
+                ErrorCode::ValidationError,
+                "alarmName",
+            ),
+            (
+                json!({"AlarmDescription": "d".repeat(1025)}),
+                ErrorCode::ValidationError,
+                "alarmDescription",
+            ),
+            (
+                json!({"EvaluationPeriods": null}),
+                ErrorCode::MissingParameter,
+                "EvaluationPeriods",
+            ),
+            (
+                json!({"EvaluationPeriods": 0}),
+                ErrorCode::ValidationError,
+                "evaluationPeriods",
+            ),
+            (
+                json!({"DatapointsToAlarm": 2}),
+                ErrorCode::InvalidParameterValue,
+                "DatapointsToAlarm",
+            ),
+            (
+                json!({"ComparisonOperator": "Bigger"}),
+                ErrorCode::ValidationError,
+                "comparisonOperator",
+            ),
+            (
+                json!({"ComparisonOperator": "GreaterThanUpperThreshold"}),
+                ErrorCode::InvalidParameterValue,
+                "anomaly",
+            ),
+            (
+                json!({"Threshold": null}),
+                ErrorCode::MissingParameter,
+                "Threshold",
+            ),
+            (
+                json!({"Statistic": "Mean"}),
+                ErrorCode::ValidationError,
+                "statistic",
+            ),
+            (
+                json!({"ExtendedStatistic": "p99"}),
+                ErrorCode::InvalidParameterCombination,
+                "mutually exclusive",
+            ),
+            (
+                json!({"Statistic": null}),
+                ErrorCode::MissingParameter,
+                "ExtendedStatistic",
+            ),
+            (
+                json!({"Statistic": null, "ExtendedStatistic": "p101"}),
+                ErrorCode::InvalidParameterValue,
+                "percentile",
+            ),
+            (
+                json!({"Period": 45}),
+                ErrorCode::InvalidParameterValue,
+                "Period",
+            ),
             (json!({"Period": 0}), ErrorCode::ValidationError, "period"),
-            (json!({"Period": 60, "EvaluationPeriods": 1441}), ErrorCode::InvalidParameterValue, "too long"),
-            (json!({"TreatMissingData": "sometimes"}), ErrorCode::InvalidParameterValue, "Option sometimes is not supported"),
-            (json!({"EvaluateLowSampleCountPercentile": "x"}), ErrorCode::InvalidParameterValue, "EvaluateLowSampleCountPercentile"),
-            (json!({"Unit": "Parsecs"}), ErrorCode::ValidationError, "unit"),
-            (json!({"Namespace": null}), ErrorCode::MissingParameter, "Namespace"),
-            (json!({"AlarmActions": ["a", "b", "c", "d", "e", "f"]}), ErrorCode::ValidationError, "alarmActions"),
-            (json!({"OKActions": ["not-an-arn"]}), ErrorCode::InvalidParameterValue, "Invalid arn"),
-            (json!({"Metrics": [{"Id": "m1", "Expression": "1"}]}), ErrorCode::InvalidParameterCombination, "Metrics and MetricName"),
-            (json!({"Tags": [{"Key": "", "Value": "v"}]}), ErrorCode::MissingParameter, "Tags.member.1.Key"),
+            (
+                json!({"Period": 60, "EvaluationPeriods": 1441}),
+                ErrorCode::InvalidParameterValue,
+                "too long",
+            ),
+            (
+                json!({"TreatMissingData": "sometimes"}),
+                ErrorCode::InvalidParameterValue,
+                "Option sometimes is not supported",
+            ),
+            (
+                json!({"EvaluateLowSampleCountPercentile": "x"}),
+                ErrorCode::InvalidParameterValue,
+                "EvaluateLowSampleCountPercentile",
+            ),
+            (
+                json!({"Unit": "Parsecs"}),
+                ErrorCode::ValidationError,
+                "unit",
+            ),
+            (
+                json!({"Namespace": null}),
+                ErrorCode::MissingParameter,
+                "Namespace",
+            ),
+            (
+                json!({"AlarmActions": ["a", "b", "c", "d", "e", "f"]}),
+                ErrorCode::ValidationError,
+                "alarmActions",
+            ),
+            (
+                json!({"OKActions": ["not-an-arn"]}),
+                ErrorCode::InvalidParameterValue,
+                "Invalid arn",
+            ),
+            (
+                json!({"Metrics": [{"Id": "m1", "Expression": "1"}]}),
+                ErrorCode::InvalidParameterCombination,
+                "Metrics and MetricName",
+            ),
+            (
+                json!({"Tags": [{"Key": "", "Value": "v"}]}),
+                ErrorCode::MissingParameter,
+                "Tags.member.1.Key",
+            ),
         ];
         for (extra, code, frag) in cases {
             let e = put(extra.clone()).unwrap_err();
             assert_eq!(e.code, code, "{extra}: {}", e.message);
-            assert!(e.message.contains(frag), "{extra}: {} lacks {frag}", e.message);
+            assert!(
+                e.message.contains(frag),
+                "{extra}: {} lacks {frag}",
+                e.message
+            );
         }
     }
 
     #[test]
     fn math_alarms() {
-        let single_off = json!({"MetricName": null, "Namespace": null, "Statistic": null, "Period": null});
+        let single_off =
+            json!({"MetricName": null, "Namespace": null, "Statistic": null, "Period": null});
         let mut v = single_off.clone();
         v["Metrics"] = json!([
             {"Id": "m1", "MetricStat": {"Metric": {"Namespace": "ns", "MetricName": "a"}, "Period": 60, "Stat": "Sum"}, "ReturnData": false},
             {"Id": "e1", "Expression": "m1 * 2"}
         ]);
         let a = put(v).unwrap();
-        assert!(matches!(a.config.target, MetricTarget::Math { period: 60, .. }));
+        assert!(matches!(
+            a.config.target,
+            MetricTarget::Math { period: 60, .. }
+        ));
         let mut v = single_off.clone();
         v["Metrics"] = json!([
             {"Id": "m1", "MetricStat": {"Metric": {"Namespace": "ns", "MetricName": "a"}, "Period": 60, "Stat": "Sum"}},
@@ -513,14 +643,23 @@ mod tests {
     #[test]
     fn composite_validation() {
         let c = |rule: &str| {
-            serde_json::from_value::<PutCompositeAlarmInput>(json!({"AlarmName": "c", "AlarmRule": rule}))
-                .unwrap()
-                .validate()
+            serde_json::from_value::<PutCompositeAlarmInput>(
+                json!({"AlarmName": "c", "AlarmRule": rule}),
+            )
+            .unwrap()
+            .validate()
         };
-        let ok = c("ALARM(\"a\") AND NOT OK(arn:aws:cloudwatch:us-east-1:123456789012:alarm:b)").unwrap();
+        let ok = c("ALARM(\"a\") AND NOT OK(arn:aws:cloudwatch:us-east-1:123456789012:alarm:b)")
+            .unwrap();
         assert_eq!(ok.config.children, vec!["a".to_string(), "b".to_string()]);
-        assert_eq!(c("ALARM(c)").unwrap_err().code, ErrorCode::InvalidParameterValue);
-        assert_eq!(c("ALARM(a) AND").unwrap_err().code, ErrorCode::InvalidParameterValue);
+        assert_eq!(
+            c("ALARM(c)").unwrap_err().code,
+            ErrorCode::InvalidParameterValue
+        );
+        assert_eq!(
+            c("ALARM(a) AND").unwrap_err().code,
+            ErrorCode::InvalidParameterValue
+        );
         assert_eq!(c("").unwrap_err().code, ErrorCode::MissingParameter);
     }
 }

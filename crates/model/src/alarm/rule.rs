@@ -96,7 +96,9 @@ fn lex(s: &str) -> ApiResult<Vec<Tok>> {
                     v.push(c);
                 }
                 if !closed {
-                    return Err(bad(&format!("unterminated quoted alarm name at position {i}.")));
+                    return Err(bad(&format!(
+                        "unterminated quoted alarm name at position {i}."
+                    )));
                 }
                 toks.push(Tok::Quoted(v));
             }
@@ -192,7 +194,9 @@ impl Parser {
         };
         self.pos += 1;
         if self.toks.get(self.pos) != Some(&Tok::RParen) {
-            return Err(bad(&format!("{func}({name} is missing its closing parenthesis.")));
+            return Err(bad(&format!(
+                "{func}({name} is missing its closing parenthesis."
+            )));
         }
         self.pos += 1;
         let name = name.trim();
@@ -212,7 +216,10 @@ impl Parser {
 
 /// Parses an `AlarmRule`; errors are `InvalidParameterValue`.
 pub fn parse(s: &str) -> ApiResult<Rule> {
-    let mut p = Parser { toks: lex(s)?, pos: 0 };
+    let mut p = Parser {
+        toks: lex(s)?,
+        pos: 0,
+    };
     let rule = p.or(0)?;
     if p.pos < p.toks.len() {
         return Err(bad("unexpected text after the end of the rule."));
@@ -237,7 +244,10 @@ mod tests {
             ("FALSE", false),
             ("ALARM(a)", true),
             ("ALARM(\"a\")", true),
-            ("ALARM(\"arn:aws:cloudwatch:us-east-1:123456789012:alarm:a\")", true),
+            (
+                "ALARM(\"arn:aws:cloudwatch:us-east-1:123456789012:alarm:a\")",
+                true,
+            ),
             ("OK(b)", true),
             ("INSUFFICIENT_DATA(c)", true),
             ("ALARM(b)", false),

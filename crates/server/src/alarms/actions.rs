@@ -54,7 +54,13 @@ pub fn run_due(state: &AppState, now: Timestamp) -> usize {
                     tx,
                     &item(
                         format!("Successfully executed action {}", p.action_arn),
-                        store::action_data(&p.action_arn, "Succeeded", state_ms, Some(&message_id), None),
+                        store::action_data(
+                            &p.action_arn,
+                            "Succeeded",
+                            state_ms,
+                            Some(&message_id),
+                            None,
+                        ),
                     ),
                 )
             }),

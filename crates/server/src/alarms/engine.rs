@@ -37,7 +37,10 @@ fn settings(c: &MetricAlarmConfig) -> Settings {
             unit,
             ..
         } => {
-            let low = match (extended_statistic, c.evaluate_low_sample_count_percentile.as_deref()) {
+            let low = match (
+                extended_statistic,
+                c.evaluate_low_sample_count_percentile.as_deref(),
+            ) {
                 (Some(e), Some("ignore")) => Percentile::parse(e).map(|p| p.rank()),
                 _ => None,
             };
@@ -111,7 +114,9 @@ pub fn fetch_periods(
                 dimensions: dimensions.clone(),
             };
             let unit = unit.as_deref().and_then(Unit::parse);
-            let mut aggs = state.metrics.aggregates(&metric, start, end, *period, unit)?;
+            let mut aggs = state
+                .metrics
+                .aggregates(&metric, start, end, *period, unit)?;
             if unit.is_none() {
                 aggs = storage::merge_units(aggs);
             }
@@ -235,7 +240,14 @@ pub fn evaluate_composite(
             )
         }
         None => (
-            format!("The alarm rule evaluated to {}.", if value == StateValue::Alarm { "TRUE" } else { "FALSE" }),
+            format!(
+                "The alarm rule evaluated to {}.",
+                if value == StateValue::Alarm {
+                    "TRUE"
+                } else {
+                    "FALSE"
+                }
+            ),
             "{\"triggeringAlarms\":[]}".to_string(),
             Vec::new(),
         ),
@@ -264,9 +276,9 @@ pub fn cascade(state: &AppState, changed: AlarmRecord, now: Timestamp) -> ApiRes
             .into_iter()
             .map(|(_, a)| a)
             .collect();
-        for parent in alarms.iter().filter(|a| {
-            matches!(&a.kind, AlarmKind::Composite(c) if c.children.contains(&child.name))
-        }) {
+        for parent in alarms.iter().filter(
+            |a| matches!(&a.kind, AlarmKind::Composite(c) if c.children.contains(&child.name)),
+        ) {
             if let Some(done) = evaluate_composite(state, parent, &alarms, Some(&child), now)? {
                 queue.push((done.alarm, depth + 1));
             }
@@ -277,11 +289,7 @@ pub fn cascade(state: &AppState, changed: AlarmRecord, now: Timestamp) -> ApiRes
 
 /// Rejects a composite rule whose children do not exist or that would make
 /// `name` its own ancestor.
-pub fn check_children(
-    alarms: &[AlarmRecord],
-    name: &str,
-    children: &[String],
-) -> ApiResult<()> {
+pub fn check_children(alarms: &[AlarmRecord], name: &str, children: &[String]) -> ApiResult<()> {
     let missing: Vec<&str> = children
         .iter()
         .filter(|c| !alarms.iter().any(|a| &a.name == *c))
@@ -306,7 +314,8 @@ pub fn check_children(
             continue;
         }
         seen.push(n);
-        if let Some(AlarmKind::Composite(c)) = alarms.iter().find(|a| a.name == n).map(|a| &a.kind) {
+        if let Some(AlarmKind::Composite(c)) = alarms.iter().find(|a| a.name == n).map(|a| &a.kind)
+        {
             stack.extend(c.children.iter().map(String::as_str));
         }
     }

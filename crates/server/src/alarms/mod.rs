@@ -113,7 +113,11 @@ fn put_alarm(
             if created && !common.tags.is_empty() {
                 tags::merge_in(tx, &rec.arn, &common.tags)?;
             }
-            let (verb, k) = if created { ("created", "Create") } else { ("updated", "Update") };
+            let (verb, k) = if created {
+                ("created", "Create")
+            } else {
+                ("updated", "Update")
+            };
             store::add_history(
                 tx,
                 &store::history(
@@ -129,7 +133,11 @@ fn put_alarm(
         .map_err(meta_error)?
 }
 
-pub fn put_metric_alarm(state: &AppState, region: &str, input: PutMetricAlarmInput) -> ApiResult<Document> {
+pub fn put_metric_alarm(
+    state: &AppState,
+    region: &str,
+    input: PutMetricAlarmInput,
+) -> ApiResult<Document> {
     let v = input.validate(Timestamp::now())?;
     put_alarm(state, region, v.common, AlarmKind::Metric(v.config))?;
     Ok(empty())
@@ -177,7 +185,11 @@ pub fn describe_alarms(state: &AppState, input: DescribeAlarmsInput) -> ApiResul
             AlarmType::CompositeAlarm => q.composite,
         })
         .filter(|a| q.names.is_empty() || q.names.contains(&a.name))
-        .filter(|a| q.name_prefix.as_ref().is_none_or(|p| a.name.starts_with(p.as_str())))
+        .filter(|a| {
+            q.name_prefix
+                .as_ref()
+                .is_none_or(|p| a.name.starts_with(p.as_str()))
+        })
         .filter(|a| q.state.is_none_or(|s| s == a.state.value))
         .filter(|a| {
             q.action_prefix
@@ -195,8 +207,14 @@ pub fn describe_alarms(state: &AppState, input: DescribeAlarmsInput) -> ApiResul
         None
     };
     let out = DescribeAlarmsOutput {
-        metric_alarms: selected.iter().filter_map(|a| a.to_metric_output()).collect(),
-        composite_alarms: selected.iter().filter_map(|a| a.to_composite_output()).collect(),
+        metric_alarms: selected
+            .iter()
+            .filter_map(|a| a.to_metric_output())
+            .collect(),
+        composite_alarms: selected
+            .iter()
+            .filter_map(|a| a.to_composite_output())
+            .collect(),
         next_token,
     };
     Ok(proto::to_document(&out))
@@ -234,7 +252,9 @@ pub fn describe_alarms_for_metric(
         })
         .filter_map(|a| a.to_metric_output())
         .collect();
-    Ok(proto::to_document(&DescribeAlarmsForMetricOutput { metric_alarms }))
+    Ok(proto::to_document(&DescribeAlarmsForMetricOutput {
+        metric_alarms,
+    }))
 }
 
 pub fn delete_alarms(state: &AppState, input: AlarmNamesInput) -> ApiResult<Document> {
@@ -242,7 +262,11 @@ pub fn delete_alarms(state: &AppState, input: AlarmNamesInput) -> ApiResult<Docu
     let alarms = all_alarms(state)?;
     let composites = names
         .iter()
-        .filter(|n| alarms.iter().any(|a| &a.name == *n && a.alarm_type() == AlarmType::CompositeAlarm))
+        .filter(|n| {
+            alarms
+                .iter()
+                .any(|a| &a.name == *n && a.alarm_type() == AlarmType::CompositeAlarm)
+        })
         .count();
     if composites > 1 {
         return Err(ApiError::invalid_value(
@@ -294,13 +318,19 @@ pub fn set_alarm_state(state: &AppState, input: SetAlarmStateInput) -> ApiResult
         reason_data: v.reason_data,
         triggering_children: Vec::new(),
     };
-    if let Some(done) = store::commit_change(state, &v.alarm_name, change, now).map_err(meta_error)? {
+    if let Some(done) =
+        store::commit_change(state, &v.alarm_name, change, now).map_err(meta_error)?
+    {
         engine::cascade(state, done.alarm, now)?;
     }
     Ok(empty())
 }
 
-pub fn set_actions_enabled(state: &AppState, input: AlarmNamesInput, enabled: bool) -> ApiResult<Document> {
+pub fn set_actions_enabled(
+    state: &AppState,
+    input: AlarmNamesInput,
+    enabled: bool,
+) -> ApiResult<Document> {
     let names = input.validate()?;
     state
         .meta
@@ -317,7 +347,10 @@ pub fn set_actions_enabled(state: &AppState, input: AlarmNamesInput, enabled: bo
     Ok(empty())
 }
 
-pub fn describe_alarm_history(state: &AppState, input: DescribeAlarmHistoryInput) -> ApiResult<Document> {
+pub fn describe_alarm_history(
+    state: &AppState,
+    input: DescribeAlarmHistoryInput,
+) -> ApiResult<Document> {
     let q = input.validate()?;
     let mut items: Vec<(String, HistoryRecord)> = state
         .meta
@@ -400,7 +433,10 @@ pub fn untag_resource(state: &AppState, input: UntagResourceInput) -> ApiResult<
 
 /// A deleted (or never created) alarm lists no tags, without an error
 /// (AWS-recorded).
-pub fn list_tags_for_resource(state: &AppState, input: ListTagsForResourceInput) -> ApiResult<Document> {
+pub fn list_tags_for_resource(
+    state: &AppState,
+    input: ListTagsForResourceInput,
+) -> ApiResult<Document> {
     let arn = input.validate()?;
     let list = tags::get(&state.meta, &arn).map_err(meta_error)?;
     let out = ListTagsForResourceOutput {

@@ -66,7 +66,9 @@ pub fn tick(state: &AppState, sched: &mut Schedule, now: Timestamp) -> usize {
         evaluated += 1;
         let result = match &alarm.kind {
             AlarmKind::Metric(c) => {
-                sched.due.insert(alarm.name.clone(), (version, next_due(now, c.period())));
+                sched
+                    .due
+                    .insert(alarm.name.clone(), (version, next_due(now, c.period())));
                 engine::evaluate_metric_alarm(state, alarm, now, delay_ms(c.period()))
             }
             AlarmKind::Composite(_) => {
@@ -83,7 +85,9 @@ pub fn tick(state: &AppState, sched: &mut Schedule, now: Timestamp) -> usize {
                 }
             }
             Ok(None) => {}
-            Err(e) => tracing::warn!(alarm = %alarm.name, error = %e.message, "alarm evaluation failed"),
+            Err(e) => {
+                tracing::warn!(alarm = %alarm.name, error = %e.message, "alarm evaluation failed")
+            }
         }
     }
     actions::run_due(state, now);
@@ -129,7 +133,13 @@ mod tests {
         // Period 3600 s: every minute, 10 s after it.
         assert_eq!(next_due(Timestamp(120_000), 3600), 130_000);
         assert_eq!(next_due(Timestamp(130_000), 3600), 190_000);
-        assert_eq!(engine::range_end(Timestamp(7_212_000), 3600, 10_000), Timestamp(7_200_000));
-        assert_eq!(engine::range_end(Timestamp(7_205_000), 3600, 10_000), Timestamp(3_600_000));
+        assert_eq!(
+            engine::range_end(Timestamp(7_212_000), 3600, 10_000),
+            Timestamp(7_200_000)
+        );
+        assert_eq!(
+            engine::range_end(Timestamp(7_205_000), 3600, 10_000),
+            Timestamp(3_600_000)
+        );
     }
 }

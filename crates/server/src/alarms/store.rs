@@ -7,9 +7,7 @@
 use crate::meta::{self, Table, Txn};
 use crate::state::AppState;
 use stratus_model::alarm::message::{self, Transition};
-use stratus_model::alarm::record::{
-    AlarmRecord, HistoryItemType, HistoryRecord, PendingAction,
-};
+use stratus_model::alarm::record::{AlarmRecord, HistoryItemType, HistoryRecord, PendingAction};
 use stratus_model::alarm::{StateValue, name_from_arn};
 use stratus_model::{ApiError, Timestamp};
 
@@ -115,7 +113,11 @@ pub fn commit_change(
                 &alarm,
                 now.millis(),
                 HistoryItemType::StateUpdate,
-                format!("Alarm updated from {} to {}", old.as_str(), change.value.as_str()),
+                format!(
+                    "Alarm updated from {} to {}",
+                    old.as_str(),
+                    change.value.as_str()
+                ),
                 state_update_data(&before, &alarm),
             ),
         )?;
@@ -152,8 +154,17 @@ fn queue_actions(
             let summary = format!(
                 "Failed to execute action {arn}. Only SNS topic actions are supported by Stratus."
             );
-            let data = action_data(&arn, "Failed", alarm.state.transitioned_ms, None, Some(&summary));
-            add_history(tx, &history(alarm, now.millis(), HistoryItemType::Action, summary, data))?;
+            let data = action_data(
+                &arn,
+                "Failed",
+                alarm.state.transitioned_ms,
+                None,
+                Some(&summary),
+            );
+            add_history(
+                tx,
+                &history(alarm, now.millis(), HistoryItemType::Action, summary, data),
+            )?;
             continue;
         }
         let pending = PendingAction {
@@ -188,7 +199,10 @@ pub fn action_data(
     );
     m.insert("notificationResource".into(), arn.into());
     if let Some(id) = message_id {
-        m.insert("publishedMessage".into(), serde_json::json!({"messageId": id}));
+        m.insert(
+            "publishedMessage".into(),
+            serde_json::json!({"messageId": id}),
+        );
     }
     if let Some(e) = error {
         m.insert("error".into(), e.into());
