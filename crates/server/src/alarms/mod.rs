@@ -450,3 +450,6 @@ pub fn list_tags_for_resource(
     };
     Ok(proto::to_document(&out))
 }
+
+#[cfg(test)]
+mod tests;
