@@ -262,8 +262,21 @@ pub fn evaluate_composite(
 }
 
 /// After `changed` transitioned: re-evaluates every composite alarm that
-/// references it, and their parents in turn.
-pub fn cascade(state: &AppState, changed: AlarmRecord, now: Timestamp) -> ApiResult<()> {
+/// references it, and their parents in turn. `snapshot` (a recent list of the
+/// alarms) answers the common case — no composite references it — without
+/// reading the table again.
+pub fn cascade(
+    state: &AppState,
+    changed: AlarmRecord,
+    now: Timestamp,
+    snapshot: &[AlarmRecord],
+) -> ApiResult<()> {
+    let has_parent = snapshot
+        .iter()
+        .any(|a| matches!(&a.kind, AlarmKind::Composite(c) if c.children.contains(&changed.name)));
+    if !has_parent {
+        return Ok(());
+    }
     let mut queue = vec![(changed, 0usize)];
     while let Some((child, depth)) = queue.pop() {
         if depth >= MAX_COMPOSITE_DEPTH {

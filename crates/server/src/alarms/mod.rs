@@ -321,7 +321,7 @@ pub fn set_alarm_state(state: &AppState, input: SetAlarmStateInput) -> ApiResult
     if let Some(done) =
         store::commit_change(state, &v.alarm_name, change, now).map_err(meta_error)?
     {
-        engine::cascade(state, done.alarm, now)?;
+        engine::cascade(state, done.alarm, now, &all_alarms(state)?)?;
     }
     Ok(empty())
 }

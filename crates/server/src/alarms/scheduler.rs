@@ -80,7 +80,7 @@ pub fn tick(state: &AppState, sched: &mut Schedule, now: Timestamp) -> usize {
         match result {
             Ok(Some(done)) => {
                 tracing::info!(alarm = %alarm.name, from = done.old.as_str(), to = done.alarm.state.value.as_str(), "alarm state changed");
-                if let Err(e) = engine::cascade(state, done.alarm, now) {
+                if let Err(e) = engine::cascade(state, done.alarm, now, &alarms) {
                     tracing::error!(alarm = %alarm.name, error = %e.message, "composite re-evaluation failed");
                 }
             }

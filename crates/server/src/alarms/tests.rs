@@ -18,8 +18,13 @@ use stratus_model::{Timestamp, Unit};
 fn state(dir: &std::path::Path) -> AppState {
     let meta = Arc::new(MetaStore::open(&dir.join("meta.redb")).unwrap());
     let keys = KeyStore::open(meta.clone(), &dir.join("master.key")).unwrap();
-    bootstrap::admin_key(&meta, &keys, dir, Some(&("AKIDALARMSTEST000001".into(), "alarms-test-secret".into())))
-        .unwrap();
+    bootstrap::admin_key(
+        &meta,
+        &keys,
+        dir,
+        Some(&("AKIDALARMSTEST000001".into(), "alarms-test-secret".into())),
+    )
+    .unwrap();
     let metrics = MetricStore::open(&dir.join("tsdb"), false).unwrap();
     AppState {
         keys,
@@ -69,7 +74,11 @@ fn transition_and_pending_action_survive_a_reopen_then_run_and_fail() {
             .unwrap();
         assert_eq!(done.old, StateValue::InsufficientData);
         // The same state again is no transition.
-        assert!(store::commit_change(&st, "a", change, Timestamp::now()).unwrap().is_none());
+        assert!(
+            store::commit_change(&st, "a", change, Timestamp::now())
+                .unwrap()
+                .is_none()
+        );
         st.metrics.shutdown().unwrap();
     } // "crash": nothing ran the pending action
     let st = state(dir.path());
@@ -82,7 +91,11 @@ fn transition_and_pending_action_survive_a_reopen_then_run_and_fail() {
     // The non-SNS action was recorded as failed at once.
     let failed = history_of(&st, HistoryItemType::Action);
     assert_eq!(failed.len(), 1);
-    assert!(failed[0].summary.contains("arn:aws:lambda"), "{}", failed[0].summary);
+    assert!(
+        failed[0].summary.contains("arn:aws:lambda"),
+        "{}",
+        failed[0].summary
+    );
     let a: AlarmRecord = st.meta.get(ALARMS, "a").unwrap().unwrap();
     assert_eq!(a.state.value, StateValue::Alarm);
     // Publishing fails (no SNS in this build of the test): retried, then dropped.
@@ -91,16 +104,19 @@ fn transition_and_pending_action_survive_a_reopen_then_run_and_fail() {
         assert_eq!(actions::run_due(&st, far), 1);
         let left: Vec<(String, PendingAction)> = st.meta.list(PENDING).unwrap();
         assert_eq!(left[0].1.attempts, attempt);
-        assert_eq!(left[0].1.message_id, p.message_id, "same message id on every retry");
+        assert_eq!(
+            left[0].1.message_id, p.message_id,
+            "same message id on every retry"
+        );
     }
     assert_eq!(actions::run_due(&st, far), 1);
     assert!(st.meta.list::<PendingAction>(PENDING).unwrap().is_empty());
     let items = history_of(&st, HistoryItemType::Action);
     assert_eq!(items.len(), 2);
     assert!(
-        items.iter().any(|h| h.summary.starts_with(
-            "Failed to execute action arn:aws:sns:us-east-1:123456789012:alerts"
-        )),
+        items.iter().any(|h| h
+            .summary
+            .starts_with("Failed to execute action arn:aws:sns:us-east-1:123456789012:alerts")),
         "{items:?}"
     );
     st.metrics.shutdown().unwrap();
@@ -132,12 +148,22 @@ fn scheduler_evaluates_stored_data() {
         .unwrap();
     let mut sched = scheduler::Schedule::default();
     // 15 s after the boundary the previous minute is evaluated.
-    assert_eq!(scheduler::tick(&st, &mut sched, Timestamp(minute + 15_000)), 1);
+    assert_eq!(
+        scheduler::tick(&st, &mut sched, Timestamp(minute + 15_000)),
+        1
+    );
     let a: AlarmRecord = st.meta.get(ALARMS, "cpu").unwrap().unwrap();
     assert_eq!(a.state.value, StateValue::Alarm, "{}", a.state.reason);
-    assert!(a.state.reason.starts_with("Threshold Crossed: 1 out of the last 1 datapoints [75.0 ("));
+    assert!(
+        a.state
+            .reason
+            .starts_with("Threshold Crossed: 1 out of the last 1 datapoints [75.0 (")
+    );
     // Not due again until the next minute.
-    assert_eq!(scheduler::tick(&st, &mut sched, Timestamp(minute + 16_000)), 0);
+    assert_eq!(
+        scheduler::tick(&st, &mut sched, Timestamp(minute + 16_000)),
+        0
+    );
     st.metrics.shutdown().unwrap();
 }
 
