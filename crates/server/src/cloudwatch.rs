@@ -4,6 +4,7 @@
 use crate::alarms;
 use crate::app::not_implemented;
 use crate::auth::{self, Caller};
+use crate::dashboards;
 use crate::state::AppState;
 use crate::storage::{self, metric_id};
 use base64::Engine as _;
@@ -111,6 +112,22 @@ pub fn dispatch(
         "ListTagsForResource" => {
             auth::authorize(caller, "cloudwatch:ListTagsForResource", "*")?;
             alarms::list_tags_for_resource(state, proto::from_document(params)?)
+        }
+        "PutDashboard" => {
+            auth::authorize(caller, "cloudwatch:PutDashboard", "*")?;
+            dashboards::put_dashboard(state, proto::from_document(params)?)
+        }
+        "GetDashboard" => {
+            auth::authorize(caller, "cloudwatch:GetDashboard", "*")?;
+            dashboards::get_dashboard(state, proto::from_document(params)?)
+        }
+        "ListDashboards" => {
+            auth::authorize(caller, "cloudwatch:ListDashboards", "*")?;
+            dashboards::list_dashboards(state, proto::from_document(params)?)
+        }
+        "DeleteDashboards" => {
+            auth::authorize(caller, "cloudwatch:DeleteDashboards", "*")?;
+            dashboards::delete_dashboards(state, proto::from_document(params)?)
         }
         "PutMetricData" => {
             auth::authorize(caller, "cloudwatch:PutMetricData", "*")?;

@@ -12,6 +12,7 @@ pub mod app;
 pub mod auth;
 pub mod bootstrap;
 pub mod cloudwatch;
+pub mod dashboards;
 pub mod fsutil;
 pub mod keys;
 pub mod meta;

@@ -395,10 +395,11 @@ pub fn describe_alarm_history(
     Ok(proto::to_document(&out))
 }
 
-/// Whether `arn` names an existing taggable CloudWatch resource.
+/// Whether `arn` names an existing taggable CloudWatch resource (an alarm or
+/// a dashboard).
 fn resource_exists(state: &AppState, arn: &str) -> ApiResult<bool> {
     let Some(name) = stratus_model::alarm::name_from_arn(arn) else {
-        return Ok(false);
+        return crate::dashboards::exists_by_arn(state, arn);
     };
     Ok(state
         .meta
