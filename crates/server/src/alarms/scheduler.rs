@@ -35,10 +35,14 @@ pub fn next_due(now: Timestamp, period_secs: i64) -> i64 {
     ((now.millis() - d).div_euclid(c) + 1) * c + d
 }
 
+/// History is pruned this often.
+const PRUNE_EVERY_MS: i64 = 3_600_000;
+
 /// Per alarm: the configuration version last seen and the next due time.
 #[derive(Debug, Default)]
 pub struct Schedule {
     due: HashMap<String, (i64, i64)>,
+    next_prune_ms: i64,
 }
 
 /// One scheduler pass at `now`. Returns the number of alarms evaluated.
@@ -91,6 +95,14 @@ pub fn tick(state: &AppState, sched: &mut Schedule, now: Timestamp) -> usize {
         }
     }
     actions::run_due(state, now);
+    if now.millis() >= sched.next_prune_ms {
+        sched.next_prune_ms = now.millis() + PRUNE_EVERY_MS;
+        match super::store::prune_history(state, now) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(items = n, "pruned alarm history older than 14 days"),
+            Err(e) => tracing::error!(error = %e, "cannot prune alarm history"),
+        }
+    }
     evaluated
 }
 

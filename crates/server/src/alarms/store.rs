@@ -20,6 +20,30 @@ pub fn meta_error(e: meta::MetaError) -> ApiError {
     ApiError::internal(format!("Metadata store failure: {e}"))
 }
 
+/// How long history items are kept (AWS keeps about two weeks).
+pub const HISTORY_RETENTION_MS: i64 = 14 * 24 * 3_600_000;
+
+/// Deletes history items older than the retention. Returns how many.
+pub fn prune_history(state: &AppState, now: Timestamp) -> meta::Result<usize> {
+    let cutoff = format!("{:015}", (now.millis() - HISTORY_RETENTION_MS).max(0));
+    let old: Vec<String> = state
+        .meta
+        .list::<HistoryRecord>(HISTORY)?
+        .into_iter()
+        .map(|(k, _)| k)
+        .take_while(|k| *k < cutoff)
+        .collect();
+    if old.is_empty() {
+        return Ok(0);
+    }
+    state.meta.transact(|tx| {
+        for k in &old {
+            tx.delete(HISTORY, k)?;
+        }
+        Ok(old.len())
+    })
+}
+
 /// History keys sort by time, then by a random suffix (several items may
 /// share a millisecond).
 pub fn add_history(tx: &mut Txn<'_>, item: &HistoryRecord) -> meta::Result<()> {

@@ -123,6 +123,29 @@ fn transition_and_pending_action_survive_a_reopen_then_run_and_fail() {
 }
 
 #[test]
+fn history_older_than_two_weeks_is_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = state(dir.path());
+    put_alarm(&st, "h", 60); // one ConfigurationUpdate item, now
+    let now = Timestamp::now();
+    let old = HistoryRecord {
+        alarm_name: "h".into(),
+        alarm_type: stratus_model::alarm::AlarmType::MetricAlarm,
+        timestamp_ms: now.millis() - store::HISTORY_RETENTION_MS - 1,
+        item_type: HistoryItemType::StateUpdate,
+        summary: "old".into(),
+        data: "{}".into(),
+    };
+    st.meta.transact(|tx| store::add_history(tx, &old)).unwrap();
+    assert_eq!(st.meta.list::<HistoryRecord>(HISTORY).unwrap().len(), 2);
+    assert_eq!(store::prune_history(&st, now).unwrap(), 1);
+    let left = st.meta.list::<HistoryRecord>(HISTORY).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].1.item_type, HistoryItemType::ConfigurationUpdate);
+    st.metrics.shutdown().unwrap();
+}
+
+#[test]
 fn scheduler_evaluates_stored_data() {
     let dir = tempfile::tempdir().unwrap();
     let st = state(dir.path());
