@@ -6,6 +6,8 @@
 //! (by `proto`, through serde) and leave as plain values. Errors name the
 //! offending parameter with its query-protocol path and use AWS's codes.
 
+pub mod alarm;
+pub mod dashboard;
 pub mod error;
 pub mod limits;
 pub mod math;

@@ -85,12 +85,45 @@ pub fn encode_response(
     }
 }
 
+/// Query operations whose modeled output shape has no members: clients
+/// (botocore) still look for their empty `<{Action}Result>` element, while
+/// operations without an output shape answer the bare envelope.
+fn has_empty_result(service: Service, action: &str) -> bool {
+    const CLOUDWATCH: &[&str] = &[
+        "DeleteAnomalyDetector",
+        "DeleteDashboards",
+        "DeleteMetricStream",
+        "PutAnomalyDetector",
+        "PutInsightRule",
+        "StartMetricStreams",
+        "StopMetricStreams",
+        "TagResource",
+        "UntagResource",
+    ];
+    const SNS: &[&str] = &[
+        "CreateSMSSandboxPhoneNumber",
+        "DeleteSMSSandboxPhoneNumber",
+        "OptInPhoneNumber",
+        "SetSMSAttributes",
+        "TagResource",
+        "UntagResource",
+        "VerifySMSSandboxPhoneNumber",
+    ];
+    match service {
+        Service::CloudWatch => CLOUDWATCH.contains(&action),
+        Service::Sns => SNS.contains(&action),
+    }
+}
+
 fn query_success(service: Service, action: &str, output: &Document, request_id: &str) -> String {
     let response_name = format!("{action}Response");
     let result_name = format!("{action}Result");
     let mut out = String::with_capacity(256);
     xml_open_with_ns(&mut out, &response_name, service.xmlns());
-    if !output.is_empty_output() {
+    if output.is_empty_output() && has_empty_result(service, action) {
+        crate::xml::open(&mut out, &result_name);
+        close(&mut out, &result_name);
+    } else if !output.is_empty_output() {
         match output {
             Document::Struct(members) | Document::Map(members) => {
                 crate::xml::open(&mut out, &result_name);
@@ -194,5 +227,21 @@ mod tests {
             let resp = encode_response(Service::Sns, Protocol::Query, action, &Document::Null, "r");
             assert!(decode_xml_response(&resp.body).is_ok(), "{action}");
         }
+    }
+
+    #[test]
+    fn empty_modeled_outputs_keep_their_result_element() {
+        let body = |action: &str| {
+            let r = encode_response(
+                Service::CloudWatch,
+                Protocol::Query,
+                action,
+                &Document::Struct(Vec::new()),
+                "r",
+            );
+            String::from_utf8(r.body).unwrap()
+        };
+        assert!(body("TagResource").contains("<TagResourceResult></TagResourceResult>"));
+        assert!(!body("PutMetricData").contains("Result"));
     }
 }

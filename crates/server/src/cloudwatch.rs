@@ -1,8 +1,10 @@
 //! CloudWatch actions: each decodes its `model` input, validates it, talks to
 //! storage and returns the output as a `proto::Document`.
 
+use crate::alarms;
 use crate::app::not_implemented;
 use crate::auth::{self, Caller};
+use crate::dashboards;
 use crate::state::AppState;
 use crate::storage::{self, metric_id};
 use base64::Engine as _;
@@ -63,6 +65,70 @@ pub fn dispatch(
     batch_id: Option<tsdb::BatchId>,
 ) -> ApiResult<Document> {
     match action {
+        "PutMetricAlarm" => {
+            auth::authorize(caller, "cloudwatch:PutMetricAlarm", "*")?;
+            alarms::put_metric_alarm(state, &caller.region, proto::from_document(params)?)
+        }
+        "PutCompositeAlarm" => {
+            auth::authorize(caller, "cloudwatch:PutCompositeAlarm", "*")?;
+            alarms::put_composite_alarm(state, &caller.region, proto::from_document(params)?)
+        }
+        "DescribeAlarms" => {
+            auth::authorize(caller, "cloudwatch:DescribeAlarms", "*")?;
+            alarms::describe_alarms(state, proto::from_document(params)?)
+        }
+        "DescribeAlarmsForMetric" => {
+            auth::authorize(caller, "cloudwatch:DescribeAlarmsForMetric", "*")?;
+            alarms::describe_alarms_for_metric(state, proto::from_document(params)?)
+        }
+        "DeleteAlarms" => {
+            auth::authorize(caller, "cloudwatch:DeleteAlarms", "*")?;
+            alarms::delete_alarms(state, proto::from_document(params)?)
+        }
+        "SetAlarmState" => {
+            auth::authorize(caller, "cloudwatch:SetAlarmState", "*")?;
+            alarms::set_alarm_state(state, proto::from_document(params)?)
+        }
+        "EnableAlarmActions" => {
+            auth::authorize(caller, "cloudwatch:EnableAlarmActions", "*")?;
+            alarms::set_actions_enabled(state, proto::from_document(params)?, true)
+        }
+        "DisableAlarmActions" => {
+            auth::authorize(caller, "cloudwatch:DisableAlarmActions", "*")?;
+            alarms::set_actions_enabled(state, proto::from_document(params)?, false)
+        }
+        "DescribeAlarmHistory" => {
+            auth::authorize(caller, "cloudwatch:DescribeAlarmHistory", "*")?;
+            alarms::describe_alarm_history(state, proto::from_document(params)?)
+        }
+        "TagResource" => {
+            auth::authorize(caller, "cloudwatch:TagResource", "*")?;
+            alarms::tag_resource(state, proto::from_document(params)?)
+        }
+        "UntagResource" => {
+            auth::authorize(caller, "cloudwatch:UntagResource", "*")?;
+            alarms::untag_resource(state, proto::from_document(params)?)
+        }
+        "ListTagsForResource" => {
+            auth::authorize(caller, "cloudwatch:ListTagsForResource", "*")?;
+            alarms::list_tags_for_resource(state, proto::from_document(params)?)
+        }
+        "PutDashboard" => {
+            auth::authorize(caller, "cloudwatch:PutDashboard", "*")?;
+            dashboards::put_dashboard(state, proto::from_document(params)?)
+        }
+        "GetDashboard" => {
+            auth::authorize(caller, "cloudwatch:GetDashboard", "*")?;
+            dashboards::get_dashboard(state, proto::from_document(params)?)
+        }
+        "ListDashboards" => {
+            auth::authorize(caller, "cloudwatch:ListDashboards", "*")?;
+            dashboards::list_dashboards(state, proto::from_document(params)?)
+        }
+        "DeleteDashboards" => {
+            auth::authorize(caller, "cloudwatch:DeleteDashboards", "*")?;
+            dashboards::delete_dashboards(state, proto::from_document(params)?)
+        }
         "PutMetricData" => {
             auth::authorize(caller, "cloudwatch:PutMetricData", "*")?;
             put_metric_data(state, proto::from_document(params)?, batch_id)
@@ -187,8 +253,8 @@ fn get_metric_data(state: &AppState, input: GetMetricDataInput) -> ApiResult<Doc
 
 /// Feeds GetMetricData's MetricStat queries from storage: one value per period
 /// (units merged, as GetMetricData returns one series per query).
-struct StoreSource<'a> {
-    state: &'a AppState,
+pub(crate) struct StoreSource<'a> {
+    pub(crate) state: &'a AppState,
 }
 
 impl gmd::MetricStatSource for StoreSource<'_> {

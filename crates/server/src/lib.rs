@@ -7,10 +7,12 @@
 //! disk (that is `tsdb`).
 
 pub mod admin;
+pub mod alarms;
 pub mod app;
 pub mod auth;
 pub mod bootstrap;
 pub mod cloudwatch;
+pub mod dashboards;
 pub mod fsutil;
 pub mod keys;
 pub mod meta;
@@ -140,11 +142,16 @@ pub async fn run(
         config_file: boot.config_file,
         admin_key_id: boot.created_key_id,
     });
-    axum::serve(listener, app::router(state.clone()))
+    let scheduler = alarms::scheduler::spawn(state.clone());
+    let served = axum::serve(listener, app::router(state.clone()))
         .with_graceful_shutdown(shutdown)
         .await
-        .map_err(ServerError::Serve)?;
+        .map_err(ServerError::Serve);
+    // Alarms first (they enqueue notifications), then the delivery worker.
+    scheduler.abort();
+    let _ = scheduler.await;
     worker.shutdown().await;
+    served?;
     tracing::info!("shutting down: sealing storage");
     let st = state.clone();
     tokio::task::spawn_blocking(move || st.metrics.shutdown())

@@ -1,0 +1,336 @@
+//! Evaluating one alarm against storage: fetch the per-period statistics of
+//! its range (the GetMetricStatistics path for single-metric alarms, the
+//! GetMetricData executor for metric math), run the pure evaluator, commit a
+//! change, and re-evaluate composite alarms whose children changed.
+//! Synchronous: callers run it on the blocking pool.
+
+use super::store::{self, ALARMS, Change, Committed};
+use crate::cloudwatch::StoreSource;
+use crate::state::AppState;
+use crate::storage;
+use stratus_model::alarm::evaluate::{self, Datapoint, Outcome, Period, Settings};
+use stratus_model::alarm::format::long_date;
+use stratus_model::alarm::record::{AlarmKind, AlarmRecord, MetricAlarmConfig, MetricTarget};
+use stratus_model::alarm::{StateValue, rule};
+use stratus_model::metric::MetricId;
+use stratus_model::ops::get_metric_data::{self as gmd, GetMetricDataInput};
+use stratus_model::{ApiResult, Percentile, Stat, Statistic, Timestamp, Unit};
+
+/// Composite chains deeper than this are not followed (cycles are refused
+/// at PutCompositeAlarm; this bounds the work regardless).
+const MAX_COMPOSITE_DEPTH: usize = 16;
+
+/// The statistic of a single-metric alarm.
+fn alarm_stat(statistic: &Option<String>, extended: &Option<String>) -> Option<Stat> {
+    match (statistic, extended) {
+        (_, Some(e)) => Percentile::parse(e).map(Stat::Percentile),
+        (Some(s), None) => Statistic::parse(s).map(Stat::Basic),
+        (None, None) => None,
+    }
+}
+
+fn settings(c: &MetricAlarmConfig) -> Settings {
+    let (statistic, unit, low) = match &c.target {
+        MetricTarget::Single {
+            statistic,
+            extended_statistic,
+            unit,
+            ..
+        } => {
+            let low = match (
+                extended_statistic,
+                c.evaluate_low_sample_count_percentile.as_deref(),
+            ) {
+                (Some(e), Some("ignore")) => Percentile::parse(e).map(|p| p.rank()),
+                _ => None,
+            };
+            (
+                extended_statistic.clone().or_else(|| statistic.clone()),
+                unit.clone(),
+                low,
+            )
+        }
+        MetricTarget::Math { .. } => (None, None, None),
+    };
+    Settings {
+        threshold: c.threshold,
+        operator: c.comparison_operator,
+        evaluation_periods: c.evaluation_periods,
+        datapoints_to_alarm: c.m(),
+        treat_missing_data: c.treat_missing_data.unwrap_or_default(),
+        period_secs: c.period(),
+        low_sample_ignore_percentile: low,
+        statistic,
+        unit,
+    }
+}
+
+/// The end of the evaluation range at `now`: the last period boundary at
+/// least `delay_ms` ago, so the newest evaluated period is complete and its
+/// late datapoints had time to arrive.
+pub fn range_end(now: Timestamp, period_secs: i64, delay_ms: i64) -> Timestamp {
+    let p = period_secs.max(1) * 1000;
+    Timestamp((now.millis() - delay_ms).div_euclid(p) * p)
+}
+
+/// The per-period datapoints of the range ending at `end`, oldest first.
+pub fn fetch_periods(
+    state: &AppState,
+    c: &MetricAlarmConfig,
+    end: Timestamp,
+    now: Timestamp,
+) -> ApiResult<Vec<Period>> {
+    let p_ms = c.period() * 1000;
+    let count = i64::from(evaluate::range_periods(c.evaluation_periods));
+    let start = Timestamp(end.millis() - count * p_ms);
+    let mut periods: Vec<Period> = (0..count)
+        .map(|i| Period {
+            start: Timestamp(start.millis() + i * p_ms),
+            point: None,
+        })
+        .collect();
+    let mut put = |t: i64, d: Datapoint| {
+        let idx = (t - start.millis()).div_euclid(p_ms);
+        if let Some(slot) = usize::try_from(idx).ok().and_then(|i| periods.get_mut(i)) {
+            slot.point = Some(d);
+        }
+    };
+    match &c.target {
+        MetricTarget::Single {
+            namespace,
+            metric_name,
+            dimensions,
+            statistic,
+            extended_statistic,
+            period,
+            unit,
+        } => {
+            let Some(stat) = alarm_stat(statistic, extended_statistic) else {
+                return Ok(periods);
+            };
+            let metric = MetricId {
+                namespace: namespace.clone(),
+                metric_name: metric_name.clone(),
+                dimensions: dimensions.clone(),
+            };
+            let unit = unit.as_deref().and_then(Unit::parse);
+            let mut aggs = state
+                .metrics
+                .aggregates(&metric, start, end, *period, unit)?;
+            if unit.is_none() {
+                aggs = storage::merge_units(aggs);
+            }
+            for a in &aggs {
+                if let Some(v) = stat.of(a) {
+                    put(
+                        a.0.start_ms,
+                        Datapoint {
+                            value: v,
+                            sample_count: Some(a.0.count),
+                        },
+                    );
+                }
+            }
+        }
+        MetricTarget::Math { metrics, .. } => {
+            let input = GetMetricDataInput {
+                metric_data_queries: metrics.clone(),
+                start_time: Some(start),
+                end_time: Some(end),
+                scan_by: Some("TimestampAscending".into()),
+                ..GetMetricDataInput::default()
+            };
+            let valid = input.validate(now)?;
+            let out = gmd::execute_get_metric_data(&valid, &mut StoreSource { state })?;
+            if let Some(r) = out.metric_data_results.first() {
+                for (t, v) in r.timestamps.iter().zip(&r.values) {
+                    put(
+                        t.millis(),
+                        Datapoint {
+                            value: *v,
+                            sample_count: None,
+                        },
+                    );
+                }
+            }
+        }
+    }
+    Ok(periods)
+}
+
+/// Evaluates metric alarm `alarm` at `now` and commits a change of state.
+pub fn evaluate_metric_alarm(
+    state: &AppState,
+    alarm: &AlarmRecord,
+    now: Timestamp,
+    delay_ms: i64,
+) -> ApiResult<Option<Committed>> {
+    let AlarmKind::Metric(c) = &alarm.kind else {
+        return Ok(None);
+    };
+    let end = range_end(now, c.period(), delay_ms);
+    let periods = fetch_periods(state, c, end, now)?;
+    match evaluate::evaluate(&settings(c), &periods, now, alarm.state.value) {
+        Outcome::Keep => Ok(None),
+        Outcome::State {
+            value,
+            reason,
+            reason_data,
+        } => {
+            if value == alarm.state.value {
+                return Ok(None);
+            }
+            let change = Change {
+                value,
+                reason,
+                reason_data: Some(reason_data),
+                triggering_children: Vec::new(),
+            };
+            store::commit_change(state, &alarm.name, change, now).map_err(store::meta_error)
+        }
+    }
+}
+
+/// Evaluates a composite alarm's rule over its children's current states.
+/// `trigger` is the child whose change caused this evaluation, if any.
+pub fn evaluate_composite(
+    state: &AppState,
+    alarm: &AlarmRecord,
+    alarms: &[AlarmRecord],
+    trigger: Option<&AlarmRecord>,
+    now: Timestamp,
+) -> ApiResult<Option<Committed>> {
+    let AlarmKind::Composite(c) = &alarm.kind else {
+        return Ok(None);
+    };
+    let Ok(parsed) = rule::parse(&c.alarm_rule) else {
+        return Ok(None);
+    };
+    let state_of = |n: &str| alarms.iter().find(|a| a.name == n).map(|a| a.state.value);
+    let value = if parsed.eval(&state_of) {
+        StateValue::Alarm
+    } else {
+        StateValue::Ok
+    };
+    if value == alarm.state.value {
+        return Ok(None);
+    }
+    // The child named in the reason: the trigger, else the first child that
+    // exists.
+    let child = trigger.or_else(|| {
+        c.children
+            .iter()
+            .find_map(|n| alarms.iter().find(|a| &a.name == n))
+    });
+    let (reason, reason_data, triggering) = match child {
+        Some(ch) => {
+            let at = Timestamp(ch.state.transitioned_ms);
+            (
+                format!(
+                    "{} transitioned to {} at {}",
+                    ch.arn,
+                    ch.state.value.as_str(),
+                    long_date(at)
+                ),
+                serde_json::json!({"triggeringAlarms": [{"arn": ch.arn, "state": {
+                    "value": ch.state.value.as_str(),
+                    "timestamp": stratus_model::alarm::format::json_date(at)}}]})
+                .to_string(),
+                vec![(ch.arn.clone(), ch.state.value, at)],
+            )
+        }
+        None => (
+            format!(
+                "The alarm rule evaluated to {}.",
+                if value == StateValue::Alarm {
+                    "TRUE"
+                } else {
+                    "FALSE"
+                }
+            ),
+            "{\"triggeringAlarms\":[]}".to_string(),
+            Vec::new(),
+        ),
+    };
+    let change = Change {
+        value,
+        reason,
+        reason_data: Some(reason_data),
+        triggering_children: triggering,
+    };
+    store::commit_change(state, &alarm.name, change, now).map_err(store::meta_error)
+}
+
+/// After `changed` transitioned: re-evaluates every composite alarm that
+/// references it, and their parents in turn. `snapshot` (a recent list of the
+/// alarms) answers the common case — no composite references it — without
+/// reading the table again.
+pub fn cascade(
+    state: &AppState,
+    changed: AlarmRecord,
+    now: Timestamp,
+    snapshot: &[AlarmRecord],
+) -> ApiResult<()> {
+    let has_parent = snapshot
+        .iter()
+        .any(|a| matches!(&a.kind, AlarmKind::Composite(c) if c.children.contains(&changed.name)));
+    if !has_parent {
+        return Ok(());
+    }
+    let mut queue = vec![(changed, 0usize)];
+    while let Some((child, depth)) = queue.pop() {
+        if depth >= MAX_COMPOSITE_DEPTH {
+            continue;
+        }
+        let alarms: Vec<AlarmRecord> = state
+            .meta
+            .list::<AlarmRecord>(ALARMS)
+            .map_err(store::meta_error)?
+            .into_iter()
+            .map(|(_, a)| a)
+            .collect();
+        for parent in alarms.iter().filter(
+            |a| matches!(&a.kind, AlarmKind::Composite(c) if c.children.contains(&child.name)),
+        ) {
+            if let Some(done) = evaluate_composite(state, parent, &alarms, Some(&child), now)? {
+                queue.push((done.alarm, depth + 1));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Rejects a composite rule whose children do not exist or that would make
+/// `name` its own ancestor.
+pub fn check_children(alarms: &[AlarmRecord], name: &str, children: &[String]) -> ApiResult<()> {
+    let missing: Vec<&str> = children
+        .iter()
+        .filter(|c| !alarms.iter().any(|a| &a.name == *c))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        return Err(stratus_model::param::invalid(format!(
+            "Could not save the composite alarm as alarms [{}] in the alarm rule do not exist",
+            missing.join(", ")
+        )));
+    }
+    // Walk down from the children; reaching `name` again is a cycle.
+    let mut stack: Vec<&str> = children.iter().map(String::as_str).collect();
+    let mut seen: Vec<&str> = Vec::new();
+    while let Some(n) = stack.pop() {
+        if n == name {
+            return Err(stratus_model::param::invalid(format!(
+                "The parameter AlarmRule would create a cycle: alarm {name} would depend on itself."
+            )));
+        }
+        if seen.contains(&n) {
+            continue;
+        }
+        seen.push(n);
+        if let Some(AlarmKind::Composite(c)) = alarms.iter().find(|a| a.name == n).map(|a| &a.kind)
+        {
+            stack.extend(c.children.iter().map(String::as_str));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,244 @@
+//! Alarm persistence in the metadata store: the `alarms` table (one record
+//! per alarm name), `alarm_history` (kept after an alarm is deleted, keyed so
+//! that key order is time order) and `alarm_pending_actions` (notifications
+//! owed for committed transitions). A state change, its history item and its
+//! pending actions are written in one transaction.
+
+use crate::meta::{self, Table, Txn};
+use crate::state::AppState;
+use stratus_model::alarm::message::{self, Transition};
+use stratus_model::alarm::record::{AlarmRecord, HistoryItemType, HistoryRecord, PendingAction};
+use stratus_model::alarm::{StateValue, name_from_arn};
+use stratus_model::{ApiError, Timestamp};
+
+pub const ALARMS: Table = Table::new("alarms");
+pub const HISTORY: Table = Table::new("alarm_history");
+pub const PENDING: Table = Table::new("alarm_pending_actions");
+
+pub fn meta_error(e: meta::MetaError) -> ApiError {
+    tracing::error!(error = %e, "alarm store failure");
+    ApiError::internal(format!("Metadata store failure: {e}"))
+}
+
+/// How long history items are kept (AWS keeps about two weeks).
+pub const HISTORY_RETENTION_MS: i64 = 14 * 24 * 3_600_000;
+
+/// Deletes history items older than the retention. Returns how many.
+pub fn prune_history(state: &AppState, now: Timestamp) -> meta::Result<usize> {
+    let cutoff = format!("{:015}", (now.millis() - HISTORY_RETENTION_MS).max(0));
+    let old: Vec<String> = state
+        .meta
+        .list::<HistoryRecord>(HISTORY)?
+        .into_iter()
+        .map(|(k, _)| k)
+        .take_while(|k| *k < cutoff)
+        .collect();
+    if old.is_empty() {
+        return Ok(0);
+    }
+    state.meta.transact(|tx| {
+        for k in &old {
+            tx.delete(HISTORY, k)?;
+        }
+        Ok(old.len())
+    })
+}
+
+/// History keys sort by time, then by a random suffix (several items may
+/// share a millisecond).
+pub fn add_history(tx: &mut Txn<'_>, item: &HistoryRecord) -> meta::Result<()> {
+    let key = format!("{:015}-{}", item.timestamp_ms.max(0), uuid::Uuid::new_v4());
+    tx.put(HISTORY, &key, item)
+}
+
+pub fn history(
+    alarm: &AlarmRecord,
+    now_ms: i64,
+    item_type: HistoryItemType,
+    summary: String,
+    data: String,
+) -> HistoryRecord {
+    HistoryRecord {
+        alarm_name: alarm.name.clone(),
+        alarm_type: alarm.alarm_type(),
+        timestamp_ms: now_ms,
+        item_type,
+        summary,
+        data,
+    }
+}
+
+/// The new state an evaluation or SetAlarmState asks for.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub value: StateValue,
+    pub reason: String,
+    pub reason_data: Option<String>,
+    /// Composite alarms: the children that triggered the change.
+    pub triggering_children: Vec<(String, StateValue, Timestamp)>,
+}
+
+/// The outcome of [`commit_change`] when the state changed.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub alarm: AlarmRecord,
+    pub old: StateValue,
+}
+
+/// `{"version":"1.0","oldState":{...},"newState":{...}}` of a StateUpdate item.
+fn state_update_data(old: &AlarmRecord, new: &AlarmRecord) -> String {
+    let reason_data = new
+        .state
+        .reason_data
+        .as_deref()
+        .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok());
+    let mut new_state = serde_json::Map::new();
+    new_state.insert("stateValue".into(), new.state.value.as_str().into());
+    new_state.insert("stateReason".into(), new.state.reason.clone().into());
+    if let Some(d) = reason_data {
+        new_state.insert("stateReasonData".into(), d);
+    }
+    serde_json::json!({
+        "version": "1.0",
+        "oldState": {"stateValue": old.state.value.as_str(), "stateReason": old.state.reason},
+        "newState": new_state,
+    })
+    .to_string()
+}
+
+/// Applies `change` to alarm `name` if it is a real change of state: new
+/// state, a StateUpdate history item and (actions enabled) one pending action
+/// per action ARN of the new state, all in one transaction. Returns `None`
+/// when the alarm is gone or already in that state.
+pub fn commit_change(
+    state: &AppState,
+    name: &str,
+    change: Change,
+    now: Timestamp,
+) -> meta::Result<Option<Committed>> {
+    state.meta.transact(|tx| {
+        let Some(mut alarm) = tx.get::<AlarmRecord>(ALARMS, name)? else {
+            return Ok(None);
+        };
+        if alarm.state.value == change.value {
+            return Ok(None);
+        }
+        let before = alarm.clone();
+        let old = alarm.state.value;
+        alarm.state.value = change.value;
+        alarm.state.reason = change.reason;
+        alarm.state.reason_data = change.reason_data;
+        alarm.state.updated_ms = now.millis();
+        alarm.state.transitioned_ms = now.millis();
+        tx.put(ALARMS, name, &alarm)?;
+        add_history(
+            tx,
+            &history(
+                &alarm,
+                now.millis(),
+                HistoryItemType::StateUpdate,
+                format!(
+                    "Alarm updated from {} to {}",
+                    old.as_str(),
+                    change.value.as_str()
+                ),
+                state_update_data(&before, &alarm),
+            ),
+        )?;
+        if alarm.actions_enabled {
+            queue_actions(state, tx, &alarm, old, &change.triggering_children, now)?;
+        }
+        Ok(Some(Committed { alarm, old }))
+    })
+}
+
+/// Stores a pending notification per SNS action of the alarm's (new) state;
+/// other action kinds cannot be executed here and are recorded as failed.
+fn queue_actions(
+    state: &AppState,
+    tx: &mut Txn<'_>,
+    alarm: &AlarmRecord,
+    old: StateValue,
+    triggering_children: &[(String, StateValue, Timestamp)],
+    now: Timestamp,
+) -> meta::Result<()> {
+    let actions = alarm.actions_for(alarm.state.value).to_vec();
+    if actions.is_empty() {
+        return Ok(());
+    }
+    let rendered = message::render(&Transition {
+        alarm,
+        old_state: old,
+        account_id: crate::ACCOUNT_ID,
+        public_url: &state.public_url,
+        triggering_children: triggering_children.to_vec(),
+    });
+    for arn in actions {
+        if !arn.starts_with("arn:aws:sns:") {
+            let summary = format!(
+                "Failed to execute action {arn}. Only SNS topic actions are supported by Stratus."
+            );
+            let data = action_data(
+                &arn,
+                "Failed",
+                alarm.state.transitioned_ms,
+                None,
+                Some(&summary),
+            );
+            add_history(
+                tx,
+                &history(alarm, now.millis(), HistoryItemType::Action, summary, data),
+            )?;
+            continue;
+        }
+        let pending = PendingAction {
+            message_id: uuid::Uuid::new_v4().to_string(),
+            alarm_name: alarm.name.clone(),
+            alarm_type: alarm.alarm_type(),
+            action_arn: arn,
+            subject: rendered.subject.clone(),
+            json_message: rendered.json_message.clone(),
+            email_text: rendered.email_text.clone(),
+            attempts: 0,
+            next_attempt_ms: now.millis(),
+        };
+        tx.put(PENDING, &pending.message_id, &pending)?;
+    }
+    Ok(())
+}
+
+/// HistoryData of an Action item.
+pub fn action_data(
+    arn: &str,
+    action_state: &str,
+    state_update_ms: i64,
+    message_id: Option<&str>,
+    error: Option<&str>,
+) -> String {
+    let mut m = serde_json::Map::new();
+    m.insert("actionState".into(), action_state.into());
+    m.insert(
+        "stateUpdateTimestamp".into(),
+        serde_json::Value::from(state_update_ms),
+    );
+    m.insert("notificationResource".into(), arn.into());
+    if let Some(id) = message_id {
+        m.insert(
+            "publishedMessage".into(),
+            serde_json::json!({"messageId": id}),
+        );
+    }
+    if let Some(e) = error {
+        m.insert("error".into(), e.into());
+    }
+    serde_json::Value::Object(m).to_string()
+}
+
+/// Resolves a name-or-ARN to an alarm name.
+pub fn alarm_name_of(name_or_arn: &str) -> &str {
+    if name_or_arn.starts_with("arn:") {
+        name_from_arn(name_or_arn).unwrap_or(name_or_arn)
+    } else {
+        name_or_arn
+    }
+}

@@ -1,0 +1,242 @@
+//! Server-side alarm tests on a real metadata store and tsdb: a transition
+//! and its pending actions commit together and survive a reopen (crash), the
+//! action runner retries and then records the failure, and the scheduler
+//! evaluates stored data into a transition.
+
+use super::store::{self, ALARMS, Change, HISTORY, PENDING};
+use super::{actions, scheduler};
+use crate::state::AppState;
+use crate::{bootstrap, keys::KeyStore, meta::MetaStore, storage::MetricStore};
+use std::sync::Arc;
+use stratus_model::alarm::StateValue;
+use stratus_model::alarm::put::PutMetricAlarmInput;
+use stratus_model::alarm::record::{AlarmRecord, HistoryItemType, HistoryRecord, PendingAction};
+use stratus_model::metric::MetricId;
+use stratus_model::ops::put_metric_data::{Datum, DatumValue};
+use stratus_model::{Timestamp, Unit};
+
+fn state(dir: &std::path::Path) -> AppState {
+    let meta = Arc::new(MetaStore::open(&dir.join("meta.redb")).unwrap());
+    let keys = KeyStore::open(meta.clone(), &dir.join("master.key")).unwrap();
+    bootstrap::admin_key(
+        &meta,
+        &keys,
+        dir,
+        Some(&("AKIDALARMSTEST000001".into(), "alarms-test-secret".into())),
+    )
+    .unwrap();
+    let metrics = MetricStore::open(&dir.join("tsdb"), false).unwrap();
+    AppState {
+        keys,
+        meta,
+        metrics,
+        notifier: crate::notify::Notifier::default(),
+        data_dir: dir.to_path_buf(),
+        public_url: "http://127.0.0.1:4566".into(),
+    }
+}
+
+fn put_alarm(st: &AppState, name: &str, period: i64) {
+    let input: PutMetricAlarmInput = serde_json::from_value(serde_json::json!({
+        "AlarmName": name, "Namespace": "ns", "MetricName": "cpu", "Statistic": "Average",
+        "Period": period, "EvaluationPeriods": 1, "Threshold": 50.0,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "AlarmActions": ["arn:aws:sns:us-east-1:123456789012:alerts", "arn:aws:lambda:us-east-1:123456789012:function:f"]
+    }))
+    .unwrap();
+    super::put_metric_alarm(st, "us-east-1", input).unwrap();
+}
+
+fn history_of(st: &AppState, t: HistoryItemType) -> Vec<HistoryRecord> {
+    st.meta
+        .list::<HistoryRecord>(HISTORY)
+        .unwrap()
+        .into_iter()
+        .map(|(_, h)| h)
+        .filter(|h| h.item_type == t)
+        .collect()
+}
+
+#[test]
+fn transition_and_pending_action_survive_a_reopen_then_run_and_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let st = state(dir.path());
+        put_alarm(&st, "a", 60);
+        let change = Change {
+            value: StateValue::Alarm,
+            reason: "r".into(),
+            reason_data: None,
+            triggering_children: vec![],
+        };
+        let done = store::commit_change(&st, "a", change.clone(), Timestamp::now())
+            .unwrap()
+            .unwrap();
+        assert_eq!(done.old, StateValue::InsufficientData);
+        // The same state again is no transition.
+        assert!(
+            store::commit_change(&st, "a", change, Timestamp::now())
+                .unwrap()
+                .is_none()
+        );
+        st.metrics.shutdown().unwrap();
+    } // "crash": nothing ran the pending action
+    let st = state(dir.path());
+    let pending: Vec<(String, PendingAction)> = st.meta.list(PENDING).unwrap();
+    assert_eq!(pending.len(), 1, "one SNS action pending");
+    let p = &pending[0].1;
+    assert_eq!(p.subject, "ALARM: \"a\" in US East (N. Virginia)");
+    assert!(p.json_message.contains("\"NewStateValue\":\"ALARM\""));
+    assert!(p.email_text.contains("http://127.0.0.1:4566/#/alarms/a"));
+    // The non-SNS action was recorded as failed at once.
+    let failed = history_of(&st, HistoryItemType::Action);
+    assert_eq!(failed.len(), 1);
+    assert!(
+        failed[0].summary.contains("arn:aws:lambda"),
+        "{}",
+        failed[0].summary
+    );
+    let a: AlarmRecord = st.meta.get(ALARMS, "a").unwrap().unwrap();
+    assert_eq!(a.state.value, StateValue::Alarm);
+    // Publishing fails (no SNS in this build of the test): retried, then dropped.
+    let far = Timestamp(Timestamp::now().millis() + 3_600_000);
+    for attempt in 1..actions::MAX_ATTEMPTS {
+        assert_eq!(actions::run_due(&st, far), 1);
+        let left: Vec<(String, PendingAction)> = st.meta.list(PENDING).unwrap();
+        assert_eq!(left[0].1.attempts, attempt);
+        assert_eq!(
+            left[0].1.message_id, p.message_id,
+            "same message id on every retry"
+        );
+    }
+    assert_eq!(actions::run_due(&st, far), 1);
+    assert!(st.meta.list::<PendingAction>(PENDING).unwrap().is_empty());
+    let items = history_of(&st, HistoryItemType::Action);
+    assert_eq!(items.len(), 2);
+    assert!(
+        items.iter().any(|h| h
+            .summary
+            .starts_with("Failed to execute action arn:aws:sns:us-east-1:123456789012:alerts")),
+        "{items:?}"
+    );
+    st.metrics.shutdown().unwrap();
+}
+
+#[test]
+fn history_older_than_two_weeks_is_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = state(dir.path());
+    put_alarm(&st, "h", 60); // one ConfigurationUpdate item, now
+    let now = Timestamp::now();
+    let old = HistoryRecord {
+        alarm_name: "h".into(),
+        alarm_type: stratus_model::alarm::AlarmType::MetricAlarm,
+        timestamp_ms: now.millis() - store::HISTORY_RETENTION_MS - 1,
+        item_type: HistoryItemType::StateUpdate,
+        summary: "old".into(),
+        data: "{}".into(),
+    };
+    st.meta.transact(|tx| store::add_history(tx, &old)).unwrap();
+    assert_eq!(st.meta.list::<HistoryRecord>(HISTORY).unwrap().len(), 2);
+    assert_eq!(store::prune_history(&st, now).unwrap(), 1);
+    let left = st.meta.list::<HistoryRecord>(HISTORY).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].1.item_type, HistoryItemType::ConfigurationUpdate);
+    st.metrics.shutdown().unwrap();
+}
+
+#[test]
+fn scheduler_evaluates_stored_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = state(dir.path());
+    put_alarm(&st, "cpu", 60);
+    let now = Timestamp::now();
+    let minute = now.millis().div_euclid(60_000) * 60_000;
+    let metric = MetricId {
+        namespace: "ns".into(),
+        metric_name: "cpu".into(),
+        dimensions: vec![],
+    };
+    st.metrics
+        .put(
+            vec![Datum {
+                metric,
+                timestamp: Timestamp(minute - 30_000),
+                value: DatumValue::Single(75.0),
+                unit: Unit::Percent,
+                high_resolution: false,
+            }],
+            None,
+        )
+        .unwrap();
+    let mut sched = scheduler::Schedule::default();
+    // 15 s after the boundary the previous minute is evaluated.
+    assert_eq!(
+        scheduler::tick(&st, &mut sched, Timestamp(minute + 15_000)),
+        1
+    );
+    let a: AlarmRecord = st.meta.get(ALARMS, "cpu").unwrap().unwrap();
+    assert_eq!(a.state.value, StateValue::Alarm, "{}", a.state.reason);
+    assert!(
+        a.state
+            .reason
+            .starts_with("Threshold Crossed: 1 out of the last 1 datapoints [75.0 (")
+    );
+    // Not due again until the next minute.
+    assert_eq!(
+        scheduler::tick(&st, &mut sched, Timestamp(minute + 16_000)),
+        0
+    );
+    st.metrics.shutdown().unwrap();
+}
+
+/// Prints what one evaluation costs (not an assertion: tests never assert on
+/// speed). `cargo test -p stratus-server --release evaluation_cost -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn evaluation_cost() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = state(dir.path());
+    let n = 1000;
+    let now = Timestamp::now();
+    let mut datums = Vec::new();
+    for i in 0..n {
+        let input: PutMetricAlarmInput = serde_json::from_value(serde_json::json!({
+            "AlarmName": format!("a{i:04}"), "Namespace": "ns", "MetricName": format!("m{i}"),
+            "Statistic": "Average", "Period": 60, "EvaluationPeriods": 3, "Threshold": 50.0,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold"
+        }))
+        .unwrap();
+        super::put_metric_alarm(&st, "us-east-1", input).unwrap();
+        for k in 0..300 {
+            datums.push(Datum {
+                metric: MetricId {
+                    namespace: "ns".into(),
+                    metric_name: format!("m{i}"),
+                    dimensions: vec![],
+                },
+                timestamp: Timestamp(now.millis() - k * 1000),
+                value: DatumValue::Single(k as f64),
+                unit: Unit::Percent,
+                high_resolution: false,
+            });
+        }
+    }
+    for chunk in datums.chunks(1000) {
+        st.metrics.put(chunk.to_vec(), None).unwrap();
+    }
+    let mut sched = scheduler::Schedule::default();
+    let t = std::time::Instant::now();
+    let evaluated = scheduler::tick(&st, &mut sched, now);
+    let first = t.elapsed();
+    let t = std::time::Instant::now();
+    let mut sched2 = scheduler::Schedule::default();
+    scheduler::tick(&st, &mut sched2, now);
+    let steady = t.elapsed();
+    println!(
+        "{evaluated} alarms: first pass (with transitions) {first:?} = {:?}/alarm; steady pass {steady:?} = {:?}/alarm",
+        first / evaluated as u32,
+        steady / evaluated as u32
+    );
+    st.metrics.shutdown().unwrap();
+}
