@@ -37,6 +37,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/health", get(|| async { "ok" }))
         .route("/", any(api))
         .route("/service/{service}/operation/{op}", any(api))
+        .route(
+            "/confirmation.html",
+            get(crate::sns::web::confirmation_page),
+        )
+        .route("/unsubscribe.html", get(crate::sns::web::unsubscribe_page))
+        .route("/{file}", get(crate::sns::web::certificate))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
@@ -82,6 +88,16 @@ async fn api(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    // SNS's SubscribeURL / UnsubscribeURL are unsigned GETs (the token is the
+    // secret); any request carrying a signature goes through SigV4 below.
+    if method == Method::GET
+        && !headers.contains_key(axum::http::header::AUTHORIZATION)
+        && !uri.query().unwrap_or("").contains("X-Amz-Signature")
+    {
+        if let Some(resp) = crate::sns::web::unsigned_action(&state, uri.query()).await {
+            return resp;
+        }
+    }
     let request_id = uuid::Uuid::new_v4().to_string();
     let header_pairs: Vec<(String, String)> = headers
         .iter()
@@ -237,7 +253,7 @@ fn dispatch(
 ) -> Result<proto::Document, ApiError> {
     match service {
         Service::CloudWatch => crate::cloudwatch::dispatch(state, caller, action, params, batch_id),
-        Service::Sns => Err(not_implemented("SNS", action)),
+        Service::Sns => crate::sns::dispatch(state, caller, action, params),
     }
 }
 
@@ -306,6 +322,7 @@ mod tests {
             notifier: crate::notify::Notifier::default(),
             data_dir: dir.to_path_buf(),
             public_url: "http://127.0.0.1:4566".into(),
+            sns: crate::sns::SnsRuntime::default(),
         }
     }
 

@@ -120,7 +120,17 @@ pub async fn run(
         notifier: notify::Notifier::default(),
         data_dir: data_dir.clone(),
         public_url,
+        sns: sns::SnsRuntime::default(),
     });
+    {
+        // Create (first start) or load the SNS signing key now, not on the
+        // first Subscribe.
+        let st = state.clone();
+        tokio::task::spawn_blocking(move || st.sns.signer(&st.data_dir).map(|_| ()))
+            .await
+            .map_err(|e| ServerError::Storage(e.to_string()))?
+            .map_err(|e| ServerError::Storage(e.message))?;
+    }
     on_started(&Started {
         addr,
         credentials_file: boot.credentials_file,

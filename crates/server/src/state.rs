@@ -18,4 +18,6 @@ pub struct AppState {
     pub data_dir: PathBuf,
     /// Base URL for links in emails and notifications (no trailing slash).
     pub public_url: String,
+    /// SNS's signing key (loaded once).
+    pub sns: crate::sns::SnsRuntime,
 }
