@@ -86,6 +86,17 @@ pub fn dispatch(
     action: &str,
     params: Document,
 ) -> ApiResult<Document> {
+    run(state, caller, action, params).map_err(|e| {
+        // SNS names a policy refusal AuthorizationError (403), not AccessDenied.
+        if e.code == ErrorCode::AccessDenied {
+            ApiError::new(ErrorCode::AuthorizationError, e.message)
+        } else {
+            e
+        }
+    })
+}
+
+fn run(state: &AppState, caller: &Caller, action: &str, params: Document) -> ApiResult<Document> {
     match action {
         "CreateTopic" => topics::create_topic(state, caller, params),
         "DeleteTopic" => topics::delete_topic(state, caller, params),
