@@ -2,6 +2,10 @@
 //! `X-Amz-Target: StratusAdmin.<Op>`, authorised as `stratus:<Op>` (only the
 //! `admin` policy allows it). AWS has no words for these tasks, so the shapes
 //! are ours and deliberately small.
+//!
+//! Besides keys: `SendTestNotification` (enqueue a test email or webhook
+//! call, like Grafana's "test contact point") and `ListDeliveries` (the
+//! outbox's recent records), behind `stratus mail test`.
 
 use crate::app::to_axum;
 use crate::auth::{self, Caller};
@@ -64,6 +68,128 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         .map_err(|e| ApiError::new(ErrorCode::ValidationError, format!("Invalid request: {e}")))
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct SendTestNotificationInput {
+    protocol: String,
+    endpoint: String,
+    /// Overrides of the protocol's default retry policy (tests use short ones).
+    num_retries: Option<u32>,
+    min_delay_seconds: Option<u32>,
+    max_delay_seconds: Option<u32>,
+    backoff_function: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct ListDeliveriesInput {
+    max_results: Option<usize>,
+}
+
+/// Upper bounds on a test message's retry policy (SNS caps delays at an hour).
+const MAX_TEST_RETRIES: u32 = 100;
+const MAX_DELAY_SECONDS: u32 = 3600;
+
+fn send_test_notification(state: &AppState, body: &[u8]) -> Result<serde_json::Value, ApiError> {
+    use crate::notify::test_message::{self, Protocol};
+    let input: SendTestNotificationInput = parse(body)?;
+    let protocol = Protocol::parse(&input.protocol).ok_or_else(|| {
+        ApiError::invalid_value(format!(
+            "Invalid parameter: Protocol {:?}; valid: email, http, https.",
+            input.protocol
+        ))
+    })?;
+    test_message::validate_endpoint(protocol, &input.endpoint).map_err(ApiError::invalid_value)?;
+    let mut policy = test_message::default_policy(protocol);
+    if let Some(n) = input.num_retries {
+        if n > MAX_TEST_RETRIES {
+            return Err(ApiError::invalid_value(format!(
+                "Invalid parameter: NumRetries must be at most {MAX_TEST_RETRIES}."
+            )));
+        }
+        policy.num_retries = n;
+    }
+    for (v, slot) in [
+        (input.min_delay_seconds, &mut policy.min_delay_secs),
+        (input.max_delay_seconds, &mut policy.max_delay_secs),
+    ] {
+        if let Some(v) = v {
+            if v > MAX_DELAY_SECONDS {
+                return Err(ApiError::invalid_value(format!(
+                    "Invalid parameter: delays must be at most {MAX_DELAY_SECONDS} seconds."
+                )));
+            }
+            *slot = v;
+        }
+    }
+    if policy.min_delay_secs > policy.max_delay_secs {
+        return Err(ApiError::invalid_value(
+            "Invalid parameter: MinDelaySeconds must not exceed MaxDelaySeconds.",
+        ));
+    }
+    if let Some(b) = &input.backoff_function {
+        policy.backoff = test_message::parse_backoff(b).ok_or_else(|| {
+            ApiError::invalid_value(format!(
+                "Invalid parameter: BackoffFunction {b:?}; valid: linear, arithmetic, geometric, exponential."
+            ))
+        })?;
+    }
+    let message_id = uuid::Uuid::new_v4().to_string();
+    let d = test_message::build(
+        protocol,
+        &input.endpoint,
+        policy,
+        &state.public_url,
+        &message_id,
+        jiff::Timestamp::now(),
+    );
+    state.notifier.enqueue(d).map_err(|e| {
+        ApiError::internal(format!("The test notification could not be queued: {e}"))
+    })?;
+    tracing::info!(%message_id, protocol = %input.protocol, endpoint = %input.endpoint, "test notification queued");
+    Ok(json!({ "MessageId": message_id }))
+}
+
+fn list_deliveries(state: &AppState, body: &[u8]) -> Result<serde_json::Value, ApiError> {
+    use crate::notify::{Status, Target};
+    let input: ListDeliveriesInput = parse(body)?;
+    let limit = input.max_results.unwrap_or(100).clamp(1, 1000);
+    let recs = state
+        .notifier
+        .recent(limit)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let ts = |ms: Option<i64>| {
+        ms.and_then(|m| jiff::Timestamp::from_millisecond(m).ok())
+            .map(|t| t.to_string())
+    };
+    Ok(json!({
+        "Deliveries": recs.iter().map(|r| {
+            let (protocol, endpoint) = match &r.delivery.target {
+                Target::Email { to, .. } => ("email", to.as_str()),
+                Target::Http { url, .. } => (if url.starts_with("https:") { "https" } else { "http" }, url.as_str()),
+            };
+            json!({
+                "MessageId": r.delivery.message_id,
+                "SubscriptionArn": r.delivery.subscription_arn,
+                "TopicArn": r.delivery.topic_arn,
+                "Protocol": protocol,
+                "Endpoint": endpoint,
+                "Status": match r.status {
+                    Status::Pending => "Pending",
+                    Status::Delivered => "Delivered",
+                    Status::GaveUp => "GaveUp",
+                },
+                "Attempts": r.attempts,
+                "LastError": r.last_error,
+                "EnqueuedAt": ts(Some(r.enqueued_at_ms)),
+                "NextAttemptAt": ts(r.next_attempt_at_ms),
+                "DeliveredAt": ts(r.delivered_at_ms),
+                "GivenUpAt": ts(r.given_up_at_ms),
+            })
+        }).collect::<Vec<_>>()
+    }))
+}
+
 fn key_error(e: KeyError) -> ApiError {
     match e {
         KeyError::UnknownPolicy(_) | KeyError::BadKeyId(_) | KeyError::BadSecret => {
@@ -113,9 +239,14 @@ fn run(state: &AppState, op: &str, body: &[u8]) -> Result<serde_json::Value, Api
             tracing::info!(key = %input.access_key_id, "access key deleted");
             Ok(json!({}))
         }
+        "SendTestNotification" => send_test_notification(state, body),
+        "ListDeliveries" => list_deliveries(state, body),
         other => Err(ApiError::new(
             ErrorCode::InvalidAction,
-            format!("Unknown admin operation {other}; valid: CreateKey, ListKeys, DeleteKey."),
+            format!(
+                "Unknown admin operation {other}; valid: CreateKey, ListKeys, DeleteKey, \
+                 SendTestNotification, ListDeliveries."
+            ),
         )),
     }
 }

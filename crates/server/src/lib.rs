@@ -42,6 +42,11 @@ pub struct Config {
     pub admin_key: Option<(String, String)>,
     /// fsync the WAL before acknowledging writes. Only benchmarks turn it off.
     pub fsync: bool,
+    /// SMTP relay for email notifications (`smtp://`, `smtps://`,
+    /// `?tls=starttls`); `None`: emails go to `<data-dir>/mailbox/`.
+    pub smtp_url: Option<String>,
+    /// The From of notification emails (`Name <address>`); `None`: the default.
+    pub smtp_from: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +69,8 @@ pub enum ServerError {
     },
     #[error("server: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Notify(#[from] notify::ConfigError),
 }
 
 /// A started server: its bound address and what a user needs to connect.
@@ -91,6 +98,10 @@ pub async fn run(
             path: config.data_dir.display().to_string(),
             source,
         })?;
+    let delivery_config = notify::DeliveryConfig::from_options(
+        config.smtp_url.as_deref(),
+        config.smtp_from.as_deref(),
+    )?;
     let meta = Arc::new(meta::MetaStore::open(&data_dir.join("meta.redb"))?);
     let key_store = keys::KeyStore::open(meta.clone(), &data_dir.join("master.key"))?;
     let boot = bootstrap::admin_key(&meta, &key_store, &data_dir, config.admin_key.as_ref())?;
@@ -113,11 +124,12 @@ pub async fn run(
         .clone()
         .map(|u| u.trim_end_matches('/').to_string())
         .unwrap_or_else(|| format!("http://{addr}"));
+    let notifier = notify::Notifier::new(meta.clone(), &data_dir);
     let state = Arc::new(state::AppState {
         keys: key_store,
         meta,
         metrics,
-        notifier: notify::Notifier::default(),
+        notifier,
         data_dir: data_dir.clone(),
         public_url,
         sns: sns::SnsRuntime::default(),
@@ -131,6 +143,7 @@ pub async fn run(
             .map_err(|e| ServerError::Storage(e.to_string()))?
             .map_err(|e| ServerError::Storage(e.message))?;
     }
+    let worker = state.notifier.start_worker(&delivery_config)?;
     on_started(&Started {
         addr,
         credentials_file: boot.credentials_file,
@@ -141,6 +154,7 @@ pub async fn run(
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(ServerError::Serve)?;
+    worker.shutdown().await;
     tracing::info!("shutting down: sealing storage");
     let st = state.clone();
     tokio::task::spawn_blocking(move || st.metrics.shutdown())

@@ -110,7 +110,12 @@ pub fn run(args: KeysArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn call(endpoint: &str, op: &str, body: &Value, creds: &Credentials) -> anyhow::Result<Value> {
+pub(crate) fn call(
+    endpoint: &str,
+    op: &str,
+    body: &Value,
+    creds: &Credentials,
+) -> anyhow::Result<Value> {
     let target = format!("StratusAdmin.{op}");
     let (status, text) = client::post_json(endpoint, &target, body, creds, "us-east-1")?;
     let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));

@@ -4,6 +4,7 @@ mod agent_cmd;
 mod bench;
 mod client;
 mod keys_cmd;
+mod mail_cmd;
 mod up;
 
 use anyhow::Context as _;
@@ -40,6 +41,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Run the host agent (amazon-cloudwatch-agent JSON config), or check a config.
     Agent(agent_cmd::AgentArgs),
+    /// Notification email: read the local mailbox, send a test notification.
+    Mail(mail_cmd::MailArgs),
 }
 
 #[derive(clap::Args)]
@@ -54,6 +57,14 @@ struct ServerArgs {
     /// notifications (confirmation, unsubscribe, console). Default: http://<listen address>.
     #[arg(long, env = "STRATUS_PUBLIC_URL")]
     public_url: Option<String>,
+    /// SMTP relay for notification emails: smtp://HOST:PORT, smtp://HOST:PORT?tls=starttls
+    /// or smtps://HOST:PORT, with optional user:password@ (percent-encoded). Without it,
+    /// emails land in <data-dir>/mailbox/ (see `stratus mail list`).
+    #[arg(long, env = "STRATUS_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// The From of notification emails. Default: "Stratus Notifications <no-reply@localhost>".
+    #[arg(long, env = "STRATUS_SMTP_FROM")]
+    smtp_from: Option<String>,
     /// Acknowledge writes before they are fsync'd. Unsafe: for benchmarks only.
     #[arg(long, hide = true)]
     no_fsync: bool,
@@ -74,6 +85,7 @@ fn main() -> anyhow::Result<()> {
         Command::Keys(args) => keys_cmd::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Agent(args) => std::process::exit(agent_cmd::run(args)),
+        Command::Mail(args) => mail_cmd::run(args),
     }
 }
 
@@ -105,6 +117,8 @@ fn serve_with(
         public_url: args.public_url,
         admin_key: admin_key_from_env()?,
         fsync: !args.no_fsync,
+        smtp_url: args.smtp_url,
+        smtp_from: args.smtp_from,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

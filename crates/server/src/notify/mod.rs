@@ -9,8 +9,30 @@
 //! attempting it, retrying by its [`RetryPolicy`], and recording the outcome.
 //! It knows nothing of topics, filter policies or alarms.
 //!
-//! SCAFFOLD: the worker, the SMTP/mailbox/HTTP transports and the outbox
-//! table are being built; until then `enqueue` refuses.
+//! Modules: `outbox` (the redb records and their state machine), `retry`
+//! (the delay schedule), `worker` (the background task), `deliver` (one
+//! attempt through the right transport), `smtp` (relay URL and lettre
+//! transport), `email` (RFC 5322 message building), `mailbox` (the local
+//! mailbox when no relay is configured), `http` (webhook POSTs),
+//! `test_message` (what `StratusAdmin.SendTestNotification` sends).
+
+mod deliver;
+pub mod email;
+mod http;
+pub mod mailbox;
+pub mod outbox;
+mod retry;
+pub mod smtp;
+pub mod test_message;
+mod worker;
+
+pub use mailbox::{MailMessage, MailSummary, Mailbox, MailboxError};
+pub use outbox::{DeliveryRecord, Status};
+pub use worker::WorkerHandle;
+
+use crate::meta::{MetaError, MetaStore};
+use std::path::Path;
+use std::sync::Arc;
 
 /// A message to deliver once, built completely by the caller.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -84,15 +106,123 @@ impl RetryPolicy {
 pub enum NotifyError {
     #[error("the notifier is not available")]
     Unavailable,
+    #[error(transparent)]
+    Store(#[from] MetaError),
 }
 
-/// A handle to the outbox (cheap to clone).
+/// A bad `--smtp-url` / `--smtp-from`: the server refuses to start.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("--smtp-url: {0}")]
+    SmtpUrl(#[from] smtp::SmtpUrlError),
+    #[error("--smtp-from: {0}")]
+    From(email::EmailError),
+    #[error(transparent)]
+    Notifier(#[from] NotifyError),
+}
+
+/// Where emails go and who sends them.
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    /// `None`: emails go to the local mailbox.
+    pub smtp: Option<smtp::SmtpRelay>,
+    pub from: lettre::message::Mailbox,
+}
+
+impl DeliveryConfig {
+    /// From the server's options; both are checked here so a typo stops the
+    /// server at start-up instead of failing every delivery later.
+    pub fn from_options(smtp_url: Option<&str>, from: Option<&str>) -> Result<Self, ConfigError> {
+        let smtp = smtp_url
+            .filter(|u| !u.trim().is_empty())
+            .map(smtp::SmtpRelay::parse)
+            .transpose()?;
+        let from =
+            email::parse_mailbox(from.unwrap_or(email::DEFAULT_FROM)).map_err(ConfigError::From)?;
+        Ok(DeliveryConfig { smtp, from })
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    meta: Arc<MetaStore>,
+    /// Wakes the worker when a delivery is enqueued.
+    wake: tokio::sync::Notify,
+    mailbox: Mailbox,
+}
+
+/// A handle to the outbox (cheap to clone). `Notifier::default()` is a
+/// disconnected handle whose `enqueue` refuses (for tests that never send).
 #[derive(Debug, Clone, Default)]
-pub struct Notifier {}
+pub struct Notifier {
+    shared: Option<Arc<Shared>>,
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
 
 impl Notifier {
-    /// Records `d` durably, then returns; a worker delivers it.
-    pub fn enqueue(&self, _d: NewDelivery) -> Result<(), NotifyError> {
-        Err(NotifyError::Unavailable)
+    /// The outbox in `meta`, with the mailbox of `data_dir`. Nothing is
+    /// delivered until [`worker::start`] runs a worker on it.
+    pub fn new(meta: Arc<MetaStore>, data_dir: &Path) -> Self {
+        Notifier {
+            shared: Some(Arc::new(Shared {
+                meta,
+                wake: tokio::sync::Notify::new(),
+                mailbox: Mailbox::in_data_dir(data_dir),
+            })),
+        }
+    }
+
+    fn shared(&self) -> Result<&Arc<Shared>, NotifyError> {
+        self.shared.as_ref().ok_or(NotifyError::Unavailable)
+    }
+
+    /// Records `d` durably, then returns; a worker delivers it. Enqueueing a
+    /// (message id, subscription) pair already in the outbox is a no-op.
+    pub fn enqueue(&self, d: NewDelivery) -> Result<(), NotifyError> {
+        self.enqueue_new(d).map(|_| ())
+    }
+
+    /// [`Notifier::enqueue`], telling whether the delivery was new.
+    pub fn enqueue_new(&self, d: NewDelivery) -> Result<bool, NotifyError> {
+        let sh = self.shared()?;
+        let new = outbox::insert(&sh.meta, d, now_ms())?;
+        if new {
+            sh.wake.notify_one();
+        }
+        Ok(new)
+    }
+
+    /// The delivery of `message_id` to `subscription_arn`, if still kept.
+    pub fn get(
+        &self,
+        message_id: &str,
+        subscription_arn: Option<&str>,
+    ) -> Result<Option<DeliveryRecord>, NotifyError> {
+        let sh = self.shared()?;
+        Ok(outbox::get(
+            &sh.meta,
+            &outbox::key(message_id, subscription_arn),
+        )?)
+    }
+
+    /// The most recent deliveries (pending and finished), newest first.
+    pub fn recent(&self, limit: usize) -> Result<Vec<DeliveryRecord>, NotifyError> {
+        let sh = self.shared()?;
+        Ok(outbox::list_recent(&sh.meta, limit)?)
+    }
+
+    /// Starts the background worker that delivers this outbox's records.
+    pub fn start_worker(&self, config: &DeliveryConfig) -> Result<WorkerHandle, ConfigError> {
+        let sh = self.shared()?;
+        let transports = deliver::Transports::new(config, sh.mailbox.clone())?;
+        Ok(worker::start(self, transports)?)
+    }
+
+    /// The local mailbox (used when no SMTP relay is configured).
+    pub fn mailbox(&self) -> Option<&Mailbox> {
+        self.shared.as_ref().map(|s| &s.mailbox)
     }
 }

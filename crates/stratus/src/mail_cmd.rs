@@ -1,0 +1,215 @@
+//! `stratus mail list|show|test|deliveries`: the local mailbox (emails land
+//! there when the server has no SMTP relay) read straight from the data
+//! directory, and the admin API's test notification and outbox listing.
+
+use crate::client;
+use crate::keys_cmd::call;
+use clap::{Args, Subcommand};
+use serde_json::json;
+use std::path::PathBuf;
+use stratus_server::notify::Mailbox;
+
+#[derive(Args)]
+pub struct MailArgs {
+    #[command(subcommand)]
+    command: MailCommand,
+}
+
+#[derive(Args)]
+struct DataDirArg {
+    /// The server's data directory (the mailbox is <data-dir>/mailbox).
+    #[arg(long, default_value = "./stratus-data", env = "STRATUS_DATA_DIR")]
+    data_dir: PathBuf,
+}
+
+#[derive(Args)]
+struct ServerConn {
+    /// Server endpoint.
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:4566",
+        env = "STRATUS_ENDPOINT"
+    )]
+    endpoint: String,
+    /// Shared-credentials file holding an admin key (default: $AWS_SHARED_CREDENTIALS_FILE,
+    /// ./stratus-data/credentials, ~/.aws/credentials).
+    #[arg(long)]
+    credentials_file: Option<PathBuf>,
+    /// Profile in the credentials file.
+    #[arg(long, default_value = "stratus")]
+    profile: String,
+}
+
+impl ServerConn {
+    fn call(&self, op: &str, body: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
+        let file = self
+            .credentials_file
+            .clone()
+            .unwrap_or_else(client::default_credentials_file);
+        let creds = client::read_profile(&file, &self.profile)?;
+        call(&self.endpoint, op, body, &creds)
+    }
+}
+
+#[derive(Subcommand)]
+enum MailCommand {
+    /// List the local mailbox, newest first.
+    List {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print one message of the local mailbox (ID or a unique prefix of it).
+    Show {
+        id: String,
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// Print the stored RFC 5322 message as is.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Send a test notification to an email address or a webhook URL through
+    /// the running server (its relay, or its local mailbox).
+    Test {
+        /// Email address to send to.
+        #[arg(long, conflicts_with = "url", required_unless_present = "url")]
+        to: Option<String>,
+        /// http:// or https:// URL to POST to.
+        #[arg(long)]
+        url: Option<String>,
+        /// Retries after the first attempt (default: the protocol's policy).
+        #[arg(long)]
+        num_retries: Option<u32>,
+        /// Shortest delay between attempts, seconds.
+        #[arg(long)]
+        min_delay: Option<u32>,
+        /// Longest delay between attempts, seconds.
+        #[arg(long)]
+        max_delay: Option<u32>,
+        /// linear, arithmetic, geometric or exponential.
+        #[arg(long)]
+        backoff: Option<String>,
+        #[command(flatten)]
+        conn: ServerConn,
+    },
+    /// List the server's recent deliveries (pending, delivered, given up).
+    Deliveries {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        conn: ServerConn,
+    },
+}
+
+fn format_ms(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|_| ms.to_string())
+}
+
+pub fn run(args: MailArgs) -> anyhow::Result<()> {
+    match args.command {
+        MailCommand::List { dir, json } => {
+            let all = Mailbox::in_data_dir(&dir.data_dir).list()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+                return Ok(());
+            }
+            if all.is_empty() {
+                eprintln!(
+                    "The mailbox {} is empty.",
+                    Mailbox::in_data_dir(&dir.data_dir).dir().display()
+                );
+                return Ok(());
+            }
+            println!("{:<20} {:<23} {:<32} SUBJECT", "ID", "DATE", "TO");
+            for m in all {
+                println!(
+                    "{:<20} {:<23} {:<32} {}",
+                    m.id,
+                    format_ms(m.date_ms),
+                    m.to,
+                    m.subject
+                );
+            }
+        }
+        MailCommand::Show { id, dir, raw } => {
+            let m = Mailbox::in_data_dir(&dir.data_dir).get(&id)?;
+            if raw {
+                print!("{}", m.raw);
+                return Ok(());
+            }
+            println!("Id:         {}", m.summary.id);
+            println!("Date:       {}", format_ms(m.summary.date_ms));
+            println!("From:       {}", m.summary.from);
+            println!("To:         {}", m.summary.to);
+            println!("Subject:    {}", m.summary.subject);
+            println!("Message-ID: {}", m.message_id);
+            println!();
+            print!("{}", m.text);
+            if !m.text.ends_with('\n') {
+                println!();
+            }
+        }
+        MailCommand::Test {
+            to,
+            url,
+            num_retries,
+            min_delay,
+            max_delay,
+            backoff,
+            conn,
+        } => {
+            let (protocol, endpoint) = match (to, url) {
+                (Some(to), _) => ("email", to),
+                (None, Some(url)) if url.starts_with("https://") => ("https", url),
+                (None, Some(url)) => ("http", url),
+                (None, None) => anyhow::bail!("give --to ADDRESS or --url URL"),
+            };
+            let mut body = json!({"Protocol": protocol, "Endpoint": endpoint});
+            for (k, v) in [
+                ("NumRetries", num_retries),
+                ("MinDelaySeconds", min_delay),
+                ("MaxDelaySeconds", max_delay),
+            ] {
+                if let Some(v) = v {
+                    body[k] = json!(v);
+                }
+            }
+            if let Some(b) = backoff {
+                body["BackoffFunction"] = json!(b);
+            }
+            let v = conn.call("SendTestNotification", &body)?;
+            let id = v["MessageId"].as_str().unwrap_or("");
+            println!("{id}");
+            eprintln!(
+                "Queued test notification {id} to {endpoint}; `stratus mail deliveries` shows its progress."
+            );
+        }
+        MailCommand::Deliveries { json, conn } => {
+            let v = conn.call("ListDeliveries", &json!({}))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+                return Ok(());
+            }
+            println!(
+                "{:<36} {:<9} {:>8} {:<40} LAST ERROR",
+                "MESSAGE ID", "STATUS", "ATTEMPTS", "ENDPOINT"
+            );
+            for d in v["Deliveries"].as_array().into_iter().flatten() {
+                println!(
+                    "{:<36} {:<9} {:>8} {:<40} {}",
+                    d["MessageId"].as_str().unwrap_or(""),
+                    d["Status"].as_str().unwrap_or(""),
+                    d["Attempts"].as_u64().unwrap_or(0),
+                    d["Endpoint"].as_str().unwrap_or(""),
+                    d["LastError"].as_str().unwrap_or("")
+                );
+            }
+        }
+    }
+    Ok(())
+}
