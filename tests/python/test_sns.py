@@ -64,7 +64,8 @@ class Inbox:
 
 def body_of(msg) -> str:
     part = msg.get_body(preferencelist=("plain",))
-    return part.get_content() if part is not None else msg.get_content()
+    text = part.get_content() if part is not None else msg.get_content()
+    return text.replace("\r\n", "\n")  # SMTP carries CRLF line ends
 
 
 class Webhook:
@@ -165,9 +166,9 @@ def error_of(excinfo) -> tuple[str, str, int]:
 def http_get(url: str) -> tuple[int, str, dict]:
     try:
         with urllib.request.urlopen(url, timeout=30) as r:
-            return r.status, r.read().decode(), dict(r.headers)
+            return r.status, r.read().decode(), {k.lower(): v for k, v in r.headers.items()}
     except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(), dict(e.headers)
+        return e.code, e.read().decode(), {k.lower(): v for k, v in e.headers.items()}
 
 
 # ---- signature verification (independent of the server's code) ------------------------
@@ -367,7 +368,7 @@ def test_email_subscription_confirmed_by_the_emailed_link(sns, inbox):
     assert q["TopicArn"] == [arn] and q["Endpoint"] == [address] and len(q["Token"][0]) >= 64
     status, page, headers = http_get(link)
     assert status == 200 and "Subscription confirmed!" in page
-    assert headers["Content-Type"].startswith("text/html")
+    assert headers["content-type"].startswith("text/html")
     (sub,) = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
     assert sub["SubscriptionArn"] == again["SubscriptionArn"]
     assert sub["SubscriptionArn"] in page
@@ -649,6 +650,7 @@ def test_confirmation_page_escapes_input_and_refuses_bad_tokens(srv, sns):
     status, page, _ = http_get(f"{srv.endpoint}/confirmation.html?{q}")
     assert status == 400
     assert "<script>" not in page and "Invalid parameter: Token" in page
+    assert "&lt;b&gt;x&lt;/b&gt;" in page
     q = urllib.parse.urlencode({"SubscriptionArn": "<img src=x onerror=alert(1)>"})
     status, page, _ = http_get(f"{srv.endpoint}/unsubscribe.html?{q}")
     assert status == 400 and "<img" not in page and "&lt;img" in page

@@ -208,6 +208,13 @@ pub fn set_topic_attributes(
     Ok(Document::Struct(Vec::new()))
 }
 
+/// TagResource and UntagResource have a (memberless) result shape in the SNS
+/// model, and botocore requires its `<{Action}Result>` element; an empty
+/// string document is written as exactly that empty element.
+fn empty_result() -> Document {
+    Document::String(String::new())
+}
+
 fn resource_not_found() -> ApiError {
     ApiError::new(ErrorCode::ResourceNotFound, "Resource does not exist")
 }
@@ -243,7 +250,7 @@ pub fn tag_resource(state: &AppState, caller: &Caller, params: Document) -> ApiR
         })
         .map_err(internal)?;
     r?;
-    Ok(Document::Struct(Vec::new()))
+    Ok(empty_result())
 }
 
 pub fn untag_resource(state: &AppState, caller: &Caller, params: Document) -> ApiResult<Document> {
@@ -261,7 +268,7 @@ pub fn untag_resource(state: &AppState, caller: &Caller, params: Document) -> Ap
         })
         .map_err(internal)?;
     r?;
-    Ok(Document::Struct(Vec::new()))
+    Ok(empty_result())
 }
 
 pub fn list_tags(state: &AppState, caller: &Caller, params: Document) -> ApiResult<Document> {

@@ -61,17 +61,20 @@ fn page(status: StatusCode, title: &str, paragraphs: &[String]) -> Response {
         .into_response()
 }
 
-fn error_page(title: &str, e: &ApiError) -> Response {
+/// An error page naming what was asked for (`what`: label and user value).
+fn error_page(title: &str, e: &ApiError, what: &[(&str, Option<&String>)]) -> Response {
     let status = StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    page(
-        status,
-        title,
-        &[format!(
-            "{}: {}",
-            html_escape(e.code.code()),
-            html_escape(&e.message)
-        )],
-    )
+    let mut paragraphs = vec![format!(
+        "{}: {}",
+        html_escape(e.code.code()),
+        html_escape(&e.message)
+    )];
+    for (label, value) in what {
+        if let Some(v) = value {
+            paragraphs.push(format!("{label}: <code>{}</code>", html_escape(v)));
+        }
+    }
+    page(status, title, &paragraphs)
 }
 
 fn confirm_from(state: &AppState, p: &BTreeMap<String, String>) -> ApiResult<String> {
@@ -127,7 +130,14 @@ pub async fn confirmation_page(
                 ),
             ],
         ),
-        Err(e) => error_page("Subscription not confirmed", &e),
+        Err(e) => error_page(
+            "Subscription not confirmed",
+            &e,
+            &[
+                ("Topic", p.get("TopicArn")),
+                ("Endpoint", p.get("Endpoint")),
+            ],
+        ),
     }
 }
 
@@ -157,7 +167,11 @@ pub async fn unsubscribe_page(
                 html_escape(arn.as_deref().unwrap_or(""))
             )],
         ),
-        Err(e) => error_page("Subscription not removed", &e),
+        Err(e) => error_page(
+            "Subscription not removed",
+            &e,
+            &[("Subscription", arn.as_ref())],
+        ),
     }
 }
 
