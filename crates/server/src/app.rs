@@ -93,10 +93,9 @@ async fn api(
     if method == Method::GET
         && !headers.contains_key(axum::http::header::AUTHORIZATION)
         && !uri.query().unwrap_or("").contains("X-Amz-Signature")
+        && let Some(resp) = crate::sns::web::unsigned_action(&state, uri.query()).await
     {
-        if let Some(resp) = crate::sns::web::unsigned_action(&state, uri.query()).await {
-            return resp;
-        }
+        return resp;
     }
     let request_id = uuid::Uuid::new_v4().to_string();
     let header_pairs: Vec<(String, String)> = headers

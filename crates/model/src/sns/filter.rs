@@ -261,7 +261,7 @@ fn parse_numeric(arg: &Value) -> ApiResult<Vec<(Cmp, f64)>> {
     let items = arg
         .as_array()
         .ok_or_else(|| bad("Value of numeric must be an array."))?;
-    if items.is_empty() || items.len() % 2 != 0 || items.len() > 4 {
+    if items.is_empty() || !items.len().is_multiple_of(2) || items.len() > 4 {
         return Err(bad(
             "Value of numeric must be an array of one or two comparisons.",
         ));

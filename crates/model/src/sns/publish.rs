@@ -118,7 +118,7 @@ fn value_invalid(message: String) -> ApiError {
 
 fn is_base64(s: &str) -> bool {
     let trimmed = s.trim_end_matches('=');
-    s.len() % 4 == 0
+    s.len().is_multiple_of(4)
         && s.len() - trimmed.len() <= 2
         && trimmed
             .bytes()
