@@ -164,3 +164,114 @@ pub fn publish_alarm(state: &AppState, topic_arn: &str, msg: &AlarmPublish) -> A
     publish::fan_out(state, &topic, &msg.message_id, &message)?;
     Ok(msg.message_id.clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::store::{SUBSCRIPTIONS, SubscriptionRecord, TOPICS, TopicRecord};
+    use super::*;
+    use crate::notify::{Notifier, Target};
+    use crate::{keys::KeyStore, meta::MetaStore, storage::MetricStore};
+
+    const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:alerts";
+
+    fn state(dir: &std::path::Path) -> AppState {
+        let meta = Arc::new(MetaStore::open(&dir.join("meta.redb")).unwrap());
+        let keys = KeyStore::open(meta.clone(), &dir.join("master.key")).unwrap();
+        AppState {
+            keys,
+            meta: meta.clone(),
+            metrics: MetricStore::open(&dir.join("tsdb"), true).unwrap(),
+            notifier: Notifier::new(meta, dir),
+            data_dir: dir.to_path_buf(),
+            public_url: "http://sns.test".into(),
+            sns: SnsRuntime::default(),
+        }
+    }
+
+    fn subscription(protocol: &str, endpoint: &str, pending: bool) -> SubscriptionRecord {
+        SubscriptionRecord {
+            arn: format!("{TOPIC}:{}", uuid::Uuid::new_v4()),
+            topic_arn: TOPIC.into(),
+            protocol: protocol.into(),
+            endpoint: endpoint.into(),
+            owner: crate::ACCOUNT_ID.into(),
+            principal: "p".into(),
+            pending,
+            token: None,
+            token_expires_ms: 0,
+            confirmation_was_authenticated: false,
+            attributes: BTreeMap::new(),
+            created_ms: 0,
+        }
+    }
+
+    #[test]
+    fn publish_alarm_sends_each_protocol_its_body_once_per_message_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = state(dir.path());
+        let msg = AlarmPublish {
+            message_id: "6c1a1f55-7d5e-4a4b-8c55-0d7a3d1e9f00".into(),
+            subject: "ALARM: \"disk\" in US East (N. Virginia)".into(),
+            json_message: "{\"AlarmName\":\"disk\"}".into(),
+            email_text: "You are receiving this email because ...".into(),
+        };
+        let e = publish_alarm(&st, TOPIC, &msg).unwrap_err();
+        assert_eq!(e.code, ErrorCode::NotFound);
+
+        let topic = TopicRecord {
+            arn: TOPIC.into(),
+            name: "alerts".into(),
+            attributes: BTreeMap::new(),
+            subscriptions_deleted: 0,
+            created_ms: 0,
+        };
+        let subs = [
+            subscription("email", "ops@example.com", false),
+            subscription("https", "https://hooks.example.com/x", false),
+            subscription("email-json", "json@example.com", false),
+            subscription("email", "pending@example.com", true),
+        ];
+        st.meta
+            .transact(|tx| {
+                tx.put(TOPICS, TOPIC, &topic)?;
+                for s in &subs {
+                    tx.put(SUBSCRIPTIONS, &s.arn, s)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+
+        // A retried publish (same message id) queues nothing more.
+        assert_eq!(publish_alarm(&st, TOPIC, &msg).unwrap(), msg.message_id);
+        assert_eq!(publish_alarm(&st, TOPIC, &msg).unwrap(), msg.message_id);
+        let queued = st.notifier.recent(100).unwrap();
+        assert_eq!(queued.len(), 3, "{queued:?}");
+        for rec in &queued {
+            let d = &rec.delivery;
+            assert_eq!(d.message_id, msg.message_id);
+            match &d.target {
+                Target::Email { to, subject, text } if to == "ops@example.com" => {
+                    assert_eq!(subject, &msg.subject);
+                    assert!(text.starts_with(&msg.email_text));
+                    assert!(text.contains("http://sns.test/unsubscribe.html?SubscriptionArn="));
+                }
+                Target::Email { to, text, .. } => {
+                    assert_eq!(to, "json@example.com");
+                    let doc: serde_json::Value = serde_json::from_str(text).unwrap();
+                    assert_eq!(doc["Message"], msg.json_message.as_str());
+                    assert_eq!(doc["MessageId"], msg.message_id.as_str());
+                }
+                Target::Http { url, headers, body } => {
+                    assert_eq!(url, "https://hooks.example.com/x");
+                    let doc: serde_json::Value = serde_json::from_str(body).unwrap();
+                    assert_eq!(doc["Subject"], msg.subject.as_str());
+                    assert_eq!(doc["Message"], msg.json_message.as_str());
+                    assert!(
+                        headers.contains(&("x-amz-sns-message-type".into(), "Notification".into()))
+                    );
+                    assert_eq!(d.policy, crate::notify::RetryPolicy::HTTP_DEFAULT);
+                }
+            }
+        }
+    }
+}
