@@ -711,3 +711,18 @@ def test_topics_and_subscriptions_survive_a_kill(make_server):
     assert c.get_topic_attributes(TopicArn=arn)["Attributes"]["DisplayName"] == "D"
     assert c.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"][0]["Endpoint"] == "d@example.com"
     assert (s.data_dir / "sns-signing-cert.pem").read_text() == cert_before
+
+
+def test_list_subscriptions_pages_by_100(make_server):
+    s = make_server()  # no SMTP relay: confirmation emails land in the local mailbox
+    c = s.client("sns")
+    arn = c.create_topic(Name="paged")["TopicArn"]
+    addresses = {f"user{i:03}@example.com" for i in range(105)}
+    for a in addresses:
+        c.subscribe(TopicArn=arn, Protocol="email", Endpoint=a)
+    for op, kwargs in ((c.list_subscriptions, {}), (c.list_subscriptions_by_topic, {"TopicArn": arn})):
+        first = op(**kwargs)
+        assert len(first["Subscriptions"]) == 100
+        second = op(NextToken=first["NextToken"], **kwargs)
+        assert len(second["Subscriptions"]) == 5 and "NextToken" not in second
+        assert {x["Endpoint"] for x in first["Subscriptions"] + second["Subscriptions"]} == addresses
