@@ -16,6 +16,9 @@ pub const UNSUBSCRIBED: Table = Table::new("sns_unsubscribed");
 
 /// A confirmation token is valid for two days (AWS's figure).
 pub const TOKEN_TTL_MS: i64 = 2 * 24 * 3600 * 1000;
+/// A subscription still pending this long after its token expired (three
+/// days after the last confirmation request, as AWS roughly does) is removed.
+pub const ABANDONED_AFTER_EXPIRY_MS: i64 = 24 * 3600 * 1000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TopicRecord {
@@ -60,6 +63,14 @@ impl SubscriptionRecord {
             }
             _ => false,
         }
+    }
+    /// A pending subscription nobody confirmed in time (also: an
+    /// unsubscribed record whose restore token is long gone).
+    pub fn is_abandoned(&self, now_ms: i64) -> bool {
+        now_ms
+            > self
+                .token_expires_ms
+                .saturating_add(ABANDONED_AFTER_EXPIRY_MS)
     }
     pub fn raw_delivery(&self) -> bool {
         self.attributes
@@ -190,6 +201,8 @@ mod tests {
         assert!(s.token_matches(&t, 999));
         assert!(!s.token_matches(&t, 1000));
         assert!(!s.token_matches("x", 999));
+        assert!(!s.is_abandoned(1000 + ABANDONED_AFTER_EXPIRY_MS));
+        assert!(s.is_abandoned(1001 + ABANDONED_AFTER_EXPIRY_MS));
         s.token = None;
         assert!(!s.token_matches(&t, 0));
     }

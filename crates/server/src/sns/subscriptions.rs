@@ -61,9 +61,15 @@ pub fn subscribe(state: &AppState, caller: &Caller, params: Document) -> ApiResu
             let Some(topic) = tx.get::<TopicRecord>(TOPICS, &topic_arn)? else {
                 return Ok(Err(topic_not_found()));
             };
-            let existing = store::topic_subscriptions_in(tx, &topic_arn)?
-                .into_iter()
-                .find(|s| s.protocol == req.protocol && s.endpoint == req.endpoint);
+            let mut existing = None;
+            for s in store::topic_subscriptions_in(tx, &topic_arn)? {
+                if s.pending && s.is_abandoned(now) {
+                    // Never confirmed: gone, as on AWS; a new request starts afresh.
+                    tx.delete(SUBSCRIPTIONS, &s.arn)?;
+                } else if s.protocol == req.protocol && s.endpoint == req.endpoint {
+                    existing = Some(s);
+                }
+            }
             if let Some(mut sub) = existing {
                 if sub.attributes != req.attributes && !req.attributes.is_empty() {
                     return Ok(Err(invalid(
@@ -206,6 +212,11 @@ pub fn unsubscribe_arn(
                 )));
             }
             tx.delete(SUBSCRIPTIONS, &arn)?;
+            for (key, old) in tx.list::<SubscriptionRecord>(UNSUBSCRIBED)? {
+                if old.is_abandoned(now) {
+                    tx.delete(UNSUBSCRIBED, &key)?;
+                }
+            }
             let topic = tx.get::<TopicRecord>(TOPICS, &sub.topic_arn)?;
             if let Some(mut t) = topic.clone() {
                 t.subscriptions_deleted += 1;
