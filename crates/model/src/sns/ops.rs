@@ -181,13 +181,16 @@ pub fn validate_endpoint(protocol: &str, endpoint: Option<&str>) -> ApiResult<St
         }
         _ => {
             let prefix = format!("{protocol}://");
+            // `get` rather than slicing: the cut may fall inside a character.
+            let rest = endpoint
+                .get(..prefix.len())
+                .filter(|head| head.eq_ignore_ascii_case(&prefix))
+                .and_then(|_| endpoint.get(prefix.len()..));
             let ok = endpoint.len() <= 2048
-                && endpoint.len() > prefix.len()
-                && endpoint[..prefix.len()].eq_ignore_ascii_case(&prefix)
+                && rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
                 && !endpoint
                     .chars()
-                    .any(|c| c.is_whitespace() || c.is_control())
-                && !endpoint[prefix.len()..].starts_with('/');
+                    .any(|c| c.is_whitespace() || c.is_control());
             if !ok {
                 return Err(invalid("Endpoint must match the specified protocol"));
             }
@@ -371,7 +374,15 @@ mod tests {
         }
         assert!(validate_endpoint("http", Some("http://127.0.0.1:9/x")).is_ok());
         assert!(validate_endpoint("https", Some("HTTPS://h/")).is_ok());
-        for bad in ["https://h", "ftp://h", "http://", "http:///x", "http://a b"] {
+        for bad in [
+            "https://h",
+            "ftp://h",
+            "http://",
+            "http:///x",
+            "http://a b",
+            "ééééé",
+            "htté://x",
+        ] {
             assert_eq!(
                 validate_endpoint("http", Some(bad)).unwrap_err().message,
                 "Invalid parameter: Endpoint must match the specified protocol",
@@ -426,5 +437,23 @@ mod tests {
         .validate()
         .unwrap_err();
         assert_eq!(e.code, ErrorCode::TagLimitExceeded);
+    }
+
+    proptest::proptest! {
+        /// Validators answer every input with Ok or an error, never a panic.
+        #[test]
+        fn validators_never_panic(text in "\\PC{0,40}", protocol in "(http|https|email|email-json)") {
+            use crate::sns::{arn, filter, publish};
+            let _ = validate_endpoint(&protocol, Some(&text));
+            let _ = arn::parse_topic_arn("TopicArn", Some(&text));
+            let _ = arn::parse_subscription_arn(Some(&text));
+            let _ = publish::validate_subject(&text);
+            let _ = publish::parse_body(text.clone(), Some("json"));
+            for scope in [filter::FilterScope::MessageAttributes, filter::FilterScope::MessageBody] {
+                if let Ok(p) = filter::FilterPolicy::parse(&text, scope) {
+                    let _ = p.matches(&serde_json::Map::new(), &text);
+                }
+            }
+        }
     }
 }
