@@ -42,6 +42,13 @@ pub enum ErrorCode {
     AuthorizationError,
     InternalError,
     Throttled,
+    ParameterValueInvalid,
+    TooManyEntriesInBatchRequest,
+    EmptyBatchRequest,
+    BatchEntryIdsNotDistinct,
+    InvalidBatchEntryId,
+    BatchRequestTooLong,
+    TagLimitExceeded,
 }
 
 /// Whether the caller (`Sender`) or the service (`Receiver`) is at fault.
@@ -92,6 +99,13 @@ impl ErrorCode {
         Self::AuthorizationError,
         Self::InternalError,
         Self::Throttled,
+        Self::ParameterValueInvalid,
+        Self::TooManyEntriesInBatchRequest,
+        Self::EmptyBatchRequest,
+        Self::BatchEntryIdsNotDistinct,
+        Self::InvalidBatchEntryId,
+        Self::BatchRequestTooLong,
+        Self::TagLimitExceeded,
     ];
 
     /// The code whose query-protocol name is `code`.
@@ -132,6 +146,13 @@ impl ErrorCode {
             AuthorizationError => "AuthorizationError",
             InternalError => "InternalError",
             Throttled => "Throttled",
+            ParameterValueInvalid => "ParameterValueInvalid",
+            TooManyEntriesInBatchRequest => "TooManyEntriesInBatchRequest",
+            EmptyBatchRequest => "EmptyBatchRequest",
+            BatchEntryIdsNotDistinct => "BatchEntryIdsNotDistinct",
+            InvalidBatchEntryId => "InvalidBatchEntryId",
+            BatchRequestTooLong => "BatchRequestTooLong",
+            TagLimitExceeded => "TagLimitExceeded",
         }
     }
 
@@ -153,6 +174,7 @@ impl ErrorCode {
             AuthorizationError => "AuthorizationErrorException",
             InternalError => "InternalErrorException",
             Throttled => "ThrottledException",
+            ParameterValueInvalid => "InvalidParameterValueException",
             other => other.code(),
         }
     }
@@ -266,10 +288,17 @@ mod tests {
                 | ErrorCode::NotFound
                 | ErrorCode::AuthorizationError
                 | ErrorCode::InternalError
-                | ErrorCode::Throttled => 1,
+                | ErrorCode::Throttled
+                | ErrorCode::ParameterValueInvalid
+                | ErrorCode::TooManyEntriesInBatchRequest
+                | ErrorCode::EmptyBatchRequest
+                | ErrorCode::BatchEntryIdsNotDistinct
+                | ErrorCode::InvalidBatchEntryId
+                | ErrorCode::BatchRequestTooLong
+                | ErrorCode::TagLimitExceeded => 1,
             }
         };
-        assert_eq!(ErrorCode::ALL.iter().map(|c| count(*c)).sum::<usize>(), 29);
+        assert_eq!(ErrorCode::ALL.iter().map(|c| count(*c)).sum::<usize>(), 36);
         assert_eq!(ErrorCode::from_code("Nope"), None);
     }
 }

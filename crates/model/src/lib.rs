@@ -14,6 +14,7 @@ pub mod math;
 pub mod metric;
 pub mod ops;
 pub mod param;
+pub mod sns;
 pub mod statistic;
 pub mod time;
 pub mod unit;

@@ -37,6 +37,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/health", get(|| async { "ok" }))
         .route("/", any(api))
         .route("/service/{service}/operation/{op}", any(api))
+        .route(
+            "/confirmation.html",
+            get(crate::sns::web::confirmation_page),
+        )
+        .route("/unsubscribe.html", get(crate::sns::web::unsubscribe_page))
+        .route("/{file}", get(crate::sns::web::certificate))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
@@ -82,6 +88,15 @@ async fn api(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    // SNS's SubscribeURL / UnsubscribeURL are unsigned GETs (the token is the
+    // secret); any request carrying a signature goes through SigV4 below.
+    if method == Method::GET
+        && !headers.contains_key(axum::http::header::AUTHORIZATION)
+        && !uri.query().unwrap_or("").contains("X-Amz-Signature")
+        && let Some(resp) = crate::sns::web::unsigned_action(&state, uri.query()).await
+    {
+        return resp;
+    }
     let request_id = uuid::Uuid::new_v4().to_string();
     let header_pairs: Vec<(String, String)> = headers
         .iter()
@@ -237,7 +252,7 @@ fn dispatch(
 ) -> Result<proto::Document, ApiError> {
     match service {
         Service::CloudWatch => crate::cloudwatch::dispatch(state, caller, action, params, batch_id),
-        Service::Sns => Err(not_implemented("SNS", action)),
+        Service::Sns => crate::sns::dispatch(state, caller, action, params),
     }
 }
 
@@ -288,25 +303,13 @@ pub(crate) fn to_axum(r: proto::Response) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{bootstrap, keys::KeyStore, meta::MetaStore, storage::MetricStore};
     use std::io::Write as _;
 
     const KEY_ID: &str = "AKIDIDEMPOTENCYTEST1";
     const SECRET: &str = "idempotency-test-secret";
 
     fn state(dir: &std::path::Path) -> AppState {
-        let meta = Arc::new(MetaStore::open(&dir.join("meta.redb")).unwrap());
-        let keys = KeyStore::open(meta.clone(), &dir.join("master.key")).unwrap();
-        bootstrap::admin_key(&meta, &keys, dir, Some(&(KEY_ID.into(), SECRET.into()))).unwrap();
-        let metrics = MetricStore::open(&dir.join("tsdb"), true).unwrap();
-        AppState {
-            keys,
-            meta,
-            metrics,
-            notifier: crate::notify::Notifier::default(),
-            data_dir: dir.to_path_buf(),
-            public_url: "http://127.0.0.1:4566".into(),
-        }
+        AppState::for_tests(dir, (KEY_ID, SECRET))
     }
 
     /// A gzip'd, signed awsQuery PutMetricData of `n` datums, as the agent sends it.

@@ -134,7 +134,17 @@ pub async fn run(
         notifier,
         data_dir: data_dir.clone(),
         public_url,
+        sns: sns::SnsRuntime::default(),
     });
+    {
+        // Create (first start) or load the SNS signing key now, not on the
+        // first Subscribe.
+        let st = state.clone();
+        tokio::task::spawn_blocking(move || st.sns.signer(&st.data_dir).map(|_| ()))
+            .await
+            .map_err(|e| ServerError::Storage(e.to_string()))?
+            .map_err(|e| ServerError::Storage(e.message))?;
+    }
     let worker = state.notifier.start_worker(&delivery_config)?;
     on_started(&Started {
         addr,

@@ -126,6 +126,18 @@ impl Txn<'_> {
         t.insert(key, bytes.as_slice()).map_err(db_err)?;
         Ok(())
     }
+    /// All records of a table in key order, as this transaction sees them.
+    pub fn list<T: DeserializeOwned>(&self, table: Table) -> Result<Vec<(String, T)>> {
+        let t = self.tx.open_table(table.def()).map_err(db_err)?;
+        let mut out = Vec::new();
+        for item in t.iter().map_err(db_err)? {
+            let (k, v) = item.map_err(db_err)?;
+            let key = k.value().to_string();
+            let rec = decode(table, &key, v.value())?;
+            out.push((key, rec));
+        }
+        Ok(out)
+    }
     pub fn delete(&mut self, table: Table, key: &str) -> Result<bool> {
         let mut t = self.tx.open_table(table.def()).map_err(db_err)?;
         let existed = t.remove(key).map_err(db_err)?.is_some();

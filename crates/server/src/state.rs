@@ -18,4 +18,28 @@ pub struct AppState {
     pub data_dir: PathBuf,
     /// Base URL for links in emails and notifications (no trailing slash).
     pub public_url: String,
+    /// SNS's signing key (loaded once).
+    pub sns: crate::sns::SnsRuntime,
+}
+
+#[cfg(test)]
+impl AppState {
+    /// A state over a fresh data directory, for unit tests: a working
+    /// notifier (outbox in the same store), `admin_key` as the bootstrap
+    /// admin key, storage fsync'd as in production.
+    pub(crate) fn for_tests(dir: &std::path::Path, admin_key: (&str, &str)) -> AppState {
+        let meta = Arc::new(MetaStore::open(&dir.join("meta.redb")).expect("meta store"));
+        let keys = KeyStore::open(meta.clone(), &dir.join("master.key")).expect("key store");
+        let admin = (admin_key.0.to_string(), admin_key.1.to_string());
+        crate::bootstrap::admin_key(&meta, &keys, dir, Some(&admin)).expect("admin key");
+        AppState {
+            keys,
+            metrics: MetricStore::open(&dir.join("tsdb"), true).expect("tsdb"),
+            notifier: Notifier::new(meta.clone(), dir),
+            meta,
+            data_dir: dir.to_path_buf(),
+            public_url: "http://127.0.0.1:4566".into(),
+            sns: crate::sns::SnsRuntime::default(),
+        }
+    }
 }

@@ -6,8 +6,6 @@
 use super::store::{self, ALARMS, Change, HISTORY, PENDING};
 use super::{actions, scheduler};
 use crate::state::AppState;
-use crate::{bootstrap, keys::KeyStore, meta::MetaStore, storage::MetricStore};
-use std::sync::Arc;
 use stratus_model::alarm::StateValue;
 use stratus_model::alarm::put::PutMetricAlarmInput;
 use stratus_model::alarm::record::{AlarmRecord, HistoryItemType, HistoryRecord, PendingAction};
@@ -16,24 +14,7 @@ use stratus_model::ops::put_metric_data::{Datum, DatumValue};
 use stratus_model::{Timestamp, Unit};
 
 fn state(dir: &std::path::Path) -> AppState {
-    let meta = Arc::new(MetaStore::open(&dir.join("meta.redb")).unwrap());
-    let keys = KeyStore::open(meta.clone(), &dir.join("master.key")).unwrap();
-    bootstrap::admin_key(
-        &meta,
-        &keys,
-        dir,
-        Some(&("AKIDALARMSTEST000001".into(), "alarms-test-secret".into())),
-    )
-    .unwrap();
-    let metrics = MetricStore::open(&dir.join("tsdb"), false).unwrap();
-    AppState {
-        keys,
-        meta,
-        metrics,
-        notifier: crate::notify::Notifier::default(),
-        data_dir: dir.to_path_buf(),
-        public_url: "http://127.0.0.1:4566".into(),
-    }
+    AppState::for_tests(dir, ("AKIDALARMSTEST000001", "alarms-test-secret"))
 }
 
 fn put_alarm(st: &AppState, name: &str, period: i64) {

@@ -1,0 +1,624 @@
+//! Publish validation: target, subject rules, `MessageStructure=json`,
+//! message attributes (String, Number, Binary, String.Array) and the size
+//! limit; and the JSON view of attributes that filter policies match.
+
+use super::arn::{TopicArn, parse_topic_arn};
+use super::{invalid, required};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// Largest message (body plus attributes), in bytes: 256 KiB.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+/// Subjects are shorter than this many characters.
+pub const MAX_SUBJECT_CHARS: usize = 100;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct MessageAttributeInput {
+    pub data_type: Option<String>,
+    pub string_value: Option<String>,
+    pub binary_value: Option<String>,
+}
+
+/// A validated message attribute. Binary values stay base64 text: that is how
+/// SNS delivers them in the JSON document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageAttribute {
+    pub data_type: String,
+    pub value: String,
+}
+
+impl MessageAttribute {
+    /// `String`, `Number`, `Binary` or `String.Array` (custom suffixes stripped).
+    pub fn base_type(&self) -> &str {
+        if self.data_type == "String.Array" {
+            return "String.Array";
+        }
+        self.data_type.split('.').next().unwrap_or("")
+    }
+}
+
+pub type MessageAttributes = BTreeMap<String, MessageAttribute>;
+
+/// The body SNS sends: one text, or one per protocol (`MessageStructure=json`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageBody {
+    Plain(String),
+    PerProtocol {
+        default: String,
+        overrides: BTreeMap<String, String>,
+    },
+}
+
+impl MessageBody {
+    /// The text a subscriber of `protocol` receives.
+    pub fn for_protocol(&self, protocol: &str) -> &str {
+        match self {
+            MessageBody::Plain(m) => m,
+            MessageBody::PerProtocol { default, overrides } => {
+                overrides.get(protocol).unwrap_or(default)
+            }
+        }
+    }
+}
+
+/// A validated message (target-independent, shared by Publish and PublishBatch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidMessage {
+    pub subject: Option<String>,
+    pub body: MessageBody,
+    pub attributes: MessageAttributes,
+}
+
+impl ValidMessage {
+    /// The attributes as filter policies see them: String → string, Number →
+    /// number, String.Array → its JSON array; Binary is not matchable.
+    pub fn filter_view(&self) -> Map<String, Value> {
+        let mut out = Map::new();
+        for (name, a) in &self.attributes {
+            let v = match a.base_type() {
+                "String" => Value::String(a.value.clone()),
+                "Number" => match a
+                    .value
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64)
+                {
+                    Some(n) => Value::Number(n),
+                    None => continue,
+                },
+                "String.Array" => match serde_json::from_str(&a.value) {
+                    Ok(v) => v,
+                    Err(_) => continue,
+                },
+                _ => continue,
+            };
+            out.insert(name.clone(), v);
+        }
+        out
+    }
+}
+
+/// Checks a Subject: ASCII, starts with a letter, digit or punctuation, no
+/// line breaks or control characters, fewer than 100 characters.
+pub fn validate_subject(subject: &str) -> ApiResult<()> {
+    let ok = !subject.is_empty()
+        && subject.chars().count() < MAX_SUBJECT_CHARS
+        && subject.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && subject.bytes().next().is_some_and(|b| b.is_ascii_graphic());
+    if ok { Ok(()) } else { Err(invalid("Subject")) }
+}
+
+fn value_invalid(message: String) -> ApiError {
+    ApiError::new(ErrorCode::ParameterValueInvalid, message)
+}
+
+fn is_base64(s: &str) -> bool {
+    let trimmed = s.trim_end_matches('=');
+    s.len().is_multiple_of(4)
+        && s.len() - trimmed.len() <= 2
+        && trimmed
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+}
+
+fn validate_attribute_name(name: &str) -> ApiResult<()> {
+    let lower = name.to_ascii_lowercase();
+    let ok = !name.is_empty()
+        && name.len() <= 256
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        && !name.starts_with('.')
+        && !name.ends_with('.')
+        && !name.contains("..")
+        && !lower.starts_with("aws.")
+        && !lower.starts_with("amazon.");
+    if ok {
+        Ok(())
+    } else {
+        Err(value_invalid(format!(
+            "The message attribute name '{}' is invalid: names use A-Z a-z 0-9 _ - . (not at either end, no '..'), at most 256 characters, and must not start with AWS. or Amazon.",
+            name.chars().take(64).collect::<String>()
+        )))
+    }
+}
+
+/// Validates message attributes; returns them and their size in bytes.
+pub fn validate_attributes(
+    input: BTreeMap<String, MessageAttributeInput>,
+) -> ApiResult<(MessageAttributes, usize)> {
+    let mut out = BTreeMap::new();
+    let mut size = 0usize;
+    for (name, a) in input {
+        validate_attribute_name(&name)?;
+        let data_type = a.data_type.filter(|t| !t.is_empty()).ok_or_else(|| {
+            value_invalid(format!(
+                "The message attribute '{name}' must contain non-empty message attribute type."
+            ))
+        })?;
+        let base = if data_type == "String.Array" {
+            "String.Array"
+        } else {
+            data_type.split('.').next().unwrap_or("")
+        };
+        let value = match base {
+            "String" | "Number" | "String.Array" => a.string_value,
+            "Binary" => a.binary_value,
+            _ => {
+                return Err(value_invalid(format!(
+                    "The message attribute '{name}' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String."
+                )));
+            }
+        };
+        let value = value.filter(|v| !v.is_empty()).ok_or_else(|| {
+            value_invalid(format!(
+                "The message attribute '{name}' must contain non-empty message attribute value for message attribute type '{base}'."
+            ))
+        })?;
+        match base {
+            "Number" if value.trim().parse::<f64>().map_or(true, |n| !n.is_finite()) => {
+                return Err(value_invalid(format!(
+                    "Could not cast message attribute '{name}' value to number."
+                )));
+            }
+            "Binary" if !is_base64(&value) => {
+                return Err(value_invalid(format!(
+                    "The message attribute '{name}' with type 'Binary' must be base64 encoded."
+                )));
+            }
+            "String.Array"
+                if !matches!(serde_json::from_str::<Value>(&value), Ok(Value::Array(_))) =>
+            {
+                return Err(value_invalid(format!(
+                    "The message attribute '{name}' with type 'String.Array' has an invalid value: it must be a JSON array."
+                )));
+            }
+            _ => {}
+        }
+        size += name.len() + data_type.len() + value.len();
+        out.insert(name, MessageAttribute { data_type, value });
+    }
+    Ok((out, size))
+}
+
+/// Parses `Message` under `MessageStructure`.
+pub fn parse_body(message: String, structure: Option<&str>) -> ApiResult<MessageBody> {
+    match structure {
+        None | Some("") => Ok(MessageBody::Plain(message)),
+        Some("json") => {
+            let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(&message) else {
+                return Err(invalid(
+                    "Message Structure - JSON message body failed to parse",
+                ));
+            };
+            let mut overrides = BTreeMap::new();
+            let mut default = None;
+            for (k, v) in obj {
+                let Value::String(text) = v else {
+                    return Err(invalid(format_args!(
+                        "Message Structure - JSON message body failed to parse: the value of \"{k}\" must be a string"
+                    )));
+                };
+                if k == "default" {
+                    default = Some(text);
+                } else {
+                    overrides.insert(k, text);
+                }
+            }
+            let default = default.ok_or_else(|| {
+                invalid("Message Structure - No default entry in JSON message body")
+            })?;
+            Ok(MessageBody::PerProtocol { default, overrides })
+        }
+        Some(_) => Err(invalid("MessageStructure")),
+    }
+}
+
+/// Validates one message (Publish or a PublishBatch entry).
+pub fn validate_message(
+    message: Option<String>,
+    subject: Option<String>,
+    structure: Option<&str>,
+    attributes: BTreeMap<String, MessageAttributeInput>,
+) -> ApiResult<ValidMessage> {
+    let message = message.ok_or_else(|| required("Message"))?;
+    if message.is_empty() {
+        return Err(invalid("Empty message"));
+    }
+    if let Some(s) = &subject {
+        validate_subject(s)?;
+    }
+    let (attributes, attr_size) = validate_attributes(attributes)?;
+    if message.len() + attr_size > MAX_MESSAGE_BYTES {
+        return Err(invalid("Message too long"));
+    }
+    let body = parse_body(message, structure)?;
+    Ok(ValidMessage {
+        subject,
+        body,
+        attributes,
+    })
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct PublishInput {
+    pub topic_arn: Option<String>,
+    pub target_arn: Option<String>,
+    pub phone_number: Option<String>,
+    pub message: Option<String>,
+    pub subject: Option<String>,
+    pub message_structure: Option<String>,
+    pub message_attributes: BTreeMap<String, MessageAttributeInput>,
+    pub message_group_id: Option<String>,
+    pub message_deduplication_id: Option<String>,
+}
+
+/// A validated Publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishRequest {
+    pub topic: TopicArn,
+    pub message: ValidMessage,
+}
+
+/// The topic a Publish targets (`TopicArn` or `TargetArn`; SMS is not served).
+pub fn publish_target(
+    topic_arn: Option<&str>,
+    target_arn: Option<&str>,
+    phone_number: Option<&str>,
+) -> ApiResult<TopicArn> {
+    let nonempty = |o: Option<&str>| o.filter(|s| !s.is_empty()).is_some();
+    if nonempty(phone_number) {
+        return Err(invalid(
+            "PhoneNumber Reason: SMS delivery is not supported by Stratus",
+        ));
+    }
+    match (
+        topic_arn.filter(|s| !s.is_empty()),
+        target_arn.filter(|s| !s.is_empty()),
+    ) {
+        (Some(_), Some(_)) => Err(invalid(
+            "TopicArn or TargetArn Reason: Only one of them may be set",
+        )),
+        (Some(t), None) => parse_topic_arn("TopicArn", Some(t)),
+        (None, Some(t)) => parse_topic_arn("TargetArn", Some(t)),
+        (None, None) => Err(invalid(
+            "TopicArn or TargetArn Reason: no value for required parameter",
+        )),
+    }
+}
+
+fn refuse_fifo_params(group: Option<&str>, dedup: Option<&str>) -> ApiResult<()> {
+    if group.is_some_and(|g| !g.is_empty()) {
+        return Err(invalid(
+            "MessageGroupId Reason: The request includes MessageGroupId parameter that is not valid for this topic type",
+        ));
+    }
+    if dedup.is_some_and(|g| !g.is_empty()) {
+        return Err(invalid(
+            "MessageDeduplicationId Reason: The request includes MessageDeduplicationId parameter that is not valid for this topic type",
+        ));
+    }
+    Ok(())
+}
+
+impl PublishInput {
+    pub fn validate(self) -> ApiResult<PublishRequest> {
+        let topic = publish_target(
+            self.topic_arn.as_deref(),
+            self.target_arn.as_deref(),
+            self.phone_number.as_deref(),
+        )?;
+        let message = validate_message(
+            self.message,
+            self.subject,
+            self.message_structure.as_deref(),
+            self.message_attributes,
+        )?;
+        refuse_fifo_params(
+            self.message_group_id.as_deref(),
+            self.message_deduplication_id.as_deref(),
+        )?;
+        Ok(PublishRequest { topic, message })
+    }
+}
+
+/// Most entries in one PublishBatch.
+pub const MAX_BATCH_ENTRIES: usize = 10;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct PublishBatchInput {
+    pub topic_arn: Option<String>,
+    pub publish_batch_request_entries: Vec<PublishBatchEntryInput>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct PublishBatchEntryInput {
+    pub id: Option<String>,
+    pub message: Option<String>,
+    pub subject: Option<String>,
+    pub message_structure: Option<String>,
+    pub message_attributes: BTreeMap<String, MessageAttributeInput>,
+    pub message_group_id: Option<String>,
+    pub message_deduplication_id: Option<String>,
+}
+
+/// A validated PublishBatch: each entry's id and either its message or the
+/// error that entry fails with (reported in `Failed`, not for the request).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishBatchRequest {
+    pub topic: TopicArn,
+    pub entries: Vec<(String, ApiResult<ValidMessage>)>,
+}
+
+impl PublishBatchInput {
+    pub fn validate(self) -> ApiResult<PublishBatchRequest> {
+        let topic = parse_topic_arn("TopicArn", self.topic_arn.as_deref())?;
+        let entries = self.publish_batch_request_entries;
+        if entries.is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::EmptyBatchRequest,
+                "The batch request doesn't contain any entries.",
+            ));
+        }
+        if entries.len() > MAX_BATCH_ENTRIES {
+            return Err(ApiError::new(
+                ErrorCode::TooManyEntriesInBatchRequest,
+                "The batch request contains more entries than permissible.",
+            ));
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        let mut total = 0usize;
+        let mut out = Vec::with_capacity(entries.len());
+        for e in entries {
+            let id = e.id.unwrap_or_default();
+            let id_ok = !id.is_empty()
+                && id.len() <= 80
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !id_ok {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidBatchEntryId,
+                    "A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long.",
+                ));
+            }
+            if !ids.insert(id.clone()) {
+                return Err(ApiError::new(
+                    ErrorCode::BatchEntryIdsNotDistinct,
+                    "Two or more batch entries in the request have the same Id.",
+                ));
+            }
+            total += e.message.as_ref().map_or(0, String::len);
+            let msg = refuse_fifo_params(
+                e.message_group_id.as_deref(),
+                e.message_deduplication_id.as_deref(),
+            )
+            .and_then(|()| {
+                validate_message(
+                    e.message,
+                    e.subject,
+                    e.message_structure.as_deref(),
+                    e.message_attributes,
+                )
+            });
+            out.push((id, msg));
+        }
+        if total > MAX_MESSAGE_BYTES {
+            return Err(ApiError::new(
+                ErrorCode::BatchRequestTooLong,
+                "The length of all the messages put together is more than the limit.",
+            ));
+        }
+        Ok(PublishBatchRequest {
+            topic,
+            entries: out,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attr(t: &str, s: Option<&str>, b: Option<&str>) -> MessageAttributeInput {
+        MessageAttributeInput {
+            data_type: Some(t.into()),
+            string_value: s.map(Into::into),
+            binary_value: b.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn subjects() {
+        assert!(validate_subject("ALARM: \"disk\" in US East (N. Virginia)").is_ok());
+        assert!(validate_subject(&"s".repeat(99)).is_ok());
+        for bad in ["", " lead", "a\nb", "tab\t", &"s".repeat(100), "é"] {
+            assert_eq!(
+                validate_subject(bad).unwrap_err().message,
+                "Invalid parameter: Subject",
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn attributes_table() {
+        let ok: BTreeMap<_, _> = [
+            ("s".to_string(), attr("String", Some("x"), None)),
+            ("n".to_string(), attr("Number.float", Some("1.5"), None)),
+            ("b".to_string(), attr("Binary", None, Some("AAE="))),
+            (
+                "a".to_string(),
+                attr("String.Array", Some("[\"x\", 1]"), None),
+            ),
+        ]
+        .into();
+        let (v, size) = validate_attributes(ok).unwrap();
+        assert_eq!(v.len(), 4);
+        assert!(size > 0);
+        let m = ValidMessage {
+            subject: None,
+            body: MessageBody::Plain("m".into()),
+            attributes: v,
+        };
+        let view = m.filter_view();
+        assert_eq!(view["n"], serde_json::json!(1.5));
+        assert!(view.get("b").is_none());
+        assert_eq!(view["a"], serde_json::json!(["x", 1]));
+
+        let cases = [
+            (
+                "s",
+                attr("String", Some(""), None),
+                "must contain non-empty message attribute value",
+            ),
+            (
+                "n",
+                attr("Number", Some("abc"), None),
+                "Could not cast message attribute 'n' value to number.",
+            ),
+            (
+                "t",
+                attr("Blob", Some("x"), None),
+                "invalid message attribute type",
+            ),
+            ("b", attr("Binary", None, Some("!!")), "must be base64"),
+            (
+                "a",
+                attr("String.Array", Some("x"), None),
+                "must be a JSON array",
+            ),
+            (
+                "AWS.x",
+                attr("String", Some("x"), None),
+                "name 'AWS.x' is invalid",
+            ),
+            ("a..b", attr("String", Some("x"), None), "is invalid"),
+        ];
+        for (name, a, frag) in cases {
+            let e = validate_attributes([(name.to_string(), a)].into()).unwrap_err();
+            assert_eq!(e.code, ErrorCode::ParameterValueInvalid);
+            assert!(e.message.contains(frag), "{name}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn message_structure() {
+        let b = parse_body(r#"{"default":"d","email":"e"}"#.into(), Some("json")).unwrap();
+        assert_eq!(b.for_protocol("email"), "e");
+        assert_eq!(b.for_protocol("https"), "d");
+        let e = parse_body(r#"{"email":"e"}"#.into(), Some("json")).unwrap_err();
+        assert_eq!(
+            e.message,
+            "Invalid parameter: Message Structure - No default entry in JSON message body"
+        );
+        let e = parse_body("x".into(), Some("json")).unwrap_err();
+        assert_eq!(
+            e.message,
+            "Invalid parameter: Message Structure - JSON message body failed to parse"
+        );
+        assert_eq!(
+            parse_body("x".into(), Some("xml")).unwrap_err().message,
+            "Invalid parameter: MessageStructure"
+        );
+    }
+
+    #[test]
+    fn message_limits_and_targets() {
+        let e = validate_message(Some(String::new()), None, None, BTreeMap::new()).unwrap_err();
+        assert_eq!(e.message, "Invalid parameter: Empty message");
+        let e = validate_message(
+            Some("x".repeat(MAX_MESSAGE_BYTES + 1)),
+            None,
+            None,
+            BTreeMap::new(),
+        )
+        .unwrap_err();
+        assert_eq!(e.message, "Invalid parameter: Message too long");
+        assert!(
+            validate_message(
+                Some("x".repeat(MAX_MESSAGE_BYTES)),
+                None,
+                None,
+                BTreeMap::new()
+            )
+            .is_ok()
+        );
+        let arn = "arn:aws:sns:us-east-1:123456789012:t";
+        assert_eq!(publish_target(None, Some(arn), None).unwrap().name, "t");
+        assert!(publish_target(Some(arn), Some(arn), None).is_err());
+        assert!(publish_target(None, None, Some("+15555550100")).is_err());
+        assert!(
+            publish_target(None, None, None)
+                .unwrap_err()
+                .message
+                .contains("no value")
+        );
+    }
+
+    #[test]
+    fn batches() {
+        let entry = |id: &str| PublishBatchEntryInput {
+            id: Some(id.into()),
+            message: Some("m".into()),
+            ..Default::default()
+        };
+        let arn = Some("arn:aws:sns:us-east-1:123456789012:t".to_string());
+        let input = |entries| PublishBatchInput {
+            topic_arn: arn.clone(),
+            publish_batch_request_entries: entries,
+        };
+        assert_eq!(
+            input(vec![]).validate().unwrap_err().code,
+            ErrorCode::EmptyBatchRequest
+        );
+        let many = (0..11).map(|i| entry(&format!("e{i}"))).collect();
+        assert_eq!(
+            input(many).validate().unwrap_err().code,
+            ErrorCode::TooManyEntriesInBatchRequest
+        );
+        assert_eq!(
+            input(vec![entry("a"), entry("a")])
+                .validate()
+                .unwrap_err()
+                .code,
+            ErrorCode::BatchEntryIdsNotDistinct
+        );
+        assert_eq!(
+            input(vec![entry("a b")]).validate().unwrap_err().code,
+            ErrorCode::InvalidBatchEntryId
+        );
+        let mut bad = entry("b");
+        bad.subject = Some("a\nb".into());
+        let v = input(vec![entry("a"), bad]).validate().unwrap();
+        assert!(v.entries[0].1.is_ok());
+        assert!(v.entries[1].1.is_err());
+    }
+}
