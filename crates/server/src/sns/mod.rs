@@ -176,7 +176,7 @@ mod tests {
     fn state(dir: &std::path::Path) -> AppState {
         AppState {
             public_url: "http://sns.test".into(),
-            ..AppState::for_tests(dir, ("AKIDSNSTEST000000001", "sns-test-secret"))
+            ..AppState::for_tests(dir, ("AKIDSNSTEST000000001", "sns-unit-test-secret"))
         }
     }
 
