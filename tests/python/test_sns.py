@@ -7,112 +7,30 @@ the certificate served at SigningCertURL (the `cryptography` package)."""
 
 from __future__ import annotations
 
-import base64
-import email
-import email.policy
 import json
 import re
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import botocore.exceptions
 import pytest
 from aiosmtpd.controller import Controller
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
 
-from conftest import StratusServer, clean_env, free_port, wait_for
+from conftest import StratusServer, clean_env, free_port
+from notify_support import (
+    Inbox,
+    Webhook,
+    body_of,
+    confirm_email,
+    confirmed_http_subscription,
+    http_get,
+    verify_signature,
+)
 
-WAIT_S = 30.0
-
-
-# ---- a real SMTP server and a real webhook listener ------------------------------------
-
-
-class Inbox:
-    """aiosmtpd handler keeping every received message."""
-
-    def __init__(self):
-        self.messages: list[email.message.EmailMessage] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):
-        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        msg["X-Test-Rcpt"] = ",".join(envelope.rcpt_tos)
-        with self.lock:
-            self.messages.append(msg)
-        return "250 OK"
-
-    def to(self, address: str) -> list:
-        with self.lock:
-            return [m for m in self.messages if address in m["X-Test-Rcpt"]]
-
-    def wait_for(self, address: str, subject_part: str, count: int = 1):
-        def found():
-            ms = [m for m in self.to(address) if subject_part in str(m["Subject"])]
-            return ms if len(ms) >= count else None
-
-        return wait_for(found, WAIT_S, what=f"{count} email(s) to {address} with {subject_part!r}")
-
-
-def body_of(msg) -> str:
-    part = msg.get_body(preferencelist=("plain",))
-    text = part.get_content() if part is not None else msg.get_content()
-    return text.replace("\r\n", "\n")  # SMTP carries CRLF line ends
-
-
-class Webhook:
-    """An HTTP listener on 127.0.0.1 recording every POST (path, headers, body)."""
-
-    def __init__(self):
-        self.requests: list[tuple[str, dict, str]] = []
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                n = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(n).decode("utf-8")
-                with outer.lock:
-                    outer.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def at(self, path: str, message_type: str | None = None) -> list:
-        with self.lock:
-            return [
-                r
-                for r in self.requests
-                if r[0] == path and (message_type is None or r[1].get("x-amz-sns-message-type") == message_type)
-            ]
-
-    def wait_for(self, path: str, message_type: str, count: int = 1):
-        def found():
-            rs = self.at(path, message_type)
-            return rs if len(rs) >= count else None
-
-        return wait_for(found, WAIT_S, what=f"{count} {message_type} POST(s) to {path}")
-
-    def close(self):
-        self.httpd.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -161,59 +79,6 @@ def uniq(prefix: str = "t") -> str:
 def error_of(excinfo) -> tuple[str, str, int]:
     e = excinfo.value.response
     return e["Error"]["Code"], e["Error"]["Message"], e["ResponseMetadata"]["HTTPStatusCode"]
-
-
-def http_get(url: str) -> tuple[int, str, dict]:
-    try:
-        with urllib.request.urlopen(url, timeout=30) as r:
-            return r.status, r.read().decode(), {k.lower(): v for k, v in r.headers.items()}
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(), {k.lower(): v for k, v in e.headers.items()}
-
-
-# ---- signature verification (independent of the server's code) ------------------------
-
-NOTIFICATION_KEYS = ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"]
-CONFIRMATION_KEYS = ["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"]
-
-
-def verify_signature(doc: dict) -> None:
-    keys = NOTIFICATION_KEYS if doc["Type"] == "Notification" else CONFIRMATION_KEYS
-    canonical = "".join(f"{k}\n{doc[k]}\n" for k in keys if k in doc)
-    status, pem, _ = http_get(doc["SigningCertURL"])
-    assert status == 200, pem
-    cert = x509.load_pem_x509_certificate(pem.encode())
-    algo = {"1": hashes.SHA1(), "2": hashes.SHA256()}[doc["SignatureVersion"]]
-    cert.public_key().verify(base64.b64decode(doc["Signature"]), canonical.encode(), padding.PKCS1v15(), algo)
-    # Tampering breaks it.
-    with pytest.raises(Exception):
-        cert.public_key().verify(
-            base64.b64decode(doc["Signature"]), (canonical + "x").encode(), padding.PKCS1v15(), algo
-        )
-
-
-def confirm_email(inbox: Inbox, address: str) -> str:
-    """Clicks the link in the confirmation email; returns the page."""
-    (msg,) = inbox.wait_for(address, "Subscription Confirmation")
-    assert str(msg["Subject"]) == "AWS Notification - Subscription Confirmation"
-    link = re.search(r"(http://\S+/confirmation\.html\?\S+)", body_of(msg)).group(1)
-    status, page, _ = http_get(link)
-    assert status == 200, page
-    assert "Subscription confirmed!" in page
-    return page
-
-
-def confirmed_http_subscription(sns, hook: Webhook, topic: str, path: str, **attrs) -> str:
-    arn = sns.subscribe(
-        TopicArn=topic, Protocol="http", Endpoint=hook.url(path), ReturnSubscriptionArn=True,
-        Attributes={k: v for k, v in attrs.items()},
-    )["SubscriptionArn"]
-    (_, _, body), = hook.wait_for(path, "SubscriptionConfirmation")
-    doc = json.loads(body)
-    status, xml, _ = http_get(doc["SubscribeURL"])
-    assert status == 200, xml
-    assert f"<SubscriptionArn>{arn}</SubscriptionArn>" in xml
-    return arn
 
 
 # ---- topics --------------------------------------------------------------------------------
