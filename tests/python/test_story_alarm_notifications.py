@@ -153,3 +153,56 @@ def test_alarm_emails_and_webhooks_the_confirmed_subscribers(story):
     states = cw.describe_alarm_history(AlarmName=ALARM, HistoryItemType="StateUpdate")["AlarmHistoryItems"]
     assert [s["HistorySummary"] for s in states][:2] == [
         "Alarm updated from ALARM to OK", "Alarm updated from INSUFFICIENT_DATA to ALARM"]
+
+
+def test_alarm_email_survives_a_down_relay_and_a_server_kill(tmp_path):
+    """The relay is down when the alarm fires; the server is SIGKILLed while the ALARM email
+    waits in the outbox; both come back — the email arrives, exactly once."""
+    from conftest import _RUNNING
+
+    port = free_port()
+    relay = Controller(Inbox(), hostname="127.0.0.1", port=port)
+    relay.start()
+    server = StratusServer(tmp_path / "data", env={"STRATUS_SMTP_URL": f"smtp://127.0.0.1:{port}"})
+    server.start()
+    try:
+        cw, sns = server.client("cloudwatch"), server.client("sns")
+        topic = sns.create_topic(Name="ops-alerts")["TopicArn"]
+        sns.subscribe(TopicArn=topic, Protocol="email", Endpoint=ADDRESS)
+        confirm_email(relay.handler, ADDRESS)
+        relay.stop()  # the relay goes away; its port refuses connections
+
+        dims = [{"Name": "InstanceId", "Value": "i-kill"}, {"Name": "path", "Value": "/"}]
+        cw.put_metric_alarm(AlarmName=ALARM, Namespace="CWAgent", MetricName="disk_used_percent",
+                            Dimensions=dims, Statistic="Average", Period=10, EvaluationPeriods=1,
+                            Threshold=50.0, ComparisonOperator="GreaterThanOrEqualToThreshold",
+                            AlarmActions=[topic])
+        deadline = time.time() + 60
+        while time.time() < deadline and cw.describe_alarms(AlarmNames=[ALARM])["MetricAlarms"][0]["StateValue"] != "ALARM":
+            put_disk(cw, dims, 77.0)
+            time.sleep(1)
+        assert cw.describe_alarms(AlarmNames=[ALARM])["MetricAlarms"][0]["StateValue"] == "ALARM"
+
+        # The ALARM email is in the outbox, failing against the dead relay.
+        def pending_alarm_email():
+            out = server.stratus_cli("mail", "deliveries", "--json").stdout
+            return [d for d in json.loads(out)["Deliveries"] if (d["Subject"] or "").startswith("ALARM:")]
+        pending = wait_for(pending_alarm_email, timeout=30, what="the ALARM email in the outbox")
+        assert all(d["Status"] != "Delivered" for d in pending), pending
+
+        server.kill()  # SIGKILL: no goodbye
+        relay = Controller(Inbox(), hostname="127.0.0.1", port=port)
+        relay.start()
+        server.start()
+
+        subject = f'ALARM: "{ALARM}" in {REGION_NAME}'
+        (mail,) = relay.handler.wait_for(ADDRESS, subject)
+        assert "INSUFFICIENT_DATA -> ALARM" in body_of(mail)
+        time.sleep(3)
+        assert len([m for m in relay.handler.to(ADDRESS) if str(m["Subject"]) == subject]) == 1
+    finally:
+        if server.running():
+            server.kill()
+        if server in _RUNNING:
+            _RUNNING.remove(server)
+        relay.stop()

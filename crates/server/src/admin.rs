@@ -161,9 +161,9 @@ fn list_deliveries(state: &AppState, body: &[u8]) -> Result<serde_json::Value, A
     let ts = |ms: Option<i64>| ms.map(|m| stratus_model::Timestamp::from_millis(m).to_iso8601());
     Ok(json!({
         "Deliveries": recs.iter().map(|r| {
-            let (protocol, endpoint) = match &r.delivery.target {
-                Target::Email { to, .. } => ("email", to.as_str()),
-                Target::Http { url, .. } => (if url.starts_with("https:") { "https" } else { "http" }, url.as_str()),
+            let (protocol, endpoint, subject) = match &r.delivery.target {
+                Target::Email { to, subject, .. } => ("email", to.as_str(), Some(subject.as_str())),
+                Target::Http { url, .. } => (if url.starts_with("https:") { "https" } else { "http" }, url.as_str(), None),
             };
             json!({
                 "MessageId": r.delivery.message_id,
@@ -171,6 +171,7 @@ fn list_deliveries(state: &AppState, body: &[u8]) -> Result<serde_json::Value, A
                 "TopicArn": r.delivery.topic_arn,
                 "Protocol": protocol,
                 "Endpoint": endpoint,
+                "Subject": subject,
                 "Status": match r.status {
                     Status::Pending => "Pending",
                     Status::Delivered => "Delivered",
