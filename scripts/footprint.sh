@@ -22,8 +22,9 @@ log() { echo "footprint: $*" >&2; }
 
 # ---- build and tools ---------------------------------------------------------------------
 
-log "building stratus and stratus-agent (release)"
-cargo build --release -p stratus -p stratus-agent >&2
+log "building stratus (release) and stratus-agent (profile agent, as packaged)"
+cargo build --release -p stratus >&2
+cargo build --profile agent -p stratus-agent --bin stratus-agent >&2
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIN="$TARGET_DIR/release/stratus"
 [[ -x "$BIN" ]] || { log "no binary at $BIN"; exit 1; }
@@ -154,7 +155,7 @@ PIDS+=("$NE_PID")
 if [[ -n "${FOOTPRINT_AGENT_BIN:-}" ]]; then
   AGENT_CMD=("$FOOTPRINT_AGENT_BIN" agent)
 else
-  AGENT_CMD=("$TARGET_DIR/release/stratus-agent")
+  AGENT_CMD=("$TARGET_DIR/agent/stratus-agent")
 fi
 AGENT_BIN="${AGENT_CMD[0]}"
 # The environment packaging/stratus-agent.service gives the agent (and `stratus up` its child).
