@@ -63,6 +63,7 @@ mod batch_ids;
 mod block;
 mod catalog;
 pub mod codec;
+mod compact;
 mod db;
 mod error;
 mod frame;
@@ -73,6 +74,7 @@ mod locks;
 mod model;
 mod record;
 mod recovery;
+mod resolution;
 pub mod sketch;
 mod wal;
 
@@ -81,7 +83,9 @@ pub use batch_ids::BatchId;
 pub use db::Db;
 pub use error::{DecodeError, Error};
 pub use model::{
-    Options, RangeQuery, Sample, SampleValue, SeriesFilter, SeriesKey, Stats, WriteBatch, Written,
+    Clock, FailHook, FailPoint, ManualClock, Options, RangeQuery, ResolutionStats, Sample,
+    SampleValue, SeriesFilter, SeriesKey, Stats, WriteBatch, Written,
 };
 pub use recovery::{RecoveryReport, Truncation};
+pub use resolution::{Resolution, Retention};
 pub use sketch::DdSketch;
