@@ -9,10 +9,11 @@
 //!         | kinds  : codec u8 (1 = RLE)                   | len-prefixed bytes
 //!         | units  : codec u8 (1 = RLE)                   | len-prefixed bytes
 //!         | values : float column (Single values)          see codec::floats
-//!         | aux    : float column (StatSet and Sketch rows: count,sum,min,max;
+//!         | aux    : float column (StatSet rows: count,sum,min,max;
 //!                    Distribution values then counts)
 //!         | dlens  : codec u8 (1 = packed)                | len-prefixed bytes
 //!         | sketch : codec u8 (1 = DdSketch::encode each) | len-prefixed bytes   (v2)
+//!         | 4 float columns: count, sum, min, max of the Sketch rows          (v2)
 //! index   = wal_covered_below varint
 //!         | (v2) resolution u8 | window_start zigzag | group id, group size varint
 //!         |      n_sources varint | n_sources × block id varint
@@ -216,6 +217,8 @@ pub fn encode_section(rows: &mut [Row], out: &mut Vec<u8>) {
     let mut aux = Vec::new();
     let mut dlens = Vec::new();
     let mut sketches = Vec::new();
+    // Separate columns compress far better than interleaved statistics.
+    let mut sketch_stats: [Vec<f64>; 4] = Default::default();
     for r in rows.iter() {
         match &r.value {
             RowValue::Sample(SampleValue::Single(v)) => values.push(*v),
@@ -237,7 +240,9 @@ pub fn encode_section(rows: &mut [Row], out: &mut Vec<u8>) {
                 max,
                 sketch,
             } => {
-                aux.extend_from_slice(&[*count, *sum, *min, *max]);
+                for (col, v) in sketch_stats.iter_mut().zip([count, sum, min, max]) {
+                    col.push(*v);
+                }
                 sketch.encode(&mut sketches);
             }
         }
@@ -261,6 +266,9 @@ pub fn encode_section(rows: &mut [Row], out: &mut Vec<u8>) {
     encode_packed(&dlens, &mut col);
     put_col(out, &mut col);
     put_col(out, &mut sketches);
+    for col in &sketch_stats {
+        encode_floats(col, out);
+    }
 }
 
 /// A decoded section, columns side by side.
@@ -274,6 +282,8 @@ pub struct Columns {
     pub dlens: Vec<u64>,
     /// Concatenated sketch encodings of the Sketch rows, in row order.
     pub sketches: Vec<u8>,
+    /// count, sum, min, max of the Sketch rows.
+    pub sketch_stats: [Vec<f64>; 4],
 }
 
 fn column<'a>(r: &mut ByteReader<'a>) -> Result<ByteReader<'a>, DecodeError> {
@@ -297,6 +307,9 @@ pub fn decode_section(payload: &[u8], version: u8) -> Result<Columns, DecodeErro
     if version >= 2 {
         let mut sketches = column(&mut r)?;
         c.sketches = sketches.bytes(sketches.remaining())?.to_vec();
+        for col in &mut c.sketch_stats {
+            decode_floats(&mut r, count, col)?;
+        }
     }
     if c.ts.len() != count || c.kinds.len() != count || c.units.len() != count {
         return Err(DecodeError("section columns disagree on length"));
@@ -308,7 +321,7 @@ impl Columns {
     /// Calls `visit(ts, unit, high_resolution, value)` for every row, in order.
     fn visit(&self, mut visit: impl FnMut(i64, u8, bool, RowRef<'_>)) -> Result<(), DecodeError> {
         let short = DecodeError("section value columns too short");
-        let (mut vi, mut ai, mut di) = (0usize, 0usize, 0usize);
+        let (mut vi, mut ai, mut di, mut si) = (0usize, 0usize, 0usize, 0usize);
         let mut sketches = ByteReader::new(&self.sketches);
         for i in 0..self.ts.len() {
             let high_res = self.kinds[i] & HIGH_RES_FLAG != 0;
@@ -319,16 +332,18 @@ impl Columns {
                     vi += 1;
                     RowRef::Single(v)
                 }
-                KIND_STATSET | KIND_SKETCH => {
+                KIND_STATSET => {
                     let s = self.aux.get(ai..ai + 4).ok_or(short.clone())?;
                     ai += 4;
-                    let stats = [s[0], s[1], s[2], s[3]];
-                    if kind == KIND_STATSET {
-                        RowRef::StatSet(stats)
-                    } else {
-                        let sketch = DdSketch::decode(&mut sketches, s[1], s[2], s[3])?;
-                        RowRef::Sketch(stats, sketch)
-                    }
+                    RowRef::StatSet([s[0], s[1], s[2], s[3]])
+                }
+                KIND_SKETCH => {
+                    let [c, s, lo, hi] = &self.sketch_stats;
+                    let stat = |col: &Vec<f64>| col.get(si).copied().ok_or(short.clone());
+                    let stats = [stat(c)?, stat(s)?, stat(lo)?, stat(hi)?];
+                    si += 1;
+                    let sketch = DdSketch::decode(&mut sketches, stats[1], stats[2], stats[3])?;
+                    RowRef::Sketch(stats, sketch)
                 }
                 KIND_DISTRIBUTION => {
                     let n = usize::try_from(*self.dlens.get(di).ok_or(short.clone())?)

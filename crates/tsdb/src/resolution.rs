@@ -3,9 +3,11 @@
 //!
 //! Every block belongs to one resolution and one *window*: an epoch-aligned
 //! stretch of time whose length depends on the resolution and divides the
-//! next coarser window (1 h | 1 day | 7 days | 28 days), so a finer window
+//! next coarser window (1 h | 1 day | 1 day | 7 days), so a finer window
 //! always lies inside one coarser window. Expiry and rollup work on whole
-//! windows, which is what lets them drop whole files.
+//! windows, which is what lets them drop whole files. Windows are short
+//! against their retention (at most 1/15 of it) so whole-window expiry
+//! keeps little more than the retention asks for.
 
 use std::time::Duration;
 
@@ -50,8 +52,8 @@ impl Resolution {
         match self {
             Resolution::Raw => HOUR_MS,
             Resolution::OneMinute => DAY_MS,
-            Resolution::FiveMinutes => 7 * DAY_MS,
-            Resolution::OneHour => 28 * DAY_MS,
+            Resolution::FiveMinutes => DAY_MS,
+            Resolution::OneHour => 7 * DAY_MS,
         }
     }
 

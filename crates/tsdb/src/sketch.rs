@@ -153,13 +153,17 @@ impl DdSketch {
     }
 
     /// Appends the bucket counts (not sum, min, max: the row beside the
-    /// sketch stores those). Self-delimiting.
+    /// sketch stores those). Self-delimiting: a flags byte (bit 0 integral
+    /// counts, bit 1 a zero count follows, bit 2 a negative store follows),
+    /// then the stores as (n, n × (index delta, count)).
     pub fn encode(&self, out: &mut Vec<u8>) {
         let integral = |c: f64| c.fract() == 0.0 && (0.0..9.0e15).contains(&c);
         let all_integral = integral(self.zero)
             && self.positive.values().all(|&c| integral(c))
             && self.negative.values().all(|&c| integral(c));
-        out.push(u8::from(all_integral));
+        let has_zero = self.zero != 0.0;
+        let has_negative = !self.negative.is_empty();
+        out.push(u8::from(all_integral) | u8::from(has_zero) << 1 | u8::from(has_negative) << 2);
         let put_count = |out: &mut Vec<u8>, c: f64| {
             if all_integral {
                 put_uvarint(out, c as u64);
@@ -167,11 +171,18 @@ impl DdSketch {
                 out.extend_from_slice(&c.to_le_bytes());
             }
         };
-        put_count(out, self.zero);
-        for store in [&self.positive, &self.negative] {
+        if has_zero {
+            put_count(out, self.zero);
+        }
+        let stores: &[&BTreeMap<i32, f64>] = if has_negative {
+            &[&self.positive, &self.negative]
+        } else {
+            &[&self.positive]
+        };
+        for store in stores {
             put_uvarint(out, store.len() as u64);
             let mut prev = 0i64;
-            for (&i, &c) in store {
+            for (&i, &c) in store.iter() {
                 put_ivarint(out, i64::from(i) - prev);
                 prev = i64::from(i);
                 put_count(out, c);
@@ -188,11 +199,11 @@ impl DdSketch {
         max: f64,
     ) -> Result<DdSketch, DecodeError> {
         let mut s = DdSketch::new();
-        let all_integral = match r.u8()? {
-            0 => false,
-            1 => true,
-            _ => return Err(DecodeError("unknown sketch flags")),
-        };
+        let flags = r.u8()?;
+        if flags > 7 {
+            return Err(DecodeError("unknown sketch flags"));
+        }
+        let all_integral = flags & 1 != 0;
         let read_count = |r: &mut ByteReader<'_>| -> Result<f64, DecodeError> {
             let c = if all_integral {
                 r.uvarint()? as f64
@@ -205,9 +216,16 @@ impl DdSketch {
                 Err(DecodeError("invalid sketch count"))
             }
         };
-        s.zero = read_count(r)?;
+        if flags & 2 != 0 {
+            s.zero = read_count(r)?;
+        }
         let mut count = s.zero;
-        for negative in [false, true] {
+        let stores: &[bool] = if flags & 4 != 0 {
+            &[false, true]
+        } else {
+            &[false]
+        };
+        for &negative in stores {
             let n = r.len(MAX_STORE_BUCKETS)?;
             let mut prev = 0i64;
             for _ in 0..n {
