@@ -50,6 +50,9 @@ struct Inner {
     sealing: Option<Arc<Head>>,
     blocks: Vec<Arc<Block>>,
     sealed_samples: u64,
+    /// Newest sample timestamp per series id (`i64::MIN`: none), so
+    /// listings can hide inactive series without reading data.
+    last_ts: Vec<i64>,
     compactions: u64,
     last_seal: Instant,
     /// Ids of stored batches (idempotent writes), and duplicates refused.
@@ -117,6 +120,12 @@ impl Db {
             .max()
             .unwrap_or(0);
         let sealed_samples = blocks.iter().map(|b| b.samples).sum();
+        let mut last_ts = Vec::new();
+        for b in &blocks {
+            for sec in b.sections() {
+                note_ts(&mut last_ts, sec.series, sec.max_ts);
+            }
+        }
 
         let already_sealed = segments.iter().take_while(|&&n| n < covered_below).count();
         if already_sealed > 0 {
@@ -152,6 +161,7 @@ impl Db {
                             format!("WAL sample refers to unknown series {id}"),
                         ));
                     }
+                    note_ts(&mut last_ts, id, sample.timestamp_ms);
                     head.push(id, sample);
                     samples_replayed += 1;
                 }
@@ -175,6 +185,7 @@ impl Db {
                 sealing: None,
                 blocks,
                 sealed_samples,
+                last_ts,
                 compactions: 0,
                 last_seal: Instant::now(),
                 batch_ids,
@@ -286,6 +297,7 @@ impl Db {
                 }
             };
             for (&id, (_, sample)) in inner.ids.iter().zip(&batch.entries) {
+                note_ts(&mut inner.last_ts, id, sample.timestamp_ms);
                 inner.head.push(id, sample.clone());
             }
             let due = inner.head.samples() >= self.opts.max_head_samples
@@ -302,14 +314,22 @@ impl Db {
         Ok(Written::Stored)
     }
 
-    /// Series matching `filter`, in `SeriesKey` order, strictly after `after`.
+    /// Series matching `filter`, in `SeriesKey` order, strictly after
+    /// `after`; series without a sample newer than
+    /// [`Options::hide_inactive_after`] are left out.
     pub fn list_series(
         &self,
         filter: &SeriesFilter,
         after: Option<&SeriesKey>,
         limit: usize,
     ) -> Vec<SeriesKey> {
-        read(&self.inner).index.list(filter, after, limit)
+        let inner = read(&self.inner);
+        let cutoff = self.opts.hide_inactive_after.map_or(i64::MIN, |d| {
+            let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+            self.opts.clock.now_ms().saturating_sub(ms)
+        });
+        let active = |id: SeriesId| inner.last_ts.get(id as usize).is_some_and(|&t| t >= cutoff);
+        inner.index.list(filter, after, limit, &active)
     }
 
     /// Aggregates one series over `[start_ms, end_ms)` into `period_ms`
@@ -631,6 +651,16 @@ impl Db {
         self.seal()?;
         self.wal.sync()
     }
+}
+
+/// Records that series `id` has a sample at `ts`.
+#[inline]
+fn note_ts(last_ts: &mut Vec<i64>, id: SeriesId, ts: i64) {
+    let slot = id as usize;
+    if slot >= last_ts.len() {
+        last_ts.resize(slot + 1, i64::MIN);
+    }
+    last_ts[slot] = last_ts[slot].max(ts);
 }
 
 /// The id of `key`, adding the series if it is new.

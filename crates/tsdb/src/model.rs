@@ -207,7 +207,10 @@ pub struct Options {
     /// Run [`crate::Db::compact`] after every seal. With `false` the caller
     /// schedules compaction itself.
     pub compact_on_seal: bool,
-    /// Where "now" comes from (retention, batch-id ages).
+    /// `Db::list_series` hides series whose newest sample is older than
+    /// this (AWS: two weeks); `None` lists every series.
+    pub hide_inactive_after: Option<Duration>,
+    /// Where "now" comes from (retention, batch-id ages, inactivity).
     pub clock: Clock,
     /// Crash-test hook called at the points listed in [`FailPoint`].
     #[doc(hidden)]
@@ -225,6 +228,7 @@ impl Default for Options {
             max_batch_ids: 1_000_000,
             retention: Retention::default(),
             compact_on_seal: true,
+            hide_inactive_after: Some(Duration::from_secs(14 * 86_400)),
             clock: Clock::system(),
             fail_hook: None,
         }

@@ -10,10 +10,12 @@ use stratus_tsdb::{
 };
 
 /// These tests write timestamps near the epoch: keep every sample as
-/// written, whatever its age (retention has its own tests).
+/// written and list every series, whatever its age (retention and
+/// inactivity have their own tests).
 fn kept_forever() -> Options {
     Options {
         retention: Retention::forever(),
+        hide_inactive_after: None,
         ..Options::default()
     }
 }

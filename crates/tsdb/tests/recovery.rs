@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 use stratus_tsdb::{Db, Error, Options, RangeQuery, Retention, Sample, SeriesKey, WriteBatch};
 
 /// These tests write timestamps near the epoch: keep every sample as
-/// written, whatever its age (retention has its own tests).
+/// written and list every series, whatever its age (retention and
+/// inactivity have their own tests).
 fn kept_forever() -> Options {
     Options {
         retention: Retention::forever(),
+        hide_inactive_after: None,
         ..Options::default()
     }
 }
