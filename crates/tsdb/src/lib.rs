@@ -77,7 +77,10 @@
 //! [`Aggregate::percentile`] is exact; over rollups it is within the
 //! sketch's 1 % relative error. Callers choose periods that are multiples
 //! of the slot for old ranges (AWS's period rules). [`Db::list_series`] is answered
-//! by the in-memory series index (module `index`) without touching samples.
+//! by the in-memory series index (module `index`) without touching samples;
+//! series whose newest sample is older than
+//! [`Options::hide_inactive_after`] (two weeks) are left out, from a
+//! per-series newest-timestamp array rebuilt from block indexes at open.
 
 pub mod aggregate;
 mod batch_ids;
