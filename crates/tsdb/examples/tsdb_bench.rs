@@ -5,13 +5,23 @@
 //! 2. Bytes per datapoint after sealing, for one day of a CloudWatch-agent
 //!    like host mix: 100 hosts × 50 metrics at 60 s (7.2 M datapoints).
 //! 3. Query latency p50/p99 for 7 days of 1-minute data at a 1-hour period.
+//! 4. Retention (`-- retention`): 455 simulated days of 1 host (50 metrics
+//!    at 60 s, a seal every 2 simulated hours, clock injected), then disk
+//!    use per resolution against the computed minimum, and query latency
+//!    over each retained resolution with AWS's periods for that age.
+//!    `TSDB_BENCH_DAYS` shortens or lengthens the run.
+//!
+//! Sections 1–3 measure raw storage, so they keep every sample
+//! ([`Retention::forever`]); section 4 uses CloudWatch's retention.
 //!
 //! Set `TSDB_BENCH_DIR` to benchmark on a particular filesystem.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use stratus_tsdb::{Db, Options, RangeQuery, Sample, SampleValue, SeriesKey, WriteBatch};
+use stratus_tsdb::{
+    Db, ManualClock, Options, RangeQuery, Retention, Sample, SampleValue, SeriesKey, WriteBatch,
+};
 
 const HOSTS: usize = 100;
 const MINUTES_PER_DAY: i64 = 1440;
@@ -461,8 +471,12 @@ impl Series {
 }
 
 fn host_series() -> Vec<Series> {
+    fleet_series(HOSTS)
+}
+
+fn fleet_series(hosts: usize) -> Vec<Series> {
     let mut out = Vec::new();
-    for h in 0..HOSTS {
+    for h in 0..hosts {
         let host = format!("i-{:017x}", 0x0abc_0000_0000_0000u64 + h as u64);
         for (name, unit, shape) in metrics() {
             let start = match shape {
@@ -559,6 +573,213 @@ fn write_mix(db: &Db, minutes: i64, threads: usize) -> (u64, Duration, Duration)
     (points, wall.elapsed(), engine_max)
 }
 
+/// Raw storage, whatever the samples' age (sections 1–3).
+fn kept_forever() -> Options {
+    Options {
+        retention: Retention::forever(),
+        ..Options::default()
+    }
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Latency percentiles of `runs` queries built by `make`.
+fn time_queries(
+    db: &Db,
+    runs: usize,
+    mut make: impl FnMut(usize) -> (SeriesKey, i64, i64, i64),
+) -> (f64, f64, f64) {
+    let mut lat = Vec::with_capacity(runs);
+    let mut points = 0usize;
+    for i in 0..runs {
+        let (key, start_ms, end_ms, period_ms) = make(i);
+        let q = RangeQuery {
+            series: &key,
+            start_ms,
+            end_ms,
+            period_ms,
+            unit: None,
+        };
+        let t = Instant::now();
+        let aggs = db.query(&q).expect("query");
+        let _ = aggs.first().map(|a| a.percentile(99.0));
+        lat.push(t.elapsed());
+        points += aggs.len();
+    }
+    lat.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    (
+        ms(lat[lat.len() / 2]),
+        ms(lat[lat.len() * 99 / 100]),
+        points as f64 / runs as f64,
+    )
+}
+
+/// The computed minimum: each resolution holding exactly the time range
+/// its retention requires (from the finer resolution's retention to its
+/// own, clipped to the run so far), at the bytes per covered time it
+/// achieves. Whole-window expiry keeps up to one window more.
+fn minimum_bytes(stats: &stratus_tsdb::Stats, retention: &Retention, ran_ms: i64) -> f64 {
+    let mut minimum = 0.0;
+    let mut finer_keep = 0i64;
+    for r in &stats.resolutions {
+        let keep = retention.of_ms(r.resolution).unwrap_or(i64::MAX);
+        let required = (keep.min(ran_ms) - finer_keep.min(ran_ms)).max(0);
+        finer_keep = keep;
+        let slot = r.resolution.slot_ms().unwrap_or(60_000);
+        let held = r.span_ms.map_or(0, |(lo, hi)| hi - lo + slot);
+        if held > 0 {
+            minimum += (r.bytes as f64 * required as f64 / held as f64).min(r.bytes as f64);
+        }
+    }
+    minimum
+}
+
+/// Section 4: a time-accelerated long run with CloudWatch's retention.
+fn bench_retention() {
+    let days: i64 = std::env::var("TSDB_BENCH_DAYS")
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(455);
+    let (_tmp, dir) = bench_dir("retention");
+    // Epoch-aligned to every window, like a real start would not be; the
+    // run ends mid-window anyway.
+    let start = 28 * DAY_MS * 700;
+    let clock = ManualClock::new(start);
+    let opts = Options {
+        fsync: false,
+        clock: clock.clock(),
+        seal_interval: Duration::from_secs(365 * 86_400),
+        ..Options::default()
+    };
+    let retention = opts.retention.clone();
+    let db = Db::open(&dir, opts).expect("open");
+    let mut series = fleet_series(1);
+    let mut rng = Rng(7);
+    let mut batch = WriteBatch::with_capacity(series.len());
+    for s in &series {
+        batch.push(s.key.clone(), Sample::single(0, s.unit, 0.0));
+    }
+    let wall = Instant::now();
+    let mut seal_time = Duration::ZERO;
+    let mut peak_over = 0.0f64;
+    let minutes = days * 1440;
+    for minute in 0..minutes {
+        let ts = start + minute * 60_000;
+        for (i, (_, sample)) in batch.entries.iter_mut().enumerate() {
+            sample.timestamp_ms = ts;
+            sample.value = SampleValue::Single(series[i].next(minute, &mut rng));
+        }
+        db.write(&batch).expect("write");
+        if (minute + 1) % 120 == 0 {
+            clock.set(ts + 60_000);
+            let t = Instant::now();
+            db.seal().expect("seal");
+            seal_time += t.elapsed();
+            if minute > 30 * 1440 {
+                let st = db.stats();
+                let min = minimum_bytes(&st, &retention, ts + 60_000 - start);
+                peak_over = peak_over.max(st.block_bytes as f64 / min - 1.0);
+            }
+        }
+    }
+    clock.set(start + minutes * 60_000);
+    db.seal().expect("seal");
+    let now = clock.now_ms();
+    let points = minutes as u64 * series.len() as u64;
+    let stats = db.stats();
+    println!(
+        "retain {days} days × 1 host × {} metrics: {points} datapoints in {:.1} s wall ({:.1} s sealing + compacting, {} compactions)",
+        series.len(),
+        wall.elapsed().as_secs_f64(),
+        seal_time.as_secs_f64(),
+        stats.compactions,
+    );
+    let mut finer_keep = 0i64;
+    for r in &stats.resolutions {
+        let keep = retention.of_ms(r.resolution).unwrap_or(i64::MAX);
+        let required = (keep.min(now - start) - finer_keep.min(now - start)).max(0);
+        finer_keep = keep;
+        let slot = r.resolution.slot_ms().unwrap_or(60_000);
+        let held = r.span_ms.map_or(0, |(lo, hi)| hi - lo + slot);
+        println!(
+            "retain   {:<12} {:>3} blocks {:>10} B {:>9} rows {:>6.2} B/row  holds {:>6.2} days, required {:>6.2} days",
+            format!("{:?}", r.resolution),
+            r.blocks,
+            r.bytes,
+            r.rows,
+            r.bytes as f64 / r.rows.max(1) as f64,
+            held as f64 / DAY_MS as f64,
+            required as f64 / DAY_MS as f64,
+        );
+    }
+    let minimum = minimum_bytes(&stats, &retention, now - start);
+    let on_disk = stats.block_bytes + stats.wal_bytes + stats.catalog_bytes;
+    println!(
+        "retain disk: blocks {} B + WAL {} B + catalog {} B = {} B; computed minimum {:.0} B → {:.1} % above (peak over the run after day 30: {:.1} % above); all samples as raw blocks would be ≈ {:.0} B",
+        stats.block_bytes,
+        stats.wal_bytes,
+        stats.catalog_bytes,
+        on_disk,
+        minimum,
+        (on_disk as f64 / minimum - 1.0) * 100.0,
+        peak_over * 100.0,
+        points as f64 * stats.resolutions[0].bytes as f64 / stats.resolutions[0].rows.max(1) as f64,
+    );
+    // Queries: 1440 datapoints each, periods as AWS requires for the age.
+    let keys: Vec<SeriesKey> = series.iter().map(|s| s.key.clone()).collect();
+    let mut qrng = Rng(11);
+    let zones: [(&str, i64, i64, i64, i64); 5] = [
+        (
+            "raw, last 3 h @ 60 s",
+            0,
+            3 * 3_600_000,
+            3 * 3_600_000,
+            60_000,
+        ),
+        (
+            "1-min, 1 day @ 60 s",
+            3 * 3_600_000,
+            15 * DAY_MS,
+            DAY_MS,
+            60_000,
+        ),
+        (
+            "5-min, 5 days @ 300 s",
+            15 * DAY_MS,
+            63 * DAY_MS,
+            5 * DAY_MS,
+            300_000,
+        ),
+        (
+            "1-hour, 60 days @ 3600 s",
+            63 * DAY_MS,
+            (days - 1) * DAY_MS,
+            60 * DAY_MS,
+            3_600_000,
+        ),
+        (
+            "all, 455 days @ 1 day",
+            0,
+            455 * DAY_MS,
+            455 * DAY_MS,
+            DAY_MS,
+        ),
+    ];
+    for (label, newest_age, oldest_age, len, period) in zones {
+        if oldest_age > days * DAY_MS || oldest_age - newest_age < len {
+            continue;
+        }
+        let (p50, p99, pts) = time_queries(&db, 300, |i| {
+            let room = (oldest_age - newest_age - len).max(0);
+            let age = newest_age + len + (qrng.unit() * room as f64) as i64;
+            let qstart = (now - age).div_euclid(period) * period;
+            (keys[i % keys.len()].clone(), qstart, qstart + len, period)
+        });
+        println!("query  {label}: p50 {p50:.3} ms, p99 {p99:.3} ms, {pts:.0} datapoints per query");
+    }
+}
+
 fn main() {
     println!(
         "stratus-tsdb benchmark ({} hosts × {} metrics, 60 s)",
@@ -572,7 +793,7 @@ fn main() {
     // 1. Write throughput, fsync on, seals included when the head fills up.
     for threads in [1usize, 4, 16, 32].into_iter().filter(|_| wants("write")) {
         let (_tmp, dir) = bench_dir("write");
-        let db = Db::open(&dir, Options::default()).expect("open");
+        let db = Db::open(&dir, kept_forever()).expect("open");
         let minutes = 400; // 2,000,000 datapoints
         let (points, wall, engine) = write_mix(&db, minutes, threads);
         let stats = db.stats();
@@ -593,7 +814,7 @@ fn main() {
         let opts = Options {
             fsync: false,
             max_head_samples: 8_000_000,
-            ..Options::default()
+            ..kept_forever()
         };
         let db = Db::open(&dir, opts.clone()).expect("open");
         let (points, wall, _) = write_mix(&db, MINUTES_PER_DAY, 1);
@@ -628,10 +849,14 @@ fn main() {
         );
     }
 
+    if wants("retention") {
+        bench_retention();
+    }
+
     // 3. Query latency: 7 days of 1-minute data, 1-hour period, one block per day.
     if wants("query") {
         let (_tmp, dir) = bench_dir("query");
-        let db = Db::open(&dir, Options::default()).expect("open");
+        let db = Db::open(&dir, kept_forever()).expect("open");
         let key = SeriesKey::new(
             "CWAgent",
             "cpu_usage_user",

@@ -23,6 +23,13 @@ enum Values {
     Unavailable,
 }
 
+/// A read-only view of [`Values`] for the rollup writer.
+pub(crate) enum Distribution<'a> {
+    Exact(&'a [(f64, f64)]),
+    Sketch(&'a DdSketch),
+    Unavailable,
+}
+
 /// Statistics of one `(period bucket, unit)`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Aggregate {
@@ -127,6 +134,38 @@ impl Aggregate {
                 // A sketch cannot absorb hidden values either.
                 Values::Exact(_) | Values::Sketch(_) | Values::Unavailable => Values::Unavailable,
             };
+        }
+    }
+
+    /// Adds a rollup slot summarised by `sketch` (its bucket counts sum to
+    /// `count`). Exact values seen so far move into a copy of the sketch.
+    pub fn add_sketch(&mut self, count: f64, sum: f64, min: f64, max: f64, sketch: &DdSketch) {
+        self.count += count;
+        self.sum += sum;
+        self.min = self.min.min(min);
+        self.max = self.max.max(max);
+        self.values = match std::mem::replace(&mut self.values, Values::Unavailable) {
+            Values::Exact(pairs) => {
+                let mut s = sketch.clone();
+                for (v, c) in pairs {
+                    s.add(v, c);
+                }
+                Values::Sketch(Box::new(s))
+            }
+            Values::Sketch(mut s) => {
+                s.merge(sketch);
+                Values::Sketch(s)
+            }
+            Values::Unavailable => Values::Unavailable,
+        };
+    }
+
+    /// What is known of the value distribution (for rollup encoding).
+    pub(crate) fn distribution(&self) -> Distribution<'_> {
+        match &self.values {
+            Values::Exact(pairs) => Distribution::Exact(pairs),
+            Values::Sketch(s) => Distribution::Sketch(s),
+            Values::Unavailable => Distribution::Unavailable,
         }
     }
 

@@ -1,33 +1,45 @@
-//! Immutable block files `blocks/<id>.blk`, one per seal.
+//! Immutable block files `blocks/<id>.blk`: one resolution, one time window.
 //!
 //! ```text
 //! file    = header | section* | index | footer
-//! header  = "STBLK" | version u8 (1) | 0u8 | 0u8
+//! header  = "STBLK" | version u8 (2; 1 is still read) | 0u8 | 0u8
 //! section = payload | crc32(payload) u32          (one per series)
 //! payload = count varint
 //!         | ts     : codec u8 (1 = delta-of-delta packed) | len-prefixed bytes
 //!         | kinds  : codec u8 (1 = RLE)                   | len-prefixed bytes
 //!         | units  : codec u8 (1 = RLE)                   | len-prefixed bytes
 //!         | values : float column (Single values)          see codec::floats
-//!         | aux    : float column (StatSet count,sum,min,max; Distribution
-//!                    values then counts)
+//!         | aux    : float column (StatSet rows: count,sum,min,max;
+//!                    Distribution values then counts)
 //!         | dlens  : codec u8 (1 = packed)                | len-prefixed bytes
-//! index   = wal_covered_below varint | n varint
+//!         | sketch : codec u8 (1 = DdSketch::encode each) | len-prefixed bytes   (v2)
+//!         | 4 float columns: count, sum, min, max of the Sketch rows          (v2)
+//! index   = wal_covered_below varint
+//!         | (v2) resolution u8 | window_start zigzag | group id, group size varint
+//!         |      n_sources varint | n_sources × block id varint
+//!         | n varint
 //!         | n × (series id, offset, payload len, count varint; min_ts, max_ts zigzag)
 //! footer  = index offset u64 | index len u32 | crc32(index) u32 | "STBF"
 //! ```
 //!
-//! Samples inside a section are sorted by timestamp (stable). A block is
-//! written to `<id>.blk.tmp`, fsync'd, renamed and the directory fsync'd,
-//! so a block file is either complete or absent. `wal_covered_below` records
-//! which WAL segments the block's data came from: on open, segments below
-//! the largest such number are already sealed and are not replayed again.
+//! Rows inside a section are sorted by timestamp (stable). Raw blocks hold
+//! samples as written; rollup blocks hold one row per (slot, unit) at the
+//! slot start, using the sample kinds when they describe the slot exactly
+//! and a Sketch row (the four statistics plus a DDSketch) otherwise.
+//!
+//! A block is written to `<id>.blk.tmp`, fsync'd, renamed and the directory
+//! fsync'd, so a block file is either complete or absent. The index says
+//! where the block came from, which is what makes multi-file updates
+//! recoverable (see `compact` and `Db::open`): `wal_covered_below` and the
+//! seal group (`group id` = first block id of the seal, `group size` =
+//! blocks it wrote) for seals, `sources` (the blocks it replaces) for
+//! rollups and merges.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::aggregate::Bucketer;
+use crate::aggregate::{Aggregate, Bucketer, Distribution};
 use crate::codec::bytes::{ByteReader, put_ivarint, put_uvarint};
 use crate::codec::floats::{decode_floats, encode_floats};
 use crate::codec::ints::{decode_packed, encode_packed};
@@ -35,18 +47,25 @@ use crate::codec::rle::{decode_rle, encode_rle};
 use crate::codec::timestamps::{decode_timestamps, encode_timestamps};
 use crate::error::{DecodeError, Error};
 use crate::fsutil::sync_dir;
-use crate::head::Head;
 use crate::model::{Sample, SampleValue};
 use crate::record::{
-    HIGH_RES_FLAG, KIND_DISTRIBUTION, KIND_SINGLE, KIND_STATSET, SeriesId, kind_byte,
+    HIGH_RES_FLAG, KIND_DISTRIBUTION, KIND_SINGLE, KIND_STATSET, SeriesId, value_kind,
 };
+use crate::resolution::Resolution;
+use crate::sketch::DdSketch;
 
-const HEADER: [u8; 8] = *b"STBLK\x01\0\0";
+const HEADER_V1: [u8; 8] = *b"STBLK\x01\0\0";
+const HEADER: [u8; 8] = *b"STBLK\x02\0\0";
 const FOOTER_MAGIC: [u8; 4] = *b"STBF";
 const FOOTER_LEN: usize = 20;
 const COLUMN_CODEC_V1: u8 = 1;
+/// A rollup row summarised by a sketch (never in the WAL).
+const KIND_SKETCH: u8 = 3;
 /// Bound on samples per section accepted from disk (allocation guard).
 const MAX_SECTION_SAMPLES: usize = 1 << 30;
+/// Rollup slots with at most this many distinct exact values keep them
+/// (exact percentiles); larger ones become sketches.
+const MAX_EXACT_PAIRS: usize = 4;
 
 pub fn block_path(dir: &Path, id: u64) -> PathBuf {
     dir.join(format!("{id:08}.blk"))
@@ -63,12 +82,28 @@ pub struct SectionMeta {
     pub max_ts: i64,
 }
 
+/// Where a block's data came from and which window it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockInfo {
+    pub resolution: Resolution,
+    pub window_start: i64,
+    /// WAL segments below this number are in blocks (max over sources).
+    pub wal_covered_below: u64,
+    /// `(first block id of the seal, blocks the seal wrote)`; `(0, 0)` for
+    /// rollups and merges.
+    pub group: (u64, u64),
+    /// Blocks this one replaces (rollups and merges).
+    pub sources: Vec<u64>,
+}
+
 /// An open block: its index in memory, its file for positional reads.
 #[derive(Debug)]
 pub struct Block {
+    pub id: u64,
     pub path: PathBuf,
     file: File,
-    pub wal_covered_below: u64,
+    version: u8,
+    pub info: BlockInfo,
     sections: Vec<SectionMeta>,
     pub min_ts: i64,
     pub max_ts: i64,
@@ -76,33 +111,143 @@ pub struct Block {
     pub bytes: u64,
 }
 
-/// Encodes one series' samples (any order) into a section payload.
-pub fn encode_section(samples: &[Sample], out: &mut Vec<u8>) {
-    let mut order: Vec<&Sample> = samples.iter().collect();
-    order.sort_by_key(|s| s.timestamp_ms);
-    let ts: Vec<i64> = order.iter().map(|s| s.timestamp_ms).collect();
-    let kinds: Vec<u8> = order.iter().map(|s| kind_byte(s)).collect();
-    let units: Vec<u8> = order.iter().map(|s| s.unit).collect();
-    let mut values = Vec::with_capacity(order.len());
+/// The value of one stored row.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RowValue {
+    Sample(SampleValue),
+    /// A rollup slot whose values are summarised by a sketch.
+    Sketch {
+        count: f64,
+        sum: f64,
+        min: f64,
+        max: f64,
+        sketch: Box<DdSketch>,
+    },
+}
+
+/// One row of a section: a raw sample or a rollup slot.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    pub ts: i64,
+    pub unit: u8,
+    pub high_resolution: bool,
+    pub value: RowValue,
+}
+
+impl From<&Sample> for Row {
+    fn from(s: &Sample) -> Row {
+        Row {
+            ts: s.timestamp_ms,
+            unit: s.unit,
+            high_resolution: s.high_resolution,
+            value: RowValue::Sample(s.value.clone()),
+        }
+    }
+}
+
+impl Row {
+    /// The rollup row for one slot's aggregate: exact kinds when they
+    /// describe it exactly and cheaply, a sketch otherwise.
+    pub fn rollup(a: &Aggregate) -> Row {
+        let statset = |min: f64, max: f64| SampleValue::StatSet {
+            count: a.count,
+            sum: a.sum,
+            min,
+            max,
+        };
+        let value = match a.distribution() {
+            Distribution::Exact([(v, c)]) if *c == 1.0 => RowValue::Sample(SampleValue::Single(*v)),
+            Distribution::Exact(pairs)
+                if pairs.iter().all(|p| p.0.to_bits() == pairs[0].0.to_bits()) =>
+            {
+                RowValue::Sample(statset(a.min, a.min))
+            }
+            Distribution::Exact(pairs) if pairs.len() <= MAX_EXACT_PAIRS => {
+                RowValue::Sample(SampleValue::Distribution(pairs.to_vec()))
+            }
+            Distribution::Exact(pairs) => {
+                let mut sketch = DdSketch::new();
+                for &(v, c) in pairs {
+                    sketch.add(v, c);
+                }
+                sketch_row(a, sketch)
+            }
+            Distribution::Sketch(s) => sketch_row(a, s.clone()),
+            // min != max here: percentiles stay unavailable, as for the source.
+            Distribution::Unavailable => RowValue::Sample(statset(a.min, a.max)),
+        };
+        Row {
+            ts: a.start_ms,
+            unit: a.unit,
+            high_resolution: false,
+            value,
+        }
+    }
+
+    fn kind(&self) -> u8 {
+        let kind = match &self.value {
+            RowValue::Sample(v) => value_kind(v),
+            RowValue::Sketch { .. } => KIND_SKETCH,
+        };
+        if self.high_resolution {
+            kind | HIGH_RES_FLAG
+        } else {
+            kind
+        }
+    }
+}
+
+fn sketch_row(a: &Aggregate, sketch: DdSketch) -> RowValue {
+    RowValue::Sketch {
+        count: a.count,
+        sum: a.sum,
+        min: a.min,
+        max: a.max,
+        sketch: Box::new(sketch),
+    }
+}
+
+/// Encodes one series' rows (any order; sorted here) into a section payload.
+pub fn encode_section(rows: &mut [Row], out: &mut Vec<u8>) {
+    rows.sort_by_key(|r| r.ts);
+    let ts: Vec<i64> = rows.iter().map(|r| r.ts).collect();
+    let kinds: Vec<u8> = rows.iter().map(Row::kind).collect();
+    let units: Vec<u8> = rows.iter().map(|r| r.unit).collect();
+    let mut values = Vec::with_capacity(rows.len());
     let mut aux = Vec::new();
     let mut dlens = Vec::new();
-    for s in &order {
-        match &s.value {
-            SampleValue::Single(v) => values.push(*v),
-            SampleValue::StatSet {
+    let mut sketches = Vec::new();
+    // Separate columns compress far better than interleaved statistics.
+    let mut sketch_stats: [Vec<f64>; 4] = Default::default();
+    for r in rows.iter() {
+        match &r.value {
+            RowValue::Sample(SampleValue::Single(v)) => values.push(*v),
+            RowValue::Sample(SampleValue::StatSet {
                 count,
                 sum,
                 min,
                 max,
-            } => aux.extend_from_slice(&[*count, *sum, *min, *max]),
-            SampleValue::Distribution(pairs) => {
+            }) => aux.extend_from_slice(&[*count, *sum, *min, *max]),
+            RowValue::Sample(SampleValue::Distribution(pairs)) => {
                 dlens.push(pairs.len() as u64);
                 aux.extend(pairs.iter().map(|p| p.0));
                 aux.extend(pairs.iter().map(|p| p.1));
             }
+            RowValue::Sketch {
+                count,
+                sum,
+                min,
+                max,
+                sketch,
+            } => {
+                for (col, v) in sketch_stats.iter_mut().zip([count, sum, min, max]) {
+                    col.push(*v);
+                }
+                sketch.encode(&mut sketches);
+            }
         }
     }
-    put_uvarint(out, order.len() as u64);
+    put_uvarint(out, rows.len() as u64);
     let mut col = Vec::new();
     let put_col = |out: &mut Vec<u8>, col: &mut Vec<u8>| {
         out.push(COLUMN_CODEC_V1);
@@ -120,6 +265,10 @@ pub fn encode_section(samples: &[Sample], out: &mut Vec<u8>) {
     encode_floats(&aux, out);
     encode_packed(&dlens, &mut col);
     put_col(out, &mut col);
+    put_col(out, &mut sketches);
+    for col in &sketch_stats {
+        encode_floats(col, out);
+    }
 }
 
 /// A decoded section, columns side by side.
@@ -131,6 +280,10 @@ pub struct Columns {
     pub values: Vec<f64>,
     pub aux: Vec<f64>,
     pub dlens: Vec<u64>,
+    /// Concatenated sketch encodings of the Sketch rows, in row order.
+    pub sketches: Vec<u8>,
+    /// count, sum, min, max of the Sketch rows.
+    pub sketch_stats: [Vec<f64>; 4],
 }
 
 fn column<'a>(r: &mut ByteReader<'a>) -> Result<ByteReader<'a>, DecodeError> {
@@ -140,7 +293,8 @@ fn column<'a>(r: &mut ByteReader<'a>) -> Result<ByteReader<'a>, DecodeError> {
     Ok(ByteReader::new(r.chunk()?))
 }
 
-pub fn decode_section(payload: &[u8]) -> Result<Columns, DecodeError> {
+/// Decodes a section of a block of format `version`.
+pub fn decode_section(payload: &[u8], version: u8) -> Result<Columns, DecodeError> {
     let mut r = ByteReader::new(payload);
     let count = r.len(MAX_SECTION_SAMPLES)?;
     let mut c = Columns::default();
@@ -150,6 +304,13 @@ pub fn decode_section(payload: &[u8]) -> Result<Columns, DecodeError> {
     decode_floats(&mut r, count, &mut c.values)?;
     decode_floats(&mut r, MAX_SECTION_SAMPLES, &mut c.aux)?;
     decode_packed(&mut column(&mut r)?, count, &mut c.dlens)?;
+    if version >= 2 {
+        let mut sketches = column(&mut r)?;
+        c.sketches = sketches.bytes(sketches.remaining())?.to_vec();
+        for col in &mut c.sketch_stats {
+            decode_floats(&mut r, count, col)?;
+        }
+    }
     if c.ts.len() != count || c.kinds.len() != count || c.units.len() != count {
         return Err(DecodeError("section columns disagree on length"));
     }
@@ -157,27 +318,32 @@ pub fn decode_section(payload: &[u8]) -> Result<Columns, DecodeError> {
 }
 
 impl Columns {
-    /// Visits every sample in `[start, end)` into the bucketer.
-    pub fn feed(&self, b: &mut Bucketer) -> Result<(), DecodeError> {
+    /// Calls `visit(ts, unit, high_resolution, value)` for every row, in order.
+    fn visit(&self, mut visit: impl FnMut(i64, u8, bool, RowRef<'_>)) -> Result<(), DecodeError> {
         let short = DecodeError("section value columns too short");
-        let (mut vi, mut ai, mut di) = (0usize, 0usize, 0usize);
+        let (mut vi, mut ai, mut di, mut si) = (0usize, 0usize, 0usize, 0usize);
+        let mut sketches = ByteReader::new(&self.sketches);
         for i in 0..self.ts.len() {
+            let high_res = self.kinds[i] & HIGH_RES_FLAG != 0;
             let kind = self.kinds[i] & !HIGH_RES_FLAG;
-            let slot = b.slot(self.ts[i], self.units[i]);
-            match kind {
+            let row = match kind {
                 KIND_SINGLE => {
                     let v = *self.values.get(vi).ok_or(short.clone())?;
                     vi += 1;
-                    if let Some(a) = slot {
-                        a.add_single(v);
-                    }
+                    RowRef::Single(v)
                 }
                 KIND_STATSET => {
                     let s = self.aux.get(ai..ai + 4).ok_or(short.clone())?;
                     ai += 4;
-                    if let Some(a) = slot {
-                        a.add_statset(s[0], s[1], s[2], s[3]);
-                    }
+                    RowRef::StatSet([s[0], s[1], s[2], s[3]])
+                }
+                KIND_SKETCH => {
+                    let [c, s, lo, hi] = &self.sketch_stats;
+                    let stat = |col: &Vec<f64>| col.get(si).copied().ok_or(short.clone());
+                    let stats = [stat(c)?, stat(s)?, stat(lo)?, stat(hi)?];
+                    si += 1;
+                    let sketch = DdSketch::decode(&mut sketches, stats[1], stats[2], stats[3])?;
+                    RowRef::Sketch(stats, sketch)
                 }
                 KIND_DISTRIBUTION => {
                     let n = usize::try_from(*self.dlens.get(di).ok_or(short.clone())?)
@@ -189,99 +355,186 @@ impl Columns {
                         .ok_or(short.clone())?;
                     let both = self.aux.get(ai..end).ok_or(short.clone())?;
                     ai = end;
-                    if let Some(a) = slot {
-                        a.add_distribution_columns(&both[..n], &both[n..]);
-                    }
+                    RowRef::Distribution(&both[..n], &both[n..])
                 }
                 _ => return Err(DecodeError("unknown sample kind in block")),
-            }
+            };
+            visit(self.ts[i], self.units[i], high_res, row);
         }
         Ok(())
     }
+
+    /// Visits every row in `[start, end)` into the bucketer.
+    pub fn feed(&self, b: &mut Bucketer) -> Result<(), DecodeError> {
+        self.visit(|ts, unit, _, row| {
+            let Some(a) = b.slot(ts, unit) else { return };
+            match row {
+                RowRef::Single(v) => a.add_single(v),
+                RowRef::StatSet([c, s, lo, hi]) => a.add_statset(c, s, lo, hi),
+                RowRef::Distribution(v, c) => a.add_distribution_columns(v, c),
+                RowRef::Sketch([c, s, lo, hi], sketch) => a.add_sketch(c, s, lo, hi, &sketch),
+            }
+        })
+    }
+
+    /// Every row, owned (for merges).
+    pub fn rows(&self, out: &mut Vec<Row>) -> Result<(), DecodeError> {
+        self.visit(|ts, unit, high_resolution, row| {
+            let value = match row {
+                RowRef::Single(v) => RowValue::Sample(SampleValue::Single(v)),
+                RowRef::StatSet([count, sum, min, max]) => RowValue::Sample(SampleValue::StatSet {
+                    count,
+                    sum,
+                    min,
+                    max,
+                }),
+                RowRef::Distribution(v, c) => RowValue::Sample(SampleValue::Distribution(
+                    v.iter().copied().zip(c.iter().copied()).collect(),
+                )),
+                RowRef::Sketch([count, sum, min, max], sketch) => RowValue::Sketch {
+                    count,
+                    sum,
+                    min,
+                    max,
+                    sketch: Box::new(sketch),
+                },
+            };
+            out.push(Row {
+                ts,
+                unit,
+                high_resolution,
+                value,
+            });
+        })
+    }
 }
 
-/// Writes `head` as block `id` (temp file, fsync, rename, dir fsync).
-pub fn write_block(
-    dir: &Path,
+/// A row as it sits in the columns.
+enum RowRef<'a> {
+    Single(f64),
+    StatSet([f64; 4]),
+    Distribution(&'a [f64], &'a [f64]),
+    Sketch([f64; 4], DdSketch),
+}
+
+/// Writes one block, section by section, then its index.
+pub struct BlockWriter {
+    dir: PathBuf,
     id: u64,
-    head: &Head,
-    wal_covered_below: u64,
-    fsync: bool,
-) -> Result<Block, Error> {
-    let path = block_path(dir, id);
-    let tmp = path.with_extension("blk.tmp");
-    let ctx = |what: &str| format!("{what} {}", tmp.display());
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .open(&tmp)
-        .map_err(|e| Error::io(ctx("creating"), e))?;
-    let mut w = BufWriter::with_capacity(1 << 20, file);
-    let mut offset = HEADER.len() as u64;
-    w.write_all(&HEADER)
-        .map_err(|e| Error::io(ctx("writing"), e))?;
-    let mut sections = Vec::new();
-    let mut payload = Vec::new();
-    for (series, samples) in head.iter() {
+    tmp: PathBuf,
+    w: BufWriter<File>,
+    offset: u64,
+    sections: Vec<SectionMeta>,
+    payload: Vec<u8>,
+}
+
+impl BlockWriter {
+    pub fn create(dir: &Path, id: u64) -> Result<BlockWriter, Error> {
+        let tmp = block_path(dir, id).with_extension("blk.tmp");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&tmp)
+            .map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
+        let mut w = BlockWriter {
+            dir: dir.to_owned(),
+            id,
+            tmp,
+            w: BufWriter::with_capacity(1 << 20, file),
+            offset: 0,
+            sections: Vec::new(),
+            payload: Vec::new(),
+        };
+        w.put(&HEADER)?;
+        Ok(w)
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.offset += bytes.len() as u64;
+        self.w
+            .write_all(bytes)
+            .map_err(|e| Error::io(format!("writing {}", self.tmp.display()), e))
+    }
+
+    /// Adds the section of `series` (ids must ascend); empty `rows` are skipped.
+    pub fn add_section(&mut self, series: SeriesId, rows: &mut [Row]) -> Result<(), Error> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut payload = std::mem::take(&mut self.payload);
         payload.clear();
-        encode_section(samples, &mut payload);
-        let len = u32::try_from(payload.len())
-            .map_err(|_| Error::io(ctx("writing"), std::io::Error::other("section above 4 GiB")))?;
-        w.write_all(&payload)
-            .map_err(|e| Error::io(ctx("writing"), e))?;
-        w.write_all(&crc32fast::hash(&payload).to_le_bytes())
-            .map_err(|e| Error::io(ctx("writing"), e))?;
-        let (min_ts, max_ts) = samples.iter().fold((i64::MAX, i64::MIN), |(lo, hi), s| {
-            (lo.min(s.timestamp_ms), hi.max(s.timestamp_ms))
-        });
-        sections.push(SectionMeta {
+        encode_section(rows, &mut payload);
+        let len = u32::try_from(payload.len()).map_err(|_| {
+            Error::io(
+                format!("writing {}", self.tmp.display()),
+                std::io::Error::other("section above 4 GiB"),
+            )
+        })?;
+        let offset = self.offset;
+        self.put(&payload)?;
+        self.put(&crc32fast::hash(&payload).to_le_bytes())?;
+        self.payload = payload;
+        self.sections.push(SectionMeta {
             series,
             offset,
             len,
-            count: samples.len() as u64,
-            min_ts,
-            max_ts,
+            count: rows.len() as u64,
+            min_ts: rows[0].ts,
+            max_ts: rows[rows.len() - 1].ts,
         });
-        offset += u64::from(len) + 4;
+        Ok(())
     }
-    let mut index = Vec::new();
-    put_uvarint(&mut index, wal_covered_below);
-    put_uvarint(&mut index, sections.len() as u64);
-    for s in &sections {
-        put_uvarint(&mut index, u64::from(s.series));
-        put_uvarint(&mut index, s.offset);
-        put_uvarint(&mut index, u64::from(s.len));
-        put_uvarint(&mut index, s.count);
-        put_ivarint(&mut index, s.min_ts);
-        put_ivarint(&mut index, s.max_ts);
+
+    /// Writes the index and footer, fsyncs, renames into place and opens.
+    pub fn finish(mut self, info: &BlockInfo, fsync: bool) -> Result<Block, Error> {
+        let mut index = Vec::new();
+        put_uvarint(&mut index, info.wal_covered_below);
+        index.push(info.resolution.code());
+        put_ivarint(&mut index, info.window_start);
+        put_uvarint(&mut index, info.group.0);
+        put_uvarint(&mut index, info.group.1);
+        put_uvarint(&mut index, info.sources.len() as u64);
+        for &s in &info.sources {
+            put_uvarint(&mut index, s);
+        }
+        put_uvarint(&mut index, self.sections.len() as u64);
+        for s in &self.sections {
+            put_uvarint(&mut index, u64::from(s.series));
+            put_uvarint(&mut index, s.offset);
+            put_uvarint(&mut index, u64::from(s.len));
+            put_uvarint(&mut index, s.count);
+            put_ivarint(&mut index, s.min_ts);
+            put_ivarint(&mut index, s.max_ts);
+        }
+        let mut footer = Vec::with_capacity(FOOTER_LEN);
+        footer.extend_from_slice(&self.offset.to_le_bytes());
+        footer.extend_from_slice(&(index.len() as u32).to_le_bytes());
+        footer.extend_from_slice(&crc32fast::hash(&index).to_le_bytes());
+        footer.extend_from_slice(&FOOTER_MAGIC);
+        self.put(&index)?;
+        self.put(&footer)?;
+        let ctx = |what: &str| format!("{what} {}", self.tmp.display());
+        let file = self
+            .w
+            .into_inner()
+            .map_err(|e| Error::io(ctx("writing"), e.into_error()))?;
+        if fsync {
+            file.sync_all().map_err(|e| Error::io(ctx("syncing"), e))?;
+        }
+        drop(file);
+        let path = block_path(&self.dir, self.id);
+        fs::rename(&self.tmp, &path).map_err(|e| Error::io(ctx("renaming"), e))?;
+        if fsync {
+            sync_dir(&self.dir)?;
+        }
+        Block::open(&path, self.id)
     }
-    let mut footer = Vec::with_capacity(FOOTER_LEN);
-    footer.extend_from_slice(&offset.to_le_bytes());
-    footer.extend_from_slice(&(index.len() as u32).to_le_bytes());
-    footer.extend_from_slice(&crc32fast::hash(&index).to_le_bytes());
-    footer.extend_from_slice(&FOOTER_MAGIC);
-    w.write_all(&index)
-        .map_err(|e| Error::io(ctx("writing"), e))?;
-    w.write_all(&footer)
-        .map_err(|e| Error::io(ctx("writing"), e))?;
-    let file = w
-        .into_inner()
-        .map_err(|e| Error::io(ctx("writing"), e.into_error()))?;
-    if fsync {
-        file.sync_all().map_err(|e| Error::io(ctx("syncing"), e))?;
-    }
-    drop(file);
-    fs::rename(&tmp, &path).map_err(|e| Error::io(ctx("renaming"), e))?;
-    if fsync {
-        sync_dir(dir)?;
-    }
-    Block::open(&path)
 }
 
 impl Block {
-    /// Opens a block and loads its index; any damage is an error.
-    pub fn open(path: &Path) -> Result<Block, Error> {
+    /// Opens block `id` and loads its index; any damage is an error.
+    pub fn open(path: &Path, id: u64) -> Result<Block, Error> {
         let ctx = |what: &str| format!("{what} {}", path.display());
         let file = File::open(path).map_err(|e| Error::io(ctx("opening"), e))?;
         let bytes = file
@@ -293,9 +546,11 @@ impl Block {
         }
         let mut head = [0u8; 8];
         read_at(&file, &mut head, 0).map_err(|e| Error::io(ctx("reading"), e))?;
-        if head != HEADER {
-            return Err(Error::corrupt(path, "bad block header or unknown version"));
-        }
+        let version = match head {
+            HEADER => 2,
+            HEADER_V1 => 1,
+            _ => return Err(Error::corrupt(path, "bad block header or unknown version")),
+        };
         let mut footer = [0u8; FOOTER_LEN];
         read_at(&file, &mut footer, bytes - FOOTER_LEN as u64)
             .map_err(|e| Error::io(ctx("reading"), e))?;
@@ -314,15 +569,23 @@ impl Block {
         if crc32fast::hash(&index) != index_crc {
             return Err(Error::corrupt(path, "block index checksum mismatch"));
         }
-        let (wal_covered_below, sections) =
-            decode_index(&index, index_offset).map_err(|e| e.at(path))?;
+        let (mut info, sections) =
+            decode_index(&index, index_offset, version).map_err(|e| e.at(path))?;
         let min_ts = sections.iter().map(|s| s.min_ts).min().unwrap_or(i64::MAX);
         let max_ts = sections.iter().map(|s| s.max_ts).max().unwrap_or(i64::MIN);
+        if version == 1 {
+            // Pre-rollup blocks span any time: file them under their newest
+            // sample's window so they expire late rather than early.
+            info.window_start = Resolution::Raw.window_start(max_ts);
+            info.group = (id, 1);
+        }
         let samples = sections.iter().map(|s| s.count).sum();
         Ok(Block {
+            id,
             path: path.to_owned(),
             file,
-            wal_covered_below,
+            version,
+            info,
             sections,
             min_ts,
             max_ts,
@@ -338,6 +601,10 @@ impl Block {
             .map(|i| &self.sections[i])
     }
 
+    pub fn sections(&self) -> &[SectionMeta] {
+        &self.sections
+    }
+
     /// Reads and checks one section.
     pub fn read_section(&self, meta: &SectionMeta) -> Result<Columns, Error> {
         let mut buf = vec![0u8; meta.len as usize + 4];
@@ -349,13 +616,43 @@ impl Block {
         if crc32fast::hash(payload) != u32::from_le_bytes(c) {
             return Err(Error::corrupt(&self.path, "section checksum mismatch"));
         }
-        decode_section(payload).map_err(|e| e.at(&self.path))
+        decode_section(payload, self.version).map_err(|e| e.at(&self.path))
+    }
+
+    /// Appends every row of `series` to `out`.
+    pub fn read_rows(&self, series: SeriesId, out: &mut Vec<Row>) -> Result<(), Error> {
+        let Some(meta) = self.section(series) else {
+            return Ok(());
+        };
+        self.read_section(meta)?
+            .rows(out)
+            .map_err(|e| e.at(&self.path))
     }
 }
 
-fn decode_index(index: &[u8], index_offset: u64) -> Result<(u64, Vec<SectionMeta>), DecodeError> {
+fn decode_index(
+    index: &[u8],
+    index_offset: u64,
+    version: u8,
+) -> Result<(BlockInfo, Vec<SectionMeta>), DecodeError> {
     let mut r = ByteReader::new(index);
-    let covered = r.uvarint()?;
+    let mut info = BlockInfo {
+        resolution: Resolution::Raw,
+        window_start: 0,
+        wal_covered_below: r.uvarint()?,
+        group: (0, 0),
+        sources: Vec::new(),
+    };
+    if version >= 2 {
+        info.resolution =
+            Resolution::from_code(r.u8()?).ok_or(DecodeError("unknown block resolution"))?;
+        info.window_start = r.ivarint()?;
+        info.group = (r.uvarint()?, r.uvarint()?);
+        let n = r.len(r.remaining())?;
+        for _ in 0..n {
+            info.sources.push(r.uvarint()?);
+        }
+    }
     let n = r.len(r.remaining() / 6)?;
     let mut sections = Vec::with_capacity(n);
     let mut prev: Option<SeriesId> = None;
@@ -387,7 +684,7 @@ fn decode_index(index: &[u8], index_offset: u64) -> Result<(u64, Vec<SectionMeta
             max_ts,
         });
     }
-    Ok((covered, sections))
+    Ok((info, sections))
 }
 
 #[cfg(unix)]
@@ -434,16 +731,36 @@ mod tests {
                 },
             })
             .collect();
+        let mut rows: Vec<Row> = samples.iter().map(Row::from).collect();
+        let mut sketch = DdSketch::new();
+        sketch.add(3.0, 2.0);
+        sketch.add(-7.5, 1.0);
+        rows.push(Row {
+            ts: 7,
+            unit: 1,
+            high_resolution: false,
+            value: RowValue::Sketch {
+                count: 3.0,
+                sum: -1.5,
+                min: -7.5,
+                max: 3.0,
+                sketch: Box::new(sketch),
+            },
+        });
         let mut payload = Vec::new();
-        encode_section(&samples, &mut payload);
-        let cols = decode_section(&payload).unwrap();
-        assert_eq!(cols.ts.len(), 50);
+        encode_section(&mut rows, &mut payload);
+        let cols = decode_section(&payload, 2).unwrap();
+        let mut back = Vec::new();
+        cols.rows(&mut back).unwrap();
+        assert_eq!(back, rows);
+        let cols = decode_section(&payload, 2).unwrap();
+        assert_eq!(cols.ts.len(), 51);
         assert!(cols.ts.windows(2).all(|w| w[0] <= w[1]));
         for i in 0..payload.len() {
             for bit in [0x01u8, 0x80] {
                 let mut m = payload.clone();
                 m[i] ^= bit;
-                if let Ok(c) = decode_section(&m) {
+                if let Ok(c) = decode_section(&m, 2) {
                     let mut b = Bucketer::new(0, i64::MAX, 1000, None);
                     let _ = c.feed(&mut b);
                 }
@@ -454,7 +771,7 @@ mod tests {
     proptest! {
         #[test]
         fn random_sections_never_panic(data in proptest::collection::vec(any::<u8>(), 0..300)) {
-            if let Ok(c) = decode_section(&data) {
+            if let Ok(c) = decode_section(&data, 2) {
                 let mut b = Bucketer::new(i64::MIN, i64::MAX, 1, None);
                 let _ = c.feed(&mut b);
             }

@@ -7,6 +7,11 @@
 //!    for id assignment + WAL append + head insert, queries share it),
 //! 3. the WAL's internal locks.
 //!
+//! Compaction (module `compact`) runs under the `seal` lock too: it reads
+//! immutable blocks without `inner`, writes its block, and swaps the block
+//! list in one short `inner` write section, so a query sees the sources or
+//! their replacement, never both.
+//!
 //! The fsync of a write happens *after* `inner` is released, so writers that
 //! queue up behind one another share one fsync (group commit, see
 //! [`crate::wal`]). A write is applied to the head in the same critical
@@ -14,24 +19,28 @@
 //! before it is acknowledged, and a failed fsync poisons the database
 //! rather than un-applying it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use crate::aggregate::{Aggregate, Bucketer};
 use crate::batch_ids::{self, BATCH_IDS_FILE, BatchIds};
-use crate::block::{Block, block_path, write_block};
+use crate::block::{Block, BlockInfo, BlockWriter, Row, block_path};
 use crate::catalog::{CATALOG_FILE, Catalog};
+use crate::compact::{self, Step};
 use crate::error::Error;
 use crate::fsutil::{dir_bytes, sync_dir};
 use crate::head::Head;
 use crate::index::SeriesIndex;
 use crate::locks::{lock, read, write};
 use crate::model::{
-    Options, RangeQuery, Sample, SeriesFilter, SeriesKey, Stats, WriteBatch, Written,
+    FailPoint, Options, RangeQuery, ResolutionStats, Sample, SeriesFilter, SeriesKey, Stats,
+    WriteBatch, Written,
 };
 use crate::record::{SeriesId, decode_batch, encode_batch, put_key};
 use crate::recovery::RecoveryReport;
+use crate::resolution::Resolution;
 use crate::wal::{self, WalWriter};
 
 struct Inner {
@@ -41,6 +50,10 @@ struct Inner {
     sealing: Option<Arc<Head>>,
     blocks: Vec<Arc<Block>>,
     sealed_samples: u64,
+    /// Newest sample timestamp per series id (`i64::MIN`: none), so
+    /// listings can hide inactive series without reading data.
+    last_ts: Vec<i64>,
+    compactions: u64,
     last_seal: Instant,
     /// Ids of stored batches (idempotent writes), and duplicates refused.
     batch_ids: BatchIds,
@@ -56,6 +69,9 @@ struct SealState {
     /// Series ids below this are in the catalog.
     catalog_upto: usize,
     next_block_id: u64,
+    /// Set when a failed multi-file update could not be cleaned up: more
+    /// seals or compactions could then make the leftovers look valid.
+    poisoned: Option<String>,
 }
 
 /// An embedded time-series database rooted at one directory.
@@ -95,15 +111,22 @@ impl Db {
         }
         let catalog_upto = index.next_id();
 
-        let (blocks, next_block_id) = load_blocks(&blocks_dir, &mut report)?;
+        let mut segments = wal::list_segments(&wal_dir)?;
+        let (blocks, next_block_id) =
+            load_blocks(&blocks_dir, segments.first().copied(), &mut report)?;
         let covered_below = blocks
             .iter()
-            .map(|b| b.wal_covered_below)
+            .map(|b| b.info.wal_covered_below)
             .max()
             .unwrap_or(0);
         let sealed_samples = blocks.iter().map(|b| b.samples).sum();
+        let mut last_ts = Vec::new();
+        for b in &blocks {
+            for sec in b.sections() {
+                note_ts(&mut last_ts, sec.series, sec.max_ts);
+            }
+        }
 
-        let mut segments = wal::list_segments(&wal_dir)?;
         let already_sealed = segments.iter().take_while(|&&n| n < covered_below).count();
         if already_sealed > 0 {
             report.wal_segments_already_sealed = already_sealed;
@@ -138,6 +161,7 @@ impl Db {
                             format!("WAL sample refers to unknown series {id}"),
                         ));
                     }
+                    note_ts(&mut last_ts, id, sample.timestamp_ms);
                     head.push(id, sample);
                     samples_replayed += 1;
                 }
@@ -145,7 +169,7 @@ impl Db {
             },
         )?;
         report.wal_samples_replayed = samples_replayed;
-        batch_ids.prune(now_ms());
+        batch_ids.prune(opts.clock.now_ms());
 
         let next_segment = segments
             .last()
@@ -161,6 +185,8 @@ impl Db {
                 sealing: None,
                 blocks,
                 sealed_samples,
+                last_ts,
+                compactions: 0,
                 last_seal: Instant::now(),
                 batch_ids,
                 duplicate_batches: 0,
@@ -172,6 +198,7 @@ impl Db {
                 catalog,
                 catalog_upto,
                 next_block_id,
+                poisoned: None,
             }),
             wal,
             report,
@@ -214,7 +241,7 @@ impl Db {
                     return Ok(Written::Duplicate);
                 }
                 Some(id) => {
-                    let at = now_ms();
+                    let at = self.opts.clock.now_ms();
                     inner.batch_ids.insert(id, at);
                     Some((id, at))
                 }
@@ -270,6 +297,7 @@ impl Db {
                 }
             };
             for (&id, (_, sample)) in inner.ids.iter().zip(&batch.entries) {
+                note_ts(&mut inner.last_ts, id, sample.timestamp_ms);
                 inner.head.push(id, sample.clone());
             }
             let due = inner.head.samples() >= self.opts.max_head_samples
@@ -286,14 +314,22 @@ impl Db {
         Ok(Written::Stored)
     }
 
-    /// Series matching `filter`, in `SeriesKey` order, strictly after `after`.
+    /// Series matching `filter`, in `SeriesKey` order, strictly after
+    /// `after`; series without a sample newer than
+    /// [`Options::hide_inactive_after`] are left out.
     pub fn list_series(
         &self,
         filter: &SeriesFilter,
         after: Option<&SeriesKey>,
         limit: usize,
     ) -> Vec<SeriesKey> {
-        read(&self.inner).index.list(filter, after, limit)
+        let inner = read(&self.inner);
+        let cutoff = self.opts.hide_inactive_after.map_or(i64::MIN, |d| {
+            let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+            self.opts.clock.now_ms().saturating_sub(ms)
+        });
+        let active = |id: SeriesId| inner.last_ts.get(id as usize).is_some_and(|&t| t >= cutoff);
+        inner.index.list(filter, after, limit, &active)
     }
 
     /// Aggregates one series over `[start_ms, end_ms)` into `period_ms`
@@ -354,6 +390,87 @@ impl Db {
     }
 
     fn seal_locked(&self, mut state: MutexGuard<'_, SealState>) -> Result<(), Error> {
+        self.seal_head(&mut state)?;
+        if self.opts.compact_on_seal {
+            self.compact_locked(&mut state)?;
+        }
+        Ok(())
+    }
+
+    /// Rolls up, merges and expires blocks until nothing is due (see
+    /// module `compact`). Runs after every seal unless
+    /// [`Options::compact_on_seal`] is off.
+    pub fn compact(&self) -> Result<(), Error> {
+        let mut state = lock(&self.seal);
+        self.compact_locked(&mut state)
+    }
+
+    fn fail_point(&self, p: FailPoint) {
+        if let Some(hook) = &self.opts.fail_hook {
+            (hook.0)(p);
+        }
+    }
+
+    fn compact_locked(&self, state: &mut SealState) -> Result<(), Error> {
+        if let Some(why) = &state.poisoned {
+            return Err(Error::Poisoned(why.clone()));
+        }
+        let dir = self.dir.join("blocks");
+        loop {
+            let blocks = read(&self.inner).blocks.clone();
+            let now = self.opts.clock.now_ms();
+            let Some(step) = compact::plan(&blocks, &self.opts.retention, now) else {
+                return Ok(());
+            };
+            let (removed, added) = match step {
+                Step::Expire(ids) => (ids, None),
+                Step::Rewrite {
+                    target,
+                    window_start,
+                    sources,
+                } => {
+                    let inputs: Vec<Arc<Block>> = blocks
+                        .iter()
+                        .filter(|b| sources.contains(&b.id))
+                        .cloned()
+                        .collect();
+                    let id = state.next_block_id;
+                    state.next_block_id += 1;
+                    let block =
+                        compact::rewrite(&dir, id, target, window_start, &inputs, self.opts.fsync)?;
+                    self.fail_point(FailPoint::CompactionBlockWritten);
+                    (sources, Some(block))
+                }
+            };
+            let paths = {
+                let mut inner = write(&self.inner);
+                let paths = compact::paths_of(&inner.blocks, &removed);
+                inner.blocks.retain(|b| !removed.contains(&b.id));
+                inner.blocks.extend(added.map(Arc::new));
+                inner.sealed_samples = inner.blocks.iter().map(|b| b.samples).sum();
+                inner.compactions += 1;
+                paths
+            };
+            for (i, path) in paths.iter().enumerate() {
+                if let Err(e) = std::fs::remove_file(path) {
+                    let e = Error::io(format!("removing replaced block {}", path.display()), e);
+                    state.poisoned = Some(e.to_string());
+                    return Err(e);
+                }
+                if i == 0 {
+                    self.fail_point(FailPoint::CompactionSourceRemoved);
+                }
+            }
+            if self.opts.fsync {
+                sync_dir(&dir).inspect_err(|e| state.poisoned = Some(e.to_string()))?;
+            }
+        }
+    }
+
+    fn seal_head(&self, state: &mut SealState) -> Result<(), Error> {
+        if let Some(why) = &state.poisoned {
+            return Err(Error::Poisoned(why.clone()));
+        }
         let (frozen, covered_below, ids_snapshot) = {
             let mut inner = write(&self.inner);
             inner.last_seal = Instant::now();
@@ -365,7 +482,7 @@ impl Db {
             let frozen = Arc::new(std::mem::take(&mut inner.head));
             inner.sealing = Some(frozen.clone());
             // Taken after the rotation: holds every id the covered segments carry.
-            inner.batch_ids.prune(now_ms());
+            inner.batch_ids.prune(self.opts.clock.now_ms());
             let ids_snapshot = (!inner.batch_ids.is_empty()
                 || self.dir.join(BATCH_IDS_FILE).exists())
             .then(|| inner.batch_ids.snapshot());
@@ -398,25 +515,18 @@ impl Db {
                 .catalog
                 .append(keys.iter().map(|(i, k)| (*i, k.as_ref())))
                 .map(|()| state.catalog_upto = upto)
-                .and_then(|()| {
-                    write_block(
-                        &self.dir.join("blocks"),
-                        block_id,
-                        &frozen,
-                        covered_below,
-                        self.opts.fsync,
-                    )
-                })
+                .and_then(|()| self.write_seal_blocks(state, block_id, &frozen, covered_below))
         });
 
         let mut inner = write(&self.inner);
         inner.sealing = None;
         match outcome {
-            Ok(block) => {
-                state.next_block_id += 1;
-                inner.sealed_samples += block.samples;
-                inner.blocks.push(Arc::new(block));
+            Ok(blocks) => {
+                state.next_block_id += blocks.len() as u64;
+                inner.sealed_samples += blocks.iter().map(|b| b.samples).sum::<u64>();
+                inner.blocks.extend(blocks.into_iter().map(Arc::new));
                 drop(inner);
+                self.fail_point(FailPoint::SealBeforeWalRemoval);
                 self.wal.remove_below(covered_below)
             }
             Err(e) => {
@@ -426,6 +536,78 @@ impl Db {
                 Err(e)
             }
         }
+    }
+
+    /// Writes `head` as one raw block per window it touches, ids from
+    /// `first_id` on, all in seal group `first_id`. On failure removes the
+    /// blocks already written (the WAL still holds their data).
+    fn write_seal_blocks(
+        &self,
+        state: &mut SealState,
+        first_id: u64,
+        head: &Head,
+        covered_below: u64,
+    ) -> Result<Vec<Block>, Error> {
+        let raw = Resolution::Raw;
+        let mut windows: BTreeMap<i64, Vec<(SeriesId, Vec<&Sample>)>> = BTreeMap::new();
+        for (series, samples) in head.iter() {
+            let first = raw.window_start(samples[0].timestamp_ms);
+            if samples
+                .iter()
+                .all(|s| raw.window_start(s.timestamp_ms) == first)
+            {
+                let all = samples.iter().collect();
+                windows.entry(first).or_default().push((series, all));
+                continue;
+            }
+            let mut per: BTreeMap<i64, Vec<&Sample>> = BTreeMap::new();
+            for s in samples {
+                per.entry(raw.window_start(s.timestamp_ms))
+                    .or_default()
+                    .push(s);
+            }
+            for (w, v) in per {
+                windows.entry(w).or_default().push((series, v));
+            }
+        }
+        let dir = self.dir.join("blocks");
+        let group = (first_id, windows.len() as u64);
+        let mut written: Vec<Block> = Vec::with_capacity(windows.len());
+        let mut rows: Vec<Row> = Vec::new();
+        for (n, (window_start, sections)) in windows.into_iter().enumerate() {
+            let id = first_id + n as u64;
+            let block = BlockWriter::create(&dir, id).and_then(|mut w| {
+                for (series, samples) in sections {
+                    rows.clear();
+                    rows.extend(samples.into_iter().map(Row::from));
+                    w.add_section(series, &mut rows)?;
+                }
+                let info = BlockInfo {
+                    resolution: raw,
+                    window_start,
+                    wal_covered_below: covered_below,
+                    group,
+                    sources: Vec::new(),
+                };
+                w.finish(&info, self.opts.fsync)
+            });
+            match block {
+                Ok(b) => written.push(b),
+                Err(e) => {
+                    for b in &written {
+                        if let Err(rm) = std::fs::remove_file(&b.path) {
+                            state.poisoned = Some(format!(
+                                "a failed seal left block {} behind: {rm}",
+                                b.path.display()
+                            ));
+                        }
+                    }
+                    return Err(e);
+                }
+            }
+            self.fail_point(FailPoint::SealBlockWritten);
+        }
+        Ok(written)
     }
 
     /// Counters and on-disk sizes.
@@ -441,6 +623,23 @@ impl Db {
             head_samples: inner.head.samples() + inner.sealing.as_ref().map_or(0, |h| h.samples()),
             sealed_samples: inner.sealed_samples,
             blocks: inner.blocks.len(),
+            resolutions: Resolution::ALL
+                .iter()
+                .map(|&r| {
+                    let at = || inner.blocks.iter().filter(move |b| b.info.resolution == r);
+                    ResolutionStats {
+                        resolution: r,
+                        blocks: at().count(),
+                        bytes: at().map(|b| b.bytes).sum(),
+                        rows: at().map(|b| b.samples).sum(),
+                        span_ms: at()
+                            .filter(|b| b.samples > 0)
+                            .map(|b| (b.min_ts, b.max_ts))
+                            .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1))),
+                    }
+                })
+                .collect(),
+            compactions: inner.compactions,
             block_bytes: inner.blocks.iter().map(|b| b.bytes).sum(),
             wal_bytes: dir_bytes(&self.dir.join("wal"), ".log"),
             catalog_bytes: std::fs::metadata(self.dir.join(CATALOG_FILE)).map_or(0, |m| m.len()),
@@ -454,11 +653,14 @@ impl Db {
     }
 }
 
-/// Wall-clock milliseconds: batch-id ages must survive restarts, so not `Instant`.
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+/// Records that series `id` has a sample at `ts`.
+#[inline]
+fn note_ts(last_ts: &mut Vec<i64>, id: SeriesId, ts: i64) {
+    let slot = id as usize;
+    if slot >= last_ts.len() {
+        last_ts.resize(slot + 1, i64::MIN);
+    }
+    last_ts[slot] = last_ts[slot].max(ts);
 }
 
 /// The id of `key`, adding the series if it is new.
@@ -485,8 +687,14 @@ fn rollback(index: &mut SeriesIndex, first_new: usize) {
     }
 }
 
-/// Opens every block, removing leftover temp files of interrupted seals.
-fn load_blocks(dir: &Path, report: &mut RecoveryReport) -> Result<(Vec<Arc<Block>>, u64), Error> {
+/// Opens every block, removing leftover temp files of interrupted seals
+/// and the blocks an interrupted seal or compaction left behind (see
+/// [`compact::recover`]). Returns the blocks sorted by id and the next id.
+fn load_blocks(
+    dir: &Path,
+    lowest_wal_segment: Option<u64>,
+    report: &mut RecoveryReport,
+) -> Result<(Vec<Arc<Block>>, u64), Error> {
     let mut ids = Vec::new();
     let entries =
         std::fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
@@ -508,14 +716,25 @@ fn load_blocks(dir: &Path, report: &mut RecoveryReport) -> Result<(Vec<Arc<Block
             ids.push(id);
         }
     }
-    if !report.removed_temp_files.is_empty() {
-        sync_dir(dir)?;
-    }
     ids.sort_unstable();
+    let next = ids.last().map_or(1, |n| n + 1);
     let blocks = ids
         .iter()
-        .map(|&id| Block::open(&block_path(dir, id)).map(Arc::new))
+        .map(|&id| Block::open(&block_path(dir, id), id))
         .collect::<Result<Vec<_>, _>>()?;
-    let next = ids.last().map_or(1, |n| n + 1);
-    Ok((blocks, next))
+    let leftovers = compact::recover(&blocks, lowest_wal_segment);
+    let mut kept = Vec::with_capacity(blocks.len());
+    for b in blocks {
+        if leftovers.contains(&b.id) {
+            std::fs::remove_file(&b.path)
+                .map_err(|e| Error::io(format!("removing {}", b.path.display()), e))?;
+            report.removed_blocks.push(b.path.clone());
+        } else {
+            kept.push(Arc::new(b));
+        }
+    }
+    if !report.removed_temp_files.is_empty() || !report.removed_blocks.is_empty() {
+        sync_dir(dir)?;
+    }
+    Ok((kept, next))
 }

@@ -132,11 +132,14 @@ impl SeriesIndex {
     }
 
     /// Series matching `filter`, strictly after `after`, in key order.
+    /// Series matching `filter` for which `keep(id)` holds, in key order,
+    /// strictly after `after`, at most `limit`.
     pub fn list(
         &self,
         filter: &SeriesFilter,
         after: Option<&SeriesKey>,
         limit: usize,
+        keep: &dyn Fn(SeriesId) -> bool,
     ) -> Vec<SeriesKey> {
         if limit == 0 {
             return Vec::new();
@@ -145,6 +148,7 @@ impl SeriesIndex {
             Some(ids) if ids.len() <= self.postings_threshold() => {
                 let mut keys: Vec<&Arc<SeriesKey>> = ids
                     .iter()
+                    .filter(|&&id| keep(id))
                     .filter_map(|&id| self.key(id))
                     .filter(|k| after.is_none_or(|a| k.as_ref() > a) && filter.matches(k))
                     .collect();
@@ -154,7 +158,7 @@ impl SeriesIndex {
                     .map(|k| (**k).clone())
                     .collect()
             }
-            _ => self.scan_ordered(filter, after, limit),
+            _ => self.scan_ordered(filter, after, limit, keep),
         }
     }
 
@@ -192,6 +196,7 @@ impl SeriesIndex {
         filter: &SeriesFilter,
         after: Option<&SeriesKey>,
         limit: usize,
+        keep: &dyn Fn(SeriesId) -> bool,
     ) -> Vec<SeriesKey> {
         let prefix = SeriesKey {
             namespace: filter.namespace.clone().unwrap_or_default(),
@@ -208,7 +213,7 @@ impl SeriesIndex {
             _ => Bound::Included(&prefix),
         };
         let mut out = Vec::new();
-        for (key, _) in self
+        for (key, &id) in self
             .ordered
             .range::<SeriesKey, _>((lower, Bound::Unbounded))
         {
@@ -222,7 +227,7 @@ impl SeriesIndex {
             if filter.namespace.is_some() && filter.name.as_ref().is_some_and(|n| *n < key.name) {
                 break;
             }
-            if filter.matches(key) {
+            if filter.matches(key) && keep(id) {
                 out.push((**key).clone());
                 if out.len() == limit {
                     break;
@@ -309,8 +314,8 @@ mod tests {
                 .take(limit)
                 .cloned()
                 .collect();
-            prop_assert_eq!(&index.list(&filter, after.as_ref(), limit), &want);
-            prop_assert_eq!(&index.scan_ordered(&filter, after.as_ref(), limit), &want);
+            prop_assert_eq!(&index.list(&filter, after.as_ref(), limit, &|_| true), &want);
+            prop_assert_eq!(&index.scan_ordered(&filter, after.as_ref(), limit, &|_| true), &want);
         }
     }
 
@@ -325,14 +330,14 @@ mod tests {
         assert_eq!(index.get(&b), None);
         assert_eq!(index.get(&a), Some(0));
         assert_eq!(
-            index.list(&SeriesFilter::default(), None, 10),
+            index.list(&SeriesFilter::default(), None, 10, &|_| true),
             vec![a.clone()]
         );
         let by_dim = SeriesFilter {
             dimensions: vec![("d".into(), Some("1".into()))],
             ..Default::default()
         };
-        assert_eq!(index.list(&by_dim, None, 10), vec![a]);
+        assert_eq!(index.list(&by_dim, None, 10, &|_| true), vec![a]);
         assert_eq!(index.insert(b).unwrap(), 1);
         assert_eq!(
             index.define(0, SeriesKey::default()),

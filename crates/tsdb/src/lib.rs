@@ -16,7 +16,8 @@
 //! <dir>/catalog.log        series id → key definitions (append-only, crc-framed)
 //! <dir>/batch-ids          stored batch ids, rewritten at each seal (module `batch_ids`)
 //! <dir>/wal/NNNNNNNN.log   WAL segments (crc-framed batch records)
-//! <dir>/blocks/NNNNNNNN.blk immutable columnar blocks
+//! <dir>/blocks/NNNNNNNN.blk immutable columnar blocks, each one resolution
+//!                          (raw, 1 min, 5 min, 1 h) and one time window
 //! ```
 //!
 //! # Write path
@@ -28,10 +29,27 @@
 //! [`Options::max_head_samples`] or [`Options::seal_interval`] has passed
 //! (checked on write), or on [`Db::seal`] / [`Db::close`], the head is
 //! *sealed*: the WAL rotates, new series are appended to the catalog
-//! (fsync'd), each series is sorted and encoded into a block (module `block`:
+//! (fsync'd), the samples are split by 1-hour window and each window's
+//! series are sorted and encoded into one raw block (module `block`:
 //! delta-of-delta timestamps, per-column chosen float codecs, RLE unit and
-//! kind columns, crc per section), the block is fsync'd and renamed into
-//! place, and only then are the covered WAL segments deleted.
+//! kind columns, crc per section), every block is fsync'd and renamed into
+//! place, and only then are the covered WAL segments deleted. The blocks of
+//! one seal form a *seal group*; a group found incomplete while its WAL
+//! segments still exist is deleted at open and the WAL replayed instead.
+//!
+//! # Rollups, retention, compaction
+//!
+//! After each seal (or on [`Db::compact`]) module `compact` works on whole
+//! windows (module `resolution`): a window older than its resolution's
+//! [`Retention`] (CloudWatch's by default: raw 3 h, 1 min 15 days, 5 min
+//! 63 days, 1 h 455 days) is rolled up into the next coarser resolution —
+//! per slot SampleCount, Sum, Minimum, Maximum and a [`DdSketch`] (or the
+//! exact values when there are at most 4) — and its files deleted; the
+//! coarsest windows are deleted. Several blocks of one window (late data,
+//! several seals) are merged into one. New blocks name their sources and
+//! are durable before the sources are deleted; open deletes blocks named as
+//! sources, so a crash never loses or duplicates data. Time comes from
+//! [`Options::clock`], so tests and benchmarks simulate months.
 //!
 //! # Idempotent writes
 //!
@@ -53,16 +71,23 @@
 //!
 //! [`Db::query`] merges the head, any head being sealed, and the blocks
 //! whose in-memory per-series time ranges overlap the query, into
-//! [`Aggregate`]s per `(period, unit)`. Raw values are kept, so
-//! [`Aggregate::percentile`] is exact; [`sketch::DdSketch`] (1 % relative
-//! error) is the summary for future rollups. [`Db::list_series`] is answered
-//! by the in-memory series index (module `index`) without touching samples.
+//! [`Aggregate`]s per `(period, unit)`. Each instant's data lives at one
+//! resolution only — the finest still retained — so reading every
+//! overlapping block never counts a sample twice. Over raw data
+//! [`Aggregate::percentile`] is exact; over rollups it is within the
+//! sketch's 1 % relative error. Callers choose periods that are multiples
+//! of the slot for old ranges (AWS's period rules). [`Db::list_series`] is answered
+//! by the in-memory series index (module `index`) without touching samples;
+//! series whose newest sample is older than
+//! [`Options::hide_inactive_after`] (two weeks) are left out, from a
+//! per-series newest-timestamp array rebuilt from block indexes at open.
 
 pub mod aggregate;
 mod batch_ids;
 mod block;
 mod catalog;
 pub mod codec;
+mod compact;
 mod db;
 mod error;
 mod frame;
@@ -73,6 +98,7 @@ mod locks;
 mod model;
 mod record;
 mod recovery;
+mod resolution;
 pub mod sketch;
 mod wal;
 
@@ -81,7 +107,9 @@ pub use batch_ids::BatchId;
 pub use db::Db;
 pub use error::{DecodeError, Error};
 pub use model::{
-    Options, RangeQuery, Sample, SampleValue, SeriesFilter, SeriesKey, Stats, WriteBatch, Written,
+    Clock, FailHook, FailPoint, ManualClock, Options, RangeQuery, ResolutionStats, Sample,
+    SampleValue, SeriesFilter, SeriesKey, Stats, WriteBatch, Written,
 };
 pub use recovery::{RecoveryReport, Truncation};
+pub use resolution::{Resolution, Retention};
 pub use sketch::DdSketch;

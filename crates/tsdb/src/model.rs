@@ -1,9 +1,12 @@
 //! The data model the engine stores: series keys, samples, batches, filters
 //! and queries. These are the only names the engine shares with its callers.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::batch_ids::BatchId;
+use crate::resolution::{Resolution, Retention};
 
 /// Identifies a series: namespace, metric name and dimension set.
 ///
@@ -199,6 +202,19 @@ pub struct Options {
     pub batch_id_retention: Duration,
     /// Most batch ids remembered; the oldest are forgotten first.
     pub max_batch_ids: usize,
+    /// How long each resolution is kept (default: CloudWatch's).
+    pub retention: Retention,
+    /// Run [`crate::Db::compact`] after every seal. With `false` the caller
+    /// schedules compaction itself.
+    pub compact_on_seal: bool,
+    /// `Db::list_series` hides series whose newest sample is older than
+    /// this (AWS: two weeks); `None` lists every series.
+    pub hide_inactive_after: Option<Duration>,
+    /// Where "now" comes from (retention, batch-id ages, inactivity).
+    pub clock: Clock,
+    /// Crash-test hook called at the points listed in [`FailPoint`].
+    #[doc(hidden)]
+    pub fail_hook: Option<FailHook>,
 }
 
 impl Default for Options {
@@ -210,8 +226,109 @@ impl Default for Options {
             truncate_corrupt_wal: false,
             batch_id_retention: Duration::from_secs(24 * 3600),
             max_batch_ids: 1_000_000,
+            retention: Retention::default(),
+            compact_on_seal: true,
+            hide_inactive_after: Some(Duration::from_secs(14 * 86_400)),
+            clock: Clock::system(),
+            fail_hook: None,
         }
     }
+}
+
+/// The engine's source of wall-clock time, in epoch milliseconds.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Clock(Arc::new(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        }))
+    }
+
+    /// A clock that reads `source`.
+    pub fn from_fn(source: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
+        Clock(Arc::new(source))
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Clock({})", self.now_ms())
+    }
+}
+
+/// A clock moved by hand (tests and time-accelerated benchmarks).
+#[derive(Clone, Debug, Default)]
+pub struct ManualClock(Arc<AtomicI64>);
+
+impl ManualClock {
+    pub fn new(now_ms: i64) -> Self {
+        ManualClock(Arc::new(AtomicI64::new(now_ms)))
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    pub fn set(&self, now_ms: i64) {
+        self.0.store(now_ms, Ordering::SeqCst);
+    }
+
+    pub fn advance(&self, by: Duration) {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+
+    /// A [`Clock`] reading this one.
+    pub fn clock(&self) -> Clock {
+        let cell = self.0.clone();
+        Clock::from_fn(move || cell.load(Ordering::SeqCst))
+    }
+}
+
+/// Points inside multi-file updates where a crash test may kill the process.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailPoint {
+    /// A seal wrote one of its window blocks, not all of them.
+    SealBlockWritten,
+    /// A seal wrote every block; the WAL segments they cover still exist.
+    SealBeforeWalRemoval,
+    /// A rollup or merge wrote its new block; its sources still exist.
+    CompactionBlockWritten,
+    /// A rollup or merge deleted one of its sources, not all of them.
+    CompactionSourceRemoved,
+}
+
+/// Called at every [`FailPoint`]; a crash test aborts the process there.
+#[doc(hidden)]
+#[derive(Clone)]
+pub struct FailHook(pub Arc<dyn Fn(FailPoint) + Send + Sync>);
+
+impl std::fmt::Debug for FailHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FailHook")
+    }
+}
+
+/// Blocks and bytes at one resolution.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolutionStats {
+    pub resolution: Resolution,
+    pub blocks: usize,
+    pub bytes: u64,
+    /// Samples (raw) or aggregate rows (rollups).
+    pub rows: u64,
+    /// Oldest and newest row timestamp (`None` when there are no blocks).
+    pub span_ms: Option<(i64, i64)>,
 }
 
 /// A snapshot of engine counters.
@@ -233,4 +350,8 @@ pub struct Stats {
     pub batch_ids: usize,
     /// Batches dropped as duplicates since open.
     pub duplicate_batches: u64,
+    /// Per resolution, finest first.
+    pub resolutions: Vec<ResolutionStats>,
+    /// Rollups, merges and expiries done since open.
+    pub compactions: u64,
 }

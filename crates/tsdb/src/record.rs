@@ -36,12 +36,17 @@ pub const KIND_DISTRIBUTION: u8 = 1;
 pub const KIND_STATSET: u8 = 2;
 pub const HIGH_RES_FLAG: u8 = 0x80;
 
-pub fn kind_byte(sample: &Sample) -> u8 {
-    let kind = match sample.value {
+/// The kind code of a value (without the high-resolution flag).
+pub fn value_kind(value: &SampleValue) -> u8 {
+    match value {
         SampleValue::Single(_) => KIND_SINGLE,
         SampleValue::Distribution(_) => KIND_DISTRIBUTION,
         SampleValue::StatSet { .. } => KIND_STATSET,
-    };
+    }
+}
+
+pub fn kind_byte(sample: &Sample) -> u8 {
+    let kind = value_kind(&sample.value);
     if sample.high_resolution {
         kind | HIGH_RES_FLAG
     } else {

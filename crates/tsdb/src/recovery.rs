@@ -25,11 +25,16 @@ pub struct RecoveryReport {
     pub truncations: Vec<Truncation>,
     /// Leftover temporary files from an interrupted seal.
     pub removed_temp_files: Vec<PathBuf>,
+    /// Blocks an interrupted compaction had already replaced, or an
+    /// interrupted seal wrote only part of (its WAL is replayed instead).
+    pub removed_blocks: Vec<PathBuf>,
 }
 
 impl RecoveryReport {
     /// True when recovery had to repair or discard anything.
     pub fn repaired(&self) -> bool {
-        !self.truncations.is_empty() || !self.removed_temp_files.is_empty()
+        !self.truncations.is_empty()
+            || !self.removed_temp_files.is_empty()
+            || !self.removed_blocks.is_empty()
     }
 }

@@ -7,7 +7,20 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use stratus_tsdb::{BatchId, Db, Options, RangeQuery, Sample, SeriesKey, WriteBatch, Written};
+use stratus_tsdb::{
+    BatchId, Db, Options, RangeQuery, Retention, Sample, SeriesKey, WriteBatch, Written,
+};
+
+/// These tests write timestamps near the epoch: keep every sample as
+/// written and list every series, whatever its age (retention and
+/// inactivity have their own tests).
+fn kept_forever() -> Options {
+    Options {
+        retention: Retention::forever(),
+        hide_inactive_after: None,
+        ..Options::default()
+    }
+}
 
 const SAMPLES_PER_BATCH: i64 = 10;
 
@@ -71,7 +84,7 @@ fn copy_tree(from: &Path, to: &Path) {
 #[test]
 fn duplicate_batch_is_not_stored_twice() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let db = Db::open(dir.path(), kept_forever()).unwrap();
     assert_eq!(db.write(&batch(1)).unwrap(), Written::Stored);
     assert_eq!(db.write(&batch(1)).unwrap(), Written::Duplicate);
     assert_eq!(db.write(&batch(2)).unwrap(), Written::Stored);
@@ -93,12 +106,12 @@ fn duplicate_batch_is_not_stored_twice() {
 fn ids_survive_reopen_from_the_wal() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let db = Db::open(dir.path(), kept_forever()).unwrap();
         db.write(&batch(1)).unwrap();
         db.write(&batch(2)).unwrap();
         // Dropped without close: only the WAL holds the batches and their ids.
     }
-    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let db = Db::open(dir.path(), kept_forever()).unwrap();
     assert!(!dir.path().join("batch-ids").exists());
     assert_eq!(db.write(&batch(1)).unwrap(), Written::Duplicate);
     assert_eq!(db.write(&batch(2)).unwrap(), Written::Duplicate);
@@ -110,7 +123,7 @@ fn ids_survive_reopen_from_the_wal() {
 fn ids_survive_seal_and_reopen() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let db = Db::open(dir.path(), kept_forever()).unwrap();
         db.write(&batch(1)).unwrap();
         db.seal().unwrap();
         db.write(&batch(2)).unwrap();
@@ -120,7 +133,7 @@ fn ids_survive_seal_and_reopen() {
         assert_eq!(db.write(&batch(1)).unwrap(), Written::Duplicate);
         db.close().unwrap();
     }
-    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let db = Db::open(dir.path(), kept_forever()).unwrap();
     assert_eq!(db.recovery_report().wal_records_replayed, 0);
     assert_eq!(db.write(&batch(1)).unwrap(), Written::Duplicate);
     assert_eq!(db.write(&batch(2)).unwrap(), Written::Duplicate);
@@ -136,13 +149,13 @@ fn crash_at_each_step_of_a_seal_keeps_ids() {
     let before = root.path().join("before");
     let after = root.path().join("after");
     {
-        let db = Db::open(&before, Options::default()).unwrap();
+        let db = Db::open(&before, kept_forever()).unwrap();
         db.write(&batch(1)).unwrap();
         db.write(&batch(2)).unwrap();
     }
     copy_tree(&before, &after);
     {
-        let db = Db::open(&after, Options::default()).unwrap();
+        let db = Db::open(&after, kept_forever()).unwrap();
         db.seal().unwrap();
     }
     // (name, files taken from the sealed directory on top of the unsealed one)
@@ -174,7 +187,7 @@ fn crash_at_each_step_of_a_seal_keeps_ids() {
         if n == 0 {
             fs::write(dir.join("batch-ids.tmp"), b"torn").unwrap();
         }
-        let db = Db::open(&dir, Options::default()).unwrap();
+        let db = Db::open(&dir, kept_forever()).unwrap();
         assert!(
             !dir.join("batch-ids.tmp").exists(),
             "{name}: temp file left"
@@ -189,7 +202,7 @@ fn crash_at_each_step_of_a_seal_keeps_ids() {
         }
         // And once more after sealing this recovered state and reopening.
         db.close().unwrap();
-        let db = Db::open(&dir, Options::default()).unwrap();
+        let db = Db::open(&dir, kept_forever()).unwrap();
         assert_eq!(db.write(&batch(2)).unwrap(), Written::Duplicate, "{name}");
         assert_eq!(stored(&db, 2), 10.0, "{name}");
     }
@@ -201,7 +214,7 @@ fn old_ids_are_forgotten_by_age_and_count() {
     let opts = Options {
         batch_id_retention: Duration::from_millis(200),
         max_batch_ids: 3,
-        ..Options::default()
+        ..kept_forever()
     };
     {
         let db = Db::open(dir.path(), opts.clone()).unwrap();
@@ -229,7 +242,7 @@ const CHILD_ENV: &str = "STRATUS_TSDB_IDEM_CHILD_DIR";
 fn child_main(dir: &str) {
     let opts = Options {
         max_head_samples: 500, // seals (batch-ids rewrites, WAL deletion) race with the kill
-        ..Options::default()
+        ..kept_forever()
     };
     let db = Db::open(Path::new(dir), opts).expect("child open");
     let mut out = std::io::stdout().lock();
@@ -278,7 +291,7 @@ fn resent_batches_after_sigkill_are_stored_once() {
     child.wait().unwrap();
     assert!(acked >= 300, "child acknowledged only {acked} batches");
 
-    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let db = Db::open(dir.path(), kept_forever()).unwrap();
     // Re-send every acknowledged batch and a few the child may have been writing.
     for b in 0..=acked + 3 {
         let outcome = db.write(&batch(b)).unwrap();

@@ -7,7 +7,18 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use stratus_tsdb::{Db, Options, RangeQuery, Sample, SeriesKey, WriteBatch};
+use stratus_tsdb::{Db, Options, RangeQuery, Retention, Sample, SeriesKey, WriteBatch};
+
+/// These tests write timestamps near the epoch: keep every sample as
+/// written and list every series, whatever its age (retention and
+/// inactivity have their own tests).
+fn kept_forever() -> Options {
+    Options {
+        retention: Retention::forever(),
+        hide_inactive_after: None,
+        ..Options::default()
+    }
+}
 
 const CHILD_ENV: &str = "STRATUS_TSDB_CRASH_CHILD_DIR";
 const FIRST_BATCH_ENV: &str = "STRATUS_TSDB_CRASH_FIRST_BATCH";
@@ -31,7 +42,7 @@ fn child_main(dir: &str, first: i64) {
     let opts = Options {
         // Small head so seals (block writes, WAL deletion) race with the kill.
         max_head_samples: 2_000,
-        ..Options::default()
+        ..kept_forever()
     };
     let db = Db::open(std::path::Path::new(dir), opts).expect("child open");
     let mut out = std::io::stdout().lock();
@@ -89,7 +100,7 @@ fn acknowledged_writes_survive_sigkill() {
             acked.len()
         );
 
-        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let db = Db::open(dir.path(), kept_forever()).unwrap();
         for &b in &acked {
             let k = key(b);
             let aggs = db

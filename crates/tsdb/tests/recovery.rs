@@ -4,7 +4,18 @@
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
 
-use stratus_tsdb::{Db, Error, Options, RangeQuery, Sample, SeriesKey, WriteBatch};
+use stratus_tsdb::{Db, Error, Options, RangeQuery, Retention, Sample, SeriesKey, WriteBatch};
+
+/// These tests write timestamps near the epoch: keep every sample as
+/// written and list every series, whatever its age (retention and
+/// inactivity have their own tests).
+fn kept_forever() -> Options {
+    Options {
+        retention: Retention::forever(),
+        hide_inactive_after: None,
+        ..Options::default()
+    }
+}
 
 fn series() -> SeriesKey {
     SeriesKey::new("NS", "m", [("host".to_string(), "a".to_string())])
@@ -61,7 +72,7 @@ fn last_nonempty_segment(dir: &Path) -> PathBuf {
 }
 
 fn write_batches(dir: &Path, range: std::ops::Range<i64>) {
-    let db = Db::open(dir, Options::default()).unwrap();
+    let db = Db::open(dir, kept_forever()).unwrap();
     for b in range {
         db.write(&batch(b)).unwrap();
     }
@@ -72,7 +83,7 @@ fn write_batches(dir: &Path, range: std::ops::Range<i64>) {
 fn dropped_handle_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     write_batches(dir.path(), 0..20);
-    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let db = Db::open(dir.path(), kept_forever()).unwrap();
     assert_eq!(present_batches(&db, 100), (0..20).collect::<Vec<_>>());
     let r = db.recovery_report();
     assert_eq!((r.wal_records_replayed, r.wal_samples_replayed), (20, 200));
@@ -92,7 +103,7 @@ fn torn_tail_is_cut_and_reported() {
         .set_len(len - 5)
         .unwrap();
 
-    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let db = Db::open(dir.path(), kept_forever()).unwrap();
     assert_eq!(present_batches(&db, 100), (0..9).collect::<Vec<_>>());
     let t = &db.recovery_report().truncations;
     assert_eq!(t.len(), 1);
@@ -103,7 +114,7 @@ fn torn_tail_is_cut_and_reported() {
     // The database keeps working, and the next open is clean.
     db.write(&batch(9)).unwrap();
     drop(db);
-    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let db = Db::open(dir.path(), kept_forever()).unwrap();
     assert!(!db.recovery_report().repaired());
     assert_eq!(present_batches(&db, 100), (0..10).collect::<Vec<_>>());
 }
@@ -118,7 +129,7 @@ fn flipped_byte_in_last_record_is_cut() {
     data[n - 3] ^= 0x10;
     fs::write(&seg, &data).unwrap();
 
-    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let db = Db::open(dir.path(), kept_forever()).unwrap();
     assert_eq!(present_batches(&db, 100), (0..9).collect::<Vec<_>>());
     let t = &db.recovery_report().truncations;
     assert_eq!(t.len(), 1);
@@ -133,7 +144,7 @@ fn garbage_appended_after_a_good_tail_is_cut() {
     let mut data = fs::read(&seg).unwrap();
     data.extend_from_slice(&[0xAB; 37]);
     fs::write(&seg, &data).unwrap();
-    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let db = Db::open(dir.path(), kept_forever()).unwrap();
     assert_eq!(present_batches(&db, 100), vec![0, 1, 2]);
     assert_eq!(db.recovery_report().truncations[0].dropped_bytes, 37);
 }
@@ -153,14 +164,14 @@ fn corruption_in_an_older_segment_needs_opt_in() {
     data[mid] ^= 0xFF;
     fs::write(&segs[0], &data).unwrap();
 
-    match Db::open(dir.path(), Options::default()) {
+    match Db::open(dir.path(), kept_forever()) {
         Err(Error::CorruptWalSegment { path, .. }) => assert_eq!(path, segs[0]),
         Err(e) => panic!("unexpected error {e}"),
         Ok(_) => panic!("opened over a corrupt older segment"),
     }
     let opts = Options {
         truncate_corrupt_wal: true,
-        ..Options::default()
+        ..kept_forever()
     };
     let db = Db::open(dir.path(), opts).unwrap();
     let present = present_batches(&db, 100);
@@ -176,7 +187,7 @@ fn interrupted_seal_neither_loses_nor_duplicates() {
     let dir = tempfile::tempdir().unwrap();
     let wal_copy = tempfile::tempdir().unwrap();
     {
-        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let db = Db::open(dir.path(), kept_forever()).unwrap();
         for b in 0..10 {
             db.write(&batch(b)).unwrap();
         }
@@ -198,7 +209,7 @@ fn interrupted_seal_neither_loses_nor_duplicates() {
     )
     .unwrap();
 
-    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let db = Db::open(dir.path(), kept_forever()).unwrap();
     assert_eq!(present_batches(&db, 100), (0..10).collect::<Vec<_>>());
     let r = db.recovery_report();
     assert_eq!(r.wal_segments_already_sealed, 1);
@@ -210,7 +221,7 @@ fn interrupted_seal_neither_loses_nor_duplicates() {
 fn torn_catalog_tail_is_cut_and_series_come_back_from_the_wal() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let db = Db::open(dir.path(), kept_forever()).unwrap();
         db.write(&batch(0)).unwrap();
         db.seal().unwrap();
         db.write(&batch(1)).unwrap();
@@ -219,7 +230,7 @@ fn torn_catalog_tail_is_cut_and_series_come_back_from_the_wal() {
     let mut data = fs::read(&catalog).unwrap();
     data.extend_from_slice(b"SCD1\xff\xff");
     fs::write(&catalog, &data).unwrap();
-    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let db = Db::open(dir.path(), kept_forever()).unwrap();
     assert_eq!(present_batches(&db, 100), vec![0, 1]);
     assert_eq!(db.recovery_report().truncations[0].path, catalog);
 }
@@ -228,7 +239,7 @@ fn torn_catalog_tail_is_cut_and_series_come_back_from_the_wal() {
 fn damaged_block_is_an_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let db = Db::open(dir.path(), kept_forever()).unwrap();
         db.write(&batch(0)).unwrap();
         db.close().unwrap();
     }
@@ -242,7 +253,7 @@ fn damaged_block_is_an_error_not_a_panic() {
     for cut in [0, 7, good.len() / 2, good.len() - 1] {
         fs::write(&blk, &good[..cut]).unwrap();
         assert!(
-            Db::open(dir.path(), Options::default()).is_err(),
+            Db::open(dir.path(), kept_forever()).is_err(),
             "cut at {cut}"
         );
     }
@@ -251,7 +262,7 @@ fn damaged_block_is_an_error_not_a_panic() {
     let mut flipped = good.clone();
     flipped[10] ^= 1;
     fs::write(&blk, &flipped).unwrap();
-    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let db = Db::open(dir.path(), kept_forever()).unwrap();
     let k = series();
     let r = db.query(&RangeQuery {
         series: &k,
