@@ -98,11 +98,11 @@ def test_alarm_emails_and_webhooks_the_confirmed_subscribers(story):
     # -- the disk passes 50 %.
     deadline = time.time() + 60
     while time.time() < deadline and cw.describe_alarms(AlarmNames=[ALARM])["MetricAlarms"][0]["StateValue"] != "ALARM":
-        put_disk(cw, dims, 55.2)
+        put_disk(cw, dims, 55.5)  # exact in binary: any average of it prints 55.5
         time.sleep(1)
     [alarm] = cw.describe_alarms(AlarmNames=[ALARM])["MetricAlarms"]
     assert alarm["StateValue"] == "ALARM", alarm
-    assert alarm["StateReason"].startswith("Threshold Crossed: 1 out of the last 1 datapoints [55.2 (")
+    assert alarm["StateReason"].startswith("Threshold Crossed: 1 out of the last 1 datapoints [55.5 (")
     assert "was greater than or equal to the threshold (50.0)" in alarm["StateReason"]
 
     subject = f'ALARM: "{ALARM}" in {REGION_NAME}'
@@ -138,7 +138,7 @@ def test_alarm_emails_and_webhooks_the_confirmed_subscribers(story):
     # -- back under 50 %: one OK email, and still exactly one ALARM email.
     deadline = time.time() + 60
     while time.time() < deadline and cw.describe_alarms(AlarmNames=[ALARM])["MetricAlarms"][0]["StateValue"] != "OK":
-        put_disk(cw, dims, 40.1)
+        put_disk(cw, dims, 40.5)
         time.sleep(1)
     (ok_mail,) = inbox.wait_for(ADDRESS, f'OK: "{ALARM}" in {REGION_NAME}')
     assert "- State Change:               ALARM -> OK" in body_of(ok_mail)
