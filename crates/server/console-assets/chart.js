@@ -19,7 +19,8 @@ export function metricLabel(m) {
 
 /// A sensible period for a range: at most ~1500 points per series.
 export function defaultPeriod(range) {
-  for (const [p] of PERIODS) if (range / p <= 1500) return p;
+  // Periods under a minute exist only for the last 3 hours (as in CloudWatch).
+  for (const [p] of PERIODS) if (range / p <= 1500 && (p >= 60 || range < 3 * 3600)) return p;
   return 86400;
 }
 
@@ -75,6 +76,8 @@ export function draw(el, data, opts) {
   const prev = el._chart;
   if (prev) prev.destroy();
   clear(el);
+  delete el.dataset.points; // set by the draw hook once drawn
+  delete el.dataset.drawMs;
   const width = Math.max(280, el.clientWidth || el.parentElement?.clientWidth || 800);
   const series = [{ label: 'Time' }, ...opts.labels.map((label, i) => ({
     label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: false,
@@ -98,9 +101,19 @@ export function draw(el, data, opts) {
       ctx.restore();
     }] } });
   }
-  const t0 = performance.now();
+  // uPlot commits its first draw in a microtask: the figure runs from here to
+  // the end of that draw (its `draw` hook), not just the constructor.
   performance.mark('stratus-chart-start');
-  const ys = data.slice(1).flat().filter((v) => v !== null && v !== undefined);
+  let firstDraw = true;
+  plugins.push({ hooks: { draw: [() => {
+    if (!firstDraw) return;
+    firstDraw = false;
+    performance.mark('stratus-chart-end');
+    const m = performance.measure('stratus-chart-draw', 'stratus-chart-start', 'stratus-chart-end');
+    el.dataset.drawMs = m.duration.toFixed(1);
+    if (opts.t0 !== undefined) el.dataset.loadMs = (performance.now() - opts.t0).toFixed(1);
+    el.dataset.points = String(data[0]?.length || 0);
+  }] } });
   const th = opts.threshold;
   const chart = new window.uPlot({
     width, height: opts.height || 300,
@@ -119,13 +132,8 @@ export function draw(el, data, opts) {
     axes: [{}, { label: unitLabel, size: 60 }],
     cursor: { drag: { x: true, y: false } },
   }, data, el);
-  performance.mark('stratus-chart-end');
-  const ms = performance.measure('stratus-chart-draw', 'stratus-chart-start', 'stratus-chart-end').duration ?? (performance.now() - t0);
   el._chart = chart;
-  el.dataset.points = String(data[0]?.length || 0);
   el.dataset.seriesPoints = JSON.stringify(data.slice(1).map((s) => s.filter((v) => v !== null && v !== undefined).length));
-  el.dataset.drawMs = ms.toFixed(1);
-  el.dataset.values = String(ys.length);
   return chart;
 }
 
@@ -195,11 +203,12 @@ export function graphPanel(o) {
       status.textContent = 'Too many points for this range: choose a longer period.'; return;
     }
     status.textContent = 'Loading…';
+    const t0 = performance.now();
     try {
       const [series, unit] = await Promise.all([fetchSeries(o.metrics, st.stat, st.period, a, b), fetchUnit(o.metrics[0], st.period, a, b)]);
       if (my !== seq) return;
       const data = align(series);
-      draw(chartEl, data, { labels: o.metrics.map(metricLabel), unit, threshold: o.threshold, range: [a, b], height: o.height });
+      draw(chartEl, data, { labels: o.metrics.map(metricLabel), unit, threshold: o.threshold, range: [a, b], height: o.height, t0 });
       const n = data[0].length;
       status.textContent = n ? `${n} points · ${st.stat} per ${PERIODS.find(([p]) => p === st.period)?.[1] || st.period + ' s'}${unit ? ' · ' + unit : ''} · drag to zoom, double-click to reset` : 'No data in this time range.';
       from.value = toLocalInput(a); to.value = toLocalInput(b);
