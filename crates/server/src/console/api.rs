@@ -70,7 +70,10 @@ pub async fn session_info(State(state): State<Arc<AppState>>, headers: HeaderMap
         "PublicUrl": state.public_url,
         "AccountId": crate::ACCOUNT_ID,
     });
-    json_response(StatusCode::OK, serde_json::to_vec(&body).unwrap_or_default())
+    json_response(
+        StatusCode::OK,
+        serde_json::to_vec(&body).unwrap_or_default(),
+    )
 }
 
 /// Largest JSON body the console sends (an alarm, a dashboard body).

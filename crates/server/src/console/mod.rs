@@ -55,13 +55,19 @@ pub fn router() -> Router<Arc<AppState>> {
 /// Adds the console's security headers to a response.
 pub fn harden(mut resp: Response) -> Response {
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     resp
 }
 
@@ -178,7 +184,10 @@ fn login_form(state: &AppState, status: StatusCode, error: Option<&str>) -> Resp
             "{{error}}",
             &crate::sns::web::html_escape(error.unwrap_or("")),
         )
-        .replace("{{error_hidden}}", if error.is_some() { "" } else { "hidden" });
+        .replace(
+            "{{error_hidden}}",
+            if error.is_some() { "" } else { "hidden" },
+        );
     let mut resp = (status, html).into_response();
     let h = resp.headers_mut();
     h.insert(
@@ -293,7 +302,9 @@ async fn logout(
             .or(f.get("csrf").map(String::as_str))
             .unwrap_or("");
         if !session::secrets_match(&s.csrf, sent) {
-            return harden((StatusCode::FORBIDDEN, "missing or wrong CSRF token\n").into_response());
+            return harden(
+                (StatusCode::FORBIDDEN, "missing or wrong CSRF token\n").into_response(),
+            );
         }
         state.console.logout(token);
     }

@@ -165,8 +165,13 @@ mod tests {
     fn store(dir: &std::path::Path) -> KeyStore {
         let meta = Arc::new(MetaStore::open(&dir.join("meta.redb")).unwrap());
         let keys = KeyStore::open(meta, &dir.join("master.key")).unwrap();
-        keys.insert("AKIDCONSOLETEST00001", "console-test-secret-1", "t", "admin")
-            .unwrap();
+        keys.insert(
+            "AKIDCONSOLETEST00001",
+            "console-test-secret-1",
+            "t",
+            "admin",
+        )
+        .unwrap();
         keys
     }
 
@@ -190,7 +195,10 @@ mod tests {
         assert_eq!(s.get(&keys, &token).unwrap().1.access_key_id, id);
         assert!(s.get(&keys, "nope").is_none());
         keys.delete(id).unwrap();
-        assert!(s.get(&keys, &token).is_none(), "a deleted key ends its sessions");
+        assert!(
+            s.get(&keys, &token).is_none(),
+            "a deleted key ends its sessions"
+        );
     }
 
     #[test]
@@ -219,7 +227,7 @@ mod tests {
         assert_eq!(
             s.login(&keys, "AKIDCONSOLETEST00001", "console-test-secret-1")
                 .unwrap_err(),
-                LoginError::Throttled
+            LoginError::Throttled
         );
     }
 
