@@ -220,7 +220,8 @@ def test_story_browse_graph_alarm_confirm_and_fire(server, browser):
     assert "Threshold Crossed" in drv.find_element(By.ID, "alarm-reason").text
     history = drv.find_element(By.ID, "alarm-history").text
     assert "from INSUFFICIENT_DATA to ALARM" in history, history
-    until(drv, lambda d: css(d, "#alarm-chart[data-points]"), "alarm graph")
+    chart = until(drv, lambda d: css(d, "#alarm-chart[data-points]"), "alarm graph")
+    assert "ALARM" in chart.get_attribute("data-bands").split(","), chart.get_attribute("data-bands")
     shot(drv, "08-alarm-in-alarm")
 
     # ...and the ALARM email is in the mailbox.
@@ -379,3 +380,92 @@ def test_performance_figures(server, browser):
     print(f"FIGURE graph of 10,080 points x 4 series: drawn in {draw_ms:.1f} ms (uPlot construction to "
           f"end of first draw, Performance API); {load_ms:.1f} ms including GetMetricData and JSON parsing")
     shot(browser, "13-week-of-minutes")
+
+
+# ---- the other pages ---------------------------------------------------------------------------
+
+def test_keys_topics_and_dashboards_pages(server, browser):
+    drv = browser
+    cw = server.client("cloudwatch")
+    sns = server.client("sns")
+    login(drv, server)
+
+    # Access keys: an agent key, its secret shown once with a ready-to-paste agent config.
+    go(drv, "#/keys")
+    drv.find_element(By.ID, "key-name").send_keys("web-1")
+    Select(drv.find_element(By.ID, "key-policy")).select_by_value("agent")
+    drv.find_element(By.CSS_SELECTOR, "#key-name").submit()
+    kid = until(drv, lambda d: d.find_element(By.ID, "new-key-id").text, "new key shown")
+    secret = drv.find_element(By.ID, "new-key-secret").text
+    created = drv.find_element(By.ID, "key-created").text
+    assert f"aws_access_key_id = {kid}" in created and '"endpoint_override"' in created
+    shot(drv, "14-agent-key-created")
+    agent = server.client("cloudwatch", key=kid, secret=secret)
+    agent.put_metric_data(Namespace="FromConsoleKey", MetricData=[{"MetricName": "m", "Value": 1.0}])
+    with pytest.raises(agent.exceptions.ClientError) as denied:
+        agent.list_metrics()
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+    go(drv, "#/keys?reloaded")
+    assert until(drv, lambda d: [r for r in d.find_elements(By.CSS_SELECTOR, "#keys-table tbody tr") if kid in r.text], "key listed")
+    assert secret not in drv.find_element(By.TAG_NAME, "main").text, "the secret is shown only once"
+
+    # Topics: create one, subscribe an address: pending until confirmed.
+    topic = f"t-{uuid.uuid4().hex[:6]}"
+    go(drv, "#/topics")
+    drv.find_element(By.ID, "topic-name").send_keys(topic)
+    drv.find_element(By.ID, "topic-name").submit()
+    section = until(drv, lambda d: css(d, f"section[data-topic='{topic}']"), "topic section")
+    section.find_element(By.CSS_SELECTOR, "form.inline input").send_keys("team@example.com")
+    section.find_element(By.CSS_SELECTOR, "form.inline button[type=submit]").click()
+    row = until(drv, lambda d: css(d, f"section[data-topic='{topic}'] tr[data-endpoint='team@example.com']"), "subscription row")
+    assert "pending confirmation" in row.text
+    arn = next(t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":" + topic))
+    assert [s["Endpoint"] for s in sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]] == ["team@example.com"]
+    # A bad endpoint: the API's error next to the field.
+    section = css(drv, f"section[data-topic='{topic}']")
+    section.find_element(By.CSS_SELECTOR, "form.inline input").send_keys("not-an-address")
+    section.find_element(By.CSS_SELECTOR, "form.inline button[type=submit]").click()
+    err = until(drv, lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, f"section[data-topic='{topic}'] .field-error") if e.is_displayed()], "endpoint error")
+    assert "Invalid parameter" in err[0].text, err[0].text
+    shot(drv, "15-topics")
+
+    # Dashboards: a body put through the API renders as a grid of graphs.
+    cw.put_metric_data(Namespace="DashNs", MetricData=[
+        {"MetricName": "load", "Dimensions": [{"Name": "host", "Value": "a"}], "Value": float(i), "Timestamp": now() - dt.timedelta(minutes=i)}
+        for i in range(5)])
+    body = {"widgets": [
+        {"type": "metric", "x": 0, "y": 0, "width": 12, "height": 6,
+         "properties": {"title": "Load", "metrics": [["DashNs", "load", "host", "a"]], "stat": "Maximum", "period": 60}},
+        {"type": "text", "x": 12, "y": 0, "width": 12, "height": 3, "properties": {"markdown": "<b>on call</b>: ops"}}]}
+    cw.put_dashboard(DashboardName="ops", DashboardBody=json.dumps(body))
+    go(drv, "#/dashboards/ops")
+    chart = until(drv, lambda d: css(d, "#dashboard-grid .widget[data-type=metric] .chart[data-points]"), "dashboard graph")
+    assert chart.get_attribute("data-points") == "5"
+    assert drv.find_element(By.CSS_SELECTOR, ".text-widget").text == "<b>on call</b>: ops"
+    shot(drv, "16-dashboard")
+    # Editing: an invalid body is refused next to the field.
+    go(drv, "#/dashboard-edit/ops")
+    area = until(drv, lambda d: d.find_element(By.ID, "dashboard-body"), "dashboard editor")
+    area.clear()
+    area.send_keys('{"widgets": [{"type": "nope"}]}')
+    area.submit()
+    err = until(drv, lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, ".field-error") if e.is_displayed()], "body error")
+    assert "Unknown widget type nope" in err[0].text, err[0].text
+    assert json.loads(cw.get_dashboard(DashboardName="ops")["DashboardBody"]) == body
+
+
+def test_phone_width(server, browser):
+    """The pages reflow at a phone's width: nothing wider than the viewport."""
+    server.client("cloudwatch").put_metric_data(Namespace="CWAgent", MetricData=[
+        {"MetricName": "disk_used_percent", "Dimensions": dims_of("i-phone"), "Value": 42.0}])
+    browser.set_window_size(390, 844)
+    login(browser, server)
+    for name, r in (("overview", "#/"), ("metrics", "#/metrics/CWAgent/" + urllib.parse.quote("InstanceId, device, fstype, path", safe="")),
+                    ("alarms", "#/alarms"), ("mailbox", "#/mailbox")):
+        go(browser, r)
+        if name == "metrics":
+            until(browser, lambda d: css(d, "#metrics-table input[type=checkbox]"), "metric row").click()
+            until(browser, lambda d: css(d, "#chart[data-points]"), "graph at phone width")
+        overflow = browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        shot(browser, f"17-phone-{name}")
+        assert overflow <= 0, f"{name} is {overflow}px wider than a phone screen"

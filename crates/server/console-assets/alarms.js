@@ -59,6 +59,7 @@ export async function detail(name) {
   const range = Math.min(7 * 86400, Math.max(3600, a.Period * (a.EvaluationPeriods || 1) * 20));
   const items = hist.AlarmHistoryItems || [];
   const kv = (k, v) => [h('dt', {}, k), h('dd', {}, v ?? '')];
+  const bands = stateBands(items, a);
   mount(
     h('nav', { class: 'crumbs' }, h('a', { href: '#/alarms' }, 'Alarms'), ' › ', name),
     h('h1', { class: 'alarm-title' }, stateBadge(a.StateValue), ' ', h('span', { id: 'alarm-name' }, a.AlarmName)),
@@ -71,7 +72,7 @@ export async function detail(name) {
         try { await cw('DeleteAlarms', { AlarmNames: [name] }); location.hash = '#/alarms'; } catch (e) { clear(msg).appendChild(errorBox(e)); }
       } }, 'Delete')),
     msg,
-    metric.length ? graphPanel({ metrics: metric, stat: a.ExtendedStatistic || a.Statistic, period: a.Period, minPeriod: a.Period, range, threshold: a.Threshold, id: 'alarm-chart' }) : null,
+    metric.length ? graphPanel({ metrics: metric, stat: a.ExtendedStatistic || a.Statistic, period: a.Period, minPeriod: a.Period, range, threshold: a.Threshold, bands, id: 'alarm-chart' }) : null,
     h('h2', {}, 'Configuration'),
     h('dl', { class: 'kv', id: 'alarm-config' },
       kv('Metric', a.MetricName ? `${a.Namespace} · ${metricLabel(a)}` : (a.AlarmRule || '')),
@@ -87,6 +88,21 @@ export async function detail(name) {
       h('tbody', {}, items.map((i) => h('tr', {}, h('td', {}, fmtTime(i.Timestamp)), h('td', {}, i.HistoryItemType), h('td', {}, i.HistorySummary)))))
       : h('p', { class: 'empty' }, 'No history yet.'),
   );
+}
+
+/// The alarm's states over time from its StateUpdate history (newest first).
+function stateBands(items, a) {
+  const updates = items.filter((i) => i.HistoryItemType === 'StateUpdate').map((i) => {
+    let d = {};
+    try { d = JSON.parse(i.HistoryData || '{}'); } catch { /* not JSON: skip */ }
+    return { t: typeof i.Timestamp === 'number' ? i.Timestamp : Date.parse(i.Timestamp) / 1000, from: d.oldState?.stateValue, to: d.newState?.stateValue };
+  }).filter((u) => u.to && isFinite(u.t)).sort((x, y) => x.t - y.t);
+  const bands = [];
+  const now = Date.now() / 1000;
+  let start = 0, state = updates[0]?.from || a.StateValue;
+  for (const u of updates) { bands.push({ from: start, to: u.t, state }); start = u.t; state = u.to; }
+  bands.push({ from: start, to: now + 86400, state });
+  return bands;
 }
 
 /// The create-alarm flow for the metric selected on the Metrics page.

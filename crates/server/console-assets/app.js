@@ -6,6 +6,7 @@ import { loadSession } from './api.js';
 import * as pages from './pages.js';
 import * as alarms from './alarms.js';
 import * as admin from './admin.js';
+import * as dashboards from './dashboards.js';
 
 function parse() {
   const raw = location.hash.replace(/^#\/?/, '');
@@ -24,6 +25,8 @@ async function render() {
       case 'metrics': return await pages.metrics(a, b, params.get('q'));
       case 'alarms': return a === undefined ? await alarms.list(params) : await alarms.detail(a);
       case 'create-alarm': return await alarms.create();
+      case 'dashboards': return a === undefined ? await dashboards.list() : await dashboards.view(a, params);
+      case 'dashboard-edit': return await dashboards.edit(a);
       case 'topics': return await admin.topics();
       case 'mailbox': return await pages.mailbox(a);
       case 'keys': return await admin.keys();

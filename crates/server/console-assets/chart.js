@@ -85,6 +85,23 @@ export function draw(el, data, opts) {
   }))];
   const unitLabel = opts.unit || '';
   const plugins = [];
+  if (opts.bands && opts.bands.length) {
+    // Alarm state bands behind the series (drawClear runs before them).
+    const fills = { ALARM: 'rgba(201,42,42,0.12)', OK: 'rgba(43,138,62,0.07)', INSUFFICIENT_DATA: 'rgba(134,142,150,0.10)' };
+    plugins.push({ hooks: { drawClear: [(u) => {
+      const ctx = u.ctx;
+      ctx.save();
+      for (const b of opts.bands) {
+        const x0 = Math.max(u.bbox.left, u.valToPos(b.from, 'x', true));
+        const x1 = Math.min(u.bbox.left + u.bbox.width, u.valToPos(b.to, 'x', true));
+        if (!(x1 > x0) || !fills[b.state]) continue;
+        ctx.fillStyle = fills[b.state];
+        ctx.fillRect(x0, u.bbox.top, x1 - x0, u.bbox.height);
+      }
+      ctx.restore();
+    }] } });
+    el.dataset.bands = opts.bands.map((b) => b.state).join(',');
+  }
   if (opts.threshold !== undefined && opts.threshold !== null && !isNaN(opts.threshold)) {
     plugins.push({ hooks: { draw: [(u) => {
       const y = u.valToPos(opts.threshold, 'y', true);
@@ -155,7 +172,8 @@ function toLocalInput(t) {
 }
 
 /// A graph with its controls. `o`: { metrics, stat, period, range, threshold,
-/// height, onChange(settings) }.
+/// bands: [{from, to, state}] (epoch s), height, compact (no controls), title,
+/// onChange(settings) }.
 export function graphPanel(o) {
   const st = { stat: o.stat || 'Average', range: o.range || 3 * 3600, custom: null, refresh: 0 };
   st.period = o.period || defaultPeriod(st.range);
@@ -208,7 +226,7 @@ export function graphPanel(o) {
       const [series, unit] = await Promise.all([fetchSeries(o.metrics, st.stat, st.period, a, b), fetchUnit(o.metrics[0], st.period, a, b)]);
       if (my !== seq) return;
       const data = align(series);
-      draw(chartEl, data, { labels: o.metrics.map(metricLabel), unit, threshold: o.threshold, range: [a, b], height: o.height, t0 });
+      draw(chartEl, data, { labels: o.metrics.map(metricLabel), unit, threshold: o.threshold, bands: o.bands, range: [a, b], height: o.height, t0 });
       const n = data[0].length;
       status.textContent = n ? `${n} points · ${st.stat} per ${PERIODS.find(([p]) => p === st.period)?.[1] || st.period + ' s'}${unit ? ' · ' + unit : ''} · drag to zoom, double-click to reset` : 'No data in this time range.';
       from.value = toLocalInput(a); to.value = toLocalInput(b);
@@ -218,8 +236,8 @@ export function graphPanel(o) {
       clear(chartEl); chartEl.appendChild(errorBox(e)); status.textContent = '';
     }
   }
-  const el = h('section', { class: 'graph-panel' },
-    h('div', { class: 'controls' }, statSel, periodSel, h('span', { class: 'ranges', role: 'group', 'aria-label': 'Time range' }, rangeBtns),
+  const el = h('section', { class: o.compact ? 'graph-panel compact' : 'graph-panel' }, o.title ? h('h3', {}, o.title) : null,
+    h('div', { class: 'controls', hidden: !!o.compact }, statSel, periodSel, h('span', { class: 'ranges', role: 'group', 'aria-label': 'Time range' }, rangeBtns),
       h('span', { class: 'custom' }, from, to, applyCustom, customErr), refreshSel, copyBtn),
     chartEl, status, cliOut);
   el.reload = load;
