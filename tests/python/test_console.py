@@ -244,10 +244,33 @@ def test_alarm_link_from_an_email_opens_the_alarm_after_login(server, browser):
                         Dimensions=dims_of("i-link"), Statistic="Average", Period=60, EvaluationPeriods=1,
                         Threshold=50, ComparisonOperator="GreaterThanOrEqualToThreshold")
     link = "/#/alarms/" + urllib.parse.quote(name, safe="")  # as in the alarm email
-    login(browser, server, link)
+    # A mistyped secret first: the route survives the failed attempt.
+    browser.get(server.endpoint + link)
+    until(browser, lambda d: css(d, "#access_key_id"), "login page")
+    kid, _ = server.admin_keys()
+    browser.find_element(By.ID, "access_key_id").send_keys(kid)
+    browser.find_element(By.ID, "secret_access_key").send_keys("wrong-secret")
+    browser.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
+    until(browser, lambda d: d.find_element(By.ID, "login-error").text == "Wrong access key id or secret access key.", "login error")
+    browser.find_element(By.ID, "access_key_id").send_keys(kid)
+    browser.find_element(By.ID, "secret_access_key").send_keys(server.admin_keys()[1])
+    browser.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
     until(browser, lambda d: d.find_element(By.ID, "alarm-name").text == name, "alarm from link")
     assert urllib.parse.unquote(browser.current_url.split("#", 1)[1]) == f"/alarms/{name}"
     shot(browser, "10-alarm-from-email-link")
+
+    # Edit: the form comes filled from the alarm; a new threshold is saved.
+    browser.find_element(By.ID, "edit-alarm").click()
+    threshold = until(browser, lambda d: d.find_element(By.ID, "alarm-threshold"), "edit form")
+    assert threshold.get_attribute("value") == "50"
+    assert browser.find_element(By.ID, "alarm-name-input").get_attribute("readonly") is not None
+    assert browser.find_element(By.ID, "notify-none").is_selected()
+    threshold.clear()
+    threshold.send_keys("75")
+    browser.find_element(By.ID, "alarm-create").click()
+    until(browser, lambda d: d.find_element(By.ID, "alarm-name").text == name, "alarm page after edit")
+    [a] = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    assert (a["Threshold"], a["Period"], a["Statistic"]) == (75.0, 60, "Average")
 
 
 def test_user_data_is_rendered_as_text(server, browser):

@@ -66,6 +66,7 @@ export async function detail(name) {
     h('p', { id: 'alarm-reason' }, a.StateReason || ''),
     a.AlarmDescription ? h('p', { class: 'description', id: 'alarm-description' }, a.AlarmDescription) : null,
     h('div', { class: 'actions' },
+      a.MetricName ? h('a', { class: 'button', id: 'edit-alarm', href: route('alarms', name, 'edit') }, 'Edit') : null,
       h('button', { type: 'button', id: 'toggle-actions', onclick: () => act(() => cw(a.ActionsEnabled ? 'DisableAlarmActions' : 'EnableAlarmActions', { AlarmNames: [name] })) }, a.ActionsEnabled ? 'Disable actions' : 'Enable actions'),
       h('button', { type: 'button', class: 'danger', id: 'delete-alarm', onclick: async () => {
         if (!confirm(`Delete alarm ${name}?`)) return;
@@ -90,6 +91,37 @@ export async function detail(name) {
   );
 }
 
+/// Sets a select to `value`, adding the option when the list lacks it.
+function choose(select, value, label) {
+  if (value === undefined || value === null) return;
+  const v = String(value);
+  if (![...select.options].some((o) => o.value === v)) select.appendChild(h('option', { value: v }, label || v));
+  select.value = v;
+}
+
+function prefill(f, notifyMode, a) {
+  choose(f.stat.input, a.ExtendedStatistic || a.Statistic);
+  choose(f.period.input, a.Period, `${a.Period} seconds`);
+  choose(f.op.input, a.ComparisonOperator);
+  f.threshold.input.value = String(a.Threshold);
+  f.n.input.value = String(a.EvaluationPeriods);
+  f.m.input.value = String(a.DatapointsToAlarm || a.EvaluationPeriods);
+  choose(f.missing.input, a.TreatMissingData || 'missing');
+  f.name.input.value = a.AlarmName;
+  f.name.input.readOnly = true;
+  f.description.input.value = a.AlarmDescription || '';
+  const topic = (a.AlarmActions || [])[0];
+  const radio = (v) => notifyMode.querySelector(`input[value=${v}]`);
+  if (topic) {
+    choose(f.existing.input, topic, topic.split(':').pop());
+    radio('existing').disabled = false;
+    radio('existing').checked = true;
+    f.okToo.input.checked = (a.OKActions || []).includes(topic);
+  } else {
+    radio('none').checked = true;
+  }
+}
+
 /// The alarm's states over time from its StateUpdate history (newest first).
 function stateBands(items, a) {
   const updates = items.filter((i) => i.HistoryItemType === 'StateUpdate').map((i) => {
@@ -105,14 +137,25 @@ function stateBands(items, a) {
   return bands;
 }
 
-/// The create-alarm flow for the metric selected on the Metrics page.
-export async function create() {
-  const sel = selection.get();
-  if (sel.length !== 1) {
-    mount(h('h1', {}, 'Create alarm'), h('p', { class: 'empty' }, 'First choose one metric: '), h('a', { href: '#/metrics', class: 'button primary' }, 'Browse metrics'));
-    return;
+/// The create-alarm flow for the metric selected on the Metrics page, or
+/// (with `editName`) the same form filled from an existing metric alarm.
+export async function create(editName) {
+  let existing = null, m;
+  if (editName !== undefined) {
+    existing = ((await cw('DescribeAlarms', { AlarmNames: [editName] })).MetricAlarms || [])[0];
+    if (!existing || !existing.MetricName) {
+      mount(h('h1', {}, 'Edit alarm'), h('p', { class: 'empty' }, 'Only an existing alarm on a single metric can be edited here; use the API for metric-math and composite alarms.'));
+      return;
+    }
+    m = { Namespace: existing.Namespace, MetricName: existing.MetricName, Dimensions: existing.Dimensions || [] };
+  } else {
+    const sel = selection.get();
+    if (sel.length !== 1) {
+      mount(h('h1', {}, 'Create alarm'), h('p', { class: 'empty' }, 'First choose one metric: '), h('a', { href: '#/metrics', class: 'button primary' }, 'Browse metrics'));
+      return;
+    }
+    m = sel[0];
   }
-  const m = sel[0];
   const topics = await paginate(sns, 'ListTopics', {}, 'Topics', 10).catch(() => []);
   const preview = h('div', { id: 'alarm-preview' });
   const num = (id, v, attrs = {}) => h('input', { id, type: 'number', value: v, ...attrs });
@@ -140,7 +183,8 @@ export async function create() {
   const syncMode = () => { newBox.hidden = mode() !== 'new'; exBox.hidden = mode() !== 'existing'; f.okToo.wrap.hidden = mode() === 'none'; };
   notifyMode.addEventListener('change', syncMode);
   const formErr = h('div', { 'aria-live': 'polite', id: 'create-error' });
-  const submit = h('button', { type: 'submit', class: 'primary', id: 'alarm-create' }, 'Create alarm');
+  const submit = h('button', { type: 'submit', class: 'primary', id: 'alarm-create' }, existing ? 'Save alarm' : 'Create alarm');
+  if (existing) prefill(f, notifyMode, existing);
 
   const params = () => {
     const stat = f.stat.input.value;
@@ -154,8 +198,15 @@ export async function create() {
       EvaluationPeriods: Number(f.n.input.value),
       DatapointsToAlarm: Number(f.m.input.value),
       TreatMissingData: f.missing.input.value,
-      ActionsEnabled: true,
+      ActionsEnabled: existing ? existing.ActionsEnabled : true,
     };
+    if (existing) {
+      // PutMetricAlarm replaces the whole alarm: keep what this form does not show.
+      if (existing.Unit) p.Unit = existing.Unit;
+      p.InsufficientDataActions = existing.InsufficientDataActions || [];
+      p.AlarmActions = [];
+      p.OKActions = [];
+    }
     if (/^p\d/.test(stat)) p.ExtendedStatistic = stat; else p.Statistic = stat;
     return p;
   };
@@ -217,7 +268,8 @@ export async function create() {
     h('section', {}, h('h2', {}, '4. Name and description'), f.name.wrap, f.description.wrap),
     h('section', {}, h('h2', {}, '5. Preview'), preview),
     formErr, h('div', { class: 'actions' }, submit, h('a', { href: '#/metrics', class: 'button' }, 'Cancel')));
-  mount(h('nav', { class: 'crumbs' }, h('a', { href: '#/alarms' }, 'Alarms'), ' › create'), h('h1', {}, 'Create alarm'), form);
+  mount(h('nav', { class: 'crumbs' }, h('a', { href: '#/alarms' }, 'Alarms'), existing ? [' › ', h('a', { href: route('alarms', existing.AlarmName) }, existing.AlarmName), ' › edit'] : ' › create'),
+    h('h1', {}, existing ? 'Edit alarm' : 'Create alarm'), form);
   syncMode(); renderPreview();
 }
 

@@ -23,7 +23,7 @@ async function render() {
     switch (page) {
       case undefined: return await pages.overview();
       case 'metrics': return await pages.metrics(a, b, params.get('q'));
-      case 'alarms': return a === undefined ? await alarms.list(params) : await alarms.detail(a);
+      case 'alarms': return a === undefined ? await alarms.list(params) : b === 'edit' ? await alarms.create(a) : await alarms.detail(a);
       case 'create-alarm': return await alarms.create();
       case 'dashboards': return a === undefined ? await dashboards.list() : await dashboards.view(a, params);
       case 'dashboard-edit': return await dashboards.edit(a);
