@@ -11,7 +11,7 @@
 //! and `{"__type": code, "message": ...}`; 401 without a session; 403 when
 //! the CSRF header is missing or wrong.
 
-use super::{CSRF_HEADER, SESSION_COOKIE, cookie, harden, session};
+use super::{CSRF_HEADER, SESSION_COOKIE, accepts_gzip, cookie, harden, session};
 use crate::auth::{self, Caller};
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -33,6 +33,27 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     harden(resp)
+}
+
+/// Responses above this size are gzip'd for clients that accept it (a week
+/// of one-minute points for four metrics is about a megabyte of JSON).
+const COMPRESS_ABOVE: usize = 8 * 1024;
+
+fn compressed_json(headers: &HeaderMap, body: Vec<u8>) -> Response {
+    if body.len() <= COMPRESS_ABOVE || !accepts_gzip(headers) {
+        return json_response(StatusCode::OK, body);
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let gzipped = std::io::Write::write_all(&mut gz, &body).and_then(|()| gz.finish());
+    let Ok(gzipped) = gzipped else {
+        return json_response(StatusCode::OK, body);
+    };
+    let mut resp = json_response(StatusCode::OK, gzipped);
+    resp.headers_mut()
+        .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    resp.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    resp
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -136,7 +157,7 @@ pub async fn call(
     let result =
         tokio::task::spawn_blocking(move || run(&st, &caller, &service, &action, &body)).await;
     match result {
-        Ok(Ok(bytes)) => json_response(StatusCode::OK, bytes),
+        Ok(Ok(bytes)) => compressed_json(&headers, bytes),
         Ok(Err(e)) => api_error(&e),
         Err(e) => {
             tracing::error!(error = %e, "console request handler panicked");
