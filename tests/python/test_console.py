@@ -11,6 +11,7 @@ import datetime as dt
 import http.client
 import json
 import shutil
+import subprocess
 import time
 import urllib.parse
 import uuid
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, wait_for
+from conftest import REPO, clean_env, stratus_bin, wait_for
 
 selenium = pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
@@ -433,6 +434,14 @@ def test_keys_topics_and_dashboards_pages(server, browser):
     created = drv.find_element(By.ID, "key-created").text
     assert f"aws_access_key_id = {kid}" in created and '"endpoint_override"' in created
     shot(drv, "14-agent-key-created")
+    # The config shown is one the agent accepts.
+    cfg_path = Path(server.data_dir).parent / "console-agent.json"
+    cfg_path.write_text(drv.find_element(By.ID, "agent-config").text)
+    assert json.loads(cfg_path.read_text())["metrics"]["endpoint_override"] == server.endpoint
+    check = subprocess.run([str(stratus_bin()), "agent", "--check-config", str(cfg_path)],
+                           capture_output=True, text=True, timeout=60, env=clean_env())
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "disk_used_percent" in check.stdout, check.stdout
     agent = server.client("cloudwatch", key=kid, secret=secret)
     agent.put_metric_data(Namespace="FromConsoleKey", MetricData=[{"MetricName": "m", "Value": 1.0}])
     with pytest.raises(agent.exceptions.ClientError) as denied:

@@ -1,6 +1,6 @@
 // Topics and subscriptions, and access keys.
 
-import { h, mount, errorBox, field, clear, shellQuote } from './dom.js';
+import { h, mount, errorBox, field, clear } from './dom.js';
 import { sns, admin, paginate, session } from './api.js';
 
 export async function topics() {
@@ -58,15 +58,19 @@ export async function keys() {
       name.error('');
       const ep = session?.PublicUrl || location.origin;
       const creds = `[AmazonCloudWatchAgent]\naws_access_key_id = ${k.AccessKeyId}\naws_secret_access_key = ${k.SecretAccessKey}\n`;
-      const cfg = JSON.stringify({ agent: { metrics_collection_interval: 60, region: session?.Region || 'us-east-1', credentials_file: '/etc/stratus/credentials' },
-        metrics: { endpoint_override: ep, append_dimensions: { InstanceId: '${aws:InstanceId}' }, metrics_collected: { disk: { measurement: ['used_percent'], resources: ['/'] }, mem: { measurement: ['mem_used_percent'] } } } }, null, 2);
+      const cfg = JSON.stringify({ agent: { metrics_collection_interval: 60, logfile: '/var/log/stratus/agent.log' },
+        metrics: { endpoint_override: ep, append_dimensions: { InstanceId: '${aws:InstanceId}' },
+          metrics_collected: { disk: { measurement: ['used_percent'], resources: ['/'] }, mem: { measurement: ['mem_used_percent'] } } } }, null, 2);
       clear(created).append(h('div', { class: 'secret-once' },
         h('h2', {}, `Key ${k.Name} created`),
         h('p', { class: 'warning' }, 'The secret is shown only now. Copy it to the host.'),
         h('dl', { class: 'kv' }, h('dt', {}, 'Access key id'), h('dd', {}, h('code', { id: 'new-key-id' }, k.AccessKeyId)), h('dt', {}, 'Secret access key'), h('dd', {}, h('code', { id: 'new-key-secret' }, k.SecretAccessKey))),
-        h('h3', {}, 'Credentials file on the host (e.g. /etc/stratus/credentials, mode 0600)'), h('pre', { class: 'cli' }, creds),
-        h('h3', {}, 'Agent configuration (agent.json)'), h('pre', { class: 'cli' }, cfg),
-        h('h3', {}, 'Start it'), h('pre', { class: 'cli' }, 'stratus agent --config agent.json')));
+        h('h3', {}, '1. Install the agent on the host'),
+        h('pre', { class: 'cli' }, 'sudo apt install ./stratus_0.1.0-1_amd64.deb     # or: the stratus-agent binary + packaging/stratus-agent.service (see README)'),
+        h('h3', {}, '2. /etc/stratus/credentials (mode 0600)'), h('pre', { class: 'cli', id: 'agent-credentials' }, creds),
+        h('h3', {}, '3. /etc/stratus/amazon-cloudwatch-agent.json'), h('pre', { class: 'cli', id: 'agent-config' }, cfg),
+        h('h3', {}, '4. Check and start it'),
+        h('pre', { class: 'cli' }, 'stratus-agent --check-config /etc/stratus/amazon-cloudwatch-agent.json\nsudo systemctl enable --now stratus-agent\nsudo tail -f /var/log/stratus/agent.log')));
       keys_refresh();
     } catch (err) { name.error(err.message); }
   } }, name.wrap, policy.wrap, h('button', { type: 'submit', class: 'primary' }, 'Create key'));
