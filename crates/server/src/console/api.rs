@@ -247,3 +247,52 @@ fn get_mail(state: &AppState, body: &[u8]) -> Result<serde_json::Value, ApiError
         Err(e) => Err(ApiError::internal(e.to_string())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ADMIN: (&str, &str) = ("AKIDCONSOLEAPITEST01", "console-api-test-secret");
+
+    fn caller(state: &AppState, policy: &str) -> Caller {
+        let key = if policy == "admin" {
+            state.keys.lookup(ADMIN.0).expect("admin key")
+        } else {
+            Arc::new(state.keys.create("t", policy).expect("key"))
+        };
+        Caller {
+            key,
+            region: crate::DEFAULT_REGION.into(),
+            scope_service: "monitoring".into(),
+        }
+    }
+
+    #[test]
+    fn the_session_key_policy_decides_as_for_the_api() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = AppState::for_tests(dir.path(), ADMIN);
+        let put = br#"{"Namespace":"C","MetricData":[{"MetricName":"m","Value":1}]}"#;
+        let agent = caller(&st, "agent");
+        run(&st, &agent, "monitoring", "PutMetricData", put).unwrap();
+        let e = run(&st, &agent, "monitoring", "ListMetrics", b"").unwrap_err();
+        assert_eq!(e.code, ErrorCode::AccessDenied);
+        let e = run(&st, &agent, "stratus", "ListMail", b"").unwrap_err();
+        assert_eq!(e.code, ErrorCode::AccessDenied);
+        let e = run(&st, &agent, "sns", "ListTopics", b"{}").unwrap_err();
+        assert_eq!(e.code, ErrorCode::AuthorizationError);
+
+        let admin = caller(&st, "admin");
+        let out = run(&st, &admin, "monitoring", "ListMetrics", b"  ").unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["Metrics"][0]["MetricName"], "m");
+        let e = run(&st, &admin, "monitoring", "PutMetricData", b"{not json").unwrap_err();
+        assert_eq!(e.code, ErrorCode::MalformedInput);
+        let out = run(&st, &admin, "stratus", "ListMail", b"{}").unwrap();
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&out).unwrap()["Total"],
+            0
+        );
+        let e = run(&st, &admin, "stratus", "GetMail", br#"{"Id":"nope"}"#).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ResourceNotFound);
+    }
+}

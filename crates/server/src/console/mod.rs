@@ -269,7 +269,13 @@ async fn login_submit(
         Err(session::LoginError::BadCredentials) => {
             // A failed login costs the guesser time.
             tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-            tracing::warn!(key = %id.chars().take(128).collect::<String>(), "console login failed: wrong access key id or secret");
+            // Only the id's safe characters reach the log (no forged lines).
+            let shown: String = id
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .take(128)
+                .collect();
+            tracing::warn!(key = %shown, "console login failed: wrong access key id or secret");
             login_form(
                 &state,
                 StatusCode::UNAUTHORIZED,
