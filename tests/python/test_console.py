@@ -142,6 +142,8 @@ def test_story_browse_graph_alarm_confirm_and_fire(server, browser):
     login(drv, server)
     shot(drv, "01-overview")
     assert drv.find_element(By.ID, "hosts-count").text == "1"
+    drv.find_element(By.LINK_TEXT, instance).click()  # the host → its metrics
+    until(drv, lambda d: "?q=" in d.current_url and css(d, "a[data-dimset='InstanceId, device, fstype, path']"), "the host's dimension sets")
 
     # 2. Metrics → CWAgent → (InstanceId, device, fstype, path) → the host → disk_used_percent.
     drv.find_element(By.CSS_SELECTOR, "#nav a[href='#/metrics']").click()
@@ -352,7 +354,7 @@ def test_security_headers_sessions_and_csrf(server, browser):
     browser.find_element(By.ID, "secret_access_key").send_keys(agent["SecretAccessKey"])
     browser.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
     err = until(browser, lambda d: css(d, "main .error"), "access denied shown")
-    assert "AccessDenied" in err.text and "cloudwatch:DescribeAlarms" in err.text
+    assert "AccessDenied" in err.text and "user/console-agent is not authorized to perform: cloudwatch:" in err.text
     shot(browser, "12-agent-key-denied")
 
     # Logging out ends the session.

@@ -15,8 +15,8 @@ export async function overview() {
   ]);
   const counts = { ALARM: 0, INSUFFICIENT_DATA: 0, OK: 0 };
   for (const a of alarms) counts[a.StateValue] = (counts[a.StateValue] || 0) + 1;
-  const hosts = new Set();
-  for (const m of metrics) for (const d of m.Dimensions || []) if (d.Name === 'InstanceId') hosts.add(d.Value);
+  const hosts = new Map(); // InstanceId → a namespace it reports in
+  for (const m of metrics) for (const d of m.Dimensions || []) if (d.Name === 'InstanceId' && !hosts.has(d.Value)) hosts.set(d.Value, m.Namespace);
   const items = history.AlarmHistoryItems || [];
   mount(
     h('h1', {}, 'Overview'),
@@ -28,9 +28,13 @@ export async function overview() {
       h('tbody', {}, items.map((i) => h('tr', {}, h('td', {}, fmtTime(i.Timestamp)), h('td', {}, h('a', { href: route('alarms', i.AlarmName) }, i.AlarmName)), h('td', {}, i.HistorySummary)))))
       : h('p', { class: 'empty' }, 'No alarm has changed state yet.'),
     h('h2', {}, 'Hosts'),
-    hosts.size ? h('ul', { class: 'hosts' }, [...hosts].sort().map((x) => h('li', {}, h('a', { href: route('metrics', 'CWAgent') + '?q=' + encodeURIComponent(x) }, x))))
+    hosts.size ? h('ul', { class: 'hosts' }, [...hosts].sort().map(([x, ns]) => h('li', {}, h('a', { href: route('metrics', ns) + '?q=' + encodeURIComponent(x) }, x), h('span', { class: 'muted' }, ` in ${ns}`))))
       : h('p', { class: 'empty' }, metrics.length ? 'No metric carries an InstanceId dimension.' : AGENT_HINT),
   );
+}
+
+function matches(m, q) {
+  return !q || m.MetricName.toLowerCase().includes(q) || (m.Dimensions || []).some((d) => d.Value.toLowerCase().includes(q));
 }
 
 function dimKey(m) { return (m.Dimensions || []).map((d) => d.Name).sort().join(', '); }
@@ -62,11 +66,14 @@ export async function metrics(ns, dimset, query) {
   }
   const all = await paginate(cw, 'ListMetrics', { Namespace: ns }, 'Metrics', 50);
   if (dimset === undefined) {
+    // With ?q= (e.g. a host from the overview) only the metrics matching it count.
+    const q = (query || '').toLowerCase();
     const sets = new Map();
-    for (const m of all) sets.set(dimKey(m), (sets.get(dimKey(m)) || 0) + 1);
+    for (const m of all) if (matches(m, q)) sets.set(dimKey(m), (sets.get(dimKey(m)) || 0) + 1);
+    const suffix = q ? '?q=' + encodeURIComponent(query) : '';
     mount(h('h1', {}, 'Metrics'), crumbs,
-      sets.size ? h('ul', { class: 'tiles', id: 'dimsets' }, [...sets].sort().map(([k, c]) => h('li', {}, h('a', { href: route('metrics', ns, k || NO_DIMS), 'data-dimset': k }, h('strong', {}, k || '(no dimensions)'), h('span', { class: 'muted' }, ` ${c} metrics`)))))
-        : h('p', { class: 'empty' }, `No metrics in namespace ${ns}.`));
+      sets.size ? h('ul', { class: 'tiles', id: 'dimsets' }, [...sets].sort().map(([k, c]) => h('li', {}, h('a', { href: route('metrics', ns, k || NO_DIMS) + suffix, 'data-dimset': k }, h('strong', {}, k || '(no dimensions)'), h('span', { class: 'muted' }, ` ${c} metrics`)))))
+        : h('p', { class: 'empty' }, q ? `No metric in ${ns} matches “${query}”.` : `No metrics in namespace ${ns}.`));
     return;
   }
   const rows = all.filter((m) => dimKey(m) === dimset)
@@ -80,7 +87,7 @@ export async function metrics(ns, dimset, query) {
   const render = () => {
     const q = search.value.trim().toLowerCase();
     clear(tbody);
-    const shown = rows.filter((m) => !q || m.MetricName.toLowerCase().includes(q) || (m.Dimensions || []).some((d) => d.Value.toLowerCase().includes(q)));
+    const shown = rows.filter((m) => matches(m, q));
     for (const m of shown) {
       const dv = Object.fromEntries((m.Dimensions || []).map((d) => [d.Name, d.Value]));
       const cb = h('input', { type: 'checkbox', 'aria-label': `Graph ${metricLabel(m)}`, checked: selected.some((s) => sameMetric(s, m)), onchange: () => {
