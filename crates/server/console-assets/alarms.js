@@ -20,7 +20,11 @@ function condition(a) {
 
 export async function list(params) {
   mount(h('h1', {}, 'Alarms'), h('p', { class: 'muted' }, 'Loading…'));
-  const alarms = await paginate(cw, 'DescribeAlarms', {}, 'MetricAlarms', 20);
+  const [metricAlarms, composites] = await Promise.all([
+    paginate(cw, 'DescribeAlarms', {}, 'MetricAlarms', 20),
+    paginate(cw, 'DescribeAlarms', { AlarmTypes: ['CompositeAlarm'] }, 'CompositeAlarms', 20),
+  ]);
+  const alarms = [...metricAlarms, ...composites].sort((x, y) => x.AlarmName.localeCompare(y.AlarmName));
   const stateSel = h('select', { 'aria-label': 'Filter by state', id: 'state-filter' }, h('option', { value: '' }, 'All states'), STATES.map((s) => h('option', { value: s, selected: params.get('state') === s }, s)));
   const search = h('input', { type: 'search', 'aria-label': 'Search alarms', placeholder: 'Search names, metrics, descriptions', value: params.get('q') || '' });
   const tbody = h('tbody');
@@ -31,7 +35,7 @@ export async function list(params) {
       (!q || [a.AlarmName, a.MetricName, a.AlarmDescription || ''].some((s) => (s || '').toLowerCase().includes(q))));
     for (const a of shown) {
       tbody.appendChild(h('tr', { 'data-alarm': a.AlarmName }, h('td', {}, stateBadge(a.StateValue)), h('td', {}, h('a', { href: route('alarms', a.AlarmName) }, a.AlarmName)),
-        h('td', {}, a.MetricName ? `${a.Namespace} · ${a.MetricName}` : ''), h('td', {}, a.MetricName ? condition(a) : ''), h('td', {}, fmtTime(a.StateUpdatedTimestamp))));
+        h('td', {}, a.MetricName ? `${a.Namespace} · ${a.MetricName}` : a.AlarmRule ? 'composite' : 'metric math'), h('td', {}, a.MetricName ? condition(a) : (a.AlarmRule || '')), h('td', {}, fmtTime(a.StateUpdatedTimestamp))));
     }
     if (!shown.length) tbody.appendChild(h('tr', {}, h('td', { colspan: 5, class: 'empty' }, alarms.length ? 'No alarm matches.' : 'No alarms yet. Pick a metric on the Metrics page and press “Create alarm”.')));
   };

@@ -15,7 +15,12 @@ function parse() {
   return { parts: parts[0] === '' ? [] : parts, params: new URLSearchParams(query) };
 }
 
+let renders = 0;
+
 async function render() {
+  // After a route change (not the first load), move focus to the page so
+  // keyboard and screen-reader users start at its top.
+  if (renders++ > 0) document.getElementById('main').focus({ preventScroll: true });
   const { parts, params } = parse();
   const [page, a, b] = parts;
   document.querySelectorAll('#nav a').forEach((l) => l.setAttribute('aria-current', String(l.getAttribute('href') === `#/${page || ''}`)));

@@ -9,7 +9,10 @@ const AGENT_HINT = 'No metrics yet — create an agent key on the Access keys pa
 export async function overview() {
   mount(h('h1', {}, 'Overview'), h('p', { class: 'muted' }, 'Loading…'));
   const [alarms, history, metrics] = await Promise.all([
-    paginate(cw, 'DescribeAlarms', { AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] }, 'MetricAlarms', 10),
+    Promise.all([
+      paginate(cw, 'DescribeAlarms', {}, 'MetricAlarms', 10),
+      paginate(cw, 'DescribeAlarms', { AlarmTypes: ['CompositeAlarm'] }, 'CompositeAlarms', 10),
+    ]).then(([m, c]) => m.concat(c)),
     cw('DescribeAlarmHistory', { HistoryItemType: 'StateUpdate', MaxRecords: 20, ScanBy: 'TimestampDescending' }),
     paginate(cw, 'ListMetrics', {}, 'Metrics', 10),
   ]);

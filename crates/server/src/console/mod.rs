@@ -335,6 +335,23 @@ mod tests {
     }
 
     #[test]
+    fn the_session_cookie_is_secure_behind_https() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = AppState::for_tests(
+            dir.path(),
+            ("AKIDCONSOLECOOKIE001", "console-cookie-secret"),
+        );
+        let plain = cookie_header(&st, SESSION_COOKIE, "abc", 60);
+        assert_eq!(
+            plain.to_str().unwrap(),
+            "stratus_session=abc; Path=/; HttpOnly; SameSite=Strict; Max-Age=60"
+        );
+        st.public_url = "https://stratus.example".into();
+        let secure = cookie_header(&st, SESSION_COOKIE, "abc", 60);
+        assert!(secure.to_str().unwrap().ends_with("; Secure"));
+    }
+
+    #[test]
     fn cookies_are_found_by_exact_name() {
         let mut h = HeaderMap::new();
         h.insert(

@@ -232,6 +232,29 @@ mod tests {
     }
 
     #[test]
+    fn sessions_expire_when_idle_or_old() {
+        let now = Instant::now();
+        let ago = |d: Duration| now.checked_sub(d).unwrap_or(now);
+        let s = |created, last_seen| Session {
+            access_key_id: "k".into(),
+            csrf: "c".into(),
+            created,
+            last_seen,
+        };
+        let hour = Duration::from_secs(3600);
+        assert!(alive(&s(ago(hour), ago(hour)), now));
+        if ago(IDLE_TIMEOUT + hour) != now {
+            assert!(!alive(
+                &s(ago(IDLE_TIMEOUT + hour), ago(IDLE_TIMEOUT + hour)),
+                now
+            ));
+        }
+        if ago(MAX_AGE + hour) != now {
+            assert!(!alive(&s(ago(MAX_AGE + hour), ago(hour)), now));
+        }
+    }
+
+    #[test]
     fn secret_comparison() {
         assert!(secrets_match("abc", "abc"));
         assert!(!secrets_match("abc", "abd"));
