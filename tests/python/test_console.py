@@ -211,18 +211,21 @@ def test_story_browse_graph_alarm_confirm_and_fire(server, browser):
     subs = sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
     assert [s["Endpoint"] for s in subs if s["SubscriptionArn"].startswith("arn:")] == [address]
 
-    # 5. The disk passes 50 %: the alarm turns red in the UI...
+    # 5. The disk passes 50 %: the open alarm page turns red by itself (it polls the state)...
     drv.get(server.endpoint + "/#/alarms/" + urllib.parse.quote(alarm, safe=""))
+    until(drv, lambda d: css(d, ".alarm-title .badge[data-state=INSUFFICIENT_DATA]"), "alarm page before")
+    pages_before = int(drv.execute_script("return document.body.dataset.rendered"))
 
     def in_alarm(d):
-        cw.put_metric_data(Namespace="CWAgent", MetricData=[
-            {"MetricName": "disk_used_percent", "Dimensions": dims, "Value": 81.5, "Unit": "Percent", "Timestamp": now()}])
         if cw.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"] != "ALARM":
+            cw.put_metric_data(Namespace="CWAgent", MetricData=[
+                {"MetricName": "disk_used_percent", "Dimensions": dims, "Value": 81.5, "Unit": "Percent", "Timestamp": now()}])
+            time.sleep(0.5)
             return None
-        go(d, "#/alarms/" + urllib.parse.quote(alarm, safe="") + "?r=" + str(time.time()))
         return css(d, ".alarm-title .badge[data-state=ALARM]")
 
-    until(drv, in_alarm, "alarm in ALARM", 90)
+    until(drv, in_alarm, "alarm page in ALARM", 90)
+    assert int(drv.execute_script("return document.body.dataset.rendered")) == pages_before, "no navigation happened"
     assert "Threshold Crossed" in drv.find_element(By.ID, "alarm-reason").text
     history = drv.find_element(By.ID, "alarm-history").text
     assert "from INSUFFICIENT_DATA to ALARM" in history, history
@@ -297,6 +300,36 @@ def test_user_data_is_rendered_as_text(server, browser):
     assert browser.find_elements(By.XPATH, "//main//script") == []
     assert browser.find_elements(By.CSS_SELECTOR, "main img") == []
     shot(browser, "11-hostile-metric-name")
+
+    # An alarm's name and description, and an email address, are data too.
+    name = f"<svg onload=alert(3)>-{uuid.uuid4().hex[:4]}"
+    cw.put_metric_alarm(AlarmName=name, AlarmDescription="<img src=x onerror=alert(4)> & more",
+                        Namespace=ns, MetricName=evil, Statistic="Average", Period=60, EvaluationPeriods=1,
+                        Threshold=1, ComparisonOperator="GreaterThanThreshold")
+    go(browser, "#/alarms/" + urllib.parse.quote(name, safe=""))
+    until(browser, lambda d: d.find_element(By.ID, "alarm-name").text == name, "hostile alarm page")
+    assert browser.find_element(By.ID, "alarm-description").text == "<img src=x onerror=alert(4)> & more"
+    go(browser, "#/alarms")
+    until(browser, lambda d: [r for r in d.find_elements(By.CSS_SELECTOR, "#alarms-table tbody tr") if name in r.text], "hostile alarm listed")
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text  # noqa: B018
+    assert browser.find_elements(By.CSS_SELECTOR, "main img, main svg[onload]") == []
+
+
+def test_empty_states_say_what_to_do(make_server, browser):
+    fresh = make_server()
+    login(browser, fresh)
+    hosts = until(browser, lambda d: d.find_element(By.XPATH, "//h2[.='Hosts']/following-sibling::p[1]"), "hosts empty state")
+    assert hosts.text.startswith("No metrics yet") and "stratus agent" in hosts.text
+    go(browser, "#/metrics")
+    assert "No metrics yet" in until(browser, lambda d: d.find_element(By.CSS_SELECTOR, "main .empty"), "metrics empty").text
+    go(browser, "#/alarms")
+    assert "No alarms yet" in until(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#alarms-table .empty"), "alarms empty").text
+    go(browser, "#/mailbox")
+    assert until(browser, lambda d: d.find_element(By.CSS_SELECTOR, "main .empty"), "mailbox empty").text == "The mailbox is empty."
+    go(browser, "#/create-alarm")
+    assert "First choose one metric" in until(browser, lambda d: d.find_element(By.CSS_SELECTOR, "main .empty"), "no metric chosen").text
+    shot(browser, "18-empty-create-alarm")
 
 
 def test_security_headers_sessions_and_csrf(server, browser):

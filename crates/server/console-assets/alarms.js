@@ -58,6 +58,7 @@ export async function detail(name) {
     return;
   }
   const msg = h('div', { 'aria-live': 'polite' });
+  watchState(name, a.StateValue, a.StateUpdatedTimestamp);
   const act = async (fn) => { try { await fn(); await detail(name); } catch (e) { clear(msg).appendChild(errorBox(e)); } };
   const metric = a.MetricName ? [{ Namespace: a.Namespace, MetricName: a.MetricName, Dimensions: a.Dimensions || [] }] : [];
   const range = Math.min(7 * 86400, Math.max(3600, a.Period * (a.EvaluationPeriods || 1) * 20));
@@ -124,6 +125,26 @@ function prefill(f, notifyMode, a) {
   } else {
     radio('none').checked = true;
   }
+}
+
+/// While an alarm's page is shown, checks its state every 10 s and redraws
+/// the page when it changes (the graph keeps its own auto-refresh setting).
+let watcher = null;
+
+function watchState(name, state, updated) {
+  clearInterval(watcher); // one watcher: a re-render replaces the previous one
+  const route = location.hash;
+  const timer = watcher = setInterval(async () => {
+    if (location.hash !== route || document.hidden) { if (location.hash !== route) clearInterval(timer); return; }
+    try {
+      const r = await cw('DescribeAlarms', { AlarmNames: [name], AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] });
+      const now = (r.MetricAlarms || [])[0] || (r.CompositeAlarms || [])[0];
+      if (!now || now.StateValue !== state || now.StateUpdatedTimestamp !== updated) {
+        clearInterval(timer);
+        if (location.hash === route) await detail(name);
+      }
+    } catch { /* a failed poll is retried on the next tick */ }
+  }, 10000);
 }
 
 /// The alarm's states over time from its StateUpdate history (newest first).
