@@ -347,6 +347,15 @@ def test_security_headers_sessions_and_csrf(server, browser):
     assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "'unsafe-inline'" not in csp
     assert headers["x-frame-options"] == "DENY" and headers["referrer-policy"] == "no-referrer"
     assert b"<script>" not in page and b'<script type="module" src="/console/assets/login.js">' in page
+    # Assets: public, gzip'd on request, revalidated by ETag; nothing outside the embedded set.
+    status, headers, gz = raw(server, "GET", "/console/assets/uPlot.iife.min.js", headers={"Accept-Encoding": "gzip"})
+    assert status == 200 and headers["content-encoding"] == "gzip" and len(gz) < 30_000, len(gz)
+    status, _, _ = raw(server, "GET", "/console/assets/uPlot.iife.min.js", headers={"If-None-Match": headers["etag"]})
+    assert status == 304
+    status, _, plain = raw(server, "GET", "/console/assets/LICENSE-uPlot.txt")
+    assert status == 200 and b"Leon Sorokin" in plain
+    assert raw(server, "GET", "/console/assets/..%2Fmod.rs")[0] == 404
+    assert raw(server, "GET", "/console/assets/index.html")[0] == 404
 
     # A login form post without its CSRF token is refused, and logs nobody in.
     kid, secret = server.admin_keys()

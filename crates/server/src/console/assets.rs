@@ -47,35 +47,43 @@ pub fn find(name: &str) -> Option<&'static Asset> {
     ASSETS.iter().find(|a| a.name == name)
 }
 
-static GZIPPED: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+/// Per asset, computed once: the gzip'd body and the ETag.
+static DERIVED: OnceLock<Vec<(Vec<u8>, String)>> = OnceLock::new();
+
+fn derived() -> &'static [(Vec<u8>, String)] {
+    DERIVED.get_or_init(|| {
+        ASSETS
+            .iter()
+            .map(|a| {
+                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+                // Writing to a Vec cannot fail.
+                let _ = gz.write_all(a.body);
+                let gzipped = gz.finish().unwrap_or_default();
+                use sha2::Digest as _;
+                let etag = format!("\"{}\"", hex::encode(&sha2::Sha256::digest(a.body)[..12]));
+                (gzipped, etag)
+            })
+            .collect()
+    })
+}
 
 impl Asset {
-    /// The gzip-compressed body (computed once for all assets).
-    pub fn gzipped(&self) -> &'static [u8] {
-        let all = GZIPPED.get_or_init(|| {
-            ASSETS
-                .iter()
-                .map(|a| {
-                    let mut gz =
-                        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-                    // Writing to a Vec cannot fail.
-                    let _ = gz.write_all(a.body);
-                    gz.finish().unwrap_or_default()
-                })
-                .collect()
-        });
+    fn derived(&self) -> &'static (Vec<u8>, String) {
         let i = ASSETS
             .iter()
             .position(|a| std::ptr::eq(a, self))
             .unwrap_or(0);
-        &all[i]
+        &derived()[i]
     }
 
-    /// A strong validator: the body's SHA-256 prefix.
-    pub fn etag(&self) -> String {
-        use sha2::Digest as _;
-        let d = sha2::Sha256::digest(self.body);
-        format!("\"{}\"", hex::encode(&d[..12]))
+    /// The gzip-compressed body.
+    pub fn gzipped(&self) -> &'static [u8] {
+        &self.derived().0
+    }
+
+    /// A strong validator: the body's SHA-256 prefix, quoted.
+    pub fn etag(&self) -> &'static str {
+        &self.derived().1
     }
 }
 

@@ -124,7 +124,7 @@ fn serve_asset(headers: &HeaderMap, a: &'static assets::Asset, cache: &'static s
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
     {
         let mut resp = StatusCode::NOT_MODIFIED.into_response();
-        if let Ok(v) = HeaderValue::from_str(&etag) {
+        if let Ok(v) = HeaderValue::from_str(etag) {
             resp.headers_mut().insert(header::ETAG, v);
         }
         return harden(resp);
@@ -139,7 +139,7 @@ fn serve_asset(headers: &HeaderMap, a: &'static assets::Asset, cache: &'static s
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
         h.insert(header::ETAG, v);
     }
     if gzip {
