@@ -514,6 +514,26 @@ def test_keys_topics_and_dashboards_pages(server, browser):
     err = until(drv, lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, f"section[data-topic='{topic}'] .field-error") if e.is_displayed()], "endpoint error")
     assert "Invalid parameter" in err[0].text, err[0].text
     shot(drv, "15-topics")
+    # Resend the confirmation, confirm from the mailbox, then unsubscribe.
+    css(drv, f"section[data-topic='{topic}'] tr[data-endpoint='team@example.com'] button").click()
+    until(drv, lambda d: "Confirmation sent again." in d.find_element(By.CSS_SELECTOR, f"section[data-topic='{topic}']").text, "resent")
+
+    def confirmations(d):
+        go(d, "#/mailbox?" + str(time.time()))
+        rows = [r for r in d.find_elements(By.CSS_SELECTOR, "#mail-table tbody tr")
+                if "team@example.com" in r.text and "Subscription Confirmation" in r.text]
+        return rows if len(rows) >= 2 else None
+
+    until(drv, confirmations, "two confirmation emails", 30)[0].find_element(By.CSS_SELECTOR, "a.mail-subject").click()
+    link = until(drv, lambda d: d.find_element(By.CSS_SELECTOR, "#mail-text a[href*='confirmation.html']"), "confirmation link")
+    drv.get(link.get_attribute("href"))
+    assert "confirmed" in drv.page_source.lower()
+    drv.get(server.endpoint + "/#/topics")
+    row = until(drv, lambda d: css(d, f"section[data-topic='{topic}'] tr[data-endpoint='team@example.com'] td.confirmed"), "confirmed row")
+    assert row.text == "confirmed"
+    css(drv, f"section[data-topic='{topic}'] tr[data-endpoint='team@example.com'] button").click()
+    until(drv, lambda d: css(d, f"section[data-topic='{topic}']") and not css(d, f"section[data-topic='{topic}'] tr[data-endpoint='team@example.com']"), "unsubscribed")
+    assert sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"] == []
 
     # Dashboards: a body put through the API renders as a grid of graphs.
     cw.put_metric_data(Namespace="DashNs", MetricData=[
