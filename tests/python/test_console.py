@@ -446,6 +446,13 @@ def test_performance_figures(server, browser):
     until(browser, lambda d: css(d, "#chart[data-points]"), "first graph")
     browser.find_element(By.CSS_SELECTOR, "button.range[data-range='604800']").click()
     Select(browser.find_element(By.CSS_SELECTOR, ".period-select")).select_by_value("60")
+    # The week the data covers exactly, as a custom range (the "1w" preset moves with the clock).
+    browser.execute_script("""
+        const f = (t) => { const d = new Date(t * 1000), p = (n) => String(n).padStart(2, '0');
+          return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`; };
+        const [from, to] = document.querySelectorAll('.custom input[type=datetime-local]');
+        from.value = f(arguments[0]); to.value = f(arguments[1]);""", start.timestamp(), end.timestamp())
+    browser.find_element(By.XPATH, "//span[@class='custom']/button[.='Apply']").click()
     chart = until(browser, lambda d: css(d, "#chart[data-points='10080']"), "a week of 1-minute points", 60)
     per_series = json.loads(chart.get_attribute("data-series-points"))
     assert per_series == [10080] * 4, per_series
