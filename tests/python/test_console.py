@@ -386,6 +386,8 @@ def test_security_headers_sessions_and_csrf(server, browser):
     assert status == 200 and "Metrics" in json.loads(body)
     status, _, body = raw(server, "POST", "/console/api/monitoring/PutMetricAlarm", b'{"AlarmName": "x"}', ok)
     assert status == 400 and json.loads(body)["__type"] == "MissingParameter", body
+    status, _, _ = raw(server, "POST", "/console/api/monitoring/ListMetrics", b" " * (2 * 1024 * 1024), ok)
+    assert status == 413
 
     # An agent-policy key may log in but its policy applies, exactly as for the API.
     out = server.stratus_cli("keys", "create", "--name", "console-agent", "--policy", "agent", "--output", "json")

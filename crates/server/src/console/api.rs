@@ -11,7 +11,7 @@
 //! and `{"__type": code, "message": ...}`; 401 without a session; 403 when
 //! the CSRF header is missing or wrong.
 
-use super::{CSRF_HEADER, SESSION_COOKIE, accepts_gzip, cookie, harden, session};
+use super::{CSRF_HEADER, MAX_BODY, SESSION_COOKIE, accepts_gzip, cookie, harden, session};
 use crate::auth::{self, Caller};
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -96,9 +96,6 @@ pub async fn session_info(State(state): State<Arc<AppState>>, headers: HeaderMap
         serde_json::to_vec(&body).unwrap_or_default(),
     )
 }
-
-/// Largest JSON body the console sends (an alarm, a dashboard body).
-const MAX_BODY: usize = 1024 * 1024;
 
 pub async fn call(
     State(state): State<Arc<AppState>>,

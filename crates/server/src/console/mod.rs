@@ -28,7 +28,7 @@ pub use session::Sessions;
 
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -43,6 +43,10 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
     img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
     form-action 'self'; frame-ancestors 'none'";
 
+/// Largest request body any console route reads (the JSON of an alarm or a
+/// dashboard; login and logout forms are tiny).
+pub const MAX_BODY: usize = 1024 * 1024;
+
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/console/login", get(login_page).post(login_submit))
@@ -50,6 +54,9 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/console/assets/{file}", get(asset))
         .route("/console/api/session", get(api::session_info))
         .route("/console/api/{service}/{action}", post(api::call))
+        // The app disables axum's default limit for the API (it reads bodies
+        // itself, bounded); this inner layer bounds the console's extractors.
+        .layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
 /// Adds the console's security headers to a response.
