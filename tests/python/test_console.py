@@ -333,6 +333,10 @@ def test_empty_states_say_what_to_do(make_server, browser):
 
 
 def test_security_headers_sessions_and_csrf(server, browser):
+    # `stratus server` says where the console is and how to log in.
+    banner = server.log_path.read_text()
+    assert f"Web console: {server.endpoint}/" in banner
+    assert f"log in with aws_access_key_id and aws_secret_access_key from {server.credentials_file.resolve()}" in banner
     # Without a session: pages redirect to the login page, the API answers 401.
     status, headers, _ = raw(server, "GET", "/")
     assert status == 303 and headers["location"] == "/console/login"
