@@ -245,6 +245,13 @@ def test_story_browse_graph_alarm_confirm_and_fire(server, browser):
     assert "has entered the ALARM state" in text and instance in text
     shot(drv, "09-alarm-email")
 
+    # The overview counts it and lists the transition.
+    go(drv, "#/")
+    assert drv.find_element(By.CSS_SELECTOR, "a.card[data-state=ALARM] .count").text == "1"
+    transitions = drv.find_element(By.XPATH, "//h2[.='Recent transitions']/following-sibling::table[1]").text
+    assert alarm in transitions and "from INSUFFICIENT_DATA to ALARM" in transitions, transitions
+    shot(drv, "09b-overview-after")
+
 
 def test_alarm_link_from_an_email_opens_the_alarm_after_login(server, browser):
     cw = server.client("cloudwatch")
