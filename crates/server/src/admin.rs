@@ -198,7 +198,9 @@ fn key_error(e: KeyError) -> ApiError {
     }
 }
 
-fn run(state: &AppState, op: &str, body: &[u8]) -> Result<serde_json::Value, ApiError> {
+/// Runs admin operation `op` (the caller is already authorised); shared
+/// with the console's `stratus` service.
+pub(crate) fn run(state: &AppState, op: &str, body: &[u8]) -> Result<serde_json::Value, ApiError> {
     match op {
         "CreateKey" => {
             let input: CreateKeyInput = parse(body)?;

@@ -43,6 +43,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/unsubscribe.html", get(crate::sns::web::unsubscribe_page))
         .route("/{file}", get(crate::sns::web::certificate))
+        .merge(crate::console::router())
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
@@ -96,6 +97,13 @@ async fn api(
         && let Some(resp) = crate::sns::web::unsigned_action(&state, uri.query()).await
     {
         return resp;
+    }
+    // A browser's plain `GET /` (no API parameters, no signature) is the console.
+    if method == Method::GET
+        && uri.query().is_none_or(str::is_empty)
+        && !headers.contains_key(axum::http::header::AUTHORIZATION)
+    {
+        return crate::console::index(&state, &headers);
     }
     let request_id = uuid::Uuid::new_v4().to_string();
     let header_pairs: Vec<(String, String)> = headers

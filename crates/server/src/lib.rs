@@ -12,6 +12,7 @@ pub mod app;
 pub mod auth;
 pub mod bootstrap;
 pub mod cloudwatch;
+pub mod console;
 pub mod dashboards;
 pub mod fsutil;
 pub mod keys;
@@ -135,6 +136,7 @@ pub async fn run(
         data_dir: data_dir.clone(),
         public_url,
         sns: sns::SnsRuntime::default(),
+        console: console::Sessions::default(),
     });
     {
         // Create (first start) or load the SNS signing key now, not on the

@@ -141,6 +141,9 @@ fn print_banner(s: &stratus_server::Started, quick_start: bool) {
     println!("Use it with the AWS CLI:");
     println!("  export AWS_SHARED_CREDENTIALS_FILE={creds} AWS_CONFIG_FILE={conf}");
     println!("  aws --endpoint-url {endpoint} --profile stratus cloudwatch list-metrics");
+    println!();
+    println!("Web console: {endpoint}/");
+    println!("  log in with aws_access_key_id and aws_secret_access_key from {creds}");
     if quick_start {
         if let Some(data_dir) = s.credentials_file.parent() {
             for line in up::banner_lines(data_dir) {

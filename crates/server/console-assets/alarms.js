@@ -1,0 +1,301 @@
+// Alarms: the list, one alarm's page, and the create-alarm flow of the story
+// (metric → conditions → notification topic with email → name → create).
+
+import { h, mount, route, fmtTime, stateBadge, errorBox, field, clear, shellQuote } from './dom.js';
+import { cw, sns, paginate, session } from './api.js';
+import { graphPanel, metricLabel, STATS, PERIODS } from './chart.js';
+import { selection } from './pages.js';
+
+const OPS = [
+  ['GreaterThanOrEqualToThreshold', '>='], ['GreaterThanThreshold', '>'],
+  ['LessThanOrEqualToThreshold', '<='], ['LessThanThreshold', '<'],
+];
+const MISSING = [['missing', 'Missing (keep evaluating what is there)'], ['notBreaching', 'Not breaching (treat as good)'], ['breaching', 'Breaching (treat as bad)'], ['ignore', 'Ignore (keep the current state)']];
+const STATES = ['ALARM', 'INSUFFICIENT_DATA', 'OK'];
+
+function condition(a) {
+  const op = OPS.find(([o]) => o === a.ComparisonOperator)?.[1] || a.ComparisonOperator;
+  return `${a.ExtendedStatistic || a.Statistic || ''} ${op} ${a.Threshold} for ${a.DatapointsToAlarm || a.EvaluationPeriods} of ${a.EvaluationPeriods} × ${a.Period} s`;
+}
+
+export async function list(params) {
+  mount(h('h1', {}, 'Alarms'), h('p', { class: 'muted' }, 'Loading…'));
+  const [metricAlarms, composites] = await Promise.all([
+    paginate(cw, 'DescribeAlarms', {}, 'MetricAlarms', 20),
+    paginate(cw, 'DescribeAlarms', { AlarmTypes: ['CompositeAlarm'] }, 'CompositeAlarms', 20),
+  ]);
+  const alarms = [...metricAlarms, ...composites].sort((x, y) => x.AlarmName.localeCompare(y.AlarmName));
+  const stateSel = h('select', { 'aria-label': 'Filter by state', id: 'state-filter' }, h('option', { value: '' }, 'All states'), STATES.map((s) => h('option', { value: s, selected: params.get('state') === s }, s)));
+  const search = h('input', { type: 'search', 'aria-label': 'Search alarms', placeholder: 'Search names, metrics, descriptions', value: params.get('q') || '' });
+  const tbody = h('tbody');
+  const render = () => {
+    clear(tbody);
+    const q = search.value.trim().toLowerCase();
+    const shown = alarms.filter((a) => (!stateSel.value || a.StateValue === stateSel.value) &&
+      (!q || [a.AlarmName, a.MetricName, a.AlarmDescription || ''].some((s) => (s || '').toLowerCase().includes(q))));
+    for (const a of shown) {
+      tbody.appendChild(h('tr', { 'data-alarm': a.AlarmName }, h('td', {}, stateBadge(a.StateValue)), h('td', {}, h('a', { href: route('alarms', a.AlarmName) }, a.AlarmName)),
+        h('td', {}, a.MetricName ? `${a.Namespace} · ${a.MetricName}` : a.AlarmRule ? 'composite' : 'metric math'), h('td', {}, a.MetricName ? condition(a) : (a.AlarmRule || '')), h('td', {}, fmtTime(a.StateUpdatedTimestamp))));
+    }
+    if (!shown.length) tbody.appendChild(h('tr', {}, h('td', { colspan: 5, class: 'empty' }, alarms.length ? 'No alarm matches.' : 'No alarms yet. Pick a metric on the Metrics page and press “Create alarm”.')));
+  };
+  stateSel.addEventListener('change', render);
+  search.addEventListener('input', render);
+  mount(h('h1', {}, 'Alarms'), h('div', { class: 'toolbar' }, stateSel, search, h('a', { class: 'button primary', href: '#/metrics' }, 'Create alarm…')),
+    h('div', { class: 'table-wrap' }, h('table', { id: 'alarms-table' }, h('thead', {}, h('tr', {}, h('th', {}, 'State'), h('th', {}, 'Name'), h('th', {}, 'Metric'), h('th', {}, 'Condition'), h('th', {}, 'Since'))), tbody)));
+  render();
+}
+
+export async function detail(name) {
+  mount(h('h1', {}, name), h('p', { class: 'muted' }, 'Loading…'));
+  const [r, hist] = await Promise.all([
+    cw('DescribeAlarms', { AlarmNames: [name], AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] }),
+    cw('DescribeAlarmHistory', { AlarmName: name, MaxRecords: 100, ScanBy: 'TimestampDescending' }),
+  ]);
+  const a = (r.MetricAlarms || [])[0] || (r.CompositeAlarms || [])[0];
+  if (!a) {
+    mount(h('nav', { class: 'crumbs' }, h('a', { href: '#/alarms' }, 'Alarms')), h('h1', {}, name), h('p', { class: 'empty', id: 'alarm-missing' }, 'There is no alarm with this name (it may have been deleted).'));
+    return;
+  }
+  const msg = h('div', { 'aria-live': 'polite' });
+  watchState(name, a.StateValue, a.StateUpdatedTimestamp);
+  const act = async (fn) => { try { await fn(); await detail(name); } catch (e) { clear(msg).appendChild(errorBox(e)); } };
+  const metric = a.MetricName ? [{ Namespace: a.Namespace, MetricName: a.MetricName, Dimensions: a.Dimensions || [] }] : [];
+  const range = Math.min(7 * 86400, Math.max(3600, a.Period * (a.EvaluationPeriods || 1) * 20));
+  const items = hist.AlarmHistoryItems || [];
+  const kv = (k, v) => [h('dt', {}, k), h('dd', {}, v ?? '')];
+  const bands = stateBands(items, a);
+  mount(
+    h('nav', { class: 'crumbs' }, h('a', { href: '#/alarms' }, 'Alarms'), ' › ', name),
+    h('h1', { class: 'alarm-title' }, stateBadge(a.StateValue), ' ', h('span', { id: 'alarm-name' }, a.AlarmName)),
+    h('p', { id: 'alarm-reason' }, a.StateReason || ''),
+    a.AlarmDescription ? h('p', { class: 'description', id: 'alarm-description' }, a.AlarmDescription) : null,
+    h('div', { class: 'actions' },
+      a.MetricName ? h('a', { class: 'button', id: 'edit-alarm', href: route('alarms', name, 'edit') }, 'Edit') : null,
+      h('button', { type: 'button', id: 'toggle-actions', onclick: () => act(() => cw(a.ActionsEnabled ? 'DisableAlarmActions' : 'EnableAlarmActions', { AlarmNames: [name] })) }, a.ActionsEnabled ? 'Disable actions' : 'Enable actions'),
+      h('button', { type: 'button', class: 'danger', id: 'delete-alarm', onclick: async () => {
+        if (!confirm(`Delete alarm ${name}?`)) return;
+        try { await cw('DeleteAlarms', { AlarmNames: [name] }); location.hash = '#/alarms'; } catch (e) { clear(msg).appendChild(errorBox(e)); }
+      } }, 'Delete')),
+    msg,
+    metric.length ? graphPanel({ metrics: metric, stat: a.ExtendedStatistic || a.Statistic, period: a.Period, minPeriod: a.Period, range, threshold: a.Threshold, bands, id: 'alarm-chart' }) : null,
+    h('h2', {}, 'Configuration'),
+    h('dl', { class: 'kv', id: 'alarm-config' },
+      kv('Metric', a.MetricName ? `${a.Namespace} · ${metricLabel(a)}` : (a.AlarmRule || '')),
+      a.MetricName ? kv('Condition', condition(a)) : null,
+      a.MetricName ? kv('Missing data', a.TreatMissingData || 'missing') : null,
+      kv('Actions', a.ActionsEnabled ? 'enabled' : 'disabled'),
+      kv('On ALARM', (a.AlarmActions || []).join(', ') || 'none'),
+      kv('On OK', (a.OKActions || []).join(', ') || 'none'),
+      kv('On INSUFFICIENT_DATA', (a.InsufficientDataActions || []).join(', ') || 'none'),
+      kv('ARN', a.AlarmArn)),
+    h('h2', {}, 'History'),
+    items.length ? h('table', { id: 'alarm-history' }, h('thead', {}, h('tr', {}, h('th', {}, 'When'), h('th', {}, 'Type'), h('th', {}, 'Summary'))),
+      h('tbody', {}, items.map((i) => h('tr', {}, h('td', {}, fmtTime(i.Timestamp)), h('td', {}, i.HistoryItemType), h('td', {}, i.HistorySummary)))))
+      : h('p', { class: 'empty' }, 'No history yet.'),
+  );
+}
+
+/// Sets a select to `value`, adding the option when the list lacks it.
+function choose(select, value, label) {
+  if (value === undefined || value === null) return;
+  const v = String(value);
+  if (![...select.options].some((o) => o.value === v)) select.appendChild(h('option', { value: v }, label || v));
+  select.value = v;
+}
+
+function prefill(f, notifyMode, a) {
+  choose(f.stat.input, a.ExtendedStatistic || a.Statistic);
+  choose(f.period.input, a.Period, `${a.Period} seconds`);
+  choose(f.op.input, a.ComparisonOperator);
+  f.threshold.input.value = String(a.Threshold);
+  f.n.input.value = String(a.EvaluationPeriods);
+  f.m.input.value = String(a.DatapointsToAlarm || a.EvaluationPeriods);
+  choose(f.missing.input, a.TreatMissingData || 'missing');
+  f.name.input.value = a.AlarmName;
+  f.name.input.readOnly = true;
+  f.description.input.value = a.AlarmDescription || '';
+  const topic = (a.AlarmActions || [])[0];
+  const radio = (v) => notifyMode.querySelector(`input[value=${v}]`);
+  if (topic) {
+    choose(f.existing.input, topic, topic.split(':').pop());
+    radio('existing').disabled = false;
+    radio('existing').checked = true;
+    f.okToo.input.checked = (a.OKActions || []).includes(topic);
+  } else {
+    radio('none').checked = true;
+  }
+}
+
+/// While an alarm's page is shown, checks its state every 10 s and redraws
+/// the page when it changes (the graph keeps its own auto-refresh setting).
+let watcher = null;
+
+function watchState(name, state, updated) {
+  clearInterval(watcher); // one watcher: a re-render replaces the previous one
+  const route = location.hash;
+  const timer = watcher = setInterval(async () => {
+    if (location.hash !== route || document.hidden) { if (location.hash !== route) clearInterval(timer); return; }
+    try {
+      const r = await cw('DescribeAlarms', { AlarmNames: [name], AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] });
+      const now = (r.MetricAlarms || [])[0] || (r.CompositeAlarms || [])[0];
+      if (!now || now.StateValue !== state || now.StateUpdatedTimestamp !== updated) {
+        clearInterval(timer);
+        if (location.hash === route) await detail(name);
+      }
+    } catch { /* a failed poll is retried on the next tick */ }
+  }, 10000);
+}
+
+/// The alarm's states over time from its StateUpdate history (newest first).
+function stateBands(items, a) {
+  const updates = items.filter((i) => i.HistoryItemType === 'StateUpdate').map((i) => {
+    let d = {};
+    try { d = JSON.parse(i.HistoryData || '{}'); } catch { /* not JSON: skip */ }
+    return { t: typeof i.Timestamp === 'number' ? i.Timestamp : Date.parse(i.Timestamp) / 1000, from: d.oldState?.stateValue, to: d.newState?.stateValue };
+  }).filter((u) => u.to && isFinite(u.t)).sort((x, y) => x.t - y.t);
+  const bands = [];
+  const now = Date.now() / 1000;
+  let start = 0, state = updates[0]?.from || a.StateValue;
+  for (const u of updates) { bands.push({ from: start, to: u.t, state }); start = u.t; state = u.to; }
+  bands.push({ from: start, to: now + 86400, state });
+  return bands;
+}
+
+/// The create-alarm flow for the metric selected on the Metrics page, or
+/// (with `editName`) the same form filled from an existing metric alarm.
+export async function create(editName) {
+  let existing = null, m;
+  if (editName !== undefined) {
+    existing = ((await cw('DescribeAlarms', { AlarmNames: [editName] })).MetricAlarms || [])[0];
+    if (!existing || !existing.MetricName) {
+      mount(h('h1', {}, 'Edit alarm'), h('p', { class: 'empty' }, 'Only an existing alarm on a single metric can be edited here; use the API for metric-math and composite alarms.'));
+      return;
+    }
+    m = { Namespace: existing.Namespace, MetricName: existing.MetricName, Dimensions: existing.Dimensions || [] };
+  } else {
+    const sel = selection.get();
+    if (sel.length !== 1) {
+      mount(h('h1', {}, 'Create alarm'), h('p', { class: 'empty' }, 'First choose one metric: '), h('a', { href: '#/metrics', class: 'button primary' }, 'Browse metrics'));
+      return;
+    }
+    m = sel[0];
+  }
+  const topics = await paginate(sns, 'ListTopics', {}, 'Topics', 10).catch(() => []);
+  const preview = h('div', { id: 'alarm-preview' });
+  const num = (id, v, attrs = {}) => h('input', { id, type: 'number', value: v, ...attrs });
+  const f = {
+    stat: field('Statistic', h('select', { id: 'alarm-stat' }, STATS.map((s) => h('option', { value: s, selected: s === 'Average' }, s)))),
+    period: field('Period', h('select', { id: 'alarm-period' }, PERIODS.map(([p, l]) => h('option', { value: p, selected: p === 3600 }, l)))),
+    op: field('Condition', h('select', { id: 'alarm-op' }, OPS.map(([o, s]) => h('option', { value: o }, `${s} threshold`)))),
+    threshold: field('Threshold', num('alarm-threshold', '', { step: 'any', required: true })),
+    m: field('Datapoints to alarm (M)', num('alarm-m', 1, { min: 1 })),
+    n: field('Evaluation periods (N)', num('alarm-n', 1, { min: 1 }), 'Alarm when M of the last N periods breach.'),
+    missing: field('Missing data', h('select', { id: 'alarm-missing' }, MISSING.map(([v, l]) => h('option', { value: v }, l)))),
+    existing: field('Existing topic', h('select', { id: 'alarm-topic' }, topics.map((t) => h('option', { value: t.TopicArn }, t.TopicArn.split(':').pop())))),
+    topicName: field('New topic name', h('input', { id: 'alarm-topic-name', placeholder: 'e.g. ops-alerts' })),
+    email: field('Email address', h('input', { id: 'alarm-email', type: 'email', placeholder: 'you@example.com' }), 'It receives a confirmation email; nothing else is sent until the link in it is followed.'),
+    okToo: field('Also notify when it is back to OK', h('input', { id: 'alarm-ok', type: 'checkbox', checked: true })),
+    name: field('Alarm name', h('input', { id: 'alarm-name-input', required: true, value: `${m.MetricName}-${(m.Dimensions || []).map((d) => d.Value).join('-')}`.slice(0, 200) })),
+    description: field('Description', h('textarea', { id: 'alarm-description-input', rows: 2 })),
+  };
+  const notifyMode = h('fieldset', { class: 'radios' }, h('legend', {}, 'Notification'),
+    [['new', 'Create a new topic with an email address'], ['existing', 'Send to an existing topic', !topics.length], ['none', 'No notification']].map(([v, l, dis]) =>
+      h('label', {}, h('input', { type: 'radio', name: 'notify', value: v, checked: v === 'new', disabled: dis, id: `notify-${v}` }), ' ', l)));
+  const mode = () => notifyMode.querySelector('input[name=notify]:checked')?.value || 'none';
+  const newBox = h('div', {}, f.topicName.wrap, f.email.wrap);
+  const exBox = h('div', { hidden: true }, f.existing.wrap);
+  const syncMode = () => { newBox.hidden = mode() !== 'new'; exBox.hidden = mode() !== 'existing'; f.okToo.wrap.hidden = mode() === 'none'; };
+  notifyMode.addEventListener('change', syncMode);
+  const formErr = h('div', { 'aria-live': 'polite', id: 'create-error' });
+  const submit = h('button', { type: 'submit', class: 'primary', id: 'alarm-create' }, existing ? 'Save alarm' : 'Create alarm');
+  if (existing) prefill(f, notifyMode, existing);
+
+  const params = () => {
+    const stat = f.stat.input.value;
+    const p = {
+      AlarmName: f.name.input.value.trim(),
+      AlarmDescription: f.description.input.value.trim() || undefined,
+      Namespace: m.Namespace, MetricName: m.MetricName, Dimensions: m.Dimensions || [],
+      Period: Number(f.period.input.value),
+      ComparisonOperator: f.op.input.value,
+      Threshold: Number(f.threshold.input.value),
+      EvaluationPeriods: Number(f.n.input.value),
+      DatapointsToAlarm: Number(f.m.input.value),
+      TreatMissingData: f.missing.input.value,
+      ActionsEnabled: existing ? existing.ActionsEnabled : true,
+    };
+    if (existing) {
+      // PutMetricAlarm replaces the whole alarm: keep what this form does not show.
+      if (existing.Unit) p.Unit = existing.Unit;
+      p.InsufficientDataActions = existing.InsufficientDataActions || [];
+      p.AlarmActions = [];
+      p.OKActions = [];
+    }
+    if (/^p\d/.test(stat)) p.ExtendedStatistic = stat; else p.Statistic = stat;
+    return p;
+  };
+  const validate = () => {
+    let ok = true;
+    const err = (fl, msg) => { fl.error(msg); if (msg) ok = false; };
+    const p = params();
+    err(f.threshold, f.threshold.input.value.trim() === '' || !isFinite(p.Threshold) ? 'Enter a number.' : '');
+    err(f.n, !(Number.isInteger(p.EvaluationPeriods) && p.EvaluationPeriods >= 1) ? 'A whole number of at least 1.' : '');
+    err(f.m, !(Number.isInteger(p.DatapointsToAlarm) && p.DatapointsToAlarm >= 1 && p.DatapointsToAlarm <= p.EvaluationPeriods) ? 'Between 1 and N.' : '');
+    err(f.name, !p.AlarmName ? 'Give the alarm a name.' : p.AlarmName.length > 255 ? 'At most 255 characters.' : '');
+    if (mode() === 'new') {
+      err(f.topicName, !/^[A-Za-z0-9_-]{1,256}$/.test(f.topicName.input.value.trim()) ? 'Letters, digits, - and _ only (1–256).' : '');
+      err(f.email, !/^[^\s@]+@[^\s@]+$/.test(f.email.input.value.trim()) ? 'Enter an email address.' : '');
+    } else { f.topicName.error(''); f.email.error(''); }
+    return ok;
+  };
+  const renderPreview = () => {
+    const p = params();
+    const topic = mode() === 'new' ? `new topic ${f.topicName.input.value.trim() || '…'} → ${f.email.input.value.trim() || '…'}` : mode() === 'existing' ? f.existing.input.value : 'no notification';
+    const op = OPS.find(([o]) => o === p.ComparisonOperator)[1];
+    clear(preview).append(
+      h('p', {}, `When ${p.Statistic || p.ExtendedStatistic} of ${metricLabel(m)} ${op} ${f.threshold.input.value || '…'} for ${p.DatapointsToAlarm} of ${p.EvaluationPeriods} periods of ${p.Period} s, go to ALARM and notify: ${topic}.`),
+      h('pre', { class: 'cli' }, `aws --profile stratus cloudwatch put-metric-alarm --cli-input-json ${shellQuote(JSON.stringify(p))}`));
+  };
+  const form = h('form', { class: 'wizard', id: 'create-alarm-form', novalidate: true, oninput: renderPreview, onchange: renderPreview, onsubmit: async (e) => {
+    e.preventDefault();
+    clear(formErr);
+    if (!validate()) { formErr.appendChild(h('p', { class: 'error' }, 'Please correct the fields marked above.')); return; }
+    submit.disabled = true;
+    const p = params();
+    try {
+      let topicArn;
+      if (mode() === 'new') {
+        try {
+          topicArn = (await sns('CreateTopic', { Name: f.topicName.input.value.trim() })).TopicArn;
+        } catch (err) { f.topicName.error(err.message); throw null; }
+        try {
+          await sns('Subscribe', { TopicArn: topicArn, Protocol: 'email', Endpoint: f.email.input.value.trim() });
+        } catch (err) { f.email.error(err.message); throw null; }
+      } else if (mode() === 'existing') topicArn = f.existing.input.value;
+      if (topicArn) { p.AlarmActions = [topicArn]; if (f.okToo.input.checked) p.OKActions = [topicArn]; }
+      try { await cw('PutMetricAlarm', p); } catch (err) {
+        const target = [['Threshold', f.threshold], ['EvaluationPeriods', f.n], ['DatapointsToAlarm', f.m], ['Period', f.period], ['AlarmName', f.name], ['AlarmDescription', f.description], ['Statistic', f.stat]]
+          .find(([k]) => (err.message || '').includes(k));
+        if (target) target[1].error(err.message); else formErr.appendChild(errorBox(err));
+        throw null;
+      }
+      location.hash = route('alarms', p.AlarmName);
+    } catch (err) {
+      if (err) formErr.appendChild(errorBox(err));
+      if (!formErr.firstChild) formErr.appendChild(h('p', { class: 'error' }, 'Not created: see the message next to the field.'));
+      submit.disabled = false;
+    }
+  } },
+    h('section', {}, h('h2', {}, '1. Metric'), h('p', { id: 'alarm-metric' }, `${m.Namespace} · ${metricLabel(m)}`)),
+    h('section', {}, h('h2', {}, '2. Conditions'), h('div', { class: 'grid' }, f.stat.wrap, f.period.wrap, f.op.wrap, f.threshold.wrap, f.m.wrap, f.n.wrap, f.missing.wrap)),
+    h('section', {}, h('h2', {}, '3. Actions'), notifyMode, newBox, exBox, f.okToo.wrap),
+    h('section', {}, h('h2', {}, '4. Name and description'), f.name.wrap, f.description.wrap),
+    h('section', {}, h('h2', {}, '5. Preview'), preview),
+    formErr, h('div', { class: 'actions' }, submit, h('a', { href: '#/metrics', class: 'button' }, 'Cancel')));
+  mount(h('nav', { class: 'crumbs' }, h('a', { href: '#/alarms' }, 'Alarms'), existing ? [' › ', h('a', { href: route('alarms', existing.AlarmName) }, existing.AlarmName), ' › edit'] : ' › create'),
+    h('h1', {}, existing ? 'Edit alarm' : 'Create alarm'), form);
+  syncMode(); renderPreview();
+}
+
+export { session };

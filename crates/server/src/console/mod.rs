@@ -1,0 +1,371 @@
+//! The web console: a single-page app served on the API's port.
+//!
+//! It owns the console's HTTP surface — the login/logout forms, sessions,
+//! the embedded assets and the console's JSON endpoint — and nothing else:
+//! every read and write goes through the same action dispatch as the signed
+//! API ([`api`]), with the caller's key taken from the session, so policies
+//! and validation apply identically.
+//!
+//! Routes: `GET /` (the app shell; without a session a redirect to the login
+//! page — the browser keeps the `#/...` fragment across it), `GET|POST
+//! /console/login`, `POST /console/logout`, `GET /console/assets/{file}`,
+//! `GET /console/api/session`, `POST /console/api/{monitoring|sns|stratus}/{Action}`.
+//!
+//! Security: session cookie HttpOnly + SameSite=Strict (+ Secure behind
+//! https), a CSRF token per session on every POST (header `X-CSRF-Token` for
+//! fetch, a form field for logout; the login form uses a double-submit
+//! cookie), a strict Content-Security-Policy with no inline script or style,
+//! no framing. The JS renders user data with `textContent` only.
+//!
+//! Modules: `session` (login, session table, throttle), `assets` (embedded
+//! files), `api` (the JSON endpoint).
+
+mod api;
+pub mod assets;
+pub mod session;
+
+pub use session::Sessions;
+
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use std::sync::Arc;
+
+pub const SESSION_COOKIE: &str = "stratus_session";
+const LOGIN_CSRF_COOKIE: &str = "stratus_login_csrf";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The Content-Security-Policy of every console response.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+    form-action 'self'; frame-ancestors 'none'";
+
+/// Largest request body any console route reads (the JSON of an alarm or a
+/// dashboard; login and logout forms are tiny).
+pub const MAX_BODY: usize = 1024 * 1024;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/console/login", get(login_page).post(login_submit))
+        .route("/console/logout", post(logout))
+        .route("/console/assets/{file}", get(asset))
+        .route("/console/api/session", get(api::session_info))
+        .route("/console/api/{service}/{action}", post(api::call))
+        // The app disables axum's default limit for the API (it reads bodies
+        // itself, bounded); this inner layer bounds the console's extractors.
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+}
+
+/// Adds the console's security headers to a response.
+pub fn harden(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    resp
+}
+
+/// The value of cookie `name` in the request, if any.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn cookie_header(state: &AppState, name: &str, value: &str, max_age_secs: u64) -> HeaderValue {
+    let secure = if state.public_url.starts_with("https:") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let v = format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}"
+    );
+    // Names and values are ASCII hex / fixed words, so this cannot fail.
+    HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn redirect(location: &str) -> Response {
+    let mut resp = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    harden(resp)
+}
+
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|e| e.trim().split(';').next() == Some("gzip"))
+}
+
+/// An embedded file, gzip'd when the client accepts it, revalidated by ETag.
+fn serve_asset(headers: &HeaderMap, a: &'static assets::Asset, cache: &'static str) -> Response {
+    let etag = a.etag();
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
+        let mut resp = StatusCode::NOT_MODIFIED.into_response();
+        if let Ok(v) = HeaderValue::from_str(etag) {
+            resp.headers_mut().insert(header::ETAG, v);
+        }
+        return harden(resp);
+    }
+    let gzip = accepts_gzip(headers);
+    let body: &'static [u8] = if gzip { a.gzipped() } else { a.body };
+    let mut resp = (StatusCode::OK, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(a.content_type),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    if gzip {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    harden(resp)
+}
+
+async fn asset(headers: HeaderMap, Path(file): Path<String>) -> Response {
+    match assets::find(&file).filter(|a| !a.name.ends_with(".html")) {
+        // Revalidated on every load (ETag), so a new binary's assets are
+        // picked up at once while unchanged ones cost a 304.
+        Some(a) => serve_asset(&headers, a, "no-cache"),
+        None => harden((StatusCode::NOT_FOUND, "not found\n").into_response()),
+    }
+}
+
+/// `GET /` without API parameters: the app shell for a logged-in browser,
+/// else a redirect to the login page.
+pub fn index(state: &AppState, headers: &HeaderMap) -> Response {
+    let logged_in = cookie(headers, SESSION_COOKIE)
+        .and_then(|t| state.console.get(&state.keys, t))
+        .is_some();
+    if !logged_in {
+        return redirect("/console/login");
+    }
+    match assets::find("index.html") {
+        Some(a) => serve_asset(headers, a, "no-store"),
+        None => harden(StatusCode::NOT_FOUND.into_response()),
+    }
+}
+
+/// The login page, with `error` (plain text) shown under the form.
+fn login_form(state: &AppState, status: StatusCode, error: Option<&str>) -> Response {
+    let csrf = session::random_token();
+    let template = assets::find("login.html")
+        .map(|a| String::from_utf8_lossy(a.body).into_owned())
+        .unwrap_or_default();
+    let html = template
+        .replace("{{csrf}}", &csrf)
+        .replace(
+            "{{error}}",
+            &crate::sns::web::html_escape(error.unwrap_or("")),
+        )
+        .replace(
+            "{{error_hidden}}",
+            if error.is_some() { "" } else { "hidden" },
+        );
+    let mut resp = (status, html).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.append(
+        header::SET_COOKIE,
+        cookie_header(state, LOGIN_CSRF_COOKIE, &csrf, 3600),
+    );
+    harden(resp)
+}
+
+async fn login_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if cookie(&headers, SESSION_COOKIE)
+        .and_then(|t| state.console.get(&state.keys, t))
+        .is_some()
+    {
+        return redirect("/");
+    }
+    login_form(&state, StatusCode::OK, None)
+}
+
+/// Where to go after login: a `#/...` route of the app, nothing else.
+fn safe_next(next: Option<&String>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with("#/")
+                && n.len() <= 1024
+                && n.bytes()
+                    .all(|b| b.is_ascii_graphic() && !b"\"<>\\^`{|}".contains(&b)) =>
+        {
+            format!("/{n}")
+        }
+        _ => "/".to_string(),
+    }
+}
+
+fn form(body: &[u8]) -> std::collections::HashMap<String, String> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+async fn login_submit(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let f = form(&body);
+    let csrf_ok = match (cookie(&headers, LOGIN_CSRF_COOKIE), f.get("csrf")) {
+        (Some(c), Some(v)) => session::secrets_match(c, v),
+        _ => false,
+    };
+    if !csrf_ok {
+        tracing::warn!("console login refused: missing or wrong CSRF token");
+        return login_form(
+            &state,
+            StatusCode::FORBIDDEN,
+            Some("The form expired or was not sent by this page. Please try again."),
+        );
+    }
+    let id = f.get("access_key_id").map(String::as_str).unwrap_or("");
+    let secret = f.get("secret_access_key").map(String::as_str).unwrap_or("");
+    match state.console.login(&state.keys, id, secret) {
+        Ok((token, s)) => {
+            tracing::info!(key = %s.access_key_id, "console login");
+            let mut resp = redirect(&safe_next(f.get("next")));
+            let h = resp.headers_mut();
+            h.append(
+                header::SET_COOKIE,
+                cookie_header(&state, SESSION_COOKIE, &token, session::MAX_AGE.as_secs()),
+            );
+            h.append(
+                header::SET_COOKIE,
+                cookie_header(&state, LOGIN_CSRF_COOKIE, "", 0),
+            );
+            resp
+        }
+        Err(session::LoginError::BadCredentials) => {
+            // A failed login costs the guesser time.
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            // Only the id's safe characters reach the log (no forged lines).
+            let shown: String = id
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .take(128)
+                .collect();
+            tracing::warn!(key = %shown, "console login failed: wrong access key id or secret");
+            login_form(
+                &state,
+                StatusCode::UNAUTHORIZED,
+                Some("Wrong access key id or secret access key."),
+            )
+        }
+        Err(session::LoginError::Throttled) => {
+            tracing::warn!("console login refused: too many failed logins");
+            login_form(
+                &state,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some("Too many failed logins. Wait a minute and try again."),
+            )
+        }
+    }
+}
+
+async fn logout(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let f = form(&body);
+    if let Some(token) = cookie(&headers, SESSION_COOKIE)
+        && let Some((s, _)) = state.console.get(&state.keys, token)
+    {
+        let sent = headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .or(f.get("csrf").map(String::as_str))
+            .unwrap_or("");
+        if !session::secrets_match(&s.csrf, sent) {
+            return harden(
+                (StatusCode::FORBIDDEN, "missing or wrong CSRF token\n").into_response(),
+            );
+        }
+        state.console.logout(token);
+    }
+    let mut resp = redirect("/console/login");
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        cookie_header(&state, SESSION_COOKIE, "", 0),
+    );
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_is_only_an_app_route() {
+        assert_eq!(safe_next(Some(&"#/alarms/a%20b".into())), "/#/alarms/a%20b");
+        assert_eq!(safe_next(Some(&"//evil.example".into())), "/");
+        assert_eq!(safe_next(Some(&"#/x\r\nSet-Cookie: a".into())), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn the_session_cookie_is_secure_behind_https() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = AppState::for_tests(
+            dir.path(),
+            ("AKIDCONSOLECOOKIE001", "console-cookie-secret"),
+        );
+        let plain = cookie_header(&st, SESSION_COOKIE, "abc", 60);
+        assert_eq!(
+            plain.to_str().unwrap(),
+            "stratus_session=abc; Path=/; HttpOnly; SameSite=Strict; Max-Age=60"
+        );
+        st.public_url = "https://stratus.example".into();
+        let secure = cookie_header(&st, SESSION_COOKIE, "abc", 60);
+        assert!(secure.to_str().unwrap().ends_with("; Secure"));
+    }
+
+    #[test]
+    fn cookies_are_found_by_exact_name() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("xstratus_session=1; stratus_session=abc; other=2"),
+        );
+        assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
+        assert_eq!(cookie(&h, "missing"), None);
+    }
+}
