@@ -135,6 +135,7 @@ pub async fn run(
         data_dir: data_dir.clone(),
         public_url,
         sns: sns::SnsRuntime::default(),
+        alarm_changes: Default::default(),
     });
     {
         // Create (first start) or load the SNS signing key now, not on the

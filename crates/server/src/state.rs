@@ -20,6 +20,8 @@ pub struct AppState {
     pub public_url: String,
     /// SNS's signing key (loaded once).
     pub sns: crate::sns::SnsRuntime,
+    /// Alarms written since the scheduler last refreshed its view.
+    pub alarm_changes: crate::alarms::changes::AlarmChanges,
 }
 
 #[cfg(test)]
@@ -40,6 +42,7 @@ impl AppState {
             data_dir: dir.to_path_buf(),
             public_url: "http://127.0.0.1:4566".into(),
             sns: crate::sns::SnsRuntime::default(),
+            alarm_changes: Default::default(),
         }
     }
 }
