@@ -26,13 +26,7 @@ pub const HISTORY_RETENTION_MS: i64 = 14 * 24 * 3_600_000;
 /// Deletes history items older than the retention. Returns how many.
 pub fn prune_history(state: &AppState, now: Timestamp) -> meta::Result<usize> {
     let cutoff = format!("{:015}", (now.millis() - HISTORY_RETENTION_MS).max(0));
-    let old: Vec<String> = state
-        .meta
-        .list::<HistoryRecord>(HISTORY)?
-        .into_iter()
-        .map(|(k, _)| k)
-        .take_while(|k| *k < cutoff)
-        .collect();
+    let old = state.meta.keys_below(HISTORY, &cutoff)?;
     if old.is_empty() {
         return Ok(0);
     }
