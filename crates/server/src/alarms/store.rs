@@ -127,6 +127,9 @@ const CHANGES_PER_TRANSACTION: usize = 2_000;
 /// [`commit_change`] for many alarms, in transactions of
 /// [`CHANGES_PER_TRANSACTION`]; each alarm's change, history item and pending
 /// actions still commit together. Returns the real transitions, in order.
+/// For the scheduler: it does not touch [`AppState::alarm_changes`], the
+/// caller puts the returned records into its view itself (so a round that
+/// moves every alarm is not followed by re-reading every alarm).
 pub fn commit_changes(
     state: &AppState,
     changes: Vec<(String, Change)>,
@@ -145,9 +148,6 @@ pub fn commit_changes(
             }
             Ok(done)
         })?;
-        state
-            .alarm_changes
-            .touch_all(done.iter().map(|c| c.alarm.name.as_str()));
         out.extend(done);
     }
     Ok(out)
