@@ -137,6 +137,7 @@ pub async fn run(
         public_url,
         sns: sns::SnsRuntime::default(),
         console: console::Sessions::default(),
+        alarm_changes: Default::default(),
     });
     {
         // Create (first start) or load the SNS signing key now, not on the

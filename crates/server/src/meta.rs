@@ -89,6 +89,22 @@ impl MetaStore {
         Ok(out)
     }
 
+    /// The keys of a table below `end`, in order, without decoding records.
+    pub fn keys_below(&self, table: Table, end: &str) -> Result<Vec<String>> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = match tx.open_table(table.def()) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(db_err(e)),
+        };
+        let mut out = Vec::new();
+        for item in t.range(..end).map_err(db_err)? {
+            let (k, _) = item.map_err(db_err)?;
+            out.push(k.value().to_string());
+        }
+        Ok(out)
+    }
+
     pub fn put<T: Serialize>(&self, table: Table, key: &str, value: &T) -> Result<()> {
         self.transact(|tx| tx.put(table, key, value))
     }

@@ -22,6 +22,8 @@ pub struct AppState {
     pub sns: crate::sns::SnsRuntime,
     /// Web console sessions (in memory).
     pub console: crate::console::Sessions,
+    /// Alarms written since the scheduler last refreshed its view.
+    pub alarm_changes: crate::alarms::changes::AlarmChanges,
 }
 
 #[cfg(test)]
@@ -43,6 +45,7 @@ impl AppState {
             public_url: "http://127.0.0.1:4566".into(),
             sns: crate::sns::SnsRuntime::default(),
             console: crate::console::Sessions::default(),
+            alarm_changes: Default::default(),
         }
     }
 }

@@ -2,6 +2,9 @@
 //! dir and drives it over HTTP on loopback, printing figures and ratios.
 //! Nothing here asserts speed; it measures.
 
+mod alarms;
+mod smtp_sink;
+
 use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
 use std::io::{BufRead, BufReader};
@@ -32,13 +35,19 @@ pub struct BenchArgs {
     /// GetMetricStatistics requests in the query run.
     #[arg(long, default_value_t = 1000)]
     queries: usize,
+    /// Alarms (each on its own series) in the alarms run.
+    #[arg(long, default_value_t = 100_000)]
+    alarms: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Suite {
+    /// Ingest and query.
     All,
     Ingest,
     Query,
+    /// Alarm evaluation rounds and alarm-to-email latency.
+    Alarms,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -61,6 +70,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if matches!(args.suite, Suite::All | Suite::Query) {
         query_suite(&args)?;
     }
+    if args.suite == Suite::Alarms {
+        alarms::run(&args)?;
+    }
     Ok(())
 }
 
@@ -73,6 +85,17 @@ struct ServerProc {
 
 impl ServerProc {
     fn start(data_dir: &Path, fsync: bool) -> anyhow::Result<Self> {
+        Self::start_with(data_dir, fsync, &[], None)
+    }
+
+    /// [`ServerProc::start`] with extra environment, and the server's log
+    /// lines sent to `log` instead of this process's stderr.
+    fn start_with(
+        data_dir: &Path,
+        fsync: bool,
+        env: &[(&str, &str)],
+        log: Option<std::sync::mpsc::Sender<String>>,
+    ) -> anyhow::Result<Self> {
         let exe = std::env::current_exe()?;
         let mut cmd = Command::new(exe);
         cmd.arg("server")
@@ -83,12 +106,25 @@ impl ServerProc {
             .env("STRATUS_ADMIN_ACCESS_KEY_ID", BENCH_KEY_ID)
             .env("STRATUS_ADMIN_SECRET_ACCESS_KEY", BENCH_SECRET)
             .env("STRATUS_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(if log.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            });
         if !fsync {
             cmd.arg("--no-fsync");
         }
         let mut child = cmd.spawn().context("starting the server")?;
+        if let (Some(tx), Some(stderr)) = (log, child.stderr.take()) {
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    // Keep reading after the receiver is gone: never block the server.
+                    let _ = tx.send(line);
+                }
+            });
+        }
         let stdout = child.stdout.take().context("server stdout")?;
         let mut lines = BufReader::new(stdout).lines();
         let endpoint = loop {

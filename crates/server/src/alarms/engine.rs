@@ -158,13 +158,15 @@ pub fn fetch_periods(
     Ok(periods)
 }
 
-/// Evaluates metric alarm `alarm` at `now` and commits a change of state.
-pub fn evaluate_metric_alarm(
+/// Evaluates metric alarm `alarm` at `now`: the change of state to commit,
+/// if any. Reads only; the caller commits (see [`store::commit_changes`]),
+/// so an evaluation that changes nothing writes nothing.
+pub fn metric_change(
     state: &AppState,
     alarm: &AlarmRecord,
     now: Timestamp,
     delay_ms: i64,
-) -> ApiResult<Option<Committed>> {
+) -> ApiResult<Option<Change>> {
     let AlarmKind::Metric(c) = &alarm.kind else {
         return Ok(None);
     };
@@ -180,24 +182,24 @@ pub fn evaluate_metric_alarm(
             if value == alarm.state.value {
                 return Ok(None);
             }
-            let change = Change {
+            Ok(Some(Change {
                 value,
                 reason,
                 reason_data: Some(reason_data),
                 triggering_children: Vec::new(),
-            };
-            store::commit_change(state, &alarm.name, change, now).map_err(store::meta_error)
+            }))
         }
     }
 }
 
 /// Evaluates a composite alarm's rule over its children's current states.
 /// `trigger` is the child whose change caused this evaluation, if any.
-pub fn evaluate_composite(
+/// `lookup` finds an alarm by name (the caller's current view of the table).
+pub fn evaluate_composite<'a>(
     state: &AppState,
     alarm: &AlarmRecord,
-    alarms: &[AlarmRecord],
-    trigger: Option<&AlarmRecord>,
+    lookup: &dyn Fn(&str) -> Option<&'a AlarmRecord>,
+    trigger: Option<&'a AlarmRecord>,
     now: Timestamp,
 ) -> ApiResult<Option<Committed>> {
     let AlarmKind::Composite(c) = &alarm.kind else {
@@ -206,7 +208,7 @@ pub fn evaluate_composite(
     let Ok(parsed) = rule::parse(&c.alarm_rule) else {
         return Ok(None);
     };
-    let state_of = |n: &str| alarms.iter().find(|a| a.name == n).map(|a| a.state.value);
+    let state_of = |n: &str| lookup(n).map(|a| a.state.value);
     let value = if parsed.eval(&state_of) {
         StateValue::Alarm
     } else {
@@ -217,11 +219,7 @@ pub fn evaluate_composite(
     }
     // The child named in the reason: the trigger, else the first child that
     // exists.
-    let child = trigger.or_else(|| {
-        c.children
-            .iter()
-            .find_map(|n| alarms.iter().find(|a| &a.name == n))
-    });
+    let child = trigger.or_else(|| c.children.iter().find_map(|n| lookup(n)));
     let (reason, reason_data, triggering) = match child {
         Some(ch) => {
             let at = Timestamp(ch.state.transitioned_ms);
@@ -262,18 +260,15 @@ pub fn evaluate_composite(
 }
 
 /// After `changed` transitioned: re-evaluates every composite alarm that
-/// references it, and their parents in turn. `snapshot` (a recent list of the
-/// alarms) answers the common case — no composite references it — without
-/// reading the table again.
+/// references it, and their parents in turn. `has_parent` (from the caller's
+/// view: does any composite reference `changed`?) answers the common case
+/// without reading the table.
 pub fn cascade(
     state: &AppState,
     changed: AlarmRecord,
     now: Timestamp,
-    snapshot: &[AlarmRecord],
+    has_parent: bool,
 ) -> ApiResult<()> {
-    let has_parent = snapshot
-        .iter()
-        .any(|a| matches!(&a.kind, AlarmKind::Composite(c) if c.children.contains(&changed.name)));
     if !has_parent {
         return Ok(());
     }
@@ -292,7 +287,8 @@ pub fn cascade(
         for parent in alarms.iter().filter(
             |a| matches!(&a.kind, AlarmKind::Composite(c) if c.children.contains(&child.name)),
         ) {
-            if let Some(done) = evaluate_composite(state, parent, &alarms, Some(&child), now)? {
+            let lookup = |n: &str| alarms.iter().find(|a| a.name == n);
+            if let Some(done) = evaluate_composite(state, parent, &lookup, Some(&child), now)? {
                 queue.push((done.alarm, depth + 1));
             }
         }

@@ -6,6 +6,7 @@
 //! `stratus_model::alarm`; this module does the IO.
 
 pub mod actions;
+pub mod changes;
 pub mod engine;
 pub mod scheduler;
 pub mod store;
@@ -130,7 +131,9 @@ fn put_alarm(
             )?;
             Ok(Ok(()))
         })
-        .map_err(meta_error)?
+        .map_err(meta_error)??;
+    state.alarm_changes.touch(&common.name);
+    Ok(())
 }
 
 pub fn put_metric_alarm(
@@ -297,6 +300,9 @@ pub fn delete_alarms(state: &AppState, input: AlarmNamesInput) -> ApiResult<Docu
             Ok(())
         })
         .map_err(meta_error)?;
+    state
+        .alarm_changes
+        .touch_all(names.iter().map(String::as_str));
     Ok(empty())
 }
 
@@ -321,7 +327,11 @@ pub fn set_alarm_state(state: &AppState, input: SetAlarmStateInput) -> ApiResult
     if let Some(done) =
         store::commit_change(state, &v.alarm_name, change, now).map_err(meta_error)?
     {
-        engine::cascade(state, done.alarm, now, &all_alarms(state)?)?;
+        let alarms = all_alarms(state)?;
+        let has_parent = alarms.iter().any(
+            |a| matches!(&a.kind, AlarmKind::Composite(c) if c.children.contains(&done.alarm.name)),
+        );
+        engine::cascade(state, done.alarm, now, has_parent)?;
     }
     Ok(empty())
 }
@@ -344,6 +354,9 @@ pub fn set_actions_enabled(
             Ok(())
         })
         .map_err(meta_error)?;
+    state
+        .alarm_changes
+        .touch_all(names.iter().map(String::as_str));
     Ok(empty())
 }
 

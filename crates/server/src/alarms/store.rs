@@ -26,13 +26,7 @@ pub const HISTORY_RETENTION_MS: i64 = 14 * 24 * 3_600_000;
 /// Deletes history items older than the retention. Returns how many.
 pub fn prune_history(state: &AppState, now: Timestamp) -> meta::Result<usize> {
     let cutoff = format!("{:015}", (now.millis() - HISTORY_RETENTION_MS).max(0));
-    let old: Vec<String> = state
-        .meta
-        .list::<HistoryRecord>(HISTORY)?
-        .into_iter()
-        .map(|(k, _)| k)
-        .take_while(|k| *k < cutoff)
-        .collect();
+    let old = state.meta.keys_below(HISTORY, &cutoff)?;
     if old.is_empty() {
         return Ok(0);
     }
@@ -116,40 +110,89 @@ pub fn commit_change(
     change: Change,
     now: Timestamp,
 ) -> meta::Result<Option<Committed>> {
-    state.meta.transact(|tx| {
-        let Some(mut alarm) = tx.get::<AlarmRecord>(ALARMS, name)? else {
-            return Ok(None);
-        };
-        if alarm.state.value == change.value {
-            return Ok(None);
-        }
-        let before = alarm.clone();
-        let old = alarm.state.value;
-        alarm.state.value = change.value;
-        alarm.state.reason = change.reason;
-        alarm.state.reason_data = change.reason_data;
-        alarm.state.updated_ms = now.millis();
-        alarm.state.transitioned_ms = now.millis();
-        tx.put(ALARMS, name, &alarm)?;
-        add_history(
-            tx,
-            &history(
-                &alarm,
-                now.millis(),
-                HistoryItemType::StateUpdate,
-                format!(
-                    "Alarm updated from {} to {}",
-                    old.as_str(),
-                    change.value.as_str()
-                ),
-                state_update_data(&before, &alarm),
+    let done = state
+        .meta
+        .transact(|tx| apply_change(state, tx, name, change, now))?;
+    if done.is_some() {
+        state.alarm_changes.touch(name);
+    }
+    Ok(done)
+}
+
+/// Changes committed per transaction by [`commit_changes`]: one fsync per
+/// batch instead of per alarm when a round moves many alarms at once (the
+/// first round after creating or restarting with many alarms).
+const CHANGES_PER_TRANSACTION: usize = 2_000;
+
+/// [`commit_change`] for many alarms, in transactions of
+/// [`CHANGES_PER_TRANSACTION`]; each alarm's change, history item and pending
+/// actions still commit together. Returns the real transitions, in order.
+/// For the scheduler: it does not touch [`AppState::alarm_changes`], the
+/// caller puts the returned records into its view itself (so a round that
+/// moves every alarm is not followed by re-reading every alarm).
+pub fn commit_changes(
+    state: &AppState,
+    changes: Vec<(String, Change)>,
+    now: Timestamp,
+) -> meta::Result<Vec<Committed>> {
+    let mut out = Vec::new();
+    let mut changes = changes.into_iter().peekable();
+    while changes.peek().is_some() {
+        let batch: Vec<(String, Change)> = changes.by_ref().take(CHANGES_PER_TRANSACTION).collect();
+        let done = state.meta.transact(|tx| {
+            let mut done = Vec::new();
+            for (name, change) in batch {
+                if let Some(c) = apply_change(state, tx, &name, change, now)? {
+                    done.push(c);
+                }
+            }
+            Ok(done)
+        })?;
+        out.extend(done);
+    }
+    Ok(out)
+}
+
+/// The body of [`commit_change`] inside transaction `tx`.
+fn apply_change(
+    state: &AppState,
+    tx: &mut Txn<'_>,
+    name: &str,
+    change: Change,
+    now: Timestamp,
+) -> meta::Result<Option<Committed>> {
+    let Some(mut alarm) = tx.get::<AlarmRecord>(ALARMS, name)? else {
+        return Ok(None);
+    };
+    if alarm.state.value == change.value {
+        return Ok(None);
+    }
+    let before = alarm.clone();
+    let old = alarm.state.value;
+    alarm.state.value = change.value;
+    alarm.state.reason = change.reason;
+    alarm.state.reason_data = change.reason_data;
+    alarm.state.updated_ms = now.millis();
+    alarm.state.transitioned_ms = now.millis();
+    tx.put(ALARMS, name, &alarm)?;
+    add_history(
+        tx,
+        &history(
+            &alarm,
+            now.millis(),
+            HistoryItemType::StateUpdate,
+            format!(
+                "Alarm updated from {} to {}",
+                old.as_str(),
+                change.value.as_str()
             ),
-        )?;
-        if alarm.actions_enabled {
-            queue_actions(state, tx, &alarm, old, &change.triggering_children, now)?;
-        }
-        Ok(Some(Committed { alarm, old }))
-    })
+            state_update_data(&before, &alarm),
+        ),
+    )?;
+    if alarm.actions_enabled {
+        queue_actions(state, tx, &alarm, old, &change.triggering_children, now)?;
+    }
+    Ok(Some(Committed { alarm, old }))
 }
 
 /// Stores a pending notification per SNS action of the alarm's (new) state;

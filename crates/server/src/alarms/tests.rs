@@ -171,6 +171,82 @@ fn scheduler_evaluates_stored_data() {
     st.metrics.shutdown().unwrap();
 }
 
+fn put_cpu(st: &AppState, at_ms: i64, value: f64) {
+    let metric = MetricId {
+        namespace: "ns".into(),
+        metric_name: "cpu".into(),
+        dimensions: vec![],
+    };
+    st.metrics
+        .put(
+            vec![Datum {
+                metric,
+                timestamp: Timestamp(at_ms),
+                value: DatumValue::Single(value),
+                unit: Unit::Percent,
+                high_resolution: false,
+            }],
+            None,
+        )
+        .unwrap();
+}
+
+fn state_of(st: &AppState, name: &str) -> StateValue {
+    let a: AlarmRecord = st.meta.get(ALARMS, name).unwrap().unwrap();
+    a.state.value
+}
+
+/// The scheduler's in-memory view follows SetAlarmState, reconfiguration
+/// and deletion made through the API between its passes.
+#[test]
+fn scheduler_view_follows_alarm_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = state(dir.path());
+    put_alarm(&st, "cpu", 60);
+    let minute = Timestamp::now().millis().div_euclid(60_000) * 60_000;
+    put_cpu(&st, minute - 30_000, 75.0);
+    put_cpu(&st, minute + 30_000, 75.0);
+    let mut sched = scheduler::Schedule::default();
+    assert_eq!(
+        scheduler::tick(&st, &mut sched, Timestamp(minute + 15_000)),
+        1
+    );
+    assert_eq!(state_of(&st, "cpu"), StateValue::Alarm);
+    // Set to OK by hand: the next evaluation must see OK, and put it back.
+    let input: stratus_model::alarm::ops::SetAlarmStateInput =
+        serde_json::from_value(serde_json::json!({
+            "AlarmName": "cpu", "StateValue": "OK", "StateReason": "by hand"
+        }))
+        .unwrap();
+    super::set_alarm_state(&st, input).unwrap();
+    assert_eq!(
+        scheduler::tick(&st, &mut sched, Timestamp(minute + 16_000)),
+        0
+    );
+    assert_eq!(state_of(&st, "cpu"), StateValue::Ok, "not due: left alone");
+    assert_eq!(
+        scheduler::tick(&st, &mut sched, Timestamp(minute + 75_000)),
+        1
+    );
+    assert_eq!(state_of(&st, "cpu"), StateValue::Alarm);
+    // A reconfigured alarm is evaluated on the next pass, not at its due time.
+    std::thread::sleep(std::time::Duration::from_millis(5)); // a new config_updated_ms
+    put_alarm(&st, "cpu", 60);
+    assert_eq!(
+        scheduler::tick(&st, &mut sched, Timestamp(minute + 76_000)),
+        1
+    );
+    // A deleted alarm is never evaluated again.
+    let names: stratus_model::alarm::ops::AlarmNamesInput =
+        serde_json::from_value(serde_json::json!({"AlarmNames": ["cpu"]})).unwrap();
+    super::delete_alarms(&st, names).unwrap();
+    assert_eq!(
+        scheduler::tick(&st, &mut sched, Timestamp(minute + 200_000)),
+        0
+    );
+    st.metrics.shutdown().unwrap();
+}
+
 /// Prints what one evaluation costs (not an assertion: tests never assert on
 /// speed). `cargo test -p stratus-server --release evaluation_cost -- --ignored --nocapture`
 #[test]
