@@ -3,6 +3,10 @@
 
 use crate::ServerError;
 use std::path::Path;
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
 use stratus_model::metric::{Dimension, MetricId};
 use stratus_model::ops::put_metric_data::{Datum, DatumValue};
 use stratus_model::unit::Unit;
@@ -10,7 +14,34 @@ use stratus_model::{ApiError, Timestamp};
 use stratus_tsdb as tsdb;
 
 pub struct MetricStore {
-    db: tsdb::Db,
+    db: Arc<tsdb::Db>,
+    /// The background compaction thread and the way to stop it.
+    compactor: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
+}
+
+/// How often rollups, merges and expiry run. Windows are at least an hour
+/// long, so a minute's delay costs nothing; running them here instead of
+/// inside the seal keeps a PutMetricData that triggers a seal from also
+/// paying for compaction.
+const COMPACT_EVERY: Duration = Duration::from_secs(60);
+
+fn spawn_compactor(db: Arc<tsdb::Db>) -> std::io::Result<(Sender<()>, JoinHandle<()>)> {
+    let (stop, stopped) = mpsc::channel::<()>();
+    let handle = std::thread::Builder::new()
+        .name("tsdb-compact".into())
+        .spawn(move || {
+            loop {
+                // At start too: catch up on what came due while the server was down.
+                if let Err(e) = db.compact() {
+                    tracing::error!(error = %e, "tsdb compaction failed; will retry");
+                }
+                match stopped.recv_timeout(COMPACT_EVERY) {
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+                }
+            }
+        })?;
+    Ok((stop, handle))
 }
 
 pub fn series_key(m: &MetricId) -> tsdb::SeriesKey {
@@ -52,10 +83,17 @@ impl MetricStore {
     pub fn open(dir: &Path, fsync: bool) -> Result<Self, ServerError> {
         let opts = tsdb::Options {
             fsync,
+            compact_on_seal: false,
             ..tsdb::Options::default()
         };
         let db = tsdb::Db::open(dir, opts).map_err(|e| ServerError::Storage(e.to_string()))?;
-        Ok(MetricStore { db })
+        let db = Arc::new(db);
+        let compactor = spawn_compactor(db.clone())
+            .map_err(|e| ServerError::Storage(format!("starting the compaction thread: {e}")))?;
+        Ok(MetricStore {
+            db,
+            compactor: Mutex::new(Some(compactor)),
+        })
     }
 
     /// Appends datums durably: returns only after the WAL is fsync'd. With a
@@ -136,7 +174,17 @@ impl MetricStore {
         self.db.stats()
     }
 
+    /// Stops compaction (waiting for a pass in progress) and seals the head.
     pub fn shutdown(&self) -> Result<(), ServerError> {
+        let compactor = self
+            .compactor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some((stop, handle)) = compactor {
+            let _ = stop.send(());
+            let _ = handle.join();
+        }
         self.db
             .seal()
             .map_err(|e| ServerError::Storage(e.to_string()))
@@ -182,4 +230,49 @@ pub fn merge_units(aggs: Vec<PeriodAgg>) -> Vec<PeriodAgg> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compaction_runs_in_the_background_not_in_the_seal() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MetricStore::open(dir.path(), true).unwrap();
+        // Five hours old: beyond raw data's 3-hour retention once sealed, so
+        // compaction has a rollup to do.
+        let old = Timestamp::now().millis() - 5 * 3_600_000;
+        let metric = MetricId {
+            namespace: "Compact".into(),
+            metric_name: "m".into(),
+            dimensions: vec![],
+        };
+        let datums = (0..60)
+            .map(|i| Datum {
+                metric: metric.clone(),
+                timestamp: Timestamp::from_millis(old + i * 60_000),
+                unit: Unit::Count,
+                high_resolution: false,
+                value: DatumValue::Single(i as f64),
+            })
+            .collect();
+        store.put(datums, None).unwrap();
+        // Shutdown seals the head (without compacting: that is the thread's job).
+        store.shutdown().unwrap();
+        assert_eq!(store.stats().compactions, 0, "the seal did not compact");
+        drop(store);
+
+        // The compaction thread runs as the store opens, off the caller's thread.
+        let store = MetricStore::open(dir.path(), true).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while store.stats().compactions == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no background compaction"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        store.shutdown().unwrap();
+    }
 }
