@@ -16,32 +16,39 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from aiosmtpd.controller import Controller
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from conftest import wait_for
+from conftest import free_port, wait_for
 
 WAIT_S = 30.0
 
 
 class Inbox:
-    """aiosmtpd handler keeping every received message."""
+    """aiosmtpd handler keeping every received message with its SMTP envelope."""
 
     def __init__(self):
-        self.messages: list[email.message.EmailMessage] = []
+        self.received: list[tuple[object, email.message.EmailMessage]] = []
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope):
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         msg["X-Test-Rcpt"] = ",".join(envelope.rcpt_tos)
         with self.lock:
-            self.messages.append(msg)
+            self.received.append((envelope, msg))
         return "250 OK"
 
     def to(self, address: str) -> list:
         with self.lock:
-            return [m for m in self.messages if address in m["X-Test-Rcpt"]]
+            return [m for _, m in self.received if address in m["X-Test-Rcpt"]]
+
+    def with_text(self, text: str) -> list:
+        """(envelope, message) of every message whose body contains `text`."""
+        with self.lock:
+            received = list(self.received)
+        return [(e, m) for e, m in received if text in m.get_content()]
 
     def wait_for(self, address: str, subject_part: str, count: int = 1):
         def found():
@@ -49,6 +56,30 @@ class Inbox:
             return ms if len(ms) >= count else None
 
         return wait_for(found, WAIT_S, what=f"{count} email(s) to {address} with {subject_part!r}")
+
+
+class Relay:
+    """An SMTP server (aiosmtpd) on a fixed 127.0.0.1 port that can start late, stop and
+    start again — a relay that goes down and comes back — keeping one `Inbox` throughout."""
+
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
+        self.inbox = Inbox()
+        self.controller = None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def start(self, **controller_options) -> "Relay":
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port, **controller_options)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
 
 
 def body_of(msg) -> str:

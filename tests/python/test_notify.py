@@ -14,56 +14,12 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from aiosmtpd.controller import Controller
 
-from conftest import clean_env, free_port, stratus_bin, wait_for
+from conftest import clean_env, stratus_bin, wait_for
+from notify_support import Relay
 
 FROM = "Stratus Alerts <alerts@stratus.test>"
 FAST_RETRIES = ["--num-retries", "30", "--min-delay", "1", "--max-delay", "1"]
-
-
-class Collector:
-    """aiosmtpd handler keeping every message it accepts."""
-
-    def __init__(self):
-        self.envelopes = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):
-        with self.lock:
-            self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def messages(self):
-        with self.lock:
-            envs = list(self.envelopes)
-        return [(e, email.message_from_bytes(e.content, policy=email.policy.default)) for e in envs]
-
-    def with_message_id_text(self, text: str):
-        return [(e, m) for e, m in self.messages() if text in m.get_content()]
-
-
-class Relay:
-    """An aiosmtpd SMTP server on a fixed 127.0.0.1 port that can be started late."""
-
-    def __init__(self, port: int | None = None):
-        self.port = port or free_port()
-        self.collector = Collector()
-        self.controller = None
-
-    @property
-    def url(self) -> str:
-        return f"smtp://127.0.0.1:{self.port}"
-
-    def start(self) -> "Relay":
-        self.controller = Controller(self.collector, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-        return self
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
 
 
 @pytest.fixture
@@ -96,9 +52,9 @@ def test_email_arrives_through_the_relay_with_proper_headers(make_server, relay)
     relay.start()
     server = relay_server(make_server, relay.url)
     mid = send_test(server, "--to", "Ops Team <ops@example.com>")
-    wait_for(lambda: relay.collector.with_message_id_text(mid), 20, what="the test email")
+    wait_for(lambda: relay.inbox.with_text(mid), 20, what="the test email")
     time.sleep(0.5)
-    got = relay.collector.with_message_id_text(mid)
+    got = relay.inbox.with_text(mid)
     assert len(got) == 1
     env, msg = got[0]
     assert env.mail_from == "alerts@stratus.test"
@@ -131,10 +87,10 @@ def test_relay_down_then_up_delivers_exactly_once(make_server, relay):
     assert d["Status"] == "Pending"
     assert "127.0.0.1" in d["LastError"], d
     relay.start()
-    wait_for(lambda: relay.collector.with_message_id_text(mid), 20, what="the email after the relay came up")
+    wait_for(lambda: relay.inbox.with_text(mid), 20, what="the email after the relay came up")
     d = wait_for(lambda: (x := delivery(server, mid))["Status"] == "Delivered" and x, 10, what="Delivered")
     time.sleep(2.5)  # longer than the retry delay: a second send would have happened by now
-    assert len(relay.collector.with_message_id_text(mid)) == 1
+    assert len(relay.inbox.with_text(mid)) == 1
     assert delivery(server, mid)["Attempts"] == d["Attempts"]
 
 
@@ -145,12 +101,12 @@ def test_pending_delivery_survives_kill_9(make_server, relay):
     server.kill()
     relay.start()
     server.start()
-    wait_for(lambda: relay.collector.with_message_id_text(mid), 20, what="the email after the restart")
+    wait_for(lambda: relay.inbox.with_text(mid), 20, what="the email after the restart")
     wait_for(lambda: delivery(server, mid)["Status"] == "Delivered", 10, what="Delivered")
     # A clean restart afterwards must not send it again either.
     server.restart()
     time.sleep(2.5)
-    assert len(relay.collector.with_message_id_text(mid)) == 1
+    assert len(relay.inbox.with_text(mid)) == 1
     assert delivery(server, mid)["Status"] == "Delivered"
 
 
@@ -329,17 +285,12 @@ def test_relay_login_with_percent_encoded_credentials(make_server):
         ok = auth_data.login == b"alerts@stratus.test" and auth_data.password == b"p@ss:w/rd"
         return AuthResult(success=ok)
 
-    relay = Relay()
-    relay.controller = Controller(
-        relay.collector, hostname="127.0.0.1", port=relay.port,
-        authenticator=authenticator, auth_required=True, auth_require_tls=False,
-    )
-    relay.controller.start()
+    relay = Relay().start(authenticator=authenticator, auth_required=True, auth_require_tls=False)
     try:
         url = f"smtp://alerts%40stratus.test:p%40ss%3Aw%2Frd@127.0.0.1:{relay.port}"
         server = relay_server(make_server, url)
         mid = send_test(server, "--to", "ops@example.com")
-        wait_for(lambda: relay.collector.with_message_id_text(mid), 20, what="the authenticated email")
+        wait_for(lambda: relay.inbox.with_text(mid), 20, what="the authenticated email")
         assert seen and seen[0][1:] == (b"alerts@stratus.test", b"p@ss:w/rd")
         assert "p@ss" not in server.log_tail(200)
     finally:

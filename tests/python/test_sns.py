@@ -18,11 +18,11 @@ import uuid
 
 import botocore.exceptions
 import pytest
-from aiosmtpd.controller import Controller
 
-from conftest import StratusServer, clean_env, free_port
+from conftest import StratusServer, clean_env
 from notify_support import (
     Inbox,
+    Relay,
     Webhook,
     body_of,
     confirm_email,
@@ -35,15 +35,14 @@ from notify_support import (
 
 @pytest.fixture(scope="module")
 def smtp():
-    ctl = Controller(Inbox(), hostname="127.0.0.1", port=free_port())
-    ctl.start()
-    yield ctl
-    ctl.stop()
+    relay = Relay().start()
+    yield relay
+    relay.stop()
 
 
 @pytest.fixture(scope="module")
 def inbox(smtp) -> Inbox:
-    return smtp.handler
+    return smtp.inbox
 
 
 @pytest.fixture(scope="module")

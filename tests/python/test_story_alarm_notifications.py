@@ -17,10 +17,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
-from conftest import StratusServer, clean_env, free_port, wait_for
-from notify_support import Inbox, Webhook, body_of, confirm_email, http_get, verify_signature
+from conftest import StratusServer, clean_env, wait_for
+from notify_support import Relay, Webhook, body_of, confirm_email, http_get, verify_signature
 
 AWS = Path(sys.executable).parent / "aws"
 ALARM = "disk-root-50"
@@ -32,12 +31,11 @@ REGION_NAME = "US East (N. Virginia)"
 def story(tmp_path):
     from conftest import _RUNNING
 
-    relay = Controller(Inbox(), hostname="127.0.0.1", port=free_port())
-    relay.start()
+    relay = Relay().start()
     hook = Webhook()
-    server = StratusServer(tmp_path / "data", env={"STRATUS_SMTP_URL": f"smtp://127.0.0.1:{relay.port}"})
+    server = StratusServer(tmp_path / "data", env={"STRATUS_SMTP_URL": relay.url})
     server.start()
-    yield server, relay.handler, hook
+    yield server, relay.inbox, hook
     server.stop()
     _RUNNING.remove(server)
     hook.close()
@@ -160,16 +158,14 @@ def test_alarm_email_survives_a_down_relay_and_a_server_kill(tmp_path):
     waits in the outbox; both come back — the email arrives, exactly once."""
     from conftest import _RUNNING
 
-    port = free_port()
-    relay = Controller(Inbox(), hostname="127.0.0.1", port=port)
-    relay.start()
-    server = StratusServer(tmp_path / "data", env={"STRATUS_SMTP_URL": f"smtp://127.0.0.1:{port}"})
+    relay = Relay().start()
+    server = StratusServer(tmp_path / "data", env={"STRATUS_SMTP_URL": relay.url})
     server.start()
     try:
         cw, sns = server.client("cloudwatch"), server.client("sns")
         topic = sns.create_topic(Name="ops-alerts")["TopicArn"]
         sns.subscribe(TopicArn=topic, Protocol="email", Endpoint=ADDRESS)
-        confirm_email(relay.handler, ADDRESS)
+        confirm_email(relay.inbox, ADDRESS)
         relay.stop()  # the relay goes away; its port refuses connections
 
         dims = [{"Name": "InstanceId", "Value": "i-kill"}, {"Name": "path", "Value": "/"}]
@@ -191,15 +187,14 @@ def test_alarm_email_survives_a_down_relay_and_a_server_kill(tmp_path):
         assert all(d["Status"] != "Delivered" for d in pending), pending
 
         server.kill()  # SIGKILL: no goodbye
-        relay = Controller(Inbox(), hostname="127.0.0.1", port=port)
-        relay.start()
+        relay.start()  # the same port, the same inbox
         server.start()
 
         subject = f'ALARM: "{ALARM}" in {REGION_NAME}'
-        (mail,) = relay.handler.wait_for(ADDRESS, subject)
+        (mail,) = relay.inbox.wait_for(ADDRESS, subject)
         assert "INSUFFICIENT_DATA -> ALARM" in body_of(mail)
         time.sleep(3)
-        assert len([m for m in relay.handler.to(ADDRESS) if str(m["Subject"]) == subject]) == 1
+        assert len([m for m in relay.inbox.to(ADDRESS) if str(m["Subject"]) == subject]) == 1
     finally:
         if server.running():
             server.kill()
