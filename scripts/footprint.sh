@@ -151,8 +151,11 @@ fi
 NE_PID=$!
 PIDS+=("$NE_PID")
 # The slim agent-only binary is what hosts run; FOOTPRINT_AGENT_BIN measures
-# another build instead, run as `<bin> agent ...` (e.g. the full stratus binary).
-if [[ -n "${FOOTPRINT_AGENT_BIN:-}" ]]; then
+# another build instead: a stratus-agent binary as is (e.g. one built with symbols
+# for `perf record`), any other (the full stratus binary) as `<bin> agent ...`.
+if [[ -n "${FOOTPRINT_AGENT_BIN:-}" && "$(basename "$FOOTPRINT_AGENT_BIN")" == stratus-agent ]]; then
+  AGENT_CMD=("$FOOTPRINT_AGENT_BIN")
+elif [[ -n "${FOOTPRINT_AGENT_BIN:-}" ]]; then
   AGENT_CMD=("$FOOTPRINT_AGENT_BIN" agent)
 else
   AGENT_CMD=("$TARGET_DIR/agent/stratus-agent")
@@ -163,6 +166,13 @@ MIMALLOC_ALLOW_THP=0 MALLOC_ARENA_MAX=1 \
   "${AGENT_CMD[@]}" --config "$WORK/agent.json" --credentials-file "$WORK/agent-credentials" >"$WORK/agent.stderr" 2>&1 &
 AGENT_PID=$!
 PIDS+=("$AGENT_PID")
+# FOOTPRINT_PERF=FILE also samples the agent with `perf record` (software clock, call
+# graphs from DWARF) for the whole run — build the agent with symbols for it to be useful.
+if [[ -n "${FOOTPRINT_PERF:-}" ]]; then
+  perf record -q -e cpu-clock -F 4000 --call-graph dwarf,16384 -p "$AGENT_PID" -o "$FOOTPRINT_PERF" \
+    >"$WORK/perf.log" 2>&1 &
+  PIDS+=($!)
+fi
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 # CPU seconds, user + system, of every thread the process ever had: utime and stime, fields

@@ -100,6 +100,7 @@ pub mod diskio;
 pub mod mem;
 pub mod net;
 pub mod netstat;
+pub mod proc_table;
 pub mod processes;
 pub mod procfile;
 pub mod procstat;
@@ -108,7 +109,10 @@ pub mod swap;
 
 mod registry;
 
-pub use registry::{PLUGINS, default_unit, known_fields, metric_name, new_collector};
+pub use registry::{
+    PLUGINS, SharedReaders, default_unit, known_fields, metric_name, new_collector,
+    new_collector_in,
+};
 
 /// The fields a collector emits, as the config asked for them (`fields` empty
 /// = every field of the plugin).

@@ -8,9 +8,11 @@
 //! `wait` is a BSD state: telegraf does not emit it on Linux and neither do
 //! we. Processes that exit while we read are skipped.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
-use super::{CollectError, Collector, FieldSet, PluginOptions, Reading, procfile};
+use super::proc_table::{ProcEntry, ProcTable};
+use super::{CollectError, Collector, FieldSet, PluginOptions, Reading};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ProcessCounts {
@@ -34,29 +36,21 @@ pub fn stat_fields_after_comm(stat: &str) -> Option<Vec<&str>> {
 }
 
 impl ProcessCounts {
-    /// Adds one process from its `/proc/[pid]/stat` text.
-    pub fn add(&mut self, stat: &str) {
-        let Some(f) = stat_fields_after_comm(stat) else {
-            return;
-        };
-        if f.len() < 18 {
-            return;
-        }
-        match f[0].as_bytes().first() {
-            Some(b'R') => self.running += 1,
-            Some(b'S') => self.sleeping += 1,
-            Some(b'D') => self.blocked += 1,
-            Some(b'Z') => self.zombies += 1,
-            Some(b'X') => self.dead += 1,
-            Some(b'T' | b't') => self.stopped += 1,
-            Some(b'W') => self.paging += 1,
-            Some(b'I') => self.idle += 1,
+    /// Adds one process.
+    pub fn add(&mut self, e: &ProcEntry) {
+        match e.state {
+            b'R' => self.running += 1,
+            b'S' => self.sleeping += 1,
+            b'D' => self.blocked += 1,
+            b'Z' => self.zombies += 1,
+            b'X' => self.dead += 1,
+            b'T' | b't' => self.stopped += 1,
+            b'W' => self.paging += 1,
+            b'I' => self.idle += 1,
             _ => {}
         }
         self.total += 1;
-        if let Ok(threads) = f[17].parse::<u64>() {
-            self.total_threads += threads;
-        }
+        self.total_threads += e.threads;
     }
 
     pub fn fields(&self, fields: &FieldSet) -> Vec<(&'static str, f64)> {
@@ -91,25 +85,28 @@ pub fn pids(proc_root: &Path) -> Result<Vec<u32>, CollectError> {
 }
 
 pub struct ProcessesCollector {
-    proc: PathBuf,
+    table: Arc<ProcTable>,
     fields: FieldSet,
 }
 
 impl ProcessesCollector {
+    /// With a process table of its own.
     pub fn new(opts: &PluginOptions) -> Self {
+        ProcessesCollector::with_table(opts, ProcTable::new(&opts.roots.proc))
+    }
+
+    /// Reading `table`, shared with other collectors.
+    pub fn with_table(opts: &PluginOptions, table: Arc<ProcTable>) -> Self {
         ProcessesCollector {
-            proc: opts.roots.proc.clone(),
+            table,
             fields: FieldSet::new(&opts.fields),
         }
     }
 
     pub fn counts(&self) -> Result<ProcessCounts, CollectError> {
         let mut c = ProcessCounts::default();
-        for pid in pids(&self.proc)? {
-            // A process may exit between listing and reading.
-            if let Ok(stat) = procfile::read(&self.proc.join(pid.to_string()).join("stat")) {
-                c.add(&stat);
-            }
+        for e in self.table.snapshot()?.iter() {
+            c.add(e);
         }
         Ok(c)
     }

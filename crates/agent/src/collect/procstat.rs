@@ -32,10 +32,12 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use regex_lite::Regex;
 
+use super::proc_table::ProcTable;
 use super::processes::{pids, stat_fields_after_comm};
 use super::{
     CollectError, Collector, FieldSet, PluginOptions, ProcstatSelector, Reading, procfile,
@@ -72,8 +74,9 @@ impl Finder {
         }
     }
 
-    /// The pids this selector matches under `proc_root`.
-    pub fn find(&self, proc_root: &Path) -> Result<Vec<u32>, CollectError> {
+    /// The pids this selector matches among the processes of `table`.
+    pub fn find(&self, table: &ProcTable) -> Result<Vec<u32>, CollectError> {
+        let proc_root = table.proc_root();
         match self {
             Finder::PidFile(path) => {
                 let text = procfile::read(path)?;
@@ -84,12 +87,14 @@ impl Finder {
                 Ok(vec![pid])
             }
             Finder::Exe(re) => {
-                let mut found: Vec<u32> = pids(proc_root)?
-                    .into_iter()
-                    .filter(|pid| {
-                        process_name(&proc_root.join(pid.to_string()))
+                let mut found: Vec<u32> = table
+                    .snapshot()?
+                    .iter()
+                    .filter(|e| {
+                        complete_name(&proc_root.join(e.pid.to_string()), &e.comm)
                             .is_some_and(|name| re.is_match(&name))
                     })
+                    .map(|e| e.pid)
                     .collect();
                 found.sort_unstable();
                 Ok(found)
@@ -136,17 +141,24 @@ pub fn process_name(pid_dir: &Path) -> Option<String> {
             procfile::kv_text(&status, "Name")?.to_string()
         }
     };
-    if name.len() >= 15
+    complete_name(pid_dir, &name)
+}
+
+/// `comm` as gopsutil names the process: when the kernel cut it at 15
+/// bytes, the basename of argv[0] if that starts with it (a `Cow` would
+/// save nothing: names are matched as `&str` and most are short).
+fn complete_name(pid_dir: &Path, comm: &str) -> Option<String> {
+    if comm.len() >= 15
         && let Ok(raw) = std::fs::read(pid_dir.join("cmdline"))
         && let Some(argv0) = raw.split(|&b| b == 0).next()
     {
         let argv0 = String::from_utf8_lossy(argv0);
         let base = argv0.rsplit('/').next().unwrap_or_default();
-        if base.starts_with(&name) {
+        if base.starts_with(comm) {
             return Some(base.to_string());
         }
     }
-    Some(name)
+    Some(comm.to_owned())
 }
 
 /// What one pid's files say, before cpu_usage (which needs history).
@@ -240,6 +252,7 @@ pub fn sample_process(proc_root: &Path, pid: u32, wanted: &FieldSet) -> Option<P
 
 pub struct ProcstatCollector {
     proc: PathBuf,
+    table: Arc<ProcTable>,
     finder: Finder,
     fields: FieldSet,
     /// pid → (cpu ticks, when) of the previous round.
@@ -247,13 +260,20 @@ pub struct ProcstatCollector {
 }
 
 impl ProcstatCollector {
+    /// With a process table of its own.
     pub fn new(opts: &PluginOptions) -> Result<Self, CollectError> {
+        ProcstatCollector::with_table(opts, ProcTable::new(&opts.roots.proc))
+    }
+
+    /// Finding processes in `table`, shared with other collectors.
+    pub fn with_table(opts: &PluginOptions, table: Arc<ProcTable>) -> Result<Self, CollectError> {
         let selector = opts
             .procstat
             .as_ref()
             .ok_or_else(|| CollectError::Other("procstat needs pid_file, exe or pattern".into()))?;
         Ok(ProcstatCollector {
             proc: opts.roots.proc.clone(),
+            table,
             finder: Finder::new(selector)?,
             fields: FieldSet::new(&opts.fields),
             last: HashMap::new(),
@@ -264,7 +284,7 @@ impl ProcstatCollector {
     pub fn collect_at(&mut self, now: Instant) -> Result<Vec<Reading>, CollectError> {
         let selector_tag = self.finder.tag();
         // A pid file naming a dead process is "found nothing", not an error.
-        let pids = match self.finder.find(&self.proc) {
+        let pids = match self.finder.find(&self.table) {
             Ok(p) => p,
             Err(CollectError::Io { .. }) if matches!(self.finder, Finder::PidFile(_)) => Vec::new(),
             Err(e) => return Err(e),

@@ -2,10 +2,14 @@
 //! `validLinuxMetrics`), their CloudWatch units, their published names, and
 //! the constructor for each collector.
 
+use std::path::Path;
+use std::sync::Arc;
+
 use super::{
     CollectError, Collector, PluginOptions, cpu::CpuCollector, disk::DiskCollector,
     diskio::DiskioCollector, mem::MemCollector, net::NetCollector, netstat::NetstatCollector,
-    processes::ProcessesCollector, procstat::ProcstatCollector, swap::SwapCollector,
+    proc_table::ProcTable, processes::ProcessesCollector, procstat::ProcstatCollector,
+    swap::SwapCollector,
 };
 
 /// Host plugins `new_collector` builds.
@@ -206,10 +210,38 @@ pub fn metric_name(plugin: &str, field: &str) -> String {
     format!("{plugin}_{field}")
 }
 
-/// Builds the collector of a host plugin.
+/// Builds the collector of a host plugin (with readers of its own).
 pub fn new_collector(
     plugin: &str,
     opts: &PluginOptions,
+) -> Result<Box<dyn Collector>, CollectError> {
+    new_collector_in(plugin, opts, &mut SharedReaders::default())
+}
+
+/// What the collectors of one agent read together: one process table per
+/// proc root (see `proc_table`).
+#[derive(Default)]
+pub struct SharedReaders {
+    proc_tables: Vec<Arc<ProcTable>>,
+}
+
+impl SharedReaders {
+    fn proc_table(&mut self, root: &Path) -> Arc<ProcTable> {
+        if let Some(t) = self.proc_tables.iter().find(|t| t.proc_root() == root) {
+            return Arc::clone(t);
+        }
+        let t = ProcTable::new(root);
+        self.proc_tables.push(Arc::clone(&t));
+        t
+    }
+}
+
+/// Builds the collector of a host plugin, sharing `shared`'s readers with
+/// the other collectors built from it.
+pub fn new_collector_in(
+    plugin: &str,
+    opts: &PluginOptions,
+    shared: &mut SharedReaders,
 ) -> Result<Box<dyn Collector>, CollectError> {
     Ok(match plugin {
         "cpu" => Box::new(CpuCollector::new(opts)),
@@ -219,8 +251,14 @@ pub fn new_collector(
         "swap" => Box::new(SwapCollector::new(opts)),
         "net" => Box::new(NetCollector::new(opts)),
         "netstat" => Box::new(NetstatCollector::new(opts)),
-        "processes" => Box::new(ProcessesCollector::new(opts)),
-        "procstat" => Box::new(ProcstatCollector::new(opts)?),
+        "processes" => Box::new(ProcessesCollector::with_table(
+            opts,
+            shared.proc_table(&opts.roots.proc),
+        )),
+        "procstat" => Box::new(ProcstatCollector::with_table(
+            opts,
+            shared.proc_table(&opts.roots.proc),
+        )?),
         other => return Err(CollectError::Other(format!("unsupported plugin {other:?}"))),
     })
 }

@@ -7,6 +7,13 @@
 //! `inet_diag` dump skips empty buckets and sends only the fixed 72-byte
 //! header per socket, of which we read one byte (the state).
 //!
+//! Both families come from one dump when the kernel takes the old
+//! `TCPDIAG_GETSOCK` request, whose dump asks for `AF_UNSPEC`: IPv4 and IPv6
+//! sockets share one hash table, and the walk over its (RAM-sized) bucket
+//! array is what the dump costs, so one request walks it once instead of
+//! twice. Kernels without that request get the two `SOCK_DIAG_BY_FAMILY`
+//! dumps.
+//!
 //! Counting matches `/proc/net/tcp`: request sockets (`TCP_NEW_SYN_RECV`) are
 //! reported by the kernel as `SYN_RECV`, time-wait sockets by their state.
 
@@ -23,9 +30,13 @@ const NLMSG_DONE: u16 = 3;
 const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_DUMP: u16 = 0x300;
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
+/// The pre-`sock_diag` inet_diag request (and its answers' type).
+const TCPDIAG_GETSOCK: u16 = 18;
 const IPPROTO_TCP: u8 = 6;
 /// nlmsghdr + inet_diag_req_v2.
 const REQUEST_LEN: usize = NLMSG_HDRLEN + 56;
+/// nlmsghdr + inet_diag_req (family, src_len, dst_len, ext, sockid, states, dbs).
+const COMPAT_REQUEST_LEN: usize = NLMSG_HDRLEN + 60;
 /// Every state bit (the kernel ignores bits it does not know).
 const ALL_STATES: u32 = u32::MAX;
 /// A dump that stalls this long is abandoned (the collector also has its own timeout).
@@ -42,6 +53,20 @@ fn request(family: AddressFamily, seq: u32) -> [u8; REQUEST_LEN] {
     m[16] = family.as_raw() as u8;
     m[17] = IPPROTO_TCP;
     m[20..24].copy_from_slice(&ALL_STATES.to_ne_bytes());
+    m
+}
+
+/// One dump of every TCP socket, IPv4 and IPv6 (see the module doc).
+fn compat_request(seq: u32) -> [u8; COMPAT_REQUEST_LEN] {
+    let mut m = [0u8; COMPAT_REQUEST_LEN];
+    m[0..4].copy_from_slice(&(COMPAT_REQUEST_LEN as u32).to_ne_bytes());
+    m[4..6].copy_from_slice(&TCPDIAG_GETSOCK.to_ne_bytes());
+    m[6..8].copy_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    m[8..12].copy_from_slice(&seq.to_ne_bytes());
+    // inet_diag_req: the family byte is ignored by the dump; sockid zero;
+    // states at offset 4 + 48.
+    m[16] = AddressFamily::INET.as_raw() as u8;
+    m[16 + 52..16 + 56].copy_from_slice(&ALL_STATES.to_ne_bytes());
     m
 }
 
@@ -76,7 +101,7 @@ fn parse_chunk(buf: &[u8], seq: u32, states: &mut [u64; 11]) -> io::Result<Chunk
                         .unwrap_or(0);
                     return Err(io::Error::from_raw_os_error(-errno));
                 }
-                SOCK_DIAG_BY_FAMILY => {
+                SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => {
                     // inet_diag_msg: idiag_family u8, idiag_state u8, ...
                     if let Some(&state) = h.get(NLMSG_HDRLEN + 1)
                         && let Some(slot) = usize::from(state)
@@ -104,22 +129,34 @@ pub fn tcp_states() -> io::Result<[u64; 11]> {
         Some(netlink::SOCK_DIAG),
     )?;
     sockopt::set_socket_timeout(&fd, sockopt::Timeout::Recv, Some(RECV_TIMEOUT))?;
-    let mut states = [0u64; 11];
     // One page-sized-or-larger buffer; the kernel fills each datagram up to it.
     let mut buf = vec![0u8; 32 << 10];
-    for (seq, family) in [(1, AddressFamily::INET), (2, AddressFamily::INET6)] {
-        send(&fd, &request(family, seq), SendFlags::empty())?;
-        loop {
-            let (got, _) = recv(&fd, &mut buf[..], RecvFlags::empty())?;
-            if got == 0 {
-                break;
-            }
-            if parse_chunk(&buf[..got], seq, &mut states)? == Chunk::Done {
-                break;
-            }
-        }
+    let mut states = [0u64; 11];
+    if dump(&fd, &compat_request(1), 1, &mut buf, &mut states).is_ok() {
+        return Ok(states);
+    }
+    let mut states = [0u64; 11];
+    for (seq, family) in [(2, AddressFamily::INET), (3, AddressFamily::INET6)] {
+        dump(&fd, &request(family, seq), seq, &mut buf, &mut states)?;
     }
     Ok(states)
+}
+
+/// Sends one dump request and counts its answers into `states`.
+fn dump(
+    fd: &rustix::fd::OwnedFd,
+    request: &[u8],
+    seq: u32,
+    buf: &mut [u8],
+    states: &mut [u64; 11],
+) -> io::Result<()> {
+    send(fd, request, SendFlags::empty())?;
+    loop {
+        let (got, _) = recv(fd, &mut buf[..], RecvFlags::empty())?;
+        if got == 0 || parse_chunk(&buf[..got], seq, states)? == Chunk::Done {
+            return Ok(());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -173,6 +210,66 @@ mod tests {
         assert!(parse_chunk(&bad, 1, &mut s).is_err());
         // Short garbage is ignored, never read past.
         assert_eq!(parse_chunk(&[1, 2, 3], 1, &mut s).unwrap(), Chunk::More);
+    }
+
+    #[test]
+    fn the_single_dump_sees_both_families() {
+        let _v4 = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let v6 = std::net::TcpListener::bind("[::1]:0");
+        let fd = socket(
+            AddressFamily::NETLINK,
+            SocketType::DGRAM,
+            Some(netlink::SOCK_DIAG),
+        )
+        .unwrap();
+        let mut buf = vec![0u8; 32 << 10];
+        let mut per_family = |seq: u32| {
+            let mut s = [0u64; 11];
+            let mut v4 = [0u64; 11];
+            dump(
+                &fd,
+                &request(AddressFamily::INET, seq),
+                seq,
+                &mut buf,
+                &mut v4,
+            )
+            .unwrap();
+            s.iter_mut().zip(v4).for_each(|(a, b)| *a += b);
+            dump(
+                &fd,
+                &request(AddressFamily::INET6, seq + 1),
+                seq + 1,
+                &mut buf,
+                &mut s,
+            )
+            .unwrap();
+            (s, v4)
+        };
+        // Listeners of other tests come and go: compare when the two
+        // per-family views around the single dump agree.
+        let mut last = None;
+        for round in 0..20u32 {
+            let (before, v4) = per_family(10 + 4 * round);
+            let mut single = [0u64; 11];
+            let fd2 = socket(
+                AddressFamily::NETLINK,
+                SocketType::DGRAM,
+                Some(netlink::SOCK_DIAG),
+            )
+            .unwrap();
+            let mut b2 = vec![0u8; 32 << 10];
+            dump(&fd2, &compat_request(1), 1, &mut b2, &mut single).expect("TCPDIAG_GETSOCK");
+            let (after, _) = per_family(12 + 4 * round);
+            if before[9] == after[9] {
+                assert_eq!(single[9], before[9], "LISTEN: one dump vs two");
+                if v6.is_ok() {
+                    assert!(single[9] > v4[9], "the IPv6 listener is in the single dump");
+                }
+                return;
+            }
+            last = Some((before, single, after));
+        }
+        panic!("listeners never stable: {last:?}");
     }
 
     fn proc_listen() -> u64 {

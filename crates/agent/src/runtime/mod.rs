@@ -178,18 +178,18 @@ pub(crate) fn env_var(name: &str) -> Option<String> {
 
 /// Builds the collectors of every configured host plugin.
 pub fn build_collectors(config: &AgentConfig) -> Result<Vec<CollectorSlot>, AgentError> {
+    let mut shared = crate::collect::SharedReaders::default();
     config
         .metrics
         .plugins
         .iter()
         .enumerate()
         .map(|(index, p)| {
-            let collector = crate::collect::new_collector(p.plugin, &p.options).map_err(|e| {
-                AgentError::Collector {
+            let collector = crate::collect::new_collector_in(p.plugin, &p.options, &mut shared)
+                .map_err(|e| AgentError::Collector {
                     label: p.label.clone(),
                     message: e.to_string(),
-                }
-            })?;
+                })?;
             Ok(CollectorSlot {
                 index,
                 label: p.label.clone(),

@@ -83,13 +83,12 @@ impl SealedBatch {
     }
 }
 
-/// Accumulates datums into the batch being built.
+/// Accumulates datums into the batch being built: each datum is encoded into
+/// the open batch's form body as it arrives (once), so sealing only gzips.
 pub struct Batcher {
     namespace: String,
     max_datums: usize,
-    envelope: usize,
-    datums: Vec<Datum>,
-    bytes: usize,
+    body: encode::BodyWriter,
     /// The open batch's id (drawn when its first datum arrives).
     id: Option<BatchId>,
 }
@@ -108,9 +107,7 @@ impl Batcher {
         Batcher {
             namespace: namespace.to_owned(),
             max_datums: max_datums.clamp(1, 1000),
-            envelope: encode::envelope_len(namespace),
-            datums: Vec::new(),
-            bytes: 0,
+            body: encode::BodyWriter::new(namespace),
             id: None,
         }
     }
@@ -120,20 +117,22 @@ impl Batcher {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.datums.is_empty()
+        self.body.datums() == 0
     }
 
     /// Adds a (prepared) datum.
     pub fn add(&mut self, d: Datum) -> Added {
         let mut sealed = Vec::new();
-        let len = encode::encoded_len(&d);
-        if !self.datums.is_empty() && self.envelope + self.bytes + len >= MAX_BODY_BYTES {
+        let mark = self.body.mark();
+        self.body.push(&d);
+        if self.body.datums() > 1 && self.body.finished_len() >= MAX_BODY_BYTES {
+            // It does not fit: the batch is sealed without it, and it opens the next.
+            self.body.undo(mark);
             sealed.extend(self.seal());
+            self.body.push(&d);
         }
         let into = *self.id.get_or_insert_with(BatchId::random);
-        self.bytes += len;
-        self.datums.push(d);
-        if self.datums.len() >= self.max_datums {
+        if self.body.datums() >= self.max_datums {
             sealed.extend(self.seal());
         }
         Added { into, sealed }
@@ -141,14 +140,17 @@ impl Batcher {
 
     /// Seals the batch being built, if it holds anything.
     pub fn seal(&mut self) -> Option<SealedBatch> {
-        if self.datums.is_empty() {
+        if self.is_empty() {
             return None;
         }
         let id = self.id.take().unwrap_or_else(BatchId::random);
-        let batch = SealedBatch::seal_as(id, &self.namespace, &self.datums);
-        self.datums.clear();
-        self.bytes = 0;
-        Some(batch)
+        let body = std::mem::replace(&mut self.body, encode::BodyWriter::new(&self.namespace));
+        let datums = u32::try_from(body.datums()).unwrap_or(u32::MAX);
+        Some(SealedBatch {
+            id,
+            datums,
+            body: encode::gzip(body.finish().as_bytes()),
+        })
     }
 }
 
