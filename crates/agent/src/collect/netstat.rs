@@ -8,6 +8,12 @@
 //! - unix stream/seqpacket sockets have gopsutil status `NONE` and count
 //!   toward `tcp_none`.
 //!
+//! UDP sockets are counted from `/proc/net/sockstat{,6}` (`UDP: inuse N`,
+//! the kernel's count of bound UDP sockets, i.e. of the lines
+//! `/proc/net/udp` would list) where that file exists: rendering the tables
+//! walks the RAM-sized UDP hash table on every read. Fixture roots without
+//! it are read from the tables.
+//!
 //! One difference: gopsutil lists a unix socket once per process holding it
 //! (it walks every `/proc/[pid]/fd`); we count each socket once, which needs
 //! no privileges and is what the number is meant to say.
@@ -70,6 +76,22 @@ impl SocketCounts {
             .count() as u64;
     }
 
+    /// Adds the `UDP: inuse` (sockstat) or `UDP6: inuse` (sockstat6) count.
+    /// `None` when the text has no such line.
+    pub fn add_udp_in_use(&mut self, sockstat: &str) -> Option<()> {
+        let n = sockstat.lines().find_map(|line| {
+            let (proto, rest) = line.split_once(':')?;
+            if proto != "UDP" && proto != "UDP6" {
+                return None;
+            }
+            let mut w = rest.split_whitespace();
+            (w.next()? == "inuse").then_some(())?;
+            w.next()?.parse::<u64>().ok()
+        })?;
+        self.udp += n;
+        Some(())
+    }
+
     /// Adds the sockets of `/proc/net/unix`.
     pub fn add_unix(&mut self, text: &str) {
         for line in text.lines().skip(1) {
@@ -118,15 +140,30 @@ impl NetstatCollector {
     pub fn counts(&mut self) -> Result<SocketCounts, CollectError> {
         let mut c = SocketCounts::default();
         self.add_tcp(&mut c)?;
-        // udp exists on every Linux; the v6 and unix tables may not.
-        c.add_udp(&procfile::read(&self.net.join("udp"))?);
-        if let Some(t) = procfile::read_optional(&self.net.join("udp6"))? {
-            c.add_udp(&t);
-        }
+        self.add_udp(&mut c)?;
         if let Some(t) = procfile::read_optional(&self.net.join("unix"))? {
             c.add_unix(&t);
         }
         Ok(c)
+    }
+
+    fn add_udp(&self, c: &mut SocketCounts) -> Result<(), CollectError> {
+        let path = self.net.join("sockstat");
+        if let Some(t) = procfile::read_optional(&path)? {
+            c.add_udp_in_use(&t)
+                .ok_or_else(|| procfile::parse_error(&path.display().to_string(), "no UDP line"))?;
+            // Without IPv6 there is no sockstat6.
+            if let Some(t6) = procfile::read_optional(&self.net.join("sockstat6"))? {
+                c.add_udp_in_use(&t6);
+            }
+            return Ok(());
+        }
+        // udp exists on every Linux; the v6 table may not.
+        c.add_udp(&procfile::read(&self.net.join("udp"))?);
+        if let Some(t) = procfile::read_optional(&self.net.join("udp6"))? {
+            c.add_udp(&t);
+        }
+        Ok(())
     }
 
     fn add_tcp(&mut self, c: &mut SocketCounts) -> Result<(), CollectError> {
@@ -158,5 +195,56 @@ impl Collector for NetstatCollector {
             tags: Vec::new(),
             fields: self.counts()?.fields(&self.fields),
         }])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sockstat_udp_lines() {
+        let v4 = "sockets: used 18\nTCP: inuse 1 orphan 0 tw 6 alloc 1 mem 163\nUDP: inuse 3 mem 2\nUDPLITE: inuse 9\n";
+        let v6 = "TCP6: inuse 0\nUDP6: inuse 2\nUDPLITE6: inuse 5\n";
+        let mut c = SocketCounts::default();
+        assert_eq!(c.add_udp_in_use(v4), Some(()));
+        assert_eq!(c.add_udp_in_use(v6), Some(()));
+        assert_eq!(c.udp, 5, "UDP-Lite is not UDP");
+        assert_eq!(c.add_udp_in_use("TCP: inuse 1\n"), None);
+        assert_eq!(c.add_udp_in_use("UDP: inuse x\n"), None);
+        assert_eq!(c.udp, 5);
+    }
+
+    fn udp_table_lines() -> u64 {
+        let mut c = SocketCounts::default();
+        for t in ["/proc/net/udp", "/proc/net/udp6"] {
+            if let Ok(text) = std::fs::read_to_string(t) {
+                c.add_udp(&text);
+            }
+        }
+        c.udp
+    }
+
+    #[test]
+    fn live_sockstat_agrees_with_the_udp_tables() {
+        let _a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let _b = std::net::UdpSocket::bind("[::1]:0");
+        let opts = PluginOptions::default();
+        let c = NetstatCollector::new(&opts);
+        let mut last = None;
+        for _ in 0..20 {
+            let before = udp_table_lines();
+            let mut counts = SocketCounts::default();
+            c.add_udp(&mut counts).unwrap();
+            let after = udp_table_lines();
+            assert!(counts.udp >= 1, "our socket");
+            if before == after {
+                assert_eq!(counts.udp, before, "sockstat vs /proc/net/udp{{,6}}");
+                return;
+            }
+            last = Some((before, counts.udp, after));
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("UDP sockets never stable: {last:?}");
     }
 }

@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 
 use super::CollectError;
 
+/// `include/linux/sched.h`: the task is a kernel thread.
+const PF_KTHREAD: u64 = 0x0020_0000;
+
 /// How old a snapshot may be and still be handed out.
 pub const REUSE_WITHIN: Duration = Duration::from_secs(1);
 
@@ -30,6 +33,8 @@ pub struct ProcEntry {
     pub state: u8,
     /// `num_threads` (field 20).
     pub threads: u64,
+    /// `PF_KTHREAD` in `flags` (field 9): a kernel thread, without a command line.
+    pub kernel_thread: bool,
     /// `comm`: the kernel's name, cut at 15 bytes.
     pub comm: String,
 }
@@ -44,14 +49,16 @@ pub fn parse_stat(pid: u32, stat: &[u8]) -> Option<ProcEntry> {
         .get(close + 1..)?
         .split(|b| b.is_ascii_whitespace())
         .filter(|f| !f.is_empty());
-    // After `(comm)`: state is field 3, num_threads field 20.
+    // After `(comm)`: state is field 3, flags field 9, num_threads field 20.
+    let number = |f: &[u8]| std::str::from_utf8(f).ok()?.parse::<u64>().ok();
     let state = *fields.next()?.first()?;
-    let threads = fields.nth(16)?;
-    let threads = std::str::from_utf8(threads).ok()?.parse().ok()?;
+    let flags = number(fields.nth(5)?)?;
+    let threads = number(fields.nth(10)?)?;
     Some(ProcEntry {
         pid,
         state,
         threads,
+        kernel_thread: flags & PF_KTHREAD != 0,
         comm,
     })
 }
@@ -145,6 +152,7 @@ mod tests {
         assert_eq!(e.state, b'S');
         assert_eq!(e.threads, 3);
         assert_eq!(e.comm, "my (odd) name");
+        assert!(!e.kernel_thread);
         assert_eq!(parse_stat(1, b"1 (x) R 1"), None, "too short");
         assert_eq!(parse_stat(1, b""), None);
         assert_eq!(parse_stat(1, b"1 x) R"), None, "no (");
@@ -171,6 +179,7 @@ mod tests {
         assert_eq!(got.len(), 2);
         assert_eq!((got[1].pid, got[1].state, got[1].threads), (77, b'I', 1));
         assert_eq!(got[1].comm, "kworker/0:1");
+        assert!(got[1].kernel_thread, "flags 69238880 has PF_KTHREAD");
         // Within the reuse window the same snapshot comes back, even though
         // the root changed.
         std::fs::remove_dir_all(dir.path().join("77")).unwrap();
@@ -196,6 +205,10 @@ mod tests {
         let all = scan(Path::new("/proc")).unwrap();
         let mine = all.iter().find(|e| e.pid == me).expect("own pid listed");
         assert!(mine.threads >= 1);
+        assert!(!mine.kernel_thread);
+        if let Some(kthreadd) = all.iter().find(|e| e.pid == 2) {
+            assert!(kthreadd.kernel_thread, "{kthreadd:?}");
+        }
         assert_eq!(
             mine.comm,
             std::fs::read_to_string(format!("/proc/{me}/comm"))

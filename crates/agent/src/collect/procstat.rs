@@ -91,6 +91,10 @@ impl Finder {
                     .snapshot()?
                     .iter()
                     .filter(|e| {
+                        // Kernel threads have no command line to complete a name from.
+                        if e.kernel_thread {
+                            return re.is_match(&e.comm);
+                        }
                         complete_name(&proc_root.join(e.pid.to_string()), &e.comm)
                             .is_some_and(|name| re.is_match(&name))
                     })

@@ -89,6 +89,7 @@ pub struct Batcher {
     namespace: String,
     max_datums: usize,
     body: encode::BodyWriter,
+    gzip: encode::Gzip,
     /// The open batch's id (drawn when its first datum arrives).
     id: Option<BatchId>,
 }
@@ -108,6 +109,7 @@ impl Batcher {
             namespace: namespace.to_owned(),
             max_datums: max_datums.clamp(1, 1000),
             body: encode::BodyWriter::new(namespace),
+            gzip: encode::Gzip::default(),
             id: None,
         }
     }
@@ -149,7 +151,7 @@ impl Batcher {
         Some(SealedBatch {
             id,
             datums,
-            body: encode::gzip(body.finish().as_bytes()),
+            body: self.gzip.compress(body.finish().as_bytes()),
         })
     }
 }

@@ -231,10 +231,16 @@ fn parse_file(id: BatchId, bytes: &[u8]) -> Recovered {
 
 /// Appends one datum's journal record to `out`.
 pub fn record(d: &Datum, out: &mut Vec<u8>) {
-    let payload = encode_datum(d);
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-    out.extend_from_slice(&payload);
+    // Length and crc go before the payload: reserve them, write the payload
+    // in place, then fill them in.
+    let head = out.len();
+    out.extend_from_slice(&[0; 8]);
+    encode_datum(d, out);
+    let payload = &out[head + 8..];
+    let len = (payload.len() as u32).to_le_bytes();
+    let crc = crc32fast::hash(payload).to_le_bytes();
+    out[head..head + 4].copy_from_slice(&len);
+    out[head + 4..head + 8].copy_from_slice(&crc);
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -242,13 +248,12 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-fn encode_datum(d: &Datum) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64);
-    put_str(&mut out, &d.metric_name);
+fn encode_datum(d: &Datum, out: &mut Vec<u8>) {
+    put_str(out, &d.metric_name);
     out.push(d.dimensions.len() as u8);
     for (k, v) in &d.dimensions {
-        put_str(&mut out, k);
-        put_str(&mut out, v);
+        put_str(out, k);
+        put_str(out, v);
     }
     out.extend_from_slice(&d.timestamp_ms.to_le_bytes());
     out.push(Unit::parse(d.unit).map_or(Unit::None.code(), Unit::code));
@@ -266,7 +271,6 @@ fn encode_datum(d: &Datum) -> Vec<u8> {
             }
         }
     }
-    out
 }
 
 struct Cursor<'a> {
