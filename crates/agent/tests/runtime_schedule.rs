@@ -154,14 +154,17 @@ fn hung_collector_is_reported_once_and_does_not_stall_the_others() {
             "collector disk stuck for 0s (hung mount?); skipping it until it returns"
         );
     }
-    let mem_datums = sink
-        .datums
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|d| d.metric_name == "mem_used_percent")
-        .count();
-    assert!(mem_datums >= 10, "{mem_datums}");
+    // A collection is counted when it runs, its datums land once the
+    // interval thread has handled its result: wait for those too.
+    let mem_datums = || {
+        sink.datums
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|d| d.metric_name == "mem_used_percent")
+            .count()
+    };
+    wait_for("ten mem collections published", || mem_datums() >= 10);
 
     // The hung call returns: its reading is published with its own (old)
     // timestamp, recovery is reported, and it is scheduled again.
