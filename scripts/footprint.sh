@@ -22,8 +22,12 @@ log() { echo "footprint: $*" >&2; }
 
 # ---- build and tools ---------------------------------------------------------------------
 
-log "building stratus (release) and stratus-agent (profile agent, as packaged)"
-cargo build --release -p stratus >&2
+# FOOTPRINT_SKIP_SERVER_BUILD=1 reuses the release server already built (it only receives).
+if [[ -z "${FOOTPRINT_SKIP_SERVER_BUILD:-}" ]]; then
+  log "building stratus (release)"
+  cargo build --release -p stratus >&2
+fi
+log "building stratus-agent (profile agent, as packaged)"
 cargo build --profile agent -p stratus-agent --bin stratus-agent >&2
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIN="$TARGET_DIR/release/stratus"

@@ -8,11 +8,14 @@
 //! - unix stream/seqpacket sockets have gopsutil status `NONE` and count
 //!   toward `tcp_none`.
 //!
-//! UDP sockets are counted from `/proc/net/sockstat{,6}` (`UDP: inuse N`,
+//! TIME_WAIT and UDP sockets are counted from `/proc/net/sockstat{,6}` (`UDP: inuse N`,
 //! the kernel's count of bound UDP sockets, i.e. of the lines
-//! `/proc/net/udp` would list) where that file exists: rendering the tables
-//! walks the RAM-sized UDP hash table on every read. Fixture roots without
-//! it are read from the tables.
+//! `/proc/net/udp` would list; `TCP: … tw N`, the kernel's count of
+//! time-wait sockets of both families, what `ss -s` shows) where that file
+//! exists: rendering the UDP tables walks the RAM-sized UDP hash table on
+//! every read, and a host making many short connections holds thousands of
+//! time-wait sockets the TCP dump would otherwise copy out one by one.
+//! Fixture roots without it are read from the tables.
 //!
 //! One difference: gopsutil lists a unix socket once per process holding it
 //! (it walks every `/proc/[pid]/fd`); we count each socket once, which needs
@@ -119,6 +122,14 @@ impl SocketCounts {
     }
 }
 
+/// `N` of sockstat's `TCP: inuse … tw N …` line.
+pub fn time_wait_count(sockstat: &str) -> Option<u64> {
+    let line = sockstat.lines().find(|l| l.starts_with("TCP:"))?;
+    let mut w = line.split_whitespace();
+    w.find(|&k| k == "tw")?;
+    w.next()?.parse().ok()
+}
+
 pub struct NetstatCollector {
     net: PathBuf,
     fields: FieldSet,
@@ -139,19 +150,23 @@ impl NetstatCollector {
 
     pub fn counts(&mut self) -> Result<SocketCounts, CollectError> {
         let mut c = SocketCounts::default();
-        self.add_tcp(&mut c)?;
-        self.add_udp(&mut c)?;
+        let sockstat = procfile::read_optional(&self.net.join("sockstat"))?;
+        self.add_tcp(&mut c, sockstat.as_deref())?;
+        self.add_udp(&mut c, sockstat.as_deref())?;
         if let Some(t) = procfile::read_optional(&self.net.join("unix"))? {
             c.add_unix(&t);
         }
         Ok(c)
     }
 
-    fn add_udp(&self, c: &mut SocketCounts) -> Result<(), CollectError> {
-        let path = self.net.join("sockstat");
-        if let Some(t) = procfile::read_optional(&path)? {
-            c.add_udp_in_use(&t)
-                .ok_or_else(|| procfile::parse_error(&path.display().to_string(), "no UDP line"))?;
+    fn add_udp(&self, c: &mut SocketCounts, sockstat: Option<&str>) -> Result<(), CollectError> {
+        if let Some(t) = sockstat {
+            c.add_udp_in_use(t).ok_or_else(|| {
+                procfile::parse_error(
+                    &self.net.join("sockstat").display().to_string(),
+                    "no UDP line",
+                )
+            })?;
             // Without IPv6 there is no sockstat6.
             if let Some(t6) = procfile::read_optional(&self.net.join("sockstat6"))? {
                 c.add_udp_in_use(&t6);
@@ -166,11 +181,19 @@ impl NetstatCollector {
         Ok(())
     }
 
-    fn add_tcp(&mut self, c: &mut SocketCounts) -> Result<(), CollectError> {
+    fn add_tcp(
+        &mut self,
+        c: &mut SocketCounts,
+        sockstat: Option<&str>,
+    ) -> Result<(), CollectError> {
         if self.sock_diag {
-            match super::sock_diag::tcp_states() {
+            let time_wait = sockstat.and_then(time_wait_count);
+            match super::sock_diag::tcp_states(time_wait.is_some()) {
                 Ok(states) => {
                     c.tcp = states;
+                    if let Some(tw) = time_wait {
+                        c.tcp[super::sock_diag::TIME_WAIT - 1] = tw;
+                    }
                     return Ok(());
                 }
                 Err(e) => {
@@ -215,6 +238,48 @@ mod tests {
         assert_eq!(c.udp, 5);
     }
 
+    #[test]
+    fn sockstat_time_wait() {
+        let t =
+            "sockets: used 18\nTCP: inuse 1 orphan 0 tw 7758 alloc 1 mem 163\nUDP: inuse 0 mem 0\n";
+        assert_eq!(time_wait_count(t), Some(7758));
+        assert_eq!(time_wait_count("TCP: inuse 1\n"), None);
+        assert_eq!(time_wait_count("UDP: tw 3\n"), None);
+    }
+
+    /// A connection this side closes first, left in TIME_WAIT.
+    fn time_wait_socket() {
+        use std::io::Read as _;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (mut s, _) = l.accept().unwrap();
+        drop(c);
+        let mut b = [0u8; 1];
+        let _ = s.read(&mut b); // sees the FIN
+    }
+
+    #[test]
+    fn live_time_wait_from_sockstat_agrees_with_the_full_dump() {
+        time_wait_socket();
+        let mut last = None;
+        for _ in 0..20 {
+            let before = super::super::sock_diag::tcp_states(false).unwrap()[5];
+            let sockstat = std::fs::read_to_string("/proc/net/sockstat").unwrap();
+            let tw = time_wait_count(&sockstat).expect("a tw figure");
+            let after = super::super::sock_diag::tcp_states(false).unwrap()[5];
+            assert!(before >= 1 || after >= 1, "our time-wait socket");
+            if before == after {
+                assert_eq!(tw, before, "sockstat tw vs the dump's TIME_WAIT");
+                let skipped = super::super::sock_diag::tcp_states(true).unwrap();
+                assert_eq!(skipped[5], 0, "time-wait sockets left out of the dump");
+                return;
+            }
+            last = Some((before, tw, after));
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("TIME_WAIT never stable: {last:?}");
+    }
+
     fn udp_table_lines() -> u64 {
         let mut c = SocketCounts::default();
         for t in ["/proc/net/udp", "/proc/net/udp6"] {
@@ -235,7 +300,8 @@ mod tests {
         for _ in 0..20 {
             let before = udp_table_lines();
             let mut counts = SocketCounts::default();
-            c.add_udp(&mut counts).unwrap();
+            let sockstat = std::fs::read_to_string("/proc/net/sockstat").unwrap();
+            c.add_udp(&mut counts, Some(&sockstat)).unwrap();
             let after = udp_table_lines();
             assert!(counts.udp >= 1, "our socket");
             if before == after {

@@ -39,10 +39,12 @@ const REQUEST_LEN: usize = NLMSG_HDRLEN + 56;
 const COMPAT_REQUEST_LEN: usize = NLMSG_HDRLEN + 60;
 /// Every state bit (the kernel ignores bits it does not know).
 const ALL_STATES: u32 = u32::MAX;
+/// `TCP_TIME_WAIT`: its count is at index `TIME_WAIT - 1` of the result.
+pub const TIME_WAIT: usize = 6;
 /// A dump that stalls this long is abandoned (the collector also has its own timeout).
 const RECV_TIMEOUT: Duration = Duration::from_secs(2);
 
-fn request(family: AddressFamily, seq: u32) -> [u8; REQUEST_LEN] {
+fn request(family: AddressFamily, seq: u32, states: u32) -> [u8; REQUEST_LEN] {
     let mut m = [0u8; REQUEST_LEN];
     m[0..4].copy_from_slice(&(REQUEST_LEN as u32).to_ne_bytes());
     m[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
@@ -52,12 +54,12 @@ fn request(family: AddressFamily, seq: u32) -> [u8; REQUEST_LEN] {
     // inet_diag_req_v2: family, protocol, ext, pad, states, then a zero sockid.
     m[16] = family.as_raw() as u8;
     m[17] = IPPROTO_TCP;
-    m[20..24].copy_from_slice(&ALL_STATES.to_ne_bytes());
+    m[20..24].copy_from_slice(&states.to_ne_bytes());
     m
 }
 
 /// One dump of every TCP socket, IPv4 and IPv6 (see the module doc).
-fn compat_request(seq: u32) -> [u8; COMPAT_REQUEST_LEN] {
+fn compat_request(seq: u32, states: u32) -> [u8; COMPAT_REQUEST_LEN] {
     let mut m = [0u8; COMPAT_REQUEST_LEN];
     m[0..4].copy_from_slice(&(COMPAT_REQUEST_LEN as u32).to_ne_bytes());
     m[4..6].copy_from_slice(&TCPDIAG_GETSOCK.to_ne_bytes());
@@ -66,7 +68,7 @@ fn compat_request(seq: u32) -> [u8; COMPAT_REQUEST_LEN] {
     // inet_diag_req: the family byte is ignored by the dump; sockid zero;
     // states at offset 4 + 48.
     m[16] = AddressFamily::INET.as_raw() as u8;
-    m[16 + 52..16 + 56].copy_from_slice(&ALL_STATES.to_ne_bytes());
+    m[16 + 52..16 + 56].copy_from_slice(&states.to_ne_bytes());
     m
 }
 
@@ -122,7 +124,16 @@ fn parse_chunk(buf: &[u8], seq: u32, states: &mut [u64; 11]) -> io::Result<Chunk
 
 /// TCP sockets of this network namespace (IPv4 and IPv6) by state:
 /// index `i` holds state `i + 1` (1 ESTABLISHED … 11 CLOSING).
-pub fn tcp_states() -> io::Result<[u64; 11]> {
+///
+/// With `skip_time_wait` the kernel is asked not to send time-wait sockets
+/// (their count stays 0): a host that opens many short connections holds
+/// thousands, and `/proc/net/sockstat` already counts them.
+pub fn tcp_states(skip_time_wait: bool) -> io::Result<[u64; 11]> {
+    let wanted = if skip_time_wait {
+        ALL_STATES & !(1 << TIME_WAIT)
+    } else {
+        ALL_STATES
+    };
     let fd = socket(
         AddressFamily::NETLINK,
         SocketType::DGRAM,
@@ -132,12 +143,18 @@ pub fn tcp_states() -> io::Result<[u64; 11]> {
     // One page-sized-or-larger buffer; the kernel fills each datagram up to it.
     let mut buf = vec![0u8; 32 << 10];
     let mut states = [0u64; 11];
-    if dump(&fd, &compat_request(1), 1, &mut buf, &mut states).is_ok() {
+    if dump(&fd, &compat_request(1, wanted), 1, &mut buf, &mut states).is_ok() {
         return Ok(states);
     }
     let mut states = [0u64; 11];
     for (seq, family) in [(2, AddressFamily::INET), (3, AddressFamily::INET6)] {
-        dump(&fd, &request(family, seq), seq, &mut buf, &mut states)?;
+        dump(
+            &fd,
+            &request(family, seq, wanted),
+            seq,
+            &mut buf,
+            &mut states,
+        )?;
     }
     Ok(states)
 }
@@ -228,7 +245,7 @@ mod tests {
             let mut v4 = [0u64; 11];
             dump(
                 &fd,
-                &request(AddressFamily::INET, seq),
+                &request(AddressFamily::INET, seq, ALL_STATES),
                 seq,
                 &mut buf,
                 &mut v4,
@@ -237,7 +254,7 @@ mod tests {
             s.iter_mut().zip(v4).for_each(|(a, b)| *a += b);
             dump(
                 &fd,
-                &request(AddressFamily::INET6, seq + 1),
+                &request(AddressFamily::INET6, seq + 1, ALL_STATES),
                 seq + 1,
                 &mut buf,
                 &mut s,
@@ -258,7 +275,14 @@ mod tests {
             )
             .unwrap();
             let mut b2 = vec![0u8; 32 << 10];
-            dump(&fd2, &compat_request(1), 1, &mut b2, &mut single).expect("TCPDIAG_GETSOCK");
+            dump(
+                &fd2,
+                &compat_request(1, ALL_STATES),
+                1,
+                &mut b2,
+                &mut single,
+            )
+            .expect("TCPDIAG_GETSOCK");
             let (after, _) = per_family(12 + 4 * round);
             if before[9] == after[9] {
                 assert_eq!(single[9], before[9], "LISTEN: one dump vs two");
@@ -290,7 +314,7 @@ mod tests {
         let mut last = None;
         for _ in 0..20 {
             let before = proc_listen();
-            let via_netlink = tcp_states().expect("sock_diag works on Linux");
+            let via_netlink = tcp_states(false).expect("sock_diag works on Linux");
             let after = proc_listen();
             assert!(via_netlink[9] >= 1, "our listener: {via_netlink:?}");
             if before == after {
