@@ -17,10 +17,13 @@ use stratus_agent::ship::Datum;
 #[derive(Default)]
 struct Recorder {
     datums: Mutex<Vec<Datum>>,
+    /// Datums per `submit` call.
+    submits: Mutex<Vec<usize>>,
 }
 
 impl DatumSink for Recorder {
     fn submit(&self, datums: Vec<Datum>) {
+        self.submits.lock().unwrap().push(datums.len());
         self.datums.lock().unwrap().extend(datums);
     }
 }
@@ -204,6 +207,46 @@ fn hung_collector_is_reported_once_and_does_not_stall_the_others() {
     stop.stop();
     collection.join();
     assert!(before.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn one_round_of_collectors_is_handed_over_at_once() {
+    let interval = Duration::from_millis(200);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let slots = (0..3)
+        .map(|index| CollectorSlot {
+            index,
+            label: ["disk", "mem", "swap"][index].into(),
+            interval,
+            collector: Box::new(Quick(Arc::clone(&calls))),
+        })
+        .collect();
+    let sink = Arc::new(Recorder::default());
+    let (events, _seen) = recorder_events();
+    let stop = StopHandle::default();
+    let collection = start_collection(
+        pipeline(),
+        slots,
+        sink.clone(),
+        events,
+        &stop,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    wait_for("three rounds handed over", || {
+        sink.submits.lock().unwrap().len() >= 3
+    });
+    stop.stop();
+    collection.join();
+    let submits = sink.submits.lock().unwrap().clone();
+    // Every round's three collectors, together (the last round may be cut
+    // short by the stop).
+    let full = &submits[..submits.len() - 1];
+    assert!(full.iter().all(|&n| n == 3), "{submits:?}");
+    assert_eq!(
+        submits.iter().sum::<usize>(),
+        sink.datums.lock().unwrap().len()
+    );
 }
 
 #[test]

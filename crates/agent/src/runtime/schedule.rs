@@ -125,6 +125,7 @@ pub fn start_collection(
             interval,
             timeout: interval.min(timeout_cap),
             workers,
+            pending: Vec::new(),
             rx,
             pipeline: Arc::clone(&pipeline),
             sink: Arc::clone(&sink),
@@ -192,6 +193,10 @@ struct Group {
     interval: Duration,
     timeout: Duration,
     workers: Vec<Worker>,
+    /// Datums of the round in progress, submitted together once every
+    /// collector that is not stuck has answered: one hand-over (and one
+    /// wake-up of the shipper) per round instead of one per collector.
+    pending: Vec<crate::ship::Datum>,
     rx: Receiver<Event>,
     pipeline: Arc<Pipeline>,
     sink: Arc<dyn DatumSink>,
@@ -216,6 +221,8 @@ impl Group {
     }
 
     fn start_runs(&mut self) {
+        // Whatever a late or slow collector left from the last round.
+        self.submit_pending();
         let now_ms = unix_ms();
         for w in &mut self.workers {
             if w.busy_since.is_some() {
@@ -249,6 +256,7 @@ impl Group {
             let wake = stuck_at.map_or(deadline, |s| s.min(deadline));
             match self.rx.recv_timeout(wake.saturating_duration_since(now)) {
                 Ok(Event::Stop) | Err(RecvTimeoutError::Disconnected) => {
+                    self.submit_pending();
                     return std::ops::ControlFlow::Break(());
                 }
                 Ok(Event::Done {
@@ -258,6 +266,19 @@ impl Group {
                 }) => self.done(slot, timestamp_ms, result),
                 Err(RecvTimeoutError::Timeout) => self.report_stuck(),
             }
+            if self
+                .workers
+                .iter()
+                .all(|w| w.busy_since.is_none() || w.stuck_reported)
+            {
+                self.submit_pending();
+            }
+        }
+    }
+
+    fn submit_pending(&mut self) {
+        if !self.pending.is_empty() {
+            self.sink.submit(std::mem::take(&mut self.pending));
         }
     }
 
@@ -296,8 +317,10 @@ impl Group {
                     });
                 }
                 let datums = self.pipeline.datums(w.index, &readings, timestamp_ms);
-                if !datums.is_empty() {
-                    self.sink.submit(datums);
+                if self.pending.is_empty() {
+                    self.pending = datums;
+                } else {
+                    self.pending.extend(datums);
                 }
             }
             Err(e) => {
