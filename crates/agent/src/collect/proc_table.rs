@@ -8,11 +8,16 @@
 //! again. The collectors of one interval start together, so the second one
 //! waits on the lock for the first one's scan and reuses it.
 //!
-//! The scan reuses one path buffer and one read buffer and opens each file
-//! once (open, one read, close): no allocation per process besides its name.
+//! The scan keeps each process's `stat` file open between rounds (up to
+//! [`MAX_OPEN`] of them) and re-reads it with `pread` at offset 0: opening
+//! and closing a procfs file costs about as much as rendering it. An open
+//! file belongs to its process, not to the number: once the process exits,
+//! reads fail (ESRCH) and the file is closed; a new process reusing the
+//! number is opened afresh. It reuses one path buffer and one read buffer: no
+//! allocation per process besides its name.
 
+use std::collections::HashMap;
 use std::fs::File;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,6 +26,10 @@ use super::CollectError;
 
 /// `include/linux/sched.h`: the task is a kernel thread.
 const PF_KTHREAD: u64 = 0x0020_0000;
+
+/// `stat` files kept open between rounds: well inside the usual soft limit
+/// of 1024 descriptors; processes beyond it are opened and closed each round.
+pub const MAX_OPEN: usize = 256;
 
 /// How old a snapshot may be and still be handed out.
 pub const REUSE_WITHIN: Duration = Duration::from_secs(1);
@@ -66,14 +75,21 @@ pub fn parse_stat(pid: u32, stat: &[u8]) -> Option<ProcEntry> {
 /// The process table of one proc root, shared by its collectors.
 pub struct ProcTable {
     proc: PathBuf,
-    last: Mutex<Option<(Instant, Arc<Vec<ProcEntry>>)>>,
+    state: Mutex<ScanState>,
+}
+
+#[derive(Default)]
+struct ScanState {
+    last: Option<(Instant, Arc<Vec<ProcEntry>>)>,
+    /// `stat` files kept open, by pid.
+    open: HashMap<u32, File>,
 }
 
 impl ProcTable {
     pub fn new(proc_root: &Path) -> Arc<ProcTable> {
         Arc::new(ProcTable {
             proc: proc_root.to_owned(),
-            last: Mutex::new(None),
+            state: Mutex::new(ScanState::default()),
         })
     }
 
@@ -83,26 +99,30 @@ impl ProcTable {
 
     /// Every process now (or as of less than [`REUSE_WITHIN`] ago).
     pub fn snapshot(&self) -> Result<Arc<Vec<ProcEntry>>, CollectError> {
-        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((at, table)) = last.as_ref()
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, table)) = state.last.as_ref()
             && at.elapsed() < REUSE_WITHIN
         {
             return Ok(Arc::clone(table));
         }
-        let table = Arc::new(scan(&self.proc)?);
-        *last = Some((Instant::now(), Arc::clone(&table)));
+        let table = Arc::new(scan(&self.proc, &mut state.open)?);
+        state.last = Some((Instant::now(), Arc::clone(&table)));
         Ok(table)
     }
 }
 
-/// Reads every `[pid]/stat` under `proc_root`; processes that exit while we
-/// read are skipped.
-pub fn scan(proc_root: &Path) -> Result<Vec<ProcEntry>, CollectError> {
+/// Reads every `[pid]/stat` under `proc_root`, re-reading the files in `open`
+/// and keeping newly opened ones there while it has room; processes that
+/// exit while we read are skipped, and their files closed.
+pub fn scan(
+    proc_root: &Path,
+    open: &mut HashMap<u32, File>,
+) -> Result<Vec<ProcEntry>, CollectError> {
     let dir = std::fs::read_dir(proc_root).map_err(|source| CollectError::Io {
         path: proc_root.display().to_string(),
         source,
     })?;
-    let mut out = Vec::with_capacity(256);
+    let mut out = Vec::with_capacity(open.len().max(64) + 16);
     let mut path = proc_root.to_path_buf();
     let mut buf = vec![0u8; 1024];
     for entry in dir.flatten() {
@@ -110,24 +130,40 @@ pub fn scan(proc_root: &Path) -> Result<Vec<ProcEntry>, CollectError> {
         let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
             continue;
         };
-        path.push(&name);
-        path.push("stat");
-        let read = read_small(&path, &mut buf);
-        path.pop();
-        path.pop();
+        let mut read = open.get(&pid).and_then(|f| read_at_start(f, &mut buf));
+        if read.is_none() {
+            // Not open yet, or its process is gone and the number reused.
+            open.remove(&pid);
+            path.push(&name);
+            path.push("stat");
+            if let Ok(f) = File::open(&path) {
+                read = read_at_start(&f, &mut buf);
+                if read.is_some() && open.len() < MAX_OPEN {
+                    open.insert(pid, f);
+                }
+            }
+            path.pop();
+            path.pop();
+        }
         if let Some(e) = read.and_then(|n| parse_stat(pid, &buf[..n])) {
             out.push(e);
         }
     }
+    // Close the files of processes that are gone.
+    if open.len() > out.len() {
+        let seen: std::collections::HashSet<u32> = out.iter().map(|e| e.pid).collect();
+        open.retain(|pid, _| seen.contains(pid));
+    }
     Ok(out)
 }
 
-/// Reads a small file whole into `buf` (growing it when one read fills it).
-fn read_small(path: &Path, buf: &mut Vec<u8>) -> Option<usize> {
-    let mut f = File::open(path).ok()?;
+/// Reads a small file whole from its start into `buf` (growing it when one
+/// read fills it). `None` when it cannot be read.
+fn read_at_start(f: &File, buf: &mut Vec<u8>) -> Option<usize> {
+    use std::os::unix::fs::FileExt as _;
     let mut len = 0;
     loop {
-        let n = f.read(&mut buf[len..]).ok()?;
+        let n = f.read_at(&mut buf[len..], len as u64).ok()?;
         len += n;
         if n == 0 || len < buf.len() {
             // procfs hands out a small seq_file whole in one read: a short
@@ -189,20 +225,57 @@ mod tests {
     }
 
     #[test]
+    fn kept_files_are_reread_and_closed_when_their_process_ends() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let mut open = HashMap::new();
+        let first = scan(Path::new("/proc"), &mut open).unwrap();
+        assert!(first.iter().any(|e| e.pid == pid && e.comm == "sleep"));
+        assert!(open.contains_key(&pid), "its stat file is kept open");
+        let kept = open.len();
+        assert!(kept <= MAX_OPEN);
+        // A re-read through the kept file sees the current state.
+        child.kill().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let again = scan(Path::new("/proc"), &mut open).unwrap();
+            let e = again.iter().find(|e| e.pid == pid);
+            if e.is_some_and(|e| e.state == b'Z') {
+                break; // killed, not yet reaped: a zombie, read through the kept file
+            }
+            assert!(Instant::now() < deadline, "never saw the zombie: {e:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        child.wait().unwrap();
+        let after = scan(Path::new("/proc"), &mut open).unwrap();
+        assert!(!after.iter().any(|e| e.pid == pid));
+        assert!(
+            !open.contains_key(&pid),
+            "the reaped process's file is closed"
+        );
+    }
+
+    #[test]
     fn long_files_are_read_whole() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         let text = "x".repeat(5000);
         std::fs::write(&path, &text).unwrap();
         let mut buf = vec![0u8; 1024];
-        let n = read_small(&path, &mut buf).unwrap();
+        let f = File::open(&path).unwrap();
+        let n = read_at_start(&f, &mut buf).unwrap();
         assert_eq!(&buf[..n], text.as_bytes());
+        // Again from the start, on the same file.
+        assert_eq!(read_at_start(&f, &mut buf), Some(5000));
     }
 
     #[test]
     fn the_live_proc_lists_this_process() {
         let me = std::process::id();
-        let all = scan(Path::new("/proc")).unwrap();
+        let all = scan(Path::new("/proc"), &mut HashMap::new()).unwrap();
         let mine = all.iter().find(|e| e.pid == me).expect("own pid listed");
         assert!(mine.threads >= 1);
         assert!(!mine.kernel_thread);

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stratus_proto::{Document, decode_xml_response};
+use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 
 use super::ShipError;
 use super::batch::SealedBatch;
@@ -50,6 +51,53 @@ pub enum Outcome {
         code: String,
         message: String,
     },
+}
+
+/// How long a looked-up address of the endpoint is used before the name is
+/// looked up again.
+const NAME_REUSE: Duration = Duration::from_secs(60);
+
+/// Name resolution for the one endpoint a transport talks to. ureq's default
+/// resolver starts a thread per lookup whenever a timeout is set, i.e. for
+/// every new connection (one per flush): here an IP-literal endpoint is used
+/// as is, and a name is looked up (ureq's way, under the send's timeout) at
+/// most once per [`NAME_REUSE`].
+#[derive(Debug, Default)]
+struct ReusedResolver {
+    lookup: ureq::unversioned::resolver::DefaultResolver,
+    last: std::sync::Mutex<Option<(std::time::Instant, ResolvedSocketAddrs)>>,
+}
+
+impl Resolver for ReusedResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let literal = uri
+            .host()
+            .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+            .and_then(|h| h.parse::<std::net::IpAddr>().ok());
+        if let Some(ip) = literal {
+            let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
+                Some("https") => 443,
+                _ => 80,
+            });
+            let mut out = self.empty();
+            out.push(std::net::SocketAddr::new(ip, port));
+            return Ok(out);
+        }
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, addrs)) = last.as_ref()
+            && at.elapsed() < NAME_REUSE
+        {
+            return Ok(addrs.clone());
+        }
+        let addrs = self.lookup.resolve(uri, config, timeout)?;
+        *last = Some((std::time::Instant::now(), addrs.clone()));
+        Ok(addrs)
+    }
 }
 
 pub struct Transport {
@@ -127,7 +175,7 @@ impl Transport {
             "" => "/".to_owned(),
             p => p.to_owned(),
         };
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             // A pooled connection the server has since closed would fail the
@@ -135,8 +183,12 @@ impl Transport {
             .max_idle_age(Duration::from_secs(5))
             .user_agent(concat!("stratus-agent/", env!("CARGO_PKG_VERSION")))
             .tls_config(tls)
-            .build()
-            .into();
+            .build();
+        let agent = ureq::Agent::with_parts(
+            config,
+            ureq::unversioned::transport::DefaultConnector::default(),
+            ReusedResolver::default(),
+        );
         Ok(Transport {
             agent,
             url: format!("{scheme}://{host}{path}"),
@@ -261,6 +313,38 @@ pub fn classify(status: u16, body: &[u8]) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn literal_endpoints_skip_the_lookup_and_names_are_reused() {
+        let r = ReusedResolver::default();
+        let config = ureq::config::Config::default();
+        let t = ureq::unversioned::transport::NextTimeout::default();
+        for (url, want) in [
+            ("http://127.0.0.1:4566/", "127.0.0.1:4566"),
+            ("https://[::1]/", "[::1]:443"),
+            ("http://10.1.2.3/", "10.1.2.3:80"),
+        ] {
+            let got = r.resolve(&url.parse().unwrap(), &config, t).unwrap();
+            assert_eq!(got.len(), 1);
+            assert_eq!(got[0].to_string(), want);
+        }
+        assert!(r.last.lock().unwrap().is_none(), "no lookup for literals");
+        let uri: ureq::http::Uri = "http://localhost:4566/".parse().unwrap();
+        let first = r.resolve(&uri, &config, t).unwrap();
+        assert!(
+            first
+                .iter()
+                .all(|a| a.ip().is_loopback() && a.port() == 4566)
+        );
+        let at = r.last.lock().unwrap().as_ref().map(|(at, _)| *at);
+        let again = r.resolve(&uri, &config, t).unwrap();
+        assert_eq!(&first[..], &again[..]);
+        assert_eq!(
+            r.last.lock().unwrap().as_ref().map(|(at, _)| *at),
+            at,
+            "reused, not looked up again"
+        );
+    }
 
     fn xml(code: &str, message: &str) -> Vec<u8> {
         format!(
