@@ -418,6 +418,29 @@ mod tests {
     }
 
     #[test]
+    fn the_packaged_example_is_valid_and_keeps_cloudwatch_retention() {
+        let c = parse(include_str!("../../../packaging/server.toml")).unwrap();
+        assert_eq!(c.retention, Retention::default());
+        assert_eq!(c.server.listen, Some("127.0.0.1:4566".parse().unwrap()));
+        assert_eq!(c.server.data_dir, Some(PathBuf::from("/var/lib/stratus")));
+        // Uncommenting the retention lines changes nothing either.
+        let uncommented = include_str!("../../../packaging/server.toml")
+            .lines()
+            .map(|l| {
+                l.strip_prefix("# ")
+                    .filter(|r| r.contains(" = \""))
+                    .unwrap_or(l)
+            })
+            .filter(|l| {
+                !l.contains("smtp_url") && !l.contains("public_url") && !l.contains("smtp_from")
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = parse(&uncommented).unwrap();
+        assert_eq!(c.retention, Retention::default());
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("2w"), Ok(Duration::from_secs(14 * 86_400)));
