@@ -48,7 +48,11 @@ def test_metrics_retention_from_config_file_rolls_old_minutes_into_hours(make_se
     assert len(minutes()) == 180, "before the restart the head holds every minute"
     # Stopping seals the head into blocks; the compaction that runs at start applies retention.
     srv.restart()
-    hourly = wait_for(lambda: (d := minutes()) if len(d) == 3 else None, 60, what="hourly rows")
+    def rolled_up():
+        got = minutes()
+        return got if len(got) == 3 else None
+
+    hourly = wait_for(rolled_up, 60, what="hourly rows")
     hourly.sort(key=lambda d: d["Timestamp"])
     assert [d["SampleCount"] for d in hourly] == [60.0, 60.0, 60.0]
     assert [d["Sum"] for d in hourly] == [float(sum(range(h * 60, h * 60 + 60))) for h in range(3)]
