@@ -295,7 +295,7 @@ fn show(d: Duration) -> String {
     let secs = d.as_secs();
     let (unit, per) = UNITS[1..]
         .iter()
-        .find(|(_, per)| secs % per == 0)
+        .find(|(_, per)| secs.is_multiple_of(*per))
         .copied()
         .unwrap_or(('s', 1));
     format!("{}{unit}", secs / per)
