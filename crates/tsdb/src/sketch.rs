@@ -11,7 +11,7 @@
 //! counts, so it is exact with respect to the union of their inputs.
 //! Every finite `f64` is indexable (|index| < 40 000), so no value collapses
 //! into the zero bucket; stores are sparse, sorted bucket vectors
-//! ([`Store`]): decoding appends in order and merging is a linear walk, which
+//! (`Store`): decoding appends in order and merging is a linear walk, which
 //! made whole-range queries over rollups (one sketch merge per row) several
 //! times faster than tree maps with a node allocation per bucket.
 //!
