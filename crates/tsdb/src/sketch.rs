@@ -12,8 +12,8 @@
 //! Every finite `f64` is indexable (|index| < 40 000), so no value collapses
 //! into the zero bucket; stores are sparse, sorted bucket vectors
 //! (`Store`): decoding appends in order and merging is a linear walk, which
-//! made whole-range queries over rollups (one sketch merge per row) several
-//! times faster than tree maps with a node allocation per bucket.
+//! made whole-range queries over rollups (one sketch merge per row) about
+//! twice as fast as tree maps with a node allocation per bucket.
 //!
 //! Raw blocks keep every value, so percentiles over them are exact; rollup
 //! blocks (module `rollup`) carry one sketch per slot, serialized by
