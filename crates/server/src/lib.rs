@@ -12,6 +12,7 @@ pub mod app;
 pub mod auth;
 pub mod bootstrap;
 pub mod cloudwatch;
+pub mod config_file;
 pub mod console;
 pub mod dashboards;
 pub mod fsutil;
@@ -50,6 +51,8 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// The From of notification emails (`Name <address>`); `None`: the default.
     pub smtp_from: Option<String>,
+    /// How long metric data is kept at each resolution (default: CloudWatch's).
+    pub retention: stratus_tsdb::Retention,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +114,8 @@ pub async fn run(
     let metrics = {
         let dir = data_dir.join("tsdb");
         let fsync = config.fsync;
-        tokio::task::spawn_blocking(move || storage::MetricStore::open(&dir, fsync))
+        let retention = config.retention.clone();
+        tokio::task::spawn_blocking(move || storage::MetricStore::open(&dir, fsync, retention))
             .await
             .map_err(|e| ServerError::Storage(e.to_string()))??
     };

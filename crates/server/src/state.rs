@@ -38,7 +38,7 @@ impl AppState {
         crate::bootstrap::admin_key(&meta, &keys, dir, Some(&admin)).expect("admin key");
         AppState {
             keys,
-            metrics: MetricStore::open(&dir.join("tsdb"), true).expect("tsdb"),
+            metrics: MetricStore::open(&dir.join("tsdb"), true, Default::default()).expect("tsdb"),
             notifier: Notifier::new(meta.clone(), dir),
             meta,
             data_dir: dir.to_path_buf(),

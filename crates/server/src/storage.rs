@@ -80,9 +80,10 @@ impl std::fmt::Debug for MetricStore {
 }
 
 impl MetricStore {
-    pub fn open(dir: &Path, fsync: bool) -> Result<Self, ServerError> {
+    pub fn open(dir: &Path, fsync: bool, retention: tsdb::Retention) -> Result<Self, ServerError> {
         let opts = tsdb::Options {
             fsync,
+            retention,
             compact_on_seal: false,
             ..tsdb::Options::default()
         };
@@ -239,7 +240,7 @@ mod tests {
     #[test]
     fn compaction_runs_in_the_background_not_in_the_seal() {
         let dir = tempfile::tempdir().unwrap();
-        let store = MetricStore::open(dir.path(), true).unwrap();
+        let store = MetricStore::open(dir.path(), true, tsdb::Retention::default()).unwrap();
         // Five hours old: beyond raw data's 3-hour retention once sealed, so
         // compaction has a rollup to do.
         let old = Timestamp::now().millis() - 5 * 3_600_000;
@@ -264,7 +265,7 @@ mod tests {
         drop(store);
 
         // The compaction thread runs as the store opens, off the caller's thread.
-        let store = MetricStore::open(dir.path(), true).unwrap();
+        let store = MetricStore::open(dir.path(), true, tsdb::Retention::default()).unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while store.stats().compactions == 0 {
             assert!(

@@ -47,12 +47,16 @@ enum Command {
 
 #[derive(clap::Args)]
 struct ServerArgs {
-    /// Where metrics, metadata and the credentials file live.
-    #[arg(long, default_value = "./stratus-data", env = "STRATUS_DATA_DIR")]
-    data_dir: PathBuf,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:4566", env = "STRATUS_LISTEN")]
-    listen: SocketAddr,
+    /// Server config file (TOML): [server] settings and per-resolution [retention]
+    /// (see the README). Flags and their environment variables override its [server] table.
+    #[arg(long, env = "STRATUS_CONFIG")]
+    config: Option<PathBuf>,
+    /// Where metrics, metadata and the credentials file live. Default: ./stratus-data.
+    #[arg(long, env = "STRATUS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address to listen on. Default: 127.0.0.1:4566.
+    #[arg(long, env = "STRATUS_LISTEN")]
+    listen: Option<SocketAddr>,
     /// The URL users reach this server at, for links in emails and
     /// notifications (confirmation, unsubscribe, console). Default: http://<listen address>.
     #[arg(long, env = "STRATUS_PUBLIC_URL")]
@@ -68,6 +72,34 @@ struct ServerArgs {
     /// Acknowledge writes before they are fsync'd. Unsafe: for benchmarks only.
     #[arg(long, hide = true)]
     no_fsync: bool,
+}
+
+impl ServerArgs {
+    /// The server's settings: flags (and their env variables) first, then the
+    /// config file, then the defaults. A bad config file is an error.
+    fn into_config(self) -> anyhow::Result<stratus_server::Config> {
+        let file = match &self.config {
+            Some(path) => stratus_server::config_file::load(path)?,
+            None => stratus_server::config_file::FileConfig::default(),
+        };
+        let server = file.server;
+        Ok(stratus_server::Config {
+            data_dir: self
+                .data_dir
+                .or(server.data_dir)
+                .unwrap_or_else(|| PathBuf::from("./stratus-data")),
+            listen: self
+                .listen
+                .or(server.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 4566))),
+            public_url: self.public_url.or(server.public_url),
+            admin_key: admin_key_from_env()?,
+            fsync: !self.no_fsync,
+            smtp_url: self.smtp_url.or(server.smtp_url),
+            smtp_from: self.smtp_from.or(server.smtp_from),
+            retention: file.retention,
+        })
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -111,15 +143,7 @@ fn serve_with(
     on_started: impl FnOnce(&stratus_server::Started),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let config = stratus_server::Config {
-        data_dir: args.data_dir,
-        listen: args.listen,
-        public_url: args.public_url,
-        admin_key: admin_key_from_env()?,
-        fsync: !args.no_fsync,
-        smtp_url: args.smtp_url,
-        smtp_from: args.smtp_from,
-    };
+    let config = args.into_config()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

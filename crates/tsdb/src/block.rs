@@ -2,16 +2,18 @@
 //!
 //! ```text
 //! file    = header | section* | index | footer
-//! header  = "STBLK" | version u8 (2; 1 is still read) | 0u8 | 0u8
+//! header  = "STBLK" | version u8 (3; 1 and 2 are still read) | 0u8 | 0u8
 //! section = payload | crc32(payload) u32          (one per series)
 //! payload = count varint
 //!         | ts     : codec u8 (1 = delta-of-delta packed) | len-prefixed bytes
 //!         | kinds  : codec u8 (1 = RLE)                   | len-prefixed bytes
 //!         | units  : codec u8 (1 = RLE)                   | len-prefixed bytes
-//!         | values : float column (Single values)          see codec::floats
+//!         | values : float column (Single values; Values rows'
+//!                    values, v3)                             see codec::floats
 //!         | aux    : float column (StatSet rows: count,sum,min,max;
 //!                    Distribution values then counts)
 //!         | dlens  : codec u8 (1 = packed)                | len-prefixed bytes
+//!                    (value count of each Distribution and Values row)
 //!         | sketch : codec u8 (1 = DdSketch::encode each) | len-prefixed bytes   (v2)
 //!         | 4 float columns: count, sum, min, max of the Sketch rows          (v2)
 //! index   = wal_covered_below varint
@@ -24,8 +26,13 @@
 //!
 //! Rows inside a section are sorted by timestamp (stable). Raw blocks hold
 //! samples as written; rollup blocks hold one row per (slot, unit) at the
-//! slot start, using the sample kinds when they describe the slot exactly
-//! and a Sketch row (the four statistics plus a DDSketch) otherwise.
+//! slot start, using the sample kinds when they describe the slot exactly,
+//! a Values row (v3: up to [`MAX_EXACT_VALUES`] values of count 1, stored
+//! in the values column like raw samples, count/sum/min/max derived) when
+//! the slot's values are few, and a Sketch row (the four statistics plus a
+//! DDSketch) otherwise. A 5-minute slot of 60-second data is five values:
+//! as a Values row it costs about what the five raw samples did, and keeps
+//! exact percentiles.
 //!
 //! A block is written to `<id>.blk.tmp`, fsync'd, renamed and the directory
 //! fsync'd, so a block file is either complete or absent. The index says
@@ -55,17 +62,23 @@ use crate::resolution::Resolution;
 use crate::sketch::DdSketch;
 
 const HEADER_V1: [u8; 8] = *b"STBLK\x01\0\0";
-const HEADER: [u8; 8] = *b"STBLK\x02\0\0";
+const HEADER_V2: [u8; 8] = *b"STBLK\x02\0\0";
+const HEADER: [u8; 8] = *b"STBLK\x03\0\0";
 const FOOTER_MAGIC: [u8; 4] = *b"STBF";
 const FOOTER_LEN: usize = 20;
 const COLUMN_CODEC_V1: u8 = 1;
 /// A rollup row summarised by a sketch (never in the WAL).
 const KIND_SKETCH: u8 = 3;
+/// A rollup row of several values each seen once (v3; never in the WAL).
+const KIND_VALUES: u8 = 4;
 /// Bound on samples per section accepted from disk (allocation guard).
 const MAX_SECTION_SAMPLES: usize = 1 << 30;
 /// Rollup slots with at most this many distinct exact values keep them
 /// (exact percentiles); larger ones become sketches.
 const MAX_EXACT_PAIRS: usize = 4;
+/// Rollup slots of at most this many values, each seen once, keep them as
+/// a Values row.
+pub const MAX_EXACT_VALUES: usize = 12;
 
 pub fn block_path(dir: &Path, id: u64) -> PathBuf {
     dir.join(format!("{id:08}.blk"))
@@ -115,6 +128,8 @@ pub struct Block {
 #[derive(Clone, Debug, PartialEq)]
 pub enum RowValue {
     Sample(SampleValue),
+    /// A rollup slot of a few values, each seen once, in order.
+    Values(Vec<f64>),
     /// A rollup slot whose values are summarised by a sketch.
     Sketch {
         count: f64,
@@ -162,6 +177,11 @@ impl Row {
             {
                 RowValue::Sample(statset(a.min, a.min))
             }
+            Distribution::Exact(pairs)
+                if pairs.len() <= MAX_EXACT_VALUES && pairs.iter().all(|p| p.1 == 1.0) =>
+            {
+                RowValue::Values(pairs.iter().map(|p| p.0).collect())
+            }
             Distribution::Exact(pairs) if pairs.len() <= MAX_EXACT_PAIRS => {
                 RowValue::Sample(SampleValue::Distribution(pairs.to_vec()))
             }
@@ -187,6 +207,7 @@ impl Row {
     fn kind(&self) -> u8 {
         let kind = match &self.value {
             RowValue::Sample(v) => value_kind(v),
+            RowValue::Values(_) => KIND_VALUES,
             RowValue::Sketch { .. } => KIND_SKETCH,
         };
         if self.high_resolution {
@@ -232,6 +253,10 @@ pub fn encode_section(rows: &mut [Row], out: &mut Vec<u8>) {
                 dlens.push(pairs.len() as u64);
                 aux.extend(pairs.iter().map(|p| p.0));
                 aux.extend(pairs.iter().map(|p| p.1));
+            }
+            RowValue::Values(vs) => {
+                dlens.push(vs.len() as u64);
+                values.extend_from_slice(vs);
             }
             RowValue::Sketch {
                 count,
@@ -301,7 +326,13 @@ pub fn decode_section(payload: &[u8], version: u8) -> Result<Columns, DecodeErro
     decode_timestamps(&mut column(&mut r)?, count, &mut c.ts)?;
     decode_rle(&mut column(&mut r)?, count, &mut c.kinds)?;
     decode_rle(&mut column(&mut r)?, count, &mut c.units)?;
-    decode_floats(&mut r, count, &mut c.values)?;
+    // From v3, Values rows put several values per row in this column.
+    let values_max = if version >= 3 {
+        MAX_SECTION_SAMPLES
+    } else {
+        count
+    };
+    decode_floats(&mut r, values_max, &mut c.values)?;
     decode_floats(&mut r, MAX_SECTION_SAMPLES, &mut c.aux)?;
     decode_packed(&mut column(&mut r)?, count, &mut c.dlens)?;
     if version >= 2 {
@@ -357,6 +388,15 @@ impl Columns {
                     ai = end;
                     RowRef::Distribution(&both[..n], &both[n..])
                 }
+                KIND_VALUES => {
+                    let n = usize::try_from(*self.dlens.get(di).ok_or(short.clone())?)
+                        .map_err(|_| short.clone())?;
+                    di += 1;
+                    let end = vi.checked_add(n).ok_or(short.clone())?;
+                    let vs = self.values.get(vi..end).ok_or(short.clone())?;
+                    vi = end;
+                    RowRef::Values(vs)
+                }
                 _ => return Err(DecodeError("unknown sample kind in block")),
             };
             visit(self.ts[i], self.units[i], high_res, row);
@@ -372,6 +412,11 @@ impl Columns {
                 RowRef::Single(v) => a.add_single(v),
                 RowRef::StatSet([c, s, lo, hi]) => a.add_statset(c, s, lo, hi),
                 RowRef::Distribution(v, c) => a.add_distribution_columns(v, c),
+                RowRef::Values(vs) => {
+                    for &v in vs {
+                        a.add_single(v);
+                    }
+                }
                 RowRef::Sketch([c, s, lo, hi], sketch) => a.add_sketch(c, s, lo, hi, &sketch),
             }
         })
@@ -391,6 +436,7 @@ impl Columns {
                 RowRef::Distribution(v, c) => RowValue::Sample(SampleValue::Distribution(
                     v.iter().copied().zip(c.iter().copied()).collect(),
                 )),
+                RowRef::Values(vs) => RowValue::Values(vs.to_vec()),
                 RowRef::Sketch([count, sum, min, max], sketch) => RowValue::Sketch {
                     count,
                     sum,
@@ -414,6 +460,7 @@ enum RowRef<'a> {
     Single(f64),
     StatSet([f64; 4]),
     Distribution(&'a [f64], &'a [f64]),
+    Values(&'a [f64]),
     Sketch([f64; 4], DdSketch),
 }
 
@@ -547,7 +594,8 @@ impl Block {
         let mut head = [0u8; 8];
         read_at(&file, &mut head, 0).map_err(|e| Error::io(ctx("reading"), e))?;
         let version = match head {
-            HEADER => 2,
+            HEADER => 3,
+            HEADER_V2 => 2,
             HEADER_V1 => 1,
             _ => return Err(Error::corrupt(path, "bad block header or unknown version")),
         };
@@ -747,20 +795,26 @@ mod tests {
                 sketch: Box::new(sketch),
             },
         });
+        rows.push(Row {
+            ts: 9,
+            unit: 2,
+            high_resolution: false,
+            value: RowValue::Values(vec![4.5, -1.0, 4.5, 1e6]),
+        });
         let mut payload = Vec::new();
         encode_section(&mut rows, &mut payload);
-        let cols = decode_section(&payload, 2).unwrap();
+        let cols = decode_section(&payload, 3).unwrap();
         let mut back = Vec::new();
         cols.rows(&mut back).unwrap();
         assert_eq!(back, rows);
-        let cols = decode_section(&payload, 2).unwrap();
-        assert_eq!(cols.ts.len(), 51);
+        let cols = decode_section(&payload, 3).unwrap();
+        assert_eq!(cols.ts.len(), 52);
         assert!(cols.ts.windows(2).all(|w| w[0] <= w[1]));
         for i in 0..payload.len() {
             for bit in [0x01u8, 0x80] {
                 let mut m = payload.clone();
                 m[i] ^= bit;
-                if let Ok(c) = decode_section(&m, 2) {
+                if let Ok(c) = decode_section(&m, 3) {
                     let mut b = Bucketer::new(0, i64::MAX, 1000, None);
                     let _ = c.feed(&mut b);
                 }
@@ -768,10 +822,37 @@ mod tests {
         }
     }
 
+    #[test]
+    fn few_values_roll_up_into_a_values_row_with_exact_statistics() {
+        let mut a = Aggregate::new(300_000, 1);
+        let values = [3.25, 1.5, 9.0, 1.5, 2.0];
+        for v in values {
+            a.add_single(v);
+        }
+        let row = Row::rollup(&a);
+        assert_eq!(row.value, RowValue::Values(values.to_vec()));
+        let mut payload = Vec::new();
+        encode_section(&mut [row], &mut payload);
+        let cols = decode_section(&payload, 3).unwrap();
+        let mut b = Bucketer::new(0, 600_000, 300_000, None);
+        cols.feed(&mut b).unwrap();
+        let got = b.finish();
+        assert_eq!(
+            (got[0].count, got[0].sum, got[0].min, got[0].max),
+            (a.count, a.sum, a.min, a.max)
+        );
+        assert_eq!(got[0].percentile(50.0), Some(2.0));
+        // Too many values: a sketch.
+        for v in 0..8 {
+            a.add_single(f64::from(v) + 0.5);
+        }
+        assert!(matches!(Row::rollup(&a).value, RowValue::Sketch { .. }));
+    }
+
     proptest! {
         #[test]
         fn random_sections_never_panic(data in proptest::collection::vec(any::<u8>(), 0..300)) {
-            if let Ok(c) = decode_section(&data, 2) {
+            if let Ok(c) = decode_section(&data, 3) {
                 let mut b = Bucketer::new(i64::MIN, i64::MAX, 1, None);
                 let _ = c.feed(&mut b);
             }

@@ -6,6 +6,13 @@
 //! every id referenced by a block resolves after a restart. A torn tail
 //! (crash during an append) is cut: the definitions it held are still in the
 //! WAL, which is only deleted after the append succeeded.
+//!
+//! When series are forgotten (all their data expired, see `Db`), the whole
+//! catalog is rewritten without them ([`Catalog::rewrite`]): a temp file,
+//! fsync'd and renamed over the old one, so a crash leaves the old catalog
+//! or the new one. A key may then be defined twice in an old catalog (the
+//! forgotten id, and the id it got when it came back before the rewrite
+//! finished); `Db::open` keeps the definition that blocks or the WAL use.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -116,6 +123,45 @@ impl Catalog {
             },
             defs,
         ))
+    }
+
+    /// Replaces the catalog with exactly `defs`, atomically (temp file,
+    /// fsync, rename, directory fsync). Later appends go to the new file.
+    pub fn rewrite<'a>(
+        &mut self,
+        defs: impl Iterator<Item = (SeriesId, &'a SeriesKey)>,
+    ) -> Result<(), Error> {
+        let tmp = self.path.with_extension("log.tmp");
+        let ctx = |what: &str, p: &Path| format!("{what} {}", p.display());
+        let mut buf = HEADER.to_vec();
+        let mut payload = Vec::new();
+        for (id, key) in defs {
+            payload.clear();
+            put_uvarint(&mut payload, u64::from(id));
+            put_key(&mut payload, key);
+            put_frame(&mut buf, MAGIC, &payload);
+        }
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(&tmp)
+            .map_err(|e| Error::io(ctx("creating", &tmp), e))?;
+        file.write_all(&buf)
+            .and_then(|()| if self.fsync { file.sync_all() } else { Ok(()) })
+            .map_err(|e| Error::io(ctx("writing", &tmp), e))?;
+        fs::rename(&tmp, &self.path).map_err(|e| Error::io(ctx("renaming", &tmp), e))?;
+        if self.fsync
+            && let Some(dir) = self.path.parent()
+        {
+            sync_dir(dir)?;
+        }
+        // The file handle now refers to the new catalog; it is positioned at its end.
+        self.file = file;
+        self.len = buf.len() as u64;
+        self.broken = false;
+        Ok(())
     }
 
     /// Appends definitions and makes them durable.

@@ -46,6 +46,8 @@ pub enum Step {
 
 /// The next step due at `now_ms`, if any: expiries and rollups first
 /// (finest resolution first, so data cascades in one pass), then merges.
+/// A window whose next coarser window has expired as well is rolled up
+/// straight into the finest resolution still retained for it.
 pub fn plan(blocks: &[Arc<Block>], retention: &Retention, now_ms: i64) -> Option<Step> {
     let mut windows: BTreeMap<(Resolution, i64), Vec<u64>> = BTreeMap::new();
     for b in blocks {
@@ -58,11 +60,15 @@ pub fn plan(blocks: &[Arc<Block>], retention: &Retention, now_ms: i64) -> Option
         if !retention.expired(res, start, now_ms) {
             continue;
         }
-        let coarser = res
-            .coarser()
-            .map(|c| (c, c.window_start(start)))
-            .filter(|&(c, cstart)| !retention.expired(c, cstart, now_ms));
-        let Some((target, window_start)) = coarser else {
+        // The finest coarser resolution still retained for this window: after
+        // downtime or for late data, the next one may have expired too, and
+        // the data then belongs further up, not in the bin.
+        let mut coarser = res.coarser();
+        while let Some(c) = coarser.filter(|&c| retention.expired(c, c.window_start(start), now_ms))
+        {
+            coarser = c.coarser();
+        }
+        let Some((target, window_start)) = coarser.map(|c| (c, c.window_start(start))) else {
             return Some(Step::Expire(ids.clone()));
         };
         // Roll every expired window of `res` inside that coarser window at once.

@@ -19,7 +19,7 @@
 //! before it is acknowledged, and a failed fsync poisons the database
 //! rather than un-applying it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Instant;
@@ -32,7 +32,7 @@ use crate::compact::{self, Step};
 use crate::error::Error;
 use crate::fsutil::{dir_bytes, sync_dir};
 use crate::head::Head;
-use crate::index::SeriesIndex;
+use crate::index::{Conflict, SeriesIndex};
 use crate::locks::{lock, read, write};
 use crate::model::{
     FailPoint, Options, RangeQuery, ResolutionStats, Sample, SeriesFilter, SeriesKey, Stats,
@@ -58,16 +58,29 @@ struct Inner {
     /// Ids of stored batches (idempotent writes), and duplicates refused.
     batch_ids: BatchIds,
     duplicate_batches: u64,
-    /// Reused record buffer and per-entry ids (the write path is allocation-aware).
+    /// Series defined since the catalog last received definitions (in
+    /// definition order); a seal appends them.
+    uncataloged: Vec<SeriesId>,
+    /// Series forgotten since open (all their data expired).
+    forgotten_series: u64,
+    /// Reused record buffer, per-entry ids and the ids a write created
+    /// (the write path is allocation-aware).
     record: Vec<u8>,
     ids: Vec<SeriesId>,
+    new_ids: Vec<SeriesId>,
     encoded_key: Vec<u8>,
 }
 
 struct SealState {
     catalog: Catalog,
-    /// Series ids below this are in the catalog.
-    catalog_upto: usize,
+    /// Ids of forgotten series the catalog file may still name: reusable
+    /// only after a catalog rewrite.
+    pending_free: Vec<SeriesId>,
+    /// Look for series to forget at the end of the next compaction (set at
+    /// open and after an expiry).
+    forget_due: bool,
+    /// The catalog names series the index does not hold; rewrite it.
+    catalog_stale: bool,
     next_block_id: u64,
     /// Set when a failed multi-file update could not be cleaned up: more
     /// seals or compactions could then make the leftovers look valid.
@@ -99,18 +112,6 @@ impl Db {
         create_dir(&wal_dir)?;
         let mut report = RecoveryReport::default();
 
-        let (catalog, defs) = Catalog::open(dir, opts.fsync, &mut report)?;
-        let mut index = SeriesIndex::default();
-        for (id, key) in defs {
-            index.define(id, key).map_err(|c| {
-                Error::corrupt(
-                    dir.join(CATALOG_FILE),
-                    format!("conflicting definition ({c:?})"),
-                )
-            })?;
-        }
-        let catalog_upto = index.next_id();
-
         let mut segments = wal::list_segments(&wal_dir)?;
         let (blocks, next_block_id) =
             load_blocks(&blocks_dir, segments.first().copied(), &mut report)?;
@@ -120,11 +121,29 @@ impl Db {
             .max()
             .unwrap_or(0);
         let sealed_samples = blocks.iter().map(|b| b.samples).sum();
+        // Built before definitions are loaded: an id no block (and no WAL
+        // sample) uses may be a forgotten series (see `define_replacing`).
         let mut last_ts = Vec::new();
         for b in &blocks {
             for sec in b.sections() {
                 note_ts(&mut last_ts, sec.series, sec.max_ts);
             }
+        }
+
+        let (catalog, defs) = Catalog::open(dir, opts.fsync, &mut report)?;
+        let mut index = SeriesIndex::default();
+        let mut replaced = Vec::new();
+        for (id, key) in defs {
+            define_replacing(&mut index, &last_ts, id, key, &mut replaced).map_err(|c| {
+                Error::corrupt(
+                    dir.join(CATALOG_FILE),
+                    format!("conflicting definition ({c:?})"),
+                )
+            })?;
+        }
+        let mut in_catalog = vec![false; index.next_id()];
+        for id in index.ids() {
+            in_catalog[id as usize] = true;
         }
 
         let already_sealed = segments.iter().take_while(|&&n| n < covered_below).count();
@@ -150,9 +169,14 @@ impl Db {
                     batch_ids.insert(id, at);
                 }
                 for (id, key) in rec.defs {
-                    index.define(id, key).map_err(|c| {
-                        Error::corrupt(&wal_dir, format!("conflicting series definition ({c:?})"))
-                    })?;
+                    define_replacing(&mut index, &last_ts, id, key, &mut replaced).map_err(
+                        |c| {
+                            Error::corrupt(
+                                &wal_dir,
+                                format!("conflicting series definition ({c:?})"),
+                            )
+                        },
+                    )?;
                 }
                 for (id, sample) in rec.samples {
                     if index.key(id).is_none() {
@@ -170,6 +194,26 @@ impl Db {
         )?;
         report.wal_samples_replayed = samples_replayed;
         batch_ids.prune(opts.clock.now_ms());
+        // A series with no block and no WAL sample has no data left: it was
+        // being forgotten when the process stopped (catalog appends happen
+        // at seals, whose data stays in the WAL until their blocks exist).
+        let unused = |id: &SeriesId| last_ts.get(*id as usize).is_none_or(|&t| t == i64::MIN);
+        let dead: HashSet<SeriesId> = index.ids().filter(unused).collect();
+        index.remove_many(&dead);
+        replaced.extend(dead);
+        let uncataloged: Vec<SeriesId> = index
+            .ids()
+            .filter(|&id| !in_catalog.get(id as usize).copied().unwrap_or(false))
+            .collect();
+        // Ids named nowhere (forgotten series whose catalog rewrite finished)
+        // are free; replaced ones wait for the next rewrite.
+        let waiting: HashSet<SeriesId> = replaced.iter().copied().collect();
+        let holes: Vec<SeriesId> = index
+            .holes()
+            .into_iter()
+            .filter(|id| unused(id) && !waiting.contains(id))
+            .collect();
+        index.release(holes);
 
         let next_segment = segments
             .last()
@@ -186,17 +230,22 @@ impl Db {
                 blocks,
                 sealed_samples,
                 last_ts,
+                uncataloged,
+                forgotten_series: 0,
                 compactions: 0,
                 last_seal: Instant::now(),
                 batch_ids,
                 duplicate_batches: 0,
                 record: Vec::new(),
                 ids: Vec::new(),
+                new_ids: Vec::new(),
                 encoded_key: Vec::new(),
             }),
             seal: Mutex::new(SealState {
                 catalog,
-                catalog_upto,
+                catalog_stale: !replaced.is_empty(),
+                pending_free: replaced,
+                forget_due: true,
                 next_block_id,
                 poisoned: None,
             }),
@@ -252,16 +301,21 @@ impl Db {
                     inner.batch_ids.forget(&id);
                 }
             };
-            let first_new = inner.index.next_id();
             inner.ids.clear();
+            inner.new_ids.clear();
             let mut prev: Option<(&SeriesKey, SeriesId)> = None;
             for (key, _) in &batch.entries {
                 let id = match prev {
                     Some((k, id)) if k == key => id,
-                    _ => match resolve(&mut inner.index, &mut inner.encoded_key, key) {
+                    _ => match resolve(
+                        &mut inner.index,
+                        &mut inner.encoded_key,
+                        &mut inner.new_ids,
+                        key,
+                    ) {
                         Ok(id) => id,
                         Err(e) => {
-                            rollback(&mut inner.index, first_new);
+                            rollback(&mut inner.index, &inner.new_ids);
                             forget_id(inner);
                             return Err(e);
                         }
@@ -270,13 +324,11 @@ impl Db {
                 prev = Some((key, id));
                 inner.ids.push(id);
             }
-            let new_ids = first_new..inner.index.next_id();
             let index = &inner.index;
-            let defs = new_ids.clone().filter_map(|i| {
-                index
-                    .key(i as SeriesId)
-                    .map(|k| (i as SeriesId, k.as_ref()))
-            });
+            let defs = inner
+                .new_ids
+                .iter()
+                .filter_map(|&i| index.key(i).map(|k| (i, k.as_ref())));
             let defs: Vec<(SeriesId, &SeriesKey)> = defs.collect();
             encode_batch(
                 &mut inner.record,
@@ -291,11 +343,17 @@ impl Db {
             let seq = match self.wal.append(&inner.record) {
                 Ok(seq) => seq,
                 Err(e) => {
-                    rollback(&mut inner.index, first_new);
+                    rollback(&mut inner.index, &inner.new_ids);
                     forget_id(inner);
                     return Err(e);
                 }
             };
+            let Inner {
+                uncataloged,
+                new_ids,
+                ..
+            } = inner;
+            uncataloged.extend_from_slice(new_ids);
             for (&id, (_, sample)) in inner.ids.iter().zip(&batch.entries) {
                 note_ts(&mut inner.last_ts, id, sample.timestamp_ms);
                 inner.head.push(id, sample.clone());
@@ -420,10 +478,13 @@ impl Db {
             let blocks = read(&self.inner).blocks.clone();
             let now = self.opts.clock.now_ms();
             let Some(step) = compact::plan(&blocks, &self.opts.retention, now) else {
-                return Ok(());
+                return self.forget_expired_series(state);
             };
             let (removed, added) = match step {
-                Step::Expire(ids) => (ids, None),
+                Step::Expire(ids) => {
+                    state.forget_due = true;
+                    (ids, None)
+                }
                 Step::Rewrite {
                     target,
                     window_start,
@@ -467,6 +528,80 @@ impl Db {
         }
     }
 
+    /// Forgets series with no data left: no section in any block and no
+    /// sample in the head. They leave the index at once (a write for the
+    /// same key then defines it anew, with a new id, in the WAL); the
+    /// catalog is rewritten without them; only then are their ids reusable.
+    /// Crash safety: until the rewrite, the old catalog still names them,
+    /// and `Db::open` drops a definition nothing references when the key is
+    /// defined again (see `define_replacing`).
+    fn forget_expired_series(&self, state: &mut SealState) -> Result<(), Error> {
+        if !state.forget_due && !state.catalog_stale {
+            return Ok(());
+        }
+        // Blocks change only under the seal lock, which we hold.
+        let blocks = read(&self.inner).blocks.clone();
+        let mut referenced = Vec::new();
+        for b in &blocks {
+            for sec in b.sections() {
+                let slot = sec.series as usize;
+                if slot >= referenced.len() {
+                    referenced.resize(slot + 1, false);
+                }
+                referenced[slot] = true;
+            }
+        }
+        let live = {
+            let mut inner = write(&self.inner);
+            let dead: HashSet<SeriesId> = inner
+                .index
+                .ids()
+                .filter(|&id| {
+                    !referenced.get(id as usize).copied().unwrap_or(false)
+                        && inner.head.series(id).is_empty()
+                        && inner
+                            .sealing
+                            .as_ref()
+                            .is_none_or(|h| h.series(id).is_empty())
+                })
+                .collect();
+            if dead.is_empty() && !state.catalog_stale {
+                state.forget_due = false;
+                return Ok(());
+            }
+            inner.index.remove_many(&dead);
+            for &id in &dead {
+                if let Some(t) = inner.last_ts.get_mut(id as usize) {
+                    *t = i64::MIN;
+                }
+            }
+            let next = inner.index.next_id();
+            inner.last_ts.truncate(next);
+            inner.uncataloged.retain(|id| !dead.contains(id));
+            inner.forgotten_series += dead.len() as u64;
+            state.pending_free.extend(dead);
+            state.catalog_stale = true;
+            let pending: HashSet<SeriesId> = inner.uncataloged.iter().copied().collect();
+            let index = &inner.index;
+            index
+                .ids()
+                .filter(|id| !pending.contains(id))
+                .filter_map(|id| index.key(id).map(|k| (id, k.clone())))
+                .collect::<Vec<_>>()
+        };
+        self.fail_point(FailPoint::ForgetBeforeCatalogRewrite);
+        state
+            .catalog
+            .rewrite(live.iter().map(|(id, k)| (*id, k.as_ref())))?;
+        self.fail_point(FailPoint::ForgetCatalogRewritten);
+        state.catalog_stale = false;
+        state.forget_due = false;
+        write(&self.inner)
+            .index
+            .release(std::mem::take(&mut state.pending_free));
+        Ok(())
+    }
+
     fn seal_head(&self, state: &mut SealState) -> Result<(), Error> {
         if let Some(why) = &state.poisoned {
             return Err(Error::Poisoned(why.clone()));
@@ -498,23 +633,23 @@ impl Db {
             None => Ok(()),
         };
         let outcome = ids_stored.and_then(|()| {
-            let (upto, keys) = {
+            // Writers only append to `uncataloged`, and forgetting runs
+            // under the seal lock we hold, so its first `n` entries stay put.
+            let (n, keys) = {
                 let inner = read(&self.inner);
-                let upto = inner.index.next_id();
-                let keys: Vec<(SeriesId, Arc<SeriesKey>)> = (state.catalog_upto..upto)
-                    .filter_map(|i| {
-                        inner
-                            .index
-                            .key(i as SeriesId)
-                            .map(|k| (i as SeriesId, k.clone()))
-                    })
+                let keys: Vec<(SeriesId, Arc<SeriesKey>)> = inner
+                    .uncataloged
+                    .iter()
+                    .filter_map(|&i| inner.index.key(i).map(|k| (i, k.clone())))
                     .collect();
-                (upto, keys)
+                (inner.uncataloged.len(), keys)
             };
             state
                 .catalog
                 .append(keys.iter().map(|(i, k)| (*i, k.as_ref())))
-                .map(|()| state.catalog_upto = upto)
+                .map(|()| {
+                    write(&self.inner).uncataloged.drain(..n);
+                })
                 .and_then(|()| self.write_seal_blocks(state, block_id, &frozen, covered_below))
         });
 
@@ -620,6 +755,10 @@ impl Db {
             batch_ids: inner.batch_ids.len(),
             duplicate_batches: inner.duplicate_batches,
             series: inner.index.len(),
+            series_index_bytes: inner.index.approx_bytes()
+                + inner.last_ts.capacity() * std::mem::size_of::<i64>()
+                + inner.uncataloged.capacity() * std::mem::size_of::<SeriesId>(),
+            forgotten_series: inner.forgotten_series,
             head_samples: inner.head.samples() + inner.sealing.as_ref().map_or(0, |h| h.samples()),
             sealed_samples: inner.sealed_samples,
             blocks: inner.blocks.len(),
@@ -668,22 +807,53 @@ fn note_ts(last_ts: &mut Vec<i64>, id: SeriesId, ts: i64) {
 fn resolve(
     index: &mut SeriesIndex,
     scratch: &mut Vec<u8>,
+    new_ids: &mut Vec<SeriesId>,
     key: &SeriesKey,
 ) -> Result<SeriesId, Error> {
     scratch.clear();
     put_key(scratch, key);
     match index.get_encoded(scratch) {
         Some(id) => Ok(id),
-        None => index
-            .insert(key.clone())
-            .map_err(|c| Error::TooManySeries(format!("{c:?}"))),
+        None => {
+            let id = index
+                .insert(key.clone())
+                .map_err(|c| Error::TooManySeries(format!("{c:?}")))?;
+            new_ids.push(id);
+            Ok(id)
+        }
     }
 }
 
-fn rollback(index: &mut SeriesIndex, first_new: usize) {
-    while index.next_id() > first_new {
-        let last = (index.next_id() - 1) as SeriesId;
-        index.remove_last(last);
+/// Undoes the series a failed write created (nothing names them on disk).
+fn rollback(index: &mut SeriesIndex, new_ids: &[SeriesId]) {
+    index.remove_many(&new_ids.iter().copied().collect());
+    index.release(new_ids.iter().copied());
+}
+
+/// Adds `id → key` while loading the catalog or replaying the WAL. A key
+/// already defined under another id that nothing references (no block, no
+/// replayed sample) is a series that was forgotten and came back before the
+/// catalog rewrite finished: the older definition is dropped (its id goes to
+/// `replaced`) and the newer one kept.
+fn define_replacing(
+    index: &mut SeriesIndex,
+    last_ts: &[i64],
+    id: SeriesId,
+    key: SeriesKey,
+    replaced: &mut Vec<SeriesId>,
+) -> Result<(), Conflict> {
+    match index.define(id, key.clone()) {
+        Err(Conflict::KeyTaken) => {
+            let old = index.get(&key).ok_or(Conflict::KeyTaken)?;
+            if last_ts.get(old as usize).is_some_and(|&t| t != i64::MIN) {
+                return Err(Conflict::KeyTaken);
+            }
+            index.remove_many(&HashSet::from([old]));
+            index.define(id, key)?;
+            replaced.push(old);
+            Ok(())
+        }
+        other => other,
     }
 }
 

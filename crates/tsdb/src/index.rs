@@ -7,9 +7,16 @@
 //! contiguous buffer and comparing it with one `memcmp` touches one heap
 //! object per probe instead of one per string, which measured ~2× faster
 //! than a `HashMap<SeriesKey, _>` on 5,000 series with three dimensions. Postings lists hold ids in
-//! insertion order, which is ascending because ids are allocated densely.
+//! insertion order (not necessarily ascending: ids are reused).
+//!
+//! Series lifecycle: [`SeriesIndex::remove_many`] forgets series whose data
+//! has all expired; their ids become reusable only once the caller says the
+//! persisted catalog no longer names them ([`SeriesIndex::release`]), so an
+//! id never means two keys on disk. Reuse keeps the id-indexed arrays (here,
+//! in the head and the newest-timestamp table) as large as the most series
+//! ever live at once, not the number ever seen.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -25,6 +32,10 @@ pub struct SeriesIndex {
     by_name: HashMap<String, Vec<SeriesId>>,
     by_dim_name: HashMap<String, Vec<SeriesId>>,
     by_dim: HashMap<(String, String), Vec<SeriesId>>,
+    /// Ids free for [`SeriesIndex::insert`] (lowest last, so low ids are reused first).
+    free: Vec<SeriesId>,
+    /// Sum of encoded key lengths, for [`SeriesIndex::approx_bytes`].
+    key_bytes: usize,
 }
 
 /// Why a definition could not be added.
@@ -61,11 +72,127 @@ impl SeriesIndex {
         self.keys.get(id as usize).and_then(Option::as_ref)
     }
 
-    /// Adds a new series with the next id.
+    /// Adds a new series with a free id (a released one, else the next).
     pub fn insert(&mut self, key: SeriesKey) -> Result<SeriesId, Conflict> {
-        let id = SeriesId::try_from(self.keys.len()).map_err(|_| Conflict::IdSpaceExhausted)?;
-        self.define(id, key)?;
+        let id = match self.free.pop() {
+            Some(id) => id,
+            None => SeriesId::try_from(self.keys.len()).map_err(|_| Conflict::IdSpaceExhausted)?,
+        };
+        if let Err(c) = self.define(id, key) {
+            if (id as usize) < self.keys.len() && self.keys[id as usize].is_none() {
+                self.free.push(id);
+            }
+            return Err(c);
+        }
         Ok(id)
+    }
+
+    /// Every id in use, ascending.
+    pub fn ids(&self) -> impl Iterator<Item = SeriesId> + '_ {
+        self.keys
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| k.is_some())
+            .map(|(i, _)| i as SeriesId)
+    }
+
+    /// Makes `ids` (removed, and no longer named anywhere on disk) reusable.
+    pub fn release(&mut self, ids: impl IntoIterator<Item = SeriesId>) {
+        self.free.extend(
+            ids.into_iter()
+                .filter(|&id| self.keys.get(id as usize).is_some_and(Option::is_none)),
+        );
+        self.free.sort_unstable_by(|a, b| b.cmp(a));
+        self.free.dedup();
+    }
+
+    /// Unused ids below [`Self::next_id`] not yet released (holes left by
+    /// definitions that were never loaded).
+    pub fn holes(&self) -> Vec<SeriesId> {
+        let free: HashSet<SeriesId> = self.free.iter().copied().collect();
+        self.keys
+            .iter()
+            .enumerate()
+            .filter(|(i, k)| k.is_none() && !free.contains(&(*i as SeriesId)))
+            .map(|(i, _)| i as SeriesId)
+            .collect()
+    }
+
+    /// Forgets the series `ids` (their ids are *not* reusable until
+    /// [`Self::release`]d). Each postings list is rewritten once.
+    pub fn remove_many(&mut self, ids: &HashSet<SeriesId>) {
+        let mut touched_ns = HashSet::new();
+        let mut touched_name = HashSet::new();
+        let mut touched_dim_name = HashSet::new();
+        let mut touched_dim = HashSet::new();
+        let mut encoded = Vec::new();
+        for &id in ids {
+            let Some(key) = self.keys.get_mut(id as usize).and_then(Option::take) else {
+                continue;
+            };
+            encoded.clear();
+            put_key(&mut encoded, &key);
+            self.by_key.remove(encoded.as_slice());
+            self.key_bytes -= encoded.len();
+            self.ordered.remove(&key);
+            touched_ns.insert(key.namespace.clone());
+            touched_name.insert(key.name.clone());
+            for (n, v) in &key.dimensions {
+                touched_dim_name.insert(n.clone());
+                touched_dim.insert((n.clone(), v.clone()));
+            }
+        }
+        let prune = |map: &mut HashMap<String, Vec<SeriesId>>, touched: HashSet<String>| {
+            for k in touched {
+                if let Some(list) = map.get_mut(&k) {
+                    list.retain(|id| !ids.contains(id));
+                    if list.is_empty() {
+                        map.remove(&k);
+                    }
+                }
+            }
+        };
+        prune(&mut self.by_namespace, touched_ns);
+        prune(&mut self.by_name, touched_name);
+        prune(&mut self.by_dim_name, touched_dim_name);
+        for k in touched_dim {
+            if let Some(list) = self.by_dim.get_mut(&k) {
+                list.retain(|id| !ids.contains(id));
+                if list.is_empty() {
+                    self.by_dim.remove(&k);
+                }
+            }
+        }
+        // Trailing unused slots need no reservation: the next id covers them.
+        while self.keys.last().is_some_and(Option::is_none) {
+            self.keys.pop();
+        }
+        let next = self.keys.len();
+        self.free.retain(|&id| (id as usize) < next);
+    }
+
+    /// A rough count of the heap bytes the index holds: keys (stored twice:
+    /// encoded for lookups, as strings for listing), the id table and
+    /// postings. Meant to show growth, not to account exactly.
+    pub fn approx_bytes(&self) -> usize {
+        const PER_SERIES: usize = 3 * std::mem::size_of::<usize>() // Arc + map slots
+            + 2 * std::mem::size_of::<SeriesKey>()
+            + 64; // hash and tree node overheads
+        let postings: usize = [&self.by_namespace, &self.by_name, &self.by_dim_name]
+            .iter()
+            .flat_map(|m| m.iter())
+            .map(|(k, v)| k.len() + v.capacity() * 4 + 48)
+            .sum::<usize>()
+            + self
+                .by_dim
+                .iter()
+                .map(|((n, v), l)| n.len() + v.len() + l.capacity() * 4 + 64)
+                .sum::<usize>();
+        self.keys.capacity() * std::mem::size_of::<Option<Arc<SeriesKey>>>()
+            + self.free.capacity() * 4
+            + self.len() * PER_SERIES
+            + 2 * self.key_bytes
+            + postings
     }
 
     /// Adds `id → key` (replay). Re-defining the same pair is a no-op.
@@ -96,39 +223,11 @@ impl SeriesIndex {
                 .or_default()
                 .push(id);
         }
+        self.key_bytes += encoded.len();
         self.by_key.insert(encoded.into_boxed_slice(), id);
         self.ordered.insert(key.clone(), id);
         self.keys[slot] = Some(key);
         Ok(())
-    }
-
-    /// Undoes the most recent [`Self::insert`] (a write that failed before
-    /// reaching the WAL must not leave a visible series behind).
-    pub fn remove_last(&mut self, id: SeriesId) {
-        if id as usize + 1 != self.keys.len() {
-            return;
-        }
-        let Some(Some(key)) = self.keys.pop() else {
-            return;
-        };
-        let mut encoded = Vec::new();
-        put_key(&mut encoded, &key);
-        self.by_key.remove(encoded.as_slice());
-        self.ordered.remove(&key);
-        pop_posting(&mut self.by_namespace, &key.namespace, id);
-        pop_posting(&mut self.by_name, &key.name, id);
-        for (n, v) in &key.dimensions {
-            pop_posting(&mut self.by_dim_name, n, id);
-            let dim = (n.clone(), v.clone());
-            if let Some(list) = self.by_dim.get_mut(&dim) {
-                if list.last() == Some(&id) {
-                    list.pop();
-                }
-                if list.is_empty() {
-                    self.by_dim.remove(&dim);
-                }
-            }
-        }
     }
 
     /// Series matching `filter`, strictly after `after`, in key order.
@@ -247,17 +346,6 @@ fn push_posting(map: &mut HashMap<String, Vec<SeriesId>>, k: &str, id: SeriesId)
     }
 }
 
-fn pop_posting(map: &mut HashMap<String, Vec<SeriesId>>, k: &str, id: SeriesId) {
-    if let Some(list) = map.get_mut(k) {
-        if list.last() == Some(&id) {
-            list.pop();
-        }
-        if list.is_empty() {
-            map.remove(k);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,13 +408,18 @@ mod tests {
     }
 
     #[test]
-    fn remove_last_undoes_insert() {
+    fn removal_undoes_insert() {
         let mut index = SeriesIndex::default();
         let a = SeriesKey::new("ns", "a", [("d".to_string(), "1".to_string())]);
         let b = SeriesKey::new("ns", "b", [("d".to_string(), "1".to_string())]);
         index.insert(a.clone()).unwrap();
+        let one = index.approx_bytes();
         let id = index.insert(b.clone()).unwrap();
-        index.remove_last(id);
+        let two = index.approx_bytes();
+        assert!(two > one);
+        index.remove_many(&HashSet::from([id]));
+        // Less than with two series (the id table keeps its capacity).
+        assert!(index.approx_bytes() < two);
         assert_eq!(index.get(&b), None);
         assert_eq!(index.get(&a), Some(0));
         assert_eq!(
@@ -343,5 +436,44 @@ mod tests {
             index.define(0, SeriesKey::default()),
             Err(Conflict::IdTaken)
         );
+    }
+
+    #[test]
+    fn removed_ids_are_reused_only_once_released() {
+        let mut index = SeriesIndex::default();
+        let key = |i: usize| SeriesKey::new("ns", "m", [("host".to_string(), format!("h{i}"))]);
+        for i in 0..4 {
+            index.insert(key(i)).unwrap();
+        }
+        let gone = HashSet::from([1, 2]);
+        index.remove_many(&gone);
+        assert_eq!(index.len(), 2);
+        assert_eq!(index.ids().collect::<Vec<_>>(), vec![0, 3]);
+        // Not released yet: a new series gets a fresh id.
+        assert_eq!(index.insert(key(10)).unwrap(), 4);
+        assert_eq!(index.holes(), vec![1, 2]);
+        index.release(gone);
+        assert!(index.holes().is_empty());
+        assert_eq!(index.insert(key(11)).unwrap(), 1);
+        assert_eq!(index.insert(key(12)).unwrap(), 2);
+        assert_eq!(index.insert(key(13)).unwrap(), 5);
+        // A host's dimension postings disappear with its last series.
+        let by_host = |h: &str| SeriesFilter {
+            dimensions: vec![("host".into(), Some(h.into()))],
+            ..Default::default()
+        };
+        assert!(index.list(&by_host("h1"), None, 10, &|_| true).is_empty());
+        assert!(
+            !index
+                .by_dim
+                .contains_key(&("host".to_string(), "h1".to_string()))
+        );
+        assert_eq!(
+            index.list(&by_host("h11"), None, 10, &|_| true),
+            vec![key(11)]
+        );
+        // Removing the highest ids shrinks the id table.
+        index.remove_many(&HashSet::from([4, 5]));
+        assert_eq!(index.next_id(), 4);
     }
 }

@@ -44,11 +44,21 @@
 //! [`Retention`] (CloudWatch's by default: raw 3 h, 1 min 15 days, 5 min
 //! 63 days, 1 h 455 days) is rolled up into the next coarser resolution —
 //! per slot SampleCount, Sum, Minimum, Maximum and a [`DdSketch`] (or the
-//! exact values when there are at most 4) — and its files deleted; the
+//! exact values: up to 12 values each seen once, or up to 4 distinct
+//! weighted ones) — and its files deleted (straight into the finest coarser
+//! resolution still retained, when the next one has expired too); the
 //! coarsest windows are deleted. Several blocks of one window (late data,
 //! several seals) are merged into one. New blocks name their sources and
 //! are durable before the sources are deleted; open deletes blocks named as
-//! sources, so a crash never loses or duplicates data. Time comes from
+//! sources, so a crash never loses or duplicates data.
+//!
+//! # Series lifecycle
+//!
+//! After an expiry, series that no block and no head sample reference are
+//! forgotten: dropped from the index at once, then from the catalog by an
+//! atomic rewrite, and only after that may their ids be reused. A series
+//! that comes back is a new series. See [`Stats::series`],
+//! [`Stats::series_index_bytes`] and `tests/series_lifecycle.rs`. Time comes from
 //! [`Options::clock`], so tests and benchmarks simulate months.
 //!
 //! # Idempotent writes

@@ -306,6 +306,12 @@ pub enum FailPoint {
     CompactionBlockWritten,
     /// A rollup or merge deleted one of its sources, not all of them.
     CompactionSourceRemoved,
+    /// Series with no data left were dropped from the index; the catalog
+    /// still names them.
+    ForgetBeforeCatalogRewrite,
+    /// The catalog was rewritten without forgotten series; their ids are
+    /// not yet reusable.
+    ForgetCatalogRewritten,
 }
 
 /// Called at every [`FailPoint`]; a crash test aborts the process there.
@@ -334,7 +340,12 @@ pub struct ResolutionStats {
 /// A snapshot of engine counters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Series in the index (forgotten ones excluded).
     pub series: usize,
+    /// Approximate heap bytes of the series index and per-series tables.
+    pub series_index_bytes: usize,
+    /// Series forgotten since open because all their data expired.
+    pub forgotten_series: u64,
     pub head_samples: usize,
     pub sealed_samples: u64,
     pub blocks: usize,

@@ -10,14 +10,15 @@
 //! clamped to the exact `[min, max]`. Merging two sketches adds bucket
 //! counts, so it is exact with respect to the union of their inputs.
 //! Every finite `f64` is indexable (|index| < 40 000), so no value collapses
-//! into the zero bucket; stores are sparse maps.
+//! into the zero bucket; stores are sparse, sorted bucket vectors
+//! (`Store`): decoding appends in order and merging is a linear walk, which
+//! made whole-range queries over rollups (one sketch merge per row) about
+//! twice as fast as tree maps with a node allocation per bucket.
 //!
 //! Raw blocks keep every value, so percentiles over them are exact; rollup
 //! blocks (module `rollup`) carry one sketch per slot, serialized by
 //! [`DdSketch::encode`]: bucket indexes delta-coded, integral counts as
 //! varints, so a sketch of 60 similar values takes a few dozen bytes.
-
-use std::collections::BTreeMap;
 
 use crate::codec::bytes::{ByteReader, put_ivarint, put_uvarint};
 use crate::error::DecodeError;
@@ -32,8 +33,8 @@ pub const RELATIVE_ACCURACY: f64 = 0.01;
 #[derive(Clone, Debug, PartialEq)]
 pub struct DdSketch {
     ln_gamma: f64,
-    positive: BTreeMap<i32, f64>,
-    negative: BTreeMap<i32, f64>,
+    positive: Store,
+    negative: Store,
     zero: f64,
     count: f64,
     sum: f64,
@@ -52,8 +53,8 @@ impl DdSketch {
         let gamma = (1.0 + RELATIVE_ACCURACY) / (1.0 - RELATIVE_ACCURACY);
         DdSketch {
             ln_gamma: gamma.ln(),
-            positive: BTreeMap::new(),
-            negative: BTreeMap::new(),
+            positive: Store::default(),
+            negative: Store::default(),
             zero: 0.0,
             count: 0.0,
             sum: 0.0,
@@ -80,9 +81,9 @@ impl DdSketch {
             return;
         }
         if value > 0.0 {
-            *self.positive.entry(self.index(value)).or_insert(0.0) += count;
+            self.positive.add(self.index(value), count);
         } else if value < 0.0 {
-            *self.negative.entry(self.index(-value)).or_insert(0.0) += count;
+            self.negative.add(self.index(-value), count);
         } else {
             self.zero += count;
         }
@@ -94,12 +95,8 @@ impl DdSketch {
 
     /// Adds every bucket of `other`.
     pub fn merge(&mut self, other: &DdSketch) {
-        for (&i, &c) in &other.positive {
-            *self.positive.entry(i).or_insert(0.0) += c;
-        }
-        for (&i, &c) in &other.negative {
-            *self.negative.entry(i).or_insert(0.0) += c;
-        }
+        self.positive.merge(&other.positive);
+        self.negative.merge(&other.negative);
         self.zero += other.zero;
         self.count += other.count;
         self.sum += other.sum;
@@ -128,7 +125,7 @@ impl DdSketch {
         let target = p / 100.0 * self.count;
         let mut cum = 0.0;
         // Ascending value order: most negative first (largest |index|).
-        for (&i, &c) in self.negative.iter().rev() {
+        for &(i, c) in self.negative.0.iter().rev() {
             cum += c;
             if cum >= target {
                 return Some(self.clamp(-self.representative(i)));
@@ -138,7 +135,7 @@ impl DdSketch {
         if cum >= target && self.zero > 0.0 {
             return Some(0.0);
         }
-        for (&i, &c) in &self.positive {
+        for &(i, c) in &self.positive.0 {
             cum += c;
             if cum >= target {
                 return Some(self.clamp(self.representative(i)));
@@ -159,10 +156,10 @@ impl DdSketch {
     pub fn encode(&self, out: &mut Vec<u8>) {
         let integral = |c: f64| c.fract() == 0.0 && (0.0..9.0e15).contains(&c);
         let all_integral = integral(self.zero)
-            && self.positive.values().all(|&c| integral(c))
-            && self.negative.values().all(|&c| integral(c));
+            && self.positive.0.iter().all(|&(_, c)| integral(c))
+            && self.negative.0.iter().all(|&(_, c)| integral(c));
         let has_zero = self.zero != 0.0;
-        let has_negative = !self.negative.is_empty();
+        let has_negative = !self.negative.0.is_empty();
         out.push(u8::from(all_integral) | u8::from(has_zero) << 1 | u8::from(has_negative) << 2);
         let put_count = |out: &mut Vec<u8>, c: f64| {
             if all_integral {
@@ -174,15 +171,15 @@ impl DdSketch {
         if has_zero {
             put_count(out, self.zero);
         }
-        let stores: &[&BTreeMap<i32, f64>] = if has_negative {
+        let stores: &[&Store] = if has_negative {
             &[&self.positive, &self.negative]
         } else {
             &[&self.positive]
         };
         for store in stores {
-            put_uvarint(out, store.len() as u64);
+            put_uvarint(out, store.0.len() as u64);
             let mut prev = 0i64;
-            for (&i, &c) in store.iter() {
+            for &(i, c) in &store.0 {
                 put_ivarint(out, i64::from(i) - prev);
                 prev = i64::from(i);
                 put_count(out, c);
@@ -227,21 +224,26 @@ impl DdSketch {
         };
         for &negative in stores {
             let n = r.len(MAX_STORE_BUCKETS)?;
+            let store = if negative {
+                &mut s.negative
+            } else {
+                &mut s.positive
+            };
+            store.0.reserve_exact(n);
             let mut prev = 0i64;
-            for _ in 0..n {
+            for k in 0..n {
+                let delta = r.ivarint()?;
+                if k > 0 && delta <= 0 {
+                    return Err(DecodeError("sketch indexes not ascending"));
+                }
                 prev = prev
-                    .checked_add(r.ivarint()?)
+                    .checked_add(delta)
                     .ok_or(DecodeError("sketch index overflow"))?;
                 let i =
                     i32::try_from(prev).map_err(|_| DecodeError("sketch index out of range"))?;
                 let c = read_count(r)?;
                 count += c;
-                let store = if negative {
-                    &mut s.negative
-                } else {
-                    &mut s.positive
-                };
-                store.insert(i, c);
+                store.0.push((i, c));
             }
         }
         s.count = count;
@@ -249,6 +251,72 @@ impl DdSketch {
         s.min = min;
         s.max = max;
         Ok(s)
+    }
+}
+
+/// Non-empty bucket counts `(index, count)`, ascending by index.
+#[derive(Clone, Debug, PartialEq, Default)]
+struct Store(Vec<(i32, f64)>);
+
+impl Store {
+    fn add(&mut self, i: i32, c: f64) {
+        match self.0.binary_search_by_key(&i, |e| e.0) {
+            Ok(k) => self.0[k].1 += c,
+            Err(k) => self.0.insert(k, (i, c)),
+        }
+    }
+
+    /// Adds `other`'s counts: in place when this store already has every
+    /// bucket of `other` (the usual case once a period has seen a few
+    /// rows), else by one linear merge into a new vector.
+    fn merge(&mut self, other: &Store) {
+        if other.0.is_empty() {
+            return;
+        }
+        let mine = &mut self.0;
+        let mut j = 0;
+        let covered = other.0.iter().all(|&(i, _)| {
+            while j < mine.len() && mine[j].0 < i {
+                j += 1;
+            }
+            j < mine.len() && mine[j].0 == i
+        });
+        if covered {
+            let mut j = 0;
+            for &(i, c) in &other.0 {
+                while mine[j].0 < i {
+                    j += 1;
+                }
+                mine[j].1 += c;
+            }
+            return;
+        }
+        let mut merged = Vec::with_capacity(mine.len() + other.0.len());
+        let (mut a, mut b) = (mine.iter().peekable(), other.0.iter().peekable());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(&&x), Some(&&y)) if x.0 == y.0 => {
+                    a.next();
+                    b.next();
+                    (x.0, x.1 + y.1)
+                }
+                (Some(&&x), Some(&&y)) if x.0 < y.0 => {
+                    a.next();
+                    x
+                }
+                (_, Some(&&y)) => {
+                    b.next();
+                    y
+                }
+                (Some(&&x), None) => {
+                    a.next();
+                    x
+                }
+                (None, None) => break,
+            };
+            merged.push(next);
+        }
+        *mine = merged;
     }
 }
 

@@ -61,6 +61,8 @@ fn script(point: FailPoint) -> Vec<Op> {
         FailPoint::CompactionBlockWritten | FailPoint::CompactionSourceRemoved => {
             ops.extend([Seal, Advance(DAY), Compact]);
         }
+        // Series lifecycle points: tests/series_lifecycle.rs.
+        _ => unreachable!("not a compaction crash point: {point:?}"),
     }
     ops
 }

@@ -365,3 +365,33 @@ fn listings_hide_series_without_data_for_two_weeks() {
     db.write(&batch).unwrap();
     assert_eq!(listed(&db), vec![key(0), key(1)]);
 }
+
+#[test]
+fn data_older_than_two_resolutions_goes_to_the_first_one_still_retained() {
+    // Late data (or data sealed before a long downtime) whose 1-minute and
+    // 5-minute windows have already expired becomes 1-hour rows, not lost.
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0 + 10 * DAY);
+    let mut o = opts(&clock);
+    o.retention.raw = Some(Duration::from_secs(3600));
+    o.retention.one_minute = Some(Duration::from_secs(86_400));
+    o.retention.five_minutes = Some(Duration::from_secs(86_400));
+    let db = Db::open(dir.path(), o).unwrap();
+    let start = T0 + 7 * DAY;
+    let mut batch = WriteBatch::new();
+    for m in 0..120 {
+        batch.push(key(0), Sample::single(start + m * MINUTE, 0, m as f64));
+    }
+    db.write(&batch).unwrap();
+    db.seal().unwrap();
+    assert_eq!(resolution_of_all_blocks(&db), vec![Resolution::OneHour]);
+    let got = query(&db, &key(0), start, start + 2 * HOUR, 60_000);
+    let rows: Vec<(i64, f64, f64)> = got.iter().map(|a| (a.start_ms, a.count, a.sum)).collect();
+    assert_eq!(
+        rows,
+        vec![
+            (start, 60.0, (0..60).sum::<i64>() as f64),
+            (start + HOUR, 60.0, (60..120).sum::<i64>() as f64)
+        ]
+    );
+}

@@ -1,0 +1,470 @@
+//! The server's configuration file (`stratus server --config FILE`, TOML):
+//! reading it, refusing anything it does not understand, and checking that
+//! the retention it asks for can be honoured.
+//!
+//! ```toml
+//! [server]              # all optional; command-line flags and env override them
+//! listen = "127.0.0.1:4566"
+//! data_dir = "/var/lib/stratus"
+//! public_url = "https://stratus.example.com"
+//! smtp_url = "smtp://relay.example.com:587?tls=starttls"
+//! smtp_from = "Stratus <stratus@example.com>"
+//!
+//! [retention]           # all optional; defaults are CloudWatch's
+//! raw = "3h"
+//! one_minute = "15d"
+//! five_minutes = "63d"
+//! one_hour = "455d"
+//! ```
+//!
+//! The file is parsed into a TOML table and walked by hand rather than
+//! deserialised, so every error names the key path (`retention.raw`) and
+//! says what was expected. A file that fails any check stops start-up:
+//! a typo must not silently fall back to a default retention.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use stratus_tsdb::{Resolution, Retention};
+
+/// What the config file sets; `None` fields were not in the file.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FileConfig {
+    pub server: ServerSection,
+    /// Complete: keys missing from `[retention]` hold CloudWatch's defaults.
+    pub retention: Retention,
+}
+
+/// The `[server]` table.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ServerSection {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub public_url: Option<String>,
+    pub smtp_url: Option<String>,
+    pub smtp_from: Option<String>,
+}
+
+/// Why a config file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    #[error("config file {file}: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("config file {file}: not valid TOML: {message}")]
+    Syntax { file: String, message: String },
+    #[error("config file {file}: {key}: {message}")]
+    Invalid {
+        file: String,
+        key: String,
+        message: String,
+    },
+}
+
+/// The longest retention accepted (keeps millisecond arithmetic far from overflow).
+const MAX_RETENTION: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+const SERVER_KEYS: [&str; 5] = ["listen", "data_dir", "public_url", "smtp_url", "smtp_from"];
+const RETENTION_KEYS: [(&str, Resolution); 4] = [
+    ("raw", Resolution::Raw),
+    ("one_minute", Resolution::OneMinute),
+    ("five_minutes", Resolution::FiveMinutes),
+    ("one_hour", Resolution::OneHour),
+];
+
+/// Reads and checks the config file at `path`.
+pub fn load(path: &Path) -> Result<FileConfig, ConfigFileError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigFileError::Read {
+        file: file.clone(),
+        source,
+    })?;
+    parse(&text).map_err(|e| e.in_file(file))
+}
+
+/// A refusal before the file name is known.
+#[derive(Debug, PartialEq)]
+pub struct ParseError {
+    /// Dotted key path; empty for syntax errors.
+    pub key: String,
+    pub message: String,
+}
+
+impl ParseError {
+    fn at(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ParseError {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    fn in_file(self, file: String) -> ConfigFileError {
+        if self.key.is_empty() {
+            ConfigFileError::Syntax {
+                file,
+                message: self.message,
+            }
+        } else {
+            ConfigFileError::Invalid {
+                file,
+                key: self.key,
+                message: self.message,
+            }
+        }
+    }
+}
+
+/// Parses and checks config file text.
+pub fn parse(text: &str) -> Result<FileConfig, ParseError> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ParseError::at("", e.to_string().trim_end().to_string()))?;
+    let mut config = FileConfig::default();
+    for (key, value) in &table {
+        match key.as_str() {
+            "server" => config.server = server_section(sub_table(key, value)?)?,
+            "retention" => config.retention = retention_section(sub_table(key, value)?)?,
+            _ => return Err(unknown(key, "tables are [server] and [retention]")),
+        }
+    }
+    Ok(config)
+}
+
+fn unknown(path: &str, known: &str) -> ParseError {
+    ParseError::at(path, format!("unknown key ({known})"))
+}
+
+fn sub_table<'a>(key: &str, value: &'a toml::Value) -> Result<&'a toml::Table, ParseError> {
+    value
+        .as_table()
+        .ok_or_else(|| ParseError::at(key, format!("expected a table [{key}]")))
+}
+
+fn string<'a>(path: &str, value: &'a toml::Value) -> Result<&'a str, ParseError> {
+    value.as_str().ok_or_else(|| {
+        ParseError::at(
+            path,
+            format!("expected a string, found {}", value.type_str()),
+        )
+    })
+}
+
+fn server_section(table: &toml::Table) -> Result<ServerSection, ParseError> {
+    let mut s = ServerSection::default();
+    for (key, value) in table {
+        let path = format!("server.{key}");
+        let text = || string(&path, value).map(str::to_string);
+        match key.as_str() {
+            "listen" => {
+                let addr = string(&path, value)?;
+                s.listen = Some(addr.parse().map_err(|_| {
+                    ParseError::at(
+                        &path,
+                        format!("{addr:?} is not an address and port like \"127.0.0.1:4566\""),
+                    )
+                })?);
+            }
+            "data_dir" => s.data_dir = Some(PathBuf::from(text()?)),
+            "public_url" => s.public_url = Some(text()?),
+            "smtp_url" => s.smtp_url = Some(text()?),
+            "smtp_from" => s.smtp_from = Some(text()?),
+            _ => {
+                return Err(unknown(
+                    &path,
+                    &format!("[server] takes {}", SERVER_KEYS.join(", ")),
+                ));
+            }
+        }
+    }
+    Ok(s)
+}
+
+fn retention_section(table: &toml::Table) -> Result<Retention, ParseError> {
+    let mut r = Retention::default();
+    for (key, value) in table {
+        let path = format!("retention.{key}");
+        let Some(&(_, res)) = RETENTION_KEYS.iter().find(|(k, _)| k == key) else {
+            let names: Vec<&str> = RETENTION_KEYS.iter().map(|(k, _)| *k).collect();
+            return Err(unknown(
+                &path,
+                &format!("[retention] takes {}", names.join(", ")),
+            ));
+        };
+        let d = parse_duration(string(&path, value)?).map_err(|m| ParseError::at(&path, m))?;
+        if d > MAX_RETENTION {
+            return Err(ParseError::at(&path, "longer than 100 years"));
+        }
+        let window = Duration::from_millis(res.window_ms().unsigned_abs());
+        if d < window {
+            return Err(ParseError::at(
+                &path,
+                format!(
+                    "{} is shorter than {}, the time one file of this resolution covers: \
+                     expiry drops whole files, so data would be kept up to twice as long as asked",
+                    show(d),
+                    show(window)
+                ),
+            ));
+        }
+        *slot(&mut r, res) = Some(d);
+    }
+    // Each resolution is made from the finer one when that expires: a
+    // coarser one kept for less would be expired before it ever held data.
+    for pair in RETENTION_KEYS.windows(2) {
+        let (finer, coarser) = (pair[0], pair[1]);
+        let (f, c) = (*slot(&mut r, finer.1), *slot(&mut r, coarser.1));
+        if let (Some(f), Some(c)) = (f, c)
+            && c < f
+        {
+            return Err(ParseError::at(
+                format!("retention.{}", coarser.0),
+                format!(
+                    "{} is shorter than retention.{} ({}): data moves to a coarser resolution \
+                     when the finer one expires, so each must be kept at least as long as the finer one",
+                    show(c),
+                    finer.0,
+                    show(f)
+                ),
+            ));
+        }
+    }
+    Ok(r)
+}
+
+fn slot(r: &mut Retention, res: Resolution) -> &mut Option<Duration> {
+    match res {
+        Resolution::Raw => &mut r.raw,
+        Resolution::OneMinute => &mut r.one_minute,
+        Resolution::FiveMinutes => &mut r.five_minutes,
+        Resolution::OneHour => &mut r.one_hour,
+    }
+}
+
+const UNITS: [(char, u64); 5] = [
+    ('w', 7 * 86_400),
+    ('d', 86_400),
+    ('h', 3600),
+    ('m', 60),
+    ('s', 1),
+];
+
+/// Parses a humane duration: one or more `<integer><unit>` terms, units
+/// `w`, `d`, `h`, `m`, `s` ("3h", "15d", "1d12h").
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || {
+        format!(
+            "{text:?} is not a duration: expected a whole number and a unit \
+             (s, m, h, d or w), e.g. \"3h\", \"15d\", \"1d12h\""
+        )
+    };
+    let mut total: u64 = 0;
+    let mut digits = String::new();
+    let mut terms = 0;
+    for ch in text.trim().chars() {
+        if ch.is_ascii_digit() {
+            digits.push(ch);
+            continue;
+        }
+        let per = UNITS
+            .iter()
+            .find(|(u, _)| *u == ch)
+            .map(|(_, s)| *s)
+            .ok_or_else(bad)?;
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        total = n
+            .checked_mul(per)
+            .and_then(|s| total.checked_add(s))
+            .ok_or_else(bad)?;
+        digits.clear();
+        terms += 1;
+    }
+    if terms == 0 || !digits.is_empty() {
+        return Err(bad());
+    }
+    if total == 0 {
+        return Err(format!("{text:?}: a retention must be longer than zero"));
+    }
+    Ok(Duration::from_secs(total))
+}
+
+/// The largest unit up to days that divides `d` exactly ("15d", "90m").
+fn show(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (unit, per) = UNITS[1..]
+        .iter()
+        .find(|(_, per)| secs.is_multiple_of(*per))
+        .copied()
+        .unwrap_or(('s', 1));
+    format!("{}{unit}", secs / per)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(text: &str) -> ParseError {
+        parse(text).expect_err(text)
+    }
+
+    #[test]
+    fn empty_file_means_cloudwatch_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c, FileConfig::default());
+        assert_eq!(c.retention, Retention::default());
+    }
+
+    #[test]
+    fn full_file_is_read() {
+        let c = parse(
+            r#"
+            [server]
+            listen = "0.0.0.0:4566"
+            data_dir = "/var/lib/stratus"
+            public_url = "https://mon.example.com"
+            smtp_url = "smtp://relay:25"
+            smtp_from = "S <s@example.com>"
+
+            [retention]
+            raw = "6h"
+            one_minute = "1d12h"
+            five_minutes = "8w"
+            one_hour = "455d"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.server.listen, Some("0.0.0.0:4566".parse().unwrap()));
+        assert_eq!(c.server.data_dir, Some(PathBuf::from("/var/lib/stratus")));
+        assert_eq!(c.server.smtp_url.as_deref(), Some("smtp://relay:25"));
+        let h = |n: u64| Some(Duration::from_secs(n * 3600));
+        assert_eq!(c.retention.raw, h(6));
+        assert_eq!(c.retention.one_minute, h(36));
+        assert_eq!(c.retention.five_minutes, h(56 * 24));
+        assert_eq!(c.retention.one_hour, h(455 * 24));
+    }
+
+    #[test]
+    fn missing_retention_keys_keep_their_defaults() {
+        let c = parse("[retention]\none_hour = \"730d\"\n").unwrap();
+        assert_eq!(c.retention.raw, Retention::default().raw);
+        assert_eq!(
+            c.retention.one_hour,
+            Some(Duration::from_secs(730 * 86_400))
+        );
+    }
+
+    #[test]
+    fn broken_configs_are_refused_naming_the_key() {
+        let cases: [(&str, &str, &str); 10] = [
+            (
+                "[retention]\nraww = \"3h\"\n",
+                "retention.raww",
+                "unknown key",
+            ),
+            ("[server]\nport = 80\n", "server.port", "unknown key"),
+            ("[storage]\n", "storage", "unknown key"),
+            (
+                "[retention]\nraw = \"3 hours\"\n",
+                "retention.raw",
+                "not a duration",
+            ),
+            (
+                "[retention]\nraw = 3\n",
+                "retention.raw",
+                "expected a string",
+            ),
+            (
+                "[retention]\none_minute = \"0d\"\n",
+                "retention.one_minute",
+                "longer than zero",
+            ),
+            (
+                "[retention]\nraw = \"30m\"\n",
+                "retention.raw",
+                "shorter than 1h, the time one file",
+            ),
+            (
+                "[retention]\none_hour = \"30d\"\n",
+                "retention.one_hour",
+                "shorter than retention.five_minutes (63d)",
+            ),
+            (
+                "[retention]\nraw = \"20d\"\n",
+                "retention.one_minute",
+                "shorter than retention.raw (20d)",
+            ),
+            (
+                "[server]\nlisten = \"localhost\"\n",
+                "server.listen",
+                "not an address",
+            ),
+        ];
+        for (text, key, message) in cases {
+            let e = refused(text);
+            assert_eq!(e.key, key, "{text}");
+            assert!(e.message.contains(message), "{text}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn syntax_errors_are_refused() {
+        let e = refused("[retention\nraw = \"3h\"");
+        assert_eq!(e.key, "");
+        assert!(!e.message.is_empty());
+        let e = refused("server = 1\n");
+        assert_eq!(e.key, "server");
+    }
+
+    #[test]
+    fn the_packaged_example_is_valid_and_keeps_cloudwatch_retention() {
+        let c = parse(include_str!("../../../packaging/server.toml")).unwrap();
+        assert_eq!(c.retention, Retention::default());
+        assert_eq!(c.server.listen, Some("127.0.0.1:4566".parse().unwrap()));
+        assert_eq!(c.server.data_dir, Some(PathBuf::from("/var/lib/stratus")));
+        // Uncommenting the retention lines changes nothing either.
+        let uncommented = include_str!("../../../packaging/server.toml")
+            .lines()
+            .map(|l| {
+                l.strip_prefix("# ")
+                    .filter(|r| r.contains(" = \""))
+                    .unwrap_or(l)
+            })
+            .filter(|l| {
+                !l.contains("smtp_url") && !l.contains("public_url") && !l.contains("smtp_from")
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = parse(&uncommented).unwrap();
+        assert_eq!(c.retention, Retention::default());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2w"), Ok(Duration::from_secs(14 * 86_400)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        for bad in ["", "h", "3", "3x", "-3h", "3.5h", "99999999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(show(Duration::from_secs(63 * 86_400)), "63d");
+        assert_eq!(show(Duration::from_secs(15 * 86_400)), "15d");
+    }
+
+    #[test]
+    fn the_file_name_is_in_the_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.toml");
+        std::fs::write(&path, "[retention]\nraw = \"1x\"\n").unwrap();
+        let msg = load(&path).unwrap_err().to_string();
+        assert!(
+            msg.contains("server.toml: retention.raw: \"1x\" is not a duration"),
+            "{msg}"
+        );
+        let msg = load(&dir.path().join("absent.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("absent.toml"), "{msg}");
+    }
+}
