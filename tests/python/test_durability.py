@@ -235,3 +235,38 @@ def test_clean_shutdown_and_restart_keep_data(make_server):
     with pytest.raises(botocore.exceptions.EndpointConnectionError):
         srv.kill()
         srv.client().list_metrics()
+
+
+def test_sigterm_as_soon_as_the_port_opens_stops_cleanly(tmp_path):
+    """The signal handlers are installed before the port opens: a SIGTERM that arrives
+    the moment the server accepts connections ends it cleanly (exit 0, "stopping"
+    logged), it does not kill it mid-start."""
+    import signal
+    import socket
+    import subprocess
+
+    from conftest import free_port, stratus_bin
+
+    for attempt in range(3):
+        port = free_port()
+        log_path = tmp_path / f"start-{attempt}.log"
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(
+                [str(stratus_bin()), "server", "--data-dir", str(tmp_path / f"d{attempt}"),
+                 "--listen", f"127.0.0.1:{port}"],
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+            deadline = time.monotonic() + 30
+            while True:
+                assert proc.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, "never listened: " + log_path.read_text()
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.05).close()
+                    break
+                except OSError:
+                    time.sleep(0.002)
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=30)
+        text = log_path.read_text()
+        assert code == 0, f"exit {code}:\n{text}"
+        assert "signal received, stopping" in text, text

@@ -134,22 +134,34 @@ fn admin_key_from_env() -> anyhow::Result<Option<(String, String)>> {
 }
 
 fn serve(args: ServerArgs, quick_start: bool) -> anyhow::Result<()> {
-    serve_with(args, |s| print_banner(s, quick_start), shutdown_signal())
+    serve_with(args, |s| print_banner(s, quick_start), || async {})
 }
 
-/// Runs the server until `shutdown` resolves; `on_started` runs once it listens.
-fn serve_with(
+/// Runs the server until SIGINT or SIGTERM, then `after_signal`, then stops;
+/// `on_started` runs once it listens. The signal handlers are in place before
+/// the port opens, so a signal during start-up stops it cleanly too.
+fn serve_with<F>(
     args: ServerArgs,
     on_started: impl FnOnce(&stratus_server::Started),
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+    after_signal: impl FnOnce() -> F + Send + 'static,
+) -> anyhow::Result<()>
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
     let config = args.into_config()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(async move { stratus_server::run(config, on_started, shutdown).await })?;
-    Ok(())
+    rt.block_on(async move {
+        let signal = shutdown_signal().context("installing signal handlers")?;
+        let shutdown = async move {
+            signal.await;
+            after_signal().await;
+        };
+        stratus_server::run(config, on_started, shutdown).await?;
+        anyhow::Ok(())
+    })
 }
 
 fn print_banner(s: &stratus_server::Started, quick_start: bool) {
@@ -180,21 +192,17 @@ fn print_banner(s: &stratus_server::Started, quick_start: bool) {
     println!("Press Ctrl-C to stop.");
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Registers SIGINT and SIGTERM handlers now (inside the runtime); the
+/// future resolves on the first of them.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("signal received, stopping");
+        tracing::info!("signal received, stopping");
+    })
 }

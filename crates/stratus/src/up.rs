@@ -76,14 +76,13 @@ pub fn run(args: crate::ServerArgs) -> anyhow::Result<()> {
             }
         }
     };
-    let shutdown = {
+    let after_signal = {
         let agent = agent.clone();
-        async move {
-            crate::shutdown_signal().await;
+        move || async move {
             let _ = tokio::task::spawn_blocking(move || agent.stop()).await;
         }
     };
-    crate::serve_with(args, on_started, shutdown)?;
+    crate::serve_with(args, on_started, after_signal)?;
     // The server failed or stopped without a signal: never leave the agent behind.
     agent.stop();
     Ok(())
