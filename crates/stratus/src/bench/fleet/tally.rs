@@ -1,7 +1,8 @@
 //! What the senders observed: requests and their outcomes by error code,
 //! accepted datapoints, every request's latency (a `Vec` of 4-byte
-//! microseconds: 100k requests are 400 kB), and how late sends started
-//! against their schedule. Reports read a snapshot; a window is the
+//! microseconds: 100k requests are 400 kB; kept apart for each host's first
+//! send, which creates its series, and the later ones), and how late sends
+//! started against their schedule. Reports read a snapshot; a window is the
 //! difference of two snapshots, latencies of a window the tail appended
 //! since the previous one.
 
@@ -29,6 +30,8 @@ pub struct Counts {
 #[derive(Default)]
 pub struct Tally {
     inner: Mutex<(Counts, Vec<u32>)>,
+    /// Latencies of each host's first send (new series) and of the others.
+    by_round: Mutex<[Vec<u32>; 2]>,
 }
 
 /// The error code of a failed attempt: the AWS code, else the HTTP status,
@@ -66,7 +69,17 @@ pub fn error_code(outcome: &Outcome) -> Option<(String, String)> {
 }
 
 impl Tally {
-    pub fn record(&self, outcome: &Outcome, datums: u32, latency: Duration, late_by: Duration) {
+    pub fn record(
+        &self,
+        outcome: &Outcome,
+        datums: u32,
+        latency: Duration,
+        late_by: Duration,
+        first_send: bool,
+    ) {
+        let micros = u32::try_from(latency.as_micros()).unwrap_or(u32::MAX);
+        self.by_round.lock().unwrap_or_else(|p| p.into_inner())[usize::from(!first_send)]
+            .push(micros);
         let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let (c, latencies) = &mut *guard;
         c.sent += 1;
@@ -84,7 +97,13 @@ impl Tally {
             c.late += 1;
         }
         c.max_late = c.max_late.max(late_by);
-        latencies.push(u32::try_from(latency.as_micros()).unwrap_or(u32::MAX));
+        latencies.push(micros);
+    }
+
+    /// Latencies of every host's first send, and of all later sends.
+    pub fn by_round(&self) -> (Vec<u32>, Vec<u32>) {
+        let guard = self.by_round.lock().unwrap_or_else(|p| p.into_inner());
+        (guard[0].clone(), guard[1].clone())
     }
 
     /// The counts so far and the latencies recorded from index `from` on.
@@ -149,8 +168,8 @@ mod tests {
     fn outcomes_are_counted_by_code() {
         let t = Tally::default();
         let ms = Duration::from_millis;
-        t.record(&Outcome::Accepted, 50, ms(2), ms(0));
-        t.record(&Outcome::Accepted, 50, ms(3), ms(250));
+        t.record(&Outcome::Accepted, 50, ms(2), ms(0), true);
+        t.record(&Outcome::Accepted, 50, ms(3), ms(250), false);
         t.record(
             &Outcome::Rejected {
                 status: 400,
@@ -160,19 +179,28 @@ mod tests {
             50,
             ms(1),
             ms(0),
+            false,
         );
         t.record(
             &Outcome::Retry("HTTP 503 ServiceUnavailable: busy".into()),
             50,
             ms(1),
             ms(0),
+            false,
         );
-        t.record(&Outcome::Retry("HTTP 500: oops".into()), 50, ms(1), ms(0));
+        t.record(
+            &Outcome::Retry("HTTP 500: oops".into()),
+            50,
+            ms(1),
+            ms(0),
+            false,
+        );
         t.record(
             &Outcome::Retry("io: Connection refused".into()),
             50,
             ms(1),
             ms(0),
+            false,
         );
         let (c, lat, n) = t.snapshot(0);
         assert_eq!((c.sent, c.ok, c.failed, c.datapoints), (6, 2, 4, 100));
@@ -191,5 +219,8 @@ mod tests {
         assert_eq!(n, 6);
         let (_, tail, _) = t.snapshot(4);
         assert_eq!(tail, [1000, 1000]);
+        let (first, later) = t.by_round();
+        assert_eq!(first, [2000]);
+        assert_eq!(later, [3000, 1000, 1000, 1000, 1000]);
     }
 }
