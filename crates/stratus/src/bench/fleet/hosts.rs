@@ -317,7 +317,12 @@ mod tests {
             *per_metric.entry(d.metric_name.as_str()).or_default() += 1;
             // Every name is one the agent's plugin table knows, with its unit.
             let (plugin, field) = d.metric_name.split_once('_').unwrap();
-            assert_eq!(default_unit(plugin, field), Some(d.unit), "{}", d.metric_name);
+            assert_eq!(
+                default_unit(plugin, field),
+                Some(d.unit),
+                "{}",
+                d.metric_name
+            );
             assert_eq!(dim(d, "host"), Some(h.host()));
             assert!(dim(d, "InstanceId").unwrap().starts_with("i-0"));
             assert_eq!(dim(d, "InstanceId").unwrap().len(), 19);
@@ -326,7 +331,10 @@ mod tests {
             let names: Vec<&str> = d.dimensions.iter().map(|(n, _)| n.as_str()).collect();
             let mut sorted = names.clone();
             sorted.sort();
-            assert_eq!(names, sorted, "dimensions sorted by name, as the agent sends them");
+            assert_eq!(
+                names, sorted,
+                "dimensions sorted by name, as the agent sends them"
+            );
             assert!(value(d).is_finite() && value(d) >= 0.0, "{d:?}");
             assert_eq!(d.timestamp_ms, 1_767_323_045_000);
             assert!(!d.high_resolution);
@@ -360,7 +368,11 @@ mod tests {
             .map(value)
             .sum();
         assert!((total - 100.0).abs() < 1e-9, "{total}");
-        let changed = a.iter().zip(&b).filter(|(x, y)| value(x) != value(y)).count();
+        let changed = a
+            .iter()
+            .zip(&b)
+            .filter(|(x, y)| value(x) != value(y))
+            .count();
         assert!(changed > 30, "only {changed} values changed between rounds");
         assert_eq!(a, h.datums(0, 60, 0), "deterministic");
         assert!(FleetHost::new(0).datums(0, 10, 0)[0].high_resolution);
@@ -370,9 +382,7 @@ mod tests {
     fn hosts_are_distinct() {
         let names: BTreeSet<String> = (0..20_000).map(|i| FleetHost::new(i).host).collect();
         assert_eq!(names.len(), 20_000);
-        let ids: BTreeSet<String> = (0..20_000)
-            .map(|i| FleetHost::new(i).instance_id)
-            .collect();
+        let ids: BTreeSet<String> = (0..20_000).map(|i| FleetHost::new(i).instance_id).collect();
         assert_eq!(ids.len(), 20_000);
     }
 }
