@@ -347,7 +347,7 @@ fn print_window(prev: &Snapshot, now: &Snapshot, window: Vec<u32>, start: Instan
         },
     );
     println!(
-        "[{:>5.0} s] requests {} ok {} failed {} | {:.0} datapoints/s | latency ms p50 {:.2} p90 {:.2} p99 {:.2} max {:.2} | late sends {} (max {:.0} ms) | {server} | generator CPU {:.0}% | {disk} | load {}",
+        "[{:>5.0} s] requests {} ok {} failed {} | {:.0} datapoints/s | latency ms p50 {:.2} p90 {:.2} p99 {:.2} max {:.2} | late sends {} (latest so far {:.0} ms) | {server} | generator CPU {:.0}% | {disk} | load {}",
         now.at.duration_since(start).as_secs_f64(),
         c.sent - p.sent,
         c.ok - p.ok,

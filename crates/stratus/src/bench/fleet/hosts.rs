@@ -327,7 +327,11 @@ mod tests {
             assert!(dim(d, "InstanceId").unwrap().starts_with("i-0"));
             assert_eq!(dim(d, "InstanceId").unwrap().len(), 19);
             assert!(dim(d, "ImageId").unwrap().starts_with("ami-"));
-            assert_eq!(dim(d, "InstanceType"), Some("m5.large"));
+            assert_eq!(
+                dim(d, "InstanceType"),
+                Some("c5.large"),
+                "host 7 of m5, c5, r5 in turn"
+            );
             let names: Vec<&str> = d.dimensions.iter().map(|(n, _)| n.as_str()).collect();
             let mut sorted = names.clone();
             sorted.sort();
