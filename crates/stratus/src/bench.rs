@@ -3,6 +3,7 @@
 //! Nothing here asserts speed; it measures.
 
 mod alarms;
+mod fleet;
 mod smtp_sink;
 
 use anyhow::{Context as _, bail};
@@ -38,6 +39,8 @@ pub struct BenchArgs {
     /// Alarms (each on its own series) in the alarms run.
     #[arg(long, default_value_t = 100_000)]
     alarms: usize,
+    #[command(flatten)]
+    fleet: fleet::FleetArgs,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -48,6 +51,9 @@ enum Suite {
     Query,
     /// Alarm evaluation rounds and alarm-to-email latency.
     Alarms,
+    /// Simulated agent hosts sending on schedule (--hosts, --interval,
+    /// --duration): throughput, latency, server RSS/CPU, bytes on disk.
+    Fleet,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -72,6 +78,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if args.suite == Suite::Alarms {
         alarms::run(&args)?;
+    }
+    if args.suite == Suite::Fleet {
+        fleet::run(&args)?;
     }
     Ok(())
 }
@@ -164,18 +173,24 @@ impl Drop for ServerProc {
     }
 }
 
+#[derive(Clone)]
 struct ProcSample {
     rss_kib: u64,
+    /// Peak RSS (VmHWM).
+    hwm_kib: u64,
     cpu_ticks: u64,
 }
 
 fn proc_sample(pid: u32) -> ProcSample {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss_kib = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0);
+    let kib = |field: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let (rss_kib, hwm_kib) = (kib("VmRSS:"), kib("VmHWM:"));
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the parenthesised command name: utime is 14th, stime 15th overall.
     let cpu_ticks = stat
@@ -186,7 +201,11 @@ fn proc_sample(pid: u32) -> ProcSample {
                 + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
         })
         .unwrap_or(0);
-    ProcSample { rss_kib, cpu_ticks }
+    ProcSample {
+        rss_kib,
+        hwm_kib,
+        cpu_ticks,
+    }
 }
 
 fn dir_bytes(path: &Path) -> u64 {
