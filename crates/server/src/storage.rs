@@ -15,8 +15,8 @@ use stratus_tsdb as tsdb;
 
 pub struct MetricStore {
     db: Arc<tsdb::Db>,
-    /// The background compaction thread and the way to stop it.
-    compactor: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
+    /// The background sealing and compaction thread and the way to stop it.
+    background: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
 }
 
 /// How often rollups, merges and expiry run. Windows are at least an hour
@@ -25,17 +25,33 @@ pub struct MetricStore {
 /// paying for compaction.
 const COMPACT_EVERY: Duration = Duration::from_secs(60);
 
-fn spawn_compactor(db: Arc<tsdb::Db>) -> std::io::Result<(Sender<()>, JoinHandle<()>)> {
+/// How often the background thread looks whether the head is due to be
+/// sealed. Sealing here, not in the PutMetricData that fills the head, keeps
+/// writing a block (seconds, at fleet scale) out of every request's latency;
+/// the head may overshoot its size for this long (the engine seals inline at
+/// twice the size if this thread falls behind).
+const SEAL_CHECK_EVERY: Duration = Duration::from_millis(250);
+
+fn spawn_background(db: Arc<tsdb::Db>) -> std::io::Result<(Sender<()>, JoinHandle<()>)> {
     let (stop, stopped) = mpsc::channel::<()>();
     let handle = std::thread::Builder::new()
-        .name("tsdb-compact".into())
+        .name("tsdb-background".into())
         .spawn(move || {
+            // At start too: catch up on what came due while the server was down.
+            let mut next_compaction = std::time::Instant::now();
             loop {
-                // At start too: catch up on what came due while the server was down.
-                if let Err(e) = db.compact() {
-                    tracing::error!(error = %e, "tsdb compaction failed; will retry");
+                if db.seal_due()
+                    && let Err(e) = db.seal()
+                {
+                    tracing::error!(error = %e, "tsdb seal failed; will retry");
                 }
-                match stopped.recv_timeout(COMPACT_EVERY) {
+                if std::time::Instant::now() >= next_compaction {
+                    if let Err(e) = db.compact() {
+                        tracing::error!(error = %e, "tsdb compaction failed; will retry");
+                    }
+                    next_compaction = std::time::Instant::now() + COMPACT_EVERY;
+                }
+                match stopped.recv_timeout(SEAL_CHECK_EVERY) {
                     Err(RecvTimeoutError::Timeout) => {}
                     Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
                 }
@@ -81,19 +97,31 @@ impl std::fmt::Debug for MetricStore {
 
 impl MetricStore {
     pub fn open(dir: &Path, fsync: bool, retention: tsdb::Retention) -> Result<Self, ServerError> {
+        MetricStore::open_with(
+            dir,
+            tsdb::Options {
+                fsync,
+                retention,
+                ..tsdb::Options::default()
+            },
+        )
+    }
+
+    /// Opens with `opts`, except that sealing and compaction are always this
+    /// store's background thread's job.
+    fn open_with(dir: &Path, opts: tsdb::Options) -> Result<Self, ServerError> {
         let opts = tsdb::Options {
-            fsync,
-            retention,
             compact_on_seal: false,
-            ..tsdb::Options::default()
+            seal_on_write: false,
+            ..opts
         };
         let db = tsdb::Db::open(dir, opts).map_err(|e| ServerError::Storage(e.to_string()))?;
         let db = Arc::new(db);
-        let compactor = spawn_compactor(db.clone())
-            .map_err(|e| ServerError::Storage(format!("starting the compaction thread: {e}")))?;
+        let background = spawn_background(db.clone())
+            .map_err(|e| ServerError::Storage(format!("starting the tsdb thread: {e}")))?;
         Ok(MetricStore {
             db,
-            compactor: Mutex::new(Some(compactor)),
+            background: Mutex::new(Some(background)),
         })
     }
 
@@ -175,14 +203,15 @@ impl MetricStore {
         self.db.stats()
     }
 
-    /// Stops compaction (waiting for a pass in progress) and seals the head.
+    /// Stops the background thread (waiting for a seal or compaction in
+    /// progress) and seals the head.
     pub fn shutdown(&self) -> Result<(), ServerError> {
-        let compactor = self
-            .compactor
+        let background = self
+            .background
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        if let Some((stop, handle)) = compactor {
+        if let Some((stop, handle)) = background {
             let _ = stop.send(());
             let _ = handle.join();
         }
@@ -236,6 +265,42 @@ pub fn merge_units(aggs: Vec<PeriodAgg>) -> Vec<PeriodAgg> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_head_is_sealed_by_the_background_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MetricStore::open_with(
+            dir.path(),
+            tsdb::Options {
+                max_head_samples: 100,
+                ..tsdb::Options::default()
+            },
+        )
+        .unwrap();
+        let metric = MetricId {
+            namespace: "Seal".into(),
+            metric_name: "m".into(),
+            dimensions: vec![],
+        };
+        let now = Timestamp::now().millis();
+        let datums = (0..150)
+            .map(|i| Datum {
+                metric: metric.clone(),
+                timestamp: Timestamp::from_millis(now - i * 1000),
+                unit: Unit::Count,
+                high_resolution: false,
+                value: DatumValue::Single(i as f64),
+            })
+            .collect();
+        store.put(datums, None).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while store.stats().sealed_samples < 150 {
+            assert!(std::time::Instant::now() < deadline, "{:?}", store.stats());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(store.stats().head_samples, 0);
+        store.shutdown().unwrap();
+    }
 
     #[test]
     fn compaction_runs_in_the_background_not_in_the_seal() {

@@ -358,8 +358,12 @@ impl Db {
                 note_ts(&mut inner.last_ts, id, sample.timestamp_ms);
                 inner.head.push(id, sample.clone());
             }
-            let due = inner.head.samples() >= self.opts.max_head_samples
-                || inner.last_seal.elapsed() >= self.opts.seal_interval;
+            let due = if self.opts.seal_on_write {
+                inner.head.samples() >= self.opts.max_head_samples
+                    || inner.last_seal.elapsed() >= self.opts.seal_interval
+            } else {
+                inner.head.samples() >= self.opts.max_head_samples.saturating_mul(2)
+            };
             (seq, due)
         };
         self.wal.commit(seq)?;
@@ -442,6 +446,16 @@ impl Db {
 
     /// Writes the head to a new block, records new series in the catalog,
     /// then deletes the WAL segments the block covers.
+    /// Whether the head is due to be sealed (it holds `max_head_samples`, or
+    /// `seal_interval` has passed since the last seal). For callers that seal
+    /// from a background thread ([`Options::seal_on_write`] off).
+    pub fn seal_due(&self) -> bool {
+        let inner = read(&self.inner);
+        inner.head.samples() > 0
+            && (inner.head.samples() >= self.opts.max_head_samples
+                || inner.last_seal.elapsed() >= self.opts.seal_interval)
+    }
+
     pub fn seal(&self) -> Result<(), Error> {
         let state = lock(&self.seal);
         self.seal_locked(state)

@@ -207,6 +207,12 @@ pub struct Options {
     /// Run [`crate::Db::compact`] after every seal. With `false` the caller
     /// schedules compaction itself.
     pub compact_on_seal: bool,
+    /// Seal inside the `write` that finds the head due. With `false` the
+    /// caller seals when [`crate::Db::seal_due`] says so (from a background
+    /// thread, so no write waits for a block to be written), and a write
+    /// seals only when the head has reached twice `max_head_samples` (the
+    /// caller is not keeping up; memory stays bounded).
+    pub seal_on_write: bool,
     /// `Db::list_series` hides series whose newest sample is older than
     /// this (AWS: two weeks); `None` lists every series.
     pub hide_inactive_after: Option<Duration>,
@@ -228,6 +234,7 @@ impl Default for Options {
             max_batch_ids: 1_000_000,
             retention: Retention::default(),
             compact_on_seal: true,
+            seal_on_write: true,
             hide_inactive_after: Some(Duration::from_secs(14 * 86_400)),
             clock: Clock::system(),
             fail_hook: None,

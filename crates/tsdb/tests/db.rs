@@ -501,3 +501,44 @@ fn assert_wal_is_small(dir: &Path) {
     let n = std::fs::read_dir(dir.join("wal")).unwrap().count();
     assert!(n <= 2, "{n} WAL segments left");
 }
+
+#[test]
+fn without_seal_on_write_the_caller_seals_and_writes_seal_only_at_twice_the_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(
+        dir.path(),
+        Options {
+            max_head_samples: 100,
+            seal_on_write: false,
+            compact_on_seal: false,
+            ..kept_forever()
+        },
+    )
+    .unwrap();
+    let k = key("NS", "m", &[]);
+    let write = |from: i64, n: i64| {
+        let mut batch = WriteBatch::new();
+        for i in from..from + n {
+            batch.push(k.clone(), Sample::single(i * 1000, 0, 1.0));
+        }
+        db.write(&batch).unwrap();
+    };
+    assert!(!db.seal_due(), "an empty head is never due");
+    write(0, 150);
+    let s = db.stats();
+    assert_eq!(
+        (s.head_samples, s.sealed_samples),
+        (150, 0),
+        "the write did not seal"
+    );
+    assert!(db.seal_due());
+    db.seal().unwrap();
+    assert!(!db.seal_due());
+    assert_eq!(db.stats().sealed_samples, 150);
+    // A caller that falls behind: at twice the head size the write seals.
+    write(150, 199);
+    assert_eq!(db.stats().sealed_samples, 150);
+    write(349, 1);
+    let s = db.stats();
+    assert_eq!((s.head_samples, s.sealed_samples), (0, 350), "{s:?}");
+}
