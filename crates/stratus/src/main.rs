@@ -163,15 +163,19 @@ where
         .max_blocking_threads(MAX_BLOCKING_THREADS)
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(async move {
-        let signal = shutdown_signal().context("installing signal handlers")?;
+    // Errors become `anyhow` out here, on the main thread's short stack: a
+    // backtrace (RUST_BACKTRACE) captured inside the runtime would push the
+    // message itself off a log's tail.
+    let served = rt.block_on(async move {
+        let signal = shutdown_signal()?;
         let shutdown = async move {
             signal.await;
             after_signal().await;
         };
-        stratus_server::run(config, on_started, shutdown).await?;
-        anyhow::Ok(())
-    })
+        Ok::<_, std::io::Error>(stratus_server::run(config, on_started, shutdown).await)
+    });
+    served.context("installing signal handlers")??;
+    Ok(())
 }
 
 fn print_banner(s: &stratus_server::Started, quick_start: bool) {
