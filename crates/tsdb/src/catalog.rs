@@ -134,13 +134,7 @@ impl Catalog {
         let tmp = self.path.with_extension("log.tmp");
         let ctx = |what: &str, p: &Path| format!("{what} {}", p.display());
         let mut buf = HEADER.to_vec();
-        let mut payload = Vec::new();
-        for (id, key) in defs {
-            payload.clear();
-            put_uvarint(&mut payload, u64::from(id));
-            put_key(&mut payload, key);
-            put_frame(&mut buf, MAGIC, &payload);
-        }
+        put_definitions(&mut buf, defs);
         let mut file = OpenOptions::new()
             .create(true)
             .truncate(true)
@@ -170,13 +164,7 @@ impl Catalog {
         defs: impl Iterator<Item = (SeriesId, &'a SeriesKey)>,
     ) -> Result<(), Error> {
         let mut buf = Vec::new();
-        let mut payload = Vec::new();
-        for (id, key) in defs {
-            payload.clear();
-            put_uvarint(&mut payload, u64::from(id));
-            put_key(&mut payload, key);
-            put_frame(&mut buf, MAGIC, &payload);
-        }
+        put_definitions(&mut buf, defs);
         if buf.is_empty() {
             return Ok(());
         }
@@ -217,4 +205,14 @@ fn decode_def(payload: &[u8]) -> Result<(SeriesId, SeriesKey), crate::error::Dec
         .map_err(|_| crate::error::DecodeError("series id out of range"))?;
     let key = read_key(&mut r)?;
     Ok((id, key))
+}
+/// Appends one framed record per definition to `buf`.
+fn put_definitions<'a>(buf: &mut Vec<u8>, defs: impl Iterator<Item = (SeriesId, &'a SeriesKey)>) {
+    let mut payload = Vec::new();
+    for (id, key) in defs {
+        payload.clear();
+        put_uvarint(&mut payload, u64::from(id));
+        put_key(&mut payload, key);
+        put_frame(buf, MAGIC, &payload);
+    }
 }

@@ -71,6 +71,15 @@ struct Inner {
     encoded_key: Vec<u8>,
 }
 
+impl Inner {
+    /// The head holds `max_head_samples`, or `seal_interval` has passed
+    /// since the last seal.
+    fn head_due(&self, opts: &Options) -> bool {
+        self.head.samples() >= opts.max_head_samples
+            || self.last_seal.elapsed() >= opts.seal_interval
+    }
+}
+
 struct SealState {
     catalog: Catalog,
     /// Ids of forgotten series the catalog file may still name: reusable
@@ -359,8 +368,7 @@ impl Db {
                 inner.head.push(id, sample.clone());
             }
             let due = if self.opts.seal_on_write {
-                inner.head.samples() >= self.opts.max_head_samples
-                    || inner.last_seal.elapsed() >= self.opts.seal_interval
+                inner.head_due(&self.opts)
             } else {
                 inner.head.samples() >= self.opts.max_head_samples.saturating_mul(2)
             };
@@ -451,9 +459,7 @@ impl Db {
     /// from a background thread ([`Options::seal_on_write`] off).
     pub fn seal_due(&self) -> bool {
         let inner = read(&self.inner);
-        inner.head.samples() > 0
-            && (inner.head.samples() >= self.opts.max_head_samples
-                || inner.last_seal.elapsed() >= self.opts.seal_interval)
+        inner.head.samples() > 0 && inner.head_due(&self.opts)
     }
 
     pub fn seal(&self) -> Result<(), Error> {
