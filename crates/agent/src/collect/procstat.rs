@@ -30,6 +30,7 @@
 //! Plus one lookup reading (selector tag only) with `pid_count`, published as
 //! `procstat_lookup_pid_count` (see `metric_name`).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -95,8 +96,10 @@ impl Finder {
                         if e.kernel_thread {
                             return re.is_match(&e.comm);
                         }
-                        complete_name(&proc_root.join(e.pid.to_string()), &e.comm)
-                            .is_some_and(|name| re.is_match(&name))
+                        re.is_match(&complete_name(
+                            || proc_root.join(e.pid.to_string()),
+                            &e.comm,
+                        ))
                     })
                     .map(|e| e.pid)
                     .collect();
@@ -145,24 +148,24 @@ pub fn process_name(pid_dir: &Path) -> Option<String> {
             procfile::kv_text(&status, "Name")?.to_string()
         }
     };
-    complete_name(pid_dir, &name)
+    Some(complete_name(|| pid_dir.to_path_buf(), &name).into_owned())
 }
 
 /// `comm` as gopsutil names the process: when the kernel cut it at 15
-/// bytes, the basename of argv[0] if that starts with it (a `Cow` would
-/// save nothing: names are matched as `&str` and most are short).
-fn complete_name(pid_dir: &Path, comm: &str) -> Option<String> {
+/// bytes, the basename of argv[0] (`pid_dir()/cmdline`) if that starts with
+/// it. Short names, most of them, are borrowed: no path, read or copy.
+fn complete_name<'a>(pid_dir: impl FnOnce() -> PathBuf, comm: &'a str) -> Cow<'a, str> {
     if comm.len() >= 15
-        && let Ok(raw) = std::fs::read(pid_dir.join("cmdline"))
+        && let Ok(raw) = std::fs::read(pid_dir().join("cmdline"))
         && let Some(argv0) = raw.split(|&b| b == 0).next()
     {
         let argv0 = String::from_utf8_lossy(argv0);
         let base = argv0.rsplit('/').next().unwrap_or_default();
         if base.starts_with(comm) {
-            return Some(base.to_string());
+            return Cow::Owned(base.to_string());
         }
     }
-    Some(comm.to_owned())
+    Cow::Borrowed(comm)
 }
 
 /// What one pid's files say, before cpu_usage (which needs history).
