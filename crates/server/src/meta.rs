@@ -58,12 +58,23 @@ impl MetaStore {
         Ok(MetaStore { db })
     }
 
-    pub fn get<T: DeserializeOwned>(&self, table: Table, key: &str) -> Result<Option<T>> {
+    /// `table` in a read transaction of its own; `None` before anything was
+    /// ever written to it.
+    fn read_table(
+        &self,
+        table: Table,
+    ) -> Result<Option<redb::ReadOnlyTable<&'static str, &'static [u8]>>> {
         let tx = self.db.begin_read().map_err(db_err)?;
-        let t = match tx.open_table(table.def()) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(db_err(e)),
+        match tx.open_table(table.def()) {
+            Ok(t) => Ok(Some(t)),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(db_err(e)),
+        }
+    }
+
+    pub fn get<T: DeserializeOwned>(&self, table: Table, key: &str) -> Result<Option<T>> {
+        let Some(t) = self.read_table(table)? else {
+            return Ok(None);
         };
         t.get(key)
             .map_err(db_err)?
@@ -73,11 +84,8 @@ impl MetaStore {
 
     /// All records of a table in key order.
     pub fn list<T: DeserializeOwned>(&self, table: Table) -> Result<Vec<(String, T)>> {
-        let tx = self.db.begin_read().map_err(db_err)?;
-        let t = match tx.open_table(table.def()) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(db_err(e)),
+        let Some(t) = self.read_table(table)? else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for item in t.iter().map_err(db_err)? {
@@ -91,11 +99,8 @@ impl MetaStore {
 
     /// The keys of a table below `end`, in order, without decoding records.
     pub fn keys_below(&self, table: Table, end: &str) -> Result<Vec<String>> {
-        let tx = self.db.begin_read().map_err(db_err)?;
-        let t = match tx.open_table(table.def()) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(db_err(e)),
+        let Some(t) = self.read_table(table)? else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for item in t.range(..end).map_err(db_err)? {
