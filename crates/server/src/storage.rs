@@ -40,6 +40,9 @@ fn spawn_background(db: Arc<tsdb::Db>) -> std::io::Result<(Sender<()>, JoinHandl
             // At start too: catch up on what came due while the server was down.
             let mut next_compaction = std::time::Instant::now();
             loop {
+                // New series join the listing order here, not in the write
+                // that defined them nor in the next ListMetrics.
+                db.settle_listing();
                 if db.seal_due()
                     && let Err(e) = db.seal()
                 {

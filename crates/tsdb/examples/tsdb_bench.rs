@@ -11,6 +11,11 @@
 //!    over each retained resolution with AWS's periods for that age.
 //!    `TSDB_BENCH_DAYS` shortens or lengthens the run.
 //!
+//! 5. Series definition (`-- define`): a fleet's first minute, 10,000 hosts
+//!    × 50 new series written by 32 threads (the server's blocking pool) as
+//!    one batch per host, against the same batches again once every series
+//!    exists (the baseline). `TSDB_BENCH_HOSTS` changes the fleet size.
+//!
 //! Sections 1–3 measure raw storage, so they keep every sample
 //! ([`Retention::forever`]); section 4 uses CloudWatch's retention.
 //!
@@ -853,6 +858,10 @@ fn main() {
         bench_retention();
     }
 
+    if wants("define") {
+        bench_define();
+    }
+
     // 3. Query latency: 7 days of 1-minute data, 1-hour period, one block per day.
     if wants("query") {
         let (_tmp, dir) = bench_dir("query");
@@ -904,4 +913,130 @@ fn main() {
         // The same week, unsealed: write it again to a fresh series in the head.
         drop(db);
     }
+}
+
+/// Section 5: one write per host, every series of the first pass new, the
+/// second pass the same series a minute later. Per-write latency from 32
+/// threads pulling hosts from a shared counter, fsync on, seals in a
+/// background thread as the server runs them.
+fn bench_define() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let hosts: usize = std::env::var("TSDB_BENCH_HOSTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let threads: usize = std::env::var("TSDB_BENCH_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(32);
+    let (_tmp, dir) = bench_dir("define");
+    let opts = Options {
+        seal_on_write: false,
+        ..kept_forever()
+    };
+    let db = Db::open(&dir, opts).expect("open");
+    let per_host = metrics().len();
+    let mut batches: Vec<WriteBatch> = fleet_series(hosts)
+        .chunks(per_host)
+        .map(|c| {
+            let mut b = WriteBatch::with_capacity(per_host);
+            for s in c {
+                b.push(s.key.clone(), Sample::single(T0, s.unit, 1.0));
+            }
+            b
+        })
+        .collect();
+    let stop = AtomicBool::new(false);
+    let pass = |label: &str, batches: &[WriteBatch]| -> f64 {
+        let next = AtomicUsize::new(0);
+        let wall = Instant::now();
+        let mut lat: Vec<(Duration, usize)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut lat = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(b) = batches.get(i) else { break };
+                            let t = Instant::now();
+                            db.write(b).expect("write");
+                            lat.push((t.elapsed(), i));
+                        }
+                        lat
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("writer"))
+                .collect()
+        });
+        let wall = wall.elapsed().as_secs_f64();
+        lat.sort();
+        let q = |f: f64| {
+            lat[((lat.len() as f64 * f) as usize).min(lat.len() - 1)]
+                .0
+                .as_secs_f64()
+                * 1e3
+        };
+        let per_s = batches.len() as f64 / wall;
+        println!(
+            "define {label}: {} writes of {per_host} in {wall:.2} s → {per_s:.0} writes/s ({:.0} series/s); latency ms p50 {:.2} p90 {:.2} p99 {:.2} max {:.2}",
+            batches.len(),
+            per_s * per_host as f64,
+            q(0.5),
+            q(0.9),
+            q(0.99),
+            q(1.0),
+        );
+        // The slowest writes and how many hosts had written before them:
+        // stalls at particular fleet sizes point at a structure resizing.
+        let slowest: Vec<String> = lat
+            .iter()
+            .rev()
+            .take(5)
+            .map(|(d, i)| format!("{:.1} ms at host {i}", d.as_secs_f64() * 1e3))
+            .collect();
+        println!("define {label}: slowest {}", slowest.join(", "));
+        per_s
+    };
+    let (first, later) = std::thread::scope(|s| {
+        // The server's tsdb thread: seal when due, checked every 250 ms.
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                if db.seal_due() {
+                    db.seal().expect("seal");
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        });
+        let first = pass("new series     ", &batches);
+        for b in &mut batches {
+            for (_, sample) in &mut b.entries {
+                sample.timestamp_ms += 60_000;
+            }
+        }
+        let later = pass("existing series", &batches);
+        stop.store(true, Ordering::Relaxed);
+        (first, later)
+    });
+    println!(
+        "define new-series writes run at {:.2}× the rate of writes to existing series; {} series, index ~{:.0} B/series; RSS {:.0} MiB",
+        first / later,
+        db.stats().series,
+        db.stats().series_index_bytes as f64 / db.stats().series.max(1) as f64,
+        rss_kib() as f64 / 1024.0,
+    );
+}
+
+/// This process's resident set (Linux), 0 elsewhere.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }

@@ -26,6 +26,7 @@ use std::time::Instant;
 
 use crate::aggregate::{Aggregate, Bucketer};
 use crate::batch_ids::{self, BATCH_IDS_FILE, BatchIds};
+use crate::batch_keys::BatchKeys;
 use crate::block::{Block, BlockInfo, BlockWriter, Row, block_path};
 use crate::catalog::{CATALOG_FILE, Catalog};
 use crate::compact::{self, Step};
@@ -33,12 +34,14 @@ use crate::error::Error;
 use crate::fsutil::{dir_bytes, sync_dir};
 use crate::head::Head;
 use crate::index::{Conflict, SeriesIndex};
+use crate::key_table::KeyHasher;
+use crate::listing_order::{ListingOrder, SETTLE_AFTER};
 use crate::locks::{lock, read, write};
 use crate::model::{
     FailPoint, Options, RangeQuery, ResolutionStats, Sample, SeriesFilter, SeriesKey, Stats,
     WriteBatch, Written,
 };
-use crate::record::{SeriesId, decode_batch, encode_batch, put_key};
+use crate::record::{SeriesId, decode_batch, encode_batch};
 use crate::recovery::RecoveryReport;
 use crate::resolution::Resolution;
 use crate::wal::{self, WalWriter};
@@ -63,12 +66,9 @@ struct Inner {
     uncataloged: Vec<SeriesId>,
     /// Series forgotten since open (all their data expired).
     forgotten_series: u64,
-    /// Reused record buffer, per-entry ids and the ids a write created
-    /// (the write path is allocation-aware).
+    /// Reused record buffer and the ids a write created.
     record: Vec<u8>,
-    ids: Vec<SeriesId>,
     new_ids: Vec<SeriesId>,
-    encoded_key: Vec<u8>,
 }
 
 impl Inner {
@@ -104,6 +104,9 @@ pub struct Db {
     seal: Mutex<SealState>,
     wal: WalWriter,
     report: RecoveryReport,
+    /// The index's hasher and listing order, used without the index lock.
+    key_hasher: KeyHasher,
+    order: Arc<ListingOrder>,
 }
 
 fn create_dir(path: &Path) -> Result<(), Error> {
@@ -230,8 +233,12 @@ impl Db {
             .max(covered_below);
         let wal = WalWriter::create(&wal_dir, next_segment, opts.fsync)?;
 
+        // Settled now: a reopened database lists without a first-call pause.
+        index.order().try_settle();
         Ok(Db {
             dir: dir.to_owned(),
+            key_hasher: index.hasher().clone(),
+            order: index.order().clone(),
             inner: RwLock::new(Inner {
                 index,
                 head,
@@ -246,9 +253,7 @@ impl Db {
                 batch_ids,
                 duplicate_batches: 0,
                 record: Vec::new(),
-                ids: Vec::new(),
                 new_ids: Vec::new(),
-                encoded_key: Vec::new(),
             }),
             seal: Mutex::new(SealState {
                 catalog,
@@ -284,6 +289,14 @@ impl Db {
         if batch.is_empty() {
             return Ok(Written::Stored);
         }
+        // Steps of `batch_keys`: hashing, lookups and new series' copies
+        // happen before the write lock.
+        let keys = BatchKeys::encode(&self.key_hasher, batch);
+        let (mut ids, generation) = {
+            let inner = read(&self.inner);
+            (keys.resolve(&inner.index), inner.index.generation())
+        };
+        let mut prepared = keys.prepare(batch, &ids);
         let (seq, seal_due) = {
             let mut guard = write(&self.inner);
             let inner = &mut *guard;
@@ -310,29 +323,20 @@ impl Db {
                     inner.batch_ids.forget(&id);
                 }
             };
-            inner.ids.clear();
-            inner.new_ids.clear();
-            let mut prev: Option<(&SeriesKey, SeriesId)> = None;
-            for (key, _) in &batch.entries {
-                let id = match prev {
-                    Some((k, id)) if k == key => id,
-                    _ => match resolve(
-                        &mut inner.index,
-                        &mut inner.encoded_key,
-                        &mut inner.new_ids,
-                        key,
-                    ) {
-                        Ok(id) => id,
-                        Err(e) => {
-                            rollback(&mut inner.index, &inner.new_ids);
-                            forget_id(inner);
-                            return Err(e);
-                        }
-                    },
-                };
-                prev = Some((key, id));
-                inner.ids.push(id);
+            if inner.index.generation() != generation {
+                // A removal since step 2: ids found then may mean other keys now.
+                ids = keys.resolve(&inner.index);
+                prepared = keys.prepare(batch, &ids);
             }
+            inner.new_ids.clear();
+            let ids = match keys.define(&mut inner.index, ids, prepared, &mut inner.new_ids) {
+                Ok(ids) => ids,
+                Err(c) => {
+                    rollback(&mut inner.index, &inner.new_ids);
+                    forget_id(inner);
+                    return Err(Error::TooManySeries(format!("{c:?}")));
+                }
+            };
             let index = &inner.index;
             let defs = inner
                 .new_ids
@@ -343,9 +347,7 @@ impl Db {
                 &mut inner.record,
                 stored_batch,
                 defs.into_iter(),
-                inner
-                    .ids
-                    .iter()
+                ids.iter()
                     .copied()
                     .zip(batch.entries.iter().map(|(_, s)| s)),
             );
@@ -363,7 +365,7 @@ impl Db {
                 ..
             } = inner;
             uncataloged.extend_from_slice(new_ids);
-            for (&id, (_, sample)) in inner.ids.iter().zip(&batch.entries) {
+            for (&id, (_, sample)) in ids.iter().zip(&batch.entries) {
                 note_ts(&mut inner.last_ts, id, sample.timestamp_ms);
                 inner.head.push(id, sample.clone());
             }
@@ -375,6 +377,9 @@ impl Db {
             (seq, due)
         };
         self.wal.commit(seq)?;
+        if self.order.queued() > SETTLE_AFTER {
+            self.order.try_settle();
+        }
         if seal_due {
             // Another thread already sealing covers this head too.
             if let Ok(state) = self.seal.try_lock() {
@@ -393,13 +398,22 @@ impl Db {
         after: Option<&SeriesKey>,
         limit: usize,
     ) -> Vec<SeriesKey> {
+        // Tree first, then the index (the order `listing_order` prescribes).
+        let tree = self.order.settled();
         let inner = read(&self.inner);
         let cutoff = self.opts.hide_inactive_after.map_or(i64::MIN, |d| {
             let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
             self.opts.clock.now_ms().saturating_sub(ms)
         });
         let active = |id: SeriesId| inner.last_ts.get(id as usize).is_some_and(|&t| t >= cutoff);
-        inner.index.list(filter, after, limit, &active)
+        inner.index.list(&tree, filter, after, limit, &active)
+    }
+
+    /// Applies queued definitions to the listing order, so that a listing
+    /// after a burst of new series does not pay for them (the server calls
+    /// this from its background thread).
+    pub fn settle_listing(&self) {
+        self.order.try_settle();
     }
 
     /// Aggregates one series over `[start_ms, end_ms)` into `period_ms`
@@ -820,28 +834,6 @@ fn note_ts(last_ts: &mut Vec<i64>, id: SeriesId, ts: i64) {
         last_ts.resize(slot + 1, i64::MIN);
     }
     last_ts[slot] = last_ts[slot].max(ts);
-}
-
-/// The id of `key`, adding the series if it is new.
-#[inline]
-fn resolve(
-    index: &mut SeriesIndex,
-    scratch: &mut Vec<u8>,
-    new_ids: &mut Vec<SeriesId>,
-    key: &SeriesKey,
-) -> Result<SeriesId, Error> {
-    scratch.clear();
-    put_key(scratch, key);
-    match index.get_encoded(scratch) {
-        Some(id) => Ok(id),
-        None => {
-            let id = index
-                .insert(key.clone())
-                .map_err(|c| Error::TooManySeries(format!("{c:?}")))?;
-            new_ids.push(id);
-            Ok(id)
-        }
-    }
 }
 
 /// Undoes the series a failed write created (nothing names them on disk).

@@ -94,6 +94,7 @@
 
 pub mod aggregate;
 mod batch_ids;
+mod batch_keys;
 mod block;
 mod catalog;
 pub mod codec;
@@ -104,6 +105,8 @@ mod frame;
 mod fsutil;
 mod head;
 mod index;
+mod key_table;
+mod listing_order;
 mod locks;
 mod model;
 mod record;

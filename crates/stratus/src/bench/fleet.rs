@@ -22,8 +22,8 @@ mod tally;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier, OnceLock};
 use std::time::{Duration, Instant};
 use stratus_agent::ship::batch::SealedBatch;
 use stratus_agent::ship::transport::{Endpoint, Transport};
@@ -230,13 +230,22 @@ pub fn run(args: &super::BenchArgs) -> anyhow::Result<()> {
         );
     }
     let interval_s = args.interval.as_secs().max(1);
-    let start = Instant::now();
-    let first = take_snapshot(&tally, &target, 0).0;
+    // Every sender encodes and compresses one throw-away batch before the
+    // clock starts: 256 threads faulting in their first allocator pages at
+    // once kept both cores busy for ~10 s and made the server look slow.
+    let warm = Arc::new(Barrier::new(args.senders + 1));
+    let clock: Arc<OnceLock<Instant>> = Arc::new(OnceLock::new());
     let handles: Vec<_> = transports
         .into_iter()
         .map(|transport| {
             let (tally, next, fleet) = (tally.clone(), next.clone(), fleet.clone());
+            let (warm, clock) = (warm.clone(), clock.clone());
             std::thread::spawn(move || {
+                let warm_up = fleet[0].datums(0, interval_s, now_ms());
+                drop(SealedBatch::seal(NAMESPACE, &warm_up));
+                warm.wait();
+                warm.wait();
+                let Some(&start) = clock.get() else { return };
                 loop {
                     let n = next.fetch_add(1, Ordering::Relaxed);
                     if n >= sends {
@@ -266,6 +275,11 @@ pub fn run(args: &super::BenchArgs) -> anyhow::Result<()> {
             })
         })
         .collect();
+    warm.wait();
+    let start = Instant::now();
+    let first = take_snapshot(&tally, &target, 0).0;
+    let _ = clock.set(start);
+    warm.wait();
 
     let mut prev = first.clone();
     let mut seen = 0usize;
