@@ -1001,9 +1001,11 @@ fn bench_define() {
         per_s
     };
     let (first, later) = std::thread::scope(|s| {
-        // The server's tsdb thread: seal when due, checked every 250 ms.
+        // The server's tsdb thread: settle the listing order and seal when
+        // due, every 250 ms.
         s.spawn(|| {
             while !stop.load(Ordering::Relaxed) {
+                db.settle_listing();
                 if db.seal_due() {
                     db.seal().expect("seal");
                 }

@@ -24,8 +24,10 @@ use crate::model::SeriesKey;
 use crate::record::SeriesId;
 
 /// Apply the queue from the writer's side past this many changes, so it
-/// cannot grow without bound (and hold forgotten keys) if nobody lists.
-pub const SETTLE_AFTER: usize = 1 << 16;
+/// cannot grow without bound (and hold forgotten keys) if nobody lists or
+/// settles. High, because the writer that does it waits (~1 s per million):
+/// the server settles every 250 ms, long before.
+pub const SETTLE_AFTER: usize = 1 << 20;
 
 pub type OrderedKeys = BTreeMap<Arc<SeriesKey>, SeriesId>;
 
