@@ -166,7 +166,7 @@ else
 fi
 AGENT_BIN="${AGENT_CMD[0]}"
 # The environment packaging/stratus-agent.service gives the agent (and `stratus up` its child).
-MIMALLOC_ALLOW_THP=0 MALLOC_ARENA_MAX=1 \
+MALLOC_ARENA_MAX=1 \
   "${AGENT_CMD[@]}" --config "$WORK/agent.json" --credentials-file "$WORK/agent-credentials" >"$WORK/agent.stderr" 2>&1 &
 AGENT_PID=$!
 PIDS+=("$AGENT_PID")

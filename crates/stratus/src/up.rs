@@ -173,9 +173,6 @@ impl LocalAgent {
             .arg(&files.credentials)
             .arg("--profile")
             .arg(AGENT_PROFILE)
-            // As packaging/stratus-agent.service: without transparent huge pages the
-            // agent's heap stays a few hundred KiB instead of whole 2 MiB pages.
-            .env("MIMALLOC_ALLOW_THP", "0")
             // The agent exits when `up` does, even when `up` is SIGKILLed.
             .env(
                 crate::agent_cmd::UP_PARENT_ENV,
