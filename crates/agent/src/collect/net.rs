@@ -77,7 +77,8 @@ impl NetCollector {
     /// `(up, loopback)` for an interface.
     fn flags(&self, interface: &str) -> (bool, bool) {
         let path = self.sys_net.join(interface).join("flags");
-        let parsed = std::fs::read_to_string(path).ok().and_then(|s| {
+        let parsed = procfile::read_bytes(&path).ok().and_then(|raw| {
+            let s = String::from_utf8_lossy(&raw);
             let s = s.trim();
             u64::from_str_radix(s.strip_prefix("0x").unwrap_or(s), 16).ok()
         });

@@ -123,7 +123,7 @@ impl Finder {
 
 /// `/proc/[pid]/cmdline` with NULs turned into spaces (gopsutil `Cmdline`).
 pub fn command_line(pid_dir: &Path) -> Option<String> {
-    let raw = std::fs::read(pid_dir.join("cmdline")).ok()?;
+    let raw = procfile::read_bytes(&pid_dir.join("cmdline")).ok()?;
     let args: Vec<String> = raw
         .split(|&b| b == 0)
         .filter(|a| !a.is_empty())
@@ -141,7 +141,7 @@ pub fn command_line(pid_dir: &Path) -> Option<String> {
 /// the kernel ten times more. `status` remains the fallback (fixtures, kernels
 /// without `comm`).
 pub fn process_name(pid_dir: &Path) -> Option<String> {
-    let name = match std::fs::read(pid_dir.join("comm")) {
+    let name = match procfile::read_bytes(&pid_dir.join("comm")) {
         Ok(raw) => String::from_utf8_lossy(raw.strip_suffix(b"\n").unwrap_or(&raw)).into_owned(),
         Err(_) => {
             let status = procfile::read(&pid_dir.join("status")).ok()?;
@@ -156,7 +156,7 @@ pub fn process_name(pid_dir: &Path) -> Option<String> {
 /// it. Short names, most of them, are borrowed: no path, read or copy.
 fn complete_name<'a>(pid_dir: impl FnOnce() -> PathBuf, comm: &'a str) -> Cow<'a, str> {
     if comm.len() >= 15
-        && let Ok(raw) = std::fs::read(pid_dir().join("cmdline"))
+        && let Ok(raw) = procfile::read_bytes(&pid_dir().join("cmdline"))
         && let Some(argv0) = raw.split(|&b| b == 0).next()
     {
         let argv0 = String::from_utf8_lossy(argv0);

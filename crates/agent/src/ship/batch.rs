@@ -146,13 +146,12 @@ impl Batcher {
             return None;
         }
         let id = self.id.take().unwrap_or_else(BatchId::random);
-        let body = std::mem::replace(&mut self.body, encode::BodyWriter::new(&self.namespace));
-        let datums = u32::try_from(body.datums()).unwrap_or(u32::MAX);
-        Some(SealedBatch {
-            id,
-            datums,
-            body: self.gzip.compress(body.finish().as_bytes()),
-        })
+        let datums = u32::try_from(self.body.datums()).unwrap_or(u32::MAX);
+        let gzip = &mut self.gzip;
+        let body = self
+            .body
+            .finish_with(&self.namespace, |plain| gzip.compress(plain));
+        Some(SealedBatch { id, datums, body })
     }
 }
 
@@ -218,6 +217,29 @@ mod tests {
         let third = b.add(datum(2, 1));
         assert_ne!(third.into, first.into, "a new batch, a new id");
         assert_eq!(b.seal().unwrap().id, third.into);
+    }
+
+    fn plain(b: &SealedBatch) -> String {
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(&b.body[..])
+            .read_to_string(&mut s)
+            .unwrap();
+        s
+    }
+
+    #[test]
+    fn each_batch_body_is_whole_after_the_buffer_is_reused() {
+        let mut b = Batcher::new("My NS", 3);
+        let all: Vec<Datum> = (0..8).map(|i| datum(i, 2 + i)).collect();
+        let mut sealed = Vec::new();
+        for d in &all {
+            sealed.extend(b.add(d.clone()).sealed);
+        }
+        sealed.extend(b.seal());
+        assert_eq!(sealed.len(), 3);
+        for (batch, datums) in sealed.iter().zip(all.chunks(3)) {
+            assert_eq!(plain(batch), encode::request_body("My NS", datums));
+        }
     }
 
     #[test]
