@@ -4,17 +4,25 @@
 //! acknowledged.
 //!
 //! ```text
-//! <spool>/open/<batch id>.journal   one file per batch not yet safe elsewhere
-//! file   = "SJ1\n" | namespace len u16 le | namespace
+//! <spool>/open/slot-N.journal   one file per batch not yet safe elsewhere,
+//!                               reused by later batches
+//! file   = "SJ2\n" | batch id (16 bytes) | namespace len u16 le | namespace
 //!          | record*
-//! record = len u32 le | crc32(payload) u32 le | payload (one datum)
+//! record = len u32 le | crc32(batch id ‖ payload) u32 le | payload (one datum)
 //! ```
 //!
-//! A batch's file lives from its first datum until the batch is acknowledged
-//! by the endpoint, refused for good, or written to the spool (which is
-//! fsync'd); then it is deleted. At start, [`recover`] turns every file left
-//! behind into a sealed batch *with the same id*: if that batch had in fact
-//! reached the server just before the crash, the server drops the copy.
+//! A batch holds a slot from its first datum until the batch is
+//! acknowledged by the endpoint, refused for good, or written to the spool
+//! (which is fsync'd); then the slot's magic is overwritten with `SJ2-`
+//! (closed) and the next batch writes its header over the old one. Reusing
+//! files instead of creating and unlinking one per batch saves the
+//! file-system metadata work, ~250 µs of CPU per flush on this host's ext4.
+//! A reused slot's stale records after the new ones fail the crc (it covers
+//! the batch id), so recovery stops there. At start, [`recover`] turns every
+//! open slot into a sealed batch *with the same id*: if that batch had in
+//! fact reached the server just before the crash, the server drops the copy.
+//! Files of the first format (`<batch id>.journal`, `SJ1`, crc of the payload
+//! alone) are still recovered.
 //!
 //! Records are written with plain `write` (no fsync): that survives the
 //! process dying in any way; a power cut can lose what the kernel had not yet
@@ -22,7 +30,8 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
+use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 
 use stratus_model::Unit;
@@ -30,8 +39,13 @@ use stratus_model::Unit;
 use super::batch::BatchId;
 use super::{Datum, DatumValue};
 
-const MAGIC: &[u8; 4] = b"SJ1\n";
+const MAGIC_V1: &[u8; 4] = b"SJ1\n";
+const MAGIC: &[u8; 4] = b"SJ2\n";
+const CLOSED: &[u8; 4] = b"SJ2-";
 const SUFFIX: &str = ".journal";
+const SLOT_PREFIX: &str = "slot-";
+/// Closed slots kept for reuse beyond this many are deleted.
+const MAX_FREE_SLOTS: usize = 4;
 /// A datum record longer than this is corruption (a datum is < 64 KiB).
 const MAX_RECORD: usize = 1 << 20;
 
@@ -50,10 +64,22 @@ fn err(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
     }
 }
 
+/// One journal file and the batch writing to it, if any.
+struct Slot {
+    path: PathBuf,
+    file: File,
+    /// Where the open batch's next record goes.
+    end: u64,
+    batch: Option<BatchId>,
+}
+
 /// The journal files of the batches now open or unacknowledged.
 pub struct Journal {
     dir: PathBuf,
-    files: HashMap<BatchId, File>,
+    slots: Vec<Slot>,
+    open: HashMap<BatchId, usize>,
+    next_slot: usize,
+    scratch: Vec<u8>,
 }
 
 /// A batch rebuilt from a file a previous run left behind.
@@ -82,68 +108,169 @@ fn parse_id(name: &str) -> Option<BatchId> {
     Some(BatchId(b))
 }
 
+fn is_slot(name: &str) -> bool {
+    name.strip_prefix(SLOT_PREFIX)
+        .and_then(|n| n.strip_suffix(SUFFIX))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// crc32 of `id ‖ payload`: a record only counts under its own batch.
+fn record_crc(id: BatchId, payload: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&id.0);
+    h.update(payload);
+    h.finalize()
+}
+
 impl Journal {
-    /// Opens (creating) `dir`. Call [`recover`] first: files found here are
-    /// not this run's.
+    /// Opens (creating) `dir`. Call [`recover`] (and [`discard`]) first:
+    /// open files found here are not this run's. Closed slots a previous
+    /// run left are deleted.
     pub fn open(dir: &Path) -> Result<Journal, JournalError> {
         fs::create_dir_all(dir).map_err(err(dir))?;
+        for entry in fs::read_dir(dir).map_err(err(dir))? {
+            let entry = entry.map_err(err(dir))?;
+            let closed = entry.file_name().to_str().is_some_and(is_slot)
+                && read_prefix(&entry.path(), 4).is_ok_and(|b| b == CLOSED);
+            if closed {
+                fs::remove_file(entry.path()).map_err(err(&entry.path()))?;
+            }
+        }
         Ok(Journal {
             dir: dir.to_owned(),
-            files: HashMap::new(),
+            slots: Vec::new(),
+            open: HashMap::new(),
+            next_slot: 0,
+            scratch: Vec::new(),
         })
     }
 
-    /// Appends `records` (made by [`record`]) to batch `id`'s file,
-    /// creating it on first use.
+    /// Appends `records` (made by [`record`]) to batch `id`'s slot, taking
+    /// a slot on first use.
     pub fn append(
         &mut self,
         id: BatchId,
         namespace: &str,
         records: &[u8],
     ) -> Result<(), JournalError> {
-        let path = path_of(&self.dir, id);
-        let f = match self.files.entry(id) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                let mut f = OpenOptions::new()
-                    .create_new(true)
-                    .append(true)
-                    .open(&path)
-                    .map_err(err(&path))?;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let index = match self.open.get(&id) {
+            Some(&i) => i,
+            None => {
+                let i = self.free_slot()?;
                 let ns = namespace.as_bytes();
-                let mut header = Vec::with_capacity(6 + ns.len());
-                header.extend_from_slice(MAGIC);
-                header.extend_from_slice(&(ns.len() as u16).to_le_bytes());
-                header.extend_from_slice(ns);
-                f.write_all(&header).map_err(err(&path))?;
-                e.insert(f)
+                scratch.extend_from_slice(MAGIC);
+                scratch.extend_from_slice(&id.0);
+                scratch.extend_from_slice(&(ns.len() as u16).to_le_bytes());
+                scratch.extend_from_slice(ns);
+                self.slots[i].end = 0;
+                self.slots[i].batch = Some(id);
+                self.open.insert(id, i);
+                i
             }
         };
-        f.write_all(records).map_err(err(&path))
+        // The records with their crcs re-computed over the batch id.
+        let mut at = 0;
+        while let Some(len) = records.get(at..at + 4) {
+            let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+            let Some(payload) = records.get(at + 8..at + 8 + len) else {
+                break;
+            };
+            scratch.extend_from_slice(&(len as u32).to_le_bytes());
+            scratch.extend_from_slice(&record_crc(id, payload).to_le_bytes());
+            scratch.extend_from_slice(payload);
+            at += 8 + len;
+        }
+        let slot = &mut self.slots[index];
+        // On failure `end` stays: the next append overwrites a partial write.
+        let result = slot
+            .file
+            .write_all_at(&scratch, slot.end)
+            .map(|()| slot.end += scratch.len() as u64)
+            .map_err(err(&slot.path));
+        self.scratch = scratch;
+        result
     }
 
-    /// Forgets batch `id` (acknowledged, refused, or safe in the spool).
+    /// A slot no batch holds, opening a new file when there is none.
+    fn free_slot(&mut self) -> Result<usize, JournalError> {
+        if let Some(i) = self.slots.iter().position(|s| s.batch.is_none()) {
+            return Ok(i);
+        }
+        let path = self
+            .dir
+            .join(format!("{SLOT_PREFIX}{}{SUFFIX}", self.next_slot));
+        self.next_slot += 1;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(err(&path))?;
+        self.slots.push(Slot {
+            path,
+            file,
+            end: 0,
+            batch: None,
+        });
+        Ok(self.slots.len() - 1)
+    }
+
+    /// Forgets batch `id` (acknowledged, refused, or safe in the spool): its
+    /// slot is marked closed and kept for the next batch.
     pub fn remove(&mut self, id: BatchId) {
-        if self.files.remove(&id).is_some() {
-            let path = path_of(&self.dir, id);
-            if let Err(e) = fs::remove_file(&path) {
-                crate::warn!("journal: cannot remove {}: {e}", path.display());
+        let Some(i) = self.open.remove(&id) else {
+            return;
+        };
+        let slot = &mut self.slots[i];
+        slot.batch = None;
+        if let Err(e) = slot.file.write_all_at(CLOSED, 0) {
+            crate::warn!("journal: cannot close {}: {e}", slot.path.display());
+        }
+        let free = self.slots.iter().filter(|s| s.batch.is_none()).count();
+        if free > MAX_FREE_SLOTS {
+            let slot = self.slots.swap_remove(i);
+            for index in self.open.values_mut() {
+                if *index == self.slots.len() {
+                    *index = i;
+                }
+            }
+            if let Err(e) = fs::remove_file(&slot.path) {
+                crate::warn!("journal: cannot remove {}: {e}", slot.path.display());
             }
         }
     }
 
     /// Batches with a file now.
     pub fn len(&self) -> usize {
-        self.files.len()
+        self.open.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
+        self.open.is_empty()
     }
 }
 
-/// Reads every journal file in `dir` (oldest first by modification time).
-/// The caller spools each batch and then calls [`discard`] for it.
+impl Drop for Journal {
+    /// Closed slots go on a clean exit; open ones stay for [`recover`].
+    fn drop(&mut self) {
+        for slot in self.slots.iter().filter(|s| s.batch.is_none()) {
+            let _ = fs::remove_file(&slot.path);
+        }
+    }
+}
+
+fn read_prefix(path: &Path, n: usize) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(n);
+    File::open(path)?.take(n as u64).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// Reads every journal file in `dir` that holds an open batch (oldest
+/// first by modification time). The caller spools each batch and then
+/// calls [`discard`] for it.
 pub fn recover(dir: &Path) -> Result<Vec<Recovered>, JournalError> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
@@ -154,58 +281,91 @@ pub fn recover(dir: &Path) -> Result<Vec<Recovered>, JournalError> {
     for entry in entries {
         let entry = entry.map_err(err(dir))?;
         let name = entry.file_name();
-        let Some(id) = name.to_str().and_then(parse_id) else {
+        let Some(name) = name.to_str() else {
             continue;
         };
+        let legacy = parse_id(name);
+        if legacy.is_none() && !is_slot(name) {
+            continue;
+        }
         let mtime = entry
             .metadata()
             .and_then(|m| m.modified())
             .unwrap_or(std::time::UNIX_EPOCH);
-        found.push((mtime, id, entry.path()));
+        found.push((mtime, legacy, entry.path()));
     }
     found.sort_by_key(|(t, _, _)| *t);
     let mut out = Vec::new();
-    for (_, id, path) in found {
+    for (_, legacy, path) in found {
         let mut bytes = Vec::new();
         File::open(&path)
             .and_then(|mut f| f.read_to_end(&mut bytes))
             .map_err(err(&path))?;
-        out.push(parse_file(id, &bytes));
+        let recovered = match legacy {
+            Some(id) => Some(parse_file(id, &bytes)),
+            None => parse_slot(&bytes),
+        };
+        out.extend(recovered);
     }
     Ok(out)
 }
 
 /// Deletes batch `id`'s leftover file once it is safe elsewhere.
 pub fn discard(dir: &Path, id: BatchId) -> Result<(), JournalError> {
-    let path = path_of(dir, id);
-    match fs::remove_file(&path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(err(&path)(e)),
+    let mut paths = vec![path_of(dir, id)];
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let slot = entry.file_name().to_str().is_some_and(is_slot);
+            if slot && read_prefix(&entry.path(), 20).is_ok_and(|b| b[..] == open_header(id)) {
+                paths.push(entry.path());
+            }
+        }
     }
+    for path in paths {
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(err(&path)(e)),
+        }
+    }
+    Ok(())
 }
 
-fn parse_file(id: BatchId, bytes: &[u8]) -> Recovered {
+/// The first 20 bytes of a slot holding batch `id`.
+fn open_header(id: BatchId) -> [u8; 20] {
+    let mut h = [0u8; 20];
+    h[..4].copy_from_slice(MAGIC);
+    h[4..].copy_from_slice(&id.0);
+    h
+}
+
+/// An open slot's batch; `None` for a closed or unreadable slot.
+fn parse_slot(bytes: &[u8]) -> Option<Recovered> {
+    let mut cur = Cursor { b: bytes, at: 0 };
+    (cur.take(4)? == MAGIC).then_some(())?;
+    let id = BatchId(cur.take(16)?.try_into().ok()?);
+    let n = cur.u16()? as usize;
+    let namespace = String::from_utf8(cur.take(n)?.to_vec()).ok()?;
     let mut r = Recovered {
         id,
-        namespace: String::new(),
+        namespace,
         datums: Vec::new(),
         dropped_bytes: 0,
     };
-    let mut cur = Cursor { b: bytes, at: 0 };
-    let header = (|| {
-        (cur.take(4)? == MAGIC).then_some(())?;
-        let n = cur.u16()? as usize;
-        String::from_utf8(cur.take(n)?.to_vec()).ok()
-    })();
-    let Some(ns) = header else {
-        r.dropped_bytes = bytes.len() as u64;
-        return r;
-    };
-    r.namespace = ns;
+    read_records(
+        &mut cur,
+        |payload, crc| record_crc(id, payload) == crc,
+        &mut r,
+    );
+    Some(r)
+}
+
+/// Records from `cur` on while `valid(payload, crc)` holds; the rest is
+/// counted as dropped.
+fn read_records(cur: &mut Cursor<'_>, valid: impl Fn(&[u8], u32) -> bool, r: &mut Recovered) {
     loop {
         let start = cur.at;
-        if start == bytes.len() {
+        if start == cur.b.len() {
             break;
         }
         let rec = (|| {
@@ -215,17 +375,43 @@ fn parse_file(id: BatchId, bytes: &[u8]) -> Recovered {
                 return None;
             }
             let payload = cur.take(len)?;
-            (crc32fast::hash(payload) == crc).then_some(())?;
+            valid(payload, crc).then_some(())?;
             decode_datum(payload)
         })();
         match rec {
             Some(d) => r.datums.push(d),
             None => {
-                r.dropped_bytes = (bytes.len() - start) as u64;
+                r.dropped_bytes = (cur.b.len() - start) as u64;
                 break;
             }
         }
     }
+}
+
+/// A file of the first format (`SJ1`, crc of the payload alone).
+fn parse_file(id: BatchId, bytes: &[u8]) -> Recovered {
+    let mut r = Recovered {
+        id,
+        namespace: String::new(),
+        datums: Vec::new(),
+        dropped_bytes: 0,
+    };
+    let mut cur = Cursor { b: bytes, at: 0 };
+    let header = (|| {
+        (cur.take(4)? == MAGIC_V1).then_some(())?;
+        let n = cur.u16()? as usize;
+        String::from_utf8(cur.take(n)?.to_vec()).ok()
+    })();
+    let Some(ns) = header else {
+        r.dropped_bytes = bytes.len() as u64;
+        return r;
+    };
+    r.namespace = ns;
+    read_records(
+        &mut cur,
+        |payload, crc| crc32fast::hash(payload) == crc,
+        &mut r,
+    );
     r
 }
 
@@ -412,6 +598,10 @@ mod tests {
         assert!(recover(dir.path()).unwrap().is_empty());
     }
 
+    fn slot_path(dir: &Path, n: usize) -> PathBuf {
+        dir.join(format!("{SLOT_PREFIX}{n}{SUFFIX}"))
+    }
+
     #[test]
     fn a_torn_or_damaged_tail_is_cut_at_the_last_good_datum() {
         let dir = tempfile::tempdir().unwrap();
@@ -421,12 +611,20 @@ mod tests {
         j.append(a, "NS", &records(&[&ds[0], &ds[1], &ds[2]]))
             .unwrap();
         drop(j);
-        let path = path_of(dir.path(), a);
+        let path = slot_path(dir.path(), 0);
         let full = fs::read(&path).unwrap();
-        // Every possible torn length recovers a prefix, never garbage.
+        let header = 4 + 16 + 2 + 2;
+        // Every possible torn length recovers a prefix, never garbage; a
+        // torn header is a batch that had no datum yet.
         for cut in 0..full.len() {
             fs::write(&path, &full[..cut]).unwrap();
-            let r = recover(dir.path()).unwrap().remove(0);
+            let mut got = recover(dir.path()).unwrap();
+            if cut < header {
+                assert!(got.is_empty(), "cut at {cut}");
+                continue;
+            }
+            let r = got.remove(0);
+            assert_eq!(r.id, a);
             assert!(r.datums.len() <= 3);
             assert_eq!(r.datums[..], ds[..r.datums.len()], "cut at {cut}");
             assert!(r.dropped_bytes as usize <= cut);
@@ -442,6 +640,66 @@ mod tests {
         fs::write(&path, &bad).unwrap();
         let r = recover(dir.path()).unwrap().remove(0);
         assert_eq!(r.datums, ds[..2]);
+    }
+
+    #[test]
+    fn a_reused_slot_never_brings_back_the_previous_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(dir.path()).unwrap();
+        let (a, b) = (BatchId::random(), BatchId::random());
+        let ds: Vec<Datum> = (0..5).map(datum).collect();
+        j.append(
+            a,
+            "A long namespace",
+            &records(&[&ds[0], &ds[1], &ds[2], &ds[3]]),
+        )
+        .unwrap();
+        j.remove(a);
+        assert!(recover(dir.path()).unwrap().is_empty(), "closed");
+        // The same file, a shorter header and fewer records than before.
+        j.append(b, "NS", &records(&[&ds[4]])).unwrap();
+        let got = recover(dir.path()).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].id, got[0].namespace.as_str()), (b, "NS"));
+        assert_eq!(got[0].datums, vec![ds[4].clone()]);
+        assert!(got[0].dropped_bytes > 0, "the stale tail is cut");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "one file reused"
+        );
+        // Closed slots left by a run go at the next open; open ones stay.
+        j.remove(b);
+        let c = BatchId::random();
+        j.append(c, "NS", &records(&[&ds[0]])).unwrap();
+        j.append(BatchId::random(), "NS", &records(&[&ds[1]]))
+            .unwrap();
+        j.remove(c);
+        // As if killed: the closed slot is still there.
+        std::mem::forget(j);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
+        let j = Journal::open(dir.path()).unwrap();
+        assert!(j.is_empty());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert_eq!(recover(dir.path()).unwrap()[0].datums, vec![ds[1].clone()]);
+    }
+
+    #[test]
+    fn files_of_the_first_format_are_recovered() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = BatchId::random();
+        let ds: Vec<Datum> = (0..2).map(datum).collect();
+        let mut bytes = MAGIC_V1.to_vec();
+        bytes.extend_from_slice(&2u16.to_le_bytes());
+        bytes.extend_from_slice(b"NS");
+        bytes.extend_from_slice(&records(&[&ds[0], &ds[1]]));
+        fs::write(path_of(dir.path(), a), &bytes).unwrap();
+        let got = recover(dir.path()).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].id, got[0].namespace.as_str()), (a, "NS"));
+        assert_eq!(got[0].datums, ds);
+        discard(dir.path(), a).unwrap();
+        assert!(recover(dir.path()).unwrap().is_empty());
     }
 
     #[test]
