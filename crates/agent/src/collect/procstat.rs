@@ -75,8 +75,10 @@ impl Finder {
         }
     }
 
-    /// The pids this selector matches among the processes of `table`.
-    pub fn find(&self, table: &ProcTable) -> Result<Vec<u32>, CollectError> {
+    /// The pids this selector matches among the processes of `table`, with
+    /// the process name when matching already worked it out (`exe`), so the
+    /// sample need not read `comm` and `cmdline` again.
+    pub fn find(&self, table: &ProcTable) -> Result<Vec<(u32, Option<String>)>, CollectError> {
         let proc_root = table.proc_root();
         match self {
             Finder::PidFile(path) => {
@@ -85,34 +87,33 @@ impl Finder {
                     .trim()
                     .parse::<u32>()
                     .map_err(|_| procfile::parse_error(&path.display().to_string(), "not a pid"))?;
-                Ok(vec![pid])
+                Ok(vec![(pid, None)])
             }
             Finder::Exe(re) => {
-                let mut found: Vec<u32> = table
+                let mut found: Vec<(u32, Option<String>)> = table
                     .snapshot()?
                     .iter()
-                    .filter(|e| {
+                    .filter_map(|e| {
                         // Kernel threads have no command line to complete a name from.
-                        if e.kernel_thread {
-                            return re.is_match(&e.comm);
-                        }
-                        re.is_match(&complete_name(
-                            || proc_root.join(e.pid.to_string()),
-                            &e.comm,
-                        ))
+                        let name = if e.kernel_thread {
+                            Cow::Borrowed(e.comm.as_str())
+                        } else {
+                            complete_name(|| proc_root.join(e.pid.to_string()), &e.comm)
+                        };
+                        re.is_match(&name).then(|| (e.pid, Some(name.into_owned())))
                     })
-                    .map(|e| e.pid)
                     .collect();
                 found.sort_unstable();
                 Ok(found)
             }
             Finder::Pattern(re) => {
-                let mut found: Vec<u32> = pids(proc_root)?
+                let mut found: Vec<(u32, Option<String>)> = pids(proc_root)?
                     .into_iter()
                     .filter(|pid| {
                         command_line(&proc_root.join(pid.to_string()))
                             .is_some_and(|cmd| re.is_match(&cmd))
                     })
+                    .map(|pid| (pid, None))
                     .collect();
                 found.sort_unstable();
                 Ok(found)
@@ -178,8 +179,14 @@ pub struct ProcessSample {
     pub fields: Vec<(&'static str, f64)>,
 }
 
-/// Reads one process. `None` when it vanished or its stat is unreadable.
-pub fn sample_process(proc_root: &Path, pid: u32, wanted: &FieldSet) -> Option<ProcessSample> {
+/// Reads one process (`name`, when the caller already knows it, spares
+/// reading it again). `None` when it vanished or its stat is unreadable.
+pub fn sample_process(
+    proc_root: &Path,
+    pid: u32,
+    name: Option<&str>,
+    wanted: &FieldSet,
+) -> Option<ProcessSample> {
     let dir = proc_root.join(pid.to_string());
     let stat = procfile::read(&dir.join("stat")).ok()?;
     let status = procfile::read(&dir.join("status")).ok()?;
@@ -241,13 +248,18 @@ pub fn sample_process(proc_root: &Path, pid: u32, wanted: &FieldSet) -> Option<P
         wanted.push(&mut fields, "num_fds", entries.count() as f64);
     }
 
-    let name = procfile::kv_text(&status, "Name")
-        .unwrap_or_default()
-        .to_string();
-    let name = if name.len() >= 15 {
-        process_name(&dir).unwrap_or(name)
-    } else {
-        name
+    let name = match name {
+        Some(known) => known.to_string(),
+        None => {
+            let name = procfile::kv_text(&status, "Name")
+                .unwrap_or_default()
+                .to_string();
+            if name.len() >= 15 {
+                process_name(&dir).unwrap_or(name)
+            } else {
+                name
+            }
+        }
     };
     Some(ProcessSample {
         pid,
@@ -299,8 +311,8 @@ impl ProcstatCollector {
         let mut out = Vec::new();
         let mut next = HashMap::new();
         let mut count = 0u64;
-        for pid in pids {
-            let Some(mut s) = sample_process(&self.proc, pid, &self.fields) else {
+        for (pid, name) in pids {
+            let Some(mut s) = sample_process(&self.proc, pid, name.as_deref(), &self.fields) else {
                 continue;
             };
             count += 1;

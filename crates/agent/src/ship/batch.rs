@@ -36,9 +36,15 @@ impl std::fmt::Display for BatchId {
     }
 }
 
+/// The kernel's random bytes: one `getrandom` (opening `/dev/urandom` per
+/// batch was three syscalls and a file descriptor).
 fn read_urandom(buf: &mut [u8]) -> std::io::Result<()> {
-    use std::io::Read as _;
-    std::fs::File::open("/dev/urandom")?.read_exact(buf)
+    let n = rustix::rand::getrandom(&mut *buf, rustix::rand::GetRandomFlags::empty())?;
+    if n == buf.len() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other("short getrandom"))
+    }
 }
 
 fn fallback_random() -> u64 {
