@@ -322,3 +322,124 @@ fn stop_ends_long_intervals_at_once() {
     assert!(t.elapsed() < Duration::from_secs(1));
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
+
+/// A kernel-counter collector (`may_block` false) that records the thread
+/// it ran on.
+struct Counter {
+    calls: Arc<AtomicUsize>,
+    threads: Arc<Mutex<std::collections::HashSet<std::thread::ThreadId>>>,
+    fail_first: bool,
+}
+
+impl Collector for Counter {
+    fn may_block(&self) -> bool {
+        false
+    }
+
+    fn collect(&mut self) -> Result<Vec<Reading>, CollectError> {
+        self.threads
+            .lock()
+            .unwrap()
+            .insert(std::thread::current().id());
+        let n = self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.fail_first && n == 0 {
+            return Err(CollectError::Other("first call fails".into()));
+        }
+        Ok(vec![Reading {
+            tags: vec![],
+            fields: vec![("used_percent", n as f64)],
+        }])
+    }
+}
+
+#[test]
+fn kernel_counter_collectors_share_a_thread_and_a_hung_one_stalls_none_of_them() {
+    let interval = Duration::from_millis(40);
+    let threads = Arc::new(Mutex::new(std::collections::HashSet::new()));
+    let (mem_calls, swap_calls) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let hung_calls = Arc::new(AtomicUsize::new(0));
+    let (release, release_rx) = mpsc::channel();
+    let slots = vec![
+        CollectorSlot {
+            index: 0,
+            label: "disk".into(),
+            interval,
+            collector: Box::new(Hung {
+                calls: Arc::clone(&hung_calls),
+                release: release_rx,
+            }),
+        },
+        CollectorSlot {
+            index: 1,
+            label: "mem".into(),
+            interval,
+            collector: Box::new(Counter {
+                calls: Arc::clone(&mem_calls),
+                threads: Arc::clone(&threads),
+                fail_first: true,
+            }),
+        },
+        CollectorSlot {
+            index: 2,
+            label: "swap".into(),
+            interval,
+            collector: Box::new(Counter {
+                calls: Arc::clone(&swap_calls),
+                threads: Arc::clone(&threads),
+                fail_first: false,
+            }),
+        },
+    ];
+    let sink = Arc::new(Recorder::default());
+    let (events, seen) = recorder_events();
+    let stop = StopHandle::default();
+    let collection = start_collection(
+        pipeline(),
+        slots,
+        sink.clone(),
+        events,
+        &stop,
+        Duration::from_millis(80),
+    )
+    .unwrap();
+    let published = |name: &str| {
+        sink.datums
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|d| d.metric_name == name)
+            .count()
+    };
+    // While disk hangs, both shared collectors keep their pace.
+    wait_for("mem and swap published while disk hangs", || {
+        published("mem_used_percent") >= 5 && published("swap_used_percent") >= 5
+    });
+    assert_eq!(hung_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        threads.lock().unwrap().len(),
+        1,
+        "mem and swap share one thread"
+    );
+    release.send(()).unwrap();
+    stop.stop();
+    collection.join();
+    // A member's failure is reported under its own name; its partner's
+    // readings of that round still arrive.
+    let ev = seen.lock().unwrap();
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, CollectorEvent::Failed { label, .. } if label == "mem")),
+        "{ev:?}"
+    );
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, CollectorEvent::Recovered { label } if label == "mem")),
+        "{ev:?}"
+    );
+    assert!(
+        !ev.iter()
+            .any(|e| matches!(e, CollectorEvent::Failed { label, .. } if label == "swap")),
+        "{ev:?}"
+    );
+    assert!(published("swap_used_percent") >= published("mem_used_percent"));
+}

@@ -196,6 +196,10 @@ impl CpuCollector {
 }
 
 impl Collector for CpuCollector {
+    fn may_block(&self) -> bool {
+        false
+    }
+
     fn collect(&mut self) -> Result<Vec<Reading>, CollectError> {
         let text = procfile::read(&self.path)?;
         Ok(self.collect_from(&text))

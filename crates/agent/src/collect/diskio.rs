@@ -111,6 +111,10 @@ impl DiskioCollector {
 }
 
 impl Collector for DiskioCollector {
+    fn may_block(&self) -> bool {
+        false
+    }
+
     fn collect(&mut self) -> Result<Vec<Reading>, CollectError> {
         let text = procfile::read(&self.path)?;
         Ok(self.collect_from(&text))

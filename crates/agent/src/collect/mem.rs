@@ -105,6 +105,10 @@ impl MemCollector {
 }
 
 impl Collector for MemCollector {
+    fn may_block(&self) -> bool {
+        false
+    }
+
     fn collect(&mut self) -> Result<Vec<Reading>, CollectError> {
         let m = parse_meminfo(&procfile::read(&self.path)?)?;
         Ok(vec![Reading {

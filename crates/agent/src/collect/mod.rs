@@ -45,6 +45,17 @@ pub trait Collector: Send {
     /// Reads the current values. Rate/delta fields may be absent on the first
     /// call (no previous sample), exactly as the stock agent drops them.
     fn collect(&mut self) -> Result<Vec<Reading>, CollectError>;
+
+    /// Whether a call can wait on something beyond the kernel's own
+    /// counters — a file system (`statvfs` on a dead NFS server), another
+    /// process (its memory-map lock, for `/proc/PID/cmdline`) — and so needs
+    /// a thread of its own, to be timed out alone. Collectors that only read
+    /// kernel counters (`/proc/stat`, `/proc/meminfo`, netlink) return
+    /// `false` and share one thread per interval: a thread wake-up per
+    /// collector per round was a tenth of the agent's CPU.
+    fn may_block(&self) -> bool {
+        true
+    }
 }
 
 /// Where `/proc` and `/sys` live (fixtures in tests).

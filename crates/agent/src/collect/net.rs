@@ -127,6 +127,10 @@ impl NetCollector {
 }
 
 impl Collector for NetCollector {
+    fn may_block(&self) -> bool {
+        false
+    }
+
     fn collect(&mut self) -> Result<Vec<Reading>, CollectError> {
         let text = procfile::read(&self.dev_path)?;
         Ok(self.collect_from(&text))

@@ -213,6 +213,10 @@ impl NetstatCollector {
 }
 
 impl Collector for NetstatCollector {
+    fn may_block(&self) -> bool {
+        false
+    }
+
     fn collect(&mut self) -> Result<Vec<Reading>, CollectError> {
         Ok(vec![Reading {
             tags: Vec::new(),

@@ -42,6 +42,10 @@ impl SwapCollector {
 }
 
 impl Collector for SwapCollector {
+    fn may_block(&self) -> bool {
+        false
+    }
+
     fn collect(&mut self) -> Result<Vec<Reading>, CollectError> {
         let m = parse_meminfo(&procfile::read(&self.path)?)?;
         Ok(vec![Reading {

@@ -1,8 +1,11 @@
-//! Collection scheduling: one thread per collection interval, and one worker
-//! thread per collector so each runs under its own timeout. A collector that
-//! does not answer in time (a `statvfs` on a dead NFS mount blocks forever) is
-//! reported once and skipped until it returns; the others keep their pace.
-//! Its late answer is still published, with its own collection timestamp.
+//! Collection scheduling: one thread per collection interval, and worker
+//! threads that run the collectors, each worker under its own timeout. A
+//! collector that may block ([`Collector::may_block`]: `disk`, `procstat`,
+//! …) has a worker of its own; those that only read kernel counters share
+//! one per interval. A worker that does not answer in time (a `statvfs` on a
+//! dead NFS mount blocks forever) is reported once and skipped until it
+//! returns; the others keep their pace. Its late answer is still published,
+//! with its own collection timestamp.
 
 use super::{DatumSink, StopHandle, unix_ms};
 use crate::collect::{CollectError, Collector, Reading};
@@ -72,10 +75,11 @@ pub fn log_events() -> EventSink {
 }
 
 pub(super) enum Event {
+    /// A worker's round: one result per member, in member order.
     Done {
         slot: usize,
         timestamp_ms: i64,
-        result: Result<Vec<Reading>, CollectError>,
+        results: Vec<Result<Vec<Reading>, CollectError>>,
     },
     Stop,
 }
@@ -116,9 +120,16 @@ pub fn start_collection(
     for (interval, slots) in groups {
         let (tx, rx) = mpsc::channel();
         stop.register(tx.clone());
-        let mut workers = Vec::with_capacity(slots.len());
-        for (i, slot) in slots.into_iter().enumerate() {
-            workers.push(Worker::spawn(i, slot, tx.clone())?);
+        // Collectors that only read kernel counters share a worker.
+        let (shared, own): (Vec<_>, Vec<_>) =
+            slots.into_iter().partition(|s| !s.collector.may_block());
+        let mut teams: Vec<Vec<CollectorSlot>> = own.into_iter().map(|s| vec![s]).collect();
+        if !shared.is_empty() {
+            teams.push(shared);
+        }
+        let mut workers = Vec::with_capacity(teams.len());
+        for (i, team) in teams.into_iter().enumerate() {
+            workers.push(Worker::spawn(i, team, tx.clone())?);
         }
         drop(tx);
         let group = Group {
@@ -140,50 +151,83 @@ pub fn start_collection(
     Ok(Collection { threads })
 }
 
-struct Worker {
+/// A collector a worker runs: where its readings go, and its error streak.
+struct Member {
+    /// Index of the plugin in the pipeline (`Pipeline::datums`).
     index: usize,
+    label: String,
+    last_error: Option<String>,
+}
+
+struct Worker {
+    members: Vec<Member>,
+    /// The members' labels, for stuck/unstuck events.
     label: String,
     tx: Sender<i64>,
     /// When the in-flight run started; `None` when idle.
     busy_since: Option<Instant>,
     stuck_reported: bool,
-    last_error: Option<String>,
     dead_reported: bool,
 }
 
 impl Worker {
     fn spawn(
         slot_id: usize,
-        slot: CollectorSlot,
-        results: Sender<Event>,
+        team: Vec<CollectorSlot>,
+        events: Sender<Event>,
     ) -> std::io::Result<Worker> {
         let (tx, rx) = mpsc::channel::<i64>();
-        let mut collector = slot.collector;
+        let label = team
+            .iter()
+            .map(|s| s.label.as_str())
+            .collect::<Vec<_>>()
+            .join("+");
+        let members: Vec<Member> = team
+            .iter()
+            .map(|s| Member {
+                index: s.index,
+                label: s.label.clone(),
+                last_error: None,
+            })
+            .collect();
+        let mut collectors: Vec<Box<dyn Collector>> =
+            team.into_iter().map(|s| s.collector).collect();
+        // Thread names are cut at 15 bytes by the kernel.
+        let thread_name = match collectors.len() {
+            1 => format!("collect-{label}"),
+            _ => "collect-kernel".to_string(),
+        };
         std::thread::Builder::new()
-            .name(format!("collect-{}", slot.label))
+            .name(thread_name)
             .spawn(move || {
                 while let Ok(timestamp_ms) = rx.recv() {
                     // A panicking collector must not take its thread (and
                     // with it every later collection) down silently.
-                    let result = std::panic::catch_unwind(AssertUnwindSafe(|| collector.collect()))
-                        .unwrap_or_else(|_| Err(CollectError::Other("collector panicked".into())));
+                    let results = collectors
+                        .iter_mut()
+                        .map(|c| {
+                            std::panic::catch_unwind(AssertUnwindSafe(|| c.collect()))
+                                .unwrap_or_else(|_| {
+                                    Err(CollectError::Other("collector panicked".into()))
+                                })
+                        })
+                        .collect();
                     let done = Event::Done {
                         slot: slot_id,
                         timestamp_ms,
-                        result,
+                        results,
                     };
-                    if results.send(done).is_err() {
+                    if events.send(done).is_err() {
                         break;
                     }
                 }
             })?;
         Ok(Worker {
-            index: slot.index,
-            label: slot.label,
+            members,
+            label,
             tx,
             busy_since: None,
             stuck_reported: false,
-            last_error: None,
             dead_reported: false,
         })
     }
@@ -262,8 +306,8 @@ impl Group {
                 Ok(Event::Done {
                     slot,
                     timestamp_ms,
-                    result,
-                }) => self.done(slot, timestamp_ms, result),
+                    results,
+                }) => self.done(slot, timestamp_ms, results),
                 Err(RecvTimeoutError::Timeout) => self.report_stuck(),
             }
             if self
@@ -298,7 +342,12 @@ impl Group {
         }
     }
 
-    fn done(&mut self, slot: usize, timestamp_ms: i64, result: Result<Vec<Reading>, CollectError>) {
+    fn done(
+        &mut self,
+        slot: usize,
+        timestamp_ms: i64,
+        results: Vec<Result<Vec<Reading>, CollectError>>,
+    ) {
         let Some(w) = self.workers.get_mut(slot) else {
             return;
         };
@@ -309,29 +358,31 @@ impl Group {
                 after: took,
             });
         }
-        match result {
-            Ok(readings) => {
-                if w.last_error.take().is_some() {
-                    (self.events)(&CollectorEvent::Recovered {
-                        label: w.label.clone(),
-                    });
+        for (m, result) in w.members.iter_mut().zip(results) {
+            match result {
+                Ok(readings) => {
+                    if m.last_error.take().is_some() {
+                        (self.events)(&CollectorEvent::Recovered {
+                            label: m.label.clone(),
+                        });
+                    }
+                    let datums = self.pipeline.datums(m.index, &readings, timestamp_ms);
+                    if self.pending.is_empty() {
+                        self.pending = datums;
+                    } else {
+                        self.pending.extend(datums);
+                    }
                 }
-                let datums = self.pipeline.datums(w.index, &readings, timestamp_ms);
-                if self.pending.is_empty() {
-                    self.pending = datums;
-                } else {
-                    self.pending.extend(datums);
+                Err(e) => {
+                    let error = e.to_string();
+                    if m.last_error.as_deref() != Some(error.as_str()) {
+                        (self.events)(&CollectorEvent::Failed {
+                            label: m.label.clone(),
+                            error: error.clone(),
+                        });
+                    }
+                    m.last_error = Some(error);
                 }
-            }
-            Err(e) => {
-                let error = e.to_string();
-                if w.last_error.as_deref() != Some(error.as_str()) {
-                    (self.events)(&CollectorEvent::Failed {
-                        label: w.label.clone(),
-                        error: error.clone(),
-                    });
-                }
-                w.last_error = Some(error);
             }
         }
     }
