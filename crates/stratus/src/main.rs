@@ -115,8 +115,27 @@ fn disable_huge_pages() {
     }
 }
 
+/// Agents keep their connection between flushes, so a server for N hosts
+/// holds about N idle sockets: the soft open-file limit (often 1,024 when
+/// started by hand) goes up to the hard one, as the systemd unit's
+/// `LimitNOFILE` does.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum || (limit.current.is_some() && limit.maximum.is_none()) {
+        let raised = rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            eprintln!("stratus: could not raise the open-file limit ({e}); continuing");
+        }
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     disable_huge_pages();
+    raise_open_file_limit();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
