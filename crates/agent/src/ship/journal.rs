@@ -146,7 +146,7 @@ impl Journal {
     }
 
     /// Appends `records` (made by [`record`]) to batch `id`'s slot, taking
-    /// a slot on first use.
+    /// a slot on first use; each record's crc is computed here.
     pub fn append(
         &mut self,
         id: BatchId,
@@ -170,7 +170,7 @@ impl Journal {
                 i
             }
         };
-        // The records with their crcs re-computed over the batch id.
+        // The records, with their crcs over the batch id.
         let mut at = 0;
         while let Some(len) = records.get(at..at + 4) {
             let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
@@ -415,18 +415,16 @@ fn parse_file(id: BatchId, bytes: &[u8]) -> Recovered {
     r
 }
 
-/// Appends one datum's journal record to `out`.
+/// Appends one datum's journal record to `out`, its crc left zero:
+/// [`Journal::append`] fills it in, over the batch id the record joins.
 pub fn record(d: &Datum, out: &mut Vec<u8>) {
-    // Length and crc go before the payload: reserve them, write the payload
-    // in place, then fill them in.
+    // The length goes before the payload: reserve it (and the crc), write
+    // the payload in place, then fill the length in.
     let head = out.len();
     out.extend_from_slice(&[0; 8]);
     encode_datum(d, out);
-    let payload = &out[head + 8..];
-    let len = (payload.len() as u32).to_le_bytes();
-    let crc = crc32fast::hash(payload).to_le_bytes();
+    let len = ((out.len() - head - 8) as u32).to_le_bytes();
     out[head..head + 4].copy_from_slice(&len);
-    out[head + 4..head + 8].copy_from_slice(&crc);
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -692,7 +690,14 @@ mod tests {
         let mut bytes = MAGIC_V1.to_vec();
         bytes.extend_from_slice(&2u16.to_le_bytes());
         bytes.extend_from_slice(b"NS");
-        bytes.extend_from_slice(&records(&[&ds[0], &ds[1]]));
+        // The first format's records: crc of the payload alone.
+        for d in &ds {
+            let mut payload = Vec::new();
+            encode_datum(d, &mut payload);
+            bytes.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+            bytes.extend_from_slice(&payload);
+        }
         fs::write(path_of(dir.path(), a), &bytes).unwrap();
         let got = recover(dir.path()).unwrap();
         assert_eq!(got.len(), 1);
