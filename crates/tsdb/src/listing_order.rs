@@ -43,11 +43,9 @@ pub struct ListingOrder {
 }
 
 impl ListingOrder {
-    /// Records a definition; returns the queue's length.
-    pub fn added(&self, key: &Arc<SeriesKey>, id: SeriesId) -> usize {
-        let mut q = lock(&self.queue);
-        q.push(Change::Added(key.clone(), id));
-        q.len()
+    /// Records a definition.
+    pub fn added(&self, key: &Arc<SeriesKey>, id: SeriesId) {
+        lock(&self.queue).push(Change::Added(key.clone(), id));
     }
 
     pub fn removed(&self, key: &Arc<SeriesKey>, id: SeriesId) {
