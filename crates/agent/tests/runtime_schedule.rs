@@ -75,6 +75,18 @@ impl Collector for Flaky {
     }
 }
 
+/// The pipeline's plugins, by index: a slot's label is its plugin's name.
+const PLUGINS: [&str; 3] = ["disk", "mem", "swap"];
+
+fn slot(index: usize, interval: Duration, collector: impl Collector + 'static) -> CollectorSlot {
+    CollectorSlot {
+        index,
+        label: PLUGINS[index].into(),
+        interval,
+        collector: Box::new(collector),
+    }
+}
+
 fn pipeline() -> Arc<Pipeline> {
     let cfg = AgentConfig::parse(
         r#"{"agent":{"omit_hostname":true},"metrics":{"metrics_collected":{
@@ -108,21 +120,15 @@ fn hung_collector_is_reported_once_and_does_not_stall_the_others() {
     let hung_calls = Arc::new(AtomicUsize::new(0));
     let (release, release_rx) = mpsc::channel();
     let slots = vec![
-        CollectorSlot {
-            index: 0,
-            label: "disk".into(),
+        slot(
+            0,
             interval,
-            collector: Box::new(Hung {
+            Hung {
                 calls: Arc::clone(&hung_calls),
                 release: release_rx,
-            }),
-        },
-        CollectorSlot {
-            index: 1,
-            label: "mem".into(),
-            interval,
-            collector: Box::new(Quick(Arc::clone(&quick_calls))),
-        },
+            },
+        ),
+        slot(1, interval, Quick(Arc::clone(&quick_calls))),
     ];
     let sink = Arc::new(Recorder::default());
     let (events, seen) = recorder_events();
@@ -214,12 +220,7 @@ fn one_round_of_collectors_is_handed_over_at_once() {
     let interval = Duration::from_millis(200);
     let calls = Arc::new(AtomicUsize::new(0));
     let slots = (0..3)
-        .map(|index| CollectorSlot {
-            index,
-            label: ["disk", "mem", "swap"][index].into(),
-            interval,
-            collector: Box::new(Quick(Arc::clone(&calls))),
-        })
+        .map(|index| slot(index, interval, Quick(Arc::clone(&calls))))
         .collect();
     let sink = Arc::new(Recorder::default());
     let (events, _seen) = recorder_events();
@@ -251,12 +252,7 @@ fn one_round_of_collectors_is_handed_over_at_once() {
 
 #[test]
 fn failures_are_reported_once_per_streak_then_recovery() {
-    let slots = vec![CollectorSlot {
-        index: 2,
-        label: "swap".into(),
-        interval: Duration::from_millis(20),
-        collector: Box::new(Flaky(0)),
-    }];
+    let slots = vec![slot(2, Duration::from_millis(20), Flaky(0))];
     let sink = Arc::new(Recorder::default());
     let (events, seen) = recorder_events();
     let stop = StopHandle::default();
@@ -294,12 +290,11 @@ fn failures_are_reported_once_per_streak_then_recovery() {
 #[test]
 fn stop_ends_long_intervals_at_once() {
     let calls = Arc::new(AtomicUsize::new(0));
-    let slots = vec![CollectorSlot {
-        index: 1,
-        label: "mem".into(),
-        interval: Duration::from_secs(3600),
-        collector: Box::new(Quick(Arc::clone(&calls))),
-    }];
+    let slots = vec![slot(
+        1,
+        Duration::from_secs(3600),
+        Quick(Arc::clone(&calls)),
+    )];
     let sink = Arc::new(Recorder::default());
     let (events, _) = recorder_events();
     let stop = StopHandle::default();
@@ -360,35 +355,32 @@ fn kernel_counter_collectors_share_a_thread_and_a_hung_one_stalls_none_of_them()
     let hung_calls = Arc::new(AtomicUsize::new(0));
     let (release, release_rx) = mpsc::channel();
     let slots = vec![
-        CollectorSlot {
-            index: 0,
-            label: "disk".into(),
+        slot(
+            0,
             interval,
-            collector: Box::new(Hung {
+            Hung {
                 calls: Arc::clone(&hung_calls),
                 release: release_rx,
-            }),
-        },
-        CollectorSlot {
-            index: 1,
-            label: "mem".into(),
+            },
+        ),
+        slot(
+            1,
             interval,
-            collector: Box::new(Counter {
+            Counter {
                 calls: Arc::clone(&mem_calls),
                 threads: Arc::clone(&threads),
                 fail_first: true,
-            }),
-        },
-        CollectorSlot {
-            index: 2,
-            label: "swap".into(),
+            },
+        ),
+        slot(
+            2,
             interval,
-            collector: Box::new(Counter {
+            Counter {
                 calls: Arc::clone(&swap_calls),
                 threads: Arc::clone(&threads),
                 fail_first: false,
-            }),
-        },
+            },
+        ),
     ];
     let sink = Arc::new(Recorder::default());
     let (events, seen) = recorder_events();
