@@ -235,6 +235,31 @@ pub fn check_xml_chars(value: &str, p: Param) -> ApiResult<()> {
     Ok(())
 }
 
+/// Refuses ASCII control characters (U+0000–U+001F, U+007F), which AWS
+/// documents alarm names must not contain — CR/LF among them, which XML can
+/// carry but which break every line-based consumer (email subjects, logs).
+/// The echoed value spells them as escapes so the message stays printable.
+pub fn check_no_control_chars(value: &str, p: Param) -> ApiResult<()> {
+    if !value.chars().any(|c| c.is_ascii_control()) {
+        return Ok(());
+    }
+    let shown: String = value
+        .chars()
+        .map(|c| {
+            if c.is_ascii_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    Err(constraint(
+        &shown,
+        p,
+        "Member must not contain ASCII control characters",
+    ))
+}
+
 /// Pattern `[^:].*`, which AWS models for namespaces and dimension names.
 pub fn check_no_leading_colon(value: &str, p: Param) -> ApiResult<()> {
     if value.starts_with(':') {

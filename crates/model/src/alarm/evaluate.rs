@@ -590,6 +590,89 @@ mod tests {
         assert_eq!(reason, "Insufficient Data: 1 datapoint was unknown.");
     }
 
+    /// The same samples judged through each evaluation window: the window
+    /// places the periods (`window::bounds`), the evaluator labels each point
+    /// with its period's start. Now is 2026-11-25T20:05:10Z; 1-hour periods,
+    /// N = M = 1, >= 50, missing data `missing`.
+    #[test]
+    fn windows_table() {
+        use crate::alarm::window::{Placement, Zone, bounds};
+        let now = Timestamp(T0 + 10 * HOUR + 5 * 60_000 + 10_000);
+        let at = |h: i64, m: i64| T0 + h * HOUR + m * 60_000;
+        let utc = || Placement::WallClock(jiff::tz::TimeZone::UTC);
+        let ist = || Placement::WallClock(Zone::Fixed(19_800).fixed().unwrap());
+        // (placement, samples (ms, value), expected state, expected label or "").
+        type Row = (Placement, Vec<(i64, f64)>, StateValue, &'static str);
+        let rows: Vec<Row> = vec![
+            // 90 at 20:02, in the incomplete clock hour.
+            (
+                Placement::Sliding,
+                vec![(at(10, 2), 90.0)],
+                Alarm,
+                "90.0 (25/11/26 19:05:00)",
+            ),
+            (utc(), vec![(at(10, 2), 90.0)], InsufficientData, ""),
+            // 90 at 19:45: the complete UTC hour 19:00-20:00 holds it...
+            (
+                utc(),
+                vec![(at(9, 45), 90.0)],
+                Alarm,
+                "90.0 (25/11/26 19:00:00)",
+            ),
+            // ...the +05:30 hour 18:30-19:30 does not; 19:30-20:30 is incomplete.
+            (ist(), vec![(at(9, 45), 90.0)], InsufficientData, ""),
+            (
+                ist(),
+                vec![(at(9, 15), 90.0)],
+                Alarm,
+                "90.0 (25/11/26 18:30:00)",
+            ),
+            // Sliding averages whatever the last 60 minutes hold: 19:45 and 20:02.
+            (
+                Placement::Sliding,
+                vec![(at(9, 45), 10.0), (at(10, 2), 80.0)],
+                Ok,
+                "45.0 (25/11/26 19:05:00)",
+            ),
+            // 19:00 is outside the sliding hour (19:05-20:05): it counts as an
+            // older period, the newest one (with 90) decides.
+            (
+                Placement::Sliding,
+                vec![(at(9, 0), 10.0), (at(10, 0), 90.0)],
+                Alarm,
+                "90.0 (25/11/26 19:05:00)",
+            ),
+        ];
+        let s = settings(1, 1, TreatMissingData::Missing);
+        for (i, (placement, samples, want, label)) in rows.into_iter().enumerate() {
+            let b = bounds(&placement, 3600, range_periods(1), now);
+            let periods: Vec<Period> = b
+                .windows(2)
+                .map(|w| {
+                    let inside: Vec<f64> = samples
+                        .iter()
+                        .filter(|(t, _)| *t >= w[0].millis() && *t < w[1].millis())
+                        .map(|&(_, v)| v)
+                        .collect();
+                    Period {
+                        start: w[0],
+                        point: (!inside.is_empty()).then(|| Datapoint {
+                            value: inside.iter().sum::<f64>() / inside.len() as f64,
+                            sample_count: Some(inside.len() as f64),
+                        }),
+                    }
+                })
+                .collect();
+            let o = evaluate(&s, &periods, now, InsufficientData);
+            assert_eq!(state(&o, InsufficientData), want, "row {i}: {o:?}");
+            if let Outcome::State { reason, .. } = &o
+                && !label.is_empty()
+            {
+                assert!(reason.contains(&format!("[{label}]")), "row {i}: {reason}");
+            }
+        }
+    }
+
     #[test]
     fn percentile_low_sample_rule() {
         assert!((low_sample_limit(99.0) - 1000.0).abs() < 1e-6);

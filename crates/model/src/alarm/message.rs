@@ -515,6 +515,7 @@ mod tests {
                 comparison_operator: ComparisonOperator::GreaterThanOrEqualToThreshold,
                 treat_missing_data: Some(TreatMissingData::Missing),
                 evaluate_low_sample_count_percentile: None,
+                evaluation_window: None,
             }),
             state: AlarmState {
                 value: StateValue::Alarm,

@@ -8,7 +8,8 @@
 //! the server stores per alarm and per history item), [`rule`] (AlarmRule
 //! parser and evaluator), [`evaluate`] (state from datapoints), [`format`]
 //! (AWS's number and date spellings), [`message`] (SNS subject, JSON and email
-//! text), [`region`] (region long names).
+//! text), [`region`] (region long names), [`window`] (EvaluationWindow:
+//! where the evaluated range falls).
 
 pub mod evaluate;
 pub mod format;
@@ -18,6 +19,7 @@ pub mod put;
 pub mod record;
 pub mod region;
 pub mod rule;
+pub mod window;
 
 use crate::error::ApiResult;
 use crate::param::{Param, not_in_enum};

@@ -63,6 +63,8 @@ pub struct MetricAlarmOutput {
     pub evaluate_low_sample_count_percentile: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics: Option<Vec<MetricDataQueryInput>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evaluation_window: Option<super::window::EvaluationWindowInput>,
     pub state_transitioned_timestamp: Timestamp,
 }
 
@@ -130,10 +132,11 @@ pub struct DescribeAlarmHistoryOutput {
 
 // ---------------------------------------------------------------- shared checks
 
-/// `AlarmName`: required, 1..=255 characters.
+/// `AlarmName`: required, 1..=255 characters, no ASCII control characters.
 pub fn validate_alarm_name(name: Option<String>, p: Param) -> ApiResult<String> {
     let name = required_str(name, p)?;
     check_len(&name, 1, MAX_ALARM_NAME_LEN, p)?;
+    crate::param::check_no_control_chars(&name, p)?;
     crate::param::check_xml_chars(&name, p)?;
     Ok(name)
 }

@@ -42,6 +42,7 @@ pub struct PutMetricAlarmInput {
     pub metrics: Option<Vec<MetricDataQueryInput>>,
     pub tags: Vec<Tag>,
     pub threshold_metric_id: Option<String>,
+    pub evaluation_window: Option<super::window::EvaluationWindowInput>,
 }
 
 /// The common part of both Puts.
@@ -293,7 +294,7 @@ impl PutMetricAlarmInput {
                 }
             }
         };
-        let config = MetricAlarmConfig {
+        let mut config = MetricAlarmConfig {
             target,
             evaluation_periods: n as u32,
             datapoints_to_alarm: m,
@@ -301,6 +302,7 @@ impl PutMetricAlarmInput {
             comparison_operator,
             treat_missing_data,
             evaluate_low_sample_count_percentile: elscp,
+            evaluation_window: None,
         };
         let range = config.period().saturating_mul(n);
         let limit = if config.period() < 3600 {
@@ -318,6 +320,8 @@ impl PutMetricAlarmInput {
                 }
             )));
         }
+        config.evaluation_window =
+            super::window::validate(self.evaluation_window, config.period())?;
         Ok(ValidMetricAlarm { common, config })
     }
 }
@@ -601,6 +605,46 @@ mod tests {
                 ErrorCode::MissingParameter,
                 "Tags.member.1.Key",
             ),
+            (
+                json!({"AlarmName": "disk\r\nBcc: x"}),
+                ErrorCode::ValidationError,
+                "Value 'disk\\r\\nBcc: x' at 'alarmName' failed to satisfy constraint: Member must not contain ASCII control characters",
+            ),
+            (
+                json!({"AlarmName": "tab\there"}),
+                ErrorCode::ValidationError,
+                "alarmName",
+            ),
+            (
+                json!({"AlarmName": "del\u{7f}"}),
+                ErrorCode::ValidationError,
+                "alarmName",
+            ),
+            (
+                json!({"EvaluationWindow": {"SlidingWindow": {}, "WallClockWindow": {}}}),
+                ErrorCode::InvalidParameterCombination,
+                "EvaluationWindow.SlidingWindow and EvaluationWindow.WallClockWindow",
+            ),
+            (
+                json!({"EvaluationWindow": {}}),
+                ErrorCode::InvalidParameterValue,
+                "exactly one",
+            ),
+            (
+                json!({"Period": 120, "EvaluationWindow": {"WallClockWindow": {}}}),
+                ErrorCode::InvalidParameterValue,
+                "Period",
+            ),
+            (
+                json!({"EvaluationWindow": {"WallClockWindow": {"Timezone": "+05:31"}}}),
+                ErrorCode::InvalidParameterValue,
+                "multiple of 5 minutes",
+            ),
+            (
+                json!({"EvaluationWindow": {"WallClockWindow": {"Timezone": "x".repeat(51)}}}),
+                ErrorCode::ValidationError,
+                "evaluationWindow.wallClockWindow.timezone",
+            ),
         ];
         for (extra, code, frag) in cases {
             let e = put(extra.clone()).unwrap_err();
@@ -611,6 +655,39 @@ mod tests {
                 e.message
             );
         }
+    }
+
+    #[test]
+    fn evaluation_window_is_stored_as_given() {
+        use crate::alarm::window::EvaluationWindow;
+        assert_eq!(put(json!({})).unwrap().config.evaluation_window, None);
+        let a = put(json!({"EvaluationWindow": {"SlidingWindow": {}}})).unwrap();
+        assert_eq!(a.config.evaluation_window, Some(EvaluationWindow::Sliding));
+        let a = put(json!({"Period": 86400,
+            "EvaluationWindow": {"WallClockWindow": {"Timezone": "America/New_York"}}}))
+        .unwrap();
+        assert_eq!(
+            a.config.evaluation_window,
+            Some(EvaluationWindow::WallClock {
+                timezone: Some("America/New_York".into())
+            })
+        );
+    }
+
+    #[test]
+    fn composite_names_refuse_line_breaks() {
+        let e = serde_json::from_value::<PutCompositeAlarmInput>(
+            json!({"AlarmName": "c\nd", "AlarmRule": "ALARM(a)"}),
+        )
+        .unwrap()
+        .validate()
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::ValidationError);
+        assert!(
+            e.message.contains("ASCII control characters"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

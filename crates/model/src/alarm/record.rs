@@ -4,6 +4,7 @@
 //! the Describe outputs.
 
 use super::ops::{CompositeAlarmOutput, MetricAlarmOutput};
+use super::window::EvaluationWindow;
 use super::{AlarmType, ComparisonOperator, StateValue, TreatMissingData};
 use crate::metric::Dimension;
 use crate::ops::get_metric_data::MetricDataQueryInput;
@@ -42,12 +43,21 @@ pub struct MetricAlarmConfig {
     pub comparison_operator: ComparisonOperator,
     pub treat_missing_data: Option<TreatMissingData>,
     pub evaluate_low_sample_count_percentile: Option<String>,
+    /// `None`: not given (a sliding window; records older than the setting).
+    #[serde(default)]
+    pub evaluation_window: Option<EvaluationWindow>,
 }
 
 impl MetricAlarmConfig {
     /// M: breaching datapoints needed (defaults to N).
     pub fn m(&self) -> u32 {
         self.datapoints_to_alarm.unwrap_or(self.evaluation_periods)
+    }
+    /// The window in effect (sliding unless a wall clock was asked for).
+    pub fn window(&self) -> EvaluationWindow {
+        self.evaluation_window
+            .clone()
+            .unwrap_or(EvaluationWindow::Sliding)
     }
     pub fn period(&self) -> i64 {
         match &self.target {
@@ -152,6 +162,10 @@ impl AlarmRecord {
             treat_missing_data: c.treat_missing_data,
             evaluate_low_sample_count_percentile: c.evaluate_low_sample_count_percentile.clone(),
             metrics: None,
+            evaluation_window: c
+                .evaluation_window
+                .as_ref()
+                .map(EvaluationWindow::to_output),
             state_transitioned_timestamp: Timestamp(self.state.transitioned_ms),
         };
         match &c.target {
@@ -253,4 +267,30 @@ pub struct PendingAction {
     pub email_text: String,
     pub attempts: u32,
     pub next_attempt_ms: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records written before `evaluation_window` existed still load, as
+    /// sliding-window alarms that Describe shows without the field.
+    #[test]
+    fn records_without_a_window_load_as_sliding() {
+        let old = r#"{"target":{"Single":{"namespace":"CWAgent","metric_name":"disk_used_percent",
+            "dimensions":[],"statistic":"Average","extended_statistic":null,"period":3600,"unit":null}},
+            "evaluation_periods":1,"datapoints_to_alarm":null,"threshold":50.0,
+            "comparison_operator":"GreaterThanOrEqualToThreshold","treat_missing_data":null,
+            "evaluate_low_sample_count_percentile":null}"#;
+        let c: MetricAlarmConfig = serde_json::from_str(old).unwrap();
+        assert_eq!(c.evaluation_window, None);
+        assert_eq!(c.window(), EvaluationWindow::Sliding);
+        let mut c = c;
+        c.evaluation_window = Some(EvaluationWindow::WallClock {
+            timezone: Some("+05:30".into()),
+        });
+        let back: MetricAlarmConfig =
+            serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+    }
 }

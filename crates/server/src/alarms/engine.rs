@@ -11,6 +11,7 @@ use crate::storage;
 use stratus_model::alarm::evaluate::{self, Datapoint, Outcome, Period, Settings};
 use stratus_model::alarm::format::long_date;
 use stratus_model::alarm::record::{AlarmKind, AlarmRecord, MetricAlarmConfig, MetricTarget};
+use stratus_model::alarm::window::{self, Placement};
 use stratus_model::alarm::{StateValue, rule};
 use stratus_model::metric::MetricId;
 use stratus_model::ops::get_metric_data::{self as gmd, GetMetricDataInput};
@@ -65,36 +66,65 @@ fn settings(c: &MetricAlarmConfig) -> Settings {
     }
 }
 
-/// The end of the evaluation range at `now`: the last period boundary at
-/// least `delay_ms` ago, so the newest evaluated period is complete and its
-/// late datapoints had time to arrive.
-pub fn range_end(now: Timestamp, period_secs: i64, delay_ms: i64) -> Timestamp {
-    let p = period_secs.max(1) * 1000;
-    Timestamp((now.millis() - delay_ms).div_euclid(p) * p)
+/// Where `c`'s evaluated range falls, its time zone looked up in the
+/// system's time-zone database (refused as the client's error when unknown).
+pub fn placement(c: &MetricAlarmConfig) -> ApiResult<Placement> {
+    c.window()
+        .placement(&|name| jiff::tz::TimeZone::get(name).ok())
 }
 
-/// The per-period datapoints of the range ending at `end`, oldest first.
+/// The per-period datapoints of the periods `bounds` delimit (see
+/// [`window::bounds`]), oldest first.
 pub fn fetch_periods(
     state: &AppState,
     c: &MetricAlarmConfig,
-    end: Timestamp,
+    bounds: &[Timestamp],
     now: Timestamp,
 ) -> ApiResult<Vec<Period>> {
-    let p_ms = c.period() * 1000;
-    let count = i64::from(evaluate::range_periods(c.evaluation_periods));
-    let start = Timestamp(end.millis() - count * p_ms);
-    let mut periods: Vec<Period> = (0..count)
-        .map(|i| Period {
-            start: Timestamp(start.millis() + i * p_ms),
+    let mut periods: Vec<Period> = bounds
+        .windows(2)
+        .map(|w| Period {
+            start: w[0],
             point: None,
         })
         .collect();
-    let mut put = |t: i64, d: Datapoint| {
-        let idx = (t - start.millis()).div_euclid(p_ms);
-        if let Some(slot) = usize::try_from(idx).ok().and_then(|i| periods.get_mut(i)) {
-            slot.point = Some(d);
-        }
+    let (Some(first), Some(last)) = (bounds.first(), bounds.last()) else {
+        return Ok(periods);
     };
+    let p_ms = c.period() * 1000;
+    let uniform = bounds
+        .windows(2)
+        .all(|w| w[1].millis() - w[0].millis() == p_ms);
+    if uniform {
+        for (t, d) in fetch_range(state, c, *first, *last, c.period(), now)? {
+            let idx = (t - first.millis()).div_euclid(p_ms);
+            if let Some(slot) = usize::try_from(idx).ok().and_then(|i| periods.get_mut(i)) {
+                slot.point = Some(d);
+            }
+        }
+        return Ok(periods);
+    }
+    // Calendar days or weeks across a daylight-saving change: one query per
+    // period, each as long as that period really is.
+    for (slot, w) in periods.iter_mut().zip(bounds.windows(2)) {
+        let secs = (w[1].millis() - w[0].millis()) / 1000;
+        let points = fetch_range(state, c, w[0], w[1], secs, now)?;
+        slot.point = points.first().map(|&(_, d)| d);
+    }
+    Ok(periods)
+}
+
+/// The statistic per `period_secs` bucket of `[start, end)`, buckets
+/// counted from `start`: (bucket start ms, datapoint).
+fn fetch_range(
+    state: &AppState,
+    c: &MetricAlarmConfig,
+    start: Timestamp,
+    end: Timestamp,
+    period_secs: i64,
+    now: Timestamp,
+) -> ApiResult<Vec<(i64, Datapoint)>> {
+    let mut out = Vec::new();
     match &c.target {
         MetricTarget::Single {
             namespace,
@@ -102,11 +132,11 @@ pub fn fetch_periods(
             dimensions,
             statistic,
             extended_statistic,
-            period,
             unit,
+            ..
         } => {
             let Some(stat) = alarm_stat(statistic, extended_statistic) else {
-                return Ok(periods);
+                return Ok(out);
             };
             let metric = MetricId {
                 namespace: namespace.clone(),
@@ -116,46 +146,58 @@ pub fn fetch_periods(
             let unit = unit.as_deref().and_then(Unit::parse);
             let mut aggs = state
                 .metrics
-                .aggregates(&metric, start, end, *period, unit)?;
+                .aggregates(&metric, start, end, period_secs, unit)?;
             if unit.is_none() {
                 aggs = storage::merge_units(aggs);
             }
             for a in &aggs {
                 if let Some(v) = stat.of(a) {
-                    put(
+                    out.push((
                         a.0.start_ms,
                         Datapoint {
                             value: v,
                             sample_count: Some(a.0.count),
                         },
-                    );
+                    ));
                 }
             }
         }
-        MetricTarget::Math { metrics, .. } => {
+        MetricTarget::Math { metrics, period } => {
+            let mut queries = metrics.clone();
+            if period_secs != *period {
+                // A stretched calendar period: every MetricStat spans it whole.
+                for q in &mut queries {
+                    if let Some(ms) = &mut q.metric_stat {
+                        ms.period = Some(period_secs);
+                    }
+                    if q.period.is_some() {
+                        q.period = Some(period_secs);
+                    }
+                }
+            }
             let input = GetMetricDataInput {
-                metric_data_queries: metrics.clone(),
+                metric_data_queries: queries,
                 start_time: Some(start),
                 end_time: Some(end),
                 scan_by: Some("TimestampAscending".into()),
                 ..GetMetricDataInput::default()
             };
             let valid = input.validate(now)?;
-            let out = gmd::execute_get_metric_data(&valid, &mut StoreSource { state })?;
-            if let Some(r) = out.metric_data_results.first() {
+            let result = gmd::execute_get_metric_data(&valid, &mut StoreSource { state })?;
+            if let Some(r) = result.metric_data_results.first() {
                 for (t, v) in r.timestamps.iter().zip(&r.values) {
-                    put(
+                    out.push((
                         t.millis(),
                         Datapoint {
                             value: *v,
                             sample_count: None,
                         },
-                    );
+                    ));
                 }
             }
         }
     }
-    Ok(periods)
+    Ok(out)
 }
 
 /// Evaluates metric alarm `alarm` at `now`: the change of state to commit,
@@ -165,13 +207,13 @@ pub fn metric_change(
     state: &AppState,
     alarm: &AlarmRecord,
     now: Timestamp,
-    delay_ms: i64,
 ) -> ApiResult<Option<Change>> {
     let AlarmKind::Metric(c) = &alarm.kind else {
         return Ok(None);
     };
-    let end = range_end(now, c.period(), delay_ms);
-    let periods = fetch_periods(state, c, end, now)?;
+    let count = evaluate::range_periods(c.evaluation_periods);
+    let bounds = window::bounds(&placement(c)?, c.period(), count, now);
+    let periods = fetch_periods(state, c, &bounds, now)?;
     match evaluate::evaluate(&settings(c), &periods, now, alarm.state.value) {
         Outcome::Keep => Ok(None),
         Outcome::State {

@@ -142,6 +142,8 @@ pub fn put_metric_alarm(
     input: PutMetricAlarmInput,
 ) -> ApiResult<Document> {
     let v = input.validate(Timestamp::now())?;
+    // A wall-clock Timezone name must be one this host's database knows.
+    engine::placement(&v.config)?;
     put_alarm(state, region, v.common, AlarmKind::Metric(v.config))?;
     Ok(empty())
 }

@@ -3,8 +3,9 @@
 //! pool (tsdb queries and redb transactions are synchronous).
 //!
 //! An alarm is evaluated every min(Period, 60 s) — at each period boundary
-//! for 10/20/30 s periods, every minute otherwise (as AWS does, so late data
-//! of long periods is seen) — [`delay_ms`] after the boundary to give late
+//! for 10/20/30 s periods, every minute otherwise (as AWS does: a sliding
+//! window advances each minute, a wall-clock window sees its period close
+//! within a minute) — [`delay_ms`] after the boundary to give late
 //! datapoints time to arrive. A new or reconfigured alarm (including every
 //! alarm after a restart) is evaluated on the next tick. Composite alarms are
 //! evaluated when first seen and whenever a child changes state.
@@ -26,15 +27,7 @@ use std::time::Duration;
 use stratus_model::Timestamp;
 use stratus_model::alarm::record::{AlarmKind, AlarmRecord};
 
-/// How long after a boundary an alarm is evaluated.
-pub fn delay_ms(period_secs: i64) -> i64 {
-    if period_secs < 60 { 2_000 } else { 10_000 }
-}
-
-/// Seconds between two evaluations of an alarm.
-pub fn cadence_secs(period_secs: i64) -> i64 {
-    period_secs.clamp(1, 60)
-}
+pub use stratus_model::alarm::window::{cadence_secs, delay_ms};
 
 /// The next evaluation time strictly after `now`.
 pub fn next_due(now: Timestamp, period_secs: i64) -> i64 {
@@ -201,10 +194,10 @@ fn evaluate_metric_alarms(
 ) -> Vec<(String, Change)> {
     let one = |name: &String| -> Option<(String, Change)> {
         let a = alarms.get(name)?;
-        let AlarmKind::Metric(c) = &a.kind else {
+        if !matches!(a.kind, AlarmKind::Metric(_)) {
             return None;
-        };
-        match engine::metric_change(state, a, now, delay_ms(c.period())) {
+        }
+        match engine::metric_change(state, a, now) {
             Ok(change) => change.map(|ch| (name.clone(), ch)),
             Err(e) => {
                 tracing::warn!(alarm = %name, error = %e.message, "alarm evaluation failed");
@@ -369,13 +362,5 @@ mod tests {
         // Period 3600 s: every minute, 10 s after it.
         assert_eq!(next_due(Timestamp(120_000), 3600), 130_000);
         assert_eq!(next_due(Timestamp(130_000), 3600), 190_000);
-        assert_eq!(
-            engine::range_end(Timestamp(7_212_000), 3600, 10_000),
-            Timestamp(7_200_000)
-        );
-        assert_eq!(
-            engine::range_end(Timestamp(7_205_000), 3600, 10_000),
-            Timestamp(3_600_000)
-        );
     }
 }

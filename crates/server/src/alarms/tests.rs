@@ -297,3 +297,90 @@ fn evaluation_cost() {
     );
     st.metrics.shutdown().unwrap();
 }
+
+fn put_hourly(st: &AppState, name: &str, extra: serde_json::Value) {
+    let mut v = serde_json::json!({
+        "AlarmName": name, "Namespace": "ns", "MetricName": "cpu", "Statistic": "Average",
+        "Period": 3600, "EvaluationPeriods": 1, "Threshold": 50.0,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold"
+    });
+    for (k, x) in extra.as_object().unwrap() {
+        if x.is_null() {
+            v.as_object_mut().unwrap().remove(k);
+        } else {
+            v[k] = x.clone();
+        }
+    }
+    let input: PutMetricAlarmInput = serde_json::from_value(v).unwrap();
+    super::put_metric_alarm(st, "us-east-1", input).unwrap();
+}
+
+/// The story: a 1-hour alarm sees data of the current, incomplete clock hour
+/// at the next minute's evaluation (sliding window, the default, also for a
+/// metric-math alarm); a wall-clock alarm judges only the complete hour.
+#[test]
+fn hourly_alarms_slide_unless_wall_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = state(dir.path());
+    put_hourly(&st, "sliding", serde_json::json!({}));
+    put_hourly(
+        &st,
+        "wall",
+        serde_json::json!({"EvaluationWindow": {"WallClockWindow": {}}}),
+    );
+    put_hourly(
+        &st,
+        "math",
+        serde_json::json!({"Namespace": null, "MetricName": null, "Statistic": null, "Period": null,
+            "Metrics": [{"Id": "m1", "MetricStat": {"Metric": {"Namespace": "ns", "MetricName": "cpu"},
+                "Period": 3600, "Stat": "Average"}}]}),
+    );
+    // An hour boundary 20 minutes ago: data 5 minutes into the current hour.
+    let now = Timestamp::now();
+    let hour = now.millis().div_euclid(3_600_000) * 3_600_000;
+    let (hour, minute) = if now.millis() - hour >= 20 * 60_000 {
+        (hour, now.millis().div_euclid(60_000) * 60_000)
+    } else {
+        // Too early in the hour for the layout: evaluate as of the previous one
+        // (the data is still recent enough for every resolution).
+        (hour - 3_600_000, hour - 60_000)
+    };
+    put_cpu(&st, hour + 5 * 60_000, 75.0);
+    let mut sched = scheduler::Schedule::default();
+    assert_eq!(
+        scheduler::tick(&st, &mut sched, Timestamp(minute + 15_000)),
+        3
+    );
+    let a: AlarmRecord = st.meta.get(ALARMS, "sliding").unwrap().unwrap();
+    assert_eq!(a.state.value, StateValue::Alarm, "{}", a.state.reason);
+    // The period ends at the evaluation minute and is labelled by its start.
+    let start = stratus_model::alarm::format::reason_date(Timestamp(minute - 3_600_000));
+    assert!(
+        a.state.reason.contains(&format!("[75.0 ({start})]")),
+        "{}",
+        a.state.reason
+    );
+    assert_eq!(state_of(&st, "math"), StateValue::Alarm);
+    assert_eq!(state_of(&st, "wall"), StateValue::InsufficientData);
+    st.metrics.shutdown().unwrap();
+}
+
+/// A wall-clock Timezone this host's database does not know is refused at
+/// PutMetricAlarm, and nothing is stored.
+#[test]
+fn unknown_time_zone_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = state(dir.path());
+    let input: PutMetricAlarmInput = serde_json::from_value(serde_json::json!({
+        "AlarmName": "tz", "Namespace": "ns", "MetricName": "cpu", "Statistic": "Average",
+        "Period": 3600, "EvaluationPeriods": 1, "Threshold": 50.0,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "EvaluationWindow": {"WallClockWindow": {"Timezone": "Mars/Olympus_Mons"}}
+    }))
+    .unwrap();
+    let e = super::put_metric_alarm(&st, "us-east-1", input).unwrap_err();
+    assert_eq!(e.code, stratus_model::ErrorCode::InvalidParameterValue);
+    assert!(e.message.contains("Mars/Olympus_Mons"), "{}", e.message);
+    assert!(st.meta.get::<AlarmRecord>(ALARMS, "tz").unwrap().is_none());
+    st.metrics.shutdown().unwrap();
+}
