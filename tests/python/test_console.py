@@ -289,6 +289,51 @@ def test_alarm_link_from_an_email_opens_the_alarm_after_login(server, browser):
     assert (a["Threshold"], a["Period"], a["Statistic"]) == (75.0, 60, "Average")
 
 
+def test_alarm_form_sets_the_evaluation_window(server, browser):
+    cw = server.client("cloudwatch")
+    name = f"disk-window-{uuid.uuid4().hex[:6]}"
+    cw.put_metric_alarm(AlarmName=name, Namespace="CWAgent", MetricName="disk_used_percent",
+                        Dimensions=dims_of("i-window"), Statistic="Average", Period=3600, EvaluationPeriods=1,
+                        Threshold=50, ComparisonOperator="GreaterThanOrEqualToThreshold")
+    login(browser, server, "/#/alarms/" + name)
+    until(browser, lambda d: d.find_element(By.ID, "alarm-name").text == name, "alarm page")
+    assert browser.find_element(By.ID, "alarm-evaluation-window").text.startswith("Sliding")
+
+    # Edit: sliding is preselected and the time zone hidden; choose a wall clock.
+    browser.find_element(By.ID, "edit-alarm").click()
+    window = Select(until(browser, lambda d: css(d, "#create-alarm-form #alarm-window"), "edit form"))
+    assert window.first_selected_option.get_attribute("value") == "sliding"
+    tz = browser.find_element(By.ID, "alarm-timezone")
+    assert not tz.is_displayed()
+    window.select_by_value("wall")
+    assert tz.is_displayed()
+    # A refused offset is shown next to the time zone; nothing changes.
+    tz.send_keys("+05:31")
+    browser.find_element(By.ID, "alarm-create").click()
+    until(browser, lambda d: css(d, "#alarm-timezone[aria-invalid=true]"), "time zone error")
+    assert "multiple of 5 minutes" in tz.find_element(By.XPATH, "..").find_element(By.CLASS_NAME, "field-error").text
+    assert "EvaluationWindow" not in cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+    tz.clear()
+    tz.send_keys("+05:30")
+    assert "complete wall-clock" in browser.find_element(By.ID, "alarm-preview").text
+    shot(browser, "11-alarm-wall-clock-window")
+    browser.find_element(By.ID, "alarm-create").click()
+    until(browser, lambda d: d.find_element(By.ID, "alarm-evaluation-window").text.startswith("Wall clock"), "alarm page after edit")
+    assert browser.find_element(By.ID, "alarm-evaluation-window").text == "Wall clock (complete periods), +05:30"
+    [a] = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    assert a["EvaluationWindow"] == {"WallClockWindow": {"Timezone": "+05:30"}}
+
+    # And back to sliding: the window is dropped (the default).
+    browser.find_element(By.ID, "edit-alarm").click()
+    window = Select(until(browser, lambda d: css(d, "#create-alarm-form #alarm-window"), "edit form again"))
+    assert window.first_selected_option.get_attribute("value") == "wall"
+    assert browser.find_element(By.ID, "alarm-timezone").get_attribute("value") == "+05:30"
+    window.select_by_value("sliding")
+    browser.find_element(By.ID, "alarm-create").click()
+    until(browser, lambda d: d.find_element(By.ID, "alarm-evaluation-window").text.startswith("Sliding"), "sliding again")
+    assert "EvaluationWindow" not in cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+
+
 def test_user_data_is_rendered_as_text(server, browser):
     cw = server.client("cloudwatch")
     evil = "<script>alert(1)</script>"

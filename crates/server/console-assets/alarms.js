@@ -12,6 +12,15 @@ const OPS = [
 ];
 const MISSING = [['missing', 'Missing (keep evaluating what is there)'], ['notBreaching', 'Not breaching (treat as good)'], ['breaching', 'Breaching (treat as bad)'], ['ignore', 'Ignore (keep the current state)']];
 const STATES = ['ALARM', 'INSUFFICIENT_DATA', 'OK'];
+// Periods AWS allows with a wall-clock evaluation window.
+const WALL_CLOCK_PERIODS = [60, 300, 3600, 86400, 604800];
+
+/// How an alarm's EvaluationWindow reads on its page.
+function windowText(a) {
+  const w = a.EvaluationWindow;
+  if (w && w.WallClockWindow) return `Wall clock (complete periods), ${w.WallClockWindow.Timezone || 'UTC'}`;
+  return 'Sliding (the last N periods up to each minute)';
+}
 
 function condition(a) {
   const op = OPS.find(([o]) => o === a.ComparisonOperator)?.[1] || a.ComparisonOperator;
@@ -84,6 +93,7 @@ export async function detail(name) {
       kv('Metric', a.MetricName ? `${a.Namespace} · ${metricLabel(a)}` : (a.AlarmRule || '')),
       a.MetricName ? kv('Condition', condition(a)) : null,
       a.MetricName ? kv('Missing data', a.TreatMissingData || 'missing') : null,
+      a.Metrics || a.MetricName ? [h('dt', {}, 'Evaluation window'), h('dd', { id: 'alarm-evaluation-window' }, windowText(a))] : null,
       kv('Actions', a.ActionsEnabled ? 'enabled' : 'disabled'),
       kv('On ALARM', (a.AlarmActions || []).join(', ') || 'none'),
       kv('On OK', (a.OKActions || []).join(', ') || 'none'),
@@ -112,6 +122,9 @@ function prefill(f, notifyMode, a) {
   f.n.input.value = String(a.EvaluationPeriods);
   f.m.input.value = String(a.DatapointsToAlarm || a.EvaluationPeriods);
   choose(f.missing.input, a.TreatMissingData || 'missing');
+  const wall = a.EvaluationWindow && a.EvaluationWindow.WallClockWindow;
+  f.window.input.value = wall ? 'wall' : 'sliding';
+  f.tz.input.value = (wall && wall.Timezone) || '';
   f.name.input.value = a.AlarmName;
   f.name.input.readOnly = true;
   f.description.input.value = a.AlarmDescription || '';
@@ -192,6 +205,11 @@ export async function create(editName) {
     m: field('Datapoints to alarm (M)', num('alarm-m', 1, { min: 1 })),
     n: field('Evaluation periods (N)', num('alarm-n', 1, { min: 1 }), 'Alarm when M of the last N periods breach.'),
     missing: field('Missing data', h('select', { id: 'alarm-missing' }, MISSING.map(([v, l]) => h('option', { value: v }, l)))),
+    window: field('Evaluation window', h('select', { id: 'alarm-window' },
+      h('option', { value: 'sliding' }, 'Sliding: the last N periods, judged every minute'),
+      h('option', { value: 'wall' }, 'Wall clock: complete hours, days or weeks')),
+    'Sliding fires as soon as data crosses the threshold; wall clock waits for the period to end.'),
+    tz: field('Time zone', h('input', { id: 'alarm-timezone', placeholder: 'UTC' }), 'Where periods start: UTC, an offset such as +05:30, or a name such as America/New_York.'),
     existing: field('Existing topic', h('select', { id: 'alarm-topic' }, topics.map((t) => h('option', { value: t.TopicArn }, t.TopicArn.split(':').pop())))),
     topicName: field('New topic name', h('input', { id: 'alarm-topic-name', placeholder: 'e.g. ops-alerts' })),
     email: field('Email address', h('input', { id: 'alarm-email', type: 'email', placeholder: 'you@example.com' }), 'It receives a confirmation email; nothing else is sent until the link in it is followed.'),
@@ -211,6 +229,16 @@ export async function create(editName) {
   const submit = h('button', { type: 'submit', class: 'primary', id: 'alarm-create' }, existing ? 'Save alarm' : 'Create alarm');
   if (existing) prefill(f, notifyMode, existing);
 
+  const syncWindow = () => { f.tz.wrap.hidden = f.window.input.value !== 'wall'; };
+  f.window.input.addEventListener('change', syncWindow);
+  const evaluationWindow = () => {
+    if (f.window.input.value === 'wall') {
+      const tz = f.tz.input.value.trim();
+      return { WallClockWindow: tz ? { Timezone: tz } : {} };
+    }
+    // Sliding is the default: say so only if the alarm already did.
+    return existing && existing.EvaluationWindow && existing.EvaluationWindow.SlidingWindow ? { SlidingWindow: {} } : undefined;
+  };
   const params = () => {
     const stat = f.stat.input.value;
     const p = {
@@ -223,6 +251,7 @@ export async function create(editName) {
       EvaluationPeriods: Number(f.n.input.value),
       DatapointsToAlarm: Number(f.m.input.value),
       TreatMissingData: f.missing.input.value,
+      EvaluationWindow: evaluationWindow(),
       ActionsEnabled: existing ? existing.ActionsEnabled : true,
     };
     if (existing) {
@@ -242,6 +271,7 @@ export async function create(editName) {
     err(f.threshold, f.threshold.input.value.trim() === '' || !isFinite(p.Threshold) ? 'Enter a number.' : '');
     err(f.n, !(Number.isInteger(p.EvaluationPeriods) && p.EvaluationPeriods >= 1) ? 'A whole number of at least 1.' : '');
     err(f.m, !(Number.isInteger(p.DatapointsToAlarm) && p.DatapointsToAlarm >= 1 && p.DatapointsToAlarm <= p.EvaluationPeriods) ? 'Between 1 and N.' : '');
+    err(f.period, p.EvaluationWindow && p.EvaluationWindow.WallClockWindow && !WALL_CLOCK_PERIODS.includes(p.Period) ? 'A wall-clock window needs 1 minute, 5 minutes, 1 hour, 1 day or 1 week.' : '');
     err(f.name, !p.AlarmName ? 'Give the alarm a name.' : p.AlarmName.length > 255 ? 'At most 255 characters.' : '');
     if (mode() === 'new') {
       err(f.topicName, !/^[A-Za-z0-9_-]{1,256}$/.test(f.topicName.input.value.trim()) ? 'Letters, digits, - and _ only (1–256).' : '');
@@ -254,7 +284,7 @@ export async function create(editName) {
     const topic = mode() === 'new' ? `new topic ${f.topicName.input.value.trim() || '…'} → ${f.email.input.value.trim() || '…'}` : mode() === 'existing' ? f.existing.input.value : 'no notification';
     const op = OPS.find(([o]) => o === p.ComparisonOperator)[1];
     clear(preview).append(
-      h('p', {}, `When ${p.Statistic || p.ExtendedStatistic} of ${metricLabel(m)} ${op} ${f.threshold.input.value || '…'} for ${p.DatapointsToAlarm} of ${p.EvaluationPeriods} periods of ${p.Period} s, go to ALARM and notify: ${topic}.`),
+      h('p', {}, `When ${p.Statistic || p.ExtendedStatistic} of ${metricLabel(m)} ${op} ${f.threshold.input.value || '…'} for ${p.DatapointsToAlarm} of ${p.EvaluationPeriods} ${p.EvaluationWindow && p.EvaluationWindow.WallClockWindow ? 'complete wall-clock' : 'sliding'} periods of ${p.Period} s, go to ALARM and notify: ${topic}.`),
       h('pre', { class: 'cli' }, `aws --profile stratus cloudwatch put-metric-alarm --cli-input-json ${shellQuote(JSON.stringify(p))}`));
   };
   const form = h('form', { class: 'wizard', id: 'create-alarm-form', novalidate: true, oninput: renderPreview, onchange: renderPreview, onsubmit: async (e) => {
@@ -275,7 +305,7 @@ export async function create(editName) {
       } else if (mode() === 'existing') topicArn = f.existing.input.value;
       if (topicArn) { p.AlarmActions = [topicArn]; if (f.okToo.input.checked) p.OKActions = [topicArn]; }
       try { await cw('PutMetricAlarm', p); } catch (err) {
-        const target = [['Threshold', f.threshold], ['EvaluationPeriods', f.n], ['DatapointsToAlarm', f.m], ['Period', f.period], ['AlarmName', f.name], ['AlarmDescription', f.description], ['Statistic', f.stat]]
+        const target = [['Threshold', f.threshold], ['EvaluationPeriods', f.n], ['DatapointsToAlarm', f.m], ['Period', f.period], ['AlarmName', f.name], ['AlarmDescription', f.description], ['Statistic', f.stat], ['Timezone', f.tz], ['EvaluationWindow', f.window]]
           .find(([k]) => (err.message || '').includes(k));
         if (target) target[1].error(err.message); else formErr.appendChild(errorBox(err));
         throw null;
@@ -288,14 +318,14 @@ export async function create(editName) {
     }
   } },
     h('section', {}, h('h2', {}, '1. Metric'), h('p', { id: 'alarm-metric' }, `${m.Namespace} · ${metricLabel(m)}`)),
-    h('section', {}, h('h2', {}, '2. Conditions'), h('div', { class: 'grid' }, f.stat.wrap, f.period.wrap, f.op.wrap, f.threshold.wrap, f.m.wrap, f.n.wrap, f.missing.wrap)),
+    h('section', {}, h('h2', {}, '2. Conditions'), h('div', { class: 'grid' }, f.stat.wrap, f.period.wrap, f.op.wrap, f.threshold.wrap, f.m.wrap, f.n.wrap, f.missing.wrap, f.window.wrap, f.tz.wrap)),
     h('section', {}, h('h2', {}, '3. Actions'), notifyMode, newBox, exBox, f.okToo.wrap),
     h('section', {}, h('h2', {}, '4. Name and description'), f.name.wrap, f.description.wrap),
     h('section', {}, h('h2', {}, '5. Preview'), preview),
     formErr, h('div', { class: 'actions' }, submit, h('a', { href: '#/metrics', class: 'button' }, 'Cancel')));
   mount(h('nav', { class: 'crumbs' }, h('a', { href: '#/alarms' }, 'Alarms'), existing ? [' › ', h('a', { href: route('alarms', existing.AlarmName) }, existing.AlarmName), ' › edit'] : ' › create'),
     h('h1', {}, existing ? 'Edit alarm' : 'Create alarm'), form);
-  syncMode(); renderPreview();
+  syncMode(); syncWindow(); renderPreview();
 }
 
 export { session };
