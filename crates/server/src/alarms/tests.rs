@@ -384,3 +384,49 @@ fn unknown_time_zone_is_refused() {
     assert!(st.meta.get::<AlarmRecord>(ALARMS, "tz").unwrap().is_none());
     st.metrics.shutdown().unwrap();
 }
+
+/// Wall-clock days in a zone with daylight saving: the day it ends
+/// (2026-11-01 in New York) lasts 25 hours, and the alarm's datapoint covers
+/// all of it — for a single-metric and a metric-math alarm alike.
+#[test]
+fn wall_clock_day_across_a_daylight_saving_change() {
+    if jiff::tz::TimeZone::get("America/New_York").is_err() {
+        return; // no time-zone database on this host
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let st = state(dir.path());
+    let window = serde_json::json!({"WallClockWindow": {"Timezone": "America/New_York"}});
+    put_hourly(
+        &st,
+        "daily",
+        serde_json::json!({"Period": 86400, "EvaluationWindow": window}),
+    );
+    put_hourly(
+        &st,
+        "daily-math",
+        serde_json::json!({"Namespace": null, "MetricName": null, "Statistic": null, "Period": null,
+            "EvaluationWindow": window,
+            "Metrics": [{"Id": "m1", "MetricStat": {"Metric": {"Namespace": "ns", "MetricName": "cpu"},
+                "Period": 86400, "Stat": "Average"}}]}),
+    );
+    // The New York day of 2026-11-01 runs 04:00Z (EDT midnight) to 05:00Z
+    // the next day (EST midnight). 90 in its first hour, 0 in its 25th: the
+    // day's average is 45, under the threshold; a 24-hour bucket would miss
+    // the 0 and see 90.
+    let t = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+    put_cpu(&st, t("2026-11-01T04:30:00Z"), 90.0);
+    put_cpu(&st, t("2026-11-02T04:30:00Z"), 0.0);
+    let mut sched = scheduler::Schedule::default();
+    let now = Timestamp(t("2026-11-02T12:00:15Z"));
+    assert_eq!(scheduler::tick(&st, &mut sched, now), 2);
+    for name in ["daily", "daily-math"] {
+        let a: AlarmRecord = st.meta.get(ALARMS, name).unwrap().unwrap();
+        assert_eq!(a.state.value, StateValue::Ok, "{name}: {}", a.state.reason);
+        assert!(
+            a.state.reason.contains("[45.0 (01/11/26 04:00:00)]"),
+            "{name}: {}",
+            a.state.reason
+        );
+    }
+    st.metrics.shutdown().unwrap();
+}
