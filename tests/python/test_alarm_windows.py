@@ -2,7 +2,8 @@
 crossing 50 % in the *current* clock hour fires the alarm and its email within 2 minutes
 (AWS's default sliding window), while a wall-clock alarm on the same data judges only
 the complete hour; EvaluationWindow round-trips through boto3 and the AWS CLI; bad
-windows and alarm names with CR/LF are refused with AWS's error codes."""
+windows and alarm names with CR/LF are refused with AWS's error codes — on awsQuery, awsJson1_0
+and RPC v2 CBOR alike."""
 
 from __future__ import annotations
 
@@ -222,3 +223,49 @@ def test_control_characters_in_alarm_names_are_refused(server, cw, ns, name):
                 if a["AlarmName"].startswith(name[:3])]
     got, _ = error_of(raw.put_dashboard, DashboardName=name, DashboardBody='{"widgets":[]}')
     assert got == "InvalidParameterValue"
+
+
+def client_speaking(server: StratusServer, protocol: str, tmp_path: Path):
+    """boto3 CloudWatch whose model offers only `protocol` (botocore would pick awsJson):
+    the same current model, so EvaluationWindow is known on every protocol."""
+    import boto3
+    import botocore.config
+    import botocore.loaders
+    import botocore.session
+
+    model = botocore.loaders.Loader().load_service_model("cloudwatch", "service-2")
+    model["metadata"]["protocols"] = [protocol]
+    model["metadata"]["protocol"] = protocol
+    target = tmp_path / protocol / "cloudwatch" / model["metadata"]["apiVersion"]
+    target.mkdir(parents=True)
+    (target / "service-2.json").write_text(json.dumps(model))
+    core = botocore.session.get_session()
+    core.get_component("data_loader").search_paths.insert(0, str(tmp_path / protocol))
+    key, secret = server.admin_keys()
+    return boto3.session.Session(botocore_session=core).client(
+        "cloudwatch", endpoint_url=server.endpoint, region_name="us-east-1", aws_access_key_id=key,
+        aws_secret_access_key=secret, config=botocore.config.Config(retries={"max_attempts": 1}))
+
+
+@pytest.mark.parametrize("protocol", ["query", "json", "smithy-rpc-v2-cbor"])
+def test_evaluation_window_on_every_protocol(server, ns, tmp_path, protocol):
+    cw = client_speaking(server, protocol, tmp_path)
+    if not knows_windows(cw):
+        pytest.skip("this botocore does not model EvaluationWindow")
+    assert cw.meta.service_model.resolved_protocol == protocol
+    name = f"proto-{protocol}"
+    window = {"WallClockWindow": {"Timezone": "UTC+05:30"}}
+    cw.put_metric_alarm(**hourly(name, ns, EvaluationWindow=window))
+    assert alarm(cw, name)["EvaluationWindow"] == window
+    # awsQuery has no way to send the member-less SlidingWindow (botocore writes
+    # nothing for it), so it reads back as the default: absent.
+    cw.put_metric_alarm(**hourly(name, ns, EvaluationWindow={"SlidingWindow": {}}))
+    expected = None if protocol == "query" else {"SlidingWindow": {}}
+    assert alarm(cw, name).get("EvaluationWindow") == expected
+    got, msg = error_of(cw.put_metric_alarm, **hourly("bad\r\nname", ns))
+    assert got == "ValidationError" and "\\r\\n" in msg, msg
+    got, msg = error_of(cw.put_metric_alarm, **hourly(name, ns, EvaluationWindow={"WallClockWindow": {
+        "Timezone": "Mars/Olympus_Mons"}}))
+    assert got == "InvalidParameterValue", msg
+    assert alarm(cw, name).get("EvaluationWindow") == expected, "a refused put changes nothing"
+    cw.delete_alarms(AlarmNames=[name])
