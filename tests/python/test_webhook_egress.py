@@ -9,13 +9,14 @@ is what is tested), and the only receivers are listeners on 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import uuid
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import wait_for
+from conftest import clean_env, stratus_bin, wait_for
 from notify_support import Webhook, http_get
 
 # (endpoint, words the refusal must contain). Every host here is an IP literal or `localhost`
@@ -107,12 +108,12 @@ def test_test_notifications_are_refused_too(make_server):
     server = make_server(webhook_allow=())
     cp = server.stratus_cli("mail", "test", "--url", "http://169.254.169.254/latest/meta-data/", check=False)
     assert cp.returncode != 0
-    assert "metadata" in cp.stderr + cp.stdout, cp.stderr
+    assert "InvalidParameterValue" in cp.stderr and "the cloud instance metadata address" in cp.stderr, cp.stderr
     deliveries = json.loads(server.stratus_cli("mail", "deliveries", "--json").stdout)["Deliveries"]
     assert deliveries == []
 
 
-def test_delivery_checks_again_after_its_own_lookup(make_server, hook):
+def test_delivery_checks_again_after_its_own_lookup(make_server, hook, tmp_path):
     """A subscription accepted while its address was allowed: once the policy no longer allows
     what the name resolves to, the delivery is refused before connecting — recorded for the
     admin, not retried, and nothing reaches the receiver."""
@@ -142,3 +143,17 @@ def test_delivery_checks_again_after_its_own_lookup(make_server, hook):
     assert "refused by the webhook egress policy" in server.log_tail(200)
     time.sleep(1)
     assert hook.at("/rebind", "Notification") == []
+    # The error is the admin's: a non-admin key cannot read the outbox.
+    out = server.stratus_cli("keys", "create", "--name", "ro", "--policy", "readonly", "--output", "json")
+    key = json.loads(out.stdout)
+    creds = tmp_path / "ro-credentials"
+    creds.write_text(
+        f"[stratus]\naws_access_key_id = {key['AccessKeyId']}\naws_secret_access_key = {key['SecretAccessKey']}\n"
+    )
+    cp = subprocess.run(
+        [str(stratus_bin()), "mail", "deliveries", "--json", "--endpoint", server.endpoint,
+         "--credentials-file", str(creds)],
+        capture_output=True, text=True, timeout=30, env=clean_env(),
+    )
+    assert cp.returncode != 0 and "AccessDenied" in cp.stderr, cp.stderr
+    assert "localhost" not in cp.stdout + cp.stderr
