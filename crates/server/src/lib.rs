@@ -168,7 +168,9 @@ pub async fn run(
         admin_key_id: boot.created_key_id,
     });
     let scheduler = alarms::scheduler::spawn(state.clone());
-    let served = axum::serve(listener, app::router(state.clone()))
+    // The peer address is the console's login throttle key.
+    let app = app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(ServerError::Serve);
