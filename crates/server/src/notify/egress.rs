@@ -358,20 +358,20 @@ impl EgressPolicy {
         let Some(port) = url.port_or_known_default() else {
             return Ok(());
         };
-        let candidates = match url.host() {
-            Some(url::Host::Ipv4(ip)) => vec![SocketAddr::new(ip.into(), port)],
-            Some(url::Host::Ipv6(ip)) => vec![SocketAddr::new(ip.into(), port)],
-            Some(url::Host::Domain(name)) => resolve(name, port).unwrap_or_default(),
+        let (label, candidates) = match url.host() {
+            Some(url::Host::Ipv4(ip)) => (ip.to_string(), vec![SocketAddr::new(ip.into(), port)]),
+            Some(url::Host::Ipv6(ip)) => (ip.to_string(), vec![SocketAddr::new(ip.into(), port)]),
+            Some(url::Host::Domain(name)) => {
+                (name.to_string(), resolve(name, port).unwrap_or_default())
+            }
             None => return Ok(()),
         };
-        self.vet(url.host_str().unwrap_or(""), &candidates)
-            .map(|_| ())
+        self.vet(&label, &candidates).map(|_| ())
     }
 }
 
 /// Whether `ip:port` reaches the server listening on `own`. A server on
-/// 0.0.0.0 / :: is reached through every local address; the loopback ones
-/// are the ones known here.
+/// 0.0.0.0 / :: is reached through every address of this host.
 fn is_own(own: SocketAddr, ip: IpAddr, port: u16) -> bool {
     if own.port() != port {
         return false;
@@ -379,10 +379,16 @@ fn is_own(own: SocketAddr, ip: IpAddr, port: u16) -> bool {
     let own_ip = canonical(own.ip());
     own_ip == ip
         || (own_ip.is_unspecified()
-            && matches!(
+            && (matches!(
                 classify(ip),
                 AddressClass::Loopback | AddressClass::Unspecified
-            ))
+            ) || is_local_address(ip)))
+}
+
+/// Whether `ip` is an address of this host: binding a socket to it works
+/// only then (the kernel answers EADDRNOTAVAIL for anyone else's).
+fn is_local_address(ip: IpAddr) -> bool {
+    std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()
 }
 
 /// Resolves `host` (a name or an IP literal as the system resolver reads
@@ -615,6 +621,10 @@ mod tests {
         );
         assert_eq!(p.check(sa("127.0.0.9:4566")), Err(Refusal::OwnAddress));
         assert_eq!(p.check(sa("127.0.0.9:4567")), Ok(()));
+        // Another host's address on the same port is not this server.
+        assert_eq!(p.check(sa("192.0.2.1:4566")), Ok(()));
+        assert!(is_local_address(ip("127.0.0.1")));
+        assert!(!is_local_address(ip("192.0.2.1")));
     }
 
     #[test]
@@ -668,6 +678,11 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "127.0.0.1 is a loopback address, which webhook deliveries may not reach"
+        );
+        let e = p.check_endpoint("http://[::ffff:7f00:1]/hook").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "::ffff:127.0.0.1 is a loopback address, which webhook deliveries may not reach"
         );
         assert_eq!(p.check_endpoint("http://8.8.8.8/hook"), Ok(()));
     }
