@@ -90,15 +90,24 @@ def terminate_process(proc: "subprocess.Popen[bytes] | None", timeout: float, wh
     return proc.returncode
 
 
+# The test receivers (webhooks) listen on 127.0.0.1, which the webhook egress policy refuses
+# unless allowed: every test server allows it explicitly (`[notify] webhook_allow`); tests of
+# the policy itself pass `webhook_allow=()`.
+TEST_WEBHOOK_ALLOW: tuple[str, ...] = ("127.0.0.1",)
+
+
 class StratusServer:
     """One `stratus server` process on a data dir; can be stopped, killed and restarted."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, env: dict[str, str] | None = None):
+    def __init__(self, data_dir: Path, port: int | None = None, env: dict[str, str] | None = None,
+                 webhook_allow: tuple[str, ...] = TEST_WEBHOOK_ALLOW):
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.extra_env = env or {}
+        self.webhook_allow = webhook_allow
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
+        self.config_path = self.data_dir.parent / f"{self.data_dir.name}-server.toml"
         self.starts = 0
 
     # -- lifecycle -----------------------------------------------------------------
@@ -121,15 +130,13 @@ class StratusServer:
         log = open(self.log_path, "ab")
         log.write(f"\n===== start #{self.starts + 1} =====\n".encode())
         log.flush()
+        cmd = [str(stratus_bin()), "server", "--data-dir", str(self.data_dir), "--listen", f"127.0.0.1:{self.port}"]
+        if "STRATUS_CONFIG" not in self.extra_env:  # a test's own config file wins
+            allow = ", ".join(f'"{a}"' for a in self.webhook_allow)
+            self.config_path.write_text(f"[notify]\nwebhook_allow = [{allow}]\n")
+            cmd += ["--config", str(self.config_path)]
         self.proc = subprocess.Popen(
-            [
-                str(stratus_bin()),
-                "server",
-                "--data-dir",
-                str(self.data_dir),
-                "--listen",
-                f"127.0.0.1:{self.port}",
-            ],
+            cmd,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -250,8 +257,9 @@ def make_server(tmp_path):
     """Factory for extra servers owned by one test (stopped at its end)."""
     made: list[StratusServer] = []
 
-    def make(env: dict[str, str] | None = None, start: bool = True) -> StratusServer:
-        srv = StratusServer(tmp_path / f"data{len(made)}", env=env)
+    def make(env: dict[str, str] | None = None, start: bool = True,
+             webhook_allow: tuple[str, ...] = TEST_WEBHOOK_ALLOW) -> StratusServer:
+        srv = StratusServer(tmp_path / f"data{len(made)}", env=env, webhook_allow=webhook_allow)
         made.append(srv)
         return srv.start() if start else srv
 

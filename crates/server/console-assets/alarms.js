@@ -285,7 +285,8 @@ export async function create(editName) {
     const op = OPS.find(([o]) => o === p.ComparisonOperator)[1];
     clear(preview).append(
       h('p', {}, `When ${p.Statistic || p.ExtendedStatistic} of ${metricLabel(m)} ${op} ${f.threshold.input.value || '…'} for ${p.DatapointsToAlarm} of ${p.EvaluationPeriods} ${p.EvaluationWindow && p.EvaluationWindow.WallClockWindow ? 'complete wall-clock' : 'sliding'} periods of ${p.Period} s, go to ALARM and notify: ${topic}.`),
-      h('pre', { class: 'cli' }, `aws --profile stratus cloudwatch put-metric-alarm --cli-input-json ${shellQuote(JSON.stringify(p))}`));
+      // --endpoint-url: pasted without it, the command would create the alarm in real AWS.
+      h('pre', { class: 'cli' }, `aws --endpoint-url ${shellQuote(session?.PublicUrl || location.origin)} --profile stratus cloudwatch put-metric-alarm --cli-input-json ${shellQuote(JSON.stringify(p))}`));
   };
   const form = h('form', { class: 'wizard', id: 'create-alarm-form', novalidate: true, oninput: renderPreview, onchange: renderPreview, onsubmit: async (e) => {
     e.preventDefault();

@@ -100,6 +100,11 @@ fn send_test_notification(state: &AppState, body: &[u8]) -> Result<serde_json::V
         ))
     })?;
     test_message::validate_endpoint(protocol, &input.endpoint).map_err(ApiError::invalid_value)?;
+    if protocol != Protocol::Email {
+        state.egress.check_endpoint(&input.endpoint).map_err(|r| {
+            ApiError::invalid_value(format!("Invalid parameter: Endpoint Reason: {r}"))
+        })?;
+    }
     let mut policy = test_message::default_policy(protocol);
     if let Some(n) = input.num_retries {
         if n > MAX_TEST_RETRIES {

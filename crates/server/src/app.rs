@@ -46,7 +46,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(crate::console::router())
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .layer(DefaultBodyLimit::disable())
+        // CSP, no framing, nosniff, no referrer on every HTML page.
+        .layer(axum::middleware::map_response(harden_html))
         .with_state(state)
+}
+
+async fn harden_html(resp: Response) -> Response {
+    crate::console::harden_html(resp)
 }
 
 /// Everything about a request the action layer needs, owned so it can move to
@@ -421,5 +427,31 @@ mod tests {
         assert_eq!(handle(&st, &put_request(3, Some(id)), "r").status(), 200);
         let stats = st.metrics.stats();
         assert_eq!((stats.sealed_samples, stats.head_samples), (3, 0));
+    }
+
+    #[tokio::test]
+    async fn every_html_page_carries_the_security_headers() {
+        use tower::ServiceExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let app = router(Arc::new(state(dir.path())));
+        for path in [
+            "/confirmation.html?TopicArn=arn:aws:sns:us-east-1:123456789012:t&Token=ab",
+            "/unsubscribe.html?SubscriptionArn=bad",
+            "/console/login",
+        ] {
+            let req = axum::http::Request::get(path).body(Body::empty()).unwrap();
+            let resp = app.clone().oneshot(req).await.unwrap();
+            let h = resp.headers();
+            let get = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).unwrap_or("");
+            assert!(get("content-type").starts_with("text/html"), "{path}");
+            assert_eq!(
+                get("content-security-policy"),
+                crate::console::CSP,
+                "{path}"
+            );
+            assert_eq!(get("x-frame-options"), "DENY", "{path}");
+            assert_eq!(get("x-content-type-options"), "nosniff", "{path}");
+            assert_eq!(get("referrer-policy"), "no-referrer", "{path}");
+        }
     }
 }

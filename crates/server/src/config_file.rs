@@ -15,6 +15,10 @@
 //! one_minute = "15d"
 //! five_minutes = "63d"
 //! one_hour = "455d"
+//!
+//! [notify]              # where webhooks may connect (see notify::egress)
+//! webhook_allow = ["127.0.0.1:9000", "10.1.0.0/16"]   # loopback etc. opened deliberately
+//! deny_private = false  # true: refuse 10/8, 172.16/12, 192.168/16, fc00::/7 too
 //! ```
 //!
 //! The file is parsed into a TOML table and walked by hand rather than
@@ -26,6 +30,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::notify::egress::{AllowRule, EgressConfig};
 use stratus_tsdb::{Resolution, Retention};
 
 /// What the config file sets; `None` fields were not in the file.
@@ -34,6 +39,8 @@ pub struct FileConfig {
     pub server: ServerSection,
     /// Complete: keys missing from `[retention]` hold CloudWatch's defaults.
     pub retention: Retention,
+    /// `[notify]`: the webhook egress policy's settings.
+    pub notify: EgressConfig,
 }
 
 /// The `[server]` table.
@@ -127,7 +134,13 @@ pub fn parse(text: &str) -> Result<FileConfig, ParseError> {
         match key.as_str() {
             "server" => config.server = server_section(sub_table(key, value)?)?,
             "retention" => config.retention = retention_section(sub_table(key, value)?)?,
-            _ => return Err(unknown(key, "tables are [server] and [retention]")),
+            "notify" => config.notify = notify_section(sub_table(key, value)?)?,
+            _ => {
+                return Err(unknown(
+                    key,
+                    "tables are [server], [retention] and [notify]",
+                ));
+            }
         }
     }
     Ok(config)
@@ -180,6 +193,44 @@ fn server_section(table: &toml::Table) -> Result<ServerSection, ParseError> {
         }
     }
     Ok(s)
+}
+
+fn notify_section(table: &toml::Table) -> Result<EgressConfig, ParseError> {
+    let mut c = EgressConfig::default();
+    for (key, value) in table {
+        let path = format!("notify.{key}");
+        match key.as_str() {
+            "webhook_allow" => {
+                let items = value.as_array().ok_or_else(|| {
+                    ParseError::at(
+                        &path,
+                        format!("expected a list of strings, found {}", value.type_str()),
+                    )
+                })?;
+                for (i, item) in items.iter().enumerate() {
+                    let at = format!("{path}[{i}]");
+                    let rule: AllowRule = string(&at, item)?.parse().map_err(
+                        |e: crate::notify::egress::AllowRuleError| {
+                            ParseError::at(&at, e.to_string())
+                        },
+                    )?;
+                    c.webhook_allow.push(rule);
+                }
+            }
+            "deny_private" => {
+                c.deny_private = value.as_bool().ok_or_else(|| {
+                    ParseError::at(
+                        &path,
+                        format!("expected true or false, found {}", value.type_str()),
+                    )
+                })?;
+            }
+            _ => {
+                return Err(unknown(&path, "[notify] takes webhook_allow, deny_private"));
+            }
+        }
+    }
+    Ok(c)
 }
 
 fn retention_section(table: &toml::Table) -> Result<Retention, ParseError> {
@@ -402,6 +453,50 @@ mod tests {
             ),
         ];
         for (text, key, message) in cases {
+            let e = refused(text);
+            assert_eq!(e.key, key, "{text}");
+            assert!(e.message.contains(message), "{text}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn the_notify_table_sets_the_webhook_egress_policy() {
+        let c = parse(
+            "[notify]\nwebhook_allow = [\"127.0.0.1:9000\", \"10.1.0.0/16\"]\ndeny_private = true\n",
+        )
+        .unwrap();
+        let shown: Vec<String> = c
+            .notify
+            .webhook_allow
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        assert_eq!(shown, ["127.0.0.1:9000", "10.1.0.0/16"]);
+        assert!(c.notify.deny_private);
+        assert_eq!(parse("").unwrap().notify, EgressConfig::default());
+        for (text, key, message) in [
+            (
+                "[notify]\nwebhook_allow = [\"127.0.0.1\", \"localhost:9000\"]\n",
+                "notify.webhook_allow[1]",
+                "host names are not accepted",
+            ),
+            (
+                "[notify]\nwebhook_allow = \"127.0.0.1\"\n",
+                "notify.webhook_allow",
+                "expected a list of strings",
+            ),
+            (
+                "[notify]\nwebhook_allow = [1]\n",
+                "notify.webhook_allow[0]",
+                "expected a string",
+            ),
+            (
+                "[notify]\ndeny_private = \"yes\"\n",
+                "notify.deny_private",
+                "expected true or false",
+            ),
+            ("[notify]\nallow = []\n", "notify.allow", "unknown key"),
+        ] {
             let e = refused(text);
             assert_eq!(e.key, key, "{text}");
             assert!(e.message.contains(message), "{text}: {}", e.message);

@@ -53,6 +53,8 @@ pub struct Config {
     pub smtp_from: Option<String>,
     /// How long metric data is kept at each resolution (default: CloudWatch's).
     pub retention: stratus_tsdb::Retention,
+    /// Where webhook deliveries may connect (`[notify]` of the config file).
+    pub egress: notify::egress::EgressConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +134,11 @@ pub async fn run(
         .map(|u| u.trim_end_matches('/').to_string())
         .unwrap_or_else(|| format!("http://{addr}"));
     let notifier = notify::Notifier::new(meta.clone(), &data_dir);
+    // The server's own address is known only now that it is bound.
+    let egress = Arc::new(notify::egress::EgressPolicy::new(
+        config.egress.clone(),
+        vec![addr],
+    ));
     let state = Arc::new(state::AppState {
         keys: key_store,
         meta,
@@ -142,6 +149,7 @@ pub async fn run(
         sns: sns::SnsRuntime::default(),
         console: console::Sessions::default(),
         alarm_changes: Default::default(),
+        egress: egress.clone(),
     });
     {
         // Create (first start) or load the SNS signing key now, not on the
@@ -152,7 +160,7 @@ pub async fn run(
             .map_err(|e| ServerError::Storage(e.to_string()))?
             .map_err(|e| ServerError::Storage(e.message))?;
     }
-    let worker = state.notifier.start_worker(&delivery_config)?;
+    let worker = state.notifier.start_worker(&delivery_config, egress)?;
     on_started(&Started {
         addr,
         credentials_file: boot.credentials_file,
@@ -160,7 +168,9 @@ pub async fn run(
         admin_key_id: boot.created_key_id,
     });
     let scheduler = alarms::scheduler::spawn(state.clone());
-    let served = axum::serve(listener, app::router(state.clone()))
+    // The peer address is the console's login throttle key.
+    let app = app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(ServerError::Serve);

@@ -24,6 +24,8 @@ pub struct AppState {
     pub console: crate::console::Sessions,
     /// Alarms written since the scheduler last refreshed its view.
     pub alarm_changes: crate::alarms::changes::AlarmChanges,
+    /// Where webhooks may connect (checked at Subscribe and at delivery).
+    pub egress: Arc<crate::notify::egress::EgressPolicy>,
 }
 
 #[cfg(test)]
@@ -46,6 +48,7 @@ impl AppState {
             sns: crate::sns::SnsRuntime::default(),
             console: crate::console::Sessions::default(),
             alarm_changes: Default::default(),
+            egress: Default::default(),
         }
     }
 }

@@ -98,6 +98,7 @@ impl ServerArgs {
             smtp_url: self.smtp_url.or(server.smtp_url),
             smtp_from: self.smtp_from.or(server.smtp_from),
             retention: file.retention,
+            egress: file.notify,
         })
     }
 }

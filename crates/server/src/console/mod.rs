@@ -17,6 +17,10 @@
 //! cookie), a strict Content-Security-Policy with no inline script or style,
 //! no framing. The JS renders user data with `textContent` only.
 //!
+//! The security headers ([`harden`]) are on every console response, and the
+//! app adds them to every HTML page the server serves (SNS's confirmation
+//! and unsubscribe pages included), in one layer: [`harden_html`].
+//!
 //! Modules: `session` (login, session table, throttle), `assets` (embedded
 //! files), `api` (the JSON endpoint).
 
@@ -27,11 +31,13 @@ pub mod session;
 pub use session::Sessions;
 
 use crate::state::AppState;
+use axum::Extension;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub const SESSION_COOKIE: &str = "stratus_session";
@@ -76,6 +82,16 @@ pub fn harden(mut resp: Response) -> Response {
         HeaderValue::from_static("no-referrer"),
     );
     resp
+}
+
+/// [`harden`] for every `text/html` response (the app's outermost layer).
+pub fn harden_html(resp: Response) -> Response {
+    let html = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("text/html"));
+    if html { harden(resp) } else { resp }
 }
 
 /// The value of cookie `name` in the request, if any.
@@ -240,9 +256,12 @@ fn form(body: &[u8]) -> std::collections::HashMap<String, String> {
 
 async fn login_submit(
     State(state): State<Arc<AppState>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    // The socket's peer: behind a reverse proxy, the proxy's address.
+    let peer = peer.map(|Extension(ConnectInfo(a))| a.ip());
     let f = form(&body);
     let csrf_ok = match (cookie(&headers, LOGIN_CSRF_COOKIE), f.get("csrf")) {
         (Some(c), Some(v)) => session::secrets_match(c, v),
@@ -258,7 +277,7 @@ async fn login_submit(
     }
     let id = f.get("access_key_id").map(String::as_str).unwrap_or("");
     let secret = f.get("secret_access_key").map(String::as_str).unwrap_or("");
-    match state.console.login(&state.keys, id, secret) {
+    match state.console.login(&state.keys, peer, id, secret) {
         Ok((token, s)) => {
             tracing::info!(key = %s.access_key_id, "console login");
             let mut resp = redirect(&safe_next(f.get("next")));
@@ -289,12 +308,26 @@ async fn login_submit(
                 Some("Wrong access key id or secret access key."),
             )
         }
+        Err(session::LoginError::CannotRead(policy)) => {
+            tracing::warn!(%policy, "console login refused: the key's policy cannot read");
+            login_form(
+                &state,
+                StatusCode::FORBIDDEN,
+                Some(&format!(
+                    "This access key's policy ({policy}) cannot read metrics, alarms or topics, \
+                     so the console has nothing to show it. Log in with a readonly or admin key."
+                )),
+            )
+        }
         Err(session::LoginError::Throttled) => {
-            tracing::warn!("console login refused: too many failed logins");
+            tracing::warn!(
+                ?peer,
+                "console login refused: too many failed logins from this address"
+            );
             login_form(
                 &state,
                 StatusCode::TOO_MANY_REQUESTS,
-                Some("Too many failed logins. Wait a minute and try again."),
+                Some("Too many failed logins from your address. Wait a minute and try again."),
             )
         }
     }

@@ -1,11 +1,13 @@
 //! One delivery attempt through the right transport: email to the SMTP
 //! relay (or the local mailbox when none is configured), HTTP(S) by POST.
 
+use super::egress::EgressPolicy;
 use super::email::{self, EmailParts};
 use super::http::HttpSender;
 use super::mailbox::Mailbox;
 use super::smtp::SmtpSender;
 use super::{DeliveryConfig, DeliveryRecord, Target};
+use std::sync::Arc;
 
 /// A failed attempt; `permanent` failures are not retried.
 #[derive(Debug)]
@@ -33,12 +35,16 @@ pub struct Transports {
 }
 
 impl Transports {
-    pub fn new(config: &DeliveryConfig, mailbox: Mailbox) -> Result<Self, super::ConfigError> {
+    pub fn new(
+        config: &DeliveryConfig,
+        mailbox: Mailbox,
+        egress: Arc<EgressPolicy>,
+    ) -> Result<Self, super::ConfigError> {
         Ok(Transports {
             from: config.from.clone(),
             smtp: config.smtp.clone().map(SmtpSender::new).transpose()?,
             mailbox,
-            http: HttpSender::default(),
+            http: HttpSender::new(egress),
         })
     }
 
@@ -95,7 +101,11 @@ impl Transports {
                     .await
                     .map_err(|e| Failure::retryable(e.to_string()))?
                     .map(|_| ())
-                    .map_err(|e| Failure::retryable(e.0))
+                    .map_err(|e| Failure {
+                        message: e.message,
+                        // A refused address stays refused: recorded, not retried.
+                        permanent: e.refused,
+                    })
             }
         }
     }

@@ -13,10 +13,12 @@
 //! (the delay schedule), `worker` (the background task), `deliver` (one
 //! attempt through the right transport), `smtp` (relay URL and lettre
 //! transport), `email` (RFC 5322 message building), `mailbox` (the local
-//! mailbox when no relay is configured), `http` (webhook POSTs),
+//! mailbox when no relay is configured), `http` (webhook POSTs), `egress`
+//! (where webhooks may connect),
 //! `test_message` (what `StratusAdmin.SendTestNotification` sends).
 
 mod deliver;
+pub mod egress;
 pub mod email;
 mod http;
 pub mod mailbox;
@@ -216,10 +218,15 @@ impl Notifier {
         Ok(outbox::list_recent(&sh.meta, limit)?)
     }
 
-    /// Starts the background worker that delivers this outbox's records.
-    pub fn start_worker(&self, config: &DeliveryConfig) -> Result<WorkerHandle, ConfigError> {
+    /// Starts the background worker that delivers this outbox's records;
+    /// webhooks connect only where `egress` allows.
+    pub fn start_worker(
+        &self,
+        config: &DeliveryConfig,
+        egress: Arc<egress::EgressPolicy>,
+    ) -> Result<WorkerHandle, ConfigError> {
         let sh = self.shared()?;
-        let transports = deliver::Transports::new(config, sh.mailbox.clone())?;
+        let transports = deliver::Transports::new(config, sh.mailbox.clone(), egress)?;
         Ok(worker::start(self, transports)?)
     }
 

@@ -44,10 +44,24 @@ pub fn links(state: &AppState) -> ApiResult<Links<'_>> {
     })
 }
 
+/// Refuses an http(s) endpoint the egress policy forbids (loopback,
+/// metadata, this server...) before anything is stored or sent; delivery
+/// checks again after its own DNS lookup.
+pub fn check_webhook_endpoint(state: &AppState, protocol: &str, endpoint: &str) -> ApiResult<()> {
+    if !matches!(protocol, "http" | "https") {
+        return Ok(());
+    }
+    state
+        .egress
+        .check_endpoint(endpoint)
+        .map_err(|r| invalid(format!("Endpoint Reason: {r}")))
+}
+
 pub fn subscribe(state: &AppState, caller: &Caller, params: Document) -> ApiResult<Document> {
     let req = proto::from_document::<SubscribeInput>(params)?.validate()?;
     let topic_arn = req.topic.to_arn();
     auth::authorize(caller, "sns:Subscribe", &topic_arn)?;
+    check_webhook_endpoint(state, &req.protocol, &req.endpoint)?;
     let links = links(state)?;
     let now = Timestamp::now().millis();
     let principal = format!(

@@ -3,7 +3,9 @@
 //! the SubscribeURL / UnsubscribeURL (`GET /?Action=ConfirmSubscription|
 //! Unsubscribe&...`, answered in SNS's XML), and the signing certificate.
 //! No credentials are needed: the token (or the unguessable subscription id)
-//! is the secret. Every user-supplied string is HTML-escaped.
+//! is the secret. Every user-supplied string is HTML-escaped; the pages get
+//! the console's CSP, no-framing, nosniff and referrer headers from the
+//! app's HTML layer (`console::harden_html`).
 
 use super::subscriptions;
 use crate::app::to_axum;
