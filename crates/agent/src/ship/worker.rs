@@ -135,9 +135,11 @@ impl Worker {
                 return self.shutdown(deadline);
             }
             let now = Instant::now();
-            let dropped = self.spool.retry_spool(now);
-            self.count_overflow(dropped);
-            self.publish_spool();
+            if self.spool.retry_at().is_some_and(|at| now >= at) {
+                let dropped = self.spool.retry_spool(now);
+                self.count_overflow(dropped);
+                self.publish_spool();
+            }
             let mut wake = self.next_flush;
             if let Some(at) = self.spool.retry_at() {
                 wake = wake.min(at);
