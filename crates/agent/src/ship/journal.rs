@@ -615,6 +615,42 @@ mod tests {
     }
 
     #[test]
+    fn open_slots_left_behind_are_not_reused() {
+        // A batch recovered but kept only in memory (full spool disk) keeps
+        // its slot file: the next run's journal must not write over it.
+        let dir = tempfile::tempdir().unwrap();
+        let old = BatchId::random();
+        let ds: Vec<Datum> = (0..2).map(datum).collect();
+        {
+            let mut j = Journal::open(dir.path()).unwrap();
+            j.append(old, "NS", &records(&[&ds[0]])).unwrap();
+        }
+        let mut j = Journal::open(dir.path()).unwrap();
+        j.append(BatchId::random(), "NS", &records(&[&ds[1]]))
+            .unwrap();
+        let got = recover(dir.path()).unwrap();
+        assert_eq!(got.len(), 2);
+        assert!(
+            got.iter()
+                .any(|r| r.id == old && r.datums == vec![ds[0].clone()])
+        );
+    }
+
+    #[test]
+    fn a_journal_that_cannot_be_opened_detaches_and_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("file"), "").unwrap();
+        let (mut j, e) = Journal::open_or_detached(&dir.path().join("file/open"));
+        assert!(e.is_some());
+        assert!(
+            j.append(BatchId::random(), "NS", &records(&[&datum(0)]))
+                .is_err()
+        );
+        j.remove(BatchId::random());
+        assert!(j.is_empty());
+    }
+
+    #[test]
     fn datums_round_trip_through_a_file() {
         let dir = tempfile::tempdir().unwrap();
         let mut j = Journal::open(dir.path()).unwrap();

@@ -275,3 +275,124 @@ impl BatchQueue {
         dropped
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::journal::{self, Journal};
+    use super::super::{Datum, DatumValue};
+    use super::*;
+
+    fn batch(n: u8, body_len: usize) -> SealedBatch {
+        SealedBatch {
+            id: BatchId([n; 16]),
+            datums: 3,
+            body: vec![n; body_len],
+        }
+    }
+
+    /// A spool directory that cannot be created: a file is in the way.
+    fn blocked(dir: &Path) -> PathBuf {
+        std::fs::write(dir.join("blocker"), "").unwrap();
+        dir.join("blocker/spool")
+    }
+
+    fn drain(q: &mut BatchQueue) -> Vec<u8> {
+        let mut out = Vec::new();
+        while let Some(b) = q.peek().unwrap() {
+            out.push(b.id.0[0]);
+            q.pop().unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn without_a_spool_batches_wait_in_memory_bounded_oldest_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = blocked(dir.path());
+        let journal_dir = spool.join("open");
+        let max = 10 * (1000 + ENTRY_OVERHEAD);
+        let (mut q, report) = BatchQueue::open(&spool, &journal_dir, max, RETRY_SPOOL_EVERY);
+        assert_eq!(report.batches, 0);
+        assert!(!q.is_durable());
+        assert!(q.retry_at().is_some());
+        let mut dropped = Dropped::default();
+        for n in 0..15 {
+            let d = q.push(batch(n, 1000), false);
+            dropped.batches += d.batches;
+            dropped.datums += d.datums;
+        }
+        assert_eq!(
+            dropped,
+            Dropped {
+                batches: 5,
+                datums: 15
+            }
+        );
+        assert_eq!((q.len(), q.datums(), q.datums_in_memory()), (10, 30, 30));
+        assert_eq!(drain(&mut q), (5..15).collect::<Vec<u8>>());
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn space_returns_and_memory_moves_to_the_spool_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = blocked(dir.path());
+        let journal_dir = spool.join("open");
+        let every = Duration::from_millis(1);
+        let (mut q, _) = BatchQueue::open(&spool, &journal_dir, 1 << 20, every);
+        for n in 0..3 {
+            q.push(batch(n, 100), false);
+        }
+        // Still blocked: nothing moves.
+        std::thread::sleep(every);
+        q.retry_spool(Instant::now());
+        assert_eq!((q.datums_in_memory(), q.is_durable()), (9, false));
+
+        std::fs::remove_file(dir.path().join("blocker")).unwrap();
+        std::thread::sleep(every);
+        assert_eq!(q.retry_spool(Instant::now()), Dropped::default());
+        assert!(q.is_durable());
+        assert_eq!(q.retry_at(), None);
+        assert_eq!((q.len(), q.datums_in_memory()), (3, 0));
+        q.push(batch(3, 100), false);
+        drop(q);
+        // On disk: a new queue finds them, in order.
+        let (mut q, report) = BatchQueue::open(&spool, &journal_dir, 1 << 20, every);
+        assert_eq!(report.batches, 4);
+        assert_eq!(drain(&mut q), vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn a_recovered_batch_keeps_its_journal_file_while_only_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal_dir = dir.path().join("open");
+        let d = Datum {
+            metric_name: "m".into(),
+            dimensions: vec![],
+            timestamp_ms: 1_767_323_045_000,
+            value: DatumValue::Single(1.0),
+            unit: "Count",
+            high_resolution: false,
+        };
+        let id = BatchId::opening_now();
+        {
+            let mut j = Journal::open(&journal_dir).unwrap();
+            let mut rec = Vec::new();
+            journal::record(&d, &mut rec);
+            j.append(id, "NS", &rec).unwrap();
+        }
+        let recovered = |dir: &Path| journal::recover(dir).unwrap().len();
+        assert_eq!(recovered(&journal_dir), 1);
+
+        // The spool cannot be written: the journal file stays.
+        std::fs::write(dir.path().join("blocker"), "").unwrap();
+        let spool = dir.path().join("blocker/spool");
+        let (mut q, _) = BatchQueue::open(&spool, &journal_dir, 1 << 20, RETRY_SPOOL_EVERY);
+        q.push(SealedBatch::seal_as(id, "NS", &[d]), true);
+        assert_eq!(recovered(&journal_dir), 1, "its one durable copy");
+        // Sent: the file goes.
+        assert_eq!(q.peek().unwrap().map(|b| b.id), Some(id));
+        q.pop().unwrap();
+        assert_eq!(recovered(&journal_dir), 0);
+    }
+}
