@@ -153,3 +153,25 @@ fn a_full_spool_disk_mid_run_keeps_batches_in_memory_bounded() {
         .collect();
     assert_eq!(got, (0..50).collect::<Vec<u64>>(), "once each, in order");
 }
+
+#[test]
+fn exiting_while_the_disk_is_full_counts_what_only_memory_held_as_lost() {
+    let Some(fs) = Tmpfs::mount("1m") else { return };
+    let spool = fs.path().join("spool");
+    std::fs::create_dir(&spool).unwrap();
+    fill(fs.path());
+    // Nothing listens: the batches can go nowhere.
+    let mut cfg = config(&format!("http://127.0.0.1:{}", free_port()), &spool);
+    cfg.max_datums_per_batch = 10;
+    let shipper = Shipper::start(cfg).unwrap();
+    shipper.submit((0..20).map(datum).collect());
+    wait_until("batches held in memory", Duration::from_secs(10), || {
+        shipper.stats().datums_in_memory == 20
+    });
+    let report = shipper.shutdown(Duration::from_millis(200));
+    assert_eq!(
+        (report.datums_spooled, report.stats.datums_dropped),
+        (0, 20),
+        "not reported as spooled: {report:?}"
+    );
+}

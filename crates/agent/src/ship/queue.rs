@@ -220,6 +220,27 @@ impl BatchQueue {
         Ok(())
     }
 
+    /// [`BatchQueue::retry_spool`] whether due or not (at exit).
+    pub fn retry_spool_now(&mut self) -> Dropped {
+        let now = Instant::now();
+        self.retry_at = Some(now);
+        self.retry_spool(now)
+    }
+
+    /// Empties the in-memory queue at exit; returns what is lost with it
+    /// (recovered batches are not: their journal files stay for the next
+    /// start).
+    pub fn forget_memory(&mut self) -> Dropped {
+        let mut lost = Dropped::default();
+        for e in self.memory.drain(..).filter(|e| !e.journal_file) {
+            lost.batches += 1;
+            lost.datums += u64::from(e.batch.datums);
+        }
+        self.memory_bytes = 0;
+        self.memory_datums = 0;
+        lost
+    }
+
     /// When due, opens the spool again if it is closed and moves the
     /// in-memory batches to it. Returns what the spool dropped to stay
     /// within its limit.

@@ -512,6 +512,29 @@ impl Worker {
         }
     }
 
+    /// At exit, batches only memory holds (the spool cannot be written) get
+    /// one last try at the spool; what still cannot go there is lost, and
+    /// counted and logged as such.
+    fn keep_or_count_in_memory(&mut self) {
+        if self.spool.datums_in_memory() == 0 {
+            return;
+        }
+        let dropped = self.spool.retry_spool_now();
+        self.count_overflow(dropped);
+        let lost = self.spool.forget_memory();
+        if lost.batches > 0 {
+            crate::error!(
+                "exiting with {} batches ({} datums) that only memory held: the spool {} cannot be written; they are lost",
+                lost.batches,
+                lost.datums,
+                self.cfg.spool_dir.display()
+            );
+            let mut s = lock(&self.stats);
+            s.batches_dropped += lost.batches;
+            s.datums_dropped += lost.datums;
+        }
+    }
+
     /// Seals the partial batch, sends what the deadline allows, spools the
     /// rest.
     fn shutdown(mut self, deadline: Instant) -> ShutdownReport {
@@ -540,6 +563,7 @@ impl Worker {
             self.spool_batch(b);
         }
         self.log_auth_expired();
+        self.keep_or_count_in_memory();
         self.publish_spool();
         let s = *lock(&self.stats);
         ShutdownReport {
