@@ -4,7 +4,8 @@ address where it is not on EC2 (issue 12), each against a real server:
 - a wrong secret: batches are spooled, not dropped; one loud log line names the key id
   and the server's error; once the key is fixed, what was collected meanwhile arrives;
 - a full spool disk (a real 1 MiB tmpfs, filled up): the agent starts anyway and ships
-  from memory, saying so in its log (needs root to mount; skipped otherwise);
+  from memory, saying so in its log, and opens the spool once space returns (needs root
+  to mount; skipped otherwise);
 - a fake DMI tree that is not EC2: no request reaches a recording fake IMDS, from the
   running agent or from --check-config; with EC2's DMI, check-config still asks nothing.
 """
@@ -163,6 +164,12 @@ def test_full_spool_disk_at_start_still_ships(server, cw, make_agent, tmp_path, 
     agent.assert_running()
     log = agent.log_text()
     assert "cannot open the spool" in log and "shipping from memory" in log, log
+    # Space returns: within the 30 s retry the spool is opened (durable again).
+    (full_tmpfs / "filler").unlink()
+    spool_back = f"spool {full_tmpfs / 'spool'} writable again"
+    wait_for(lambda: spool_back in agent.log_text(), timeout=45, interval=1, what="the spool's return")
+    assert (full_tmpfs / "spool" / "head").exists()
+    agent.assert_running()
     assert agent.stop() == 0, agent.log_tail()
 
 
