@@ -241,12 +241,12 @@ def test_check_config_on_a_read_only_path_under_systemd_names_the_unit_setting(t
         path = tmp_path / "agent.json"
         path.write_text(json.dumps(config))
 
-        def run(**extra: str) -> subprocess.CompletedProcess[str]:
+        def run(mode: str = "--check-config", **extra: str) -> subprocess.CompletedProcess[str]:
             env = clean_env(**not_ec2_env(tmp_path))
             env.pop("INVOCATION_ID", None)
             env.update(extra)
             return subprocess.run(
-                [str(stratus_bin()), "agent", "--check-config", str(path)],
+                [str(stratus_bin()), "agent", mode, str(path)],
                 capture_output=True,
                 text=True,
                 timeout=30,
@@ -257,6 +257,10 @@ def test_check_config_on_a_read_only_path_under_systemd_names_the_unit_setting(t
         assert cp.returncode == 1, cp.stdout + cp.stderr
         assert f"agent.logfile {ro / 'agent.log'}:" in cp.stderr, cp.stderr
         assert "Read-only file system" in cp.stderr, cp.stderr
+        assert f"ReadWritePaths={ro}" in cp.stderr, cp.stderr
+        # Started without the check, the agent says the same.
+        cp = run("--config", INVOCATION_ID="0123456789abcdef0123456789abcdef")
+        assert cp.returncode == 1, cp.stdout + cp.stderr
         assert f"ReadWritePaths={ro}" in cp.stderr, cp.stderr
         # Outside systemd the error stands without the unit advice.
         cp = run()

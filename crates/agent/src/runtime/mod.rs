@@ -299,9 +299,15 @@ pub fn start(
 ) -> Result<RunningAgent, AgentError> {
     let config = AgentConfig::load(&opts.config_path)?;
     crate::log::init(config.agent.logfile.as_deref(), config.agent.debug).map_err(|source| {
-        AgentError::Log {
-            path: config.agent.logfile.clone().unwrap_or_default(),
-            source,
+        let path = config.agent.logfile.clone().unwrap_or_default();
+        let dir = path.parent().unwrap_or(&path).to_owned();
+        match writable::sandbox_advice(&dir, &source) {
+            Some(message) => AgentError::NotWritable {
+                key: "agent.logfile",
+                path,
+                message,
+            },
+            None => AgentError::Log { path, source },
         }
     })?;
     let (settings, creds, region_source) = resolve_shipping(&config, opts, &env_var)?;

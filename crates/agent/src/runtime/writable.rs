@@ -61,17 +61,25 @@ fn explain(dir: &Path, e: &std::io::Error) -> PathProblem {
         ErrorKind::StorageFull | ErrorKind::QuotaExceeded => PathProblem::DiskFull(format!(
             "{e}: the agent starts anyway and keeps its batches in memory until there is space"
         )),
-        ErrorKind::ReadOnlyFilesystem if std::env::var_os(SYSTEMD_INVOCATION_ENV).is_some() => {
-            PathProblem::Refused(format!(
-                "{e}: systemd's sandbox (ProtectSystem=strict) lets the agent write only the \
-                 unit's ReadWritePaths=; add `ReadWritePaths={}` to the unit \
-                 (`systemctl edit stratus-agent`, then [Service] ReadWritePaths=...), or use a \
-                 path under /var/lib/stratus-agent or /var/log/stratus",
-                dir.display()
-            ))
-        }
-        _ => PathProblem::Refused(e.to_string()),
+        _ => PathProblem::Refused(sandbox_advice(dir, e).unwrap_or_else(|| e.to_string())),
     }
+}
+
+/// For a read-only file system under systemd: the error and the unit
+/// setting that would let the agent write `dir`.
+pub fn sandbox_advice(dir: &Path, e: &std::io::Error) -> Option<String> {
+    if e.kind() != ErrorKind::ReadOnlyFilesystem
+        || std::env::var_os(SYSTEMD_INVOCATION_ENV).is_none()
+    {
+        return None;
+    }
+    Some(format!(
+        "{e}: systemd's sandbox (ProtectSystem=strict) lets the agent write only the \
+         unit's ReadWritePaths=; add `ReadWritePaths={}` to the unit \
+         (`systemctl edit stratus-agent`, then [Service] ReadWritePaths=...), or use a \
+         path under /var/lib/stratus-agent or /var/log/stratus",
+        dir.display()
+    ))
 }
 
 #[cfg(test)]
