@@ -112,8 +112,10 @@ def test_wrong_secret_is_spooled_logged_and_delivered_once_the_key_is_fixed(serv
     assert log.count(f"refuses access key {kid}") == 1, log
     assert "since start: 0 sent, 0 dropped" in log and "rejected" not in log, log
 
-    # The key is fixed: what was collected while it was refused arrives.
+    # The key is fixed: what was collected while it was refused arrives. (Down a moment,
+    # so the two runs' collections never share a 1-second slot.)
     creds.write_text(good)
+    time.sleep(2)
     agent.start()
     early = wait_for(
         lambda: [d for d in datapoints(cw, iid, t_start, t_fixed) if d["Timestamp"].timestamp() < t_fixed],

@@ -141,3 +141,35 @@ fn batches_refused_longer_than_the_bound_are_dropped_and_counted() {
     assert_eq!(ep.seen().len(), 1);
     assert_eq!(shipper.stats().retries, 0);
 }
+
+#[test]
+fn shutdown_while_the_key_is_refused_spools_without_retrying() {
+    let ep = FakeEndpoint::start("127.0.0.1:0", |_, _| {
+        error(
+            403,
+            "InvalidClientTokenId",
+            "The security token is invalid.",
+        )
+    });
+    let spool = tempfile::tempdir().unwrap();
+    let mut cfg = config(&ep.url(), spool.path());
+    cfg.retry_cap = Duration::from_millis(50);
+    let shipper = Shipper::start(cfg.clone()).unwrap();
+    shipper.submit((0..5).map(datum).collect());
+    wait_until("refusals", Duration::from_secs(10), || {
+        shipper.stats().retries >= 2
+    });
+    shipper.submit((5..8).map(datum).collect());
+    let attempts = ep.seen().len();
+    let report = shipper.shutdown(Duration::from_secs(10));
+    assert_eq!(report.datums_spooled, 8, "{report:?}");
+    assert!(
+        ep.seen().len() <= attempts + 1,
+        "at most the attempt in flight: {} then {}",
+        attempts,
+        ep.seen().len()
+    );
+    // The next start has them.
+    let shipper = Shipper::start(cfg).unwrap();
+    assert_eq!(shipper.stats().datums_spooled, 8);
+}

@@ -549,7 +549,9 @@ impl Worker {
                 break;
             }
             if let Some(f) = &self.failing {
-                if f.next_attempt >= deadline {
+                // A refused key does not get fixed while the agent stops:
+                // keep the batches for the next start instead of waiting.
+                if f.next_attempt >= deadline || matches!(f.kind, FailureKind::Auth { .. }) {
                     break;
                 }
                 std::thread::sleep(f.next_attempt.saturating_duration_since(now));
