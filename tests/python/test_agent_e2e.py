@@ -125,10 +125,14 @@ def test_story_config_with_imds(server, cw, make_agent, fake_imds, tmp_path):
     creds = tmp_path / "credentials"
     create_agent_key(server, creds, name="web-1")
     workdir = tmp_path / "agent-imds"
+    # The agent asks IMDS only where DMI says EC2: a Nitro instance's DMI, faked.
+    sys_root = tmp_path / "sys"
+    (sys_root / "class/dmi/id").mkdir(parents=True)
+    (sys_root / "class/dmi/id/sys_vendor").write_text("Amazon EC2\n")
     agent = make_agent(
         story_config(server.endpoint, workdir),
         credentials_file=creds,
-        env={"STRATUS_IMDS_ENDPOINT": fake_imds.endpoint},
+        env={"STRATUS_IMDS_ENDPOINT": fake_imds.endpoint, "STRATUS_SYS_ROOT": str(sys_root)},
         name="agent-imds",
     ).start()
 

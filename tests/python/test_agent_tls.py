@@ -188,7 +188,8 @@ def test_agent_sends_session_tokens(make_server, make_agent, tmp_path):
         "STRATUS_IMDS_ENDPOINT": closed_port_endpoint(),
     }, name="token")
     agent.start()
-    wait_for(lambda: "rejected" in agent.log_text() or "cannot ship" in agent.log_text(), timeout=30,
+    # Refused for authentication: kept in the spool and retried, and logged naming the key.
+    wait_for(lambda: f"refuses access key {kid}" in agent.log_text(), timeout=30,
              what="the server's answer to a session token in the log")
     assert "token" in agent.log_text().lower(), agent.log_tail()
     assert agent.stop() == 0

@@ -3,6 +3,12 @@
 //! call is refused) when it answers, otherwise a configured `instance_id`, the
 //! host's machine id, or its hostname. Being off EC2 is never an error.
 //!
+//! IMDS is asked only on a host whose firmware says it is EC2 ([`detect_ec2`],
+//! the DMI checks cloud-init makes), so a laptop or an on-premises server
+//! never sends a packet to the link-local metadata address; and never by
+//! `--check-config`, which makes no network calls (on EC2 it takes the
+//! instance id from DMI's `board_asset_tag`, where Nitro instances carry it).
+//!
 //! Off EC2 the instance id derived from the machine id is `mi-` followed by the
 //! first 17 hex digits of SHA-256(`"stratus-instance-id:" + machine-id`): the
 //! same shape as the ids AWS gives on-premises (SSM managed) instances, stable
@@ -16,6 +22,9 @@ use std::time::Duration;
 
 /// Environment variable overriding `agent.imds_endpoint` (tests).
 pub const IMDS_ENDPOINT_ENV: &str = "STRATUS_IMDS_ENDPOINT";
+/// Environment variable naming where `/sys` is read for [`detect_ec2`]
+/// (tests: a fake DMI tree).
+pub const SYS_ROOT_ENV: &str = "STRATUS_SYS_ROOT";
 /// Per-request timeout, as the stock agent's metadata client.
 pub const IMDS_TIMEOUT: Duration = Duration::from_secs(1);
 /// IMDSv2 session token lifetime requested (6 h, the documented maximum).
@@ -28,6 +37,8 @@ const MAX_VALUE_BYTES: u64 = 64 * 1024;
 pub enum IdSource {
     /// The EC2 instance metadata service at this endpoint.
     Imds(String),
+    /// On EC2 by DMI, IMDS not asked (`--check-config`): this DMI file.
+    Dmi(PathBuf),
     /// `agent.instance_id` in the config.
     Config,
     /// Derived from this machine-id file.
@@ -40,6 +51,7 @@ impl std::fmt::Display for IdSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             IdSource::Imds(e) => write!(f, "EC2 instance metadata ({e})"),
+            IdSource::Dmi(p) => write!(f, "EC2 DMI {}", p.display()),
             IdSource::Config => f.write_str("agent.instance_id in the config"),
             IdSource::MachineId(p) => write!(f, "machine id ({})", p.display()),
             IdSource::Hostname => f.write_str("hostname (no IMDS, no machine id)"),
@@ -61,7 +73,7 @@ pub struct InstanceIdentity {
 
 impl InstanceIdentity {
     pub fn on_ec2(&self) -> bool {
-        matches!(self.source, IdSource::Imds(_))
+        matches!(self.source, IdSource::Imds(_) | IdSource::Dmi(_))
     }
 
     /// The value for a placeholder, `None` when unknown here (the dimension
@@ -88,6 +100,10 @@ pub struct IdentityOptions {
     /// Machine-id files tried in order.
     pub machine_id_paths: Vec<PathBuf>,
     pub hostname: String,
+    /// Where `/sys` is read for [`detect_ec2`].
+    pub sys_root: PathBuf,
+    /// False for `--check-config`: no network call at all.
+    pub ask_imds: bool,
 }
 
 impl IdentityOptions {
@@ -106,18 +122,76 @@ impl IdentityOptions {
                 PathBuf::from("/var/lib/dbus/machine-id"),
             ],
             hostname,
+            sys_root: sys_root(),
+            ask_imds: true,
         }
     }
+}
+
+/// `/sys`, or `$STRATUS_SYS_ROOT` when set (tests).
+pub fn sys_root() -> PathBuf {
+    std::env::var_os(SYS_ROOT_ENV)
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from("/sys"), PathBuf::from)
+}
+
+/// The DMI (or Xen hypervisor) file that says this host is an EC2 instance,
+/// and what it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ec2Evidence {
+    pub file: PathBuf,
+    pub value: String,
+}
+
+/// Whether the firmware says EC2, as cloud-init decides it: Nitro instances
+/// have `board_asset_tag` = the instance id (`i-…`) and `sys_vendor`
+/// `Amazon EC2`; Xen ones a `product_uuid` or `/sys/hypervisor/uuid`
+/// starting with `ec2`. Unreadable files (`product_uuid` is root-only) count
+/// as silent.
+pub fn detect_ec2(sys_root: &Path) -> Option<Ec2Evidence> {
+    type SaysEc2 = fn(&str) -> bool;
+    let dmi = sys_root.join("class/dmi/id");
+    let checks: [(PathBuf, SaysEc2); 4] = [
+        (dmi.join("board_asset_tag"), |v| v.starts_with("i-")),
+        (dmi.join("sys_vendor"), |v| v.starts_with("Amazon EC2")),
+        (dmi.join("product_uuid"), |v| {
+            v.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("ec2"))
+        }),
+        (sys_root.join("hypervisor/uuid"), |v| {
+            v.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("ec2"))
+        }),
+    ];
+    checks.into_iter().find_map(|(file, says_ec2)| {
+        let value = std::fs::read_to_string(&file).ok()?.trim().to_owned();
+        says_ec2(&value).then_some(Ec2Evidence { file, value })
+    })
 }
 
 /// Resolves the instance identity, asking IMDS only for what `wanted` needs.
 /// Never fails: off EC2 it falls back as the module doc says.
 pub fn resolve_identity(opts: &IdentityOptions, wanted: &[Ec2Placeholder]) -> InstanceIdentity {
-    let imds = Imds::new(&opts.imds_endpoint, opts.timeout);
-    if let Some(id) = imds.identity(wanted) {
-        return id;
-    }
-    let (instance_id, source) = off_ec2_instance_id(opts);
+    let (instance_id, source) = match detect_ec2(&opts.sys_root) {
+        None => {
+            crate::debug!(
+                "not an EC2 instance (no EC2 signature in DMI under {}): instance metadata not asked",
+                opts.sys_root.display()
+            );
+            off_ec2_instance_id(opts)
+        }
+        Some(ev) if opts.ask_imds => {
+            crate::debug!(
+                "EC2 by {} = {}: asking instance metadata",
+                ev.file.display(),
+                ev.value
+            );
+            if let Some(id) = Imds::new(&opts.imds_endpoint, opts.timeout).identity(wanted) {
+                return id;
+            }
+            off_ec2_instance_id(opts)
+        }
+        Some(ev) if ev.value.starts_with("i-") => (ev.value, IdSource::Dmi(ev.file)),
+        Some(_) => off_ec2_instance_id(opts),
+    };
     InstanceIdentity {
         instance_id,
         source,

@@ -225,6 +225,9 @@ fn resolve(
                 None => {
                     let why = match identity {
                         Some(i) if !i.on_ec2() => "not on EC2",
+                        Some(i) if matches!(i.source, crate::metadata::IdSource::Dmi(_)) => {
+                            "asked from the instance metadata only when the agent runs"
+                        }
                         Some(_) => "not available from the instance metadata",
                         None => "instance identity not resolved",
                     };

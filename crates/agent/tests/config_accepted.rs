@@ -34,6 +34,7 @@ fn the_design_config_means_one_hourly_disk_metric() {
     );
     assert_eq!(c.agent.profile, "AmazonCloudWatchAgent");
     assert_eq!(c.agent.imds_endpoint, "http://169.254.169.254");
+    assert_eq!(c.agent.auth_failure_max_age, Duration::from_secs(86_400));
     let [disk] = c.metrics.plugins.as_slice() else {
         panic!("{:?}", c.metrics.plugins)
     };
@@ -66,6 +67,7 @@ fn every_supported_key_at_once() {
     assert_eq!(c.agent.logfile, None, "\"\" logs to stderr");
     assert!(c.agent.debug);
     assert_eq!(c.agent.spool_max_bytes, Some(64 << 20));
+    assert_eq!(c.agent.auth_failure_max_age, Duration::from_secs(3600));
     assert_eq!(c.agent.instance_id.as_deref(), Some("on-prem-db-1"));
     assert_eq!(c.metrics.namespace, "MyApp/Hosts");
     assert_eq!(c.metrics.force_flush_interval, Duration::from_secs(30));

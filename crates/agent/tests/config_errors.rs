@@ -130,6 +130,11 @@ const CASES: &[(&str, &str, &str)] = &[
         "agent.imds_endpoint",
         "must be an http:// URL",
     ),
+    (
+        r#"{"agent":{"auth_failure_max_age":2592001},"metrics":{"metrics_collected":{"mem":{"measurement":["used_percent"]}}}}"#,
+        "agent.auth_failure_max_age",
+        "at most 2592000 seconds",
+    ),
 ];
 
 #[test]

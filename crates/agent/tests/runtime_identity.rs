@@ -1,6 +1,7 @@
 //! `${aws:*}` placeholders end to end: a fake IMDSv2 on 127.0.0.1, and no
 //! IMDS at all (machine-id fallback, fast). The design config then publishes
-//! `disk_used_percent {InstanceId, device, fstype, path}` in Percent.
+//! `disk_used_percent {InstanceId, device, fstype, path}` in Percent. IMDS
+//! is asked only when a (fake) DMI tree says EC2, and never by check-config.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -9,9 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use stratus_agent::config::{AgentConfig, Ec2Placeholder};
 use stratus_agent::metadata::{
-    IdSource, IdentityOptions, machine_id_instance_id, resolve_identity,
+    IdSource, IdentityOptions, detect_ec2, machine_id_instance_id, resolve_identity,
 };
-use stratus_agent::runtime::{AgentOptions, build_collectors, check_config, prepare};
+use stratus_agent::runtime::{AgentOptions, build_collectors, check_config, prepare_with};
 
 const TOKEN: &str = "AQAEAFake-token==";
 
@@ -107,6 +108,50 @@ fn closed_port_url() -> String {
     url
 }
 
+/// A fake `/sys` holding these files (path under it, contents).
+fn sys_tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, contents) in files {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, contents).unwrap();
+    }
+    dir
+}
+
+const NITRO_ASSET_TAG: &str = "i-0123456789abcdef0";
+
+/// A Nitro instance's DMI, as `/sys/class/dmi/id` shows it.
+fn ec2_sys() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        sys_tree(&[
+            (
+                "class/dmi/id/board_asset_tag",
+                &format!("{NITRO_ASSET_TAG}\n"),
+            ),
+            ("class/dmi/id/sys_vendor", "Amazon EC2\n"),
+        ])
+    })
+    .path()
+}
+
+/// A laptop's DMI.
+fn laptop_sys() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        sys_tree(&[
+            ("class/dmi/id/board_asset_tag", "Not Specified\n"),
+            ("class/dmi/id/sys_vendor", "LENOVO\n"),
+            (
+                "class/dmi/id/product_uuid",
+                "4c4c4544-0051-3510-8052-b4c04f4e3632\n",
+            ),
+        ])
+    })
+    .path()
+}
+
 fn opts(endpoint: &str, instance_id: Option<&str>, machine_ids: Vec<PathBuf>) -> IdentityOptions {
     IdentityOptions {
         imds_endpoint: endpoint.to_owned(),
@@ -114,6 +159,8 @@ fn opts(endpoint: &str, instance_id: Option<&str>, machine_ids: Vec<PathBuf>) ->
         instance_id: instance_id.map(str::to_owned),
         machine_id_paths: machine_ids,
         hostname: "web-1".into(),
+        sys_root: ec2_sys().to_owned(),
+        ask_imds: true,
     }
 }
 
@@ -164,6 +211,86 @@ fn imdsv1_fallback_when_tokens_are_refused() {
     let id = resolve_identity(&opts(&imds.url, None, vec![]), ALL);
     assert_eq!(id.instance_id, "i-0123456789abcdef0");
     assert_eq!(id.instance_type.as_deref(), Some("t3.micro"));
+}
+
+#[test]
+fn ec2_is_told_from_dmi_as_cloud_init_does() {
+    for files in [
+        &[("class/dmi/id/board_asset_tag", "i-0abc\n")][..],
+        &[("class/dmi/id/sys_vendor", "Amazon EC2\n")],
+        &[(
+            "class/dmi/id/product_uuid",
+            "EC2E1916-9099-7CAF-FD21-012345ABCDEF\n",
+        )],
+        &[(
+            "class/dmi/id/product_uuid",
+            "ec2e1916-9099-7caf-fd21-012345abcdef\n",
+        )],
+        &[("hypervisor/uuid", "ec2e1916-9099-7caf-fd21-012345abcdef\n")],
+    ] {
+        let sys = sys_tree(files);
+        let ev = detect_ec2(sys.path()).unwrap_or_else(|| panic!("EC2: {files:?}"));
+        assert_eq!(ev.file, sys.path().join(files[0].0));
+        assert_eq!(ev.value, files[0].1.trim());
+    }
+    for files in [
+        &[][..],
+        &[("class/dmi/id/board_asset_tag", "Not Specified\n")],
+        &[("class/dmi/id/sys_vendor", "QEMU\n")],
+        &[("class/dmi/id/sys_vendor", "Amazon.com\n")],
+        &[(
+            "class/dmi/id/product_uuid",
+            "4c4c4544-0051-3510-8052-b4c04f4e3632\n",
+        )],
+        &[("hypervisor/uuid", "2dbe7c2e-1a5d-4b49-9d3b-4c3a1e0f7d10\n")],
+    ] {
+        let sys = sys_tree(files);
+        assert_eq!(detect_ec2(sys.path()), None, "{files:?}");
+    }
+    assert_eq!(detect_ec2(laptop_sys()), None);
+}
+
+#[test]
+fn off_ec2_by_dmi_the_metadata_service_is_never_asked() {
+    let imds = FakeImds::start(true);
+    let dir = tempfile::tempdir().unwrap();
+    let mid = machine_id_file(dir.path(), "4f1c2d3e4a5b6c7d8e9fa0b1c2d3e4f5\n");
+    let id = resolve_identity(
+        &IdentityOptions {
+            sys_root: laptop_sys().to_owned(),
+            ..opts(&imds.url, None, vec![mid.clone()])
+        },
+        ALL,
+    );
+    assert_eq!(id.source, IdSource::MachineId(mid));
+    assert_eq!(
+        imds.requests.lock().unwrap().len(),
+        0,
+        "no request to the metadata endpoint off EC2"
+    );
+    // The same host with EC2's DMI asks it.
+    let id = resolve_identity(&opts(&imds.url, None, vec![]), ALL);
+    assert_eq!(id.source, IdSource::Imds(imds.url.clone()));
+    assert!(!imds.requests.lock().unwrap().is_empty());
+}
+
+#[test]
+fn without_imds_access_ec2_takes_the_instance_id_from_dmi() {
+    let imds = FakeImds::start(true);
+    let id = resolve_identity(
+        &IdentityOptions {
+            ask_imds: false,
+            ..opts(&imds.url, None, vec![])
+        },
+        ALL,
+    );
+    assert_eq!(id.instance_id, NITRO_ASSET_TAG);
+    assert_eq!(
+        id.source,
+        IdSource::Dmi(ec2_sys().join("class/dmi/id/board_asset_tag"))
+    );
+    assert_eq!(id.instance_type, None);
+    assert_eq!(imds.requests.lock().unwrap().len(), 0);
 }
 
 fn machine_id_file(dir: &Path, contents: &str) -> PathBuf {
@@ -239,7 +366,7 @@ fn design_config(imds_endpoint: &str) -> AgentConfig {
 fn design_datums(imds_endpoint: &str) -> (Vec<stratus_agent::ship::Datum>, String) {
     let config = design_config(imds_endpoint);
     let mut slots = build_collectors(&config).unwrap();
-    let prepared = prepare(config);
+    let prepared = prepare_with(config, ec2_sys(), true);
     let id = prepared.identity.clone().expect("placeholders resolved");
     let readings = slots[0].collector.collect().unwrap();
     (
@@ -303,6 +430,7 @@ fn check_config_prints_what_would_be_published() {
     let report = check_config(
         &AgentOptions {
             config_path: path.clone(),
+            sys_root: Some(ec2_sys().to_owned()),
             ..Default::default()
         },
         &mut out,
@@ -311,10 +439,13 @@ fn check_config_prints_what_would_be_published() {
     let out = String::from_utf8(out).unwrap();
     assert!(out.contains("config OK"), "{out}");
     assert!(out.contains("endpoint http://127.0.0.1:4566"), "{out}");
+    // On EC2 (by DMI) the instance id comes from DMI: check-config makes no
+    // network call, not even to the metadata service.
     assert!(
-        out.contains("instance id i-0123456789abcdef0 from EC2 instance metadata"),
+        out.contains("instance id i-0123456789abcdef0 from EC2 DMI"),
         "{out}"
     );
+    assert_eq!(imds.requests.lock().unwrap().len(), 0, "{out}");
     let line = out
         .lines()
         .find(|l| l.contains("disk_used_percent") && l.contains("path=/  = "))
@@ -349,4 +480,35 @@ fn check_config_prints_what_would_be_published() {
             .starts_with("metrics.metrics_collected.disk.measurement[0]: unknown measurement"),
         "{e}"
     );
+}
+
+#[test]
+fn check_config_off_ec2_asks_no_metadata() {
+    let imds = FakeImds::start(true);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.json");
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/configs/design.json"),
+    )
+    .unwrap()
+    .replacen(
+        r#"{"agent":{"#,
+        &format!(r#"{{"agent":{{"imds_endpoint":"{}","#, imds.url),
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    let mut out = Vec::new();
+    check_config(
+        &AgentOptions {
+            config_path: path,
+            sys_root: Some(laptop_sys().to_owned()),
+            ..Default::default()
+        },
+        &mut out,
+    )
+    .unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("config OK"), "{out}");
+    assert!(!out.contains("i-0123456789abcdef0"), "{out}");
+    assert_eq!(imds.requests.lock().unwrap().len(), 0, "{out}");
 }

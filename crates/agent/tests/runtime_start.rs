@@ -140,6 +140,7 @@ fn start_refuses_what_it_cannot_honour() {
         config_path: config.clone(),
         credentials_file: Some(creds.clone()),
         profile: Some(profile.into()),
+        sys_root: None,
     };
     // (Not through `start`: the log sink is process-wide and the other test
     // owns it.)

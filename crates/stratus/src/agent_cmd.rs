@@ -53,6 +53,7 @@ pub fn run(args: AgentArgs) -> i32 {
         config_path: args.check_config.or(args.config).unwrap_or_default(),
         credentials_file: args.credentials_file,
         profile: args.profile,
+        sys_root: None,
     };
     match runtime::run_or_check(&opts, check) {
         Ok(()) => 0,

@@ -70,6 +70,7 @@ fn main() -> ExitCode {
         config_path,
         credentials_file,
         profile,
+        sys_root: None,
     };
     match runtime::run_or_check(&opts, checking) {
         Ok(()) => ExitCode::SUCCESS,

@@ -81,6 +81,9 @@ pub struct AgentSection {
     pub instance_id: Option<String>,
     /// IMDS base URL, default [`DEFAULT_IMDS_ENDPOINT`].
     pub imds_endpoint: String,
+    /// `auth_failure_max_age` (seconds, default 24 h): how old a batch the
+    /// endpoint refuses for authentication may get before it is dropped.
+    pub auth_failure_max_age: Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -47,6 +47,7 @@ pub(crate) struct RawAgent {
     pub spool_max_bytes: Option<u64>,
     pub instance_id: Option<String>,
     pub imds_endpoint: Option<String>,
+    pub auth_failure_max_age: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

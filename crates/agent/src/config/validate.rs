@@ -12,6 +12,7 @@ use super::{
     StatsdConfig, catalog,
 };
 use crate::collect::{PluginOptions, ProcstatSelector};
+use crate::ship::DEFAULT_AUTH_FAILURE_MAX_AGE;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -21,6 +22,8 @@ type Result<T, E = ConfigError> = std::result::Result<T, E>;
 /// Schema bound for every interval (seconds).
 const MAX_INTERVAL_S: u64 = 172_800;
 const MAX_DIMENSIONS: usize = 30;
+/// `agent.auth_failure_max_age` bound (seconds): 30 days.
+const MAX_AUTH_FAILURE_MAX_AGE: u64 = 30 * 86_400;
 
 pub(super) fn validate(raw: RawConfig) -> Result<AgentConfig> {
     for (present, key) in [
@@ -81,6 +84,7 @@ fn agent_section(
             spool_max_bytes: None,
             instance_id: None,
             imds_endpoint: None,
+            auth_failure_max_age: None,
         },
     };
     if raw.credentials.is_some_and(|c| c.role_arn.is_some()) {
@@ -158,6 +162,17 @@ fn agent_section(
             format!("{imds_endpoint:?} must be an http:// URL (IMDS is plain HTTP)"),
         ));
     }
+    let auth_failure_max_age = raw
+        .auth_failure_max_age
+        .unwrap_or(DEFAULT_AUTH_FAILURE_MAX_AGE.as_secs());
+    if auth_failure_max_age > MAX_AUTH_FAILURE_MAX_AGE {
+        return Err(ConfigError::invalid(
+            "agent.auth_failure_max_age",
+            format!(
+                "{auth_failure_max_age} is too long: at most {MAX_AUTH_FAILURE_MAX_AGE} seconds (30 days)"
+            ),
+        ));
+    }
     let path_or_none = |s: Option<String>| s.filter(|s| !s.is_empty()).map(PathBuf::from);
     Ok(AgentSection {
         interval,
@@ -172,6 +187,7 @@ fn agent_section(
         spool_max_bytes: raw.spool_max_bytes,
         instance_id: raw.instance_id,
         imds_endpoint: imds_endpoint.trim_end_matches('/').to_owned(),
+        auth_failure_max_age: Duration::from_secs(auth_failure_max_age),
     })
 }
 

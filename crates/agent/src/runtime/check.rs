@@ -1,8 +1,11 @@
 //! `stratus agent --check-config`: validate, resolve, run every collector
 //! (twice, one second apart, so delta and rate fields have a previous sample)
-//! and print each datum that would be published, without sending anything.
+//! and print each datum that would be published, without sending anything
+//! or making any network call (no instance metadata either).
 
-use super::{AgentError, AgentOptions, build_collectors, env_var, prepare, summary};
+use super::shipper::spool_dir_for;
+use super::writable::{self, PathProblem};
+use super::{AgentError, AgentOptions, build_collectors, env_var, prepare_with, summary};
 use crate::collect::{CollectError, Reading};
 use crate::config::AgentConfig;
 use crate::credentials::{self, CredentialOptions};
@@ -48,6 +51,7 @@ pub fn check_config(opts: &AgentOptions, out: &mut dyn Write) -> Result<CheckRep
     let endpoint =
         credentials::resolve_endpoint(config.metrics.endpoint_override.as_deref(), &region)?;
     let slots = build_collectors(&config)?;
+    check_writable_paths(&config, &mut report.warnings)?;
     let w = |out: &mut dyn Write, line: String| {
         let _ = writeln!(out, "{line}");
     };
@@ -64,7 +68,12 @@ pub fn check_config(opts: &AgentOptions, out: &mut dyn Write) -> Result<CheckRep
     for (path, why) in &config.ignored {
         w(out, format!("{path}: accepted and ignored: {why}"));
     }
-    let prepared = prepare(config);
+    // No network call: IMDS is asked only when the agent runs.
+    let sys_root = opts
+        .sys_root
+        .clone()
+        .unwrap_or_else(crate::metadata::sys_root);
+    let prepared = prepare_with(config, &sys_root, false);
     if let Some(id) = &prepared.identity {
         w(
             out,
@@ -142,6 +151,41 @@ pub fn check_config(opts: &AgentOptions, out: &mut dyn Write) -> Result<CheckRep
         w(out, format!("warning: {warning}"));
     }
     Ok(report)
+}
+
+/// The log file and spool must be writable (an error naming the path, and
+/// under systemd the unit setting); a full disk, or a default spool this
+/// user cannot write, is a warning: the agent then ships from memory.
+fn check_writable_paths(
+    config: &AgentConfig,
+    warnings: &mut Vec<String>,
+) -> Result<(), AgentError> {
+    let refused = |key, path: &std::path::Path, message| AgentError::NotWritable {
+        key,
+        path: path.to_owned(),
+        message,
+    };
+    if let Some(log) = &config.agent.logfile {
+        match writable::probe_file(log) {
+            Ok(()) => {}
+            Err(PathProblem::DiskFull(m)) => {
+                warnings.push(format!("agent.logfile {}: {m}", log.display()))
+            }
+            Err(PathProblem::Refused(m)) => return Err(refused("agent.logfile", log, m)),
+        }
+    }
+    let spool = spool_dir_for(config.agent.spool_dir.as_deref());
+    match writable::probe_dir(&spool) {
+        Ok(()) => {}
+        Err(PathProblem::Refused(m)) if config.agent.spool_dir.is_some() => {
+            return Err(refused("agent.spool_dir", &spool, m));
+        }
+        Err(PathProblem::Refused(m) | PathProblem::DiskFull(m)) => warnings.push(format!(
+            "spool {}: {m}; without it the agent keeps its batches in memory",
+            spool.display()
+        )),
+    }
+    Ok(())
 }
 
 type Boxed = Box<dyn crate::collect::Collector>;

@@ -8,6 +8,7 @@
 mod check;
 mod schedule;
 mod shipper;
+pub mod writable;
 
 pub use check::{CheckReport, check_config};
 pub use schedule::{
@@ -45,6 +46,9 @@ pub struct AgentOptions {
     pub credentials_file: Option<PathBuf>,
     /// `--profile` (outranks env and config).
     pub profile: Option<String>,
+    /// Where `/sys` is read to tell an EC2 instance (tests); default
+    /// `$STRATUS_SYS_ROOT`, else `/sys`.
+    pub sys_root: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +72,13 @@ pub enum AgentError {
     },
     #[error("starting the shipper: {0}")]
     Ship(String),
+    /// A path the config names for writing cannot be written.
+    #[error("{key} {path}: {message}")]
+    NotWritable {
+        key: &'static str,
+        path: PathBuf,
+        message: String,
+    },
     #[error("starting agent threads: {0}")]
     Thread(#[from] std::io::Error),
 }
@@ -82,6 +93,7 @@ pub struct ShipSettings {
     pub force_flush_interval: Duration,
     pub spool_dir: Option<PathBuf>,
     pub spool_max_bytes: Option<u64>,
+    pub auth_failure_max_age: Duration,
 }
 
 /// Everything resolved once at start.
@@ -98,14 +110,24 @@ pub struct Prepared {
 /// Resolves the instance identity (only when placeholders need it) and
 /// builds the pipeline. Never fails: being off EC2 is not an error.
 pub fn prepare(config: AgentConfig) -> Prepared {
+    prepare_with(config, &metadata::sys_root(), true)
+}
+
+/// [`prepare`] reading `/sys` at `sys_root`; `ask_imds` false makes no
+/// network call (`--check-config`).
+pub fn prepare_with(config: AgentConfig, sys_root: &std::path::Path, ask_imds: bool) -> Prepared {
     let hostname = metadata::hostname();
     let wanted = placeholders(&config);
     let identity = (!wanted.is_empty()).then(|| {
-        let opts = IdentityOptions::for_host(
-            &config.agent.imds_endpoint,
-            config.agent.instance_id.clone(),
-            hostname.clone(),
-        );
+        let opts = IdentityOptions {
+            sys_root: sys_root.to_owned(),
+            ask_imds,
+            ..IdentityOptions::for_host(
+                &config.agent.imds_endpoint,
+                config.agent.instance_id.clone(),
+                hostname.clone(),
+            )
+        };
         metadata::resolve_identity(&opts, &wanted)
     });
     let (pipeline, warnings) = Pipeline::new(&config, &hostname, identity.as_ref());
@@ -168,6 +190,7 @@ pub fn resolve_shipping(
         force_flush_interval: config.metrics.force_flush_interval,
         spool_dir: config.agent.spool_dir.clone(),
         spool_max_bytes: config.agent.spool_max_bytes,
+        auth_failure_max_age: config.agent.auth_failure_max_age,
     };
     Ok((settings, creds, region_source))
 }
@@ -276,9 +299,15 @@ pub fn start(
 ) -> Result<RunningAgent, AgentError> {
     let config = AgentConfig::load(&opts.config_path)?;
     crate::log::init(config.agent.logfile.as_deref(), config.agent.debug).map_err(|source| {
-        AgentError::Log {
-            path: config.agent.logfile.clone().unwrap_or_default(),
-            source,
+        let path = config.agent.logfile.clone().unwrap_or_default();
+        let dir = path.parent().unwrap_or(&path).to_owned();
+        match writable::sandbox_advice(&dir, &source) {
+            Some(message) => AgentError::NotWritable {
+                key: "agent.logfile",
+                path,
+                message,
+            },
+            None => AgentError::Log { path, source },
         }
     })?;
     let (settings, creds, region_source) = resolve_shipping(&config, opts, &env_var)?;
@@ -294,7 +323,8 @@ pub fn start(
     for (path, why) in &config.ignored {
         crate::info!("{path}: accepted and ignored: {why}");
     }
-    let prepared = prepare(config);
+    let sys_root = opts.sys_root.clone().unwrap_or_else(metadata::sys_root);
+    let prepared = prepare_with(config, &sys_root, true);
     match &prepared.identity {
         Some(id) => crate::info!("instance id {} from {}", id.instance_id, id.source),
         None => crate::info!("instance id: not needed (no ${{aws:*}} placeholder in the config)"),

@@ -17,7 +17,12 @@ pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(20);
 
 /// Where the spool lives for these settings.
 pub fn spool_dir(settings: &ShipSettings) -> PathBuf {
-    settings.spool_dir.clone().unwrap_or_else(|| {
+    spool_dir_for(settings.spool_dir.as_deref())
+}
+
+/// The configured spool directory, else the default one.
+pub fn spool_dir_for(configured: Option<&std::path::Path>) -> PathBuf {
+    configured.map(PathBuf::from).unwrap_or_else(|| {
         std::env::var_os("STATE_DIRECTORY")
             .filter(|d| !d.is_empty())
             .map(PathBuf::from)
@@ -41,6 +46,7 @@ pub fn start_shipper(settings: &ShipSettings) -> Result<Arc<dyn DatumSink>, Agen
         .map(PathBuf::from);
     cfg.force_flush_interval = settings.force_flush_interval;
     cfg.spool_max_bytes = settings.spool_max_bytes.unwrap_or(DEFAULT_SPOOL_MAX_BYTES);
+    cfg.auth_failure_max_age = settings.auth_failure_max_age;
     crate::info!(
         "shipping to {} every {}s at most; spool {} (max {} MiB)",
         cfg.endpoint,

@@ -1,7 +1,9 @@
 //! Batches: datums packed into PutMetricData requests of at most
-//! `max_datums` datums and under 1 MB of form body, each with a random
-//! 128-bit id, fixed when the batch opens (so the open-batch journal can name
-//! it) and kept through every retry, the spool and a drain.
+//! `max_datums` datums and under 1 MB of form body, each with a 128-bit id,
+//! fixed when the batch opens (so the open-batch journal can name it) and
+//! kept through every retry, the spool and a drain. The id's first 48 bits
+//! are the opening time (Unix ms, big-endian, as in a UUIDv7) and the other
+//! 80 are random: the shipper reads a spooled batch's age from its id.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -25,6 +27,26 @@ impl BatchId {
         }
         BatchId(b)
     }
+
+    /// The id of a batch opening now: [`BatchId::opened_at`] then 80 random bits.
+    pub fn opening_now() -> BatchId {
+        BatchId::opening_at(unix_ms_now())
+    }
+
+    fn opening_at(unix_ms: u64) -> BatchId {
+        let mut id = BatchId::random();
+        id.0[..6].copy_from_slice(&unix_ms.to_be_bytes()[2..]);
+        id
+    }
+
+    /// When the batch opened (Unix ms), read back from the id. Meaningless
+    /// for ids made by [`BatchId::random`] (the first release's): callers
+    /// treat an implausible time as unknown.
+    pub fn opened_at(&self) -> u64 {
+        let mut b = [0u8; 8];
+        b[2..].copy_from_slice(&self.0[..6]);
+        u64::from_be_bytes(b)
+    }
 }
 
 impl std::fmt::Display for BatchId {
@@ -34,6 +56,13 @@ impl std::fmt::Display for BatchId {
         }
         Ok(())
     }
+}
+
+/// Milliseconds since the Unix epoch (0 before it).
+pub(crate) fn unix_ms_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The kernel's random bytes: one `getrandom` (opening `/dev/urandom` per
@@ -75,7 +104,7 @@ pub struct SealedBatch {
 impl SealedBatch {
     /// Encodes and compresses `datums` under a fresh id.
     pub fn seal(namespace: &str, datums: &[Datum]) -> SealedBatch {
-        SealedBatch::seal_as(BatchId::random(), namespace, datums)
+        SealedBatch::seal_as(BatchId::opening_now(), namespace, datums)
     }
 
     /// Encodes and compresses `datums` under `id`.
@@ -139,7 +168,7 @@ impl Batcher {
             sealed.extend(self.seal());
             self.body.push(&d);
         }
-        let into = *self.id.get_or_insert_with(BatchId::random);
+        let into = *self.id.get_or_insert_with(BatchId::opening_now);
         if self.body.datums() >= self.max_datums {
             sealed.extend(self.seal());
         }
@@ -151,7 +180,7 @@ impl Batcher {
         if self.is_empty() {
             return None;
         }
-        let id = self.id.take().unwrap_or_else(BatchId::random);
+        let id = self.id.take().unwrap_or_else(BatchId::opening_now);
         let datums = u32::try_from(self.body.datums()).unwrap_or(u32::MAX);
         let gzip = &mut self.gzip;
         let body = self
@@ -194,6 +223,22 @@ mod tests {
         assert_eq!(a.to_string().len(), 32);
         assert!(a.to_string().chars().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(fallback_random(), fallback_random());
+    }
+
+    #[test]
+    fn a_batch_id_carries_its_opening_time() {
+        let id = BatchId::opening_at(1_767_323_045_123);
+        assert_eq!(id.opened_at(), 1_767_323_045_123);
+        assert_ne!(id, BatchId::opening_at(1_767_323_045_123), "80 random bits");
+        let before = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let now = BatchId::opening_now().opened_at();
+        assert!((before..before + 5_000).contains(&now), "{now} vs {before}");
+        let mut b = Batcher::new("NS", 10);
+        let added = b.add(datum(0, 1));
+        assert!(added.into.opened_at() >= before);
     }
 
     #[test]

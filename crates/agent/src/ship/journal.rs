@@ -73,9 +73,15 @@ struct Slot {
     batch: Option<BatchId>,
 }
 
+/// How often a journal that could not be opened is tried again.
+const REATTACH_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The journal files of the batches now open or unacknowledged.
 pub struct Journal {
     dir: PathBuf,
+    /// `None` once `dir` is usable; else when to try it again (the agent
+    /// runs without a journal meanwhile: a full or read-only disk).
+    reattach_at: Option<std::time::Instant>,
     slots: Vec<Slot>,
     open: HashMap<BatchId, usize>,
     next_slot: usize,
@@ -114,6 +120,13 @@ fn is_slot(name: &str) -> bool {
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
+fn slot_number(name: &str) -> Option<usize> {
+    name.strip_prefix(SLOT_PREFIX)?
+        .strip_suffix(SUFFIX)?
+        .parse()
+        .ok()
+}
+
 /// crc32 of `id ‖ payload`: a record only counts under its own batch.
 fn record_crc(id: BatchId, payload: &[u8]) -> u32 {
     let mut h = crc32fast::Hasher::new();
@@ -127,22 +140,54 @@ impl Journal {
     /// open files found here are not this run's. Closed slots a previous
     /// run left are deleted.
     pub fn open(dir: &Path) -> Result<Journal, JournalError> {
-        fs::create_dir_all(dir).map_err(err(dir))?;
-        for entry in fs::read_dir(dir).map_err(err(dir))? {
-            let entry = entry.map_err(err(dir))?;
-            let closed = entry.file_name().to_str().is_some_and(is_slot)
-                && read_prefix(&entry.path(), 4).is_ok_and(|b| b == CLOSED);
-            if closed {
-                fs::remove_file(entry.path()).map_err(err(&entry.path()))?;
-            }
-        }
-        Ok(Journal {
+        let mut j = Journal::detached(dir);
+        j.attach()?;
+        Ok(j)
+    }
+
+    /// [`Journal::open`], or, when `dir` cannot be used (full or read-only
+    /// disk), a journal that keeps nothing and tries `dir` again on a later
+    /// append; the error says why.
+    pub fn open_or_detached(dir: &Path) -> (Journal, Option<JournalError>) {
+        let mut j = Journal::detached(dir);
+        let e = j.attach().err();
+        (j, e)
+    }
+
+    fn detached(dir: &Path) -> Journal {
+        Journal {
             dir: dir.to_owned(),
+            reattach_at: Some(std::time::Instant::now()),
             slots: Vec::new(),
             open: HashMap::new(),
             next_slot: 0,
             scratch: Vec::new(),
-        })
+        }
+    }
+
+    /// Creates `dir`, deletes the closed slots a previous run left and
+    /// numbers new slots after the open ones still there (batches recovered
+    /// but kept only in memory keep their file).
+    fn attach(&mut self) -> Result<(), JournalError> {
+        self.reattach_at = Some(std::time::Instant::now() + REATTACH_EVERY);
+        let dir = self.dir.clone();
+        fs::create_dir_all(&dir).map_err(err(&dir))?;
+        let mut next_slot = 0;
+        for entry in fs::read_dir(&dir).map_err(err(&dir))? {
+            let entry = entry.map_err(err(&dir))?;
+            let name = entry.file_name();
+            let Some(n) = name.to_str().filter(|n| is_slot(n)) else {
+                continue;
+            };
+            if read_prefix(&entry.path(), 4).is_ok_and(|b| b == CLOSED) {
+                fs::remove_file(entry.path()).map_err(err(&entry.path()))?;
+            } else if let Some(k) = slot_number(n) {
+                next_slot = next_slot.max(k + 1);
+            }
+        }
+        self.next_slot = next_slot;
+        self.reattach_at = None;
+        Ok(())
     }
 
     /// Appends `records` (made by [`record`]) to batch `id`'s slot, taking
@@ -153,6 +198,15 @@ impl Journal {
         namespace: &str,
         records: &[u8],
     ) -> Result<(), JournalError> {
+        if let Some(at) = self.reattach_at {
+            if std::time::Instant::now() < at {
+                return Err(JournalError {
+                    path: self.dir.clone(),
+                    source: std::io::Error::other("not usable (retried every 30 s)"),
+                });
+            }
+            self.attach()?;
+        }
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         let index = match self.open.get(&id) {
@@ -226,7 +280,11 @@ impl Journal {
         };
         let slot = &mut self.slots[i];
         slot.batch = None;
-        if let Err(e) = slot.file.write_all_at(CLOSED, 0) {
+        // A batch none of whose records was written (full disk, already
+        // logged by the shipper) has nothing to close: no warning per batch.
+        if let Err(e) = slot.file.write_all_at(CLOSED, 0)
+            && slot.end > 0
+        {
             crate::warn!("journal: cannot close {}: {e}", slot.path.display());
         }
         let free = self.slots.iter().filter(|s| s.batch.is_none()).count();
@@ -554,6 +612,42 @@ mod tests {
             },
             high_resolution: i % 2 == 1,
         }
+    }
+
+    #[test]
+    fn open_slots_left_behind_are_not_reused() {
+        // A batch recovered but kept only in memory (full spool disk) keeps
+        // its slot file: the next run's journal must not write over it.
+        let dir = tempfile::tempdir().unwrap();
+        let old = BatchId::random();
+        let ds: Vec<Datum> = (0..2).map(datum).collect();
+        {
+            let mut j = Journal::open(dir.path()).unwrap();
+            j.append(old, "NS", &records(&[&ds[0]])).unwrap();
+        }
+        let mut j = Journal::open(dir.path()).unwrap();
+        j.append(BatchId::random(), "NS", &records(&[&ds[1]]))
+            .unwrap();
+        let got = recover(dir.path()).unwrap();
+        assert_eq!(got.len(), 2);
+        assert!(
+            got.iter()
+                .any(|r| r.id == old && r.datums == vec![ds[0].clone()])
+        );
+    }
+
+    #[test]
+    fn a_journal_that_cannot_be_opened_detaches_and_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("file"), "").unwrap();
+        let (mut j, e) = Journal::open_or_detached(&dir.path().join("file/open"));
+        assert!(e.is_some());
+        assert!(
+            j.append(BatchId::random(), "NS", &records(&[&datum(0)]))
+                .is_err()
+        );
+        j.remove(BatchId::random());
+        assert!(j.is_empty());
     }
 
     #[test]

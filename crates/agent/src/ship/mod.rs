@@ -9,7 +9,9 @@
 //! (datums → PutMetricData form body, exactly as the stock agent),
 //! [`batch`] (≤ 1000 datums, < 1 MB, one random id per batch), [`transport`]
 //! (signed POST, answer classification), [`backoff`] (full jitter),
-//! [`spool`] (bounded on-disk FIFO that survives `kill -9`), [`journal`]
+//! [`spool`] (bounded on-disk FIFO that survives `kill -9`), [`queue`] (the
+//! spool, or a bounded in-memory queue while the spool's disk is full or
+//! read-only), [`journal`]
 //! (every datum written down on arrival, so a `kill -9` loses nothing still
 //! being batched or awaiting acknowledgement).
 //!
@@ -22,6 +24,7 @@ pub mod backoff;
 pub mod batch;
 pub mod encode;
 pub mod journal;
+pub mod queue;
 pub mod spool;
 pub mod transport;
 mod worker;
@@ -85,6 +88,13 @@ pub struct ShipperConfig {
     pub retry_cap: Duration,
     /// One HTTP exchange, connect to last byte.
     pub request_timeout: Duration,
+    /// A batch the endpoint refuses for authentication (401/403, clock
+    /// skew) is kept and retried like an outage until it is this old
+    /// (from its opening), then dropped; zero drops it at once.
+    pub auth_failure_max_age: Duration,
+    /// How often a spool that cannot be written (full or read-only disk)
+    /// is tried again ([`queue::RETRY_SPOOL_EVERY`]).
+    pub spool_retry: Duration,
 }
 
 /// The journal's directory inside the spool directory.
@@ -95,10 +105,14 @@ pub const DEFAULT_SPOOL_MAX_BYTES: u64 = 64 << 20;
 pub const DEFAULT_MAX_DATUMS_PER_BATCH: usize = 1000;
 pub const DEFAULT_FORCE_FLUSH_INTERVAL: Duration = Duration::from_secs(60);
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long batches refused for authentication are kept unless configured:
+/// a day, time for someone to notice the log and fix the key or the clock.
+pub const DEFAULT_AUTH_FAILURE_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 
 impl ShipperConfig {
     /// A configuration with the defaults: flush every 60 s, 64 MiB spool,
-    /// 1000 datums per batch, backoff 200 ms doubling to 60 s, 30 s timeout.
+    /// 1000 datums per batch, backoff 200 ms doubling to 60 s, 30 s timeout,
+    /// batches refused for authentication kept for 24 h.
     pub fn new(
         endpoint: impl Into<String>,
         region: impl Into<String>,
@@ -122,6 +136,8 @@ impl ShipperConfig {
             retry_base: backoff::DEFAULT_BASE,
             retry_cap: backoff::DEFAULT_CAP,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            auth_failure_max_age: DEFAULT_AUTH_FAILURE_MAX_AGE,
+            spool_retry: queue::RETRY_SPOOL_EVERY,
         }
     }
 }
@@ -146,6 +162,8 @@ impl std::fmt::Debug for ShipperConfig {
             .field("retry_base", &self.retry_base)
             .field("retry_cap", &self.retry_cap)
             .field("request_timeout", &self.request_timeout)
+            .field("auth_failure_max_age", &self.auth_failure_max_age)
+            .field("spool_retry", &self.spool_retry)
             .finish()
     }
 }
@@ -168,14 +186,22 @@ pub enum ShipError {
 pub struct ShipStats {
     pub batches_sent: u64,
     pub datums_sent: u64,
-    /// In the spool now (including batches found there at start).
+    /// In the spool now (including batches found there at start, and those
+    /// held in memory while the spool cannot be written).
     pub batches_spooled: u64,
     pub datums_spooled: u64,
+    /// Of `datums_spooled`, those only in memory (the spool's disk is full
+    /// or read-only; see [`queue`]).
+    pub datums_in_memory: u64,
     /// Batches and datums lost for good, for any of the reasons below.
     pub batches_dropped: u64,
     pub datums_dropped: u64,
-    /// Refused permanently by the endpoint (4xx other than throttling).
+    /// Refused permanently by the endpoint (4xx other than throttling and
+    /// authentication).
     pub datums_rejected: u64,
+    /// Refused for authentication (401/403, clock skew) when already older
+    /// than `auth_failure_max_age`.
+    pub datums_auth_expired: u64,
     /// Oldest spooled datums dropped to keep the spool within its limit.
     pub datums_overflowed: u64,
     /// NaN/infinite values or malformed distributions, never sent.
@@ -215,7 +241,16 @@ impl Shipper {
             session_token: cfg.session_token.as_deref(),
             ca_bundle: cfg.ca_bundle.as_deref(),
         })?;
-        let (spool, report) = spool::Spool::open(&cfg.spool_dir, cfg.spool_max_bytes)?;
+        // Nothing here stops the start: a spool or journal that cannot be
+        // used (full or read-only disk) leaves the shipper running from
+        // memory, logged, until it can be used again (see `queue`).
+        let journal_dir = cfg.spool_dir.join(JOURNAL_DIR);
+        let (mut spool, report) = queue::BatchQueue::open(
+            &cfg.spool_dir,
+            &journal_dir,
+            cfg.spool_max_bytes,
+            cfg.spool_retry,
+        );
         for t in &report.truncations {
             crate::warn!(
                 "spool: cut damaged tail of {} at offset {} ({} bytes, {})",
@@ -233,9 +268,14 @@ impl Shipper {
                 report.datums
             );
         }
-        let journal_dir = cfg.spool_dir.join(JOURNAL_DIR);
-        let mut spool = spool;
-        for r in journal::recover(&journal_dir)? {
+        let recovered = journal::recover(&journal_dir).unwrap_or_else(|e| {
+            crate::error!(
+                "cannot read the journal of the previous run ({e}); left for the next start"
+            );
+            Vec::new()
+        });
+        let mut overflow = spool::Dropped::default();
+        for r in recovered {
             if r.dropped_bytes > 0 {
                 crate::warn!(
                     "journal: cut a damaged tail of batch {} ({} bytes)",
@@ -243,30 +283,41 @@ impl Shipper {
                     r.dropped_bytes
                 );
             }
-            if !r.datums.is_empty() {
-                let b = batch::SealedBatch::seal_as(r.id, &r.namespace, &r.datums);
-                let dropped = spool.push(&b)?;
-                if dropped.batches > 0 {
-                    crate::warn!(
-                        "spool full: dropped the {} oldest batches ({} datums)",
-                        dropped.batches,
-                        dropped.datums
-                    );
+            if r.datums.is_empty() {
+                if let Err(e) = journal::discard(&journal_dir, r.id) {
+                    crate::warn!("journal: {e}");
                 }
-                crate::info!(
-                    "recovered batch {} ({} datums) that the previous run had not sent or spooled; it will be sent",
-                    r.id,
-                    r.datums.len()
-                );
+                continue;
             }
-            journal::discard(&journal_dir, r.id)?;
+            let b = batch::SealedBatch::seal_as(r.id, &r.namespace, &r.datums);
+            let dropped = spool.push(b, true);
+            overflow.batches += dropped.batches;
+            overflow.datums += dropped.datums;
+            crate::info!(
+                "recovered batch {} ({} datums) that the previous run had not sent or spooled; it will be sent",
+                r.id,
+                r.datums.len()
+            );
+        }
+        if overflow.batches > 0 {
+            crate::warn!(
+                "spool full: dropped the {} oldest batches ({} datums)",
+                overflow.batches,
+                overflow.datums
+            );
+        }
+        let (journal, journal_error) = journal::Journal::open_or_detached(&journal_dir);
+        if let Some(e) = journal_error {
+            crate::error!(
+                "cannot open the journal ({e}); collected datums are kept in memory until it can be \
+                 used, a crash meanwhile would lose them"
+            );
         }
         let report = spool::OpenReport {
             batches: spool.len(),
             datums: spool.datums(),
             ..report
         };
-        let journal = journal::Journal::open(&journal_dir)?;
         let stats = Arc::new(Mutex::new(ShipStats {
             batches_spooled: report.batches as u64,
             datums_spooled: report.datums,

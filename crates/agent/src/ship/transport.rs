@@ -1,6 +1,6 @@
 //! One signed PutMetricData over HTTP or HTTPS (ureq, blocking, rustls), and
-//! what its answer means for the batch: taken, worth retrying, or refused for
-//! good.
+//! what its answer means for the batch: taken, worth retrying, refused for
+//! authentication (kept and retried for a bounded time), or refused for good.
 //!
 //! HTTPS trusts, in this order: the PEM bundle named by `ca_bundle`
 //! (`AWS_CA_BUNDLE`, as the AWS SDKs and the stock agent), else the system
@@ -34,9 +34,10 @@ const RETRYABLE_CODES: &[&str] = &[
     "InternalFailure",
     "ServiceUnavailable",
     "RequestTimeout",
-    "RequestExpired",
-    "RequestTimeTooSkewed",
 ];
+
+/// Error codes that mean "this host's clock is off" (AWS and Stratus).
+const CLOCK_SKEW_CODES: &[&str] = &["RequestExpired", "RequestTimeTooSkewed"];
 
 /// The fate of one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +46,17 @@ pub enum Outcome {
     Accepted,
     /// Connection error, timeout, 5xx, 429 or a throttling code: try again.
     Retry(String),
+    /// HTTP 401/403 or a clock-skew answer: wrong or deleted key, a policy
+    /// that denies it, or this host's clock. Fixed outside the agent, not by
+    /// the request, so the batch is kept and retried like an outage (for a
+    /// bounded time, see `worker`).
+    AuthFailed {
+        status: u16,
+        code: String,
+        message: String,
+        /// The answer says the signature's time is off (check NTP).
+        clock_skew: bool,
+    },
     /// A permanent refusal: retrying the same bytes cannot succeed.
     Rejected {
         status: u16,
@@ -294,26 +306,38 @@ pub fn classify(status: u16, body: &[u8]) -> Outcome {
         return Outcome::Accepted;
     }
     let (code, message) = error_details(body);
-    let clock_skew = code == "SignatureDoesNotMatch"
-        && (message.contains("Signature expired") || message.contains("not yet current"));
-    if status >= 500
-        || status == 429
-        || status == 408
-        || RETRYABLE_CODES.contains(&code.as_str())
-        || clock_skew
-    {
-        let what = if code.is_empty() {
-            String::new()
-        } else {
-            format!(" {code}")
+    if status >= 500 || status == 429 || status == 408 {
+        return retry(status, &code, &message);
+    }
+    // SigV4's "Signature expired" / "not yet current" is a clock, not a key.
+    let clock_skew = CLOCK_SKEW_CODES.contains(&code.as_str())
+        || (code == "SignatureDoesNotMatch"
+            && (message.contains("Signature expired") || message.contains("not yet current")));
+    if clock_skew || status == 401 || status == 403 {
+        return Outcome::AuthFailed {
+            status,
+            code,
+            message,
+            clock_skew,
         };
-        return Outcome::Retry(format!("HTTP {status}{what}: {message}"));
+    }
+    if RETRYABLE_CODES.contains(&code.as_str()) {
+        return retry(status, &code, &message);
     }
     Outcome::Rejected {
         status,
         code,
         message,
     }
+}
+
+fn retry(status: u16, code: &str, message: &str) -> Outcome {
+    let what = if code.is_empty() {
+        String::new()
+    } else {
+        format!(" {code}")
+    };
+    Outcome::Retry(format!("HTTP {status}{what}: {message}"))
 }
 
 #[cfg(test)]
@@ -372,13 +396,44 @@ mod tests {
         assert!(retried(&classify(429, b"")));
         assert!(retried(&classify(400, &xml("Throttling", "Rate exceeded"))));
         assert!(retried(&classify(400, &xml("LimitExceeded", "slow down"))));
-        assert!(retried(&classify(
-            403,
-            &xml(
-                "SignatureDoesNotMatch",
-                "Signature expired: 20260101T000000Z is now earlier than ..."
-            )
-        )));
+    }
+
+    #[test]
+    fn auth_refusals_are_kept_and_clock_skew_is_named() {
+        let auth = |status, code: &str, message: &str, clock_skew| Outcome::AuthFailed {
+            status,
+            code: code.into(),
+            message: message.into(),
+            clock_skew,
+        };
+        for (status, code) in [
+            (403, "AccessDenied"),
+            (403, "InvalidClientTokenId"),
+            (403, "SignatureDoesNotMatch"),
+            (403, "UnrecognizedClientException"),
+            (401, ""),
+        ] {
+            assert_eq!(
+                classify(status, &xml(code, "no")),
+                auth(status, code, "no", false)
+            );
+        }
+        let expired = "Signature expired: 20260101T000000Z is now earlier than ...";
+        assert_eq!(
+            classify(403, &xml("SignatureDoesNotMatch", expired)),
+            auth(403, "SignatureDoesNotMatch", expired, true)
+        );
+        let future = "Signature not yet current: 20260101T000000Z is still later than ...";
+        assert_eq!(
+            classify(403, &xml("SignatureDoesNotMatch", future)),
+            auth(403, "SignatureDoesNotMatch", future, true)
+        );
+        assert_eq!(
+            classify(400, &xml("RequestTimeTooSkewed", "skewed")),
+            auth(400, "RequestTimeTooSkewed", "skewed", true)
+        );
+        // A 5xx stays an outage whatever its body says.
+        assert!(retried(&classify(503, &xml("AccessDenied", "proxy"))));
     }
 
     #[test]
@@ -386,9 +441,7 @@ mod tests {
         for (status, code) in [
             (400, "InvalidParameterValue"),
             (400, "MissingParameter"),
-            (403, "AccessDenied"),
-            (403, "InvalidClientTokenId"),
-            (403, "SignatureDoesNotMatch"),
+            (413, "RequestEntityTooLarge"),
         ] {
             assert_eq!(
                 classify(status, &xml(code, "why &amp; how")),

@@ -7,14 +7,19 @@
 //! spool first, so order holds: whenever the spool is non-empty the outbox
 //! is empty, and the spool is always sent first). A batch leaves its queue
 //! only after a 2xx or a permanent refusal. A retryable failure moves the
-//! outbox to the spool and schedules the next attempt with [`Backoff`];
+//! outbox to the spool and schedules the next attempt with [`Backoff`]; so
+//! does a refusal for authentication (401/403: wrong, deleted or denied key,
+//! clock skew), until the refused batch is older than
+//! `auth_failure_max_age` — then it is dropped, and counted;
 //! collection never waits for the network, except for the one request in
 //! flight (bounded by the request timeout).
 //!
 //! Every datum is written to the [`Journal`] under its batch's id before the
 //! batch can be sealed; the batch's journal file goes once the batch is
 //! acknowledged, refused, dropped or in the (fsync'd) spool. So whatever
-//! this thread holds in memory is also on disk.
+//! this thread holds in memory is also on disk — unless that disk is full or
+//! read-only: then batches wait in memory (bounded, see `queue`) and the
+//! journal and spool are retried until they work again.
 
 use std::collections::VecDeque;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -25,7 +30,8 @@ use super::backoff::Backoff;
 use super::batch::{BatchId, Batcher, SealedBatch};
 use super::encode;
 use super::journal::{self, Journal};
-use super::spool::{Dropped, Spool};
+use super::queue::BatchQueue;
+use super::spool::Dropped;
 use super::transport::{Outcome, Transport};
 use super::{Datum, ShipStats, ShipperConfig, ShutdownReport};
 
@@ -40,7 +46,20 @@ pub enum Msg {
     Shutdown(Instant),
 }
 
+/// Why the endpoint is not taking batches; a change of kind starts a new
+/// failure burst (and its first, loud, log line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FailureKind {
+    Unreachable,
+    Auth { clock_skew: bool },
+}
+
+/// Batch ids before this (2020-01-01) carry no opening time (the first
+/// release's random ids).
+const PLAUSIBLE_OPENING_MS: u64 = 1_577_836_800_000;
+
 struct Failing {
+    kind: FailureKind,
     since: Instant,
     attempts: u64,
     last_logged: Instant,
@@ -51,7 +70,8 @@ pub struct Worker {
     cfg: ShipperConfig,
     batcher: Batcher,
     outbox: VecDeque<SealedBatch>,
-    spool: Spool,
+    /// The spool (or, while it cannot be written, memory behind it).
+    spool: BatchQueue,
     journal: Journal,
     /// The journal failed and that was logged; log again when it recovers.
     journal_failing: bool,
@@ -61,6 +81,9 @@ pub struct Worker {
     next_flush: Instant,
     /// A shutdown request read while draining, handled once the drain stops.
     pending_shutdown: Option<Instant>,
+    /// Batches dropped as too old while refused for authentication, not yet
+    /// logged (one line per run of drops).
+    auth_expired: Dropped,
     stats: Arc<Mutex<ShipStats>>,
 }
 
@@ -81,7 +104,7 @@ fn human(d: Duration) -> String {
 impl Worker {
     pub fn new(
         cfg: ShipperConfig,
-        spool: Spool,
+        spool: BatchQueue,
         journal: Journal,
         transport: Transport,
         stats: Arc<Mutex<ShipStats>>,
@@ -98,6 +121,7 @@ impl Worker {
             failing: None,
             next_flush: Instant::now() + cfg.force_flush_interval,
             pending_shutdown: None,
+            auth_expired: Dropped::default(),
             stats,
             cfg,
         }
@@ -111,7 +135,15 @@ impl Worker {
                 return self.shutdown(deadline);
             }
             let now = Instant::now();
+            if self.spool.retry_at().is_some_and(|at| now >= at) {
+                let dropped = self.spool.retry_spool(now);
+                self.count_overflow(dropped);
+                self.publish_spool();
+            }
             let mut wake = self.next_flush;
+            if let Some(at) = self.spool.retry_at() {
+                wake = wake.min(at);
+            }
             if let Some(f) = self.failing.as_ref().filter(|_| self.has_pending()) {
                 wake = wake.min(f.next_attempt);
             }
@@ -201,23 +233,12 @@ impl Worker {
     }
 
     fn spool_batch(&mut self, b: SealedBatch) {
-        // Either way the journal is done with it: spooled (fsync'd), or lost
-        // for a reason that is logged and counted.
-        let pushed = self.spool.push(&b);
-        self.journal.remove(b.id);
-        match pushed {
-            Ok(dropped) => self.count_overflow(dropped),
-            Err(e) => {
-                crate::error!(
-                    "cannot write batch {} ({} datums) to the spool, dropped: {e}",
-                    b.id,
-                    b.datums
-                );
-                let mut s = lock(&self.stats);
-                s.batches_dropped += 1;
-                s.datums_dropped += u64::from(b.datums);
-            }
-        }
+        // Either way the journal is done with it: spooled (fsync'd), or in
+        // memory because the spool's disk cannot take it (logged there).
+        let id = b.id;
+        let dropped = self.spool.push(b, false);
+        self.journal.remove(id);
+        self.count_overflow(dropped);
         self.publish_spool();
     }
 
@@ -225,9 +246,13 @@ impl Worker {
         if dropped.batches == 0 {
             return;
         }
+        let bound = if self.spool.is_durable() {
+            self.cfg.spool_max_bytes
+        } else {
+            self.cfg.spool_max_bytes.min(super::queue::MEMORY_MAX_BYTES)
+        };
         crate::warn!(
-            "spool full ({} bytes max): dropped the {} oldest batches ({} datums)",
-            self.cfg.spool_max_bytes,
+            "spool full ({bound} bytes max): dropped the {} oldest batches ({} datums)",
             dropped.batches,
             dropped.datums
         );
@@ -241,11 +266,17 @@ impl Worker {
         let mut s = lock(&self.stats);
         s.batches_spooled = self.spool.len() as u64;
         s.datums_spooled = self.spool.datums();
+        s.datums_in_memory = self.spool.datums_in_memory();
     }
 
     /// Sends queued batches while the endpoint takes them, reading new
     /// datums between sends so collection is never held up by a drain.
     fn send_due(&mut self, rx: &Receiver<Msg>) {
+        self.send_while_taken(rx);
+        self.log_auth_expired();
+    }
+
+    fn send_while_taken(&mut self, rx: &Receiver<Msg>) {
         while self.has_pending()
             && self
                 .failing
@@ -320,8 +351,24 @@ impl Worker {
                 s.datums_rejected += u64::from(batch.datums);
                 true
             }
-            Outcome::Retry(reason) => {
-                self.failed(&reason);
+            Outcome::AuthFailed {
+                status,
+                code,
+                message,
+                clock_skew,
+            } => {
+                if self.too_old_to_keep(&batch) {
+                    self.remove_sent(from_spool);
+                    self.auth_expired.batches += 1;
+                    self.auth_expired.datums += u64::from(batch.datums);
+                    let mut s = lock(&self.stats);
+                    s.batches_dropped += 1;
+                    s.datums_dropped += u64::from(batch.datums);
+                    s.datums_auth_expired += u64::from(batch.datums);
+                    return true;
+                }
+                let reason = format!("HTTP {status} {code}: {message}");
+                self.failed(FailureKind::Auth { clock_skew }, &reason);
                 if !from_spool {
                     while let Some(b) = self.outbox.pop_front() {
                         self.spool_batch(b);
@@ -329,6 +376,46 @@ impl Worker {
                 }
                 false
             }
+            Outcome::Retry(reason) => {
+                self.failed(FailureKind::Unreachable, &reason);
+                if !from_spool {
+                    while let Some(b) = self.outbox.pop_front() {
+                        self.spool_batch(b);
+                    }
+                }
+                false
+            }
+        }
+    }
+
+    /// Whether a batch refused for authentication has been kept long enough:
+    /// its age from its opening, or, for an id without an opening time, how
+    /// long the endpoint has been refusing.
+    fn too_old_to_keep(&self, batch: &SealedBatch) -> bool {
+        let now_ms = super::batch::unix_ms_now();
+        let opened = batch.id.opened_at();
+        let age = if (PLAUSIBLE_OPENING_MS..=now_ms.saturating_add(86_400_000)).contains(&opened) {
+            Duration::from_millis(now_ms.saturating_sub(opened))
+        } else {
+            match &self.failing {
+                Some(f) if matches!(f.kind, FailureKind::Auth { .. }) => f.since.elapsed(),
+                _ => Duration::ZERO,
+            }
+        };
+        age >= self.cfg.auth_failure_max_age
+    }
+
+    fn log_auth_expired(&mut self) {
+        let d = std::mem::take(&mut self.auth_expired);
+        if d.batches > 0 {
+            crate::error!(
+                "dropped {} batches ({} datums) older than {} that {} refuses for access key {}",
+                d.batches,
+                d.datums,
+                human(self.cfg.auth_failure_max_age),
+                self.cfg.endpoint,
+                self.cfg.access_key_id
+            );
         }
     }
 
@@ -343,33 +430,26 @@ impl Worker {
         }
     }
 
-    fn failed(&mut self, reason: &str) {
+    fn failed(&mut self, kind: FailureKind, reason: &str) {
         let now = Instant::now();
         let delay = self.backoff.next_delay();
         lock(&self.stats).retries += 1;
         match &mut self.failing {
-            None => {
-                crate::warn!(
-                    "cannot ship to {}: {reason}; spooling to {} and retrying with backoff",
-                    self.cfg.endpoint,
-                    self.cfg.spool_dir.display()
-                );
-                self.failing = Some(Failing {
-                    since: now,
-                    attempts: 1,
-                    last_logged: now,
-                    next_attempt: now + delay,
-                });
-            }
-            Some(f) => {
+            Some(f) if f.kind == kind => {
                 f.attempts += 1;
                 f.next_attempt = now + delay;
                 if f.attempts % LOG_EVERY_NTH_FAILURE == 0
                     || now.duration_since(f.last_logged) >= LOG_AT_LEAST_EVERY
                 {
                     f.last_logged = now;
+                    let what = match kind {
+                        FailureKind::Unreachable => "still failing".to_owned(),
+                        FailureKind::Auth { .. } => {
+                            format!("still refusing access key {}", self.cfg.access_key_id)
+                        }
+                    };
                     crate::warn!(
-                        "{} still failing after {} ({} attempts): {reason}; {} batches ({} datums) spooled",
+                        "{} {what} after {} ({} attempts): {reason}; {} batches ({} datums) spooled",
                         self.cfg.endpoint,
                         human(now.duration_since(f.since)),
                         f.attempts,
@@ -378,18 +458,80 @@ impl Worker {
                     );
                 }
             }
+            _ => {
+                self.log_new_failure(kind, reason);
+                self.failing = Some(Failing {
+                    kind,
+                    since: now,
+                    attempts: 1,
+                    last_logged: now,
+                    next_attempt: now + delay,
+                });
+            }
+        }
+    }
+
+    /// The one loud line that starts a failure burst.
+    fn log_new_failure(&self, kind: FailureKind, reason: &str) {
+        let (endpoint, key, spool) = (
+            &self.cfg.endpoint,
+            &self.cfg.access_key_id,
+            self.cfg.spool_dir.display(),
+        );
+        let keep = human(self.cfg.auth_failure_max_age);
+        match kind {
+            FailureKind::Unreachable => crate::warn!(
+                "cannot ship to {endpoint}: {reason}; spooling to {spool} and retrying with backoff"
+            ),
+            FailureKind::Auth { clock_skew: false } => crate::error!(
+                "{endpoint} refuses access key {key} ({reason}): the key is wrong, deleted or \
+                 denied PutMetricData; spooling to {spool} and retrying with backoff, dropping \
+                 batches older than {keep}"
+            ),
+            FailureKind::Auth { clock_skew: true } => crate::error!(
+                "clock skew: {endpoint} refuses access key {key}'s signatures as out of date \
+                 ({reason}): this host's clock is off, check NTP; spooling to {spool} and \
+                 retrying with backoff, dropping batches older than {keep}"
+            ),
         }
     }
 
     fn recovered(&mut self) {
         self.backoff.reset();
         if let Some(f) = self.failing.take() {
+            let what = match f.kind {
+                FailureKind::Unreachable => "back",
+                FailureKind::Auth { .. } => "accepts the key again",
+            };
             crate::info!(
-                "{} back after {}, draining {} spooled batches",
+                "{} {what} after {}, draining {} spooled batches",
                 self.cfg.endpoint,
                 human(f.since.elapsed()),
                 self.spool.len()
             );
+        }
+    }
+
+    /// At exit, batches only memory holds (the spool cannot be written) get
+    /// one last try at the spool; what still cannot go there is lost, and
+    /// counted and logged as such.
+    fn keep_or_count_in_memory(&mut self) {
+        if self.spool.datums_in_memory() == 0 {
+            return;
+        }
+        let dropped = self.spool.retry_spool_now();
+        self.count_overflow(dropped);
+        let lost = self.spool.forget_memory();
+        if lost.batches > 0 {
+            crate::error!(
+                "exiting with {} batches ({} datums) that only memory held: the spool {} cannot be written; they are lost",
+                lost.batches,
+                lost.datums,
+                self.cfg.spool_dir.display()
+            );
+            let mut s = lock(&self.stats);
+            s.batches_dropped += lost.batches;
+            s.datums_dropped += lost.datums;
         }
     }
 
@@ -407,7 +549,9 @@ impl Worker {
                 break;
             }
             if let Some(f) = &self.failing {
-                if f.next_attempt >= deadline {
+                // A refused key does not get fixed while the agent stops:
+                // keep the batches for the next start instead of waiting.
+                if f.next_attempt >= deadline || matches!(f.kind, FailureKind::Auth { .. }) {
                     break;
                 }
                 std::thread::sleep(f.next_attempt.saturating_duration_since(now));
@@ -420,6 +564,8 @@ impl Worker {
         while let Some(b) = self.outbox.pop_front() {
             self.spool_batch(b);
         }
+        self.log_auth_expired();
+        self.keep_or_count_in_memory();
         self.publish_spool();
         let s = *lock(&self.stats);
         ShutdownReport {

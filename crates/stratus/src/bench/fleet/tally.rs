@@ -43,6 +43,12 @@ pub fn error_code(outcome: &Outcome) -> Option<(String, String)> {
             status,
             code,
             message,
+        }
+        | Outcome::AuthFailed {
+            status,
+            code,
+            message,
+            ..
         } => {
             let code = if code.is_empty() {
                 format!("HTTP {status}")
