@@ -9,6 +9,7 @@
 //! public_url = "https://stratus.example.com"
 //! smtp_url = "smtp://relay.example.com:587?tls=starttls"
 //! smtp_from = "Stratus <stratus@example.com>"
+//! recover = false        # true: repair damaged tsdb files at start (see --recover)
 //!
 //! [retention]           # all optional; defaults are CloudWatch's
 //! raw = "3h"
@@ -44,6 +45,7 @@ pub struct ServerSection {
     pub public_url: Option<String>,
     pub smtp_url: Option<String>,
     pub smtp_from: Option<String>,
+    pub recover: Option<bool>,
 }
 
 /// Why a config file was refused.
@@ -67,7 +69,14 @@ pub enum ConfigFileError {
 /// The longest retention accepted (keeps millisecond arithmetic far from overflow).
 const MAX_RETENTION: Duration = Duration::from_secs(100 * 365 * 86_400);
 
-const SERVER_KEYS: [&str; 5] = ["listen", "data_dir", "public_url", "smtp_url", "smtp_from"];
+const SERVER_KEYS: [&str; 6] = [
+    "listen",
+    "data_dir",
+    "public_url",
+    "smtp_url",
+    "smtp_from",
+    "recover",
+];
 const RETENTION_KEYS: [(&str, Resolution); 4] = [
     ("raw", Resolution::Raw),
     ("one_minute", Resolution::OneMinute),
@@ -171,6 +180,14 @@ fn server_section(table: &toml::Table) -> Result<ServerSection, ParseError> {
             "public_url" => s.public_url = Some(text()?),
             "smtp_url" => s.smtp_url = Some(text()?),
             "smtp_from" => s.smtp_from = Some(text()?),
+            "recover" => {
+                s.recover = Some(value.as_bool().ok_or_else(|| {
+                    ParseError::at(
+                        &path,
+                        format!("expected true or false, found {}", value.type_str()),
+                    )
+                })?);
+            }
             _ => {
                 return Err(unknown(
                     &path,

@@ -53,6 +53,9 @@ pub struct Config {
     pub smtp_from: Option<String>,
     /// How long metric data is kept at each resolution (default: CloudWatch's).
     pub retention: stratus_tsdb::Retention,
+    /// Repair damaged tsdb files at start instead of refusing to start
+    /// (`--recover`; see `stratus_tsdb::Options::recover`).
+    pub recover: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,9 +118,12 @@ pub async fn run(
         let dir = data_dir.join("tsdb");
         let fsync = config.fsync;
         let retention = config.retention.clone();
-        tokio::task::spawn_blocking(move || storage::MetricStore::open(&dir, fsync, retention))
-            .await
-            .map_err(|e| ServerError::Storage(e.to_string()))??
+        let recover = config.recover;
+        tokio::task::spawn_blocking(move || {
+            storage::MetricStore::open_recovering(&dir, fsync, retention, recover)
+        })
+        .await
+        .map_err(|e| ServerError::Storage(e.to_string()))??
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -123,10 +123,15 @@ impl Db {
         create_dir(&blocks_dir)?;
         create_dir(&wal_dir)?;
         let mut report = RecoveryReport::default();
+        let now_secs = opts.clock.now_ms().div_euclid(1000);
 
         let mut segments = wal::list_segments(&wal_dir)?;
-        let (blocks, next_block_id) =
-            load_blocks(&blocks_dir, segments.first().copied(), &mut report)?;
+        let (blocks, next_block_id) = load_blocks(
+            &blocks_dir,
+            segments.first().copied(),
+            opts.recover.then_some(now_secs),
+            &mut report,
+        )?;
         let covered_below = blocks
             .iter()
             .map(|b| b.info.wal_covered_below)
@@ -142,7 +147,11 @@ impl Db {
             }
         }
 
-        let (catalog, defs) = Catalog::open(dir, opts.fsync, &mut report)?;
+        let crate::catalog::Opened {
+            mut catalog,
+            defs,
+            rebuild: mut rebuild_catalog,
+        } = Catalog::open(dir, opts.fsync, opts.recover, now_secs, &mut report)?;
         let mut index = SeriesIndex::default();
         let mut replaced = Vec::new();
         for (id, key) in defs {
@@ -170,13 +179,15 @@ impl Db {
         }
         let mut head = Head::default();
         let mut samples_replayed = 0u64;
+        let mut wal_undefined: Vec<(SeriesId, PathBuf)> = Vec::new();
         wal::replay(
             &wal_dir,
             &segments,
-            opts.truncate_corrupt_wal,
+            opts.recover,
+            now_secs,
             &mut report,
-            |payload| {
-                let rec = decode_batch(payload).map_err(|e| e.at(&wal_dir))?;
+            |segment, payload| {
+                let rec = decode_batch(payload).map_err(|e| e.at(segment))?;
                 if let Some((id, at)) = rec.batch {
                     batch_ids.insert(id, at);
                 }
@@ -184,18 +195,16 @@ impl Db {
                     define_replacing(&mut index, &last_ts, id, key, &mut replaced).map_err(
                         |c| {
                             Error::corrupt(
-                                &wal_dir,
+                                segment,
                                 format!("conflicting series definition ({c:?})"),
                             )
                         },
                     )?;
                 }
                 for (id, sample) in rec.samples {
-                    if index.key(id).is_none() {
-                        return Err(Error::corrupt(
-                            &wal_dir,
-                            format!("WAL sample refers to unknown series {id}"),
-                        ));
+                    if index.key(id).is_none() && !wal_undefined.iter().any(|u| u.0 == id) {
+                        // The catalog lost its definition: checked below.
+                        wal_undefined.push((id, segment.to_owned()));
                     }
                     note_ts(&mut last_ts, id, sample.timestamp_ms);
                     head.push(id, sample);
@@ -205,6 +214,38 @@ impl Db {
             },
         )?;
         report.wal_samples_replayed = samples_replayed;
+        // Every series a block holds data for must be defined: a catalog
+        // that lost definitions must not orphan data silently.
+        let mut undefined = undefined_block_series(&blocks, &index);
+        for (id, segment) in wal_undefined {
+            if index.key(id).is_none() && !undefined.iter().any(|u| u.0 == id) {
+                undefined.push((id, segment));
+            }
+        }
+        if let Some((series, file)) = undefined.first() {
+            let catalog_path = dir.join(CATALOG_FILE);
+            if !opts.recover {
+                return Err(Error::CatalogMissingSeries {
+                    path: catalog_path,
+                    file: file.clone(),
+                    series: *series,
+                    missing: undefined.len(),
+                });
+            }
+            if !rebuild_catalog {
+                report
+                    .kept_aside
+                    .push(crate::fsutil::keep_aside(&catalog_path, now_secs)?);
+                rebuild_catalog = true;
+            }
+            let wanted: HashSet<SeriesId> = undefined.iter().map(|u| u.0).collect();
+            for id in define_from_blocks(&blocks, &mut index, wanted, &mut report) {
+                if id as usize >= in_catalog.len() {
+                    in_catalog.resize(id as usize + 1, false);
+                }
+                in_catalog[id as usize] = true;
+            }
+        }
         batch_ids.prune(opts.clock.now_ms());
         // A series with no block and no WAL sample has no data left: it was
         // being forgotten when the process stopped (catalog appends happen
@@ -226,6 +267,16 @@ impl Db {
             .filter(|id| unused(id) && !waiting.contains(id))
             .collect();
         index.release(holes);
+
+        if rebuild_catalog {
+            let pending: HashSet<SeriesId> = uncataloged.iter().copied().collect();
+            let defs: Vec<(SeriesId, Arc<SeriesKey>)> = index
+                .ids()
+                .filter(|id| !pending.contains(id))
+                .filter_map(|id| index.key(id).map(|k| (id, k.clone())))
+                .collect();
+            catalog.rewrite(defs.iter().map(|(id, k)| (*id, k.as_ref())))?;
+        }
 
         let next_segment = segments
             .last()
@@ -497,6 +548,12 @@ impl Db {
         self.compact_locked(&mut state)
     }
 
+    /// The key of `series`, for the keys blocks carry. Series in a block
+    /// being written stay in the index: forgetting runs under the seal lock.
+    fn key_of(&self, series: SeriesId) -> Option<Arc<SeriesKey>> {
+        read(&self.inner).index.key(series).cloned()
+    }
+
     fn fail_point(&self, p: FailPoint) {
         if let Some(hook) = &self.opts.fail_hook {
             (hook.0)(p);
@@ -531,8 +588,15 @@ impl Db {
                         .collect();
                     let id = state.next_block_id;
                     state.next_block_id += 1;
-                    let block =
-                        compact::rewrite(&dir, id, target, window_start, &inputs, self.opts.fsync)?;
+                    let block = compact::rewrite(
+                        &dir,
+                        id,
+                        target,
+                        window_start,
+                        &inputs,
+                        self.opts.fsync,
+                        &|series| self.key_of(series),
+                    )?;
                     self.fail_point(FailPoint::CompactionBlockWritten);
                     (sources, Some(block))
                 }
@@ -749,7 +813,7 @@ impl Db {
                 for (series, samples) in sections {
                     rows.clear();
                     rows.extend(samples.into_iter().map(Row::from));
-                    w.add_section(series, &mut rows)?;
+                    w.add_section(series, self.key_of(series).as_deref(), &mut rows)?;
                 }
                 let info = BlockInfo {
                     resolution: raw,
@@ -869,12 +933,81 @@ fn define_replacing(
     }
 }
 
+/// Series ids blocks hold data for that `index` does not define, each with
+/// the first block naming it.
+fn undefined_block_series(blocks: &[Arc<Block>], index: &SeriesIndex) -> Vec<(SeriesId, PathBuf)> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for b in blocks {
+        for sec in b.sections() {
+            if index.key(sec.series).is_none() && seen.insert(sec.series) {
+                out.push((sec.series, b.path.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Namespace of the placeholder keys recovery gives series whose key is
+/// lost (their data stays queryable, their id stays taken).
+pub const ORPHANED_NAMESPACE: &str = "Stratus/Orphaned";
+
+/// Recovery: defines the `wanted` ids from the keys blocks carry (newest
+/// blocks first), and the rest under placeholder keys
+/// (`Stratus/Orphaned`, `series-<id>`), so their data stays reachable
+/// and their ids are never given to another series. Returns the ids defined.
+fn define_from_blocks(
+    blocks: &[Arc<Block>],
+    index: &mut SeriesIndex,
+    mut wanted: HashSet<SeriesId>,
+    report: &mut RecoveryReport,
+) -> Vec<SeriesId> {
+    let mut defined = Vec::new();
+    for b in blocks.iter().rev() {
+        if wanted.is_empty() {
+            break;
+        }
+        let keys = match b.read_keys() {
+            Ok(Some(keys)) => keys,
+            Ok(None) => continue,
+            Err(e) => {
+                report.unreadable_block_keys.push(e.to_string());
+                continue;
+            }
+        };
+        for (id, key) in keys {
+            if let Some(key) = key
+                && wanted.contains(&id)
+                && index.define(id, key).is_ok()
+            {
+                wanted.remove(&id);
+                defined.push(id);
+                report.series_rebuilt_from_blocks += 1;
+            }
+        }
+    }
+    let mut orphans: Vec<SeriesId> = wanted.into_iter().collect();
+    orphans.sort_unstable();
+    for id in orphans {
+        let key = SeriesKey::new(ORPHANED_NAMESPACE, format!("series-{id}"), []);
+        if index.define(id, key).is_ok() {
+            defined.push(id);
+        }
+        report.orphaned_series.push(id);
+    }
+    defined
+}
+
 /// Opens every block, removing leftover temp files of interrupted seals
 /// and the blocks an interrupted seal or compaction left behind (see
 /// [`compact::recover`]). Returns the blocks sorted by id and the next id.
+/// A block that fails its checks stops the open, unless recovering
+/// (`recover_at`: the time for its new name): then it is renamed to
+/// `<id>.blk.damaged-<secs>`, kept for inspection, and reported.
 fn load_blocks(
     dir: &Path,
     lowest_wal_segment: Option<u64>,
+    recover_at: Option<i64>,
     report: &mut RecoveryReport,
 ) -> Result<(Vec<Arc<Block>>, u64), Error> {
     let mut ids = Vec::new();
@@ -900,10 +1033,18 @@ fn load_blocks(
     }
     ids.sort_unstable();
     let next = ids.last().map_or(1, |n| n + 1);
-    let blocks = ids
-        .iter()
-        .map(|&id| Block::open(&block_path(dir, id), id))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut blocks = Vec::with_capacity(ids.len());
+    for &id in &ids {
+        let path = block_path(dir, id);
+        match (Block::open(&path, id), recover_at) {
+            (Ok(b), _) => blocks.push(b),
+            (Err(e @ Error::Corrupt { .. }), Some(secs)) => {
+                let aside = set_aside(&path, secs)?;
+                report.blocks_set_aside.push((aside, e.to_string()));
+            }
+            (Err(e), _) => return Err(e),
+        }
+    }
     let leftovers = compact::recover(&blocks, lowest_wal_segment);
     let mut kept = Vec::with_capacity(blocks.len());
     for b in blocks {
@@ -915,8 +1056,28 @@ fn load_blocks(
             kept.push(Arc::new(b));
         }
     }
-    if !report.removed_temp_files.is_empty() || !report.removed_blocks.is_empty() {
+    if !report.removed_temp_files.is_empty()
+        || !report.removed_blocks.is_empty()
+        || !report.blocks_set_aside.is_empty()
+    {
         sync_dir(dir)?;
     }
     Ok((kept, next))
+}
+
+/// Renames a damaged file to `<name>.damaged-<secs>` (a free name).
+fn set_aside(path: &Path, secs: i64) -> Result<PathBuf, Error> {
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(format!(".damaged-{secs}"));
+    let mut aside = PathBuf::from(aside);
+    let mut n = 1;
+    while aside.exists() {
+        let mut next = path.as_os_str().to_owned();
+        next.push(format!(".damaged-{secs}-{n}"));
+        aside = PathBuf::from(next);
+        n += 1;
+    }
+    std::fs::rename(path, &aside)
+        .map_err(|e| Error::io(format!("setting aside {}", path.display()), e))?;
+    Ok(aside)
 }

@@ -97,6 +97,7 @@ mod batch_ids;
 mod batch_keys;
 mod block;
 mod catalog;
+pub mod check;
 pub mod codec;
 mod compact;
 mod db;
@@ -117,7 +118,7 @@ mod wal;
 
 pub use aggregate::Aggregate;
 pub use batch_ids::BatchId;
-pub use db::Db;
+pub use db::{Db, ORPHANED_NAMESPACE};
 pub use error::{DecodeError, Error};
 pub use model::{
     Clock, FailHook, FailPoint, ManualClock, Options, RangeQuery, ResolutionStats, Sample,

@@ -1,7 +1,9 @@
 //! Write-ahead log: numbered segment files `wal/NNNNNNNN.log`.
 //!
 //! A segment starts with an 8-byte header (`SWAL`, version, padding) and
-//! holds [`crate::frame`] records. Only the newest segment is ever appended
+//! holds [`crate::frame`] records. Replay tells a torn tail (the end of the
+//! newest segment, nothing intact after it: cut) from any other damage
+//! (open refused unless recovery is chosen; see [`replay`]). Only the newest segment is ever appended
 //! to; a seal rotates to a new segment, and once the head is in a block the
 //! older segments are deleted.
 //!
@@ -23,8 +25,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 use crate::error::Error;
-use crate::frame::{FRAME_HEADER, Frames, MAX_PAYLOAD, put_frame};
-use crate::fsutil::sync_dir;
+use crate::frame::{Damage, FRAME_HEADER, MAX_PAYLOAD, Scan, put_frame, scan_with_header};
+use crate::fsutil::{keep_aside, replace_file, sync_dir};
 use crate::locks::lock;
 use crate::recovery::{RecoveryReport, Truncation};
 
@@ -54,67 +56,99 @@ pub fn list_segments(dir: &Path) -> Result<Vec<u64>, Error> {
     Ok(numbers)
 }
 
-/// Replays `segments` in order, calling `apply` on every intact record.
+/// Reads a segment: its intact records, damaged ranges with intact
+/// records after them, and damage running to its end.
+pub fn scan_segment(data: &[u8]) -> Scan<'_> {
+    scan_with_header(
+        data,
+        &SEGMENT_HEADER,
+        RECORD_MAGIC,
+        "missing or damaged segment header",
+    )
+}
+
+/// The damage in a scanned segment that is not a torn tail: only the
+/// newest segment is ever appended to, so only its end can be torn.
+pub fn mid_segment_damage(scan: &Scan<'_>, newest: bool) -> Vec<Damage> {
+    let mut out = scan.damaged.clone();
+    if !newest {
+        out.extend(scan.tail.clone());
+    }
+    out
+}
+
+/// Replays `segments` in order, calling `apply(segment, payload)` on every
+/// intact record.
 ///
-/// A damaged record in the newest segment (torn write, bad length, checksum
-/// mismatch) cuts the file at that record. In an older segment it is an
-/// error unless `truncate_corrupt` is set.
+/// A torn tail of the newest segment (damage with no intact record after
+/// it) is cut and reported. Any other damage — a bad record followed by
+/// intact ones, a bad segment header, damage in an older segment — is
+/// [`Error::CorruptWalSegment`], unless `recover` is set: then the segment
+/// is copied aside (`<name>.damaged-<now_secs>`), rewritten with only its
+/// intact records, and every skipped range is reported.
 pub fn replay(
     dir: &Path,
     segments: &[u64],
-    truncate_corrupt: bool,
+    recover: bool,
+    now_secs: i64,
     report: &mut RecoveryReport,
-    mut apply: impl FnMut(&[u8]) -> Result<(), Error>,
+    mut apply: impl FnMut(&Path, &[u8]) -> Result<(), Error>,
 ) -> Result<(), Error> {
     for (i, &number) in segments.iter().enumerate() {
         let path = segment_path(dir, number);
         let data =
             fs::read(&path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-        let is_last = i + 1 == segments.len();
-        let mut cut: Option<(usize, &'static str)> = None;
-        if data.len() < SEGMENT_HEADER.len() || data[..SEGMENT_HEADER.len()] != SEGMENT_HEADER {
-            cut = Some((0, "missing or damaged segment header"));
-        } else {
-            let mut frames = Frames::new(&data, SEGMENT_HEADER.len(), RECORD_MAGIC);
-            for frame in frames.by_ref() {
-                match frame {
-                    Ok((_, payload)) => {
-                        apply(payload)?;
-                        report.wal_records_replayed += 1;
-                    }
-                    Err(bad) => {
-                        cut = Some((bad.offset, bad.reason));
-                        break;
-                    }
-                }
-            }
-        }
-        report.wal_segments_replayed += 1;
-        let Some((offset, reason)) = cut else {
-            continue;
-        };
-        if !is_last && !truncate_corrupt {
+        let newest = i + 1 == segments.len();
+        let found = scan_segment(&data);
+        let damaged = mid_segment_damage(&found, newest);
+        if let Some(first) = damaged.first()
+            && !recover
+        {
             return Err(Error::CorruptWalSegment {
                 path,
-                offset: offset as u64,
-                reason: reason.to_owned(),
+                offset: first.offset as u64,
+                reason: first.reason.to_owned(),
             });
         }
-        let keep = offset as u64;
-        if keep == 0 {
-            // Nothing usable: drop the file so it cannot become a damaged
-            // "older" segment on the next open.
-            fs::remove_file(&path)
-                .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
-        } else {
-            truncate_file(&path, keep)?;
+        for &(_, payload) in &found.frames {
+            apply(&path, payload)?;
+            report.wal_records_replayed += 1;
         }
-        report.truncations.push(Truncation {
-            path,
-            offset: keep,
-            dropped_bytes: data.len() as u64 - keep,
-            reason: reason.to_owned(),
-        });
+        report.wal_segments_replayed += 1;
+        let torn = if newest { found.tail.clone() } else { None };
+        if !damaged.is_empty() {
+            let aside = keep_aside(&path, now_secs)?;
+            let mut intact = SEGMENT_HEADER.to_vec();
+            for &(offset, payload) in &found.frames {
+                intact.extend_from_slice(&data[offset..offset + FRAME_HEADER + payload.len()]);
+            }
+            replace_file(&path, &intact)?;
+            for d in damaged.iter().chain(&torn) {
+                report.truncations.push(Truncation {
+                    path: path.clone(),
+                    offset: d.offset as u64,
+                    dropped_bytes: d.len as u64,
+                    reason: d.reason.to_owned(),
+                    kept_aside: Some(aside.clone()),
+                });
+            }
+        } else if let Some(tail) = torn {
+            if found.frames.is_empty() {
+                // Nothing intact: drop the file so it cannot become a
+                // damaged "older" segment on the next open.
+                fs::remove_file(&path)
+                    .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+            } else {
+                truncate_file(&path, tail.offset as u64)?;
+            }
+            report.truncations.push(Truncation {
+                path,
+                offset: tail.offset as u64,
+                dropped_bytes: tail.len as u64,
+                reason: tail.reason.to_owned(),
+                kept_aside: None,
+            });
+        }
     }
     Ok(())
 }

@@ -170,7 +170,7 @@ fn corruption_in_an_older_segment_needs_opt_in() {
         Ok(_) => panic!("opened over a corrupt older segment"),
     }
     let opts = Options {
-        truncate_corrupt_wal: true,
+        recover: true,
         ..kept_forever()
     };
     let db = Db::open(dir.path(), opts).unwrap();
