@@ -131,7 +131,7 @@ fn state_of(damaged: &[Damage], tail: Option<&Damage>, tail_is_torn: bool) -> Fi
             ranges: all.len(),
             reason: first.reason.to_owned(),
         },
-        (None, Some(t)) if t.len > 0 => FileState::TornTail {
+        (None, Some(t)) => FileState::TornTail {
             offset: t.offset as u64,
             bytes: t.len as u64,
         },
@@ -214,9 +214,10 @@ pub fn check(dir: &Path) -> Result<CheckReport, Error> {
     for (i, &n) in segments.iter().enumerate() {
         let path = wal::segment_path(&wal_dir, n);
         let Some(data) = read(&path)? else { continue };
-        let found = wal::scan_segment(&data);
+        let newest = i + 1 == segments.len();
+        let found = wal::check_segment(&data, newest);
         let mut damaged = found.damaged.clone();
-        for &(offset, payload) in &found.frames {
+        for &(offset, payload) in &found.records {
             match decode_batch(payload) {
                 Ok(rec) => defined.extend(rec.defs.iter().map(|d| d.0)),
                 Err(e) => damaged.push(Damage {
@@ -227,10 +228,9 @@ pub fn check(dir: &Path) -> Result<CheckReport, Error> {
             }
         }
         damaged.sort_by_key(|d| d.offset);
-        let newest = i + 1 == segments.len();
         files.push(FileCheck {
-            state: state_of(&damaged, found.tail.as_ref(), newest),
-            intact: found.frames.len() as u64,
+            state: state_of(&damaged, found.torn.as_ref(), true),
+            intact: found.records.len() as u64,
             path,
             kind: FileKind::WalSegment,
         });

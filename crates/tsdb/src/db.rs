@@ -174,7 +174,20 @@ impl Db {
             segments.drain(..already_sealed);
         }
         let mut batch_ids = BatchIds::new(opts.batch_id_retention, opts.max_batch_ids);
-        for (id, at) in batch_ids::load(dir, &mut report)? {
+        let cut_before = report.truncations.len();
+        let stored_ids = batch_ids::load(dir, &mut report)?;
+        if opts.recover && report.truncations.len() > cut_before {
+            // Keep the damaged file, then store what was intact, so the
+            // repaired directory checks clean.
+            let path = dir.join(BATCH_IDS_FILE);
+            if path.exists() {
+                report
+                    .kept_aside
+                    .push(crate::fsutil::keep_aside(&path, now_secs)?);
+            }
+            batch_ids::store(dir, &stored_ids, opts.fsync)?;
+        }
+        for (id, at) in stored_ids {
             batch_ids.insert(id, at);
         }
         let mut head = Head::default();

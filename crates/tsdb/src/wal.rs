@@ -1,7 +1,9 @@
 //! Write-ahead log: numbered segment files `wal/NNNNNNNN.log`.
 //!
 //! A segment starts with an 8-byte header (`SWAL`, version, padding) and
-//! holds [`crate::frame`] records. Replay tells a torn tail (the end of the
+//! holds [`crate::frame`] records; when a newer segment starts (rotation,
+//! or open) it gets an end marker record, so an older segment cut at a
+//! record boundary is detected. Replay tells a torn tail (the end of the
 //! newest segment, nothing intact after it: cut) from any other damage
 //! (open refused unless recovery is chosen; see [`replay`]). Only the newest segment is ever appended
 //! to; a seal rotates to a new segment, and once the head is in a block the
@@ -25,13 +27,17 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 use crate::error::Error;
-use crate::frame::{Damage, FRAME_HEADER, MAX_PAYLOAD, Scan, put_frame, scan_with_header};
+use crate::frame::{Damage, FRAME_HEADER, MAX_PAYLOAD, put_frame, scan_with_header};
 use crate::fsutil::{keep_aside, replace_file, sync_dir};
 use crate::locks::lock;
 use crate::recovery::{RecoveryReport, Truncation};
 
 pub const RECORD_MAGIC: u32 = u32::from_le_bytes(*b"SWR1");
-const SEGMENT_HEADER: [u8; 8] = *b"SWAL\x01\0\0\0";
+/// v2: a segment ends with an end marker once a newer one starts, so an
+/// older segment cut at a record boundary is told from a complete one.
+const SEGMENT_HEADER: [u8; 8] = *b"SWAL\x02\0\0\0";
+const SEGMENT_HEADER_V1: [u8; 8] = *b"SWAL\x01\0\0\0";
+const END_MARKER: &[u8; 4] = b"SEND";
 
 pub fn segment_path(dir: &Path, number: u64) -> PathBuf {
     dir.join(format!("{number:08}.log"))
@@ -56,36 +62,105 @@ pub fn list_segments(dir: &Path) -> Result<Vec<u64>, Error> {
     Ok(numbers)
 }
 
-/// Reads a segment: its intact records, damaged ranges with intact
-/// records after them, and damage running to its end.
-pub fn scan_segment(data: &[u8]) -> Scan<'_> {
-    scan_with_header(
-        data,
-        &SEGMENT_HEADER,
-        RECORD_MAGIC,
-        "missing or damaged segment header",
-    )
+/// What a segment holds, and which of its damage is more than a torn tail.
+#[derive(Debug, Default)]
+pub struct SegmentCheck<'a> {
+    /// Intact batch records `(offset, payload)` (end markers excluded).
+    pub records: Vec<(usize, &'a [u8])>,
+    /// Damage open refuses: a bad record with intact records after it, a
+    /// bad header, any damage in an older segment, an older segment that
+    /// lost its end (no end marker).
+    pub damaged: Vec<Damage>,
+    /// Damage running to the end of the newest segment: a crash mid-append.
+    pub torn: Option<Damage>,
+    /// The segment ends with its end marker.
+    pub ended: bool,
 }
 
-/// The damage in a scanned segment that is not a torn tail: only the
-/// newest segment is ever appended to, so only its end can be torn.
-pub fn mid_segment_damage(scan: &Scan<'_>, newest: bool) -> Vec<Damage> {
-    let mut out = scan.damaged.clone();
-    if !newest {
-        out.extend(scan.tail.clone());
+/// The end-marker payload: `"SEND" | length of the segment before it u64`.
+/// Record payloads start with a version byte (1 or 2), never `S`.
+fn end_marker(payload: &[u8]) -> Option<u64> {
+    let rest = payload.strip_prefix(END_MARKER)?;
+    Some(u64::from_le_bytes(rest.try_into().ok()?))
+}
+
+/// Reads a segment; `newest`: the last one, the only one ever appended to.
+pub fn check_segment(data: &[u8], newest: bool) -> SegmentCheck<'_> {
+    // v1 segments (written before end markers) are read as they were.
+    let v1 = data.starts_with(&SEGMENT_HEADER_V1);
+    let header = if v1 {
+        &SEGMENT_HEADER_V1
+    } else {
+        &SEGMENT_HEADER
+    };
+    let found = scan_with_header(
+        data,
+        header,
+        RECORD_MAGIC,
+        "missing or damaged segment header",
+    );
+    let mut out = SegmentCheck {
+        damaged: found.damaged,
+        ..SegmentCheck::default()
+    };
+    for (offset, payload) in found.frames {
+        let frame_len = FRAME_HEADER + payload.len();
+        match end_marker(payload) {
+            Some(len) if !out.ended && len == offset as u64 => out.ended = true,
+            Some(_) => out.damaged.push(Damage {
+                offset,
+                len: frame_len,
+                reason: "misplaced segment end marker",
+            }),
+            None => {
+                if out.ended {
+                    out.damaged.push(Damage {
+                        offset,
+                        len: frame_len,
+                        reason: "record after the segment end marker",
+                    });
+                }
+                out.records.push((offset, payload));
+            }
+        }
     }
+    if newest {
+        out.torn = found.tail;
+    } else if let Some(tail) = found.tail {
+        out.damaged.push(tail);
+    } else if !v1 && !out.ended {
+        // Every segment gets its end marker before a newer one starts.
+        out.damaged.push(Damage {
+            offset: data.len(),
+            len: 0,
+            reason: "segment ends without its end marker (truncated)",
+        });
+    }
+    out.damaged.sort_by_key(|d| d.offset);
     out
 }
 
+/// Appends the end marker to a segment of `len` bytes.
+fn put_end_marker(file: &mut File, len: u64, fsync: bool) -> std::io::Result<()> {
+    let mut payload = END_MARKER.to_vec();
+    payload.extend_from_slice(&len.to_le_bytes());
+    let mut frame = Vec::with_capacity(FRAME_HEADER + payload.len());
+    put_frame(&mut frame, RECORD_MAGIC, &payload);
+    file.write_all(&frame)?;
+    if fsync { file.sync_data() } else { Ok(()) }
+}
+
 /// Replays `segments` in order, calling `apply(segment, payload)` on every
-/// intact record.
+/// intact record, and closes the newest with its end marker (open starts a
+/// new segment after it).
 ///
 /// A torn tail of the newest segment (damage with no intact record after
 /// it) is cut and reported. Any other damage — a bad record followed by
-/// intact ones, a bad segment header, damage in an older segment — is
-/// [`Error::CorruptWalSegment`], unless `recover` is set: then the segment
-/// is copied aside (`<name>.damaged-<now_secs>`), rewritten with only its
-/// intact records, and every skipped range is reported.
+/// intact ones, a bad segment header, damage in an older segment or an
+/// older segment without its end marker — is [`Error::CorruptWalSegment`],
+/// unless `recover` is set: then the segment is copied aside
+/// (`<name>.damaged-<now_secs>`), rewritten with only its intact records,
+/// and every skipped range is reported.
 pub fn replay(
     dir: &Path,
     segments: &[u64],
@@ -99,9 +174,8 @@ pub fn replay(
         let data =
             fs::read(&path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
         let newest = i + 1 == segments.len();
-        let found = scan_segment(&data);
-        let damaged = mid_segment_damage(&found, newest);
-        if let Some(first) = damaged.first()
+        let found = check_segment(&data, newest);
+        if let Some(first) = found.damaged.first()
             && !recover
         {
             return Err(Error::CorruptWalSegment {
@@ -110,20 +184,24 @@ pub fn replay(
                 reason: first.reason.to_owned(),
             });
         }
-        for &(_, payload) in &found.frames {
+        for &(_, payload) in &found.records {
             apply(&path, payload)?;
             report.wal_records_replayed += 1;
         }
         report.wal_segments_replayed += 1;
-        let torn = if newest { found.tail.clone() } else { None };
-        if !damaged.is_empty() {
+        if !found.damaged.is_empty() {
             let aside = keep_aside(&path, now_secs)?;
             let mut intact = SEGMENT_HEADER.to_vec();
-            for &(offset, payload) in &found.frames {
+            for &(offset, payload) in &found.records {
                 intact.extend_from_slice(&data[offset..offset + FRAME_HEADER + payload.len()]);
             }
+            let mut marker = Vec::new();
+            let mut payload = END_MARKER.to_vec();
+            payload.extend_from_slice(&(intact.len() as u64).to_le_bytes());
+            put_frame(&mut marker, RECORD_MAGIC, &payload);
+            intact.extend_from_slice(&marker);
             replace_file(&path, &intact)?;
-            for d in damaged.iter().chain(&torn) {
+            for d in found.damaged.iter().chain(&found.torn) {
                 report.truncations.push(Truncation {
                     path: path.clone(),
                     offset: d.offset as u64,
@@ -132,22 +210,34 @@ pub fn replay(
                     kept_aside: Some(aside.clone()),
                 });
             }
-        } else if let Some(tail) = torn {
-            if found.frames.is_empty() {
-                // Nothing intact: drop the file so it cannot become a
-                // damaged "older" segment on the next open.
-                fs::remove_file(&path)
-                    .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
-            } else {
-                truncate_file(&path, tail.offset as u64)?;
-            }
+            continue;
+        }
+        let mut len = data.len() as u64;
+        if let Some(tail) = &found.torn {
             report.truncations.push(Truncation {
-                path,
+                path: path.clone(),
                 offset: tail.offset as u64,
                 dropped_bytes: tail.len as u64,
                 reason: tail.reason.to_owned(),
                 kept_aside: None,
             });
+            if found.records.is_empty() && !found.ended {
+                // Nothing intact: drop the file so it cannot become a
+                // damaged "older" segment on the next open.
+                fs::remove_file(&path)
+                    .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+                continue;
+            }
+            truncate_file(&path, tail.offset as u64)?;
+            len = tail.offset as u64;
+        }
+        if newest && !found.ended {
+            let ctx = || format!("closing {}", path.display());
+            let mut file = OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .map_err(|e| Error::io(ctx(), e))?;
+            put_end_marker(&mut file, len, true).map_err(|e| Error::io(ctx(), e))?;
         }
     }
     Ok(())
@@ -316,6 +406,10 @@ impl WalWriter {
         let fsync = self.fsync;
         let mut new_number = 0;
         let st = self.flush_as_leader(st, |seg| {
+            let path = segment_path(&dir, seg.number);
+            let io = |e| Error::io(format!("closing {}", path.display()), e);
+            let len = seg.file.metadata().map_err(io)?.len();
+            put_end_marker(&mut seg.file, len, fsync).map_err(io)?;
             let next = seg.number + 1;
             let file = create_segment(&dir, next, fsync)?;
             seg.file = file;
