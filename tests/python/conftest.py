@@ -97,6 +97,7 @@ class StratusServer:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.extra_env = env or {}
+        self.extra_args: list[str] = []  # more `stratus server` flags, e.g. --recover
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
         self.starts = 0
@@ -129,6 +130,7 @@ class StratusServer:
                 str(self.data_dir),
                 "--listen",
                 f"127.0.0.1:{self.port}",
+                *self.extra_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

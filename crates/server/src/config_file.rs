@@ -363,6 +363,20 @@ mod tests {
     }
 
     #[test]
+    fn recover_is_a_boolean() {
+        assert_eq!(parse("").unwrap().server.recover, None);
+        let c = parse("[server]\nrecover = true\n").unwrap();
+        assert_eq!(c.server.recover, Some(true));
+        let e = parse("[server]\nrecover = \"yes\"\n").unwrap_err();
+        assert_eq!(e.key, "server.recover");
+        assert!(
+            e.message.contains("expected true or false"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
     fn missing_retention_keys_keep_their_defaults() {
         let c = parse("[retention]\none_hour = \"730d\"\n").unwrap();
         assert_eq!(c.retention.raw, Retention::default().raw);

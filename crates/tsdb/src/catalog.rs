@@ -124,7 +124,8 @@ impl Catalog {
             });
         }
         let rebuild = !found.damaged.is_empty();
-        let kept_aside = if rebuild {
+        // Recovery copies any file it is about to change, a torn one too.
+        let kept_aside = if rebuild || (recover && found.tail.is_some()) {
             Some(keep_aside(&path, now_secs)?)
         } else {
             None

@@ -245,12 +245,16 @@ impl Db {
                     missing: undefined.len(),
                 });
             }
-            if !rebuild_catalog {
+            let kept = report
+                .truncations
+                .iter()
+                .any(|t| t.path == catalog_path && t.kept_aside.is_some());
+            if !kept {
                 report
                     .kept_aside
                     .push(crate::fsutil::keep_aside(&catalog_path, now_secs)?);
-                rebuild_catalog = true;
             }
+            rebuild_catalog = true;
             let wanted: HashSet<SeriesId> = undefined.iter().map(|u| u.0).collect();
             for id in define_from_blocks(&blocks, &mut index, wanted, &mut report) {
                 if id as usize >= in_catalog.len() {

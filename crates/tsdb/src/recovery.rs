@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 /// Bytes dropped from a file: a torn tail cut at its last good record
-/// (`kept_aside: None`, `offset` is the new length), or a damaged range
-/// skipped under [`crate::Options::recover`] (`offset` is where it started
-/// in the original, which was copied to `kept_aside` first).
+/// (`offset` is the new length), or a damaged range skipped under
+/// [`crate::Options::recover`] (`offset` is where it started in the
+/// original). Under recovery the original was copied to `kept_aside` first.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Truncation {
     pub path: PathBuf,

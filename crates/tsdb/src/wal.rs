@@ -214,12 +214,18 @@ pub fn replay(
         }
         let mut len = data.len() as u64;
         if let Some(tail) = &found.torn {
+            // Recovery copies any file it is about to change, a torn one too.
+            let kept_aside = if recover {
+                Some(keep_aside(&path, now_secs)?)
+            } else {
+                None
+            };
             report.truncations.push(Truncation {
                 path: path.clone(),
                 offset: tail.offset as u64,
                 dropped_bytes: tail.len as u64,
                 reason: tail.reason.to_owned(),
-                kept_aside: None,
+                kept_aside,
             });
             if found.records.is_empty() && !found.ended {
                 // Nothing intact: drop the file so it cannot become a
