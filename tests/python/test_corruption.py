@@ -188,3 +188,59 @@ def test_damage_mid_newest_segment_is_not_taken_for_a_torn_tail(make_server):
     srv.extra_args = ["--recover"]
     srv.start()
     assert stored(srv.client(), t0) == set(written) - {written[k]}
+
+
+def test_damaged_catalog_refuses_start_and_is_rebuilt_from_the_blocks(make_server):
+    """The review's other case: 8 flipped bytes in tsdb/catalog.log used to rewrite the
+    catalog without the damaged definitions and leave three of four namespaces empty."""
+    srv = make_server()
+    t0 = floor_to(time.time(), 60) - 60 * 60
+    written = put_batches(srv.client(), t0, range(BATCHES))
+    assert srv.stop() == 0  # a clean stop seals: blocks and catalog hold everything
+    catalog = srv.data_dir / "tsdb" / "catalog.log"
+    data = bytearray(catalog.read_bytes())
+    assert len(data) > 64, len(data)
+    mid = len(data) // 2
+    for i in range(mid, mid + 8):
+        data[i] ^= 0xFF
+    catalog.write_bytes(bytes(data))
+
+    log = start_fails(srv)
+    assert "catalog.log" in log and "byte offset" in log, log
+    assert catalog.read_bytes() == bytes(data), "a refused start rewrote the catalog"
+    report = fsck(srv.data_dir)
+    assert report.returncode == 1
+    assert "catalog.log: damaged at byte offset" in report.stdout, report.stdout
+
+    srv.extra_args = ["--recover"]
+    srv.start()
+    cw = srv.client()
+    assert stored(cw, t0) == set(written)
+    listed = {m["Namespace"] for m in cw.list_metrics()["Metrics"]}
+    assert listed == set(NAMESPACES), listed
+    assert "series definitions from the keys blocks carry" in srv.log_tail(200)
+    aside = list(catalog.parent.glob("catalog.log.damaged-*"))
+    assert len(aside) == 1 and aside[0].read_bytes() == bytes(data)
+    assert srv.stop() == 0
+    assert fsck(srv.data_dir).returncode == 0
+
+
+def test_damaged_block_refuses_start_and_recovery_sets_it_aside(make_server):
+    srv = make_server()
+    t0 = floor_to(time.time(), 60) - 60 * 60
+    put_batches(srv.client(), t0, range(2))
+    assert srv.stop() == 0
+    (block,) = list((srv.data_dir / "tsdb" / "blocks").glob("*.blk"))
+    data = bytearray(block.read_bytes())
+    data[-10] ^= 0x01  # the index checksum in the footer
+    block.write_bytes(bytes(data))
+
+    log = start_fails(srv)
+    assert f"block {block} is damaged" in log and "--recover" in log, log
+    assert block.read_bytes() == bytes(data)
+    srv.extra_args = ["--recover"]
+    srv.start()
+    assert "damaged block set aside" in srv.log_tail(200)
+    assert not block.exists()
+    (aside,) = list(block.parent.glob(f"{block.name}.damaged-*"))
+    assert aside.read_bytes() == bytes(data)

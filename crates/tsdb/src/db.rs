@@ -1059,6 +1059,9 @@ fn load_blocks(
                 let aside = set_aside(&path, secs)?;
                 report.blocks_set_aside.push((aside, e.to_string()));
             }
+            (Err(Error::Corrupt { path, reason }), None) => {
+                return Err(Error::CorruptBlock { path, reason });
+            }
             (Err(e), _) => return Err(e),
         }
     }

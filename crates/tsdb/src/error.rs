@@ -51,6 +51,10 @@ pub enum Error {
         series: u32,
         missing: usize,
     },
+    /// A block failed its checks at open. `Options::recover` renames it
+    /// to `<name>.damaged-<secs>` and opens without it.
+    #[error("block {path} is damaged: {reason}")]
+    CorruptBlock { path: PathBuf, reason: String },
     /// A query was malformed (empty range, non-positive period, ...).
     #[error("invalid query: {0}")]
     InvalidQuery(String),
@@ -74,6 +78,7 @@ impl Error {
             Error::CorruptWalSegment { .. }
                 | Error::CorruptCatalog { .. }
                 | Error::CatalogMissingSeries { .. }
+                | Error::CorruptBlock { .. }
         )
     }
 

@@ -284,6 +284,42 @@ mod tests {
     }
 
     proptest! {
+        /// Damage inside one frame costs that frame only: `scan` finds every
+        /// other one, in order.
+        #[test]
+        fn damage_in_one_frame_costs_only_that_frame(
+            payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..12),
+            pick in any::<proptest::sample::Index>(),
+            at in any::<proptest::sample::Index>(),
+            run in 1usize..9,
+            mask in 1u8..=255,
+        ) {
+            let mut buf = Vec::new();
+            let mut spans = Vec::new();
+            for p in &payloads {
+                let start = buf.len();
+                put_frame(&mut buf, MAGIC, p);
+                spans.push((start, buf.len()));
+            }
+            let k = pick.index(payloads.len());
+            let (start, end) = spans[k];
+            let first = start + at.index(end - start);
+            for b in &mut buf[first..(first + run).min(end)] {
+                *b ^= mask;
+            }
+            let s = scan(&buf, 0, MAGIC);
+            let got: Vec<&[u8]> = s.frames.iter().map(|f| f.1).collect();
+            let want: Vec<&[u8]> = payloads
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != k)
+                .map(|(_, p)| p.as_slice())
+                .collect();
+            prop_assert_eq!(got, want);
+            let bad = s.damaged.first().or(s.tail.as_ref()).map(|d| d.offset);
+            prop_assert_eq!(bad, Some(start));
+        }
+
         #[test]
         fn scan_never_panics(data in proptest::collection::vec(any::<u8>(), 0..200)) {
             let s = scan(&data, 0, MAGIC);
