@@ -1056,7 +1056,7 @@ fn load_blocks(
         match (Block::open(&path, id), recover_at) {
             (Ok(b), _) => blocks.push(b),
             (Err(e @ Error::Corrupt { .. }), Some(secs)) => {
-                let aside = set_aside(&path, secs)?;
+                let aside = crate::fsutil::set_aside(&path, secs)?;
                 report.blocks_set_aside.push((aside, e.to_string()));
             }
             (Err(Error::Corrupt { path, reason }), None) => {
@@ -1083,21 +1083,4 @@ fn load_blocks(
         sync_dir(dir)?;
     }
     Ok((kept, next))
-}
-
-/// Renames a damaged file to `<name>.damaged-<secs>` (a free name).
-fn set_aside(path: &Path, secs: i64) -> Result<PathBuf, Error> {
-    let mut aside = path.as_os_str().to_owned();
-    aside.push(format!(".damaged-{secs}"));
-    let mut aside = PathBuf::from(aside);
-    let mut n = 1;
-    while aside.exists() {
-        let mut next = path.as_os_str().to_owned();
-        next.push(format!(".damaged-{secs}-{n}"));
-        aside = PathBuf::from(next);
-        n += 1;
-    }
-    std::fs::rename(path, &aside)
-        .map_err(|e| Error::io(format!("setting aside {}", path.display()), e))?;
-    Ok(aside)
 }

@@ -1,7 +1,7 @@
 //! Small filesystem helpers for crash-safe file replacement.
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 
@@ -26,25 +26,41 @@ pub fn dir_bytes(dir: &Path, suffix: &str) -> u64 {
         .sum()
 }
 
-/// Copies `path` to `<path>.damaged-<unix seconds>` (a free name), durably,
-/// before recovery changes it. Returns the copy's path.
-pub fn keep_aside(path: &Path, unix_secs: i64) -> Result<std::path::PathBuf, Error> {
-    let name = path
-        .file_name()
-        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut aside = dir.join(format!("{name}.damaged-{unix_secs}"));
+/// A free name `<path>.damaged-<unix seconds>[-n]` for a damaged file.
+fn aside_name(path: &Path, unix_secs: i64) -> PathBuf {
+    let named = |suffix: String| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        PathBuf::from(p)
+    };
+    let mut aside = named(format!(".damaged-{unix_secs}"));
     let mut n = 1;
     while aside.exists() {
-        aside = dir.join(format!("{name}.damaged-{unix_secs}-{n}"));
+        aside = named(format!(".damaged-{unix_secs}-{n}"));
         n += 1;
     }
+    aside
+}
+
+/// Copies `path` aside (see [`aside_name`]), durably, before recovery
+/// changes it. Returns the copy's path.
+pub fn keep_aside(path: &Path, unix_secs: i64) -> Result<PathBuf, Error> {
+    let aside = aside_name(path, unix_secs);
     let ctx = || format!("copying {} aside to {}", path.display(), aside.display());
     std::fs::copy(path, &aside).map_err(|e| Error::io(ctx(), e))?;
     File::open(&aside)
         .and_then(|f| f.sync_all())
         .map_err(|e| Error::io(ctx(), e))?;
-    sync_dir(dir)?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))?;
+    Ok(aside)
+}
+
+/// Renames a damaged file aside (see [`aside_name`]); the caller syncs
+/// the directory. Returns the new path.
+pub fn set_aside(path: &Path, unix_secs: i64) -> Result<PathBuf, Error> {
+    let aside = aside_name(path, unix_secs);
+    std::fs::rename(path, &aside)
+        .map_err(|e| Error::io(format!("setting aside {}", path.display()), e))?;
     Ok(aside)
 }
 
@@ -54,7 +70,7 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     use std::io::Write;
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
-    let tmp = std::path::PathBuf::from(tmp);
+    let tmp = PathBuf::from(tmp);
     let ctx = |what: &str| format!("{what} {}", tmp.display());
     let mut f = File::create(&tmp).map_err(|e| Error::io(ctx("creating"), e))?;
     f.write_all(bytes)

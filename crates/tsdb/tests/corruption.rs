@@ -540,3 +540,64 @@ fn segments_written_before_end_markers_still_open() {
         "{err}"
     );
 }
+
+#[test]
+fn series_whose_key_is_lost_everywhere_keep_their_data_under_placeholders() {
+    let g = golden();
+    let case = tempfile::tempdir().unwrap();
+    copy_dir(g.dir.path(), case.path());
+    // Damage the keys chunk of every block (it ends 4 bytes before the index)...
+    for blk in files_in(&case.path().join("blocks"), ".blk") {
+        let mut data = fs::read(&blk).unwrap();
+        let n = data.len();
+        let index_at = u64::from_le_bytes(data[n - 20..n - 12].try_into().unwrap()) as usize;
+        data[index_at - 6] ^= 0x01;
+        fs::write(&blk, &data).unwrap();
+    }
+    // ...and the catalog: the damaged definitions are known nowhere now.
+    let catalog = case.path().join("catalog.log");
+    let mut data = fs::read(&catalog).unwrap();
+    let mid = data.len() / 2;
+    data[mid] ^= 0x01;
+    fs::write(&catalog, &data).unwrap();
+    assert!(Db::open(case.path(), opts()).is_err());
+
+    let db = Db::open(case.path(), recovering()).unwrap();
+    let r = db.recovery_report();
+    assert!(!r.orphaned_series.is_empty());
+    assert_eq!(
+        r.unreadable_block_keys.len(),
+        files_in(&case.path().join("blocks"), ".blk").len()
+    );
+    let placeholders = db.list_series(
+        &stratus_tsdb::SeriesFilter {
+            namespace: Some(stratus_tsdb::ORPHANED_NAMESPACE.into()),
+            ..Default::default()
+        },
+        None,
+        100,
+    );
+    assert_eq!(placeholders.len(), r.orphaned_series.len());
+    // Every series, named or placeholder, still has every batch.
+    let all_listed = db.list_series(&Default::default(), None, 100);
+    assert_eq!(all_listed.len(), all_series().len());
+    for k in &all_listed {
+        let aggs = db
+            .query(&RangeQuery {
+                series: k,
+                start_ms: 0,
+                end_ms: BATCHES * 10,
+                period_ms: 10,
+                unit: None,
+            })
+            .unwrap();
+        assert_eq!(aggs.len() as i64, BATCHES, "{k:?}");
+    }
+    drop(db);
+    // The rebuilt catalog keeps the placeholders: a plain open works.
+    let db = Db::open(case.path(), opts()).unwrap();
+    assert_eq!(
+        db.list_series(&Default::default(), None, 100).len(),
+        all_series().len()
+    );
+}
