@@ -42,7 +42,7 @@ use crate::model::{
     WriteBatch, Written,
 };
 use crate::record::{SeriesId, decode_batch, encode_batch};
-use crate::recovery::RecoveryReport;
+use crate::recovery::{RecoveryReport, Truncation};
 use crate::resolution::Resolution;
 use crate::wal::{self, WalWriter};
 
@@ -126,7 +126,7 @@ impl Db {
         let now_secs = opts.clock.now_ms().div_euclid(1000);
 
         let mut segments = wal::list_segments(&wal_dir)?;
-        let (blocks, next_block_id) = load_blocks(
+        let (mut blocks, next_block_id) = load_blocks(
             &blocks_dir,
             segments.first().copied(),
             opts.recover.then_some(now_secs),
@@ -137,7 +137,7 @@ impl Db {
             .map(|b| b.info.wal_covered_below)
             .max()
             .unwrap_or(0);
-        let sealed_samples = blocks.iter().map(|b| b.samples).sum();
+
         // Built before definitions are loaded: an id no block (and no WAL
         // sample) uses may be a forgotten series (see `define_replacing`).
         let mut last_ts = Vec::new();
@@ -284,6 +284,18 @@ impl Db {
             .filter(|id| unused(id) && !waiting.contains(id))
             .collect();
         index.release(holes);
+
+        if opts.recover {
+            // Blocks are checked only at read otherwise; a damaged section
+            // would fail every query of its series over the block's window.
+            for b in &mut blocks {
+                if let Some(salvaged) = salvage_block(b, &index, now_secs, opts.fsync, &mut report)?
+                {
+                    *b = Arc::new(salvaged);
+                }
+            }
+        }
+        let sealed_samples = blocks.iter().map(|b| b.samples).sum();
 
         if rebuild_catalog {
             let pending: HashSet<SeriesId> = uncataloged.iter().copied().collect();
@@ -1013,6 +1025,45 @@ fn define_from_blocks(
         report.orphaned_series.push(id);
     }
     defined
+}
+
+/// Recovery: when `block` fails its checks (a section, or its keys), copies
+/// it aside and rewrites it under the same id with every intact section and
+/// the keys the index knows, reporting each section skipped. `None` when
+/// the block is intact.
+fn salvage_block(
+    block: &Block,
+    index: &SeriesIndex,
+    now_secs: i64,
+    fsync: bool,
+    report: &mut RecoveryReport,
+) -> Result<Option<Block>, Error> {
+    if block.verify().is_ok() {
+        return Ok(None);
+    }
+    let aside = crate::fsutil::keep_aside(&block.path, now_secs)?;
+    let dir = block.path.parent().unwrap_or(Path::new("."));
+    let mut w = BlockWriter::create(dir, block.id)?;
+    let mut rows = Vec::new();
+    for meta in block.sections() {
+        rows.clear();
+        match block.read_rows(meta.series, &mut rows) {
+            Ok(()) => {
+                let key = index.key(meta.series).cloned();
+                w.add_section(meta.series, key.as_deref(), &mut rows)?;
+            }
+            Err(e) => report.truncations.push(Truncation {
+                path: block.path.clone(),
+                offset: meta.offset,
+                dropped_bytes: u64::from(meta.len) + 4,
+                reason: format!("section of series {}: {e}", meta.series),
+                kept_aside: Some(aside.clone()),
+            }),
+        }
+    }
+    report.kept_aside.push(aside);
+    // Renamed over the damaged file: the same id, window, group and sources.
+    w.finish(&block.info, fsync).map(Some)
 }
 
 /// Opens every block, removing leftover temp files of interrupted seals

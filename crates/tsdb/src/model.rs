@@ -196,7 +196,9 @@ pub struct Options {
     pub seal_interval: Duration,
     /// On open, repair damage instead of refusing to open: skip damaged
     /// WAL records (keeping every intact record after them) and rebuild a
-    /// damaged catalog from its intact records and the keys blocks carry.
+    /// damaged catalog from its intact records and the keys blocks carry,
+    /// rewrite blocks without their damaged sections (every block is read
+    /// in full), set aside blocks that cannot be opened.
     /// Each damaged file is copied aside (`<name>.damaged-<unix seconds>`)
     /// before it is changed; what was skipped is in [`crate::RecoveryReport`].
     /// A torn tail is cut either way.
