@@ -572,27 +572,7 @@ impl BlockWriter {
             .map_err(|e| Error::io(format!("compressing keys of {}", self.tmp.display()), e))?;
         self.put(&keys)?;
         self.put(&crc32fast::hash(&keys).to_le_bytes())?;
-        let mut index = Vec::new();
-        put_uvarint(&mut index, info.wal_covered_below);
-        index.push(info.resolution.code());
-        put_ivarint(&mut index, info.window_start);
-        put_uvarint(&mut index, info.group.0);
-        put_uvarint(&mut index, info.group.1);
-        put_uvarint(&mut index, info.sources.len() as u64);
-        for &s in &info.sources {
-            put_uvarint(&mut index, s);
-        }
-        put_uvarint(&mut index, keys_offset);
-        put_uvarint(&mut index, keys.len() as u64);
-        put_uvarint(&mut index, self.sections.len() as u64);
-        for s in &self.sections {
-            put_uvarint(&mut index, u64::from(s.series));
-            put_uvarint(&mut index, s.offset);
-            put_uvarint(&mut index, u64::from(s.len));
-            put_uvarint(&mut index, s.count);
-            put_ivarint(&mut index, s.min_ts);
-            put_ivarint(&mut index, s.max_ts);
-        }
+        let index = encode_index(info, Some((keys_offset, keys.len() as u64)), &self.sections);
         let mut footer = Vec::with_capacity(FOOTER_LEN);
         footer.extend_from_slice(&self.offset.to_le_bytes());
         footer.extend_from_slice(&(index.len() as u32).to_le_bytes());
@@ -762,6 +742,38 @@ impl Block {
     }
 }
 
+/// Encodes the index; `keys_at: None` gives the v3 layout (tests).
+fn encode_index(
+    info: &BlockInfo,
+    keys_at: Option<(u64, u64)>,
+    sections: &[SectionMeta],
+) -> Vec<u8> {
+    let mut index = Vec::new();
+    put_uvarint(&mut index, info.wal_covered_below);
+    index.push(info.resolution.code());
+    put_ivarint(&mut index, info.window_start);
+    put_uvarint(&mut index, info.group.0);
+    put_uvarint(&mut index, info.group.1);
+    put_uvarint(&mut index, info.sources.len() as u64);
+    for &s in &info.sources {
+        put_uvarint(&mut index, s);
+    }
+    if let Some((offset, len)) = keys_at {
+        put_uvarint(&mut index, offset);
+        put_uvarint(&mut index, len);
+    }
+    put_uvarint(&mut index, sections.len() as u64);
+    for s in sections {
+        put_uvarint(&mut index, u64::from(s.series));
+        put_uvarint(&mut index, s.offset);
+        put_uvarint(&mut index, u64::from(s.len));
+        put_uvarint(&mut index, s.count);
+        put_ivarint(&mut index, s.min_ts);
+        put_ivarint(&mut index, s.max_ts);
+    }
+    index
+}
+
 /// The index: where the block came from, its keys chunk (v4), its sections.
 type Index = (BlockInfo, Option<(u64, u64)>, Vec<SectionMeta>);
 
@@ -869,6 +881,58 @@ fn read_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// A v4 block and the same data as a v3 writer laid it out (no keys).
+    #[test]
+    fn v3_blocks_without_keys_still_read_and_v4_keys_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = |n: u32| SeriesKey::new("NS", format!("m{n}"), [("h".into(), "a".into())]);
+        let mut w = BlockWriter::create(dir.path(), 1).unwrap();
+        for series in [2u32, 5, 9] {
+            let mut rows: Vec<Row> = (0..10)
+                .map(|i| Row::from(&Sample::single(i * 1000, 0, f64::from(series) + i as f64)))
+                .collect();
+            let k = (series != 5).then(|| key(series));
+            w.add_section(series, k.as_ref(), &mut rows).unwrap();
+        }
+        let info = BlockInfo {
+            resolution: Resolution::Raw,
+            window_start: 0,
+            wal_covered_below: 3,
+            group: (1, 1),
+            sources: Vec::new(),
+        };
+        let v4 = w.finish(&info, false).unwrap();
+        assert_eq!(
+            v4.read_keys().unwrap().unwrap(),
+            vec![(2, Some(key(2))), (5, None), (9, Some(key(9)))]
+        );
+        v4.verify().unwrap();
+
+        let bytes = fs::read(&v4.path).unwrap();
+        let (keys_offset, _) = v4.keys_at.unwrap();
+        let mut v3 = HEADER_V3.to_vec();
+        v3.extend_from_slice(&bytes[8..keys_offset as usize]);
+        let index = encode_index(&info, None, v4.sections());
+        let index_offset = v3.len() as u64;
+        v3.extend_from_slice(&index);
+        v3.extend_from_slice(&index_offset.to_le_bytes());
+        v3.extend_from_slice(&(index.len() as u32).to_le_bytes());
+        v3.extend_from_slice(&crc32fast::hash(&index).to_le_bytes());
+        v3.extend_from_slice(&FOOTER_MAGIC);
+        let path = block_path(dir.path(), 2);
+        fs::write(&path, &v3).unwrap();
+        let old = Block::open(&path, 2).unwrap();
+        assert_eq!((old.version, old.info.clone()), (3, info));
+        assert_eq!(old.read_keys().unwrap(), None);
+        old.verify().unwrap();
+        for series in [2u32, 5, 9] {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            v4.read_rows(series, &mut a).unwrap();
+            old.read_rows(series, &mut b).unwrap();
+            assert_eq!((a.len(), &a), (10, &b));
+        }
+    }
 
     #[test]
     fn section_decoder_never_panics_on_mutations() {
