@@ -193,7 +193,7 @@ impl Db {
         let mut head = Head::default();
         let mut samples_replayed = 0u64;
         let mut wal_undefined: Vec<(SeriesId, PathBuf)> = Vec::new();
-        wal::replay(
+        let unclosed = wal::replay(
             &wal_dir,
             &segments,
             opts.recover,
@@ -307,6 +307,10 @@ impl Db {
             catalog.rewrite(defs.iter().map(|(id, k)| (*id, k.as_ref())))?;
         }
 
+        // Last, so that a refused open leaves the WAL as it found it.
+        if let Some((path, len)) = unclosed {
+            wal::close_segment(&path, len)?;
+        }
         let next_segment = segments
             .last()
             .map_or(covered_below.max(1), |n| n + 1)

@@ -151,8 +151,9 @@ fn put_end_marker(file: &mut File, len: u64, fsync: bool) -> std::io::Result<()>
 }
 
 /// Replays `segments` in order, calling `apply(segment, payload)` on every
-/// intact record, and closes the newest with its end marker (open starts a
-/// new segment after it).
+/// intact record. Returns the newest segment and its length when it still
+/// needs its end marker: the caller appends it with [`close_segment`] once
+/// the open cannot fail any more, just before starting a newer segment.
 ///
 /// A torn tail of the newest segment (damage with no intact record after
 /// it) is cut and reported. Any other damage — a bad record followed by
@@ -168,7 +169,8 @@ pub fn replay(
     now_secs: i64,
     report: &mut RecoveryReport,
     mut apply: impl FnMut(&Path, &[u8]) -> Result<(), Error>,
-) -> Result<(), Error> {
+) -> Result<Option<(PathBuf, u64)>, Error> {
+    let mut unclosed = None;
     for (i, &number) in segments.iter().enumerate() {
         let path = segment_path(dir, number);
         let data =
@@ -238,15 +240,20 @@ pub fn replay(
             len = tail.offset as u64;
         }
         if newest && !found.ended {
-            let ctx = || format!("closing {}", path.display());
-            let mut file = OpenOptions::new()
-                .append(true)
-                .open(&path)
-                .map_err(|e| Error::io(ctx(), e))?;
-            put_end_marker(&mut file, len, true).map_err(|e| Error::io(ctx(), e))?;
+            unclosed = Some((path, len));
         }
     }
-    Ok(())
+    Ok(unclosed)
+}
+
+/// Appends the end marker to the segment at `path`, `len` bytes long.
+pub fn close_segment(path: &Path, len: u64) -> Result<(), Error> {
+    let ctx = || format!("closing {}", path.display());
+    let mut file = OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(|e| Error::io(ctx(), e))?;
+    put_end_marker(&mut file, len, true).map_err(|e| Error::io(ctx(), e))
 }
 
 fn truncate_file(path: &Path, len: u64) -> Result<(), Error> {

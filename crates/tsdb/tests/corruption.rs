@@ -613,3 +613,39 @@ fn series_whose_key_is_lost_everywhere_keep_their_data_under_placeholders() {
         all_series().len()
     );
 }
+
+#[test]
+fn catalog_cut_at_a_record_boundary_is_refused_and_the_refused_open_changes_nothing() {
+    let g = golden();
+    let case = tempfile::tempdir().unwrap();
+    copy_dir(g.dir.path(), case.path());
+    let catalog = case.path().join("catalog.log");
+    let data = fs::read(&catalog).unwrap();
+    fs::write(&catalog, &data[..8]).unwrap(); // a valid, empty catalog
+    let snapshot = |dir: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        let mut all = files_in(&dir.join("wal"), "");
+        all.push(catalog.clone());
+        all.into_iter()
+            .map(|p| (p.clone(), fs::read(&p).unwrap()))
+            .collect()
+    };
+    let before = snapshot(case.path());
+    match Db::open(case.path(), opts()) {
+        Err(stratus_tsdb::Error::CatalogMissingSeries { path, missing, .. }) => {
+            assert_eq!((path, missing), (catalog.clone(), all_series().len()));
+        }
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("opened with every definition missing"),
+    }
+    assert_eq!(
+        snapshot(case.path()),
+        before,
+        "a refused open changed files"
+    );
+    let db = Db::open(case.path(), recovering()).unwrap();
+    assert_eq!(observe(&db).unwrap(), (0..BATCHES).collect());
+    assert_eq!(
+        db.recovery_report().series_rebuilt_from_blocks,
+        all_series().len()
+    );
+}
