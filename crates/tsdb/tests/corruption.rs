@@ -637,9 +637,9 @@ fn catalog_cut_at_a_record_boundary_is_refused_and_the_refused_open_changes_noth
         Err(e) => panic!("unexpected error {e}"),
         Ok(_) => panic!("opened with every definition missing"),
     }
-    assert_eq!(
-        snapshot(case.path()),
-        before,
+    // Compared whole; on failure only the message (the bytes are long).
+    assert!(
+        snapshot(case.path()) == before,
         "a refused open changed files"
     );
     let db = Db::open(case.path(), recovering()).unwrap();
