@@ -105,6 +105,7 @@ class StratusServer:
         self.port = port or free_port()
         self.extra_env = env or {}
         self.webhook_allow = webhook_allow
+        self.extra_args: list[str] = []  # more `stratus server` flags, e.g. --recover
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
         self.config_path = self.data_dir.parent / f"{self.data_dir.name}-server.toml"
@@ -136,7 +137,7 @@ class StratusServer:
             self.config_path.write_text(f"[notify]\nwebhook_allow = [{allow}]\n")
             cmd += ["--config", str(self.config_path)]
         self.proc = subprocess.Popen(
-            cmd,
+            [*cmd, *self.extra_args],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -9,6 +9,7 @@
 //! public_url = "https://stratus.example.com"
 //! smtp_url = "smtp://relay.example.com:587?tls=starttls"
 //! smtp_from = "Stratus <stratus@example.com>"
+//! recover = false        # true: repair damaged tsdb files at start (see --recover)
 //!
 //! [retention]           # all optional; defaults are CloudWatch's
 //! raw = "3h"
@@ -51,6 +52,7 @@ pub struct ServerSection {
     pub public_url: Option<String>,
     pub smtp_url: Option<String>,
     pub smtp_from: Option<String>,
+    pub recover: Option<bool>,
 }
 
 /// Why a config file was refused.
@@ -74,7 +76,14 @@ pub enum ConfigFileError {
 /// The longest retention accepted (keeps millisecond arithmetic far from overflow).
 const MAX_RETENTION: Duration = Duration::from_secs(100 * 365 * 86_400);
 
-const SERVER_KEYS: [&str; 5] = ["listen", "data_dir", "public_url", "smtp_url", "smtp_from"];
+const SERVER_KEYS: [&str; 6] = [
+    "listen",
+    "data_dir",
+    "public_url",
+    "smtp_url",
+    "smtp_from",
+    "recover",
+];
 const RETENTION_KEYS: [(&str, Resolution); 4] = [
     ("raw", Resolution::Raw),
     ("one_minute", Resolution::OneMinute),
@@ -184,6 +193,14 @@ fn server_section(table: &toml::Table) -> Result<ServerSection, ParseError> {
             "public_url" => s.public_url = Some(text()?),
             "smtp_url" => s.smtp_url = Some(text()?),
             "smtp_from" => s.smtp_from = Some(text()?),
+            "recover" => {
+                s.recover = Some(value.as_bool().ok_or_else(|| {
+                    ParseError::at(
+                        &path,
+                        format!("expected true or false, found {}", value.type_str()),
+                    )
+                })?);
+            }
             _ => {
                 return Err(unknown(
                     &path,
@@ -394,6 +411,20 @@ mod tests {
         assert_eq!(c.retention.one_minute, h(36));
         assert_eq!(c.retention.five_minutes, h(56 * 24));
         assert_eq!(c.retention.one_hour, h(455 * 24));
+    }
+
+    #[test]
+    fn recover_is_a_boolean() {
+        assert_eq!(parse("").unwrap().server.recover, None);
+        let c = parse("[server]\nrecover = true\n").unwrap();
+        assert_eq!(c.server.recover, Some(true));
+        let e = parse("[server]\nrecover = \"yes\"\n").unwrap_err();
+        assert_eq!(e.key, "server.recover");
+        assert!(
+            e.message.contains("expected true or false"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

@@ -55,6 +55,9 @@ pub struct Config {
     pub retention: stratus_tsdb::Retention,
     /// Where webhook deliveries may connect (`[notify]` of the config file).
     pub egress: notify::egress::EgressConfig,
+    /// Repair damaged tsdb files at start instead of refusing to start
+    /// (`--recover`; see `stratus_tsdb::Options::recover`).
+    pub recover: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -117,9 +120,12 @@ pub async fn run(
         let dir = data_dir.join("tsdb");
         let fsync = config.fsync;
         let retention = config.retention.clone();
-        tokio::task::spawn_blocking(move || storage::MetricStore::open(&dir, fsync, retention))
-            .await
-            .map_err(|e| ServerError::Storage(e.to_string()))??
+        let recover = config.recover;
+        tokio::task::spawn_blocking(move || {
+            storage::MetricStore::open_recovering(&dir, fsync, retention, recover)
+        })
+        .await
+        .map_err(|e| ServerError::Storage(e.to_string()))??
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

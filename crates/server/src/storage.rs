@@ -100,11 +100,24 @@ impl std::fmt::Debug for MetricStore {
 
 impl MetricStore {
     pub fn open(dir: &Path, fsync: bool, retention: tsdb::Retention) -> Result<Self, ServerError> {
+        MetricStore::open_recovering(dir, fsync, retention, false)
+    }
+
+    /// [`MetricStore::open`], repairing damaged files when `recover` is set
+    /// (`--recover`: see `tsdb::Options::recover`). Without it, damage other
+    /// than a torn tail stops start-up with a message naming the file.
+    pub fn open_recovering(
+        dir: &Path,
+        fsync: bool,
+        retention: tsdb::Retention,
+        recover: bool,
+    ) -> Result<Self, ServerError> {
         MetricStore::open_with(
             dir,
             tsdb::Options {
                 fsync,
                 retention,
+                recover,
                 ..tsdb::Options::default()
             },
         )
@@ -118,7 +131,18 @@ impl MetricStore {
             seal_on_write: false,
             ..opts
         };
-        let db = tsdb::Db::open(dir, opts).map_err(|e| ServerError::Storage(e.to_string()))?;
+        let db = tsdb::Db::open(dir, opts).map_err(|e| {
+            if e.recoverable() {
+                ServerError::Storage(format!(
+                    "{e}. Nothing was changed. Start with --recover (or recover = true in \
+                     [server]) to skip only the damaged bytes, keeping a copy of the original \
+                     beside it; `stratus fsck --data-dir DIR` lists every damaged file"
+                ))
+            } else {
+                ServerError::Storage(e.to_string())
+            }
+        })?;
+        log_recovery(db.recovery_report());
         let db = Arc::new(db);
         let background = spawn_background(db.clone())
             .map_err(|e| ServerError::Storage(format!("starting the tsdb thread: {e}")))?;
@@ -221,6 +245,49 @@ impl MetricStore {
         self.db
             .seal()
             .map_err(|e| ServerError::Storage(e.to_string()))
+    }
+}
+
+/// Logs everything recovery at open cut, skipped, set aside or rebuilt.
+fn log_recovery(r: &tsdb::RecoveryReport) {
+    for t in &r.truncations {
+        tracing::warn!("tsdb recovery: {t}");
+    }
+    for path in &r.kept_aside {
+        tracing::warn!(
+            "tsdb recovery: kept a copy of a damaged file as {}",
+            path.display()
+        );
+    }
+    for (path, why) in &r.blocks_set_aside {
+        tracing::error!(
+            "tsdb recovery: damaged block set aside as {} ({why}); its data is not served",
+            path.display()
+        );
+    }
+    if r.series_rebuilt_from_blocks > 0 {
+        tracing::warn!(
+            "tsdb recovery: rebuilt {} series definitions from the keys blocks carry",
+            r.series_rebuilt_from_blocks
+        );
+    }
+    for e in &r.unreadable_block_keys {
+        tracing::error!("tsdb recovery: could not read series keys of a block: {e}");
+    }
+    if !r.orphaned_series.is_empty() {
+        tracing::error!(
+            "tsdb recovery: {} series have data but no known key; listed under namespace {} \
+             (ids {:?})",
+            r.orphaned_series.len(),
+            tsdb::ORPHANED_NAMESPACE,
+            r.orphaned_series
+        );
+    }
+    for path in &r.removed_blocks {
+        tracing::info!(
+            "tsdb recovery: removed block {} left by an interrupted seal or compaction",
+            path.display()
+        );
     }
 }
 

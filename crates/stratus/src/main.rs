@@ -3,6 +3,7 @@
 mod agent_cmd;
 mod bench;
 mod client;
+mod fsck_cmd;
 mod keys_cmd;
 mod mail_cmd;
 mod up;
@@ -43,6 +44,9 @@ enum Command {
     Agent(agent_cmd::AgentArgs),
     /// Notification email: read the local mailbox, send a test notification.
     Mail(mail_cmd::MailArgs),
+    /// Check every metric storage file of a (stopped) server's data directory;
+    /// exits non-zero when damage is found. --repair does what `server --recover` does.
+    Fsck(fsck_cmd::FsckArgs),
 }
 
 #[derive(clap::Args)]
@@ -69,6 +73,12 @@ struct ServerArgs {
     /// The From of notification emails. Default: "Stratus Notifications <no-reply@localhost>".
     #[arg(long, env = "STRATUS_SMTP_FROM")]
     smtp_from: Option<String>,
+    /// Repair damaged metric storage at start instead of refusing to start: skip
+    /// damaged WAL records (keeping every intact one after them), rebuild a damaged
+    /// series catalog from the blocks, set damaged blocks aside. Each damaged file is
+    /// copied to <name>.damaged-<unix-time> first, and everything skipped is logged.
+    #[arg(long)]
+    recover: bool,
     /// Acknowledge writes before they are fsync'd. Unsafe: for benchmarks only.
     #[arg(long, hide = true)]
     no_fsync: bool,
@@ -99,6 +109,7 @@ impl ServerArgs {
             smtp_from: self.smtp_from.or(server.smtp_from),
             retention: file.retention,
             egress: file.notify,
+            recover: self.recover || server.recover.unwrap_or(false),
         })
     }
 }
@@ -152,6 +163,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args),
         Command::Agent(args) => std::process::exit(agent_cmd::run(args)),
         Command::Mail(args) => mail_cmd::run(args),
+        Command::Fsck(args) => std::process::exit(fsck_cmd::run(args)?),
     }
 }
 

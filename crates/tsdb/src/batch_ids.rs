@@ -189,9 +189,32 @@ pub fn load(dir: &Path, report: &mut RecoveryReport) -> Result<Vec<(BatchId, i64
             offset: offset as u64,
             dropped_bytes: (data.len() - offset) as u64,
             reason: reason.to_owned(),
+            kept_aside: None,
         });
     }
     Ok(out)
+}
+
+/// The frames and damage of `batch-ids` bytes (fsck).
+pub fn check(data: &[u8]) -> crate::frame::Scan<'_> {
+    let mut s =
+        crate::frame::scan_with_header(data, &HEADER, MAGIC, "missing or damaged batch-ids header");
+    let partial: Vec<usize> = s
+        .frames
+        .iter()
+        .filter(|f| f.1.len() % ENTRY_LEN != 0)
+        .map(|f| f.0)
+        .collect();
+    s.frames.retain(|f| f.1.len() % ENTRY_LEN == 0);
+    for offset in partial {
+        s.damaged.push(crate::frame::Damage {
+            offset,
+            len: 0,
+            reason: "batch-ids frame of a partial entry",
+        });
+    }
+    s.damaged.sort_by_key(|d| d.offset);
+    s
 }
 
 fn decode_entry(chunk: &[u8]) -> (BatchId, i64) {

@@ -1,8 +1,8 @@
 //! Immutable block files `blocks/<id>.blk`: one resolution, one time window.
 //!
 //! ```text
-//! file    = header | section* | index | footer
-//! header  = "STBLK" | version u8 (3; 1 and 2 are still read) | 0u8 | 0u8
+//! file    = header | section* | keys (v4) | index | footer
+//! header  = "STBLK" | version u8 (4; 1 to 3 are still read) | 0u8 | 0u8
 //! section = payload | crc32(payload) u32          (one per series)
 //! payload = count varint
 //!         | ts     : codec u8 (1 = delta-of-delta packed) | len-prefixed bytes
@@ -16,9 +16,11 @@
 //!                    (value count of each Distribution and Values row)
 //!         | sketch : codec u8 (1 = DdSketch::encode each) | len-prefixed bytes   (v2)
 //!         | 4 float columns: count, sum, min, max of the Sketch rows          (v2)
+//! keys    = deflate((1u8 | series key | 0u8)*, one per section in order) | crc32 u32
 //! index   = wal_covered_below varint
 //!         | (v2) resolution u8 | window_start zigzag | group id, group size varint
 //!         |      n_sources varint | n_sources × block id varint
+//!         | (v4) keys offset varint | keys len varint
 //!         | n varint
 //!         | n × (series id, offset, payload len, count varint; min_ts, max_ts zigzag)
 //! footer  = index offset u64 | index len u32 | crc32(index) u32 | "STBF"
@@ -41,6 +43,11 @@
 //! seal group (`group id` = first block id of the seal, `group size` =
 //! blocks it wrote) for seals, `sources` (the blocks it replaces) for
 //! rollups and merges.
+//!
+//! From v4 a block also carries the series key of each section (`keys`,
+//! deflated: keys repeat namespaces and dimension names), so a damaged
+//! catalog can be rebuilt from the blocks (`Options::recover`). Nothing on
+//! the read path touches it; 0u8 marks a section whose key was unknown.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -54,16 +61,20 @@ use crate::codec::rle::{decode_rle, encode_rle};
 use crate::codec::timestamps::{decode_timestamps, encode_timestamps};
 use crate::error::{DecodeError, Error};
 use crate::fsutil::sync_dir;
-use crate::model::{Sample, SampleValue};
+use crate::model::{Sample, SampleValue, SeriesKey};
 use crate::record::{
-    HIGH_RES_FLAG, KIND_DISTRIBUTION, KIND_SINGLE, KIND_STATSET, SeriesId, value_kind,
+    HIGH_RES_FLAG, KIND_DISTRIBUTION, KIND_SINGLE, KIND_STATSET, SeriesId, put_key, read_key,
+    value_kind,
 };
 use crate::resolution::Resolution;
 use crate::sketch::DdSketch;
 
 const HEADER_V1: [u8; 8] = *b"STBLK\x01\0\0";
 const HEADER_V2: [u8; 8] = *b"STBLK\x02\0\0";
-const HEADER: [u8; 8] = *b"STBLK\x03\0\0";
+const HEADER_V3: [u8; 8] = *b"STBLK\x03\0\0";
+const HEADER: [u8; 8] = *b"STBLK\x04\0\0";
+/// Bound on a block's inflated keys (allocation guard).
+const MAX_KEYS_BYTES: u64 = 1 << 30;
 const FOOTER_MAGIC: [u8; 4] = *b"STBF";
 const FOOTER_LEN: usize = 20;
 const COLUMN_CODEC_V1: u8 = 1;
@@ -118,11 +129,16 @@ pub struct Block {
     version: u8,
     pub info: BlockInfo,
     sections: Vec<SectionMeta>,
+    /// `(offset, len)` of the keys chunk (v4), crc excluded.
+    keys_at: Option<(u64, u64)>,
     pub min_ts: i64,
     pub max_ts: i64,
     pub samples: u64,
     pub bytes: u64,
 }
+
+/// Each section's series id and key (`None`: the writer did not know it).
+pub type SectionKeys = Vec<(SeriesId, Option<SeriesKey>)>;
 
 /// The value of one stored row.
 #[derive(Clone, Debug, PartialEq)]
@@ -473,6 +489,8 @@ pub struct BlockWriter {
     offset: u64,
     sections: Vec<SectionMeta>,
     payload: Vec<u8>,
+    /// Each section's key, `1 | key` or `0` (unknown), inflated.
+    keys: Vec<u8>,
 }
 
 impl BlockWriter {
@@ -492,6 +510,7 @@ impl BlockWriter {
             offset: 0,
             sections: Vec::new(),
             payload: Vec::new(),
+            keys: Vec::new(),
         };
         w.put(&HEADER)?;
         Ok(w)
@@ -504,10 +523,23 @@ impl BlockWriter {
             .map_err(|e| Error::io(format!("writing {}", self.tmp.display()), e))
     }
 
-    /// Adds the section of `series` (ids must ascend); empty `rows` are skipped.
-    pub fn add_section(&mut self, series: SeriesId, rows: &mut [Row]) -> Result<(), Error> {
+    /// Adds the section of `series` with its key (`None`: unknown, as for
+    /// an orphaned series); ids must ascend and empty `rows` are skipped.
+    pub fn add_section(
+        &mut self,
+        series: SeriesId,
+        key: Option<&SeriesKey>,
+        rows: &mut [Row],
+    ) -> Result<(), Error> {
         if rows.is_empty() {
             return Ok(());
+        }
+        match key {
+            Some(k) => {
+                self.keys.push(1);
+                put_key(&mut self.keys, k);
+            }
+            None => self.keys.push(0),
         }
         let mut payload = std::mem::take(&mut self.payload);
         payload.clear();
@@ -535,25 +567,12 @@ impl BlockWriter {
 
     /// Writes the index and footer, fsyncs, renames into place and opens.
     pub fn finish(mut self, info: &BlockInfo, fsync: bool) -> Result<Block, Error> {
-        let mut index = Vec::new();
-        put_uvarint(&mut index, info.wal_covered_below);
-        index.push(info.resolution.code());
-        put_ivarint(&mut index, info.window_start);
-        put_uvarint(&mut index, info.group.0);
-        put_uvarint(&mut index, info.group.1);
-        put_uvarint(&mut index, info.sources.len() as u64);
-        for &s in &info.sources {
-            put_uvarint(&mut index, s);
-        }
-        put_uvarint(&mut index, self.sections.len() as u64);
-        for s in &self.sections {
-            put_uvarint(&mut index, u64::from(s.series));
-            put_uvarint(&mut index, s.offset);
-            put_uvarint(&mut index, u64::from(s.len));
-            put_uvarint(&mut index, s.count);
-            put_ivarint(&mut index, s.min_ts);
-            put_ivarint(&mut index, s.max_ts);
-        }
+        let keys_offset = self.offset;
+        let keys = deflate(&self.keys)
+            .map_err(|e| Error::io(format!("compressing keys of {}", self.tmp.display()), e))?;
+        self.put(&keys)?;
+        self.put(&crc32fast::hash(&keys).to_le_bytes())?;
+        let index = encode_index(info, Some((keys_offset, keys.len() as u64)), &self.sections);
         let mut footer = Vec::with_capacity(FOOTER_LEN);
         footer.extend_from_slice(&self.offset.to_le_bytes());
         footer.extend_from_slice(&(index.len() as u32).to_le_bytes());
@@ -594,7 +613,8 @@ impl Block {
         let mut head = [0u8; 8];
         read_at(&file, &mut head, 0).map_err(|e| Error::io(ctx("reading"), e))?;
         let version = match head {
-            HEADER => 3,
+            HEADER => 4,
+            HEADER_V3 => 3,
             HEADER_V2 => 2,
             HEADER_V1 => 1,
             _ => return Err(Error::corrupt(path, "bad block header or unknown version")),
@@ -617,7 +637,7 @@ impl Block {
         if crc32fast::hash(&index) != index_crc {
             return Err(Error::corrupt(path, "block index checksum mismatch"));
         }
-        let (mut info, sections) =
+        let (mut info, keys_at, sections) =
             decode_index(&index, index_offset, version).map_err(|e| e.at(path))?;
         let min_ts = sections.iter().map(|s| s.min_ts).min().unwrap_or(i64::MAX);
         let max_ts = sections.iter().map(|s| s.max_ts).max().unwrap_or(i64::MIN);
@@ -635,6 +655,7 @@ impl Block {
             version,
             info,
             sections,
+            keys_at,
             min_ts,
             max_ts,
             samples,
@@ -667,6 +688,49 @@ impl Block {
         decode_section(payload, self.version).map_err(|e| e.at(&self.path))
     }
 
+    /// The series key of each section (v4 blocks; `None` for older blocks),
+    /// `None` where the writer did not know it.
+    pub fn read_keys(&self) -> Result<Option<SectionKeys>, Error> {
+        let Some((offset, len)) = self.keys_at else {
+            return Ok(None);
+        };
+        let bad = |why: &'static str| Error::corrupt(&self.path, why);
+        let n = usize::try_from(len).map_err(|_| bad("block keys too large"))?;
+        let mut buf = vec![0u8; n + 4];
+        read_at(&self.file, &mut buf, offset)
+            .map_err(|e| Error::io(format!("reading {}", self.path.display()), e))?;
+        let (chunk, crc) = buf.split_at(n);
+        let mut c = [0u8; 4];
+        c.copy_from_slice(crc);
+        if crc32fast::hash(chunk) != u32::from_le_bytes(c) {
+            return Err(bad("block keys checksum mismatch"));
+        }
+        let raw = inflate(chunk).map_err(|_| bad("block keys do not inflate"))?;
+        let mut r = ByteReader::new(&raw);
+        let mut out = Vec::with_capacity(self.sections.len());
+        for s in &self.sections {
+            let key = match r.u8().map_err(|e| e.at(&self.path))? {
+                0 => None,
+                _ => Some(read_key(&mut r).map_err(|e| e.at(&self.path))?),
+            };
+            out.push((s.series, key));
+        }
+        Ok(Some(out))
+    }
+
+    /// Reads every section and the keys and checks their checksums and
+    /// encoding (fsck); a failure comes with its byte offset.
+    pub fn verify(&self) -> Result<(), (u64, Error)> {
+        for meta in &self.sections {
+            self.read_section(meta)
+                .and_then(|c| c.visit(|_, _, _, _| {}).map_err(|e| e.at(&self.path)))
+                .map_err(|e| (meta.offset, e))?;
+        }
+        self.read_keys()
+            .map(|_| ())
+            .map_err(|e| (self.keys_at.map_or(0, |k| k.0), e))
+    }
+
     /// Appends every row of `series` to `out`.
     pub fn read_rows(&self, series: SeriesId, out: &mut Vec<Row>) -> Result<(), Error> {
         let Some(meta) = self.section(series) else {
@@ -678,11 +742,42 @@ impl Block {
     }
 }
 
-fn decode_index(
-    index: &[u8],
-    index_offset: u64,
-    version: u8,
-) -> Result<(BlockInfo, Vec<SectionMeta>), DecodeError> {
+/// Encodes the index; `keys_at: None` gives the v3 layout (tests).
+fn encode_index(
+    info: &BlockInfo,
+    keys_at: Option<(u64, u64)>,
+    sections: &[SectionMeta],
+) -> Vec<u8> {
+    let mut index = Vec::new();
+    put_uvarint(&mut index, info.wal_covered_below);
+    index.push(info.resolution.code());
+    put_ivarint(&mut index, info.window_start);
+    put_uvarint(&mut index, info.group.0);
+    put_uvarint(&mut index, info.group.1);
+    put_uvarint(&mut index, info.sources.len() as u64);
+    for &s in &info.sources {
+        put_uvarint(&mut index, s);
+    }
+    if let Some((offset, len)) = keys_at {
+        put_uvarint(&mut index, offset);
+        put_uvarint(&mut index, len);
+    }
+    put_uvarint(&mut index, sections.len() as u64);
+    for s in sections {
+        put_uvarint(&mut index, u64::from(s.series));
+        put_uvarint(&mut index, s.offset);
+        put_uvarint(&mut index, u64::from(s.len));
+        put_uvarint(&mut index, s.count);
+        put_ivarint(&mut index, s.min_ts);
+        put_ivarint(&mut index, s.max_ts);
+    }
+    index
+}
+
+/// The index: where the block came from, its keys chunk (v4), its sections.
+type Index = (BlockInfo, Option<(u64, u64)>, Vec<SectionMeta>);
+
+fn decode_index(index: &[u8], index_offset: u64, version: u8) -> Result<Index, DecodeError> {
     let mut r = ByteReader::new(index);
     let mut info = BlockInfo {
         resolution: Resolution::Raw,
@@ -700,6 +795,18 @@ fn decode_index(
         for _ in 0..n {
             info.sources.push(r.uvarint()?);
         }
+    }
+    let mut keys_at = None;
+    if version >= 4 {
+        let (offset, len) = (r.uvarint()?, r.uvarint()?);
+        if offset
+            .checked_add(len)
+            .and_then(|end| end.checked_add(4))
+            .is_none_or(|end| end > index_offset)
+        {
+            return Err(DecodeError("block keys outside the block"));
+        }
+        keys_at = Some((offset, len));
     }
     let n = r.len(r.remaining() / 6)?;
     let mut sections = Vec::with_capacity(n);
@@ -732,7 +839,22 @@ fn decode_index(
             max_ts,
         });
     }
-    Ok((info, sections))
+    Ok((info, keys_at, sections))
+}
+
+fn deflate(raw: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(raw)?;
+    enc.finish()
+}
+
+fn inflate(chunk: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::DeflateDecoder::new(chunk)
+        .take(MAX_KEYS_BYTES)
+        .read_to_end(&mut out)?;
+    Ok(out)
 }
 
 #[cfg(unix)]
@@ -759,6 +881,58 @@ fn read_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// A v4 block and the same data as a v3 writer laid it out (no keys).
+    #[test]
+    fn v3_blocks_without_keys_still_read_and_v4_keys_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = |n: u32| SeriesKey::new("NS", format!("m{n}"), [("h".into(), "a".into())]);
+        let mut w = BlockWriter::create(dir.path(), 1).unwrap();
+        for series in [2u32, 5, 9] {
+            let mut rows: Vec<Row> = (0..10)
+                .map(|i| Row::from(&Sample::single(i * 1000, 0, f64::from(series) + i as f64)))
+                .collect();
+            let k = (series != 5).then(|| key(series));
+            w.add_section(series, k.as_ref(), &mut rows).unwrap();
+        }
+        let info = BlockInfo {
+            resolution: Resolution::Raw,
+            window_start: 0,
+            wal_covered_below: 3,
+            group: (1, 1),
+            sources: Vec::new(),
+        };
+        let v4 = w.finish(&info, false).unwrap();
+        assert_eq!(
+            v4.read_keys().unwrap().unwrap(),
+            vec![(2, Some(key(2))), (5, None), (9, Some(key(9)))]
+        );
+        v4.verify().unwrap();
+
+        let bytes = fs::read(&v4.path).unwrap();
+        let (keys_offset, _) = v4.keys_at.unwrap();
+        let mut v3 = HEADER_V3.to_vec();
+        v3.extend_from_slice(&bytes[8..keys_offset as usize]);
+        let index = encode_index(&info, None, v4.sections());
+        let index_offset = v3.len() as u64;
+        v3.extend_from_slice(&index);
+        v3.extend_from_slice(&index_offset.to_le_bytes());
+        v3.extend_from_slice(&(index.len() as u32).to_le_bytes());
+        v3.extend_from_slice(&crc32fast::hash(&index).to_le_bytes());
+        v3.extend_from_slice(&FOOTER_MAGIC);
+        let path = block_path(dir.path(), 2);
+        fs::write(&path, &v3).unwrap();
+        let old = Block::open(&path, 2).unwrap();
+        assert_eq!((old.version, old.info.clone()), (3, info));
+        assert_eq!(old.read_keys().unwrap(), None);
+        old.verify().unwrap();
+        for series in [2u32, 5, 9] {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            v4.read_rows(series, &mut a).unwrap();
+            old.read_rows(series, &mut b).unwrap();
+            assert_eq!((a.len(), &a), (10, &b));
+        }
+    }
 
     #[test]
     fn section_decoder_never_panics_on_mutations() {

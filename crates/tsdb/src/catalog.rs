@@ -7,6 +7,11 @@
 //! (crash during an append) is cut: the definitions it held are still in the
 //! WAL, which is only deleted after the append succeeded.
 //!
+//! Any other damage stops `Db::open` ([`Error::CorruptCatalog`]); the
+//! catalog is never rewritten from a damaged read. With `Options::recover`
+//! the original is copied aside and the catalog rebuilt from its intact
+//! records, the WAL and the series keys blocks carry (block format v4).
+//!
 //! When series are forgotten (all their data expired, see `Db`), the whole
 //! catalog is rewritten without them ([`Catalog::rewrite`]): a temp file,
 //! fsync'd and renamed over the old one, so a crash leaves the old catalog
@@ -20,8 +25,8 @@ use std::path::{Path, PathBuf};
 
 use crate::codec::bytes::{ByteReader, put_uvarint};
 use crate::error::Error;
-use crate::frame::{Frames, put_frame};
-use crate::fsutil::sync_dir;
+use crate::frame::{Damage, FRAME_HEADER, put_frame, scan_with_header};
+use crate::fsutil::{keep_aside, sync_dir};
 use crate::model::SeriesKey;
 use crate::record::{SeriesId, put_key, read_key};
 use crate::recovery::{RecoveryReport, Truncation};
@@ -29,6 +34,51 @@ use crate::recovery::{RecoveryReport, Truncation};
 pub const CATALOG_FILE: &str = "catalog.log";
 const HEADER: [u8; 8] = *b"SCAT\x01\0\0\0";
 const MAGIC: u32 = u32::from_le_bytes(*b"SCD1");
+
+/// What [`Catalog::open`] found.
+pub struct Opened {
+    pub catalog: Catalog,
+    /// Every intact definition, in file order.
+    pub defs: Vec<(SeriesId, SeriesKey)>,
+    /// The file was damaged and recovery chosen: rewrite it before use.
+    pub rebuild: bool,
+}
+
+/// A catalog file's intact definitions and its damage.
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub defs: Vec<(SeriesId, SeriesKey)>,
+    /// Damage with intact records after it (or a damaged header).
+    pub damaged: Vec<Damage>,
+    /// Damage running to the end of the file: a torn append.
+    pub tail: Option<Damage>,
+}
+
+/// Reads catalog bytes (empty: a new catalog). A record with a good
+/// checksum that does not decode counts as damage too.
+pub fn check(data: &[u8]) -> Checked {
+    if data.is_empty() {
+        return Checked::default();
+    }
+    let found = scan_with_header(data, &HEADER, MAGIC, "missing or damaged catalog header");
+    let mut out = Checked {
+        damaged: found.damaged,
+        tail: found.tail,
+        ..Checked::default()
+    };
+    for (offset, payload) in found.frames {
+        match decode_def(payload) {
+            Ok(def) => out.defs.push(def),
+            Err(e) => out.damaged.push(Damage {
+                offset,
+                len: FRAME_HEADER + payload.len(),
+                reason: e.0,
+            }),
+        }
+    }
+    out.damaged.sort_by_key(|d| d.offset);
+    out
+}
 
 pub struct Catalog {
     path: PathBuf,
@@ -42,44 +92,52 @@ pub struct Catalog {
 
 impl Catalog {
     /// Opens (or creates) the catalog, returning every definition in it.
+    ///
+    /// A torn tail (a crash during an append: damage with no intact record
+    /// after it) is cut; its definitions are still in the WAL. Any other
+    /// damage is [`Error::CorruptCatalog`], unless `recover` is set: then the
+    /// file is copied aside and the intact definitions are returned with
+    /// `rebuild` set — the caller adds what blocks know and calls
+    /// [`Catalog::rewrite`] before appending anything.
     pub fn open(
         dir: &Path,
         fsync: bool,
+        recover: bool,
+        now_secs: i64,
         report: &mut RecoveryReport,
-    ) -> Result<(Catalog, Vec<(SeriesId, SeriesKey)>), Error> {
+    ) -> Result<Opened, Error> {
         let path = dir.join(CATALOG_FILE);
         let ctx = |what: &str| format!("{what} {}", path.display());
-        let mut defs = Vec::new();
         let data = match fs::read(&path) {
             Ok(d) => d,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(Error::io(ctx("reading"), e)),
         };
-        let mut good_len = data.len();
-        let mut reason = None;
-        if data.len() < HEADER.len() || data[..HEADER.len()] != HEADER {
-            good_len = 0;
-            if !data.is_empty() {
-                reason = Some("missing or damaged catalog header");
-            }
+        let found = check(&data);
+        if let Some(first) = found.damaged.first()
+            && !recover
+        {
+            return Err(Error::CorruptCatalog {
+                path,
+                offset: first.offset as u64,
+                reason: first.reason.to_owned(),
+            });
+        }
+        let rebuild = !found.damaged.is_empty();
+        // Recovery copies any file it is about to change, a torn one too.
+        let kept_aside = if rebuild || (recover && found.tail.is_some()) {
+            Some(keep_aside(&path, now_secs)?)
         } else {
-            for frame in Frames::new(&data, HEADER.len(), MAGIC) {
-                match frame {
-                    Ok((offset, payload)) => match decode_def(payload) {
-                        Ok(def) => defs.push(def),
-                        Err(_) => {
-                            good_len = offset;
-                            reason = Some("undecodable catalog record");
-                            break;
-                        }
-                    },
-                    Err(bad) => {
-                        good_len = bad.offset;
-                        reason = Some(bad.reason);
-                        break;
-                    }
-                }
-            }
+            None
+        };
+        for d in found.damaged.iter().chain(&found.tail) {
+            report.truncations.push(Truncation {
+                path: path.clone(),
+                offset: d.offset as u64,
+                dropped_bytes: d.len as u64,
+                reason: d.reason.to_owned(),
+                kept_aside: kept_aside.clone(),
+            });
         }
         let mut file = OpenOptions::new()
             .create(true)
@@ -88,15 +146,11 @@ impl Catalog {
             .write(true)
             .open(&path)
             .map_err(|e| Error::io(ctx("opening"), e))?;
-        if let Some(reason) = reason {
-            report.truncations.push(Truncation {
-                path: path.clone(),
-                offset: good_len as u64,
-                dropped_bytes: (data.len() - good_len) as u64,
-                reason: reason.to_owned(),
-            });
-        }
-        if good_len == 0 {
+        let good_len = match &found.tail {
+            Some(t) if !rebuild => t.offset,
+            _ => data.len(),
+        };
+        if good_len < HEADER.len() {
             file.set_len(0)
                 .map_err(|e| Error::io(ctx("truncating"), e))?;
             file.write_all(&HEADER)
@@ -113,16 +167,17 @@ impl Catalog {
         let len = file
             .seek(std::io::SeekFrom::End(0))
             .map_err(|e| Error::io(ctx("seeking"), e))?;
-        Ok((
-            Catalog {
+        Ok(Opened {
+            catalog: Catalog {
                 path,
                 file,
                 fsync,
                 len,
                 broken: false,
             },
-            defs,
-        ))
+            defs: found.defs,
+            rebuild,
+        })
     }
 
     /// Replaces the catalog with exactly `defs`, atomically (temp file,

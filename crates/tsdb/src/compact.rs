@@ -24,6 +24,7 @@ use std::sync::Arc;
 use crate::aggregate::Bucketer;
 use crate::block::{Block, BlockInfo, BlockWriter, Row};
 use crate::error::Error;
+use crate::model::SeriesKey;
 use crate::record::SeriesId;
 use crate::resolution::{Resolution, Retention};
 
@@ -109,6 +110,7 @@ pub fn rewrite(
     window_start: i64,
     sources: &[Arc<Block>],
     fsync: bool,
+    key_of: &dyn Fn(SeriesId) -> Option<Arc<SeriesKey>>,
 ) -> Result<Block, Error> {
     let series: BTreeSet<SeriesId> = sources
         .iter()
@@ -138,7 +140,7 @@ pub fn rewrite(
                 rows.extend(bucketer.finish().iter().map(Row::rollup));
             }
         }
-        w.add_section(id, &mut rows)?;
+        w.add_section(id, key_of(id).as_deref(), &mut rows)?;
     }
     let info = BlockInfo {
         resolution: target,

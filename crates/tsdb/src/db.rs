@@ -42,7 +42,7 @@ use crate::model::{
     WriteBatch, Written,
 };
 use crate::record::{SeriesId, decode_batch, encode_batch};
-use crate::recovery::RecoveryReport;
+use crate::recovery::{RecoveryReport, Truncation};
 use crate::resolution::Resolution;
 use crate::wal::{self, WalWriter};
 
@@ -123,16 +123,21 @@ impl Db {
         create_dir(&blocks_dir)?;
         create_dir(&wal_dir)?;
         let mut report = RecoveryReport::default();
+        let now_secs = opts.clock.now_ms().div_euclid(1000);
 
         let mut segments = wal::list_segments(&wal_dir)?;
-        let (blocks, next_block_id) =
-            load_blocks(&blocks_dir, segments.first().copied(), &mut report)?;
+        let (mut blocks, next_block_id) = load_blocks(
+            &blocks_dir,
+            segments.first().copied(),
+            opts.recover.then_some(now_secs),
+            &mut report,
+        )?;
         let covered_below = blocks
             .iter()
             .map(|b| b.info.wal_covered_below)
             .max()
             .unwrap_or(0);
-        let sealed_samples = blocks.iter().map(|b| b.samples).sum();
+
         // Built before definitions are loaded: an id no block (and no WAL
         // sample) uses may be a forgotten series (see `define_replacing`).
         let mut last_ts = Vec::new();
@@ -142,7 +147,11 @@ impl Db {
             }
         }
 
-        let (catalog, defs) = Catalog::open(dir, opts.fsync, &mut report)?;
+        let crate::catalog::Opened {
+            mut catalog,
+            defs,
+            rebuild: mut rebuild_catalog,
+        } = Catalog::open(dir, opts.fsync, opts.recover, now_secs, &mut report)?;
         let mut index = SeriesIndex::default();
         let mut replaced = Vec::new();
         for (id, key) in defs {
@@ -165,18 +174,33 @@ impl Db {
             segments.drain(..already_sealed);
         }
         let mut batch_ids = BatchIds::new(opts.batch_id_retention, opts.max_batch_ids);
-        for (id, at) in batch_ids::load(dir, &mut report)? {
+        let cut_before = report.truncations.len();
+        let stored_ids = batch_ids::load(dir, &mut report)?;
+        if opts.recover && report.truncations.len() > cut_before {
+            // Keep the damaged file, then store what was intact, so the
+            // repaired directory checks clean.
+            let path = dir.join(BATCH_IDS_FILE);
+            if path.exists() {
+                report
+                    .kept_aside
+                    .push(crate::fsutil::keep_aside(&path, now_secs)?);
+            }
+            batch_ids::store(dir, &stored_ids, opts.fsync)?;
+        }
+        for (id, at) in stored_ids {
             batch_ids.insert(id, at);
         }
         let mut head = Head::default();
         let mut samples_replayed = 0u64;
-        wal::replay(
+        let mut wal_undefined: Vec<(SeriesId, PathBuf)> = Vec::new();
+        let unclosed = wal::replay(
             &wal_dir,
             &segments,
-            opts.truncate_corrupt_wal,
+            opts.recover,
+            now_secs,
             &mut report,
-            |payload| {
-                let rec = decode_batch(payload).map_err(|e| e.at(&wal_dir))?;
+            |segment, payload| {
+                let rec = decode_batch(payload).map_err(|e| e.at(segment))?;
                 if let Some((id, at)) = rec.batch {
                     batch_ids.insert(id, at);
                 }
@@ -184,18 +208,16 @@ impl Db {
                     define_replacing(&mut index, &last_ts, id, key, &mut replaced).map_err(
                         |c| {
                             Error::corrupt(
-                                &wal_dir,
+                                segment,
                                 format!("conflicting series definition ({c:?})"),
                             )
                         },
                     )?;
                 }
                 for (id, sample) in rec.samples {
-                    if index.key(id).is_none() {
-                        return Err(Error::corrupt(
-                            &wal_dir,
-                            format!("WAL sample refers to unknown series {id}"),
-                        ));
+                    if index.key(id).is_none() && !wal_undefined.iter().any(|u| u.0 == id) {
+                        // The catalog lost its definition: checked below.
+                        wal_undefined.push((id, segment.to_owned()));
                     }
                     note_ts(&mut last_ts, id, sample.timestamp_ms);
                     head.push(id, sample);
@@ -205,6 +227,42 @@ impl Db {
             },
         )?;
         report.wal_samples_replayed = samples_replayed;
+        // Every series a block holds data for must be defined: a catalog
+        // that lost definitions must not orphan data silently.
+        let mut undefined = undefined_block_series(&blocks, &index);
+        for (id, segment) in wal_undefined {
+            if index.key(id).is_none() && !undefined.iter().any(|u| u.0 == id) {
+                undefined.push((id, segment));
+            }
+        }
+        if let Some((series, file)) = undefined.first() {
+            let catalog_path = dir.join(CATALOG_FILE);
+            if !opts.recover {
+                return Err(Error::CatalogMissingSeries {
+                    path: catalog_path,
+                    file: file.clone(),
+                    series: *series,
+                    missing: undefined.len(),
+                });
+            }
+            let kept = report
+                .truncations
+                .iter()
+                .any(|t| t.path == catalog_path && t.kept_aside.is_some());
+            if !kept {
+                report
+                    .kept_aside
+                    .push(crate::fsutil::keep_aside(&catalog_path, now_secs)?);
+            }
+            rebuild_catalog = true;
+            let wanted: HashSet<SeriesId> = undefined.iter().map(|u| u.0).collect();
+            for id in define_from_blocks(&blocks, &mut index, wanted, &mut report) {
+                if id as usize >= in_catalog.len() {
+                    in_catalog.resize(id as usize + 1, false);
+                }
+                in_catalog[id as usize] = true;
+            }
+        }
         batch_ids.prune(opts.clock.now_ms());
         // A series with no block and no WAL sample has no data left: it was
         // being forgotten when the process stopped (catalog appends happen
@@ -227,6 +285,32 @@ impl Db {
             .collect();
         index.release(holes);
 
+        if opts.recover {
+            // Blocks are checked only at read otherwise; a damaged section
+            // would fail every query of its series over the block's window.
+            for b in &mut blocks {
+                if let Some(salvaged) = salvage_block(b, &index, now_secs, opts.fsync, &mut report)?
+                {
+                    *b = Arc::new(salvaged);
+                }
+            }
+        }
+        let sealed_samples = blocks.iter().map(|b| b.samples).sum();
+
+        if rebuild_catalog {
+            let pending: HashSet<SeriesId> = uncataloged.iter().copied().collect();
+            let defs: Vec<(SeriesId, Arc<SeriesKey>)> = index
+                .ids()
+                .filter(|id| !pending.contains(id))
+                .filter_map(|id| index.key(id).map(|k| (id, k.clone())))
+                .collect();
+            catalog.rewrite(defs.iter().map(|(id, k)| (*id, k.as_ref())))?;
+        }
+
+        // Last, so that a refused open leaves the WAL as it found it.
+        if let Some((path, len)) = unclosed {
+            wal::close_segment(&path, len)?;
+        }
         let next_segment = segments
             .last()
             .map_or(covered_below.max(1), |n| n + 1)
@@ -497,6 +581,12 @@ impl Db {
         self.compact_locked(&mut state)
     }
 
+    /// The key of `series`, for the keys blocks carry. Series in a block
+    /// being written stay in the index: forgetting runs under the seal lock.
+    fn key_of(&self, series: SeriesId) -> Option<Arc<SeriesKey>> {
+        read(&self.inner).index.key(series).cloned()
+    }
+
     fn fail_point(&self, p: FailPoint) {
         if let Some(hook) = &self.opts.fail_hook {
             (hook.0)(p);
@@ -531,8 +621,15 @@ impl Db {
                         .collect();
                     let id = state.next_block_id;
                     state.next_block_id += 1;
-                    let block =
-                        compact::rewrite(&dir, id, target, window_start, &inputs, self.opts.fsync)?;
+                    let block = compact::rewrite(
+                        &dir,
+                        id,
+                        target,
+                        window_start,
+                        &inputs,
+                        self.opts.fsync,
+                        &|series| self.key_of(series),
+                    )?;
                     self.fail_point(FailPoint::CompactionBlockWritten);
                     (sources, Some(block))
                 }
@@ -749,7 +846,7 @@ impl Db {
                 for (series, samples) in sections {
                     rows.clear();
                     rows.extend(samples.into_iter().map(Row::from));
-                    w.add_section(series, &mut rows)?;
+                    w.add_section(series, self.key_of(series).as_deref(), &mut rows)?;
                 }
                 let info = BlockInfo {
                     resolution: raw,
@@ -869,12 +966,120 @@ fn define_replacing(
     }
 }
 
+/// Series ids blocks hold data for that `index` does not define, each with
+/// the first block naming it.
+fn undefined_block_series(blocks: &[Arc<Block>], index: &SeriesIndex) -> Vec<(SeriesId, PathBuf)> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for b in blocks {
+        for sec in b.sections() {
+            if index.key(sec.series).is_none() && seen.insert(sec.series) {
+                out.push((sec.series, b.path.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Namespace of the placeholder keys recovery gives series whose key is
+/// lost (their data stays queryable, their id stays taken).
+pub const ORPHANED_NAMESPACE: &str = "Stratus/Orphaned";
+
+/// Recovery: defines the `wanted` ids from the keys blocks carry (newest
+/// blocks first), and the rest under placeholder keys
+/// (`Stratus/Orphaned`, `series-<id>`), so their data stays reachable
+/// and their ids are never given to another series. Returns the ids defined.
+fn define_from_blocks(
+    blocks: &[Arc<Block>],
+    index: &mut SeriesIndex,
+    mut wanted: HashSet<SeriesId>,
+    report: &mut RecoveryReport,
+) -> Vec<SeriesId> {
+    let mut defined = Vec::new();
+    for b in blocks.iter().rev() {
+        if wanted.is_empty() {
+            break;
+        }
+        let keys = match b.read_keys() {
+            Ok(Some(keys)) => keys,
+            Ok(None) => continue,
+            Err(e) => {
+                report.unreadable_block_keys.push(e.to_string());
+                continue;
+            }
+        };
+        for (id, key) in keys {
+            if let Some(key) = key
+                && wanted.contains(&id)
+                && index.define(id, key).is_ok()
+            {
+                wanted.remove(&id);
+                defined.push(id);
+                report.series_rebuilt_from_blocks += 1;
+            }
+        }
+    }
+    let mut orphans: Vec<SeriesId> = wanted.into_iter().collect();
+    orphans.sort_unstable();
+    for id in orphans {
+        let key = SeriesKey::new(ORPHANED_NAMESPACE, format!("series-{id}"), []);
+        if index.define(id, key).is_ok() {
+            defined.push(id);
+        }
+        report.orphaned_series.push(id);
+    }
+    defined
+}
+
+/// Recovery: when `block` fails its checks (a section, or its keys), copies
+/// it aside and rewrites it under the same id with every intact section and
+/// the keys the index knows, reporting each section skipped. `None` when
+/// the block is intact.
+fn salvage_block(
+    block: &Block,
+    index: &SeriesIndex,
+    now_secs: i64,
+    fsync: bool,
+    report: &mut RecoveryReport,
+) -> Result<Option<Block>, Error> {
+    if block.verify().is_ok() {
+        return Ok(None);
+    }
+    let aside = crate::fsutil::keep_aside(&block.path, now_secs)?;
+    let dir = block.path.parent().unwrap_or(Path::new("."));
+    let mut w = BlockWriter::create(dir, block.id)?;
+    let mut rows = Vec::new();
+    for meta in block.sections() {
+        rows.clear();
+        match block.read_rows(meta.series, &mut rows) {
+            Ok(()) => {
+                let key = index.key(meta.series).cloned();
+                w.add_section(meta.series, key.as_deref(), &mut rows)?;
+            }
+            Err(e) => report.truncations.push(Truncation {
+                path: block.path.clone(),
+                offset: meta.offset,
+                dropped_bytes: u64::from(meta.len) + 4,
+                reason: format!("section of series {}: {e}", meta.series),
+                kept_aside: Some(aside.clone()),
+            }),
+        }
+    }
+    report.kept_aside.push(aside);
+    // Renamed over the damaged file: the same id, window, group and sources.
+    w.finish(&block.info, fsync).map(Some)
+}
+
 /// Opens every block, removing leftover temp files of interrupted seals
 /// and the blocks an interrupted seal or compaction left behind (see
 /// [`compact::recover`]). Returns the blocks sorted by id and the next id.
+/// A block that fails its checks stops the open, unless recovering
+/// (`recover_at`: the time for its new name): then it is renamed to
+/// `<id>.blk.damaged-<secs>`, kept for inspection, and reported.
 fn load_blocks(
     dir: &Path,
     lowest_wal_segment: Option<u64>,
+    recover_at: Option<i64>,
     report: &mut RecoveryReport,
 ) -> Result<(Vec<Arc<Block>>, u64), Error> {
     let mut ids = Vec::new();
@@ -900,10 +1105,21 @@ fn load_blocks(
     }
     ids.sort_unstable();
     let next = ids.last().map_or(1, |n| n + 1);
-    let blocks = ids
-        .iter()
-        .map(|&id| Block::open(&block_path(dir, id), id))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut blocks = Vec::with_capacity(ids.len());
+    for &id in &ids {
+        let path = block_path(dir, id);
+        match (Block::open(&path, id), recover_at) {
+            (Ok(b), _) => blocks.push(b),
+            (Err(e @ Error::Corrupt { .. }), Some(secs)) => {
+                let aside = crate::fsutil::set_aside(&path, secs)?;
+                report.blocks_set_aside.push((aside, e.to_string()));
+            }
+            (Err(Error::Corrupt { path, reason }), None) => {
+                return Err(Error::CorruptBlock { path, reason });
+            }
+            (Err(e), _) => return Err(e),
+        }
+    }
     let leftovers = compact::recover(&blocks, lowest_wal_segment);
     let mut kept = Vec::with_capacity(blocks.len());
     for b in blocks {
@@ -915,7 +1131,10 @@ fn load_blocks(
             kept.push(Arc::new(b));
         }
     }
-    if !report.removed_temp_files.is_empty() || !report.removed_blocks.is_empty() {
+    if !report.removed_temp_files.is_empty()
+        || !report.removed_blocks.is_empty()
+        || !report.blocks_set_aside.is_empty()
+    {
         sync_dir(dir)?;
     }
     Ok((kept, next))

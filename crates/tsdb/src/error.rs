@@ -15,16 +15,46 @@ pub enum Error {
     /// Persistent data failed a checksum or could not be decoded.
     #[error("corrupt data in {path}: {reason}")]
     Corrupt { path: PathBuf, reason: String },
-    /// A WAL segment that is not the newest one is damaged; reopen with
-    /// `Options::truncate_corrupt_wal` to cut it at the last good record.
+    /// A WAL segment is damaged somewhere other than a torn tail (a bad
+    /// record with intact records after it, a bad segment header, damage
+    /// in an older segment). Reopen with `Options::recover` to skip the
+    /// damaged bytes and keep every intact record (the original file is
+    /// copied aside first).
     #[error(
-        "WAL segment {path} is corrupt at offset {offset} ({reason}); it is not the newest segment"
+        "WAL segment {path} is damaged at byte offset {offset} ({reason}); \
+         intact records may follow, so it was not cut"
     )]
     CorruptWalSegment {
         path: PathBuf,
         offset: u64,
         reason: String,
     },
+    /// The series catalog is damaged (not just a torn tail). Reopen with
+    /// `Options::recover` to rebuild it from its intact records and the
+    /// series keys blocks carry (the original is copied aside first).
+    #[error("series catalog {path} is damaged at byte offset {offset} ({reason})")]
+    CorruptCatalog {
+        path: PathBuf,
+        offset: u64,
+        reason: String,
+    },
+    /// Blocks or WAL records hold data of series the catalog does not
+    /// define (a damaged or truncated catalog). `Options::recover` rebuilds
+    /// the definitions from the keys blocks carry.
+    #[error(
+        "series catalog {path} does not define {missing} series that stored data belongs to \
+         (first: id {series} in {file})"
+    )]
+    CatalogMissingSeries {
+        path: PathBuf,
+        file: PathBuf,
+        series: u32,
+        missing: usize,
+    },
+    /// A block failed its checks at open. `Options::recover` renames it
+    /// to `<name>.damaged-<secs>` and opens without it.
+    #[error("block {path} is damaged: {reason}")]
+    CorruptBlock { path: PathBuf, reason: String },
     /// A query was malformed (empty range, non-positive period, ...).
     #[error("invalid query: {0}")]
     InvalidQuery(String),
@@ -41,6 +71,17 @@ pub enum Error {
 }
 
 impl Error {
+    /// True for damage that opening with `Options::recover` can repair.
+    pub fn recoverable(&self) -> bool {
+        matches!(
+            self,
+            Error::CorruptWalSegment { .. }
+                | Error::CorruptCatalog { .. }
+                | Error::CatalogMissingSeries { .. }
+                | Error::CorruptBlock { .. }
+        )
+    }
+
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
             context: context.into(),

@@ -3,7 +3,9 @@
 //!
 //! A reader walks frames until the end of the buffer and reports the first
 //! offset where a frame is short, has an impossible length, a wrong magic
-//! or a checksum mismatch, so the caller can cut the file there.
+//! or a checksum mismatch. [`scan`] goes on past damage: it resynchronises
+//! on the next intact frame, so a caller can tell a torn tail (damage that
+//! runs to the end of the file) from damage with intact records after it.
 
 /// Upper bound on one payload; larger lengths are treated as corruption.
 pub const MAX_PAYLOAD: usize = 256 << 20;
@@ -86,6 +88,131 @@ impl<'a> Iterator for Frames<'a> {
     }
 }
 
+/// A damaged byte range `[offset, offset + len)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    pub offset: usize,
+    pub len: usize,
+    /// Why the frame at `offset` could not be read.
+    pub reason: &'static str,
+}
+
+/// Everything [`scan`] found in a buffer.
+#[derive(Debug, Default)]
+pub struct Scan<'a> {
+    /// Intact frames, `(offset, payload)`, in file order.
+    pub frames: Vec<(usize, &'a [u8])>,
+    /// Damaged ranges that intact frames follow.
+    pub damaged: Vec<Damage>,
+    /// Damage that runs to the end of the buffer (nothing intact after it).
+    pub tail: Option<Damage>,
+}
+
+/// Where the intact frame at `pos` ends, if one starts there.
+fn intact_frame_end(buf: &[u8], pos: usize, magic: u32) -> Option<usize> {
+    let rest = buf.get(pos..)?;
+    if rest.len() < FRAME_HEADER || le32(&rest[0..4]) != magic {
+        return None;
+    }
+    let len = le32(&rest[4..8]) as usize;
+    if len > MAX_PAYLOAD || rest.len() - FRAME_HEADER < len {
+        return None;
+    }
+    let payload = &rest[FRAME_HEADER..FRAME_HEADER + len];
+    (crc32fast::hash(payload) == le32(&rest[8..12])).then_some(pos + FRAME_HEADER + len)
+}
+
+/// The offset of the first intact frame after `from` (exclusive).
+pub fn resync(buf: &[u8], from: usize, magic: u32) -> Option<usize> {
+    let want = magic.to_le_bytes();
+    let mut pos = from + 1;
+    while pos + FRAME_HEADER <= buf.len() {
+        // Candidates are rare (a 4-byte magic), so the crc runs seldom.
+        let hit = buf[pos..].windows(4).position(|w| w == want)?;
+        pos += hit;
+        if intact_frame_end(buf, pos, magic).is_some() {
+            return Some(pos);
+        }
+        pos += 1;
+    }
+    None
+}
+
+/// Walks every frame of `buf` from `start`, skipping over damage to the
+/// next intact frame.
+pub fn scan(buf: &[u8], start: usize, magic: u32) -> Scan<'_> {
+    let mut out = Scan::default();
+    let mut pos = start;
+    while pos < buf.len() {
+        match Frames::new(buf, pos, magic).next() {
+            Some(Ok((offset, payload))) => {
+                out.frames.push((offset, payload));
+                pos = offset + FRAME_HEADER + payload.len();
+            }
+            Some(Err(bad)) => match resync(buf, pos, magic) {
+                Some(next) => {
+                    out.damaged.push(Damage {
+                        offset: pos,
+                        len: next - pos,
+                        reason: bad.reason,
+                    });
+                    pos = next;
+                }
+                None => {
+                    out.tail = Some(Damage {
+                        offset: pos,
+                        len: buf.len() - pos,
+                        reason: bad.reason,
+                    });
+                    break;
+                }
+            },
+            None => break,
+        }
+    }
+    out
+}
+
+/// [`scan`] of a file that starts with `header`. A damaged header counts
+/// as damage at offset 0 (merged with what follows it up to the first
+/// intact frame); with no intact frame at all, the whole file is `tail`.
+pub fn scan_with_header<'a>(
+    data: &'a [u8],
+    header: &[u8],
+    magic: u32,
+    reason: &'static str,
+) -> Scan<'a> {
+    let h = header.len();
+    if data.len() >= h && &data[..h] == header {
+        return scan(data, h, magic);
+    }
+    let mut s = scan(data, h.min(data.len()), magic);
+    match s.frames.first() {
+        None => {
+            s.damaged.clear();
+            s.tail = Some(Damage {
+                offset: 0,
+                len: data.len(),
+                reason,
+            });
+        }
+        Some(&(first, _)) => {
+            if s.damaged.first().is_some_and(|d| d.offset == h) {
+                s.damaged.remove(0);
+            }
+            s.damaged.insert(
+                0,
+                Damage {
+                    offset: 0,
+                    len: first,
+                    reason,
+                },
+            );
+        }
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,7 +251,81 @@ mod tests {
         );
     }
 
+    #[test]
+    fn scan_resynchronises_after_damage() {
+        let mut buf = Vec::new();
+        for word in [&b"one"[..], b"two", b"three", b"four"] {
+            put_frame(&mut buf, MAGIC, word);
+        }
+        // Damage the second frame's payload and the fourth's length.
+        let mut bad = buf.clone();
+        bad[15 + 12] ^= 1;
+        let fourth = 15 + 15 + 17;
+        bad[fourth + 4] ^= 0x80;
+        let s = scan(&bad, 0, MAGIC);
+        let words: Vec<&[u8]> = s.frames.iter().map(|f| f.1).collect();
+        assert_eq!(words, vec![&b"one"[..], b"three"]);
+        assert_eq!(
+            s.damaged,
+            vec![Damage {
+                offset: 15,
+                len: 15,
+                reason: "frame checksum mismatch"
+            }]
+        );
+        assert_eq!(s.tail.map(|t| (t.offset, t.len)), Some((fourth, 16)));
+        // Garbage before the first frame, then intact frames.
+        let mut prefixed = vec![0xAB; 5];
+        prefixed.extend_from_slice(&buf);
+        let s = scan(&prefixed, 0, MAGIC);
+        assert_eq!(s.frames.len(), 4);
+        assert_eq!(s.damaged[0].len, 5);
+        assert!(s.tail.is_none());
+    }
+
     proptest! {
+        /// Damage inside one frame costs that frame only: `scan` finds every
+        /// other one, in order.
+        #[test]
+        fn damage_in_one_frame_costs_only_that_frame(
+            payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..12),
+            pick in any::<proptest::sample::Index>(),
+            at in any::<proptest::sample::Index>(),
+            run in 1usize..9,
+            mask in 1u8..=255,
+        ) {
+            let mut buf = Vec::new();
+            let mut spans = Vec::new();
+            for p in &payloads {
+                let start = buf.len();
+                put_frame(&mut buf, MAGIC, p);
+                spans.push((start, buf.len()));
+            }
+            let k = pick.index(payloads.len());
+            let (start, end) = spans[k];
+            let first = start + at.index(end - start);
+            for b in &mut buf[first..(first + run).min(end)] {
+                *b ^= mask;
+            }
+            let s = scan(&buf, 0, MAGIC);
+            let got: Vec<&[u8]> = s.frames.iter().map(|f| f.1).collect();
+            let want: Vec<&[u8]> = payloads
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != k)
+                .map(|(_, p)| p.as_slice())
+                .collect();
+            prop_assert_eq!(got, want);
+            let bad = s.damaged.first().or(s.tail.as_ref()).map(|d| d.offset);
+            prop_assert_eq!(bad, Some(start));
+        }
+
+        #[test]
+        fn scan_never_panics(data in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let s = scan(&data, 0, MAGIC);
+            let _ = s;
+        }
+
         #[test]
         fn frames_never_panic(data in proptest::collection::vec(any::<u8>(), 0..200)) {
             for f in Frames::new(&data, 0, MAGIC) {

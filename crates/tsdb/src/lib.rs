@@ -17,7 +17,8 @@
 //! <dir>/batch-ids          stored batch ids, rewritten at each seal (module `batch_ids`)
 //! <dir>/wal/NNNNNNNN.log   WAL segments (crc-framed batch records)
 //! <dir>/blocks/NNNNNNNN.blk immutable columnar blocks, each one resolution
-//!                          (raw, 1 min, 5 min, 1 h) and one time window
+//!                          (raw, 1 min, 5 min, 1 h) and one time window,
+//!                          with the series key of each section (v4)
 //! ```
 //!
 //! # Write path
@@ -72,10 +73,12 @@
 //! # Recovery
 //!
 //! [`Db::open`] loads the catalog and block indexes, skips WAL segments a
-//! block already covers, and replays the rest. A torn or corrupt record in
-//! the newest segment cuts the file there; in an older segment it is an
-//! error unless [`Options::truncate_corrupt_wal`] is set. Everything cut is
-//! listed in [`Db::recovery_report`].
+//! block already covers, and replays the rest. A torn tail (damage at the
+//! end of the newest segment with nothing intact after it) is cut; any other
+//! damage in the WAL, the catalog or a block is an error naming the file and
+//! offset unless [`Options::recover`] is set, which skips only damaged bytes
+//! and keeps the originals aside. Everything cut or skipped is listed in
+//! [`Db::recovery_report`]; [`check`] is the same analysis as a report.
 //!
 //! # Reads
 //!
@@ -97,6 +100,7 @@ mod batch_ids;
 mod batch_keys;
 mod block;
 mod catalog;
+pub mod check;
 pub mod codec;
 mod compact;
 mod db;
@@ -117,7 +121,7 @@ mod wal;
 
 pub use aggregate::Aggregate;
 pub use batch_ids::BatchId;
-pub use db::Db;
+pub use db::{Db, ORPHANED_NAMESPACE};
 pub use error::{DecodeError, Error};
 pub use model::{
     Clock, FailHook, FailPoint, ManualClock, Options, RangeQuery, ResolutionStats, Sample,

@@ -194,9 +194,15 @@ pub struct Options {
     pub max_head_samples: usize,
     /// Seal the head when this much time passed since the last seal (checked on write).
     pub seal_interval: Duration,
-    /// On open, cut a corrupt WAL segment that is not the newest one at its
-    /// last good record instead of failing. Data after the cut is lost.
-    pub truncate_corrupt_wal: bool,
+    /// On open, repair damage instead of refusing to open: skip damaged
+    /// WAL records (keeping every intact record after them) and rebuild a
+    /// damaged catalog from its intact records and the keys blocks carry,
+    /// rewrite blocks without their damaged sections (every block is read
+    /// in full), set aside blocks that cannot be opened.
+    /// Each damaged file is copied aside (`<name>.damaged-<unix seconds>`)
+    /// before it is changed; what was skipped is in [`crate::RecoveryReport`].
+    /// A torn tail is cut either way.
+    pub recover: bool,
     /// How long a stored batch id is remembered (duplicates older than this
     /// are stored again).
     pub batch_id_retention: Duration,
@@ -229,7 +235,7 @@ impl Default for Options {
             fsync: true,
             max_head_samples: 2_000_000,
             seal_interval: Duration::from_secs(2 * 3600),
-            truncate_corrupt_wal: false,
+            recover: false,
             batch_id_retention: Duration::from_secs(24 * 3600),
             max_batch_ids: 1_000_000,
             retention: Retention::default(),

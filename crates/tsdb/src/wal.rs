@@ -1,7 +1,11 @@
 //! Write-ahead log: numbered segment files `wal/NNNNNNNN.log`.
 //!
 //! A segment starts with an 8-byte header (`SWAL`, version, padding) and
-//! holds [`crate::frame`] records. Only the newest segment is ever appended
+//! holds [`crate::frame`] records; when a newer segment starts (rotation,
+//! or open) it gets an end marker record, so an older segment cut at a
+//! record boundary is detected. Replay tells a torn tail (the end of the
+//! newest segment, nothing intact after it: cut) from any other damage
+//! (open refused unless recovery is chosen; see [`replay`]). Only the newest segment is ever appended
 //! to; a seal rotates to a new segment, and once the head is in a block the
 //! older segments are deleted.
 //!
@@ -23,13 +27,17 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 use crate::error::Error;
-use crate::frame::{FRAME_HEADER, Frames, MAX_PAYLOAD, put_frame};
-use crate::fsutil::sync_dir;
+use crate::frame::{Damage, FRAME_HEADER, MAX_PAYLOAD, put_frame, scan_with_header};
+use crate::fsutil::{keep_aside, replace_file, sync_dir};
 use crate::locks::lock;
 use crate::recovery::{RecoveryReport, Truncation};
 
 pub const RECORD_MAGIC: u32 = u32::from_le_bytes(*b"SWR1");
-const SEGMENT_HEADER: [u8; 8] = *b"SWAL\x01\0\0\0";
+/// v2: a segment ends with an end marker once a newer one starts, so an
+/// older segment cut at a record boundary is told from a complete one.
+const SEGMENT_HEADER: [u8; 8] = *b"SWAL\x02\0\0\0";
+const SEGMENT_HEADER_V1: [u8; 8] = *b"SWAL\x01\0\0\0";
+const END_MARKER: &[u8; 4] = b"SEND";
 
 pub fn segment_path(dir: &Path, number: u64) -> PathBuf {
     dir.join(format!("{number:08}.log"))
@@ -54,69 +62,198 @@ pub fn list_segments(dir: &Path) -> Result<Vec<u64>, Error> {
     Ok(numbers)
 }
 
-/// Replays `segments` in order, calling `apply` on every intact record.
+/// What a segment holds, and which of its damage is more than a torn tail.
+#[derive(Debug, Default)]
+pub struct SegmentCheck<'a> {
+    /// Intact batch records `(offset, payload)` (end markers excluded).
+    pub records: Vec<(usize, &'a [u8])>,
+    /// Damage open refuses: a bad record with intact records after it, a
+    /// bad header, any damage in an older segment, an older segment that
+    /// lost its end (no end marker).
+    pub damaged: Vec<Damage>,
+    /// Damage running to the end of the newest segment: a crash mid-append.
+    pub torn: Option<Damage>,
+    /// The segment ends with its end marker.
+    pub ended: bool,
+}
+
+/// The end-marker payload: `"SEND" | length of the segment before it u64`.
+/// Record payloads start with a version byte (1 or 2), never `S`.
+fn end_marker(payload: &[u8]) -> Option<u64> {
+    let rest = payload.strip_prefix(END_MARKER)?;
+    Some(u64::from_le_bytes(rest.try_into().ok()?))
+}
+
+/// Reads a segment; `newest`: the last one, the only one ever appended to.
+pub fn check_segment(data: &[u8], newest: bool) -> SegmentCheck<'_> {
+    // v1 segments (written before end markers) are read as they were.
+    let v1 = data.starts_with(&SEGMENT_HEADER_V1);
+    let header = if v1 {
+        &SEGMENT_HEADER_V1
+    } else {
+        &SEGMENT_HEADER
+    };
+    let found = scan_with_header(
+        data,
+        header,
+        RECORD_MAGIC,
+        "missing or damaged segment header",
+    );
+    let mut out = SegmentCheck {
+        damaged: found.damaged,
+        ..SegmentCheck::default()
+    };
+    for (offset, payload) in found.frames {
+        let frame_len = FRAME_HEADER + payload.len();
+        match end_marker(payload) {
+            Some(len) if !out.ended && len == offset as u64 => out.ended = true,
+            Some(_) => out.damaged.push(Damage {
+                offset,
+                len: frame_len,
+                reason: "misplaced segment end marker",
+            }),
+            None => {
+                if out.ended {
+                    out.damaged.push(Damage {
+                        offset,
+                        len: frame_len,
+                        reason: "record after the segment end marker",
+                    });
+                }
+                out.records.push((offset, payload));
+            }
+        }
+    }
+    if newest {
+        out.torn = found.tail;
+    } else if let Some(tail) = found.tail {
+        out.damaged.push(tail);
+    } else if !v1 && !out.ended {
+        // Every segment gets its end marker before a newer one starts.
+        out.damaged.push(Damage {
+            offset: data.len(),
+            len: 0,
+            reason: "segment ends without its end marker (truncated)",
+        });
+    }
+    out.damaged.sort_by_key(|d| d.offset);
+    out
+}
+
+/// Appends the end marker to a segment of `len` bytes.
+fn put_end_marker(file: &mut File, len: u64, fsync: bool) -> std::io::Result<()> {
+    let mut payload = END_MARKER.to_vec();
+    payload.extend_from_slice(&len.to_le_bytes());
+    let mut frame = Vec::with_capacity(FRAME_HEADER + payload.len());
+    put_frame(&mut frame, RECORD_MAGIC, &payload);
+    file.write_all(&frame)?;
+    if fsync { file.sync_data() } else { Ok(()) }
+}
+
+/// Replays `segments` in order, calling `apply(segment, payload)` on every
+/// intact record. Returns the newest segment and its length when it still
+/// needs its end marker: the caller appends it with [`close_segment`] once
+/// the open cannot fail any more, just before starting a newer segment.
 ///
-/// A damaged record in the newest segment (torn write, bad length, checksum
-/// mismatch) cuts the file at that record. In an older segment it is an
-/// error unless `truncate_corrupt` is set.
+/// A torn tail of the newest segment (damage with no intact record after
+/// it) is cut and reported. Any other damage — a bad record followed by
+/// intact ones, a bad segment header, damage in an older segment or an
+/// older segment without its end marker — is [`Error::CorruptWalSegment`],
+/// unless `recover` is set: then the segment is copied aside
+/// (`<name>.damaged-<now_secs>`), rewritten with only its intact records,
+/// and every skipped range is reported.
 pub fn replay(
     dir: &Path,
     segments: &[u64],
-    truncate_corrupt: bool,
+    recover: bool,
+    now_secs: i64,
     report: &mut RecoveryReport,
-    mut apply: impl FnMut(&[u8]) -> Result<(), Error>,
-) -> Result<(), Error> {
+    mut apply: impl FnMut(&Path, &[u8]) -> Result<(), Error>,
+) -> Result<Option<(PathBuf, u64)>, Error> {
+    let mut unclosed = None;
     for (i, &number) in segments.iter().enumerate() {
         let path = segment_path(dir, number);
         let data =
             fs::read(&path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-        let is_last = i + 1 == segments.len();
-        let mut cut: Option<(usize, &'static str)> = None;
-        if data.len() < SEGMENT_HEADER.len() || data[..SEGMENT_HEADER.len()] != SEGMENT_HEADER {
-            cut = Some((0, "missing or damaged segment header"));
-        } else {
-            let mut frames = Frames::new(&data, SEGMENT_HEADER.len(), RECORD_MAGIC);
-            for frame in frames.by_ref() {
-                match frame {
-                    Ok((_, payload)) => {
-                        apply(payload)?;
-                        report.wal_records_replayed += 1;
-                    }
-                    Err(bad) => {
-                        cut = Some((bad.offset, bad.reason));
-                        break;
-                    }
-                }
-            }
-        }
-        report.wal_segments_replayed += 1;
-        let Some((offset, reason)) = cut else {
-            continue;
-        };
-        if !is_last && !truncate_corrupt {
+        let newest = i + 1 == segments.len();
+        let found = check_segment(&data, newest);
+        if let Some(first) = found.damaged.first()
+            && !recover
+        {
             return Err(Error::CorruptWalSegment {
                 path,
-                offset: offset as u64,
-                reason: reason.to_owned(),
+                offset: first.offset as u64,
+                reason: first.reason.to_owned(),
             });
         }
-        let keep = offset as u64;
-        if keep == 0 {
-            // Nothing usable: drop the file so it cannot become a damaged
-            // "older" segment on the next open.
-            fs::remove_file(&path)
-                .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
-        } else {
-            truncate_file(&path, keep)?;
+        for &(_, payload) in &found.records {
+            apply(&path, payload)?;
+            report.wal_records_replayed += 1;
         }
-        report.truncations.push(Truncation {
-            path,
-            offset: keep,
-            dropped_bytes: data.len() as u64 - keep,
-            reason: reason.to_owned(),
-        });
+        report.wal_segments_replayed += 1;
+        if !found.damaged.is_empty() {
+            let aside = keep_aside(&path, now_secs)?;
+            let mut intact = SEGMENT_HEADER.to_vec();
+            for &(offset, payload) in &found.records {
+                intact.extend_from_slice(&data[offset..offset + FRAME_HEADER + payload.len()]);
+            }
+            let mut marker = Vec::new();
+            let mut payload = END_MARKER.to_vec();
+            payload.extend_from_slice(&(intact.len() as u64).to_le_bytes());
+            put_frame(&mut marker, RECORD_MAGIC, &payload);
+            intact.extend_from_slice(&marker);
+            replace_file(&path, &intact)?;
+            for d in found.damaged.iter().chain(&found.torn) {
+                report.truncations.push(Truncation {
+                    path: path.clone(),
+                    offset: d.offset as u64,
+                    dropped_bytes: d.len as u64,
+                    reason: d.reason.to_owned(),
+                    kept_aside: Some(aside.clone()),
+                });
+            }
+            continue;
+        }
+        let mut len = data.len() as u64;
+        if let Some(tail) = &found.torn {
+            // Recovery copies any file it is about to change, a torn one too.
+            let kept_aside = if recover {
+                Some(keep_aside(&path, now_secs)?)
+            } else {
+                None
+            };
+            report.truncations.push(Truncation {
+                path: path.clone(),
+                offset: tail.offset as u64,
+                dropped_bytes: tail.len as u64,
+                reason: tail.reason.to_owned(),
+                kept_aside,
+            });
+            if found.records.is_empty() && !found.ended {
+                // Nothing intact: drop the file so it cannot become a
+                // damaged "older" segment on the next open.
+                fs::remove_file(&path)
+                    .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+                continue;
+            }
+            truncate_file(&path, tail.offset as u64)?;
+            len = tail.offset as u64;
+        }
+        if newest && !found.ended {
+            unclosed = Some((path, len));
+        }
     }
-    Ok(())
+    Ok(unclosed)
+}
+
+/// Appends the end marker to the segment at `path`, `len` bytes long.
+pub fn close_segment(path: &Path, len: u64) -> Result<(), Error> {
+    let ctx = || format!("closing {}", path.display());
+    let mut file = OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(|e| Error::io(ctx(), e))?;
+    put_end_marker(&mut file, len, true).map_err(|e| Error::io(ctx(), e))
 }
 
 fn truncate_file(path: &Path, len: u64) -> Result<(), Error> {
@@ -282,6 +419,10 @@ impl WalWriter {
         let fsync = self.fsync;
         let mut new_number = 0;
         let st = self.flush_as_leader(st, |seg| {
+            let path = segment_path(&dir, seg.number);
+            let io = |e| Error::io(format!("closing {}", path.display()), e);
+            let len = seg.file.metadata().map_err(io)?.len();
+            put_end_marker(&mut seg.file, len, fsync).map_err(io)?;
             let next = seg.number + 1;
             let file = create_segment(&dir, next, fsync)?;
             seg.file = file;

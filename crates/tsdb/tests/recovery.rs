@@ -102,6 +102,7 @@ fn torn_tail_is_cut_and_reported() {
         .unwrap()
         .set_len(len - 5)
         .unwrap();
+    let before = fs::read(&seg).unwrap();
 
     let db = Db::open(dir.path(), kept_forever()).unwrap();
     assert_eq!(present_batches(&db, 100), (0..9).collect::<Vec<_>>());
@@ -109,7 +110,14 @@ fn torn_tail_is_cut_and_reported() {
     assert_eq!(t.len(), 1);
     assert_eq!(t[0].path, seg);
     assert_eq!(t[0].reason, "frame shorter than its length");
-    assert_eq!(fs::metadata(&seg).unwrap().len(), t[0].offset);
+    // Cut there, then closed with its 24-byte end marker (a newer segment starts).
+    let after = fs::read(&seg).unwrap();
+    assert_eq!(after.len() as u64, t[0].offset + 24);
+    assert_eq!(
+        after[..t[0].offset as usize],
+        before[..t[0].offset as usize]
+    );
+    assert_eq!(&after[after.len() - 12..after.len() - 8], b"SEND");
     assert_eq!(t[0].offset + t[0].dropped_bytes, len - 5);
     // The database keeps working, and the next open is clean.
     db.write(&batch(9)).unwrap();
@@ -170,7 +178,7 @@ fn corruption_in_an_older_segment_needs_opt_in() {
         Ok(_) => panic!("opened over a corrupt older segment"),
     }
     let opts = Options {
-        truncate_corrupt_wal: true,
+        recover: true,
         ..kept_forever()
     };
     let db = Db::open(dir.path(), opts).unwrap();
