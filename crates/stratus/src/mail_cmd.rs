@@ -31,23 +31,13 @@ struct ServerConn {
         env = "STRATUS_ENDPOINT"
     )]
     endpoint: String,
-    /// Shared-credentials file holding an admin key (default: $AWS_SHARED_CREDENTIALS_FILE,
-    /// ./stratus-data/credentials, ~/.aws/credentials).
-    #[arg(long)]
-    credentials_file: Option<PathBuf>,
-    /// Profile in the credentials file.
-    #[arg(long, default_value = "stratus")]
-    profile: String,
+    #[command(flatten)]
+    credentials: client::CredentialArgs,
 }
 
 impl ServerConn {
     fn call(&self, op: &str, body: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
-        let file = self
-            .credentials_file
-            .clone()
-            .unwrap_or_else(client::default_credentials_file);
-        let creds = client::read_profile(&file, &self.profile)?;
-        call(&self.endpoint, op, body, &creds)
+        call(&self.endpoint, op, body, &self.credentials.resolve()?)
     }
 }
 
