@@ -16,7 +16,7 @@ from pathlib import Path
 import boto3
 import botocore.config
 
-from conftest import clean_env, stratus_bin
+from conftest import StratusAgent, clean_env, create_agent_key, stratus_bin, wait_for
 
 AWS = Path(sys.executable).parent / "aws"
 # Anything that is not loopback goes to a dead proxy on loopback: a client that ignored
@@ -148,6 +148,28 @@ def test_server_log_in_a_file_has_no_colour_codes(server):
     log = server.log_path.read_bytes()
     assert b" INFO " in log, log[-2000:]
     assert b"\x1b[" not in log, log[-2000:]
+
+
+def test_agent_log_on_stderr_has_no_colour_codes(server, tmp_path):
+    creds = tmp_path / "agent-credentials"
+    create_agent_key(server, creds, name="plain-log")
+    config = {
+        "agent": {"metrics_collection_interval": 1, "spool_dir": str(tmp_path / "spool")},
+        "metrics": {
+            "endpoint_override": server.endpoint,
+            "force_flush_interval": 1,
+            "metrics_collected": {"mem": {"measurement": ["used_percent"]}},
+        },
+    }
+    agent = StratusAgent(tmp_path / "agent", config, credentials_file=creds).start()
+    try:
+        wait_for(lambda: "I!" in agent.log_text(), timeout=30, what="the agent's first log line")
+        time.sleep(2)
+    finally:
+        assert agent.stop() == 0, agent.log_tail()
+    log = agent.stderr_path.read_bytes()
+    assert b"I!" in log, log
+    assert b"\x1b[" not in log, log
 
 
 def test_smtp_relay_without_from_is_warned_about(make_server):
