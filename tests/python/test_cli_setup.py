@@ -117,6 +117,14 @@ def test_admin_verbs_follow_the_aws_credential_chain(server, tmp_path):
     assert cp.returncode == 0 and key in cp.stdout, cp.stdout + cp.stderr
 
 
+def test_mail_list_outside_a_data_dir_says_so(server, tmp_path):
+    cp = stratus("mail", "list", cwd=tmp_path)
+    assert cp.returncode != 0, cp.stdout
+    assert "no data directory at ./stratus-data" in cp.stderr and "--data-dir" in cp.stderr, cp.stderr
+    cp = stratus("mail", "list", "--data-dir", str(server.data_dir), cwd=tmp_path)
+    assert cp.returncode == 0, cp.stderr
+
+
 def test_bench_fleet_takes_its_key_from_the_environment(server, tmp_path):
     key, secret = server.admin_keys()
     cp = stratus("bench", "fleet", "--hosts", "2", "--interval", "1", "--duration", "2", "--report-every", "1",
