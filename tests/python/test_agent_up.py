@@ -12,6 +12,7 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -157,6 +158,119 @@ def test_up_runs_a_local_agent(tmp_path):
         up.kill()
         wait_for(lambda: agent_children(config) == [], timeout=45, what=f"agent {orphans} to exit after up's SIGKILL")
         assert "SIGTERM received" in (up.data_dir / "agent.log").read_text()
+    finally:
+        up.kill()
+        for p in agent_children(up.data_dir / "agent.json"):
+            os.kill(p, signal.SIGKILL)
+
+
+def run_up(data_dir: Path, port: int, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """A `stratus up` expected to stop by itself (it cannot start)."""
+    return subprocess.run(
+        [str(stratus_bin()), "up", "--data-dir", str(data_dir), "--listen", f"127.0.0.1:{port}"],
+        capture_output=True, text=True, timeout=60, env=clean_env(), cwd=cwd, stdin=subprocess.DEVNULL,
+    )
+
+
+def test_second_up_on_a_data_dir_names_the_running_one(tmp_path):
+    up = Up(tmp_path).start()
+    try:
+        assert up.proc is not None
+        # Same port (the usual mistake: `stratus up` twice) and another port alike.
+        for port in (up.port, free_port()):
+            second = run_up(up.data_dir, port, tmp_path)
+            out = second.stdout + second.stderr
+            assert second.returncode != 0, out
+            assert "another Stratus is already running on the data directory" in out, out
+            assert f"(pid {up.proc.pid})" in out, out
+            assert "--data-dir" in out, out
+            assert "Database already open" not in out, out
+        assert up.proc.poll() is None, "the first one must keep running"
+    finally:
+        up.kill()
+        for p in agent_children(up.data_dir / "agent.json"):
+            os.kill(p, signal.SIGKILL)
+
+
+def test_up_on_a_busy_port_creates_nothing(tmp_path):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        data_dir = tmp_path / "fresh-data"
+        cp = run_up(data_dir, port, tmp_path)
+    out = cp.stdout + cp.stderr
+    assert cp.returncode != 0, out
+    assert f"cannot listen on 127.0.0.1:{port}: another program is using that port" in out, out
+    assert "--listen" in out, out
+    assert not data_dir.exists(), sorted(p.name for p in data_dir.iterdir())
+    assert "Created admin access key" not in out, out
+
+
+def test_banner_commands_work_when_pasted(tmp_path):
+    """The banner names the binary by a path that runs (not a bare `stratus`, which is not on
+    PATH after `cargo run`), and the AWS CLI line works as printed: no --endpoint-url needed."""
+    import shlex
+
+    up = Up(tmp_path).start()
+    try:
+        banner = wait_for(lambda: "Press Ctrl-C" in (t := up.out.read_text()) and t, timeout=10, what="the banner")
+        (keys_line,) = [l.strip() for l in banner.splitlines() if " keys create " in l]
+        argv = shlex.split(keys_line)
+        assert Path(tmp_path, argv[0]).resolve() == stratus_bin().resolve(), keys_line
+        cp = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=clean_env(), cwd=tmp_path)
+        assert cp.returncode == 0 and "access_key_id = " in cp.stdout, cp.stdout + cp.stderr
+
+        (export_line,) = [l.strip() for l in banner.splitlines() if l.strip().startswith("export AWS_")]
+        env = clean_env(**dict(kv.split("=", 1) for kv in shlex.split(export_line)[1:]),
+                        HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9",
+                        NO_PROXY="127.0.0.1,localhost", AWS_EC2_METADATA_DISABLED="true")
+        (aws_line,) = [l.strip() for l in banner.splitlines() if l.strip().startswith("aws ")]
+        aws = shlex.split(aws_line)
+        assert "--endpoint-url" not in aws, aws_line
+        aws[0] = str(Path(sys.executable).parent / "aws")
+        cp = subprocess.run(aws, capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+        assert cp.returncode == 0 and '"Metrics"' in cp.stdout, cp.stdout + cp.stderr
+    finally:
+        up.kill()
+        for p in agent_children(up.data_dir / "agent.json"):
+            os.kill(p, signal.SIGKILL)
+
+
+def test_readme_disk_alarm_matches_the_local_agents_metric(tmp_path):
+    """The README's alarm on the agent's disk metric, run as written (only the port
+    changed): its dimensions are the four the agent sends, so it sees the agent's data."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    (snippet,) = re.findall(r"```sh\n(dims=\$\(aws .*?)```", readme, re.S)
+    up = Up(tmp_path).start()
+    try:
+        cw = up.client()
+        wait_for(
+            lambda: cw.list_metrics(Namespace="CWAgent", MetricName="disk_used_percent",
+                                    Dimensions=[{"Name": "path", "Value": "/"}])["Metrics"],
+            timeout=90, interval=1, what="disk_used_percent of / from the local agent",
+        )
+        up.client("sns").create_topic(Name="alerts")
+        env = clean_env(
+            AWS_SHARED_CREDENTIALS_FILE=str(up.data_dir / "credentials"),
+            AWS_CONFIG_FILE=str(up.data_dir / "config"),
+            PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+            AWS_MAX_ATTEMPTS="1",
+        )
+        script = snippet.replace("http://127.0.0.1:4566", f"http://127.0.0.1:{up.port}")
+        cp = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True,
+                            timeout=180, env=env, cwd=tmp_path)
+        assert cp.returncode == 0, cp.stdout + cp.stderr
+        (alarm,) = cw.describe_alarms(AlarmNames=["disk-root-50"])["MetricAlarms"]
+        assert {d["Name"] for d in alarm["Dimensions"]} == {"InstanceId", "device", "fstype", "path"}, alarm
+        now = time.time()
+        stats = cw.get_metric_statistics(
+            Namespace="CWAgent", MetricName="disk_used_percent", Dimensions=alarm["Dimensions"],
+            StartTime=now - 600, EndTime=now + 60, Period=60, Statistics=["Average"],
+        )
+        assert stats["Datapoints"], "the alarm's dimensions match no data of the agent"
     finally:
         up.kill()
         for p in agent_children(up.data_dir / "agent.json"):

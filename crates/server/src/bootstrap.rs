@@ -1,9 +1,12 @@
 //! First-start bootstrap: the admin access key and the AWS shared-credentials
-//! and config files that let `aws --profile stratus` work at once.
+//! and config files that let `aws --profile stratus` work at once. The config
+//! file's profile carries `endpoint_url`, so a command that forgets
+//! `--endpoint-url` still reaches this server, never real AWS.
 
 use crate::keys::KeyStore;
 use crate::meta::{MetaStore, Table};
 use crate::{DEFAULT_REGION, ServerError};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 const SETTINGS: Table = Table::new("settings");
@@ -18,7 +21,24 @@ pub struct Bootstrap {
     pub created_key_id: Option<String>,
 }
 
-/// Ensures an admin key exists and its credentials file is on disk.
+/// Marks a config file Stratus wrote (and may rewrite at each start).
+const CONFIG_MARKER: &str = "# Written by Stratus at each start";
+/// The config file Stratus wrote before it carried `endpoint_url`.
+const LEGACY_CONFIG: &str = "[profile stratus]\nregion = us-east-1\noutput = json\n";
+
+/// The URL a client on this machine reaches a server bound to `addr` at: an
+/// unspecified address (0.0.0.0, ::) is reached over loopback.
+pub fn local_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => std::net::Ipv4Addr::LOCALHOST.into(),
+        ip if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+/// Ensures an admin key exists and its credentials file is on disk, and the
+/// config file's `[profile stratus]` points at `endpoint_url`.
 ///
 /// * `fixed` (from STRATUS_ADMIN_ACCESS_KEY_ID/SECRET) is installed as the
 ///   admin key, replacing an earlier bootstrap key.
@@ -29,6 +49,7 @@ pub fn admin_key(
     keys: &KeyStore,
     data_dir: &Path,
     fixed: Option<&(String, String)>,
+    endpoint_url: &str,
 ) -> Result<Bootstrap, ServerError> {
     let credentials_file = data_dir.join("credentials");
     let config_file = data_dir.join("config");
@@ -69,18 +90,34 @@ pub fn admin_key(
         if current.as_deref() != Some(wanted.as_str()) {
             write(&credentials_file, &wanted)?;
         }
-        if !config_file.exists() {
-            write(
-                &config_file,
-                &format!("[profile {PROFILE}]\nregion = {DEFAULT_REGION}\noutput = json\n"),
-            )?;
-        }
+        write_config(&config_file, endpoint_url)?;
     }
     Ok(Bootstrap {
         credentials_file,
         config_file,
         created_key_id,
     })
+}
+
+/// Writes the config file unless an operator replaced it with their own
+/// (one without the marker): the port may change between starts.
+fn write_config(path: &Path, endpoint_url: &str) -> Result<(), ServerError> {
+    let wanted = format!(
+        "{CONFIG_MARKER}: `--profile stratus` reaches this server\n\
+         # (endpoint_url; AWS CLI v2, AWS CLI v1 and boto3 with botocore >= 1.31 read it).\n\
+         [profile {PROFILE}]\nregion = {DEFAULT_REGION}\noutput = json\nendpoint_url = {endpoint_url}\n"
+    );
+    match std::fs::read_to_string(path) {
+        Ok(current) if current == wanted => Ok(()),
+        Ok(current) if !current.starts_with(CONFIG_MARKER) && current != LEGACY_CONFIG => {
+            tracing::info!(
+                "{} was edited by hand: left as is (it should set endpoint_url = {endpoint_url})",
+                path.display()
+            );
+            Ok(())
+        }
+        _ => write(path, &wanted),
+    }
 }
 
 fn credentials_text(id: &str, secret: &str) -> String {
@@ -102,6 +139,8 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
     use std::sync::Arc;
 
+    const URL: &str = "http://127.0.0.1:4566";
+
     fn open(dir: &Path) -> (Arc<MetaStore>, KeyStore) {
         let meta = Arc::new(MetaStore::open(&dir.join("meta.redb")).unwrap());
         let ks = KeyStore::open(meta.clone(), &dir.join("master.key")).unwrap();
@@ -112,7 +151,7 @@ mod tests {
     fn first_start_creates_key_and_private_files() {
         let dir = tempfile::tempdir().unwrap();
         let (meta, ks) = open(dir.path());
-        let b = admin_key(&meta, &ks, dir.path(), None).unwrap();
+        let b = admin_key(&meta, &ks, dir.path(), None, URL).unwrap();
         let id = b.created_key_id.clone().unwrap();
         let text = std::fs::read_to_string(&b.credentials_file).unwrap();
         assert!(text.starts_with("[stratus]\n"));
@@ -125,7 +164,7 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         // Second start: same key, nothing created; a deleted file comes back.
         std::fs::remove_file(&b.credentials_file).unwrap();
-        let b2 = admin_key(&meta, &ks, dir.path(), None).unwrap();
+        let b2 = admin_key(&meta, &ks, dir.path(), None, URL).unwrap();
         assert!(b2.created_key_id.is_none());
         assert_eq!(std::fs::read_to_string(&b2.credentials_file).unwrap(), text);
     }
@@ -134,7 +173,7 @@ mod tests {
     fn env_key_is_installed_and_replaces_random_one() {
         let dir = tempfile::tempdir().unwrap();
         let (meta, ks) = open(dir.path());
-        let first = admin_key(&meta, &ks, dir.path(), None)
+        let first = admin_key(&meta, &ks, dir.path(), None, URL)
             .unwrap()
             .created_key_id
             .unwrap();
@@ -142,10 +181,60 @@ mod tests {
             "AKIAFIXEDKEY00000001".to_string(),
             "s3cr3t-s3cr3t-s3cr3t".to_string(),
         );
-        admin_key(&meta, &ks, dir.path(), Some(&fixed)).unwrap();
+        admin_key(&meta, &ks, dir.path(), Some(&fixed), URL).unwrap();
         assert!(ks.lookup(&first).is_none());
         assert_eq!(ks.lookup(&fixed.0).unwrap().secret, fixed.1);
         let text = std::fs::read_to_string(dir.path().join("credentials")).unwrap();
         assert!(text.contains("AKIAFIXEDKEY00000001"));
+    }
+
+    #[test]
+    fn config_file_points_the_profile_at_the_server_and_follows_its_port() {
+        let dir = tempfile::tempdir().unwrap();
+        let (meta, ks) = open(dir.path());
+        let b = admin_key(&meta, &ks, dir.path(), None, URL).unwrap();
+        let text = std::fs::read_to_string(&b.config_file).unwrap();
+        assert!(
+            text.contains("[profile stratus]\nregion = us-east-1\noutput = json\nendpoint_url = http://127.0.0.1:4566\n"),
+            "{text}"
+        );
+        admin_key(&meta, &ks, dir.path(), None, "http://127.0.0.1:5000").unwrap();
+        let text = std::fs::read_to_string(&b.config_file).unwrap();
+        assert!(
+            text.contains("endpoint_url = http://127.0.0.1:5000\n"),
+            "{text}"
+        );
+        assert!(!text.contains("4566"), "{text}");
+    }
+
+    #[test]
+    fn config_file_of_an_older_stratus_is_upgraded_and_a_hand_made_one_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (meta, ks) = open(dir.path());
+        let path = dir.path().join("config");
+        std::fs::write(&path, LEGACY_CONFIG).unwrap();
+        admin_key(&meta, &ks, dir.path(), None, URL).unwrap();
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .contains("endpoint_url = ")
+        );
+        let mine = "[profile stratus]\nregion = eu-west-1\n";
+        std::fs::write(&path, mine).unwrap();
+        admin_key(&meta, &ks, dir.path(), None, URL).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), mine);
+    }
+
+    #[test]
+    fn unspecified_listen_addresses_are_reached_over_loopback() {
+        assert_eq!(
+            local_url("0.0.0.0:4566".parse().unwrap()),
+            "http://127.0.0.1:4566"
+        );
+        assert_eq!(local_url("[::]:4566".parse().unwrap()), "http://[::1]:4566");
+        assert_eq!(
+            local_url("10.1.2.3:80".parse().unwrap()),
+            "http://10.1.2.3:80"
+        );
     }
 }

@@ -78,11 +78,62 @@ pub enum ServerError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(
+        "cannot listen on {addr}: another program is using that port. Stop it, or choose \
+         another address with --listen (STRATUS_LISTEN, or listen in the config file)"
+    )]
+    PortInUse { addr: SocketAddr },
+    #[error(
+        "another Stratus is already running on the data directory {}{}. Only one server \
+         (`stratus server` or `stratus up`) may use a data directory: stop that one \
+         (Ctrl-C in its terminal, or kill -TERM its pid), or start this one with another --data-dir",
+        data_dir.display(),
+        holder.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
+    )]
+    DataDirInUse {
+        data_dir: PathBuf,
+        holder: Option<u32>,
+    },
     #[error("server: {0}")]
     Serve(std::io::Error),
     #[error(transparent)]
     Notify(#[from] notify::ConfigError),
 }
+
+/// Binds the listen address. A port in use because another server runs on
+/// the same data directory is reported as that, the likelier mistake.
+async fn listen(config: &Config) -> Result<tokio::net::TcpListener, ServerError> {
+    let addr = config.listen;
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| match source.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                match fsutil::process_holding(&config.data_dir.join(META_FILE)) {
+                    Some(pid) => ServerError::DataDirInUse {
+                        data_dir: config.data_dir.clone(),
+                        holder: Some(pid),
+                    },
+                    None => ServerError::PortInUse { addr },
+                }
+            }
+            _ => ServerError::Listen { addr, source },
+        })
+}
+
+/// Opens `<data-dir>/meta.redb`; its lock is what keeps two servers off one
+/// data directory, so a held lock is reported as exactly that.
+fn open_meta(data_dir: &std::path::Path) -> Result<meta::MetaStore, ServerError> {
+    let path = data_dir.join(META_FILE);
+    meta::MetaStore::open(&path).map_err(|e| match e {
+        meta::MetaError::InUse(_) => ServerError::DataDirInUse {
+            data_dir: data_dir.to_path_buf(),
+            holder: fsutil::process_holding(&path),
+        },
+        e => e.into(),
+    })
+}
+
+const META_FILE: &str = "meta.redb";
 
 /// A started server: its bound address and what a user needs to connect.
 #[derive(Debug)]
@@ -100,6 +151,14 @@ pub async fn run(
     on_started: impl FnOnce(&Started),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    let delivery_config = notify::DeliveryConfig::from_options(
+        config.smtp_url.as_deref(),
+        config.smtp_from.as_deref(),
+    )?;
+    // The port first: a start that cannot listen must not leave a data
+    // directory with an admin key nobody was told about.
+    let listener = listen(&config).await?;
+    let addr = listener.local_addr().map_err(ServerError::Serve)?;
     std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
         path: config.data_dir.display().to_string(),
         source,
@@ -109,13 +168,23 @@ pub async fn run(
             path: config.data_dir.display().to_string(),
             source,
         })?;
-    let delivery_config = notify::DeliveryConfig::from_options(
-        config.smtp_url.as_deref(),
-        config.smtp_from.as_deref(),
-    )?;
-    let meta = Arc::new(meta::MetaStore::open(&data_dir.join("meta.redb"))?);
+    if delivery_config.smtp.is_some() && config.smtp_from.is_none() {
+        tracing::warn!(
+            "--smtp-url is set but --smtp-from is not: notification emails go out From {}, \
+             which a real relay may reject or mark as spam; set --smtp-from (STRATUS_SMTP_FROM, \
+             or smtp_from in the config file) to an address of your domain",
+            notify::email::DEFAULT_FROM
+        );
+    }
+    let meta = Arc::new(open_meta(&data_dir)?);
     let key_store = keys::KeyStore::open(meta.clone(), &data_dir.join("master.key"))?;
-    let boot = bootstrap::admin_key(&meta, &key_store, &data_dir, config.admin_key.as_ref())?;
+    let boot = bootstrap::admin_key(
+        &meta,
+        &key_store,
+        &data_dir,
+        config.admin_key.as_ref(),
+        &bootstrap::local_url(addr),
+    )?;
     let metrics = {
         let dir = data_dir.join("tsdb");
         let fsync = config.fsync;
@@ -127,13 +196,6 @@ pub async fn run(
         .await
         .map_err(|e| ServerError::Storage(e.to_string()))??
     };
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| ServerError::Listen {
-            addr: config.listen,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(ServerError::Serve)?;
     let public_url = config
         .public_url
         .clone()

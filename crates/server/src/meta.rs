@@ -25,6 +25,9 @@ impl Table {
 pub enum MetaError {
     #[error("metadata database: {0}")]
     Db(String),
+    /// Another process holds the database's lock (another server on this data dir).
+    #[error("metadata database {0} is open in another process")]
+    InUse(std::path::PathBuf),
     #[error("metadata record {table}/{key} is corrupt: {source}")]
     Corrupt {
         table: &'static str,
@@ -54,7 +57,10 @@ pub struct MetaStore {
 
 impl MetaStore {
     pub fn open(path: &Path) -> Result<Self> {
-        let db = Database::create(path).map_err(db_err)?;
+        let db = Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => MetaError::InUse(path.to_path_buf()),
+            e => db_err(e),
+        })?;
         Ok(MetaStore { db })
     }
 
@@ -171,6 +177,20 @@ mod tests {
     use super::*;
 
     const T: Table = Table::new("t");
+
+    #[test]
+    fn a_store_open_elsewhere_is_reported_as_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.redb");
+        let first = MetaStore::open(&path).unwrap();
+        let second = MetaStore::open(&path).unwrap_err();
+        assert!(
+            matches!(&second, MetaError::InUse(p) if p == &path),
+            "{second}"
+        );
+        drop(first);
+        MetaStore::open(&path).unwrap();
+    }
 
     #[test]
     fn put_get_list_delete_and_abort() {

@@ -37,7 +37,8 @@ impl AppState {
         let meta = Arc::new(MetaStore::open(&dir.join("meta.redb")).expect("meta store"));
         let keys = KeyStore::open(meta.clone(), &dir.join("master.key")).expect("key store");
         let admin = (admin_key.0.to_string(), admin_key.1.to_string());
-        crate::bootstrap::admin_key(&meta, &keys, dir, Some(&admin)).expect("admin key");
+        crate::bootstrap::admin_key(&meta, &keys, dir, Some(&admin), "http://127.0.0.1:4566")
+            .expect("admin key");
         AppState {
             keys,
             metrics: MetricStore::open(&dir.join("tsdb"), true, Default::default()).expect("tsdb"),

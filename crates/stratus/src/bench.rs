@@ -7,7 +7,7 @@ mod fleet;
 mod smtp_sink;
 
 use anyhow::{Context as _, bail};
-use clap::{Args, ValueEnum};
+use clap::{Args, Subcommand};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -19,11 +19,20 @@ use stratus_proto::Document;
 const BENCH_KEY_ID: &str = "AKIABENCHMARK0000001";
 const BENCH_SECRET: &str = "bench-secret-bench-secret-bench-secret00";
 
+/// `stratus bench [SUITE] [OPTIONS]`: each suite a subcommand with its own
+/// options (and its own `--help`); no suite runs ingest and query.
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
-    /// What to measure.
-    #[arg(value_enum, default_value_t = Suite::All)]
-    suite: Suite,
+    #[command(subcommand)]
+    suite: Option<Suite>,
+    #[command(flatten)]
+    load: LoadArgs,
+}
+
+/// Options of the ingest and query runs.
+#[derive(Args)]
+pub struct LoadArgs {
     /// PutMetricData requests (of --batch datums each) per ingest run.
     #[arg(long, default_value_t = 2000)]
     batches: usize,
@@ -36,24 +45,32 @@ pub struct BenchArgs {
     /// GetMetricStatistics requests in the query run.
     #[arg(long, default_value_t = 1000)]
     queries: usize,
-    /// Alarms (each on its own series) in the alarms run.
-    #[arg(long, default_value_t = 100_000)]
-    alarms: usize,
-    #[command(flatten)]
-    fleet: fleet::FleetArgs,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// Options of the alarms run.
+#[derive(Args)]
+pub struct AlarmsArgs {
+    /// Alarms (each on its own series).
+    #[arg(long, default_value_t = 100_000)]
+    alarms: usize,
+    /// Concurrent client connections (putting data, creating alarms).
+    #[arg(long, default_value_t = 8)]
+    connections: usize,
+}
+
+#[derive(Subcommand)]
 enum Suite {
-    /// Ingest and query.
-    All,
-    Ingest,
-    Query,
+    /// Ingest and query (the default).
+    All(LoadArgs),
+    /// PutMetricData throughput over CBOR and JSON, with and without fsync.
+    Ingest(LoadArgs),
+    /// GetMetricStatistics latency.
+    Query(LoadArgs),
     /// Alarm evaluation rounds and alarm-to-email latency.
-    Alarms,
+    Alarms(AlarmsArgs),
     /// Simulated agent hosts sending on schedule (--hosts, --interval,
     /// --duration): throughput, latency, server RSS/CPU, bytes on disk.
-    Fleet,
+    Fleet(fleet::FleetArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -70,19 +87,20 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             .map(|n| n.get())
             .unwrap_or(1)
     );
-    if matches!(args.suite, Suite::All | Suite::Ingest) {
-        ingest_suite(&args)?;
+    match args.suite {
+        None => {
+            ingest_suite(&args.load)?;
+            query_suite(&args.load)
+        }
+        Some(Suite::All(load)) => {
+            ingest_suite(&load)?;
+            query_suite(&load)
+        }
+        Some(Suite::Ingest(load)) => ingest_suite(&load),
+        Some(Suite::Query(load)) => query_suite(&load),
+        Some(Suite::Alarms(alarms)) => alarms::run(&alarms),
+        Some(Suite::Fleet(fleet)) => fleet::run(&fleet),
     }
-    if matches!(args.suite, Suite::All | Suite::Query) {
-        query_suite(&args)?;
-    }
-    if args.suite == Suite::Alarms {
-        alarms::run(&args)?;
-    }
-    if args.suite == Suite::Fleet {
-        fleet::run(&args)?;
-    }
-    Ok(())
 }
 
 // ---------------------------------------------------------------- server child
@@ -244,6 +262,7 @@ impl Client {
             creds: crate::client::Credentials {
                 access_key_id: BENCH_KEY_ID.to_string(),
                 secret_access_key: BENCH_SECRET.to_string(),
+                session_token: None,
             },
         }
     }
@@ -443,7 +462,7 @@ struct IngestResult {
     wal_bytes_per_datapoint: f64,
 }
 
-fn ingest_run(args: &BenchArgs, wire: Wire, fsync: bool) -> anyhow::Result<IngestResult> {
+fn ingest_run(args: &LoadArgs, wire: Wire, fsync: bool) -> anyhow::Result<IngestResult> {
     let tmp = tempdir()?;
     let server = ServerProc::start(&tmp, fsync)?;
     let start_ts = Timestamp::from_millis(Timestamp::now().millis() - 13 * 86_400_000);
@@ -531,7 +550,7 @@ fn ingest_run(args: &BenchArgs, wire: Wire, fsync: bool) -> anyhow::Result<Inges
     Ok(result)
 }
 
-fn ingest_suite(args: &BenchArgs) -> anyhow::Result<()> {
+fn ingest_suite(args: &LoadArgs) -> anyhow::Result<()> {
     println!(
         "\n== ingest: {} PutMetricData requests × {} datums, {} connections, realistic host-metrics mix ({} metrics/host)",
         args.batches, args.batch, args.connections, METRICS_PER_HOST
@@ -550,7 +569,7 @@ fn ingest_suite(args: &BenchArgs) -> anyhow::Result<()> {
 
 // ---------------------------------------------------------------- query
 
-fn query_suite(args: &BenchArgs) -> anyhow::Result<()> {
+fn query_suite(args: &LoadArgs) -> anyhow::Result<()> {
     println!(
         "\n== query: GetMetricStatistics over 7 days of 1-minute data (10,080 points) at a 1-hour period"
     );

@@ -5,7 +5,6 @@ use crate::client::{self, Credentials};
 use anyhow::bail;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
-use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct KeysArgs {
@@ -19,13 +18,8 @@ pub struct KeysArgs {
         env = "STRATUS_ENDPOINT"
     )]
     endpoint: String,
-    /// Shared-credentials file holding an admin key (default: $AWS_SHARED_CREDENTIALS_FILE,
-    /// ./stratus-data/credentials, ~/.aws/credentials).
-    #[arg(long, global = true)]
-    credentials_file: Option<PathBuf>,
-    /// Profile in the credentials file.
-    #[arg(long, global = true, default_value = "stratus")]
-    profile: String,
+    #[command(flatten)]
+    credentials: client::CredentialArgs,
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
     output: Output,
@@ -58,11 +52,7 @@ enum KeysCommand {
 }
 
 pub fn run(args: KeysArgs) -> anyhow::Result<()> {
-    let file = args
-        .credentials_file
-        .clone()
-        .unwrap_or_else(client::default_credentials_file);
-    let creds = client::read_profile(&file, &args.profile)?;
+    let creds = args.credentials.resolve()?;
     let (op, body) = match &args.command {
         KeysCommand::Create { name, policy } => {
             ("CreateKey", json!({"Name": name, "Policy": policy}))

@@ -22,6 +22,21 @@ struct DataDirArg {
     data_dir: PathBuf,
 }
 
+impl DataDirArg {
+    /// The mailbox, once the data directory is known to exist: a missing one
+    /// (run outside the directory `stratus up` was started in) is not an empty mailbox.
+    fn mailbox(&self) -> anyhow::Result<Mailbox> {
+        if !self.data_dir.is_dir() {
+            anyhow::bail!(
+                "no data directory at {}: pass the server's with --data-dir (or STRATUS_DATA_DIR), \
+                 e.g. ./stratus-data where `stratus up` ran, /var/lib/stratus for the packaged server",
+                self.data_dir.display()
+            );
+        }
+        Ok(Mailbox::in_data_dir(&self.data_dir))
+    }
+}
+
 #[derive(Args)]
 struct ServerConn {
     /// Server endpoint.
@@ -31,23 +46,13 @@ struct ServerConn {
         env = "STRATUS_ENDPOINT"
     )]
     endpoint: String,
-    /// Shared-credentials file holding an admin key (default: $AWS_SHARED_CREDENTIALS_FILE,
-    /// ./stratus-data/credentials, ~/.aws/credentials).
-    #[arg(long)]
-    credentials_file: Option<PathBuf>,
-    /// Profile in the credentials file.
-    #[arg(long, default_value = "stratus")]
-    profile: String,
+    #[command(flatten)]
+    credentials: client::CredentialArgs,
 }
 
 impl ServerConn {
     fn call(&self, op: &str, body: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
-        let file = self
-            .credentials_file
-            .clone()
-            .unwrap_or_else(client::default_credentials_file);
-        let creds = client::read_profile(&file, &self.profile)?;
-        call(&self.endpoint, op, body, &creds)
+        call(&self.endpoint, op, body, &self.credentials.resolve()?)
     }
 }
 
@@ -113,16 +118,14 @@ fn format_ms(ms: i64) -> String {
 pub fn run(args: MailArgs) -> anyhow::Result<()> {
     match args.command {
         MailCommand::List { dir, json } => {
-            let all = Mailbox::in_data_dir(&dir.data_dir).list()?;
+            let mailbox = dir.mailbox()?;
+            let all = mailbox.list()?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&all)?);
                 return Ok(());
             }
             if all.is_empty() {
-                eprintln!(
-                    "The mailbox {} is empty.",
-                    Mailbox::in_data_dir(&dir.data_dir).dir().display()
-                );
+                eprintln!("The mailbox {} is empty.", mailbox.dir().display());
                 return Ok(());
             }
             println!("{:<20} {:<23} {:<32} SUBJECT", "ID", "DATE", "TO");
@@ -137,7 +140,7 @@ pub fn run(args: MailArgs) -> anyhow::Result<()> {
             }
         }
         MailCommand::Show { id, dir, raw } => {
-            let m = Mailbox::in_data_dir(&dir.data_dir).get(&id)?;
+            let m = dir.mailbox()?.get(&id)?;
             if raw {
                 print!("{}", m.raw);
                 return Ok(());

@@ -11,7 +11,7 @@ mod up;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The request path allocates many small strings per datum; mimalloc's
 /// thread-local free lists make that markedly cheaper than glibc malloc.
@@ -70,7 +70,9 @@ struct ServerArgs {
     /// emails land in <data-dir>/mailbox/ (see `stratus mail list`).
     #[arg(long, env = "STRATUS_SMTP_URL")]
     smtp_url: Option<String>,
-    /// The From of notification emails. Default: "Stratus Notifications <no-reply@localhost>".
+    /// The From of notification emails. Default: "Stratus Notifications <no-reply@localhost>"
+    /// (fine for the local mailbox; with --smtp-url set an address of your domain: the
+    /// server warns at start when it would send as no-reply@localhost).
     #[arg(long, env = "STRATUS_SMTP_FROM")]
     smtp_from: Option<String>,
     /// Repair damaged metric storage at start instead of refusing to start: skip
@@ -155,6 +157,8 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour only on a terminal: escape codes in a log file or the journal are noise.
+        .with_ansi(log_in_colour())
         .init();
     match cli.command {
         Command::Server(args) => serve(args, false),
@@ -164,6 +168,38 @@ fn main() -> anyhow::Result<()> {
         Command::Agent(args) => std::process::exit(agent_cmd::run(args)),
         Command::Mail(args) => mail_cmd::run(args),
         Command::Fsck(args) => std::process::exit(fsck_cmd::run(args)?),
+    }
+}
+
+/// The log goes to stderr; colour it only when that is a terminal and
+/// NO_COLOR (no-color.org) is unset.
+fn log_in_colour() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// How to run this binary again from the current directory: `stratus` when
+/// that is what PATH finds, else its path (`target/release/stratus` after
+/// `cargo run --release`), so printed commands work when pasted.
+pub(crate) fn command_name() -> String {
+    let Ok(exe) = std::env::current_exe() else {
+        return "stratus".into();
+    };
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path)
+            .any(|dir| std::fs::canonicalize(dir.join("stratus")).is_ok_and(|p| p == exe))
+    });
+    if on_path {
+        return "stratus".into();
+    }
+    let relative = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| exe.strip_prefix(cwd).ok().map(Path::to_path_buf));
+    match relative {
+        // A bare name would be looked up on PATH.
+        Some(rel) if rel.components().count() == 1 => format!("./{}", rel.display()),
+        Some(rel) => rel.display().to_string(),
+        None => exe.display().to_string(),
     }
 }
 
@@ -225,18 +261,22 @@ where
 }
 
 fn print_banner(s: &stratus_server::Started, quick_start: bool) {
-    let endpoint = format!("http://{}", s.addr);
+    // `bench` reads this first line for the address; the commands below need
+    // one a client can connect to (loopback for 0.0.0.0).
+    println!("Stratus is listening on http://{}", s.addr);
+    let endpoint = stratus_server::bootstrap::local_url(s.addr);
     let creds = s.credentials_file.display();
     let conf = s.config_file.display();
-    println!("Stratus is listening on {endpoint}");
     if let Some(id) = &s.admin_key_id {
         println!("Created admin access key {id}");
     }
     println!("Admin credentials: {creds} (profile [stratus], mode 0600)");
     println!();
-    println!("Use it with the AWS CLI:");
+    println!(
+        "Use it with the AWS CLI ([profile stratus] in {conf} sets endpoint_url to {endpoint}):"
+    );
     println!("  export AWS_SHARED_CREDENTIALS_FILE={creds} AWS_CONFIG_FILE={conf}");
-    println!("  aws --endpoint-url {endpoint} --profile stratus cloudwatch list-metrics");
+    println!("  aws --profile stratus cloudwatch list-metrics");
     println!();
     println!("Web console: {endpoint}/");
     println!("  log in with aws_access_key_id and aws_secret_access_key from {creds}");
@@ -247,7 +287,10 @@ fn print_banner(s: &stratus_server::Started, quick_start: bool) {
             }
         }
         println!("Create a least-privilege key for an agent on another host:");
-        println!("  stratus keys create --name my-host --policy agent --credentials-file {creds}");
+        println!(
+            "  {} keys create --name my-host --policy agent --endpoint {endpoint} --credentials-file {creds}",
+            command_name()
+        );
     }
     println!("Press Ctrl-C to stop.");
 }

@@ -16,7 +16,6 @@ use crate::client::{self, Credentials};
 use anyhow::{Context as _, bail};
 use serde_json::json;
 use std::io::Write as _;
-use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
@@ -67,7 +66,7 @@ pub fn run(args: crate::ServerArgs) -> anyhow::Result<()> {
                 return;
             };
             let admin_credentials = s.credentials_file.clone();
-            let endpoint = loopback_endpoint(s.addr);
+            let endpoint = stratus_server::bootstrap::local_url(s.addr);
             let spawned = std::thread::Builder::new()
                 .name("local-agent".into())
                 .spawn(move || agent.supervise(&data_dir, &admin_credentials, &endpoint));
@@ -101,16 +100,6 @@ pub fn banner_lines(data_dir: &Path) -> Vec<String> {
             files.log.display()
         ),
     ]
-}
-
-/// An unspecified listen address (0.0.0.0, ::) is reached over loopback.
-fn loopback_endpoint(addr: SocketAddr) -> String {
-    let ip = match addr.ip() {
-        ip if ip.is_unspecified() && ip.is_ipv4() => std::net::Ipv4Addr::LOCALHOST.into(),
-        ip if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
-        ip => ip,
-    };
-    format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
 /// The local agent's process, restarted if it exits on its own, stopped once.
@@ -368,16 +357,6 @@ fn hostname() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unspecified_listen_addresses_are_reached_over_loopback() {
-        let v4: SocketAddr = "0.0.0.0:4566".parse().unwrap();
-        let v6: SocketAddr = "[::]:4566".parse().unwrap();
-        let fixed: SocketAddr = "10.1.2.3:80".parse().unwrap();
-        assert_eq!(loopback_endpoint(v4), "http://127.0.0.1:4566");
-        assert_eq!(loopback_endpoint(v6), "http://[::1]:4566");
-        assert_eq!(loopback_endpoint(fixed), "http://10.1.2.3:80");
-    }
 
     #[test]
     fn agent_config_points_at_the_server_and_the_data_dir() {

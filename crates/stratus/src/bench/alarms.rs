@@ -9,7 +9,7 @@
 //! sink accepting the notification email of a confirmed subscription.
 
 use super::smtp_sink::SmtpSink;
-use super::{BenchArgs, Client, ServerProc, Wire, encode, proc_sample, s, st, tempdir};
+use super::{AlarmsArgs, Client, ServerProc, Wire, encode, proc_sample, s, st, tempdir};
 use anyhow::{Context as _, bail};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
@@ -25,7 +25,7 @@ const TICKS_PER_S: f64 = 100.0;
 const ROUND_TARGET_CPU_S: f64 = 2.0;
 const LATENCY_TARGET_S: f64 = 1.0;
 
-pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+pub fn run(args: &AlarmsArgs) -> anyhow::Result<()> {
     let n = args.alarms;
     println!(
         "\n== alarms: {n} alarms (period 60 s, 1 evaluation period) on {n} series, created through PutMetricAlarm over {} connections; server fsync on",
@@ -139,7 +139,7 @@ fn parallel(
 }
 
 /// One datapoint at `ts_ms` on every alarm's series, 1000 per request.
-fn put_series(args: &BenchArgs, endpoint: &str, ts_ms: i64, value: f64) -> anyhow::Result<()> {
+fn put_series(args: &AlarmsArgs, endpoint: &str, ts_ms: i64, value: f64) -> anyhow::Result<()> {
     parallel(endpoint, args.connections, args.alarms, |client, range| {
         let ids: Vec<usize> = range.collect();
         for chunk in ids.chunks(1000) {
@@ -171,7 +171,7 @@ fn put_series(args: &BenchArgs, endpoint: &str, ts_ms: i64, value: f64) -> anyho
     })
 }
 
-fn create_alarms(args: &BenchArgs, endpoint: &str) -> anyhow::Result<()> {
+fn create_alarms(args: &AlarmsArgs, endpoint: &str) -> anyhow::Result<()> {
     parallel(endpoint, args.connections, args.alarms, |client, range| {
         for i in range {
             let body = encode(
@@ -204,7 +204,7 @@ struct Round {
 /// Puts a datapoint in the current minute on every series, then measures
 /// the round 10 s after the minute ends, which evaluates that minute.
 fn measure_round(
-    args: &BenchArgs,
+    args: &AlarmsArgs,
     server: &ServerProc,
     log: &Receiver<String>,
     value: f64,

@@ -40,7 +40,6 @@ const RSS_TARGET_KIB: u64 = 1 << 20;
 const TICKS_PER_S: f64 = 100.0;
 
 #[derive(Args)]
-#[command(next_help_heading = "Fleet (bench fleet)")]
 pub struct FleetArgs {
     /// Simulated hosts.
     #[arg(long, default_value_t = 1000)]
@@ -57,13 +56,15 @@ pub struct FleetArgs {
     /// Drive a running server (http://host:port) instead of starting one.
     #[arg(long)]
     endpoint: Option<String>,
-    /// With --endpoint: shared credentials file (default: AWS_SHARED_CREDENTIALS_FILE,
-    /// ./stratus-data/credentials, ~/.aws/credentials).
+    /// With --endpoint: shared credentials file holding a key that may
+    /// PutMetricData. Default, first found: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
+    /// the profile in AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials, the
+    /// credentials file of --data-dir (or of the found server's data dir).
     #[arg(long, value_name = "FILE")]
     credentials_file: Option<PathBuf>,
-    /// With --endpoint: profile in the credentials file.
-    #[arg(long, default_value = "stratus")]
-    profile: String,
+    /// With --endpoint: profile in the credentials file (default: $AWS_PROFILE, else stratus).
+    #[arg(long)]
+    profile: Option<String>,
     /// With --endpoint: the server's pid, for RSS and CPU (default: the
     /// local process listening on the endpoint's port).
     #[arg(long)]
@@ -103,11 +104,6 @@ fn target(args: &FleetArgs) -> anyhow::Result<Target> {
             own: Some((server, dir)),
         });
     };
-    let file = args
-        .credentials_file
-        .clone()
-        .unwrap_or_else(crate::client::default_credentials_file);
-    let creds = crate::client::read_profile(&file, &args.profile)?;
     let uri: ureq::http::Uri = endpoint.parse().context("parsing --endpoint")?;
     let local = matches!(
         uri.host(),
@@ -132,6 +128,12 @@ fn target(args: &FleetArgs) -> anyhow::Result<Target> {
         .data_dir
         .clone()
         .or_else(|| pid.and_then(procinfo::server_data_dir));
+    let creds = crate::client::admin_credentials(
+        args.credentials_file.as_deref(),
+        args.profile.as_deref(),
+        data_dir.as_deref(),
+        &|k| std::env::var(k).ok(),
+    )?;
     Ok(Target {
         endpoint: endpoint.clone(),
         access_key_id: creds.access_key_id,
@@ -167,8 +169,7 @@ struct Snapshot {
     generator: ProcSample,
 }
 
-pub fn run(args: &super::BenchArgs) -> anyhow::Result<()> {
-    let args = &args.fleet;
+pub fn run(args: &FleetArgs) -> anyhow::Result<()> {
     if args.hosts == 0 || args.senders == 0 {
         bail!("--hosts and --senders must be at least 1");
     }
