@@ -53,6 +53,9 @@ pub struct Config {
     pub smtp_from: Option<String>,
     /// How long metric data is kept at each resolution (default: CloudWatch's).
     pub retention: stratus_tsdb::Retention,
+    /// Start on a `meta.redb` that fails its integrity check, letting redb
+    /// repair it (a copy is kept); see [`meta::MetaStore::open_recovering`].
+    pub recover_meta: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,7 +111,17 @@ pub async fn run(
         config.smtp_url.as_deref(),
         config.smtp_from.as_deref(),
     )?;
-    let meta = Arc::new(meta::MetaStore::open(&data_dir.join("meta.redb"))?);
+    let meta_path = data_dir.join("meta.redb");
+    let meta = if config.recover_meta {
+        let (meta, damage) = meta::MetaStore::open_recovering(&meta_path)?;
+        if let Some(damage) = damage {
+            tracing::warn!(%damage, "--recover-meta: redb repaired meta.redb; a copy of the damaged file was kept beside it");
+        }
+        meta
+    } else {
+        meta::MetaStore::open_verified(&meta_path)?
+    };
+    let meta = Arc::new(meta);
     let key_store = keys::KeyStore::open(meta.clone(), &data_dir.join("master.key"))?;
     let boot = bootstrap::admin_key(&meta, &key_store, &data_dir, config.admin_key.as_ref())?;
     let metrics = {

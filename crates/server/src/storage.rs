@@ -89,7 +89,14 @@ pub fn metric_id(k: tsdb::SeriesKey) -> MetricId {
 
 fn storage_error(e: tsdb::Error) -> ApiError {
     tracing::error!(error = %e, "storage failure");
-    ApiError::internal(format!("Storage failure: {e}"))
+    match e {
+        // Nothing was stored and the engine recovers by itself (e.g. once
+        // the disk has room again): a 503 the SDKs and the agent retry.
+        tsdb::Error::WriteRefused(_) => ApiError::unavailable(format!(
+            "The request could not be stored and nothing of it was kept; retry later. {e}"
+        )),
+        e => ApiError::internal(format!("Storage failure: {e}")),
+    }
 }
 
 impl std::fmt::Debug for MetricStore {

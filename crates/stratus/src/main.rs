@@ -72,6 +72,12 @@ struct ServerArgs {
     /// Acknowledge writes before they are fsync'd. Unsafe: for benchmarks only.
     #[arg(long, hide = true)]
     no_fsync: bool,
+    /// Start even though <data-dir>/meta.redb fails its integrity check: keep a
+    /// copy of it (meta.redb.damaged-<unix time>) and let redb repair it, which
+    /// may drop recent alarms, topics or other changes. Without it the server
+    /// refuses to start on a damaged meta.redb.
+    #[arg(long)]
+    recover_meta: bool,
 }
 
 impl ServerArgs {
@@ -98,6 +104,7 @@ impl ServerArgs {
             smtp_url: self.smtp_url.or(server.smtp_url),
             smtp_from: self.smtp_from.or(server.smtp_from),
             retention: file.retention,
+            recover_meta: self.recover_meta,
         })
     }
 }
