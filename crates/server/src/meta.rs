@@ -108,18 +108,55 @@ fn open_db(path: &Path) -> Result<(Database, bool)> {
             seen.store(true, Ordering::Relaxed);
         }
     });
-    let db = builder.create(path).map_err(|e| match e {
-        redb::DatabaseError::Storage(redb::StorageError::Corrupted(why)) => MetaError::Damaged {
-            path: path.to_owned(),
-            reason: why,
-        },
+    let damaged = |reason: String| MetaError::Damaged {
+        path: path.to_owned(),
+        reason,
+    };
+    let db = survive_panic(path, || builder.create(path)).map_err(|e| match e {
+        PanicOr::Panicked(e) => e,
+        PanicOr::Returned(redb::DatabaseError::Storage(redb::StorageError::Corrupted(why))) => {
+            damaged(why)
+        }
+        PanicOr::Returned(redb::DatabaseError::Storage(redb::StorageError::Io(e)))
+            if e.kind() == std::io::ErrorKind::InvalidData =>
+        {
+            damaged(e.to_string())
+        }
         // A handle from before an I/O failure is still in use.
-        redb::DatabaseError::DatabaseAlreadyOpen => {
+        PanicOr::Returned(redb::DatabaseError::DatabaseAlreadyOpen) => {
             MetaError::Unavailable(format!("{} is still open", path.display()))
         }
-        e => db_err(e),
+        PanicOr::Returned(e) => db_err(e),
     })?;
     Ok((db, fell_back.load(Ordering::Relaxed)))
+}
+
+enum PanicOr<E> {
+    Panicked(MetaError),
+    Returned(E),
+}
+
+/// Runs a redb call on a possibly damaged file. redb asserts (in debug
+/// builds; release builds return `Corrupted`) on some malformed on-disk
+/// state; either way the file is damaged, and nothing may panic on it.
+fn survive_panic<T, E>(
+    path: &Path,
+    f: impl FnOnce() -> std::result::Result<T, E>,
+) -> std::result::Result<T, PanicOr<E>> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r.map_err(PanicOr::Returned),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("redb failed on it");
+            Err(PanicOr::Panicked(MetaError::Damaged {
+                path: path.to_owned(),
+                reason: what.to_owned(),
+            }))
+        }
+    }
 }
 
 /// The sequence number of the newest commit in `db` (0: none yet).
@@ -199,10 +236,13 @@ pub fn verify_meta(path: &Path) -> Result<MetaReport> {
         MetaError::Damaged { reason, .. } => damaged(reason),
         e => damaged(format!("redb cannot open it: {e}")),
     })?;
-    match db.check_integrity() {
+    match survive_panic(path, || db.check_integrity()) {
         Ok(true) => {}
         Ok(false) => return Err(damaged("it fails redb's integrity check".into())),
-        Err(e) => return Err(damaged(format!("it fails redb's integrity check: {e}"))),
+        Err(PanicOr::Panicked(e)) => return Err(e),
+        Err(PanicOr::Returned(e)) => {
+            return Err(damaged(format!("it fails redb's integrity check: {e}")));
+        }
     }
     let commit = check_acknowledged(path, &db, fell_back).map_err(|e| match e {
         e @ MetaError::Damaged { .. } => e,
@@ -630,3 +670,6 @@ mod disk_full {
         assert_eq!(m.list::<u32>(T).unwrap(), acked);
     }
 }
+
+#[cfg(test)]
+mod damage_tests;
