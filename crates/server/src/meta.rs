@@ -33,6 +33,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 mod acked;
+mod salvage;
 
 /// A named table of JSON records.
 #[derive(Debug, Clone, Copy)]
@@ -344,8 +345,9 @@ impl MetaStore {
 
     /// `--recover-meta`: when the file fails [`verify_meta`], keeps a copy
     /// (`<file>.damaged-<unix time>`) and lets redb repair it, which may
-    /// fall back to an older commit; the acknowledged sequence restarts
-    /// from what survived. Returns the store and, when it had to repair,
+    /// fall back to an older commit; where redb refuses, copies the records
+    /// still legible into a new file ([`salvage`]). The acknowledged
+    /// sequence restarts from what survived. Returns the store and, when it had to repair,
     /// what the check found.
     pub fn open_recovering(path: &Path) -> Result<(Self, Option<MetaError>)> {
         let damage = match path.exists().then(|| verify_meta(path)) {
@@ -360,8 +362,33 @@ impl MetaStore {
         kept.push(format!(".damaged-{secs}"));
         std::fs::copy(path, &kept)
             .map_err(|e| MetaError::Db(format!("keeping a copy of {}: {e}", path.display())))?;
-        let (mut db, _) = open_db(path)?;
-        db.check_integrity().map_err(db_err)?;
+        let beyond_repair = |e: &dyn std::fmt::Display| {
+            MetaError::Db(format!(
+                "--recover-meta: redb cannot repair {}: {e}; restore it from a backup",
+                path.display()
+            ))
+        };
+        // redb's own repair first (it may fall back to an older commit)...
+        let repaired = open_db(path).and_then(|(mut db, _)| {
+            match survive_panic(path, || db.check_integrity()) {
+                Ok(_) => Ok(db),
+                Err(PanicOr::Panicked(e)) => Err(e),
+                Err(PanicOr::Returned(e)) => Err(db_err(e)),
+            }
+        });
+        let db = match repaired {
+            Ok(db) => db,
+            // ... else whatever records are still legible.
+            Err(why) => {
+                let kept = Path::new(&kept);
+                let saved = salvage::salvage(kept, path).map_err(|e| beyond_repair(&e))?;
+                tracing::warn!(
+                    %why, copied = saved.copied, dropped = saved.dropped,
+                    "--recover-meta: redb cannot repair meta.redb; copied its legible records into a new one"
+                );
+                open_db(path).map_err(|e| beyond_repair(&e))?.0
+            }
+        };
         let survived = stored_seq(&db)?;
         let acked = acked::Writer::open(path)?;
         acked.reset(survived)?;

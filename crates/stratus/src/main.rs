@@ -76,7 +76,7 @@ struct ServerArgs {
     /// copy of it (meta.redb.damaged-<unix time>) and let redb repair it, which
     /// may drop recent alarms, topics or other changes. Without it the server
     /// refuses to start on a damaged meta.redb.
-    #[arg(long)]
+    #[arg(long, env = "STRATUS_RECOVER_META")]
     recover_meta: bool,
 }
 
