@@ -306,3 +306,80 @@ fn a_seal_on_a_full_disk_fails_keeps_the_data_and_succeeds_later() {
     }
     assert_eq!(count(&db, "after"), 10.0);
 }
+
+#[test]
+fn a_compaction_on_a_full_disk_fails_keeps_the_data_and_succeeds_later() {
+    use stratus_tsdb::{ManualClock, Resolution};
+    const HOUR: i64 = 3_600_000;
+    // The start of a 7-day window, so every rollup window starts here.
+    const T0: i64 = 28 * 24 * HOUR * 700;
+    let disk = SmallDisk::mount();
+    let dir = disk.path().join("tsdb");
+    let clock = ManualClock::new(T0);
+    let opts = || Options {
+        clock: clock.clock(),
+        // CloudWatch's: raw data is rolled up after 3 h.
+        retention: stratus_tsdb::Retention::default(),
+        ..opts()
+    };
+    let db = Db::open(&dir, opts()).unwrap();
+    // Five hours of one sample a minute for three series: five raw blocks.
+    for minute in 0..300 {
+        let mut w = WriteBatch::new();
+        for s in 0..3 {
+            w.push(
+                key(&format!("c{s}")),
+                Sample::single(T0 + minute * 60_000, 0, minute as f64),
+            );
+        }
+        db.write(&w).unwrap();
+    }
+    db.seal().unwrap();
+    let total = |db: &Db| -> f64 {
+        (0..3)
+            .map(|s| {
+                db.query(&RangeQuery {
+                    series: &key(&format!("c{s}")),
+                    start_ms: T0,
+                    end_ms: T0 + 6 * HOUR,
+                    period_ms: 6 * HOUR,
+                    unit: None,
+                })
+                .unwrap()
+                .iter()
+                .map(|a| a.count)
+                .sum::<f64>()
+            })
+            .sum()
+    };
+    assert_eq!(total(&db), 900.0);
+    // Past raw retention: the raw hours are due to be rolled up.
+    clock.set(T0 + 10 * HOUR);
+    disk.fill();
+    for _ in 0..2 {
+        assert!(db.compact().is_err(), "a rollup needs space for its block");
+        assert_eq!(total(&db), 900.0);
+        assert!(
+            fs::read_dir(dir.join("blocks")).unwrap().all(|e| !e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".tmp")),
+            "a failed compaction leaves no temp block taking space"
+        );
+    }
+    disk.free();
+    db.compact().unwrap();
+    let rolled_up = |db: &Db| {
+        db.stats()
+            .resolutions
+            .iter()
+            .any(|r| r.resolution != Resolution::Raw && r.blocks > 0)
+    };
+    assert!(rolled_up(&db), "{:?}", db.stats());
+    assert_eq!(total(&db), 900.0, "rolled up once, not twice");
+    drop(db);
+    let db = Db::open(&dir, opts()).unwrap();
+    assert_eq!(total(&db), 900.0, "after reopen");
+    assert!(rolled_up(&db));
+}
