@@ -29,6 +29,9 @@ pub enum ErrorCode {
     InvalidQueryParameter,
     MalformedInput,
     RequestEntityTooLarge,
+    /// AWS's common 503: a temporary failure (here: storage refused a write,
+    /// e.g. a full disk); SDKs retry it.
+    ServiceUnavailable,
     // Auth
     IncompleteSignature,
     InvalidClientTokenId,
@@ -88,6 +91,7 @@ impl ErrorCode {
         Self::InvalidQueryParameter,
         Self::MalformedInput,
         Self::RequestEntityTooLarge,
+        Self::ServiceUnavailable,
         Self::IncompleteSignature,
         Self::InvalidClientTokenId,
         Self::SignatureDoesNotMatch,
@@ -135,6 +139,7 @@ impl ErrorCode {
             InvalidQueryParameter => "InvalidQueryParameter",
             MalformedInput => "MalformedInput",
             RequestEntityTooLarge => "RequestEntityTooLarge",
+            ServiceUnavailable => "ServiceUnavailable",
             IncompleteSignature => "IncompleteSignature",
             InvalidClientTokenId => "InvalidClientTokenId",
             SignatureDoesNotMatch => "SignatureDoesNotMatch",
@@ -195,13 +200,16 @@ impl ErrorCode {
             | MissingAuthenticationToken
             | AuthorizationError => 403,
             RequestEntityTooLarge => 413,
+            ServiceUnavailable => 503,
             _ => 400,
         }
     }
 
     pub fn fault(self) -> Fault {
         match self {
-            ErrorCode::InternalServiceError | ErrorCode::InternalError => Fault::Receiver,
+            ErrorCode::InternalServiceError
+            | ErrorCode::InternalError
+            | ErrorCode::ServiceUnavailable => Fault::Receiver,
             _ => Fault::Sender,
         }
     }
@@ -244,6 +252,10 @@ impl ApiError {
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InternalServiceError, message)
     }
+    /// A temporary refusal (503): nothing was changed; retrying later works.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::ServiceUnavailable, message)
+    }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -278,6 +290,7 @@ mod tests {
                 | ErrorCode::InvalidQueryParameter
                 | ErrorCode::MalformedInput
                 | ErrorCode::RequestEntityTooLarge
+                | ErrorCode::ServiceUnavailable
                 | ErrorCode::IncompleteSignature
                 | ErrorCode::InvalidClientTokenId
                 | ErrorCode::SignatureDoesNotMatch
@@ -298,7 +311,7 @@ mod tests {
                 | ErrorCode::TagLimitExceeded => 1,
             }
         };
-        assert_eq!(ErrorCode::ALL.iter().map(|c| count(*c)).sum::<usize>(), 36);
+        assert_eq!(ErrorCode::ALL.iter().map(|c| count(*c)).sum::<usize>(), 37);
         assert_eq!(ErrorCode::from_code("Nope"), None);
     }
 }

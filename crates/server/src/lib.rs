@@ -58,6 +58,9 @@ pub struct Config {
     /// Repair damaged tsdb files at start instead of refusing to start
     /// (`--recover`; see `stratus_tsdb::Options::recover`).
     pub recover: bool,
+    /// Start on a `meta.redb` that fails its integrity check, letting redb
+    /// repair it (a copy is kept); see [`meta::MetaStore::open_recovering`].
+    pub recover_meta: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,13 +125,30 @@ async fn listen(config: &Config) -> Result<tokio::net::TcpListener, ServerError>
 
 /// Opens `<data-dir>/meta.redb`; its lock is what keeps two servers off one
 /// data directory, so a held lock is reported as exactly that.
-fn open_meta(data_dir: &std::path::Path) -> Result<meta::MetaStore, ServerError> {
+fn open_meta(data_dir: &std::path::Path, recover: bool) -> Result<meta::MetaStore, ServerError> {
     let path = data_dir.join(META_FILE);
-    meta::MetaStore::open(&path).map_err(|e| match e {
-        meta::MetaError::InUse(_) => ServerError::DataDirInUse {
-            data_dir: data_dir.to_path_buf(),
-            holder: fsutil::process_holding(&path),
-        },
+    let in_use = || ServerError::DataDirInUse {
+        data_dir: data_dir.to_path_buf(),
+        holder: fsutil::process_holding(&path),
+    };
+    // Another server on this data dir is named before the integrity check:
+    // that check reads a copy, and a live file's copy may be mid-commit.
+    if fsutil::process_holding(&path).is_some() {
+        return Err(in_use());
+    }
+    let opened = if recover {
+        meta::MetaStore::open_recovering(&path).map(|(meta, damage)| {
+            if let Some(damage) = damage {
+                tracing::warn!(%damage, "--recover-meta: meta.redb was repaired; a copy of the damaged file was kept beside it");
+            }
+            meta
+        })
+    } else {
+        meta::MetaStore::open_verified(&path)
+    };
+    opened.map_err(|e| match e {
+        // redb's lock: another process opened it after the check above.
+        meta::MetaError::Unavailable(_) if fsutil::process_holding(&path).is_some() => in_use(),
         e => e.into(),
     })
 }
@@ -176,7 +196,7 @@ pub async fn run(
             notify::email::DEFAULT_FROM
         );
     }
-    let meta = Arc::new(open_meta(&data_dir)?);
+    let meta = Arc::new(open_meta(&data_dir, config.recover_meta)?);
     let key_store = keys::KeyStore::open(meta.clone(), &data_dir.join("master.key"))?;
     let boot = bootstrap::admin_key(
         &meta,

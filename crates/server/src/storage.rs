@@ -32,6 +32,11 @@ const COMPACT_EVERY: Duration = Duration::from_secs(60);
 /// twice the size if this thread falls behind).
 const SEAL_CHECK_EVERY: Duration = Duration::from_millis(250);
 
+/// After a failed seal (a full disk), wait this long before the next try:
+/// the head keeps the data meanwhile, and the log gets one line per try
+/// rather than four a second.
+const SEAL_RETRY_AFTER: Duration = Duration::from_secs(10);
+
 fn spawn_background(db: Arc<tsdb::Db>) -> std::io::Result<(Sender<()>, JoinHandle<()>)> {
     let (stop, stopped) = mpsc::channel::<()>();
     let handle = std::thread::Builder::new()
@@ -39,14 +44,17 @@ fn spawn_background(db: Arc<tsdb::Db>) -> std::io::Result<(Sender<()>, JoinHandl
         .spawn(move || {
             // At start too: catch up on what came due while the server was down.
             let mut next_compaction = std::time::Instant::now();
+            let mut next_seal = std::time::Instant::now();
             loop {
                 // New series join the listing order here, not in the write
                 // that defined them nor in the next ListMetrics.
                 db.settle_listing();
-                if db.seal_due()
+                if std::time::Instant::now() >= next_seal
+                    && db.seal_due()
                     && let Err(e) = db.seal()
                 {
                     tracing::error!(error = %e, "tsdb seal failed; will retry");
+                    next_seal = std::time::Instant::now() + SEAL_RETRY_AFTER;
                 }
                 if std::time::Instant::now() >= next_compaction {
                     if let Err(e) = db.compact() {
@@ -89,7 +97,14 @@ pub fn metric_id(k: tsdb::SeriesKey) -> MetricId {
 
 fn storage_error(e: tsdb::Error) -> ApiError {
     tracing::error!(error = %e, "storage failure");
-    ApiError::internal(format!("Storage failure: {e}"))
+    match e {
+        // Nothing was stored and the engine recovers by itself (e.g. once
+        // the disk has room again): a 503 the SDKs and the agent retry.
+        tsdb::Error::WriteRefused(_) => ApiError::unavailable(format!(
+            "The request could not be stored and nothing of it was kept; retry later. {e}"
+        )),
+        e => ApiError::internal(format!("Storage failure: {e}")),
+    }
 }
 
 impl std::fmt::Debug for MetricStore {

@@ -65,14 +65,43 @@ pub fn run(args: FsckArgs) -> anyhow::Result<i32> {
     Ok(i32::from(after.damage_found() || meta_damaged))
 }
 
-/// The metadata store's check plugs in here; true when it found damage.
+/// Checks `meta.redb` (alarms, topics, keys) with the server's own
+/// [`verify_meta`](stratus_server::meta::verify_meta); true when it found
+/// damage. `--repair` leaves it alone: `stratus server --recover-meta` is
+/// the way out, since redb's repair may drop acknowledged changes.
 fn check_metadata_store(data_dir: &Path) -> bool {
-    // meta.redb: see stratus_server::meta verification (issue 12, disk-full
-    // branch) — call it here and print its findings like the tsdb's.
-    if data_dir.join("meta.redb").exists() {
-        println!("meta.redb: not checked by this build");
+    use stratus_server::meta::{MetaError, verify_meta};
+    let path = data_dir.join("meta.redb");
+    if !path.exists() {
+        println!("meta.redb: absent");
+        return false;
     }
-    false
+    match verify_meta(&path) {
+        Ok(report) => {
+            let records: u64 = report.tables.iter().map(|(_, n)| n).sum();
+            println!(
+                "meta.redb: ok ({} tables, {records} records, commit {}{})",
+                report.tables.len(),
+                report.commit,
+                if report.dropped_incomplete_commit {
+                    "; an incomplete, never acknowledged last commit is dropped"
+                } else {
+                    ""
+                }
+            );
+            false
+        }
+        Err(MetaError::Damaged { reason, .. }) => {
+            println!(
+                "meta.redb: damaged ({reason}); restore it from a backup or start the server once with --recover-meta"
+            );
+            true
+        }
+        Err(e) => {
+            println!("meta.redb: could not be checked: {e}");
+            true
+        }
+    }
 }
 
 fn print_report(root: &Path, report: &CheckReport) {

@@ -84,6 +84,12 @@ struct ServerArgs {
     /// Acknowledge writes before they are fsync'd. Unsafe: for benchmarks only.
     #[arg(long, hide = true)]
     no_fsync: bool,
+    /// Start even though <data-dir>/meta.redb fails its integrity check: keep a
+    /// copy of it (meta.redb.damaged-<unix time>) and let redb repair it, which
+    /// may drop recent alarms, topics or other changes. Without it the server
+    /// refuses to start on a damaged meta.redb.
+    #[arg(long, env = "STRATUS_RECOVER_META")]
+    recover_meta: bool,
 }
 
 impl ServerArgs {
@@ -112,6 +118,7 @@ impl ServerArgs {
             retention: file.retention,
             egress: file.notify,
             recover: self.recover || server.recover.unwrap_or(false),
+            recover_meta: self.recover_meta,
         })
     }
 }

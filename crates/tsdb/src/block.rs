@@ -485,6 +485,10 @@ pub struct BlockWriter {
     dir: PathBuf,
     id: u64,
     tmp: PathBuf,
+    /// Removes the temp file unless `finish` renamed it: a seal or
+    /// compaction that fails on a full disk must not leave its partial block
+    /// taking space until the next restart.
+    cleanup: RemoveOnDrop,
     w: BufWriter<File>,
     offset: u64,
     sections: Vec<SectionMeta>,
@@ -505,6 +509,7 @@ impl BlockWriter {
         let mut w = BlockWriter {
             dir: dir.to_owned(),
             id,
+            cleanup: RemoveOnDrop(Some(tmp.clone())),
             tmp,
             w: BufWriter::with_capacity(1 << 20, file),
             offset: 0,
@@ -591,10 +596,25 @@ impl BlockWriter {
         drop(file);
         let path = block_path(&self.dir, self.id);
         fs::rename(&self.tmp, &path).map_err(|e| Error::io(ctx("renaming"), e))?;
-        if fsync {
-            sync_dir(&self.dir)?;
+        self.cleanup.0 = None;
+        if fsync && let Err(e) = sync_dir(&self.dir) {
+            // The caller treats the block as not written and retries later:
+            // it must not stay behind beside its retry.
+            let _ = fs::remove_file(&path);
+            return Err(e);
         }
         Block::open(&path, self.id)
+    }
+}
+
+/// Removes a file when dropped, unless disarmed (set to `None`).
+struct RemoveOnDrop(Option<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = fs::remove_file(path);
+        }
     }
 }
 

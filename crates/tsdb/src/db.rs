@@ -15,17 +15,22 @@
 //! The fsync of a write happens *after* `inner` is released, so writers that
 //! queue up behind one another share one fsync (group commit, see
 //! [`crate::wal`]). A write is applied to the head in the same critical
-//! section as its WAL append: queries may observe it a few milliseconds
-//! before it is acknowledged, and a failed fsync poisons the database
-//! rather than un-applying it.
+//! section as its WAL append, so queries may observe it a few milliseconds
+//! before it is acknowledged. When its group's write or fsync fails, the
+//! write is refused and *undone* ([`Db::settle_unacked`]): its samples leave
+//! the head, the series it defined leave the index, its batch id is
+//! forgotten — before the writer hears of the refusal and before any later
+//! write is appended — and the WAL moves to a fresh segment by itself, so
+//! writes succeed again as soon as the disk has room.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Instant;
 
 use crate::aggregate::{Aggregate, Bucketer};
-use crate::batch_ids::{self, BATCH_IDS_FILE, BatchIds};
+use crate::batch_ids::{self, BATCH_IDS_FILE, BatchId, BatchIds};
+
 use crate::batch_keys::BatchKeys;
 use crate::block::{Block, BlockInfo, BlockWriter, Row, block_path};
 use crate::catalog::{CATALOG_FILE, Catalog};
@@ -69,6 +74,21 @@ struct Inner {
     /// Reused record buffer and the ids a write created.
     record: Vec<u8>,
     new_ids: Vec<SeriesId>,
+    /// Writes applied to the head whose WAL record may not be durable yet,
+    /// oldest first: what to undo if their flush fails.
+    unacked: VecDeque<Unacked>,
+    /// WAL flush failures already undone (see [`crate::wal::WalWriter::progress`]).
+    refusals_seen: usize,
+}
+
+/// What one write changed in memory, to undo it if its WAL flush fails.
+struct Unacked {
+    seq: u64,
+    /// The series of each sample pushed to the head, in batch order.
+    ids: Vec<SeriesId>,
+    /// Series this write defined.
+    new_ids: Vec<SeriesId>,
+    batch_id: Option<BatchId>,
 }
 
 impl Inner {
@@ -338,6 +358,8 @@ impl Db {
                 duplicate_batches: 0,
                 record: Vec::new(),
                 new_ids: Vec::new(),
+                unacked: VecDeque::new(),
+                refusals_seen: 0,
             }),
             seal: Mutex::new(SealState {
                 catalog,
@@ -384,7 +406,8 @@ impl Db {
         let (seq, seal_due) = {
             let mut guard = write(&self.inner);
             let inner = &mut *guard;
-            self.wal.check_healthy()?;
+            // Undo refused writes before this one lands behind them.
+            self.settle_unacked(inner);
             let stored_batch = match batch.batch_id {
                 Some(id) if inner.batch_ids.contains(&id) => {
                     inner.duplicate_batches += 1;
@@ -453,6 +476,12 @@ impl Db {
                 note_ts(&mut inner.last_ts, id, sample.timestamp_ms);
                 inner.head.push(id, sample.clone());
             }
+            inner.unacked.push_back(Unacked {
+                seq,
+                ids,
+                new_ids: inner.new_ids.clone(),
+                batch_id: stored_batch.map(|(id, _)| id),
+            });
             let due = if self.opts.seal_on_write {
                 inner.head_due(&self.opts)
             } else {
@@ -460,14 +489,22 @@ impl Db {
             };
             (seq, due)
         };
-        self.wal.commit(seq)?;
+        if let Err(e) = self.wal.commit(seq) {
+            // Undone before the caller hears of it: a query after the
+            // refusal never sees the batch.
+            self.settle_unacked(&mut write(&self.inner));
+            return Err(e);
+        }
         if self.order.queued() > SETTLE_AFTER {
             self.order.try_settle();
         }
         if seal_due {
-            // Another thread already sealing covers this head too.
+            // Another thread already sealing covers this head too. The write
+            // is durable whatever the seal does: a seal that fails (a full
+            // disk) keeps the head and is retried when next due, so its
+            // error must not make the caller retry a stored batch.
             if let Ok(state) = self.seal.try_lock() {
-                self.seal_locked(state)?;
+                let _ = self.seal_locked(state);
             }
         }
         Ok(Written::Stored)
@@ -737,14 +774,30 @@ impl Db {
         if let Some(why) = &state.poisoned {
             return Err(Error::Poisoned(why.clone()));
         }
-        let (frozen, covered_below, ids_snapshot) = {
-            let mut inner = write(&self.inner);
+        let (frozen, covered_below, ids_snapshot, (n, keys)) = {
+            let mut guard = write(&self.inner);
+            let inner = &mut *guard;
             inner.last_seal = Instant::now();
             if inner.head.is_empty() {
                 return Ok(());
             }
             // Rotate first: every record in older segments is in this head.
-            let covered_below = self.wal.rotate()?;
+            let rotated = self.wal.rotate();
+            // Every write so far is now durable (or refused and undone).
+            self.settle_unacked(inner);
+            let covered_below = rotated?;
+            debug_assert!(inner.unacked.is_empty());
+            // Series to catalog, taken while every one of them is durable:
+            // the catalog never names a series of a refused write. Writers
+            // only append to `uncataloged` (an undone write removes its own
+            // entries, which come after these), and forgetting runs under
+            // the seal lock we hold, so its first `n` entries stay put.
+            let keys: Vec<(SeriesId, Arc<SeriesKey>)> = inner
+                .uncataloged
+                .iter()
+                .filter_map(|&i| inner.index.key(i).map(|k| (i, k.clone())))
+                .collect();
+            let to_catalog = (inner.uncataloged.len(), keys);
             let frozen = Arc::new(std::mem::take(&mut inner.head));
             inner.sealing = Some(frozen.clone());
             // Taken after the rotation: holds every id the covered segments carry.
@@ -752,7 +805,7 @@ impl Db {
             let ids_snapshot = (!inner.batch_ids.is_empty()
                 || self.dir.join(BATCH_IDS_FILE).exists())
             .then(|| inner.batch_ids.snapshot());
-            (frozen, covered_below, ids_snapshot)
+            (frozen, covered_below, ids_snapshot, to_catalog)
         };
 
         // The batch ids and the catalog go first: a block must never be on
@@ -764,17 +817,6 @@ impl Db {
             None => Ok(()),
         };
         let outcome = ids_stored.and_then(|()| {
-            // Writers only append to `uncataloged`, and forgetting runs
-            // under the seal lock we hold, so its first `n` entries stay put.
-            let (n, keys) = {
-                let inner = read(&self.inner);
-                let keys: Vec<(SeriesId, Arc<SeriesKey>)> = inner
-                    .uncataloged
-                    .iter()
-                    .filter_map(|&i| inner.index.key(i).map(|k| (i, k.clone())))
-                    .collect();
-                (inner.uncataloged.len(), keys)
-            };
             state
                 .catalog
                 .append(keys.iter().map(|(i, k)| (*i, k.as_ref())))
@@ -798,7 +840,7 @@ impl Db {
             Err(e) => {
                 // Keep the data queryable and in the WAL; a later seal retries.
                 let frozen = Arc::try_unwrap(frozen).unwrap_or_else(|a| (*a).clone());
-                inner.head.absorb(frozen);
+                inner.head.absorb_older(frozen);
                 Err(e)
             }
         }
@@ -920,6 +962,75 @@ impl Db {
     pub fn close(self) -> Result<(), Error> {
         self.seal()?;
         self.wal.sync()
+    }
+}
+
+impl Db {
+    /// Forgets writes whose WAL record is durable and undoes those a failed
+    /// flush refused (newest first): their samples leave the head, the
+    /// series they defined leave the index (their ids are reusable: nothing
+    /// on disk names them, as the WAL was cut back and the catalog only
+    /// receives durable series), their batch ids are forgotten. Called under
+    /// the write lock, before every append and by a refused writer.
+    fn settle_unacked(&self, inner: &mut Inner) {
+        let (durable, refusals) = self.wal.progress();
+        if refusals != inner.refusals_seen {
+            inner.refusals_seen = refusals;
+            let mut touched = HashSet::new();
+            let mut removed = Vec::new();
+            while let Some(w) = inner.unacked.back() {
+                if !self.wal.is_refused(w.seq) {
+                    break;
+                }
+                let Some(w) = inner.unacked.pop_back() else {
+                    break;
+                };
+                for &id in w.ids.iter().rev() {
+                    inner.head.pop(id);
+                    touched.insert(id);
+                }
+                if let Some(id) = w.batch_id {
+                    inner.batch_ids.forget(&id);
+                }
+                removed.extend(w.new_ids);
+            }
+            if !removed.is_empty() {
+                let gone: HashSet<SeriesId> = removed.iter().copied().collect();
+                inner.uncataloged.retain(|id| !gone.contains(id));
+                rollback(&mut inner.index, &removed);
+            }
+            self.recompute_last_ts(inner, &touched);
+        }
+        while inner.unacked.front().is_some_and(|w| w.seq <= durable) {
+            inner.unacked.pop_front();
+        }
+    }
+
+    /// Sets `last_ts` of `ids` from the data they still have, after undone
+    /// writes (so a refused write cannot keep a series listed as active).
+    fn recompute_last_ts(&self, inner: &mut Inner, ids: &HashSet<SeriesId>) {
+        let mut newest: HashMap<SeriesId, i64> = ids.iter().map(|&id| (id, i64::MIN)).collect();
+        for (&id, ts) in newest.iter_mut() {
+            if inner.index.key(id).is_none() {
+                continue;
+            }
+            let heads = std::iter::once(&inner.head).chain(inner.sealing.as_deref());
+            for head in heads {
+                if let Some(max) = head.series(id).iter().map(|s| s.timestamp_ms).max() {
+                    *ts = (*ts).max(max);
+                }
+            }
+            for b in &inner.blocks {
+                if let Some(sec) = b.section(id) {
+                    *ts = (*ts).max(sec.max_ts);
+                }
+            }
+        }
+        for (id, ts) in newest {
+            if let Some(slot) = inner.last_ts.get_mut(id as usize) {
+                *slot = ts;
+            }
+        }
     }
 }
 

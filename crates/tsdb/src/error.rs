@@ -64,9 +64,16 @@ pub enum Error {
     /// The series id space (u32) is exhausted.
     #[error("cannot add a series: {0}")]
     TooManySeries(String),
-    /// An earlier WAL write or fsync failed; the database refuses writes
-    /// because it can no longer tell what reached the disk.
-    #[error("database is poisoned by an earlier WAL failure: {0}")]
+    /// A write was refused and nothing of it is stored or visible: its
+    /// group's WAL write or fsync failed (a full disk, an I/O error), or the
+    /// WAL could not yet open a fresh segment after such a failure. Writes
+    /// succeed again by themselves once the cause is gone.
+    #[error("write refused, nothing of it was stored: {0}")]
+    WriteRefused(String),
+    /// A failed seal or compaction could not clean up after itself; more of
+    /// them could make its leftovers look valid, so they stop until a restart
+    /// (whose recovery removes the leftovers). Writes are unaffected.
+    #[error("sealing and compaction stopped after a failed cleanup: {0}")]
     Poisoned(String),
 }
 

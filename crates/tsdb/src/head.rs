@@ -45,12 +45,31 @@ impl Head {
             .map(|(i, s)| (i as SeriesId, s.as_slice()))
     }
 
-    /// Moves every sample of `other` into `self` (undoing a failed seal).
-    pub fn absorb(&mut self, other: Head) {
-        for (i, samples) in other.series.into_iter().enumerate() {
-            for s in samples {
-                self.push(i as SeriesId, s);
-            }
+    /// Removes the newest sample of series `id` (undoing a refused write,
+    /// newest write first).
+    pub fn pop(&mut self, id: SeriesId) -> Option<Sample> {
+        let popped = self.series.get_mut(id as usize)?.pop();
+        if popped.is_some() {
+            self.samples -= 1;
         }
+        popped
+    }
+
+    /// Puts the samples of `older` (a head whose seal failed) back in front
+    /// of this head's, so every series stays in arrival order and the newest
+    /// writes stay at the end, where [`Self::pop`] undoes them.
+    pub fn absorb_older(&mut self, mut older: Head) {
+        if older.series.len() < self.series.len() {
+            older.series.resize_with(self.series.len(), Vec::new);
+        }
+        for (old, new) in older
+            .series
+            .iter_mut()
+            .zip(std::mem::take(&mut self.series))
+        {
+            old.extend(new);
+        }
+        older.samples += self.samples;
+        *self = older;
     }
 }

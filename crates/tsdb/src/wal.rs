@@ -18,8 +18,16 @@
 //! while later writers keep appending and wait on a condvar. One fsync
 //! therefore covers every batch appended while the previous one ran.
 //!
-//! A failed write or fsync poisons the log: the kernel may have dropped the
-//! dirty pages, so no later write can be acknowledged honestly.
+//! **A failed write or fsync** (a full disk, an I/O error) refuses every
+//! record not yet durable: the failed group and whatever was appended while
+//! it ran. None of them is acknowledged ([`Error::WriteRefused`]), and the
+//! segment is cut back at once to its last durable length, so a restart
+//! cannot replay them. After a failed fsync the kernel may have dropped the
+//! dirty pages and will not report that again, so the segment is never
+//! appended to or trusted again: the next append first opens a fresh segment
+//! (retrying on every append until that succeeds, e.g. once space returns).
+//! The caller learns which sequence numbers were refused through
+//! [`WalWriter::is_refused`] and [`WalWriter::progress`].
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -274,12 +282,80 @@ struct CommitState {
     /// Number of flushes (one fsync each when enabled): group-commit efficiency.
     flushes: u64,
     flushing: bool,
-    failure: Option<String>,
+    /// Why the current segment may not take more records (a failed write or
+    /// fsync); cleared once a fresh segment is open.
+    broken: Option<String>,
+    /// Sequence ranges `(after, through]` refused by failed flushes, with
+    /// the reason. One entry per failure; kept so that a waiter woken late
+    /// is never told a refused record is durable.
+    refused: Vec<(u64, u64, String)>,
+}
+
+impl CommitState {
+    fn refusal(&self, seq: u64) -> Option<&str> {
+        self.refused
+            .iter()
+            .rev()
+            .find(|(after, through, _)| seq > *after && seq <= *through)
+            .map(|(_, _, why)| why.as_str())
+    }
 }
 
 struct Segment {
     file: File,
     number: u64,
+    /// Bytes of the file known to be on disk (header + durable records).
+    durable_len: u64,
+    /// A failed flush could not cut the file back to `durable_len` yet.
+    needs_cut: bool,
+}
+
+impl Segment {
+    /// Cuts off whatever a failed flush left after the durable records, so
+    /// no refused record can be replayed after a restart.
+    fn cut_to_durable(&mut self, dir: &Path) -> Result<(), Error> {
+        use std::io::{Seek, SeekFrom};
+        let path = segment_path(dir, self.number);
+        let io = |e| {
+            Error::io(
+                format!("cutting {} after a failed write", path.display()),
+                e,
+            )
+        };
+        self.needs_cut = true;
+        self.file.set_len(self.durable_len).map_err(io)?;
+        self.file
+            .seek(SeekFrom::Start(self.durable_len))
+            .map_err(io)?;
+        self.needs_cut = false;
+        Ok(())
+    }
+
+    /// Ends this segment with its end marker (at the durable length) and
+    /// switches to a fresh segment `number + 1`. The marker is written only
+    /// after the new segment exists, so a failure leaves no newer segment
+    /// behind an unmarked one; a marker that could not be completed is cut
+    /// off again (if that fails too, `needs_cut` stays set).
+    fn close_and_start_next(&mut self, dir: &Path, fsync: bool) -> Result<(), Error> {
+        let next = self.number + 1;
+        let file = create_segment(dir, next, fsync)?;
+        let path = segment_path(dir, self.number);
+        let marked = put_end_marker(&mut self.file, self.durable_len, fsync)
+            .map_err(|e| Error::io(format!("closing {}", path.display()), e));
+        if let Err(e) = marked {
+            drop(file);
+            let _ = fs::remove_file(segment_path(dir, next));
+            let _ = self.cut_to_durable(dir);
+            return Err(e);
+        }
+        *self = Segment {
+            file,
+            number: next,
+            durable_len: SEGMENT_HEADER.len() as u64,
+            needs_cut: false,
+        };
+        Ok(())
+    }
 }
 
 /// The appending side of the log.
@@ -305,21 +381,29 @@ impl WalWriter {
                 durable: 0,
                 flushes: 0,
                 flushing: false,
-                failure: None,
+                broken: None,
+                refused: Vec::new(),
             }),
             flushed: Condvar::new(),
-            segment: Mutex::new(Segment { file, number }),
+            segment: Mutex::new(Segment {
+                file,
+                number,
+                durable_len: SEGMENT_HEADER.len() as u64,
+                needs_cut: false,
+            }),
         })
     }
 
     /// Frames `payload` into the pending buffer; returns its sequence number.
+    /// After a failed flush, first opens a fresh segment; while that fails
+    /// (the disk is still full) the record is refused.
     pub fn append(&self, payload: &[u8]) -> Result<u64, Error> {
         if payload.len() > MAX_PAYLOAD {
             return Err(Error::BatchTooLarge(payload.len()));
         }
         let mut st = lock(&self.state);
-        if let Some(f) = &st.failure {
-            return Err(Error::Poisoned(f.clone()));
+        if st.broken.is_some() {
+            st = self.repair(st)?;
         }
         st.pending.reserve(FRAME_HEADER + payload.len());
         put_frame(&mut st.pending, RECORD_MAGIC, payload);
@@ -333,62 +417,113 @@ impl WalWriter {
         (st.appended, st.flushes)
     }
 
-    pub fn check_healthy(&self) -> Result<(), Error> {
-        match &lock(&self.state).failure {
-            Some(f) => Err(Error::Poisoned(f.clone())),
-            None => Ok(()),
-        }
+    /// `(highest durable sequence, number of failed flushes so far)`. A
+    /// sequence at or below the first number is durable unless
+    /// [`Self::is_refused`]; a caller that saw the same failure count before
+    /// has already dealt with every refused one.
+    pub fn progress(&self) -> (u64, usize) {
+        let st = lock(&self.state);
+        (st.durable, st.refused.len())
     }
 
-    /// Blocks until record `seq` is written (and fsync'd when enabled).
+    /// Whether record `seq` was refused by a failed flush.
+    pub fn is_refused(&self, seq: u64) -> bool {
+        lock(&self.state).refusal(seq).is_some()
+    }
+
+    /// Blocks until record `seq` is written (and fsync'd when enabled), or
+    /// its flush failed.
     pub fn commit(&self, seq: u64) -> Result<(), Error> {
         let mut st = lock(&self.state);
         loop {
+            if let Some(why) = st.refusal(seq) {
+                return Err(Error::WriteRefused(why.to_owned()));
+            }
             if st.durable >= seq {
                 return Ok(());
-            }
-            if let Some(f) = &st.failure {
-                return Err(Error::Poisoned(f.clone()));
             }
             if st.flushing {
                 st = self.flushed.wait(st).unwrap_or_else(|e| e.into_inner());
                 continue;
             }
-            st = self.flush_as_leader(st, |_| Ok(()));
+            if let Some(why) = &st.broken {
+                // Unreachable in practice: a failure refuses every record
+                // not yet durable, and appends wait for a fresh segment.
+                return Err(Error::WriteRefused(why.clone()));
+            }
+            st = self.flush_as_leader(st, |_| Ok(())).0;
         }
     }
 
+    /// Replaces a segment a flush failed on with a fresh one (the old one is
+    /// cut back to its durable records first, if the failure could not).
+    fn repair<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, CommitState>,
+    ) -> Result<MutexGuard<'a, CommitState>, Error> {
+        while st.flushing {
+            st = self.flushed.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        if st.broken.is_none() {
+            return Ok(st);
+        }
+        let refuse = |e: Error| Error::WriteRefused(format!("the WAL cannot take writes yet: {e}"));
+        let mut seg = lock(&self.segment);
+        if seg.needs_cut {
+            seg.cut_to_durable(&self.dir).map_err(refuse)?;
+        }
+        // The old segment gets its end marker like any rotated one: an older
+        // segment without one reads as damaged at the next open.
+        seg.close_and_start_next(&self.dir, self.fsync)
+            .map_err(refuse)?;
+        drop(seg);
+        st.broken = None;
+        Ok(st)
+    }
+
     /// Takes the pending buffer, writes and syncs it, then runs `then` on the
-    /// segment (still holding it) and publishes the outcome.
+    /// segment (still holding it) and publishes the outcome. Returns the
+    /// state and the outcome: the flush's error, else `then`'s.
     fn flush_as_leader<'a>(
         &'a self,
         mut st: MutexGuard<'a, CommitState>,
         then: impl FnOnce(&mut Segment) -> Result<(), Error>,
-    ) -> MutexGuard<'a, CommitState> {
+    ) -> (MutexGuard<'a, CommitState>, Result<(), Error>) {
         st.flushing = true;
         let target = st.appended;
         let spare = std::mem::take(&mut st.spare);
         let mut buf = std::mem::replace(&mut st.pending, spare);
         drop(st);
 
-        let result = {
+        let (flushed, then_done) = {
             let mut seg = lock(&self.segment);
             let path = segment_path(&self.dir, seg.number);
             let io = |e| Error::io(format!("appending to {}", path.display()), e);
             let written = if buf.is_empty() {
                 Ok(())
             } else {
-                seg.file.write_all(&buf).map_err(io)
-            };
-            written
-                .and_then(|()| {
-                    if self.fsync && !buf.is_empty() {
+                seg.file.write_all(&buf).map_err(io).and_then(|()| {
+                    if self.fsync {
                         seg.file.sync_data().map_err(io)
                     } else {
                         Ok(())
                     }
                 })
-                .and_then(|()| then(&mut seg))
+            };
+            match written {
+                Ok(()) => {
+                    seg.durable_len += buf.len() as u64;
+                    (Ok(()), then(&mut seg))
+                }
+                Err(e) => {
+                    // Cut now, before any waiter hears of the refusal, so a
+                    // kill after the refusal cannot bring the records back.
+                    // If the cut fails, `repair` retries it before anything
+                    // else is appended.
+                    let _ = seg.cut_to_durable(&self.dir);
+                    (Err(e), Ok(()))
+                }
+            }
         };
 
         buf.clear();
@@ -396,44 +531,54 @@ impl WalWriter {
         st.spare = buf;
         st.flushing = false;
         st.flushes += 1;
-        match result {
-            Ok(()) => st.durable = st.durable.max(target),
-            Err(e) => st.failure = Some(e.to_string()),
-        }
+        let outcome = match flushed {
+            Ok(()) => {
+                st.durable = st.durable.max(target);
+                then_done
+            }
+            Err(e) => {
+                // Every record not yet durable is refused: this group and
+                // the ones appended while it was written.
+                let why = e.to_string();
+                let (after, through) = (st.durable, st.appended);
+                st.refused.push((after, through, why.clone()));
+                st.pending.clear();
+                st.broken = Some(why.clone());
+                Err(Error::WriteRefused(why))
+            }
+        };
         self.flushed.notify_all();
-        st
+        (st, outcome)
     }
 
     /// Flushes everything pending, then switches to segment `current + 1`.
     /// Returns the new segment number: every record appended before the
     /// call lives in a segment with a smaller number.
+    ///
+    /// A failed flush refuses the pending records (see the module doc); a
+    /// failure to create the new segment leaves the current one in use.
     pub fn rotate(&self) -> Result<u64, Error> {
         let mut st = lock(&self.state);
         while st.flushing {
             st = self.flushed.wait(st).unwrap_or_else(|e| e.into_inner());
         }
-        if let Some(f) = &st.failure {
-            return Err(Error::Poisoned(f.clone()));
+        if st.broken.is_some() {
+            st = self.repair(st)?;
         }
         let dir = self.dir.clone();
         let fsync = self.fsync;
         let mut new_number = 0;
-        let st = self.flush_as_leader(st, |seg| {
-            let path = segment_path(&dir, seg.number);
-            let io = |e| Error::io(format!("closing {}", path.display()), e);
-            let len = seg.file.metadata().map_err(io)?.len();
-            put_end_marker(&mut seg.file, len, fsync).map_err(io)?;
-            let next = seg.number + 1;
-            let file = create_segment(&dir, next, fsync)?;
-            seg.file = file;
-            seg.number = next;
-            new_number = next;
+        let (mut st, outcome) = self.flush_as_leader(st, |seg| {
+            seg.close_and_start_next(&dir, fsync)?;
+            new_number = seg.number;
             Ok(())
         });
-        match &st.failure {
-            Some(f) => Err(Error::Poisoned(f.clone())),
-            None => Ok(new_number),
+        if outcome.is_err() && lock(&self.segment).needs_cut {
+            // A half-written end marker could not be cut off: no record may
+            // follow it, so the segment takes no more until `repair`.
+            st.broken = Some("closing the WAL segment failed".to_owned());
         }
+        outcome.map(|()| new_number)
     }
 
     /// Makes sure everything appended so far is on disk (used by `close`).
@@ -468,6 +613,8 @@ pub fn remove_segments_below(dir: &Path, number: u64, fsync: bool) -> Result<(),
     Ok(())
 }
 
+/// Creates segment `number` with its header. On failure (a full disk)
+/// removes what it created, so the failure leaves nothing behind.
 fn create_segment(dir: &Path, number: u64, fsync: bool) -> Result<File, Error> {
     let path = segment_path(dir, number);
     let ctx = || format!("creating {}", path.display());
@@ -477,11 +624,16 @@ fn create_segment(dir: &Path, number: u64, fsync: bool) -> Result<File, Error> {
         .write(true)
         .open(&path)
         .map_err(|e| Error::io(ctx(), e))?;
-    file.write_all(&SEGMENT_HEADER)
-        .map_err(|e| Error::io(ctx(), e))?;
-    if fsync {
-        file.sync_all().map_err(|e| Error::io(ctx(), e))?;
-        sync_dir(dir)?;
+    let written = file
+        .write_all(&SEGMENT_HEADER)
+        .and_then(|()| if fsync { file.sync_all() } else { Ok(()) });
+    if let Err(e) = written
+        .map_err(|e| Error::io(ctx(), e))
+        .and_then(|()| if fsync { sync_dir(dir) } else { Ok(()) })
+    {
+        drop(file);
+        let _ = fs::remove_file(&path);
+        return Err(e);
     }
     Ok(file)
 }

@@ -17,7 +17,11 @@ pub const PENDING: Table = Table::new("alarm_pending_actions");
 
 pub fn meta_error(e: meta::MetaError) -> ApiError {
     tracing::error!(error = %e, "alarm store failure");
-    ApiError::internal(format!("Metadata store failure: {e}"))
+    match e {
+        // A full disk: nothing changed, and the store recovers by itself.
+        e @ meta::MetaError::Unavailable(_) => ApiError::unavailable(e.to_string()),
+        e => ApiError::internal(format!("Metadata store failure: {e}")),
+    }
 }
 
 /// How long history items are kept (AWS keeps about two weeks).

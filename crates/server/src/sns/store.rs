@@ -89,7 +89,11 @@ pub fn new_token() -> ApiResult<String> {
 
 /// Storage failures are the service's fault.
 pub fn internal(e: meta::MetaError) -> ApiError {
-    ApiError::new(ErrorCode::InternalError, e.to_string())
+    match e {
+        // A full disk: nothing changed, and the store recovers by itself.
+        e @ meta::MetaError::Unavailable(_) => ApiError::unavailable(e.to_string()),
+        e => ApiError::new(ErrorCode::InternalError, e.to_string()),
+    }
 }
 
 pub fn get_topic(meta: &MetaStore, arn: &str) -> ApiResult<Option<TopicRecord>> {
