@@ -11,9 +11,11 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
+# Pinned: the asset paths in crates/stratus/Cargo.toml follow this version's rules.
+CARGO_DEB_VERSION=3.8.0
 if ! cargo deb --version >/dev/null 2>&1; then
-  echo "build-deb: installing cargo-deb (cargo install --locked cargo-deb)"
-  cargo install --locked cargo-deb
+  echo "build-deb: installing cargo-deb $CARGO_DEB_VERSION (cargo install --locked)"
+  cargo install --locked cargo-deb --version "$CARGO_DEB_VERSION"
 fi
 cargo build --release -p stratus
 cargo build --profile agent -p stratus-agent
