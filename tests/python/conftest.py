@@ -97,6 +97,8 @@ class StratusServer:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.extra_env = env or {}
+        # Runs in the child before exec (e.g. to set a hard resource limit).
+        self.preexec_fn = None
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
         self.starts = 0
@@ -134,6 +136,7 @@ class StratusServer:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=clean_env(RUST_BACKTRACE="1", **self.extra_env),
+            preexec_fn=self.preexec_fn,
         )
         log.close()
         self.starts += 1

@@ -9,6 +9,11 @@
 //! public_url = "https://stratus.example.com"
 //! smtp_url = "smtp://relay.example.com:587?tls=starttls"
 //! smtp_from = "Stratus <stratus@example.com>"
+//! header_read_timeout = "10s"   # connection limits (defaults shown; see README)
+//! idle_timeout = "2m"
+//! body_read_timeout = "1m"
+//! max_connections = 16384       # default: the open-file limit less a reserve
+//! max_connections_per_ip = 4096
 //!
 //! [retention]           # all optional; defaults are CloudWatch's
 //! raw = "3h"
@@ -44,6 +49,27 @@ pub struct ServerSection {
     pub public_url: Option<String>,
     pub smtp_url: Option<String>,
     pub smtp_from: Option<String>,
+    pub header_read_timeout: Option<Duration>,
+    pub idle_timeout: Option<Duration>,
+    pub body_read_timeout: Option<Duration>,
+    pub max_connections: Option<usize>,
+    pub max_connections_per_ip: Option<usize>,
+}
+
+impl ServerSection {
+    /// The connection limits: the file's where set, else the defaults.
+    pub fn connection_limits(&self) -> crate::connections::Limits {
+        let d = crate::connections::Limits::default();
+        crate::connections::Limits {
+            header_read_timeout: self.header_read_timeout.unwrap_or(d.header_read_timeout),
+            idle_timeout: self.idle_timeout.unwrap_or(d.idle_timeout),
+            body_read_timeout: self.body_read_timeout.unwrap_or(d.body_read_timeout),
+            max_connections: self.max_connections.or(d.max_connections),
+            max_connections_per_ip: self
+                .max_connections_per_ip
+                .unwrap_or(d.max_connections_per_ip),
+        }
+    }
 }
 
 /// Why a config file was refused.
@@ -67,7 +93,18 @@ pub enum ConfigFileError {
 /// The longest retention accepted (keeps millisecond arithmetic far from overflow).
 const MAX_RETENTION: Duration = Duration::from_secs(100 * 365 * 86_400);
 
-const SERVER_KEYS: [&str; 5] = ["listen", "data_dir", "public_url", "smtp_url", "smtp_from"];
+const SERVER_KEYS: [&str; 10] = [
+    "listen",
+    "data_dir",
+    "public_url",
+    "smtp_url",
+    "smtp_from",
+    "header_read_timeout",
+    "idle_timeout",
+    "body_read_timeout",
+    "max_connections",
+    "max_connections_per_ip",
+];
 const RETENTION_KEYS: [(&str, Resolution); 4] = [
     ("raw", Resolution::Raw),
     ("one_minute", Resolution::OneMinute),
@@ -171,6 +208,11 @@ fn server_section(table: &toml::Table) -> Result<ServerSection, ParseError> {
             "public_url" => s.public_url = Some(text()?),
             "smtp_url" => s.smtp_url = Some(text()?),
             "smtp_from" => s.smtp_from = Some(text()?),
+            "header_read_timeout" => s.header_read_timeout = Some(timeout(&path, value)?),
+            "idle_timeout" => s.idle_timeout = Some(timeout(&path, value)?),
+            "body_read_timeout" => s.body_read_timeout = Some(timeout(&path, value)?),
+            "max_connections" => s.max_connections = Some(count(&path, value)?),
+            "max_connections_per_ip" => s.max_connections_per_ip = Some(count(&path, value)?),
             _ => {
                 return Err(unknown(
                     &path,
@@ -180,6 +222,33 @@ fn server_section(table: &toml::Table) -> Result<ServerSection, ParseError> {
         }
     }
     Ok(s)
+}
+
+/// Connection timeouts: a humane duration of at most a day.
+fn timeout(path: &str, value: &toml::Value) -> Result<Duration, ParseError> {
+    let d = parse_duration(string(path, value)?).map_err(|m| ParseError::at(path, m))?;
+    if d > Duration::from_secs(86_400) {
+        return Err(ParseError::at(path, "longer than a day"));
+    }
+    Ok(d)
+}
+
+/// Connection counts: a positive integer.
+fn count(path: &str, value: &toml::Value) -> Result<usize, ParseError> {
+    value
+        .as_integer()
+        .filter(|n| *n >= 1)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| {
+            let found = match value.as_integer() {
+                Some(n) => n.to_string(),
+                None => format!("a {}", value.type_str()),
+            };
+            ParseError::at(
+                path,
+                format!("expected a whole number of at least 1, found {found}"),
+            )
+        })
 }
 
 fn retention_section(table: &toml::Table) -> Result<Retention, ParseError> {
@@ -314,6 +383,48 @@ mod tests {
         let c = parse("").unwrap();
         assert_eq!(c, FileConfig::default());
         assert_eq!(c.retention, Retention::default());
+    }
+
+    #[test]
+    fn connection_limits_are_read_and_checked() {
+        let c = parse(
+            r#"
+            [server]
+            header_read_timeout = "5s"
+            idle_timeout = "3m"
+            body_read_timeout = "30s"
+            max_connections = 2000
+            max_connections_per_ip = 100
+            "#,
+        )
+        .unwrap();
+        let l = c.server.connection_limits();
+        assert_eq!(l.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(l.idle_timeout, Duration::from_secs(180));
+        assert_eq!(l.body_read_timeout, Duration::from_secs(30));
+        assert_eq!(
+            (l.max_connections, l.max_connections_per_ip),
+            (Some(2000), 100)
+        );
+        assert_eq!(
+            parse("").unwrap().server.connection_limits(),
+            crate::connections::Limits::default()
+        );
+        for (text, key) in [
+            ("[server]\nidle_timeout = 120", "server.idle_timeout"),
+            ("[server]\nidle_timeout = \"0s\"", "server.idle_timeout"),
+            (
+                "[server]\nheader_read_timeout = \"2d\"",
+                "server.header_read_timeout",
+            ),
+            ("[server]\nmax_connections = 0", "server.max_connections"),
+            (
+                "[server]\nmax_connections_per_ip = \"9\"",
+                "server.max_connections_per_ip",
+            ),
+        ] {
+            assert_eq!(refused(text).key, key, "{text}");
+        }
     }
 
     #[test]

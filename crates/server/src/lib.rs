@@ -13,6 +13,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod cloudwatch;
 pub mod config_file;
+pub mod connections;
 pub mod console;
 pub mod dashboards;
 pub mod fsutil;
@@ -53,6 +54,8 @@ pub struct Config {
     pub smtp_from: Option<String>,
     /// How long metric data is kept at each resolution (default: CloudWatch's).
     pub retention: stratus_tsdb::Retention,
+    /// Connection timeouts and caps (`[server]` in the config file).
+    pub connections: connections::Limits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -160,15 +163,17 @@ pub async fn run(
         admin_key_id: boot.created_key_id,
     });
     let scheduler = alarms::scheduler::spawn(state.clone());
-    let served = axum::serve(listener, app::router(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(ServerError::Serve);
+    connections::serve(
+        listener,
+        app::router(state.clone()),
+        config.connections,
+        shutdown,
+    )
+    .await;
     // Alarms first (they enqueue notifications), then the delivery worker.
     scheduler.abort();
     let _ = scheduler.await;
     worker.shutdown().await;
-    served?;
     tracing::info!("shutting down: sealing storage");
     let st = state.clone();
     tokio::task::spawn_blocking(move || st.metrics.shutdown())

@@ -84,6 +84,7 @@ impl ServerArgs {
         };
         let server = file.server;
         Ok(stratus_server::Config {
+            connections: server.connection_limits(),
             data_dir: self
                 .data_dir
                 .or(server.data_dir)
