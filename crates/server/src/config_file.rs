@@ -14,6 +14,8 @@
 //! body_read_timeout = "1m"
 //! max_connections = 16384       # default: the open-file limit less a reserve
 //! max_connections_per_ip = 4096
+//! tls_cert = "/etc/stratus/cert.pem"   # serve HTTPS (both or neither)
+//! tls_key = "/etc/stratus/key.pem"
 //!
 //! [retention]           # all optional; defaults are CloudWatch's
 //! raw = "3h"
@@ -54,9 +56,19 @@ pub struct ServerSection {
     pub body_read_timeout: Option<Duration>,
     pub max_connections: Option<usize>,
     pub max_connections_per_ip: Option<usize>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl ServerSection {
+    /// The TLS certificate and key, when the file names both.
+    pub fn tls_files(&self) -> Option<crate::tls::TlsFiles> {
+        Some(crate::tls::TlsFiles {
+            cert: self.tls_cert.clone()?,
+            key: self.tls_key.clone()?,
+        })
+    }
+
     /// The connection limits: the file's where set, else the defaults.
     pub fn connection_limits(&self) -> crate::connections::Limits {
         let d = crate::connections::Limits::default();
@@ -93,7 +105,7 @@ pub enum ConfigFileError {
 /// The longest retention accepted (keeps millisecond arithmetic far from overflow).
 const MAX_RETENTION: Duration = Duration::from_secs(100 * 365 * 86_400);
 
-const SERVER_KEYS: [&str; 10] = [
+const SERVER_KEYS: [&str; 12] = [
     "listen",
     "data_dir",
     "public_url",
@@ -104,6 +116,8 @@ const SERVER_KEYS: [&str; 10] = [
     "body_read_timeout",
     "max_connections",
     "max_connections_per_ip",
+    "tls_cert",
+    "tls_key",
 ];
 const RETENTION_KEYS: [(&str, Resolution); 4] = [
     ("raw", Resolution::Raw),
@@ -213,6 +227,8 @@ fn server_section(table: &toml::Table) -> Result<ServerSection, ParseError> {
             "body_read_timeout" => s.body_read_timeout = Some(timeout(&path, value)?),
             "max_connections" => s.max_connections = Some(count(&path, value)?),
             "max_connections_per_ip" => s.max_connections_per_ip = Some(count(&path, value)?),
+            "tls_cert" => s.tls_cert = Some(PathBuf::from(text()?)),
+            "tls_key" => s.tls_key = Some(PathBuf::from(text()?)),
             _ => {
                 return Err(unknown(
                     &path,
@@ -220,6 +236,17 @@ fn server_section(table: &toml::Table) -> Result<ServerSection, ParseError> {
                 ));
             }
         }
+    }
+    if s.tls_cert.is_some() != s.tls_key.is_some() {
+        let (set, missing) = if s.tls_cert.is_some() {
+            ("tls_cert", "tls_key")
+        } else {
+            ("tls_key", "tls_cert")
+        };
+        return Err(ParseError::at(
+            format!("server.{set}"),
+            format!("needs server.{missing} as well"),
+        ));
     }
     Ok(s)
 }

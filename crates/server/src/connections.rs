@@ -256,12 +256,12 @@ impl RateLimitedLog {
 
 /// The I/O of one connection: a read that brings the first bytes of a new
 /// request head starts that head's timeout.
-struct TrackedIo {
-    inner: TcpStream,
+struct TrackedIo<S> {
+    inner: S,
     activity: Arc<Activity>,
 }
 
-impl AsyncRead for TrackedIo {
+impl<S: AsyncRead + Unpin> AsyncRead for TrackedIo<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -277,7 +277,7 @@ impl AsyncRead for TrackedIo {
     }
 }
 
-impl AsyncWrite for TrackedIo {
+impl<S: AsyncWrite + Unpin> AsyncWrite for TrackedIo<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -394,6 +394,7 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
+    tls: Option<Arc<crate::tls::Reloadable>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let registry = Arc::new(Registry {
@@ -447,6 +448,7 @@ pub async fn serve(
             router: router.clone(),
             limits,
             stop: stop_rx.clone(),
+            tls: tls.as_ref().map(|t| t.acceptor()),
         };
         tokio::spawn(conn.run());
     }
@@ -465,27 +467,82 @@ struct Connection {
     router: Router,
     limits: Limits,
     stop: watch::Receiver<bool>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl Connection {
     async fn run(mut self) {
+        let stream = self.stream;
+        match self.tls.take() {
+            None => {
+                Self::serve(
+                    stream,
+                    self.peer,
+                    &self.activity,
+                    self.router,
+                    self.limits,
+                    self.stop,
+                )
+                .await;
+            }
+            Some(acceptor) => {
+                // The handshake counts as reading the request head: same
+                // timeout, and evictable meanwhile.
+                let handshake =
+                    tokio::time::timeout(self.limits.header_read_timeout, acceptor.accept(stream));
+                let accepted = tokio::select! {
+                    accepted = handshake => accepted,
+                    () = self.activity.evicted.notified() => Ok(Err(io::ErrorKind::ConnectionAborted.into())),
+                };
+                match accepted {
+                    Ok(Ok(tls)) => {
+                        Self::serve(
+                            tls,
+                            self.peer,
+                            &self.activity,
+                            self.router,
+                            self.limits,
+                            self.stop,
+                        )
+                        .await;
+                    }
+                    Ok(Err(e)) => {
+                        tracing::debug!(peer = %self.peer, error = %e, "TLS handshake failed");
+                    }
+                    Err(_) => tracing::debug!(peer = %self.peer, "TLS handshake timed out"),
+                }
+            }
+        }
+        self.registry.release(self.id);
+    }
+
+    async fn serve<S>(
+        stream: S,
+        peer: SocketAddr,
+        activity: &Arc<Activity>,
+        router: Router,
+        limits: Limits,
+        mut stop: watch::Receiver<bool>,
+    ) where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let io = TokioIo::new(TrackedIo {
-            inner: self.stream,
-            activity: self.activity.clone(),
+            inner: stream,
+            activity: activity.clone(),
         });
         let service = TowerToHyperService::new(Tracked {
-            router: self.router,
-            activity: self.activity.clone(),
-            body_read_timeout: self.limits.body_read_timeout,
+            router,
+            activity: activity.clone(),
+            body_read_timeout: limits.body_read_timeout,
         });
         let mut builder = hyper::server::conn::http1::Builder::new();
         // The head timeout is ours (hyper's would also cut idle keep-alive
         // connections at the same, short, deadline).
         builder.header_read_timeout(None).keep_alive(true);
         let mut conn = pin!(builder.serve_connection(io, service));
-        let sleep = tokio::time::sleep_until(self.activity.deadline(&self.limits).into());
+        let sleep = tokio::time::sleep_until(activity.deadline(&limits).into());
         let mut sleep = pin!(sleep);
-        let mut stopping = *self.stop.borrow();
+        let mut stopping = *stop.borrow();
         if stopping {
             conn.as_mut().graceful_shutdown();
         }
@@ -493,12 +550,12 @@ impl Connection {
             tokio::select! {
                 result = conn.as_mut() => {
                     if let Err(e) = result {
-                        tracing::debug!(peer = %self.peer, error = %e, "connection ended with an error");
+                        tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
                     }
                     break;
                 }
                 () = &mut sleep => {
-                    let deadline = self.activity.deadline(&self.limits);
+                    let deadline = activity.deadline(&limits);
                     if deadline <= Instant::now() {
                         // Head too slow, or idle too long: close (dropping
                         // the connection closes the socket).
@@ -506,8 +563,8 @@ impl Connection {
                     }
                     sleep.as_mut().reset(deadline.into());
                 }
-                () = self.activity.evicted.notified() => break,
-                changed = self.stop.changed(), if !stopping => {
+                () = activity.evicted.notified() => break,
+                changed = stop.changed(), if !stopping => {
                     // Sender gone also means the server is stopping.
                     let _ = changed;
                     stopping = true;
@@ -515,7 +572,6 @@ impl Connection {
                 }
             }
         }
-        self.registry.release(self.id);
     }
 }
 

@@ -25,6 +25,7 @@ pub mod sns;
 pub mod state;
 pub mod storage;
 pub mod tags;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -56,6 +57,8 @@ pub struct Config {
     pub retention: stratus_tsdb::Retention,
     /// Connection timeouts and caps (`[server]` in the config file).
     pub connections: connections::Limits,
+    /// Serve HTTPS with this certificate and key (reloaded on SIGHUP).
+    pub tls: Option<tls::TlsFiles>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,12 +83,16 @@ pub enum ServerError {
     Serve(std::io::Error),
     #[error(transparent)]
     Notify(#[from] notify::ConfigError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 /// A started server: its bound address and what a user needs to connect.
 #[derive(Debug)]
 pub struct Started {
     pub addr: SocketAddr,
+    /// The port speaks HTTPS.
+    pub tls: bool,
     pub credentials_file: PathBuf,
     pub config_file: PathBuf,
     pub admin_key_id: Option<String>,
@@ -122,6 +129,11 @@ pub async fn run(
             .await
             .map_err(|e| ServerError::Storage(e.to_string()))??
     };
+    // Certificate problems stop start-up before the port opens.
+    let tls = match &config.tls {
+        Some(files) => Some(Arc::new(tls::Reloadable::open(files.clone())?)),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServerError::Listen {
@@ -133,7 +145,10 @@ pub async fn run(
         .public_url
         .clone()
         .map(|u| u.trim_end_matches('/').to_string())
-        .unwrap_or_else(|| format!("http://{addr}"));
+        .unwrap_or_else(|| {
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            format!("{scheme}://{addr}")
+        });
     let notifier = notify::Notifier::new(meta.clone(), &data_dir);
     let state = Arc::new(state::AppState {
         keys: key_store,
@@ -158,18 +173,27 @@ pub async fn run(
     let worker = state.notifier.start_worker(&delivery_config)?;
     on_started(&Started {
         addr,
+        tls: tls.is_some(),
         credentials_file: boot.credentials_file,
         config_file: boot.config_file,
         admin_key_id: boot.created_key_id,
     });
     let scheduler = alarms::scheduler::spawn(state.clone());
+    let reloader = match &tls {
+        Some(t) => Some(t.clone().reload_on_sighup().map_err(ServerError::Serve)?),
+        None => None,
+    };
     connections::serve(
         listener,
         app::router(state.clone()),
         config.connections,
+        tls,
         shutdown,
     )
     .await;
+    if let Some(r) = reloader {
+        r.abort();
+    }
     // Alarms first (they enqueue notifications), then the delivery worker.
     scheduler.abort();
     let _ = scheduler.await;

@@ -69,6 +69,13 @@ struct ServerArgs {
     /// The From of notification emails. Default: "Stratus Notifications <no-reply@localhost>".
     #[arg(long, env = "STRATUS_SMTP_FROM")]
     smtp_from: Option<String>,
+    /// Serve HTTPS: PEM certificate chain (server certificate first). Needs
+    /// --tls-key. SIGHUP re-reads both files (renewals without a restart).
+    #[arg(long, env = "STRATUS_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "STRATUS_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Acknowledge writes before they are fsync'd. Unsafe: for benchmarks only.
     #[arg(long, hide = true)]
     no_fsync: bool,
@@ -85,6 +92,10 @@ impl ServerArgs {
         let server = file.server;
         Ok(stratus_server::Config {
             connections: server.connection_limits(),
+            tls: match (self.tls_cert, self.tls_key) {
+                (Some(cert), Some(key)) => Some(stratus_server::tls::TlsFiles { cert, key }),
+                _ => server.tls_files(),
+            },
             data_dir: self
                 .data_dir
                 .or(server.data_dir)
@@ -213,7 +224,8 @@ where
 }
 
 fn print_banner(s: &stratus_server::Started, quick_start: bool) {
-    let endpoint = format!("http://{}", s.addr);
+    let scheme = if s.tls { "https" } else { "http" };
+    let endpoint = format!("{scheme}://{}", s.addr);
     let creds = s.credentials_file.display();
     let conf = s.config_file.display();
     println!("Stratus is listening on {endpoint}");
