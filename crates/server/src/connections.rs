@@ -14,7 +14,7 @@
 //! is busy is the new one closed at once. So a flood of idle sockets never
 //! locks out a real client, it only churns other idle sockets.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -122,16 +122,18 @@ struct Entry {
 #[derive(Default)]
 struct Table {
     conns: HashMap<u64, Entry>,
-    per_ip: HashMap<IpAddr, usize>,
+    /// Each address's connections, so the per-address cap looks only at
+    /// that address's (at most `max_per_ip`) when it must pick one to close.
+    per_ip: HashMap<IpAddr, HashSet<u64>>,
     next_id: u64,
 }
 
 impl Table {
     fn remove(&mut self, id: u64) -> Option<Entry> {
         let entry = self.conns.remove(&id)?;
-        if let Some(n) = self.per_ip.get_mut(&entry.ip) {
-            *n -= 1;
-            if *n == 0 {
+        if let Some(ids) = self.per_ip.get_mut(&entry.ip) {
+            ids.remove(&id);
+            if ids.is_empty() {
                 self.per_ip.remove(&entry.ip);
             }
         }
@@ -141,12 +143,24 @@ impl Table {
     /// The connection without a request in progress that has waited longest
     /// (among those from `ip` when given).
     fn oldest_waiting(&self, ip: Option<IpAddr>) -> Option<u64> {
-        self.conns
-            .iter()
-            .filter(|(_, e)| ip.is_none_or(|ip| e.ip == ip))
-            .filter(|(_, e)| e.activity.phase.load(Ordering::Acquire) != PHASE_BUSY)
-            .min_by_key(|(_, e)| e.activity.since_ms.load(Ordering::Relaxed))
-            .map(|(id, _)| *id)
+        let waiting = |e: &Entry| e.activity.phase.load(Ordering::Acquire) != PHASE_BUSY;
+        let since = |e: &Entry| e.activity.since_ms.load(Ordering::Relaxed);
+        match ip {
+            Some(ip) => self
+                .per_ip
+                .get(&ip)?
+                .iter()
+                .filter_map(|id| Some((*id, self.conns.get(id)?)))
+                .filter(|(_, e)| waiting(e))
+                .min_by_key(|(_, e)| since(e))
+                .map(|(id, _)| id),
+            None => self
+                .conns
+                .iter()
+                .filter(|(_, e)| waiting(e))
+                .min_by_key(|(_, e)| since(e))
+                .map(|(id, _)| *id),
+        }
     }
 }
 
@@ -167,7 +181,7 @@ enum Admission {
 impl Registry {
     fn admit(&self, ip: IpAddr) -> Admission {
         let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
-        let from_ip = t.per_ip.get(&ip).copied().unwrap_or(0);
+        let from_ip = t.per_ip.get(&ip).map_or(0, HashSet::len);
         let full = if from_ip >= self.max_per_ip {
             Some(Some(ip))
         } else if t.conns.len() >= self.max_total {
@@ -204,7 +218,7 @@ impl Registry {
                 activity: activity.clone(),
             },
         );
-        *t.per_ip.entry(ip).or_insert(0) += 1;
+        t.per_ip.entry(ip).or_default().insert(id);
         Admission::Admitted(id, activity)
     }
 
@@ -611,7 +625,10 @@ mod tests {
         assert!(third > first);
         let t = r.table.lock().unwrap();
         assert!(!t.conns.contains_key(&first));
-        assert_eq!((t.per_ip[&A], t.per_ip[&B], t.conns.len()), (2, 1, 3));
+        assert_eq!(
+            (t.per_ip[&A].len(), t.per_ip[&B].len(), t.conns.len()),
+            (2, 1, 3)
+        );
         drop(t);
         // The evicted connection's task is told (the permit is stored).
         let fut = a1.evicted.notified();
@@ -636,7 +653,10 @@ mod tests {
         b1.set(PHASE_IDLE);
         let (_, _c) = admitted(&r, A);
         let t = r.table.lock().unwrap();
-        assert_eq!((t.per_ip.get(&A), t.per_ip.get(&B)), (Some(&2), None));
+        assert_eq!(
+            (t.per_ip.get(&A).map(HashSet::len), t.per_ip.get(&B)),
+            (Some(2), None)
+        );
     }
 
     #[test]
