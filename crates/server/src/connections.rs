@@ -62,6 +62,24 @@ impl Default for Limits {
     }
 }
 
+/// Pending connections the kernel may queue before `accept` (it caps this
+/// at `net.core.somaxconn`, 4,096 on current kernels). tokio's default, 1,024,
+/// overflowed when 2,000 sockets connected at once on a loaded machine: the
+/// dropped SYNs were retried after 1 s.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds the server's listening socket (SO_REUSEADDR, as std's bind sets it).
+pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Upper bound of the derived overall cap.
 const MAX_CONNECTIONS_CEILING: usize = 65_536;
 
@@ -558,7 +576,7 @@ impl Connection {
         let mut sleep = pin!(sleep);
         let mut stopping = *stop.borrow();
         if stopping {
-            conn.as_mut().graceful_shutdown();
+            return;
         }
         loop {
             tokio::select! {
@@ -582,6 +600,12 @@ impl Connection {
                     // Sender gone also means the server is stopping.
                     let _ = changed;
                     stopping = true;
+                    // A half-received head is no request yet: close it now
+                    // rather than wait out its timeout. A request being
+                    // served finishes; an idle connection hyper closes.
+                    if activity.phase.load(Ordering::Acquire) == PHASE_HEAD {
+                        break;
+                    }
                     conn.as_mut().graceful_shutdown();
                 }
             }

@@ -134,12 +134,10 @@ pub async fn run(
         Some(files) => Some(Arc::new(tls::Reloadable::open(files.clone())?)),
         None => None,
     };
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| ServerError::Listen {
-            addr: config.listen,
-            source,
-        })?;
+    let listener = connections::bind(config.listen).map_err(|source| ServerError::Listen {
+        addr: config.listen,
+        source,
+    })?;
     let addr = listener.local_addr().map_err(ServerError::Serve)?;
     let public_url = config
         .public_url
