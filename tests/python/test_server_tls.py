@@ -132,3 +132,14 @@ def test_a_missing_certificate_stops_start_up(make_server, tmp_path):
         server.start()
     assert "absent.pem" in str(ei.value), ei.value
     assert not server.running()
+
+
+def test_sighup_without_tls_leaves_the_server_running(make_server):
+    """`systemctl reload` sends SIGHUP whatever the config: without TLS it must not
+    stop the server (SIGHUP's default action would)."""
+    server = make_server()
+    server.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "nothing to reload" in server.log_tail(), timeout=10, what="the SIGHUP log line")
+    assert server.running()
+    server.client().list_metrics()
+    assert server.stop() == 0

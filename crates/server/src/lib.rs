@@ -134,6 +134,9 @@ pub async fn run(
         Some(files) => Some(Arc::new(tls::Reloadable::open(files.clone())?)),
         None => None,
     };
+    // SIGHUP's handler is in place before the port opens: its default action
+    // would stop the server.
+    let reloader = tls::reload_on_sighup(tls.clone()).map_err(ServerError::Serve)?;
     let listener = connections::bind(config.listen).map_err(|source| ServerError::Listen {
         addr: config.listen,
         source,
@@ -177,10 +180,6 @@ pub async fn run(
         admin_key_id: boot.created_key_id,
     });
     let scheduler = alarms::scheduler::spawn(state.clone());
-    let reloader = match &tls {
-        Some(t) => Some(t.clone().reload_on_sighup().map_err(ServerError::Serve)?),
-        None => None,
-    };
     connections::serve(
         listener,
         app::router(state.clone()),
@@ -189,9 +188,7 @@ pub async fn run(
         shutdown,
     )
     .await;
-    if let Some(r) = reloader {
-        r.abort();
-    }
+    reloader.abort();
     // Alarms first (they enqueue notifications), then the delivery worker.
     scheduler.abort();
     let _ = scheduler.await;

@@ -99,25 +99,33 @@ impl Reloadable {
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = TlsAcceptor::from(config);
         Ok(())
     }
+}
 
-    /// Reloads on every SIGHUP, logging the outcome, until the runtime stops.
-    pub fn reload_on_sighup(self: Arc<Self>) -> std::io::Result<tokio::task::JoinHandle<()>> {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut hangup = signal(SignalKind::hangup())?;
-        Ok(tokio::spawn(async move {
-            while hangup.recv().await.is_some() {
-                match self.reload() {
-                    Ok(()) => tracing::info!(
-                        cert = %self.files.cert.display(),
-                        "SIGHUP: TLS certificate reloaded"
-                    ),
-                    Err(e) => tracing::error!(
-                        "SIGHUP: TLS reload failed, keeping the current certificate: {e}"
-                    ),
-                }
+/// Handles SIGHUP until the runtime stops: re-reads the TLS certificate when
+/// there is one, else only logs (so `systemctl reload` never kills a server
+/// without TLS, as SIGHUP's default action would).
+pub fn reload_on_sighup(
+    tls: Option<Arc<Reloadable>>,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup())?;
+    Ok(tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            let Some(tls) = &tls else {
+                tracing::info!("SIGHUP: no TLS certificate configured, nothing to reload");
+                continue;
+            };
+            match tls.reload() {
+                Ok(()) => tracing::info!(
+                    cert = %tls.files.cert.display(),
+                    "SIGHUP: TLS certificate reloaded"
+                ),
+                Err(e) => tracing::error!(
+                    "SIGHUP: TLS reload failed, keeping the current certificate: {e}"
+                ),
             }
-        }))
-    }
+        }
+    }))
 }
 
 #[cfg(test)]
