@@ -342,6 +342,9 @@ struct Tracked {
     router: Router,
     activity: Arc<Activity>,
     body_read_timeout: Duration,
+    /// Offered to handlers as `ConnectInfo<SocketAddr>`, as
+    /// `axum::serve` with `into_make_service_with_connect_info` does.
+    peer: SocketAddr,
 }
 
 /// Why a request body was cut off.
@@ -404,6 +407,9 @@ impl tower::Service<http::Request<hyper::body::Incoming>> for Tracked {
         let guard = IdleOnDrop(self.activity.clone());
         // A Router is always ready (its poll_ready never waits).
         let timeout = self.body_read_timeout;
+        let mut req = req;
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(self.peer));
         let req = req.map(|inner| {
             axum::body::Body::new(DeadlineBody {
                 inner,
@@ -566,6 +572,7 @@ impl Connection {
             router,
             activity: activity.clone(),
             body_read_timeout: limits.body_read_timeout,
+            peer,
         });
         let mut builder = hyper::server::conn::http1::Builder::new();
         // The head timeout is ours (hyper's would also cut idle keep-alive
@@ -690,6 +697,43 @@ mod tests {
         r.release(id);
         let t = r.table.lock().unwrap();
         assert!(t.conns.is_empty() && t.per_ip.is_empty());
+    }
+
+    #[tokio::test]
+    async fn handlers_see_the_peer_address_and_shutdown_returns() {
+        use axum::extract::ConnectInfo;
+        use std::io::{Read as _, Write as _};
+        let router = Router::new().route(
+            "/peer",
+            axum::routing::get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move {
+                peer.to_string()
+            }),
+        );
+        let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, router, Limits::default(), None, async {
+            let _ = stop_rx.await;
+        }));
+        let (reply, local) = tokio::task::spawn_blocking(move || {
+            let mut client = std::net::TcpStream::connect(addr).unwrap();
+            let local = client.local_addr().unwrap();
+            client
+                .write_all(b"GET /peer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut reply = String::new();
+            client.read_to_string(&mut reply).unwrap();
+            (reply, local)
+        })
+        .await
+        .unwrap();
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+        assert!(reply.ends_with(&local.to_string()), "{reply} vs {local}");
+        stop_tx.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .expect("serve returns after shutdown")
+            .unwrap();
     }
 
     #[test]
