@@ -526,22 +526,27 @@ impl Connection {
             Some(acceptor) => {
                 // The handshake counts as reading the request head: same
                 // timeout, and evictable meanwhile.
-                let handshake =
-                    tokio::time::timeout(self.limits.header_read_timeout, acceptor.accept(stream));
+                let handshake = tokio::time::timeout(
+                    self.limits.header_read_timeout,
+                    Box::pin(acceptor.accept(stream)),
+                );
                 let accepted = tokio::select! {
                     accepted = handshake => accepted,
                     () = self.activity.evicted.notified() => Ok(Err(io::ErrorKind::ConnectionAborted.into())),
                 };
                 match accepted {
                     Ok(Ok(tls)) => {
-                        Self::serve(
+                        // Boxed: a TLS session is kilobytes, and an unboxed
+                        // future would make every plain connection's task
+                        // that large too.
+                        Box::pin(Self::serve(
                             tls,
                             self.peer,
                             &self.activity,
                             self.router,
                             self.limits,
                             self.stop,
-                        )
+                        ))
                         .await;
                     }
                     Ok(Err(e)) => {
