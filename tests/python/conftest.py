@@ -106,6 +106,8 @@ class StratusServer:
         self.extra_env = env or {}
         self.webhook_allow = webhook_allow
         self.extra_args: list[str] = []  # more `stratus server` flags, e.g. --recover
+        # Runs in the child before exec (e.g. to set a hard resource limit).
+        self.preexec_fn = None
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
         self.config_path = self.data_dir.parent / f"{self.data_dir.name}-server.toml"
@@ -142,6 +144,7 @@ class StratusServer:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=clean_env(RUST_BACKTRACE="1", **self.extra_env),
+            preexec_fn=self.preexec_fn,
         )
         log.close()
         self.starts += 1

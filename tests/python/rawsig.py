@@ -53,10 +53,15 @@ class Signer:
         body: bytes,
         when: _dt.datetime | None = None,
         query: str = "",
+        unsigned: tuple[str, ...] = (),
+        payload_hash: str | None = None,
     ) -> dict[str, str]:
         """Return a copy of `headers` with Host, X-Amz-Date and Authorization set.
 
-        Every header passed in is signed (so tampering with any of them is detectable).
+        Every header passed in is signed (so tampering with any of them is detectable),
+        except those named in `unsigned` (sent, but left out of SignedHeaders). The payload
+        hash is the body's SHA-256 unless `payload_hash` says otherwise (as a client sending
+        `x-amz-content-sha256: UNSIGNED-PAYLOAD` signs that value).
         """
         when = when or _dt.datetime.now(_dt.timezone.utc)
         amz_date = when.strftime(SIGV4_DATE)
@@ -64,7 +69,10 @@ class Signer:
         out = dict(headers)
         out["Host"] = host
         out["X-Amz-Date"] = amz_date
-        lowered = {k.lower(): " ".join(str(v).strip().split()) for k, v in out.items()}
+        skip = {u.lower() for u in unsigned}
+        lowered = {
+            k.lower(): " ".join(str(v).strip().split()) for k, v in out.items() if k.lower() not in skip
+        }
         signed_names = sorted(lowered)
         canonical_headers = "".join(f"{n}:{lowered[n]}\n" for n in signed_names)
         signed_headers = ";".join(signed_names)
@@ -76,7 +84,7 @@ class Signer:
                 canonical_query,
                 canonical_headers,
                 signed_headers,
-                hashlib.sha256(body).hexdigest(),
+                payload_hash or hashlib.sha256(body).hexdigest(),
             ]
         )
         scope = f"{datestamp}/{self.region}/{self.service}/aws4_request"

@@ -150,11 +150,27 @@ fn error_type(service: Service, code: ErrorCode) -> String {
     }
 }
 
+/// Refusals made before any operation is looked at — authentication and the
+/// body cap — keep their own status (403, 413) in every protocol and mode:
+/// AWS answers them from its front door, not from the service model.
+fn is_front_door(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::IncompleteSignature
+            | ErrorCode::InvalidClientTokenId
+            | ErrorCode::SignatureDoesNotMatch
+            | ErrorCode::RequestExpired
+            | ErrorCode::MissingAuthenticationToken
+            | ErrorCode::RequestEntityTooLarge
+    )
+}
+
 /// An error response. Query: `<ErrorResponse>` with the modeled status.
 /// JSON/CBOR: `{"__type", "message"}` plus `x-amzn-query-error:
 /// <Code>;<Fault>` (always — SDKs need it to map `...Exception` shapes),
-/// with the modeled status when the client sent `x-amzn-query-mode: true`,
-/// else 400 for sender faults and 500 for receiver faults.
+/// with the modeled status when the client sent `x-amzn-query-mode: true`
+/// or the refusal is [`is_front_door`], else 400 for sender faults and 500
+/// for receiver faults.
 pub fn encode_error(
     service: Service,
     protocol: Protocol,
@@ -179,7 +195,7 @@ pub fn encode_error(
             (code.status(), out.into_bytes())
         }
         Protocol::Json | Protocol::Cbor => {
-            let status = if query_mode {
+            let status = if query_mode || is_front_door(code) {
                 code.status()
             } else if fault == Fault::Receiver {
                 500
@@ -217,6 +233,29 @@ pub fn encode_error(
 mod tests {
     use super::*;
     use crate::xml::decode_xml_response;
+
+    #[test]
+    fn auth_and_size_refusals_keep_their_status_without_query_mode() {
+        for (code, status) in [
+            (ErrorCode::MissingAuthenticationToken, 403),
+            (ErrorCode::SignatureDoesNotMatch, 403),
+            (ErrorCode::IncompleteSignature, 403),
+            (ErrorCode::InvalidClientTokenId, 403),
+            (ErrorCode::RequestEntityTooLarge, 413),
+        ] {
+            let err = ApiError::new(code, "m");
+            for protocol in [Protocol::Json, Protocol::Cbor, Protocol::Query] {
+                for query_mode in [false, true] {
+                    let r = encode_error(Service::CloudWatch, protocol, &err, "r", query_mode);
+                    assert_eq!(r.status, status, "{code:?} {protocol:?} {query_mode}");
+                }
+            }
+        }
+        // A modeled service error still follows the query-mode rule.
+        let err = ApiError::new(ErrorCode::ResourceNotFound, "m");
+        let r = encode_error(Service::CloudWatch, Protocol::Json, &err, "r", false);
+        assert_eq!(r.status, 400);
+    }
 
     #[test]
     fn envelope_names_stay_well_formed_for_odd_actions() {

@@ -155,24 +155,22 @@ fn check_action_name(action: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// A request signed for one service but addressed to the other is refused
-/// the way AWS refuses a wrongly scoped credential. Unknown scope names are
-/// left to the authenticator.
+/// A request whose credential is scoped to another service than the one it
+/// addresses (`sns` sent to CloudWatch, or `s3`, `iam`, ...) is refused the
+/// way AWS refuses a wrongly scoped credential: a signature is only valid
+/// for the service it names. Unsigned requests (`None`) are left to the
+/// authenticator.
 fn check_scope(head: &RequestHead<'_>, service: Service) -> Result<(), ApiError> {
-    let clash = matches!(
-        (head.scope_service, service),
-        (Some("sns"), Service::CloudWatch) | (Some("monitoring"), Service::Sns)
-    );
-    if clash {
-        return Err(ApiError::new(
+    match head.scope_service {
+        Some(scope) if scope != service.signing_name() => Err(ApiError::new(
             ErrorCode::SignatureDoesNotMatch,
             format!(
                 "Credential should be scoped to correct service: '{}'.",
                 service.signing_name()
             ),
-        ));
+        )),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// awsJson1_0 and RPC v2 CBOR: the operation comes from the head, the body is

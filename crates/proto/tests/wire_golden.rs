@@ -185,6 +185,37 @@ fn routing_rules() {
     )
     .expect_err("scope clash");
     assert_eq!(err.code, ErrorCode::SignatureDoesNotMatch);
+    // A credential scoped to any other service is refused, in every protocol.
+    for scope in ["s3", "iam", "logs", "stratus"] {
+        for (head, body) in [
+            (
+                query_head(Some(scope)),
+                "Action=ListMetrics&Version=2010-08-01",
+            ),
+            (query_head(Some(scope)), "Action=ListTopics"),
+            (
+                query_head(Some(scope)),
+                "Action=ListTopics&Version=2010-03-31",
+            ),
+            (
+                RequestHead {
+                    scope_service: Some(scope),
+                    ..json_head()
+                },
+                "{}",
+            ),
+        ] {
+            let err = decode_request(&head, body.as_bytes()).expect_err(scope);
+            assert_eq!(err.code, ErrorCode::SignatureDoesNotMatch, "{scope} {body}");
+            assert!(err.message.contains("scoped to correct service"), "{err:?}");
+        }
+        let cbor = RequestHead {
+            scope_service: Some(scope),
+            ..cbor_head("/service/GraniteServiceVersion20100801/operation/ListMetrics")
+        };
+        let err = decode_request(&cbor, &[0xa0]).expect_err(scope);
+        assert_eq!(err.code, ErrorCode::SignatureDoesNotMatch, "{scope} cbor");
+    }
     // Unsigned confirmation link: GET, no Version, no scope.
     let head = RequestHead {
         method: "GET",

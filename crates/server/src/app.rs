@@ -26,6 +26,8 @@ pub const MAX_INFLATED_BYTES: usize = 16 * 1024 * 1024;
 
 /// Target prefix of the admin API (`stratus keys ...`).
 pub const ADMIN_TARGET_PREFIX: &str = "StratusAdmin.";
+/// Credential-scope service of the admin API (as `monitoring` is CloudWatch's).
+pub const ADMIN_SIGNING_NAME: &str = "stratus";
 
 /// Idempotency token of a PutMetricData batch (32 hex digits, sent signed by
 /// the Stratus agent on every retry of the same batch): a batch whose id was
@@ -116,11 +118,11 @@ async fn api(
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
-    // The only way reading a buffered body fails here is exceeding the limit
-    // (or the client vanishing, in which case nobody reads the answer).
-    let (body, too_large) = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(b) => (b, false),
-        Err(_) => (Bytes::new(), true),
+    let (body, too_large) = match read_body(body).await {
+        BodyRead::Complete(b) => (b, false),
+        BodyRead::TooLarge => (Bytes::new(), true),
+        // The client vanished mid-body: nobody reads an answer.
+        BodyRead::Failed => return (StatusCode::BAD_REQUEST, "incomplete body\n").into_response(),
     };
     let incoming = Incoming {
         method: method.as_str().to_string(),
@@ -155,6 +157,45 @@ async fn api(
     resp
 }
 
+/// How far past [`MAX_BODY_BYTES`] a body is read (and discarded) before
+/// answering 413: closing a socket that still has unread input resets it,
+/// and the client then sees "connection reset" instead of our answer. A
+/// body beyond this is cut off all the same.
+const MAX_DRAINED_BYTES: usize = 8 * MAX_BODY_BYTES;
+
+enum BodyRead {
+    Complete(Bytes),
+    TooLarge,
+    Failed,
+}
+
+/// Reads a request body of at most [`MAX_BODY_BYTES`]; a longer one is
+/// drained (up to [`MAX_DRAINED_BYTES`]) and reported as too large.
+async fn read_body(mut body: Body) -> BodyRead {
+    use http_body_util::BodyExt as _;
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return BodyRead::Failed;
+        };
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        seen = seen.saturating_add(data.len());
+        if seen <= MAX_BODY_BYTES {
+            buf.extend_from_slice(&data);
+        } else if seen > MAX_DRAINED_BYTES {
+            return BodyRead::TooLarge;
+        }
+    }
+    if seen > MAX_BODY_BYTES {
+        BodyRead::TooLarge
+    } else {
+        BodyRead::Complete(buf.freeze())
+    }
+}
+
 fn handle(state: &AppState, inc: &Incoming, request_id: &str) -> Response {
     let header_refs: Vec<(&str, &str)> = inc
         .headers
@@ -185,6 +226,13 @@ fn handle(state: &AppState, inc: &Incoming, request_id: &str) -> Response {
         .header("x-amz-target")
         .and_then(|t| t.strip_prefix(ADMIN_TARGET_PREFIX))
     {
+        if caller.scope_service != ADMIN_SIGNING_NAME {
+            let e = ApiError::new(
+                ErrorCode::SignatureDoesNotMatch,
+                format!("Credential should be scoped to correct service: '{ADMIN_SIGNING_NAME}'."),
+            );
+            return error_response(inc, scope_service, &e, request_id);
+        }
         return crate::admin::handle(state, &caller, op, &body, request_id);
     }
     let batch_id = match batch_id(inc) {
@@ -291,6 +339,7 @@ fn error_response(
     let protocol = proto::sniff(&head);
     let service = match (protocol, scope_service) {
         (Protocol::Query, Some("sns")) => Service::Sns,
+        (Protocol::Query, _) if names_sns_version(inc) => Service::Sns,
         _ => Service::CloudWatch,
     };
     to_axum(proto::encode_error(
@@ -300,6 +349,16 @@ fn error_response(
         request_id,
         head.query_mode,
     ))
+}
+
+/// Whether a query request says `Version=2010-03-31` (in its URL or its
+/// uncompressed form body): an SNS request refused before decoding, e.g.
+/// for a credential scoped to another service, is answered in SNS's envelope.
+fn names_sns_version(inc: &Incoming) -> bool {
+    let is_sns = |form: &[u8]| {
+        form_urlencoded::parse(form).any(|(k, v)| k == "Version" && v == proto::SNS_VERSION)
+    };
+    is_sns(inc.query.as_bytes()) || (inc.header("content-encoding").is_none() && is_sns(&inc.body))
 }
 
 pub(crate) fn to_axum(r: proto::Response) -> Response {

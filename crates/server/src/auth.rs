@@ -12,6 +12,15 @@ use stratus_sigv4 as sigv4;
 /// AWS accepts requests whose date is within 15 minutes of the server clock.
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
 
+/// Headers that choose what a request does or how its body is read: a
+/// signature that leaves one of them out could be replayed with it changed
+/// (another operation, another decoding), so when present they must be
+/// among `SignedHeaders`. Every real client (botocore, the AWS SDKs, the
+/// Go agent, ours) signs all of them.
+const MUST_BE_SIGNED: [&str; 3] = ["x-amz-target", "content-type", "content-encoding"];
+/// Stratus's own headers (`x-stratus-batch-id`, ...) must be signed too.
+const STRATUS_HEADER_PREFIX: &str = "x-stratus-";
+
 /// Who made a request and in which region/service scope.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -69,11 +78,43 @@ pub fn authenticate(
         };
         ApiError::new(code, e.to_string())
     })?;
+    check_signed_headers(req, &auth)?;
     Ok(Caller {
         key,
         region: auth.region,
         scope_service: auth.service,
     })
+}
+
+/// Refuses a request carrying a [`MUST_BE_SIGNED`] or `x-stratus-*` header
+/// its signature does not cover, in AWS's wording for an unsigned `Host`.
+fn check_signed_headers(
+    req: &sigv4::Request<'_>,
+    auth: &sigv4::Authorization,
+) -> Result<(), ApiError> {
+    let must_sign = |name: &str| {
+        MUST_BE_SIGNED.iter().any(|m| name.eq_ignore_ascii_case(m))
+            || name
+                .get(..STRATUS_HEADER_PREFIX.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(STRATUS_HEADER_PREFIX))
+    };
+    let unsigned = req.headers.iter().map(|(n, _)| *n).find(|name| {
+        must_sign(name)
+            && !auth
+                .signed_headers
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(name))
+    });
+    match unsigned {
+        Some(name) => Err(ApiError::new(
+            ErrorCode::SignatureDoesNotMatch,
+            format!(
+                "'{}' must be a 'SignedHeader' in the AWS Authorization.",
+                name.to_ascii_lowercase()
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Checks the caller's policy for `action` (e.g. `cloudwatch:PutMetricData`)

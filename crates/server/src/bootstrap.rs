@@ -27,14 +27,15 @@ const CONFIG_MARKER: &str = "# Written by Stratus at each start";
 const LEGACY_CONFIG: &str = "[profile stratus]\nregion = us-east-1\noutput = json\n";
 
 /// The URL a client on this machine reaches a server bound to `addr` at: an
-/// unspecified address (0.0.0.0, ::) is reached over loopback.
-pub fn local_url(addr: SocketAddr) -> String {
+/// unspecified address (0.0.0.0, ::) is reached over loopback; `tls`: https.
+pub fn local_url(addr: SocketAddr, tls: bool) -> String {
     let ip = match addr.ip() {
         ip if ip.is_unspecified() && ip.is_ipv4() => std::net::Ipv4Addr::LOCALHOST.into(),
         ip if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
         ip => ip,
     };
-    format!("http://{}", SocketAddr::new(ip, addr.port()))
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{}", SocketAddr::new(ip, addr.port()))
 }
 
 /// Ensures an admin key exists and its credentials file is on disk, and the
@@ -228,13 +229,13 @@ mod tests {
     #[test]
     fn unspecified_listen_addresses_are_reached_over_loopback() {
         assert_eq!(
-            local_url("0.0.0.0:4566".parse().unwrap()),
+            local_url("0.0.0.0:4566".parse().unwrap(), false),
             "http://127.0.0.1:4566"
         );
-        assert_eq!(local_url("[::]:4566".parse().unwrap()), "http://[::1]:4566");
+        assert_eq!(local_url("[::]:4566".parse().unwrap(), false), "http://[::1]:4566");
         assert_eq!(
-            local_url("10.1.2.3:80".parse().unwrap()),
-            "http://10.1.2.3:80"
+            local_url("10.1.2.3:443".parse().unwrap(), true),
+            "https://10.1.2.3:443"
         );
     }
 }

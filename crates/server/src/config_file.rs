@@ -10,6 +10,13 @@
 //! smtp_url = "smtp://relay.example.com:587?tls=starttls"
 //! smtp_from = "Stratus <stratus@example.com>"
 //! recover = false        # true: repair damaged tsdb files at start (see --recover)
+//! header_read_timeout = "10s"   # connection limits (defaults shown; see README)
+//! idle_timeout = "2m"
+//! body_read_timeout = "1m"
+//! max_connections = 16384       # default: the open-file limit less a reserve
+//! max_connections_per_ip = 4096
+//! tls_cert = "/etc/stratus/cert.pem"   # serve HTTPS (both or neither)
+//! tls_key = "/etc/stratus/key.pem"
 //!
 //! [retention]           # all optional; defaults are CloudWatch's
 //! raw = "3h"
@@ -53,6 +60,37 @@ pub struct ServerSection {
     pub smtp_url: Option<String>,
     pub smtp_from: Option<String>,
     pub recover: Option<bool>,
+    pub header_read_timeout: Option<Duration>,
+    pub idle_timeout: Option<Duration>,
+    pub body_read_timeout: Option<Duration>,
+    pub max_connections: Option<usize>,
+    pub max_connections_per_ip: Option<usize>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+}
+
+impl ServerSection {
+    /// The TLS certificate and key, when the file names both.
+    pub fn tls_files(&self) -> Option<crate::tls::TlsFiles> {
+        Some(crate::tls::TlsFiles {
+            cert: self.tls_cert.clone()?,
+            key: self.tls_key.clone()?,
+        })
+    }
+
+    /// The connection limits: the file's where set, else the defaults.
+    pub fn connection_limits(&self) -> crate::connections::Limits {
+        let d = crate::connections::Limits::default();
+        crate::connections::Limits {
+            header_read_timeout: self.header_read_timeout.unwrap_or(d.header_read_timeout),
+            idle_timeout: self.idle_timeout.unwrap_or(d.idle_timeout),
+            body_read_timeout: self.body_read_timeout.unwrap_or(d.body_read_timeout),
+            max_connections: self.max_connections.or(d.max_connections),
+            max_connections_per_ip: self
+                .max_connections_per_ip
+                .unwrap_or(d.max_connections_per_ip),
+        }
+    }
 }
 
 /// Why a config file was refused.
@@ -76,13 +114,20 @@ pub enum ConfigFileError {
 /// The longest retention accepted (keeps millisecond arithmetic far from overflow).
 const MAX_RETENTION: Duration = Duration::from_secs(100 * 365 * 86_400);
 
-const SERVER_KEYS: [&str; 6] = [
+const SERVER_KEYS: [&str; 13] = [
     "listen",
     "data_dir",
     "public_url",
     "smtp_url",
     "smtp_from",
     "recover",
+    "header_read_timeout",
+    "idle_timeout",
+    "body_read_timeout",
+    "max_connections",
+    "max_connections_per_ip",
+    "tls_cert",
+    "tls_key",
 ];
 const RETENTION_KEYS: [(&str, Resolution); 4] = [
     ("raw", Resolution::Raw),
@@ -201,6 +246,13 @@ fn server_section(table: &toml::Table) -> Result<ServerSection, ParseError> {
                     )
                 })?);
             }
+            "header_read_timeout" => s.header_read_timeout = Some(timeout(&path, value)?),
+            "idle_timeout" => s.idle_timeout = Some(timeout(&path, value)?),
+            "body_read_timeout" => s.body_read_timeout = Some(timeout(&path, value)?),
+            "max_connections" => s.max_connections = Some(count(&path, value)?),
+            "max_connections_per_ip" => s.max_connections_per_ip = Some(count(&path, value)?),
+            "tls_cert" => s.tls_cert = Some(PathBuf::from(text()?)),
+            "tls_key" => s.tls_key = Some(PathBuf::from(text()?)),
             _ => {
                 return Err(unknown(
                     &path,
@@ -208,6 +260,17 @@ fn server_section(table: &toml::Table) -> Result<ServerSection, ParseError> {
                 ));
             }
         }
+    }
+    if s.tls_cert.is_some() != s.tls_key.is_some() {
+        let (set, missing) = if s.tls_cert.is_some() {
+            ("tls_cert", "tls_key")
+        } else {
+            ("tls_key", "tls_cert")
+        };
+        return Err(ParseError::at(
+            format!("server.{set}"),
+            format!("needs server.{missing} as well"),
+        ));
     }
     Ok(s)
 }
@@ -248,6 +311,33 @@ fn notify_section(table: &toml::Table) -> Result<EgressConfig, ParseError> {
         }
     }
     Ok(c)
+}
+
+/// Connection timeouts: a humane duration of at most a day.
+fn timeout(path: &str, value: &toml::Value) -> Result<Duration, ParseError> {
+    let d = parse_duration(string(path, value)?).map_err(|m| ParseError::at(path, m))?;
+    if d > Duration::from_secs(86_400) {
+        return Err(ParseError::at(path, "longer than a day"));
+    }
+    Ok(d)
+}
+
+/// Connection counts: a positive integer.
+fn count(path: &str, value: &toml::Value) -> Result<usize, ParseError> {
+    value
+        .as_integer()
+        .filter(|n| *n >= 1)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| {
+            let found = match value.as_integer() {
+                Some(n) => n.to_string(),
+                None => format!("a {}", value.type_str()),
+            };
+            ParseError::at(
+                path,
+                format!("expected a whole number of at least 1, found {found}"),
+            )
+        })
 }
 
 fn retention_section(table: &toml::Table) -> Result<Retention, ParseError> {
@@ -382,6 +472,48 @@ mod tests {
         let c = parse("").unwrap();
         assert_eq!(c, FileConfig::default());
         assert_eq!(c.retention, Retention::default());
+    }
+
+    #[test]
+    fn connection_limits_are_read_and_checked() {
+        let c = parse(
+            r#"
+            [server]
+            header_read_timeout = "5s"
+            idle_timeout = "3m"
+            body_read_timeout = "30s"
+            max_connections = 2000
+            max_connections_per_ip = 100
+            "#,
+        )
+        .unwrap();
+        let l = c.server.connection_limits();
+        assert_eq!(l.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(l.idle_timeout, Duration::from_secs(180));
+        assert_eq!(l.body_read_timeout, Duration::from_secs(30));
+        assert_eq!(
+            (l.max_connections, l.max_connections_per_ip),
+            (Some(2000), 100)
+        );
+        assert_eq!(
+            parse("").unwrap().server.connection_limits(),
+            crate::connections::Limits::default()
+        );
+        for (text, key) in [
+            ("[server]\nidle_timeout = 120", "server.idle_timeout"),
+            ("[server]\nidle_timeout = \"0s\"", "server.idle_timeout"),
+            (
+                "[server]\nheader_read_timeout = \"2d\"",
+                "server.header_read_timeout",
+            ),
+            ("[server]\nmax_connections = 0", "server.max_connections"),
+            (
+                "[server]\nmax_connections_per_ip = \"9\"",
+                "server.max_connections_per_ip",
+            ),
+        ] {
+            assert_eq!(refused(text).key, key, "{text}");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod cloudwatch;
 pub mod config_file;
+pub mod connections;
 pub mod console;
 pub mod dashboards;
 pub mod fsutil;
@@ -24,6 +25,7 @@ pub mod sns;
 pub mod state;
 pub mod storage;
 pub mod tags;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -61,6 +63,10 @@ pub struct Config {
     /// Start on a `meta.redb` that fails its integrity check, letting redb
     /// repair it (a copy is kept); see [`meta::MetaStore::open_recovering`].
     pub recover_meta: bool,
+    /// Connection timeouts and caps (`[server]` in the config file).
+    pub connections: connections::Limits,
+    /// Serve HTTPS with this certificate and key (reloaded on SIGHUP).
+    pub tls: Option<tls::TlsFiles>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,15 +107,15 @@ pub enum ServerError {
     Serve(std::io::Error),
     #[error(transparent)]
     Notify(#[from] notify::ConfigError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 /// Binds the listen address. A port in use because another server runs on
 /// the same data directory is reported as that, the likelier mistake.
-async fn listen(config: &Config) -> Result<tokio::net::TcpListener, ServerError> {
+fn listen(config: &Config) -> Result<tokio::net::TcpListener, ServerError> {
     let addr = config.listen;
-    tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| match source.kind() {
+    connections::bind(addr).map_err(|source| match source.kind() {
             std::io::ErrorKind::AddrInUse => {
                 match fsutil::process_holding(&config.data_dir.join(META_FILE)) {
                     Some(pid) => ServerError::DataDirInUse {
@@ -159,6 +165,8 @@ const META_FILE: &str = "meta.redb";
 #[derive(Debug)]
 pub struct Started {
     pub addr: SocketAddr,
+    /// The port speaks HTTPS.
+    pub tls: bool,
     pub credentials_file: PathBuf,
     pub config_file: PathBuf,
     pub admin_key_id: Option<String>,
@@ -175,9 +183,17 @@ pub async fn run(
         config.smtp_url.as_deref(),
         config.smtp_from.as_deref(),
     )?;
+    // Certificate problems stop start-up before the port opens.
+    let tls = match &config.tls {
+        Some(files) => Some(Arc::new(tls::Reloadable::open(files.clone())?)),
+        None => None,
+    };
+    // SIGHUP's handler is in place before the port opens: its default action
+    // would stop the server.
+    let reloader = tls::reload_on_sighup(tls.clone()).map_err(ServerError::Serve)?;
     // The port first: a start that cannot listen must not leave a data
     // directory with an admin key nobody was told about.
-    let listener = listen(&config).await?;
+    let listener = listen(&config)?;
     let addr = listener.local_addr().map_err(ServerError::Serve)?;
     std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
         path: config.data_dir.display().to_string(),
@@ -203,7 +219,7 @@ pub async fn run(
         &key_store,
         &data_dir,
         config.admin_key.as_ref(),
-        &bootstrap::local_url(addr),
+        &bootstrap::local_url(addr, tls.is_some()),
     )?;
     let metrics = {
         let dir = data_dir.join("tsdb");
@@ -220,7 +236,10 @@ pub async fn run(
         .public_url
         .clone()
         .map(|u| u.trim_end_matches('/').to_string())
-        .unwrap_or_else(|| format!("http://{addr}"));
+        .unwrap_or_else(|| {
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            format!("{scheme}://{addr}")
+        });
     let notifier = notify::Notifier::new(meta.clone(), &data_dir);
     // The server's own address is known only now that it is bound.
     let egress = Arc::new(notify::egress::EgressPolicy::new(
@@ -251,22 +270,25 @@ pub async fn run(
     let worker = state.notifier.start_worker(&delivery_config, egress)?;
     on_started(&Started {
         addr,
+        tls: tls.is_some(),
         credentials_file: boot.credentials_file,
         config_file: boot.config_file,
         admin_key_id: boot.created_key_id,
     });
     let scheduler = alarms::scheduler::spawn(state.clone());
-    // The peer address is the console's login throttle key.
-    let app = app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(ServerError::Serve);
+    connections::serve(
+        listener,
+        app::router(state.clone()),
+        config.connections,
+        tls,
+        shutdown,
+    )
+    .await;
+    reloader.abort();
     // Alarms first (they enqueue notifications), then the delivery worker.
     scheduler.abort();
     let _ = scheduler.await;
     worker.shutdown().await;
-    served?;
     tracing::info!("shutting down: sealing storage");
     let st = state.clone();
     tokio::task::spawn_blocking(move || st.metrics.shutdown())

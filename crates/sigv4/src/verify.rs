@@ -9,7 +9,7 @@ use crate::amz_date::{format_amz_date, parse_amz_date, parse_http_date};
 use crate::authorization::{authorization_header, is_presigned};
 use crate::canonical::{AuthLocation, PlusInQuery, canonical_request, query_param};
 use crate::signer::{credential_scope, sha256_hex, signature, signing_key, string_to_sign};
-use crate::{Authorization, CONTENT_SHA256_HEADER, DATE_HEADER, Request};
+use crate::{Authorization, CONTENT_SHA256_HEADER, DATE_HEADER, Request, UNSIGNED_PAYLOAD};
 
 /// Longest validity of a presigned request AWS allows (7 days).
 pub const MAX_PRESIGNED_EXPIRES: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -92,6 +92,26 @@ pub enum VerifyError {
         /// The service this endpoint serves.
         expected: String,
     },
+    /// `x-amz-content-sha256` is not the SHA-256 of the body received: the signature would
+    /// cover a body other than the one sent.
+    #[error(
+        "The provided 'x-amz-content-sha256' header does not match what was computed. Claimed: '{claimed}', computed: '{computed}'."
+    )]
+    PayloadHashMismatch {
+        /// The header's value (cut to 64 characters).
+        claimed: String,
+        /// The hex SHA-256 of the body received.
+        computed: String,
+    },
+    /// `x-amz-content-sha256` says the body is not covered by the signature
+    /// (`UNSIGNED-PAYLOAD`, `STREAMING-*` chunk signing), which these services do not accept.
+    #[error(
+        "x-amz-content-sha256 '{value}' is not accepted: the request body must be signed (send its hex SHA-256, or omit the header)."
+    )]
+    UnsignedPayload {
+        /// The header's value (cut to 64 characters).
+        value: String,
+    },
     /// The recomputed signature differs. The canonical request and string to sign we computed
     /// are kept for logs (AWS shows them to query-protocol clients); they are not in the message.
     #[error(
@@ -112,7 +132,8 @@ impl VerifyError {
         match self {
             VerifyError::MissingDate
             | VerifyError::InvalidDate { .. }
-            | VerifyError::InvalidExpires { .. } => "IncompleteSignature",
+            | VerifyError::InvalidExpires { .. }
+            | VerifyError::UnsignedPayload { .. } => "IncompleteSignature",
             VerifyError::ScopeDateMismatch { .. }
             | VerifyError::Expired { .. }
             | VerifyError::NotYetCurrent { .. }
@@ -120,6 +141,7 @@ impl VerifyError {
             | VerifyError::DateNotSigned { .. }
             | VerifyError::MissingSignedHeader { .. }
             | VerifyError::WrongService { .. }
+            | VerifyError::PayloadHashMismatch { .. }
             | VerifyError::SignatureMismatch { .. } => "SignatureDoesNotMatch",
         }
     }
@@ -249,6 +271,33 @@ fn check_freshness(
     Ok(())
 }
 
+/// The SHA-256 of the body, after checking every `x-amz-content-sha256` the request carries
+/// against it. A client signs the header's value as the payload hash, so a value other than
+/// the body's hash would let a signature made for one body be sent with another.
+fn checked_payload_hash(req: &Request<'_>) -> Result<String, VerifyError> {
+    let computed = sha256_hex(req.body);
+    let shown = |v: &str| v.chars().take(64).collect::<String>();
+    for (_, value) in req
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(CONTENT_SHA256_HEADER))
+    {
+        let value = value.trim();
+        if value == UNSIGNED_PAYLOAD || value.starts_with("STREAMING-") {
+            return Err(VerifyError::UnsignedPayload {
+                value: shown(value),
+            });
+        }
+        if value != computed {
+            return Err(VerifyError::PayloadHashMismatch {
+                claimed: shown(value),
+                computed,
+            });
+        }
+    }
+    Ok(computed)
+}
+
 /// Verifies that `auth` is a valid signature of `req` under `secret_access_key`:
 ///
 /// * the request date (`x-amz-date` header, else `date` header, or presigned `X-Amz-Date`) is
@@ -256,9 +305,11 @@ fn check_freshness(
 ///   `max_skew` of `now` (presigned: not past `X-Amz-Expires`);
 /// * `host`, and the date header when the date came from a header, are signed, and every
 ///   signed header is present;
+/// * an `x-amz-content-sha256` header, signed or not, is the SHA-256 of `req.body` (the body is
+///   hashed, never taken on trust); `UNSIGNED-PAYLOAD` and `STREAMING-*` are refused, since a
+///   body they describe is not covered by the signature;
 /// * the signature recomputed over the canonical request equals the claimed one (constant-time
-///   compare). The payload hash is the signed `x-amz-content-sha256` header when present
-///   (including `UNSIGNED-PAYLOAD`), else the SHA-256 of `req.body`.
+///   compare), with the SHA-256 of `req.body` as the payload hash.
 ///
 /// The request is treated as presigned when it has no `Authorization` header and its query
 /// carries presigning parameters, as [`crate::extract`] decides.
@@ -306,14 +357,7 @@ pub fn verify(
         });
     }
 
-    let payload_hash = match req
-        .headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(CONTENT_SHA256_HEADER))
-    {
-        Some((_, value)) if is_signed(CONTENT_SHA256_HEADER) => value.trim().to_owned(),
-        _ => sha256_hex(req.body),
-    };
+    let payload_hash = checked_payload_hash(req)?;
     let scope = credential_scope(&auth.date, &auth.region, &auth.service);
     let key = signing_key(secret_access_key, &auth.date, &auth.region, &auth.service);
     let compute = |plus: PlusInQuery| {

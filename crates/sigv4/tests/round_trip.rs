@@ -457,20 +457,35 @@ fn date_header_fallback() {
 }
 
 #[test]
-fn content_sha256_header() {
+fn content_sha256_header_must_be_the_body_hash() {
     let now = t("2026-11-25T12:00:00Z");
-    let mut base = BASE.to_vec();
-    base.push(("X-Amz-Content-Sha256", UNSIGNED_PAYLOAD));
-    let signed = Signed::new(&base, "", BODY, now);
-    // UNSIGNED-PAYLOAD: the body is not covered.
-    assert_eq!(check(&signed.refs(), "", b"anything else", now), Ok(()));
-
-    // A declared hash must be the one signed; changing the header breaks the signature.
+    // A declared hash that is the body's: accepted, signed or not.
     let hash = sha256_hex(BODY);
     let mut base = BASE.to_vec();
     base.push(("x-amz-content-sha256", hash.as_str()));
     let signed = Signed::new(&base, "", BODY, now);
     assert_eq!(check(&signed.refs(), "", BODY, now), Ok(()));
+    let plain = Signed::new(BASE, "", BODY, now);
+    let mut headers = plain.refs();
+    headers.push(("x-amz-content-sha256", hash.as_str()));
+    assert_eq!(
+        check(&headers, "", BODY, now),
+        Ok(()),
+        "unsigned, right hash"
+    );
+
+    // The same signed request carrying another body: the body is hashed, not trusted.
+    let forged = br#"{"Namespace":"App","MetricData":[{"MetricName":"m","Value":9}]}"#;
+    assert_eq!(forged.len(), BODY.len());
+    match check(&signed.refs(), "", forged, now) {
+        Err(e @ VerifyError::PayloadHashMismatch { .. }) => {
+            assert_eq!(e.aws_code(), "SignatureDoesNotMatch");
+            assert!(e.to_string().contains("x-amz-content-sha256"), "{e}");
+        }
+        other => panic!("forged body: {other:?}"),
+    }
+
+    // Header and body both swapped: the header's signed value no longer matches.
     let mut headers = signed.refs();
     let other = sha256_hex(b"other");
     headers[3].1 = &other;
@@ -479,12 +494,49 @@ fn content_sha256_header() {
         Err(VerifyError::SignatureMismatch { .. })
     ));
 
-    // Present but unsigned: ignored, the body hash is used.
-    let signed = Signed::new(BASE, "", BODY, now);
-    let mut headers = signed.refs();
-    headers.push(("x-amz-content-sha256", UNSIGNED_PAYLOAD));
-    assert_eq!(check(&headers, "", BODY, now), Ok(()));
-    assert!(check(&headers, "", b"other", now).is_err());
+    // An unsigned header that lies about the body is refused too.
+    let mut headers = plain.refs();
+    headers.push(("x-amz-content-sha256", other.as_str()));
+    assert!(matches!(
+        check(&headers, "", BODY, now),
+        Err(VerifyError::PayloadHashMismatch { .. })
+    ));
+}
+
+#[test]
+fn unsigned_and_streaming_payloads_are_refused() {
+    let now = t("2026-11-25T12:00:00Z");
+    for value in [
+        UNSIGNED_PAYLOAD,
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+    ] {
+        let mut base = BASE.to_vec();
+        base.push(("X-Amz-Content-Sha256", value));
+        let signed = Signed::new(&base, "", BODY, now);
+        // Refused with the body it was made for and with any other: the signature covers
+        // neither.
+        for body in [BODY, b"anything else".as_slice()] {
+            match check(&signed.refs(), "", body, now) {
+                Err(e @ VerifyError::UnsignedPayload { .. }) => {
+                    assert_eq!(e.aws_code(), "IncompleteSignature");
+                    assert!(e.to_string().contains(value), "{e}");
+                }
+                other => panic!("{value}: {other:?}"),
+            }
+        }
+        // Present but unsigned: refused as well.
+        let plain = Signed::new(BASE, "", BODY, now);
+        let mut headers = plain.refs();
+        headers.push(("x-amz-content-sha256", value));
+        assert!(
+            matches!(
+                check(&headers, "", BODY, now),
+                Err(VerifyError::UnsignedPayload { .. })
+            ),
+            "{value} unsigned"
+        );
+    }
 }
 
 #[test]

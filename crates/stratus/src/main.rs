@@ -81,6 +81,13 @@ struct ServerArgs {
     /// copied to <name>.damaged-<unix-time> first, and everything skipped is logged.
     #[arg(long)]
     recover: bool,
+    /// Serve HTTPS: PEM certificate chain (server certificate first). Needs
+    /// --tls-key. SIGHUP re-reads both files (renewals without a restart).
+    #[arg(long, env = "STRATUS_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "STRATUS_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Acknowledge writes before they are fsync'd. Unsafe: for benchmarks only.
     #[arg(long, hide = true)]
     no_fsync: bool,
@@ -102,6 +109,11 @@ impl ServerArgs {
         };
         let server = file.server;
         Ok(stratus_server::Config {
+            connections: server.connection_limits(),
+            tls: match (self.tls_cert, self.tls_key) {
+                (Some(cert), Some(key)) => Some(stratus_server::tls::TlsFiles { cert, key }),
+                _ => server.tls_files(),
+            },
             data_dir: self
                 .data_dir
                 .or(server.data_dir)
@@ -268,10 +280,11 @@ where
 }
 
 fn print_banner(s: &stratus_server::Started, quick_start: bool) {
+    let scheme = if s.tls { "https" } else { "http" };
     // `bench` reads this first line for the address; the commands below need
     // one a client can connect to (loopback for 0.0.0.0).
-    println!("Stratus is listening on http://{}", s.addr);
-    let endpoint = stratus_server::bootstrap::local_url(s.addr);
+    println!("Stratus is listening on {scheme}://{}", s.addr);
+    let endpoint = stratus_server::bootstrap::local_url(s.addr, s.tls);
     let creds = s.credentials_file.display();
     let conf = s.config_file.display();
     if let Some(id) = &s.admin_key_id {

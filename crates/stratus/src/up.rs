@@ -66,7 +66,7 @@ pub fn run(args: crate::ServerArgs) -> anyhow::Result<()> {
                 return;
             };
             let admin_credentials = s.credentials_file.clone();
-            let endpoint = stratus_server::bootstrap::local_url(s.addr);
+            let endpoint = stratus_server::bootstrap::local_url(s.addr, s.tls);
             let spawned = std::thread::Builder::new()
                 .name("local-agent".into())
                 .spawn(move || agent.supervise(&data_dir, &admin_credentials, &endpoint));
