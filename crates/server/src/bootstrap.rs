@@ -232,7 +232,10 @@ mod tests {
             local_url("0.0.0.0:4566".parse().unwrap(), false),
             "http://127.0.0.1:4566"
         );
-        assert_eq!(local_url("[::]:4566".parse().unwrap(), false), "http://[::1]:4566");
+        assert_eq!(
+            local_url("[::]:4566".parse().unwrap(), false),
+            "http://[::1]:4566"
+        );
         assert_eq!(
             local_url("10.1.2.3:443".parse().unwrap(), true),
             "https://10.1.2.3:443"

@@ -116,17 +116,17 @@ pub enum ServerError {
 fn listen(config: &Config) -> Result<tokio::net::TcpListener, ServerError> {
     let addr = config.listen;
     connections::bind(addr).map_err(|source| match source.kind() {
-            std::io::ErrorKind::AddrInUse => {
-                match fsutil::process_holding(&config.data_dir.join(META_FILE)) {
-                    Some(pid) => ServerError::DataDirInUse {
-                        data_dir: config.data_dir.clone(),
-                        holder: Some(pid),
-                    },
-                    None => ServerError::PortInUse { addr },
-                }
+        std::io::ErrorKind::AddrInUse => {
+            match fsutil::process_holding(&config.data_dir.join(META_FILE)) {
+                Some(pid) => ServerError::DataDirInUse {
+                    data_dir: config.data_dir.clone(),
+                    holder: Some(pid),
+                },
+                None => ServerError::PortInUse { addr },
             }
-            _ => ServerError::Listen { addr, source },
-        })
+        }
+        _ => ServerError::Listen { addr, source },
+    })
 }
 
 /// Opens `<data-dir>/meta.redb`; its lock is what keeps two servers off one

@@ -283,7 +283,9 @@ mod tests {
             last = Some((before, tw, after));
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        panic!("sockstat tw never matched the dump's TIME_WAIT (before, sockstat, after): {last:?}");
+        panic!(
+            "sockstat tw never matched the dump's TIME_WAIT (before, sockstat, after): {last:?}"
+        );
     }
 
     fn udp_table_lines() -> u64 {

@@ -328,6 +328,8 @@ mod tests {
             last = Some((before, via_netlink[9], after));
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        panic!("LISTEN via netlink never matched /proc/net/tcp{{,6}} (before, netlink, after): {last:?}");
+        panic!(
+            "LISTEN via netlink never matched /proc/net/tcp{{,6}} (before, netlink, after): {last:?}"
+        );
     }
 }
