@@ -83,6 +83,21 @@ fn db_err(e: impl Into<redb::Error>) -> MetaError {
 
 pub type Result<T, E = MetaError> = std::result::Result<T, E>;
 
+/// Every record of an open table (read-only or in a write transaction), in key order.
+fn decode_all<T: DeserializeOwned>(
+    table: Table,
+    t: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<Vec<(String, T)>> {
+    let mut out = Vec::new();
+    for item in t.iter().map_err(db_err)? {
+        let (k, v) = item.map_err(db_err)?;
+        let key = k.value().to_string();
+        let rec = decode(table, &key, v.value())?;
+        out.push((key, rec));
+    }
+    Ok(out)
+}
+
 fn decode<T: DeserializeOwned>(table: Table, key: &str, bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|source| MetaError::Corrupt {
         table: table.0,
@@ -461,18 +476,9 @@ impl MetaStore {
 
     /// All records of a table in key order.
     pub fn list<T: DeserializeOwned>(&self, table: Table) -> Result<Vec<(String, T)>> {
-        self.with_db(|db| {
-            let Some(t) = Self::read_table(db, table)? else {
-                return Ok(Vec::new());
-            };
-            let mut out = Vec::new();
-            for item in t.iter().map_err(db_err)? {
-                let (k, v) = item.map_err(db_err)?;
-                let key = k.value().to_string();
-                let rec = decode(table, &key, v.value())?;
-                out.push((key, rec));
-            }
-            Ok(out)
+        self.with_db(|db| match Self::read_table(db, table)? {
+            Some(t) => decode_all(table, &t),
+            None => Ok(Vec::new()),
         })
     }
 
@@ -539,14 +545,7 @@ impl Txn<'_> {
     /// All records of a table in key order, as this transaction sees them.
     pub fn list<T: DeserializeOwned>(&self, table: Table) -> Result<Vec<(String, T)>> {
         let t = self.tx.open_table(table.def()).map_err(db_err)?;
-        let mut out = Vec::new();
-        for item in t.iter().map_err(db_err)? {
-            let (k, v) = item.map_err(db_err)?;
-            let key = k.value().to_string();
-            let rec = decode(table, &key, v.value())?;
-            out.push((key, rec));
-        }
-        Ok(out)
+        decode_all(table, &t)
     }
     pub fn delete(&mut self, table: Table, key: &str) -> Result<bool> {
         let mut t = self.tx.open_table(table.def()).map_err(db_err)?;
