@@ -251,23 +251,7 @@ impl Shipper {
             cfg.spool_max_bytes,
             cfg.spool_retry,
         );
-        for t in &report.truncations {
-            crate::warn!(
-                "spool: cut damaged tail of {} at offset {} ({} bytes, {})",
-                t.path.display(),
-                t.offset,
-                t.dropped_bytes,
-                t.reason
-            );
-        }
-        if report.batches > 0 {
-            crate::info!(
-                "spool {}: {} batches ({} datums) left by a previous run, will be sent first",
-                cfg.spool_dir.display(),
-                report.batches,
-                report.datums
-            );
-        }
+        report.log(&cfg.spool_dir);
         let recovered = journal::recover(&journal_dir).unwrap_or_else(|e| {
             crate::error!(
                 "cannot read the journal of the previous run ({e}); left for the next start"

@@ -254,14 +254,7 @@ impl BatchQueue {
         if self.disk.is_none() {
             match Spool::open(&self.dir, self.max_bytes) {
                 Ok((spool, report)) => {
-                    if report.batches > 0 {
-                        crate::info!(
-                            "spool {}: {} batches ({} datums) left by a previous run, will be sent first",
-                            self.dir.display(),
-                            report.batches,
-                            report.datums
-                        );
-                    }
+                    report.log(&self.dir);
                     self.disk = Some(spool);
                     reopened = true;
                 }

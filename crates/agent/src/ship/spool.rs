@@ -89,6 +89,31 @@ pub struct OpenReport {
     pub truncations: Vec<Truncation>,
 }
 
+impl OpenReport {
+    /// Logs what opening the spool at `dir` found: damaged tails cut, and
+    /// batches a previous run left (at start and when a spool that could
+    /// not be opened is opened again).
+    pub fn log(&self, dir: &Path) {
+        for t in &self.truncations {
+            crate::warn!(
+                "spool: cut damaged tail of {} at offset {} ({} bytes, {})",
+                t.path.display(),
+                t.offset,
+                t.dropped_bytes,
+                t.reason
+            );
+        }
+        if self.batches > 0 {
+            crate::info!(
+                "spool {}: {} batches ({} datums) left by a previous run, will be sent first",
+                dir.display(),
+                self.batches,
+                self.datums
+            );
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     segment: u64,
