@@ -133,14 +133,14 @@ fn listen(config: &Config) -> Result<tokio::net::TcpListener, ServerError> {
 /// data directory, so a held lock is reported as exactly that.
 fn open_meta(data_dir: &std::path::Path, recover: bool) -> Result<meta::MetaStore, ServerError> {
     let path = data_dir.join(META_FILE);
-    let in_use = || ServerError::DataDirInUse {
+    let in_use = |holder: u32| ServerError::DataDirInUse {
         data_dir: data_dir.to_path_buf(),
-        holder: fsutil::process_holding(&path),
+        holder: Some(holder),
     };
     // Another server on this data dir is named before the integrity check:
     // that check reads a copy, and a live file's copy may be mid-commit.
-    if fsutil::process_holding(&path).is_some() {
-        return Err(in_use());
+    if let Some(holder) = fsutil::process_holding(&path) {
+        return Err(in_use(holder));
     }
     let opened = if recover {
         meta::MetaStore::open_recovering(&path).map(|(meta, damage)| {
@@ -154,7 +154,10 @@ fn open_meta(data_dir: &std::path::Path, recover: bool) -> Result<meta::MetaStor
     };
     opened.map_err(|e| match e {
         // redb's lock: another process opened it after the check above.
-        meta::MetaError::Unavailable(_) if fsutil::process_holding(&path).is_some() => in_use(),
+        meta::MetaError::Unavailable(why) => match fsutil::process_holding(&path) {
+            Some(holder) => in_use(holder),
+            None => meta::MetaError::Unavailable(why).into(),
+        },
         e => e.into(),
     })
 }
