@@ -117,6 +117,7 @@ mod record;
 mod recovery;
 mod resolution;
 pub mod sketch;
+pub mod wire;
 mod wal;
 
 pub use aggregate::Aggregate;
