@@ -155,6 +155,25 @@ fn send_test_notification(state: &AppState, body: &[u8]) -> Result<serde_json::V
     Ok(json!({ "MessageId": message_id }))
 }
 
+/// `stratus cluster status`: this node's view of the cluster (nodes, roles,
+/// leases, log positions, the last commit per partition).
+fn cluster_status(state: &AppState, body: &[u8]) -> Result<serde_json::Value, ApiError> {
+    let _: serde_json::Value = parse(body)?;
+    let Some(cluster) = state.metrics.cluster_runtime() else {
+        return Err(ApiError::invalid_value(
+            "This server is not in cluster mode (its config file has no [cluster] table).",
+        ));
+    };
+    let status = cluster.status().map_err(|e| {
+        if e.retryable() {
+            ApiError::unavailable(e.to_string())
+        } else {
+            ApiError::internal(e.to_string())
+        }
+    })?;
+    serde_json::to_value(status).map_err(|e| ApiError::internal(e.to_string()))
+}
+
 fn list_deliveries(state: &AppState, body: &[u8]) -> Result<serde_json::Value, ApiError> {
     use crate::notify::{Status, Target};
     let input: ListDeliveriesInput = parse(body)?;
@@ -246,11 +265,12 @@ pub(crate) fn run(state: &AppState, op: &str, body: &[u8]) -> Result<serde_json:
         }
         "SendTestNotification" => send_test_notification(state, body),
         "ListDeliveries" => list_deliveries(state, body),
+        "ClusterStatus" => cluster_status(state, body),
         other => Err(ApiError::new(
             ErrorCode::InvalidAction,
             format!(
                 "Unknown admin operation {other}; valid: CreateKey, ListKeys, DeleteKey, \
-                 SendTestNotification, ListDeliveries."
+                 SendTestNotification, ListDeliveries, ClusterStatus."
             ),
         )),
     }

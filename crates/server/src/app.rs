@@ -37,6 +37,7 @@ pub const BATCH_ID_HEADER: &str = "x-stratus-batch-id";
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
+        .route("/ready", get(ready))
         .route("/", any(api))
         .route("/service/{service}/operation/{op}", any(api))
         .route(
@@ -51,6 +52,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         // CSP, no framing, nosniff, no referrer on every HTML page.
         .layer(axum::middleware::map_response(harden_html))
         .with_state(state)
+}
+
+/// Readiness: 200 once this node can answer every call completely (in
+/// cluster mode, every partition replica has loaded); 503 before.
+async fn ready(axum::extract::State(state): axum::extract::State<Arc<AppState>>) -> Response {
+    if state.metrics.ready() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "loading partitions\n").into_response()
+    }
 }
 
 async fn harden_html(resp: Response) -> Response {
@@ -236,7 +247,11 @@ fn handle(state: &AppState, inc: &Incoming, request_id: &str) -> Response {
         return crate::admin::handle(state, &caller, op, &body, request_id);
     }
     let batch_id = match batch_id(inc) {
-        Ok(id) => id,
+        Ok(id) => id.or_else(|| {
+            state
+                .metrics
+                .derived_batch_id(&caller.key.access_key_id, &body)
+        }),
         Err(e) => return error_response(inc, scope_service, &e, request_id),
     };
     let head = inc.head(scope_service);

@@ -189,7 +189,7 @@ fn list_metrics(state: &AppState, input: ListMetricsInput) -> ApiResult<Document
     // Fetch one extra to know whether another page exists.
     let mut keys = state
         .metrics
-        .list(&filter, after.as_ref(), lm::PAGE_SIZE + 1);
+        .list(&filter, after.as_ref(), lm::PAGE_SIZE + 1)?;
     let next_token = if keys.len() > lm::PAGE_SIZE {
         keys.truncate(lm::PAGE_SIZE);
         keys.last().map(encode_list_token)

@@ -27,6 +27,25 @@
 //! [notify]              # where webhooks may connect (see notify::egress)
 //! webhook_allow = ["127.0.0.1:9000", "10.1.0.0/16"]   # loopback etc. opened deliberately
 //! deny_private = false  # true: refuse 10/8, 172.16/12, 192.168/16, fc00::/7 too
+//!
+//! [cluster]             # cluster mode (see docs/cluster.md); absent: one node, as ever
+//! node_id = "n1"                                    # unique per node
+//! postgres_url = "postgres://stratus@10.0.0.5:5432/stratus"
+//! nats_urls = ["nats://10.0.1.1:4222", "nats://10.0.2.1:4222", "nats://10.0.3.1:4222"]
+//! log_replicas = 3       # replicas of each ingest-log stream
+//! partitions = 8         # fixed when the cluster is created
+//! roles = ["gateway", "ingester", "query", "compactor", "evaluator", "notifier"]  # default: all
+//! commit_interval = "1m" # how often a partition owner commits blocks
+//! lease_ttl = "10s"      # failover delay for partitions and alarm shards
+//! alarm_shards = 64
+//! advertise_url = "http://10.0.0.11:4566"
+//! [cluster.s3]
+//! endpoint = "http://10.0.0.7:3900"   # omit for AWS S3
+//! bucket = "stratus"
+//! region = "garage"
+//! access_key_id = "..."
+//! secret_access_key = "..."
+//! prefix = ""                         # optional key prefix inside the bucket
 //! ```
 //!
 //! The file is parsed into a TOML table and walked by hand rather than
@@ -49,6 +68,58 @@ pub struct FileConfig {
     pub retention: Retention,
     /// `[notify]`: the webhook egress policy's settings.
     pub notify: EgressConfig,
+    /// `[cluster]`: present only in cluster mode.
+    pub cluster: Option<ClusterSection>,
+}
+
+/// The `[cluster]` table (and `[cluster.s3]`), checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterSection {
+    pub node_id: String,
+    pub postgres_url: String,
+    pub nats_urls: Vec<String>,
+    pub log_replicas: usize,
+    pub partitions: u32,
+    pub roles: Vec<String>,
+    pub commit_interval: Duration,
+    pub lease_ttl: Duration,
+    pub alarm_shards: u32,
+    pub advertise_url: Option<String>,
+    pub s3_endpoint: Option<String>,
+    pub s3_bucket: String,
+    pub s3_region: String,
+    pub s3_access_key_id: String,
+    pub s3_secret_access_key: String,
+    pub s3_prefix: String,
+}
+
+impl ClusterSection {
+    pub fn to_config(&self) -> stratus_cluster::ClusterConfig {
+        let mut roles = stratus_cluster::Roles::none();
+        for r in &self.roles {
+            roles.set(r);
+        }
+        stratus_cluster::ClusterConfig {
+            node_id: self.node_id.clone(),
+            postgres_url: self.postgres_url.clone(),
+            nats_urls: self.nats_urls.clone(),
+            log_replicas: self.log_replicas,
+            partitions: self.partitions,
+            roles,
+            s3: stratus_cluster_s3::S3Config {
+                endpoint: self.s3_endpoint.clone(),
+                bucket: self.s3_bucket.clone(),
+                region: self.s3_region.clone(),
+                access_key_id: self.s3_access_key_id.clone(),
+                secret_access_key: self.s3_secret_access_key.clone(),
+                prefix: self.s3_prefix.clone(),
+            },
+            commit_interval: self.commit_interval,
+            lease_ttl: self.lease_ttl,
+            alarm_shards: self.alarm_shards,
+            advertise_url: self.advertise_url.clone(),
+        }
+    }
 }
 
 /// The `[server]` table.
@@ -189,10 +260,11 @@ pub fn parse(text: &str) -> Result<FileConfig, ParseError> {
             "server" => config.server = server_section(sub_table(key, value)?)?,
             "retention" => config.retention = retention_section(sub_table(key, value)?)?,
             "notify" => config.notify = notify_section(sub_table(key, value)?)?,
+            "cluster" => config.cluster = Some(cluster_section(sub_table(key, value)?)?),
             _ => {
                 return Err(unknown(
                     key,
-                    "tables are [server], [retention] and [notify]",
+                    "tables are [server], [retention], [notify] and [cluster]",
                 ));
             }
         }
@@ -310,6 +382,163 @@ fn notify_section(table: &toml::Table) -> Result<EgressConfig, ParseError> {
             }
         }
     }
+    Ok(c)
+}
+
+const CLUSTER_KEYS: &str = "node_id, postgres_url, nats_urls, log_replicas, partitions, roles, \
+     commit_interval, lease_ttl, alarm_shards, advertise_url and the table [cluster.s3]";
+const CLUSTER_S3_KEYS: &str =
+    "endpoint, bucket, region, access_key_id, secret_access_key, prefix";
+
+fn string_list(path: &str, value: &toml::Value) -> Result<Vec<String>, ParseError> {
+    let items = value.as_array().ok_or_else(|| {
+        ParseError::at(
+            path,
+            format!("expected a list of strings, found {}", value.type_str()),
+        )
+    })?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| string(&format!("{path}[{i}]"), item).map(str::to_string))
+        .collect()
+}
+
+fn cluster_section(table: &toml::Table) -> Result<ClusterSection, ParseError> {
+    let mut node_id = None;
+    let mut postgres_url = None;
+    let mut nats_urls = None;
+    let mut s3 = None;
+    let mut c = ClusterSection {
+        node_id: String::new(),
+        postgres_url: String::new(),
+        nats_urls: Vec::new(),
+        log_replicas: 3,
+        partitions: stratus_cluster::ClusterConfig::DEFAULT_PARTITIONS,
+        roles: stratus_cluster::Roles::all().names(),
+        commit_interval: stratus_cluster::ClusterConfig::DEFAULT_COMMIT_INTERVAL,
+        lease_ttl: stratus_cluster::ClusterConfig::DEFAULT_LEASE_TTL,
+        alarm_shards: stratus_cluster::ClusterConfig::DEFAULT_ALARM_SHARDS,
+        advertise_url: None,
+        s3_endpoint: None,
+        s3_bucket: String::new(),
+        s3_region: "us-east-1".into(),
+        s3_access_key_id: String::new(),
+        s3_secret_access_key: String::new(),
+        s3_prefix: String::new(),
+    };
+    for (key, value) in table {
+        let path = format!("cluster.{key}");
+        let text = || string(&path, value).map(str::to_string);
+        match key.as_str() {
+            "node_id" => {
+                let id = text()?;
+                if id.is_empty()
+                    || id.len() > 64
+                    || !id
+                        .chars()
+                        .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+                {
+                    return Err(ParseError::at(
+                        &path,
+                        "expected 1 to 64 letters, digits, '-', '_' or '.'",
+                    ));
+                }
+                node_id = Some(id);
+            }
+            "postgres_url" => postgres_url = Some(text()?),
+            "nats_urls" => {
+                let urls = string_list(&path, value)?;
+                if urls.is_empty() {
+                    return Err(ParseError::at(&path, "needs at least one URL"));
+                }
+                nats_urls = Some(urls);
+            }
+            "log_replicas" => {
+                c.log_replicas = count(&path, value)?;
+                if c.log_replicas > 5 {
+                    return Err(ParseError::at(&path, "JetStream allows at most 5 replicas"));
+                }
+            }
+            "partitions" => {
+                c.partitions = u32::try_from(count(&path, value)?)
+                    .ok()
+                    .filter(|n| *n <= 4096)
+                    .ok_or_else(|| ParseError::at(&path, "at most 4096"))?;
+            }
+            "alarm_shards" => {
+                c.alarm_shards = u32::try_from(count(&path, value)?)
+                    .ok()
+                    .filter(|n| *n <= 4096)
+                    .ok_or_else(|| ParseError::at(&path, "at most 4096"))?;
+            }
+            "roles" => {
+                let roles = string_list(&path, value)?;
+                let mut check = stratus_cluster::Roles::none();
+                for (i, r) in roles.iter().enumerate() {
+                    if !check.set(r) {
+                        return Err(ParseError::at(
+                            format!("{path}[{i}]"),
+                            format!(
+                                "unknown role {r:?} (roles are {})",
+                                stratus_cluster::Roles::NAMES.join(", ")
+                            ),
+                        ));
+                    }
+                }
+                if roles.is_empty() {
+                    return Err(ParseError::at(&path, "needs at least one role"));
+                }
+                c.roles = roles;
+            }
+            "commit_interval" => c.commit_interval = timeout(&path, value)?,
+            "lease_ttl" => {
+                c.lease_ttl = timeout(&path, value)?;
+                if c.lease_ttl < Duration::from_secs(3) {
+                    return Err(ParseError::at(&path, "at least 3s"));
+                }
+            }
+            "advertise_url" => c.advertise_url = Some(text()?),
+            "s3" => {
+                let t = sub_table(&path, value)?;
+                let mut bucket = None;
+                let mut access = None;
+                let mut secret = None;
+                for (k, v) in t {
+                    let p = format!("cluster.s3.{k}");
+                    let text = || string(&p, v).map(str::to_string);
+                    match k.as_str() {
+                        "endpoint" => c.s3_endpoint = Some(text()?),
+                        "bucket" => bucket = Some(text()?),
+                        "region" => c.s3_region = text()?,
+                        "access_key_id" => access = Some(text()?),
+                        "secret_access_key" => secret = Some(text()?),
+                        "prefix" => c.s3_prefix = text()?,
+                        _ => {
+                            return Err(unknown(
+                                &p,
+                                &format!("[cluster.s3] takes {CLUSTER_S3_KEYS}"),
+                            ));
+                        }
+                    }
+                }
+                c.s3_bucket =
+                    bucket.ok_or_else(|| ParseError::at("cluster.s3.bucket", "is required"))?;
+                c.s3_access_key_id = access
+                    .ok_or_else(|| ParseError::at("cluster.s3.access_key_id", "is required"))?;
+                c.s3_secret_access_key = secret.ok_or_else(|| {
+                    ParseError::at("cluster.s3.secret_access_key", "is required")
+                })?;
+                s3 = Some(());
+            }
+            _ => return Err(unknown(&path, &format!("[cluster] takes {CLUSTER_KEYS}"))),
+        }
+    }
+    c.node_id = node_id.ok_or_else(|| ParseError::at("cluster.node_id", "is required"))?;
+    c.postgres_url =
+        postgres_url.ok_or_else(|| ParseError::at("cluster.postgres_url", "is required"))?;
+    c.nats_urls = nats_urls.ok_or_else(|| ParseError::at("cluster.nats_urls", "is required"))?;
+    s3.ok_or_else(|| ParseError::at("cluster.s3", "the table [cluster.s3] is required"))?;
     Ok(c)
 }
 

@@ -12,6 +12,7 @@ pub mod app;
 pub mod auth;
 pub mod bootstrap;
 pub mod cloudwatch;
+pub mod cluster_figures;
 pub mod config_file;
 pub mod connections;
 pub mod console;
@@ -67,6 +68,9 @@ pub struct Config {
     pub connections: connections::Limits,
     /// Serve HTTPS with this certificate and key (reloaded on SIGHUP).
     pub tls: Option<tls::TlsFiles>,
+    /// Cluster mode (`[cluster]` in the config file): metadata in
+    /// PostgreSQL, writes through the NATS JetStream log, blocks in S3.
+    pub cluster: Option<stratus_cluster::ClusterConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +113,8 @@ pub enum ServerError {
     Notify(#[from] notify::ConfigError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error("cluster: {0}")]
+    Cluster(String),
 }
 
 /// Binds the listen address. A port in use because another server runs on
@@ -215,7 +221,24 @@ pub async fn run(
             notify::email::DEFAULT_FROM
         );
     }
-    let meta = Arc::new(open_meta(&data_dir, config.recover_meta)?);
+    // Cluster mode: the metadata lives in PostgreSQL (shared by every node).
+    let pg = match &config.cluster {
+        Some(c) => {
+            let url = c.postgres_url.clone();
+            let pg = tokio::task::spawn_blocking(move || {
+                stratus_cluster::Pg::connect(&url, std::time::Duration::from_secs(60))
+            })
+            .await
+            .map_err(|e| ServerError::Cluster(e.to_string()))?
+            .map_err(|e| ServerError::Cluster(format!("PostgreSQL: {e}")))?;
+            Some(pg)
+        }
+        None => None,
+    };
+    let meta = match &pg {
+        Some(pg) => Arc::new(meta::MetaStore::postgres(pg.clone())),
+        None => Arc::new(open_meta(&data_dir, config.recover_meta)?),
+    };
     let key_store = keys::KeyStore::open(meta.clone(), &data_dir.join("master.key"))?;
     let boot = bootstrap::admin_key(
         &meta,
@@ -224,7 +247,18 @@ pub async fn run(
         config.admin_key.as_ref(),
         &bootstrap::local_url(addr, tls.is_some()),
     )?;
-    let metrics = {
+    let metrics = if let (Some(cluster), Some(pg)) = (config.cluster.clone(), pg.clone()) {
+        let dir = data_dir.clone();
+        let retention = config.retention.clone();
+        let rt = tokio::runtime::Handle::current();
+        let started = tokio::task::spawn_blocking(move || {
+            stratus_cluster::ClusterMetrics::start(cluster, pg, &dir, retention, rt)
+        })
+        .await
+        .map_err(|e| ServerError::Cluster(e.to_string()))?
+        .map_err(|e| ServerError::Cluster(e.to_string()))?;
+        storage::MetricStore::cluster(Arc::new(started))
+    } else {
         let dir = data_dir.join("tsdb");
         let fsync = config.fsync;
         let retention = config.retention.clone();
@@ -244,6 +278,13 @@ pub async fn run(
             format!("{scheme}://{addr}")
         });
     let notifier = notify::Notifier::new(meta.clone(), &data_dir);
+    if let Some(c) = &config.cluster {
+        notifier.set_node_id(c.node_id.clone());
+    }
+    let roles = config
+        .cluster
+        .as_ref()
+        .map_or(stratus_cluster::Roles::all(), |c| c.roles);
     // The server's own address is known only now that it is bound.
     let egress = Arc::new(notify::egress::EgressPolicy::new(
         config.egress.clone(),
@@ -270,7 +311,11 @@ pub async fn run(
             .map_err(|e| ServerError::Storage(e.to_string()))?
             .map_err(|e| ServerError::Storage(e.message))?;
     }
-    let worker = state.notifier.start_worker(&delivery_config, egress)?;
+    let worker = if roles.notifier {
+        Some(state.notifier.start_worker(&delivery_config, egress)?)
+    } else {
+        None
+    };
     on_started(&Started {
         addr,
         tls: tls.is_some(),
@@ -278,7 +323,14 @@ pub async fn run(
         config_file: boot.config_file,
         admin_key_id: boot.created_key_id,
     });
-    let scheduler = alarms::scheduler::spawn(state.clone());
+    let scheduler = roles
+        .evaluator
+        .then(|| alarms::scheduler::spawn(state.clone()));
+    let figures = state
+        .metrics
+        .cluster_runtime()
+        .is_some()
+        .then(|| tokio::spawn(cluster_figures::publish(state.clone())));
     connections::serve(
         listener,
         app::router(state.clone()),
@@ -289,9 +341,16 @@ pub async fn run(
     .await;
     reloader.abort();
     // Alarms first (they enqueue notifications), then the delivery worker.
-    scheduler.abort();
-    let _ = scheduler.await;
-    worker.shutdown().await;
+    if let Some(figures) = figures {
+        figures.abort();
+    }
+    if let Some(scheduler) = scheduler {
+        scheduler.abort();
+        let _ = scheduler.await;
+    }
+    if let Some(worker) = worker {
+        worker.shutdown().await;
+    }
     tracing::info!("shutting down: sealing storage");
     let st = state.clone();
     tokio::task::spawn_blocking(move || st.metrics.shutdown())

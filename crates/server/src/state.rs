@@ -28,6 +28,40 @@ pub struct AppState {
     pub egress: Arc<crate::notify::egress::EgressPolicy>,
 }
 
+/// Whether this node evaluates an alarm (cluster mode shards them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlarmOwnership {
+    /// Single-node mode: every alarm is this node's.
+    Single,
+    /// This node holds the alarm's shard at `epoch`: its transitions commit
+    /// fenced by that epoch.
+    Shard { shard: u32, epoch: i64 },
+    /// Another evaluator's.
+    Elsewhere,
+}
+
+impl AppState {
+    pub fn alarm_ownership(&self, alarm: &str) -> AlarmOwnership {
+        let Some(cluster) = self.metrics.cluster_runtime() else {
+            return AlarmOwnership::Single;
+        };
+        match cluster
+            .alarm_shards()
+            .and_then(|shards| shards.owner_epoch(alarm))
+        {
+            Some((shard, epoch)) => AlarmOwnership::Shard { shard, epoch },
+            None => AlarmOwnership::Elsewhere,
+        }
+    }
+
+    /// This node's id in cluster mode.
+    pub fn node_id(&self) -> Option<&str> {
+        self.metrics
+            .cluster_runtime()
+            .map(|c| c.config().node_id.as_str())
+    }
+}
+
 #[cfg(test)]
 impl AppState {
     /// A state over a fresh data directory, for unit tests: a working

@@ -14,9 +14,19 @@ use stratus_model::{ApiError, Timestamp};
 use stratus_tsdb as tsdb;
 
 pub struct MetricStore {
-    db: Arc<tsdb::Db>,
-    /// The background sealing and compaction thread and the way to stop it.
-    background: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
+    backend: Backend,
+}
+
+enum Backend {
+    /// One node: the local tsdb.
+    Local {
+        db: Arc<tsdb::Db>,
+        /// The background sealing and compaction thread and the way to stop it.
+        background: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
+    },
+    /// Cluster mode: writes go to the replicated ingest log, reads to this
+    /// node's partition replicas (see `stratus_cluster`).
+    Cluster(Arc<stratus_cluster::ClusterMetrics>),
 }
 
 /// How often rollups, merges and expiry run. Windows are at least an hour
@@ -107,6 +117,18 @@ fn storage_error(e: tsdb::Error) -> ApiError {
     }
 }
 
+fn cluster_error(e: stratus_cluster::ClusterError) -> ApiError {
+    if e.retryable() {
+        tracing::warn!(error = %e, "cluster storage unavailable");
+        ApiError::unavailable(format!(
+            "The request could not be completed and nothing of it was kept; retry later. {e}"
+        ))
+    } else {
+        tracing::error!(error = %e, "cluster storage failure");
+        ApiError::internal(format!("Storage failure: {e}"))
+    }
+}
+
 impl std::fmt::Debug for MetricStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MetricStore").finish_non_exhaustive()
@@ -162,9 +184,44 @@ impl MetricStore {
         let background = spawn_background(db.clone())
             .map_err(|e| ServerError::Storage(format!("starting the tsdb thread: {e}")))?;
         Ok(MetricStore {
-            db,
-            background: Mutex::new(Some(background)),
+            backend: Backend::Local {
+                db,
+                background: Mutex::new(Some(background)),
+            },
         })
+    }
+
+    /// Cluster mode's store: the running cluster runtime.
+    pub fn cluster(cluster: Arc<stratus_cluster::ClusterMetrics>) -> Self {
+        MetricStore {
+            backend: Backend::Cluster(cluster),
+        }
+    }
+
+    pub fn cluster_runtime(&self) -> Option<&Arc<stratus_cluster::ClusterMetrics>> {
+        match &self.backend {
+            Backend::Cluster(c) => Some(c),
+            Backend::Local { .. } => None,
+        }
+    }
+
+    /// The idempotency key of a request without a batch id, in cluster mode:
+    /// a digest of the caller's key and the body, so a client's retry of a
+    /// write whose answer was lost (a gateway died after the log confirmed
+    /// it) is not stored twice. Two byte-identical requests from one key are
+    /// therefore one write — a documented difference from single-node mode,
+    /// where only `x-stratus-batch-id` deduplicates.
+    pub fn derived_batch_id(&self, access_key_id: &str, body: &[u8]) -> Option<tsdb::BatchId> {
+        use sha2::Digest;
+        self.cluster_runtime()?;
+        let mut h = sha2::Sha256::new();
+        h.update(access_key_id.as_bytes());
+        h.update([0u8]);
+        h.update(body);
+        let digest = h.finalize();
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&digest[..16]);
+        Some(tsdb::BatchId(id))
     }
 
     /// Appends datums durably: returns only after the WAL is fsync'd. With a
@@ -201,9 +258,15 @@ impl MetricStore {
                 (series_key(&d.metric), sample)
             })
             .collect();
-        self.db
-            .write(&tsdb::WriteBatch { entries, batch_id })
-            .map_err(storage_error)
+        match &self.backend {
+            Backend::Local { db, .. } => db
+                .write(&tsdb::WriteBatch { entries, batch_id })
+                .map_err(storage_error),
+            Backend::Cluster(c) => {
+                let id = batch_id.unwrap_or_else(|| tsdb::BatchId(*uuid::Uuid::new_v4().as_bytes()));
+                c.write(entries, id).map_err(cluster_error)
+            }
+        }
     }
 
     pub fn list(
@@ -211,8 +274,11 @@ impl MetricStore {
         filter: &tsdb::SeriesFilter,
         after: Option<&tsdb::SeriesKey>,
         limit: usize,
-    ) -> Vec<tsdb::SeriesKey> {
-        self.db.list_series(filter, after, limit)
+    ) -> Result<Vec<tsdb::SeriesKey>, ApiError> {
+        match &self.backend {
+            Backend::Local { db, .. } => Ok(db.list_series(filter, after, limit)),
+            Backend::Cluster(c) => c.list_series(filter, after, limit).map_err(cluster_error),
+        }
     }
 
     /// Per-period aggregates of one metric, separated by unit.
@@ -232,34 +298,45 @@ impl MetricStore {
             period_ms: period_seconds * 1000,
             unit: unit.map(|u| u.code()),
         };
-        Ok(self
-            .db
-            .query(&q)
-            .map_err(storage_error)?
-            .into_iter()
-            .map(PeriodAgg)
-            .collect())
+        let aggs = match &self.backend {
+            Backend::Local { db, .. } => db.query(&q).map_err(storage_error)?,
+            Backend::Cluster(c) => c.query(&q).map_err(cluster_error)?,
+        };
+        Ok(aggs.into_iter().map(PeriodAgg).collect())
+    }
+
+    /// Whether reads are complete: always in single-node mode; in cluster
+    /// mode once every local partition replica has loaded.
+    pub fn ready(&self) -> bool {
+        match &self.backend {
+            Backend::Local { .. } => true,
+            Backend::Cluster(c) => c.ready(),
+        }
     }
 
     pub fn stats(&self) -> tsdb::Stats {
-        self.db.stats()
+        match &self.backend {
+            Backend::Local { db, .. } => db.stats(),
+            Backend::Cluster(c) => c.stats(),
+        }
     }
 
     /// Stops the background thread (waiting for a seal or compaction in
     /// progress) and seals the head.
     pub fn shutdown(&self) -> Result<(), ServerError> {
-        let background = self
-            .background
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let (db, background) = match &self.backend {
+            Backend::Local { db, background } => (db, background),
+            Backend::Cluster(c) => {
+                c.shutdown();
+                return Ok(());
+            }
+        };
+        let background = background.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some((stop, handle)) = background {
             let _ = stop.send(());
             let _ = handle.join();
         }
-        self.db
-            .seal()
-            .map_err(|e| ServerError::Storage(e.to_string()))
+        db.seal().map_err(|e| ServerError::Storage(e.to_string()))
     }
 }
 

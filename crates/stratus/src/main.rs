@@ -3,6 +3,7 @@
 mod agent_cmd;
 mod bench;
 mod client;
+mod cluster_cmd;
 mod fsck_cmd;
 mod keys_cmd;
 mod mail_cmd;
@@ -47,6 +48,8 @@ enum Command {
     /// Check every metric storage file of a (stopped) server's data directory;
     /// exits non-zero when damage is found. --repair does what `server --recover` does.
     Fsck(fsck_cmd::FsckArgs),
+    /// Cluster mode: `stratus cluster status` from any node.
+    Cluster(cluster_cmd::ClusterArgs),
 }
 
 #[derive(clap::Args)]
@@ -131,6 +134,7 @@ impl ServerArgs {
             egress: file.notify,
             recover: self.recover || server.recover.unwrap_or(false),
             recover_meta: self.recover_meta,
+            cluster: file.cluster.as_ref().map(|c| c.to_config()),
         })
     }
 }
@@ -183,6 +187,7 @@ fn main() -> anyhow::Result<()> {
         Command::Server(args) => serve(args, false),
         Command::Up(args) => up::run(args),
         Command::Keys(args) => keys_cmd::run(args),
+        Command::Cluster(args) => cluster_cmd::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Agent(args) => std::process::exit(agent_cmd::run(args)),
         Command::Mail(args) => mail_cmd::run(args),

@@ -29,6 +29,12 @@ pub fn run_due(state: &AppState, now: Timestamp) -> usize {
         if p.next_attempt_ms > now.millis() {
             continue;
         }
+        // Cluster mode: the alarm's evaluator runs its actions (a second
+        // runner would only be a no-op: the outbox keeps one delivery per
+        // message and subscription).
+        if state.alarm_ownership(&p.alarm_name) == crate::state::AlarmOwnership::Elsewhere {
+            continue;
+        }
         ran += 1;
         let msg = AlarmPublish {
             message_id: p.message_id.clone(),

@@ -20,7 +20,7 @@
 use super::store::{self, ALARMS, Change};
 use super::{actions, engine};
 use crate::meta;
-use crate::state::AppState;
+use crate::state::{AlarmOwnership, AppState};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +64,9 @@ struct View {
     children: HashSet<String>,
     /// A composite alarm was added, changed or removed: rebuild `children`.
     composites_changed: bool,
+    /// Cluster mode: the alarms table's version when last read (other
+    /// nodes' writes do not reach `alarm_changes`).
+    table_version: i64,
 }
 
 fn is_composite(a: &AlarmRecord) -> bool {
@@ -98,6 +101,15 @@ impl View {
 
     /// Applies the writes reported since the last pass.
     fn refresh(&mut self, state: &AppState, now_ms: i64) -> meta::Result<()> {
+        if state.metrics.cluster_runtime().is_some() {
+            let version = state.meta.table_version(ALARMS)?;
+            if version != self.table_version {
+                state.alarm_changes.take();
+                self.reload(state, now_ms)?;
+                self.table_version = version;
+                return Ok(());
+            }
+        }
         let names = state.alarm_changes.take();
         if names.is_empty() {
             return Ok(());
@@ -264,15 +276,13 @@ pub fn tick(state: &AppState, sched: &mut Schedule, now: Timestamp) -> usize {
             None => {}
         }
     }
+    // Cluster mode: only the alarms of the shards this node holds.
+    let ours = |name: &String| state.alarm_ownership(name) != AlarmOwnership::Elsewhere;
+    metric.retain(ours);
+    composite.retain(ours);
     let evaluated = metric.len() + composite.len();
     let changes = evaluate_metric_alarms(state, &view.alarms, &metric, now);
-    let committed = match store::commit_changes(state, changes, now) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot commit alarm state changes");
-            Vec::new()
-        }
-    };
+    let committed = commit_by_shard(state, changes, now);
     let changed = committed.len();
     for done in committed {
         after_transition(state, view, done, now);
@@ -313,6 +323,38 @@ pub fn tick(state: &AppState, sched: &mut Schedule, now: Timestamp) -> usize {
 
 /// Logs a committed transition, updates the view and re-evaluates the
 /// composite alarms that reference the alarm.
+/// Commits transitions; in cluster mode one group per alarm shard, each
+/// fenced by the shard's epoch, so a lost shard refuses only its own.
+fn commit_by_shard(
+    state: &AppState,
+    changes: Vec<(String, store::Change)>,
+    now: Timestamp,
+) -> Vec<store::Committed> {
+    let mut groups: HashMap<Option<(u32, i64)>, Vec<(String, store::Change)>> = HashMap::new();
+    for (name, change) in changes {
+        let key = match state.alarm_ownership(&name) {
+            AlarmOwnership::Shard { shard, epoch } => Some((shard, epoch)),
+            AlarmOwnership::Single => None,
+            AlarmOwnership::Elsewhere => continue,
+        };
+        groups.entry(key).or_default().push((name, change));
+    }
+    let mut out = Vec::new();
+    for (key, changes) in groups {
+        let fence = key.map(|(shard, epoch)| store::Fence {
+            kind: stratus_cluster::shards::LEASE_KIND,
+            id: shard as i32,
+            owner: state.node_id().unwrap_or_default().to_string(),
+            epoch,
+        });
+        match store::commit_changes_fenced(state, changes, now, fence.as_ref()) {
+            Ok(c) => out.extend(c),
+            Err(e) => tracing::error!(error = %e, "cannot commit alarm state changes"),
+        }
+    }
+    out
+}
+
 fn after_transition(state: &AppState, view: &mut View, done: store::Committed, now: Timestamp) {
     let name = done.alarm.name.clone();
     tracing::info!(alarm = %name, from = done.old.as_str(), to = done.alarm.state.value.as_str(), "alarm state changed");

@@ -134,16 +134,40 @@ const CHANGES_PER_TRANSACTION: usize = 2_000;
 /// For the scheduler: it does not touch [`AppState::alarm_changes`], the
 /// caller puts the returned records into its view itself (so a round that
 /// moves every alarm is not followed by re-reading every alarm).
+/// A lease a transaction must still hold to commit (cluster mode's
+/// alarm-shard fencing; see `stratus_cluster::shards`).
+#[derive(Debug, Clone)]
+pub struct Fence {
+    pub kind: &'static str,
+    pub id: i32,
+    pub owner: String,
+    pub epoch: i64,
+}
+
 pub fn commit_changes(
     state: &AppState,
     changes: Vec<(String, Change)>,
     now: Timestamp,
+) -> meta::Result<Vec<Committed>> {
+    commit_changes_fenced(state, changes, now, None)
+}
+
+/// [`commit_changes`], each transaction first checking `fence` (refused with
+/// `MetaError::Fenced`, committing nothing, once the lease moved on).
+pub fn commit_changes_fenced(
+    state: &AppState,
+    changes: Vec<(String, Change)>,
+    now: Timestamp,
+    fence: Option<&Fence>,
 ) -> meta::Result<Vec<Committed>> {
     let mut out = Vec::new();
     let mut changes = changes.into_iter().peekable();
     while changes.peek().is_some() {
         let batch: Vec<(String, Change)> = changes.by_ref().take(CHANGES_PER_TRANSACTION).collect();
         let done = state.meta.transact(|tx| {
+            if let Some(f) = fence {
+                tx.fence(f.kind, f.id, &f.owner, f.epoch)?;
+            }
             let mut done = Vec::new();
             for (name, change) in batch {
                 if let Some(c) = apply_change(state, tx, &name, change, now)? {

@@ -1,0 +1,115 @@
+//! `stratus cluster status`: a cluster node's view of nodes, roles, leases,
+//! log positions and commits, through the admin API of any node.
+
+use crate::client;
+use crate::keys_cmd::call;
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+#[derive(Args)]
+pub struct ClusterArgs {
+    #[command(subcommand)]
+    command: ClusterCommand,
+    /// Any node's endpoint.
+    #[arg(
+        long,
+        global = true,
+        default_value = "http://127.0.0.1:4566",
+        env = "STRATUS_ENDPOINT"
+    )]
+    endpoint: String,
+    #[command(flatten)]
+    credentials: client::CredentialArgs,
+    /// Print the status as JSON.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// Nodes, roles, leases, log lag and the last committed block per partition.
+    Status,
+}
+
+pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
+    let creds = args.credentials.resolve()?;
+    match args.command {
+        ClusterCommand::Status => {
+            let v = call(&args.endpoint, "ClusterStatus", &json!({}), &creds)?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                print!("{}", render(&v));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn opt(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn render(v: &Value) -> String {
+    let mut out = format!("asked node {}\n\nNODES\n", opt(&v["node"]));
+    out += &format!(
+        "{:<12} {:<6} {:<28} {:>10}  ROLES\n",
+        "ID", "LIVE", "URL", "HEARTBEAT"
+    );
+    for n in v["nodes"].as_array().into_iter().flatten() {
+        let roles: Vec<&str> = n["roles"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        out += &format!(
+            "{:<12} {:<6} {:<28} {:>8}ms  {}\n",
+            opt(&n["id"]),
+            if n["live"].as_bool() == Some(true) { "yes" } else { "NO" },
+            opt(&n["url"]),
+            opt(&n["heartbeat_age_ms"]),
+            roles.join(",")
+        );
+    }
+    out += "\nPARTITIONS\n";
+    out += &format!(
+        "{:<4} {:<12} {:>6} {:>12} {:>10} {:>12} {:>12} {:>8}  ERROR\n",
+        "P", "OWNER", "EPOCH", "COMMITTED", "AGE", "LOG FIRST", "LOG LAST", "LAG"
+    );
+    for p in v["partitions"].as_array().into_iter().flatten() {
+        out += &format!(
+            "{:<4} {:<12} {:>6} {:>12} {:>10} {:>12} {:>12} {:>8}  {}\n",
+            opt(&p["partition"]),
+            opt(&p["owner"]),
+            opt(&p["epoch"]),
+            opt(&p["committed_seq"]),
+            p["committed_age_ms"]
+                .as_i64()
+                .map_or("-".into(), |ms| format!("{}s", ms / 1000)),
+            opt(&p["log_first_seq"]),
+            opt(&p["log_last_seq"]),
+            opt(&p["lag"]),
+            p["error"].as_str().unwrap_or("")
+        );
+    }
+    let shards: Vec<&Value> = v["leases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|l| l["kind"] == "alarm-shard" && l["expires_in_ms"].as_i64().unwrap_or(0) > 0)
+        .collect();
+    let mut by_owner: std::collections::BTreeMap<String, usize> = Default::default();
+    for l in &shards {
+        *by_owner.entry(opt(&l["owner"])).or_default() += 1;
+    }
+    out += "\nALARM SHARDS\n";
+    for (owner, n) in by_owner {
+        out += &format!("{owner:<12} {n} shards\n");
+    }
+    out
+}
