@@ -322,3 +322,100 @@ def test_story_on_a_cluster_with_the_alarm_owner_killed(cluster: Cluster, relay)
                  if lease["kind"] == "alarm-shard" and lease["id"] == shard and lease["expires_in_ms"] > 0]
     assert new_owner and new_owner[0] != owner
     cluster.restart(owner)
+
+
+def test_paused_owner_is_fenced(cluster: Cluster):
+    """An owner that stalls after uploading and before committing (fault injection: a GC
+    pause or frozen VM) loses its lease; another node takes the partition over and commits;
+    when the first resumes, its commit is refused. Every acknowledged datapoint is still
+    served by every node."""
+    env_before = dict(cluster.env)
+    cluster.env["STRATUS_CLUSTER_FAULT_PAUSE_BEFORE_COMMIT_MS"] = "20000"
+    try:
+        cluster.restart("n1")
+    finally:
+        cluster.env.clear()
+        cluster.env.update(env_before)
+    # n1 takes back its share of partitions; writes keep arriving, so its first commit
+    # comes — and stalls.
+    host = uuid.uuid4().hex[:8]
+    cw = cluster.client("cloudwatch", "n2")
+    t = now()
+    sent = 0.0
+    deadline = time.time() + 120
+    i = 0
+    while "fault injection: pausing before the commit" not in cluster.log("n1"):
+        assert time.time() < deadline, "n1 never stalled in a commit"
+        for k in range(8):
+            dims = [{"Name": "host", "Value": f"{host}-{k}"}]
+            cw.put_metric_data(Namespace=NS, MetricData=[
+                {"MetricName": "zombie", "Dimensions": dims, "Value": float(i), "Timestamp": t}])
+            sent += i
+            i += 1
+        time.sleep(0.5)
+    # While it stalls, more data (another node owns its partitions by now).
+    for k in range(8):
+        dims = [{"Name": "host", "Value": f"{host}-{k}"}]
+        cw.put_metric_data(Namespace=NS, MetricData=[
+            {"MetricName": "zombie", "Dimensions": dims, "Value": 1.0, "Timestamp": t}])
+        sent += 1.0
+    wait_for(lambda: "commit fenced" in cluster.log("n1") or None, 90, what="n1's commit fenced")
+    # Whoever owns the partitions now, the data is whole on every node.
+    for node in ("n1", "n2", "n3"):
+        c = cluster.client("cloudwatch", node)
+
+        def whole():
+            total = 0.0
+            for k in range(8):
+                dims = [{"Name": "host", "Value": f"{host}-{k}"}]
+                total += sum(p[2] for p in stats(c, "zombie", dims, t - dt.timedelta(minutes=2),
+                                                 t + dt.timedelta(minutes=2), period=3600))
+            return total == sent or None
+
+        wait_for(whole, 60, what=f"every datapoint on {node}")
+    cluster.restart("n1")  # without the fault
+
+
+def services(cluster: Cluster, call: str) -> None:
+    import subprocess
+
+    from conftest import REPO
+
+    subprocess.run(["bash", "-c", f'source "{REPO}/scripts/lib/cluster-services.sh" && {call}'],
+                   check=True, env=cluster.env, capture_output=True, timeout=180)
+
+
+def test_postgres_restart_loses_nothing(cluster: Cluster):
+    """PostgreSQL restarted with `pg_ctl restart -m immediate`: nodes reconnect by
+    themselves; metadata and metrics written before and after are all there."""
+    tag = uuid.uuid4().hex[:8]
+    cw = cluster.client("cloudwatch", "n1", retries=8)
+    dims = [{"Name": "host", "Value": tag}]
+    t = now()
+    cw.put_metric_alarm(AlarmName=f"before-{tag}", Namespace=NS, MetricName="pg", Dimensions=dims,
+                        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1e9,
+                        ComparisonOperator="GreaterThanThreshold")
+    cw.put_metric_data(Namespace=NS, MetricData=[{"MetricName": "pg", "Dimensions": dims, "Value": 1.0, "Timestamp": t}])
+    services(cluster, f'pg_restart_immediate "{cluster.root}"')
+
+    def works():
+        try:
+            cluster.client("cloudwatch", "n2").put_metric_alarm(
+                AlarmName=f"after-{tag}", Namespace=NS, MetricName="pg", Dimensions=dims,
+                Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1e9,
+                ComparisonOperator="GreaterThanThreshold")
+            return True
+        except botocore.exceptions.ClientError:
+            return None
+
+    wait_for(works, 60, what="metadata writes after the restart")
+    cw.put_metric_data(Namespace=NS, MetricData=[{"MetricName": "pg", "Dimensions": dims, "Value": 2.0, "Timestamp": t}])
+    for node in ("n1", "n2", "n3"):
+        c = cluster.client("cloudwatch", node, retries=8)
+        names = [a["AlarmName"] for a in c.describe_alarms(AlarmNamePrefix=f"before-{tag}")["MetricAlarms"]]
+        names += [a["AlarmName"] for a in c.describe_alarms(AlarmNamePrefix=f"after-{tag}")["MetricAlarms"]]
+        assert sorted(names) == [f"after-{tag}", f"before-{tag}"]
+        wait_for(lambda c=c: totals(c, "pg", dims, t - dt.timedelta(minutes=2), t + dt.timedelta(minutes=2)) == (2, 3.0) or None,
+                 60, what=f"both datapoints on {node}")
+    st = cluster.status("n3")
+    assert sorted(n["id"] for n in st["nodes"] if n["live"]) == ["n1", "n2", "n3"]

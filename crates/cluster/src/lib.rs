@@ -105,6 +105,22 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// Whether this node holds more partitions than its fair share and
+    /// `partition` is the highest-numbered one it holds (given back first).
+    pub fn should_give_back(&self, partition: u32) -> bool {
+        let held: Vec<u32> = self
+            .replicas
+            .iter()
+            .filter(|r| r.epoch.load(Ordering::SeqCst) != 0)
+            .map(|r| r.partition)
+            .collect();
+        let share =
+            partition::fair_share(self.config.partitions, self.live_ingesters.load(Ordering::Relaxed));
+        held.len() > share && held.iter().max() == Some(&partition)
+    }
+}
+
 /// The running cluster runtime of one node.
 pub struct ClusterMetrics {
     shared: Arc<Shared>,

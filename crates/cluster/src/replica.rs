@@ -298,10 +298,25 @@ impl Worker {
     }
 
     /// Renews or takes the partition's lease — taking a free one only while
-    /// this node holds less than its fair share.
+    /// this node holds less than its fair share, and giving its highest-
+    /// numbered one back while it holds more (a node joined or came back).
     fn lease(&mut self) {
         let p = self.p();
         let mine = self.replica.epoch.load(Ordering::SeqCst) != 0;
+        if mine && self.shared.should_give_back(p) {
+            // Commit first, so the next owner replays little.
+            if let Ok(db) = self.replica.db()
+                && self.replica.applied.load(Ordering::SeqCst)
+                    > self.replica.committed.load(Ordering::SeqCst)
+                && let Err(e) = self.commit(&db)
+            {
+                tracing::warn!(partition = p, "commit before handing over: {e}");
+            }
+            tracing::info!(partition = p, "giving the partition lease back (above the fair share)");
+            self.release();
+            self.replica.lease_changes.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         if !mine && !self.shared.may_take_partition() {
             return;
         }
@@ -392,6 +407,12 @@ impl Worker {
         }
         let live: Vec<u64> = files.iter().map(|(_, _, ino)| *ino).collect();
         self.uploaded.retain(&live);
+        if let Some(pause) = fault_pause_before_commit() {
+            // A stand-in for a GC pause or a frozen VM at the worst moment:
+            // uploaded, not yet committed, lease not renewed meanwhile.
+            tracing::warn!(partition = p, ?pause, "fault injection: pausing before the commit");
+            std::thread::sleep(pause);
+        }
         match self.shared.pg.commit_partition(
             p as i32,
             &self.shared.config.node_id,
@@ -401,6 +422,7 @@ impl Worker {
         ) {
             Ok(()) => {}
             Err(PgError::Fenced { .. }) => {
+                tracing::warn!(partition = p, epoch, seq, "commit fenced: a newer owner took the partition; its objects will be collected");
                 self.lose_lease("fenced: a newer owner took the partition");
                 return Err(ClusterError::Fenced(p));
             }
@@ -453,6 +475,16 @@ impl Worker {
         }
         Ok(())
     }
+}
+
+/// `STRATUS_CLUSTER_FAULT_PAUSE_BEFORE_COMMIT_MS`: fault injection for the
+/// zombie-owner test (tests/cluster), never set in production.
+fn fault_pause_before_commit() -> Option<Duration> {
+    std::env::var("STRATUS_CLUSTER_FAULT_PAUSE_BEFORE_COMMIT_MS")
+        .ok()?
+        .parse()
+        .ok()
+        .map(Duration::from_millis)
 }
 
 fn now_ms() -> i64 {
