@@ -43,7 +43,7 @@ impl Pg {
                          ORDER BY key
                          FOR UPDATE SKIP LOCKED)
                      UPDATE stratus_claim t
-                     SET owner = $3, until = now() + $4 * interval '1 millisecond'
+                     SET owner = $3, until = now() + $4::bigint * interval '1 millisecond'
                      FROM free WHERE t.scope = free.scope AND t.key = free.key
                      RETURNING t.key",
                     &[&scope, &keys, &owner, &ttl],
@@ -69,7 +69,7 @@ impl Pg {
         self.pool.call(|c| {
             Ok(c.query_opt(
                 "SELECT 1 FROM stratus_claim WHERE scope = $1 AND key = $2 AND owner = $3
-                   AND until > now() + $4 * interval '1 millisecond'",
+                   AND until > now() + $4::bigint * interval '1 millisecond'",
                 &[&scope, &key, &owner, &margin],
             )?
             .is_some())

@@ -75,13 +75,18 @@ impl Pg {
                 written: BTreeSet::new(),
                 broken: false,
             };
-            if let Err(e) = txn.tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK]) {
+            if let Err(e) = txn
+                .tx
+                .execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
+            {
                 let e = note(e, &mut broken);
                 return (Err(e.into()), broken);
             }
             let r = f(&mut txn);
             broken |= txn.broken;
-            let KvTxn { mut tx, written, .. } = txn;
+            let KvTxn {
+                mut tx, written, ..
+            } = txn;
             let r = match r {
                 // Dropping `tx` rolls it back.
                 Err(e) => Err(e),

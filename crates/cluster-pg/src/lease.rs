@@ -77,7 +77,7 @@ impl Pg {
         self.pool.call(|c| {
             Ok(c.query_opt(
                 "INSERT INTO stratus_lease AS l (kind, id, owner, epoch, expires_at)
-                 VALUES ($1, $2, $3, 1, now() + $4 * interval '1 millisecond')
+                 VALUES ($1, $2, $3, 1, now() + $4::bigint * interval '1 millisecond')
                  ON CONFLICT (kind, id) DO UPDATE SET
                      epoch = CASE WHEN l.owner = EXCLUDED.owner AND l.expires_at > now()
                                   THEN l.epoch ELSE l.epoch + 1 END,

@@ -33,7 +33,9 @@ pub struct Pg {
 
 impl std::fmt::Debug for Pg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pg").field("db", &self.pool.display).finish()
+        f.debug_struct("Pg")
+            .field("db", &self.pool.display)
+            .finish()
     }
 }
 

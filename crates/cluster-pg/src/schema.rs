@@ -62,7 +62,10 @@ pub(crate) fn migrate(client: &mut postgres::Client) -> Result<(), PgError> {
         .and_then(|r| r.get(0));
     match current {
         None => {
-            tx.execute("INSERT INTO stratus_schema (version) VALUES ($1)", &[&VERSION])?;
+            tx.execute(
+                "INSERT INTO stratus_schema (version) VALUES ($1)",
+                &[&VERSION],
+            )?;
         }
         Some(v) if v > VERSION => {
             return Err(PgError::Db(format!(

@@ -89,7 +89,10 @@ impl TempPostgres {
             assert!(attempt < 4, "PostgreSQL did not start: {}", pg.log());
         }
         let mut c = postgres::Client::connect(
-            &format!("host=127.0.0.1 port={} user=stratus dbname=postgres", pg.port),
+            &format!(
+                "host=127.0.0.1 port={} user=stratus dbname=postgres",
+                pg.port
+            ),
             postgres::NoTls,
         )
         .expect("connecting to the test server");
@@ -111,7 +114,11 @@ impl TempPostgres {
     /// the same port (every open connection breaks).
     pub fn restart_immediate(&self) {
         self.stop();
-        assert!(self.pg_ctl_start(), "PostgreSQL did not restart: {}", self.log());
+        assert!(
+            self.pg_ctl_start(),
+            "PostgreSQL did not restart: {}",
+            self.log()
+        );
     }
 
     /// Stops the server (`-m immediate`); [`Self::resume`] starts it again.
@@ -132,7 +139,11 @@ impl TempPostgres {
 
     /// Starts a stopped server again on the same port.
     pub fn resume(&self) {
-        assert!(self.pg_ctl_start(), "PostgreSQL did not start: {}", self.log());
+        assert!(
+            self.pg_ctl_start(),
+            "PostgreSQL did not start: {}",
+            self.log()
+        );
     }
 
     fn data(&self) -> PathBuf {
