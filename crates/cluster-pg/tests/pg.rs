@@ -277,11 +277,13 @@ fn two_owners_never_hold_one_claim_and_expired_claims_return() {
     // The holder re-claims (renews); the other cannot.
     let k = got[0][0].clone();
     assert_eq!(
-        pg.claim("outbox", &[k.clone()], "a", long).unwrap(),
+        pg.claim("outbox", std::slice::from_ref(&k), "a", long)
+            .unwrap(),
         [k.clone()]
     );
     assert_eq!(
-        pg.claim("outbox", &[k.clone()], "b", long).unwrap(),
+        pg.claim("outbox", std::slice::from_ref(&k), "b", long)
+            .unwrap(),
         Vec::<String>::new()
     );
     assert!(
@@ -297,7 +299,8 @@ fn two_owners_never_hold_one_claim_and_expired_claims_return() {
     pg.claim_release("outbox", &k, "a").unwrap();
     assert!(!pg.claim_held("outbox", &k, "a", Duration::ZERO).unwrap());
     assert_eq!(
-        pg.claim("outbox", &[k.clone()], "b", long).unwrap(),
+        pg.claim("outbox", std::slice::from_ref(&k), "b", long)
+            .unwrap(),
         [k.clone()]
     );
     // Expired: claimable by another owner.
