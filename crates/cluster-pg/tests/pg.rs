@@ -279,7 +279,7 @@ fn two_owners_never_hold_one_claim_and_expired_claims_return() {
     assert_eq!(
         pg.claim("outbox", std::slice::from_ref(&k), "a", long)
             .unwrap(),
-        [k.clone()]
+        vec![k.clone()]
     );
     assert_eq!(
         pg.claim("outbox", std::slice::from_ref(&k), "b", long)
@@ -301,7 +301,7 @@ fn two_owners_never_hold_one_claim_and_expired_claims_return() {
     assert_eq!(
         pg.claim("outbox", std::slice::from_ref(&k), "b", long)
             .unwrap(),
-        [k.clone()]
+        vec![k.clone()]
     );
     // Expired: claimable by another owner.
     let short = Duration::from_millis(300);
