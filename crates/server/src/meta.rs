@@ -895,3 +895,6 @@ mod disk_full {
 
 #[cfg(test)]
 mod damage_tests;
+
+#[cfg(test)]
+mod pg_tests;
