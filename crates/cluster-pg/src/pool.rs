@@ -147,3 +147,22 @@ impl Pool {
         })
     }
 }
+
+impl Drop for Pool {
+    /// Closing a client blocks on its own small runtime, which panics on a
+    /// thread that drives an async runtime, and the last `Pg` handle may well
+    /// be dropped there (a server shutting down, an async test): close the
+    /// idle clients on a thread of their own.
+    fn drop(&mut self) {
+        let idle = std::mem::take(&mut self.state().idle);
+        if idle.is_empty() {
+            return;
+        }
+        if let Ok(t) = std::thread::Builder::new()
+            .name("pg-close".into())
+            .spawn(move || drop(idle))
+        {
+            let _ = t.join();
+        }
+    }
+}

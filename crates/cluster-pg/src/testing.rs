@@ -3,6 +3,7 @@
 //! role and database `stratus`. PostgreSQL refuses to run as root, so as
 //! root every server command runs as the `postgres` user (`runuser`).
 //! Binaries: `$STRATUS_PG_BIN`, else the newest `/usr/lib/postgresql/*/bin`.
+//! Usable from async tests too (it blocks, but never on a runtime).
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -88,16 +89,17 @@ impl TempPostgres {
             }
             assert!(attempt < 4, "PostgreSQL did not start: {}", pg.log());
         }
-        let mut c = postgres::Client::connect(
-            &format!(
-                "host=127.0.0.1 port={} user=stratus dbname=postgres",
-                pg.port
-            ),
-            postgres::NoTls,
-        )
-        .expect("connecting to the test server");
-        c.batch_execute("CREATE DATABASE stratus")
-            .expect("creating database stratus");
+        // On a thread of its own: the blocking client cannot run on a
+        // thread that drives a tokio runtime (an async test).
+        let params = format!("host=127.0.0.1 port={} user=stratus dbname=postgres", pg.port);
+        std::thread::spawn(move || {
+            let mut c = postgres::Client::connect(&params, postgres::NoTls)
+                .expect("connecting to the test server");
+            c.batch_execute("CREATE DATABASE stratus")
+                .expect("creating database stratus");
+        })
+        .join()
+        .expect("creating database stratus");
         pg
     }
 
