@@ -91,7 +91,10 @@ impl TempPostgres {
         }
         // On a thread of its own: the blocking client cannot run on a
         // thread that drives a tokio runtime (an async test).
-        let params = format!("host=127.0.0.1 port={} user=stratus dbname=postgres", pg.port);
+        let params = format!(
+            "host=127.0.0.1 port={} user=stratus dbname=postgres",
+            pg.port
+        );
         std::thread::spawn(move || {
             let mut c = postgres::Client::connect(&params, postgres::NoTls)
                 .expect("connecting to the test server");

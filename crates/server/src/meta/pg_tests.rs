@@ -54,7 +54,10 @@ fn a_fenced_transaction_commits_nothing() {
     let m = store(&server);
     let pg = m.pg().unwrap();
     let ttl = Duration::from_secs(30);
-    let epoch = pg.lease_acquire("alarm-shard", 1, "n1", ttl).unwrap().unwrap();
+    let epoch = pg
+        .lease_acquire("alarm-shard", 1, "n1", ttl)
+        .unwrap()
+        .unwrap();
     m.transact(|tx| {
         tx.fence("alarm-shard", 1, "n1", epoch)?;
         tx.put(T, "alarm", &1u32)
@@ -87,8 +90,14 @@ fn unavailable_while_the_server_is_down_and_recovers_after() {
     let m = store(&server);
     m.put(T, "a", &1u32).unwrap();
     server.stop();
-    assert!(matches!(m.put(T, "b", &2u32), Err(MetaError::Unavailable(_))));
-    assert!(matches!(m.get::<u32>(T, "a"), Err(MetaError::Unavailable(_))));
+    assert!(matches!(
+        m.put(T, "b", &2u32),
+        Err(MetaError::Unavailable(_))
+    ));
+    assert!(matches!(
+        m.get::<u32>(T, "a"),
+        Err(MetaError::Unavailable(_))
+    ));
     assert!(matches!(m.list::<u32>(T), Err(MetaError::Unavailable(_))));
     server.resume();
     // The first call after the server returns may still find a dead
@@ -101,7 +110,11 @@ fn unavailable_while_the_server_is_down_and_recovers_after() {
             Err(e) => panic!("{e}"),
         }
     };
-    assert_eq!(all, vec![("a".to_string(), 1)], "the refused write is absent");
+    assert_eq!(
+        all,
+        vec![("a".to_string(), 1)],
+        "the refused write is absent"
+    );
     m.put(T, "b", &2u32).unwrap();
     assert_eq!(m.get::<u32>(T, "b").unwrap(), Some(2));
 }

@@ -216,7 +216,10 @@ async fn attempt(shared: Arc<Shared>, transports: Arc<Transports>, key: String) 
     if clustered {
         let (meta, k) = (shared.meta.clone(), key.clone());
         if let Err(e) = blocking(move || outbox::release(&meta, &k, &owner)).await {
-            tracing::warn!(key, "releasing a delivery's claim (it expires by itself): {e}");
+            tracing::warn!(
+                key,
+                "releasing a delivery's claim (it expires by itself): {e}"
+            );
         }
     }
     attempted
@@ -248,7 +251,10 @@ async fn attempt_claimed(
         match blocking(move || outbox::claim_held(&meta, &k, &o, margin)).await {
             Ok(true) => {}
             Ok(false) => {
-                tracing::warn!(key, "a delivery's claim is about to expire; not sending now");
+                tracing::warn!(
+                    key,
+                    "a delivery's claim is about to expire; not sending now"
+                );
                 return Attempted::NotClaimed;
             }
             Err(e) => {
@@ -380,10 +386,11 @@ mod tests {
         let mut notifiers = Vec::new();
         for (i, dir) in dirs.iter().enumerate() {
             let url = url.clone();
-            let pg = tokio::task::spawn_blocking(move || Pg::connect(&url, Duration::from_secs(30)))
-                .await
-                .unwrap()
-                .unwrap();
+            let pg =
+                tokio::task::spawn_blocking(move || Pg::connect(&url, Duration::from_secs(30)))
+                    .await
+                    .unwrap()
+                    .unwrap();
             let n = Notifier::new(Arc::new(MetaStore::postgres(pg)), dir.path());
             n.set_node_id(format!("node-{i}"));
             notifiers.push(n);
