@@ -117,8 +117,12 @@ impl Pool {
         &self,
         f: impl FnOnce(&mut postgres::Client) -> (Result<R, E>, bool),
     ) -> Result<R, E> {
-        let mut client = self.checkout()?;
-        let (r, broken) = f(&mut client);
+        let mut out = CheckedOut {
+            pool: self,
+            client: Some(self.checkout()?),
+        };
+        let (r, broken) = f(out.client.as_mut().expect("checked out"));
+        let client = out.client.take().expect("checked out");
         let drop_it = broken || client.is_closed();
         let mut st = self.state();
         if drop_it {
@@ -145,6 +149,22 @@ impl Pool {
             let broken = r.as_ref().err().is_some_and(PgError::breaks_connection);
             (r, broken)
         })
+    }
+}
+
+/// A client out of the pool; if the caller's closure panics, the client is
+/// closed and its slot freed (its connection may be mid-transaction).
+struct CheckedOut<'p> {
+    pool: &'p Pool,
+    client: Option<postgres::Client>,
+}
+
+impl Drop for CheckedOut<'_> {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            drop(client);
+            self.pool.forget_one();
+        }
     }
 }
 

@@ -365,3 +365,23 @@ fn calls_fail_unavailable_while_down_and_reconnect_by_themselves() {
     assert_eq!(pg2.kv_list("t").unwrap().len(), 2);
     let _ = Arc::new(pg2);
 }
+
+#[test]
+fn a_panic_inside_a_transaction_rolls_back_and_frees_its_connection() {
+    let server = TempPostgres::start();
+    let pg = connect(&server);
+    // More panics than the pool has connections: none may leak a slot.
+    for _ in 0..20 {
+        let pg2 = pg.clone();
+        let r = std::thread::spawn(move || {
+            pg2.transact(|tx| -> Result<(), PgError> {
+                tx.put("t", "p", b"x")?;
+                panic!("caller bug");
+            })
+        })
+        .join();
+        assert!(r.is_err());
+    }
+    assert_eq!(pg.kv_get("t", "p").unwrap(), None);
+    pg.transact(|tx| tx.put("t", "q", b"y")).unwrap();
+}
