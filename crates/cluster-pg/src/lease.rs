@@ -29,7 +29,7 @@ pub struct Checkpoint {
 }
 
 /// The lease kind partition checkpoints are fenced by.
-pub const PARTITION: &str = "partition";
+pub const PARTITION_LEASE_KIND: &str = "partition";
 
 /// Share-locks lease `(kind, id)` for the rest of `tx` and refuses unless
 /// `owner` holds it at `epoch`, unexpired.
@@ -142,7 +142,7 @@ impl Pg {
         let manifest = manifest.to_string();
         self.pool.call(|c| {
             let mut tx = c.transaction()?;
-            check_fence(&mut tx, PARTITION, partition, owner, epoch)?;
+            check_fence(&mut tx, PARTITION_LEASE_KIND, partition, owner, epoch)?;
             let n = tx.execute(
                 "INSERT INTO stratus_checkpoint AS k (partition, seq, epoch, manifest, committed_at)
                  VALUES ($1, $2, $3, $4::text::jsonb, now())

@@ -19,7 +19,7 @@ pub mod testing;
 
 pub use error::PgError;
 pub use kv::KvTxn;
-pub use lease::{Checkpoint, Lease};
+pub use lease::{Checkpoint, Lease, PARTITION_LEASE_KIND};
 pub use nodes::NodeRow;
 
 use std::sync::Arc;
