@@ -25,12 +25,24 @@
 //! ([`MetaStore::open_recovering`]): it keeps the damaged file as
 //! `meta.redb.damaged-<unix time>` and lets redb repair it, accepting what
 //! the repair drops.
+//!
+//! **Cluster mode.** [`MetaStore::postgres`] keeps the same tables in
+//! PostgreSQL instead (`stratus-cluster-pg`'s key/value tables): every
+//! write transaction of the cluster is serialised by one advisory lock, as
+//! redb serialises writers, so callers see the same semantics. The `.acked`
+//! witness, [`verify_meta`] and salvage are redb-only (PostgreSQL's own WAL
+//! and replication keep its commits). A lost connection is
+//! [`MetaError::Unavailable`] (nothing changed; the pool reconnects), and a
+//! transaction that called [`Txn::fence`] on a lease it no longer holds is
+//! [`MetaError::Fenced`] and commits nothing.
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 use serde::{Serialize, de::DeserializeOwned};
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use stratus_cluster_pg::{KvTxn, Pg, PgError};
 
 mod acked;
 mod salvage;
@@ -70,6 +82,20 @@ pub enum MetaError {
          drop recent alarms, topics or other changes)"
     )]
     Damaged { path: PathBuf, reason: String },
+    /// A fenced transaction (cluster mode): the lease it wrote under has
+    /// moved on to another owner; nothing was changed.
+    #[error("refused: {0}")]
+    Fenced(String),
+}
+
+impl From<PgError> for MetaError {
+    fn from(e: PgError) -> Self {
+        match e {
+            PgError::Unavailable(why) => MetaError::Unavailable(why),
+            e @ PgError::Fenced { .. } => MetaError::Fenced(e.to_string()),
+            e @ (PgError::Stale(_) | PgError::Db(_)) => MetaError::Db(e.to_string()),
+        }
+    }
 }
 
 fn db_err(e: impl Into<redb::Error>) -> MetaError {
@@ -325,6 +351,19 @@ impl Drop for VerifyCopy {
 
 #[derive(Debug)]
 pub struct MetaStore {
+    backend: Backend,
+}
+
+#[derive(Debug)]
+enum Backend {
+    Redb(RedbStore),
+    /// Cluster mode: the tables live in PostgreSQL.
+    Pg(Pg),
+}
+
+/// The single-node store: one redb file.
+#[derive(Debug)]
+struct RedbStore {
     path: PathBuf,
     /// `None` after an I/O failure, until reopened. Calls hold a clone of
     /// the `Arc` (not the lock), so a call made inside another never waits
@@ -339,10 +378,38 @@ impl MetaStore {
     pub fn open(path: &Path) -> Result<Self> {
         let db = open_checked(path)?;
         Ok(MetaStore {
-            path: path.to_owned(),
-            db: Mutex::new(Some(Arc::new(db))),
-            acked: acked::Writer::open(path)?,
+            backend: Backend::Redb(RedbStore {
+                path: path.to_owned(),
+                db: Mutex::new(Some(Arc::new(db))),
+                acked: acked::Writer::open(path)?,
+            }),
         })
+    }
+
+    /// The store in the cluster's PostgreSQL database (schema created by
+    /// [`Pg::connect`]).
+    pub fn postgres(pg: Pg) -> Self {
+        MetaStore {
+            backend: Backend::Pg(pg),
+        }
+    }
+
+    /// The PostgreSQL handle in cluster mode (`None` on redb).
+    pub fn pg(&self) -> Option<&Pg> {
+        match &self.backend {
+            Backend::Pg(pg) => Some(pg),
+            Backend::Redb(_) => None,
+        }
+    }
+
+    /// How many committed transactions have written `table` (cluster mode;
+    /// for cache invalidation across nodes). Always 0 on redb, where this
+    /// process sees every write itself.
+    pub fn table_version(&self, table: Table) -> Result<i64> {
+        match &self.backend {
+            Backend::Pg(pg) => Ok(pg.table_version(table.0)?),
+            Backend::Redb(_) => Ok(0),
+        }
     }
 
     /// The server's open: an existing file must pass [`verify_meta`] first.
@@ -408,13 +475,17 @@ impl MetaStore {
         let acked = acked::Writer::open(path)?;
         acked.reset(survived)?;
         let store = MetaStore {
-            path: path.to_owned(),
-            db: Mutex::new(Some(Arc::new(db))),
-            acked,
+            backend: Backend::Redb(RedbStore {
+                path: path.to_owned(),
+                db: Mutex::new(Some(Arc::new(db))),
+                acked,
+            }),
         };
         Ok((store, Some(damage)))
     }
+}
 
+impl RedbStore {
     /// The open database, reopening it after an I/O failure closed it (a
     /// reopen fails while a call still holds the old handle; a later call
     /// retries).
@@ -461,10 +532,21 @@ impl MetaStore {
             Err(e) => Err(db_err(e)),
         }
     }
+}
 
+impl MetaStore {
     pub fn get<T: DeserializeOwned>(&self, table: Table, key: &str) -> Result<Option<T>> {
-        self.with_db(|db| {
-            let Some(t) = Self::read_table(db, table)? else {
+        let redb = match &self.backend {
+            Backend::Redb(r) => r,
+            Backend::Pg(pg) => {
+                return pg
+                    .kv_get(table.0, key)?
+                    .map(|v| decode(table, key, &v))
+                    .transpose();
+            }
+        };
+        redb.with_db(|db| {
+            let Some(t) = RedbStore::read_table(db, table)? else {
                 return Ok(None);
             };
             t.get(key)
@@ -476,7 +558,11 @@ impl MetaStore {
 
     /// All records of a table in key order.
     pub fn list<T: DeserializeOwned>(&self, table: Table) -> Result<Vec<(String, T)>> {
-        self.with_db(|db| match Self::read_table(db, table)? {
+        let redb = match &self.backend {
+            Backend::Redb(r) => r,
+            Backend::Pg(pg) => return decode_pairs(table, pg.kv_list(table.0)?),
+        };
+        redb.with_db(|db| match RedbStore::read_table(db, table)? {
             Some(t) => decode_all(table, &t),
             None => Ok(Vec::new()),
         })
@@ -484,8 +570,12 @@ impl MetaStore {
 
     /// The keys of a table below `end`, in order, without decoding records.
     pub fn keys_below(&self, table: Table, end: &str) -> Result<Vec<String>> {
-        self.with_db(|db| {
-            let Some(t) = Self::read_table(db, table)? else {
+        let redb = match &self.backend {
+            Backend::Redb(r) => r,
+            Backend::Pg(pg) => return Ok(pg.kv_keys_below(table.0, end)?),
+        };
+        redb.with_db(|db| {
+            let Some(t) = RedbStore::read_table(db, table)? else {
                 return Ok(Vec::new());
             };
             let mut out = Vec::new();
@@ -506,31 +596,101 @@ impl MetaStore {
     }
 
     /// Runs `f` in one write transaction; commits only when it returns Ok.
-    /// The commit carries the next sequence number, recorded as
+    /// On redb the commit carries the next sequence number, recorded as
     /// acknowledged once it has committed.
     pub fn transact<R>(&self, f: impl FnOnce(&mut Txn<'_>) -> Result<R>) -> Result<R> {
-        let (r, seq) = self.with_db(|db| {
+        let redb = match &self.backend {
+            Backend::Redb(r) => r,
+            Backend::Pg(pg) => {
+                return pg.transact(|kv| {
+                    let mut txn = Txn {
+                        inner: TxnInner::Pg(RefCell::new(kv)),
+                    };
+                    f(&mut txn)
+                });
+            }
+        };
+        let (r, seq) = redb.with_db(|db| {
             let tx = db.begin_write().map_err(db_err)?;
-            let mut txn = Txn { tx: &tx };
+            let mut txn = Txn {
+                inner: TxnInner::Redb(&tx),
+            };
             let r = f(&mut txn)?;
             let seq = txn.get::<u64>(COMMIT, COMMIT_SEQ)?.unwrap_or(0) + 1;
             txn.put(COMMIT, COMMIT_SEQ, &seq)?;
             tx.commit().map_err(db_err)?;
             Ok((r, seq))
         })?;
-        self.acked.record(seq);
+        redb.acked.record(seq);
         Ok(r)
+    }
+}
+
+fn decode_pairs<T: DeserializeOwned>(
+    table: Table,
+    raw: Vec<(String, Vec<u8>)>,
+) -> Result<Vec<(String, T)>> {
+    raw.into_iter()
+        .map(|(k, v)| {
+            let rec = decode(table, &k, &v)?;
+            Ok((k, rec))
+        })
+        .collect()
+}
+
+/// The PostgreSQL transaction behind a [`Txn`], as a trait object so
+/// `Txn` keeps its single lifetime (`KvTxn` has its own).
+trait PgTxn {
+    fn get(&mut self, table: &str, key: &str) -> Result<Option<Vec<u8>>, PgError>;
+    fn put(&mut self, table: &str, key: &str, value: &[u8]) -> Result<(), PgError>;
+    fn delete(&mut self, table: &str, key: &str) -> Result<bool, PgError>;
+    fn list(&mut self, table: &str) -> Result<Vec<(String, Vec<u8>)>, PgError>;
+    fn fence(&mut self, kind: &str, id: i32, owner: &str, epoch: i64) -> Result<(), PgError>;
+}
+
+impl PgTxn for KvTxn<'_> {
+    fn get(&mut self, table: &str, key: &str) -> Result<Option<Vec<u8>>, PgError> {
+        KvTxn::get(self, table, key)
+    }
+    fn put(&mut self, table: &str, key: &str, value: &[u8]) -> Result<(), PgError> {
+        KvTxn::put(self, table, key, value)
+    }
+    fn delete(&mut self, table: &str, key: &str) -> Result<bool, PgError> {
+        KvTxn::delete(self, table, key)
+    }
+    fn list(&mut self, table: &str) -> Result<Vec<(String, Vec<u8>)>, PgError> {
+        KvTxn::list(self, table)
+    }
+    fn fence(&mut self, kind: &str, id: i32, owner: &str, epoch: i64) -> Result<(), PgError> {
+        KvTxn::fence(self, kind, id, owner, epoch)
     }
 }
 
 /// A write transaction handle passed to [`MetaStore::transact`].
 pub struct Txn<'a> {
-    tx: &'a redb::WriteTransaction,
+    inner: TxnInner<'a>,
+}
+
+enum TxnInner<'a> {
+    Redb(&'a redb::WriteTransaction),
+    /// A `RefCell` because reads take `&self` (as redb's do) while the
+    /// PostgreSQL transaction needs `&mut` for every statement.
+    Pg(RefCell<&'a mut (dyn PgTxn + 'a)>),
 }
 
 impl Txn<'_> {
     pub fn get<T: DeserializeOwned>(&self, table: Table, key: &str) -> Result<Option<T>> {
-        let t = self.tx.open_table(table.def()).map_err(db_err)?;
+        let tx = match &self.inner {
+            TxnInner::Redb(tx) => tx,
+            TxnInner::Pg(kv) => {
+                return kv
+                    .borrow_mut()
+                    .get(table.0, key)?
+                    .map(|v| decode(table, key, &v))
+                    .transpose();
+            }
+        };
+        let t = tx.open_table(table.def()).map_err(db_err)?;
         t.get(key)
             .map_err(db_err)?
             .map(|v| decode(table, key, v.value()))
@@ -538,19 +698,40 @@ impl Txn<'_> {
     }
     pub fn put<T: Serialize>(&mut self, table: Table, key: &str, value: &T) -> Result<()> {
         let bytes = serde_json::to_vec(value).map_err(|e| MetaError::Db(e.to_string()))?;
-        let mut t = self.tx.open_table(table.def()).map_err(db_err)?;
+        let tx = match &self.inner {
+            TxnInner::Redb(tx) => tx,
+            TxnInner::Pg(kv) => return Ok(kv.borrow_mut().put(table.0, key, &bytes)?),
+        };
+        let mut t = tx.open_table(table.def()).map_err(db_err)?;
         t.insert(key, bytes.as_slice()).map_err(db_err)?;
         Ok(())
     }
     /// All records of a table in key order, as this transaction sees them.
     pub fn list<T: DeserializeOwned>(&self, table: Table) -> Result<Vec<(String, T)>> {
-        let t = self.tx.open_table(table.def()).map_err(db_err)?;
+        let tx = match &self.inner {
+            TxnInner::Redb(tx) => tx,
+            TxnInner::Pg(kv) => return decode_pairs(table, kv.borrow_mut().list(table.0)?),
+        };
+        let t = tx.open_table(table.def()).map_err(db_err)?;
         decode_all(table, &t)
     }
     pub fn delete(&mut self, table: Table, key: &str) -> Result<bool> {
-        let mut t = self.tx.open_table(table.def()).map_err(db_err)?;
+        let tx = match &self.inner {
+            TxnInner::Redb(tx) => tx,
+            TxnInner::Pg(kv) => return Ok(kv.borrow_mut().delete(table.0, key)?),
+        };
+        let mut t = tx.open_table(table.def()).map_err(db_err)?;
         let existed = t.remove(key).map_err(db_err)?.is_some();
         Ok(existed)
+    }
+    /// Refuses with [`MetaError::Fenced`] unless lease `(kind, id)` is held
+    /// by `owner` at `epoch` and unexpired; the lease cannot change hands
+    /// before this transaction ends. A no-op on redb (one node, no leases).
+    pub fn fence(&mut self, kind: &str, id: i32, owner: &str, epoch: i64) -> Result<()> {
+        match &self.inner {
+            TxnInner::Redb(_) => Ok(()),
+            TxnInner::Pg(kv) => Ok(kv.borrow_mut().fence(kind, id, owner, epoch)?),
+        }
     }
 }
 
@@ -714,3 +895,6 @@ mod disk_full {
 
 #[cfg(test)]
 mod damage_tests;
+
+#[cfg(test)]
+mod pg_tests;

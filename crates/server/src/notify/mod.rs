@@ -151,6 +151,18 @@ struct Shared {
     /// Wakes the worker when a delivery is enqueued.
     wake: tokio::sync::Notify,
     mailbox: Mailbox,
+    /// This node's name as the owner of outbox claims (cluster mode; the
+    /// `[cluster]` config sets it). `None`: [`Shared::random_id`].
+    node_id: std::sync::Mutex<Option<String>>,
+    /// A per-process default, so two nodes never share an owner by accident.
+    random_id: String,
+}
+
+impl Shared {
+    fn node_id(&self) -> String {
+        let id = self.node_id.lock().unwrap_or_else(|e| e.into_inner());
+        id.clone().unwrap_or_else(|| self.random_id.clone())
+    }
 }
 
 /// A handle to the outbox (cheap to clone). `Notifier::default()` is a
@@ -173,8 +185,25 @@ impl Notifier {
                 meta,
                 wake: tokio::sync::Notify::new(),
                 mailbox: Mailbox::in_data_dir(data_dir),
+                node_id: std::sync::Mutex::new(None),
+                random_id: format!("notifier-{}", uuid::Uuid::new_v4()),
             })),
         }
+    }
+
+    /// Names this node as the owner of the outbox claims its worker takes
+    /// (cluster mode, where several nodes' workers drain one PostgreSQL
+    /// outbox). Without it a random per-process id is used. A no-op on a
+    /// disconnected handle.
+    pub fn set_node_id(&self, id: impl Into<String>) {
+        if let Some(sh) = &self.shared {
+            *sh.node_id.lock().unwrap_or_else(|e| e.into_inner()) = Some(id.into());
+        }
+    }
+
+    /// The owner name of this node's outbox claims.
+    pub fn node_id(&self) -> Option<String> {
+        self.shared.as_ref().map(|sh| sh.node_id())
     }
 
     fn shared(&self) -> Result<&Arc<Shared>, NotifyError> {

@@ -6,6 +6,16 @@
 //! The record's state machine ([`DeliveryRecord::on_success`],
 //! [`DeliveryRecord::on_failure`]) is pure and tested on its own.
 //!
+//! **Cluster mode** (the store is PostgreSQL, several nodes' workers drain
+//! one outbox): a worker claims a record ([`claim`]) before reading and
+//! sending it, sends only while the claim has comfortably longer to run
+//! than the transport's timeout ([`claim_held`]), and releases it after
+//! the outcome is recorded. Claims are `SKIP LOCKED` rows with a deadline
+//! by the database clock, so two workers never send one record at once; a
+//! worker that dies mid-send leaves a claim that expires (then the record
+//! is sent again, as after a single-node crash). With redb every claim
+//! succeeds: one process, one worker.
+//!
 //! Crash window: a delivery is marked delivered in its own transaction right
 //! after the transport succeeded. A crash between the two (the relay or
 //! webhook accepted the message, the mark did not commit) sends it once more
@@ -111,6 +121,46 @@ impl DeliveryRecord {
     /// When a finished record stops being kept.
     fn finished_at_ms(&self) -> Option<i64> {
         self.delivered_at_ms.or(self.given_up_at_ms)
+    }
+}
+
+/// The claim scope of outbox records.
+const CLAIM_SCOPE: &str = "outbox";
+
+/// Claims record `key` for `owner` until `ttl` from now. `false`: another
+/// worker holds it. Always `true` on redb.
+pub fn claim(
+    meta: &MetaStore,
+    key: &str,
+    owner: &str,
+    ttl: std::time::Duration,
+) -> meta::Result<bool> {
+    let Some(pg) = meta.pg() else {
+        return Ok(true);
+    };
+    let held = pg.claim(CLAIM_SCOPE, &[key.to_string()], owner, ttl)?;
+    Ok(held.iter().any(|k| k == key))
+}
+
+/// Whether `owner` still holds record `key` for at least `margin` more.
+/// Always `true` on redb.
+pub fn claim_held(
+    meta: &MetaStore,
+    key: &str,
+    owner: &str,
+    margin: std::time::Duration,
+) -> meta::Result<bool> {
+    match meta.pg() {
+        Some(pg) => Ok(pg.claim_held(CLAIM_SCOPE, key, owner, margin)?),
+        None => Ok(true),
+    }
+}
+
+/// Gives up `owner`'s claim on record `key` (nothing on redb).
+pub fn release(meta: &MetaStore, key: &str, owner: &str) -> meta::Result<()> {
+    match meta.pg() {
+        Some(pg) => Ok(pg.claim_release(CLAIM_SCOPE, key, owner)?),
+        None => Ok(()),
     }
 }
 

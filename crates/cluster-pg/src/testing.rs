@@ -1,0 +1,240 @@
+//! A throwaway PostgreSQL server for tests (feature `testing`): `initdb`
+//! into a temporary directory, `pg_ctl start` on a free 127.0.0.1 port,
+//! role and database `stratus`. PostgreSQL refuses to run as root, so as
+//! root every server command runs as the `postgres` user (`runuser`).
+//! Binaries: `$STRATUS_PG_BIN`, else the newest `/usr/lib/postgresql/*/bin`.
+//! Usable from async tests too (it blocks, but never on a runtime).
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A running test server; stopped (`-m immediate`) and removed on drop.
+#[derive(Debug)]
+pub struct TempPostgres {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+}
+
+fn bin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("STRATUS_PG_BIN") {
+        return PathBuf::from(dir);
+    }
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("no /usr/lib/postgresql: install PostgreSQL or set STRATUS_PG_BIN")
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let version = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("pg_ctl").exists().then_some((version, bin))
+        })
+        .collect();
+    found.sort();
+    found
+        .pop()
+        .expect("no /usr/lib/postgresql/*/bin/pg_ctl: install PostgreSQL or set STRATUS_PG_BIN")
+        .1
+}
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("binding a free port")
+        .port()
+}
+
+impl TempPostgres {
+    /// Creates and starts a fresh server. Panics (it is for tests) when it cannot.
+    pub fn start() -> TempPostgres {
+        let dir = tempfile::Builder::new()
+            .prefix("stratus-pg-")
+            .tempdir()
+            .expect("creating a temporary directory");
+        if is_root() {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .expect("running chown")
+                .success();
+            assert!(ok, "chown postgres {}", dir.path().display());
+        }
+        let mut pg = TempPostgres {
+            dir,
+            bin: bin_dir(),
+            port: 0,
+        };
+        pg.run(
+            "initdb",
+            &[
+                "-D".as_ref(),
+                pg.data().as_os_str(),
+                "-A".as_ref(),
+                "trust".as_ref(),
+                "-U".as_ref(),
+                "stratus".as_ref(),
+                "--no-sync".as_ref(),
+            ],
+        );
+        // A port taken between probing and binding fails the start: try another.
+        for attempt in 0..5 {
+            pg.port = free_port();
+            if pg.pg_ctl_start() {
+                break;
+            }
+            assert!(attempt < 4, "PostgreSQL did not start: {}", pg.log());
+        }
+        // On a thread of its own: the blocking client cannot run on a
+        // thread that drives a tokio runtime (an async test).
+        let params = format!(
+            "host=127.0.0.1 port={} user=stratus dbname=postgres",
+            pg.port
+        );
+        std::thread::spawn(move || {
+            let mut c = postgres::Client::connect(&params, postgres::NoTls)
+                .expect("connecting to the test server");
+            c.batch_execute("CREATE DATABASE stratus")
+                .expect("creating database stratus");
+        })
+        .join()
+        .expect("creating database stratus");
+        pg
+    }
+
+    /// The connection URL (role and database `stratus`, no password).
+    pub fn url(&self) -> String {
+        format!("postgres://stratus@127.0.0.1:{}/stratus", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Kills the server without a clean shutdown and starts it again on
+    /// the same port (every open connection breaks).
+    pub fn restart_immediate(&self) {
+        self.stop();
+        assert!(
+            self.pg_ctl_start(),
+            "PostgreSQL did not restart: {}",
+            self.log()
+        );
+    }
+
+    /// Stops the server (`-m immediate`); [`Self::resume`] starts it again.
+    pub fn stop(&self) {
+        let data = self.data();
+        self.run(
+            "pg_ctl",
+            &[
+                "-D".as_ref(),
+                data.as_os_str(),
+                "-m".as_ref(),
+                "immediate".as_ref(),
+                "-w".as_ref(),
+                "stop".as_ref(),
+            ],
+        );
+    }
+
+    /// Starts a stopped server again on the same port.
+    pub fn resume(&self) {
+        assert!(
+            self.pg_ctl_start(),
+            "PostgreSQL did not start: {}",
+            self.log()
+        );
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
+    }
+
+    fn pg_ctl_start(&self) -> bool {
+        let opts = format!(
+            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=on -c max_connections=60 \
+             -c shared_buffers=16MB",
+            self.port,
+            self.dir.path().display()
+        );
+        let data = self.data();
+        let log = self.dir.path().join("log");
+        self.command(
+            "pg_ctl",
+            &[
+                "-D".as_ref(),
+                data.as_os_str(),
+                "-l".as_ref(),
+                log.as_os_str(),
+                "-w".as_ref(),
+                "-t".as_ref(),
+                "60".as_ref(),
+                "-o".as_ref(),
+                opts.as_ref(),
+                "start".as_ref(),
+            ],
+        )
+        .status()
+        .is_ok_and(|s| s.success())
+    }
+
+    fn command(&self, tool: &str, args: &[&std::ffi::OsStr]) -> Command {
+        let exe = self.bin.join(tool);
+        let mut cmd = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(exe);
+            c
+        } else {
+            Command::new(exe)
+        };
+        cmd.args(args).stdout(std::process::Stdio::null());
+        cmd
+    }
+
+    fn run(&self, tool: &str, args: &[&std::ffi::OsStr]) {
+        let out = self
+            .command(tool, args)
+            .output()
+            .unwrap_or_else(|e| panic!("running {tool}: {e}"));
+        assert!(
+            out.status.success(),
+            "{tool} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+    }
+
+    /// The server's directory (data, socket, log).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for TempPostgres {
+    fn drop(&mut self) {
+        let data = self.data();
+        let _ = self
+            .command(
+                "pg_ctl",
+                &[
+                    "-D".as_ref(),
+                    data.as_os_str(),
+                    "-m".as_ref(),
+                    "immediate".as_ref(),
+                    "-w".as_ref(),
+                    "stop".as_ref(),
+                ],
+            )
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
