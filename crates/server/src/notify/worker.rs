@@ -20,6 +20,9 @@ use tokio::task::JoinSet;
 const MAX_IN_FLIGHT: usize = 16;
 /// The longest the worker sleeps without looking at the outbox.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
+/// In cluster mode deliveries are enqueued on every node but only this
+/// node's enqueues wake this worker: look at the shared outbox this often.
+const CLUSTER_POLL: Duration = Duration::from_secs(1);
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// How long shutdown waits for attempts in flight.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -110,7 +113,12 @@ async fn run(
             }
         };
         let now = now_ms();
-        let mut sleep_ms = MAX_SLEEP.as_millis() as i64;
+        let max_sleep = if shared.meta.pg().is_some() {
+            CLUSTER_POLL
+        } else {
+            MAX_SLEEP
+        };
+        let mut sleep_ms = max_sleep.as_millis() as i64;
         let instant = tokio::time::Instant::now();
         claimed_elsewhere.retain(|_, until| *until > instant);
         for (key, due) in pending {
