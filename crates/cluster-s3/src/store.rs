@@ -247,11 +247,14 @@ impl BlockStore {
     /// bucket from a missing key: both are 404).
     pub async fn check(&self) -> Result<(), StoreError> {
         let root = self.root()?;
-        self.inner
-            .list_with_delimiter(root.as_ref())
-            .await
-            .map_err(|e| StoreError::from_store(&self.prefix, e))?;
-        Ok(())
+        match self.inner.list_with_delimiter(root.as_ref()).await {
+            Ok(_) => Ok(()),
+            // A listing's 404 is the bucket (NoSuchBucket): configuration, not a missing key.
+            Err(e @ object_store::Error::NotFound { .. }) => {
+                Err(StoreError::Other(format!("bucket not found: {e}")))
+            }
+            Err(e) => Err(StoreError::from_store(&self.prefix, e)),
+        }
     }
 
     pub(crate) fn inner(&self) -> &dyn ObjectStore {
