@@ -72,7 +72,10 @@ mod tests {
     struct Status(&'static str);
 
     fn generic(source: Box<dyn StdError + Send + Sync>) -> object_store::Error {
-        object_store::Error::Generic { store: "S3", source }
+        object_store::Error::Generic {
+            store: "S3",
+            source,
+        }
     }
 
     #[test]

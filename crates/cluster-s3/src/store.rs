@@ -155,7 +155,10 @@ impl BlockStore {
             .get(&location)
             .await
             .map_err(|e| StoreError::from_store(key, e))?;
-        result.bytes().await.map_err(|e| StoreError::from_store(key, e))
+        result
+            .bytes()
+            .await
+            .map_err(|e| StoreError::from_store(key, e))
     }
 
     /// Downloads to `path` atomically (temp file in the same dir, fsync, rename).

@@ -68,7 +68,10 @@ async fn closed_port_is_unavailable() {
     let get = store.get("k").await;
     assert!(matches!(get, Err(StoreError::Unavailable(_))), "{get:?}");
     let check = store.check().await;
-    assert!(matches!(check, Err(StoreError::Unavailable(_))), "{check:?}");
+    assert!(
+        matches!(check, Err(StoreError::Unavailable(_))),
+        "{check:?}"
+    );
 }
 
 #[test]
@@ -82,7 +85,10 @@ fn config_debug_hides_the_secret() {
         prefix: String::new(),
     };
     let shown = format!("{cfg:?}");
-    assert!(shown.contains("AKID") && !shown.contains("very-secret"), "{shown}");
+    assert!(
+        shown.contains("AKID") && !shown.contains("very-secret"),
+        "{shown}"
+    );
 }
 
 #[test]

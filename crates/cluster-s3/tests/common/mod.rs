@@ -22,10 +22,22 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
 }
 
 pub async fn put_get_overwrite(store: &BlockStore) {
-    store.put("a/b/1.blk", Bytes::from_static(b"first")).await.unwrap();
-    assert_eq!(store.get("a/b/1.blk").await.unwrap(), Bytes::from_static(b"first"));
-    store.put("a/b/1.blk", Bytes::from_static(b"second, longer")).await.unwrap();
-    assert_eq!(store.get("a/b/1.blk").await.unwrap(), Bytes::from_static(b"second, longer"));
+    store
+        .put("a/b/1.blk", Bytes::from_static(b"first"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get("a/b/1.blk").await.unwrap(),
+        Bytes::from_static(b"first")
+    );
+    store
+        .put("a/b/1.blk", Bytes::from_static(b"second, longer"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get("a/b/1.blk").await.unwrap(),
+        Bytes::from_static(b"second, longer")
+    );
     let info = store.head("a/b/1.blk").await.unwrap();
     assert_eq!((info.key.as_str(), info.size), ("a/b/1.blk", 14));
     store.put("empty", Bytes::new()).await.unwrap();
@@ -34,11 +46,19 @@ pub async fn put_get_overwrite(store: &BlockStore) {
         Err(StoreError::NotFound(key)) => assert_eq!(key, "a/b/2.blk"),
         other => panic!("expected NotFound, got {other:?}"),
     }
-    assert!(matches!(store.head("nope").await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.head("nope").await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 pub async fn list_by_segment_prefix(store: &BlockStore) {
-    for (key, body) in [("p/1/x", "xx"), ("p/1/y", "yyy"), ("p/10/z", "z"), ("q/w", "wwww")] {
+    for (key, body) in [
+        ("p/1/x", "xx"),
+        ("p/1/y", "yyy"),
+        ("p/10/z", "z"),
+        ("q/w", "wwww"),
+    ] {
         store.put(key, Bytes::from(body)).await.unwrap();
     }
     let keys = |v: Vec<stratus_cluster_s3::ObjectInfo>| {
@@ -46,9 +66,18 @@ pub async fn list_by_segment_prefix(store: &BlockStore) {
     };
     let p1 = store.list("p/1").await.unwrap();
     // 2020-01-01 in ms: a sanity bound on the unit (seconds or ns would fail it).
-    assert!(p1.iter().all(|o| o.last_modified_ms > 1_577_836_800_000), "{p1:?}");
-    assert!(p1.iter().all(|o| o.last_modified_ms < 4_102_444_800_000), "{p1:?}");
-    assert_eq!(keys(p1), [("p/1/x".to_string(), 2), ("p/1/y".to_string(), 3)]);
+    assert!(
+        p1.iter().all(|o| o.last_modified_ms > 1_577_836_800_000),
+        "{p1:?}"
+    );
+    assert!(
+        p1.iter().all(|o| o.last_modified_ms < 4_102_444_800_000),
+        "{p1:?}"
+    );
+    assert_eq!(
+        keys(p1),
+        [("p/1/x".to_string(), 2), ("p/1/y".to_string(), 3)]
+    );
     assert_eq!(keys(store.list("p/1/").await.unwrap()).len(), 2);
     assert_eq!(
         keys(store.list("").await.unwrap()),
@@ -70,9 +99,21 @@ pub async fn prefixes_isolate(store: &BlockStore) {
     two.put("k", Bytes::from_static(b"two")).await.unwrap();
     assert_eq!(one.get("k").await.unwrap(), Bytes::from_static(b"one"));
     assert_eq!(two.get("k").await.unwrap(), Bytes::from_static(b"two"));
-    let listed: Vec<_> = one.list("").await.unwrap().into_iter().map(|o| o.key).collect();
+    let listed: Vec<_> = one
+        .list("")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
     assert_eq!(listed, ["k"]);
-    let parent: Vec<_> = store.list("").await.unwrap().into_iter().map(|o| o.key).collect();
+    let parent: Vec<_> = store
+        .list("")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
     assert_eq!(parent, ["t1/k", "t2/k"]);
     assert_eq!(store.get("t2/k").await.unwrap(), Bytes::from_static(b"two"));
 }
@@ -81,10 +122,19 @@ pub async fn delete_is_idempotent(store: &BlockStore) {
     store.put("d/1", Bytes::from_static(b"x")).await.unwrap();
     store.put("d/2", Bytes::from_static(b"y")).await.unwrap();
     store.delete("d/1").await.unwrap();
-    assert!(matches!(store.get("d/1").await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.get("d/1").await,
+        Err(StoreError::NotFound(_))
+    ));
     store.delete("d/1").await.unwrap();
     store.delete("d/never-existed").await.unwrap();
-    let left: Vec<_> = store.list("d").await.unwrap().into_iter().map(|o| o.key).collect();
+    let left: Vec<_> = store
+        .list("d")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
     assert_eq!(left, ["d/2"]);
 }
 
@@ -94,9 +144,15 @@ pub async fn invalid_keys_refused(store: &BlockStore) {
             Err(StoreError::Other(msg)) => assert!(msg.contains("invalid key"), "{key:?}: {msg}"),
             other => panic!("{key:?}: expected Other, got {other:?}"),
         }
-        assert!(matches!(store.get(key).await, Err(StoreError::Other(_))), "{key:?}");
+        assert!(
+            matches!(store.get(key).await, Err(StoreError::Other(_))),
+            "{key:?}"
+        );
     }
-    assert!(store.list("").await.unwrap().is_empty(), "nothing was written");
+    assert!(
+        store.list("").await.unwrap().is_empty(),
+        "nothing was written"
+    );
 }
 
 /// Small file up and back; the download replaces an existing file and leaves no temp file.
@@ -112,13 +168,19 @@ pub async fn files_roundtrip(store: &BlockStore) {
     std::fs::create_dir(&out_dir).unwrap();
     let out = out_dir.join("small.blk");
     std::fs::write(&out, b"stale contents").unwrap();
-    assert_eq!(store.get_to_file("f/small.blk", &out).await.unwrap(), 100_003);
+    assert_eq!(
+        store.get_to_file("f/small.blk", &out).await.unwrap(),
+        100_003
+    );
     assert_eq!(std::fs::read(&out).unwrap(), body);
     assert_eq!(dir_names(&out_dir), ["small.blk"]);
 
     // A missing key creates nothing and leaves the existing file alone.
     let missing = store.get_to_file("f/missing.blk", &out).await;
-    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
     assert_eq!(std::fs::read(&out).unwrap(), body);
     assert_eq!(dir_names(&out_dir), ["small.blk"]);
 
@@ -139,8 +201,14 @@ pub async fn multipart_roundtrip(store: &BlockStore) -> &'static str {
     assert_eq!(store.put_file("m/big.blk", &src).await.unwrap(), len as u64);
     assert_eq!(store.head("m/big.blk").await.unwrap().size, len as u64);
     let out = dir.path().join("back.blk");
-    assert_eq!(store.get_to_file("m/big.blk", &out).await.unwrap(), len as u64);
-    assert!(std::fs::read(&out).unwrap() == body, "multipart object differs from its file");
+    assert_eq!(
+        store.get_to_file("m/big.blk", &out).await.unwrap(),
+        len as u64
+    );
+    assert!(
+        std::fs::read(&out).unwrap() == body,
+        "multipart object differs from its file"
+    );
     "m/big.blk"
 }
 
