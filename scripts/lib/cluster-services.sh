@@ -265,21 +265,24 @@ EOF
   chmod 600 "$dir/garage.toml"
   _cs_spawn "$dir/garage.pid" "$dir/garage.log" "$bin" -c "$dir/garage.toml" server
   g=("$bin" -c "$dir/garage.toml")
-  _cs_wait_tcp "$rpc" 30 || { _cs_log "garage RPC port $rpc not listening (see $dir/garage.log)"; return 1; }
-  for ((i = 0; i < 100; i++)); do
-    node="$("${g[@]}" node id -q 2>/dev/null)" && [[ -n "$node" ]] && break
+  # `garage status` answers once the daemon's RPC is up (a bare TCP probe would only add a
+  # handshake error to its log).
+  for ((i = 0; i < 150; i++)); do
+    "${g[@]}" status >/dev/null 2>&1 && break
+    _cs_alive "$(cat "$dir/garage.pid")" || { _cs_log "garage exited (see $dir/garage.log)"; return 1; }
     sleep 0.2
   done
-  [[ -n "$node" ]] || { _cs_log "garage node id failed (see $dir/garage.log)"; return 1; }
+  node="$("${g[@]}" node id -q 2>>"$dir/garage-setup.log")" && [[ -n "$node" ]] \
+    || { _cs_log "garage did not come up in 30 s (see $dir/garage.log)"; return 1; }
   node="${node%%@*}"
-  "${g[@]}" layout assign -z dc1 -c 1G "$node" >>"$dir/garage-setup.log" 2>&1 || { _cs_log "garage layout assign failed (see $dir/garage-setup.log)"; return 1; }
+  "${g[@]}" layout assign -z dc1 -c 1GB "$node" >>"$dir/garage-setup.log" 2>&1 || { _cs_log "garage layout assign failed (see $dir/garage-setup.log)"; return 1; }
   "${g[@]}" layout apply --version 1 >>"$dir/garage-setup.log" 2>&1 || { _cs_log "garage layout apply failed"; return 1; }
   # A fixed-format key (GK + 24 hex, 64 hex secret) imported rather than parsed from output.
   key_id="GK$(openssl rand -hex 12)"
   secret="$(openssl rand -hex 32)"
   "${g[@]}" key import --yes -n stratus-test "$key_id" "$secret" >>"$dir/garage-setup.log" 2>&1 || { _cs_log "garage key import failed (see $dir/garage-setup.log)"; return 1; }
   "${g[@]}" bucket create stratus >>"$dir/garage-setup.log" 2>&1 || { _cs_log "garage bucket create failed"; return 1; }
-  "${g[@]}" bucket allow --read --write --owner stratus --key stratus-test >>"$dir/garage-setup.log" 2>&1 || { _cs_log "garage bucket allow failed"; return 1; }
+  "${g[@]}" bucket allow --read --write --owner stratus --key "$key_id" >>"$dir/garage-setup.log" 2>&1 || { _cs_log "garage bucket allow failed"; return 1; }
   _cs_wait_tcp "$s3" 30 || { _cs_log "garage S3 port $s3 not listening"; return 1; }
   cat >"$dir/s3.env" <<EOF
 S3_ENDPOINT=http://127.0.0.1:$s3
