@@ -26,7 +26,7 @@ cs_pg_bindir() {
   if [[ -n "${PG_BINDIR:-}" ]]; then echo "$PG_BINDIR"; return; fi
   local initdb
   initdb="$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1)"
-  [[ -n "$initdb" ]] && dirname "$initdb"
+  if [[ -n "$initdb" ]]; then dirname "$initdb"; fi
 }
 
 _cs_log() { echo "cluster-services: $*" >&2; }
@@ -55,7 +55,9 @@ cluster_tools_install() {
   if [[ -z "$(cs_pg_bindir)" ]]; then
     _cs_log "installing postgresql-15 (apt)"
     # Debian's policy-rc.d keeps the packaged cluster from starting; ours are started by pg_start.
-    DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql-15 >&2 || return 1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql-15 >&2 \
+      || { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql-15 >&2; } \
+      || return 1
   fi
   local nats venv_pip req="$_CS_ROOT/tests/python/requirements-current.txt"
   nats="$(cs_nats_bin)"
@@ -73,8 +75,9 @@ cluster_tools_install() {
   garage="$(cs_garage_bin)"
   tools="$(cs_tools_dir)"
   if [[ ! -x "$garage" ]]; then
-    # Takes ~15 min on 2 cores, once per machine (the binary is cached in $tools).
-    _cs_log "building garage 2.5.0 into $tools (about 15 minutes on 2 cores, once)"
+    # Takes ~15-20 min on 2 cores (measured: 19 min), once per machine: the binary is
+    # cached in $tools, outside the checkout.
+    _cs_log "building garage 2.5.0 into $tools (15-20 minutes on 2 cores, once)"
     cargo install garage --version 2.5.0 --locked --root "$tools" >&2 || return 1
   fi
 }
@@ -242,7 +245,7 @@ _cs_nats_ready() {
 garage_start() {
   local dir="$1" s3="${2:-}" rpc="${3:-}" admin="${4:-}" bin g node key_id secret i
   bin="$(cs_garage_bin)"
-  [[ -x "$bin" ]] || { _cs_log "no garage at $bin: run cluster_tools_install (builds it once, ~15 min)"; return 1; }
+  [[ -x "$bin" ]] || { _cs_log "no garage at $bin: run cluster_tools_install (builds it once, 15-20 min)"; return 1; }
   g=("$bin" -c "$dir/garage.toml")
   if [[ -f "$dir/garage.pid" ]] && _cs_alive "$(cat "$dir/garage.pid")"; then
     _cs_log "garage already running for $dir (pid $(cat "$dir/garage.pid"))"

@@ -53,7 +53,7 @@ impl Garage {
         assert!(
             bin.exists(),
             "no garage binary at {}: the S3 tests need a real Garage 2.5.0. Build it once \
-             (~15 min on 2 cores) with `source scripts/lib/cluster-services.sh && \
+             (15-20 min on 2 cores) with `source scripts/lib/cluster-services.sh && \
              cluster_tools_install`, or `cargo install garage --version 2.5.0 --locked --root \
              <dir>` and set STRATUS_TOOLS_DIR=<dir>",
             bin.display()
