@@ -26,7 +26,7 @@ cs_pg_bindir() {
   if [[ -n "${PG_BINDIR:-}" ]]; then echo "$PG_BINDIR"; return; fi
   local initdb
   initdb="$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1)"
-  [[ -n "$initdb" ]] && dirname "$initdb"
+  if [[ -n "$initdb" ]]; then dirname "$initdb"; fi
 }
 
 _cs_log() { echo "cluster-services: $*" >&2; }
@@ -55,7 +55,9 @@ cluster_tools_install() {
   if [[ -z "$(cs_pg_bindir)" ]]; then
     _cs_log "installing postgresql-15 (apt)"
     # Debian's policy-rc.d keeps the packaged cluster from starting; ours are started by pg_start.
-    DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql-15 >&2 || return 1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql-15 >&2 \
+      || { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql-15 >&2; } \
+      || return 1
   fi
   local nats venv_pip req="$_CS_ROOT/tests/python/requirements-current.txt"
   nats="$(cs_nats_bin)"
@@ -73,8 +75,9 @@ cluster_tools_install() {
   garage="$(cs_garage_bin)"
   tools="$(cs_tools_dir)"
   if [[ ! -x "$garage" ]]; then
-    # Takes ~15 min on 2 cores, once per machine (the binary is cached in $tools).
-    _cs_log "building garage 2.5.0 into $tools (about 15 minutes on 2 cores, once)"
+    # Takes ~15-20 min on 2 cores (measured: 19 min), once per machine: the binary is
+    # cached in $tools, outside the checkout.
+    _cs_log "building garage 2.5.0 into $tools (15-20 minutes on 2 cores, once)"
     cargo install garage --version 2.5.0 --locked --root "$tools" >&2 || return 1
   fi
 }
@@ -237,10 +240,25 @@ _cs_nats_ready() {
 # with data in DIR/garage, a layout applied, key `stratus-test` and bucket `stratus` it may
 # read, write and own. Writes DIR/s3.env (S3_ENDPOINT, S3_BUCKET, S3_REGION,
 # S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY). Log DIR/garage.log, PID DIR/garage.pid.
+# On a DIR already set up (after garage_stop) it restarts the same node with its data, key
+# and ports; the port arguments are then ignored.
 garage_start() {
-  local dir="$1" s3="$2" rpc="$3" admin="$4" bin g node key_id secret i
+  local dir="$1" s3="${2:-}" rpc="${3:-}" admin="${4:-}" bin g node key_id secret i
   bin="$(cs_garage_bin)"
-  [[ -x "$bin" ]] || { _cs_log "no garage at $bin: run cluster_tools_install (builds it once, ~15 min)"; return 1; }
+  [[ -x "$bin" ]] || { _cs_log "no garage at $bin: run cluster_tools_install (builds it once, 15-20 min)"; return 1; }
+  g=("$bin" -c "$dir/garage.toml")
+  if [[ -f "$dir/garage.pid" ]] && _cs_alive "$(cat "$dir/garage.pid")"; then
+    _cs_log "garage already running for $dir (pid $(cat "$dir/garage.pid"))"
+    return 1
+  fi
+  if [[ -f "$dir/s3.env" ]]; then
+    _cs_spawn "$dir/garage.pid" "$dir/garage.log" "${g[@]}" server
+    _cs_garage_wait "$dir" || return 1
+    s3="$(sed -n 's|^S3_ENDPOINT=http://127.0.0.1:||p' "$dir/s3.env")"
+    _cs_wait_tcp "$s3" 30 || { _cs_log "garage S3 port $s3 not listening"; return 1; }
+    return 0
+  fi
+  [[ -n "$s3" && -n "$rpc" && -n "$admin" ]] || { _cs_log "usage: garage_start DIR S3_PORT RPC_PORT ADMIN_PORT"; return 1; }
   mkdir -p "$dir/garage/meta" "$dir/garage/data"
   cat >"$dir/garage.toml" <<EOF
 metadata_dir = "$dir/garage/meta"
@@ -263,17 +281,10 @@ api_bind_addr = "127.0.0.1:$admin"
 admin_token = "$(openssl rand -hex 32)"
 EOF
   chmod 600 "$dir/garage.toml"
-  _cs_spawn "$dir/garage.pid" "$dir/garage.log" "$bin" -c "$dir/garage.toml" server
-  g=("$bin" -c "$dir/garage.toml")
-  # `garage status` answers once the daemon's RPC is up (a bare TCP probe would only add a
-  # handshake error to its log).
-  for ((i = 0; i < 150; i++)); do
-    "${g[@]}" status >/dev/null 2>&1 && break
-    _cs_alive "$(cat "$dir/garage.pid")" || { _cs_log "garage exited (see $dir/garage.log)"; return 1; }
-    sleep 0.2
-  done
+  _cs_spawn "$dir/garage.pid" "$dir/garage.log" "${g[@]}" server
+  _cs_garage_wait "$dir" || return 1
   node="$("${g[@]}" node id -q 2>>"$dir/garage-setup.log")" && [[ -n "$node" ]] \
-    || { _cs_log "garage did not come up in 30 s (see $dir/garage.log)"; return 1; }
+    || { _cs_log "garage node id failed (see $dir/garage-setup.log)"; return 1; }
   node="${node%%@*}"
   "${g[@]}" layout assign -z dc1 -c 1GB "$node" >>"$dir/garage-setup.log" 2>&1 || { _cs_log "garage layout assign failed (see $dir/garage-setup.log)"; return 1; }
   "${g[@]}" layout apply --version 1 >>"$dir/garage-setup.log" 2>&1 || { _cs_log "garage layout apply failed"; return 1; }
@@ -292,6 +303,19 @@ S3_ACCESS_KEY_ID=$key_id
 S3_SECRET_ACCESS_KEY=$secret
 EOF
   chmod 600 "$dir/s3.env"
+}
+
+# `garage status` answers once the daemon's RPC is up (a bare TCP probe would only add a
+# handshake error to its log).
+_cs_garage_wait() {
+  local dir="$1" i
+  for ((i = 0; i < 150; i++)); do
+    "$(cs_garage_bin)" -c "$dir/garage.toml" status >/dev/null 2>&1 && return 0
+    _cs_alive "$(cat "$dir/garage.pid")" || { _cs_log "garage exited (see $dir/garage.log)"; return 1; }
+    sleep 0.2
+  done
+  _cs_log "garage did not come up in 30 s (see $dir/garage.log)"
+  return 1
 }
 
 # garage_stop DIR [SIGNAL]

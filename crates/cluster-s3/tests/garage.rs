@@ -71,11 +71,18 @@ async fn garage_block_store() {
     let missing = nobucket.check().await;
     assert!(matches!(missing, Err(StoreError::Other(_))), "{missing:?}");
 
-    // The store goes away: calls fail as Unavailable (worth retrying), not NotFound.
-    if garage.stop() {
+    // The store crashes: calls fail as Unavailable (worth retrying), not NotFound. After a
+    // restart, what was acknowledged before the crash is all there.
+    if garage.crash() {
         let down = store.check().await;
         assert!(matches!(down, Err(StoreError::Unavailable(_))), "{down:?}");
         let down = store.get("put/a/b/1.blk").await;
         assert!(matches!(down, Err(StoreError::Unavailable(_))), "{down:?}");
+        garage.restart();
+        store.check().await.unwrap();
+        let back = store.get("put/a/b/1.blk").await.unwrap();
+        assert_eq!(back, Bytes::from_static(b"second, longer"));
+        let big = store.head("multi/m/big.blk").await.unwrap();
+        assert_eq!(big.size, 12 * common::MIB as u64 + 123);
     }
 }

@@ -53,7 +53,7 @@ impl Garage {
         assert!(
             bin.exists(),
             "no garage binary at {}: the S3 tests need a real Garage 2.5.0. Build it once \
-             (~15 min on 2 cores) with `source scripts/lib/cluster-services.sh && \
+             (15-20 min on 2 cores) with `source scripts/lib/cluster-services.sh && \
              cluster_tools_install`, or `cargo install garage --version 2.5.0 --locked --root \
              <dir>` and set STRATUS_TOOLS_DIR=<dir>",
             bin.display()
@@ -84,16 +84,31 @@ impl Garage {
         }
     }
 
-    /// Stops the server (the store then becomes unreachable). Only for a Garage we started.
-    pub fn stop(&mut self) -> bool {
+    /// Kills the server with SIGKILL (a crash: the store becomes unreachable). Only for a
+    /// Garage we started; `false` for an external one.
+    pub fn crash(&mut self) -> bool {
         let Some(dir) = &self.dir else { return false };
-        let out = run("garage_stop \"$DIR\"", dir.path());
+        let out = run("garage_stop \"$DIR\" KILL", dir.path());
         assert!(
             out.status.success(),
             "garage_stop: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         true
+    }
+
+    /// Starts the same node again (same data, key and ports).
+    pub fn restart(&mut self) {
+        let dir = self
+            .dir
+            .as_ref()
+            .expect("restart of a Garage this test started");
+        let out = run("garage_start \"$DIR\"", dir.path());
+        assert!(
+            out.status.success(),
+            "garage_start (restart): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
