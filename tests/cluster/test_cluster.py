@@ -396,7 +396,11 @@ def test_postgres_restart_loses_nothing(cluster: Cluster):
                         Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1e9,
                         ComparisonOperator="GreaterThanThreshold")
     cw.put_metric_data(Namespace=NS, MetricData=[{"MetricName": "pg", "Dimensions": dims, "Value": 1.0, "Timestamp": t}])
-    services(cluster, f'pg_restart_immediate "{cluster.root}"')
+    import subprocess
+
+    from conftest import CLUSTER_UP
+    subprocess.run([str(CLUSTER_UP), "--pg-restart", str(cluster.root)], check=True,
+                   env=cluster.env, capture_output=True, timeout=180)
 
     def works():
         try:

@@ -25,7 +25,6 @@ const GC_EVERY: Duration = Duration::from_secs(5 * 60);
 const COMPACT_EVERY: Duration = Duration::from_secs(60);
 
 /// What other threads may read about a partition.
-#[derive(Debug)]
 pub struct Replica {
     pub partition: u32,
     db: RwLock<Option<Arc<tsdb::Db>>>,
@@ -41,6 +40,16 @@ pub struct Replica {
     pub last_error: Mutex<Option<String>>,
     /// Entries that failed to decode (never expected; counted, skipped).
     pub undecodable: AtomicU64,
+}
+
+impl std::fmt::Debug for Replica {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replica")
+            .field("partition", &self.partition)
+            .field("applied", &self.applied)
+            .field("epoch", &self.epoch)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Replica {

@@ -239,14 +239,18 @@ pub async fn run(
         Some(pg) => Arc::new(meta::MetaStore::postgres(pg.clone())),
         None => Arc::new(open_meta(&data_dir, config.recover_meta)?),
     };
-    let key_store = keys::KeyStore::open(meta.clone(), &data_dir.join("master.key"))?;
-    let boot = bootstrap::admin_key(
-        &meta,
-        &key_store,
-        &data_dir,
-        config.admin_key.as_ref(),
-        &bootstrap::local_url(addr, tls.is_some()),
-    )?;
+    // Blocking calls (PostgreSQL's client runs its own runtime): off the async thread.
+    let (key_store, boot) = tokio::task::block_in_place(|| -> Result<_, ServerError> {
+        let key_store = keys::KeyStore::open(meta.clone(), &data_dir.join("master.key"))?;
+        let boot = bootstrap::admin_key(
+            &meta,
+            &key_store,
+            &data_dir,
+            config.admin_key.as_ref(),
+            &bootstrap::local_url(addr, tls.is_some()),
+        )?;
+        Ok((key_store, boot))
+    })?;
     let metrics = if let (Some(cluster), Some(pg)) = (config.cluster.clone(), pg.clone()) {
         let dir = data_dir.clone();
         let retention = config.retention.clone();
