@@ -14,8 +14,8 @@ use bytes::Bytes;
 use futures::StreamExt;
 use tokio::time::Instant;
 
-use crate::error::from_any;
 use crate::LogError;
+use crate::error::{from_any, from_kind};
 
 /// One message of the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,7 +163,7 @@ impl LogReader {
                 ..Default::default()
             })
             .await
-            .map_err(|e| from_any(&what, &e))?;
+            .map_err(|e| from_kind(&what, &e))?;
         consumer
             .stream()
             .max_messages_per_batch(BATCH)

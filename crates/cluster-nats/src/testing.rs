@@ -148,10 +148,7 @@ impl NatsCluster {
             .stderr(log)
             .spawn()
             .map_err(|e| {
-                io::Error::new(
-                    e.kind(),
-                    format!("starting {}: {e}", self.binary.display()),
-                )
+                io::Error::new(e.kind(), format!("starting {}: {e}", self.binary.display()))
             })?;
         node.child = Some(child);
         Ok(())
