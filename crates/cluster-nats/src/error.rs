@@ -3,7 +3,7 @@
 use async_nats::jetstream::{Error as JsError, ErrorCode};
 
 /// Why a log operation failed. Only `Unavailable` is worth retrying as is.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LogError {
     /// Retryable: no quorum, leader election, timeout, disconnected.
     #[error("ingest log unavailable: {0}")]

@@ -132,9 +132,12 @@ impl IngestLog {
         &self,
         msgs: Vec<(u32, String, Bytes)>,
     ) -> Result<Vec<Published>, LogError> {
+        // Check every partition before sending any, so a bad batch publishes nothing.
+        for (partition, _, _) in &msgs {
+            self.check_partition(*partition)?;
+        }
         let mut pending = Vec::with_capacity(msgs.len());
         for (partition, msg_id, payload) in msgs {
-            self.check_partition(partition)?;
             let msg = PublishMessage::build().payload(payload).message_id(&msg_id);
             let ack = self
                 .js

@@ -83,7 +83,10 @@ impl LogReader {
         loop {
             if self.messages.is_none() {
                 match self.open().await {
-                    Ok(m) => self.messages = Some(m),
+                    Ok(m) => {
+                        self.messages = Some(m);
+                        last_err = None;
+                    }
                     Err(e @ (LogError::Refused(_) | LogError::Config(_))) => return Err(e),
                     Err(e) => {
                         tracing::debug!(stream = %self.stream_name, error = %e, "reader reopen failed");
@@ -130,9 +133,9 @@ impl LogReader {
                 continue;
             }
             if seq > self.position {
-                // A hole: either purged under us (Refused) or a consumer glitch (re-read).
+                // A hole: purged under us (the reopen's check answers Refused) or a consumer
+                // glitch (the reopen re-reads from `position`). Never skip.
                 self.messages = None;
-                self.check_not_purged().await?;
                 continue;
             }
             self.position = seq + 1;

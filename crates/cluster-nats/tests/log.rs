@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_nats::jetstream::stream::{Config as StreamConfig, DiscardPolicy, RetentionPolicy};
 use bytes::Bytes;
 use common::{config, connect, publish_retrying, read_n};
 use stratus_cluster_nats::testing::NatsCluster;
@@ -78,6 +79,39 @@ async fn round_trip_in_order_across_partitions() {
     })
     .await;
     assert_eq!(again.info(1).await.unwrap().messages, 21);
+    let raw = async_nats::jetstream::new(async_nats::connect(cluster.urls()).await.unwrap());
+    let mut stream = raw.get_stream("STRATUS_INGEST_P1").await.unwrap();
+    let stored = stream.info().await.unwrap().config.clone();
+    assert_eq!(stored.max_bytes, 32 << 20, "the changed limit was applied");
+    assert_eq!(stored.discard, DiscardPolicy::New);
+    assert_eq!(stored.retention, RetentionPolicy::Limits);
+    assert_eq!(stored.num_replicas, 3);
+
+    // A stream of ours with a shape we cannot change in place is a Config error, untouched.
+    raw.create_stream(StreamConfig {
+        name: "OTHER_P0".into(),
+        subjects: vec!["other.0".into()],
+        retention: RetentionPolicy::WorkQueue,
+        num_replicas: 3,
+        max_bytes: 1 << 20,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let clash = IngestLog::connect(
+        LogConfig {
+            prefix: "OTHER".into(),
+            subject_prefix: "other".into(),
+            ..config(cluster.urls(), 1, 3)
+        },
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(
+        matches!(clash, Err(LogError::Config(_))),
+        "{:?}",
+        clash.err()
+    );
     // Out-of-range partitions are a configuration error, not a hang.
     assert!(matches!(
         again.publish(3, "x", Bytes::new()).await,
