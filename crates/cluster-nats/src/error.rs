@@ -111,3 +111,16 @@ where
     }
     LogError::Unavailable(format!("{context}: {err}"))
 }
+
+/// Classifies a publish error: a message over the server's `max_payload` will never fit, the
+/// rest is transport trouble or an API answer.
+pub(crate) fn from_publish(
+    context: &str,
+    err: &async_nats::jetstream::context::PublishError,
+) -> LogError {
+    use async_nats::jetstream::context::PublishErrorKind;
+    match err.kind() {
+        PublishErrorKind::MaxPayloadExceeded => LogError::Refused(format!("{context}: {err}")),
+        _ => from_any(context, err),
+    }
+}

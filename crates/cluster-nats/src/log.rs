@@ -8,7 +8,7 @@ use bytes::Bytes;
 use futures::future::join_all;
 use tokio::time::Instant;
 
-use crate::error::{from_any, from_kind};
+use crate::error::{from_any, from_kind, from_publish};
 use crate::reader::LogReader;
 use crate::{LogConfig, LogError, streams};
 
@@ -143,13 +143,13 @@ impl IngestLog {
                 .js
                 .send_publish(self.cfg.subject(partition), msg)
                 .await
-                .map_err(|e| from_any(&format!("publish to partition {partition}"), &e))?;
+                .map_err(|e| from_publish(&format!("publish to partition {partition}"), &e))?;
             pending.push((partition, ack));
         }
         let acks = join_all(pending.into_iter().map(|(p, ack)| async move {
             let ack = ack
                 .await
-                .map_err(|e| from_any(&format!("PubAck from partition {p}"), &e))?;
+                .map_err(|e| from_publish(&format!("PubAck from partition {p}"), &e))?;
             Ok(Published {
                 partition: p,
                 seq: ack.sequence,

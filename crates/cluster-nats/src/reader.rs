@@ -33,6 +33,7 @@ const BATCH: usize = 256;
 /// Pause between failed consumer re-creations (a leader election takes seconds).
 const RETRY_PAUSE: Duration = Duration::from_millis(250);
 
+/// Reads one partition in seq order; see [`LogReader::next`]. Made by [`crate::IngestLog::reader`].
 pub struct LogReader {
     js: Context,
     stream_name: String,

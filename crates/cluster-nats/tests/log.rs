@@ -342,6 +342,12 @@ async fn single_server_with_one_replica() {
     let e = reader.next(Duration::from_secs(5)).await.unwrap().unwrap();
     assert_eq!((e.seq, &e.payload[..]), (1, &b"alpha"[..]));
     assert_eq!(log.info(1).await.unwrap().replicas_current, 1);
+    // Over the server's max_payload (1 MiB by default): refused, not retryable.
+    let huge = Bytes::from(vec![0u8; 2 << 20]);
+    assert!(matches!(
+        log.publish(1, "huge", huge).await,
+        Err(LogError::Refused(_))
+    ));
 
     // A full stream refuses writes (discard New) and keeps what it has.
     let big = Bytes::from(vec![7u8; 1024]);
