@@ -41,6 +41,9 @@ pub struct LogReader {
     position: u64,
     valid_partition: bool,
     messages: Option<PullStream>,
+    /// (position, seq delivered instead) of the last hole seen, to tell a deleted message
+    /// from a consumer glitch.
+    last_hole: Option<(u64, u64)>,
 }
 
 impl LogReader {
@@ -59,6 +62,7 @@ impl LogReader {
             position: start_seq.max(1),
             valid_partition,
             messages: None,
+            last_hole: None,
         }
     }
 
@@ -135,11 +139,20 @@ impl LogReader {
             }
             if seq > self.position {
                 // A hole: purged under us (the reopen's check answers Refused) or a consumer
-                // glitch (the reopen re-reads from `position`). Never skip.
+                // glitch (the reopen re-reads from `position`). Never skip. The same hole
+                // seen again from a fresh consumer is a deleted message: refuse, don't spin.
                 self.messages = None;
+                if self.last_hole == Some((self.position, seq)) {
+                    return Err(LogError::Refused(format!(
+                        "partition {}: seq {} is missing from the log (deleted); the next present is seq {seq}",
+                        self.partition, self.position
+                    )));
+                }
+                self.last_hole = Some((self.position, seq));
                 continue;
             }
             self.position = seq + 1;
+            self.last_hole = None;
             return Ok(Some(LogEntry {
                 seq,
                 payload: msg.message.payload.clone(),

@@ -323,6 +323,24 @@ async fn purge_below_then_reading_purged_seq_is_refused() {
         log.reader(0, 10).next(Duration::from_secs(5)).await,
         Err(LogError::Refused(_))
     ));
+
+    // A message deleted from the middle (not by us; an operator) is refused, never skipped.
+    for i in 12..=14 {
+        log.publish(0, &format!("id-{i}"), Bytes::from(format!("{i}")))
+            .await
+            .unwrap();
+    }
+    let raw = async_nats::jetstream::new(async_nats::connect(cluster.urls()).await.unwrap());
+    let stream = raw.get_stream("STRATUS_INGEST_P0").await.unwrap();
+    assert!(stream.delete_message(13).await.unwrap());
+    let mut holed = log.reader(0, 11);
+    let got = read_n(&mut holed, 2).await;
+    assert_eq!(got.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![11, 12]);
+    match holed.next(Duration::from_secs(5)).await {
+        Err(LogError::Refused(m)) => assert!(m.contains("13") && m.contains("14"), "{m}"),
+        other => panic!("expected Refused for the deleted seq, got {other:?}"),
+    }
+    assert_eq!(holed.position(), 13);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
