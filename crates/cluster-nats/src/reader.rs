@@ -32,6 +32,8 @@ const INACTIVE_THRESHOLD: Duration = Duration::from_secs(30);
 const BATCH: usize = 256;
 /// Pause between failed consumer re-creations (a leader election takes seconds).
 const RETRY_PAUSE: Duration = Duration::from_millis(250);
+/// Pause before reopening after a consumer failed or ended.
+const FAIL_PAUSE: Duration = Duration::from_millis(50);
 
 /// Reads one partition in seq order; see [`LogReader::next`]. Made by [`crate::IngestLog::reader`].
 pub struct LogReader {
@@ -73,9 +75,9 @@ impl LogReader {
 
     /// Next entry, waiting up to `timeout` (`Ok(None)` when nothing arrived in time).
     ///
-    /// Errors: `Refused` when `position` was purged (names both seqs; load a snapshot first);
-    /// `Unavailable` when the log could not be reached for the whole timeout (call again: the
-    /// position is kept).
+    /// Errors: `Refused` when `position` was purged (names both seqs; load a snapshot first)
+    /// or deleted from the middle of the log; `Unavailable` when the log could not be reached
+    /// for the whole timeout (call again: the position is kept).
     pub async fn next(&mut self, timeout: Duration) -> Result<Option<LogEntry>, LogError> {
         if !self.valid_partition {
             return Err(LogError::Config(format!(
@@ -117,10 +119,13 @@ impl LogReader {
                     tracing::debug!(stream = %self.stream_name, error = %e, "reader consumer failed; recreating");
                     last_err = Some(from_any(&self.stream_name, &e));
                     self.messages = None;
+                    // A consumer that fails at once after each reopen must not spin the CPU.
+                    tokio::time::sleep_until(deadline.min(Instant::now() + FAIL_PAUSE)).await;
                     continue;
                 }
                 None => {
                     self.messages = None;
+                    tokio::time::sleep_until(deadline.min(Instant::now() + FAIL_PAUSE)).await;
                     continue;
                 }
             };
