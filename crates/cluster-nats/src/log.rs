@@ -2,15 +2,15 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::context::{Context, ContextBuilder};
+use async_nats::jetstream::context::{Context, ContextBuilder, PublishErrorKind};
 use async_nats::jetstream::message::PublishMessage;
 use bytes::Bytes;
 use futures::future::join_all;
 use tokio::time::Instant;
 
-use crate::error::from_any;
+use crate::error::{from_any, from_kind, from_publish};
 use crate::reader::LogReader;
-use crate::{streams, LogConfig, LogError};
+use crate::{LogConfig, LogError, streams};
 
 /// A published message's place in the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +61,7 @@ impl IngestLog {
                     return Err(LogError::Unavailable(format!(
                         "connecting to {:?}: {e}",
                         cfg.urls
-                    )))
+                    )));
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "NATS connect failed; retrying");
@@ -87,10 +87,28 @@ impl IngestLog {
                 }
             }
         }
-        Ok(IngestLog {
+        let log = IngestLog {
             js,
             cfg: std::sync::Arc::new(cfg),
-        })
+        };
+        // A just-created stream answers publishes only once its leader is elected and its
+        // subject interest has reached our server; wait for that so the first publish does
+        // not bounce with "no responders".
+        for p in 0..log.cfg.partitions {
+            loop {
+                let err = match log.probe(p).await {
+                    Ok(()) => break,
+                    Err(e) => e,
+                };
+                match err {
+                    LogError::Unavailable(_) if Instant::now() < deadline => {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    e => return Err(e),
+                }
+            }
+        }
+        Ok(log)
     }
 
     /// Publishes with header Nats-Msg-Id = msg_id and waits for the PubAck (stream quorum
@@ -114,21 +132,24 @@ impl IngestLog {
         &self,
         msgs: Vec<(u32, String, Bytes)>,
     ) -> Result<Vec<Published>, LogError> {
+        // Check every partition before sending any, so a bad batch publishes nothing.
+        for (partition, _, _) in &msgs {
+            self.check_partition(*partition)?;
+        }
         let mut pending = Vec::with_capacity(msgs.len());
         for (partition, msg_id, payload) in msgs {
-            self.check_partition(partition)?;
             let msg = PublishMessage::build().payload(payload).message_id(&msg_id);
             let ack = self
                 .js
                 .send_publish(self.cfg.subject(partition), msg)
                 .await
-                .map_err(|e| from_any(&format!("publish to partition {partition}"), &e))?;
+                .map_err(|e| from_publish(&format!("publish to partition {partition}"), &e))?;
             pending.push((partition, ack));
         }
         let acks = join_all(pending.into_iter().map(|(p, ack)| async move {
             let ack = ack
                 .await
-                .map_err(|e| from_any(&format!("PubAck from partition {p}"), &e))?;
+                .map_err(|e| from_publish(&format!("PubAck from partition {p}"), &e))?;
             Ok(Published {
                 partition: p,
                 seq: ack.sequence,
@@ -160,7 +181,7 @@ impl IngestLog {
             .purge()
             .sequence(seq)
             .await
-            .map_err(|e| from_any(&what, &e))?;
+            .map_err(|e| from_kind(&what, &e))?;
         Ok(())
     }
 
@@ -190,6 +211,27 @@ impl IngestLog {
             leader,
             replicas_current,
         })
+    }
+
+    /// Asks the stream to store a message only if its last seq is u64::MAX: it never is, so
+    /// nothing is stored, but a "wrong last sequence" answer proves the stream's leader
+    /// answers publishes on this subject through our connection.
+    async fn probe(&self, partition: u32) -> Result<(), LogError> {
+        let msg = PublishMessage::build().expected_last_sequence(u64::MAX);
+        let what = format!("probe of partition {partition}");
+        let ack = self
+            .js
+            .send_publish(self.cfg.subject(partition), msg)
+            .await
+            .map_err(|e| from_any(&what, &e))?;
+        match ack.await {
+            Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => Ok(()),
+            Err(e) => Err(from_any(&what, &e)),
+            Ok(ack) => Err(LogError::Config(format!(
+                "{what}: stream stored a probe at seq {}; is another stream on its subject?",
+                ack.sequence
+            ))),
+        }
     }
 
     pub fn partitions(&self) -> u32 {

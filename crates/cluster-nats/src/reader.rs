@@ -14,8 +14,8 @@ use bytes::Bytes;
 use futures::StreamExt;
 use tokio::time::Instant;
 
-use crate::error::from_any;
 use crate::LogError;
+use crate::error::{from_any, from_kind};
 
 /// One message of the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +32,10 @@ const INACTIVE_THRESHOLD: Duration = Duration::from_secs(30);
 const BATCH: usize = 256;
 /// Pause between failed consumer re-creations (a leader election takes seconds).
 const RETRY_PAUSE: Duration = Duration::from_millis(250);
+/// Pause before reopening after a consumer failed or ended.
+const FAIL_PAUSE: Duration = Duration::from_millis(50);
 
+/// Reads one partition in seq order; see [`LogReader::next`]. Made by [`crate::IngestLog::reader`].
 pub struct LogReader {
     js: Context,
     stream_name: String,
@@ -40,6 +43,9 @@ pub struct LogReader {
     position: u64,
     valid_partition: bool,
     messages: Option<PullStream>,
+    /// (position, seq delivered instead) of the last hole seen, to tell a deleted message
+    /// from a consumer glitch.
+    last_hole: Option<(u64, u64)>,
 }
 
 impl LogReader {
@@ -58,6 +64,7 @@ impl LogReader {
             position: start_seq.max(1),
             valid_partition,
             messages: None,
+            last_hole: None,
         }
     }
 
@@ -68,9 +75,9 @@ impl LogReader {
 
     /// Next entry, waiting up to `timeout` (`Ok(None)` when nothing arrived in time).
     ///
-    /// Errors: `Refused` when `position` was purged (names both seqs; load a snapshot first);
-    /// `Unavailable` when the log could not be reached for the whole timeout (call again: the
-    /// position is kept).
+    /// Errors: `Refused` when `position` was purged (names both seqs; load a snapshot first)
+    /// or deleted from the middle of the log; `Unavailable` when the log could not be reached
+    /// for the whole timeout (call again: the position is kept).
     pub async fn next(&mut self, timeout: Duration) -> Result<Option<LogEntry>, LogError> {
         if !self.valid_partition {
             return Err(LogError::Config(format!(
@@ -83,7 +90,10 @@ impl LogReader {
         loop {
             if self.messages.is_none() {
                 match self.open().await {
-                    Ok(m) => self.messages = Some(m),
+                    Ok(m) => {
+                        self.messages = Some(m);
+                        last_err = None;
+                    }
                     Err(e @ (LogError::Refused(_) | LogError::Config(_))) => return Err(e),
                     Err(e) => {
                         tracing::debug!(stream = %self.stream_name, error = %e, "reader reopen failed");
@@ -109,10 +119,13 @@ impl LogReader {
                     tracing::debug!(stream = %self.stream_name, error = %e, "reader consumer failed; recreating");
                     last_err = Some(from_any(&self.stream_name, &e));
                     self.messages = None;
+                    // A consumer that fails at once after each reopen must not spin the CPU.
+                    tokio::time::sleep_until(deadline.min(Instant::now() + FAIL_PAUSE)).await;
                     continue;
                 }
                 None => {
                     self.messages = None;
+                    tokio::time::sleep_until(deadline.min(Instant::now() + FAIL_PAUSE)).await;
                     continue;
                 }
             };
@@ -130,12 +143,21 @@ impl LogReader {
                 continue;
             }
             if seq > self.position {
-                // A hole: either purged under us (Refused) or a consumer glitch (re-read).
+                // A hole: purged under us (the reopen's check answers Refused) or a consumer
+                // glitch (the reopen re-reads from `position`). Never skip. The same hole
+                // seen again from a fresh consumer is a deleted message: refuse, don't spin.
                 self.messages = None;
-                self.check_not_purged().await?;
+                if self.last_hole == Some((self.position, seq)) {
+                    return Err(LogError::Refused(format!(
+                        "partition {}: seq {} is missing from the log (deleted); the next present is seq {seq}",
+                        self.partition, self.position
+                    )));
+                }
+                self.last_hole = Some((self.position, seq));
                 continue;
             }
             self.position = seq + 1;
+            self.last_hole = None;
             return Ok(Some(LogEntry {
                 seq,
                 payload: msg.message.payload.clone(),
@@ -163,7 +185,7 @@ impl LogReader {
                 ..Default::default()
             })
             .await
-            .map_err(|e| from_any(&what, &e))?;
+            .map_err(|e| from_kind(&what, &e))?;
         consumer
             .stream()
             .max_messages_per_batch(BATCH)

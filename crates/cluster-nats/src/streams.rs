@@ -1,10 +1,10 @@
 //! Creating or verifying the per-partition streams.
 
-use async_nats::jetstream::context::{Context, GetStreamErrorKind};
 use async_nats::jetstream::ErrorCode;
+use async_nats::jetstream::context::{Context, GetStreamErrorKind};
 use async_nats::jetstream::stream::{Config, DiscardPolicy, RetentionPolicy, StorageType};
 
-use crate::error::{from_any, from_api};
+use crate::error::{ApiKind, from_any, from_api, from_kind};
 use crate::{LogConfig, LogError};
 
 /// The stream every partition should have.
@@ -65,7 +65,7 @@ pub(crate) async fn ensure(js: &Context, cfg: &LogConfig, partition: u32) -> Res
                     };
                     js.update_stream(&update)
                         .await
-                        .map_err(|e| from_any(&what, &e))?;
+                        .map_err(|e| from_kind(&what, &e))?;
                 }
                 return Ok(());
             }
@@ -76,7 +76,7 @@ pub(crate) async fn ensure(js: &Context, cfg: &LogConfig, partition: u32) -> Res
                     match js.create_stream(want.clone()).await {
                         Ok(_) => return Ok(()),
                         Err(ce) => {
-                            let err = from_any(&what, &ce);
+                            let err = from_kind(&what, &ce);
                             if is_name_exists(&ce) {
                                 continue;
                             }
@@ -85,7 +85,7 @@ pub(crate) async fn ensure(js: &Context, cfg: &LogConfig, partition: u32) -> Res
                     }
                 }
                 GetStreamErrorKind::JetStream(api) => return Err(from_api(&what, &api)),
-                _ => return Err(from_any(&what, &e)),
+                _ => return Err(from_kind(&what, &e)),
             },
         }
     }
@@ -94,13 +94,8 @@ pub(crate) async fn ensure(js: &Context, cfg: &LogConfig, partition: u32) -> Res
     )))
 }
 
-fn is_name_exists<E: std::error::Error + 'static>(err: &E) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = cur {
-        if let Some(api) = e.downcast_ref::<async_nats::jetstream::Error>() {
-            return api.error_code() == ErrorCode::STREAM_NAME_EXIST;
-        }
-        cur = e.source();
-    }
-    false
+fn is_name_exists(err: &async_nats::jetstream::context::CreateStreamError) -> bool {
+    err.kind()
+        .api()
+        .is_some_and(|api| api.error_code() == ErrorCode::STREAM_NAME_EXIST)
 }

@@ -63,9 +63,9 @@ impl NatsCluster {
                 store.display()
             );
             if n > 1 {
-                let _ = write!(
+                let _ = writeln!(
                     conf,
-                    "cluster {{ name: stratus, listen: 127.0.0.1:{cluster_port}, routes: [{}] }}\n",
+                    "cluster {{ name: stratus, listen: 127.0.0.1:{cluster_port}, routes: [{}] }}",
                     routes.join(", ")
                 );
             }
@@ -148,10 +148,7 @@ impl NatsCluster {
             .stderr(log)
             .spawn()
             .map_err(|e| {
-                io::Error::new(
-                    e.kind(),
-                    format!("starting {}: {e}", self.binary.display()),
-                )
+                io::Error::new(e.kind(), format!("starting {}: {e}", self.binary.display()))
             })?;
         node.child = Some(child);
         Ok(())
@@ -161,14 +158,16 @@ impl NatsCluster {
     async fn wait_ready(&mut self, i: usize) -> io::Result<()> {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            if let Some(child) = self.nodes[i].child.as_mut() {
-                if let Some(status) = child.try_wait()? {
-                    return Err(io::Error::other(format!(
-                        "nats-server {} exited ({status}):\n{}",
-                        self.nodes[i].name,
-                        self.log(i)
-                    )));
-                }
+            let exited = match self.nodes[i].child.as_mut() {
+                Some(child) => child.try_wait()?,
+                None => None,
+            };
+            if let Some(status) = exited {
+                return Err(io::Error::other(format!(
+                    "nats-server {} exited ({status}):\n{}",
+                    self.nodes[i].name,
+                    self.log(i)
+                )));
             }
             if healthz(self.nodes[i].http_port).await {
                 return Ok(());

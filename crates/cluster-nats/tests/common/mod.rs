@@ -12,6 +12,8 @@ pub fn config(urls: Vec<String>, partitions: u32, replicas: usize) -> LogConfig 
         partitions,
         replicas,
         request_timeout: Duration::from_secs(2),
+        // JetStream reserves max_bytes per stream on every replica: keep tests small.
+        max_bytes: 64 << 20,
         ..LogConfig::default()
     }
 }
@@ -30,15 +32,15 @@ pub async fn publish_retrying(log: &IngestLog, p: u32, id: &str, payload: Bytes)
             Ok(done) => return done,
             Err(LogError::Unavailable(e)) if attempts < 300 => {
                 attempts += 1;
-                tracing_free_note(&e);
+                if attempts == 1 {
+                    eprintln!("publish {id}: retrying after {e}");
+                }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             Err(e) => panic!("publish {id} failed for good: {e}"),
         }
     }
 }
-
-fn tracing_free_note(_e: &str) {}
 
 /// Reads exactly `n` entries (retrying `Unavailable`), then checks nothing more is there.
 pub async fn read_n(reader: &mut LogReader, n: usize) -> Vec<LogEntry> {
@@ -49,7 +51,11 @@ pub async fn read_n(reader: &mut LogReader, n: usize) -> Vec<LogEntry> {
             Ok(Some(e)) => out.push(e),
             Ok(None) | Err(LogError::Unavailable(_)) => {
                 idle += 1;
-                assert!(idle < 60, "reader stalled after {} of {n} entries", out.len());
+                assert!(
+                    idle < 60,
+                    "reader stalled after {} of {n} entries",
+                    out.len()
+                );
             }
             Err(e) => panic!("reader failed: {e}"),
         }
