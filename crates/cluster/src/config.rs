@@ -101,6 +101,9 @@ pub struct ClusterConfig {
     pub nats_urls: Vec<String>,
     /// Replicas of each ingest-log stream (3 in production: one per zone).
     pub log_replicas: usize,
+    /// Bytes each partition's stream may hold (JetStream reserves it on
+    /// every replica): the backlog that survives an object-storage outage.
+    pub log_max_bytes: i64,
     /// Series partitions. Fixed when the cluster is created (stored in
     /// PostgreSQL); a node configured otherwise refuses to start.
     pub partitions: u32,
@@ -122,4 +125,5 @@ impl ClusterConfig {
     pub const DEFAULT_ALARM_SHARDS: u32 = 64;
     pub const DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_secs(60);
     pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(10);
+    pub const DEFAULT_LOG_MAX_BYTES: i64 = 1 << 30;
 }

@@ -173,6 +173,7 @@ impl ClusterMetrics {
             urls: config.nats_urls.clone(),
             partitions: config.partitions,
             replicas: config.log_replicas,
+            max_bytes: config.log_max_bytes,
             ..stratus_cluster_nats::LogConfig::default()
         };
         let log = rt.block_on(IngestLog::connect(log_config, CONNECT_WAIT))?;

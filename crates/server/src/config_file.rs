@@ -33,6 +33,7 @@
 //! postgres_url = "postgres://stratus@10.0.0.5:5432/stratus"
 //! nats_urls = ["nats://10.0.1.1:4222", "nats://10.0.2.1:4222", "nats://10.0.3.1:4222"]
 //! log_replicas = 3       # replicas of each ingest-log stream
+//! log_max_mib = 1024     # per partition stream, reserved on each NATS server
 //! partitions = 8         # fixed when the cluster is created
 //! roles = ["gateway", "ingester", "query", "compactor", "evaluator", "notifier"]  # default: all
 //! commit_interval = "1m" # how often a partition owner commits blocks
@@ -79,6 +80,7 @@ pub struct ClusterSection {
     pub postgres_url: String,
     pub nats_urls: Vec<String>,
     pub log_replicas: usize,
+    pub log_max_mib: u64,
     pub partitions: u32,
     pub roles: Vec<String>,
     pub commit_interval: Duration,
@@ -104,6 +106,7 @@ impl ClusterSection {
             postgres_url: self.postgres_url.clone(),
             nats_urls: self.nats_urls.clone(),
             log_replicas: self.log_replicas,
+            log_max_bytes: (self.log_max_mib as i64) << 20,
             partitions: self.partitions,
             roles,
             s3: stratus_cluster_s3::S3Config {
@@ -385,7 +388,7 @@ fn notify_section(table: &toml::Table) -> Result<EgressConfig, ParseError> {
     Ok(c)
 }
 
-const CLUSTER_KEYS: &str = "node_id, postgres_url, nats_urls, log_replicas, partitions, roles, \
+const CLUSTER_KEYS: &str = "node_id, postgres_url, nats_urls, log_replicas, log_max_mib, partitions, roles, \
      commit_interval, lease_ttl, alarm_shards, advertise_url and the table [cluster.s3]";
 const CLUSTER_S3_KEYS: &str =
     "endpoint, bucket, region, access_key_id, secret_access_key, prefix";
@@ -414,6 +417,7 @@ fn cluster_section(table: &toml::Table) -> Result<ClusterSection, ParseError> {
         postgres_url: String::new(),
         nats_urls: Vec::new(),
         log_replicas: 3,
+        log_max_mib: (stratus_cluster::ClusterConfig::DEFAULT_LOG_MAX_BYTES >> 20) as u64,
         partitions: stratus_cluster::ClusterConfig::DEFAULT_PARTITIONS,
         roles: stratus_cluster::Roles::all().names(),
         commit_interval: stratus_cluster::ClusterConfig::DEFAULT_COMMIT_INTERVAL,
@@ -458,6 +462,12 @@ fn cluster_section(table: &toml::Table) -> Result<ClusterSection, ParseError> {
                 c.log_replicas = count(&path, value)?;
                 if c.log_replicas > 5 {
                     return Err(ParseError::at(&path, "JetStream allows at most 5 replicas"));
+                }
+            }
+            "log_max_mib" => {
+                c.log_max_mib = count(&path, value)? as u64;
+                if c.log_max_mib > 1 << 30 {
+                    return Err(ParseError::at(&path, "at most 1073741824 (1 PiB)"));
                 }
             }
             "partitions" => {
