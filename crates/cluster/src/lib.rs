@@ -115,8 +115,10 @@ impl Shared {
             .filter(|r| r.epoch.load(Ordering::SeqCst) != 0)
             .map(|r| r.partition)
             .collect();
-        let share =
-            partition::fair_share(self.config.partitions, self.live_ingesters.load(Ordering::Relaxed));
+        let share = partition::fair_share(
+            self.config.partitions,
+            self.live_ingesters.load(Ordering::Relaxed),
+        );
         held.len() > share && held.iter().max() == Some(&partition)
     }
 }
@@ -182,7 +184,9 @@ impl ClusterMetrics {
         let dir = data_dir.join("cluster");
         std::fs::create_dir_all(&dir)?;
         let replicas = if config.roles.keeps_replicas() {
-            (0..config.partitions).map(|p| Arc::new(Replica::new(p))).collect()
+            (0..config.partitions)
+                .map(|p| Arc::new(Replica::new(p)))
+                .collect()
         } else {
             Vec::new()
         };
@@ -354,7 +358,10 @@ impl ClusterMetrics {
         let mut lag = 0u64;
         for r in &self.shared.replicas {
             if let Ok(info) = self.shared.rt.block_on(self.shared.log.info(r.partition)) {
-                lag = lag.max(info.last_seq.saturating_sub(r.applied.load(Ordering::SeqCst)));
+                lag = lag.max(
+                    info.last_seq
+                        .saturating_sub(r.applied.load(Ordering::SeqCst)),
+                );
             }
         }
         let owned = self
@@ -425,7 +432,9 @@ fn spawn_heartbeat(shared: Arc<Shared>) -> std::io::Result<std::thread::JoinHand
                                 && n.roles.iter().any(|r| r == "evaluator")
                         })
                         .count();
-                    shared.live_evaluators.store(evaluators.max(1), Ordering::Relaxed);
+                    shared
+                        .live_evaluators
+                        .store(evaluators.max(1), Ordering::Relaxed);
                 }
                 let mut slept = Duration::ZERO;
                 while slept < HEARTBEAT_EVERY && !shared.stop.load(Ordering::SeqCst) {

@@ -98,7 +98,10 @@ struct Worker {
     previous_commit: u64,
 }
 
-pub fn spawn(shared: Arc<Shared>, replica: Arc<Replica>) -> std::io::Result<std::thread::JoinHandle<()>> {
+pub fn spawn(
+    shared: Arc<Shared>,
+    replica: Arc<Replica>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name(format!("partition-{}", replica.partition))
         .spawn(move || {
@@ -159,7 +162,10 @@ impl Worker {
                 Err(LogError::Refused(why)) => {
                     // The log was trimmed past us (we were away longer than a
                     // commit interval): start again from the newest snapshot.
-                    tracing::warn!(partition = self.p(), "{why}; reloading from the newest commit");
+                    tracing::warn!(
+                        partition = self.p(),
+                        "{why}; reloading from the newest commit"
+                    );
                     if let Err(e) = self.load() {
                         self.replica.set_error(Some(e.to_string()));
                         std::thread::sleep(Duration::from_secs(1));
@@ -196,8 +202,13 @@ impl Worker {
                     match db.write(&batch) {
                         Ok(_) => break,
                         Err(e) => {
-                            self.replica.set_error(Some(format!("applying seq {seq}: {e}")));
-                            tracing::error!(partition = self.p(), seq, "applying a log entry: {e}; retrying");
+                            self.replica
+                                .set_error(Some(format!("applying seq {seq}: {e}")));
+                            tracing::error!(
+                                partition = self.p(),
+                                seq,
+                                "applying a log entry: {e}; retrying"
+                            );
                             if self.stopping() {
                                 return;
                             }
@@ -210,7 +221,11 @@ impl Worker {
                 // Only Stratus gateways publish here, so this is a bug or damage:
                 // counted and reported, never applied halfway.
                 self.replica.undecodable.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(partition = self.p(), seq, "undecodable log entry skipped: {e}");
+                tracing::error!(
+                    partition = self.p(),
+                    seq,
+                    "undecodable log entry skipped: {e}"
+                );
             }
         }
         self.replica.applied.store(seq, Ordering::SeqCst);
@@ -221,11 +236,20 @@ impl Worker {
         let p = self.p();
         let ckpt = self.shared.pg.partition_checkpoint(p as i32)?;
         let (seq, manifest) = match ckpt {
-            Some(c) => (c.seq, Manifest::from_json(&c.manifest).map_err(ClusterError::Other)?),
+            Some(c) => (
+                c.seq,
+                Manifest::from_json(&c.manifest).map_err(ClusterError::Other)?,
+            ),
             None => (0, Manifest::default()),
         };
         // Close the old replica before its directory goes.
-        if let Some(old) = self.replica.db.write().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(old) = self
+            .replica
+            .db
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             drop(old);
         }
         self.replica.ready.store(false, Ordering::SeqCst);
@@ -261,7 +285,12 @@ impl Worker {
         self.uploaded = uploaded;
         self.replica.ready.store(true, Ordering::SeqCst);
         self.replica.set_error(None);
-        tracing::info!(partition = p, seq, files = self.manifest.files.len(), "partition replica loaded");
+        tracing::info!(
+            partition = p,
+            seq,
+            files = self.manifest.files.len(),
+            "partition replica loaded"
+        );
         Ok(())
     }
 
@@ -321,7 +350,10 @@ impl Worker {
             {
                 tracing::warn!(partition = p, "commit before handing over: {e}");
             }
-            tracing::info!(partition = p, "giving the partition lease back (above the fair share)");
+            tracing::info!(
+                partition = p,
+                "giving the partition lease back (above the fair share)"
+            );
             self.release();
             self.replica.lease_changes.fetch_add(1, Ordering::Relaxed);
             return;
@@ -419,7 +451,11 @@ impl Worker {
         if let Some(pause) = fault_pause_before_commit() {
             // A stand-in for a GC pause or a frozen VM at the worst moment:
             // uploaded, not yet committed, lease not renewed meanwhile.
-            tracing::warn!(partition = p, ?pause, "fault injection: pausing before the commit");
+            tracing::warn!(
+                partition = p,
+                ?pause,
+                "fault injection: pausing before the commit"
+            );
             std::thread::sleep(pause);
         }
         match self.shared.pg.commit_partition(
@@ -431,7 +467,12 @@ impl Worker {
         ) {
             Ok(()) => {}
             Err(PgError::Fenced { .. }) => {
-                tracing::warn!(partition = p, epoch, seq, "commit fenced: a newer owner took the partition; its objects will be collected");
+                tracing::warn!(
+                    partition = p,
+                    epoch,
+                    seq,
+                    "commit fenced: a newer owner took the partition; its objects will be collected"
+                );
                 self.lose_lease("fenced: a newer owner took the partition");
                 return Err(ClusterError::Fenced(p));
             }
@@ -440,12 +481,22 @@ impl Worker {
         self.replica.commits.fetch_add(1, Ordering::Relaxed);
         self.replica.committed.store(seq, Ordering::SeqCst);
         self.shared.blocks_committed.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(partition = p, seq, epoch, uploaded_bytes, files = manifest.files.len(), "partition committed");
+        tracing::info!(
+            partition = p,
+            seq,
+            epoch,
+            uploaded_bytes,
+            files = manifest.files.len(),
+            "partition committed"
+        );
         self.manifest = manifest;
         let trim_below = self.previous_commit + 1;
         self.previous_commit = seq;
         if trim_below > 1
-            && let Err(e) = self.shared.rt.block_on(self.shared.log.purge_below(p, trim_below))
+            && let Err(e) = self
+                .shared
+                .rt
+                .block_on(self.shared.log.purge_below(p, trim_below))
         {
             tracing::warn!(partition = p, "trimming the log: {e}");
         }

@@ -64,7 +64,10 @@ pub(crate) fn spawn(
                     if !mine && table.held() >= share {
                         continue;
                     }
-                    match shared.pg.lease_acquire(LEASE_KIND, shard as i32, &node, ttl) {
+                    match shared
+                        .pg
+                        .lease_acquire(LEASE_KIND, shard as i32, &node, ttl)
+                    {
                         Ok(Some(epoch)) => {
                             if slot.swap(epoch, Ordering::SeqCst) != epoch {
                                 tracing::info!(shard, epoch, "alarm shard lease taken");

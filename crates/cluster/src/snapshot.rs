@@ -137,7 +137,10 @@ mod tests {
                 ("blocks/00000002.blk".to_string(), 2)
             ]
         );
-        assert_eq!(object_key(3, 2, 17, "catalog.log"), "p3/0000000002-00000000000000000017/catalog.log");
+        assert_eq!(
+            object_key(3, 2, 17, "catalog.log"),
+            "p3/0000000002-00000000000000000017/catalog.log"
+        );
         let m = Manifest {
             files: vec![ManifestFile {
                 path: "catalog.log".into(),

@@ -78,7 +78,10 @@ pub(crate) fn collect(shared: &Shared) -> Result<ClusterStatus, ClusterError> {
         let lease = leases
             .iter()
             .find(|l| l.kind == "partition" && l.id == p as i32 && l.expires_in_ms > 0);
-        let ckpt = checkpoints.iter().find(|(id, _)| *id == p as i32).map(|(_, c)| c);
+        let ckpt = checkpoints
+            .iter()
+            .find(|(id, _)| *id == p as i32)
+            .map(|(_, c)| c);
         let info = shared.rt.block_on(shared.log.info(p)).ok();
         let replica = shared.replicas.get(p as usize);
         let applied = replica.map(|r| r.applied.load(Ordering::SeqCst));

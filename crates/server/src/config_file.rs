@@ -390,8 +390,7 @@ fn notify_section(table: &toml::Table) -> Result<EgressConfig, ParseError> {
 
 const CLUSTER_KEYS: &str = "node_id, postgres_url, nats_urls, log_replicas, log_max_mib, partitions, roles, \
      commit_interval, lease_ttl, alarm_shards, advertise_url and the table [cluster.s3]";
-const CLUSTER_S3_KEYS: &str =
-    "endpoint, bucket, region, access_key_id, secret_access_key, prefix";
+const CLUSTER_S3_KEYS: &str = "endpoint, bucket, region, access_key_id, secret_access_key, prefix";
 
 fn string_list(path: &str, value: &toml::Value) -> Result<Vec<String>, ParseError> {
     let items = value.as_array().ok_or_else(|| {
@@ -536,9 +535,8 @@ fn cluster_section(table: &toml::Table) -> Result<ClusterSection, ParseError> {
                     bucket.ok_or_else(|| ParseError::at("cluster.s3.bucket", "is required"))?;
                 c.s3_access_key_id = access
                     .ok_or_else(|| ParseError::at("cluster.s3.access_key_id", "is required"))?;
-                c.s3_secret_access_key = secret.ok_or_else(|| {
-                    ParseError::at("cluster.s3.secret_access_key", "is required")
-                })?;
+                c.s3_secret_access_key = secret
+                    .ok_or_else(|| ParseError::at("cluster.s3.secret_access_key", "is required"))?;
                 s3 = Some(());
             }
             _ => return Err(unknown(&path, &format!("[cluster] takes {CLUSTER_KEYS}"))),

@@ -263,7 +263,8 @@ impl MetricStore {
                 .write(&tsdb::WriteBatch { entries, batch_id })
                 .map_err(storage_error),
             Backend::Cluster(c) => {
-                let id = batch_id.unwrap_or_else(|| tsdb::BatchId(*uuid::Uuid::new_v4().as_bytes()));
+                let id =
+                    batch_id.unwrap_or_else(|| tsdb::BatchId(*uuid::Uuid::new_v4().as_bytes()));
                 c.write(entries, id).map_err(cluster_error)
             }
         }

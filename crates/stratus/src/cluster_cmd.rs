@@ -70,7 +70,11 @@ fn render(v: &Value) -> String {
         out += &format!(
             "{:<12} {:<6} {:<28} {:>8}ms  {}\n",
             opt(&n["id"]),
-            if n["live"].as_bool() == Some(true) { "yes" } else { "NO" },
+            if n["live"].as_bool() == Some(true) {
+                "yes"
+            } else {
+                "NO"
+            },
             opt(&n["url"]),
             opt(&n["heartbeat_age_ms"]),
             roles.join(",")

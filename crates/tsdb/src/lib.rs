@@ -117,8 +117,8 @@ mod record;
 mod recovery;
 mod resolution;
 pub mod sketch;
-pub mod wire;
 mod wal;
+pub mod wire;
 
 pub use aggregate::Aggregate;
 pub use batch_ids::BatchId;

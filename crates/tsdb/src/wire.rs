@@ -44,9 +44,9 @@ pub fn decode_write_batch(bytes: &[u8]) -> Result<WriteBatch, DecodeError> {
     }
     let mut entries = Vec::with_capacity(rec.samples.len());
     for (id, sample) in rec.samples {
-        let key = keys
-            .get(&id)
-            .ok_or(DecodeError("sample of an undefined series in a write batch message"))?;
+        let key = keys.get(&id).ok_or(DecodeError(
+            "sample of an undefined series in a write batch message",
+        ))?;
         entries.push((key.clone(), sample));
     }
     Ok(WriteBatch {

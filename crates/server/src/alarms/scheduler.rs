@@ -330,7 +330,9 @@ fn commit_by_shard(
     changes: Vec<(String, store::Change)>,
     now: Timestamp,
 ) -> Vec<store::Committed> {
-    let mut groups: HashMap<Option<(u32, i64)>, Vec<(String, store::Change)>> = HashMap::new();
+    // Keyed by (shard, epoch); `None` in single-node mode.
+    type ShardEpoch = Option<(u32, i64)>;
+    let mut groups: HashMap<ShardEpoch, Vec<(String, store::Change)>> = HashMap::new();
     for (name, change) in changes {
         let key = match state.alarm_ownership(&name) {
             AlarmOwnership::Shard { shard, epoch } => Some((shard, epoch)),
