@@ -423,3 +423,51 @@ def test_postgres_restart_loses_nothing(cluster: Cluster):
                  60, what=f"both datapoints on {node}")
     st = cluster.status("n3")
     assert sorted(n["id"] for n in st["nodes"] if n["live"]) == ["n1", "n2", "n3"]
+
+
+def cluster_up(cluster: Cluster, *args: str) -> None:
+    import subprocess
+
+    from conftest import CLUSTER_UP
+    cp = subprocess.run([str(CLUSTER_UP), *args], env=cluster.env, capture_output=True,
+                        text=True, timeout=180)
+    assert cp.returncode == 0, cp.stderr[-3000:]
+
+
+def test_object_storage_outage(cluster: Cluster):
+    """S3 stopped: writes are still acknowledged (they are in the log), reads still
+    answered (replicas are local), commits fail and say so in the status; S3 back: every
+    partition commits what it missed."""
+    host = uuid.uuid4().hex[:8]
+    cw = cluster.client("cloudwatch", "n2")
+    t = now()
+    cluster_up(cluster, "--s3-stop", str(cluster.root))
+    try:
+        for i in range(30):
+            dims = [{"Name": "host", "Value": f"{host}-{i % 8}"}]
+            cw.put_metric_data(Namespace=NS, MetricData=[
+                {"MetricName": "s3out", "Dimensions": dims, "Value": 1.0, "Timestamp": t}])
+            time.sleep(0.5)
+        marks = {p["partition"]: p["log_last_seq"] for p in cluster.status("n1")["partitions"]}
+
+        def commit_failing():
+            st = cluster.status("n1")
+            errs = [p["error"] for p in st["partitions"] if p["error"]]
+            stale = [p for p in st["partitions"] if (p["committed_seq"] or 0) < marks[p["partition"]]]
+            return (errs, stale) if stale else None
+
+        wait_for(commit_failing, 30, what="commits held back while S3 is down")
+        # Reads are answered meanwhile, by every node.
+        for node in ("n1", "n2", "n3"):
+            c = cluster.client("cloudwatch", node)
+            wait_for(lambda c=c: sum(totals(c, "s3out", [{"Name": "host", "Value": f"{host}-{k}"}],
+                                            t - dt.timedelta(minutes=2), t + dt.timedelta(minutes=2))[0]
+                                     for k in range(8)) == 30 or None, 30, what=f"reads on {node}")
+    finally:
+        cluster_up(cluster, "--s3-start", str(cluster.root))
+
+    def caught_up():
+        st = cluster.status("n1")
+        return all((p["committed_seq"] or 0) >= marks[p["partition"]] for p in st["partitions"]) or None
+
+    wait_for(caught_up, 120, what="every partition committed after S3 came back")

@@ -171,14 +171,7 @@ impl ClusterMetrics {
                 config.alarm_shards
             )));
         }
-        let log_config = stratus_cluster_nats::LogConfig {
-            urls: config.nats_urls.clone(),
-            partitions: config.partitions,
-            replicas: config.log_replicas,
-            max_bytes: config.log_max_bytes,
-            ..stratus_cluster_nats::LogConfig::default()
-        };
-        let log = rt.block_on(IngestLog::connect(log_config, CONNECT_WAIT))?;
+        let log = rt.block_on(connect_log(&config))?;
         stratus_cluster_s3::install_crypto();
         let store = BlockStore::s3(&config.s3)?;
         let dir = data_dir.join("cluster");
@@ -251,43 +244,21 @@ impl ClusterMetrics {
         if !self.shared.config.roles.gateway {
             return Err(ClusterError::Role("gateway", self.roles_text()));
         }
-        let n = self.shared.config.partitions;
-        let mut parts: Vec<Vec<(tsdb::SeriesKey, tsdb::Sample)>> = vec![Vec::new(); n as usize];
-        for (key, sample) in entries {
-            let p = partition::of_series(&key, n);
-            parts[p as usize].push((key, sample));
-        }
-        let id_hex = hex::encode(batch_id.0);
-        let mut msgs = Vec::new();
-        for (p, entries) in parts.into_iter().enumerate() {
-            if entries.is_empty() {
-                continue;
-            }
-            let batch = tsdb::WriteBatch {
-                entries,
-                batch_id: Some(batch_id),
-            };
-            let mut bytes = Vec::new();
-            tsdb::wire::encode_write_batch(&batch, &mut bytes);
-            msgs.push((p as u32, format!("{id_hex}-{p}"), bytes::Bytes::from(bytes)));
-        }
-        if msgs.is_empty() {
-            return Ok(tsdb::Written::Stored);
-        }
         let log = self.shared.log.clone();
-        let published = self.shared.rt.block_on(async move {
-            match tokio::time::timeout(PUBLISH_TIMEOUT, log.publish_all(msgs)).await {
+        let partitions = self.shared.config.partitions;
+        self.shared.rt.block_on(async move {
+            match tokio::time::timeout(
+                PUBLISH_TIMEOUT,
+                publish_write(&log, partitions, entries, batch_id),
+            )
+            .await
+            {
                 Ok(r) => r,
-                Err(_) => Err(stratus_cluster_nats::LogError::Unavailable(
+                Err(_) => Err(ClusterError::Log(stratus_cluster_nats::LogError::Unavailable(
                     "the ingest log did not confirm the write in time".into(),
-                )),
+                ))),
             }
-        })?;
-        if published.iter().all(|p| p.duplicate) {
-            Ok(tsdb::Written::Duplicate)
-        } else {
-            Ok(tsdb::Written::Stored)
-        }
+        })
     }
 
     fn replica_of(&self, key: &tsdb::SeriesKey) -> Result<Arc<tsdb::Db>, ClusterError> {
@@ -397,6 +368,59 @@ impl ClusterMetrics {
             let _ = t.join();
         }
     }
+}
+
+/// Splits a write by partition and publishes one message per partition it
+/// touches, each carrying `batch_id` (message id `<batch id>-<partition>`);
+/// returns once the log confirmed every part. `Duplicate` when every part
+/// had been published before (a retry).
+pub async fn publish_write(
+    log: &IngestLog,
+    partitions: u32,
+    entries: Vec<(tsdb::SeriesKey, tsdb::Sample)>,
+    batch_id: tsdb::BatchId,
+) -> Result<tsdb::Written, ClusterError> {
+    let mut parts: Vec<Vec<(tsdb::SeriesKey, tsdb::Sample)>> = vec![Vec::new(); partitions as usize];
+    for (key, sample) in entries {
+        let p = partition::of_series(&key, partitions);
+        parts[p as usize].push((key, sample));
+    }
+    let id_hex = hex::encode(batch_id.0);
+    let mut msgs = Vec::new();
+    for (p, entries) in parts.into_iter().enumerate() {
+        if entries.is_empty() {
+            continue;
+        }
+        let batch = tsdb::WriteBatch {
+            entries,
+            batch_id: Some(batch_id),
+        };
+        let mut bytes = Vec::new();
+        tsdb::wire::encode_write_batch(&batch, &mut bytes);
+        msgs.push((p as u32, format!("{id_hex}-{p}"), bytes::Bytes::from(bytes)));
+    }
+    if msgs.is_empty() {
+        return Ok(tsdb::Written::Stored);
+    }
+    let published = log.publish_all(msgs).await?;
+    if published.iter().all(|p| p.duplicate) {
+        Ok(tsdb::Written::Duplicate)
+    } else {
+        Ok(tsdb::Written::Stored)
+    }
+}
+
+/// Connects to the ingest log a cluster configuration names (for tools
+/// that write without running a node: `stratus cluster import`).
+pub async fn connect_log(config: &ClusterConfig) -> Result<IngestLog, ClusterError> {
+    let log_config = stratus_cluster_nats::LogConfig {
+        urls: config.nats_urls.clone(),
+        partitions: config.partitions,
+        replicas: config.log_replicas,
+        max_bytes: config.log_max_bytes,
+        ..stratus_cluster_nats::LogConfig::default()
+    };
+    Ok(IngestLog::connect(log_config, CONNECT_WAIT).await?)
 }
 
 /// Every few seconds: this node's row in the node table, and the count of

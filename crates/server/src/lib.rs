@@ -13,6 +13,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod cloudwatch;
 pub mod cluster_figures;
+pub mod cluster_import;
 pub mod config_file;
 pub mod connections;
 pub mod console;

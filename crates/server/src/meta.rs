@@ -557,6 +557,30 @@ impl MetaStore {
     }
 
     /// All records of a table in key order.
+    /// The names of the record tables in this store (redb; for `stratus
+    /// cluster import`). Excludes the internal commit-sequence table.
+    pub fn table_names(&self) -> Result<Vec<String>> {
+        let redb = match &self.backend {
+            Backend::Redb(r) => r,
+            Backend::Pg(_) => {
+                return Err(MetaError::Db(
+                    "listing tables is only for a redb store".into(),
+                ));
+            }
+        };
+        redb.with_db(|db| {
+            let tx = db.begin_read().map_err(db_err)?;
+            let mut names: Vec<String> = tx
+                .list_tables()
+                .map_err(db_err)?
+                .map(|t| t.name().to_string())
+                .filter(|n| n != COMMIT.0)
+                .collect();
+            names.sort();
+            Ok(names)
+        })
+    }
+
     pub fn list<T: DeserializeOwned>(&self, table: Table) -> Result<Vec<(String, T)>> {
         let redb = match &self.backend {
             Backend::Redb(r) => r,

@@ -29,11 +29,27 @@ pub struct ClusterArgs {
 enum ClusterCommand {
     /// Nodes, roles, leases, log lag and the last committed block per partition.
     Status,
+    /// Move a stopped single-node server's data directory into a cluster: its metadata
+    /// (keys, alarms and their history, dashboards, topics, subscriptions, tags, outbox)
+    /// into PostgreSQL, its metrics through the ingest log. Every node must then hold the
+    /// data directory's master.key (it seals the imported access keys).
+    Import {
+        /// The single-node data directory (its server stopped).
+        #[arg(long)]
+        data_dir: std::path::PathBuf,
+        /// A node's config file: its [cluster] table names the services.
+        #[arg(long)]
+        config: std::path::PathBuf,
+    },
 }
 
 pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
+    if let ClusterCommand::Import { data_dir, config } = &args.command {
+        return import(data_dir, config);
+    }
     let creds = args.credentials.resolve()?;
     match args.command {
+        ClusterCommand::Import { .. } => unreachable!("handled above"),
         ClusterCommand::Status => {
             let v = call(&args.endpoint, "ClusterStatus", &json!({}), &creds)?;
             if args.json {
@@ -43,6 +59,42 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+fn import(data_dir: &std::path::Path, config: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let file = stratus_server::config_file::load(config)?;
+    let cluster = file
+        .cluster
+        .as_ref()
+        .with_context(|| format!("{} has no [cluster] table", config.display()))?
+        .to_config();
+    let source_key = std::fs::read(data_dir.join("master.key"))
+        .with_context(|| format!("reading {}/master.key", data_dir.display()))?;
+    if let Some(node_dir) = &file.server.data_dir {
+        match std::fs::read(node_dir.join("master.key")) {
+            Ok(k) if k != source_key => anyhow::bail!(
+                "{}/master.key differs from {}/master.key: the imported access keys would not \
+                 open on that node. Copy {}/master.key to every node's data directory first",
+                node_dir.display(),
+                data_dir.display(),
+                data_dir.display()
+            ),
+            _ => {}
+        }
+    }
+    let report = stratus_server::cluster_import::import(data_dir, &cluster, |line| {
+        eprintln!("{line}");
+    })?;
+    println!(
+        "imported {} metadata records ({} tables) and {} series ({} statistic sets)",
+        report.records, report.tables, report.series, report.statistic_sets
+    );
+    println!(
+        "every node needs {}/master.key in its data directory",
+        data_dir.display()
+    );
     Ok(())
 }
 
