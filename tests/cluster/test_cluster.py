@@ -325,12 +325,13 @@ def test_story_on_a_cluster_with_the_alarm_owner_killed(cluster: Cluster, relay)
 
 
 def test_paused_owner_is_fenced(cluster: Cluster):
-    """An owner that stalls after uploading and before committing (fault injection: a GC
-    pause or frozen VM) loses its lease; another node takes the partition over and commits;
-    when the first resumes, its commit is refused. Every acknowledged datapoint is still
-    served by every node."""
+    """An owner paused (SIGSTOP: a GC pause, a frozen VM) after uploading and before
+    committing loses its lease; another node takes the partition over and commits; when
+    the first resumes (SIGCONT), its commit is refused. Every acknowledged datapoint is
+    still served by every node. (A fault-injection delay holds the commit in that window
+    for 5 s so the test can stop the process there.)"""
     env_before = dict(cluster.env)
-    cluster.env["STRATUS_CLUSTER_FAULT_PAUSE_BEFORE_COMMIT_MS"] = "20000"
+    cluster.env["STRATUS_CLUSTER_FAULT_PAUSE_BEFORE_COMMIT_MS"] = "5000"
     try:
         cluster.restart("n1")
     finally:
@@ -353,7 +354,13 @@ def test_paused_owner_is_fenced(cluster: Cluster):
             sent += i
             i += 1
         time.sleep(0.5)
-    # While it stalls, more data (another node owns its partitions by now).
+    # The whole process stops there, past its lease; another node takes over and commits.
+    cluster.kill("n1", signal.SIGSTOP)
+    try:
+        time.sleep(3 * 6 + 5)
+    finally:
+        cluster.kill("n1", signal.SIGCONT)
+    # More data (another node owns the partitions by now).
     for k in range(8):
         dims = [{"Name": "host", "Value": f"{host}-{k}"}]
         cw.put_metric_data(Namespace=NS, MetricData=[
@@ -471,3 +478,91 @@ def test_object_storage_outage(cluster: Cluster):
         return all((p["committed_seq"] or 0) >= marks[p["partition"]] for p in st["partitions"]) or None
 
     wait_for(caught_up, 120, what="every partition committed after S3 came back")
+
+
+def stratus_cli(cluster: Cluster, *args: str) -> str:
+    import subprocess
+
+    from conftest import clean_env, stratus_bin
+    key, secret = cluster.keys()
+    cp = subprocess.run([str(stratus_bin()), *args], capture_output=True, text=True, timeout=300,
+                        env=clean_env(AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret))
+    assert cp.returncode == 0, cp.stderr[-3000:]
+    return cp.stdout
+
+
+def test_keys_created_and_deleted_on_one_node_apply_on_all(cluster: Cluster):
+    import boto3
+
+    out = stratus_cli(cluster, "keys", "create", "--name", "host-a", "--policy", "agent",
+                      "--endpoint", cluster.nodes["n1"]["endpoint"], "--output", "json")
+    import json
+    k = json.loads(out)
+
+    def client(node):
+        return boto3.client("cloudwatch", endpoint_url=cluster.nodes[node]["endpoint"],
+                            region_name="us-east-1", aws_access_key_id=k["AccessKeyId"],
+                            aws_secret_access_key=k["SecretAccessKey"],
+                            config=__import__("botocore.config").config.Config(retries={"max_attempts": 1}))
+
+    def accepted(node):
+        try:
+            client(node).put_metric_data(Namespace=NS, MetricData=[{"MetricName": "k", "Value": 1.0}])
+            return True
+        except botocore.exceptions.ClientError as e:
+            return e.response["Error"]["Code"]
+
+    for node in ("n2", "n3"):
+        wait_for(lambda node=node: accepted(node) is True or None, 10, what=f"the new key on {node}")
+    stratus_cli(cluster, "keys", "delete", k["AccessKeyId"], "--endpoint", cluster.nodes["n1"]["endpoint"])
+    for node in ("n2", "n3"):
+        code = wait_for(lambda node=node: (lambda r: r if r is not True else None)(accepted(node)), 10,
+                        what=f"the deleted key refused on {node}")
+        assert code in ("InvalidClientTokenId", "UnrecognizedClientException"), code
+
+
+def test_import_a_single_node_data_directory(cluster: Cluster, tmp_path):
+    """`stratus cluster import`: a single node's alarms, topics and metrics (and its
+    admin key, sealed with the master key every node shares) are served by the cluster."""
+    import shutil
+
+    from conftest import StratusServer, _RUNNING
+    data = tmp_path / "single"
+    data.mkdir()
+    shutil.copy(cluster.root / "master.key", data / "master.key")
+    single = StratusServer(data)
+    single.start()
+    tag = uuid.uuid4().hex[:8]
+    cw, sns = single.client("cloudwatch"), single.client("sns")
+    t = now() - dt.timedelta(minutes=10)
+    dims = [{"Name": "host", "Value": tag}]
+    for i in range(50):
+        cw.put_metric_data(Namespace=NS, MetricData=[{"MetricName": "imported", "Dimensions": dims,
+                           "Value": float(i), "Timestamp": t + dt.timedelta(seconds=i * 7)}])
+    cw.put_metric_alarm(AlarmName=f"imported-{tag}", Namespace=NS, MetricName="imported",
+                        Dimensions=dims, Statistic="Sum", Period=60, EvaluationPeriods=1,
+                        Threshold=1e9, ComparisonOperator="GreaterThanThreshold")
+    topic = sns.create_topic(Name=f"imported-{tag}")["TopicArn"]
+    single_key = single.admin_keys()
+    single.stop()
+    _RUNNING.remove(single)
+    out = stratus_cli(cluster, "cluster", "import", "--data-dir", str(data),
+                      "--config", str(cluster.root / "n1" / "cluster.toml"))
+    assert "and 1 series (50 statistic sets)" in out, out
+    for node in ("n1", "n2", "n3"):
+        c = cluster.client("cloudwatch", node)
+        assert c.describe_alarms(AlarmNames=[f"imported-{tag}"])["MetricAlarms"]
+        assert topic in [x["TopicArn"] for x in cluster.client("sns", node).list_topics()["Topics"]]
+        wait_for(lambda c=c: totals(c, "imported", dims, t - dt.timedelta(minutes=1), now()) ==
+                 (50, float(sum(range(50)))) or None, 60, what=f"imported metrics on {node}")
+    # The single node's admin key works against the cluster.
+    import boto3
+    c = boto3.client("cloudwatch", endpoint_url=cluster.nodes["n2"]["endpoint"], region_name="us-east-1",
+                     aws_access_key_id=single_key[0], aws_secret_access_key=single_key[1])
+    def accepted():
+        try:
+            return c.list_metrics(Namespace=NS, MetricName="imported")["Metrics"] or None
+        except botocore.exceptions.ClientError:
+            return None  # keys reach every node within a second
+
+    wait_for(accepted, 10, what="the imported admin key accepted")

@@ -254,9 +254,11 @@ impl ClusterMetrics {
             .await
             {
                 Ok(r) => r,
-                Err(_) => Err(ClusterError::Log(stratus_cluster_nats::LogError::Unavailable(
-                    "the ingest log did not confirm the write in time".into(),
-                ))),
+                Err(_) => Err(ClusterError::Log(
+                    stratus_cluster_nats::LogError::Unavailable(
+                        "the ingest log did not confirm the write in time".into(),
+                    ),
+                )),
             }
         })
     }
@@ -380,7 +382,8 @@ pub async fn publish_write(
     entries: Vec<(tsdb::SeriesKey, tsdb::Sample)>,
     batch_id: tsdb::BatchId,
 ) -> Result<tsdb::Written, ClusterError> {
-    let mut parts: Vec<Vec<(tsdb::SeriesKey, tsdb::Sample)>> = vec![Vec::new(); partitions as usize];
+    let mut parts: Vec<Vec<(tsdb::SeriesKey, tsdb::Sample)>> =
+        vec![Vec::new(); partitions as usize];
     for (key, sample) in entries {
         let p = partition::of_series(&key, partitions);
         parts[p as usize].push((key, sample));

@@ -96,6 +96,9 @@ struct Worker {
     /// The sequence number of the commit before the newest: the log is
     /// trimmed below it, keeping one interval for replicas that lag.
     previous_commit: u64,
+    /// The commit task in flight (one at a time), reporting back here.
+    inflight: Option<std::sync::mpsc::Receiver<CommitOutcome>>,
+    gc_running: Arc<AtomicBool>,
 }
 
 pub fn spawn(
@@ -117,6 +120,8 @@ pub fn spawn(
                 last_gc: Instant::now(),
                 last_lease: Instant::now() - Duration::from_secs(3600),
                 previous_commit: 0,
+                inflight: None,
+                gc_running: Arc::new(AtomicBool::new(false)),
             };
             w.run();
         })
@@ -316,10 +321,14 @@ impl Worker {
             self.last_lease = Instant::now();
             self.lease();
         }
+        self.poll_commit();
         if self.replica.epoch.load(Ordering::SeqCst) != 0 {
             let applied = self.replica.applied.load(Ordering::SeqCst);
             let due = self.last_commit.elapsed() >= self.shared.config.commit_interval;
-            if due && applied > self.replica.committed.load(Ordering::SeqCst) {
+            if due
+                && self.inflight.is_none()
+                && applied > self.replica.committed.load(Ordering::SeqCst)
+            {
                 self.last_commit = Instant::now();
                 if let Err(e) = self.commit(&db) {
                     tracing::warn!(partition = self.p(), "commit failed: {e}; will retry");
@@ -328,9 +337,7 @@ impl Worker {
             }
             if self.last_gc.elapsed() >= GC_EVERY {
                 self.last_gc = Instant::now();
-                if let Err(e) = self.collect_garbage() {
-                    tracing::warn!(partition = self.p(), "collecting unreferenced objects: {e}");
-                }
+                self.collect_garbage();
             }
         }
     }
@@ -341,15 +348,8 @@ impl Worker {
     fn lease(&mut self) {
         let p = self.p();
         let mine = self.replica.epoch.load(Ordering::SeqCst) != 0;
-        if mine && self.shared.should_give_back(p) {
-            // Commit first, so the next owner replays little.
-            if let Ok(db) = self.replica.db()
-                && self.replica.applied.load(Ordering::SeqCst)
-                    > self.replica.committed.load(Ordering::SeqCst)
-                && let Err(e) = self.commit(&db)
-            {
-                tracing::warn!(partition = p, "commit before handing over: {e}");
-            }
+        // Not while a commit is in flight: it would be fenced for nothing.
+        if mine && self.inflight.is_none() && self.shared.should_give_back(p) {
             tracing::info!(
                 partition = p,
                 "giving the partition lease back (above the fair share)"
@@ -412,31 +412,43 @@ impl Worker {
         }
     }
 
-    /// Seals, uploads what the newest manifest lacks, and commits the
-    /// manifest fenced by our epoch; then trims the log below the commit
-    /// before this one.
+    /// Starts a commit: seals, stages the snapshot (hard links to the
+    /// immutable blocks, copies of the catalog and batch ids, so the replica
+    /// may change meanwhile) and hands it to a task that uploads what the
+    /// newest manifest lacks and commits the manifest fenced by our epoch.
+    /// The partition thread goes on applying the log meanwhile: an object
+    /// store that is slow or down delays commits, never reads or writes.
     fn commit(&mut self, db: &tsdb::Db) -> Result<(), ClusterError> {
+        if self.inflight.is_some() {
+            return Ok(());
+        }
         let p = self.p();
         let epoch = self.replica.epoch.load(Ordering::SeqCst) as i64;
         let seq = self.replica.applied.load(Ordering::SeqCst);
         db.seal()?;
         let files = snapshot::snapshot_files(&self.dir)?;
+        let stage = self
+            .shared
+            .dir
+            .join("stage")
+            .join(format!("p{p}-{epoch}-{seq}"));
+        let _ = std::fs::remove_dir_all(&stage);
+        std::fs::create_dir_all(stage.join("blocks"))?;
         let mut manifest = Manifest::default();
-        let mut uploaded_bytes = 0u64;
+        let mut uploads = Vec::new();
         for (path, size, inode) in &files {
             let is_block = path.starts_with("blocks/");
+            let staged = stage.join(path);
+            if is_block {
+                std::fs::hard_link(self.dir.join(path), &staged)?;
+            } else {
+                std::fs::copy(self.dir.join(path), &staged)?;
+            }
             let key = match self.uploaded.get(*inode, *size).filter(|_| is_block) {
                 Some(key) => key.to_string(),
                 None => {
                     let key = snapshot::object_key(p, epoch, seq, path);
-                    let n = self
-                        .shared
-                        .rt
-                        .block_on(self.shared.store.put_file(&key, &self.dir.join(path)))?;
-                    uploaded_bytes += n;
-                    if is_block {
-                        self.uploaded.insert(*inode, key.clone(), *size);
-                    }
+                    uploads.push((key.clone(), staged.clone(), *inode, *size, is_block));
                     key
                 }
             };
@@ -448,93 +460,192 @@ impl Worker {
         }
         let live: Vec<u64> = files.iter().map(|(_, _, ino)| *ino).collect();
         self.uploaded.retain(&live);
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.inflight = Some(rx);
+        let shared = self.shared.clone();
+        let trim_below = self.previous_commit + 1;
+        self.shared.rt.spawn(async move {
+            let outcome =
+                upload_and_commit(&shared, p, epoch, seq, manifest, uploads, trim_below).await;
+            let _ = std::fs::remove_dir_all(&stage);
+            let _ = tx.send(outcome);
+        });
+        Ok(())
+    }
+
+    /// Applies the outcome of the commit in flight, if it has finished.
+    fn poll_commit(&mut self) {
+        let Some(rx) = &self.inflight else { return };
+        let outcome = match rx.try_recv() {
+            Ok(o) => o,
+            Err(std::sync::mpsc::TryRecvError::Empty) => return,
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => CommitOutcome {
+                seq: 0,
+                result: Err(ClusterError::Other(
+                    "the commit task ended without a word".into(),
+                )),
+            },
+        };
+        self.inflight = None;
+        let p = self.p();
+        match outcome.result {
+            Ok((manifest, uploaded)) => {
+                for (inode, key, size) in uploaded {
+                    self.uploaded.insert(inode, key, size);
+                }
+                self.replica.commits.fetch_add(1, Ordering::Relaxed);
+                self.replica.committed.store(outcome.seq, Ordering::SeqCst);
+                self.shared.blocks_committed.fetch_add(1, Ordering::Relaxed);
+                self.manifest = manifest;
+                self.previous_commit = outcome.seq;
+                self.replica.set_error(None);
+            }
+            Err(ClusterError::Fenced(_)) => {
+                tracing::warn!(
+                    partition = p,
+                    seq = outcome.seq,
+                    "commit fenced: a newer owner took the partition; its objects will be collected"
+                );
+                self.lose_lease("fenced: a newer owner took the partition");
+            }
+            Err(e) => {
+                tracing::warn!(partition = p, "commit failed: {e}; will retry");
+                self.replica.set_error(Some(format!("commit failed: {e}")));
+            }
+        }
+    }
+
+    /// Starts a collection of this partition's unreferenced objects, off the
+    /// partition thread, unless one is running.
+    fn collect_garbage(&mut self) {
+        if self.gc_running.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let shared = self.shared.clone();
+        let running = self.gc_running.clone();
+        let p = self.p();
+        self.shared.rt.spawn(async move {
+            if let Err(e) = collect_garbage(&shared, p).await {
+                tracing::warn!(partition = p, "collecting unreferenced objects: {e}");
+            }
+            running.store(false, Ordering::SeqCst);
+        });
+    }
+}
+
+/// What a commit task reports back to its partition thread.
+struct CommitOutcome {
+    seq: u64,
+    /// The committed manifest and the (inode, key, size) of the blocks uploaded.
+    result: Result<(Manifest, Vec<(u64, String, u64)>), ClusterError>,
+}
+
+/// PostgreSQL's client blocks: off the async worker threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ClusterError> + Send + 'static,
+) -> Result<T, ClusterError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ClusterError::Other(e.to_string()))?
+}
+
+async fn upload_and_commit(
+    shared: &Arc<Shared>,
+    p: u32,
+    epoch: i64,
+    seq: u64,
+    manifest: Manifest,
+    uploads: Vec<(String, PathBuf, u64, u64, bool)>,
+    trim_below: u64,
+) -> CommitOutcome {
+    let result = async {
+        let mut uploaded = Vec::new();
+        let mut bytes = 0u64;
+        for (key, path, inode, size, is_block) in uploads {
+            bytes += shared.store.put_file(&key, &path).await?;
+            if is_block {
+                uploaded.push((inode, key, size));
+            }
+        }
         if let Some(pause) = fault_pause_before_commit() {
             // A stand-in for a GC pause or a frozen VM at the worst moment:
-            // uploaded, not yet committed, lease not renewed meanwhile.
+            // uploaded, not yet committed, lease possibly expired meanwhile.
             tracing::warn!(
                 partition = p,
                 ?pause,
                 "fault injection: pausing before the commit"
             );
-            std::thread::sleep(pause);
+            tokio::time::sleep(pause).await;
         }
-        match self.shared.pg.commit_partition(
-            p as i32,
-            &self.shared.config.node_id,
-            epoch,
-            seq,
-            &manifest.to_json(),
-        ) {
-            Ok(()) => {}
-            Err(PgError::Fenced { .. }) => {
-                tracing::warn!(
-                    partition = p,
-                    epoch,
-                    seq,
-                    "commit fenced: a newer owner took the partition; its objects will be collected"
-                );
-                self.lose_lease("fenced: a newer owner took the partition");
-                return Err(ClusterError::Fenced(p));
-            }
-            Err(e) => return Err(e.into()),
-        }
-        self.replica.commits.fetch_add(1, Ordering::Relaxed);
-        self.replica.committed.store(seq, Ordering::SeqCst);
-        self.shared.blocks_committed.fetch_add(1, Ordering::Relaxed);
+        let (pg, node, json) = (
+            shared.pg.clone(),
+            shared.config.node_id.clone(),
+            manifest.to_json(),
+        );
+        blocking(
+            move || match pg.commit_partition(p as i32, &node, epoch, seq, &json) {
+                Ok(()) => Ok(()),
+                Err(PgError::Fenced { .. }) => Err(ClusterError::Fenced(p)),
+                Err(e) => Err(e.into()),
+            },
+        )
+        .await?;
         tracing::info!(
             partition = p,
             seq,
             epoch,
-            uploaded_bytes,
+            uploaded_bytes = bytes,
             files = manifest.files.len(),
             "partition committed"
         );
-        self.manifest = manifest;
-        let trim_below = self.previous_commit + 1;
-        self.previous_commit = seq;
+        // Trim below the commit before this one: replicas that lag by less
+        // than a commit interval keep reading the log.
         if trim_below > 1
-            && let Err(e) = self
-                .shared
-                .rt
-                .block_on(self.shared.log.purge_below(p, trim_below))
+            && let Err(e) = shared.log.purge_below(p, trim_below).await
         {
             tracing::warn!(partition = p, "trimming the log: {e}");
         }
-        self.replica.set_error(None);
-        Ok(())
+        Ok((manifest, uploaded))
     }
+    .await;
+    CommitOutcome { seq, result }
+}
 
-    /// Deletes this partition's objects that the committed manifest does not
-    /// name and that are older than the grace period.
-    fn collect_garbage(&mut self) -> Result<(), ClusterError> {
-        let p = self.p();
-        // The manifest as committed, not as we remember it.
-        let Some(ckpt) = self.shared.pg.partition_checkpoint(p as i32)? else {
-            return Ok(());
-        };
-        let manifest = Manifest::from_json(&ckpt.manifest).map_err(ClusterError::Other)?;
-        let live: std::collections::HashSet<&str> = manifest.keys().collect();
-        let objects = self
-            .shared
-            .rt
-            .block_on(self.shared.store.list(&snapshot::partition_prefix(p)))?;
-        let now_ms = now_ms();
-        let mut deleted = 0;
-        for o in objects {
-            if live.contains(o.key.as_str()) {
-                continue;
-            }
-            if now_ms - o.last_modified_ms < GC_GRACE.as_millis() as i64 {
-                continue;
-            }
-            self.shared.rt.block_on(self.shared.store.delete(&o.key))?;
-            deleted += 1;
+/// Deletes a partition's objects that the committed manifest does not name
+/// and that are older than the grace period.
+async fn collect_garbage(shared: &Arc<Shared>, p: u32) -> Result<(), ClusterError> {
+    let pg = shared.pg.clone();
+    let Some(ckpt) = blocking(move || Ok(pg.partition_checkpoint(p as i32)?)).await? else {
+        return Ok(());
+    };
+    let manifest = Manifest::from_json(&ckpt.manifest).map_err(ClusterError::Other)?;
+    let live: std::collections::HashSet<&str> = manifest.keys().collect();
+    let objects = shared.store.list(&snapshot::partition_prefix(p)).await?;
+    let now_ms = now_ms();
+    let mut deleted = 0;
+    for o in objects {
+        if live.contains(o.key.as_str())
+            || now_ms - o.last_modified_ms < gc_grace().as_millis() as i64
+        {
+            continue;
         }
-        if deleted > 0 {
-            tracing::info!(partition = p, deleted, "collected unreferenced objects");
-        }
-        Ok(())
+        shared.store.delete(&o.key).await?;
+        deleted += 1;
     }
+    if deleted > 0 {
+        tracing::info!(partition = p, deleted, "collected unreferenced objects");
+    }
+    Ok(())
+}
+
+/// Objects no manifest names are deleted once this old (a reader may still
+/// be downloading the files of the manifest before the newest).
+/// `STRATUS_CLUSTER_GC_GRACE_SECS` shortens it for tests.
+fn gc_grace() -> Duration {
+    std::env::var("STRATUS_CLUSTER_GC_GRACE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(GC_GRACE, Duration::from_secs)
 }
 
 /// `STRATUS_CLUSTER_FAULT_PAUSE_BEFORE_COMMIT_MS`: fault injection for the

@@ -9,8 +9,8 @@ use crate::{DEFAULT_REGION, ServerError};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-const SETTINGS: Table = Table::new("settings");
-const BOOTSTRAP_KEY: &str = "bootstrap_admin_key_id";
+pub(crate) const SETTINGS: Table = Table::new("settings");
+pub(crate) const BOOTSTRAP_KEY: &str = "bootstrap_admin_key_id";
 pub const PROFILE: &str = "stratus";
 
 #[derive(Debug)]

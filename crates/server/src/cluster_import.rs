@@ -51,7 +51,12 @@ pub fn import(
     for name in names {
         // Table names live as long as the process: a one-shot command.
         let table = Table::new(Box::leak(name.into_boxed_str()));
-        let records: Vec<(String, serde_json::Value)> = source.list(table)?;
+        let mut records: Vec<(String, serde_json::Value)> = source.list(table)?;
+        if table.name() == crate::bootstrap::SETTINGS.name() {
+            // The cluster keeps its own bootstrap key: taking the single node's
+            // would make the next node start delete the cluster's (or this) one.
+            records.retain(|(k, _)| k != crate::bootstrap::BOOTSTRAP_KEY);
+        }
         tables.push((table, records));
     }
     target.transact(|tx| {

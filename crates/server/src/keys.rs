@@ -75,6 +75,9 @@ pub struct KeyStore {
     meta: Arc<MetaStore>,
     cipher: ChaCha20Poly1305,
     cache: RwLock<HashMap<String, Arc<ActiveKey>>>,
+    /// The keys table's version when the cache was loaded (cluster mode:
+    /// other nodes create and delete keys too).
+    loaded_version: std::sync::atomic::AtomicI64,
 }
 
 impl std::fmt::Debug for KeyStore {
@@ -91,9 +94,23 @@ impl KeyStore {
             meta,
             cipher,
             cache: RwLock::new(HashMap::new()),
+            loaded_version: std::sync::atomic::AtomicI64::new(0),
         };
         store.reload()?;
         Ok(store)
+    }
+
+    /// Reloads the cache when another node changed the keys table (cluster
+    /// mode; a no-op on redb, whose table version is always 0). Blocking.
+    pub fn refresh_if_changed(&self) -> Result<bool, KeyError> {
+        use std::sync::atomic::Ordering;
+        let version = self.meta.table_version(KEYS)?;
+        if version == self.loaded_version.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        self.reload()?;
+        self.loaded_version.store(version, Ordering::SeqCst);
+        Ok(true)
     }
 
     fn reload(&self) -> Result<(), KeyError> {

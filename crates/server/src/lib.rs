@@ -171,6 +171,20 @@ fn open_meta(data_dir: &std::path::Path, recover: bool) -> Result<meta::MetaStor
 
 const META_FILE: &str = "meta.redb";
 
+async fn refresh_keys(state: Arc<state::AppState>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let st = state.clone();
+        match tokio::task::spawn_blocking(move || st.keys.refresh_if_changed()).await {
+            Ok(Ok(true)) => tracing::info!("access keys reloaded (changed on another node)"),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => tracing::warn!("refreshing access keys: {e}"),
+            Err(e) => tracing::warn!("refreshing access keys: {e}"),
+        }
+    }
+}
+
 /// A started server: its bound address and what a user needs to connect.
 #[derive(Debug)]
 pub struct Started {
@@ -336,6 +350,13 @@ pub async fn run(
         .cluster_runtime()
         .is_some()
         .then(|| tokio::spawn(cluster_figures::publish(state.clone())));
+    // Cluster mode: keys created or deleted on other nodes reach this one
+    // within a second (a deleted key stops working everywhere).
+    let key_refresh = state
+        .metrics
+        .cluster_runtime()
+        .is_some()
+        .then(|| tokio::spawn(refresh_keys(state.clone())));
     connections::serve(
         listener,
         app::router(state.clone()),
@@ -348,6 +369,9 @@ pub async fn run(
     // Alarms first (they enqueue notifications), then the delivery worker.
     if let Some(figures) = figures {
         figures.abort();
+    }
+    if let Some(task) = key_refresh {
+        task.abort();
     }
     if let Some(scheduler) = scheduler {
         scheduler.abort();

@@ -55,6 +55,10 @@ impl Table {
     pub const fn new(name: &'static str) -> Self {
         Table(name)
     }
+
+    pub fn name(self) -> &'static str {
+        self.0
+    }
     fn def(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
         TableDefinition::new(self.0)
     }
