@@ -36,6 +36,7 @@ def _load_single_node_harness():
 _single = _load_single_node_harness()
 clean_env, stratus_bin, wait_for = _single.clean_env, _single.stratus_bin, _single.wait_for
 free_port, StratusServer, _RUNNING = _single.free_port, _single.StratusServer, _single._RUNNING
+StratusAgent, closed_port_endpoint = _single.StratusAgent, _single.closed_port_endpoint
 # notify_support (SMTP relay, webhooks) is shared with the single-node tests.
 sys.path.append(str(REPO / "tests" / "python"))
 
@@ -144,6 +145,8 @@ def cluster(tmp_path_factory, relay):
         c.down()
         raise
     yield c
+    for agent in _single._AGENTS:
+        _single.kill_process(agent.proc)
     c.down()
     for name in c.nodes:
         log = c.root / name / "server.log"

@@ -63,6 +63,13 @@ def test_any_node_answers_any_call(cluster: Cluster):
     assert sorted(n["id"] for n in st["nodes"] if n["live"]) == ["n1", "n2", "n3"]
     assert all(p["owner"] for p in st["partitions"]), st["partitions"]
     n2.delete_alarms(AlarmNames=[name])
+    # Each node publishes its own figures in the Stratus namespace (at start, then every minute).
+    figures = wait_for(lambda: (lambda m: m if {d["Value"] for x in m for d in x["Dimensions"]} >= {"n1", "n2", "n3"}
+                                else None)(n3.list_metrics(Namespace="Stratus", MetricName="LogLag")["Metrics"]),
+                       60, what="LogLag of every node")
+    assert all(x["Dimensions"][0]["Name"] == "NodeId" for x in figures)
+    names = {x["MetricName"] for x in n3.list_metrics(Namespace="Stratus")["Metrics"]}
+    assert {"LogLag", "PartitionsOwned", "PartitionLeaseChanges", "BlocksCommitted", "OutboxDepth"} <= names
 
 
 def test_results_identical_to_single_node(cluster: Cluster, make_single_node):
@@ -267,6 +274,37 @@ def fnv_shard(name: str, shards: int = 64) -> int:
     return h % shards
 
 
+def run_story_agent(cluster: Cluster, tag: str) -> list[dict]:
+    """Starts `stratus agent` with the story config against n1 (an agent-policy key made
+    with `stratus keys create`); returns the dimensions of its disk_used_percent for /."""
+    import json
+
+    from conftest import StratusAgent, closed_port_endpoint
+    work = cluster.root / f"agent-{tag}"
+    work.mkdir()
+    out = stratus_cli(cluster, "keys", "create", "--name", f"agent-{tag}", "--policy", "agent",
+                      "--endpoint", cluster.nodes["n1"]["endpoint"], "--output", "json")
+    k = json.loads(out)
+    creds = work / "credentials"
+    creds.write_text(f"[AmazonCloudWatchAgent]\naws_access_key_id = {k['AccessKeyId']}\n"
+                     f"aws_secret_access_key = {k['SecretAccessKey']}\n")
+    config = {"agent": {"metrics_collection_interval": 1, "instance_id": f"i-{tag}",
+                        "logfile": str(work / "agent.log"), "spool_dir": str(work / "spool")},
+              "metrics": {"append_dimensions": {"InstanceId": "${aws:InstanceId}"},
+                          "endpoint_override": cluster.nodes["n1"]["endpoint"], "force_flush_interval": 1,
+                          "metrics_collected": {"disk": {"measurement": ["used_percent"],
+                                                         "metrics_collection_interval": 1,
+                                                         "resources": ["/"]}}}}
+    agent = StratusAgent(work, config, credentials_file=creds,
+                         env={"STRATUS_IMDS_ENDPOINT": closed_port_endpoint()}).start()
+    cw = cluster.client("cloudwatch", "n3")
+    metrics = wait_for(lambda: cw.list_metrics(Namespace="CWAgent", MetricName="disk_used_percent",
+                                               Dimensions=[{"Name": "InstanceId", "Value": f"i-{tag}"}])["Metrics"],
+                       60, what="the agent's disk metric on another node")
+    agent.assert_running()
+    return metrics[0]["Dimensions"]
+
+
 def test_story_on_a_cluster_with_the_alarm_owner_killed(cluster: Cluster, relay):
     """Agent-style data → alarm → confirmed email subscription → exactly one ALARM email;
     then the node evaluating the alarm is killed and the OK transition still arrives,
@@ -282,7 +320,21 @@ def test_story_on_a_cluster_with_the_alarm_owner_killed(cluster: Cluster, relay)
     topic = sns.create_topic(Name=f"ops-{tag}")["TopicArn"]
     sns.subscribe(TopicArn=topic, Protocol="email", Endpoint=address)
     confirm_email(inbox, address)
-    dims = [{"Name": "InstanceId", "Value": f"i-{tag}"}, {"Name": "path", "Value": "/"}]
+    # The seed story's agent (DESIGN.md §1) on this host, reporting to n1: its disk
+    # metric, with the dimensions it really has, is what the alarm watches.
+    agent_dims = run_story_agent(cluster, tag)
+    story_alarm = f"story-{tag}"
+    cw.put_metric_alarm(AlarmName=story_alarm, Namespace="CWAgent", MetricName="disk_used_percent",
+                        Dimensions=agent_dims, Statistic="Maximum", Period=10, EvaluationPeriods=1,
+                        Threshold=0, ComparisonOperator="GreaterThanOrEqualToThreshold",
+                        AlarmActions=[topic])
+    story_subject = f'ALARM: "{story_alarm}" in US East (N. Virginia)'
+    (mail,) = inbox.wait_for(address, story_subject)
+    assert f"[InstanceId = i-{tag}]" in body_of(mail)
+    cw.delete_alarms(AlarmNames=[story_alarm])
+
+    # Then an alarm driven through other nodes, whose evaluator is killed mid-way.
+    dims = [{"Name": "InstanceId", "Value": f"i-{tag}"}, {"Name": "path", "Value": "/x"}]
     cw.put_metric_alarm(AlarmName=alarm, Namespace="CWAgent", MetricName="disk_used_percent",
                         Dimensions=dims, Statistic="Average", Period=10, EvaluationPeriods=1,
                         Threshold=50, ComparisonOperator="GreaterThanOrEqualToThreshold",
@@ -451,9 +503,11 @@ def test_object_storage_outage(cluster: Cluster):
     cluster_up(cluster, "--s3-stop", str(cluster.root))
     try:
         for i in range(30):
+            # Distinct bodies: byte-identical requests without a batch id are one write
+            # in cluster mode (docs/cluster.md).
             dims = [{"Name": "host", "Value": f"{host}-{i % 8}"}]
             cw.put_metric_data(Namespace=NS, MetricData=[
-                {"MetricName": "s3out", "Dimensions": dims, "Value": 1.0, "Timestamp": t}])
+                {"MetricName": "s3out", "Dimensions": dims, "Value": float(i), "Timestamp": t}])
             time.sleep(0.5)
         marks = {p["partition"]: p["log_last_seq"] for p in cluster.status("n1")["partitions"]}
 
@@ -467,9 +521,12 @@ def test_object_storage_outage(cluster: Cluster):
         # Reads are answered meanwhile, by every node.
         for node in ("n1", "n2", "n3"):
             c = cluster.client("cloudwatch", node)
-            wait_for(lambda c=c: sum(totals(c, "s3out", [{"Name": "host", "Value": f"{host}-{k}"}],
-                                            t - dt.timedelta(minutes=2), t + dt.timedelta(minutes=2))[0]
-                                     for k in range(8)) == 30 or None, 30, what=f"reads on {node}")
+            def seen(c=c):
+                return sum(totals(c, "s3out", [{"Name": "host", "Value": f"{host}-{k}"}],
+                                  t - dt.timedelta(minutes=2), t + dt.timedelta(minutes=2))[0]
+                           for k in range(8))
+
+            wait_for(lambda: seen() == 30 or None, 30, what=f"reads on {node} (seen {seen()})")
     finally:
         cluster_up(cluster, "--s3-start", str(cluster.root))
 
