@@ -15,8 +15,30 @@ pub struct Credentials {
     pub session_token: Option<String>,
 }
 
-/// The flags of the verbs that call the admin API (`keys`, `mail test`,
-/// `mail deliveries`).
+/// A running server's admin API: its endpoint and the caller's credentials
+/// (`keys`, `mail test`, `mail deliveries`, `cluster status`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct AdminConn {
+    /// Server endpoint (in cluster mode, any node's).
+    #[arg(
+        long,
+        global = true,
+        default_value = "http://127.0.0.1:4566",
+        env = "STRATUS_ENDPOINT"
+    )]
+    pub endpoint: String,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+}
+
+impl AdminConn {
+    /// Calls admin operation `op` with `body`; the server's error as an error.
+    pub fn call(&self, op: &str, body: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
+        crate::keys_cmd::call(&self.endpoint, op, body, &self.credentials.resolve()?)
+    }
+}
+
+/// The credential flags of the verbs that call the admin API.
 #[derive(clap::Args, Debug, Clone)]
 pub struct CredentialArgs {
     /// Shared-credentials file holding an admin key. Default, first found:

@@ -2,7 +2,6 @@
 //! log positions and commits, through the admin API of any node.
 
 use crate::client;
-use crate::keys_cmd::call;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
@@ -10,16 +9,8 @@ use serde_json::{Value, json};
 pub struct ClusterArgs {
     #[command(subcommand)]
     command: ClusterCommand,
-    /// Any node's endpoint.
-    #[arg(
-        long,
-        global = true,
-        default_value = "http://127.0.0.1:4566",
-        env = "STRATUS_ENDPOINT"
-    )]
-    endpoint: String,
     #[command(flatten)]
-    credentials: client::CredentialArgs,
+    conn: client::AdminConn,
     /// Print the status as JSON.
     #[arg(long, global = true)]
     json: bool,
@@ -47,11 +38,10 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
     if let ClusterCommand::Import { data_dir, config } = &args.command {
         return import(data_dir, config);
     }
-    let creds = args.credentials.resolve()?;
     match args.command {
         ClusterCommand::Import { .. } => unreachable!("handled above"),
         ClusterCommand::Status => {
-            let v = call(&args.endpoint, "ClusterStatus", &json!({}), &creds)?;
+            let v = args.conn.call("ClusterStatus", &json!({}))?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {

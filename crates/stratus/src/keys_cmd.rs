@@ -10,16 +10,8 @@ use serde_json::{Value, json};
 pub struct KeysArgs {
     #[command(subcommand)]
     command: KeysCommand,
-    /// Server endpoint.
-    #[arg(
-        long,
-        global = true,
-        default_value = "http://127.0.0.1:4566",
-        env = "STRATUS_ENDPOINT"
-    )]
-    endpoint: String,
     #[command(flatten)]
-    credentials: client::CredentialArgs,
+    conn: client::AdminConn,
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
     output: Output,
@@ -52,7 +44,6 @@ enum KeysCommand {
 }
 
 pub fn run(args: KeysArgs) -> anyhow::Result<()> {
-    let creds = args.credentials.resolve()?;
     let (op, body) = match &args.command {
         KeysCommand::Create { name, policy } => {
             ("CreateKey", json!({"Name": name, "Policy": policy}))
@@ -62,7 +53,7 @@ pub fn run(args: KeysArgs) -> anyhow::Result<()> {
             ("DeleteKey", json!({"AccessKeyId": access_key_id}))
         }
     };
-    let v = call(&args.endpoint, op, &body, &creds)?;
+    let v = args.conn.call(op, &body)?;
     if args.output == Output::Json {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());

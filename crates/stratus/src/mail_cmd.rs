@@ -3,7 +3,6 @@
 //! directory, and the admin API's test notification and outbox listing.
 
 use crate::client;
-use crate::keys_cmd::call;
 use clap::{Args, Subcommand};
 use serde_json::json;
 use std::path::PathBuf;
@@ -37,24 +36,6 @@ impl DataDirArg {
     }
 }
 
-#[derive(Args)]
-struct ServerConn {
-    /// Server endpoint.
-    #[arg(
-        long,
-        default_value = "http://127.0.0.1:4566",
-        env = "STRATUS_ENDPOINT"
-    )]
-    endpoint: String,
-    #[command(flatten)]
-    credentials: client::CredentialArgs,
-}
-
-impl ServerConn {
-    fn call(&self, op: &str, body: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
-        call(&self.endpoint, op, body, &self.credentials.resolve()?)
-    }
-}
 
 #[derive(Subcommand)]
 enum MailCommand {
@@ -97,7 +78,7 @@ enum MailCommand {
         #[arg(long)]
         backoff: Option<String>,
         #[command(flatten)]
-        conn: ServerConn,
+        conn: client::AdminConn,
     },
     /// List the server's recent deliveries (pending, delivered, given up).
     Deliveries {
@@ -105,7 +86,7 @@ enum MailCommand {
         #[arg(long)]
         json: bool,
         #[command(flatten)]
-        conn: ServerConn,
+        conn: client::AdminConn,
     },
 }
 
