@@ -420,18 +420,25 @@ def test_paused_owner_is_fenced(cluster: Cluster):
         sent += 1.0
     wait_for(lambda: "commit fenced" in cluster.log("n1") or None, 90, what="n1's commit fenced")
     # Whoever owns the partitions now, the data is whole on every node.
-    for node in ("n1", "n2", "n3"):
+    def node_total(node):
         c = cluster.client("cloudwatch", node)
+        total = 0.0
+        for k in range(8):
+            dims = [{"Name": "host", "Value": f"{host}-{k}"}]
+            total += sum(p[2] for p in stats(c, "zombie", dims, t - dt.timedelta(minutes=2),
+                                             t + dt.timedelta(minutes=2), period=3600))
+        return total
 
-        def whole():
-            total = 0.0
-            for k in range(8):
-                dims = [{"Name": "host", "Value": f"{host}-{k}"}]
-                total += sum(p[2] for p in stats(c, "zombie", dims, t - dt.timedelta(minutes=2),
-                                                 t + dt.timedelta(minutes=2), period=3600))
-            return total == sent or None
-
-        wait_for(whole, 60, what=f"every datapoint on {node}")
+    for node in ("n1", "n2", "n3"):
+        try:
+            wait_for(lambda node=node: node_total(node) == sent or None, 60,
+                     what=f"every datapoint on {node}")
+        except AssertionError as e:
+            seen = {n: node_total(n) for n in ("n1", "n2", "n3")}
+            parts = [(p["partition"], p["owner"], p["committed_seq"], p["applied_seq"],
+                      p["log_first_seq"], p["log_last_seq"], p["error"])
+                     for p in cluster.status(node)["partitions"]]
+            raise AssertionError(f"{e}: sent {sent}, seen {seen}, {node}'s partitions {parts}") from e
     cluster.restart("n1")  # without the fault
 
 
