@@ -36,7 +36,6 @@ impl DataDirArg {
     }
 }
 
-
 #[derive(Subcommand)]
 enum MailCommand {
     /// List the local mailbox, newest first.
