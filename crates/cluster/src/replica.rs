@@ -533,11 +533,14 @@ impl Worker {
     }
 }
 
+/// (inode, object key, size) of a block file uploaded by a commit.
+type UploadedBlock = (u64, String, u64);
+
 /// What a commit task reports back to its partition thread.
 struct CommitOutcome {
     seq: u64,
-    /// The committed manifest and the (inode, key, size) of the blocks uploaded.
-    result: Result<(Manifest, Vec<(u64, String, u64)>), ClusterError>,
+    /// The committed manifest and the blocks uploaded.
+    result: Result<(Manifest, Vec<UploadedBlock>), ClusterError>,
 }
 
 /// PostgreSQL's client blocks: off the async worker threads.
