@@ -129,17 +129,7 @@ impl TempPostgres {
     /// Stops the server (`-m immediate`); [`Self::resume`] starts it again.
     pub fn stop(&self) {
         let data = self.data();
-        self.run(
-            "pg_ctl",
-            &[
-                "-D".as_ref(),
-                data.as_os_str(),
-                "-m".as_ref(),
-                "immediate".as_ref(),
-                "-w".as_ref(),
-                "stop".as_ref(),
-            ],
-        );
+        self.run("pg_ctl", &stop_immediate_args(&data));
     }
 
     /// Starts a stopped server again on the same port.
@@ -219,21 +209,23 @@ impl TempPostgres {
     }
 }
 
+/// `pg_ctl` arguments stopping the server in `data` at once (no checkpoint).
+fn stop_immediate_args(data: &Path) -> [&std::ffi::OsStr; 6] {
+    [
+        "-D".as_ref(),
+        data.as_os_str(),
+        "-m".as_ref(),
+        "immediate".as_ref(),
+        "-w".as_ref(),
+        "stop".as_ref(),
+    ]
+}
+
 impl Drop for TempPostgres {
     fn drop(&mut self) {
         let data = self.data();
         let _ = self
-            .command(
-                "pg_ctl",
-                &[
-                    "-D".as_ref(),
-                    data.as_os_str(),
-                    "-m".as_ref(),
-                    "immediate".as_ref(),
-                    "-w".as_ref(),
-                    "stop".as_ref(),
-                ],
-            )
+            .command("pg_ctl", &stop_immediate_args(&data))
             .stderr(std::process::Stdio::null())
             .status();
     }

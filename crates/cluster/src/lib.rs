@@ -106,6 +106,16 @@ impl Shared {
 }
 
 impl Shared {
+    /// Sleeps `d`, waking early (within 100 ms) once the runtime is stopping.
+    pub fn sleep_unless_stopping(&self, d: Duration) {
+        let step = Duration::from_millis(100);
+        let mut slept = Duration::ZERO;
+        while slept < d && !self.stop.load(Ordering::SeqCst) {
+            std::thread::sleep(step);
+            slept += step;
+        }
+    }
+
     /// Whether this node holds more partitions than its fair share and
     /// `partition` is the highest-numbered one it holds (given back first).
     pub fn should_give_back(&self, partition: u32) -> bool {
@@ -220,10 +230,6 @@ impl ClusterMetrics {
         &self.shared.config
     }
 
-    pub fn pg(&self) -> &Pg {
-        &self.shared.pg
-    }
-
     /// Alarm shards held here; `None` when this node does not evaluate alarms.
     pub fn alarm_shards(&self) -> Option<&shards::ShardTable> {
         self.shards.as_deref()
@@ -327,7 +333,8 @@ impl ClusterMetrics {
 
     /// This node's own figures, published as metrics in the `Stratus`
     /// namespace so alarms can watch the cluster.
-    pub fn own_figures(&self) -> Vec<(&'static str, f64, &'static str)> {
+    /// All are counts.
+    pub fn own_figures(&self) -> Vec<(&'static str, f64)> {
         let mut lag = 0u64;
         for r in &self.shared.replicas {
             if let Ok(info) = self.shared.rt.block_on(self.shared.log.info(r.partition)) {
@@ -350,13 +357,12 @@ impl ClusterMetrics {
             .map(|r| r.lease_changes.load(Ordering::Relaxed))
             .sum();
         vec![
-            ("LogLag", lag as f64, "Count"),
-            ("PartitionsOwned", owned as f64, "Count"),
-            ("PartitionLeaseChanges", lease_changes as f64, "Count"),
+            ("LogLag", lag as f64),
+            ("PartitionsOwned", owned as f64),
+            ("PartitionLeaseChanges", lease_changes as f64),
             (
                 "BlocksCommitted",
                 self.shared.blocks_committed.load(Ordering::Relaxed) as f64,
-                "Count",
             ),
         ]
     }
@@ -370,6 +376,14 @@ impl ClusterMetrics {
             let _ = t.join();
         }
     }
+}
+
+/// Milliseconds since the Unix epoch (wall clock).
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// Splits a write by partition and publishes one message per partition it
@@ -444,30 +458,25 @@ fn spawn_heartbeat(shared: Arc<Shared>) -> std::io::Result<std::thread::JoinHand
                     tracing::warn!("cluster heartbeat: {e}");
                 }
                 if let Ok(nodes) = shared.pg.nodes() {
-                    let live = nodes
-                        .iter()
-                        .filter(|n| {
-                            n.heartbeat_age_ms < shared.config.lease_ttl.as_millis() as i64
-                                && n.roles.iter().any(|r| r == "ingester")
-                        })
-                        .count();
-                    shared.live_ingesters.store(live.max(1), Ordering::Relaxed);
-                    let evaluators = nodes
-                        .iter()
-                        .filter(|n| {
-                            n.heartbeat_age_ms < shared.config.lease_ttl.as_millis() as i64
-                                && n.roles.iter().any(|r| r == "evaluator")
-                        })
-                        .count();
+                    let ttl_ms = shared.config.lease_ttl.as_millis() as i64;
+                    // At least 1: this node counts even before its first heartbeat lands.
+                    let live = |role: &str| {
+                        nodes
+                            .iter()
+                            .filter(|n| {
+                                n.heartbeat_age_ms < ttl_ms && n.roles.iter().any(|r| r == role)
+                            })
+                            .count()
+                            .max(1)
+                    };
+                    shared
+                        .live_ingesters
+                        .store(live("ingester"), Ordering::Relaxed);
                     shared
                         .live_evaluators
-                        .store(evaluators.max(1), Ordering::Relaxed);
+                        .store(live("evaluator"), Ordering::Relaxed);
                 }
-                let mut slept = Duration::ZERO;
-                while slept < HEARTBEAT_EVERY && !shared.stop.load(Ordering::SeqCst) {
-                    std::thread::sleep(Duration::from_millis(100));
-                    slept += Duration::from_millis(100);
-                }
+                shared.sleep_unless_stopping(HEARTBEAT_EVERY);
             }
         })
 }

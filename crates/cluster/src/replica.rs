@@ -8,7 +8,7 @@
 //! only to swap in a reloaded replica.
 
 use crate::snapshot::{self, Manifest, ManifestFile, Uploaded};
-use crate::{ClusterError, Shared};
+use crate::{ClusterError, Shared, now_ms};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -35,7 +35,6 @@ pub struct Replica {
     /// This node's lease epoch, when it owns the partition (0: not owner).
     pub epoch: AtomicU64,
     pub ready: AtomicBool,
-    pub commits: AtomicU64,
     pub lease_changes: AtomicU64,
     pub last_error: Mutex<Option<String>>,
     /// Entries that failed to decode (never expected; counted, skipped).
@@ -61,7 +60,6 @@ impl Replica {
             committed: AtomicU64::new(0),
             epoch: AtomicU64::new(0),
             ready: AtomicBool::new(false),
-            commits: AtomicU64::new(0),
             lease_changes: AtomicU64::new(0),
             last_error: Mutex::new(None),
             undecodable: AtomicU64::new(0),
@@ -493,7 +491,6 @@ impl Worker {
                 for (inode, key, size) in uploaded {
                     self.uploaded.insert(inode, key, size);
                 }
-                self.replica.commits.fetch_add(1, Ordering::Relaxed);
                 self.replica.committed.store(outcome.seq, Ordering::SeqCst);
                 self.shared.blocks_committed.fetch_add(1, Ordering::Relaxed);
                 self.manifest = manifest;
@@ -659,13 +656,6 @@ fn fault_pause_before_commit() -> Option<Duration> {
         .parse()
         .ok()
         .map(Duration::from_millis)
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// A replica's tsdb: no fsync (the replicated log is the durable copy, and a

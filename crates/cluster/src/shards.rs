@@ -6,7 +6,6 @@
 use crate::{Shared, partition};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
 
 pub const LEASE_KIND: &str = "alarm-shard";
 
@@ -98,11 +97,7 @@ pub(crate) fn spawn(
                         extra -= 1;
                     }
                 }
-                let mut slept = Duration::ZERO;
-                while slept < ttl / 3 && !shared.stop.load(Ordering::SeqCst) {
-                    std::thread::sleep(Duration::from_millis(100));
-                    slept += Duration::from_millis(100);
-                }
+                shared.sleep_unless_stopping(ttl / 3);
             }
             for shard in 0..table.shards() {
                 if table.epochs[shard as usize].swap(0, Ordering::SeqCst) != 0 {

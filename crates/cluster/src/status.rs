@@ -1,7 +1,7 @@
 //! `stratus cluster status`: nodes, roles, leases, log positions and the last
 //! committed block per partition, as one JSON-serialisable document.
 
-use crate::{ClusterError, Shared};
+use crate::{ClusterError, Shared, now_ms};
 use serde::Serialize;
 use std::sync::atomic::Ordering;
 
@@ -26,6 +26,8 @@ pub struct PartitionStatus {
     /// This node's replica: applied up to, and how far behind the log.
     pub applied_seq: Option<u64>,
     pub lag: Option<u64>,
+    /// Log entries this node's replica could not decode and skipped (never expected).
+    pub undecodable_entries: Option<u64>,
     pub error: Option<String>,
 }
 
@@ -101,6 +103,7 @@ pub(crate) fn collect(shared: &Shared) -> Result<ClusterStatus, ClusterError> {
                 (Some(i), Some(a)) => Some(i.last_seq.saturating_sub(a)),
                 _ => None,
             },
+            undecodable_entries: replica.map(|r| r.undecodable.load(Ordering::Relaxed)),
             error: replica.and_then(|r| r.last_error.lock().ok().and_then(|e| e.clone())),
         });
     }
@@ -129,11 +132,4 @@ pub(crate) fn collect(shared: &Shared) -> Result<ClusterStatus, ClusterError> {
             })
             .collect(),
     })
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

@@ -247,17 +247,20 @@ fn handle(state: &AppState, inc: &Incoming, request_id: &str) -> Response {
         return crate::admin::handle(state, &caller, op, &body, request_id);
     }
     let batch_id = match batch_id(inc) {
-        Ok(id) => id.or_else(|| {
-            state
-                .metrics
-                .derived_batch_id(&caller.key.access_key_id, &body)
-        }),
+        Ok(id) => id,
         Err(e) => return error_response(inc, scope_service, &e, request_id),
     };
     let head = inc.head(scope_service);
     let decoded = match proto::decode_request(&head, &body) {
         Ok(d) => d,
         Err(e) => return error_response(inc, scope_service, &e, request_id),
+    };
+    // Only writes need an idempotency key: hash no other body.
+    let batch_id = match batch_id {
+        None if decoded.action == "PutMetricData" => state
+            .metrics
+            .derived_batch_id(&caller.key.access_key_id, &body),
+        id => id,
     };
     let result = dispatch(
         state,

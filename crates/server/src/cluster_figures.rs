@@ -39,7 +39,7 @@ fn publish_once(state: &AppState) -> Result<(), String> {
     let mut figures: Vec<(&str, f64, Unit)> = cluster
         .own_figures()
         .into_iter()
-        .map(|(name, value, _)| (name, value, Unit::Count))
+        .map(|(name, value)| (name, value, Unit::Count))
         .collect();
     if let Ok(pending) = crate::notify::outbox::pending(&state.meta) {
         figures.push(("OutboxDepth", pending.len() as f64, Unit::Count));

@@ -35,11 +35,8 @@ enum ClusterCommand {
 }
 
 pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
-    if let ClusterCommand::Import { data_dir, config } = &args.command {
-        return import(data_dir, config);
-    }
     match args.command {
-        ClusterCommand::Import { .. } => unreachable!("handled above"),
+        ClusterCommand::Import { data_dir, config } => import(&data_dir, &config)?,
         ClusterCommand::Status => {
             let v = args.conn.call("ClusterStatus", &json!({}))?;
             if args.json {

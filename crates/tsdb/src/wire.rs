@@ -6,7 +6,6 @@
 //! validates everything the WAL decoder does, so a damaged or hostile message
 //! is an error, never a panic (fuzzed with the WAL record decoder).
 
-use crate::batch_ids::BatchId;
 use crate::error::DecodeError;
 use crate::model::{SeriesKey, WriteBatch};
 use crate::record::{self, SeriesId};
@@ -55,14 +54,10 @@ pub fn decode_write_batch(bytes: &[u8]) -> Result<WriteBatch, DecodeError> {
     })
 }
 
-/// The batch id a message carries, without decoding its samples.
-pub fn batch_id_of(bytes: &[u8]) -> Option<BatchId> {
-    decode_write_batch(bytes).ok().and_then(|b| b.batch_id)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::batch_ids::BatchId;
     use crate::model::{Sample, SampleValue};
 
     #[test]
@@ -95,7 +90,6 @@ mod tests {
         let back = decode_write_batch(&out).expect("decodes");
         assert_eq!(back.entries, batch.entries);
         assert_eq!(back.batch_id, batch.batch_id);
-        assert_eq!(batch_id_of(&out), Some(BatchId([7; 16])));
     }
 
     #[test]
