@@ -9,10 +9,14 @@ use stratus_cluster_s3::S3Config;
 pub struct Roles {
     /// Accepts PutMetricData and publishes it to the ingest log.
     pub gateway: bool,
-    /// Takes partition leases: seals, uploads and commits blocks, trims the log.
+    /// Keeps replicas of the partitions rendezvous hashing gives it
+    /// (`partition_replicas` nodes per partition), answers reads for them
+    /// (its own and other nodes'), takes their leases: seals, uploads and
+    /// commits blocks, trims the log.
     pub ingester: bool,
-    /// Keeps a replica of every partition (committed blocks + the log tail)
-    /// and answers metric reads from it.
+    /// Answers metric reads. Every node does — from its own replicas, or by
+    /// asking a node that keeps the partition (alarm evaluation reads too) —
+    /// so the role is accepted and names the intent.
     pub query: bool,
     /// Rollups, merges and expiry. They run where blocks are sealed — with
     /// the partition's owner — so this is accepted as part of `ingester`.
@@ -89,7 +93,7 @@ impl Roles {
     /// Whether this node keeps partition replicas: to answer reads, and to
     /// commit what it owns (an owner commits its own replica's state).
     pub fn keeps_replicas(&self) -> bool {
-        self.query || self.ingester || self.compactor
+        self.ingester
     }
 }
 
@@ -104,6 +108,11 @@ pub struct ClusterConfig {
     /// Bytes each partition's stream may hold (JetStream reserves it on
     /// every replica): the backlog that survives an object-storage outage.
     pub log_max_bytes: i64,
+    /// How many ingesters keep a replica of each partition: the owner and
+    /// warm standbys that take over at once. More copies spread reads and
+    /// shorten failover; fewer let the fleet's data grow with the nodes
+    /// (each ingester holds about `partitions × copies / ingesters`).
+    pub partition_replicas: usize,
     /// Series partitions. Fixed when the cluster is created (stored in
     /// PostgreSQL); a node configured otherwise refuses to start.
     pub partitions: u32,
@@ -122,6 +131,7 @@ pub struct ClusterConfig {
 
 impl ClusterConfig {
     pub const DEFAULT_PARTITIONS: u32 = 8;
+    pub const DEFAULT_PARTITION_REPLICAS: usize = 2;
     pub const DEFAULT_ALARM_SHARDS: u32 = 64;
     pub const DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_secs(60);
     pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(10);

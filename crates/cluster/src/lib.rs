@@ -3,19 +3,26 @@
 //! one S3 bucket (blocks), with no consensus or replication of their own.
 //!
 //! A gateway splits a write by series partition and acknowledges it once the
-//! replicated log has confirmed every part. Every node that keeps replicas
-//! follows every partition's log into a local tsdb, starting from the
-//! partition's newest commit; the node holding a partition's lease also seals
-//! its replica, uploads the files and commits the manifest in a transaction
-//! fenced by its lease epoch, then trims the log. Reads are answered from the
-//! local replicas.
+//! replicated log has confirmed every part. Each partition is kept by
+//! `partition_replicas` ingesters, picked by rendezvous hashing over the live
+//! ones (module `membership`): each follows the partition's log into a local
+//! tsdb, starting from the partition's newest commit. The first of them holds
+//! the partition's lease: it seals its replica, uploads the files and commits
+//! the manifest in a transaction fenced by its lease epoch, then trims the
+//! log. A read is answered from a local replica, or asked of a node that
+//! keeps the partition (module `peer`), so the fleet's data grows with the
+//! number of ingesters rather than living whole on every node.
 //!
-//! This crate owns partitioning, replicas, ownership and commits. It knows
-//! tsdb's types but nothing of CloudWatch, HTTP or the metadata records —
-//! those stay in `server`, which adapts requests to the calls here.
+//! This crate owns partitioning, replicas, ownership, commits and the reads
+//! between nodes. It knows tsdb's types and HTTP only as the transport of its
+//! own peer reads — nothing of CloudWatch or the metadata records; those stay
+//! in `server`, which adapts requests to the calls here and routes the peer
+//! endpoint to [`ClusterMetrics::serve_peer`].
 
 pub mod config;
+pub mod membership;
 pub mod partition;
+pub mod peer;
 mod replica;
 pub mod shards;
 pub mod snapshot;
@@ -51,6 +58,8 @@ pub enum ClusterError {
     Fenced(u32),
     #[error("this node does not play the {0} role (roles: {1})")]
     Role(&'static str, String),
+    #[error("no node that keeps partition {0} answered; retry shortly")]
+    NoHolder(u32),
     #[error("{0}")]
     Other(String),
 }
@@ -65,6 +74,7 @@ impl ClusterError {
                 | ClusterError::Pg(stratus_cluster_pg::PgError::Unavailable(_))
                 | ClusterError::Store(stratus_cluster_s3::StoreError::Unavailable(_))
                 | ClusterError::NotReady(_)
+                | ClusterError::NoHolder(_)
                 | ClusterError::Role(..)
         )
     }
@@ -81,28 +91,17 @@ pub(crate) struct Shared {
     pub dir: PathBuf,
     pub retention: tsdb::Retention,
     pub stop: AtomicBool,
-    /// Live nodes playing `ingester`, from the heartbeat table.
-    pub live_ingesters: AtomicUsize,
+    /// Which ingesters keep which partition, from the heartbeat table.
+    pub membership: membership::Membership,
+    /// Signs this node's peer reads and checks others'.
+    pub peer_secret: [u8; 32],
+    pub http: reqwest::Client,
+    /// Spreads peer reads over the copies of a partition.
+    pub read_rotation: AtomicUsize,
     /// Live nodes playing `evaluator`.
     pub live_evaluators: AtomicUsize,
     pub blocks_committed: AtomicU64,
     pub replicas: Vec<Arc<Replica>>,
-}
-
-impl Shared {
-    /// Whether this node may take one more partition lease: it holds fewer
-    /// than its fair share among the live ingesters.
-    pub fn may_take_partition(&self) -> bool {
-        let held = self
-            .replicas
-            .iter()
-            .filter(|r| r.epoch.load(Ordering::SeqCst) != 0)
-            .count();
-        held < partition::fair_share(
-            self.config.partitions,
-            self.live_ingesters.load(Ordering::Relaxed),
-        )
-    }
 }
 
 impl Shared {
@@ -116,21 +115,76 @@ impl Shared {
         }
     }
 
-    /// Whether this node holds more partitions than its fair share and
-    /// `partition` is the highest-numbered one it holds (given back first).
-    pub fn should_give_back(&self, partition: u32) -> bool {
-        let held: Vec<u32> = self
-            .replicas
-            .iter()
-            .filter(|r| r.epoch.load(Ordering::SeqCst) != 0)
-            .map(|r| r.partition)
-            .collect();
-        let share = partition::fair_share(
-            self.config.partitions,
-            self.live_ingesters.load(Ordering::Relaxed),
-        );
-        held.len() > share && held.iter().max() == Some(&partition)
+    /// Whether this node may take `p`'s lease: it keeps the partition, and
+    /// the preferred owner (the first holder) is not another node whose
+    /// replica is ready.
+    pub fn may_take_partition(&self, p: u32) -> bool {
+        self.membership.keeps_here(p) && !self.membership.owner_elsewhere_ready(p)
     }
+
+    /// Whether this node should hand `p`'s lease to its preferred owner,
+    /// which is another node and ready (it joined or came back).
+    pub fn should_give_back(&self, p: u32) -> bool {
+        self.membership.owner_elsewhere_ready(p)
+    }
+
+    /// The local replica of `p`, when this node keeps one that is caught up.
+    fn ready_replica(&self, p: u32) -> Option<Arc<tsdb::Db>> {
+        let r = self.replicas.get(p as usize)?;
+        if !r.ready.load(Ordering::SeqCst) {
+            return None;
+        }
+        r.db().ok()
+    }
+
+    /// Asks the nodes whose replica of `p` is ready, in turn, until one
+    /// answers; `None` when none did.
+    fn ask_peers(&self, p: u32, req: &tsdb::wire::ReadRequest) -> Option<Vec<u8>> {
+        let rotate = self.read_rotation.fetch_add(1, Ordering::Relaxed);
+        let body = bytes::Bytes::from(req.encode());
+        for (id, url) in self.membership.ready_elsewhere(p, rotate) {
+            match self.rt.block_on(peer_call(self, &url, body.clone())) {
+                Ok(answer) => return Some(answer),
+                Err(e) => tracing::warn!(partition = p, node = %id, "peer read: {e}"),
+            }
+        }
+        None
+    }
+}
+
+/// Posts a peer read to the node at `url`; its answer's bytes on 200.
+async fn peer_call(shared: &Shared, url: &str, body: bytes::Bytes) -> Result<Vec<u8>, String> {
+    let secs = now_ms() / 1000;
+    let auth = peer::sign(&shared.peer_secret, secs, &body);
+    let resp = shared
+        .http
+        .post(format!("{}{}", url.trim_end_matches('/'), peer::PATH))
+        .header(peer::AUTH_HEADER, auth)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let bytes = resp.bytes().await.map_err(|e| e.to_string())?;
+    if status.is_success() {
+        Ok(bytes.to_vec())
+    } else {
+        Err(format!(
+            "{status}: {}",
+            String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+        ))
+    }
+}
+
+/// Why a peer read was refused ([`ClusterMetrics::serve_peer`]).
+#[derive(Debug, thiserror::Error)]
+pub enum PeerServeError {
+    #[error("missing or invalid cluster signature")]
+    Unauthorized,
+    #[error("malformed peer request: {0}")]
+    Malformed(String),
+    #[error("partition {0} is not kept here")]
+    NotHere(u32),
 }
 
 /// The running cluster runtime of one node.
@@ -154,6 +208,8 @@ const CONNECT_WAIT: Duration = Duration::from_secs(60);
 /// How long a gateway waits for the log to confirm a write.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
+const PEER_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const PEER_TIMEOUT: Duration = Duration::from_secs(15);
 
 impl ClusterMetrics {
     /// Connects to the services (blocking; call from a blocking thread),
@@ -165,6 +221,7 @@ impl ClusterMetrics {
         data_dir: &std::path::Path,
         retention: tsdb::Retention,
         rt: tokio::runtime::Handle,
+        peer_secret: [u8; 32],
     ) -> Result<ClusterMetrics, ClusterError> {
         let stored = pg.setting_init("partitions", &config.partitions.to_string())?;
         if stored != config.partitions.to_string() {
@@ -193,6 +250,16 @@ impl ClusterMetrics {
         } else {
             Vec::new()
         };
+        let http = reqwest::Client::builder()
+            .connect_timeout(PEER_CONNECT_TIMEOUT)
+            .timeout(PEER_TIMEOUT)
+            .build()
+            .map_err(|e| ClusterError::Other(format!("peer HTTP client: {e}")))?;
+        let membership = membership::Membership::new(
+            &config.node_id,
+            config.roles.keeps_replicas(),
+            config.partition_replicas,
+        );
         let shared = Arc::new(Shared {
             config,
             pg,
@@ -202,7 +269,10 @@ impl ClusterMetrics {
             dir,
             retention,
             stop: AtomicBool::new(false),
-            live_ingesters: AtomicUsize::new(1),
+            membership,
+            peer_secret,
+            http,
+            read_rotation: AtomicUsize::new(0),
             live_evaluators: AtomicUsize::new(1),
             blocks_committed: AtomicU64::new(0),
             replicas,
@@ -269,35 +339,158 @@ impl ClusterMetrics {
         })
     }
 
-    fn replica_of(&self, key: &tsdb::SeriesKey) -> Result<Arc<tsdb::Db>, ClusterError> {
-        if self.shared.replicas.is_empty() {
-            return Err(ClusterError::Role("query", self.roles_text()));
-        }
-        let p = partition::of_series(key, self.shared.config.partitions);
-        self.shared.replicas[p as usize].db()
-    }
-
+    /// Per-period aggregates of one series: from the local replica when it
+    /// is caught up, else from a node that keeps the partition, else from a
+    /// local replica still catching up with the log.
     pub fn query(&self, q: &tsdb::RangeQuery<'_>) -> Result<Vec<tsdb::Aggregate>, ClusterError> {
-        Ok(self.replica_of(q.series)?.query(q)?)
+        let shared = &self.shared;
+        let p = partition::of_series(q.series, shared.config.partitions);
+        if let Some(db) = shared.ready_replica(p) {
+            return Ok(db.query(q)?);
+        }
+        let req = tsdb::wire::ReadRequest::Query {
+            partition: p,
+            series: q.series.clone(),
+            start_ms: q.start_ms,
+            end_ms: q.end_ms,
+            period_ms: q.period_ms,
+            unit: q.unit,
+        };
+        if let Some(answer) = shared.ask_peers(p, &req) {
+            return tsdb::wire::decode_aggregates(&answer)
+                .map_err(|e| ClusterError::Other(format!("a peer's answer: {e}")));
+        }
+        match shared.replicas.get(p as usize).map(|r| r.db()) {
+            Some(Ok(db)) => Ok(db.query(q)?),
+            _ => Err(ClusterError::NoHolder(p)),
+        }
     }
 
-    /// Series in `SeriesKey` order across every partition.
+    /// Series in `SeriesKey` order across every partition: the local ready
+    /// replicas, and one peer read per node for the others.
     pub fn list_series(
         &self,
         filter: &tsdb::SeriesFilter,
         after: Option<&tsdb::SeriesKey>,
         limit: usize,
     ) -> Result<Vec<tsdb::SeriesKey>, ClusterError> {
-        if self.shared.replicas.is_empty() {
-            return Err(ClusterError::Role("query", self.roles_text()));
-        }
+        let shared = &self.shared;
         let mut all = Vec::new();
-        for r in &self.shared.replicas {
-            all.extend(r.db()?.list_series(filter, after, limit));
+        // Partitions to ask for, grouped by the node first in line for each.
+        let mut remote: std::collections::BTreeMap<String, Vec<u32>> = Default::default();
+        let mut unplaced = Vec::new();
+        for p in 0..shared.config.partitions {
+            if let Some(db) = shared.ready_replica(p) {
+                all.extend(db.list_series(filter, after, limit));
+                continue;
+            }
+            let rotate = shared.read_rotation.fetch_add(1, Ordering::Relaxed);
+            match shared
+                .membership
+                .ready_elsewhere(p, rotate)
+                .into_iter()
+                .next()
+            {
+                Some((_, url)) => remote.entry(url).or_default().push(p),
+                None => unplaced.push(p),
+            }
+        }
+        let list = |partitions: Vec<u32>| tsdb::wire::ReadRequest::List {
+            partitions,
+            filter: filter.clone(),
+            after: after.cloned(),
+            limit,
+        };
+        for (url, partitions) in remote {
+            let body = bytes::Bytes::from(list(partitions.clone()).encode());
+            match shared.rt.block_on(peer_call(shared, &url, body)) {
+                Ok(answer) => all.extend(
+                    tsdb::wire::decode_series_keys(&answer)
+                        .map_err(|e| ClusterError::Other(format!("a peer's answer: {e}")))?,
+                ),
+                Err(e) => {
+                    tracing::warn!(%url, "peer listing: {e}; asking the other copies");
+                    unplaced.extend(partitions);
+                }
+            }
+        }
+        // One partition at a time, from any copy; a local replica still
+        // catching up is better than no answer.
+        for p in unplaced {
+            if let Some(answer) = shared.ask_peers(p, &list(vec![p])) {
+                all.extend(
+                    tsdb::wire::decode_series_keys(&answer)
+                        .map_err(|e| ClusterError::Other(format!("a peer's answer: {e}")))?,
+                );
+                continue;
+            }
+            match shared.replicas.get(p as usize).map(|r| r.db()) {
+                Some(Ok(db)) => all.extend(db.list_series(filter, after, limit)),
+                _ => return Err(ClusterError::NoHolder(p)),
+            }
         }
         all.sort();
+        all.dedup();
         all.truncate(limit);
         Ok(all)
+    }
+
+    /// Answers another node's read (the body of a `POST` to [`peer::PATH`])
+    /// from this node's replicas. Blocking.
+    pub fn serve_peer(&self, auth: Option<&str>, body: &[u8]) -> Result<Vec<u8>, PeerServeError> {
+        let shared = &self.shared;
+        let authentic =
+            auth.is_some_and(|a| peer::verify(&shared.peer_secret, now_ms() / 1000, a, body));
+        if !authentic {
+            return Err(PeerServeError::Unauthorized);
+        }
+        let req = tsdb::wire::ReadRequest::decode(body)
+            .map_err(|e| PeerServeError::Malformed(e.to_string()))?;
+        let db_of = |p: u32| {
+            shared
+                .replicas
+                .get(p as usize)
+                .and_then(|r| r.db().ok())
+                .ok_or(PeerServeError::NotHere(p))
+        };
+        match req {
+            tsdb::wire::ReadRequest::Query {
+                partition,
+                series,
+                start_ms,
+                end_ms,
+                period_ms,
+                unit,
+            } => {
+                let q = tsdb::RangeQuery {
+                    series: &series,
+                    start_ms,
+                    end_ms,
+                    period_ms,
+                    unit,
+                };
+                let aggs = db_of(partition)?
+                    .query(&q)
+                    .map_err(|e| PeerServeError::Malformed(e.to_string()))?;
+                let mut out = Vec::new();
+                tsdb::wire::encode_aggregates(&aggs, &mut out);
+                Ok(out)
+            }
+            tsdb::wire::ReadRequest::List {
+                partitions,
+                filter,
+                after,
+                limit,
+            } => {
+                let mut keys = Vec::new();
+                for p in partitions {
+                    keys.extend(db_of(p)?.list_series(&filter, after.as_ref(), limit));
+                }
+                keys.sort();
+                keys.truncate(limit);
+                Ok(tsdb::wire::encode_series_keys(&keys))
+            }
+        }
     }
 
     /// Engine statistics summed over the local replicas.
@@ -318,12 +511,15 @@ impl ClusterMetrics {
         total
     }
 
-    /// Every local replica has loaded its partition (reads are complete).
+    /// Reads are complete here: this node knows who keeps what, and every
+    /// partition has a caught-up replica — its own or another live node's.
     pub fn ready(&self) -> bool {
-        self.shared
-            .replicas
-            .iter()
-            .all(|r| r.ready.load(Ordering::SeqCst))
+        let shared = &self.shared;
+        shared.membership.known()
+            && (0..shared.config.partitions).all(|p| {
+                shared.ready_replica(p).is_some()
+                    || !shared.membership.ready_elsewhere(p, 0).is_empty()
+            })
     }
 
     /// This node's view of the cluster, for `stratus cluster status`.
@@ -440,8 +636,8 @@ pub async fn connect_log(config: &ClusterConfig) -> Result<IngestLog, ClusterErr
     Ok(IngestLog::connect(log_config, CONNECT_WAIT).await?)
 }
 
-/// Every few seconds: this node's row in the node table, and the count of
-/// live ingesters the fair-share rule needs.
+/// Every few seconds: this node's row in the node table (with the
+/// partitions it can answer for), and its view of the others.
 fn spawn_heartbeat(shared: Arc<Shared>) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("cluster-heartbeat".into())
@@ -459,22 +655,33 @@ fn spawn_heartbeat(shared: Arc<Shared>) -> std::io::Result<std::thread::JoinHand
                 }
                 if let Ok(nodes) = shared.pg.nodes() {
                     let ttl_ms = shared.config.lease_ttl.as_millis() as i64;
-                    // At least 1: this node counts even before its first heartbeat lands.
-                    let live = |role: &str| {
-                        nodes
-                            .iter()
-                            .filter(|n| {
-                                n.heartbeat_age_ms < ttl_ms && n.roles.iter().any(|r| r == role)
-                            })
-                            .count()
-                            .max(1)
+                    let live = |n: &stratus_cluster_pg::NodeRow, role: &str| {
+                        n.heartbeat_age_ms < ttl_ms && n.roles.iter().any(|r| r == role)
                     };
-                    shared
-                        .live_ingesters
-                        .store(live("ingester"), Ordering::Relaxed);
+                    // At least 1: this node counts even before its first heartbeat lands.
+                    let evaluators = nodes.iter().filter(|n| live(n, "evaluator")).count();
                     shared
                         .live_evaluators
-                        .store(live("evaluator"), Ordering::Relaxed);
+                        .store(evaluators.max(1), Ordering::Relaxed);
+                    shared.membership.update(
+                        nodes
+                            .iter()
+                            .filter(|n| live(n, "ingester"))
+                            .map(|n| membership::Member {
+                                id: n.id.clone(),
+                                url: n.url.clone(),
+                                ready: n.stats["ready_partitions"]
+                                    .as_array()
+                                    .map(|ps| {
+                                        ps.iter()
+                                            .filter_map(|p| p.as_u64())
+                                            .map(|p| p as u32)
+                                            .collect()
+                                    })
+                                    .unwrap_or_default(),
+                            })
+                            .collect(),
+                    );
                 }
                 shared.sleep_unless_stopping(HEARTBEAT_EVERY);
             }

@@ -41,10 +41,35 @@ pub fn of_alarm(name: &str, shards: u32) -> u32 {
 }
 
 /// How many of `total` leases one of `live` nodes may hold: an even share,
-/// rounded up, so that every lease finds an owner.
+/// rounded up, so that every lease finds an owner (alarm shards).
 pub fn fair_share(total: u32, live: usize) -> usize {
     let live = live.max(1);
     (total as usize).div_ceil(live)
+}
+
+/// A node's rendezvous (highest-random-weight) score for a partition: the
+/// nodes with the highest scores keep its replicas, the highest owns it. When
+/// a node joins or leaves, only the partitions it scores among the top for
+/// move — the others keep their replicas where they are.
+pub fn rendezvous_score(node_id: &str, partition: u32) -> u64 {
+    // FNV alone keeps a fixed difference between two node names through the
+    // shared suffix, so one node would outscore another on every partition:
+    // MurmurHash3's finaliser mixes every input bit into every output bit.
+    let mut h = hash_fields([node_id, &partition.to_string()]);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// The `copies` nodes of `nodes` that keep partition `p`, best first.
+pub fn holders_of<'a>(nodes: &[&'a str], p: u32, copies: usize) -> Vec<&'a str> {
+    let mut scored: Vec<(u64, &str)> = nodes.iter().map(|n| (rendezvous_score(n, p), *n)).collect();
+    // Ties (never expected from a 64-bit hash) broken by name, so every node agrees.
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    scored.dedup_by(|a, b| a.1 == b.1);
+    scored.into_iter().take(copies).map(|(_, n)| n).collect()
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
-//! One partition on one node: a tsdb replica fed from the ingest log, and —
-//! while this node holds the partition's lease — its commits.
+//! One partition on one node: a tsdb replica fed from the ingest log while
+//! this node keeps the partition (module `membership`), and — while it holds
+//! the partition's lease — its commits. A node that stops keeping a partition
+//! (another joined, or came back) drops its replica after a grace period.
 //!
 //! A single thread per partition applies log entries, seals, compacts and
 //! commits, so a snapshot is always taken between two entries: the files it
@@ -34,6 +36,8 @@ pub struct Replica {
     pub committed: AtomicU64,
     /// This node's lease epoch, when it owns the partition (0: not owner).
     pub epoch: AtomicU64,
+    /// Loaded and caught up with the log as it stood at the load: reads may
+    /// be answered from it (and other nodes are told so).
     pub ready: AtomicBool,
     pub lease_changes: AtomicU64,
     pub last_error: Mutex<Option<String>>,
@@ -91,6 +95,11 @@ struct Worker {
     last_compact: Instant,
     last_gc: Instant,
     last_lease: Instant,
+    /// Since when this node has not been meant to keep the partition.
+    unkept_since: Option<Instant>,
+    /// The log's last sequence number when the replica was loaded: once
+    /// applied this far, the replica is ready.
+    catch_up_to: u64,
     /// The sequence number of the commit before the newest: the log is
     /// trimmed below it, keeping one interval for replicas that lag.
     previous_commit: u64,
@@ -117,6 +126,8 @@ pub fn spawn(
                 last_compact: Instant::now(),
                 last_gc: Instant::now(),
                 last_lease: Instant::now() - Duration::from_secs(3600),
+                unkept_since: None,
+                catch_up_to: 0,
                 previous_commit: 0,
                 inflight: None,
                 gc_running: Arc::new(AtomicBool::new(false)),
@@ -135,33 +146,43 @@ impl Worker {
     }
 
     fn run(&mut self) {
-        // Load the newest committed snapshot, retrying while the services
-        // are not there yet.
-        loop {
-            if self.stopping() {
-                return;
-            }
-            match self.load() {
-                Ok(()) => break,
-                Err(e) => {
-                    tracing::warn!(partition = self.p(), "loading the partition: {e}; retrying");
-                    self.replica.set_error(Some(e.to_string()));
-                    std::thread::sleep(Duration::from_secs(1));
-                }
-            }
-        }
-        let mut reader = self
-            .shared
-            .log
-            .reader(self.p(), self.replica.applied.load(Ordering::SeqCst) + 1);
+        let mut reader = None;
         while !self.stopping() {
-            let next = self
-                .shared
-                .rt
-                .block_on(reader.next(Duration::from_millis(200)));
+            if !self.keep() {
+                reader = None;
+                self.shared
+                    .sleep_unless_stopping(Duration::from_millis(500));
+                continue;
+            }
+            let Some(r) = reader.as_mut() else {
+                // Load the newest committed snapshot, retrying while the
+                // services are not there yet.
+                match self.load() {
+                    Ok(()) => {
+                        let from = self.replica.applied.load(Ordering::SeqCst) + 1;
+                        reader = Some(self.shared.log.reader(self.p(), from));
+                    }
+                    Err(e) => {
+                        tracing::warn!(
+                            partition = self.p(),
+                            "loading the partition: {e}; retrying"
+                        );
+                        self.replica.set_error(Some(e.to_string()));
+                        self.shared.sleep_unless_stopping(Duration::from_secs(1));
+                    }
+                }
+                continue;
+            };
+            let next = self.shared.rt.block_on(r.next(Duration::from_millis(200)));
             match next {
-                Ok(Some(entry)) => self.apply(entry.seq, &entry.payload),
-                Ok(None) => {}
+                Ok(Some(entry)) => {
+                    self.apply(entry.seq, &entry.payload);
+                    if entry.seq >= self.catch_up_to {
+                        self.replica.ready.store(true, Ordering::SeqCst);
+                    }
+                }
+                // Nothing more in the log: caught up.
+                Ok(None) => self.replica.ready.store(true, Ordering::SeqCst),
                 Err(LogError::Refused(why)) => {
                     // The log was trimmed past us (we were away longer than a
                     // commit interval): start again from the newest snapshot.
@@ -169,14 +190,8 @@ impl Worker {
                         partition = self.p(),
                         "{why}; reloading from the newest commit"
                     );
-                    if let Err(e) = self.load() {
-                        self.replica.set_error(Some(e.to_string()));
-                        std::thread::sleep(Duration::from_secs(1));
-                    }
-                    reader = self
-                        .shared
-                        .log
-                        .reader(self.p(), self.replica.applied.load(Ordering::SeqCst) + 1);
+                    reader = None;
+                    continue;
                 }
                 Err(e) => {
                     self.replica.set_error(Some(e.to_string()));
@@ -186,6 +201,50 @@ impl Worker {
             self.housekeeping();
         }
         self.release();
+    }
+
+    /// Whether to keep (or load) the replica now: while this node is meant
+    /// to keep the partition or holds its lease, and for a grace period
+    /// after (views of the membership settle; a node back from a restart
+    /// should not make the others drop and reload). Drops it after that.
+    fn keep(&mut self) -> bool {
+        let meant = self.shared.membership.keeps_here(self.p());
+        if meant || self.replica.epoch.load(Ordering::SeqCst) != 0 {
+            self.unkept_since = None;
+            return true;
+        }
+        let loaded = self.replica.db().is_ok();
+        let since = *self.unkept_since.get_or_insert_with(Instant::now);
+        if loaded && since.elapsed() < 3 * self.shared.config.lease_ttl {
+            return true;
+        }
+        if loaded && self.inflight.is_none() {
+            self.unload();
+        }
+        self.replica.db().is_ok()
+    }
+
+    /// Drops the replica: no longer kept here.
+    fn unload(&mut self) {
+        self.replica.ready.store(false, Ordering::SeqCst);
+        if let Some(old) = self
+            .replica
+            .db
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            drop(old);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+        self.replica.applied.store(0, Ordering::SeqCst);
+        self.manifest = Manifest::default();
+        self.uploaded = Uploaded::default();
+        snapshot::sweep_cache(&self.shared.dir.join("cache"));
+        tracing::info!(
+            partition = self.p(),
+            "partition replica dropped (kept by other nodes now)"
+        );
     }
 
     fn apply(&mut self, seq: u64, payload: &[u8]) {
@@ -237,6 +296,9 @@ impl Worker {
     /// Replaces the replica with the newest committed snapshot.
     fn load(&mut self) -> Result<(), ClusterError> {
         let p = self.p();
+        // Read before the checkpoint: whatever the log held then is applied
+        // before the replica calls itself ready.
+        let log_end = self.shared.rt.block_on(self.shared.log.info(p))?.last_seq;
         let ckpt = self.shared.pg.partition_checkpoint(p as i32)?;
         let (seq, manifest) = match ckpt {
             Some(c) => (
@@ -286,8 +348,10 @@ impl Worker {
         self.previous_commit = seq;
         self.manifest = manifest;
         self.uploaded = uploaded;
-        self.replica.ready.store(true, Ordering::SeqCst);
+        self.catch_up_to = log_end;
+        self.replica.ready.store(log_end <= seq, Ordering::SeqCst);
         self.replica.set_error(None);
+        snapshot::sweep_cache(&cache);
         tracing::info!(
             partition = p,
             seq,
@@ -310,6 +374,7 @@ impl Worker {
             if let Err(e) = db.compact() {
                 tracing::error!(partition = self.p(), "compaction failed: {e}");
             }
+            snapshot::sweep_cache(&self.shared.dir.join("cache"));
         }
         if !self.shared.config.roles.ingester {
             return;
@@ -340,9 +405,10 @@ impl Worker {
         }
     }
 
-    /// Renews or takes the partition's lease — taking a free one only while
-    /// this node holds less than its fair share, and giving its highest-
-    /// numbered one back while it holds more (a node joined or came back).
+    /// Renews or takes the partition's lease — taking a free one only when
+    /// this node keeps the partition and its preferred owner is not another
+    /// ready node, and handing it back when that owner is ready (it joined or
+    /// came back).
     fn lease(&mut self) {
         let p = self.p();
         let mine = self.replica.epoch.load(Ordering::SeqCst) != 0;
@@ -350,13 +416,15 @@ impl Worker {
         if mine && self.inflight.is_none() && self.shared.should_give_back(p) {
             tracing::info!(
                 partition = p,
-                "giving the partition lease back (above the fair share)"
+                "handing the partition lease to its preferred owner"
             );
             self.release();
             self.replica.lease_changes.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        if !mine && !self.shared.may_take_partition() {
+        let may_take =
+            self.replica.ready.load(Ordering::SeqCst) && self.shared.may_take_partition(p);
+        if !mine && !may_take {
             return;
         }
         let node = &self.shared.config.node_id;

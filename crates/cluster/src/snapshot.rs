@@ -86,6 +86,27 @@ pub fn cache_path(cache_dir: &Path, key: &str) -> PathBuf {
     cache_dir.join(key.replace('/', "%"))
 }
 
+/// Deletes cached blocks no replica links to any more (compacted away, or
+/// their partition dropped): a cached file whose only link is the cache's.
+/// Files younger than a minute stay (a load may be about to link them).
+pub fn sweep_cache(cache_dir: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(cache_dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Ok(meta) = e.metadata() else { continue };
+        let young = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_none_or(|age| age < std::time::Duration::from_secs(60));
+        if meta.is_file() && meta.nlink() == 1 && !young {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Which uploaded object each local block file (by inode) already is.
 #[derive(Debug, Default)]
 pub struct Uploaded {

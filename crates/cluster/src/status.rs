@@ -23,6 +23,11 @@ pub struct PartitionStatus {
     pub committed_files: usize,
     pub log_first_seq: Option<u64>,
     pub log_last_seq: Option<u64>,
+    /// The nodes meant to keep the partition (the preferred owner first), in
+    /// this node's view.
+    pub holders: Vec<String>,
+    /// This node's replica is loaded and caught up (reads are served from it).
+    pub ready_here: bool,
     /// This node's replica: applied up to, and how far behind the log.
     pub applied_seq: Option<u64>,
     pub lag: Option<u64>,
@@ -57,15 +62,16 @@ pub(crate) fn node_stats(shared: &Shared) -> serde_json::Value {
         .filter(|r| r.epoch.load(Ordering::SeqCst) != 0)
         .map(|r| r.partition)
         .collect();
-    let applied: Vec<u64> = shared
+    let ready: Vec<u32> = shared
         .replicas
         .iter()
-        .map(|r| r.applied.load(Ordering::SeqCst))
+        .filter(|r| r.ready.load(Ordering::SeqCst))
+        .map(|r| r.partition)
         .collect();
     serde_json::json!({
         "partitions_owned": owned,
-        "applied": applied,
-        "ready": shared.replicas.iter().all(|r| r.ready.load(Ordering::SeqCst)),
+        // Other nodes send reads of these partitions here (module `membership`).
+        "ready_partitions": ready,
         "blocks_committed": shared.blocks_committed.load(Ordering::Relaxed),
     })
 }
@@ -86,6 +92,8 @@ pub(crate) fn collect(shared: &Shared) -> Result<ClusterStatus, ClusterError> {
             .map(|(_, c)| c);
         let info = shared.rt.block_on(shared.log.info(p)).ok();
         let replica = shared.replicas.get(p as usize);
+        // Only for a replica loaded here (a partition this node keeps).
+        let replica = replica.filter(|r| r.db().is_ok());
         let applied = replica.map(|r| r.applied.load(Ordering::SeqCst));
         partitions.push(PartitionStatus {
             partition: p,
@@ -98,6 +106,8 @@ pub(crate) fn collect(shared: &Shared) -> Result<ClusterStatus, ClusterError> {
                 .map_or(0, |m| m.files.len()),
             log_first_seq: info.as_ref().map(|i| i.first_seq),
             log_last_seq: info.as_ref().map(|i| i.last_seq),
+            holders: shared.membership.holders(p),
+            ready_here: replica.is_some_and(|r| r.ready.load(Ordering::SeqCst)),
             applied_seq: applied,
             lag: match (&info, applied) {
                 (Some(i), Some(a)) => Some(i.last_seq.saturating_sub(a)),

@@ -38,6 +38,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(ready))
+        .route(stratus_cluster::peer::PATH, axum::routing::post(peer_read))
         .route("/", any(api))
         .route("/service/{service}/operation/{op}", any(api))
         .route(
@@ -55,12 +56,57 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// Readiness: 200 once this node can answer every call completely (in
-/// cluster mode, every partition replica has loaded); 503 before.
+/// cluster mode, every partition has a caught-up replica here or on a live
+/// node that keeps it); 503 before.
 async fn ready(axum::extract::State(state): axum::extract::State<Arc<AppState>>) -> Response {
     if state.metrics.ready() {
         (StatusCode::OK, "ready\n").into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "loading partitions\n").into_response()
+    }
+}
+
+/// Cluster mode: another node's read of partitions this node keeps,
+/// authenticated by the cluster's peer secret (not SigV4: no access key is
+/// involved). 404 outside cluster mode.
+async fn peer_read(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    use stratus_cluster::PeerServeError;
+    let Some(cluster) = state.metrics.cluster_runtime().cloned() else {
+        return (StatusCode::NOT_FOUND, "not found\n").into_response();
+    };
+    let auth = headers
+        .get(stratus_cluster::peer::AUTH_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = match read_body(body).await {
+        BodyRead::Complete(b) => b,
+        BodyRead::TooLarge => {
+            return (StatusCode::PAYLOAD_TOO_LARGE, "too large\n").into_response();
+        }
+        BodyRead::Failed => return (StatusCode::BAD_REQUEST, "unreadable body\n").into_response(),
+    };
+    let answer =
+        tokio::task::spawn_blocking(move || cluster.serve_peer(auth.as_deref(), &body)).await;
+    match answer {
+        Ok(Ok(bytes)) => (
+            StatusCode::OK,
+            [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
+            bytes,
+        )
+            .into_response(),
+        Ok(Err(e)) => {
+            let status = match e {
+                PeerServeError::Unauthorized => StatusCode::UNAUTHORIZED,
+                PeerServeError::Malformed(_) => StatusCode::BAD_REQUEST,
+                PeerServeError::NotHere(_) => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            (status, format!("{e}\n")).into_response()
+        }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
     }
 }
 

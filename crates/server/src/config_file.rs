@@ -35,11 +35,12 @@
 //! log_replicas = 3       # replicas of each ingest-log stream
 //! log_max_mib = 1024     # per partition stream, reserved on each NATS server
 //! partitions = 8         # fixed when the cluster is created
+//! partition_replicas = 2 # ingesters keeping each partition (owner + warm standby)
 //! roles = ["gateway", "ingester", "query", "compactor", "evaluator", "notifier"]  # default: all
 //! commit_interval = "1m" # how often a partition owner commits blocks
 //! lease_ttl = "10s"      # failover delay for partitions and alarm shards
 //! alarm_shards = 64
-//! advertise_url = "http://10.0.0.11:4566"
+//! advertise_url = "http://10.0.0.11:4566"  # how other nodes reach this one (peer reads)
 //! [cluster.s3]
 //! endpoint = "http://10.0.0.7:3900"   # omit for AWS S3
 //! bucket = "stratus"
@@ -82,6 +83,7 @@ pub struct ClusterSection {
     pub log_replicas: usize,
     pub log_max_mib: u64,
     pub partitions: u32,
+    pub partition_replicas: usize,
     pub roles: Vec<String>,
     pub commit_interval: Duration,
     pub lease_ttl: Duration,
@@ -108,6 +110,7 @@ impl ClusterSection {
             log_replicas: self.log_replicas,
             log_max_bytes: (self.log_max_mib as i64) << 20,
             partitions: self.partitions,
+            partition_replicas: self.partition_replicas,
             roles,
             s3: stratus_cluster_s3::S3Config {
                 endpoint: self.s3_endpoint.clone(),
@@ -388,8 +391,8 @@ fn notify_section(table: &toml::Table) -> Result<EgressConfig, ParseError> {
     Ok(c)
 }
 
-const CLUSTER_KEYS: &str = "node_id, postgres_url, nats_urls, log_replicas, log_max_mib, partitions, roles, \
-     commit_interval, lease_ttl, alarm_shards, advertise_url and the table [cluster.s3]";
+const CLUSTER_KEYS: &str = "node_id, postgres_url, nats_urls, log_replicas, log_max_mib, partitions, \
+     partition_replicas, roles, commit_interval, lease_ttl, alarm_shards, advertise_url and the table [cluster.s3]";
 const CLUSTER_S3_KEYS: &str = "endpoint, bucket, region, access_key_id, secret_access_key, prefix";
 
 fn string_list(path: &str, value: &toml::Value) -> Result<Vec<String>, ParseError> {
@@ -418,6 +421,7 @@ fn cluster_section(table: &toml::Table) -> Result<ClusterSection, ParseError> {
         log_replicas: 3,
         log_max_mib: (stratus_cluster::ClusterConfig::DEFAULT_LOG_MAX_BYTES >> 20) as u64,
         partitions: stratus_cluster::ClusterConfig::DEFAULT_PARTITIONS,
+        partition_replicas: stratus_cluster::ClusterConfig::DEFAULT_PARTITION_REPLICAS,
         roles: stratus_cluster::Roles::all().names(),
         commit_interval: stratus_cluster::ClusterConfig::DEFAULT_COMMIT_INTERVAL,
         lease_ttl: stratus_cluster::ClusterConfig::DEFAULT_LEASE_TTL,
@@ -474,6 +478,12 @@ fn cluster_section(table: &toml::Table) -> Result<ClusterSection, ParseError> {
                     .ok()
                     .filter(|n| *n <= 4096)
                     .ok_or_else(|| ParseError::at(&path, "at most 4096"))?;
+            }
+            "partition_replicas" => {
+                c.partition_replicas = count(&path, value)?;
+                if !(1..=16).contains(&c.partition_replicas) {
+                    return Err(ParseError::at(&path, "between 1 and 16"));
+                }
             }
             "alarm_shards" => {
                 c.alarm_shards = u32::try_from(count(&path, value)?)

@@ -78,6 +78,9 @@ pub struct KeyStore {
     /// The keys table's version when the cache was loaded (cluster mode:
     /// other nodes create and delete keys too).
     loaded_version: std::sync::atomic::AtomicI64,
+    /// Cluster mode's peer-read secret, derived from the master key (which
+    /// every node holds) and never the key itself.
+    peer_secret: [u8; 32],
 }
 
 impl std::fmt::Debug for KeyStore {
@@ -95,9 +98,15 @@ impl KeyStore {
             cipher,
             cache: RwLock::new(HashMap::new()),
             loaded_version: std::sync::atomic::AtomicI64::new(0),
+            peer_secret: stratus_cluster::peer::derive_secret(&key),
         };
         store.reload()?;
         Ok(store)
+    }
+
+    /// The secret cluster nodes sign their reads of each other with.
+    pub fn peer_secret(&self) -> [u8; 32] {
+        self.peer_secret
     }
 
     /// Reloads the cache when another node changed the keys table (cluster

@@ -266,12 +266,24 @@ pub async fn run(
         )?;
         Ok((key_store, boot))
     })?;
-    let metrics = if let (Some(cluster), Some(pg)) = (config.cluster.clone(), pg.clone()) {
+    let metrics = if let (Some(mut cluster), Some(pg)) = (config.cluster.clone(), pg.clone()) {
         let dir = data_dir.clone();
         let retention = config.retention.clone();
         let rt = tokio::runtime::Handle::current();
+        let peer_secret = key_store.peer_secret();
+        if cluster.advertise_url.is_none() {
+            // Other nodes read this node's partitions through it.
+            if addr.ip().is_unspecified() {
+                return Err(ServerError::Cluster(format!(
+                    "[cluster] advertise_url is required when listening on {addr}: other \
+                     nodes read this node's partitions through it"
+                )));
+            }
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            cluster.advertise_url = Some(format!("{scheme}://{addr}"));
+        }
         let started = tokio::task::spawn_blocking(move || {
-            stratus_cluster::ClusterMetrics::start(cluster, pg, &dir, retention, rt)
+            stratus_cluster::ClusterMetrics::start(cluster, pg, &dir, retention, rt, peer_secret)
         })
         .await
         .map_err(|e| ServerError::Cluster(e.to_string()))?

@@ -121,14 +121,21 @@ fn render(v: &Value) -> String {
     }
     out += "\nPARTITIONS\n";
     out += &format!(
-        "{:<4} {:<12} {:>6} {:>12} {:>10} {:>12} {:>12} {:>8}  ERROR\n",
-        "P", "OWNER", "EPOCH", "COMMITTED", "AGE", "LOG FIRST", "LOG LAST", "LAG"
+        "{:<4} {:<12} {:<20} {:>6} {:>12} {:>10} {:>12} {:>12} {:>8}  ERROR\n",
+        "P", "OWNER", "KEPT BY", "EPOCH", "COMMITTED", "AGE", "LOG FIRST", "LOG LAST", "LAG"
     );
     for p in v["partitions"].as_array().into_iter().flatten() {
         out += &format!(
-            "{:<4} {:<12} {:>6} {:>12} {:>10} {:>12} {:>12} {:>8}  {}\n",
+            "{:<4} {:<12} {:<20} {:>6} {:>12} {:>10} {:>12} {:>12} {:>8}  {}\n",
             opt(&p["partition"]),
             opt(&p["owner"]),
+            p["holders"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(","),
             opt(&p["epoch"]),
             opt(&p["committed_seq"]),
             p["committed_age_ms"]

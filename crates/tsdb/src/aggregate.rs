@@ -341,9 +341,131 @@ impl Bucketer {
     }
 }
 
+/// Encodes aggregates whole — statistics and what is known of their value
+/// distribution — so a node can answer a query for another (cluster mode's
+/// peer reads) and percentiles stay what the local engine would give.
+///
+/// `n | (start ivarint | unit u8 | count sum min max f64 | kind u8 | values)*`
+/// where kind 0 is `n | (value f64, weight f64)*`, 1 a [`DdSketch`], 2 none.
+pub fn encode_aggregates(aggs: &[Aggregate], out: &mut Vec<u8>) {
+    use crate::codec::bytes::{put_ivarint, put_uvarint};
+    put_uvarint(out, aggs.len() as u64);
+    for a in aggs {
+        put_ivarint(out, a.start_ms);
+        out.push(a.unit);
+        for f in [a.count, a.sum, a.min, a.max] {
+            out.extend_from_slice(&f.to_le_bytes());
+        }
+        match &a.values {
+            Values::Exact(pairs) => {
+                out.push(0);
+                put_uvarint(out, pairs.len() as u64);
+                for (v, w) in pairs {
+                    out.extend_from_slice(&v.to_le_bytes());
+                    out.extend_from_slice(&w.to_le_bytes());
+                }
+            }
+            Values::Sketch(s) => {
+                out.push(1);
+                s.encode(out);
+            }
+            Values::Unavailable => out.push(2),
+        }
+    }
+}
+
+/// Decodes what [`encode_aggregates`] wrote; damaged or hostile input is an
+/// error, never a panic or an unbounded allocation.
+pub fn decode_aggregates(bytes: &[u8]) -> Result<Vec<Aggregate>, crate::DecodeError> {
+    use crate::DecodeError;
+    use crate::codec::bytes::ByteReader;
+    let mut r = ByteReader::new(bytes);
+    // Each aggregate takes at least 35 bytes, each pair 16: bounds the allocations.
+    let n = r.len(r.remaining() / 35)?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let start_ms = r.ivarint()?;
+        let unit = r.u8()?;
+        let (count, sum, min, max) = (r.f64_le()?, r.f64_le()?, r.f64_le()?, r.f64_le()?);
+        let values = match r.u8()? {
+            0 => {
+                let k = r.len(r.remaining() / 16)?;
+                let mut pairs = Vec::with_capacity(k);
+                for _ in 0..k {
+                    pairs.push((r.f64_le()?, r.f64_le()?));
+                }
+                Values::Exact(pairs)
+            }
+            1 => Values::Sketch(Box::new(DdSketch::decode(&mut r, sum, min, max)?)),
+            2 => Values::Unavailable,
+            _ => return Err(DecodeError("unknown aggregate value kind")),
+        };
+        out.push(Aggregate {
+            start_ms,
+            unit,
+            count,
+            sum,
+            min,
+            max,
+            values,
+        });
+    }
+    if !r.is_empty() {
+        return Err(DecodeError("trailing bytes after the aggregates"));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aggregates_round_trip_with_their_distributions() {
+        let mut exact = Aggregate::new(60_000, 3);
+        exact.add_single(1.5);
+        exact.add_distribution(&[(2.0, 3.0), (7.25, 1.0)]);
+        let mut sketch = DdSketch::new();
+        for v in 1..=500 {
+            sketch.add(f64::from(v), 1.0);
+        }
+        let sketched = Aggregate::from_sketch(120_000, 0, sketch, 1.0, 500.0);
+        let mut hidden = Aggregate::new(180_000, 1);
+        hidden.add_statset(4.0, 10.0, 1.0, 4.0);
+        let aggs = vec![exact, sketched, hidden, Aggregate::new(-5, 255)];
+        let mut bytes = Vec::new();
+        encode_aggregates(&aggs, &mut bytes);
+        let back = decode_aggregates(&bytes).unwrap();
+        assert_eq!(back.len(), aggs.len());
+        for (a, b) in aggs.iter().zip(&back) {
+            assert_eq!((a.start_ms, a.unit), (b.start_ms, b.unit));
+            assert_eq!(a.count.to_bits(), b.count.to_bits());
+            assert_eq!(a.sum.to_bits(), b.sum.to_bits());
+            assert_eq!(a.min.to_bits(), b.min.to_bits());
+            assert_eq!(a.max.to_bits(), b.max.to_bits());
+            assert_eq!(
+                a.percentiles(&[0.0, 50.0, 99.0]),
+                b.percentiles(&[0.0, 50.0, 99.0])
+            );
+        }
+        assert_eq!(back[0], aggs[0]);
+        // Every truncation is an error, never a panic.
+        for cut in 0..bytes.len() {
+            assert!(decode_aggregates(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        assert!(decode_aggregates(&[0xff, 0xff, 0xff, 0xff, 0x0f]).is_err());
+        // The smallest aggregates, many of them (the allocation bound is not too tight).
+        let mut hidden = Aggregate::new(0, 0);
+        hidden.values = Values::Unavailable;
+        let small = vec![hidden; 100];
+        let mut bytes = Vec::new();
+        encode_aggregates(&small, &mut bytes);
+        assert_eq!(decode_aggregates(&bytes).unwrap().len(), 100);
+        let empty = vec![Aggregate::new(0, 0); 100];
+        bytes.clear();
+        encode_aggregates(&empty, &mut bytes);
+        assert_eq!(decode_aggregates(&bytes).unwrap().len(), 100);
+    }
 
     #[test]
     fn nearest_rank_examples() {
