@@ -18,12 +18,33 @@ pub enum PgError {
     /// Any other database error (a bug or a schema problem, not retryable).
     #[error("PostgreSQL: {0}")]
     Db(String),
+    /// The connection string does not parse: an unknown `sslmode`, an
+    /// unreadable `sslrootcert` file, a malformed URL (not retryable).
+    #[error("bad PostgreSQL URL: {0}")]
+    BadUrl(String),
+    /// The TLS the connection string asks for cannot be had: the server's
+    /// certificate was refused, or the server does not offer TLS. A
+    /// configuration problem on one side or the other, so not retried.
+    #[error("PostgreSQL TLS: {0}")]
+    Tls(String),
 }
 
 impl PgError {
     /// Whether the connection that produced this error should be dropped.
     pub(crate) fn breaks_connection(&self) -> bool {
         matches!(self, PgError::Unavailable(_))
+    }
+
+    /// A failure to connect: as any driver error, except that a TLS
+    /// handshake refused on what was presented rather than lost on the
+    /// network (a certificate the client refused, an alert from the server,
+    /// a server without TLS) is `Tls`, not retried. An I/O error
+    /// mid-handshake stays `Unavailable`.
+    pub(crate) fn connecting(e: postgres::Error) -> PgError {
+        match tls_refusal(&e) {
+            Some(why) => PgError::Tls(why),
+            None => PgError::from(e),
+        }
     }
 }
 
@@ -37,6 +58,21 @@ fn retryable(code: &str) -> bool {
         || code == "40001" // serialization_failure
         || code == "40P01" // deadlock_detected
         || code == "25P03" // idle_in_transaction_session_timeout
+}
+
+/// Why a handshake was refused, when it was (see [`PgError::connecting`]).
+fn tls_refusal(e: &postgres::Error) -> Option<String> {
+    let cause = std::error::Error::source(e)?;
+    if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+        let tls = io.get_ref()?.downcast_ref::<rustls::Error>()?;
+        return Some(crate::tls::explain(tls));
+    }
+    // The driver's words when the server answers the TLS request with "no".
+    (cause.to_string() == "server does not support TLS").then(|| {
+        "the server does not offer TLS (sslmode=require and stricter need it: ssl = on in \
+         postgresql.conf)"
+            .to_string()
+    })
 }
 
 impl From<postgres::Error> for PgError {

@@ -6,6 +6,11 @@
 //! is synchronous (the `postgres` client; callers run it on tokio's blocking
 //! pool) and must not know what the records mean: no alarms, topics, blocks
 //! or HTTP, and it depends on no other workspace crate.
+//!
+//! The connection URL takes libpq's `sslmode` (`disable`, `prefer` — the
+//! default —, `require`, `verify-ca`, `verify-full`) and `sslrootcert` (a
+//! PEM file of trusted CAs; without it the bundled Mozilla roots): TLS is
+//! rustls with the ring provider (see `tls.rs`).
 
 mod claim;
 mod error;
@@ -16,6 +21,7 @@ mod pool;
 mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tls;
 
 pub use error::PgError;
 pub use kv::KvTxn;
@@ -58,6 +64,18 @@ impl Pg {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Whether a pooled session runs over TLS (the server's own view,
+    /// `pg_stat_ssl`): for status pages and tests.
+    pub fn tls_in_use(&self) -> Result<bool, PgError> {
+        self.pool.call(|c| {
+            Ok(c.query_one(
+                "SELECT coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)",
+                &[],
+            )?
+            .get(0))
+        })
     }
 }
 

@@ -2,9 +2,11 @@
 //! and reconnection by dropping any client that saw a connection failure.
 
 use crate::PgError;
+use crate::tls::{SslMode, TlsSettings};
 use std::str::FromStr;
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// Open connections per process; blocking-pool callers beyond it wait.
 const MAX_CONNECTIONS: usize = 16;
@@ -17,6 +19,7 @@ const SESSION_OPTIONS: &str = "-c statement_timeout=10000 -c lock_timeout=10000 
 
 pub(crate) struct Pool {
     config: postgres::Config,
+    tls: MakeRustlsConnect,
     /// For `Debug` and logs: the URL without its password.
     pub(crate) display: String,
     state: Mutex<State>,
@@ -31,9 +34,28 @@ struct State {
 
 impl Pool {
     pub(crate) fn new(url: &str) -> Result<Pool, PgError> {
-        let mut config = postgres::Config::from_str(url)
-            .map_err(|e| PgError::Db(format!("bad PostgreSQL URL: {e}")))?;
+        let settings = TlsSettings::parse(url)?;
+        let mut config = postgres::Config::from_str(&settings.rest).map_err(|e| {
+            let mut why = e.to_string();
+            if let Some(cause) = std::error::Error::source(&e) {
+                why = format!("{why}: {cause}");
+            }
+            PgError::BadUrl(why)
+        })?;
+        // PostgreSQL has no TLS on Unix sockets, and libpq asks for none there.
+        let unix_only = config.get_hostaddrs().is_empty()
+            && !config.get_hosts().is_empty()
+            && config
+                .get_hosts()
+                .iter()
+                .all(|h| !matches!(h, postgres::config::Host::Tcp(_)));
+        let mode = if unix_only {
+            SslMode::Disable
+        } else {
+            settings.mode
+        };
         config
+            .ssl_mode(mode.driver())
             .connect_timeout(Duration::from_secs(5))
             // A silently dead server (host gone) fails calls instead of hanging them.
             .tcp_user_timeout(Duration::from_secs(15))
@@ -49,14 +71,16 @@ impl Pool {
             })
             .collect();
         let display = format!(
-            "postgres://{}@{}:{:?}/{}",
+            "postgres://{}@{}:{:?}/{} (sslmode={})",
             config.get_user().unwrap_or(""),
             hosts.join(","),
             config.get_ports(),
-            config.get_dbname().unwrap_or("")
+            config.get_dbname().unwrap_or(""),
+            mode.as_str()
         );
         Ok(Pool {
             config,
+            tls: settings.connector()?,
             display,
             state: Mutex::new(State {
                 idle: Vec::new(),
@@ -85,9 +109,12 @@ impl Pool {
             if st.open < MAX_CONNECTIONS {
                 st.open += 1;
                 drop(st);
-                return self.config.connect(postgres::NoTls).map_err(|e| {
+                return self.config.connect(self.tls.clone()).map_err(|e| {
                     self.forget_one();
-                    PgError::from(e)
+                    match PgError::connecting(e) {
+                        PgError::Tls(why) => PgError::Tls(format!("{}: {why}", self.display)),
+                        e => e,
+                    }
                 });
             }
             let now = Instant::now();

@@ -4,8 +4,10 @@
 //! root every server command runs as the `postgres` user (`runuser`).
 //! Binaries: `$STRATUS_PG_BIN`, else the newest `/usr/lib/postgresql/*/bin`.
 //! Usable from async tests too (it blocks, but never on a runtime).
+//! [`TempPostgres::start_with`] turns TLS on, with a CA and a server
+//! certificate made for the server by the `openssl` command.
 
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -15,6 +17,96 @@ pub struct TempPostgres {
     dir: tempfile::TempDir,
     bin: PathBuf,
     port: u16,
+    tls: ServerTls,
+}
+
+/// Whether a [`TempPostgres`] offers TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ServerTls {
+    /// `ssl = off`.
+    #[default]
+    Off,
+    /// `ssl = on`, with a certificate for `localhost` and `127.0.0.1` signed
+    /// by a CA made for this server ([`TempPostgres::ca_pem`]); plain
+    /// connections are accepted too.
+    On,
+    /// As `On`, and `pg_hba.conf` accepts TCP connections over TLS only
+    /// (`hostssl`; the Unix socket stays open).
+    Required,
+}
+
+/// Runs `openssl ARGS` (split on whitespace) in `dir`; panics with its
+/// output when it fails.
+fn openssl(dir: &Path, args: &str) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args.split_whitespace())
+        .output()
+        .unwrap_or_else(|e| panic!("running openssl (is it installed?): {e}"));
+    assert!(
+        out.status.success(),
+        "openssl {args} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The extensions of the test certificates, for `openssl -config`.
+const OPENSSL_CNF: &str = "\
+[req]
+distinguished_name = dn
+[dn]
+[ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[server]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+";
+
+/// P-256 keys, quick to make.
+const NEW_KEY: &str = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+
+/// A new self-signed test CA valid for two days, in `dir`: `NAME.pem`
+/// (returned) and its key `NAME.key`. `name` has no whitespace.
+pub fn make_test_ca(dir: &Path, name: &str) -> PathBuf {
+    std::fs::write(dir.join("openssl.cnf"), OPENSSL_CNF).expect("writing openssl.cnf");
+    openssl(
+        dir,
+        &format!(
+            "req -x509 -new -config openssl.cnf -extensions ca {NEW_KEY} -keyout {name}.key \
+             -out {name}.pem -days 2 -subj /CN=stratus-test-CA-{name}"
+        ),
+    );
+    dir.join(format!("{name}.pem"))
+}
+
+/// A CA (`ca.pem`) and a certificate it signed for `localhost` and
+/// `127.0.0.1` (`server.pem`, key `server.key`, mode 0600 as PostgreSQL
+/// wants it) in `dir`.
+fn make_server_certificate(dir: &Path) {
+    make_test_ca(dir, "ca");
+    openssl(
+        dir,
+        &format!(
+            "req -new -config openssl.cnf {NEW_KEY} -keyout server.key -out server.csr \
+             -subj /CN=localhost"
+        ),
+    );
+    openssl(
+        dir,
+        "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -set_serial 2 -days 2 \
+         -extfile openssl.cnf -extensions server -out server.pem",
+    );
+    std::fs::set_permissions(
+        dir.join("server.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .expect("chmod server.key");
 }
 
 fn bin_dir() -> PathBuf {
@@ -49,12 +141,23 @@ fn free_port() -> u16 {
 }
 
 impl TempPostgres {
-    /// Creates and starts a fresh server. Panics (it is for tests) when it cannot.
+    /// Creates and starts a fresh server without TLS. Panics (it is for
+    /// tests) when it cannot.
     pub fn start() -> TempPostgres {
+        TempPostgres::start_with(ServerTls::Off)
+    }
+
+    /// Creates and starts a fresh server, with TLS as asked.
+    pub fn start_with(tls: ServerTls) -> TempPostgres {
         let dir = tempfile::Builder::new()
             .prefix("stratus-pg-")
             .tempdir()
             .expect("creating a temporary directory");
+        if tls != ServerTls::Off {
+            let certs = dir.path().join("tls");
+            std::fs::create_dir(&certs).expect("creating the tls directory");
+            make_server_certificate(&certs);
+        }
         if is_root() {
             let ok = Command::new("chown")
                 .args(["-R", "postgres:postgres"])
@@ -68,6 +171,7 @@ impl TempPostgres {
             dir,
             bin: bin_dir(),
             port: 0,
+            tls,
         };
         pg.run(
             "initdb",
@@ -81,6 +185,15 @@ impl TempPostgres {
                 "--no-sync".as_ref(),
             ],
         );
+        if tls == ServerTls::Required {
+            std::fs::write(
+                pg.data().join("pg_hba.conf"),
+                "local all all trust\n\
+                 hostssl all all 127.0.0.1/32 trust\n\
+                 hostssl all all ::1/128 trust\n",
+            )
+            .expect("writing pg_hba.conf");
+        }
         // A port taken between probing and binding fails the start: try another.
         for attempt in 0..5 {
             pg.port = free_port();
@@ -90,9 +203,11 @@ impl TempPostgres {
             assert!(attempt < 4, "PostgreSQL did not start: {}", pg.log());
         }
         // On a thread of its own: the blocking client cannot run on a
-        // thread that drives a tokio runtime (an async test).
+        // thread that drives a tokio runtime (an async test). Over the Unix
+        // socket, which every `ServerTls` leaves open without TLS.
         let params = format!(
-            "host=127.0.0.1 port={} user=stratus dbname=postgres",
+            "host={} port={} user=stratus dbname=postgres",
+            pg.dir.path().display(),
             pg.port
         );
         std::thread::spawn(move || {
@@ -113,6 +228,11 @@ impl TempPostgres {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The CA that signed the server's certificate (PEM), when TLS is on.
+    pub fn ca_pem(&self) -> Option<PathBuf> {
+        (self.tls != ServerTls::Off).then(|| self.dir.path().join("tls").join("ca.pem"))
     }
 
     /// Kills the server without a clean shutdown and starts it again on
@@ -150,12 +270,20 @@ impl TempPostgres {
     }
 
     fn pg_ctl_start(&self) -> bool {
-        let opts = format!(
+        let mut opts = format!(
             "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=on -c max_connections=60 \
              -c shared_buffers=16MB",
             self.port,
             self.dir.path().display()
         );
+        if self.tls != ServerTls::Off {
+            let certs = self.dir.path().join("tls");
+            opts.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                certs.join("server.pem").display(),
+                certs.join("server.key").display()
+            ));
+        }
         let data = self.data();
         let log = self.dir.path().join("log");
         self.command(

@@ -97,7 +97,9 @@ impl From<PgError> for MetaError {
         match e {
             PgError::Unavailable(why) => MetaError::Unavailable(why),
             e @ PgError::Fenced { .. } => MetaError::Fenced(e.to_string()),
-            e @ (PgError::Stale(_) | PgError::Db(_)) => MetaError::Db(e.to_string()),
+            e @ (PgError::Stale(_) | PgError::Db(_) | PgError::BadUrl(_) | PgError::Tls(_)) => {
+                MetaError::Db(e.to_string())
+            }
         }
     }
 }
