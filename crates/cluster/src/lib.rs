@@ -145,7 +145,10 @@ impl Shared {
         for (id, url) in self.membership.ready_elsewhere(p, rotate) {
             match self.rt.block_on(peer_call(self, &url, body.clone())) {
                 Ok(answer) => return Some(answer),
-                Err(e) => tracing::warn!(partition = p, node = %id, "peer read: {e}"),
+                Err(e) => {
+                    tracing::warn!(partition = p, node = %id, "peer read: {e}");
+                    self.membership.suspect(&id);
+                }
             }
         }
         None
@@ -209,7 +212,9 @@ const CONNECT_WAIT: Duration = Duration::from_secs(60);
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
 const PEER_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-const PEER_TIMEOUT: Duration = Duration::from_secs(15);
+/// A peer read is one series or one listing from a local tsdb: seconds mean
+/// the peer is paused or cut off, and another copy should be asked.
+const PEER_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl ClusterMetrics {
     /// Connects to the services (blocking; call from a blocking thread),
@@ -377,7 +382,7 @@ impl ClusterMetrics {
         let shared = &self.shared;
         let mut all = Vec::new();
         // Partitions to ask for, grouped by the node first in line for each.
-        let mut remote: std::collections::BTreeMap<String, Vec<u32>> = Default::default();
+        let mut remote: std::collections::BTreeMap<(String, String), Vec<u32>> = Default::default();
         let mut unplaced = Vec::new();
         for p in 0..shared.config.partitions {
             if let Some(db) = shared.ready_replica(p) {
@@ -391,7 +396,7 @@ impl ClusterMetrics {
                 .into_iter()
                 .next()
             {
-                Some((_, url)) => remote.entry(url).or_default().push(p),
+                Some((id, url)) => remote.entry((id, url)).or_default().push(p),
                 None => unplaced.push(p),
             }
         }
@@ -401,7 +406,7 @@ impl ClusterMetrics {
             after: after.cloned(),
             limit,
         };
-        for (url, partitions) in remote {
+        for ((id, url), partitions) in remote {
             let body = bytes::Bytes::from(list(partitions.clone()).encode());
             match shared.rt.block_on(peer_call(shared, &url, body)) {
                 Ok(answer) => all.extend(
@@ -409,7 +414,8 @@ impl ClusterMetrics {
                         .map_err(|e| ClusterError::Other(format!("a peer's answer: {e}")))?,
                 ),
                 Err(e) => {
-                    tracing::warn!(%url, "peer listing: {e}; asking the other copies");
+                    tracing::warn!(node = %id, "peer listing: {e}; asking the other copies");
+                    shared.membership.suspect(&id);
                     unplaced.extend(partitions);
                 }
             }

@@ -10,6 +10,10 @@
 
 use crate::partition;
 use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+/// How long a node that failed a read is passed over.
+const SUSPECT_FOR: Duration = Duration::from_secs(10);
 
 /// A live node that keeps replicas.
 #[derive(Debug, Clone)]
@@ -23,9 +27,14 @@ pub struct Member {
 
 #[derive(Debug, Default)]
 struct View {
-    /// False until the first heartbeat round read the node table.
-    known: bool,
+    /// Heartbeat rounds that read the node table. Known from the second:
+    /// nodes started together may miss each other's first heartbeat, and
+    /// would each think they keep everything.
+    rounds: u32,
     members: Vec<Member>,
+    /// Nodes that failed a peer read recently (paused, partitioned), and
+    /// until when they are asked only if no other copy is ready.
+    suspect: Vec<(String, Instant)>,
 }
 
 /// This node's view of the cluster's replica holders.
@@ -55,11 +64,19 @@ impl Membership {
         members.sort_by(|a, b| a.id.cmp(&b.id));
         let mut v = self.view.write().unwrap_or_else(|e| e.into_inner());
         v.members = members;
-        v.known = true;
+        v.rounds = v.rounds.saturating_add(1);
     }
 
     pub fn known(&self) -> bool {
-        self.view.read().unwrap_or_else(|e| e.into_inner()).known
+        self.view.read().unwrap_or_else(|e| e.into_inner()).rounds >= 2
+    }
+
+    /// A read from `node` failed: ask the other copies first for a while.
+    pub fn suspect(&self, node: &str) {
+        let mut v = self.view.write().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        v.suspect.retain(|(n, until)| n != node && *until > now);
+        v.suspect.push((node.to_string(), now + SUSPECT_FOR));
     }
 
     /// The nodes that should keep partition `p`, best (the owner) first.
@@ -97,7 +114,8 @@ impl Membership {
     }
 
     /// Other live nodes whose replica of `p` is ready, as (id, url), starting
-    /// at a rotating position so reads spread over the copies.
+    /// at a rotating position so reads spread over the copies; nodes that
+    /// failed a read recently come last.
     pub fn ready_elsewhere(&self, p: u32, rotate: usize) -> Vec<(String, String)> {
         let v = self.view.read().unwrap_or_else(|e| e.into_inner());
         let mut out: Vec<(String, String)> = v
@@ -110,6 +128,10 @@ impl Membership {
             let k = rotate % out.len();
             out.rotate_left(k);
         }
+        let now = Instant::now();
+        let suspected = |id: &str| v.suspect.iter().any(|(n, until)| n == id && *until > now);
+        // Stable: the rotation is kept among the healthy and among the suspects.
+        out.sort_by_key(|(id, _)| suspected(id));
         out
     }
 }
@@ -133,6 +155,12 @@ mod tests {
             .map(|n| Membership::new(n, true, 2))
             .collect();
         for m in &views {
+            m.update(vec![member("a", &[]), member("b", &[]), member("c", &[])]);
+            assert!(
+                !m.known(),
+                "one round may have missed nodes started at the same time"
+            );
+            assert!(!m.keeps_here(0) && !m.keeps_here(1));
             m.update(vec![member("a", &[]), member("b", &[]), member("c", &[])]);
         }
         for p in 0..16 {
@@ -162,6 +190,7 @@ mod tests {
     #[test]
     fn the_lease_goes_to_the_preferred_holder_once_it_is_ready() {
         let a = Membership::new("a", true, 2);
+        a.update(vec![member("b", &[])]);
         a.update(vec![member("b", &[])]);
         let p = (0..32).find(|&p| a.holders(p)[0] == "b").unwrap();
         assert!(

@@ -88,6 +88,44 @@ mod tests {
     }
 
     #[test]
+    fn holders_spread_and_move_little() {
+        let nodes = ["n1", "n2", "n3", "n4"];
+        let mut held = std::collections::HashMap::new();
+        for p in 0..64 {
+            let h = holders_of(&nodes, p, 2);
+            assert_eq!(h.len(), 2);
+            assert_ne!(h[0], h[1]);
+            for n in h {
+                *held.entry(n).or_insert(0) += 1;
+            }
+        }
+        // 128 copies over 4 nodes: each holds a fair part (32 on average).
+        for n in nodes {
+            assert!((20..=44).contains(&held[n]), "{n} holds {}", held[n]);
+        }
+        // And each is the preferred owner of some: two names never rank alike everywhere.
+        for pair in [["a", "b"], ["n1", "n2"], ["az1-a", "az2-a"]] {
+            let firsts = (0..32)
+                .filter(|&p| holders_of(&pair, p, 1) == [pair[0]])
+                .count();
+            assert!((8..=24).contains(&firsts), "{pair:?}: {firsts} of 32");
+        }
+        // n4 leaves: only partitions it held change keepers, and those keep the survivor.
+        let three = ["n1", "n2", "n3"];
+        for p in 0..64 {
+            let before = holders_of(&nodes, p, 2);
+            let after = holders_of(&three, p, 2);
+            if !before.contains(&"n4") {
+                assert_eq!(before, after, "partition {p}");
+            } else {
+                let survivor = before.iter().find(|n| **n != "n4").unwrap();
+                assert!(after.contains(survivor), "partition {p}");
+            }
+        }
+        assert_eq!(holders_of(&["a"], 3, 2), vec!["a"]);
+    }
+
+    #[test]
     fn spreads_series_over_partitions() {
         let mut counts = [0usize; 8];
         for i in 0..8000 {
