@@ -237,12 +237,15 @@ pub fn metric_change(
 /// Evaluates a composite alarm's rule over its children's current states.
 /// `trigger` is the child whose change caused this evaluation, if any.
 /// `lookup` finds an alarm by name (the caller's current view of the table).
+/// In cluster mode the commit is fenced by `fence`, a lease this node must
+/// still hold: a paused node that lost it cannot commit a stale verdict.
 pub fn evaluate_composite<'a>(
     state: &AppState,
     alarm: &AlarmRecord,
     lookup: &dyn Fn(&str) -> Option<&'a AlarmRecord>,
     trigger: Option<&'a AlarmRecord>,
     now: Timestamp,
+    fence: Option<&store::Fence>,
 ) -> ApiResult<Option<Committed>> {
     let AlarmKind::Composite(c) = &alarm.kind else {
         return Ok(None);
@@ -298,24 +301,28 @@ pub fn evaluate_composite<'a>(
         reason_data: Some(reason_data),
         triggering_children: triggering,
     };
-    store::commit_change(state, &alarm.name, change, now).map_err(store::meta_error)
+    store::commit_change_fenced(state, &alarm.name, change, now, fence).map_err(store::meta_error)
 }
 
 /// After `changed` transitioned: re-evaluates every composite alarm that
 /// references it, and their parents in turn. `has_parent` (from the caller's
 /// view: does any composite reference `changed`?) answers the common case
-/// without reading the table.
+/// without reading the table. `fence` (cluster mode) is the lease under which
+/// `changed` was committed: each parent's commit is fenced by the parent's
+/// own shard when this node holds it, else by the lease that let the child
+/// change — either way by a lease this node must still hold.
 pub fn cascade(
     state: &AppState,
     changed: AlarmRecord,
     now: Timestamp,
     has_parent: bool,
+    fence: Option<store::Fence>,
 ) -> ApiResult<()> {
     if !has_parent {
         return Ok(());
     }
-    let mut queue = vec![(changed, 0usize)];
-    while let Some((child, depth)) = queue.pop() {
+    let mut queue = vec![(changed, 0usize, fence)];
+    while let Some((child, depth, fence)) = queue.pop() {
         if depth >= MAX_COMPOSITE_DEPTH {
             continue;
         }
@@ -330,8 +337,16 @@ pub fn cascade(
             |a| matches!(&a.kind, AlarmKind::Composite(c) if c.children.contains(&child.name)),
         ) {
             let lookup = |n: &str| alarms.iter().find(|a| a.name == n);
-            if let Some(done) = evaluate_composite(state, parent, &lookup, Some(&child), now)? {
-                queue.push((done.alarm, depth + 1));
+            let parent_fence = store::Fence::for_alarm(state, &parent.name).or(fence.clone());
+            if let Some(done) = evaluate_composite(
+                state,
+                parent,
+                &lookup,
+                Some(&child),
+                now,
+                parent_fence.as_ref(),
+            )? {
+                queue.push((done.alarm, depth + 1, parent_fence));
             }
         }
     }

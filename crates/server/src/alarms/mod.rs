@@ -333,7 +333,8 @@ pub fn set_alarm_state(state: &AppState, input: SetAlarmStateInput) -> ApiResult
         let has_parent = alarms.iter().any(
             |a| matches!(&a.kind, AlarmKind::Composite(c) if c.children.contains(&done.alarm.name)),
         );
-        engine::cascade(state, done.alarm, now, has_parent)?;
+        // A user's SetAlarmState is not a lease holder's verdict: unfenced.
+        engine::cascade(state, done.alarm, now, has_parent, None)?;
     }
     Ok(empty())
 }

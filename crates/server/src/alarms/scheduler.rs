@@ -292,7 +292,8 @@ pub fn tick(state: &AppState, sched: &mut Schedule, now: Timestamp) -> usize {
             continue;
         };
         let lookup = |n: &str| view.alarms.get(n);
-        match engine::evaluate_composite(state, alarm, &lookup, None, now) {
+        let fence = store::Fence::for_alarm(state, &name);
+        match engine::evaluate_composite(state, alarm, &lookup, None, now, fence.as_ref()) {
             Ok(Some(done)) => after_transition(state, view, done, now),
             Ok(None) => {}
             Err(e) => {
@@ -362,7 +363,8 @@ fn after_transition(state: &AppState, view: &mut View, done: store::Committed, n
     tracing::info!(alarm = %name, from = done.old.as_str(), to = done.alarm.state.value.as_str(), "alarm state changed");
     let has_parent = view.children.contains(&name);
     view.alarms.insert(name.clone(), done.alarm.clone());
-    if let Err(e) = engine::cascade(state, done.alarm, now, has_parent) {
+    let fence = store::Fence::for_alarm(state, &name);
+    if let Err(e) = engine::cascade(state, done.alarm, now, has_parent, fence) {
         tracing::error!(alarm = %name, error = %e.message, "composite re-evaluation failed");
     }
 }

@@ -114,9 +114,24 @@ pub fn commit_change(
     change: Change,
     now: Timestamp,
 ) -> meta::Result<Option<Committed>> {
-    let done = state
-        .meta
-        .transact(|tx| apply_change(state, tx, name, change, now))?;
+    commit_change_fenced(state, name, change, now, None)
+}
+
+/// [`commit_change`], first checking `fence` (refused with
+/// `MetaError::Fenced`, committing nothing, once the lease moved on).
+pub fn commit_change_fenced(
+    state: &AppState,
+    name: &str,
+    change: Change,
+    now: Timestamp,
+    fence: Option<&Fence>,
+) -> meta::Result<Option<Committed>> {
+    let done = state.meta.transact(|tx| {
+        if let Some(f) = fence {
+            tx.fence(f.kind, f.id, &f.owner, f.epoch)?;
+        }
+        apply_change(state, tx, name, change, now)
+    })?;
     if done.is_some() {
         state.alarm_changes.touch(name);
     }
@@ -142,6 +157,22 @@ pub struct Fence {
     pub id: i32,
     pub owner: String,
     pub epoch: i64,
+}
+
+impl Fence {
+    /// The lease of `alarm`'s shard as this node holds it (cluster mode);
+    /// `None` in single-node mode or when another node holds it.
+    pub fn for_alarm(state: &AppState, alarm: &str) -> Option<Fence> {
+        match state.alarm_ownership(alarm) {
+            crate::state::AlarmOwnership::Shard { shard, epoch } => Some(Fence {
+                kind: stratus_cluster::shards::LEASE_KIND,
+                id: shard as i32,
+                owner: state.node_id().unwrap_or_default().to_string(),
+                epoch,
+            }),
+            _ => None,
+        }
+    }
 }
 
 pub fn commit_changes(
