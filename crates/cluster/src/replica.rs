@@ -373,11 +373,22 @@ impl Worker {
                     // Commit soon: the previous owner may have died long after its last commit.
                     self.last_commit = Instant::now() - self.shared.config.commit_interval;
                     // What was committed meanwhile by others.
-                    if let Ok(Some(c)) = self.shared.pg.partition_checkpoint(p as i32) {
-                        self.replica.committed.store(c.seq, Ordering::SeqCst);
-                        if let Ok(m) = Manifest::from_json(&c.manifest) {
+                    let newest = match self.shared.pg.partition_checkpoint(p as i32) {
+                        Ok(Some(c)) => {
+                            self.replica.committed.store(c.seq, Ordering::SeqCst);
+                            Manifest::from_json(&c.manifest).ok()
+                        }
+                        _ => None,
+                    };
+                    // Blocks uploaded before (as an earlier owner, or loaded) are
+                    // reused only while the newest commit names them: another
+                    // owner may have collected the rest since. Unknown: none.
+                    match newest {
+                        Some(m) => {
+                            self.uploaded.retain_named(&m);
                             self.manifest = m;
                         }
+                        None => self.uploaded = Uploaded::default(),
                     }
                 }
             }
