@@ -6,6 +6,7 @@ SIGKILL, SIGSTOP, restarts."""
 from __future__ import annotations
 
 import configparser
+import contextlib
 import json
 import os
 import signal
@@ -136,9 +137,10 @@ def relay():
     r.stop()
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory, relay):
-    c = Cluster(tmp_path_factory.mktemp("cluster"), cluster_env(STRATUS_SMTP_URL=relay.url))
+@contextlib.contextmanager
+def running_cluster(root: Path, env: dict[str, str]):
+    """A cluster up under `root` for the `with` block; then down, node logs kept as artifacts."""
+    c = Cluster(root, env)
     try:
         c.up()
     except BaseException:
@@ -156,7 +158,13 @@ def cluster(tmp_path_factory, relay):
             (art / f"{c.root.name}-{name}.log").write_bytes(log.read_bytes())
 
 
-__all__ = ["Cluster", "cluster_env", "wait_for", "free_port", "clean_env"]
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, relay):
+    with running_cluster(tmp_path_factory.mktemp("cluster"), cluster_env(STRATUS_SMTP_URL=relay.url)) as c:
+        yield c
+
+
+__all__ = ["Cluster", "cluster_env", "running_cluster", "wait_for", "free_port", "clean_env"]
 
 
 @pytest.fixture

@@ -398,7 +398,7 @@ impl Worker {
                     self.replica.set_error(Some(e.to_string()));
                 }
             }
-            if self.last_gc.elapsed() >= GC_EVERY {
+            if self.last_gc.elapsed() >= gc_every() {
                 self.last_gc = Instant::now();
                 self.collect_garbage();
             }
@@ -441,11 +441,22 @@ impl Worker {
                     // Commit soon: the previous owner may have died long after its last commit.
                     self.last_commit = Instant::now() - self.shared.config.commit_interval;
                     // What was committed meanwhile by others.
-                    if let Ok(Some(c)) = self.shared.pg.partition_checkpoint(p as i32) {
-                        self.replica.committed.store(c.seq, Ordering::SeqCst);
-                        if let Ok(m) = Manifest::from_json(&c.manifest) {
+                    let newest = match self.shared.pg.partition_checkpoint(p as i32) {
+                        Ok(Some(c)) => {
+                            self.replica.committed.store(c.seq, Ordering::SeqCst);
+                            Manifest::from_json(&c.manifest).ok()
+                        }
+                        _ => None,
+                    };
+                    // Blocks uploaded before (as an earlier owner, or loaded) are
+                    // reused only while the newest commit names them: another
+                    // owner may have collected the rest since. Unknown: none.
+                    match newest {
+                        Some(m) => {
+                            self.uploaded.retain_named(&m);
                             self.manifest = m;
                         }
+                        None => self.uploaded = Uploaded::default(),
                     }
                 }
             }
@@ -546,6 +557,7 @@ impl Worker {
             Ok(o) => o,
             Err(std::sync::mpsc::TryRecvError::Empty) => return,
             Err(std::sync::mpsc::TryRecvError::Disconnected) => CommitOutcome {
+                epoch: 0,
                 seq: 0,
                 result: Err(ClusterError::Other(
                     "the commit task ended without a word".into(),
@@ -568,6 +580,7 @@ impl Worker {
             Err(ClusterError::Fenced(_)) => {
                 tracing::warn!(
                     partition = p,
+                    epoch = outcome.epoch,
                     seq = outcome.seq,
                     "commit fenced: a newer owner took the partition; its objects will be collected"
                 );
@@ -603,6 +616,9 @@ type UploadedBlock = (u64, String, u64);
 
 /// What a commit task reports back to its partition thread.
 struct CommitOutcome {
+    /// The epoch and sequence number the commit was made under (they name
+    /// its uploads, `snapshot::object_key`).
+    epoch: i64,
     seq: u64,
     /// The committed manifest and the blocks uploaded.
     result: Result<(Manifest, Vec<UploadedBlock>), ClusterError>,
@@ -676,7 +692,7 @@ async fn upload_and_commit(
         Ok((manifest, uploaded))
     }
     .await;
-    CommitOutcome { seq, result }
+    CommitOutcome { epoch, seq, result }
 }
 
 /// Deletes a partition's objects that the committed manifest does not name
@@ -714,6 +730,15 @@ fn gc_grace() -> Duration {
         .ok()
         .and_then(|s| s.parse().ok())
         .map_or(GC_GRACE, Duration::from_secs)
+}
+
+/// How often an owner collects its partition's unreferenced objects.
+/// `STRATUS_CLUSTER_GC_EVERY_SECS` shortens it for tests.
+fn gc_every() -> Duration {
+    std::env::var("STRATUS_CLUSTER_GC_EVERY_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(GC_EVERY, Duration::from_secs)
 }
 
 /// `STRATUS_CLUSTER_FAULT_PAUSE_BEFORE_COMMIT_MS`: fault injection for the

@@ -129,6 +129,14 @@ impl Uploaded {
     pub fn retain(&mut self, live: &[u64]) {
         self.by_inode.retain(|ino, _| live.contains(ino));
     }
+
+    /// Keeps only the objects `manifest` names: the others may have been
+    /// collected while another node owned the partition.
+    pub fn retain_named(&mut self, manifest: &Manifest) {
+        let named: std::collections::HashSet<&str> = manifest.keys().collect();
+        self.by_inode
+            .retain(|_, (key, _)| named.contains(key.as_str()));
+    }
 }
 
 #[cfg(test)]
@@ -170,5 +178,33 @@ mod tests {
             }],
         };
         assert_eq!(Manifest::from_json(&m.to_json()).unwrap(), m);
+    }
+
+    #[test]
+    fn uploaded_blocks_are_reused_only_while_the_newest_manifest_names_them() {
+        let mut up = Uploaded::default();
+        up.insert(
+            1,
+            "p0/0000000001-00000000000000000010/blocks/1.blk".into(),
+            5,
+        );
+        up.insert(
+            2,
+            "p0/0000000001-00000000000000000010/blocks/2.blk".into(),
+            7,
+        );
+        let m = Manifest {
+            files: vec![ManifestFile {
+                path: "blocks/2.blk".into(),
+                key: "p0/0000000001-00000000000000000010/blocks/2.blk".into(),
+                size: 7,
+            }],
+        };
+        up.retain_named(&m);
+        assert_eq!(up.get(1, 5), None);
+        assert_eq!(
+            up.get(2, 7),
+            Some("p0/0000000001-00000000000000000010/blocks/2.blk")
+        );
     }
 }

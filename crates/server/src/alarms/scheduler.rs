@@ -350,12 +350,35 @@ fn commit_by_shard(
             owner: state.node_id().unwrap_or_default().to_string(),
             epoch,
         });
+        if let (Some(pause), Some(f)) = (fault_pause_before_alarm_commit(), &fence) {
+            // A stand-in for a GC pause or a frozen VM at the worst moment:
+            // evaluated, not yet committed, shard lease possibly expired meanwhile.
+            let alarms: Vec<&str> = changes.iter().map(|(n, _)| n.as_str()).collect();
+            tracing::warn!(
+                shard = f.id,
+                epoch = f.epoch,
+                ?alarms,
+                ?pause,
+                "fault injection: pausing before the alarm commit"
+            );
+            std::thread::sleep(pause);
+        }
         match store::commit_changes_fenced(state, changes, now, fence.as_ref()) {
             Ok(c) => out.extend(c),
             Err(e) => tracing::error!(error = %e, "cannot commit alarm state changes"),
         }
     }
     out
+}
+
+/// `STRATUS_CLUSTER_FAULT_PAUSE_BEFORE_ALARM_COMMIT_MS`: fault injection for
+/// the paused-evaluator test (tests/cluster), never set in production.
+fn fault_pause_before_alarm_commit() -> Option<Duration> {
+    std::env::var("STRATUS_CLUSTER_FAULT_PAUSE_BEFORE_ALARM_COMMIT_MS")
+        .ok()?
+        .parse()
+        .ok()
+        .map(Duration::from_millis)
 }
 
 fn after_transition(state: &AppState, view: &mut View, done: store::Committed, now: Timestamp) {

@@ -272,6 +272,15 @@ async fn attempt_claimed(
         }
     }
     let result = transports.attempt(&rec).await;
+    if result.is_ok() && fault_exit_after_send() {
+        // A stand-in for a crash at the worst moment: the transport accepted
+        // the message, the record is not marked, the claim is left to expire.
+        tracing::warn!(
+            message_id = %rec.delivery.message_id,
+            "fault injection: exiting after a send, before marking it"
+        );
+        std::process::abort();
+    }
     let key = key.to_string();
     let meta = shared.meta.clone();
     let recorded = blocking(move || {
@@ -304,6 +313,14 @@ async fn attempt_claimed(
         },
     }
     Attempted::Done
+}
+
+/// `STRATUS_FAULT_EXIT_AFTER_SEND=1`: fault injection for the notifier-crash
+/// test (tests/cluster), never set in production. The process exits
+/// abruptly (no cleanup, no claim released) right after a transport
+/// accepted a delivery and before its outbox record is marked delivered.
+fn fault_exit_after_send() -> bool {
+    std::env::var("STRATUS_FAULT_EXIT_AFTER_SEND").is_ok_and(|v| v == "1")
 }
 
 #[cfg(test)]
