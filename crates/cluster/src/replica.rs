@@ -398,7 +398,9 @@ impl Worker {
                     self.replica.set_error(Some(e.to_string()));
                 }
             }
-            if self.last_gc.elapsed() >= gc_every() {
+            // Not while our own commit is in flight: its uploads are named by
+            // no manifest yet, and may be older than the grace (PostgreSQL away).
+            if self.last_gc.elapsed() >= gc_every() && self.inflight.is_none() {
                 self.last_gc = Instant::now();
                 self.collect_garbage();
             }
