@@ -4,8 +4,8 @@
 //!
 //! A gateway splits a write by series partition and acknowledges it once the
 //! replicated log has confirmed every part. Each partition is kept by
-//! `partition_replicas` ingesters, picked by rendezvous hashing over the live
-//! ones (module `membership`): each follows the partition's log into a local
+//! `partition_replicas` ingesters, picked by rendezvous hashing with bounded
+//! loads over the live ones (modules `partition`, `membership`): each follows the partition's log into a local
 //! tsdb, starting from the partition's newest commit. The first of them holds
 //! the partition's lease: it seals its replica, uploads the files and commits
 //! the manifest in a transaction fenced by its lease epoch, then trims the
@@ -115,17 +115,24 @@ impl Shared {
         }
     }
 
-    /// Whether this node may take `p`'s lease: it keeps the partition, and
-    /// the preferred owner (the first holder) is not another node whose
-    /// replica is ready.
+    /// Whether this node, whose replica of `p` is ready, may take `p`'s
+    /// lease: it keeps the partition and the preferred owner is not another
+    /// ready node; or it no longer keeps it (the keepers changed) but no
+    /// keeper is ready yet — a warm replica owns until one is.
     pub fn may_take_partition(&self, p: u32) -> bool {
-        self.membership.keeps_here(p) && !self.membership.owner_elsewhere_ready(p)
+        if self.membership.keeps_here(p) {
+            !self.membership.owner_elsewhere_ready(p)
+        } else {
+            self.membership.known() && !self.membership.keeper_elsewhere_ready(p)
+        }
     }
 
-    /// Whether this node should hand `p`'s lease to its preferred owner,
-    /// which is another node and ready (it joined or came back).
+    /// Whether this node should hand `p`'s lease over: to its preferred
+    /// owner, another node that is ready (it joined or came back); or, when
+    /// this node no longer keeps `p`, to any keeper that is ready.
     pub fn should_give_back(&self, p: u32) -> bool {
         self.membership.owner_elsewhere_ready(p)
+            || (!self.membership.keeps_here(p) && self.membership.keeper_elsewhere_ready(p))
     }
 
     /// The local replica of `p`, when this node keeps one that is caught up.
@@ -264,6 +271,7 @@ impl ClusterMetrics {
             &config.node_id,
             config.roles.keeps_replicas(),
             config.partition_replicas,
+            config.partitions,
         );
         let shared = Arc::new(Shared {
             config,

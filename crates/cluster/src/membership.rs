@@ -1,6 +1,7 @@
 //! Who keeps which partition: the live ingesters (from the heartbeat table),
-//! the `partition_replicas` of them that rendezvous hashing picks for each
-//! partition, and which of their replicas are ready to answer reads.
+//! the `partition_replicas` of them that `partition::assign` (rendezvous
+//! hashing with bounded loads) picks for each partition, and which of their
+//! replicas are ready to answer reads.
 //!
 //! Every node computes the same answer from the same heartbeat rows, without
 //! talking to the others; views that differ for a heartbeat or two cost a
@@ -32,6 +33,9 @@ struct View {
     /// would each think they keep everything.
     rounds: u32,
     members: Vec<Member>,
+    /// Each partition's keepers, the preferred owner first (`partition::assign`
+    /// over the members and this node).
+    holders: Vec<Vec<String>>,
     /// Nodes that failed a peer read recently (paused, partitioned), and
     /// until when they are asked only if no other copy is ready.
     suspect: Vec<(String, Instant)>,
@@ -44,15 +48,17 @@ pub struct Membership {
     /// Whether this node keeps replicas (plays `ingester`).
     keeps: bool,
     copies: usize,
+    partitions: u32,
     view: RwLock<View>,
 }
 
 impl Membership {
-    pub fn new(node_id: &str, keeps: bool, copies: usize) -> Membership {
+    pub fn new(node_id: &str, keeps: bool, copies: usize, partitions: u32) -> Membership {
         Membership {
             node_id: node_id.to_string(),
             keeps,
             copies: copies.max(1),
+            partitions,
             view: RwLock::new(View::default()),
         }
     }
@@ -62,8 +68,14 @@ impl Membership {
     pub fn update(&self, mut members: Vec<Member>) {
         members.retain(|m| m.id != self.node_id);
         members.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
+        if self.keeps {
+            ids.push(&self.node_id);
+        }
+        let holders = partition::assign(&ids, self.partitions, self.copies);
         let mut v = self.view.write().unwrap_or_else(|e| e.into_inner());
         v.members = members;
+        v.holders = holders;
         v.rounds = v.rounds.saturating_add(1);
     }
 
@@ -82,14 +94,7 @@ impl Membership {
     /// The nodes that should keep partition `p`, best (the owner) first.
     pub fn holders(&self, p: u32) -> Vec<String> {
         let v = self.view.read().unwrap_or_else(|e| e.into_inner());
-        let mut ids: Vec<&str> = v.members.iter().map(|m| m.id.as_str()).collect();
-        if self.keeps {
-            ids.push(&self.node_id);
-        }
-        partition::holders_of(&ids, p, self.copies)
-            .into_iter()
-            .map(str::to_string)
-            .collect()
+        v.holders.get(p as usize).cloned().unwrap_or_default()
     }
 
     /// Whether this node should keep a replica of `p`.
@@ -104,6 +109,13 @@ impl Membership {
             return false;
         };
         first != self.node_id && self.is_ready_on(&first, p)
+    }
+
+    /// Whether another node meant to keep `p` has its replica ready.
+    pub fn keeper_elsewhere_ready(&self, p: u32) -> bool {
+        self.holders(p)
+            .iter()
+            .any(|h| *h != self.node_id && self.is_ready_on(h, p))
     }
 
     fn is_ready_on(&self, node: &str, p: u32) -> bool {
@@ -152,7 +164,7 @@ mod tests {
     fn every_partition_is_kept_by_the_configured_number_of_nodes() {
         let views: Vec<Membership> = ["a", "b", "c"]
             .iter()
-            .map(|n| Membership::new(n, true, 2))
+            .map(|n| Membership::new(n, true, 2, 16))
             .collect();
         for m in &views {
             m.update(vec![member("a", &[]), member("b", &[]), member("c", &[])]);
@@ -174,7 +186,7 @@ mod tests {
 
     #[test]
     fn a_node_that_keeps_nothing_reads_from_ready_holders() {
-        let q = Membership::new("q", false, 2);
+        let q = Membership::new("q", false, 2, 4);
         assert!(!q.keeps_here(0));
         q.update(vec![member("a", &[0, 1]), member("b", &[1])]);
         assert!(!q.keeps_here(0) && !q.keeps_here(1));
@@ -189,7 +201,7 @@ mod tests {
 
     #[test]
     fn the_lease_goes_to_the_preferred_holder_once_it_is_ready() {
-        let a = Membership::new("a", true, 2);
+        let a = Membership::new("a", true, 2, 32);
         a.update(vec![member("b", &[])]);
         a.update(vec![member("b", &[])]);
         let p = (0..32).find(|&p| a.holders(p)[0] == "b").unwrap();
