@@ -482,9 +482,7 @@ impl Sessions {
                         return None;
                     }
                     Ok(Some(stored)) => {
-                        let Some(synced) = cached.synced.as_mut() else {
-                            return None;
-                        };
+                        let synced = cached.synced.as_mut()?;
                         let mut record = stored.clone();
                         record.last_seen_ms = record.last_seen_ms.max(synced.record.last_seen_ms);
                         if !record.alive(now_ms) {
