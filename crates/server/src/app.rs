@@ -168,7 +168,7 @@ async fn api(
         && uri.query().is_none_or(str::is_empty)
         && !headers.contains_key(axum::http::header::AUTHORIZATION)
     {
-        return crate::console::index(&state, &headers);
+        return crate::console::index(&state, &headers).await;
     }
     let request_id = uuid::Uuid::new_v4().to_string();
     let header_pairs: Vec<(String, String)> = headers

@@ -321,6 +321,13 @@ pub async fn run(
         config.egress.clone(),
         vec![addr],
     ));
+    // Cluster mode: console sessions are shared through the metadata store,
+    // so any node serves any logged-in browser.
+    let console = if config.cluster.is_some() {
+        console::Sessions::shared(meta.clone())
+    } else {
+        console::Sessions::default()
+    };
     let state = Arc::new(state::AppState {
         keys: key_store,
         meta,
@@ -329,7 +336,7 @@ pub async fn run(
         data_dir: data_dir.clone(),
         public_url,
         sns: sns::SnsRuntime::default(),
-        console: console::Sessions::default(),
+        console,
         alarm_changes: Default::default(),
         egress: egress.clone(),
     });

@@ -20,7 +20,8 @@ pub struct AppState {
     pub public_url: String,
     /// SNS's signing key (loaded once).
     pub sns: crate::sns::SnsRuntime,
-    /// Web console sessions (in memory).
+    /// Web console sessions (in memory; in cluster mode also in the metadata
+    /// store, shared by every node).
     pub console: crate::console::Sessions,
     /// Alarms written since the scheduler last refreshed its view.
     pub alarm_changes: crate::alarms::changes::AlarmChanges,

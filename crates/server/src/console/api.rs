@@ -11,7 +11,7 @@
 //! and `{"__type": code, "message": ...}`; 401 without a session; 403 when
 //! the CSRF header is missing or wrong.
 
-use super::{CSRF_HEADER, MAX_BODY, SESSION_COOKIE, accepts_gzip, cookie, harden, session};
+use super::{CSRF_HEADER, MAX_BODY, accepts_gzip, harden, session};
 use crate::auth::{self, Caller};
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -77,9 +77,7 @@ fn not_logged_in() -> Response {
 /// `GET /console/api/session`: who is logged in, and the CSRF token the page
 /// sends back on every POST.
 pub async fn session_info(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let Some((s, key)) =
-        cookie(&headers, SESSION_COOKIE).and_then(|t| state.console.get(&state.keys, t))
-    else {
+    let Some((s, key)) = super::session_of(&state, &headers).await else {
         return not_logged_in();
     };
     let body = json!({
@@ -103,9 +101,7 @@ pub async fn call(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some((s, key)) =
-        cookie(&headers, SESSION_COOKIE).and_then(|t| state.console.get(&state.keys, t))
-    else {
+    let Some((s, key)) = super::session_of(&state, &headers).await else {
         return not_logged_in();
     };
     let sent = headers

@@ -180,12 +180,28 @@ async fn asset(headers: HeaderMap, Path(file): Path<String>) -> Response {
     }
 }
 
+/// The live session named by the request's session cookie, and its key. In
+/// cluster mode this may read the metadata store, so it runs on a blocking
+/// thread there.
+pub(crate) async fn session_of(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+) -> Option<(session::Session, Arc<crate::keys::ActiveKey>)> {
+    let token = cookie(headers, SESSION_COOKIE)?;
+    if !state.console.is_shared() {
+        return state.console.get(&state.keys, token);
+    }
+    let (st, token) = (state.clone(), token.to_owned());
+    tokio::task::spawn_blocking(move || st.console.get(&st.keys, &token))
+        .await
+        .ok()
+        .flatten()
+}
+
 /// `GET /` without API parameters: the app shell for a logged-in browser,
 /// else a redirect to the login page.
-pub fn index(state: &AppState, headers: &HeaderMap) -> Response {
-    let logged_in = cookie(headers, SESSION_COOKIE)
-        .and_then(|t| state.console.get(&state.keys, t))
-        .is_some();
+pub async fn index(state: &Arc<AppState>, headers: &HeaderMap) -> Response {
+    let logged_in = session_of(state, headers).await.is_some();
     if !logged_in {
         return redirect("/console/login");
     }
@@ -226,10 +242,7 @@ fn login_form(state: &AppState, status: StatusCode, error: Option<&str>) -> Resp
 }
 
 async fn login_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if cookie(&headers, SESSION_COOKIE)
-        .and_then(|t| state.console.get(&state.keys, t))
-        .is_some()
-    {
+    if session_of(&state, &headers).await.is_some() {
         return redirect("/");
     }
     login_form(&state, StatusCode::OK, None)
@@ -277,7 +290,15 @@ async fn login_submit(
     }
     let id = f.get("access_key_id").map(String::as_str).unwrap_or("");
     let secret = f.get("secret_access_key").map(String::as_str).unwrap_or("");
-    match state.console.login(&state.keys, peer, id, secret) {
+    let result = if state.console.is_shared() {
+        let (st, id, secret) = (state.clone(), id.to_owned(), secret.to_owned());
+        tokio::task::spawn_blocking(move || st.console.login(&st.keys, peer, &id, &secret))
+            .await
+            .unwrap_or(Err(session::LoginError::Unavailable))
+    } else {
+        state.console.login(&state.keys, peer, id, secret)
+    };
+    match result {
         Ok((token, s)) => {
             tracing::info!(key = %s.access_key_id, "console login");
             let mut resp = redirect(&safe_next(f.get("next")));
@@ -319,6 +340,11 @@ async fn login_submit(
                 )),
             )
         }
+        Err(session::LoginError::Unavailable) => login_form(
+            &state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("The metadata store cannot be reached right now. Please try again shortly."),
+        ),
         Err(session::LoginError::Throttled) => {
             tracing::warn!(
                 ?peer,
@@ -340,7 +366,7 @@ async fn logout(
 ) -> Response {
     let f = form(&body);
     if let Some(token) = cookie(&headers, SESSION_COOKIE)
-        && let Some((s, _)) = state.console.get(&state.keys, token)
+        && let Some((s, _)) = session_of(&state, &headers).await
     {
         let sent = headers
             .get(CSRF_HEADER)
@@ -352,7 +378,25 @@ async fn logout(
                 (StatusCode::FORBIDDEN, "missing or wrong CSRF token\n").into_response(),
             );
         }
-        state.console.logout(token);
+        let ended = if state.console.is_shared() {
+            let (st, token) = (state.clone(), token.to_owned());
+            tokio::task::spawn_blocking(move || st.console.logout(&token))
+                .await
+                .unwrap_or(false)
+        } else {
+            state.console.logout(token)
+        };
+        if !ended {
+            // The cookie stays, so the user can try again.
+            return harden(
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The session could not be ended on every node (the metadata store \
+                     cannot be reached). Please try again shortly.\n",
+                )
+                    .into_response(),
+            );
+        }
     }
     let mut resp = redirect("/console/login");
     resp.headers_mut().append(
