@@ -164,7 +164,34 @@ def cluster(tmp_path_factory, relay):
         yield c
 
 
-__all__ = ["Cluster", "cluster_env", "running_cluster", "wait_for", "free_port", "clean_env"]
+def fnv_fields(fields: list[str]) -> int:
+    """stratus_cluster::partition's FNV-1a over length-prefixed fields, in Python (pinned:
+    the Rust side tests the same values)."""
+    h = 0xCBF29CE484222325
+    for f in fields:
+        b = f.encode()
+        for part in (len(b).to_bytes(8, "little"), b):
+            for x in part:
+                h ^= x
+                h = (h * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def fnv_shard(name: str, shards: int = 64) -> int:
+    """stratus_cluster::partition::of_alarm."""
+    return fnv_fields([name]) % shards
+
+
+def partition_of(namespace: str, name: str, dims: list[dict], partitions: int = 8) -> int:
+    """stratus_cluster::partition::of_series for a CloudWatch metric."""
+    fields = [namespace, name]
+    for d in sorted(dims, key=lambda d: (d["Name"], d["Value"])):
+        fields += [d["Name"], d["Value"]]
+    return fnv_fields(fields) % partitions
+
+
+__all__ = ["Cluster", "cluster_env", "running_cluster", "wait_for", "free_port", "clean_env", "fnv_fields",
+           "fnv_shard", "partition_of"]
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import uuid
 import botocore.exceptions
 import pytest
 
-from conftest import Cluster, wait_for
+from conftest import Cluster, fnv_shard, wait_for
 
 NS = "ClusterTest"
 
@@ -262,16 +262,6 @@ def test_cold_node_reads_sealed_data_from_object_storage(cluster: Cluster):
     assert sum(p[1] for p in got) == 20 and sum(p[2] for p in got) == sum(range(20))
     log = cluster.log("n3")
     assert "partition replica loaded" in log
-
-
-def fnv_shard(name: str, shards: int = 64) -> int:
-    """stratus_cluster::partition::of_alarm, in Python."""
-    h = 0xCBF29CE484222325
-    for part in (len(name.encode()).to_bytes(8, "little"), name.encode()):
-        for b in part:
-            h ^= b
-            h = (h * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    return h % shards
 
 
 def run_story_agent(cluster: Cluster, tag: str) -> list[dict]:

@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 import uuid
 
-from conftest import Cluster, wait_for
+from conftest import Cluster, partition_of, wait_for
 
 NS = "ClusterCapacity"
 NODES = ("n1", "n2", "n3")
@@ -22,25 +22,6 @@ NODES = ("n1", "n2", "n3")
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-
-
-def fnv_fields(fields: list[str]) -> int:
-    """stratus_cluster::partition's FNV-1a over length-prefixed fields, in Python."""
-    h = 0xCBF29CE484222325
-    for f in fields:
-        b = f.encode()
-        for part in (len(b).to_bytes(8, "little"), b):
-            for x in part:
-                h ^= x
-                h = (h * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    return h
-
-
-def partition_of(name: str, dims: list[dict], partitions: int = 8) -> int:
-    fields = [NS, name]
-    for d in sorted(dims, key=lambda d: (d["Name"], d["Value"])):
-        fields += [d["Name"], d["Value"]]
-    return fnv_fields(fields) % partitions
 
 
 def kept(cluster: Cluster, asked: str) -> dict[int, list[str]]:
@@ -83,7 +64,7 @@ def test_each_partition_is_kept_by_two_nodes_and_read_through_any(cluster: Clust
     t = now() - dt.timedelta(minutes=1)
     series = {}
     i = 0
-    while len({partition_of("v", d) for d in series.values()}) < 8:
+    while len({partition_of(NS, "v", d) for d in series.values()}) < 8:
         dims = [{"Name": "host", "Value": f"{tag}-{i}"}]
         series[f"{tag}-{i}"] = dims
         i += 1
@@ -94,7 +75,7 @@ def test_each_partition_is_kept_by_two_nodes_and_read_through_any(cluster: Clust
             {"MetricName": "v", "Dimensions": dims, "Value": float(k) + 0.5, "Timestamp": t}])
     for n in NODES:
         cw = cluster.client("cloudwatch", n)
-        remote = [h for h, d in series.items() if partition_of("v", d) not in per_node[n]]
+        remote = [h for h, d in series.items() if partition_of(NS, "v", d) not in per_node[n]]
         assert remote, f"{n} keeps every partition the test wrote to"
         for k, (host, dims) in enumerate(series.items()):
             def got(cw=cw, dims=dims):
@@ -168,7 +149,7 @@ def test_a_keeper_killed_leaves_the_other_copy_answering(cluster: Cluster):
     i = 0
     while True:
         dims = [{"Name": "host", "Value": f"{tag}-{i}"}]
-        if partition_of("k", dims) == target:
+        if partition_of(NS, "k", dims) == target:
             break
         i += 1
     cw1 = cluster.client("cloudwatch", "n1")

@@ -33,7 +33,7 @@ import botocore.config
 import botocore.exceptions
 import pytest
 
-from conftest import CLUSTER_UP, Cluster, cluster_env, running_cluster, wait_for
+from conftest import CLUSTER_UP, Cluster, cluster_env, fnv_shard, running_cluster, wait_for
 
 NS = "ClusterRoles"
 GATEWAYS = ["g1", "g2"]
@@ -78,16 +78,6 @@ def shard_owner(cluster: Cluster, via: str, shard: int) -> str | None:
     held = [lease["owner"] for lease in cluster.status(via)["leases"]
             if lease["kind"] == "alarm-shard" and lease["id"] == shard and lease["expires_in_ms"] > 0]
     return held[0] if held else None
-
-
-def fnv_shard(name: str, shards: int = 64) -> int:
-    """stratus_cluster::partition::of_alarm, in Python."""
-    h = 0xCBF29CE484222325
-    for part in (len(name.encode()).to_bytes(8, "little"), name.encode()):
-        for b in part:
-            h ^= b
-            h = (h * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    return h % shards
 
 
 def alive(pid: int) -> bool:

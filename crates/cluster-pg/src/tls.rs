@@ -135,10 +135,10 @@ impl TlsSettings {
         let algs = provider.signature_verification_algorithms;
         let verifier: Arc<dyn ServerCertVerifier> = match self.mode {
             SslMode::Disable | SslMode::Prefer | SslMode::Require => {
-                Arc::new(AnyCertificate { algs })
+                Arc::new(NoHostName { roots: None, algs })
             }
-            SslMode::VerifyCa => Arc::new(ChainOnly {
-                roots: self.roots()?,
+            SslMode::VerifyCa => Arc::new(NoHostName {
+                roots: Some(self.roots()?),
                 algs,
             }),
             SslMode::VerifyFull => {
@@ -285,57 +285,17 @@ fn split_keyword_value(s: &str) -> (String, Vec<(Param, String)>) {
     (rest, params)
 }
 
-/// `prefer` and `require`: any certificate, but the handshake must still be
-/// signed by the key of the certificate presented.
+/// A verifier that never looks at host names: `prefer` and `require` (no
+/// roots: any certificate) and `verify-ca` (the certificate must chain to a
+/// trusted CA and be valid now). Either way the handshake must be signed by
+/// the key of the certificate presented.
 #[derive(Debug)]
-struct AnyCertificate {
+struct NoHostName {
+    roots: Option<Arc<RootCertStore>>,
     algs: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algs.supported_schemes()
-    }
-}
-
-/// `verify-ca`: the certificate must chain to a trusted CA (and be valid
-/// now, for a server); its host names are not looked at.
-#[derive(Debug)]
-struct ChainOnly {
-    roots: Arc<RootCertStore>,
-    algs: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for NoHostName {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -344,14 +304,16 @@ impl ServerCertVerifier for ChainOnly {
         _ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let cert = ParsedCertificate::try_from(end_entity)?;
-        verify_server_cert_signed_by_trust_anchor(
-            &cert,
-            &self.roots,
-            intermediates,
-            now,
-            self.algs.all,
-        )?;
+        if let Some(roots) = &self.roots {
+            let cert = ParsedCertificate::try_from(end_entity)?;
+            verify_server_cert_signed_by_trust_anchor(
+                &cert,
+                roots,
+                intermediates,
+                now,
+                self.algs.all,
+            )?;
+        }
         Ok(ServerCertVerified::assertion())
     }
 

@@ -78,6 +78,11 @@ impl Replica {
             .ok_or(ClusterError::NotReady(self.partition))
     }
 
+    /// Closes the replica's tsdb (before its directory goes).
+    fn close_db(&self) {
+        drop(self.db.write().unwrap_or_else(|e| e.into_inner()).take());
+    }
+
     fn set_error(&self, e: Option<String>) {
         *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = e;
     }
@@ -227,15 +232,7 @@ impl Worker {
     /// Drops the replica: no longer kept here.
     fn unload(&mut self) {
         self.replica.ready.store(false, Ordering::SeqCst);
-        if let Some(old) = self
-            .replica
-            .db
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
-            drop(old);
-        }
+        self.replica.close_db();
         let _ = std::fs::remove_dir_all(&self.dir);
         self.replica.applied.store(0, Ordering::SeqCst);
         self.manifest = Manifest::default();
@@ -308,15 +305,7 @@ impl Worker {
             None => (0, Manifest::default()),
         };
         // Close the old replica before its directory goes.
-        if let Some(old) = self
-            .replica
-            .db
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
-            drop(old);
-        }
+        self.replica.close_db();
         self.replica.ready.store(false, Ordering::SeqCst);
         let _ = std::fs::remove_dir_all(&self.dir);
         std::fs::create_dir_all(self.dir.join("blocks"))?;

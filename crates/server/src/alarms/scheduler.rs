@@ -322,8 +322,6 @@ pub fn tick(state: &AppState, sched: &mut Schedule, now: Timestamp) -> usize {
     evaluated
 }
 
-/// Logs a committed transition, updates the view and re-evaluates the
-/// composite alarms that reference the alarm.
 /// Commits transitions; in cluster mode one group per alarm shard, each
 /// fenced by the shard's epoch, so a lost shard refuses only its own.
 fn commit_by_shard(
@@ -381,6 +379,8 @@ fn fault_pause_before_alarm_commit() -> Option<Duration> {
         .map(Duration::from_millis)
 }
 
+/// Logs a committed transition, updates the view and re-evaluates the
+/// composite alarms that reference the alarm.
 fn after_transition(state: &AppState, view: &mut View, done: store::Committed, now: Timestamp) {
     let name = done.alarm.name.clone();
     tracing::info!(alarm = %name, from = done.old.as_str(), to = done.alarm.state.value.as_str(), "alarm state changed");
