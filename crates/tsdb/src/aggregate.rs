@@ -31,16 +31,42 @@ pub(crate) enum Distribution<'a> {
 }
 
 /// Statistics of one `(period bucket, unit)`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Aggregate {
     /// Bucket start: `query.start_ms + k * query.period_ms`.
     pub start_ms: i64,
     pub unit: u8,
     pub count: f64,
+    /// The sum, compensated (see [`Aggregate::add_to_sum`]): read it, and
+    /// add through the methods, never `+=` it directly.
     pub sum: f64,
     pub min: f64,
     pub max: f64,
     values: Values,
+    /// Neumaier summation state: `sum == naive + comp`.
+    naive: f64,
+    comp: f64,
+}
+
+/// Equal statistics and values (the summation state behind `sum` aside).
+impl PartialEq for Aggregate {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            self.start_ms,
+            self.unit,
+            self.count,
+            self.sum,
+            self.min,
+            self.max,
+        ) == (
+            other.start_ms,
+            other.unit,
+            other.count,
+            other.sum,
+            other.min,
+            other.max,
+        ) && self.values == other.values
+    }
 }
 
 impl Aggregate {
@@ -54,6 +80,8 @@ impl Aggregate {
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
             values: Values::Exact(Vec::new()),
+            naive: 0.0,
+            comp: 0.0,
         }
     }
 
@@ -66,8 +94,28 @@ impl Aggregate {
             sum: sketch.sum(),
             min,
             max,
+            naive: sketch.sum(),
+            comp: 0.0,
             values: Values::Sketch(Box::new(sketch)),
         }
+    }
+
+    /// Adds `x` to the sum with Neumaier's compensation: the rounding error
+    /// of each addition is carried separately, so the sum is (for any
+    /// realistic input) the correctly rounded total whatever the order the
+    /// samples arrive in — the order depends on how storage happens to be
+    /// laid out (what is sealed, compacted or still in the head, on which
+    /// node), and a Sum must not differ in its last digit between a cluster
+    /// and a single node holding the same data.
+    fn add_to_sum(&mut self, x: f64) {
+        let t = self.naive + x;
+        if self.naive.abs() >= x.abs() {
+            self.comp += (self.naive - t) + x;
+        } else {
+            self.comp += (x - t) + self.naive;
+        }
+        self.naive = t;
+        self.sum = if t.is_finite() { t + self.comp } else { t };
     }
 
     /// `sum / count` (NaN when empty).
@@ -116,7 +164,7 @@ impl Aggregate {
     #[inline]
     pub fn add_weighted(&mut self, v: f64, count: f64) {
         self.count += count;
-        self.sum += v * count;
+        self.add_to_sum(v * count);
         self.min = self.min.min(v);
         self.max = self.max.max(v);
         self.push_value(v, count);
@@ -124,7 +172,7 @@ impl Aggregate {
 
     pub fn add_statset(&mut self, count: f64, sum: f64, min: f64, max: f64) {
         self.count += count;
-        self.sum += sum;
+        self.add_to_sum(sum);
         self.min = self.min.min(min);
         self.max = self.max.max(max);
         if min.to_bits() == max.to_bits() {
@@ -141,7 +189,7 @@ impl Aggregate {
     /// `count`). Exact values seen so far move into a copy of the sketch.
     pub fn add_sketch(&mut self, count: f64, sum: f64, min: f64, max: f64, sketch: &DdSketch) {
         self.count += count;
-        self.sum += sum;
+        self.add_to_sum(sum);
         self.min = self.min.min(min);
         self.max = self.max.max(max);
         self.values = match std::mem::replace(&mut self.values, Values::Unavailable) {
@@ -182,7 +230,8 @@ impl Aggregate {
     /// period). `start_ms` and `unit` of `self` are kept.
     pub fn merge(&mut self, other: &Aggregate) {
         self.count += other.count;
-        self.sum += other.sum;
+        self.add_to_sum(other.naive);
+        self.add_to_sum(other.comp);
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
         let mine = std::mem::replace(&mut self.values, Values::Unavailable);
@@ -408,6 +457,8 @@ pub fn decode_aggregates(bytes: &[u8]) -> Result<Vec<Aggregate>, crate::DecodeEr
             min,
             max,
             values,
+            naive: sum,
+            comp: 0.0,
         });
     }
     if !r.is_empty() {
@@ -419,6 +470,54 @@ pub fn decode_aggregates(bytes: &[u8]) -> Result<Vec<Aggregate>, crate::DecodeEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sum_does_not_depend_on_the_order_of_the_samples() {
+        // Three-decimal values as agents send them; naive summation in
+        // different orders gives different last digits.
+        let mut values: Vec<f64> = (0..200)
+            .map(|i| f64::from((i * 7919 + 13) % 500_000) / 1000.0)
+            .collect();
+        values.push(1e15);
+        values.push(-1e15);
+        let sum_of = |vs: &[f64]| {
+            let mut a = Aggregate::new(0, 0);
+            for &v in vs {
+                a.add_single(v);
+            }
+            a.sum
+        };
+        let forward = sum_of(&values);
+        let mut naive_sums = std::collections::HashSet::new();
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..50 {
+            // Fisher-Yates with a fixed xorshift: reproducible shuffles.
+            for i in (1..values.len()).rev() {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                values.swap(i, (rng % (i as u64 + 1)) as usize);
+            }
+            assert_eq!(sum_of(&values).to_bits(), forward.to_bits());
+            naive_sums.insert(values.iter().sum::<f64>().to_bits());
+        }
+        assert!(
+            naive_sums.len() > 1,
+            "the test data should defeat naive summation"
+        );
+        // Split across two aggregates (a block and the head) and merged: the same.
+        let (a, b) = values.split_at(77);
+        let mut left = Aggregate::new(0, 0);
+        a.iter().for_each(|&v| left.add_single(v));
+        let mut right = Aggregate::new(0, 0);
+        b.iter().for_each(|&v| right.add_single(v));
+        right.add_statset(3.0, 30.5, 1.0, 20.0);
+        left.merge(&right);
+        let mut whole = Aggregate::new(0, 0);
+        whole.add_statset(3.0, 30.5, 1.0, 20.0);
+        values.iter().for_each(|&v| whole.add_single(v));
+        assert_eq!(left.sum.to_bits(), whole.sum.to_bits());
+    }
 
     #[test]
     fn aggregates_round_trip_with_their_distributions() {
