@@ -144,6 +144,11 @@ impl Shared {
         r.db().ok()
     }
 
+    /// The local replica of `p` if one is loaded, caught up or not.
+    fn loaded_replica(&self, p: u32) -> Option<Arc<tsdb::Db>> {
+        self.replicas.get(p as usize)?.db().ok()
+    }
+
     /// Asks the nodes whose replica of `p` is ready, in turn, until one
     /// answers; `None` when none did.
     fn ask_peers(&self, p: u32, req: &tsdb::wire::ReadRequest) -> Option<Vec<u8>> {
@@ -373,9 +378,9 @@ impl ClusterMetrics {
             return tsdb::wire::decode_aggregates(&answer)
                 .map_err(|e| ClusterError::Other(format!("a peer's answer: {e}")));
         }
-        match shared.replicas.get(p as usize).map(|r| r.db()) {
-            Some(Ok(db)) => Ok(db.query(q)?),
-            _ => Err(ClusterError::NoHolder(p)),
+        match shared.loaded_replica(p) {
+            Some(db) => Ok(db.query(q)?),
+            None => Err(ClusterError::NoHolder(p)),
         }
     }
 
@@ -408,6 +413,10 @@ impl ClusterMetrics {
                 None => unplaced.push(p),
             }
         }
+        let keys_of = |answer: &[u8]| {
+            tsdb::wire::decode_series_keys(answer)
+                .map_err(|e| ClusterError::Other(format!("a peer's answer: {e}")))
+        };
         let list = |partitions: Vec<u32>| tsdb::wire::ReadRequest::List {
             partitions,
             filter: filter.clone(),
@@ -417,10 +426,7 @@ impl ClusterMetrics {
         for ((id, url), partitions) in remote {
             let body = bytes::Bytes::from(list(partitions.clone()).encode());
             match shared.rt.block_on(peer_call(shared, &url, body)) {
-                Ok(answer) => all.extend(
-                    tsdb::wire::decode_series_keys(&answer)
-                        .map_err(|e| ClusterError::Other(format!("a peer's answer: {e}")))?,
-                ),
+                Ok(answer) => all.extend(keys_of(&answer)?),
                 Err(e) => {
                     tracing::warn!(node = %id, "peer listing: {e}; asking the other copies");
                     shared.membership.suspect(&id);
@@ -432,15 +438,12 @@ impl ClusterMetrics {
         // catching up is better than no answer.
         for p in unplaced {
             if let Some(answer) = shared.ask_peers(p, &list(vec![p])) {
-                all.extend(
-                    tsdb::wire::decode_series_keys(&answer)
-                        .map_err(|e| ClusterError::Other(format!("a peer's answer: {e}")))?,
-                );
+                all.extend(keys_of(&answer)?);
                 continue;
             }
-            match shared.replicas.get(p as usize).map(|r| r.db()) {
-                Some(Ok(db)) => all.extend(db.list_series(filter, after, limit)),
-                _ => return Err(ClusterError::NoHolder(p)),
+            match shared.loaded_replica(p) {
+                Some(db) => all.extend(db.list_series(filter, after, limit)),
+                None => return Err(ClusterError::NoHolder(p)),
             }
         }
         all.sort();
@@ -460,13 +463,7 @@ impl ClusterMetrics {
         }
         let req = tsdb::wire::ReadRequest::decode(body)
             .map_err(|e| PeerServeError::Malformed(e.to_string()))?;
-        let db_of = |p: u32| {
-            shared
-                .replicas
-                .get(p as usize)
-                .and_then(|r| r.db().ok())
-                .ok_or(PeerServeError::NotHere(p))
-        };
+        let db_of = |p: u32| shared.loaded_replica(p).ok_or(PeerServeError::NotHere(p));
         match req {
             tsdb::wire::ReadRequest::Query {
                 partition,

@@ -229,11 +229,16 @@ impl Worker {
         self.replica.db().is_ok()
     }
 
-    /// Drops the replica: no longer kept here.
-    fn unload(&mut self) {
+    /// Closes the replica and removes its directory (a load starts afresh).
+    fn discard(&self) {
         self.replica.ready.store(false, Ordering::SeqCst);
         self.replica.close_db();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    /// Drops the replica: no longer kept here.
+    fn unload(&mut self) {
+        self.discard();
         self.replica.applied.store(0, Ordering::SeqCst);
         self.manifest = Manifest::default();
         self.uploaded = Uploaded::default();
@@ -304,10 +309,7 @@ impl Worker {
             ),
             None => (0, Manifest::default()),
         };
-        // Close the old replica before its directory goes.
-        self.replica.close_db();
-        self.replica.ready.store(false, Ordering::SeqCst);
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.discard();
         std::fs::create_dir_all(self.dir.join("blocks"))?;
         let cache = self.shared.dir.join("cache");
         std::fs::create_dir_all(&cache)?;

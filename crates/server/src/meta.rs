@@ -625,6 +625,19 @@ impl MetaStore {
         self.transact(|tx| tx.delete(table, key))
     }
 
+    /// Deletes `keys` from `table` in one transaction; how many were asked.
+    pub fn delete_many(&self, table: Table, keys: &[String]) -> Result<usize> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        self.transact(|tx| {
+            for k in keys {
+                tx.delete(table, k)?;
+            }
+            Ok(keys.len())
+        })
+    }
+
     /// Runs `f` in one write transaction; commits only when it returns Ok.
     /// On redb the commit carries the next sequence number, recorded as
     /// acknowledged once it has committed.

@@ -660,15 +660,7 @@ fn sweep(meta: &MetaStore, now_ms: u64, max_live: usize) -> crate::meta::Result<
         doomed.extend(live.into_iter().take(excess).map(|(_, h)| h));
     }
     doomed.truncate(SWEEP_MAX);
-    if doomed.is_empty() {
-        return Ok(0);
-    }
-    meta.transact(|tx| {
-        for hash in &doomed {
-            tx.delete(SESSIONS, hash)?;
-        }
-        Ok(doomed.len())
-    })
+    meta.delete_many(SESSIONS, &doomed)
 }
 
 fn alive(s: &Session, now: Instant) -> bool {

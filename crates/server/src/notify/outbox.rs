@@ -247,15 +247,7 @@ pub fn prune(meta: &MetaStore, now_ms: i64, keep_ms: i64) -> meta::Result<usize>
         })
         .map(|(k, _)| k)
         .collect();
-    if old.is_empty() {
-        return Ok(0);
-    }
-    meta.transact(|tx| {
-        for k in &old {
-            tx.delete(TABLE, k)?;
-        }
-        Ok(old.len())
-    })
+    meta.delete_many(TABLE, &old)
 }
 
 #[cfg(test)]
