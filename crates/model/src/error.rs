@@ -52,6 +52,12 @@ pub enum ErrorCode {
     InvalidBatchEntryId,
     BatchRequestTooLong,
     TagLimitExceeded,
+    // CloudWatch Logs
+    InvalidParameterException,
+    ResourceAlreadyExistsException,
+    MalformedQueryException,
+    OperationAbortedException,
+    InvalidOperationException,
 }
 
 /// Whether the caller (`Sender`) or the service (`Receiver`) is at fault.
@@ -110,6 +116,11 @@ impl ErrorCode {
         Self::InvalidBatchEntryId,
         Self::BatchRequestTooLong,
         Self::TagLimitExceeded,
+        Self::InvalidParameterException,
+        Self::ResourceAlreadyExistsException,
+        Self::MalformedQueryException,
+        Self::OperationAbortedException,
+        Self::InvalidOperationException,
     ];
 
     /// The code whose query-protocol name is `code`.
@@ -158,6 +169,11 @@ impl ErrorCode {
             InvalidBatchEntryId => "InvalidBatchEntryId",
             BatchRequestTooLong => "BatchRequestTooLong",
             TagLimitExceeded => "TagLimitExceeded",
+            InvalidParameterException => "InvalidParameterException",
+            ResourceAlreadyExistsException => "ResourceAlreadyExistsException",
+            MalformedQueryException => "MalformedQueryException",
+            OperationAbortedException => "OperationAbortedException",
+            InvalidOperationException => "InvalidOperationException",
         }
     }
 
@@ -308,10 +324,15 @@ mod tests {
                 | ErrorCode::BatchEntryIdsNotDistinct
                 | ErrorCode::InvalidBatchEntryId
                 | ErrorCode::BatchRequestTooLong
-                | ErrorCode::TagLimitExceeded => 1,
+                | ErrorCode::TagLimitExceeded
+                | ErrorCode::InvalidParameterException
+                | ErrorCode::ResourceAlreadyExistsException
+                | ErrorCode::MalformedQueryException
+                | ErrorCode::OperationAbortedException
+                | ErrorCode::InvalidOperationException => 1,
             }
         };
-        assert_eq!(ErrorCode::ALL.iter().map(|c| count(*c)).sum::<usize>(), 37);
+        assert_eq!(ErrorCode::ALL.iter().map(|c| count(*c)).sum::<usize>(), 42);
         assert_eq!(ErrorCode::from_code("Nope"), None);
     }
 }

@@ -10,6 +10,7 @@ pub mod alarm;
 pub mod dashboard;
 pub mod error;
 pub mod limits;
+pub mod logs;
 pub mod math;
 pub mod metric;
 pub mod ops;

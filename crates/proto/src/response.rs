@@ -30,12 +30,21 @@ impl Response {
 
 pub const CONTENT_TYPE_XML: &str = "text/xml";
 pub const CONTENT_TYPE_JSON: &str = "application/x-amz-json-1.0";
+/// CloudWatch Logs speaks awsJson1_1.
+pub const CONTENT_TYPE_JSON_1_1: &str = "application/x-amz-json-1.1";
 pub const CONTENT_TYPE_CBOR: &str = "application/cbor";
 
-fn base_headers(protocol: Protocol, request_id: &str) -> Vec<(&'static str, String)> {
+fn base_headers(
+    service: Service,
+    protocol: Protocol,
+    request_id: &str,
+) -> Vec<(&'static str, String)> {
     let mut headers = Vec::with_capacity(5);
     match protocol {
         Protocol::Query => headers.push(("content-type", CONTENT_TYPE_XML.to_owned())),
+        Protocol::Json if service == Service::Logs => {
+            headers.push(("content-type", CONTENT_TYPE_JSON_1_1.to_owned()))
+        }
         Protocol::Json => headers.push(("content-type", CONTENT_TYPE_JSON.to_owned())),
         Protocol::Cbor => {
             headers.push(("content-type", CONTENT_TYPE_CBOR.to_owned()));
@@ -80,7 +89,7 @@ pub fn encode_response(
     };
     Response {
         status: 200,
-        headers: base_headers(protocol, request_id),
+        headers: base_headers(service, protocol, request_id),
         body,
     }
 }
@@ -112,6 +121,7 @@ fn has_empty_result(service: Service, action: &str) -> bool {
     match service {
         Service::CloudWatch => CLOUDWATCH.contains(&action),
         Service::Sns => SNS.contains(&action),
+        Service::Logs => false,
     }
 }
 
@@ -147,6 +157,29 @@ fn error_type(service: Service, code: ErrorCode) -> String {
         }
         (Service::CloudWatch, _) => format!("{CLOUDWATCH_JSON_NAMESPACE}#{}", code.shape()),
         (Service::Sns, _) => format!("com.amazonaws.sns.v2010_03_31#{}", code.shape()),
+        // CloudWatch Logs answers bare shape names (`ResourceNotFoundException`).
+        (Service::Logs, _) => logs_shape(code).to_owned(),
+    }
+}
+
+/// The exception name CloudWatch Logs gives a code: its own names for the
+/// authentication refusals and the generic ones, else the code's shape.
+fn logs_shape(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::InvalidClientTokenId => "UnrecognizedClientException",
+        ErrorCode::SignatureDoesNotMatch | ErrorCode::IncompleteSignature => {
+            "InvalidSignatureException"
+        }
+        ErrorCode::AccessDenied => "AccessDeniedException",
+        ErrorCode::ServiceUnavailable => "ServiceUnavailableException",
+        ErrorCode::InvalidAction => "UnknownOperationException",
+        ErrorCode::MalformedInput
+        | ErrorCode::ValidationError
+        | ErrorCode::InvalidParameterValue
+        | ErrorCode::MissingParameter
+        | ErrorCode::InvalidParameterCombination => "InvalidParameterException",
+        ErrorCode::InternalServiceError | ErrorCode::InternalError => "ServiceUnavailableException",
+        other => other.shape(),
     }
 }
 
@@ -180,7 +213,7 @@ pub fn encode_error(
 ) -> Response {
     let code = err.code;
     let fault = code.fault();
-    let mut headers = base_headers(protocol, request_id);
+    let mut headers = base_headers(service, protocol, request_id);
     let (status, body) = match protocol {
         Protocol::Query => {
             let mut out = String::with_capacity(256);
@@ -193,6 +226,27 @@ pub fn encode_error(
             text_element(&mut out, "RequestId", request_id);
             out.push_str("</ErrorResponse>");
             (code.status(), out.into_bytes())
+        }
+        Protocol::Json if service == Service::Logs => {
+            // awsJson1_1 has no query compatibility: 400 for the caller's
+            // faults (also "not found"), the front door's own statuses,
+            // 500/503 for ours.
+            let status = if is_front_door(code) || code == ErrorCode::ServiceUnavailable {
+                code.status()
+            } else if fault == Fault::Receiver {
+                500
+            } else {
+                400
+            };
+            let envelope = Document::Map(vec![
+                (
+                    "__type".to_owned(),
+                    Document::String(error_type(service, code)),
+                ),
+                ("message".to_owned(), Document::String(err.message.clone())),
+            ]);
+            headers.push(("x-amzn-errortype", logs_shape(code).to_owned()));
+            (status, encode_json(&envelope))
         }
         Protocol::Json | Protocol::Cbor => {
             let status = if query_mode || is_front_door(code) {

@@ -9,6 +9,8 @@ use stratus_model::{ApiError, ErrorCode};
 
 /// `X-Amz-Target` prefix and Smithy service name of CloudWatch.
 pub const CLOUDWATCH_TARGET_PREFIX: &str = "GraniteServiceVersion20100801";
+/// `X-Amz-Target` prefix of CloudWatch Logs (awsJson1_1).
+pub const LOGS_TARGET_PREFIX: &str = "Logs_20140328";
 /// awsQuery `Version` of CloudWatch.
 pub const CLOUDWATCH_VERSION: &str = "2010-08-01";
 /// awsQuery `Version` of SNS.
@@ -27,6 +29,8 @@ const MAX_ACTION_LEN: usize = 128;
 pub enum Service {
     CloudWatch,
     Sns,
+    /// CloudWatch Logs: awsJson1_1 only.
+    Logs,
 }
 
 impl Service {
@@ -35,19 +39,21 @@ impl Service {
         match self {
             Service::CloudWatch => "monitoring",
             Service::Sns => "sns",
+            Service::Logs => "logs",
         }
     }
 
     pub fn xmlns(self) -> &'static str {
         match self {
-            Service::CloudWatch => CLOUDWATCH_XMLNS,
+            // Logs has no query protocol; never asked for in practice.
+            Service::CloudWatch | Service::Logs => CLOUDWATCH_XMLNS,
             Service::Sns => SNS_XMLNS,
         }
     }
 
     pub fn query_version(self) -> &'static str {
         match self {
-            Service::CloudWatch => CLOUDWATCH_VERSION,
+            Service::CloudWatch | Service::Logs => CLOUDWATCH_VERSION,
             Service::Sns => SNS_VERSION,
         }
     }
@@ -120,13 +126,24 @@ pub fn sniff(head: &RequestHead<'_>) -> Protocol {
 }
 
 /// The service a request is for, from the head alone (for error envelopes):
-/// the SigV4 scope when it names SNS, else CloudWatch (JSON/CBOR are
-/// CloudWatch-only).
+/// the SigV4 scope when it names SNS, Logs when the target or scope names it,
+/// else CloudWatch.
 pub fn sniff_service(head: &RequestHead<'_>) -> Service {
     match (sniff(head), head.scope_service) {
         (Protocol::Query, Some("sns")) => Service::Sns,
+        (Protocol::Json, scope) if scope == Some("logs") || targets_logs(head.target) => {
+            Service::Logs
+        }
         _ => Service::CloudWatch,
     }
+}
+
+/// Whether an `X-Amz-Target` names a CloudWatch Logs operation.
+pub fn targets_logs(target: Option<&str>) -> bool {
+    target.is_some_and(|t| {
+        t.strip_prefix(LOGS_TARGET_PREFIX)
+            .is_some_and(|rest| rest.starts_with('.'))
+    })
 }
 
 /// Routes and decodes a request. `body` must already be inflated.
@@ -180,6 +197,11 @@ fn decode_rpc(
     body: &[u8],
     protocol: Protocol,
 ) -> Result<DecodedRequest, ApiError> {
+    let service = if protocol == Protocol::Json && targets_logs(head.target) {
+        Service::Logs
+    } else {
+        Service::CloudWatch
+    };
     let action = match protocol {
         Protocol::Cbor => {
             if head.target.is_some() {
@@ -190,7 +212,7 @@ fn decode_rpc(
             }
             cbor_operation(head.path)?
         }
-        _ => json_operation(head.target)?,
+        _ => json_operation(head.target, service)?,
     };
     if !head.method.eq_ignore_ascii_case("POST") {
         return Err(ApiError::new(
@@ -198,7 +220,7 @@ fn decode_rpc(
             format!("{action} must be sent with POST."),
         ));
     }
-    check_scope(head, Service::CloudWatch)?;
+    check_scope(head, service)?;
     let params = if body.iter().all(u8::is_ascii_whitespace) {
         Document::Map(Vec::new())
     } else if protocol == Protocol::Cbor {
@@ -216,18 +238,22 @@ fn decode_rpc(
         ));
     }
     Ok(DecodedRequest {
-        service: Service::CloudWatch,
+        service,
         protocol,
         action,
         params,
     })
 }
 
-/// `GraniteServiceVersion20100801.<Op>` → `<Op>`.
-fn json_operation(target: Option<&str>) -> Result<String, ApiError> {
+/// `GraniteServiceVersion20100801.<Op>` (or `Logs_20140328.<Op>`) → `<Op>`.
+fn json_operation(target: Option<&str>, service: Service) -> Result<String, ApiError> {
     let target = target.unwrap_or_default();
+    let prefix = match service {
+        Service::Logs => LOGS_TARGET_PREFIX,
+        _ => CLOUDWATCH_TARGET_PREFIX,
+    };
     let op = target
-        .strip_prefix(CLOUDWATCH_TARGET_PREFIX)
+        .strip_prefix(prefix)
         .and_then(|rest| rest.strip_prefix('.'))
         .ok_or_else(|| {
             let shown: String = target.chars().take(MAX_ACTION_LEN).collect();

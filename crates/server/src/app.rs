@@ -308,14 +308,24 @@ fn handle(state: &AppState, inc: &Incoming, request_id: &str) -> Response {
             .derived_batch_id(&caller.key.access_key_id, &body),
         id => id,
     };
-    let result = dispatch(
-        state,
-        &caller,
-        &decoded.service,
-        &decoded.action,
-        decoded.params,
-        batch_id,
-    );
+    let result = if decoded.service == Service::Logs {
+        let req = crate::logs::LogsRequest {
+            batch_id: batch_id.map(|b| b.0),
+            emf: inc
+                .header("x-amzn-logs-format")
+                .is_some_and(|f| f.trim().eq_ignore_ascii_case("json/emf")),
+        };
+        crate::logs::dispatch(state, &caller, &decoded.action, decoded.params, req)
+    } else {
+        dispatch(
+            state,
+            &caller,
+            &decoded.service,
+            &decoded.action,
+            decoded.params,
+            batch_id,
+        )
+    };
     match result {
         Ok(doc) => to_axum(proto::encode_response(
             decoded.service,
@@ -379,6 +389,7 @@ fn dispatch(
     match service {
         Service::CloudWatch => crate::cloudwatch::dispatch(state, caller, action, params, batch_id),
         Service::Sns => crate::sns::dispatch(state, caller, action, params),
+        Service::Logs => crate::logs::dispatch(state, caller, action, params, Default::default()),
     }
 }
 
@@ -404,7 +415,7 @@ fn error_response(
     let service = match (protocol, scope_service) {
         (Protocol::Query, Some("sns")) => Service::Sns,
         (Protocol::Query, _) if names_sns_version(inc) => Service::Sns,
-        _ => Service::CloudWatch,
+        _ => proto::sniff_service(&head),
     };
     to_axum(proto::encode_error(
         service,

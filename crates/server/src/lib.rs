@@ -20,6 +20,7 @@ pub mod console;
 pub mod dashboards;
 pub mod fsutil;
 pub mod keys;
+pub mod logs;
 pub mod meta;
 pub mod notify;
 pub mod policy;
@@ -300,6 +301,18 @@ pub async fn run(
         .await
         .map_err(|e| ServerError::Storage(e.to_string()))??
     };
+    // CloudWatch Logs: single-node only for now (see `logs`).
+    let logs = if config.cluster.is_none() {
+        let dir = data_dir.clone();
+        let fsync = config.fsync;
+        let rt = tokio::task::spawn_blocking(move || logs::LogsRuntime::open(&dir, fsync))
+            .await
+            .map_err(|e| ServerError::Storage(e.to_string()))?
+            .map_err(ServerError::Storage)?;
+        Some(Arc::new(rt))
+    } else {
+        None
+    };
     let public_url = config
         .public_url
         .clone()
@@ -339,7 +352,15 @@ pub async fn run(
         console,
         alarm_changes: Default::default(),
         egress: egress.clone(),
+        logs,
     });
+    if state.logs.is_some() {
+        let st = state.clone();
+        tokio::task::spawn_blocking(move || logs::replay_at_start(&st))
+            .await
+            .map_err(|e| ServerError::Storage(e.to_string()))?;
+        logs::spawn_maintenance(state.clone(), std::time::Duration::from_secs(2));
+    }
     {
         // Create (first start) or load the SNS signing key now, not on the
         // first Subscribe.
@@ -404,5 +425,11 @@ pub async fn run(
     tokio::task::spawn_blocking(move || st.metrics.shutdown())
         .await
         .map_err(|e| ServerError::Storage(e.to_string()))??;
+    if let Some(rt) = state.logs.clone() {
+        tokio::task::spawn_blocking(move || rt.store.shutdown())
+            .await
+            .map_err(|e| ServerError::Storage(e.to_string()))?
+            .map_err(|e| ServerError::Storage(format!("log store: {e}")))?;
+    }
     Ok(())
 }

@@ -22,8 +22,9 @@ pub struct Policy {
 pub const BUILTIN_POLICIES: &[&str] = &["admin", "agent", "readonly"];
 
 impl Policy {
-    /// Built-in policies: `admin` (everything), `agent` (publish metrics only,
-    /// like AWS's CloudWatchAgentServerPolicy), `readonly` (reads only).
+    /// Built-in policies: `admin` (everything), `agent` (publish metrics and
+    /// log events, like AWS's CloudWatchAgentServerPolicy — nothing that
+    /// reads), `readonly` (reads only).
     pub fn builtin(name: &str) -> Option<Policy> {
         let statements = match name {
             "admin" => vec![Statement {
@@ -31,7 +32,14 @@ impl Policy {
                 resources: vec!["*".into()],
             }],
             "agent" => vec![Statement {
-                actions: vec!["cloudwatch:PutMetricData".into()],
+                actions: vec![
+                    "cloudwatch:PutMetricData".into(),
+                    "logs:PutLogEvents".into(),
+                    "logs:CreateLogGroup".into(),
+                    "logs:CreateLogStream".into(),
+                    "logs:DescribeLogStreams".into(),
+                    "logs:PutRetentionPolicy".into(),
+                ],
                 resources: vec!["*".into()],
             }],
             "readonly" => vec![Statement {
@@ -41,6 +49,13 @@ impl Policy {
                     "cloudwatch:Describe*".into(),
                     "sns:Get*".into(),
                     "sns:List*".into(),
+                    "logs:Describe*".into(),
+                    "logs:Get*".into(),
+                    "logs:List*".into(),
+                    "logs:FilterLogEvents".into(),
+                    "logs:StartQuery".into(),
+                    "logs:StopQuery".into(),
+                    "logs:TestMetricFilter".into(),
                 ],
                 resources: vec!["*".into()],
             }],
@@ -113,6 +128,11 @@ mod tests {
         assert!(p.allows("cloudwatch:PutMetricData", "*"));
         assert!(!p.allows("cloudwatch:ListMetrics", "*"));
         assert!(!p.allows("sns:Publish", "*"));
+        assert!(p.allows("logs:PutLogEvents", "*"));
+        assert!(p.allows("logs:CreateLogStream", "*"));
+        assert!(!p.allows("logs:GetLogEvents", "*"));
+        assert!(!p.allows("logs:FilterLogEvents", "*"));
+        assert!(!p.allows("logs:DeleteLogGroup", "*"));
         let a = Policy::builtin("admin").unwrap();
         assert!(a.allows("sns:Publish", "arn:aws:sns:us-east-1:1:t"));
         let r = Policy::builtin("readonly").unwrap();

@@ -27,6 +27,8 @@ pub struct AppState {
     pub alarm_changes: crate::alarms::changes::AlarmChanges,
     /// Where webhooks may connect (checked at Subscribe and at delivery).
     pub egress: Arc<crate::notify::egress::EgressPolicy>,
+    /// CloudWatch Logs (single-node mode; `None` in cluster mode).
+    pub logs: Option<Arc<crate::logs::LogsRuntime>>,
 }
 
 /// Whether this node evaluates an alarm (cluster mode shards them).
@@ -85,6 +87,7 @@ impl AppState {
             console: crate::console::Sessions::default(),
             alarm_changes: Default::default(),
             egress: Default::default(),
+            logs: crate::logs::LogsRuntime::open(dir, true).ok().map(Arc::new),
         }
     }
 }

@@ -132,12 +132,12 @@ pub async fn call(
         );
     }
     let scope_service = match service.as_str() {
-        "monitoring" | "sns" | "stratus" => service.clone(),
+        "monitoring" | "sns" | "logs" | "stratus" => service.clone(),
         _ => {
             return error(
                 StatusCode::NOT_FOUND,
                 "UnknownService",
-                "Unknown service: use monitoring, sns or stratus.",
+                "Unknown service: use monitoring, sns, logs or stratus.",
             );
         }
     };
@@ -184,6 +184,11 @@ fn run(
         "sns" => {
             let params = proto::decode_json(body)?;
             let doc = crate::sns::dispatch(state, caller, action, params)?;
+            Ok(proto::encode_json(&doc))
+        }
+        "logs" => {
+            let params = proto::decode_json(body)?;
+            let doc = crate::logs::dispatch(state, caller, action, params, Default::default())?;
             Ok(proto::encode_json(&doc))
         }
         _ => {
