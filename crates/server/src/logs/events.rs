@@ -72,20 +72,25 @@ pub(super) fn put_log_events(
     // AWS accepts a batch in any order and reports rejections by index into
     // the chronological order.
     events.sort_by_key(|e| e.timestamp_ms);
-    let (first, last) = (
-        events[0].timestamp_ms,
-        events[events.len() - 1].timestamp_ms,
-    );
-    if last - first > MAX_BATCH_SPAN_MS {
-        return Err(m::invalid(
-            "The batch of log events in a single PutLogEvents request cannot span more than 24 hours.",
-        ));
-    }
     let info = cx.rt.store.group(&group).ok_or_else(m::group_not_found)?;
     // Fail before writing when the stream is missing.
     cx.rt.store.stream(&group, &stream).map_err(store_error)?;
     let timestamps: Vec<i64> = events.iter().map(|e| e.timestamp_ms).collect();
     let triage = m::triage(&timestamps, super::now_ms(), info.retention_days);
+    // The 24-hour span counts the valid events only (AWS's wording).
+    if let (Some(first), Some(last)) = (
+        timestamps.get(triage.accepted.start),
+        triage
+            .accepted
+            .end
+            .checked_sub(1)
+            .and_then(|i| timestamps.get(i)),
+    ) && last - first > MAX_BATCH_SPAN_MS
+    {
+        return Err(m::invalid(
+            "The batch of log events in a single PutLogEvents request cannot span more than 24 hours.",
+        ));
+    }
     let accepted: Vec<NewEvent> = events.drain(triage.accepted.clone()).collect();
     if !accepted.is_empty() {
         super::filters::append_and_emit(cx, &group, &stream, accepted, req)?;
@@ -237,7 +242,9 @@ pub(super) fn filter_log_events(cx: &Cx<'_>, input: FilterLogEventsInput) -> Api
         streams: input.log_stream_names.clone(),
         stream_prefix: input.log_stream_name_prefix.clone(),
         start_ms: input.start_time,
-        end_ms: input.end_time,
+        // FilterLogEvents' endTime is inclusive ("later than this time are
+        // not returned"); the store's end is exclusive.
+        end_ms: input.end_time.map(|e| e.saturating_add(1)),
         after,
     };
     let started = Instant::now();
