@@ -404,6 +404,22 @@ impl<'q> Parser<'q> {
             })
     }
 
+    /// Consumes a parenthesised argument list (its `(` next), balanced.
+    fn skip_call(&mut self) -> Result<(), QueryError> {
+        self.expect(&Tok::LParen)?;
+        let mut depth = 1usize;
+        while depth > 0 {
+            let t = self.bump()?;
+            match t.tok {
+                Tok::LParen => depth += 1,
+                Tok::RParen => depth -= 1,
+                Tok::End => return Err(self.unexpected(&t, "expected ')'")),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     fn enter(&mut self) -> Result<(), QueryError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
@@ -830,10 +846,18 @@ impl<'q> Parser<'q> {
                 }
                 let lower = name.to_ascii_lowercase();
                 if AggFunc::by_name(&lower).is_some() {
-                    return Err(self.lex.error(
-                        t.at,
-                        format!("aggregate function '{name}' is only allowed in stats"),
-                    ));
+                    // After `stats`, `sort count(*) desc` names the column
+                    // `stats count(*)` made; anywhere else an aggregate is an
+                    // error.
+                    self.skip_call()?;
+                    let text = self.text(t.at);
+                    return match self.symbols.lookup(&text) {
+                        Some(id) => Ok(Expr::Field(id)),
+                        None => Err(self.lex.error(
+                            t.at,
+                            format!("aggregate function '{name}' is only allowed in stats"),
+                        )),
+                    };
                 }
                 let Some((func, min, max)) = Func::by_name(&lower) else {
                     return Err(self.lex.error(t.at, format!("unknown function '{name}'")));
@@ -875,6 +899,13 @@ impl<'q> Parser<'q> {
                             },
                         ));
                     }
+                }
+                // A call written exactly like an earlier column's name
+                // (`stats ... by bin(5m) | sort bin(5m)`) reads that column:
+                // after `stats` there is no event to compute it from.
+                let text = self.text(t.at);
+                if let Some(id) = self.symbols.lookup(&text) {
+                    return Ok(Expr::Field(id));
                 }
                 Ok(Expr::Call(func, args))
             }
