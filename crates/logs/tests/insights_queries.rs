@@ -551,3 +551,52 @@ fn limits_on_size_and_depth() {
     let negs = format!("fields {}1 as x", "-".repeat(3000));
     assert!(matches!(error(&negs), QueryError::Syntax { .. }));
 }
+
+#[test]
+fn long_operator_chains_are_bounded() {
+    let ors = format!("filter {}", vec!["a=1"; 1200].join(" or "));
+    assert!(matches!(error(&ors), QueryError::Syntax { .. }));
+    let sums = format!("fields {} as x", vec!["1"; 4000].join("+"));
+    assert!(matches!(error(&sums), QueryError::Syntax { .. }));
+    // A realistic chain still parses.
+    let some = format!("filter {}", vec!["level = \"info\""; 50].join(" or "));
+    assert!(parse(&some).is_ok(), "{:?}", parse(&some).err());
+}
+
+/// The deepest queries the limits allow still parse and run on a thread with
+/// a small (2 MiB, tokio's default) stack, in this debug build.
+#[test]
+fn deepest_allowed_queries_fit_a_small_stack() {
+    let handle = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(|| {
+            for depth in 1..200 {
+                let q = format!("filter {}a = 1{}", "(".repeat(depth), ")".repeat(depth));
+                let Ok(query) = parse(&q) else { break };
+                let mut ex = query.executor();
+                ex.push(&EventRef {
+                    group: "g",
+                    stream: "s",
+                    timestamp_ms: 0,
+                    ingestion_ms: 0,
+                    message: r#"{"a":1}"#,
+                });
+                assert_eq!(ex.finish().records_matched, 1);
+            }
+            for n in 1..400 {
+                let q = format!("fields {} as x", vec!["1"; n].join(" + "));
+                let Ok(query) = parse(&q) else { break };
+                let mut ex = query.executor();
+                ex.push(&EventRef {
+                    group: "g",
+                    stream: "s",
+                    timestamp_ms: 0,
+                    ingestion_ms: 0,
+                    message: "m",
+                });
+                assert_eq!(ex.finish().rows, vec![vec![("x".to_string(), n.to_string())]]);
+            }
+        })
+        .expect("spawn");
+    assert!(handle.join().is_ok());
+}

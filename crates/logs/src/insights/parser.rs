@@ -13,8 +13,13 @@ use super::value::{Owned, Period, Unit, Value};
 
 /// AWS's limit on a query string's length (StartQuery's `queryString`).
 pub(crate) const MAX_QUERY_LEN: usize = 10_000;
-/// How deep parentheses, `not`s and operators may nest.
-const MAX_DEPTH: usize = 64;
+/// How deep parentheses, `not`s and operators may nest. A chain `a or b or
+/// c` nests too (it is a tree), and evaluating or dropping a tree recurses,
+/// so every operator counts.
+const MAX_DEPTH: usize = 256;
+/// What one nested expression counts toward [`MAX_DEPTH`]: at most 32 levels
+/// of parentheses.
+const NESTED_EXPR_WEIGHT: usize = 8;
 /// The largest `limit` AWS accepts, and the rows a query returns without one.
 pub(crate) const MAX_ROWS: usize = 10_000;
 /// Compiled-regex size cap: a query's pattern must not eat the server's memory.
@@ -421,7 +426,11 @@ impl<'q> Parser<'q> {
     }
 
     fn enter(&mut self) -> Result<(), QueryError> {
-        self.depth += 1;
+        self.enter_n(1)
+    }
+
+    fn enter_n(&mut self, n: usize) -> Result<(), QueryError> {
+        self.depth += n;
         if self.depth > MAX_DEPTH {
             let at = self.last_end;
             return Err(self.lex.error(at, "expression nested too deeply"));
@@ -431,6 +440,10 @@ impl<'q> Parser<'q> {
 
     fn leave(&mut self) {
         self.depth = self.depth.saturating_sub(1);
+    }
+
+    fn leave_n(&mut self, n: usize) {
+        self.depth = self.depth.saturating_sub(n);
     }
 
     fn text(&self, start: usize) -> String {
@@ -669,27 +682,37 @@ impl<'q> Parser<'q> {
     }
 
     fn expr(&mut self) -> Result<Expr, QueryError> {
-        self.enter()?;
+        // A nested expression (parentheses, an argument) costs the parser ten
+        // stack frames, an operator in a chain one: weigh them so.
+        self.enter_n(NESTED_EXPR_WEIGHT)?;
         let out = self.or_expr();
-        self.leave();
+        self.leave_n(NESTED_EXPR_WEIGHT);
         out
     }
 
     fn or_expr(&mut self) -> Result<Expr, QueryError> {
         let mut left = self.and_expr()?;
+        let mut chained = 0;
         while self.eat_keyword("or")? {
+            self.enter()?;
+            chained += 1;
             let right = self.and_expr()?;
             left = Expr::Or(Box::new(left), Box::new(right));
         }
+        self.leave_n(chained);
         Ok(left)
     }
 
     fn and_expr(&mut self) -> Result<Expr, QueryError> {
         let mut left = self.not_expr()?;
+        let mut chained = 0;
         while self.eat_keyword("and")? {
+            self.enter()?;
+            chained += 1;
             let right = self.not_expr()?;
             left = Expr::And(Box::new(left), Box::new(right));
         }
+        self.leave_n(chained);
         Ok(left)
     }
 
@@ -775,13 +798,19 @@ impl<'q> Parser<'q> {
 
     fn add_expr(&mut self) -> Result<Expr, QueryError> {
         let mut left = self.mul_expr()?;
+        let mut chained = 0;
         loop {
             let op = match self.peek()? {
                 Tok::Plus => ArithOp::Add,
                 Tok::Minus => ArithOp::Sub,
-                _ => return Ok(left),
+                _ => {
+                    self.leave_n(chained);
+                    return Ok(left);
+                }
             };
             self.bump()?;
+            self.enter()?;
+            chained += 1;
             let right = self.mul_expr()?;
             left = Expr::Arith(op, Box::new(left), Box::new(right));
         }
@@ -789,14 +818,20 @@ impl<'q> Parser<'q> {
 
     fn mul_expr(&mut self) -> Result<Expr, QueryError> {
         let mut left = self.pow_expr()?;
+        let mut chained = 0;
         loop {
             let op = match self.peek()? {
                 Tok::Star => ArithOp::Mul,
                 Tok::Slash => ArithOp::Div,
                 Tok::Percent => ArithOp::Rem,
-                _ => return Ok(left),
+                _ => {
+                    self.leave_n(chained);
+                    return Ok(left);
+                }
             };
             self.bump()?;
+            self.enter()?;
+            chained += 1;
             let right = self.pow_expr()?;
             left = Expr::Arith(op, Box::new(left), Box::new(right));
         }
