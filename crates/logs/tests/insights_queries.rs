@@ -11,38 +11,183 @@ const T0: i64 = 1_796_625_600_000;
 /// (stream, minutes and seconds after 06:40:00, message)
 const EVENTS: &[(&str, i64, i64, &str)] = &[
     // nginx access lines
-    ("web-1", 0, 5, r#"10.0.0.1 - - [07/Dec/2026:06:40:05 +0000] "GET /index.html HTTP/1.1" 200 512"#),
-    ("web-1", 1, 10, r#"10.0.0.2 - - [07/Dec/2026:06:41:10 +0000] "GET /api/users HTTP/1.1" 200 1024"#),
-    ("web-1", 2, 30, r#"10.0.0.1 - - [07/Dec/2026:06:42:30 +0000] "POST /api/login HTTP/1.1" 401 64"#),
-    ("web-1", 4, 59, r#"10.0.0.3 - - [07/Dec/2026:06:44:59 +0000] "GET /static/app.js HTTP/1.1" 304 0"#),
-    ("web-1", 5, 0, r#"10.0.0.2 - - [07/Dec/2026:06:45:00 +0000] "GET /api/users HTTP/1.1" 500 128"#),
-    ("web-1", 7, 15, r#"10.0.0.4 - - [07/Dec/2026:06:47:15 +0000] "DELETE /api/users/7 HTTP/1.1" 204 0"#),
-    ("web-1", 10, 1, r#"10.0.0.1 - - [07/Dec/2026:06:50:01 +0000] "GET /index.html HTTP/1.1" 200 512"#),
-    ("web-1", 12, 40, r#"10.0.0.5 - - [07/Dec/2026:06:52:40 +0000] "GET /api/orders HTTP/1.1" 504 0"#),
-    ("web-1", 15, 55, r#"10.0.0.2 - - [07/Dec/2026:06:55:55 +0000] "PUT /api/users/7 HTTP/1.1" 200 256"#),
-    ("web-1", 21, 0, r#"10.0.0.3 - - [07/Dec/2026:07:01:00 +0000] "GET /health HTTP/1.1" 200 2"#),
+    (
+        "web-1",
+        0,
+        5,
+        r#"10.0.0.1 - - [07/Dec/2026:06:40:05 +0000] "GET /index.html HTTP/1.1" 200 512"#,
+    ),
+    (
+        "web-1",
+        1,
+        10,
+        r#"10.0.0.2 - - [07/Dec/2026:06:41:10 +0000] "GET /api/users HTTP/1.1" 200 1024"#,
+    ),
+    (
+        "web-1",
+        2,
+        30,
+        r#"10.0.0.1 - - [07/Dec/2026:06:42:30 +0000] "POST /api/login HTTP/1.1" 401 64"#,
+    ),
+    (
+        "web-1",
+        4,
+        59,
+        r#"10.0.0.3 - - [07/Dec/2026:06:44:59 +0000] "GET /static/app.js HTTP/1.1" 304 0"#,
+    ),
+    (
+        "web-1",
+        5,
+        0,
+        r#"10.0.0.2 - - [07/Dec/2026:06:45:00 +0000] "GET /api/users HTTP/1.1" 500 128"#,
+    ),
+    (
+        "web-1",
+        7,
+        15,
+        r#"10.0.0.4 - - [07/Dec/2026:06:47:15 +0000] "DELETE /api/users/7 HTTP/1.1" 204 0"#,
+    ),
+    (
+        "web-1",
+        10,
+        1,
+        r#"10.0.0.1 - - [07/Dec/2026:06:50:01 +0000] "GET /index.html HTTP/1.1" 200 512"#,
+    ),
+    (
+        "web-1",
+        12,
+        40,
+        r#"10.0.0.5 - - [07/Dec/2026:06:52:40 +0000] "GET /api/orders HTTP/1.1" 504 0"#,
+    ),
+    (
+        "web-1",
+        15,
+        55,
+        r#"10.0.0.2 - - [07/Dec/2026:06:55:55 +0000] "PUT /api/users/7 HTTP/1.1" 200 256"#,
+    ),
+    (
+        "web-1",
+        21,
+        0,
+        r#"10.0.0.3 - - [07/Dec/2026:07:01:00 +0000] "GET /health HTTP/1.1" 200 2"#,
+    ),
     // JSON application lines
-    ("api-1", 0, 30, r#"{"level":"info","msg":"request done","latency":12,"request":{"method":"GET","status":200,"path":"/api/users"},"user":"alice"}"#),
-    ("api-1", 1, 45, r#"{"level":"error","msg":"upstream timeout","latency":3000,"request":{"method":"GET","status":504,"path":"/api/orders"},"user":"bob"}"#),
-    ("api-1", 3, 0, r#"{"level":"info","msg":"request done","latency":45.5,"request":{"method":"POST","status":201,"path":"/api/orders"},"user":"alice"}"#),
-    ("api-1", 6, 20, r#"{"level":"warn","msg":"slow request","latency":850,"request":{"method":"GET","status":200,"path":"/api/reports"},"user":"carol"}"#),
-    ("api-1", 8, 0, r#"{"level":"error","msg":"db timeout","latency":5000,"request":{"method":"PUT","status":500,"path":"/api/users/7"},"user":"bob"}"#),
-    ("api-1", 11, 10, r#"{"level":"info","msg":"request done","latency":8,"request":{"method":"GET","status":200,"path":"/health"},"user":"alice","tags":["canary","eu"]}"#),
-    ("api-1", 13, 30, r#"{"level":"debug","msg":"cache hit","latency":1,"request":{"method":"GET","status":200,"path":"/api/users"}}"#),
-    ("api-1", 17, 5, r#"{"level":"info","msg":"request done","latency":20,"request":{"method":"DELETE","status":204,"path":"/api/users/7"},"user":"dave"}"#),
-    ("api-1", 22, 0, r#"{"level":"error","msg":"Timeout waiting for lock","latency":1200,"request":{"method":"POST","status":503,"path":"/api/login"},"user":"carol"}"#),
-    ("api-1", 23, 30, r#"{"level":"info","msg":"request done","latency":15,"request":{"method":"GET","status":200,"path":"/index"},"user":"erin","flag":true}"#),
+    (
+        "api-1",
+        0,
+        30,
+        r#"{"level":"info","msg":"request done","latency":12,"request":{"method":"GET","status":200,"path":"/api/users"},"user":"alice"}"#,
+    ),
+    (
+        "api-1",
+        1,
+        45,
+        r#"{"level":"error","msg":"upstream timeout","latency":3000,"request":{"method":"GET","status":504,"path":"/api/orders"},"user":"bob"}"#,
+    ),
+    (
+        "api-1",
+        3,
+        0,
+        r#"{"level":"info","msg":"request done","latency":45.5,"request":{"method":"POST","status":201,"path":"/api/orders"},"user":"alice"}"#,
+    ),
+    (
+        "api-1",
+        6,
+        20,
+        r#"{"level":"warn","msg":"slow request","latency":850,"request":{"method":"GET","status":200,"path":"/api/reports"},"user":"carol"}"#,
+    ),
+    (
+        "api-1",
+        8,
+        0,
+        r#"{"level":"error","msg":"db timeout","latency":5000,"request":{"method":"PUT","status":500,"path":"/api/users/7"},"user":"bob"}"#,
+    ),
+    (
+        "api-1",
+        11,
+        10,
+        r#"{"level":"info","msg":"request done","latency":8,"request":{"method":"GET","status":200,"path":"/health"},"user":"alice","tags":["canary","eu"]}"#,
+    ),
+    (
+        "api-1",
+        13,
+        30,
+        r#"{"level":"debug","msg":"cache hit","latency":1,"request":{"method":"GET","status":200,"path":"/api/users"}}"#,
+    ),
+    (
+        "api-1",
+        17,
+        5,
+        r#"{"level":"info","msg":"request done","latency":20,"request":{"method":"DELETE","status":204,"path":"/api/users/7"},"user":"dave"}"#,
+    ),
+    (
+        "api-1",
+        22,
+        0,
+        r#"{"level":"error","msg":"Timeout waiting for lock","latency":1200,"request":{"method":"POST","status":503,"path":"/api/login"},"user":"carol"}"#,
+    ),
+    (
+        "api-1",
+        23,
+        30,
+        r#"{"level":"info","msg":"request done","latency":15,"request":{"method":"GET","status":200,"path":"/index"},"user":"erin","flag":true}"#,
+    ),
     // plain text lines
-    ("worker-1", 0, 50, "2026-12-07 06:40:50 [INFO] worker started pid=4242"),
-    ("worker-1", 2, 0, "2026-12-07 06:42:00 [WARN] queue depth 120 exceeds 100"),
-    ("worker-1", 4, 10, "2026-12-07 06:44:10 [ERROR] job 17 failed: connection timeout after 30s"),
-    ("worker-1", 6, 0, "2026-12-07 06:46:00 [INFO] job 18 done in 250ms"),
-    ("worker-1", 9, 30, "2026-12-07 06:49:30 [ERROR] job 19 failed: disk full"),
-    ("worker-1", 14, 0, "2026-12-07 06:54:00 [INFO] job 20 done in 1250ms"),
+    (
+        "worker-1",
+        0,
+        50,
+        "2026-12-07 06:40:50 [INFO] worker started pid=4242",
+    ),
+    (
+        "worker-1",
+        2,
+        0,
+        "2026-12-07 06:42:00 [WARN] queue depth 120 exceeds 100",
+    ),
+    (
+        "worker-1",
+        4,
+        10,
+        "2026-12-07 06:44:10 [ERROR] job 17 failed: connection timeout after 30s",
+    ),
+    (
+        "worker-1",
+        6,
+        0,
+        "2026-12-07 06:46:00 [INFO] job 18 done in 250ms",
+    ),
+    (
+        "worker-1",
+        9,
+        30,
+        "2026-12-07 06:49:30 [ERROR] job 19 failed: disk full",
+    ),
+    (
+        "worker-1",
+        14,
+        0,
+        "2026-12-07 06:54:00 [INFO] job 20 done in 1250ms",
+    ),
     ("worker-1", 18, 20, "2026-12-07 06:58:20 [DEBUG] heartbeat"),
-    ("worker-1", 20, 0, "2026-12-07 07:00:00 [ERROR] job 21 failed: read timeout"),
-    ("worker-1", 24, 45, "2026-12-07 07:04:45 [INFO] worker stopping"),
-    ("worker-1", 25, 0, "2026-12-07 07:05:00 [INFO] shutdown complete"),
+    (
+        "worker-1",
+        20,
+        0,
+        "2026-12-07 07:00:00 [ERROR] job 21 failed: read timeout",
+    ),
+    (
+        "worker-1",
+        24,
+        45,
+        "2026-12-07 07:04:45 [INFO] worker stopping",
+    ),
+    (
+        "worker-1",
+        25,
+        0,
+        "2026-12-07 07:05:00 [INFO] shutdown complete",
+    ),
 ];
 
 fn message(stream: &str, min: i64, sec: i64) -> &'static str {
@@ -83,7 +228,11 @@ type Row<'a> = &'a [(&'a str, &'a str)];
 fn rows(expected: &[Row<'_>]) -> Vec<Vec<(String, String)>> {
     expected
         .iter()
-        .map(|r| r.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        .map(|r| {
+            r.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
         .collect()
 }
 
@@ -96,9 +245,18 @@ fn fields_sort_and_limit() {
     check(
         "fields @timestamp, @message | sort @timestamp desc | limit 3",
         &[
-            &[("@timestamp", "2026-12-07 07:05:00.000"), ("@message", message("worker-1", 25, 0))],
-            &[("@timestamp", "2026-12-07 07:04:45.000"), ("@message", message("worker-1", 24, 45))],
-            &[("@timestamp", "2026-12-07 07:03:30.000"), ("@message", message("api-1", 23, 30))],
+            &[
+                ("@timestamp", "2026-12-07 07:05:00.000"),
+                ("@message", message("worker-1", 25, 0)),
+            ],
+            &[
+                ("@timestamp", "2026-12-07 07:04:45.000"),
+                ("@message", message("worker-1", 24, 45)),
+            ],
+            &[
+                ("@timestamp", "2026-12-07 07:03:30.000"),
+                ("@message", message("api-1", 23, 30)),
+            ],
         ],
     );
 }
@@ -108,19 +266,37 @@ fn without_fields_rows_are_timestamp_and_message_newest_first() {
     check(
         r#"filter @logStream = "worker-1" | limit 2"#,
         &[
-            &[("@timestamp", "2026-12-07 07:05:00.000"), ("@message", message("worker-1", 25, 0))],
-            &[("@timestamp", "2026-12-07 07:04:45.000"), ("@message", message("worker-1", 24, 45))],
+            &[
+                ("@timestamp", "2026-12-07 07:05:00.000"),
+                ("@message", message("worker-1", 25, 0)),
+            ],
+            &[
+                ("@timestamp", "2026-12-07 07:04:45.000"),
+                ("@message", message("worker-1", 24, 45)),
+            ],
         ],
     );
-    check("fields @timestamp | limit 1", &[&[("@timestamp", "2026-12-07 07:05:00.000")]]);
+    check(
+        "fields @timestamp | limit 1",
+        &[&[("@timestamp", "2026-12-07 07:05:00.000")]],
+    );
 }
 
 #[test]
 fn regex_filters_are_case_sensitive_unless_asked() {
     // "timeout" appears in j2, j5, p3, p8; j9 has "Timeout".
-    check("filter @message like /timeout/ | stats count(*)", &[&[("count(*)", "4")]]);
-    check("filter @message like /(?i)timeout/ | stats count(*) as n", &[&[("n", "5")]]);
-    check(r"filter @message =~ /job \d+ done/ | stats count(*)", &[&[("count(*)", "2")]]);
+    check(
+        "filter @message like /timeout/ | stats count(*)",
+        &[&[("count(*)", "4")]],
+    );
+    check(
+        "filter @message like /(?i)timeout/ | stats count(*) as n",
+        &[&[("n", "5")]],
+    );
+    check(
+        r"filter @message =~ /job \d+ done/ | stats count(*)",
+        &[&[("count(*)", "2")]],
+    );
 }
 
 #[test]
@@ -214,7 +390,10 @@ fn numeric_aggregates() {
 
 #[test]
 fn distinct_earliest_latest() {
-    check("stats count_distinct(user)", &[&[("count_distinct(user)", "5")]]);
+    check(
+        "stats count_distinct(user)",
+        &[&[("count_distinct(user)", "5")]],
+    );
     check(
         "stats earliest(user), latest(user)",
         &[&[("earliest(user)", "alice"), ("latest(user)", "erin")]],
@@ -226,9 +405,18 @@ fn parse_with_a_glob() {
     check(
         r#"parse @message "* [*] *" as ts, loglevel, rest | filter loglevel = "ERROR" | fields ts, rest | sort ts asc"#,
         &[
-            &[("ts", "2026-12-07 06:44:10"), ("rest", "job 17 failed: connection timeout after 30s")],
-            &[("ts", "2026-12-07 06:49:30"), ("rest", "job 19 failed: disk full")],
-            &[("ts", "2026-12-07 07:00:00"), ("rest", "job 21 failed: read timeout")],
+            &[
+                ("ts", "2026-12-07 06:44:10"),
+                ("rest", "job 17 failed: connection timeout after 30s"),
+            ],
+            &[
+                ("ts", "2026-12-07 06:49:30"),
+                ("rest", "job 19 failed: disk full"),
+            ],
+            &[
+                ("ts", "2026-12-07 07:00:00"),
+                ("rest", "job 21 failed: read timeout"),
+            ],
         ],
     );
     check(
@@ -252,7 +440,10 @@ fn parse_with_a_glob() {
 fn parse_with_a_regex() {
     check(
         r"parse @message /\[(?<sev>[A-Z]+)\] job (?<job>\d+)/ | filter ispresent(job) | stats count(*) by sev",
-        &[&[("sev", "ERROR"), ("count(*)", "3")], &[("sev", "INFO"), ("count(*)", "2")]],
+        &[
+            &[("sev", "ERROR"), ("count(*)", "3")],
+            &[("sev", "INFO"), ("count(*)", "2")],
+        ],
     );
     check(
         r"parse @message /done in (?<ms>\d+)ms/ | filter ispresent(ms) | stats sum(ms) as total",
@@ -271,7 +462,10 @@ fn boolean_filters() {
         &[&[("count(*)", "6")]],
     );
     // Events without `level` are neither "info" nor not "info": dropped.
-    check(r#"filter not (level = "info") | stats count(*)"#, &[&[("count(*)", "5")]]);
+    check(
+        r#"filter not (level = "info") | stats count(*)"#,
+        &[&[("count(*)", "5")]],
+    );
     check(
         r#"filter @message not like /job/ and @logStream = "worker-1" | stats count(*)"#,
         &[&[("count(*)", "5")]],
@@ -280,15 +474,24 @@ fn boolean_filters() {
         "filter latency > 100 and latency < 1000 | fields user",
         &[&[("user", "carol")]],
     );
-    check("filter isempty(user) | stats count(*)", &[&[("count(*)", "21")]]);
-    check(r#"filter request.method = "DELETE" | stats count(*)"#, &[&[("count(*)", "1")]]);
+    check(
+        "filter isempty(user) | stats count(*)",
+        &[&[("count(*)", "21")]],
+    );
+    check(
+        r#"filter request.method = "DELETE" | stats count(*)"#,
+        &[&[("count(*)", "1")]],
+    );
 }
 
 #[test]
 fn set_membership() {
     check(
         r#"filter user in ["alice", "dave"] | stats count(*) by user"#,
-        &[&[("user", "alice"), ("count(*)", "3")], &[("user", "dave"), ("count(*)", "1")]],
+        &[
+            &[("user", "alice"), ("count(*)", "3")],
+            &[("user", "dave"), ("count(*)", "1")],
+        ],
     );
     check(
         r#"filter user not in ["alice", "dave"] | stats count(*) by user"#,
@@ -336,7 +539,10 @@ fn numeric_comparisons_and_sort() {
 fn string_functions() {
     check(
         r#"fields strlen(user) as len, toupper(user) as u | filter user = "carol" | sort @timestamp asc"#,
-        &[&[("len", "5"), ("u", "CAROL")], &[("len", "5"), ("u", "CAROL")]],
+        &[
+            &[("len", "5"), ("u", "CAROL")],
+            &[("len", "5"), ("u", "CAROL")],
+        ],
     );
     check(
         r#"fields concat(user, "@", request.method) as who | filter ispresent(user) | sort @timestamp asc | limit 2"#,
@@ -392,14 +598,24 @@ fn date_functions() {
 fn builtin_fields() {
     check(
         r#"fields @logStream, @log, @ingestionTime | filter @message like "heartbeat""#,
-        &[&[("@logStream", "worker-1"), ("@log", "app"), ("@ingestionTime", "2026-12-07 06:58:21.000")]],
+        &[&[
+            ("@logStream", "worker-1"),
+            ("@log", "app"),
+            ("@ingestionTime", "2026-12-07 06:58:21.000"),
+        ]],
     );
 }
 
 #[test]
 fn json_discovery() {
-    check(r#"filter flag = "true" | fields user"#, &[&[("user", "erin")]]);
-    check(r#"filter tags.0 = "canary" | fields tags.1"#, &[&[("tags.1", "eu")]]);
+    check(
+        r#"filter flag = "true" | fields user"#,
+        &[&[("user", "erin")]],
+    );
+    check(
+        r#"filter tags.0 = "canary" | fields tags.1"#,
+        &[&[("tags.1", "eu")]],
+    );
 }
 
 #[test]
@@ -416,10 +632,19 @@ fn commands_after_stats() {
     );
     check(
         "stats count(*) by user | sort count(*) desc | limit 2",
-        &[&[("count(*)", "21")], &[("user", "alice"), ("count(*)", "3")]],
+        &[
+            &[("count(*)", "21")],
+            &[("user", "alice"), ("count(*)", "3")],
+        ],
     );
-    check(r#"filter level = "error" | stats count(*) as n | filter n > 2"#, &[&[("n", "3")]]);
-    check(r#"filter level = "error" | stats count(*) as n | filter n > 3"#, &[]);
+    check(
+        r#"filter level = "error" | stats count(*) as n | filter n > 2"#,
+        &[&[("n", "3")]],
+    );
+    check(
+        r#"filter level = "error" | stats count(*) as n | filter n > 3"#,
+        &[],
+    );
     check(
         "stats max(latency) as worst by level | display worst | sort worst desc | limit 1",
         &[&[("worst", "5000")]],
@@ -442,7 +667,10 @@ fn dedup_keeps_the_first_row_per_value() {
 
 #[test]
 fn display_picks_the_columns() {
-    check(r#"fields user, level | display level | filter user = "erin""#, &[&[("level", "info")]]);
+    check(
+        r#"fields user, level | display level | filter user = "erin""#,
+        &[&[("level", "info")]],
+    );
 }
 
 #[test]
@@ -465,7 +693,10 @@ fn statistics_count_what_was_scanned() {
 #[test]
 fn row_limit_is_the_limit_or_ten_thousand() {
     assert_eq!(parse("fields @message").map(|q| q.row_limit()), Ok(10_000));
-    assert_eq!(parse("fields @message | limit 20").map(|q| q.row_limit()), Ok(20));
+    assert_eq!(
+        parse("fields @message | limit 20").map(|q| q.row_limit()),
+        Ok(20)
+    );
     assert_eq!(parse("limit 50 | limit 5").map(|q| q.row_limit()), Ok(5));
 }
 
@@ -528,7 +759,11 @@ fn two_stats_are_unsupported() {
 #[test]
 fn errors_say_where() {
     match error("fields a\n|  bogus x") {
-        QueryError::Syntax { line, column, message } => {
+        QueryError::Syntax {
+            line,
+            column,
+            message,
+        } => {
             assert_eq!((line, column), (2, 4));
             assert!(message.contains("bogus"), "{message}");
         }
@@ -594,7 +829,10 @@ fn deepest_allowed_queries_fit_a_small_stack() {
                     ingestion_ms: 0,
                     message: "m",
                 });
-                assert_eq!(ex.finish().rows, vec![vec![("x".to_string(), n.to_string())]]);
+                assert_eq!(
+                    ex.finish().rows,
+                    vec![vec![("x".to_string(), n.to_string())]]
+                );
             }
         })
         .expect("spawn");

@@ -69,7 +69,7 @@ impl Value<'_> {
 pub(crate) fn f64_to_i64(n: f64) -> Option<i64> {
     // The bounds keep the cast exact-or-saturating-free: i64::MAX as f64
     // rounds up to 2^63, which is out of range.
-    if n.is_finite() && n >= -9.2e18 && n <= 9.2e18 {
+    if (-9.2e18..=9.2e18).contains(&n) {
         Some(n as i64)
     } else {
         None
