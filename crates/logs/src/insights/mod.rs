@@ -6,8 +6,17 @@
 //! `dedup`; `#` comments; the fields `@timestamp`, `@message`, `@logStream`,
 //! `@log`, `@ingestionTime` and those discovered in JSON messages.
 //!
-//! Where AWS's behaviour is undocumented this module picks one and says so:
-//! see the crate's report and the comments at each choice.
+//! Where AWS documents no behaviour, these are the choices made:
+//! - rows carry no `@ptr`; `@log` is the group name (no account id prefix);
+//! - a comparison, `like` or `in` on a missing field is unknown (Kleene
+//!   logic), and `filter` keeps only true;
+//! - `stats` rows come ordered by their group values, ascending, unless
+//!   sorted; events missing a `by` field form one group without it;
+//! - `sort` without `asc`/`desc` is ascending; missing values sort last;
+//! - `pct` is exact nearest-rank (AWS approximates); `count_distinct` exact;
+//! - weeks (`1w`) start on Monday; `substr` counts from 0;
+//! - `sort`, `dedup` and `limit` before `stats` (or anywhere in a query
+//!   without one) apply to the final rows, wherever they are written.
 
 mod eval;
 mod exec;
