@@ -15,8 +15,9 @@
 //! - `sort` without `asc`/`desc` is ascending; missing values sort last;
 //! - `pct` is exact nearest-rank (AWS approximates); `count_distinct` exact;
 //! - weeks (`1w`) start on Monday; `substr` counts from 0;
-//! - `sort`, `dedup` and `limit` before `stats` (or anywhere in a query
-//!   without one) apply to the final rows, wherever they are written.
+//! - without `stats`, `sort`, `dedup` and `limit` apply to the final rows
+//!   wherever they are written; before a `stats`, `sort`, `dedup` and
+//!   `display` are ignored and `limit` caps the stats rows.
 
 mod eval;
 mod exec;
