@@ -75,31 +75,47 @@ pub struct EmfDatum {
 pub enum EmfError {
     #[error("EMF: _aws must be an object")]
     MetadataNotObject,
-    #[error("EMF: _aws.Timestamp is required and must be a non-negative number of epoch milliseconds")]
+    #[error(
+        "EMF: _aws.Timestamp is required and must be a non-negative number of epoch milliseconds"
+    )]
     InvalidTimestamp,
     #[error("EMF: _aws.CloudWatchMetrics is required and must be an array")]
     MissingDirectives,
     #[error("EMF: CloudWatchMetrics[{directive}] must be an object")]
     DirectiveNotObject { directive: usize },
-    #[error("EMF: CloudWatchMetrics[{directive}].Namespace must be a string of 1 to 255 characters")]
+    #[error(
+        "EMF: CloudWatchMetrics[{directive}].Namespace must be a string of 1 to 255 characters"
+    )]
     InvalidNamespace { directive: usize },
     #[error("EMF: CloudWatchMetrics[{directive}].Dimensions must be an array of arrays of strings")]
     InvalidDimensions { directive: usize },
-    #[error("EMF: CloudWatchMetrics[{directive}].Dimensions[{set}] has {count} dimension keys; the limit is {MAX_DIMENSIONS_PER_SET}")]
-    TooManyDimensions { directive: usize, set: usize, count: usize },
+    #[error(
+        "EMF: CloudWatchMetrics[{directive}].Dimensions[{set}] has {count} dimension keys; the limit is {MAX_DIMENSIONS_PER_SET}"
+    )]
+    TooManyDimensions {
+        directive: usize,
+        set: usize,
+        count: usize,
+    },
     #[error("EMF: dimension '{key}' must be a top-level member with a string value")]
     InvalidDimensionValue { key: String },
     #[error("EMF: CloudWatchMetrics[{directive}].Metrics must be an array")]
     InvalidMetrics { directive: usize },
-    #[error("EMF: CloudWatchMetrics[{directive}].Metrics has {count} metrics; the limit is {MAX_METRICS_PER_DIRECTIVE}")]
+    #[error(
+        "EMF: CloudWatchMetrics[{directive}].Metrics has {count} metrics; the limit is {MAX_METRICS_PER_DIRECTIVE}"
+    )]
     TooManyMetrics { directive: usize, count: usize },
-    #[error("EMF: CloudWatchMetrics[{directive}].Metrics[{metric}].Name must be a string of 1 to 255 characters")]
+    #[error(
+        "EMF: CloudWatchMetrics[{directive}].Metrics[{metric}].Name must be a string of 1 to 255 characters"
+    )]
     InvalidMetricName { directive: usize, metric: usize },
     #[error("EMF: metric '{name}' has unit '{unit}', which is not a CloudWatch unit")]
     InvalidUnit { name: String, unit: String },
     #[error("EMF: metric '{name}' has StorageResolution {found}; it must be 1 or 60")]
     InvalidStorageResolution { name: String, found: String },
-    #[error("EMF: metric '{name}' must have a top-level member that is a number or an array of 1 to 100 numbers")]
+    #[error(
+        "EMF: metric '{name}' must have a top-level member that is a number or an array of 1 to 100 numbers"
+    )]
     InvalidMetricValue { name: String },
 }
 
@@ -122,10 +138,15 @@ pub fn parse(line: &str) -> Result<Vec<EmfDatum>, EmfError> {
     };
     let meta = meta.as_object().ok_or(EmfError::MetadataNotObject)?;
     let timestamp_ms = timestamp(meta.get("Timestamp")).ok_or(EmfError::InvalidTimestamp)?;
-    let directives = meta.get("CloudWatchMetrics").and_then(Value::as_array).ok_or(EmfError::MissingDirectives)?;
+    let directives = meta
+        .get("CloudWatchMetrics")
+        .and_then(Value::as_array)
+        .ok_or(EmfError::MissingDirectives)?;
     let mut out = Vec::new();
     for (d, directive) in directives.iter().enumerate() {
-        let directive = directive.as_object().ok_or(EmfError::DirectiveNotObject { directive: d })?;
+        let directive = directive
+            .as_object()
+            .ok_or(EmfError::DirectiveNotObject { directive: d })?;
         read_directive(&root, directive, d, timestamp_ms, &mut out)?;
     }
     Ok(out)
@@ -166,20 +187,32 @@ fn read_directive(
         .filter(|s| name_ok(s))
         .ok_or(EmfError::InvalidNamespace { directive: d })?;
 
-    let sets = directive.get("Dimensions").and_then(Value::as_array).ok_or(EmfError::InvalidDimensions { directive: d })?;
+    let sets = directive
+        .get("Dimensions")
+        .and_then(Value::as_array)
+        .ok_or(EmfError::InvalidDimensions { directive: d })?;
     let mut dimension_sets: Vec<Vec<(String, String)>> = Vec::with_capacity(sets.len().max(1));
     for (s, set) in sets.iter().enumerate() {
-        let keys = set.as_array().ok_or(EmfError::InvalidDimensions { directive: d })?;
+        let keys = set
+            .as_array()
+            .ok_or(EmfError::InvalidDimensions { directive: d })?;
         if keys.len() > MAX_DIMENSIONS_PER_SET {
-            return Err(EmfError::TooManyDimensions { directive: d, set: s, count: keys.len() });
+            return Err(EmfError::TooManyDimensions {
+                directive: d,
+                set: s,
+                count: keys.len(),
+            });
         }
         let mut dims = Vec::with_capacity(keys.len());
         for key in keys {
-            let key = key.as_str().ok_or(EmfError::InvalidDimensions { directive: d })?;
-            let value = root
-                .get(key)
-                .and_then(Value::as_str)
-                .ok_or_else(|| EmfError::InvalidDimensionValue { key: key.to_string() })?;
+            let key = key
+                .as_str()
+                .ok_or(EmfError::InvalidDimensions { directive: d })?;
+            let value = root.get(key).and_then(Value::as_str).ok_or_else(|| {
+                EmfError::InvalidDimensionValue {
+                    key: key.to_string(),
+                }
+            })?;
             dims.push((key.to_string(), value.to_string()));
         }
         dimension_sets.push(dims);
@@ -188,9 +221,15 @@ fn read_directive(
         dimension_sets.push(Vec::new());
     }
 
-    let defs = directive.get("Metrics").and_then(Value::as_array).ok_or(EmfError::InvalidMetrics { directive: d })?;
+    let defs = directive
+        .get("Metrics")
+        .and_then(Value::as_array)
+        .ok_or(EmfError::InvalidMetrics { directive: d })?;
     if defs.len() > MAX_METRICS_PER_DIRECTIVE {
-        return Err(EmfError::TooManyMetrics { directive: d, count: defs.len() });
+        return Err(EmfError::TooManyMetrics {
+            directive: d,
+            count: defs.len(),
+        });
     }
     let mut metrics = Vec::with_capacity(defs.len());
     for (m, def) in defs.iter().enumerate() {
@@ -213,16 +252,33 @@ fn read_directive(
     Ok(())
 }
 
-fn read_metric<'a>(root: &'a Map<String, Value>, def: &'a Value, d: usize, m: usize) -> Result<Metric<'a>, EmfError> {
-    let bad_name = EmfError::InvalidMetricName { directive: d, metric: m };
+fn read_metric<'a>(
+    root: &'a Map<String, Value>,
+    def: &'a Value,
+    d: usize,
+    m: usize,
+) -> Result<Metric<'a>, EmfError> {
+    let bad_name = EmfError::InvalidMetricName {
+        directive: d,
+        metric: m,
+    };
     let def = def.as_object().ok_or_else(|| bad_name.clone())?;
-    let name = def.get("Name").and_then(Value::as_str).filter(|s| name_ok(s)).ok_or(bad_name)?;
+    let name = def
+        .get("Name")
+        .and_then(Value::as_str)
+        .filter(|s| name_ok(s))
+        .ok_or(bad_name)?;
     let unit = match def.get("Unit") {
         None | Some(Value::Null) => None,
         Some(Value::String(u)) if UNITS.contains(&u.as_str()) => Some(u.as_str()),
         Some(other) => {
-            let unit = other.as_str().map_or_else(|| other.to_string(), str::to_string);
-            return Err(EmfError::InvalidUnit { name: name.to_string(), unit });
+            let unit = other
+                .as_str()
+                .map_or_else(|| other.to_string(), str::to_string);
+            return Err(EmfError::InvalidUnit {
+                name: name.to_string(),
+                unit,
+            });
         }
     };
     let storage_resolution = match def.get("StorageResolution") {
@@ -230,24 +286,41 @@ fn read_metric<'a>(root: &'a Map<String, Value>, def: &'a Value, d: usize, m: us
         Some(v) => match v.as_u64() {
             Some(1) => 1,
             Some(60) => 60,
-            _ => return Err(EmfError::InvalidStorageResolution { name: name.to_string(), found: v.to_string() }),
+            _ => {
+                return Err(EmfError::InvalidStorageResolution {
+                    name: name.to_string(),
+                    found: v.to_string(),
+                });
+            }
         },
     };
-    let bad_value = || EmfError::InvalidMetricValue { name: name.to_string() };
+    let bad_value = || EmfError::InvalidMetricValue {
+        name: name.to_string(),
+    };
     let values = match root.get(name) {
         Some(Value::Number(n)) => vec![n.as_f64().ok_or_else(bad_value)?],
         Some(Value::Array(items)) if !items.is_empty() && items.len() <= MAX_VALUES_PER_METRIC => {
-            items.iter().map(|v| v.as_f64().ok_or_else(bad_value)).collect::<Result<Vec<_>, _>>()?
+            items
+                .iter()
+                .map(|v| v.as_f64().ok_or_else(bad_value))
+                .collect::<Result<Vec<_>, _>>()?
         }
         _ => return Err(bad_value()),
     };
-    Ok(Metric { name, unit, storage_resolution, values })
+    Ok(Metric {
+        name,
+        unit,
+        storage_resolution,
+        values,
+    })
 }
 
 /// Fuzz harness: any bytes through [`parse`]; must never panic, and every
 /// datum it returns must respect the specification's limits.
 pub fn fuzz_emf(data: &[u8]) {
-    let Ok(line) = std::str::from_utf8(data) else { return };
+    let Ok(line) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(data) = parse(line) {
         for datum in data {
             assert!(!datum.values.is_empty() && datum.values.len() <= MAX_VALUES_PER_METRIC);

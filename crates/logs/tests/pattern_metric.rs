@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use stratus_logs::pattern::{Emission, FilterPattern, MetricTransformation, apply, validate_transformation};
+use stratus_logs::pattern::{
+    Emission, FilterPattern, MetricTransformation, apply, validate_transformation,
+};
 
 fn transformation(value: &str) -> MetricTransformation {
     MetricTransformation {
@@ -18,10 +20,14 @@ fn transformation(value: &str) -> MetricTransformation {
 }
 
 fn dims(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
-const PROD: &str = r#"127.0.0.1 Prod frank [10/Oct/2000:13:25:15 -0700] "GET /index.html HTTP/1.0" 404 1534"#;
+const PROD: &str =
+    r#"127.0.0.1 Prod frank [10/Oct/2000:13:25:15 -0700] "GET /index.html HTTP/1.0" 404 1534"#;
 
 #[test]
 fn json_latency_value_is_published() {
@@ -59,32 +65,54 @@ fn count_and_default_value() {
     // Without a default value, no data for a non-match.
     t.default_value = None;
     assert_eq!(apply(&p, &t, "[INFO] fine", 6), None);
-    assert_eq!(apply(&p, &transformation("3.5"), "ERROR", 0).unwrap().value, 3.5);
+    assert_eq!(
+        apply(&p, &transformation("3.5"), "ERROR", 0).unwrap().value,
+        3.5
+    );
 }
 
 #[test]
 fn space_delimited_value_and_dimension() {
     // The guide: `[ip, server, username, timestamp, request, status_code,
     // bytes > 1000]` with dimension "server": $server → "Prod".
-    let p = FilterPattern::parse("[ip, server, username, timestamp, request, status_code, bytes > 1000]").unwrap();
+    let p = FilterPattern::parse(
+        "[ip, server, username, timestamp, request, status_code, bytes > 1000]",
+    )
+    .unwrap();
     let mut t = transformation("$bytes");
     t.dimensions = dims(&[("server", "$server"), ("status", "$status_code")]);
     validate_transformation(&p, &t).unwrap();
     let e = apply(&p, &t, PROD, 7).unwrap();
     assert_eq!(e.value, 1534.0);
-    assert_eq!(e.dimensions, vec![("server".to_string(), "Prod".to_string()), ("status".to_string(), "404".to_string())]);
+    assert_eq!(
+        e.dimensions,
+        vec![
+            ("server".to_string(), "Prod".to_string()),
+            ("status".to_string(), "404".to_string())
+        ]
+    );
 }
 
 #[test]
 fn json_dimension() {
     // The guide: `"eventType" : $.eventType` gives the dimension value
     // "UpdateTrail".
-    let p = FilterPattern::parse(r#"{ $.eventType = "*" && $.sourceIPAddress != 123.123.* }"#).unwrap();
+    let p =
+        FilterPattern::parse(r#"{ $.eventType = "*" && $.sourceIPAddress != 123.123.* }"#).unwrap();
     let mut t = transformation("1");
     t.dimensions = dims(&[("eventType", "$.eventType")]);
     validate_transformation(&p, &t).unwrap();
-    let e = apply(&p, &t, r#"{"eventType":"UpdateTrail","sourceIPAddress":"111.111.111.111"}"#, 0).unwrap();
-    assert_eq!(e.dimensions, vec![("eventType".to_string(), "UpdateTrail".to_string())]);
+    let e = apply(
+        &p,
+        &t,
+        r#"{"eventType":"UpdateTrail","sourceIPAddress":"111.111.111.111"}"#,
+        0,
+    )
+    .unwrap();
+    assert_eq!(
+        e.dimensions,
+        vec![("eventType".to_string(), "UpdateTrail".to_string())]
+    );
 }
 
 #[test]
@@ -95,7 +123,10 @@ fn absent_dimension_is_left_off() {
     let mut t = transformation("$.latency");
     t.dimensions = dims(&[("route", "$.route"), ("method", "$.method")]);
     let e = apply(&p, &t, r#"{"latency": 12, "method": "GET"}"#, 0).unwrap();
-    assert_eq!(e.dimensions, vec![("method".to_string(), "GET".to_string())]);
+    assert_eq!(
+        e.dimensions,
+        vec![("method".to_string(), "GET".to_string())]
+    );
 }
 
 #[test]
@@ -107,7 +138,10 @@ fn non_numeric_value_emits_nothing() {
     let j = FilterPattern::parse("{ $.latency = * }").unwrap();
     let tj = transformation("$.latency");
     assert_eq!(apply(&j, &tj, r#"{"latency": "slow"}"#, 0), None);
-    assert_eq!(apply(&j, &tj, r#"{"latency": "42"}"#, 0).unwrap().value, 42.0);
+    assert_eq!(
+        apply(&j, &tj, r#"{"latency": "42"}"#, 0).unwrap().value,
+        42.0
+    );
     assert_eq!(apply(&j, &tj, r#"{"latency": {"p50": 1}}"#, 0), None);
 }
 
@@ -117,7 +151,8 @@ fn positional_value_under_an_ellipsis() {
     let p = FilterPattern::parse("[..., size]").unwrap();
     let t = transformation("$6");
     validate_transformation(&p, &t).unwrap();
-    let line = r#"127.0.0.1 - frank [10/Oct/2000:13:35:22 -0700] "GET /apache_pb.gif HTTP/1.0" 500 5324"#;
+    let line =
+        r#"127.0.0.1 - frank [10/Oct/2000:13:35:22 -0700] "GET /apache_pb.gif HTTP/1.0" 500 5324"#;
     assert_eq!(apply(&p, &t, line, 0).unwrap().value, 500.0);
 }
 

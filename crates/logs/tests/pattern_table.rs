@@ -18,11 +18,25 @@ struct Row {
 }
 
 const fn row(pattern: &'static str, message: &'static str, matches: bool) -> Row {
-    Row { pattern, message, matches, extracted: None }
+    Row {
+        pattern,
+        message,
+        matches,
+        extracted: None,
+    }
 }
 
-const fn ext(pattern: &'static str, message: &'static str, extracted: &'static [(&'static str, &'static str)]) -> Row {
-    Row { pattern, message, matches: true, extracted: Some(extracted) }
+const fn ext(
+    pattern: &'static str,
+    message: &'static str,
+    extracted: &'static [(&'static str, &'static str)],
+) -> Row {
+    Row {
+        pattern,
+        message,
+        matches: true,
+        extracted: Some(extracted),
+    }
 }
 
 const E400: &str = "[ERROR 400] BAD REQUEST";
@@ -33,20 +47,26 @@ const E420: &str = "[ERROR 420] INVALID ARGUMENTS";
 const JSON_EVENT: &str = r#"{"eventType":"UpdateTrail","sourceIPAddress":"111.111.111.111","arrayKey":["value","another value"],"objectList":[{"name":"a","id":1},{"name":"b","id":2}],"SomeObject":null,"ThisFlag":true,"cluster.name":"c"}"#;
 const JSON_COMPOUND: &str = r#"{"user":{"id":1,"email":"John.Stiles@example.com"},"users":[{"id":2,"email":"John.Doe@example.com"},{"id":3,"email":"Jane.Doe@example.com"}],"actions":["GET","PUT","DELETE"],"coordinates":[[0,1,2],[4,5,6],[7,8,9]]}"#;
 
-const APACHE_1: &str = r#"127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] "GET /apache_pb.gif HTTP/1.0" 200 1534"#;
-const APACHE_2: &str = r#"127.0.0.1 - frank [10/Oct/2000:13:35:22 -0700] "GET /apache_pb.gif HTTP/1.0" 500 5324"#;
-const HTML_404: &str = r#"127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] "GET /index.html HTTP/1.0" 404 1534"#;
+const APACHE_1: &str =
+    r#"127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] "GET /apache_pb.gif HTTP/1.0" 200 1534"#;
+const APACHE_2: &str =
+    r#"127.0.0.1 - frank [10/Oct/2000:13:35:22 -0700] "GET /apache_pb.gif HTTP/1.0" 500 5324"#;
+const HTML_404: &str =
+    r#"127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] "GET /index.html HTTP/1.0" 404 1534"#;
 const HTML_200: &str = r#"127.0.0.1 - frank [10/Oct/2000:13:35:22 -0700] "GET /about-us/index.html HTTP/1.0" 200 5324"#;
-const GIF_404: &str = r#"127.0.0.1 - frank [10/Oct/2000:13:50:35 -0700] "GET /apache_pb.gif HTTP/1.0" 404 4355"#;
+const GIF_404: &str =
+    r#"127.0.0.1 - frank [10/Oct/2000:13:50:35 -0700] "GET /apache_pb.gif HTTP/1.0" 404 4355"#;
 const HTML_400: &str = r#"127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] "GET /products/index.html HTTP/1.0" 400 1534"#;
-const PROD: &str = r#"127.0.0.1 Prod frank [10/Oct/2000:13:25:15 -0700] "GET /index.html HTTP/1.0" 404 1534"#;
+const PROD: &str =
+    r#"127.0.0.1 Prod frank [10/Oct/2000:13:25:15 -0700] "GET /index.html HTTP/1.0" 404 1534"#;
 
 const INFO_GET: &str = "INFO 09/25/2014 12:00:00 GET /service/resource/67 1200";
 const INFO_POST: &str = "INFO 09/25/2014 12:00:01 POST /service/resource/67/part/111 1310";
 const WARNING: &str = "WARNING 09/25/2014 12:00:02 Invalid user request";
 const ERROR: &str = "ERROR 09/25/2014 12:00:02 Failed to process request";
 
-const APP_ERROR_1: &str = "02 May 2014 00:34:16,142 [ERROR] Unhanded exception: InvalidQueryException";
+const APP_ERROR_1: &str =
+    "02 May 2014 00:34:16,142 [ERROR] Unhanded exception: InvalidQueryException";
 const APP_ERROR_2: &str = "02 May 2014 00:34:16,224 [ERROR] Terminating the application";
 const APP_INFO: &str = "02 May 2014 00:34:12,525 [INFO] Starting the application";
 
@@ -64,11 +84,23 @@ const ROWS: &[Row] = &[
     row("?ERROR ?ARGUMENTS", E419, true),
     row("?ERROR ?ARGUMENTS", "[INFO 200] OK", false),
     row("?ERROR ?ARGUMENTS REQUEST", "[INFO] REQUEST FAILED", true),
-    row("?ERROR ?ARGUMENTS REQUEST", "[WARN] UNAUTHORIZED REQUEST", true),
+    row(
+        "?ERROR ?ARGUMENTS REQUEST",
+        "[WARN] UNAUTHORIZED REQUEST",
+        true,
+    ),
     row("?ERROR ?ARGUMENTS REQUEST", "[ERROR] 400 BAD REQUEST", true),
     row("?ERROR ?ARGUMENTS REQUEST", E419, false),
-    row("\"INTERNAL SERVER ERROR\"", "[ERROR 500] INTERNAL SERVER ERROR", true),
-    row("\"INTERNAL SERVER ERROR\"", "[ERROR 500] INTERNAL ERROR SERVER", false),
+    row(
+        "\"INTERNAL SERVER ERROR\"",
+        "[ERROR 500] INTERNAL SERVER ERROR",
+        true,
+    ),
+    row(
+        "\"INTERNAL SERVER ERROR\"",
+        "[ERROR 500] INTERNAL ERROR SERVER",
+        false,
+    ),
     row("ERROR -ARGUMENTS", E400, true),
     row("ERROR -ARGUMENTS", E401, true),
     row("ERROR -ARGUMENTS", E419, false),
@@ -77,12 +109,32 @@ const ROWS: &[Row] = &[
     row("", "anything at all", true),
     row("ERROR", "[ERROR] A fatal exception has occurred", true),
     row("ERROR", "Exiting with ERRORCODE: -1", true),
-    row("\"ERROR\" - \"Exiting\"", "Exiting with ERRORCODE: -1", false),
-    row("\"ERROR\" - \"Exiting\"", "[ERROR] A fatal exception has occurred", true),
-    row("ERROR Exception", "[ERROR] Caught IllegalArgumentException", true),
+    row(
+        "\"ERROR\" - \"Exiting\"",
+        "Exiting with ERRORCODE: -1",
+        false,
+    ),
+    row(
+        "\"ERROR\" - \"Exiting\"",
+        "[ERROR] A fatal exception has occurred",
+        true,
+    ),
+    row(
+        "ERROR Exception",
+        "[ERROR] Caught IllegalArgumentException",
+        true,
+    ),
     row("ERROR Exception", "[ERROR] Unhandled Exception", true),
-    row("Failed to process the request", "[WARN] Failed to process the request", true),
-    row("Failed to process the request", "[ERROR] Unable to continue: Failed to process the request", true),
+    row(
+        "Failed to process the request",
+        "[WARN] Failed to process the request",
+        true,
+    ),
+    row(
+        "Failed to process the request",
+        "[ERROR] Unable to continue: Failed to process the request",
+        true,
+    ),
     row("?ERROR ?WARN", "ERROR WARN message", true),
     row("?ERROR ?WARN", "WARN message", true),
     row("ERROR WARN", "ERROR WARN message", true),
@@ -104,19 +156,39 @@ const ROWS: &[Row] = &[
     row("%[hc]at$%", "a cat", true),
     row("%colou?r%", "colour", true),
     row("%gra|ey%", "grey", true),
-    row("%^starting|^initializing|^shutting down%", "skipping initializing step", false),
+    row(
+        "%^starting|^initializing|^shutting down%",
+        "skipping initializing step",
+        false,
+    ),
     row("%\\[.\\]%", "[7]", true),
     row("%10\\.10\\.0\\.1%", "10010,051", false),
     row("%10.10.0.1%", "10010,051", true),
     row("%ab+c%", "ac", false),
     row("%.at%", " at", true),
     // --- JSON ---
-    ext("{ $.eventType = \"UpdateTrail\" }", JSON_EVENT, &[("$.eventType", "UpdateTrail")]),
-    ext("{ $.sourceIPAddress != 123.123.* }", JSON_EVENT, &[("$.sourceIPAddress", "111.111.111.111")]),
-    ext("{ $.arrayKey[0] = \"value\" }", JSON_EVENT, &[("$.arrayKey[0]", "value")]),
+    ext(
+        "{ $.eventType = \"UpdateTrail\" }",
+        JSON_EVENT,
+        &[("$.eventType", "UpdateTrail")],
+    ),
+    ext(
+        "{ $.sourceIPAddress != 123.123.* }",
+        JSON_EVENT,
+        &[("$.sourceIPAddress", "111.111.111.111")],
+    ),
+    ext(
+        "{ $.arrayKey[0] = \"value\" }",
+        JSON_EVENT,
+        &[("$.arrayKey[0]", "value")],
+    ),
     row("{ $.eventType = %Trail% }", JSON_EVENT, true),
     row("{ $.arrayKey[*] = %val.{2}% }", JSON_EVENT, true),
-    row("{ $.* = %111\\.111\\.111\\.1[0-9]{1,2}% }", JSON_EVENT, true),
+    row(
+        "{ $.* = %111\\.111\\.111\\.1[0-9]{1,2}% }",
+        JSON_EVENT,
+        true,
+    ),
     row("{ $.['cluster.name'] = \"c\" }", JSON_EVENT, true),
     row("{ $.objectList[1].id = 2 }", JSON_EVENT, true),
     row("{ $.objectList[0].id = 2 }", JSON_EVENT, false),
@@ -126,15 +198,27 @@ const ROWS: &[Row] = &[
     row("{ $.eventType NOT EXISTS }", JSON_EVENT, false),
     row("{ $.ThisFlag IS TRUE }", JSON_EVENT, true),
     row("{ $.ThisFlag IS FALSE }", JSON_EVENT, false),
-    row("{ $.eventType = \"*\" && $.sourceIPAddress != 123.123.* }", JSON_EVENT, true),
+    row(
+        "{ $.eventType = \"*\" && $.sourceIPAddress != 123.123.* }",
+        JSON_EVENT,
+        true,
+    ),
     row("{ $.arrayKey = \"value\" }", JSON_EVENT, false),
     row("{ $.users = 1 }", r#"{"users": [1, 2, 3]}"#, false),
     row("{ $.users != 1 }", r#"{"users": [1, 2, 3]}"#, false),
     row("{$.foo = bar}", r#"{"foo": "bar"}"#, true),
     row("{$.foo = baz }", r#"{"foo": "bar"}"#, false),
     row("{$.foo = bar || $.foo = baz }", r#"{"foo": "baz"}"#, true),
-    row("{ $.eventType = \"UpdateTrail\" }", "eventType = UpdateTrail", false),
-    row("{ ($.user.id = 1) && ($.users[0].email = \"John.Doe@example.com\") }", JSON_COMPOUND, true),
+    row(
+        "{ $.eventType = \"UpdateTrail\" }",
+        "eventType = UpdateTrail",
+        false,
+    ),
+    row(
+        "{ ($.user.id = 1) && ($.users[0].email = \"John.Doe@example.com\") }",
+        JSON_COMPOUND,
+        true,
+    ),
     row(
         "{ $.user.email = \"John.Stiles@example.com\" || $.coordinates[0][1] = \"nonmatch\" && $.actions[2] = \"nonmatch\" }",
         JSON_COMPOUND,
@@ -145,13 +229,21 @@ const ROWS: &[Row] = &[
         JSON_COMPOUND,
         false,
     ),
-    row("{ ($.user.id = 2 && $.users[0].email = \"nonmatch\") || $.actions[2] = \"GET\" }", JSON_COMPOUND, false),
+    row(
+        "{ ($.user.id = 2 && $.users[0].email = \"nonmatch\") || $.actions[2] = \"GET\" }",
+        JSON_COMPOUND,
+        false,
+    ),
     row("{ $.coordinates[2][0] = 7 }", JSON_COMPOUND, true),
     row("{ $.latency >= 500 }", r#"{"latency": 500}"#, true),
     row("{ $.latency >= 500 }", r#"{"latency": 499}"#, false),
     row("{ $.numbers[0] < 10e3 }", r#"{"numbers": [9999]}"#, true),
     row("{ $.numbers[0] < 10e-3 }", r#"{"numbers": [0.001]}"#, true),
-    row("{ $.processes[4].averageRuntime <= 55.5 }", r#"{"processes": [0, 1, 2, 3, {"averageRuntime": 55.5}]}"#, true),
+    row(
+        "{ $.processes[4].averageRuntime <= 55.5 }",
+        r#"{"processes": [0, 1, 2, 3, {"averageRuntime": 55.5}]}"#,
+        true,
+    ),
     row("{ $.errorCode = 400}", r#"{"errorCode": 400}"#, true),
     row("{ $.errorCode != 500 }", r#"{"errorCode": 400}"#, true),
     row("{ $.errorCode != 500 }", r#"{"errorCode": 500}"#, false),
@@ -159,7 +251,11 @@ const ROWS: &[Row] = &[
     row("{ $.bandwidth > 75 }", r#"{"bandwidth": 75}"#, false),
     row("{ $.number[0] = 1e+3 }", r#"{"number": [1000]}"#, true),
     row("{ $.number[0] != 1e-3 }", r#"{"number": [0.001]}"#, false),
-    ext("{ $.latency = * }", r#"{"latency": 50, "requestType": "GET"}"#, &[("$.latency", "50")]),
+    ext(
+        "{ $.latency = * }",
+        r#"{"latency": 50, "requestType": "GET"}"#,
+        &[("$.latency", "50")],
+    ),
     // --- Space-delimited (TestMetricFilter API examples) ---
     ext(
         "[ip, identity, user_id, timestamp, request, status_code, size]",
@@ -244,9 +340,21 @@ const ROWS: &[Row] = &[
             ("$ip", "127.0.0.1"),
         ],
     ),
-    row("[ip=%127\\.0\\.0\\.[1-9]%, user, username, timestamp, request =*.html*, status_code = 4*, bytes]", PROD, true),
-    row("[ip, user, username, timestamp, request =*.html*, status_code = 404 || status_code = 410, bytes]", PROD, true),
-    row("[ip, user, username, timestamp, request, status_code = 4* && status_code != 404, bytes]", PROD, false),
+    row(
+        "[ip=%127\\.0\\.0\\.[1-9]%, user, username, timestamp, request =*.html*, status_code = 4*, bytes]",
+        PROD,
+        true,
+    ),
+    row(
+        "[ip, user, username, timestamp, request =*.html*, status_code = 404 || status_code = 410, bytes]",
+        PROD,
+        true,
+    ),
+    row(
+        "[ip, user, username, timestamp, request, status_code = 4* && status_code != 404, bytes]",
+        PROD,
+        false,
+    ),
     ext(
         "[ip, server, username, timestamp, request, status_code, bytes > 1000]",
         PROD,
@@ -260,7 +368,11 @@ const ROWS: &[Row] = &[
             ("$ip", "127.0.0.1"),
         ],
     ),
-    row("[ip, server, username, timestamp, request, status_code, bytes > 2000]", PROD, false),
+    row(
+        "[ip, server, username, timestamp, request, status_code, bytes > 2000]",
+        PROD,
+        false,
+    ),
     row("[ip, user, ..., status_code, bytes]", APACHE_1, true),
     row("[ip, user, ...]", APACHE_1, true),
     row("[w1=ERROR, w2]", ERROR, true),
@@ -270,10 +382,26 @@ const ROWS: &[Row] = &[
     row("[w1=ERROR || w1=WARNING, w2]", INFO_GET, false),
     row("[w1!=ERROR && w1!=WARNING, w2]", INFO_GET, true),
     row("[w1!=ERROR && w1!=WARNING, w2]", ERROR, false),
-    row("[logLevel, date, time, method, url=%/service/resource/[0-9]+$%, response_time]", INFO_GET, true),
-    row("[logLevel, date, time, method, url=%/service/resource/[0-9]+$%, response_time]", INFO_POST, false),
-    row("[logLevel, date, time, method, url=%/service/resource/[0-9]+/part/[0-9]+$%, response_time]", INFO_POST, true),
-    row("[logLevel, date, time, method, url=%/service/resource/[0-9]+/part/[0-9]+$%, response_time]", INFO_GET, false),
+    row(
+        "[logLevel, date, time, method, url=%/service/resource/[0-9]+$%, response_time]",
+        INFO_GET,
+        true,
+    ),
+    row(
+        "[logLevel, date, time, method, url=%/service/resource/[0-9]+$%, response_time]",
+        INFO_POST,
+        false,
+    ),
+    row(
+        "[logLevel, date, time, method, url=%/service/resource/[0-9]+/part/[0-9]+$%, response_time]",
+        INFO_POST,
+        true,
+    ),
+    row(
+        "[logLevel, date, time, method, url=%/service/resource/[0-9]+/part/[0-9]+$%, response_time]",
+        INFO_GET,
+        false,
+    ),
     row("[w1=ERROR, w2]", "ERROR message", true),
     row("[w1=ERROR, w2]", "WARN message", false),
     row("[w1=ERROR || w1=WARN, w2]", "WARN message", true),
@@ -282,7 +410,10 @@ const ROWS: &[Row] = &[
 
 #[test]
 fn documented_examples() {
-    assert!(ROWS.len() >= 60, "the table should cover at least 60 documented cases");
+    assert!(
+        ROWS.len() >= 60,
+        "the table should cover at least 60 documented cases"
+    );
     let mut failures = Vec::new();
     for (i, r) in ROWS.iter().enumerate() {
         let pattern = match FilterPattern::parse(r.pattern) {
@@ -293,20 +424,37 @@ fn documented_examples() {
             }
         };
         if pattern.matches(r.message) != r.matches {
-            failures.push(format!("row {i}: {:?} on {:?}: expected match={}", r.pattern, r.message, r.matches));
+            failures.push(format!(
+                "row {i}: {:?} on {:?}: expected match={}",
+                r.pattern, r.message, r.matches
+            ));
         }
         let extracted = pattern.extract(r.message);
         if extracted.is_some() != r.matches {
-            failures.push(format!("row {i}: extract disagrees with the expected match for {:?}", r.pattern));
+            failures.push(format!(
+                "row {i}: extract disagrees with the expected match for {:?}",
+                r.pattern
+            ));
         }
         if let (Some(expected), Some(got)) = (r.extracted, extracted.as_ref()) {
-            let expected: BTreeMap<String, String> = expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let expected: BTreeMap<String, String> = expected
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
             if &expected != got {
-                failures.push(format!("row {i}: {:?}: extracted {got:?}, expected {expected:?}", r.pattern));
+                failures.push(format!(
+                    "row {i}: {:?}: extracted {got:?}, expected {expected:?}",
+                    r.pattern
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -338,7 +486,10 @@ fn refused_patterns() {
         "\"unterminated",
         "ERROR -",
     ] {
-        assert!(FilterPattern::parse(bad).is_err(), "{bad:?} should be refused");
+        assert!(
+            FilterPattern::parse(bad).is_err(),
+            "{bad:?} should be refused"
+        );
     }
     let long = "a".repeat(1025);
     assert!(FilterPattern::parse(&long).is_err());

@@ -24,7 +24,10 @@ pub(crate) fn compile(body: &str) -> Result<Regex, PatternError> {
         .size_limit(REGEX_SIZE_LIMIT)
         .dfa_size_limit(REGEX_SIZE_LIMIT)
         .build()
-        .map_err(|e| PatternError::InvalidRegex { regex: body.to_string(), reason: first_line(&e.to_string()) })
+        .map_err(|e| PatternError::InvalidRegex {
+            regex: body.to_string(),
+            reason: first_line(&e.to_string()),
+        })
 }
 
 fn first_line(s: &str) -> String {
@@ -32,7 +35,10 @@ fn first_line(s: &str) -> String {
 }
 
 fn invalid(body: &str, reason: impl Into<String>) -> PatternError {
-    PatternError::InvalidRegex { regex: body.to_string(), reason: reason.into() }
+    PatternError::InvalidRegex {
+        regex: body.to_string(),
+        reason: reason.into(),
+    }
 }
 
 fn translate(body: &str) -> Result<String, PatternError> {
@@ -57,11 +63,23 @@ fn translate(body: &str) -> Result<String, PatternError> {
                 i += 2;
                 match next {
                     'd' => out.push_str(if in_class { "0-9" } else { "[0-9]" }),
-                    'w' => out.push_str(if in_class { "a-zA-Z_0-9" } else { "[a-zA-Z_0-9]" }),
-                    's' => out.push_str(if in_class { r"\t\n\x0B\x0C\r " } else { r"[\t\n\x0B\x0C\r ]" }),
+                    'w' => out.push_str(if in_class {
+                        "a-zA-Z_0-9"
+                    } else {
+                        "[a-zA-Z_0-9]"
+                    }),
+                    's' => out.push_str(if in_class {
+                        r"\t\n\x0B\x0C\r "
+                    } else {
+                        r"[\t\n\x0B\x0C\r ]"
+                    }),
                     'D' => out.push_str(if in_class { r"\D" } else { "[^0-9]" }),
                     'W' => out.push_str(if in_class { r"\W" } else { "[^a-zA-Z_0-9]" }),
-                    'S' => out.push_str(if in_class { r"\S" } else { r"[^\t\n\x0B\x0C\r ]" }),
+                    'S' => out.push_str(if in_class {
+                        r"\S"
+                    } else {
+                        r"[^\t\n\x0B\x0C\r ]"
+                    }),
                     't' | 'n' | 'r' => {
                         out.push('\\');
                         out.push(next);
@@ -79,7 +97,12 @@ fn translate(body: &str) -> Result<String, PatternError> {
                         // An escaped operator or symbol stands for itself.
                         out.push_str(&regex::escape(&p.to_string()));
                     }
-                    other => return Err(invalid(body, format!("the escape \\{other} is not supported"))),
+                    other => {
+                        return Err(invalid(
+                            body,
+                            format!("the escape \\{other} is not supported"),
+                        ));
+                    }
                 }
                 continue;
             }
@@ -135,7 +158,12 @@ fn translate(body: &str) -> Result<String, PatternError> {
                     out.push_str(&regex::escape(&c.to_string()));
                 }
             }
-            other => return Err(invalid(body, format!("the character '{other}' is not supported"))),
+            other => {
+                return Err(invalid(
+                    body,
+                    format!("the character '{other}' is not supported"),
+                ));
+            }
         }
         i += 1;
     }
@@ -155,7 +183,8 @@ fn repetition(after: &[char]) -> Option<(String, usize)> {
         None => (inner.as_str(), None),
     };
     let digits = |s: &str| s.len() <= 4 && s.chars().all(|c| c.is_ascii_digit());
-    if !digits(min) || !max.is_none_or(digits) || (min.is_empty() && max.is_none_or(str::is_empty)) {
+    if !digits(min) || !max.is_none_or(digits) || (min.is_empty() && max.is_none_or(str::is_empty))
+    {
         return None;
     }
     let min = if min.is_empty() { "0" } else { min };
@@ -177,7 +206,9 @@ mod tests {
         let colour = compile("colou?r").unwrap();
         assert!(colour.is_match("color") && colour.is_match("colour"));
         let a = compile("^a{3,5}$").unwrap();
-        assert!(!a.is_match("aa") && a.is_match("aaa") && a.is_match("aaaaa") && !a.is_match("aaaaaa"));
+        assert!(
+            !a.is_match("aa") && a.is_match("aaa") && a.is_match("aaaaa") && !a.is_match("aaaaaa")
+        );
         let upto = compile("^a{,2}$").unwrap();
         assert!(upto.is_match("") && upto.is_match("aa") && !upto.is_match("aaa"));
         let bracket = compile(r"\[.\]").unwrap();
@@ -188,7 +219,9 @@ mod tests {
         assert!(compile(r"\x3A").unwrap().is_match(":"));
         assert!(compile(r"\x28").unwrap().is_match("("));
         assert!(compile(r"\w").unwrap().is_match("_") && !compile(r"\w").unwrap().is_match("é"));
-        assert!(compile(r"^\D$").unwrap().is_match("x") && !compile(r"^\D$").unwrap().is_match("7"));
+        assert!(
+            compile(r"^\D$").unwrap().is_match("x") && !compile(r"^\D$").unwrap().is_match("7")
+        );
         let alt = compile("^starting|^initializing|^shutting down").unwrap();
         assert!(alt.is_match("shutting down now") && !alt.is_match("skipping initializing"));
     }

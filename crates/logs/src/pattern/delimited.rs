@@ -29,7 +29,11 @@ struct Field {
 
 impl Field {
     fn accepts(&self, value: &str) -> bool {
-        self.condition.is_empty() || self.condition.iter().any(|all| all.iter().all(|c| c.test_text(value)))
+        self.condition.is_empty()
+            || self
+                .condition
+                .iter()
+                .any(|all| all.iter().all(|c| c.test_text(value)))
     }
 }
 
@@ -71,17 +75,28 @@ fn split_fields(message: &str) -> Vec<Span> {
             && let Some(len) = memchr::memchr(close, &b[i + 1..])
         {
             let end = i + 1 + len;
-            spans.push(Span { value: (i + 1, end), raw_start: start });
+            spans.push(Span {
+                value: (i + 1, end),
+                raw_start: start,
+            });
             i = end + 1;
             continue;
         }
         while i < b.len() && !b[i].is_ascii_whitespace() {
             i += 1;
         }
-        spans.push(Span { value: (start, i), raw_start: start });
+        spans.push(Span {
+            value: (start, i),
+            raw_start: start,
+        });
     }
     spans
 }
+
+/// What one message field bound to: the pattern field's name (`None` =
+/// unnamed or under an ellipsis) and the value. `None` for a field the
+/// absorbing last pattern field swallowed.
+type Binding<'p, 'm> = Option<(Option<&'p str>, &'m str)>;
 
 fn value_of<'m>(message: &'m str, span: &Span) -> &'m str {
     message.get(span.value.0..span.value.1).unwrap_or("")
@@ -132,7 +147,9 @@ impl DelimitedPattern {
     }
 
     pub(crate) fn has_field_named(&self, name: &str) -> bool {
-        self.items.iter().any(|i| matches!(i, Item::Field(f) if f.name.as_deref() == Some(name)))
+        self.items
+            .iter()
+            .any(|i| matches!(i, Item::Field(f) if f.name.as_deref() == Some(name)))
     }
 
     pub(crate) fn matches(&self, message: &str) -> bool {
@@ -146,7 +163,9 @@ impl DelimitedPattern {
         let bound = self.align(message, &spans)?;
         let mut out = BTreeMap::new();
         for (position, binding) in bound.into_iter().enumerate() {
-            let Some((name, value)) = binding else { continue };
+            let Some((name, value)) = binding else {
+                continue;
+            };
             let key = match name {
                 Some(name) => format!("${name}"),
                 None => format!("${}", position + 1),
@@ -160,10 +179,12 @@ impl DelimitedPattern {
     /// per message field (by position), the pattern field's name it bound to
     /// (`None` = unnamed or under an ellipsis) and its value; positions the
     /// absorbing last field swallowed are `None`.
-    #[allow(clippy::type_complexity)]
-    fn align<'p, 'm>(&'p self, message: &'m str, spans: &[Span]) -> Option<Vec<Option<(Option<&'p str>, &'m str)>>> {
+    fn align<'p, 'm>(&'p self, message: &'m str, spans: &[Span]) -> Option<Vec<Binding<'p, 'm>>> {
         let n = spans.len();
-        let mut bound: Vec<Option<(Option<&'p str>, &'m str)>> = spans.iter().map(|s| Some((None, value_of(message, s)))).collect();
+        let mut bound: Vec<Binding<'p, 'm>> = spans
+            .iter()
+            .map(|s| Some((None, value_of(message, s))))
+            .collect();
         if self.items.is_empty() {
             return Some(bound);
         }
@@ -206,7 +227,7 @@ impl DelimitedPattern {
         if first.len() + last.len() > n {
             return None;
         }
-        let bind_at = |at: usize, fields: &[&'p Field], bound: &mut Vec<Option<(Option<&'p str>, &'m str)>>| -> bool {
+        let bind_at = |at: usize, fields: &[&'p Field], bound: &mut Vec<Binding<'p, 'm>>| -> bool {
             for (k, field) in fields.iter().enumerate() {
                 let value = value_of(message, &spans[at + k]);
                 if !field.accepts(value) {
@@ -229,7 +250,10 @@ impl DelimitedPattern {
             let mut placed = false;
             let mut at = next;
             while at + segment.len() <= tail_start {
-                let accepted = segment.iter().enumerate().all(|(k, f)| f.accepts(value_of(message, &spans[at + k])));
+                let accepted = segment
+                    .iter()
+                    .enumerate()
+                    .all(|(k, f)| f.accepts(value_of(message, &spans[at + k])));
                 if accepted {
                     bind_at(at, segment, &mut bound);
                     next = at + segment.len();
@@ -258,7 +282,10 @@ fn read_field(cur: &mut Cursor<'_>, regexes: &mut usize) -> Result<Field, Patter
     let name = cur.take_while(is_name_char);
     cur.skip_ws();
     if matches!(cur.peek(), Some(b',' | b']') | None) {
-        return Ok(Field { name: (!name.is_empty()).then(|| name.to_string()), condition: Vec::new() });
+        return Ok(Field {
+            name: (!name.is_empty()).then(|| name.to_string()),
+            condition: Vec::new(),
+        });
     }
     if name.is_empty() {
         return Err(cur.unexpected("a field name"));
@@ -274,7 +301,11 @@ fn read_field(cur: &mut Cursor<'_>, regexes: &mut usize) -> Result<Field, Patter
             // Each comparison names its own field; AWS's examples write the
             // name again (`w1=ERROR || w1=WARNING`, once as `W1`).
             if !again.eq_ignore_ascii_case(name) {
-                return Err(PatternError::FieldMismatch { field: name.to_string(), found: again.to_string(), at });
+                return Err(PatternError::FieldMismatch {
+                    field: name.to_string(),
+                    found: again.to_string(),
+                    at,
+                });
             }
             cur.skip_ws();
         }
@@ -294,5 +325,8 @@ fn read_field(cur: &mut Cursor<'_>, regexes: &mut usize) -> Result<Field, Patter
         break;
     }
     alternatives.push(all);
-    Ok(Field { name: Some(name.to_string()), condition: alternatives })
+    Ok(Field {
+        name: Some(name.to_string()),
+        condition: alternatives,
+    })
 }

@@ -67,13 +67,18 @@ impl Selector {
                         cur.bump();
                         let key = cur.take_while(|c| c as u32 != u32::from(q));
                         if !cur.eat(if q == b'\'' { "'" } else { "\"" }) {
-                            return Err(PatternError::Unterminated { what: "quoted property name", at: cur.pos() });
+                            return Err(PatternError::Unterminated {
+                                what: "quoted property name",
+                                at: cur.pos(),
+                            });
                         }
                         steps.push(Step::Key(key.to_string()));
                     }
                     _ => {
                         let digits = cur.take_while(|c| c.is_ascii_digit());
-                        let index = digits.parse::<usize>().map_err(|_| cur.unexpected("an array index, '*' or a quoted name"))?;
+                        let index = digits
+                            .parse::<usize>()
+                            .map_err(|_| cur.unexpected("an array index, '*' or a quoted name"))?;
                         steps.push(Step::Index(index));
                     }
                 }
@@ -86,13 +91,22 @@ impl Selector {
             }
         }
         if steps.is_empty() {
-            return Err(PatternError::Unexpected { found: "'$'".into(), at: start_pos, expected: "a property after '$' (as in '$.field')" });
+            return Err(PatternError::Unexpected {
+                found: "'$'".into(),
+                at: start_pos,
+                expected: "a property after '$' (as in '$.field')",
+            });
         }
         if steps.iter().filter(|s| **s == Step::Any).count() > 1 {
-            return Err(PatternError::TooManyWildcards { limit: "one wildcard per property selector" });
+            return Err(PatternError::TooManyWildcards {
+                limit: "one wildcard per property selector",
+            });
         }
         let used = cur.pos() - start_pos;
-        Ok(Selector { text: start.get(..used).unwrap_or("").to_string(), steps })
+        Ok(Selector {
+            text: start.get(..used).unwrap_or("").to_string(),
+            steps,
+        })
     }
 
     /// Parses a whole string as a selector (metric values, dimensions).
@@ -132,8 +146,12 @@ fn walk<'v>(node: &'v Value, steps: &[Step], visit: &mut dyn FnMut(&'v Value) ->
         return visit(node);
     };
     match (step, node) {
-        (Step::Key(k), Value::Object(map)) => map.get(k).is_some_and(|child| walk(child, rest, visit)),
-        (Step::Index(i), Value::Array(items)) => items.get(*i).is_some_and(|child| walk(child, rest, visit)),
+        (Step::Key(k), Value::Object(map)) => {
+            map.get(k).is_some_and(|child| walk(child, rest, visit))
+        }
+        (Step::Index(i), Value::Array(items)) => {
+            items.get(*i).is_some_and(|child| walk(child, rest, visit))
+        }
         (Step::Any, Value::Object(map)) => map.values().any(|child| walk(child, rest, visit)),
         (Step::Any, Value::Array(items)) => items.iter().any(|child| walk(child, rest, visit)),
         _ => false,
@@ -174,7 +192,12 @@ struct Parser<'a> {
 impl JsonPattern {
     /// Parses `{ … }`; `src` is already trimmed and starts with `{`.
     pub(crate) fn parse(src: &str) -> Result<JsonPattern, PatternError> {
-        let mut p = Parser { cur: Cursor::new(src), selectors: Vec::new(), regexes: 0, wildcards: 0 };
+        let mut p = Parser {
+            cur: Cursor::new(src),
+            selectors: Vec::new(),
+            regexes: 0,
+            wildcards: 0,
+        };
         if !p.cur.eat("{") {
             return Err(p.cur.unexpected("'{'"));
         }
@@ -191,9 +214,14 @@ impl JsonPattern {
             return Err(PatternError::TooManyRegexes { limit: MAX_REGEXES });
         }
         if p.wildcards > MAX_WILDCARDS {
-            return Err(PatternError::TooManyWildcards { limit: "three wildcard selectors per filter pattern" });
+            return Err(PatternError::TooManyWildcards {
+                limit: "three wildcard selectors per filter pattern",
+            });
         }
-        Ok(JsonPattern { selectors: p.selectors, expr })
+        Ok(JsonPattern {
+            selectors: p.selectors,
+            expr,
+        })
     }
 
     /// Parses the message once; `None` if it is not a JSON object.
@@ -202,7 +230,9 @@ impl JsonPattern {
         if !message.trim_start().starts_with('{') {
             return None;
         }
-        serde_json::from_str::<Value>(message).ok().filter(Value::is_object)
+        serde_json::from_str::<Value>(message)
+            .ok()
+            .filter(Value::is_object)
     }
 
     pub(crate) fn eval(&self, doc: &Value) -> bool {
@@ -214,7 +244,9 @@ impl JsonPattern {
             Expr::Or(parts) => parts.iter().any(|e| self.eval_expr(e, doc)),
             Expr::And(parts) => parts.iter().all(|e| self.eval_expr(e, doc)),
             Expr::Leaf { selector, test } => {
-                let Some(sel) = self.selectors.get(*selector) else { return false };
+                let Some(sel) = self.selectors.get(*selector) else {
+                    return false;
+                };
                 match test {
                     Test::NotExists => !sel.any(doc, &mut |_| true),
                     Test::IsNull => sel.any(doc, &mut |v| v.is_null()),
@@ -230,7 +262,9 @@ impl JsonPattern {
 fn compare(cond: &Condition, v: &Value) -> bool {
     match v {
         Value::String(s) => cond.test_text(s),
-        Value::Number(n) => n.as_f64().is_some_and(|x| cond.test_number(x, &n.to_string())),
+        Value::Number(n) => n
+            .as_f64()
+            .is_some_and(|x| cond.test_number(x, &n.to_string())),
         Value::Bool(b) => cond.test_text(if *b { "true" } else { "false" }),
         Value::Null => cond.test_null(),
         Value::Object(_) | Value::Array(_) => false,
@@ -255,7 +289,11 @@ impl Parser<'_> {
             }
             parts.push(self.and(depth)?);
         }
-        Ok(if parts.len() == 1 { parts.remove(0) } else { Expr::Or(parts) })
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Expr::Or(parts)
+        })
     }
 
     fn and(&mut self, depth: usize) -> Result<Expr, PatternError> {
@@ -267,7 +305,11 @@ impl Parser<'_> {
             }
             parts.push(self.primary(depth)?);
         }
-        Ok(if parts.len() == 1 { parts.remove(0) } else { Expr::And(parts) })
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Expr::And(parts)
+        })
     }
 
     fn primary(&mut self, depth: usize) -> Result<Expr, PatternError> {
@@ -318,11 +360,16 @@ impl Parser<'_> {
             return Err(PatternError::Unsupported { what: "EXISTS" });
         } else {
             let Some(op) = CmpOp::read(&mut self.cur) else {
-                return Err(self.cur.unexpected("an operator (=, !=, <, <=, >, >=, IS, NOT EXISTS)"));
+                return Err(self
+                    .cur
+                    .unexpected("an operator (=, !=, <, <=, >, >=, IS, NOT EXISTS)"));
             };
             let cond = Condition::read(op, &mut self.cur, &mut self.regexes)?;
             Test::Compare(cond)
         };
-        Ok(Expr::Leaf { selector: index, test })
+        Ok(Expr::Leaf {
+            selector: index,
+            test,
+        })
     }
 }

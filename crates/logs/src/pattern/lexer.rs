@@ -53,7 +53,10 @@ impl<'a> Cursor<'a> {
         if rest.len() < word.len() || !rest[..word.len()].eq_ignore_ascii_case(word.as_bytes()) {
             return false;
         }
-        if rest.get(word.len()).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_') {
+        if rest
+            .get(word.len())
+            .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        {
             return false;
         }
         self.pos += word.len();
@@ -87,7 +90,10 @@ impl<'a> Cursor<'a> {
         let mut out = String::new();
         loop {
             let Some(c) = self.rest().chars().next() else {
-                return Err(PatternError::Unterminated { what: "quoted string", at: start });
+                return Err(PatternError::Unterminated {
+                    what: "quoted string",
+                    at: start,
+                });
             };
             self.pos += c.len_utf8();
             match c {
@@ -114,7 +120,10 @@ impl<'a> Cursor<'a> {
         let start = self.pos;
         let body_start = start + 1;
         let Some(len) = self.src.get(body_start..).and_then(|s| s.find('%')) else {
-            return Err(PatternError::Unterminated { what: "regular expression", at: start });
+            return Err(PatternError::Unterminated {
+                what: "regular expression",
+                at: start,
+            });
         };
         self.pos = body_start + len + 1;
         Ok(self.src.get(body_start..body_start + len).unwrap_or(""))
@@ -132,6 +141,10 @@ impl<'a> Cursor<'a> {
     }
 
     pub(crate) fn unexpected(&self, expected: &'static str) -> PatternError {
-        PatternError::Unexpected { found: self.found(), at: self.pos, expected }
+        PatternError::Unexpected {
+            found: self.found(),
+            at: self.pos,
+            expected,
+        }
     }
 }

@@ -89,27 +89,35 @@ enum Source {
 }
 
 fn invalid(reason: impl Into<String>) -> PatternError {
-    PatternError::InvalidTransformation { reason: reason.into() }
+    PatternError::InvalidTransformation {
+        reason: reason.into(),
+    }
 }
 
 /// Resolves a `$…` reference against the pattern kind.
 fn selector_for(p: &FilterPattern, what: &str, s: &str) -> Result<Source, PatternError> {
     match &p.kind {
-        Kind::Json(_) => Selector::parse_exact(s)
-            .map(Source::Json)
-            .ok_or_else(|| invalid(format!("{what} '{s}' is not a JSON property selector such as $.field"))),
+        Kind::Json(_) => Selector::parse_exact(s).map(Source::Json).ok_or_else(|| {
+            invalid(format!(
+                "{what} '{s}' is not a JSON property selector such as $.field"
+            ))
+        }),
         Kind::Delimited(d) => {
             let name = s.strip_prefix('$').unwrap_or("");
-            let positional = !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) && name.parse::<usize>().is_ok_and(|n| n >= 1);
+            let positional = !name.is_empty()
+                && name.bytes().all(|b| b.is_ascii_digit())
+                && name.parse::<usize>().is_ok_and(|n| n >= 1);
             if positional || d.has_field_named(name) {
                 Ok(Source::Field(s.to_string()))
             } else {
-                Err(invalid(format!("{what} '{s}' names no field of the space-delimited filter pattern")))
+                Err(invalid(format!(
+                    "{what} '{s}' names no field of the space-delimited filter pattern"
+                )))
             }
         }
-        Kind::Text(_) | Kind::Regex(_) => {
-            Err(invalid(format!("{what} '{s}' refers to a field, which needs a JSON or space-delimited filter pattern")))
-        }
+        Kind::Text(_) | Kind::Regex(_) => Err(invalid(format!(
+            "{what} '{s}' refers to a field, which needs a JSON or space-delimited filter pattern"
+        ))),
     }
 }
 
@@ -117,27 +125,38 @@ fn metric_value_source(p: &FilterPattern, value: &str) -> Result<Source, Pattern
     if value.starts_with('$') {
         return selector_for(p, "metricValue", value);
     }
-    parse_number(value)
-        .map(Source::Literal)
-        .ok_or_else(|| invalid(format!("metricValue '{value}' must be a number or a field selector such as $.field or $field")))
+    parse_number(value).map(Source::Literal).ok_or_else(|| {
+        invalid(format!(
+            "metricValue '{value}' must be a number or a field selector such as $.field or $field"
+        ))
+    })
 }
 
 fn check_name(what: &str, s: &str) -> Result<(), PatternError> {
     let chars = s.chars().count();
     if chars == 0 || chars > MAX_NAME_CHARS {
-        return Err(invalid(format!("{what} must be 1 to {MAX_NAME_CHARS} characters long")));
+        return Err(invalid(format!(
+            "{what} must be 1 to {MAX_NAME_CHARS} characters long"
+        )));
     }
     if s.contains([':', '*', '$']) {
-        return Err(invalid(format!("{what} '{s}' must not contain ':', '*' or '$'")));
+        return Err(invalid(format!(
+            "{what} '{s}' must not contain ':', '*' or '$'"
+        )));
     }
     Ok(())
 }
 
-pub fn validate_transformation(p: &FilterPattern, t: &MetricTransformation) -> Result<(), PatternError> {
+pub fn validate_transformation(
+    p: &FilterPattern,
+    t: &MetricTransformation,
+) -> Result<(), PatternError> {
     check_name("metricName", &t.metric_name)?;
     check_name("metricNamespace", &t.metric_namespace)?;
     if t.metric_value.is_empty() || t.metric_value.chars().count() > MAX_METRIC_VALUE_CHARS {
-        return Err(invalid(format!("metricValue must be 1 to {MAX_METRIC_VALUE_CHARS} characters long")));
+        return Err(invalid(format!(
+            "metricValue must be 1 to {MAX_METRIC_VALUE_CHARS} characters long"
+        )));
     }
     metric_value_source(p, &t.metric_value)?;
     if let Some(d) = t.default_value
@@ -154,10 +173,14 @@ pub fn validate_transformation(p: &FilterPattern, t: &MetricTransformation) -> R
         return Ok(());
     }
     if !(p.is_json() || p.is_space_delimited()) {
-        return Err(invalid("dimensions are only available for JSON and space-delimited filter patterns"));
+        return Err(invalid(
+            "dimensions are only available for JSON and space-delimited filter patterns",
+        ));
     }
     if t.dimensions.len() > MAX_DIMENSIONS {
-        return Err(invalid(format!("a metric filter can have at most {MAX_DIMENSIONS} dimensions")));
+        return Err(invalid(format!(
+            "a metric filter can have at most {MAX_DIMENSIONS} dimensions"
+        )));
     }
     if t.default_value.is_some() {
         return Err(invalid("defaultValue cannot be specified with dimensions"));
@@ -165,10 +188,14 @@ pub fn validate_transformation(p: &FilterPattern, t: &MetricTransformation) -> R
     for (name, selector) in &t.dimensions {
         let chars = name.chars().count();
         if chars == 0 || chars > MAX_NAME_CHARS {
-            return Err(invalid(format!("dimension names must be 1 to {MAX_NAME_CHARS} characters long")));
+            return Err(invalid(format!(
+                "dimension names must be 1 to {MAX_NAME_CHARS} characters long"
+            )));
         }
         if !selector.starts_with('$') {
-            return Err(invalid(format!("dimension '{name}' must be a field selector such as $.field or $field, not '{selector}'")));
+            return Err(invalid(format!(
+                "dimension '{name}' must be a field selector such as $.field or $field, not '{selector}'"
+            )));
         }
         selector_for(p, &format!("dimension '{name}'"), selector)?;
     }
@@ -210,10 +237,17 @@ impl Matched {
 /// selector whose value is absent or not numeric emits nothing); no match
 /// emits `default_value` if there is one. An invalid transformation (see
 /// [`validate_transformation`]) emits nothing.
-pub fn apply(p: &FilterPattern, t: &MetricTransformation, message: &str, timestamp_ms: i64) -> Option<Emission> {
+pub fn apply(
+    p: &FilterPattern,
+    t: &MetricTransformation,
+    message: &str,
+    timestamp_ms: i64,
+) -> Option<Emission> {
     let value_source = metric_value_source(p, &t.metric_value).ok()?;
     let matched = match &p.kind {
-        Kind::Json(j) => JsonPattern::document(message).filter(|doc| j.eval(doc)).map(Matched::Json),
+        Kind::Json(j) => JsonPattern::document(message)
+            .filter(|doc| j.eval(doc))
+            .map(Matched::Json),
         Kind::Delimited(d) => d.extract(message).map(Matched::Fields),
         Kind::Text(_) | Kind::Regex(_) => p.matches(message).then_some(Matched::Nothing),
     };
@@ -231,7 +265,9 @@ pub fn apply(p: &FilterPattern, t: &MetricTransformation, message: &str, timesta
     let value = matched.number(&value_source)?;
     let mut dimensions = Vec::with_capacity(t.dimensions.len());
     for (name, selector) in &t.dimensions {
-        let Ok(source) = selector_for(p, "dimension", selector) else { continue };
+        let Ok(source) = selector_for(p, "dimension", selector) else {
+            continue;
+        };
         if let Some(v) = matched.text(&source) {
             dimensions.push((name.clone(), v));
         }

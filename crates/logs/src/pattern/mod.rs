@@ -35,26 +35,42 @@ pub const MAX_PATTERN_CHARS: usize = 1024;
 /// complete sentence for an InvalidParameterException.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PatternError {
-    #[error("Invalid filter pattern: it is {chars} characters long; the limit is {MAX_PATTERN_CHARS}")]
+    #[error(
+        "Invalid filter pattern: it is {chars} characters long; the limit is {MAX_PATTERN_CHARS}"
+    )]
     TooLong { chars: usize },
     #[error("Invalid filter pattern: parentheses nest deeper than {limit} levels")]
     TooDeep { limit: usize },
     #[error("Invalid filter pattern: unterminated {what} starting at position {at}")]
     Unterminated { what: &'static str, at: usize },
     #[error("Invalid filter pattern: found {found} at position {at}, expected {expected}")]
-    Unexpected { found: String, at: usize, expected: &'static str },
+    Unexpected {
+        found: String,
+        at: usize,
+        expected: &'static str,
+    },
     #[error("Invalid filter pattern: regular expression %{regex}% is not supported: {reason}")]
     InvalidRegex { regex: String, reason: String },
-    #[error("Invalid filter pattern: at most {limit} regular expressions are allowed in a JSON or space-delimited filter pattern")]
+    #[error(
+        "Invalid filter pattern: at most {limit} regular expressions are allowed in a JSON or space-delimited filter pattern"
+    )]
     TooManyRegexes { limit: usize },
     #[error("Invalid filter pattern: only {limit} is allowed")]
     TooManyWildcards { limit: &'static str },
-    #[error("Invalid filter pattern: the operator before position {at} compares numbers; its value must be a number")]
+    #[error(
+        "Invalid filter pattern: the operator before position {at} compares numbers; its value must be a number"
+    )]
     NotANumber { at: usize },
     #[error("Invalid filter pattern: {what} is not supported")]
     Unsupported { what: &'static str },
-    #[error("Invalid filter pattern: a condition in field '{field}' names '{found}' (position {at}); each condition must name its own field")]
-    FieldMismatch { field: String, found: String, at: usize },
+    #[error(
+        "Invalid filter pattern: a condition in field '{field}' names '{found}' (position {at}); each condition must name its own field"
+    )]
+    FieldMismatch {
+        field: String,
+        found: String,
+        at: usize,
+    },
     #[error("Invalid metric transformation: {reason}")]
     InvalidTransformation { reason: String },
 }
@@ -86,7 +102,9 @@ impl FilterPattern {
         } else if trimmed.starts_with('[') {
             Kind::Delimited(DelimitedPattern::parse(trimmed)?)
         } else if trimmed.len() >= 2 && trimmed.starts_with('%') && trimmed.ends_with('%') {
-            Kind::Regex(Box::new(aws_regex::compile(&trimmed[1..trimmed.len() - 1])?))
+            Kind::Regex(Box::new(aws_regex::compile(
+                &trimmed[1..trimmed.len() - 1],
+            )?))
         } else {
             Kind::Text(TextPattern::parse(trimmed)?)
         };
@@ -140,8 +158,12 @@ impl FilterPattern {
 /// Fuzz harness: parse arbitrary bytes as a pattern and, if it parses, run
 /// it over a few messages and over the input itself. Must never panic.
 pub fn fuzz_pattern(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    let Ok(pattern) = FilterPattern::parse(text) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(pattern) = FilterPattern::parse(text) else {
+        return;
+    };
     const MESSAGES: &[&str] = &[
         "",
         "[ERROR 401] UNAUTHORIZED REQUEST",
@@ -153,6 +175,10 @@ pub fn fuzz_pattern(data: &[u8]) {
     for message in MESSAGES.iter().copied().chain([text]) {
         let matched = pattern.matches(message);
         let extracted = pattern.extract(message);
-        assert_eq!(matched, extracted.is_some(), "matches and extract disagree on {message:?}");
+        assert_eq!(
+            matched,
+            extracted.is_some(),
+            "matches and extract disagree on {message:?}"
+        );
     }
 }

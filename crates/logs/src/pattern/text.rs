@@ -28,7 +28,11 @@ pub(crate) struct TextPattern {
 
 impl TextPattern {
     pub(crate) fn parse(src: &str) -> Result<TextPattern, PatternError> {
-        let mut pattern = TextPattern { required: Vec::new(), excluded: Vec::new(), optional: Vec::new() };
+        let mut pattern = TextPattern {
+            required: Vec::new(),
+            excluded: Vec::new(),
+            optional: Vec::new(),
+        };
         let bytes = src.as_bytes();
         let mut i = 0;
         // The old AWS guide writes `"ERROR" - "Exiting"`: a lone `-` applies
@@ -56,7 +60,10 @@ impl TextPattern {
             }
             let term = if bytes.get(i) == Some(&b'"') {
                 let start = i;
-                let (term, next) = quoted_term(src, i + 1).ok_or(PatternError::Unterminated { what: "quoted term", at: start })?;
+                let (term, next) = quoted_term(src, i + 1).ok_or(PatternError::Unterminated {
+                    what: "quoted term",
+                    at: start,
+                })?;
                 i = next;
                 term
             } else {
@@ -79,7 +86,11 @@ impl TextPattern {
             }
         }
         if pending_exclusion {
-            return Err(PatternError::Unexpected { found: "end of pattern".into(), at: src.len(), expected: "a term after '-'" });
+            return Err(PatternError::Unexpected {
+                found: "end of pattern".into(),
+                at: src.len(),
+                expected: "a term after '-'",
+            });
         }
         if !pattern.required.is_empty() || !pattern.excluded.is_empty() {
             pattern.optional.clear();
@@ -92,7 +103,8 @@ impl TextPattern {
         if !self.optional.is_empty() {
             return self.optional.iter().any(|f| f.find(hay).is_some());
         }
-        self.required.iter().all(|f| f.find(hay).is_some()) && !self.excluded.iter().any(|f| f.find(hay).is_some())
+        self.required.iter().all(|f| f.find(hay).is_some())
+            && !self.excluded.iter().any(|f| f.find(hay).is_some())
     }
 }
 

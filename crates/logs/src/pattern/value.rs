@@ -22,7 +22,14 @@ impl CmpOp {
     /// Reads an operator; `==` is not CloudWatch syntax and is refused by
     /// the caller seeing `=` followed by a stray `=`.
     pub(crate) fn read(cur: &mut Cursor<'_>) -> Option<CmpOp> {
-        for (token, op) in [("!=", CmpOp::Ne), ("<=", CmpOp::Le), (">=", CmpOp::Ge), ("=", CmpOp::Eq), ("<", CmpOp::Lt), (">", CmpOp::Gt)] {
+        for (token, op) in [
+            ("!=", CmpOp::Ne),
+            ("<=", CmpOp::Le),
+            (">=", CmpOp::Ge),
+            ("=", CmpOp::Eq),
+            ("<", CmpOp::Lt),
+            (">", CmpOp::Gt),
+        ] {
             if cur.eat(token) {
                 return Some(op);
             }
@@ -49,8 +56,16 @@ impl Glob {
         let any_prefix = s.starts_with('*');
         let rest = if any_prefix { &s[1..] } else { s };
         let any_suffix = rest.ends_with('*');
-        let literal = if any_suffix { &rest[..rest.len() - 1] } else { rest };
-        Glob { literal: literal.to_string(), any_prefix, any_suffix }
+        let literal = if any_suffix {
+            &rest[..rest.len() - 1]
+        } else {
+            rest
+        };
+        Glob {
+            literal: literal.to_string(),
+            any_prefix,
+            any_suffix,
+        }
     }
 
     fn matches(&self, v: &str) -> bool {
@@ -70,7 +85,10 @@ pub(crate) enum Operand {
     Text(Glob),
     /// A number as written (`400`, `+1000`, `1e-3`); `text` is kept for
     /// comparing against values that are not numbers.
-    Number { value: f64, text: String },
+    Number {
+        value: f64,
+        text: String,
+    },
     Regex(Box<Regex>),
 }
 
@@ -121,7 +139,10 @@ pub(crate) fn parse_number(s: &str) -> Option<f64> {
     if i != b.len() {
         return None;
     }
-    s.trim_start_matches('+').parse::<f64>().ok().filter(|v| v.is_finite())
+    s.trim_start_matches('+')
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
 }
 
 /// Characters that end an unquoted value in either pattern kind.
@@ -132,7 +153,11 @@ fn ends_bare_value(c: char) -> bool {
 impl Condition {
     /// Reads the value after an operator. `regexes` counts `%…%` values for
     /// AWS's per-pattern limit.
-    pub(crate) fn read(op: CmpOp, cur: &mut Cursor<'_>, regexes: &mut usize) -> Result<Condition, PatternError> {
+    pub(crate) fn read(
+        op: CmpOp,
+        cur: &mut Cursor<'_>,
+        regexes: &mut usize,
+    ) -> Result<Condition, PatternError> {
         cur.skip_ws();
         let operand = match cur.peek() {
             Some(b'"') => {
@@ -154,7 +179,10 @@ impl Condition {
                     return Err(cur.unexpected("a value after the operator"));
                 }
                 if let Some(value) = parse_number(bare) {
-                    Operand::Number { value, text: bare.to_string() }
+                    Operand::Number {
+                        value,
+                        text: bare.to_string(),
+                    }
                 } else if bare.chars().all(|c| c == '*') {
                     Operand::Any
                 } else if bare.contains(['=', '!', '<', '>', '$']) {
