@@ -17,9 +17,21 @@ fn corpus() -> Vec<String> {
                 i % 60,
                 1000 + i % 5000
             ),
-            1 => format!(r#"{{"level":"info","latency":{},"route":"/api/v1/items","requestId":"req-{i}"}}"#, i % 900),
-            2 => format!("2024-05-02T00:34:16.{:03}Z INFO worker-{} processed batch {i} in {} ms", i % 1000, i % 16, i % 97),
-            _ => format!("2024-05-02T00:34:16.{:03}Z ERROR worker-{} Unhandled exception: InvalidQueryException", i % 1000, i % 16),
+            1 => format!(
+                r#"{{"level":"info","latency":{},"route":"/api/v1/items","requestId":"req-{i}"}}"#,
+                i % 900
+            ),
+            2 => format!(
+                "2024-05-02T00:34:16.{:03}Z INFO worker-{} processed batch {i} in {} ms",
+                i % 1000,
+                i % 16,
+                i % 97
+            ),
+            _ => format!(
+                "2024-05-02T00:34:16.{:03}Z ERROR worker-{} Unhandled exception: InvalidQueryException",
+                i % 1000,
+                i % 16
+            ),
         };
         lines.push(line);
     }

@@ -5,9 +5,8 @@
 //! array makes the comparison false, both for `=` and `!=`, as AWS
 //! documents. A message that is not a JSON object matches nothing.
 
-use serde_json::Value;
-
 use super::PatternError;
+use super::json_doc::Node;
 use super::lexer::Cursor;
 use super::value::{CmpOp, Condition};
 
@@ -122,15 +121,15 @@ impl Selector {
 
     /// Calls `visit` on every node the selector reaches until it returns
     /// true; reports whether it did.
-    pub(crate) fn any(&self, root: &Value, visit: &mut dyn FnMut(&Value) -> bool) -> bool {
+    pub(crate) fn any(&self, root: &Node<'_>, visit: &mut dyn FnMut(&Node<'_>) -> bool) -> bool {
         walk(root, &self.steps, &mut |v| visit(v))
     }
 
     /// The first value node (not object or array) the selector reaches.
-    pub(crate) fn first_scalar<'v>(&self, root: &'v Value) -> Option<&'v Value> {
+    pub(crate) fn first_scalar<'v, 'm>(&self, root: &'v Node<'m>) -> Option<&'v Node<'m>> {
         let mut found = None;
         walk(root, &self.steps, &mut |v| {
-            if v.is_object() || v.is_array() {
+            if v.is_container() {
                 false
             } else {
                 found = Some(v);
@@ -141,19 +140,25 @@ impl Selector {
     }
 }
 
-fn walk<'v>(node: &'v Value, steps: &[Step], visit: &mut dyn FnMut(&'v Value) -> bool) -> bool {
+fn walk<'v, 'm>(
+    node: &'v Node<'m>,
+    steps: &[Step],
+    visit: &mut dyn FnMut(&'v Node<'m>) -> bool,
+) -> bool {
     let Some((step, rest)) = steps.split_first() else {
         return visit(node);
     };
     match (step, node) {
-        (Step::Key(k), Value::Object(map)) => {
-            map.get(k).is_some_and(|child| walk(child, rest, visit))
+        (Step::Key(k), Node::Object(_)) => {
+            node.get(k).is_some_and(|child| walk(child, rest, visit))
         }
-        (Step::Index(i), Value::Array(items)) => {
+        (Step::Index(i), Node::Array(items)) => {
             items.get(*i).is_some_and(|child| walk(child, rest, visit))
         }
-        (Step::Any, Value::Object(map)) => map.values().any(|child| walk(child, rest, visit)),
-        (Step::Any, Value::Array(items)) => items.iter().any(|child| walk(child, rest, visit)),
+        (Step::Any, Node::Object(members)) => {
+            members.iter().any(|(_, child)| walk(child, rest, visit))
+        }
+        (Step::Any, Node::Array(items)) => items.iter().any(|child| walk(child, rest, visit)),
         _ => false,
     }
 }
@@ -225,21 +230,15 @@ impl JsonPattern {
     }
 
     /// Parses the message once; `None` if it is not a JSON object.
-    pub(crate) fn document(message: &str) -> Option<Value> {
-        // Cheap rejection before any parsing: most log lines are not JSON.
-        if !message.trim_start().starts_with('{') {
-            return None;
-        }
-        serde_json::from_str::<Value>(message)
-            .ok()
-            .filter(Value::is_object)
+    pub(crate) fn document(message: &str) -> Option<Node<'_>> {
+        Node::parse_object(message)
     }
 
-    pub(crate) fn eval(&self, doc: &Value) -> bool {
+    pub(crate) fn eval(&self, doc: &Node<'_>) -> bool {
         self.eval_expr(&self.expr, doc)
     }
 
-    fn eval_expr(&self, expr: &Expr, doc: &Value) -> bool {
+    fn eval_expr(&self, expr: &Expr, doc: &Node<'_>) -> bool {
         match expr {
             Expr::Or(parts) => parts.iter().any(|e| self.eval_expr(e, doc)),
             Expr::And(parts) => parts.iter().all(|e| self.eval_expr(e, doc)),
@@ -249,9 +248,9 @@ impl JsonPattern {
                 };
                 match test {
                     Test::NotExists => !sel.any(doc, &mut |_| true),
-                    Test::IsNull => sel.any(doc, &mut |v| v.is_null()),
-                    Test::IsTrue => sel.any(doc, &mut |v| v.as_bool() == Some(true)),
-                    Test::IsFalse => sel.any(doc, &mut |v| v.as_bool() == Some(false)),
+                    Test::IsNull => sel.any(doc, &mut |v| matches!(v, Node::Null)),
+                    Test::IsTrue => sel.any(doc, &mut |v| matches!(v, Node::Bool(true))),
+                    Test::IsFalse => sel.any(doc, &mut |v| matches!(v, Node::Bool(false))),
                     Test::Compare(cond) => sel.any(doc, &mut |v| compare(cond, v)),
                 }
             }
@@ -259,23 +258,13 @@ impl JsonPattern {
     }
 }
 
-fn compare(cond: &Condition, v: &Value) -> bool {
+fn compare(cond: &Condition, v: &Node<'_>) -> bool {
     match v {
-        Value::String(s) => cond.test_text(s),
-        Value::Number(n) => n
-            .as_f64()
-            .is_some_and(|x| cond.test_number(x, &n.to_string())),
-        Value::Bool(b) => cond.test_text(if *b { "true" } else { "false" }),
-        Value::Null => cond.test_null(),
-        Value::Object(_) | Value::Array(_) => false,
-    }
-}
-
-/// How TestMetricFilter-style extraction spells a JSON value.
-pub(crate) fn render(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        Node::String(s) => cond.test_text(s),
+        Node::Number(n) => cond.test_number(n.as_f64(), &n.to_string()),
+        Node::Bool(b) => cond.test_text(if *b { "true" } else { "false" }),
+        Node::Null => cond.test_null(),
+        Node::Object(_) | Node::Array(_) => false,
     }
 }
 

@@ -14,9 +14,8 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
-
-use super::json::{JsonPattern, Selector, render};
+use super::json::{JsonPattern, Selector};
+use super::json_doc::Node;
 use super::value::parse_number;
 use super::{FilterPattern, Kind, PatternError};
 
@@ -203,17 +202,17 @@ pub fn validate_transformation(
 }
 
 /// The matched event's fields, parsed once for the value and dimensions.
-enum Matched {
-    Json(Value),
+enum Matched<'m> {
+    Json(Node<'m>),
     Fields(BTreeMap<String, String>),
     Nothing,
 }
 
-impl Matched {
+impl Matched<'_> {
     fn text(&self, source: &Source) -> Option<String> {
         match (self, source) {
             (_, Source::Literal(v)) => Some(v.to_string()),
-            (Matched::Json(doc), Source::Json(sel)) => sel.first_scalar(doc).map(render),
+            (Matched::Json(doc), Source::Json(sel)) => sel.first_scalar(doc).map(Node::render),
             (Matched::Fields(fields), Source::Field(key)) => fields.get(key).cloned(),
             _ => None,
         }
@@ -223,8 +222,8 @@ impl Matched {
         match (self, source) {
             (_, Source::Literal(v)) => Some(*v),
             (Matched::Json(doc), Source::Json(sel)) => match sel.first_scalar(doc)? {
-                Value::Number(n) => n.as_f64(),
-                Value::String(s) => parse_number(s.trim()),
+                Node::Number(n) => Some(n.as_f64()),
+                Node::String(s) => parse_number(s.trim()),
                 _ => None,
             },
             (Matched::Fields(fields), Source::Field(key)) => parse_number(fields.get(key)?.trim()),

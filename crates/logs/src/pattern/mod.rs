@@ -13,6 +13,7 @@
 mod aws_regex;
 mod delimited;
 mod json;
+mod json_doc;
 mod lexer;
 mod metric;
 mod text;
@@ -137,7 +138,7 @@ impl FilterPattern {
                 let mut out = BTreeMap::new();
                 for sel in &j.selectors {
                     if let Some(v) = sel.first_scalar(&doc) {
-                        out.insert(sel.text.clone(), json::render(v));
+                        out.insert(sel.text.clone(), v.render());
                     }
                 }
                 Some(out)
