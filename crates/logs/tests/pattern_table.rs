@@ -495,3 +495,76 @@ fn refused_patterns() {
     assert!(FilterPattern::parse(&long).is_err());
     assert!(FilterPattern::parse(&"a".repeat(1024)).is_ok());
 }
+
+fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Not shown by AWS's examples: several ellipses. Each run of fields between
+/// them takes its leftmost place; everything an ellipsis covers is reported
+/// by position.
+#[test]
+fn several_ellipses() {
+    let p = FilterPattern::parse("[a, ..., x = 5, ..., z]").unwrap();
+    assert_eq!(
+        p.extract("1 2 5 3 5 9"),
+        Some(map(&[
+            ("$a", "1"),
+            ("$2", "2"),
+            ("$x", "5"),
+            ("$4", "3"),
+            ("$5", "5"),
+            ("$z", "9")
+        ]))
+    );
+    assert!(!p.matches("1 2 3 4 9"), "no field equals 5");
+    assert!(!p.matches("5 9"), "the runs cannot overlap");
+    let adjacent = FilterPattern::parse("[..., ..., last]").unwrap();
+    assert_eq!(
+        adjacent.extract("x y"),
+        Some(map(&[("$1", "x"), ("$last", "y")]))
+    );
+}
+
+/// Inferred from `[w1=ERROR, w2]` matching AWS's four-word ERROR line: the
+/// last field of a pattern without an ellipsis takes the rest of the line.
+#[test]
+fn last_field_takes_the_rest_of_the_line() {
+    let p = FilterPattern::parse("[level, rest]").unwrap();
+    assert_eq!(
+        p.extract("ERROR 09/25/2014 12:00:02 Failed to process request"),
+        Some(map(&[
+            ("$level", "ERROR"),
+            ("$rest", "09/25/2014 12:00:02 Failed to process request")
+        ]))
+    );
+    let quoted = FilterPattern::parse("[level, msg]").unwrap();
+    assert_eq!(
+        quoted.extract(r#"WARN "disk nearly full""#),
+        Some(map(&[("$level", "WARN"), ("$msg", "disk nearly full")]))
+    );
+}
+
+/// Fields in brackets or quotes are one field even when they hold spaces,
+/// and an unclosed one falls back to whitespace splitting.
+#[test]
+fn bracketed_and_quoted_fields() {
+    let p = FilterPattern::parse("[]").unwrap();
+    assert_eq!(
+        p.extract(r#"a [b c] "d e" f"#),
+        Some(map(&[
+            ("$1", "a"),
+            ("$2", "b c"),
+            ("$3", "d e"),
+            ("$4", "f")
+        ]))
+    );
+    assert_eq!(
+        p.extract("[open x"),
+        Some(map(&[("$1", "[open"), ("$2", "x")]))
+    );
+    assert_eq!(p.extract(""), Some(BTreeMap::new()));
+}

@@ -13,6 +13,7 @@
 //! reported by position (`$1`, `$2`, …) as unnamed pattern fields are.
 //! `[]` matches every message and reports every field by position.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use super::PatternError;
@@ -45,7 +46,39 @@ enum Item {
 
 #[derive(Clone, Debug)]
 pub(crate) struct DelimitedPattern {
-    items: Vec<Item>,
+    /// Runs of consecutive fields; an ellipsis separates two runs (so a
+    /// leading or trailing `...` leaves an empty first or last run). No
+    /// runs at all is `[]`.
+    segments: Vec<Vec<Field>>,
+}
+
+impl DelimitedPattern {
+    fn from_items(items: Vec<Item>) -> DelimitedPattern {
+        let mut segments = Vec::new();
+        if items.is_empty() {
+            return DelimitedPattern { segments };
+        }
+        segments.push(Vec::new());
+        for item in items {
+            match item {
+                Item::Field(f) => {
+                    if let Some(run) = segments.last_mut() {
+                        run.push(f);
+                    }
+                }
+                Item::Ellipsis => segments.push(Vec::new()),
+            }
+        }
+        // Empty middle runs come from `..., ...`; they constrain nothing.
+        let count = segments.len();
+        let mut k = 0;
+        segments.retain(|run| {
+            let keep = k == 0 || k == count - 1 || !run.is_empty();
+            k += 1;
+            keep
+        });
+        DelimitedPattern { segments }
+    }
 }
 
 /// One field of a message: the value (quotes/brackets removed) and the raw
@@ -56,9 +89,9 @@ struct Span {
     raw_start: usize,
 }
 
-fn split_fields(message: &str) -> Vec<Span> {
+fn split_fields(message: &str, spans: &mut Vec<Span>) {
+    spans.clear();
     let b = message.as_bytes();
-    let mut spans = Vec::new();
     let mut i = 0;
     while i < b.len() {
         if b[i].is_ascii_whitespace() {
@@ -90,13 +123,7 @@ fn split_fields(message: &str) -> Vec<Span> {
             raw_start: start,
         });
     }
-    spans
 }
-
-/// What one message field bound to: the pattern field's name (`None` =
-/// unnamed or under an ellipsis) and the value. `None` for a field the
-/// absorbing last pattern field swallowed.
-type Binding<'p, 'm> = Option<(Option<&'p str>, &'m str)>;
 
 fn value_of<'m>(message: &'m str, span: &Span) -> &'m str {
     message.get(span.value.0..span.value.1).unwrap_or("")
@@ -115,7 +142,7 @@ impl DelimitedPattern {
             if !cur.is_at_end() {
                 return Err(cur.unexpected("nothing after the closing ']'"));
             }
-            return Ok(DelimitedPattern { items });
+            return Ok(DelimitedPattern::from_items(items));
         }
         loop {
             cur.skip_ws();
@@ -143,29 +170,51 @@ impl DelimitedPattern {
         if regexes > MAX_REGEXES {
             return Err(PatternError::TooManyRegexes { limit: MAX_REGEXES });
         }
-        Ok(DelimitedPattern { items })
+        Ok(DelimitedPattern::from_items(items))
     }
 
     pub(crate) fn has_field_named(&self, name: &str) -> bool {
-        self.items
+        self.segments
             .iter()
-            .any(|i| matches!(i, Item::Field(f) if f.name.as_deref() == Some(name)))
+            .flatten()
+            .any(|f| f.name.as_deref() == Some(name))
     }
 
     pub(crate) fn matches(&self, message: &str) -> bool {
-        let spans = split_fields(message);
-        self.align(message, &spans).is_some()
+        // The field spans go into a per-thread buffer: scanning a log group
+        // calls this once per event, and the buffer's allocation is reused.
+        thread_local! {
+            static SPANS: RefCell<Vec<Span>> = const { RefCell::new(Vec::new()) };
+        }
+        SPANS.with(|buffer| match buffer.try_borrow_mut() {
+            Ok(mut spans) => {
+                split_fields(message, &mut spans);
+                self.align(message, &spans, &mut |_, _, _| {}).is_some()
+            }
+            // Only re-entrancy could hold the buffer; fall back to a fresh one.
+            Err(_) => {
+                let mut spans = Vec::new();
+                split_fields(message, &mut spans);
+                self.align(message, &spans, &mut |_, _, _| {}).is_some()
+            }
+        })
     }
 
     /// The extracted values, keyed `$name` / `$position`.
     pub(crate) fn extract(&self, message: &str) -> Option<BTreeMap<String, String>> {
-        let spans = split_fields(message);
-        let bound = self.align(message, &spans)?;
+        let mut spans = Vec::new();
+        split_fields(message, &mut spans);
+        // Every covered message field starts unnamed (an ellipsis's, or the
+        // whole line's for `[]`); pattern fields then claim theirs.
+        let mut bound: Vec<(Option<&str>, &str)> =
+            spans.iter().map(|s| (None, value_of(message, s))).collect();
+        let covered = self.align(message, &spans, &mut |at, field, value| {
+            if let Some(slot) = bound.get_mut(at) {
+                *slot = (field.name.as_deref(), value);
+            }
+        })?;
         let mut out = BTreeMap::new();
-        for (position, binding) in bound.into_iter().enumerate() {
-            let Some((name, value)) = binding else {
-                continue;
-            };
+        for (position, (name, value)) in bound.into_iter().take(covered).enumerate() {
             let key = match name {
                 Some(name) => format!("${name}"),
                 None => format!("${}", position + 1),
@@ -175,101 +224,86 @@ impl DelimitedPattern {
         Some(out)
     }
 
-    /// Matches the pattern against the message's fields. On success returns,
-    /// per message field (by position), the pattern field's name it bound to
-    /// (`None` = unnamed or under an ellipsis) and its value; positions the
-    /// absorbing last field swallowed are `None`.
-    fn align<'p, 'm>(&'p self, message: &'m str, spans: &[Span]) -> Option<Vec<Binding<'p, 'm>>> {
+    /// Matches the pattern against the message's fields, calling `bind`
+    /// with (position, pattern field, value) for each pattern field placed.
+    /// Returns how many message fields the match covers: all of them, or up
+    /// to the last pattern field when it absorbed the rest of the line.
+    fn align<'p, 'm>(
+        &'p self,
+        message: &'m str,
+        spans: &[Span],
+        bind: &mut dyn FnMut(usize, &'p Field, &'m str),
+    ) -> Option<usize> {
         let n = spans.len();
-        let mut bound: Vec<Binding<'p, 'm>> = spans
-            .iter()
-            .map(|s| Some((None, value_of(message, s))))
-            .collect();
-        if self.items.is_empty() {
-            return Some(bound);
-        }
-        // Segments of consecutive fields between ellipses.
-        let mut segments: Vec<Vec<&Field>> = vec![Vec::new()];
-        for item in &self.items {
-            match item {
-                Item::Field(f) => segments.last_mut()?.push(f),
-                Item::Ellipsis => segments.push(Vec::new()),
-            }
-        }
-        if segments.len() == 1 {
-            let fields = &segments[0];
-            if n < fields.len() {
+        let Some((first, rest)) = self.segments.split_first() else {
+            return Some(n); // `[]`
+        };
+        let value_at = |k: usize| spans.get(k).map_or("", |s| value_of(message, s));
+        if rest.is_empty() {
+            // No ellipsis: fields in order, the last takes the rest.
+            if n < first.len() {
                 return None;
             }
-            let last = fields.len() - 1;
-            for (k, field) in fields.iter().enumerate() {
-                let value = if k == last && n > fields.len() {
-                    // The last field takes the rest of the line, raw.
-                    let from = spans[k].raw_start;
-                    for slot in bound.iter_mut().skip(k + 1) {
-                        *slot = None;
-                    }
+            let last = first.len() - 1;
+            for (k, field) in first.iter().enumerate() {
+                let value = if k == last && n > first.len() {
+                    let from = spans.get(k).map_or(message.len(), |s| s.raw_start);
                     message.get(from..).unwrap_or("").trim_end()
                 } else {
-                    value_of(message, &spans[k])
+                    value_at(k)
                 };
                 if !field.accepts(value) {
                     return None;
                 }
-                bound[k] = Some((field.name.as_deref(), value));
+                bind(k, field, value);
             }
-            return Some(bound);
+            return Some(first.len());
         }
-        let (first, rest) = segments.split_first()?;
         let (last, middle) = rest.split_last()?;
-        // Leading fields anchor at the start; an empty first segment means
-        // the pattern opens with `...`.
         if first.len() + last.len() > n {
             return None;
         }
-        let bind_at = |at: usize, fields: &[&'p Field], bound: &mut Vec<Binding<'p, 'm>>| -> bool {
+        let place = |at: usize,
+                     fields: &'p [Field],
+                     bind: &mut dyn FnMut(usize, &'p Field, &'m str)|
+         -> bool {
+            if !fields
+                .iter()
+                .enumerate()
+                .all(|(k, f)| f.accepts(value_at(at + k)))
+            {
+                return false;
+            }
             for (k, field) in fields.iter().enumerate() {
-                let value = value_of(message, &spans[at + k]);
-                if !field.accepts(value) {
-                    return false;
-                }
-                bound[at + k] = Some((field.name.as_deref(), value));
+                bind(at + k, field, value_at(at + k));
             }
             true
         };
-        if !bind_at(0, first, &mut bound) {
+        // Leading fields anchor at the start (none when the pattern opens
+        // with `...`), trailing ones at the end.
+        if !place(0, first, bind) {
             return None;
         }
         let tail_start = n - last.len();
         let mut next = first.len();
         for segment in middle {
-            if segment.is_empty() {
-                continue;
-            }
             // Leftmost placement leaves the most room for what follows.
-            let mut placed = false;
             let mut at = next;
-            while at + segment.len() <= tail_start {
-                let accepted = segment
-                    .iter()
-                    .enumerate()
-                    .all(|(k, f)| f.accepts(value_of(message, &spans[at + k])));
-                if accepted {
-                    bind_at(at, segment, &mut bound);
+            loop {
+                if at + segment.len() > tail_start {
+                    return None;
+                }
+                if place(at, segment, bind) {
                     next = at + segment.len();
-                    placed = true;
                     break;
                 }
                 at += 1;
             }
-            if !placed {
-                return None;
-            }
         }
-        if !bind_at(tail_start, last, &mut bound) {
+        if !place(tail_start, last, bind) {
             return None;
         }
-        Some(bound)
+        Some(n)
     }
 }
 
