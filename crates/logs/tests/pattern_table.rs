@@ -457,8 +457,11 @@ fn documented_examples() {
     );
 }
 
+fn shareable<T: Clone + std::fmt::Debug + Send + Sync>() {}
+
 #[test]
 fn kinds() {
+    shareable::<FilterPattern>();
     assert!(FilterPattern::parse("{ $.a = 1 }").unwrap().is_json());
     assert!(FilterPattern::parse("[a, b]").unwrap().is_space_delimited());
     let terms = FilterPattern::parse("ERROR").unwrap();

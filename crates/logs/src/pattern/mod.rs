@@ -4,8 +4,11 @@
 //! Live Tail"), and the metric values metric filters derive from a match.
 //!
 //! Four kinds, told apart by the trimmed pattern's first character:
-//! `{` JSON ([`json`]), `[` space-delimited ([`delimited`]), `%…%` a regular
-//! expression ([`aws_regex`]), anything else terms and phrases ([`text`]).
+//! `{` JSON (module `json`), `[` space-delimited (`delimited`), `%…%` a
+//! regular expression (`aws_regex`), anything else terms and phrases
+//! (`text`). Unquoted terms are taken literally, whatever they contain (AWS
+//! asks for quotes around non-alphanumeric terms and documents no
+//! splitting); `%…%` is a regex only as the whole pattern.
 //! Parsing is total: any string yields a pattern or a [`PatternError`], never
 //! a panic, and work is bounded by AWS's 1,024-character pattern limit and a
 //! nesting limit.
