@@ -346,6 +346,7 @@ pub struct FilterLogEventsInput {
     pub filter_pattern: Option<String>,
     pub next_token: Option<String>,
     pub limit: Option<i64>,
+    pub start_from_head: Option<bool>,
     pub interleaved: Option<bool>,
     pub unmask: Option<bool>,
 }
