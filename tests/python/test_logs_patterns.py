@@ -159,7 +159,12 @@ ROWS: list[tuple[str, list[str], list[str]]] = [
     ("[ip, user, username = frank, ...]", APACHE, [A1, A2, A3]),
     # The number of fields must agree.
     ("[ip, user, username, timestamp, request, status_code, bytes, extra]", APACHE, []),
-    ("[a, b, c]", APACHE, []),
+    # Without an ellipsis the last field takes the rest of the line: AWS's own
+    # example `[w1=ERROR, w2]` matches "ERROR 09/25/2014 12:00:02 Failed to process request".
+    ("[a, b, c]", APACHE, APACHE),
+    ("[w1=ERROR, w2]", ["ERROR 09/25/2014 12:00:02 Failed to process request",
+                        "INFO 09/25/2014 12:00:03 GET /index.html 200"],
+     ["ERROR 09/25/2014 12:00:02 Failed to process request"]),
 ]
 
 
@@ -241,7 +246,12 @@ def test_extracted_values_with_an_ellipsis(logs):
     resp = logs.test_metric_filter(filterPattern="[..., status_code, bytes > 5000]", logEventMessages=APACHE)
     (m,) = resp["matches"]
     assert m["eventMessage"] == A2
-    assert m["extractedValues"] == {"$status_code": "500", "$bytes": "5324"}
+    # Fields under the ellipsis are reported by position, as AWS's TestMetricFilter
+    # example reports `[..., size]`'s status code as $6.
+    assert m["extractedValues"] == {"$1": "127.0.0.1", "$2": "-", "$3": "frank",
+                                    "$4": "10/Oct/2000:13:35:22 -0700",
+                                    "$5": "GET /apache_pb.gif HTTP/1.0",
+                                    "$status_code": "500", "$bytes": "5324"}
 
 
 @pytest.mark.parametrize("pattern", [
