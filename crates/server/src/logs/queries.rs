@@ -243,9 +243,12 @@ pub(super) fn start_query(cx: &Cx<'_>, input: StartQueryInput) -> ApiResult<Docu
                     records_scanned: output.records_scanned as f64,
                     bytes_scanned: output.bytes_scanned as f64,
                 };
+                // A row with no field at all (a `stats ... by f` group of
+                // events without `f` and no aggregate value) says nothing.
                 q.rows = output
                     .rows
                     .into_iter()
+                    .filter(|row| !row.is_empty())
                     .take(row_limit)
                     .map(|row| {
                         row.into_iter()
