@@ -34,17 +34,23 @@ const STREAMS: [&str; 2] = ["a", "b"];
 type Model = Vec<(usize, i64, String)>;
 
 fn expected_scan(model: &Model) -> Vec<(String, i64, String)> {
-    let mut v: Vec<(i64, usize, &(usize, i64, String))> = model.iter().enumerate().map(|(i, e)| (e.1, i, e)).collect();
+    let mut v: Vec<(i64, usize, &(usize, i64, String))> =
+        model.iter().enumerate().map(|(i, e)| (e.1, i, e)).collect();
     v.sort_by_key(|(ts, arrival, _)| (*ts, *arrival));
-    v.into_iter().map(|(_, _, e)| (STREAMS[e.0].to_owned(), e.1, e.2.clone())).collect()
+    v.into_iter()
+        .map(|(_, _, e)| (STREAMS[e.0].to_owned(), e.1, e.2.clone()))
+        .collect()
 }
 
 fn check(store: &Store, model: &Model) -> Result<(), TestCaseError> {
     let want = expected_scan(model);
     prop_assert_eq!(scan_all(store, "/g", &Scan::default()), want.clone());
     for (si, s) in STREAMS.iter().enumerate() {
-        let mine: Vec<(i64, String)> =
-            want.iter().filter(|e| e.0 == STREAMS[si]).map(|e| (e.1, e.2.clone())).collect();
+        let mine: Vec<(i64, String)> = want
+            .iter()
+            .filter(|e| e.0 == STREAMS[si])
+            .map(|e| (e.1, e.2.clone()))
+            .collect();
         prop_assert_eq!(read_all(store, "/g", s, 5), mine);
     }
     Ok(())

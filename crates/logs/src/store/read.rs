@@ -117,7 +117,7 @@ impl Source {
                 ) else {
                     return Ok(false);
                 };
-                segment::read_block(
+                self.layout = segment::read_block(
                     f,
                     &file.path,
                     b,
@@ -125,8 +125,6 @@ impl Source {
                     &mut z.scratch,
                     &mut self.buf,
                 )?;
-                self.layout = Layout::parse(&self.buf)
-                    .ok_or_else(|| StoreError::damaged(&file.path, b.offset, "malformed block"))?;
             }
         }
         self.loaded = true;

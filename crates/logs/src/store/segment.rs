@@ -1,7 +1,7 @@
 //! Sealed segment files: one log group, one time window, immutable.
 //!
 //! ```text
-//! "SLSEG\x01\0\0" | block* | index | index_offset u64 | index_len u32
+//! "SLSEG\x02\0\0" | block* | index | index_offset u64 | index_len u32
 //!                 | crc32(index) u32 | "SLSEGEND"
 //! ```
 //!
@@ -17,12 +17,12 @@ use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::block::{BlockMeta, RawEvent, StreamSet, encode_block};
+use super::block::{BlockMeta, Layout, RawEvent, StreamSet, encode_block, from_disk, to_disk};
 use super::codec::{Dec, Enc};
 use super::error::StoreError;
 use super::fsutil::sync_dir;
 
-const HEADER: &[u8; 8] = b"SLSEG\x01\0\0";
+const HEADER: &[u8; 8] = b"SLSEG\x02\0\0";
 const TRAILER: &[u8; 8] = b"SLSEGEND";
 const FOOTER: usize = 8 + 4 + 4 + 8;
 /// Raw bytes per block before it is cut.
@@ -86,7 +86,10 @@ pub fn write(
             end += 1;
         }
         let slice = &events[start..end];
-        let block = encode_block(slice);
+        let mut block = encode_block(slice);
+        if let Some(layout) = Layout::parse(&block) {
+            to_disk(&mut block, &layout);
+        }
         let compressed = compressor
             .compress(&block)
             .map_err(|e| StoreError::io("compressing a segment block", e))?;
@@ -244,8 +247,8 @@ pub fn read_index(path: &Path) -> Result<Vec<BlockIndex>, StoreError> {
     decode_index(&index, index_offset).ok_or_else(|| bad(index_offset, "malformed index"))
 }
 
-/// Reads block `b` of an open segment file into `raw` (decompressed),
-/// reusing `scratch` and `raw`'s allocations.
+/// Reads block `b` of an open segment file into `raw` (decompressed, its
+/// columns restored), reusing `scratch` and `raw`'s allocations.
 pub fn read_block(
     f: &File,
     path: &Path,
@@ -253,7 +256,7 @@ pub fn read_block(
     decompressor: &mut zstd::bulk::Decompressor<'static>,
     scratch: &mut Vec<u8>,
     raw: &mut Vec<u8>,
-) -> Result<(), StoreError> {
+) -> Result<Layout, StoreError> {
     scratch.clear();
     scratch.resize(b.compressed_len as usize, 0);
     f.read_exact_at(scratch, b.offset)
@@ -277,7 +280,10 @@ pub fn read_block(
             "block has the wrong raw length",
         ));
     }
-    Ok(())
+    let malformed = || StoreError::damaged(path, b.offset, "malformed block");
+    let shape = Layout::shape(raw).ok_or_else(malformed)?;
+    from_disk(raw, &shape);
+    Layout::parse(raw).ok_or_else(malformed)
 }
 
 #[cfg(test)]
