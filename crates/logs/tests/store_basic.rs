@@ -734,3 +734,30 @@ fn concurrent_appenders_share_fsyncs() {
     assert!(flushes < records, "{flushes} flushes for {records} records");
     assert_eq!(read_all(&store, "/app/web", "i-1", 1000).len(), 200);
 }
+
+#[test]
+fn many_small_batches_read_back_in_order_after_maintain_and_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Clock::new(T0 + 10 * 60_000);
+    let (store, _) = open(dir.path(), &clock);
+    setup(&store);
+    store.create_stream("/app/web", "i-2", T0).expect("stream");
+    // 100 one-event batches, timestamps going back and forth, two streams.
+    let mut want = Vec::new();
+    for i in 0..100i64 {
+        let ts = T0 + (i * 37) % 50;
+        let stream = if i % 2 == 0 { "i-1" } else { "i-2" };
+        store.append("/app/web", stream, vec![ev(ts, &format!("e{i}"))], None).expect("append");
+        want.push((ts, i, stream.to_owned(), format!("e{i}")));
+    }
+    want.sort();
+    let want: Vec<(String, i64, String)> = want.into_iter().map(|(ts, _, s, m)| (s, ts, m)).collect();
+    store.maintain().expect("maintain");
+    assert_eq!(store.stats().segment_files, 0, "nothing is due yet");
+    assert_eq!(scan_all(&store, "/app/web", &Scan::default()), want);
+    drop(store);
+    let (store, _) = open(dir.path(), &clock);
+    assert_eq!(scan_all(&store, "/app/web", &Scan::default()), want);
+    let i2: Vec<(i64, String)> = want.iter().filter(|e| e.0 == "i-2").map(|e| (e.1, e.2.clone())).collect();
+    assert_eq!(read_all(&store, "/app/web", "i-2", 9), i2);
+}
