@@ -55,8 +55,11 @@ pub fn maintain(store: &Store) -> Result<(), StoreError> {
 /// into one, so reads merge a few sources instead of thousands.
 const COMPACT_CHUNKS: usize = 32;
 
+/// `(group id, window start)`.
+type WindowKey = (u64, i64);
+
 fn compact_head(store: &Store) {
-    let picks: Vec<((u64, i64), Vec<Arc<Chunk>>)> = {
+    let picks: Vec<(WindowKey, Vec<Arc<Chunk>>)> = {
         let st = super::read_lock(&store.state);
         st.head
             .iter()
@@ -65,14 +68,24 @@ fn compact_head(store: &Store) {
             .collect()
     };
     for (key, chunks) in picks {
-        let Some(merged) = merge_chunks(&chunks) else { continue };
+        let Some(merged) = merge_chunks(&chunks) else {
+            continue;
+        };
         let mut st = write_lock(&store.state);
-        let State { head, head_bytes, .. } = &mut *st;
-        let Some(hw) = head.get_mut(&key) else { continue };
+        let State {
+            head, head_bytes, ..
+        } = &mut *st;
+        let Some(hw) = head.get_mut(&key) else {
+            continue;
+        };
         let n = chunks.len();
         let same = hw.sealing == 0
             && hw.chunks.len() >= n
-            && hw.chunks.iter().zip(&chunks).all(|(a, b)| Arc::ptr_eq(a, b));
+            && hw
+                .chunks
+                .iter()
+                .zip(&chunks)
+                .all(|(a, b)| Arc::ptr_eq(a, b));
         if !same {
             continue;
         }
@@ -86,7 +99,10 @@ fn compact_head(store: &Store) {
 
 /// One chunk holding the events of `chunks`, sorted.
 fn merge_chunks(chunks: &[Arc<Chunk>]) -> Option<Chunk> {
-    let views: Vec<BlockView<'_>> = chunks.iter().map(|c| BlockView::new(&c.data, &c.layout)).collect();
+    let views: Vec<BlockView<'_>> = chunks
+        .iter()
+        .map(|c| BlockView::new(&c.data, &c.layout))
+        .collect();
     let mut events: Vec<RawEvent<'_>> = Vec::with_capacity(views.iter().map(|v| v.n).sum());
     for v in &views {
         for i in 0..v.n {
