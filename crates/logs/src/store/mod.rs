@@ -447,8 +447,9 @@ impl Store {
     /// the WAL ticket to commit once the lock is released.
     fn log(&self, st: &mut State, body: &Body<'_>) -> Result<u64, StoreError> {
         let lsn = st.cat.counters.next_lsn;
-        let payload = record::encode(lsn, body);
-        let ticket = self.wal.append(&payload)?;
+        let ticket = self
+            .wal
+            .append_with(|buf| record::encode_into(lsn, body, buf))?;
         st.cat.counters.next_lsn += 1;
         st.note_lsn(self.wal.current_segment(), lsn);
         st.cat.apply(body);
