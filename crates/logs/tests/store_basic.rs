@@ -863,3 +863,16 @@ fn reads_during_appends_and_seals_see_each_event_once() {
     assert_eq!(all.len(), 2 * 300 * 2);
     assert!(store.stats().segment_files > 0, "seals ran meanwhile");
 }
+
+#[test]
+fn a_directory_is_open_in_one_store_at_a_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Clock::new(T0);
+    let (store, _) = open(dir.path(), &clock);
+    assert!(matches!(
+        stratus_logs::store::Store::open(dir.path(), clock.options()),
+        Err(StoreError::Locked { .. })
+    ));
+    drop(store);
+    assert!(stratus_logs::store::Store::open(dir.path(), clock.options()).is_ok());
+}

@@ -299,6 +299,8 @@ pub struct Store {
     state: RwLock<State>,
     /// One maintain / shutdown at a time.
     maintaining: Mutex<()>,
+    /// Held (locked) while open.
+    _lock: std::fs::File,
 }
 
 fn read_lock<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {

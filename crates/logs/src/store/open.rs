@@ -16,6 +16,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<(Store, OpenReport), StoreError
     create_dir(&wal_dir)?;
     create_dir(&seg_dir)?;
     let mut report = OpenReport::default();
+    let lock = lock_dir(dir)?;
 
     let snapshot = catalog::read_snapshot(dir)?;
     let (cat, snap_lsn, files, sealed) = match snapshot {
@@ -115,8 +116,28 @@ pub fn open(dir: &Path, opts: Options) -> Result<(Store, OpenReport), StoreError
         wal: writer,
         state: RwLock::new(st),
         maintaining: Mutex::new(()),
+        _lock: lock,
     };
     Ok((store, report))
+}
+
+/// Takes `<dir>/LOCK` for as long as the store is open: two stores
+/// appending to one WAL would corrupt it.
+fn lock_dir(dir: &Path) -> Result<std::fs::File, StoreError> {
+    let path = dir.join("LOCK");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked { path }),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(StoreError::io(format!("locking {}", path.display()), e))
+        }
+    }
 }
 
 /// Applies one replayed record; returns whether it changed anything.
