@@ -289,6 +289,8 @@ struct State {
     /// Files no longer in the catalog, deleted once a snapshot says so.
     doomed: Vec<PathBuf>,
     wal_segments: BTreeMap<u64, WalSegmentInfo>,
+    /// Files were installed or dropped since the last snapshot.
+    files_changed: bool,
 }
 
 /// The log store. `Send + Sync`: call it from any number of threads.
@@ -807,7 +809,7 @@ impl Store {
     pub fn shutdown(&self) -> Result<(), StoreError> {
         let _m = lock(&self.maintaining);
         self.wal.sync()?;
-        seal::persist(self)
+        seal::persist(self, true)
     }
 
     pub fn dir(&self) -> &Path {

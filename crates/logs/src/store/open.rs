@@ -66,6 +66,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<(Store, OpenReport), StoreError
         sealed,
         doomed: Vec::new(),
         wal_segments: BTreeMap::new(),
+        files_changed: false,
     };
 
     let segments = wal::list_segments(&wal_dir)?;

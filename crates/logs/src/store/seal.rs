@@ -48,7 +48,7 @@ pub fn maintain(store: &Store) -> Result<(), StoreError> {
     }
     install(store, done, now);
     compact_head(store);
-    persist(store)
+    persist(store, false)
 }
 
 /// A head window with this many chunks (small batches) gets them merged
@@ -257,6 +257,7 @@ fn write_job(store: &Store, job: &Job) -> Result<Option<SealedFile>, StoreError>
 /// Swaps sealed chunks for their files and applies retention.
 fn install(store: &Store, done: Vec<(Job, Option<SealedFile>)>, now: i64) {
     let mut st = write_lock(&store.state);
+    st.files_changed |= !done.is_empty();
     for (job, file) in done {
         let key = (job.group_id, job.window);
         let group_alive = st.cat.group_by_id(job.group_id).is_some();
@@ -312,6 +313,7 @@ fn install(store: &Store, done: Vec<(Job, Option<SealedFile>)>, now: i64) {
                 }
             }
             st.doomed.push(f.path.clone());
+            st.files_changed = true;
         }
     }
     let cutoff = now.saturating_sub(store.opts.batch_id_retention_ms);
@@ -320,7 +322,12 @@ fn install(store: &Store, done: Vec<(Job, Option<SealedFile>)>, now: i64) {
 
 /// Writes the catalog snapshot, then deletes the files and WAL segments it
 /// made unnecessary. The caller holds `maintaining`.
-pub fn persist(store: &Store) -> Result<(), StoreError> {
+///
+/// Unless `force`d it writes only when it has something to make durable
+/// beyond what the WAL already holds: installed or dropped files, files to
+/// delete, or WAL segments it could delete. A busy store therefore does not
+/// rewrite its whole catalog every few seconds.
+pub fn persist(store: &Store, force: bool) -> Result<(), StoreError> {
     let (snapshot, doomed, obsolete) = {
         let mut st = write_lock(&store.state);
         let current = store.wal.current_segment();
@@ -339,6 +346,10 @@ pub fn persist(store: &Store) -> Result<(), StoreError> {
             .filter(|(n, info)| **n < current && **n < head_min && info.max_seq <= emitted)
             .map(|(n, _)| *n)
             .collect();
+        if !force && !st.files_changed && st.doomed.is_empty() && obsolete.is_empty() {
+            return Ok(());
+        }
+        st.files_changed = false;
         // Watermarks matter only for records some remaining segment holds.
         let floor = st
             .wal_segments
