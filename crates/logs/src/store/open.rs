@@ -69,7 +69,24 @@ pub fn open(dir: &Path, opts: Options) -> Result<(Store, OpenReport), StoreError
         files_changed: false,
     };
 
-    let segments = wal::list_segments(&wal_dir)?;
+    let mut segments = wal::list_segments(&wal_dir)?;
+    // A crash during rotation can leave a new segment holding nothing but
+    // (part of) its header behind an older one not yet given its end
+    // marker. The new one holds no record: drop it, so the older one is the
+    // newest again (and gets its marker below).
+    if segments.len() >= 2
+        && let Some(&last) = segments.last()
+    {
+        let path = wal::segment_path(&wal_dir, last);
+        let len = std::fs::metadata(&path)
+            .map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?
+            .len();
+        if len <= wal::SEGMENT_HEADER.len() as u64 {
+            std::fs::remove_file(&path)
+                .map_err(|e| StoreError::io(format!("removing {}", path.display()), e))?;
+            segments.pop();
+        }
+    }
     let mut last_unclosed = None;
     for (i, &n) in segments.iter().enumerate() {
         let path = wal::segment_path(&wal_dir, n);
