@@ -101,3 +101,37 @@ pub fn scan_all(store: &Store, group: &str, q: &Scan) -> Vec<(String, i64, Strin
 pub fn token_round_trip(c: Cursor) -> Cursor {
     Cursor::from_token(&c.to_token()).expect("own token parses")
 }
+
+/// Every event of a stream, paging backward from the end `limit` at a
+/// time; returned ascending.
+pub fn read_all_backward(
+    store: &Store,
+    group: &str,
+    stream: &str,
+    limit: usize,
+) -> Vec<(i64, String)> {
+    let mut pages = Vec::new();
+    let mut q = StreamRead {
+        forward: false,
+        ..forward(limit)
+    };
+    for _ in 0..10_000 {
+        let page = store.read_stream(group, stream, &q).expect("read_stream");
+        assert!(page.events.len() <= limit);
+        if page.events.is_empty() {
+            assert_eq!(
+                q.cursor.map(|c| c.to_token()),
+                q.cursor.map(|_| page.next_backward.to_token())
+            );
+            return pages.into_iter().rev().flatten().collect();
+        }
+        pages.push(
+            page.events
+                .iter()
+                .map(|e| (e.timestamp_ms, e.message.clone()))
+                .collect::<Vec<_>>(),
+        );
+        q.cursor = Some(page.next_backward);
+    }
+    panic!("paging never ended");
+}

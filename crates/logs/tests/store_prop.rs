@@ -51,7 +51,8 @@ fn check(store: &Store, model: &Model) -> Result<(), TestCaseError> {
             .filter(|e| e.0 == STREAMS[si])
             .map(|e| (e.1, e.2.clone()))
             .collect();
-        prop_assert_eq!(read_all(store, "/g", s, 5), mine);
+        prop_assert_eq!(read_all(store, "/g", s, 5), mine.clone());
+        prop_assert_eq!(read_all_backward(store, "/g", s, 4), mine);
     }
     Ok(())
 }

@@ -29,9 +29,25 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// Validates a block's shape: the columns fit, the message offsets
-    /// never decrease and stay inside the block.
+    /// Validates a block: the columns fit, the message offsets never
+    /// decrease and end exactly at the end of the block.
     pub fn parse(data: &[u8]) -> Option<Layout> {
+        let layout = Layout::shape(data)?;
+        let ends_col = &data[layout.ends..layout.messages];
+        let mut prev = 0u32;
+        for i in 0..layout.n {
+            let end = col_u32(ends_col, i);
+            if end < prev {
+                return None;
+            }
+            prev = end;
+        }
+        (layout.messages + prev as usize == data.len()).then_some(layout)
+    }
+
+    /// Where the columns are, from the event count alone (the columns fit
+    /// in `data`); their contents are not looked at.
+    pub fn shape(data: &[u8]) -> Option<Layout> {
         let n = u32::from_le_bytes(data.get(..4)?.try_into().ok()?) as usize;
         let ts: usize = 4;
         let ingestion = ts.checked_add(n.checked_mul(8)?)?;
@@ -51,19 +67,98 @@ impl Layout {
             ends,
             messages,
         };
-        let ends_col = &data[ends..messages];
-        let mut prev = 0u32;
-        for i in 0..n {
-            let end = col_u32(ends_col, i);
-            if end < prev {
-                return None;
-            }
-            prev = end;
-        }
-        if messages + prev as usize != data.len() {
-            return None;
-        }
         Some(layout)
+    }
+}
+
+/// How each fixed-width column is stored on disk: `(start, end, width,
+/// delta)`. Timestamps, ingestion times and event ids grow slowly within a
+/// sorted block and message end offsets always grow, so their deltas are
+/// small numbers; every column is then split into byte planes (all first
+/// bytes, then all second bytes, ...), so the mostly-zero high bytes form
+/// long runs zstd stores almost for free.
+fn disk_columns(l: &Layout) -> [(usize, usize, usize, bool); 5] {
+    [
+        (l.ts, l.ingestion, 8, true),
+        (l.ingestion, l.id, 8, true),
+        (l.id, l.stream, 8, true),
+        (l.stream, l.ends, 8, false),
+        (l.ends, l.messages, 4, true),
+    ]
+}
+
+fn zigzag(v: u64) -> u64 {
+    (v << 1) ^ (((v as i64) >> 63) as u64)
+}
+
+fn unzigzag(v: u64) -> u64 {
+    (v >> 1) ^ (v & 1).wrapping_neg()
+}
+
+fn read_cell(cell: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = cell.len().min(8);
+    b[..n].copy_from_slice(&cell[..n]);
+    u64::from_le_bytes(b)
+}
+
+fn write_cell(cell: &mut [u8], v: u64) {
+    let n = cell.len().min(8);
+    cell[..n].copy_from_slice(&v.to_le_bytes()[..n]);
+}
+
+/// Rewrites a block's columns for compression (see [`disk_columns`]).
+pub fn to_disk(data: &mut [u8], l: &Layout) {
+    let mut planes = Vec::new();
+    for (start, end, width, delta) in disk_columns(l) {
+        let Some(col) = data.get_mut(start..end) else {
+            continue;
+        };
+        if delta {
+            let mut prev = 0u64;
+            for cell in col.chunks_exact_mut(width) {
+                let v = read_cell(cell);
+                let d = v.wrapping_sub(prev);
+                write_cell(cell, if width == 8 { zigzag(d) } else { d });
+                prev = v;
+            }
+        }
+        let n = col.len() / width;
+        planes.clear();
+        planes.resize(col.len(), 0);
+        for (i, cell) in col.chunks_exact(width).enumerate() {
+            for (p, b) in cell.iter().enumerate() {
+                planes[p * n + i] = *b;
+            }
+        }
+        col.copy_from_slice(&planes);
+    }
+}
+
+/// Undoes [`to_disk`] after decompression.
+pub fn from_disk(data: &mut [u8], l: &Layout) {
+    let mut cells = Vec::new();
+    for (start, end, width, delta) in disk_columns(l) {
+        let Some(col) = data.get_mut(start..end) else {
+            continue;
+        };
+        let n = col.len() / width;
+        cells.clear();
+        cells.resize(col.len(), 0);
+        for (p, plane) in col.chunks_exact(n.max(1)).enumerate().take(width) {
+            for (i, b) in plane.iter().enumerate() {
+                cells[i * width + p] = *b;
+            }
+        }
+        col.copy_from_slice(&cells);
+        if delta {
+            let mut acc = 0u64;
+            for cell in col.chunks_exact_mut(width) {
+                let d = read_cell(cell);
+                acc = acc.wrapping_add(if width == 8 { unzigzag(d) } else { d });
+                write_cell(cell, acc);
+            }
+        }
     }
 }
 
@@ -273,6 +368,15 @@ mod tests {
         assert_eq!(v.seek((5, 3), true), 2);
         assert_eq!(v.seek((9, 0), false), 3);
         assert!(Layout::parse(&data[..data.len() - 1]).is_none());
+        let mut disk = data.clone();
+        to_disk(&mut disk, &layout);
+        assert_ne!(disk, data);
+        // Timestamps 5, 5, 8 are stored as deltas 5, 0, 3 (zigzag: 10, 0,
+        // 6), first bytes first.
+        assert_eq!(disk[4..7], [10, 0, 6]);
+        assert!(disk[7..28].iter().all(|b| *b == 0));
+        from_disk(&mut disk, &layout);
+        assert_eq!(disk, data);
     }
 
     #[test]

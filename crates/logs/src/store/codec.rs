@@ -7,11 +7,6 @@ pub struct Enc {
 }
 
 impl Enc {
-    pub fn with_capacity(n: usize) -> Enc {
-        Enc {
-            buf: Vec::with_capacity(n),
-        }
-    }
     pub fn u8(&mut self, v: u8) {
         self.buf.push(v);
     }

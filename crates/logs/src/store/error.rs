@@ -33,6 +33,9 @@ pub enum StoreError {
     /// the dirty pages, so the segment cannot be trusted).
     #[error("the store refuses writes: {0}")]
     WriteRefused(String),
+    /// Another `Store` (this process or another) has the directory open.
+    #[error("{} is in use by another store", path.display())]
+    Locked { path: PathBuf },
 }
 
 impl StoreError {

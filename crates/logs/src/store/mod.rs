@@ -289,6 +289,8 @@ struct State {
     /// Files no longer in the catalog, deleted once a snapshot says so.
     doomed: Vec<PathBuf>,
     wal_segments: BTreeMap<u64, WalSegmentInfo>,
+    /// Files were installed or dropped since the last snapshot.
+    files_changed: bool,
 }
 
 /// The log store. `Send + Sync`: call it from any number of threads.
@@ -299,6 +301,8 @@ pub struct Store {
     state: RwLock<State>,
     /// One maintain / shutdown at a time.
     maintaining: Mutex<()>,
+    /// Held (locked) while open.
+    _lock: std::fs::File,
 }
 
 fn read_lock<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -447,8 +451,9 @@ impl Store {
     /// the WAL ticket to commit once the lock is released.
     fn log(&self, st: &mut State, body: &Body<'_>) -> Result<u64, StoreError> {
         let lsn = st.cat.counters.next_lsn;
-        let payload = record::encode(lsn, body);
-        let ticket = self.wal.append(&payload)?;
+        let ticket = self
+            .wal
+            .append_with(|buf| record::encode_into(lsn, body, buf))?;
         st.cat.counters.next_lsn += 1;
         st.note_lsn(self.wal.current_segment(), lsn);
         st.cat.apply(body);
@@ -804,7 +809,7 @@ impl Store {
     pub fn shutdown(&self) -> Result<(), StoreError> {
         let _m = lock(&self.maintaining);
         self.wal.sync()?;
-        seal::persist(self)
+        seal::persist(self, true)
     }
 
     pub fn dir(&self) -> &Path {

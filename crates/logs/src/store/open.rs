@@ -16,6 +16,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<(Store, OpenReport), StoreError
     create_dir(&wal_dir)?;
     create_dir(&seg_dir)?;
     let mut report = OpenReport::default();
+    let lock = lock_dir(dir)?;
 
     let snapshot = catalog::read_snapshot(dir)?;
     let (cat, snap_lsn, files, sealed) = match snapshot {
@@ -65,9 +66,27 @@ pub fn open(dir: &Path, opts: Options) -> Result<(Store, OpenReport), StoreError
         sealed,
         doomed: Vec::new(),
         wal_segments: BTreeMap::new(),
+        files_changed: false,
     };
 
-    let segments = wal::list_segments(&wal_dir)?;
+    let mut segments = wal::list_segments(&wal_dir)?;
+    // A crash during rotation can leave a new segment holding nothing but
+    // (part of) its header behind an older one not yet given its end
+    // marker. The new one holds no record: drop it, so the older one is the
+    // newest again (and gets its marker below).
+    if segments.len() >= 2
+        && let Some(&last) = segments.last()
+    {
+        let path = wal::segment_path(&wal_dir, last);
+        let len = std::fs::metadata(&path)
+            .map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?
+            .len();
+        if len <= wal::SEGMENT_HEADER.len() as u64 {
+            std::fs::remove_file(&path)
+                .map_err(|e| StoreError::io(format!("removing {}", path.display()), e))?;
+            segments.pop();
+        }
+    }
     let mut last_unclosed = None;
     for (i, &n) in segments.iter().enumerate() {
         let path = wal::segment_path(&wal_dir, n);
@@ -115,8 +134,28 @@ pub fn open(dir: &Path, opts: Options) -> Result<(Store, OpenReport), StoreError
         wal: writer,
         state: RwLock::new(st),
         maintaining: Mutex::new(()),
+        _lock: lock,
     };
     Ok((store, report))
+}
+
+/// Takes `<dir>/LOCK` for as long as the store is open: two stores
+/// appending to one WAL would corrupt it.
+fn lock_dir(dir: &Path) -> Result<std::fs::File, StoreError> {
+    let path = dir.join("LOCK");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked { path }),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(StoreError::io(format!("locking {}", path.display()), e))
+        }
+    }
 }
 
 /// Applies one replayed record; returns whether it changed anything.

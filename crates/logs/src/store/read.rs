@@ -80,6 +80,14 @@ impl Source {
         }
     }
 
+    /// No event of this source is older.
+    fn min_ts(&self) -> i64 {
+        match &self.origin {
+            Origin::Head(c) => c.meta.min_ts,
+            Origin::File { file, .. } => file.rec.min_ts,
+        }
+    }
+
     fn view(&self) -> BlockView<'_> {
         match &self.origin {
             Origin::Head(c) => BlockView::new(&c.data, &c.layout),
@@ -117,7 +125,7 @@ impl Source {
                 ) else {
                     return Ok(false);
                 };
-                segment::read_block(
+                self.layout = segment::read_block(
                     f,
                     &file.path,
                     b,
@@ -125,8 +133,6 @@ impl Source {
                     &mut z.scratch,
                     &mut self.buf,
                 )?;
-                self.layout = Layout::parse(&self.buf)
-                    .ok_or_else(|| StoreError::damaged(&file.path, b.offset, "malformed block"))?;
             }
         }
         self.loaded = true;
@@ -232,30 +238,19 @@ impl Store {
         let mut events: VecDeque<StoredEvent> = VecDeque::new();
         let mut bytes = 0usize;
         if limit > 0 && query.lo < query.hi {
-            run(&mut plan.sources, &query, &plan.names, &mut |v, i, name| {
-                let size = v.message_bytes(i).len() + AWS_EVENT_OVERHEAD;
-                if forward && !events.is_empty() && bytes + size > q.max_bytes {
-                    return false;
-                }
-                events.push_back(StoredEvent {
-                    timestamp_ms: v.ts(i),
-                    ingestion_ms: v.ingestion(i),
-                    message: v.message(i).to_owned(),
-                    id: EventId(v.id(i)),
-                    stream: name.to_owned(),
-                });
-                bytes += size;
-                if forward {
-                    events.len() < limit
-                } else {
-                    while events.len() > limit || (events.len() > 1 && bytes > q.max_bytes) {
-                        if let Some(old) = events.pop_front() {
-                            bytes -= old.message.len() + AWS_EVENT_OVERHEAD;
-                        }
+            if forward {
+                run(&mut plan.sources, &query, &plan.names, &mut |v, i, name| {
+                    let size = v.message_bytes(i).len() + AWS_EVENT_OVERHEAD;
+                    if !events.is_empty() && bytes + size > q.max_bytes {
+                        return false;
                     }
-                    true
-                }
-            })?;
+                    events.push_back(stored(v, i, name));
+                    bytes += size;
+                    events.len() < limit
+                })?;
+            } else {
+                read_backward(&mut plan, &query, limit, q.max_bytes, &mut events)?;
+            }
         }
         let first = events.front().map(|e| (e.timestamp_ms, e.id.0));
         let last = events.back().map(|e| (e.timestamp_ms, e.id.0));
@@ -339,6 +334,72 @@ impl Store {
     }
 }
 
+fn stored(v: &BlockView<'_>, i: usize, stream: &str) -> StoredEvent {
+    StoredEvent {
+        timestamp_ms: v.ts(i),
+        ingestion_ms: v.ingestion(i),
+        message: v.message(i).to_owned(),
+        id: EventId(v.id(i)),
+        stream: stream.to_owned(),
+    }
+}
+
+/// The newest events of `query` that fit `limit` and `max_bytes`, into
+/// `events` ascending. Reads time slices backwards from the end, each 4×
+/// longer than the last, so a page near the end of a long stream
+/// decompresses only the blocks near the end.
+fn read_backward(
+    plan: &mut Plan,
+    query: &Query,
+    limit: usize,
+    max_bytes: usize,
+    events: &mut VecDeque<StoredEvent>,
+) -> Result<(), StoreError> {
+    let Some(data_min) = plan.sources.iter().map(Source::min_ts).min() else {
+        return Ok(());
+    };
+    let mut bytes = 0usize;
+    let mut upper = query.hi;
+    let mut span: i64 = 60_000;
+    let mut full = false;
+    loop {
+        let lower = (upper.0.saturating_sub(span), 0).max(query.lo);
+        let slice = Query {
+            lo: lower,
+            hi: upper,
+            only: query.only.clone(),
+        };
+        let (room, room_bytes, empty) = (
+            limit - events.len(),
+            max_bytes.saturating_sub(bytes),
+            events.is_empty(),
+        );
+        let mut part: VecDeque<StoredEvent> = VecDeque::new();
+        let mut part_bytes = 0usize;
+        run(&mut plan.sources, &slice, &plan.names, &mut |v, i, name| {
+            part.push_back(stored(v, i, name));
+            part_bytes += v.message_bytes(i).len() + AWS_EVENT_OVERHEAD;
+            // A page holds at least one event, however big.
+            while part.len() > room || (part_bytes > room_bytes && !(empty && part.len() == 1)) {
+                full = true;
+                if let Some(old) = part.pop_front() {
+                    part_bytes -= old.message.len() + AWS_EVENT_OVERHEAD;
+                }
+            }
+            true
+        })?;
+        bytes += part_bytes;
+        while let Some(e) = part.pop_back() {
+            events.push_front(e);
+        }
+        if full || events.len() >= limit || lower <= query.lo || lower.0 <= data_min {
+            return Ok(());
+        }
+        upper = lower;
+        span = span.saturating_mul(4);
+    }
+}
+
 /// The smallest key above `k`.
 fn next_key(k: Key) -> Key {
     match k.1.checked_add(1) {
@@ -362,6 +423,7 @@ fn run(
     };
     let mut heap: BinaryHeap<Reverse<(i64, u64, usize)>> = BinaryHeap::with_capacity(sources.len());
     for (si, s) in sources.iter_mut().enumerate() {
+        (s.next_block, s.loaded, s.pos) = (0, false, 0);
         if let Origin::File { file, blocks, .. } = &mut s.origin {
             *blocks = (0..file.index.len())
                 .filter(|&b| q.wants_block(&file.index[b].meta))

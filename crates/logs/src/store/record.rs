@@ -78,15 +78,32 @@ pub enum Body<'a> {
     },
 }
 
+#[cfg(test)]
 pub fn encode(lsn: u64, body: &Body<'_>) -> Vec<u8> {
-    let mut e = Enc::with_capacity(64);
+    let mut out = Vec::new();
+    encode_into(lsn, body, &mut out);
+    out
+}
+
+/// Appends the payload of `body` to `out` (the WAL's pending buffer, so a
+/// 1 MB batch is copied once, not encoded and then copied).
+pub fn encode_into(lsn: u64, body: &Body<'_>, out: &mut Vec<u8>) {
+    let mut e = Enc {
+        buf: std::mem::take(out),
+    };
+    encode_body(lsn, body, &mut e);
+    *out = e.buf;
+}
+
+fn encode_body(lsn: u64, body: &Body<'_>, e: &mut Enc) {
+    let e = &mut *e;
     match body {
         Body::CreateGroup {
             group_id,
             name,
             spec,
         } => {
-            head(&mut e, CREATE_GROUP, lsn, *group_id);
+            head(e, CREATE_GROUP, lsn, *group_id);
             e.str(name);
             e.i64(spec.created_ms);
             e.opt_u32(spec.retention_days);
@@ -98,9 +115,9 @@ pub fn encode(lsn: u64, body: &Body<'_>) -> Vec<u8> {
             e.str(&spec.class);
             e.opt_str(spec.kms_key_id.as_deref());
         }
-        Body::DeleteGroup { group_id } => head(&mut e, DELETE_GROUP, lsn, *group_id),
+        Body::DeleteGroup { group_id } => head(e, DELETE_GROUP, lsn, *group_id),
         Body::SetRetention { group_id, days } => {
-            head(&mut e, SET_RETENTION, lsn, *group_id);
+            head(e, SET_RETENTION, lsn, *group_id);
             e.opt_u32(*days);
         }
         Body::TagGroup {
@@ -108,7 +125,7 @@ pub fn encode(lsn: u64, body: &Body<'_>) -> Vec<u8> {
             set,
             remove,
         } => {
-            head(&mut e, TAG_GROUP, lsn, *group_id);
+            head(e, TAG_GROUP, lsn, *group_id);
             e.u32(set.len() as u32);
             for (k, v) in set {
                 e.str(k);
@@ -124,12 +141,12 @@ pub fn encode(lsn: u64, body: &Body<'_>) -> Vec<u8> {
             name,
             definition,
         } => {
-            head(&mut e, PUT_FILTER, lsn, *group_id);
+            head(e, PUT_FILTER, lsn, *group_id);
             e.str(name);
             e.str(definition);
         }
         Body::DeleteFilter { group_id, name } => {
-            head(&mut e, DELETE_FILTER, lsn, *group_id);
+            head(e, DELETE_FILTER, lsn, *group_id);
             e.str(name);
         }
         Body::CreateStream {
@@ -138,7 +155,7 @@ pub fn encode(lsn: u64, body: &Body<'_>) -> Vec<u8> {
             name,
             created_ms,
         } => {
-            head(&mut e, CREATE_STREAM, lsn, *group_id);
+            head(e, CREATE_STREAM, lsn, *group_id);
             e.u64(*stream_id);
             e.str(name);
             e.i64(*created_ms);
@@ -147,17 +164,16 @@ pub fn encode(lsn: u64, body: &Body<'_>) -> Vec<u8> {
             group_id,
             stream_id,
         } => {
-            head(&mut e, DELETE_STREAM, lsn, *group_id);
+            head(e, DELETE_STREAM, lsn, *group_id);
             e.u64(*stream_id);
         }
-        Body::Events(ev) => return encode_events(lsn, ev),
+        Body::Events(ev) => encode_events(lsn, ev, e),
         Body::MarkEmitted { seq } => {
             e.u8(MARK_EMITTED);
             e.u64(lsn);
             e.u64(*seq);
         }
     }
-    e.buf
 }
 
 fn head(e: &mut Enc, kind: u8, lsn: u64, group_id: u64) {
@@ -166,10 +182,11 @@ fn head(e: &mut Enc, kind: u8, lsn: u64, group_id: u64) {
     e.u64(group_id);
 }
 
-fn encode_events(lsn: u64, ev: &Events<'_>) -> Vec<u8> {
+fn encode_events(lsn: u64, ev: &Events<'_>, e: &mut Enc) {
     let bytes: usize = ev.events.iter().map(|(_, m)| m.len() + 12).sum();
-    let mut e = Enc::with_capacity(128 + bytes + ev.group.len() + ev.stream.len());
-    head(&mut e, EVENTS, lsn, ev.group_id);
+    e.buf
+        .reserve(128 + bytes + ev.group.len() + ev.stream.len());
+    head(e, EVENTS, lsn, ev.group_id);
     e.u64(ev.seq);
     e.u64(ev.stream_id);
     e.i64(ev.ingestion_ms);
@@ -188,7 +205,6 @@ fn encode_events(lsn: u64, ev: &Events<'_>) -> Vec<u8> {
         e.i64(*ts);
         e.str(m);
     }
-    e.buf
 }
 
 /// Decodes a payload; `None` for anything malformed (the crc passed, so

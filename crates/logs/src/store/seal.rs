@@ -8,10 +8,10 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use super::block::{BlockView, RawEvent};
+use super::block::{BlockMeta, BlockView, Layout, RawEvent, encode_block};
 use super::catalog::FileRec;
 use super::error::StoreError;
-use super::{Chunk, SealedFile, Store, lock, retention_cutoff, segment, wal, write_lock};
+use super::{Chunk, SealedFile, State, Store, lock, retention_cutoff, segment, wal, write_lock};
 
 /// WAL segments are rotated once this big even if nothing was sealed.
 const WAL_ROTATE_BYTES: u64 = 64 << 20;
@@ -32,17 +32,98 @@ pub fn maintain(store: &Store) -> Result<(), StoreError> {
     let now = store.now();
     let jobs = choose(store, now)?;
     let mut done = Vec::with_capacity(jobs.len());
-    for job in jobs {
+    let mut jobs = jobs.into_iter();
+    while let Some(job) = jobs.next() {
         match write_job(store, &job) {
             Ok(file) => done.push((job, file)),
             Err(e) => {
-                unmark(store, &[job]);
+                // The windows not sealed stay in the head for the next try.
+                let mut rest: Vec<Job> = jobs.collect();
+                rest.push(job);
+                unmark(store, &rest);
+                install(store, done, now);
                 return Err(e);
             }
         }
     }
     install(store, done, now);
-    persist(store)
+    compact_head(store);
+    persist(store, false)
+}
+
+/// A head window with this many chunks (small batches) gets them merged
+/// into one, so reads merge a few sources instead of thousands.
+const COMPACT_CHUNKS: usize = 32;
+
+/// `(group id, window start)`.
+type WindowKey = (u64, i64);
+
+fn compact_head(store: &Store) {
+    let picks: Vec<(WindowKey, Vec<Arc<Chunk>>)> = {
+        let st = super::read_lock(&store.state);
+        st.head
+            .iter()
+            .filter(|(_, hw)| hw.sealing == 0 && hw.chunks.len() >= COMPACT_CHUNKS)
+            .map(|(k, hw)| (*k, hw.chunks.clone()))
+            .collect()
+    };
+    for (key, chunks) in picks {
+        let Some(merged) = merge_chunks(&chunks) else {
+            continue;
+        };
+        let mut st = write_lock(&store.state);
+        let State {
+            head, head_bytes, ..
+        } = &mut *st;
+        let Some(hw) = head.get_mut(&key) else {
+            continue;
+        };
+        let n = chunks.len();
+        let same = hw.sealing == 0
+            && hw.chunks.len() >= n
+            && hw
+                .chunks
+                .iter()
+                .zip(&chunks)
+                .all(|(a, b)| Arc::ptr_eq(a, b));
+        if !same {
+            continue;
+        }
+        let old: usize = chunks.iter().map(|c| c.data.len()).sum();
+        let new = merged.data.len();
+        hw.chunks.splice(..n, [Arc::new(merged)]);
+        hw.bytes = hw.bytes - old + new;
+        *head_bytes = *head_bytes - old + new;
+    }
+}
+
+/// One chunk holding the events of `chunks`, sorted.
+fn merge_chunks(chunks: &[Arc<Chunk>]) -> Option<Chunk> {
+    let views: Vec<BlockView<'_>> = chunks
+        .iter()
+        .map(|c| BlockView::new(&c.data, &c.layout))
+        .collect();
+    let mut events: Vec<RawEvent<'_>> = Vec::with_capacity(views.iter().map(|v| v.n).sum());
+    for v in &views {
+        for i in 0..v.n {
+            events.push(RawEvent {
+                ts: v.ts(i),
+                ingestion: v.ingestion(i),
+                id: v.id(i),
+                stream: v.stream(i),
+                message: v.message(i),
+            });
+        }
+    }
+    events.sort_unstable_by_key(|e| (e.ts, e.id));
+    let data = encode_block(&events);
+    let layout = Layout::parse(&data)?;
+    Some(Chunk {
+        meta: BlockMeta::of(&events),
+        layout,
+        data,
+        wal_segment: chunks.iter().map(|c| c.wal_segment).min().unwrap_or(0),
+    })
 }
 
 /// Picks the windows to seal and marks their chunks.
@@ -176,6 +257,7 @@ fn write_job(store: &Store, job: &Job) -> Result<Option<SealedFile>, StoreError>
 /// Swaps sealed chunks for their files and applies retention.
 fn install(store: &Store, done: Vec<(Job, Option<SealedFile>)>, now: i64) {
     let mut st = write_lock(&store.state);
+    st.files_changed |= !done.is_empty();
     for (job, file) in done {
         let key = (job.group_id, job.window);
         let group_alive = st.cat.group_by_id(job.group_id).is_some();
@@ -231,6 +313,7 @@ fn install(store: &Store, done: Vec<(Job, Option<SealedFile>)>, now: i64) {
                 }
             }
             st.doomed.push(f.path.clone());
+            st.files_changed = true;
         }
     }
     let cutoff = now.saturating_sub(store.opts.batch_id_retention_ms);
@@ -239,7 +322,12 @@ fn install(store: &Store, done: Vec<(Job, Option<SealedFile>)>, now: i64) {
 
 /// Writes the catalog snapshot, then deletes the files and WAL segments it
 /// made unnecessary. The caller holds `maintaining`.
-pub fn persist(store: &Store) -> Result<(), StoreError> {
+///
+/// Unless `force`d it writes only when it has something to make durable
+/// beyond what the WAL already holds: installed or dropped files, files to
+/// delete, or WAL segments it could delete. A busy store therefore does not
+/// rewrite its whole catalog every few seconds.
+pub fn persist(store: &Store, force: bool) -> Result<(), StoreError> {
     let (snapshot, doomed, obsolete) = {
         let mut st = write_lock(&store.state);
         let current = store.wal.current_segment();
@@ -258,6 +346,10 @@ pub fn persist(store: &Store) -> Result<(), StoreError> {
             .filter(|(n, info)| **n < current && **n < head_min && info.max_seq <= emitted)
             .map(|(n, _)| *n)
             .collect();
+        if !force && !st.files_changed && st.doomed.is_empty() && obsolete.is_empty() {
+            return Ok(());
+        }
+        st.files_changed = false;
         // Watermarks matter only for records some remaining segment holds.
         let floor = st
             .wal_segments

@@ -1,7 +1,7 @@
 //! Sealed segment files: one log group, one time window, immutable.
 //!
 //! ```text
-//! "SLSEG\x01\0\0" | block* | index | index_offset u64 | index_len u32
+//! "SLSEG\x02\0\0" | block* | index | index_offset u64 | index_len u32
 //!                 | crc32(index) u32 | "SLSEGEND"
 //! ```
 //!
@@ -17,12 +17,12 @@ use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::block::{BlockMeta, RawEvent, StreamSet, encode_block};
+use super::block::{BlockMeta, Layout, RawEvent, StreamSet, encode_block, from_disk, to_disk};
 use super::codec::{Dec, Enc};
 use super::error::StoreError;
 use super::fsutil::sync_dir;
 
-const HEADER: &[u8; 8] = b"SLSEG\x01\0\0";
+const HEADER: &[u8; 8] = b"SLSEG\x02\0\0";
 const TRAILER: &[u8; 8] = b"SLSEGEND";
 const FOOTER: usize = 8 + 4 + 4 + 8;
 /// Raw bytes per block before it is cut.
@@ -61,16 +61,48 @@ pub struct Written {
 }
 
 /// Writes `events` (sorted by (timestamp, id)) as segment file `path`
-/// durably: temp file, fsync, rename, directory fsync.
+/// durably: streamed to a temp file, fsync, rename, directory fsync. On
+/// failure the temp file is removed.
 pub fn write(
     path: &Path,
     events: &[RawEvent<'_>],
     fsync: bool,
 ) -> Result<(Vec<BlockIndex>, Written), StoreError> {
-    let mut out = HEADER.to_vec();
+    let tmp = tmp_path(path);
+    let result = write_tmp(&tmp, events, fsync).and_then(|done| {
+        std::fs::rename(&tmp, path)
+            .map_err(|e| StoreError::io(format!("renaming {}", tmp.display()), e))?;
+        if fsync {
+            sync_dir(path.parent().unwrap_or(Path::new(".")))?;
+        }
+        Ok(done)
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    PathBuf::from(tmp)
+}
+
+fn write_tmp(
+    tmp: &Path,
+    events: &[RawEvent<'_>],
+    fsync: bool,
+) -> Result<(Vec<BlockIndex>, Written), StoreError> {
+    let io = |e| StoreError::io(format!("writing {}", tmp.display()), e);
+    let file = File::create(tmp).map_err(io)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    out.write_all(HEADER).map_err(io)?;
+    let mut offset = HEADER.len() as u64;
     let mut index = Vec::new();
     let mut compressor =
         zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(|e| StoreError::io("starting zstd", e))?;
+    let mut compressed = Vec::new();
     let mut written = Written {
         min_ts: i64::MAX,
         max_ts: i64::MIN,
@@ -86,10 +118,17 @@ pub fn write(
             end += 1;
         }
         let slice = &events[start..end];
-        let block = encode_block(slice);
-        let compressed = compressor
-            .compress(&block)
+        start = end;
+        let mut block = encode_block(slice);
+        if let Some(layout) = Layout::parse(&block) {
+            to_disk(&mut block, &layout);
+        }
+        compressed.clear();
+        compressed.reserve(zstd::zstd_safe::compress_bound(block.len()));
+        compressor
+            .compress_to_buffer(block.as_slice(), &mut compressed)
             .map_err(|e| StoreError::io("compressing a segment block", e))?;
+        out.write_all(&compressed).map_err(io)?;
         let meta = BlockMeta::of(slice);
         written.min_ts = written.min_ts.min(meta.min_ts);
         written.max_ts = written.max_ts.max(meta.max_ts);
@@ -99,33 +138,33 @@ pub fn write(
         }
         written.events += slice.len() as u64;
         index.push(BlockIndex {
-            offset: out.len() as u64,
+            offset,
             compressed_len: compressed.len() as u32,
             raw_len: block.len() as u32,
             crc: crc32fast::hash(&compressed),
             meta,
         });
-        out.extend_from_slice(&compressed);
-        start = end;
+        offset += compressed.len() as u64;
     }
     written.stream_bytes = per_stream.into_iter().collect();
-    let index_offset = out.len() as u64;
     let encoded = encode_index(&index);
-    out.extend_from_slice(&encoded);
-    out.extend_from_slice(&index_offset.to_le_bytes());
-    out.extend_from_slice(&(encoded.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(&encoded).to_le_bytes());
-    out.extend_from_slice(TRAILER);
-    written.file_bytes = out.len() as u64;
-    write_durably(path, &out, fsync)?;
+    let mut footer = encoded.clone();
+    footer.extend_from_slice(&offset.to_le_bytes());
+    footer.extend_from_slice(&(encoded.len() as u32).to_le_bytes());
+    footer.extend_from_slice(&crc32fast::hash(&encoded).to_le_bytes());
+    footer.extend_from_slice(TRAILER);
+    out.write_all(&footer).map_err(io)?;
+    written.file_bytes = offset + footer.len() as u64;
+    let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+    if fsync {
+        file.sync_all().map_err(io)?;
+    }
     Ok((index, written))
 }
 
 /// Temp file, fsync, rename, directory fsync.
 pub fn write_durably(path: &Path, bytes: &[u8], fsync: bool) -> Result<(), StoreError> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
+    let tmp = tmp_path(path);
     let ctx = |what: &str| format!("{what} {}", tmp.display());
     let mut f = File::create(&tmp).map_err(|e| StoreError::io(ctx("creating"), e))?;
     f.write_all(bytes)
@@ -244,8 +283,8 @@ pub fn read_index(path: &Path) -> Result<Vec<BlockIndex>, StoreError> {
     decode_index(&index, index_offset).ok_or_else(|| bad(index_offset, "malformed index"))
 }
 
-/// Reads block `b` of an open segment file into `raw` (decompressed),
-/// reusing `scratch` and `raw`'s allocations.
+/// Reads block `b` of an open segment file into `raw` (decompressed, its
+/// columns restored), reusing `scratch` and `raw`'s allocations.
 pub fn read_block(
     f: &File,
     path: &Path,
@@ -253,7 +292,7 @@ pub fn read_block(
     decompressor: &mut zstd::bulk::Decompressor<'static>,
     scratch: &mut Vec<u8>,
     raw: &mut Vec<u8>,
-) -> Result<(), StoreError> {
+) -> Result<Layout, StoreError> {
     scratch.clear();
     scratch.resize(b.compressed_len as usize, 0);
     f.read_exact_at(scratch, b.offset)
@@ -277,7 +316,10 @@ pub fn read_block(
             "block has the wrong raw length",
         ));
     }
-    Ok(())
+    let malformed = || StoreError::damaged(path, b.offset, "malformed block");
+    let shape = Layout::shape(raw).ok_or_else(malformed)?;
+    from_disk(raw, &shape);
+    Layout::parse(raw).ok_or_else(malformed)
 }
 
 #[cfg(test)]

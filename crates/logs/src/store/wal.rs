@@ -234,19 +234,28 @@ impl WalWriter {
         })
     }
 
-    /// Frames `payload` into the pending buffer; returns its ticket.
-    pub fn append(&self, payload: &[u8]) -> Result<u64, StoreError> {
-        if payload.len() > MAX_PAYLOAD {
-            return Err(StoreError::WriteRefused(format!(
-                "a record of {} bytes is above the WAL's limit",
-                payload.len()
-            )));
-        }
+    /// Frames the payload `encode` appends straight into the pending
+    /// buffer; returns its ticket.
+    pub fn append_with(&self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<u64, StoreError> {
         let mut st = lock(&self.state);
         if let Some(why) = &st.broken {
             return Err(StoreError::WriteRefused(why.clone()));
         }
-        put_frame(&mut st.pending, RECORD_MAGIC, payload);
+        let start = st.pending.len();
+        st.pending.extend_from_slice(&[0; FRAME_HEADER]);
+        encode(&mut st.pending);
+        let len = st.pending.len() - start - FRAME_HEADER;
+        if len > MAX_PAYLOAD {
+            st.pending.truncate(start);
+            return Err(StoreError::WriteRefused(format!(
+                "a record of {len} bytes is above the WAL's limit"
+            )));
+        }
+        let crc = crc32fast::hash(&st.pending[start + FRAME_HEADER..]);
+        let header = &mut st.pending[start..start + FRAME_HEADER];
+        header[0..4].copy_from_slice(&RECORD_MAGIC.to_le_bytes());
+        header[4..8].copy_from_slice(&(len as u32).to_le_bytes());
+        header[8..12].copy_from_slice(&crc.to_le_bytes());
         st.appended += 1;
         Ok(st.appended)
     }
