@@ -6,3 +6,6 @@ pub mod glob;
 pub mod lines;
 pub mod placeholders;
 pub mod timestamp;
+pub mod batch;
+pub mod positions;
+pub mod record;
