@@ -9,3 +9,5 @@ pub mod timestamp;
 pub mod batch;
 pub mod positions;
 pub mod record;
+pub mod tail;
+pub mod ship;
