@@ -616,3 +616,226 @@ fn is_compressed(path: &Path) -> bool {
         Some("gz" | "zst" | "zip" | "bz2" | "xz" | "tar" | "rar")
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AgentConfig;
+    use std::io::Write;
+
+    struct Rig {
+        dir: tempfile::TempDir,
+        shared: Arc<Shared>,
+    }
+
+    fn names() -> HostNames {
+        HostNames {
+            instance_id: "i-1".into(),
+            hostname: "h".into(),
+            local_hostname: "h".into(),
+            ip_address: "127.0.0.1".into(),
+        }
+    }
+
+    impl Rig {
+        fn new() -> Rig {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(dir.path().join("spool")).unwrap();
+            let shared = Rig::open_shared(dir.path());
+            Rig { dir, shared }
+        }
+
+        fn open_shared(dir: &Path) -> Arc<Shared> {
+            let (spool, _) = Spool::open(&dir.join("spool"), 64 << 20).unwrap();
+            Arc::new(Shared {
+                spool: Mutex::new(spool),
+                appended: Condvar::new(),
+                acked: Mutex::new(HashMap::new()),
+            })
+        }
+
+        fn log(&self) -> PathBuf {
+            self.dir.path().join("app.log")
+        }
+
+        fn positions(&self) -> PathBuf {
+            self.dir.path().join("spool/positions")
+        }
+
+        /// A tailer over `app.log`; `fresh` makes it read existing files
+        /// from their start (a positions file exists, even empty).
+        fn tailer(&self, fresh: bool) -> Tailer {
+            if fresh {
+                positions::save(&self.positions(), &[]).unwrap();
+            }
+            let json = format!(
+                r#"{{"logs":{{"logs_collected":{{"files":{{"collect_list":[
+                    {{"file_path":"{}","log_group_name":"g","log_stream_name":"{{hostname}}"}}]}}}}}}}}"#,
+                self.log().display()
+            );
+            let cfg = AgentConfig::parse(&json).unwrap().logs.unwrap();
+            Tailer::new(
+                &cfg.files,
+                &names(),
+                "h".into(),
+                Duration::from_secs(1),
+                self.positions(),
+                Arc::clone(&self.shared),
+            )
+        }
+
+        /// Everything spooled so far, in order (and removes it, as an
+        /// acknowledging shipper would).
+        fn ship_all(&self) -> Vec<String> {
+            let mut out = Vec::new();
+            let mut spool = self.shared.spool.lock().unwrap();
+            while let Some(b) = spool.peek().unwrap() {
+                let r = LogRecord::decode(&b.body).unwrap();
+                assert_eq!((r.group.as_str(), r.stream.as_str()), ("g", "h"));
+                let mut json = Vec::new();
+                std::io::Read::read_to_end(
+                    &mut flate2::read::GzDecoder::new(&r.body[..]),
+                    &mut json,
+                )
+                .unwrap();
+                let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+                for e in v["logEvents"].as_array().unwrap() {
+                    out.push(e["message"].as_str().unwrap().to_owned());
+                }
+                spool.pop().unwrap();
+            }
+            out
+        }
+    }
+
+    fn append(path: &Path, text: &str) {
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
+
+    /// Polls with a fresh scan and seals what is open.
+    fn poll(t: &mut Tailer) {
+        t.last_scan = None;
+        t.tick(Vec::new(), true);
+    }
+
+    #[test]
+    fn first_start_begins_at_the_end_later_files_at_the_start() {
+        let rig = Rig::new();
+        append(&rig.log(), "old 1\nold 2\n");
+        let mut t = rig.tailer(false);
+        poll(&mut t);
+        append(&rig.log(), "new 1\n");
+        poll(&mut t);
+        assert_eq!(rig.ship_all(), ["new 1"]);
+    }
+
+    #[test]
+    fn partial_lines_wait_for_their_newline() {
+        let rig = Rig::new();
+        append(&rig.log(), "x1\npart");
+        let mut t = rig.tailer(true);
+        poll(&mut t);
+        assert_eq!(rig.ship_all(), ["x1"]);
+        append(&rig.log(), "ial\n");
+        poll(&mut t);
+        assert_eq!(rig.ship_all(), ["partial"]);
+    }
+
+    #[test]
+    fn rename_rotation_finishes_the_old_file_then_reads_the_new_one() {
+        let rig = Rig::new();
+        append(&rig.log(), "a1\na2\n");
+        let mut t = rig.tailer(true);
+        poll(&mut t);
+        // The writer keeps its descriptor across the rename for a while.
+        let mut writer = std::fs::OpenOptions::new().append(true).open(rig.log()).unwrap();
+        writer.write_all(b"a3\n").unwrap();
+        let rotated = rig.dir.path().join("app.log.1");
+        std::fs::rename(rig.log(), &rotated).unwrap();
+        writer.write_all(b"a4\n").unwrap();
+        append(&rig.log(), "b1\n");
+        poll(&mut t);
+        writer.write_all(b"a5\n").unwrap();
+        append(&rig.log(), "b2\n");
+        poll(&mut t);
+        let got = rig.ship_all();
+        let a: Vec<&String> = got.iter().filter(|m| m.starts_with('a')).collect();
+        let b: Vec<&String> = got.iter().filter(|m| m.starts_with('b')).collect();
+        assert_eq!(a, ["a1", "a2", "a3", "a4", "a5"]);
+        assert_eq!(b, ["b1", "b2"]);
+    }
+
+    #[test]
+    fn copytruncate_starts_over_at_zero() {
+        let rig = Rig::new();
+        append(&rig.log(), "c1 long line\nc2 long line\n");
+        let mut t = rig.tailer(true);
+        poll(&mut t);
+        // copytruncate: the content is copied elsewhere, the file emptied.
+        std::fs::OpenOptions::new().write(true).open(rig.log()).unwrap().set_len(0).unwrap();
+        append(&rig.log(), "d1\n");
+        poll(&mut t);
+        append(&rig.log(), "d2\n");
+        poll(&mut t);
+        assert_eq!(rig.ship_all(), ["c1 long line", "c2 long line", "d1", "d2"]);
+    }
+
+    #[test]
+    fn a_crash_between_spool_append_and_positions_save_repeats_nothing() {
+        let rig = Rig::new();
+        append(&rig.log(), "l1\nl2\n");
+        let mut t = rig.tailer(true);
+        poll(&mut t);
+        append(&rig.log(), "l3\n");
+        poll(&mut t);
+        // Roll the positions back to before l3's batch, as if the agent
+        // died after the spool append and before the save; keep the spool.
+        let meta = std::fs::metadata(rig.log()).unwrap();
+        let key = FileKey { dev: meta.dev(), ino: meta.ino() };
+        let mut f = File::open(rig.log()).unwrap();
+        let fp = Fingerprint::of(&mut f, meta.len()).unwrap();
+        positions::save(
+            &rig.positions(),
+            &[Position { key, fingerprint: fp, offset: 0, path: rig.log() }],
+        )
+        .unwrap();
+        drop(t);
+        let rig = Rig { shared: Rig::open_shared(rig.dir.path()), dir: rig.dir };
+        let mut t = rig.tailer(false);
+        append(&rig.log(), "l4\n");
+        poll(&mut t);
+        assert_eq!(rig.ship_all(), ["l1", "l2", "l3", "l4"]);
+        // After the shipper removed everything, a restart resumes from the
+        // saved positions (the spool no longer names the file).
+        drop(t);
+        let rig = Rig { shared: Rig::open_shared(rig.dir.path()), dir: rig.dir };
+        let mut t = rig.tailer(false);
+        append(&rig.log(), "l5\n");
+        poll(&mut t);
+        assert_eq!(rig.ship_all(), ["l5"]);
+    }
+
+    #[test]
+    fn a_restart_finishes_a_file_renamed_while_it_was_down() {
+        let rig = Rig::new();
+        append(&rig.log(), "r1\n");
+        let mut t = rig.tailer(true);
+        poll(&mut t);
+        drop(t);
+        append(&rig.log(), "r2\n");
+        std::fs::rename(rig.log(), rig.dir.path().join("app.log.1")).unwrap();
+        append(&rig.log(), "s1\n");
+        let rig = Rig { shared: Rig::open_shared(rig.dir.path()), dir: rig.dir };
+        let mut t = rig.tailer(false);
+        poll(&mut t);
+        let mut got = rig.ship_all();
+        got.sort();
+        assert_eq!(got, ["r1", "r2", "s1"]);
+    }
+
+    #[test]
+    fn derived_group_names_follow_the_stock_agent() {
+        assert_eq!(group_from_path("/var/log/my app:1.log"), "/var/log/my_app_1.log");
+    }
+}
