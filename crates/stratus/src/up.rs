@@ -399,7 +399,10 @@ mod tests {
     fn the_system_log_is_tailed_into_group_system() {
         let only = |want: &'static str| move |p: &Path| p == Path::new(want);
         assert_eq!(system_log(only("/var/log/syslog")), Some("/var/log/syslog"));
-        assert_eq!(system_log(only("/var/log/messages")), Some("/var/log/messages"));
+        assert_eq!(
+            system_log(only("/var/log/messages")),
+            Some("/var/log/messages")
+        );
         assert_eq!(system_log(|_| true), Some("/var/log/syslog"));
         assert_eq!(system_log(|_| false), None);
         let files = AgentFiles::in_data_dir(Path::new("/d"));

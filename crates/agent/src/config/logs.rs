@@ -168,7 +168,9 @@ pub(crate) fn logs_section(
     ignored: &mut Vec<(String, &'static str)>,
 ) -> Result<LogsSection> {
     if raw.credentials.is_some_and(|c| c.role_arn.is_some()) {
-        return Err(super::validate::role_arn_refusal("logs.credentials.role_arn"));
+        return Err(super::validate::role_arn_refusal(
+            "logs.credentials.role_arn",
+        ));
     }
     if raw.concurrency.is_some() {
         ignored.push((
@@ -299,7 +301,10 @@ fn collect_entry(
     };
     let timestamp_format = raw
         .timestamp_format
-        .map(|f| TimestampFormat::compile(&f).map_err(|e| ConfigError::invalid(at("timestamp_format"), e)))
+        .map(|f| {
+            TimestampFormat::compile(&f)
+                .map_err(|e| ConfigError::invalid(at("timestamp_format"), e))
+        })
         .transpose()?;
     let multi_line_start = match raw.multi_line_start_pattern {
         None => None,
@@ -312,9 +317,17 @@ fn collect_entry(
             }
             Some(MultiLineStart::TimestampFormat)
         }
-        Some(p) => Some(MultiLineStart::Regex(regex(&at("multi_line_start_pattern"), &p)?)),
+        Some(p) => Some(MultiLineStart::Regex(regex(
+            &at("multi_line_start_pattern"),
+            &p,
+        )?)),
     };
-    let encoding = match raw.encoding.as_deref().map(str::to_ascii_lowercase).as_deref() {
+    let encoding = match raw
+        .encoding
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         None | Some("utf-8" | "utf8") => Encoding::Utf8,
         Some("ascii" | "us-ascii") => Encoding::Ascii,
         Some("latin1" | "latin-1" | "iso-8859-1" | "iso8859-1" | "l1") => Encoding::Latin1,

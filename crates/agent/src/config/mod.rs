@@ -9,9 +9,8 @@ mod raw;
 mod validate;
 
 pub use logs::{
-    DEFAULT_EMF_ADDRESS, DEFAULT_EMF_GROUP, DEFAULT_LOGS_FLUSH, DEFAULT_STREAM_TEMPLATE,
-    EmfConfig, Encoding, FileCollect, LogFilter, LogTimezone, LogsSection, MultiLineStart,
-    RETENTION_DAYS,
+    DEFAULT_EMF_ADDRESS, DEFAULT_EMF_GROUP, DEFAULT_LOGS_FLUSH, DEFAULT_STREAM_TEMPLATE, EmfConfig,
+    Encoding, FileCollect, LogFilter, LogTimezone, LogsSection, MultiLineStart, RETENTION_DAYS,
 };
 
 pub use catalog::{HOST_PLUGINS, default_unit, known_fields, metric_name, resolve_field};

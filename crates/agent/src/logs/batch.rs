@@ -88,14 +88,16 @@ impl Batches {
     ) {
         let key = (dest.group.clone(), dest.stream.clone(), dest.emf);
         let size = message.len() + EVENT_OVERHEAD;
-        if let Some(b) = self.open.get(&key) {
-            let span = b.max_ts.max(timestamp).saturating_sub(b.min_ts.min(timestamp));
-            if b.events.len() >= MAX_EVENTS || b.bytes + size > MAX_BATCH_BYTES || span > MAX_SPAN_MS
-            {
-                if let Some(b) = self.open.remove(&key) {
-                    sealed.push(seal(b));
-                }
-            }
+        if let Some(b) = self.open.get(&key)
+            && (b.events.len() >= MAX_EVENTS
+                || b.bytes + size > MAX_BATCH_BYTES
+                || b.max_ts
+                    .max(timestamp)
+                    .saturating_sub(b.min_ts.min(timestamp))
+                    > MAX_SPAN_MS)
+            && let Some(b) = self.open.remove(&key)
+        {
+            sealed.push(seal(b));
         }
         let b = self.open.entry(key).or_insert_with(|| OpenBatch {
             id: BatchId::opening_now(),
@@ -200,7 +202,11 @@ fn seal(mut b: OpenBatch) -> Sealed {
         emf: b.dest.emf,
         retention_days: b.dest.retention_days,
         group_class: b.dest.group_class,
-        ends: b.files.iter().map(|f| (f.key, f.fingerprint, f.last_end)).collect(),
+        ends: b
+            .files
+            .iter()
+            .map(|f| (f.key, f.fingerprint, f.last_end))
+            .collect(),
         body: crate::ship::encode::gzip(&body),
     };
     Sealed {
@@ -263,7 +269,14 @@ mod tests {
         b.add(&dest("s"), 0, "a".into(), None, now, &mut sealed);
         b.add(&dest("s"), MAX_SPAN_MS, "b".into(), None, now, &mut sealed);
         assert!(sealed.is_empty());
-        b.add(&dest("s"), MAX_SPAN_MS + 1, "c".into(), None, now, &mut sealed);
+        b.add(
+            &dest("s"),
+            MAX_SPAN_MS + 1,
+            "c".into(),
+            None,
+            now,
+            &mut sealed,
+        );
         assert_eq!(sealed.len(), 1);
         assert_eq!(sealed[0].batch.datums, 2);
     }
@@ -275,16 +288,32 @@ mod tests {
         let fp = Fingerprint { len: 0, crc: 0 };
         let mut b = Batches::default();
         let mut sealed = Vec::new();
-        for (i, (t, m)) in [(30, "c"), (10, "a"), (30, "d"), (20, "b")].iter().enumerate() {
+        for (i, (t, m)) in [(30, "c"), (10, "a"), (30, "d"), (20, "b")]
+            .iter()
+            .enumerate()
+        {
             let start = i as u64 * 2;
-            let src = Source { key, fingerprint: fp, start, end: start + 2 };
+            let src = Source {
+                key,
+                fingerprint: fp,
+                start,
+                end: start + 2,
+            };
             b.add(&dest("s"), *t, (*m).into(), Some(src), now, &mut sealed);
         }
         b.add(&dest("other"), 5, "o".into(), None, now, &mut sealed);
         assert_eq!(b.file_floor(key), Some(0));
-        b.seal_due(now + Duration::from_secs(4), Duration::from_secs(5), &mut sealed);
+        b.seal_due(
+            now + Duration::from_secs(4),
+            Duration::from_secs(5),
+            &mut sealed,
+        );
         assert!(sealed.is_empty());
-        b.seal_due(now + Duration::from_secs(5), Duration::from_secs(5), &mut sealed);
+        b.seal_due(
+            now + Duration::from_secs(5),
+            Duration::from_secs(5),
+            &mut sealed,
+        );
         assert_eq!(sealed.len(), 2);
         let s = sealed.iter().find(|s| s.batch.datums == 4).unwrap();
         let json = events_of(s);

@@ -81,17 +81,18 @@ impl EmfListener {
                 }
             }
             let now_ms = crate::runtime::unix_ms();
-            let emit = |line: &[u8], bad: &mut u64| {
-                match std::str::from_utf8(line).ok().and_then(|l| parse_line(l, now_ms)) {
-                    Some(e) => {
-                        let _ = out.send(e);
-                    }
-                    None if line.iter().all(u8::is_ascii_whitespace) => {}
-                    None => {
-                        *bad += 1;
-                        if bad.is_power_of_two() {
-                            crate::warn!("emf: {bad} line(s) that are not JSON objects ignored");
-                        }
+            let emit = |line: &[u8], bad: &mut u64| match std::str::from_utf8(line)
+                .ok()
+                .and_then(|l| parse_line(l, now_ms))
+            {
+                Some(e) => {
+                    let _ = out.send(e);
+                }
+                None if line.iter().all(u8::is_ascii_whitespace) => {}
+                None => {
+                    *bad += 1;
+                    if bad.is_power_of_two() {
+                        crate::warn!("emf: {bad} line(s) that are not JSON objects ignored");
                     }
                 }
             };
@@ -101,28 +102,30 @@ impl EmfListener {
                     emit(line, &mut bad);
                 }
             }
-            conns.retain_mut(|(s, pending)| loop {
-                match s.read(&mut buf) {
-                    Ok(0) => {
-                        if !pending.is_empty() {
-                            emit(pending, &mut bad);
-                        }
-                        return false;
-                    }
-                    Ok(n) => {
-                        busy = true;
-                        pending.extend_from_slice(&buf[..n]);
-                        while let Some(i) = pending.iter().position(|&b| b == b'\n') {
-                            emit(&pending[..i], &mut bad);
-                            pending.drain(..=i);
-                        }
-                        if pending.len() > MAX_LINE {
+            conns.retain_mut(|(s, pending)| {
+                loop {
+                    match s.read(&mut buf) {
+                        Ok(0) => {
+                            if !pending.is_empty() {
+                                emit(pending, &mut bad);
+                            }
                             return false;
                         }
+                        Ok(n) => {
+                            busy = true;
+                            pending.extend_from_slice(&buf[..n]);
+                            while let Some(i) = pending.iter().position(|&b| b == b'\n') {
+                                emit(&pending[..i], &mut bad);
+                                pending.drain(..=i);
+                            }
+                            if pending.len() > MAX_LINE {
+                                return false;
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(_) => return false,
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(_) => return false,
                 }
             });
             if !busy {
@@ -143,9 +146,15 @@ mod tests {
             5,
         )
         .unwrap();
-        assert_eq!((e.group.as_str(), e.stream.as_str(), e.timestamp_ms), ("app", "s1", 1_700_000_000_123));
+        assert_eq!(
+            (e.group.as_str(), e.stream.as_str(), e.timestamp_ms),
+            ("app", "s1", 1_700_000_000_123)
+        );
         let d = parse_line(r#"{"_aws":{"CloudWatchMetrics":[]},"x":1}"#, 5).unwrap();
-        assert_eq!((d.group.as_str(), d.stream.as_str(), d.timestamp_ms), ("emf/logs/default", "", 5));
+        assert_eq!(
+            (d.group.as_str(), d.stream.as_str(), d.timestamp_ms),
+            ("emf/logs/default", "", 5)
+        );
         assert!(parse_line("not json", 5).is_none());
         assert!(parse_line("[1,2]", 5).is_none());
     }
@@ -169,7 +178,10 @@ mod tests {
             .map(|_| rx.recv_timeout(Duration::from_secs(5)).unwrap().message)
             .collect();
         got.sort();
-        assert_eq!(got, [r#"{"a":1}"#, r#"{"a":2}"#, r#"{"a":3}"#, r#"{"a":4}"#]);
+        assert_eq!(
+            got,
+            [r#"{"a":1}"#, r#"{"a":2}"#, r#"{"a":3}"#, r#"{"a":4}"#]
+        );
         stop.store(true, Ordering::SeqCst);
         t.join().unwrap();
     }

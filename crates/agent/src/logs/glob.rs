@@ -165,7 +165,10 @@ mod tests {
                 .collect()
         };
         assert_eq!(names(format!("{r}/*.log")), vec!["x.log"]);
-        assert_eq!(names(format!("{r}/**/*.log")), vec!["a/b/w.log", "a/z.log", "x.log"]);
+        assert_eq!(
+            names(format!("{r}/**/*.log")),
+            vec!["a/b/w.log", "a/z.log", "x.log"]
+        );
         assert_eq!(names(format!("{r}/a/*/w.log")), vec!["a/b/w.log"]);
         assert_eq!(names(format!("{r}/x.log")), vec!["x.log"]);
         assert!(names(format!("{r}/missing.log")).is_empty());

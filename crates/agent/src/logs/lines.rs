@@ -85,17 +85,17 @@ impl Assembler {
     }
 
     /// Feeds one complete line (without its `\n`) occupying file bytes
-    /// `start..end`; finished events go to `out`.
+    /// `span`; finished events go to `out`.
     pub fn push_line(
         &mut self,
         rules: &LineRules,
         raw: &[u8],
-        start: u64,
-        end: u64,
+        span: std::ops::Range<u64>,
         now: Instant,
         now_ms: i64,
         out: &mut Vec<Completed>,
     ) {
+        let (start, end) = (span.start, span.end);
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         let line = decode(rules.encoding, raw);
         if rules.multi_line.is_none() {
@@ -160,7 +160,10 @@ fn finish(rules: &LineRules, mut text: String, start: u64, end: u64, now_ms: i64
             }
         }
     }
-    let keep = rules.filters.iter().all(|f| f.expression.is_match(&text) == f.include);
+    let keep = rules
+        .filters
+        .iter()
+        .all(|f| f.expression.is_match(&text) == f.include);
     Completed {
         start_offset: start,
         end_offset: end,
@@ -197,7 +200,13 @@ pub fn decode(encoding: Encoding, raw: &[u8]) -> String {
         Encoding::Utf8 => String::from_utf8_lossy(raw).into_owned(),
         Encoding::Ascii => raw
             .iter()
-            .map(|&b| if b.is_ascii() { char::from(b) } else { '\u{FFFD}' })
+            .map(|&b| {
+                if b.is_ascii() {
+                    char::from(b)
+                } else {
+                    '\u{FFFD}'
+                }
+            })
             .collect(),
         Encoding::Latin1 => raw.iter().map(|&b| char::from(b)).collect(),
         Encoding::Windows1252 => raw
@@ -230,7 +239,7 @@ mod tests {
         let mut offset = 0u64;
         for l in lines {
             let end = offset + l.len() as u64 + 1;
-            a.push_line(r, l.as_bytes(), offset, end, t0, 1000, &mut out);
+            a.push_line(r, l.as_bytes(), offset..end, t0, 1000, &mut out);
             offset = end;
         }
         out
@@ -244,8 +253,16 @@ mod tests {
         assert_eq!(
             out,
             vec![
-                Completed { start_offset: 0, end_offset: 4, event: Some((1000, "one".into())) },
-                Completed { start_offset: 4, end_offset: 9, event: Some((1000, "two".into())) },
+                Completed {
+                    start_offset: 0,
+                    end_offset: 4,
+                    event: Some((1000, "one".into()))
+                },
+                Completed {
+                    start_offset: 4,
+                    end_offset: 9,
+                    event: Some((1000, "two".into()))
+                },
             ]
         );
         assert_eq!(a.pending_start(), None);
@@ -254,13 +271,20 @@ mod tests {
     #[test]
     fn multi_line_events_end_at_the_next_start_or_after_quiet() {
         let mut r = rules();
-        r.multi_line = Some(MultiLineStart::Regex(regex_lite::Regex::new(r"^\d{4}-").unwrap()));
+        r.multi_line = Some(MultiLineStart::Regex(
+            regex_lite::Regex::new(r"^\d{4}-").unwrap(),
+        ));
         let mut a = Assembler::default();
         let t0 = Instant::now();
         let out = feed(
             &r,
             &mut a,
-            &["2024-01-01 boom", "  at frame 1", "  at frame 2", "2024-01-01 next"],
+            &[
+                "2024-01-01 boom",
+                "  at frame 1",
+                "  at frame 2",
+                "2024-01-01 next",
+            ],
             t0,
         );
         assert_eq!(out.len(), 1);
@@ -272,9 +296,21 @@ mod tests {
         // "2024-01-01 next" is held until quiet for the flush interval.
         assert_eq!(a.pending_start(), Some(42));
         let mut more = Vec::new();
-        a.flush_if_quiet(&r, t0 + Duration::from_secs(4), Duration::from_secs(5), 0, &mut more);
+        a.flush_if_quiet(
+            &r,
+            t0 + Duration::from_secs(4),
+            Duration::from_secs(5),
+            0,
+            &mut more,
+        );
         assert!(more.is_empty());
-        a.flush_if_quiet(&r, t0 + Duration::from_secs(5), Duration::from_secs(5), 0, &mut more);
+        a.flush_if_quiet(
+            &r,
+            t0 + Duration::from_secs(5),
+            Duration::from_secs(5),
+            0,
+            &mut more,
+        );
         assert_eq!(more.len(), 1);
         assert_eq!(more[0].end_offset, 58);
         assert_eq!(a.pending_start(), None);
@@ -286,8 +322,14 @@ mod tests {
         r.timestamp = Some(TimestampFormat::compile("%Y-%m-%d %H:%M:%S").unwrap());
         r.trim_timestamp = true;
         r.filters = vec![
-            LogFilter { include: true, expression: regex_lite::Regex::new("ERROR|WARN").unwrap() },
-            LogFilter { include: false, expression: regex_lite::Regex::new("noisy").unwrap() },
+            LogFilter {
+                include: true,
+                expression: regex_lite::Regex::new("ERROR|WARN").unwrap(),
+            },
+            LogFilter {
+                include: false,
+                expression: regex_lite::Regex::new("noisy").unwrap(),
+            },
         ];
         let mut a = Assembler::default();
         let out = feed(

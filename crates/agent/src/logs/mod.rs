@@ -179,12 +179,20 @@ impl LogsAgent {
     /// [`SHUTDOWN_DEADLINE`], and leaves the rest in the spool.
     pub fn shutdown(mut self) {
         self.stop_tail.store(true, Ordering::SeqCst);
-        let tail = self.tail.take().and_then(|t| t.join().ok()).unwrap_or_default();
+        let tail = self
+            .tail
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default();
         if let Some(e) = self.emf.take() {
             let _ = e.join();
         }
         self.stop_ship.store(true, Ordering::SeqCst);
-        let ship = self.ship.take().and_then(|t| t.join().ok()).unwrap_or_default();
+        let ship = self
+            .ship
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default();
         crate::info!(
             "logs stopped: {} event(s) read ({} filtered out), {} batch(es) spooled; {} event(s) in {} \
              batch(es) sent, {} event(s) dropped, {} retries",

@@ -89,7 +89,9 @@ pub fn load(path: &Path) -> Result<Option<Vec<Position>>, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
-    parse(&text).map(Some).map_err(|why| format!("{}: {why}", path.display()))
+    parse(&text)
+        .map(Some)
+        .map_err(|why| format!("{}: {why}", path.display()))
 }
 
 fn parse(text: &str) -> Result<Vec<Position>, &'static str> {
@@ -162,7 +164,9 @@ pub fn save(path: &Path, positions: &[Position]) -> Result<(), PositionsError> {
     f.sync_all().map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)?;
     if let Some(dir) = path.parent() {
-        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(err)?;
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(err)?;
     }
     Ok(())
 }
@@ -179,7 +183,10 @@ mod tests {
         let ps = vec![
             Position {
                 key: FileKey { dev: 2049, ino: 77 },
-                fingerprint: Fingerprint { len: 1024, crc: 0xdead_beef },
+                fingerprint: Fingerprint {
+                    len: 1024,
+                    crc: 0xdead_beef,
+                },
                 offset: 123_456,
                 path: PathBuf::from("/var/log/with space \"q\".log"),
             },

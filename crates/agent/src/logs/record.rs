@@ -140,7 +140,11 @@ mod tests {
             emf: true,
             retention_days: Some(30),
             group_class: Some("STANDARD".into()),
-            ends: vec![(FileKey { dev: 1, ino: 2 }, Fingerprint { len: 3, crc: 4 }, 5)],
+            ends: vec![(
+                FileKey { dev: 1, ino: 2 },
+                Fingerprint { len: 3, crc: 4 },
+                5,
+            )],
             body: b"\x1f\x8b body".to_vec(),
         };
         assert_eq!(LogRecord::decode(&r.encode()), Ok(r));

@@ -86,12 +86,18 @@ pub fn classify(status: u16, body: &[u8]) -> LogsOutcome {
         "ResourceNotFoundException" => LogsOutcome::Missing,
         // Already stored (a retry of a batch the service took).
         "DataAlreadyAcceptedException" => LogsOutcome::Accepted(Rejected::default()),
-        "ThrottlingException" | "ServiceUnavailableException" | "LimitExceededException"
-        | "InternalFailure" | "RequestTimeout" => LogsOutcome::Retry(what),
+        "ThrottlingException"
+        | "ServiceUnavailableException"
+        | "LimitExceededException"
+        | "InternalFailure"
+        | "RequestTimeout" => LogsOutcome::Retry(what),
         _ if status >= 500 || status == 429 || status == 408 => LogsOutcome::Retry(what),
         _ if status == 401 || status == 403 => LogsOutcome::AuthFailed(what),
-        "UnrecognizedClientException" | "InvalidSignatureException" | "AccessDeniedException"
-        | "ExpiredTokenException" | "IncompleteSignature" => LogsOutcome::AuthFailed(what),
+        "UnrecognizedClientException"
+        | "InvalidSignatureException"
+        | "AccessDeniedException"
+        | "ExpiredTokenException"
+        | "IncompleteSignature" => LogsOutcome::AuthFailed(what),
         _ => LogsOutcome::Dropped(what),
     }
 }
@@ -120,9 +126,15 @@ pub struct LogsShipper {
 }
 
 impl LogsShipper {
-    fn call(&self, op: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<(u16, Vec<u8>), String> {
+    fn call(
+        &self,
+        op: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<(u16, Vec<u8>), String> {
         let target = format!("{TARGET_PREFIX}{op}");
-        let mut h: Vec<(&str, &str)> = vec![("content-type", CONTENT_TYPE), ("x-amz-target", &target)];
+        let mut h: Vec<(&str, &str)> =
+            vec![("content-type", CONTENT_TYPE), ("x-amz-target", &target)];
         h.extend_from_slice(headers);
         self.transport.post("logs", &h, body, REQUEST_TIMEOUT)
     }
@@ -180,7 +192,12 @@ impl LogsShipper {
         if let Some(r) = r {
             let mut acked = self.shared.acked.lock().unwrap_or_else(|e| e.into_inner());
             for (key, _, end) in &r.ends {
-                let e = acked.entry(FileKey { dev: key.dev, ino: key.ino }).or_insert(0);
+                let e = acked
+                    .entry(FileKey {
+                        dev: key.dev,
+                        ino: key.ino,
+                    })
+                    .or_insert(0);
                 *e = (*e).max(*end);
             }
         }
@@ -223,7 +240,10 @@ impl LogsShipper {
             let record = match LogRecord::decode(&batch.body) {
                 Ok(r) => r,
                 Err(why) => {
-                    crate::error!("logs: spooled batch {} is not a log record ({why}); dropped", batch.id);
+                    crate::error!(
+                        "logs: spooled batch {} is not a log record ({why}); dropped",
+                        batch.id
+                    );
                     self.pop(None);
                     continue;
                 }
@@ -235,7 +255,12 @@ impl LogsShipper {
                         crate::warn!(
                             "logs: {}/{}: the service refused some events of batch {} \
                              (too old: {}, too new: {}, expired: {})",
-                            record.group, record.stream, batch.id, rej.too_old, rej.too_new, rej.expired
+                            record.group,
+                            record.stream,
+                            batch.id,
+                            rej.too_old,
+                            rej.too_new,
+                            rej.expired
                         );
                     }
                     self.counts.batches_sent += 1;
@@ -245,15 +270,23 @@ impl LogsShipper {
                     None
                 }
                 LogsOutcome::Missing => {
-                    if self.known.contains(&(record.group.clone(), record.stream.clone())) {
+                    if self
+                        .known
+                        .contains(&(record.group.clone(), record.stream.clone()))
+                    {
                         // Created and still missing (deleted meanwhile?): try again later.
-                        self.known.remove(&(record.group.clone(), record.stream.clone()));
+                        self.known
+                            .remove(&(record.group.clone(), record.stream.clone()));
                         Some(backoff.next_delay())
                     } else {
                         match self.create(&record) {
                             Ok(()) => None,
                             Err(e) => {
-                                crate::warn!("logs: creating {}/{}: {e}", record.group, record.stream);
+                                crate::warn!(
+                                    "logs: creating {}/{}: {e}",
+                                    record.group,
+                                    record.stream
+                                );
                                 Some(backoff.next_delay())
                             }
                         }
@@ -271,7 +304,8 @@ impl LogsShipper {
                     Some(d)
                 }
                 LogsOutcome::AuthFailed(why) => {
-                    let age_ms = crate::ship::batch::unix_ms_now().saturating_sub(batch.id.opened_at());
+                    let age_ms =
+                        crate::ship::batch::unix_ms_now().saturating_sub(batch.id.opened_at());
                     if u128::from(age_ms) > self.auth_failure_max_age.as_millis() {
                         crate::error!(
                             "logs: batch {} ({} events) refused for authentication ({why}) and older \
@@ -284,7 +318,10 @@ impl LogsShipper {
                         self.pop(None);
                         None
                     } else {
-                        crate::error!("logs: batch {} refused for authentication ({why}); kept", batch.id);
+                        crate::error!(
+                            "logs: batch {} refused for authentication ({why}); kept",
+                            batch.id
+                        );
                         Some(backoff.next_delay())
                     }
                 }
@@ -334,16 +371,38 @@ mod tests {
 
     #[test]
     fn answers_are_classified_as_the_logs_api_documents() {
-        assert_eq!(classify(200, b"{}"), LogsOutcome::Accepted(Rejected::default()));
         assert_eq!(
-            classify(200, br#"{"rejectedLogEventsInfo":{"tooOldLogEventEndIndex":2}}"#),
-            LogsOutcome::Accepted(Rejected { too_old: true, too_new: false, expired: false })
+            classify(200, b"{}"),
+            LogsOutcome::Accepted(Rejected::default())
         );
-        assert_eq!(classify(400, &err("ResourceNotFoundException")), LogsOutcome::Missing);
-        assert!(matches!(classify(400, &err("ThrottlingException")), LogsOutcome::Retry(_)));
+        assert_eq!(
+            classify(
+                200,
+                br#"{"rejectedLogEventsInfo":{"tooOldLogEventEndIndex":2}}"#
+            ),
+            LogsOutcome::Accepted(Rejected {
+                too_old: true,
+                too_new: false,
+                expired: false
+            })
+        );
+        assert_eq!(
+            classify(400, &err("ResourceNotFoundException")),
+            LogsOutcome::Missing
+        );
+        assert!(matches!(
+            classify(400, &err("ThrottlingException")),
+            LogsOutcome::Retry(_)
+        ));
         assert!(matches!(classify(503, b"<html/>"), LogsOutcome::Retry(_)));
-        assert!(matches!(classify(500, &err("InternalFailure")), LogsOutcome::Retry(_)));
-        assert!(matches!(classify(403, &err("AccessDeniedException")), LogsOutcome::AuthFailed(_)));
+        assert!(matches!(
+            classify(500, &err("InternalFailure")),
+            LogsOutcome::Retry(_)
+        ));
+        assert!(matches!(
+            classify(403, &err("AccessDeniedException")),
+            LogsOutcome::AuthFailed(_)
+        ));
         assert!(matches!(
             classify(400, &err("InvalidParameterException")),
             LogsOutcome::Dropped(m) if m.contains("InvalidParameterException")

@@ -22,7 +22,7 @@
 use super::batch::{Batches, Destination, Sealed, Source};
 use super::lines::{Assembler, Completed, LineRules, MAX_MESSAGE_BYTES};
 use super::placeholders::HostNames;
-use super::positions::{self, FileKey, Fingerprint, Position, FINGERPRINT_BYTES};
+use super::positions::{self, FINGERPRINT_BYTES, FileKey, Fingerprint, Position};
 use super::record::LogRecord;
 use crate::config::FileCollect;
 use crate::ship::spool::Spool;
@@ -106,6 +106,10 @@ pub struct Tailer {
     last_scan: Option<Instant>,
     positions_path: PathBuf,
     positions_dirty: bool,
+    last_save: Option<Instant>,
+    /// Files read to their end and let go, so one seen again (renamed back
+    /// into a glob) resumes where it ended instead of at 0.
+    finished: HashMap<FileKey, (Fingerprint, u64)>,
     seq: u64,
     shared: Arc<Shared>,
     emf_stream: String,
@@ -153,14 +157,20 @@ impl Tailer {
         };
         let start_at_end = saved.is_none();
         for p in saved.unwrap_or_default() {
-            resume.entry(p.key).or_default().push((p.fingerprint, p.offset, p.path));
+            resume
+                .entry(p.key)
+                .or_default()
+                .push((p.fingerprint, p.offset, p.path));
         }
         {
             let mut spool = shared.spool.lock().unwrap_or_else(|e| e.into_inner());
             let walked = spool.for_each(|b| {
                 if let Ok(r) = LogRecord::decode(&b.body) {
                     for (key, fp, end) in r.ends {
-                        resume.entry(key).or_default().push((fp, end, PathBuf::new()));
+                        resume
+                            .entry(key)
+                            .or_default()
+                            .push((fp, end, PathBuf::new()));
                     }
                 }
             });
@@ -189,6 +199,8 @@ impl Tailer {
             last_scan: None,
             positions_path,
             positions_dirty: true,
+            last_save: None,
+            finished: HashMap::new(),
             seq: 0,
             shared,
             emf_stream,
@@ -202,7 +214,11 @@ impl Tailer {
         let (group, stream) = match (&c.group, c.cfg.publish_multi_logs) {
             (Some(g), true) => (
                 g.clone(),
-                format!("{}_{}", c.stream, group_from_path(&path_str).replace('/', "_")),
+                format!(
+                    "{}_{}",
+                    c.stream,
+                    group_from_path(&path_str).replace('/', "_")
+                ),
             ),
             (Some(g), false) => (g.clone(), c.stream.clone()),
             (None, _) => (group_from_path(&path_str), c.stream.clone()),
@@ -221,7 +237,10 @@ impl Tailer {
     pub fn tick(&mut self, emf: Vec<EmfEvent>, stopping: bool) {
         let now = Instant::now();
         let now_ms = crate::runtime::unix_ms();
-        if self.last_scan.is_none_or(|t| now.duration_since(t) >= SCAN_EVERY) {
+        if self
+            .last_scan
+            .is_none_or(|t| now.duration_since(t) >= SCAN_EVERY)
+        {
             self.scan(now);
             self.last_scan = Some(now);
         }
@@ -229,13 +248,18 @@ impl Tailer {
         for e in emf {
             let dest = Destination {
                 group: e.group,
-                stream: if e.stream.is_empty() { self.emf_stream.clone() } else { e.stream },
+                stream: if e.stream.is_empty() {
+                    self.emf_stream.clone()
+                } else {
+                    e.stream
+                },
                 emf: true,
                 retention_days: None,
                 group_class: None,
             };
             self.stats.events += 1;
-            self.batches.add(&dest, e.timestamp_ms, e.message, None, now, &mut sealed);
+            self.batches
+                .add(&dest, e.timestamp_ms, e.message, None, now, &mut sealed);
         }
         let mut buf = vec![0u8; CHUNK];
         for i in 0..self.files.len() {
@@ -248,8 +272,14 @@ impl Tailer {
                 match c.event {
                     Some((ts, message)) => {
                         self.stats.events += 1;
-                        let source = Source { key, fingerprint, start: c.start_offset, end: c.end_offset };
-                        self.batches.add(&dest, ts, message, Some(source), now, &mut sealed);
+                        let source = Source {
+                            key,
+                            fingerprint,
+                            start: c.start_offset,
+                            end: c.end_offset,
+                        };
+                        self.batches
+                            .add(&dest, ts, message, Some(source), now, &mut sealed);
                     }
                     None => self.stats.filtered += 1,
                 }
@@ -261,7 +291,7 @@ impl Tailer {
             self.batches.seal_due(now, self.flush, &mut sealed);
         }
         self.unspooled.extend(sealed);
-        self.spool_and_save();
+        self.spool_and_save(now);
         self.auto_remove();
         // Finished rotated files leave once nothing of theirs is pending.
         let batches = &self.batches;
@@ -269,7 +299,9 @@ impl Tailer {
         self.files.retain(|f| {
             !(f.done
                 && batches.file_floor(f.key).is_none()
-                && !unspooled.iter().any(|s| s.files.iter().any(|x| x.key == f.key)))
+                && !unspooled
+                    .iter()
+                    .any(|s| s.files.iter().any(|x| x.key == f.key)))
         });
     }
 
@@ -304,8 +336,14 @@ impl Tailer {
 
     /// Appends the sealed batches in order, then saves the positions — both
     /// under the spool's lock (see the module docs).
-    fn spool_and_save(&mut self) {
-        if self.unspooled.is_empty() && !self.positions_dirty {
+    fn spool_and_save(&mut self, now: Instant) {
+        // Progress past filtered lines only is saved at most once per
+        // flush interval (losing it re-reads lines that are dropped again).
+        let save_due = self.positions_dirty
+            && self
+                .last_save
+                .is_none_or(|t| now.duration_since(t) >= self.flush);
+        if self.unspooled.is_empty() && !save_due {
             return;
         }
         let shared = Arc::clone(&self.shared);
@@ -333,7 +371,10 @@ impl Tailer {
         }
         self.unspooled.drain(..pushed);
         match positions::save(&self.positions_path, &self.positions()) {
-            Ok(()) => self.positions_dirty = false,
+            Ok(()) => {
+                self.positions_dirty = false;
+                self.last_save = Some(now);
+            }
             Err(e) => crate::error!("logs: saving positions: {e}"),
         }
         drop(spool);
@@ -348,8 +389,13 @@ impl Tailer {
         let mut seen: Vec<(FileKey, PathBuf)> = Vec::new();
         for ci in 0..self.collectors.len() {
             for path in super::glob::expand(&self.collectors[ci].cfg.file_path) {
-                let Ok(meta) = std::fs::metadata(&path) else { continue };
-                let key = FileKey { dev: meta.dev(), ino: meta.ino() };
+                let Ok(meta) = std::fs::metadata(&path) else {
+                    continue;
+                };
+                let key = FileKey {
+                    dev: meta.dev(),
+                    ino: meta.ino(),
+                };
                 if is_compressed(&path) || seen.iter().any(|(k, _)| *k == key) {
                     continue;
                 }
@@ -359,6 +405,7 @@ impl Tailer {
                         f.path = path.clone();
                         self.positions_dirty = true;
                     }
+                    f.rotated = false;
                     continue;
                 }
                 self.open(ci, &path, key, meta.len(), first, now);
@@ -369,7 +416,10 @@ impl Tailer {
             if !f.rotated && !seen.iter().any(|(k, _)| *k == f.key) {
                 f.rotated = true;
                 f.last_growth = now;
-                crate::info!("logs: {} was rotated away; reading it to its end", f.path.display());
+                crate::info!(
+                    "logs: {} was rotated away; reading it to its end",
+                    f.path.display()
+                );
             }
         }
         if first {
@@ -385,11 +435,19 @@ impl Tailer {
             .resume
             .iter()
             .filter(|(k, _)| !self.files.iter().any(|f| f.key == **k))
-            .filter_map(|(k, v)| v.iter().find(|(_, _, p)| !p.as_os_str().is_empty()).map(|(_, _, p)| (*k, p.clone())))
+            .filter_map(|(k, v)| {
+                v.iter()
+                    .find(|(_, _, p)| !p.as_os_str().is_empty())
+                    .map(|(_, _, p)| (*k, p.clone()))
+            })
             .collect();
         for (key, old_path) in lost {
-            let Some(dir) = old_path.parent() else { continue };
-            let Ok(rd) = std::fs::read_dir(dir) else { continue };
+            let Some(dir) = old_path.parent() else {
+                continue;
+            };
+            let Ok(rd) = std::fs::read_dir(dir) else {
+                continue;
+            };
             for entry in rd.filter_map(|e| e.ok()) {
                 let Ok(meta) = entry.metadata() else { continue };
                 if meta.is_file() && meta.dev() == key.dev && meta.ino() == key.ino {
@@ -399,7 +457,10 @@ impl Tailer {
                         .position(|c| {
                             super::glob::component_matches(
                                 c.cfg.file_path.rsplit('/').next().unwrap_or("").as_bytes(),
-                                old_path.file_name().map(|n| n.as_encoded_bytes()).unwrap_or(b""),
+                                old_path
+                                    .file_name()
+                                    .map(|n| n.as_encoded_bytes())
+                                    .unwrap_or(b""),
                             )
                         })
                         .unwrap_or(0);
@@ -431,12 +492,20 @@ impl Tailer {
                 return;
             }
         };
-        let Ok(fingerprint) = Fingerprint::of(&mut file, size) else { return };
+        let Ok(fingerprint) = Fingerprint::of(&mut file, size) else {
+            return;
+        };
         let saved = self.resume.get(&key).and_then(|v| {
             v.iter()
                 .filter(|(fp, _, _)| fp.matches(&mut file, size))
                 .map(|(_, off, _)| *off)
                 .max()
+        });
+        let saved = saved.or_else(|| {
+            self.finished
+                .get(&key)
+                .filter(|(fp, _)| fp.matches(&mut file, size))
+                .map(|(_, off)| *off)
         });
         let offset = match saved {
             // Shorter than where we were: truncated while we were away.
@@ -474,7 +543,14 @@ impl Tailer {
         });
     }
 
-    fn read_file(&mut self, i: usize, now: Instant, now_ms: i64, buf: &mut [u8], out: &mut Vec<Completed>) {
+    fn read_file(
+        &mut self,
+        i: usize,
+        now: Instant,
+        now_ms: i64,
+        buf: &mut [u8],
+        out: &mut Vec<Completed>,
+    ) {
         let flush = self.flush;
         let f = &mut self.files[i];
         if f.done {
@@ -484,8 +560,12 @@ impl Tailer {
         let size = f.file.metadata().map(|m| m.len()).unwrap_or(f.read_offset);
         if size < f.read_offset {
             // copytruncate: what was read stays read; start over at 0.
-            crate::info!("logs: {} was truncated; reading it from the start", f.path.display());
-            f.asm.flush_if_quiet(rules, now, Duration::ZERO, now_ms, out);
+            crate::info!(
+                "logs: {} was truncated; reading it from the start",
+                f.path.display()
+            );
+            f.asm
+                .flush_if_quiet(rules, now, Duration::ZERO, now_ms, out);
             finish_partial(f, rules, now, now_ms, out);
             f.read_offset = 0;
             f.buf.clear();
@@ -515,7 +595,8 @@ impl Tailer {
                 let start = line_end_offset - (f.buf.len() + nl - line_start_in_chunk) as u64 - 1;
                 f.buf.extend_from_slice(&buf[line_start_in_chunk..nl]);
                 let line = std::mem::take(&mut f.buf);
-                f.asm.push_line(rules, &line, start, line_end_offset, now, now_ms, out);
+                f.asm
+                    .push_line(rules, &line, start..line_end_offset, now, now_ms, out);
                 f.buf = line;
                 f.buf.clear();
                 line_start_in_chunk = nl + 1;
@@ -525,10 +606,13 @@ impl Tailer {
                 // A line longer than an event can be: sent in pieces.
                 let start = f.read_offset - f.buf.len() as u64;
                 let line = std::mem::take(&mut f.buf);
-                f.asm.push_line(rules, &line, start, f.read_offset, now, now_ms, out);
+                f.asm
+                    .push_line(rules, &line, start..f.read_offset, now, now_ms, out);
             }
         }
-        if f.fingerprint.len < FINGERPRINT_BYTES as u32 && f.read_offset > u64::from(f.fingerprint.len) {
+        if f.fingerprint.len < FINGERPRINT_BYTES as u32
+            && f.read_offset > u64::from(f.fingerprint.len)
+        {
             let pos = f.read_offset;
             if let Ok(fp) = Fingerprint::of(&mut f.file, pos) {
                 f.fingerprint = fp;
@@ -537,7 +621,8 @@ impl Tailer {
         }
         f.asm.flush_if_quiet(rules, now, flush, now_ms, out);
         if f.rotated && now.saturating_duration_since(f.last_growth) >= ROTATED_GRACE {
-            f.asm.flush_if_quiet(rules, now, Duration::ZERO, now_ms, out);
+            f.asm
+                .flush_if_quiet(rules, now, Duration::ZERO, now_ms, out);
             finish_partial(f, rules, now, now_ms, out);
             f.done = true;
             crate::info!("logs: finished rotated file {}", f.path.display());
@@ -547,7 +632,12 @@ impl Tailer {
     /// `auto_removal`: deletes a file once a newer one of the same entry
     /// exists and every byte of it is acknowledged.
     fn auto_remove(&mut self) {
-        let acked = self.shared.acked.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let acked = self
+            .shared
+            .acked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let mut remove = Vec::new();
         for (i, f) in self.files.iter().enumerate() {
             if !self.collectors[f.collector].cfg.auto_removal || f.done {
@@ -586,7 +676,10 @@ impl Tailer {
 fn self_dest_for(c: &Collector, path: &Path) -> Destination {
     let path_str = path.to_string_lossy();
     Destination {
-        group: c.group.clone().unwrap_or_else(|| group_from_path(&path_str)),
+        group: c
+            .group
+            .clone()
+            .unwrap_or_else(|| group_from_path(&path_str)),
         stream: c.stream.clone(),
         emf: false,
         retention_days: c.cfg.retention_in_days,
@@ -595,18 +688,29 @@ fn self_dest_for(c: &Collector, path: &Path) -> Destination {
 }
 
 /// A file that will not grow any more: its partial last line is an event.
-fn finish_partial(f: &mut Tailed, rules: &LineRules, now: Instant, now_ms: i64, out: &mut Vec<Completed>) {
+fn finish_partial(
+    f: &mut Tailed,
+    rules: &LineRules,
+    now: Instant,
+    now_ms: i64,
+    out: &mut Vec<Completed>,
+) {
     if f.buf.is_empty() {
         return;
     }
     let start = f.read_offset - f.buf.len() as u64;
     let line = std::mem::take(&mut f.buf);
-    f.asm.push_line(rules, &line, start, f.read_offset, now, now_ms, out);
-    f.asm.flush_if_quiet(rules, now, Duration::ZERO, now_ms, out);
+    f.asm
+        .push_line(rules, &line, start..f.read_offset, now, now_ms, out);
+    f.asm
+        .flush_if_quiet(rules, now, Duration::ZERO, now_ms, out);
 }
 
 fn memchr_iter(b: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    b.iter().enumerate().filter(|(_, c)| **c == b'\n').map(|(i, _)| i)
+    b.iter()
+        .enumerate()
+        .filter(|(_, c)| **c == b'\n')
+        .map(|(i, _)| i)
 }
 
 /// Compressed rotations (`app.log.1.gz`) are never tailed (stock agent).
@@ -709,7 +813,11 @@ mod tests {
     }
 
     fn append(path: &Path, text: &str) {
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
         f.write_all(text.as_bytes()).unwrap();
     }
 
@@ -749,7 +857,10 @@ mod tests {
         let mut t = rig.tailer(true);
         poll(&mut t);
         // The writer keeps its descriptor across the rename for a while.
-        let mut writer = std::fs::OpenOptions::new().append(true).open(rig.log()).unwrap();
+        let mut writer = std::fs::OpenOptions::new()
+            .append(true)
+            .open(rig.log())
+            .unwrap();
         writer.write_all(b"a3\n").unwrap();
         let rotated = rig.dir.path().join("app.log.1");
         std::fs::rename(rig.log(), &rotated).unwrap();
@@ -773,7 +884,12 @@ mod tests {
         let mut t = rig.tailer(true);
         poll(&mut t);
         // copytruncate: the content is copied elsewhere, the file emptied.
-        std::fs::OpenOptions::new().write(true).open(rig.log()).unwrap().set_len(0).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(rig.log())
+            .unwrap()
+            .set_len(0)
+            .unwrap();
         append(&rig.log(), "d1\n");
         poll(&mut t);
         append(&rig.log(), "d2\n");
@@ -792,16 +908,27 @@ mod tests {
         // Roll the positions back to before l3's batch, as if the agent
         // died after the spool append and before the save; keep the spool.
         let meta = std::fs::metadata(rig.log()).unwrap();
-        let key = FileKey { dev: meta.dev(), ino: meta.ino() };
+        let key = FileKey {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        };
         let mut f = File::open(rig.log()).unwrap();
         let fp = Fingerprint::of(&mut f, meta.len()).unwrap();
         positions::save(
             &rig.positions(),
-            &[Position { key, fingerprint: fp, offset: 0, path: rig.log() }],
+            &[Position {
+                key,
+                fingerprint: fp,
+                offset: 0,
+                path: rig.log(),
+            }],
         )
         .unwrap();
         drop(t);
-        let rig = Rig { shared: Rig::open_shared(rig.dir.path()), dir: rig.dir };
+        let rig = Rig {
+            shared: Rig::open_shared(rig.dir.path()),
+            dir: rig.dir,
+        };
         let mut t = rig.tailer(false);
         append(&rig.log(), "l4\n");
         poll(&mut t);
@@ -809,7 +936,10 @@ mod tests {
         // After the shipper removed everything, a restart resumes from the
         // saved positions (the spool no longer names the file).
         drop(t);
-        let rig = Rig { shared: Rig::open_shared(rig.dir.path()), dir: rig.dir };
+        let rig = Rig {
+            shared: Rig::open_shared(rig.dir.path()),
+            dir: rig.dir,
+        };
         let mut t = rig.tailer(false);
         append(&rig.log(), "l5\n");
         poll(&mut t);
@@ -826,7 +956,10 @@ mod tests {
         append(&rig.log(), "r2\n");
         std::fs::rename(rig.log(), rig.dir.path().join("app.log.1")).unwrap();
         append(&rig.log(), "s1\n");
-        let rig = Rig { shared: Rig::open_shared(rig.dir.path()), dir: rig.dir };
+        let rig = Rig {
+            shared: Rig::open_shared(rig.dir.path()),
+            dir: rig.dir,
+        };
         let mut t = rig.tailer(false);
         poll(&mut t);
         let mut got = rig.ship_all();
@@ -836,6 +969,9 @@ mod tests {
 
     #[test]
     fn derived_group_names_follow_the_stock_agent() {
-        assert_eq!(group_from_path("/var/log/my app:1.log"), "/var/log/my_app_1.log");
+        assert_eq!(
+            group_from_path("/var/log/my app:1.log"),
+            "/var/log/my_app_1.log"
+        );
     }
 }

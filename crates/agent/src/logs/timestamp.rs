@@ -113,7 +113,9 @@ impl TimestampFormat {
             };
             // `%-d` pads with a space ("Jan  2"); the stock regex allows one
             // before the number except at the very start.
-            if directive.starts_with("%-") && matches!(field, Field::Day | Field::Month) && !at_start
+            if directive.starts_with("%-")
+                && matches!(field, Field::Day | Field::Month)
+                && !at_start
             {
                 pattern.push_str(r"\s?");
             }
@@ -211,7 +213,9 @@ impl TimestampFormat {
         let date_in = |y: i16| -> Option<Date> {
             match (month, day, day_of_year) {
                 (Some(m), Some(d), _) => Date::new(y, m, d).ok(),
-                (None, None, Some(n)) => Date::new(y, 1, 1).ok()?.with().day_of_year(n).build().ok(),
+                (None, None, Some(n)) => {
+                    Date::new(y, 1, 1).ok()?.with().day_of_year(n).build().ok()
+                }
                 (Some(m), None, _) => Date::new(y, m, 1).ok(),
                 (None, Some(d), _) => Date::new(y, today.month(), d).ok(),
                 (None, None, None) => Date::new(y, today.month(), today.day()).ok(),
@@ -329,7 +333,10 @@ mod tests {
             Some(1_709_214_307_000 - 3_600_000 + 250)
         );
         assert_eq!(
-            utc("%d/%b/%Y:%H:%M:%S %z", r#"1.2.3.4 - - [29/Feb/2024:13:45:07 -0000] "GET /""#),
+            utc(
+                "%d/%b/%Y:%H:%M:%S %z",
+                r#"1.2.3.4 - - [29/Feb/2024:13:45:07 -0000] "GET /""#
+            ),
             Some(1_709_214_307_000)
         );
         // 12-hour clock: 01:45:07 PM is 13:45:07; 12 AM is midnight.
@@ -372,13 +379,15 @@ mod tests {
         let f = TimestampFormat::compile("%Y-%m-%d %H:%M:%S").unwrap();
         // 13:45:07 in Paris in winter (UTC+1) is 12:45:07Z.
         assert_eq!(
-            f.find("2024-02-29 13:45:07", &paris, NOW).map(|t| t.unix_ms),
+            f.find("2024-02-29 13:45:07", &paris, NOW)
+                .map(|t| t.unix_ms),
             Some(1_709_210_707_000)
         );
         // An explicit UTC name wins over the zone.
         let g = TimestampFormat::compile("%Y-%m-%d %H:%M:%S %Z").unwrap();
         assert_eq!(
-            g.find("2024-02-29 13:45:07 UTC", &paris, NOW).map(|t| t.unix_ms),
+            g.find("2024-02-29 13:45:07 UTC", &paris, NOW)
+                .map(|t| t.unix_ms),
             Some(1_709_214_307_000)
         );
     }
@@ -389,7 +398,11 @@ mod tests {
         assert_eq!(utc("%Y-%m-%d %H:%M:%S", "2024-02-30 10:00:00"), None);
         assert_eq!(utc("%Y-%m-%d %H:%M:%S", "2024-02-10 25:00:00"), None);
         assert_eq!(utc("%b %d %H:%M:%S", "Foo 10 10:00:00"), None);
-        assert!(TimestampFormat::compile("%Y %Q").unwrap_err().contains("%Q"));
+        assert!(
+            TimestampFormat::compile("%Y %Q")
+                .unwrap_err()
+                .contains("%Q")
+        );
         assert!(TimestampFormat::compile("%Y %").is_err());
         assert!(TimestampFormat::compile("just text").is_err());
         // Regex metacharacters in the format are literals.

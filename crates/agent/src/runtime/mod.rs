@@ -294,10 +294,12 @@ impl RunningAgent {
             let _ = t.join();
         }
         crate::info!("collection stopped; flushing");
-        if let Some(l) = self.logs {
-            l.shutdown();
-        }
+        // Both flush at once: together they stay within systemd's stop timeout.
+        let logs = self.logs.map(|l| std::thread::spawn(move || l.shutdown()));
         self.sink.shutdown();
+        if let Some(t) = logs {
+            let _ = t.join();
+        }
         crate::info!("agent stopped");
     }
 }
@@ -381,7 +383,11 @@ pub fn start(
 
 /// The logs endpoint: `logs.endpoint_override`, else the metrics one (a
 /// Stratus server serves both APIs on one port), else CloudWatch Logs'.
-pub fn logs_endpoint(config: &AgentConfig, logs: &crate::config::LogsSection, region: &str) -> String {
+pub fn logs_endpoint(
+    config: &AgentConfig,
+    logs: &crate::config::LogsSection,
+    region: &str,
+) -> String {
     match logs
         .endpoint_override
         .as_deref()
