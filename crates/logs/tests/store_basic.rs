@@ -883,16 +883,31 @@ fn a_crash_mid_rotation_loses_nothing() {
     let clock = Clock::new(T0);
     let (store, _) = open(dir.path(), &clock);
     setup(&store);
-    store.append("/app/web", "i-1", vec![ev(T0, "a")], None).expect("append");
+    store
+        .append("/app/web", "i-1", vec![ev(T0, "a")], None)
+        .expect("append");
     drop(store);
     // The newest segment has no end marker yet (a crash); as if a rotation
     // had just created its successor, header only, and then crashed.
     let newest = newest_wal(dir.path());
-    let stem: u64 = newest.file_stem().and_then(|s| s.to_str()).and_then(|s| s.parse().ok()).expect("numbered");
-    std::fs::write(dir.path().join("wal").join(format!("{:08}.log", stem + 1)), b"SLWAL\x01\0\0").expect("write");
+    let stem: u64 = newest
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.parse().ok())
+        .expect("numbered");
+    std::fs::write(
+        dir.path().join("wal").join(format!("{:08}.log", stem + 1)),
+        b"SLWAL\x01\0\0",
+    )
+    .expect("write");
     let (store, _) = open(dir.path(), &clock);
-    assert_eq!(read_all(&store, "/app/web", "i-1", 10), vec![(T0, "a".to_owned())]);
-    store.append("/app/web", "i-1", vec![ev(T0 + 1, "b")], None).expect("append");
+    assert_eq!(
+        read_all(&store, "/app/web", "i-1", 10),
+        vec![(T0, "a".to_owned())]
+    );
+    store
+        .append("/app/web", "i-1", vec![ev(T0 + 1, "b")], None)
+        .expect("append");
     drop(store);
     let (store, _) = open(dir.path(), &clock);
     assert_eq!(read_all(&store, "/app/web", "i-1", 10).len(), 2);

@@ -29,7 +29,26 @@
 //! never sees its predecessor's events: events of a deleted stream stay in
 //! shared segment files until their window expires, but no live name maps
 //! to their stream id, so no read returns them. Event ids come from one
-//! counter, in arrival order; reads order events by (timestamp, event id).
+//! counter, in arrival order; reads order events by (timestamp, event id),
+//! and sealed files are sorted the same way (so same-millisecond events of
+//! different streams keep arrival order rather than stream order).
+//!
+//! # Semantics worth knowing
+//!
+//! - A batch is visible to reads from the moment it is in the head, which is
+//!   just before its fsync completes; `append` returns after the fsync.
+//! - A failed WAL write or fsync refuses that batch and every later write
+//!   ([`StoreError::WriteRefused`]) until the store is reopened, which
+//!   replays only what is on disk. Until then reads may still show the
+//!   refused batch's events.
+//! - `read_stream`: a cursor's own direction wins over `StreamRead::forward`.
+//!   Backward pages read time slices backwards from the end (1 min, then
+//!   4× longer each), so paging backwards is cheap near the end of a stream.
+//! - `pending_emissions` reads the WAL segments from disk: meant for start-up
+//!   and catch-up, not per batch. WAL segments holding batches above the
+//!   checkpoint are kept until `mark_emitted` passes them.
+//! - `maintain` writes the catalog snapshot only when files changed or WAL
+//!   segments can be deleted; `shutdown` always writes it.
 
 mod block;
 mod catalog;

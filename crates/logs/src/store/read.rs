@@ -437,6 +437,8 @@ fn run(
             heap.push(Reverse((s.block_min_ts(0), 0, si)));
         }
     }
+    // The last stream id seen and its name, if it is wanted.
+    let mut last: (Option<u64>, Option<&str>) = (None, None);
     while let Some(Reverse((_, _, si))) = heap.pop() {
         let Some(s) = sources.get_mut(si) else {
             continue;
@@ -465,10 +467,18 @@ fn run(
                 break;
             }
             let stream = v.stream(i);
-            if let Some(name) = names.get(&stream)
-                && q.only
+            // Neighbouring events mostly share a stream: skip the lookups.
+            if last.0 != Some(stream) {
+                let wanted = q
+                    .only
                     .as_ref()
-                    .is_none_or(|ids| ids.binary_search(&stream).is_ok())
+                    .is_none_or(|ids| ids.binary_search(&stream).is_ok());
+                last = (
+                    Some(stream),
+                    names.get(&stream).filter(|_| wanted).map(String::as_str),
+                );
+            }
+            if let Some(name) = last.1
                 && !emit(&v, i, name)
             {
                 return Ok(Some(key));
