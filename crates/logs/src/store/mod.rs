@@ -15,7 +15,7 @@
 //! Every mutation is a WAL record (module `record`) appended under the state
 //! lock, so WAL order is lsn order, and applied to the in-memory catalog and
 //! head there; the caller then waits for the group commit (module `wal`).
-//! Events go to the head as small sorted blocks ([`block`]) per group and
+//! Events go to the head as small sorted blocks (module `block`) per group and
 //! time window. `maintain` seals due group-windows outside the lock into
 //! segment files (module `segment`), installs them and drops the sealed head
 //! blocks in one critical section (reads see one or the other, never both),
