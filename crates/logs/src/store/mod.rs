@@ -261,6 +261,8 @@ pub struct StoreStats {
     /// WAL records appended and flushes (fsyncs) since open: group commit.
     pub wal_records: u64,
     pub wal_flushes: u64,
+    /// Segment blocks decompressed by reads and scans since open.
+    pub blocks_read: u64,
 }
 
 /// Per-event overhead AWS counts in a batch's size.
@@ -322,6 +324,8 @@ pub struct Store {
     maintaining: Mutex<()>,
     /// Held (locked) while open.
     _lock: std::fs::File,
+    /// Segment blocks decompressed by reads since open.
+    blocks_read: std::sync::atomic::AtomicU64,
 }
 
 fn read_lock<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -820,6 +824,7 @@ impl Store {
                 .sum(),
             wal_records,
             wal_flushes,
+            blocks_read: self.blocks_read.load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 
