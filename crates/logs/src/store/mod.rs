@@ -789,6 +789,8 @@ impl Store {
     pub fn mark_emitted(&self, seq: u64) {
         let ticket = {
             let mut st = write_lock(&self.state);
+            // A seq not handed out yet would silently mark future batches.
+            let seq = seq.min(st.cat.counters.next_seq.saturating_sub(1));
             if seq <= st.cat.counters.emitted_through {
                 return;
             }
