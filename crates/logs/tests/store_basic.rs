@@ -981,3 +981,9 @@ fn time_ranges_and_single_streams_decompress_only_their_blocks() {
         "events 500..600 sit in the second block"
     );
 }
+
+#[test]
+fn the_store_is_send_and_sync() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<stratus_logs::store::Store>();
+}
