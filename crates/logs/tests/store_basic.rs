@@ -883,17 +883,107 @@ fn a_crash_mid_rotation_loses_nothing() {
     let clock = Clock::new(T0);
     let (store, _) = open(dir.path(), &clock);
     setup(&store);
-    store.append("/app/web", "i-1", vec![ev(T0, "a")], None).expect("append");
+    store
+        .append("/app/web", "i-1", vec![ev(T0, "a")], None)
+        .expect("append");
     drop(store);
     // The newest segment has no end marker yet (a crash); as if a rotation
     // had just created its successor, header only, and then crashed.
     let newest = newest_wal(dir.path());
-    let stem: u64 = newest.file_stem().and_then(|s| s.to_str()).and_then(|s| s.parse().ok()).expect("numbered");
-    std::fs::write(dir.path().join("wal").join(format!("{:08}.log", stem + 1)), b"SLWAL\x01\0\0").expect("write");
+    let stem: u64 = newest
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.parse().ok())
+        .expect("numbered");
+    std::fs::write(
+        dir.path().join("wal").join(format!("{:08}.log", stem + 1)),
+        b"SLWAL\x01\0\0",
+    )
+    .expect("write");
     let (store, _) = open(dir.path(), &clock);
-    assert_eq!(read_all(&store, "/app/web", "i-1", 10), vec![(T0, "a".to_owned())]);
-    store.append("/app/web", "i-1", vec![ev(T0 + 1, "b")], None).expect("append");
+    assert_eq!(
+        read_all(&store, "/app/web", "i-1", 10),
+        vec![(T0, "a".to_owned())]
+    );
+    store
+        .append("/app/web", "i-1", vec![ev(T0 + 1, "b")], None)
+        .expect("append");
     drop(store);
     let (store, _) = open(dir.path(), &clock);
     assert_eq!(read_all(&store, "/app/web", "i-1", 10).len(), 2);
+}
+
+#[test]
+fn time_ranges_and_single_streams_decompress_only_their_blocks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Clock::new(T0 + 20 * 60_000);
+    let (store, _) = open(dir.path(), &clock);
+    store.create_group("/g", spec()).expect("group");
+    store.create_stream("/g", "early", T0).expect("stream");
+    store.create_stream("/g", "late", T0).expect("stream");
+    let msg = "x".repeat(100);
+    let early: Vec<_> = (0..3000).map(|i| ev(T0 + i, &msg)).collect();
+    store.append("/g", "early", early, None).expect("append");
+    let late: Vec<_> = (0..10)
+        .map(|i| ev(T0 + 10 * 60_000 + i, &format!("late{i}")))
+        .collect();
+    store.append("/g", "late", late, None).expect("append");
+    clock.set(T0 + 2 * HOUR);
+    store.maintain().expect("maintain");
+    assert_eq!(store.stats().segment_files, 1);
+    let blocks = || store.stats().blocks_read;
+
+    // 136 raw bytes an event (100 + 36 fixed) and blocks cut at 64 KiB:
+    // 482 events a block, so 3010 events make 7 blocks.
+    let before = blocks();
+    let all = scan_all(&store, "/g", &Scan::default());
+    assert_eq!(all.len(), 3010);
+    assert_eq!(blocks() - before, 7);
+
+    let before = blocks();
+    let window = Scan {
+        start_ms: Some(T0 + 10 * 60_000),
+        end_ms: Some(T0 + 11 * 60_000),
+        ..Scan::default()
+    };
+    assert_eq!(scan_all(&store, "/g", &window).len(), 10);
+    assert_eq!(
+        blocks() - before,
+        1,
+        "only the last block overlaps the range"
+    );
+
+    let before = blocks();
+    assert_eq!(read_all(&store, "/g", "late", 100).len(), 10);
+    assert_eq!(
+        blocks() - before,
+        2,
+        "two pages (the second empty), one block each"
+    );
+
+    let before = blocks();
+    let q = StreamRead {
+        start_ms: Some(T0 + 500),
+        end_ms: Some(T0 + 600),
+        ..forward(1000)
+    };
+    assert_eq!(
+        store
+            .read_stream("/g", "early", &q)
+            .expect("read")
+            .events
+            .len(),
+        100
+    );
+    assert_eq!(
+        blocks() - before,
+        1,
+        "events 500..600 sit in the second block"
+    );
+}
+
+#[test]
+fn the_store_is_send_and_sync() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<stratus_logs::store::Store>();
 }

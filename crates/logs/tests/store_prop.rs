@@ -16,6 +16,8 @@ enum Op {
     Recreate(usize),
     /// Reopen, after a clean shutdown or not.
     Reopen(bool),
+    /// Mark batches emitted up to the one at this index (of those stored).
+    MarkEmitted(proptest::sample::Index),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -25,6 +27,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0..150i64).prop_map(Op::Maintain),
         1 => (0..2usize).prop_map(Op::Recreate),
         1 => any::<bool>().prop_map(Op::Reopen),
+        1 => any::<proptest::sample::Index>().prop_map(Op::MarkEmitted),
     ]
 }
 
@@ -75,6 +78,9 @@ proptest! {
         let mut model: Model = Vec::new();
         let mut batch_ids: std::collections::HashSet<u8> = Default::default();
         let mut n = 0u64;
+        // Seqs of the stored batches, and the emission checkpoint.
+        let mut seqs: Vec<u64> = Vec::new();
+        let mut emitted = 0u64;
         for op in ops {
             match op {
                 Op::Append(s, events, batch) => {
@@ -94,6 +100,7 @@ proptest! {
                     prop_assert_eq!(out.duplicate, dup);
                     if !dup {
                         model.extend(evs.into_iter().map(|(t, m)| (s, t, m)));
+                        seqs.push(out.seq);
                     }
                 }
                 Op::Maintain(minutes) => {
@@ -112,8 +119,18 @@ proptest! {
                     drop(store);
                     store = open_store(&opts);
                 }
+                Op::MarkEmitted(i) => {
+                    if !seqs.is_empty() {
+                        let seq = seqs[i.index(seqs.len())];
+                        store.mark_emitted(seq);
+                        emitted = emitted.max(seq);
+                    }
+                }
             }
             check(&store, &model)?;
+            let pending: Vec<u64> = store.pending_emissions().expect("pending").iter().map(|b| b.seq).collect();
+            let want: Vec<u64> = seqs.iter().copied().filter(|s| *s > emitted).collect();
+            prop_assert_eq!(pending, want);
         }
     }
 }

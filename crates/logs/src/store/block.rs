@@ -72,16 +72,19 @@ impl Layout {
 }
 
 /// How each fixed-width column is stored on disk: `(start, end, width,
-/// delta)`. Timestamps, ingestion times and event ids grow slowly within a
-/// sorted block and message end offsets always grow, so their deltas are
-/// small numbers; every column is then split into byte planes (all first
-/// bytes, then all second bytes, ...), so the mostly-zero high bytes form
-/// long runs zstd stores almost for free.
+/// row delta)`. Timestamps grow slowly within a sorted block and message end
+/// offsets always grow, so their deltas to the previous row are small
+/// numbers. Ingestion times and event ids are delta-coded against the
+/// previous event *of the same stream* (see [`by_stream_deltas`]): across
+/// streams they jump between batches, within one they barely move. Every
+/// column is then split into byte planes (all first bytes, then all second
+/// bytes, ...), so the mostly-zero high bytes form long runs zstd stores
+/// almost for free.
 fn disk_columns(l: &Layout) -> [(usize, usize, usize, bool); 5] {
     [
         (l.ts, l.ingestion, 8, true),
-        (l.ingestion, l.id, 8, true),
-        (l.id, l.stream, 8, true),
+        (l.ingestion, l.id, 8, false),
+        (l.id, l.stream, 8, false),
         (l.stream, l.ends, 8, false),
         (l.ends, l.messages, 4, true),
     ]
@@ -107,8 +110,58 @@ fn write_cell(cell: &mut [u8], v: u64) {
     cell[..n].copy_from_slice(&v.to_le_bytes()[..n]);
 }
 
+/// The previous (ingestion, id) of each stream in a block: a short list
+/// (blocks mostly hold few streams), a map past that.
+#[derive(Default)]
+struct PrevByStream {
+    few: Vec<(u64, [u64; 2])>,
+    many: std::collections::HashMap<u64, [u64; 2]>,
+}
+
+impl PrevByStream {
+    fn slot(&mut self, stream: u64) -> &mut [u64; 2] {
+        if let Some(i) = self.few.iter().position(|(s, _)| *s == stream) {
+            return &mut self.few[i].1;
+        }
+        if self.few.len() < 16 {
+            self.few.push((stream, [0; 2]));
+            let last = self.few.len() - 1;
+            return &mut self.few[last].1;
+        }
+        self.many.entry(stream).or_insert([0; 2])
+    }
+}
+
+/// Encodes (`encode`) or decodes the ingestion and id columns as zigzag
+/// deltas to the previous event of the same stream. The stream column must
+/// be plain.
+fn by_stream_deltas(data: &mut [u8], l: &Layout, encode: bool) {
+    let mut prev = PrevByStream::default();
+    for i in 0..l.n {
+        let stream = data
+            .get(l.stream + i * 8..l.stream + i * 8 + 8)
+            .map_or(0, read_cell);
+        let slot = prev.slot(stream);
+        for (c, base) in [l.ingestion, l.id].into_iter().enumerate() {
+            let Some(cell) = data.get_mut(base + i * 8..base + i * 8 + 8) else {
+                continue;
+            };
+            let v = read_cell(cell);
+            if encode {
+                write_cell(cell, zigzag(v.wrapping_sub(slot[c])));
+                slot[c] = v;
+            } else {
+                let value = slot[c].wrapping_add(unzigzag(v));
+                write_cell(cell, value);
+                slot[c] = value;
+            }
+        }
+    }
+}
+
 /// Rewrites a block's columns for compression (see [`disk_columns`]).
 pub fn to_disk(data: &mut [u8], l: &Layout) {
+    by_stream_deltas(data, l, true);
     let mut planes = Vec::new();
     for (start, end, width, delta) in disk_columns(l) {
         let Some(col) = data.get_mut(start..end) else {
@@ -160,6 +213,7 @@ pub fn from_disk(data: &mut [u8], l: &Layout) {
             }
         }
     }
+    by_stream_deltas(data, l, false);
 }
 
 /// A block's events, borrowed.
@@ -375,6 +429,9 @@ mod tests {
         // 6), first bytes first.
         assert_eq!(disk[4..7], [10, 0, 6]);
         assert!(disk[7..28].iter().all(|b| *b == 0));
+        // Ids 1, 3, 2 of streams 7, 9, 7: deltas to the same stream's last
+        // id are 1, 3, 1 (zigzag 2, 6, 2).
+        assert_eq!(disk[4 + 48..4 + 51], [2, 6, 2]);
         from_disk(&mut disk, &layout);
         assert_eq!(disk, data);
     }

@@ -15,7 +15,7 @@
 //! Every mutation is a WAL record (module `record`) appended under the state
 //! lock, so WAL order is lsn order, and applied to the in-memory catalog and
 //! head there; the caller then waits for the group commit (module `wal`).
-//! Events go to the head as small sorted blocks ([`block`]) per group and
+//! Events go to the head as small sorted blocks (module `block`) per group and
 //! time window. `maintain` seals due group-windows outside the lock into
 //! segment files (module `segment`), installs them and drops the sealed head
 //! blocks in one critical section (reads see one or the other, never both),
@@ -29,7 +29,26 @@
 //! never sees its predecessor's events: events of a deleted stream stay in
 //! shared segment files until their window expires, but no live name maps
 //! to their stream id, so no read returns them. Event ids come from one
-//! counter, in arrival order; reads order events by (timestamp, event id).
+//! counter, in arrival order; reads order events by (timestamp, event id),
+//! and sealed files are sorted the same way (so same-millisecond events of
+//! different streams keep arrival order rather than stream order).
+//!
+//! # Semantics worth knowing
+//!
+//! - A batch is visible to reads from the moment it is in the head, which is
+//!   just before its fsync completes; `append` returns after the fsync.
+//! - A failed WAL write or fsync refuses that batch and every later write
+//!   ([`StoreError::WriteRefused`]) until the store is reopened, which
+//!   replays only what is on disk. Until then reads may still show the
+//!   refused batch's events.
+//! - `read_stream`: a cursor's own direction wins over `StreamRead::forward`.
+//!   Backward pages read time slices backwards from the end (1 min, then
+//!   4× longer each), so paging backwards is cheap near the end of a stream.
+//! - `pending_emissions` reads the WAL segments from disk: meant for start-up
+//!   and catch-up, not per batch. WAL segments holding batches above the
+//!   checkpoint are kept until `mark_emitted` passes them.
+//! - `maintain` writes the catalog snapshot only when files changed or WAL
+//!   segments can be deleted; `shutdown` always writes it.
 
 mod block;
 mod catalog;
@@ -242,6 +261,8 @@ pub struct StoreStats {
     /// WAL records appended and flushes (fsyncs) since open: group commit.
     pub wal_records: u64,
     pub wal_flushes: u64,
+    /// Segment blocks decompressed by reads and scans since open.
+    pub blocks_read: u64,
 }
 
 /// Per-event overhead AWS counts in a batch's size.
@@ -303,6 +324,8 @@ pub struct Store {
     maintaining: Mutex<()>,
     /// Held (locked) while open.
     _lock: std::fs::File,
+    /// Segment blocks decompressed by reads since open.
+    blocks_read: std::sync::atomic::AtomicU64,
 }
 
 fn read_lock<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -766,6 +789,8 @@ impl Store {
     pub fn mark_emitted(&self, seq: u64) {
         let ticket = {
             let mut st = write_lock(&self.state);
+            // A seq not handed out yet would silently mark future batches.
+            let seq = seq.min(st.cat.counters.next_seq.saturating_sub(1));
             if seq <= st.cat.counters.emitted_through {
                 return;
             }
@@ -801,6 +826,7 @@ impl Store {
                 .sum(),
             wal_records,
             wal_flushes,
+            blocks_read: self.blocks_read.load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 

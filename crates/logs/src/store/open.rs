@@ -135,6 +135,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<(Store, OpenReport), StoreError
         state: RwLock::new(st),
         maintaining: Mutex::new(()),
         _lock: lock,
+        blocks_read: Default::default(),
     };
     Ok((store, report))
 }

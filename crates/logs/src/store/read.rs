@@ -60,6 +60,8 @@ struct Source {
     buf: Vec<u8>,
     layout: Layout,
     pos: usize,
+    /// Blocks decompressed for this read (stats).
+    blocks_read: u64,
 }
 
 impl Source {
@@ -133,6 +135,7 @@ impl Source {
                     &mut z.scratch,
                     &mut self.buf,
                 )?;
+                self.blocks_read += 1;
             }
         }
         self.loaded = true;
@@ -180,6 +183,7 @@ impl Store {
             buf: Vec::new(),
             layout: Layout::default(),
             pos: 0,
+            blocks_read: 0,
         };
         if let Some(files) = st.files.get(&g.id) {
             for f in files {
@@ -205,6 +209,12 @@ impl Store {
             names,
             cutoff,
         })
+    }
+
+    fn count_blocks(&self, plan: &Plan) {
+        let n: u64 = plan.sources.iter().map(|s| s.blocks_read).sum();
+        self.blocks_read
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// One stream's events in `[start, end)`; see the type docs.
@@ -252,6 +262,7 @@ impl Store {
                 read_backward(&mut plan, &query, limit, q.max_bytes, &mut events)?;
             }
         }
+        self.count_blocks(&plan);
         let first = events.front().map(|e| (e.timestamp_ms, e.id.0));
         let last = events.back().map(|e| (e.timestamp_ms, e.id.0));
         let (next_forward, next_backward) = match (first, last) {
@@ -329,6 +340,7 @@ impl Store {
             };
             f(&ev, EventId(v.id(i)))
         })?;
+        self.count_blocks(&plan);
         end.resume = stopped.map(Cursor::after);
         Ok(end)
     }
@@ -437,6 +449,8 @@ fn run(
             heap.push(Reverse((s.block_min_ts(0), 0, si)));
         }
     }
+    // The last stream id seen and its name, if it is wanted.
+    let mut last: (Option<u64>, Option<&str>) = (None, None);
     while let Some(Reverse((_, _, si))) = heap.pop() {
         let Some(s) = sources.get_mut(si) else {
             continue;
@@ -465,10 +479,18 @@ fn run(
                 break;
             }
             let stream = v.stream(i);
-            if let Some(name) = names.get(&stream)
-                && q.only
+            // Neighbouring events mostly share a stream: skip the lookups.
+            if last.0 != Some(stream) {
+                let wanted = q
+                    .only
                     .as_ref()
-                    .is_none_or(|ids| ids.binary_search(&stream).is_ok())
+                    .is_none_or(|ids| ids.binary_search(&stream).is_ok());
+                last = (
+                    Some(stream),
+                    names.get(&stream).filter(|_| wanted).map(String::as_str),
+                );
+            }
+            if let Some(name) = last.1
                 && !emit(&v, i, name)
             {
                 return Ok(Some(key));

@@ -1,7 +1,7 @@
 //! Sealed segment files: one log group, one time window, immutable.
 //!
 //! ```text
-//! "SLSEG\x02\0\0" | block* | index | index_offset u64 | index_len u32
+//! "SLSEG\x03\0\0" | block* | index | index_offset u64 | index_len u32
 //!                 | crc32(index) u32 | "SLSEGEND"
 //! ```
 //!
@@ -22,7 +22,7 @@ use super::codec::{Dec, Enc};
 use super::error::StoreError;
 use super::fsutil::sync_dir;
 
-const HEADER: &[u8; 8] = b"SLSEG\x02\0\0";
+const HEADER: &[u8; 8] = b"SLSEG\x03\0\0";
 const TRAILER: &[u8; 8] = b"SLSEGEND";
 const FOOTER: usize = 8 + 4 + 4 + 8;
 /// Raw bytes per block before it is cut.
