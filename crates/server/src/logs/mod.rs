@@ -223,6 +223,8 @@ pub fn spawn_maintenance(state: Arc<AppState>, every: std::time::Duration) {
                 }
                 if rt.emit.needs_replay() {
                     filters::replay_pending(&state, rt);
+                } else if let Some(checkpoint) = rt.emit.take_checkpoint() {
+                    rt.store.mark_emitted(checkpoint);
                 }
                 rt.queries.expire();
             }
