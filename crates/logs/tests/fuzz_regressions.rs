@@ -44,3 +44,8 @@ fn emf_inputs() {
 fn insights_query_inputs() {
     assert!(replay("logs_insights_query", stratus_logs::insights::fuzz_query) >= 2);
 }
+
+#[test]
+fn store_decoder_inputs() {
+    assert!(replay("logs_store", stratus_logs::store::fuzz_decoders) >= 1);
+}

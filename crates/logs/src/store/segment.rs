@@ -203,6 +203,11 @@ fn encode_index(index: &[BlockIndex]) -> Vec<u8> {
     e.buf
 }
 
+/// The index decoder over arbitrary bytes (fuzzing).
+pub(crate) fn fuzz_index(buf: &[u8]) -> Option<usize> {
+    decode_index(buf, buf.len() as u64).map(|v| v.len())
+}
+
 fn decode_index(buf: &[u8], file_len: u64) -> Option<Vec<BlockIndex>> {
     let mut d = Dec::new(buf);
     let n = d.u32()? as usize;
