@@ -632,6 +632,9 @@ impl Tailer {
     /// `auto_removal`: deletes a file once a newer one of the same entry
     /// exists and every byte of it is acknowledged.
     fn auto_remove(&mut self) {
+        if !self.collectors.iter().any(|c| c.cfg.auto_removal) {
+            return;
+        }
         let acked = self
             .shared
             .acked
@@ -769,13 +772,16 @@ mod tests {
         /// A tailer over `app.log`; `fresh` makes it read existing files
         /// from their start (a positions file exists, even empty).
         fn tailer(&self, fresh: bool) -> Tailer {
+            self.tailer_with(fresh, &self.log().display().to_string(), "")
+        }
+
+        fn tailer_with(&self, fresh: bool, file_path: &str, extra: &str) -> Tailer {
             if fresh {
                 positions::save(&self.positions(), &[]).unwrap();
             }
             let json = format!(
                 r#"{{"logs":{{"logs_collected":{{"files":{{"collect_list":[
-                    {{"file_path":"{}","log_group_name":"g","log_stream_name":"{{hostname}}"}}]}}}}}}}}"#,
-                self.log().display()
+                    {{"file_path":"{file_path}","log_group_name":"g","log_stream_name":"{{hostname}}"{extra}}}]}}}}}}}}"#,
             );
             let cfg = AgentConfig::parse(&json).unwrap().logs.unwrap();
             Tailer::new(
@@ -965,6 +971,35 @@ mod tests {
         let mut got = rig.ship_all();
         got.sort();
         assert_eq!(got, ["r1", "r2", "s1"]);
+    }
+
+    #[test]
+    fn auto_removal_deletes_a_file_once_a_newer_one_exists_and_all_is_acknowledged() {
+        let rig = Rig::new();
+        let first = rig.dir.path().join("app-1.log");
+        append(&first, "one\n");
+        let glob = format!("{}/app-*.log", rig.dir.path().display());
+        let mut t = rig.tailer_with(true, &glob, r#","auto_removal":true"#);
+        poll(&mut t);
+        assert_eq!(rig.ship_all(), ["one"]);
+        // No newer file yet: kept, even though everything is acknowledged.
+        let meta = std::fs::metadata(&first).unwrap();
+        let key = FileKey {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        };
+        rig.shared.acked.lock().unwrap().insert(key, meta.len());
+        poll(&mut t);
+        assert!(first.exists());
+        append(&rig.dir.path().join("app-2.log"), "two\n");
+        // A newer file, but the old one's bytes are not all acknowledged.
+        rig.shared.acked.lock().unwrap().insert(key, meta.len() - 1);
+        poll(&mut t);
+        assert!(first.exists());
+        rig.shared.acked.lock().unwrap().insert(key, meta.len());
+        poll(&mut t);
+        assert!(!first.exists());
+        assert_eq!(rig.ship_all(), ["two"]);
     }
 
     #[test]
