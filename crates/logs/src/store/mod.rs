@@ -247,6 +247,8 @@ pub struct PendingBatch {
     pub stream: String,
     pub ingestion_ms: i64,
     pub events: Vec<NewEvent>,
+    /// Appended as Embedded Metric Format (`append_emf`).
+    pub emf: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -673,6 +675,19 @@ impl Store {
         events: Vec<NewEvent>,
         batch_id: Option<[u8; 16]>,
     ) -> Result<Appended, StoreError> {
+        self.append_as(group, stream, events, batch_id, false)
+    }
+
+    /// [`Store::append`], remembering whether the batch is Embedded Metric
+    /// Format (handed back by [`Store::pending_emissions`]).
+    pub fn append_as(
+        &self,
+        group: &str,
+        stream: &str,
+        events: Vec<NewEvent>,
+        batch_id: Option<[u8; 16]>,
+        emf: bool,
+    ) -> Result<Appended, StoreError> {
         let (ticket, appended) = {
             let mut st = write_lock(&self.state);
             let now = self.now();
@@ -697,6 +712,7 @@ impl Store {
                 ingestion_ms: now,
                 first_event_id: c.next_event_id,
                 batch_id,
+                emf,
                 group,
                 stream,
                 events: events
@@ -775,6 +791,7 @@ impl Store {
                             message: (*m).to_owned(),
                         })
                         .collect(),
+                    emf: ev.emf,
                 });
             }
         }
@@ -857,7 +874,12 @@ pub fn fuzz_decoders(data: &[u8]) {
     if let Some(layout) = Layout::parse(data) {
         let view = block::BlockView::new(data, &layout);
         for i in 0..layout.n.min(1024) {
-            let _ = (view.key(i), view.ingestion(i), view.stream(i), view.message(i));
+            let _ = (
+                view.key(i),
+                view.ingestion(i),
+                view.stream(i),
+                view.message(i),
+            );
         }
     }
     let _ = segment::fuzz_index(data);

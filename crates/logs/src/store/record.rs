@@ -28,6 +28,9 @@ pub struct Events<'a> {
     /// Event ids are `first_event_id + index in the batch`.
     pub first_event_id: u64,
     pub batch_id: Option<[u8; 16]>,
+    /// The batch was sent as Embedded Metric Format (`json/emf`): its
+    /// metrics are extracted again if a crash left them unemitted.
+    pub emf: bool,
     /// Names as they were at append, for `pending_emissions`.
     pub group: &'a str,
     pub stream: &'a str,
@@ -191,12 +194,12 @@ fn encode_events(lsn: u64, ev: &Events<'_>, e: &mut Enc) {
     e.u64(ev.stream_id);
     e.i64(ev.ingestion_ms);
     e.u64(ev.first_event_id);
-    match ev.batch_id {
-        Some(id) => {
-            e.u8(1);
-            e.buf.extend_from_slice(&id);
-        }
-        None => e.u8(0),
+    // A flags byte: bit 0 a batch id follows, bit 1 EMF (records written
+    // before EMF existed carry 0 or 1 and read back as not EMF).
+    let flags = u8::from(ev.batch_id.is_some()) | (u8::from(ev.emf) << 1);
+    e.u8(flags);
+    if let Some(id) = ev.batch_id {
+        e.buf.extend_from_slice(&id);
     }
     e.str(ev.group);
     e.str(ev.stream);
@@ -286,11 +289,16 @@ pub fn decode(buf: &[u8]) -> Option<(u64, Body<'_>)> {
             let stream_id = d.u64()?;
             let ingestion_ms = d.i64()?;
             let first_event_id = d.u64()?;
-            let batch_id = match d.u8()? {
-                0 => None,
-                1 => Some(d.id16()?),
-                _ => return None,
+            let flags = d.u8()?;
+            if flags & !3 != 0 {
+                return None;
+            }
+            let batch_id = if flags & 1 != 0 {
+                Some(d.id16()?)
+            } else {
+                None
             };
+            let emf = flags & 2 != 0;
             let group = d.str()?;
             let stream = d.str()?;
             let n = d.u32()? as usize;
@@ -305,6 +313,7 @@ pub fn decode(buf: &[u8]) -> Option<(u64, Body<'_>)> {
                 ingestion_ms,
                 first_event_id,
                 batch_id,
+                emf,
                 group,
                 stream,
                 events,
@@ -371,6 +380,7 @@ mod tests {
                 ingestion_ms: 10,
                 first_event_id: 11,
                 batch_id: Some([7; 16]),
+                emf: true,
                 group: "/g",
                 stream: "s",
                 events: vec![(1, "a"), (-2, "ü")],

@@ -186,7 +186,10 @@ pub(super) fn append_and_emit(
     // written only once the events are durable.
     let datums = datums_for(rt, group, &events, req.emf);
     rt.emit.begin();
-    let appended = match rt.store.append(group, stream, events, req.batch_id) {
+    let appended = match rt
+        .store
+        .append_as(group, stream, events, req.batch_id, req.emf)
+    {
         Ok(a) => a,
         Err(e) => {
             rt.emit.end(None, true);
@@ -234,9 +237,7 @@ pub(super) fn replay_pending(state: &AppState, rt: &LogsRuntime) {
     };
     let mut max = None;
     for batch in &pending {
-        // EMF-ness is not stored with a batch: on replay an event counts as
-        // EMF when it parses as EMF (what `json/emf` senders send).
-        let datums = datums_for(rt, &batch.group, &batch.events, true);
+        let datums = datums_for(rt, &batch.group, &batch.events, batch.emf);
         if !emit(state, rt, batch.seq, datums) {
             return;
         }
