@@ -69,8 +69,7 @@ pub fn parse_record_pointer(p: &str) -> Option<(String, i64, u64)> {
 /// RFC 4648 §5 base64 (`-` and `_`), without padding. Hand-rolled: a few
 /// lines here beat a dependency for one token format.
 mod base64url {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
     pub(crate) fn encode(bytes: &[u8]) -> String {
         let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
@@ -158,7 +157,9 @@ mod tests {
 
     #[test]
     fn base64url_refuses_what_no_encoder_writes() {
-        for bad in ["Zg==", "Z", "Zm9vY", "Zm9v+", "Zm9v/", "Zh", "Zm9", "a b", "é"] {
+        for bad in [
+            "Zg==", "Z", "Zm9vY", "Zm9v+", "Zm9v/", "Zh", "Zm9", "a b", "é",
+        ] {
             assert_eq!(base64url::decode(bad), None, "{bad:?}");
         }
     }
