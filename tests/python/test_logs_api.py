@@ -825,6 +825,58 @@ def test_start_query_get_results_and_describe_queries(logs):
     assert mine[0]["logGroupName"] == group
 
 
+def test_get_log_record_follows_a_rows_ptr(logs):
+    """GetLogRecord (API reference): `logRecordPointer` is a row's @ptr; the answer's
+    `logRecord` maps field names to values — @message, @logStream, @timestamp and
+    @ingestionTime (epoch ms, as text), @log ("account-id:log-group-name") and the fields
+    Insights discovers in a JSON message."""
+    group = uniq("ptr")
+    make_stream(logs, group, "api")
+    make_stream(logs, group, "worker")
+    t = now_ms() - 60_000
+    json_line = '{"level":"error","request":{"status":500,"path":"/a"}}'
+    put(logs, group, "api", [(t, json_line)])
+    put(logs, group, "worker", [(t + 1000, "job 17 failed"), (t + 2000, "job 18 done")])
+    qid = logs.start_query(logGroupName=group, queryString="fields @message | sort @timestamp asc",
+                           startTime=t // 1000 - 60, endTime=t // 1000 + 120)["queryId"]
+    resp = wait_query(logs, qid)
+    assert resp["status"] == "Complete"
+    rows = resp["results"]
+    assert len(rows) == 3
+    ptrs = [next(f["value"] for f in row if f["field"] == "@ptr") for row in rows]
+    assert len(set(ptrs)) == 3
+    account = account_of(logs, group)
+    expected = [("api", t, json_line), ("worker", t + 1000, "job 17 failed"), ("worker", t + 2000, "job 18 done")]
+    for ptr, row, (stream, ts, message) in zip(ptrs, rows_of(resp), expected):
+        record = logs.get_log_record(logRecordPointer=ptr)["logRecord"]
+        assert record["@message"] == row["@message"] == message
+        assert record["@logStream"] == stream
+        assert record["@timestamp"] == str(ts)
+        # Ingested by this test, moments ago.
+        assert now_ms() - 120_000 <= int(record["@ingestionTime"]) <= now_ms()
+        assert record["@log"] == f"{account}:{group}"
+    json_record = logs.get_log_record(logRecordPointer=ptrs[0], unmask=True)["logRecord"]
+    assert json_record["level"] == "error"
+    assert json_record["request.status"] == "500"
+    assert json_record["request.path"] == "/a"
+    # A plain line has only the built-in fields.
+    plain = logs.get_log_record(logRecordPointer=ptrs[1])["logRecord"]
+    assert set(plain) == {"@message", "@logStream", "@timestamp", "@ingestionTime", "@log"}
+
+    for garbage in ["not-a-pointer", "AAAA", "%%%", ptrs[0] + "="]:
+        with pytest.raises(logs.exceptions.InvalidParameterException):
+            logs.get_log_record(logRecordPointer=garbage)
+
+    # The events are gone with their stream, then with their group.
+    logs.delete_log_stream(logGroupName=group, logStreamName="worker")
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.get_log_record(logRecordPointer=ptrs[1])
+    assert logs.get_log_record(logRecordPointer=ptrs[0])["logRecord"]["@logStream"] == "api"
+    logs.delete_log_group(logGroupName=group)
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.get_log_record(logRecordPointer=ptrs[0])
+
+
 def test_insights_errors(logs):
     group, stream = uniq("qerr"), "s"
     make_stream(logs, group, stream)

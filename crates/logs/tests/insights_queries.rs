@@ -2,8 +2,8 @@
 //! rows worked out by hand from AWS's documented semantics (not from this
 //! crate's output).
 
-use stratus_logs::EventRef;
 use stratus_logs::insights::{QueryError, parse};
+use stratus_logs::{EventRef, parse_record_pointer, record_pointer};
 
 /// 2026-12-07 06:40:00 UTC in epoch ms.
 const T0: i64 = 1_796_625_600_000;
@@ -205,7 +205,8 @@ fn run_full(q: &str) -> stratus_logs::insights::QueryOutput {
     // them over: ordering must come from the query, not the input.
     for i in 0..10 {
         for base in [20, 0, 10] {
-            let (stream, min, sec, msg) = EVENTS[base + (i * 7) % 10];
+            let index = base + (i * 7) % 10;
+            let (stream, min, sec, msg) = EVENTS[index];
             let ts = T0 + (min * 60 + sec) * 1000;
             ex.push(&EventRef {
                 group: "app",
@@ -213,14 +214,48 @@ fn run_full(q: &str) -> stratus_logs::insights::QueryOutput {
                 timestamp_ms: ts,
                 ingestion_ms: ts + 1000,
                 message: msg,
+                // The fixture's index, so a row's @ptr names its event.
+                id: index as u64,
             });
         }
     }
     ex.finish()
 }
 
+/// The rows without their `@ptr` column, which is checked here instead: when
+/// present it is last and points at an event whose fields the row shows.
 fn run(q: &str) -> Vec<Vec<(String, String)>> {
-    run_full(q).rows
+    let mut rows = run_full(q).rows;
+    for row in &mut rows {
+        assert!(
+            row.iter().rev().skip(1).all(|(k, _)| k != "@ptr"),
+            "{q}: @ptr not last in {row:?}"
+        );
+        if row.last().is_some_and(|(k, _)| k == "@ptr") {
+            let Some((_, ptr)) = row.pop() else { continue };
+            check_pointer(q, &ptr, row);
+        }
+    }
+    rows
+}
+
+/// `ptr` decodes to the fixture event (group "app") whose stream, message
+/// and timestamp are those the row shows, where it shows them.
+fn check_pointer(q: &str, ptr: &str, row: &[(String, String)]) {
+    let (group, ts, id) =
+        parse_record_pointer(ptr).unwrap_or_else(|| panic!("{q}: bad @ptr {ptr:?}"));
+    assert_eq!(group, "app", "{q}");
+    let (stream, min, sec, msg) = *EVENTS
+        .get(id as usize)
+        .unwrap_or_else(|| panic!("{q}: @ptr id {id} is no fixture event"));
+    assert_eq!(ts, T0 + (min * 60 + sec) * 1000, "{q}: @ptr timestamp");
+    for (k, v) in row {
+        match k.as_str() {
+            "@message" => assert_eq!(v, msg, "{q}: @ptr event's message"),
+            "@logStream" => assert_eq!(v, stream, "{q}: @ptr event's stream"),
+            _ => {}
+        }
+    }
 }
 
 type Row<'a> = &'a [(&'a str, &'a str)];
@@ -815,6 +850,7 @@ fn deepest_allowed_queries_fit_a_small_stack() {
                     timestamp_ms: 0,
                     ingestion_ms: 0,
                     message: r#"{"a":1}"#,
+                    id: 0,
                 });
                 assert_eq!(ex.finish().records_matched, 1);
             }
@@ -828,13 +864,128 @@ fn deepest_allowed_queries_fit_a_small_stack() {
                     timestamp_ms: 0,
                     ingestion_ms: 0,
                     message: "m",
+                    id: 7,
                 });
                 assert_eq!(
                     ex.finish().rows,
-                    vec![vec![("x".to_string(), n.to_string())]]
+                    vec![vec![
+                        ("x".to_string(), n.to_string()),
+                        ("@ptr".to_string(), record_pointer("g", 0, 7)),
+                    ]]
                 );
             }
         })
         .expect("spawn");
     assert!(handle.join().is_ok());
+}
+
+/// The `@ptr` column of each row, in row order; `None` where a row has none.
+fn pointers(q: &str) -> Vec<Option<(String, i64, u64)>> {
+    run_full(q)
+        .rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .find(|(k, _)| k == "@ptr")
+                .map(|(_, v)| parse_record_pointer(v).unwrap_or_else(|| panic!("{q}: {v:?}")))
+        })
+        .collect()
+}
+
+/// 06:44:10 and 06:49:30 are the worker's two ERROR lines (fixture indexes
+/// 22 and 24); the newest comes first without a sort, as AWS returns them.
+#[test]
+fn rows_end_with_a_pointer_to_their_event() {
+    let expected = vec![
+        Some(("app".to_string(), T0 + (9 * 60 + 30) * 1000, 24)),
+        Some(("app".to_string(), T0 + (4 * 60 + 10) * 1000, 22)),
+    ];
+    for q in [
+        r#"filter @message like /ERROR\] job 1[79]/"#,
+        r#"fields @message | filter @message like /ERROR\] job 1[79]/"#,
+        r#"filter @message like /ERROR\] job 1[79]/ | display @logStream"#,
+        r#"filter @message like /ERROR\] job 1[79]/ | dedup @logStream, @message"#,
+    ] {
+        assert_eq!(pointers(q), expected, "{q}");
+    }
+    // With `display`, @ptr follows the displayed field and nothing else.
+    let rows = run_full(r#"filter @message like /ERROR\] job 17/ | display @logStream"#).rows;
+    assert_eq!(
+        rows,
+        vec![vec![
+            ("@logStream".to_string(), "worker-1".to_string()),
+            ("@ptr".to_string(), record_pointer("app", T0 + 250_000, 22)),
+        ]]
+    );
+}
+
+#[test]
+fn stats_rows_have_no_pointer() {
+    for q in [
+        "stats count(*)",
+        "stats count(*) by @logStream",
+        "stats count(*) as n by @logStream | sort n desc | limit 1",
+        "stats count(*) as n by @logStream | fields n * 2 as twice",
+    ] {
+        let ptrs = pointers(q);
+        assert!(!ptrs.is_empty(), "{q}");
+        assert!(ptrs.iter().all(Option::is_none), "{q}: {ptrs:?}");
+    }
+}
+
+/// A field the query names `@ptr` does not replace the pointer.
+#[test]
+fn a_field_named_ptr_gives_way_to_the_pointer() {
+    let rows = run_full(r#"filter @message like /job 17/ | fields "x" as @ptr"#).rows;
+    assert_eq!(rows.len(), 1);
+    let ptrs: Vec<&(String, String)> = rows[0].iter().filter(|(k, _)| k == "@ptr").collect();
+    assert_eq!(
+        ptrs,
+        vec![&("@ptr".to_string(), record_pointer("app", T0 + 250_000, 22))]
+    );
+}
+
+/// The server passes `@log` as a label and the group name for the pointer.
+#[test]
+fn pointer_group_is_separate_from_the_log_label() {
+    let query = parse("fields @log").unwrap_or_else(|e| panic!("{e}"));
+    let mut ex = query.executor();
+    let ev = EventRef {
+        group: "123456789012:my-group",
+        stream: "s",
+        timestamp_ms: 1_000,
+        ingestion_ms: 2_000,
+        message: "hello",
+        id: 9,
+    };
+    ex.push_with_pointer_group(&ev, "my-group");
+    assert_eq!(
+        ex.finish().rows,
+        vec![vec![
+            ("@log".to_string(), "123456789012:my-group".to_string()),
+            ("@ptr".to_string(), record_pointer("my-group", 1_000, 9)),
+        ]]
+    );
+}
+
+#[test]
+fn json_fields_are_flattened_with_dots() {
+    let mut fields = stratus_logs::insights::json_fields(
+        r#"{"level":"error","n":null,"request":{"status":500,"ok":false},"tags":["a","b"]}"#,
+    );
+    fields.sort();
+    let expected: Vec<(String, String)> = [
+        ("level", "error"),
+        ("request.ok", "false"),
+        ("request.status", "500"),
+        ("tags.0", "a"),
+        ("tags.1", "b"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(fields, expected);
+    assert!(stratus_logs::insights::json_fields("plain text").is_empty());
+    assert!(stratus_logs::insights::json_fields("[1, 2]").is_empty());
+    assert!(stratus_logs::insights::json_fields("{broken").is_empty());
 }

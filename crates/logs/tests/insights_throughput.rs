@@ -37,6 +37,7 @@ fn filter_regex_then_count_by_bin() {
             timestamp_ms: ts,
             ingestion_ms: ts,
             message: m,
+            id: i as u64,
         });
     }
     let out = ex.finish();

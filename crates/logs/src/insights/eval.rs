@@ -77,68 +77,77 @@ impl<'r> Record<'r> {
         self.get(TIMESTAMP, symbols).and_then(|v| v.as_time())
     }
 
-    /// Reads a JSON message's fields, flattened as Insights names them
-    /// (`request.status`, arrays as `items.0`), into the slots the query
-    /// uses and has not set itself.
+    /// Reads a JSON message's fields into the slots the query uses and has
+    /// not set itself.
     fn discover(&mut self, message: &str, symbols: &Symbols) {
-        if !message.trim_start().starts_with('{') {
-            return;
-        }
-        let Ok(json) = serde_json::from_str::<serde_json::Value>(message) else {
-            return;
-        };
-        let mut path = String::new();
-        let mut seen = 0;
-        self.flatten(&json, &mut path, &mut seen, symbols);
+        for_each_json_field(message, &mut |path, value| {
+            if let Some(id) = symbols.lookup(path)
+                && !Symbols::is_builtin(id)
+                && matches!(self.slots.get(id), Some(None))
+            {
+                self.set(id, Some(Value::Str(Cow::Owned(value))));
+            }
+        });
     }
+}
 
-    fn flatten(
-        &mut self,
-        v: &serde_json::Value,
-        path: &mut String,
-        seen: &mut usize,
-        symbols: &Symbols,
-    ) {
-        use serde_json::Value as J;
-        let mut child = |this: &mut Self, key: &str, v: &serde_json::Value, path: &mut String| {
-            let len = path.len();
-            if !path.is_empty() {
-                path.push('.');
+/// Hands each field of a JSON object message to `f` as Insights names it:
+/// nested keys joined with dots (`request.status`), array items by index
+/// (`items.0`), values as text; nulls are fields without a value, and only
+/// the first [`MAX_JSON_FIELDS`] count. A message that is not a JSON
+/// object has no fields.
+pub(crate) fn for_each_json_field(message: &str, f: &mut dyn FnMut(&str, String)) {
+    if !message.trim_start().starts_with('{') {
+        return;
+    }
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(message) else {
+        return;
+    };
+    let mut path = String::new();
+    let mut seen = 0;
+    flatten(&json, &mut path, &mut seen, f);
+}
+
+fn flatten(
+    v: &serde_json::Value,
+    path: &mut String,
+    seen: &mut usize,
+    f: &mut dyn FnMut(&str, String),
+) {
+    use serde_json::Value as J;
+    let mut child = |key: &str, v: &serde_json::Value, path: &mut String| {
+        let len = path.len();
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(key);
+        flatten(v, path, seen, f);
+        path.truncate(len);
+    };
+    match v {
+        J::Object(map) => {
+            for (k, v) in map {
+                child(k, v, path);
             }
-            path.push_str(key);
-            this.flatten(v, path, seen, symbols);
-            path.truncate(len);
-        };
-        match v {
-            J::Object(map) => {
-                for (k, v) in map {
-                    child(self, k, v, path);
-                }
+        }
+        J::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                child(&i.to_string(), v, path);
             }
-            J::Array(items) => {
-                for (i, v) in items.iter().enumerate() {
-                    child(self, &i.to_string(), v, path);
-                }
+        }
+        leaf => {
+            if *seen >= MAX_JSON_FIELDS {
+                return;
             }
-            leaf => {
-                if *seen >= MAX_JSON_FIELDS {
-                    return;
-                }
-                *seen += 1;
-                let value = match leaf {
-                    J::String(s) => s.clone(),
-                    J::Number(n) => n.to_string(),
-                    J::Bool(b) => b.to_string(),
-                    // A JSON null is a field without a value.
-                    _ => return,
-                };
-                if let Some(id) = symbols.lookup(path)
-                    && !Symbols::is_builtin(id)
-                    && matches!(self.slots.get(id), Some(None))
-                {
-                    self.set(id, Some(Value::Str(Cow::Owned(value))));
-                }
-            }
+            *seen += 1;
+            let value = match leaf {
+                J::String(s) => s.clone(),
+                J::Number(n) => n.to_string(),
+                J::Bool(b) => b.to_string(),
+                // A JSON null is a field without a value.
+                _ => return,
+            };
+            f(path, value);
         }
     }
 }

@@ -206,7 +206,15 @@ impl Executor {
         }
     }
 
+    /// Feeds one event; its rows' `@ptr` names `ev.group`.
     pub fn push(&mut self, ev: &EventRef<'_>) {
+        self.push_with_pointer_group(ev, ev.group);
+    }
+
+    /// Feeds one event whose `group` is a display label rather than the log
+    /// group's name: the server shows `@log` as `<account id>:<group>`, but a
+    /// row's `@ptr` must name the group the store knows, `pointer_group`.
+    pub fn push_with_pointer_group(&mut self, ev: &EventRef<'_>, pointer_group: &str) {
         self.scanned += 1;
         self.bytes += ev.message.len() as u64;
         let plan = &*self.plan;
@@ -236,7 +244,14 @@ impl Executor {
                 },
             ) => c.offer(
                 &eval,
-                output,
+                Row {
+                    output,
+                    pointer: Pointer {
+                        group: pointer_group,
+                        timestamp_ms: ev.timestamp_ms,
+                        id: ev.id,
+                    },
+                },
                 sort,
                 dedup.as_deref(),
                 plan.row_limit,
@@ -315,7 +330,7 @@ fn apply_parse<'r>(eval: &Eval<'_>, spec: &'r ParseSpec, rec: &mut Record<'r>) {
 }
 
 fn render(symbols: &Symbols, output: &[FieldId], rec: &mut Record<'_>) -> Vec<(String, String)> {
-    let mut row = Vec::with_capacity(output.len());
+    let mut row = Vec::with_capacity(output.len() + 1);
     for &id in output {
         if let Some(v) = rec.get(id, symbols) {
             let name = symbols.names.get(id).cloned().unwrap_or_default();
@@ -323,6 +338,38 @@ fn render(symbols: &Symbols, output: &[FieldId], rec: &mut Record<'_>) -> Vec<(S
         }
     }
     row
+}
+
+/// The name of the column that points back at a row's event.
+const PTR: &str = "@ptr";
+
+/// Where a row of a query without `stats` came from: what its `@ptr` encodes.
+#[derive(Clone, Copy)]
+struct Pointer<'a> {
+    group: &'a str,
+    timestamp_ms: i64,
+    id: u64,
+}
+
+/// How to turn a kept event into its result row.
+struct Row<'a> {
+    output: &'a [FieldId],
+    pointer: Pointer<'a>,
+}
+
+impl Row<'_> {
+    /// The query's columns, then `@ptr` last. A field the query itself names
+    /// `@ptr` gives way: the column must stay a pointer GetLogRecord reads.
+    fn render(&self, symbols: &Symbols, rec: &mut Record<'_>) -> Vec<(String, String)> {
+        let mut row = render(symbols, self.output, rec);
+        row.retain(|(name, _)| name != PTR);
+        let p = self.pointer;
+        row.push((
+            PTR.to_owned(),
+            crate::record_pointer(p.group, p.timestamp_ms, p.id),
+        ));
+        row
+    }
 }
 
 /// One sort key's value in a row. Missing values sort last either way.
@@ -402,7 +449,7 @@ impl Collector {
     fn offer<'r>(
         &mut self,
         eval: &Eval<'_>,
-        output: &[FieldId],
+        row: Row<'_>,
         sort: &'r [SortKey],
         dedup: Option<&[FieldId]>,
         limit: usize,
@@ -421,7 +468,7 @@ impl Collector {
             {
                 return;
             }
-            let row = render(eval.symbols, output, rec);
+            let row = row.render(eval.symbols, rec);
             map.insert(key, Entry { keys, seq, row });
             return;
         }
@@ -432,7 +479,7 @@ impl Collector {
             // Not better than the worst kept row (ties go to the earlier).
             return;
         }
-        let row = render(eval.symbols, output, rec);
+        let row = row.render(eval.symbols, rec);
         self.heap.push(Entry { keys, seq, row });
         if self.heap.len() > limit {
             self.heap.pop();

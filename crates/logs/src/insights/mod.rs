@@ -6,8 +6,14 @@
 //! `dedup`; `#` comments; the fields `@timestamp`, `@message`, `@logStream`,
 //! `@log`, `@ingestionTime` and those discovered in JSON messages.
 //!
+//! Every row of a query without `stats` ends with `@ptr`, a
+//! [`crate::record_pointer`] to the event it came from (`stats` rows come
+//! from many events and have none). `@log` is the event's `group` as given:
+//! AWS shows `<account id>:<group>`, so a caller that wants that passes the
+//! label in `group` and the real name to
+//! [`Executor::push_with_pointer_group`] for the pointer.
+//!
 //! Where AWS documents no behaviour, these are the choices made:
-//! - rows carry no `@ptr`; `@log` is the group name (no account id prefix);
 //! - a comparison, `like` or `in` on a missing field is unknown (Kleene
 //!   logic), and `filter` keeps only true;
 //! - `stats` rows come ordered by their group values, ascending, unless
@@ -89,6 +95,18 @@ impl Query {
     }
 }
 
+/// The fields Insights discovers in a JSON message (in no promised order),
+/// as (name, value text): nested keys joined with dots (`request.status`),
+/// array items by index (`tags.0`); null values left out. Empty for a
+/// message that is not a JSON object. `GetLogRecord` returns these.
+pub fn json_fields(message: &str) -> Vec<(String, String)> {
+    let mut fields = Vec::new();
+    eval::for_each_json_field(message, &mut |name, value| {
+        fields.push((name.to_owned(), value));
+    });
+    fields
+}
+
 /// Fuzz entry point: parses arbitrary bytes as a query and, when it parses,
 /// runs it over a few events of different shapes. Must never panic.
 pub fn fuzz_query(data: &[u8]) {
@@ -111,13 +129,14 @@ pub fn fuzz_query(data: &[u8]) {
         (i64::MAX, ""),
     ];
     let mut ex = query.executor();
-    for (ts, message) in events {
+    for (id, (ts, message)) in (0u64..).zip(events) {
         ex.push(&crate::EventRef {
             group: "g",
             stream: "s",
             timestamp_ms: ts,
             ingestion_ms: ts,
             message,
+            id,
         });
     }
     let _ = ex.finish();

@@ -331,14 +331,16 @@ impl Store {
             let message = v.message(i);
             end.events_scanned += 1;
             end.bytes_scanned += message.len() as u64;
+            let id = v.id(i);
             let ev = EventRef {
                 group: &group_name,
                 stream: name,
                 timestamp_ms: v.ts(i),
                 ingestion_ms: v.ingestion(i),
                 message,
+                id,
             };
-            f(&ev, EventId(v.id(i)))
+            f(&ev, EventId(id))
         })?;
         self.count_blocks(&plan);
         end.resume = stopped.map(Cursor::after);
