@@ -299,7 +299,7 @@ fn writer(
     stop: &Stop,
 ) -> anyhow::Result<WriterTally> {
     let mut tally = WriterTally::default();
-    let mut gen = LineGen::new(seed);
+    let mut lines_gen = LineGen::new(seed);
     let mut line = String::new();
     let mut carried: Option<(i64, String)> = None;
     let mut stream_bytes = 0u64;
@@ -331,7 +331,7 @@ fn writer(
                     start_ms + (done as f64 / per_stream_bytes.max(1) as f64 * span_ms as f64) as i64
                 }
             };
-            gen.line(ts, &mut line);
+            lines_gen.line(ts, &mut line);
             if !batch.push(ts, &line) {
                 carried = Some((ts, std::mem::take(&mut line)));
                 break;
@@ -348,7 +348,7 @@ fn writer(
         stop.written.fetch_add(raw, Ordering::Relaxed);
     }
     // The carried line was generated but never sent: do not count it.
-    tally.slow_json_lines = gen.slow_json_lines
+    tally.slow_json_lines = lines_gen.slow_json_lines
         - carried
             .as_ref()
             .filter(|(_, l)| l.contains("\"latency_ms\":") && slow_json(l))

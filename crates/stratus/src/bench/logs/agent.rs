@@ -83,7 +83,7 @@ fn one_rate(target: &Target, rate: u64, duration: Duration) -> anyhow::Result<Ro
     wait_for_tailing(&agent)?;
 
     let mut file = std::fs::OpenOptions::new().append(true).open(&log_path)?;
-    let mut gen = LineGen::new(rate);
+    let mut lines_gen = LineGen::new(rate);
     let (mut line, mut buf) = (String::new(), String::new());
     let before = proc_sample(pid);
     let began = Instant::now();
@@ -94,7 +94,7 @@ fn one_rate(target: &Target, rate: u64, duration: Duration) -> anyhow::Result<Ro
         let now_ms = jiff::Timestamp::now().as_millisecond();
         buf.clear();
         while written < due {
-            gen.line(now_ms, &mut line);
+            lines_gen.line(now_ms, &mut line);
             raw_bytes += line.len() as u64;
             buf.push_str(&line);
             buf.push('\n');

@@ -61,7 +61,7 @@ impl LogsClient {
             "us-east-1",
             "logs",
         );
-        let mut resp = req.send(body).with_context(|| format!("{op}"))?;
+        let mut resp = req.send(body).with_context(|| op.to_string())?;
         let status = resp.status().as_u16();
         let bytes = resp
             .body_mut()

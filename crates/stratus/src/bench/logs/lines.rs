@@ -104,9 +104,9 @@ impl LineGen {
         }
         self.cached_second = second;
         let ts = jiff::Timestamp::from_second(second).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-        let utc = ts.to_zoned(jiff::tz::TimeZone::UTC);
-        self.nginx_time = utc.strftime("%d/%b/%Y:%H:%M:%S +0000").to_string();
-        self.iso_second = utc.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+        // A Timestamp formats in UTC.
+        self.nginx_time = ts.strftime("%d/%b/%Y:%H:%M:%S +0000").to_string();
+        self.iso_second = ts.strftime("%Y-%m-%dT%H:%M:%S").to_string();
     }
 
     /// Writes the next line (no newline) into `out`, replacing its contents.
@@ -145,6 +145,7 @@ impl LineGen {
 
     fn nginx(&mut self, out: &mut String) {
         let ip = self.next_u64();
+        let method = *self.pick(&METHODS);
         let _ = write!(
             out,
             "{}.{}.{}.{} - - [{}] \"{} ",
@@ -153,7 +154,7 @@ impl LineGen {
             (ip >> 16) % 256,
             1 + (ip >> 24) % 254,
             self.nginx_time,
-            self.pick(&METHODS),
+            method,
         );
         self.path(out);
         let status = *self.pick(&STATUSES);
