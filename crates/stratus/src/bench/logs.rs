@@ -185,7 +185,10 @@ fn target(args: &LogsArgs) -> anyhow::Result<Target> {
         });
     };
     let uri: ureq::http::Uri = endpoint.parse().context("parsing --endpoint")?;
-    let local = matches!(uri.host(), Some("127.0.0.1" | "localhost" | "[::1]" | "::1"));
+    let local = matches!(
+        uri.host(),
+        Some("127.0.0.1" | "localhost" | "[::1]" | "::1")
+    );
     let port = uri.port_u16().unwrap_or(80);
     let pid = args
         .server_pid
@@ -328,7 +331,8 @@ fn writer(
                     per_stream_bytes,
                 } => {
                     let done = (stream_bytes + batch.raw_bytes as u64).min(per_stream_bytes);
-                    start_ms + (done as f64 / per_stream_bytes.max(1) as f64 * span_ms as f64) as i64
+                    start_ms
+                        + (done as f64 / per_stream_bytes.max(1) as f64 * span_ms as f64) as i64
                 }
             };
             lines_gen.line(ts, &mut line);
@@ -376,7 +380,13 @@ struct Ingested {
     client_cpu_s: f64,
 }
 
-fn ingest(target: &Target, group: &str, stamp: Stamp, stop: Stop, threads: usize) -> anyhow::Result<Ingested> {
+fn ingest(
+    target: &Target,
+    group: &str,
+    stamp: Stamp,
+    stop: Stop,
+    threads: usize,
+) -> anyhow::Result<Ingested> {
     let streams: Vec<String> = (0..threads).map(|i| format!("writer-{i}")).collect();
     target.client().create(group, &streams)?;
     let stop = Arc::new(stop);
@@ -390,7 +400,14 @@ fn ingest(target: &Target, group: &str, stamp: Stamp, stop: Stop, threads: usize
             let client = target.client();
             let (group, stop) = (group.to_string(), stop.clone());
             std::thread::spawn(move || {
-                let r = writer(&client, &group, &stream, 0x9E37_79B9 ^ (i as u64 + 1), stamp, &stop);
+                let r = writer(
+                    &client,
+                    &group,
+                    &stream,
+                    0x9E37_79B9 ^ (i as u64 + 1),
+                    stamp,
+                    &stop,
+                );
                 if r.is_err() {
                     stop.failed.store(true, Ordering::Relaxed);
                 }
@@ -401,7 +418,10 @@ fn ingest(target: &Target, group: &str, stamp: Stamp, stop: Stop, threads: usize
     let mut all = WriterTally::default();
     let mut first_error = None;
     for h in handles {
-        match h.join().map_err(|_| anyhow::anyhow!("a writer thread panicked"))? {
+        match h
+            .join()
+            .map_err(|_| anyhow::anyhow!("a writer thread panicked"))?
+        {
             Ok(t) => {
                 all.latencies.extend(t.latencies);
                 all.lines += t.lines;
@@ -423,10 +443,7 @@ fn ingest(target: &Target, group: &str, stamp: Stamp, stop: Stop, threads: usize
         slow_json_lines: all.slow_json_lines,
         elapsed,
         latencies: all.latencies,
-        server_cpu_s: target
-            .cpu_seconds()
-            .zip(server_before)
-            .map(|(a, b)| a - b),
+        server_cpu_s: target.cpu_seconds().zip(server_before).map(|(a, b)| a - b),
         client_cpu_s: cpu_s(&client_after) - cpu_s(&client_before),
     })
 }
@@ -461,7 +478,10 @@ fn ingest_figure(args: &LogsArgs) -> anyhow::Result<Vec<Row>> {
     let group = format!("bench-ingest-{}", std::process::id());
     let r = ingest(&target, &group, Stamp::Now, stop, args.threads)?;
     let secs = r.elapsed.as_secs_f64().max(1e-9);
-    let (p50, p99) = (percentile(&r.latencies, 50.0), percentile(&r.latencies, 99.0));
+    let (p50, p99) = (
+        percentile(&r.latencies, 50.0),
+        percentile(&r.latencies, 99.0),
+    );
     println!(
         "   {} requests, {} lines, {:.1} MB raw in {secs:.1} s: {:.1} MB/s, {:.0} lines/s; PutLogEvents p50 {:.1} ms, p99 {:.1} ms; server CPU {}; bench client CPU {:.0}% of a core",
         r.latencies.len(),
@@ -471,14 +491,20 @@ fn ingest_figure(args: &LogsArgs) -> anyhow::Result<Vec<Row>> {
         r.lines as f64 / secs,
         ms(p50),
         ms(p99),
-        r.server_cpu_s
-            .map_or("not measured".into(), |c| format!("{:.0}% of a core", 100.0 * c / secs)),
+        r.server_cpu_s.map_or("not measured".into(), |c| format!(
+            "{:.0}% of a core",
+            100.0 * c / secs
+        )),
         100.0 * r.client_cpu_s / secs,
     );
     let mut rows = vec![
         Row::new(
             "ingest throughput",
-            format!("{:.1} MB/s, {:.0} lines/s", mb(r.raw_bytes) / secs, r.lines as f64 / secs),
+            format!(
+                "{:.1} MB/s, {:.0} lines/s",
+                mb(r.raw_bytes) / secs,
+                r.lines as f64 / secs
+            ),
             "—",
             None,
         ),
@@ -576,13 +602,19 @@ fn scan_figure(args: &LogsArgs) -> anyhow::Result<Vec<Row>> {
         target.pid = Some(server.pid());
         target.own = Some((server, dir));
     } else {
-        println!("   against --endpoint: scanning what the server has sealed by itself (recent windows stay in its head)");
+        println!(
+            "   against --endpoint: scanning what the server has sealed by itself (recent windows stay in its head)"
+        );
     }
     let client = target.client();
     let mut rows = Vec::new();
     for (label, pattern, expected) in [
         ("needle (matches nothing)", NEEDLE, 0),
-        ("JSON { $.latency_ms > 900 }", SLOW_JSON, loaded.slow_json_lines),
+        (
+            "JSON { $.latency_ms > 900 }",
+            SLOW_JSON,
+            loaded.slow_json_lines,
+        ),
     ] {
         let before = target.cpu_seconds();
         let run = client.filter_all(&group, Some(pattern))?;
@@ -593,7 +625,11 @@ fn scan_figure(args: &LogsArgs) -> anyhow::Result<Vec<Row>> {
             "   {label:<28} {} pages, {} events (expected {expected}{}) in {secs:.2} s: {:.0} MB/s raw; server CPU {}",
             run.pages,
             run.events,
-            if run.events == expected { ", right" } else { ", WRONG" },
+            if run.events == expected {
+                ", right"
+            } else {
+                ", WRONG"
+            },
             mb(loaded.raw_bytes) / secs,
             match (cpu, per_core) {
                 (Some(c), Some(p)) => format!("{c:.2} s → {p:.0} MB/s per core"),
@@ -601,7 +637,10 @@ fn scan_figure(args: &LogsArgs) -> anyhow::Result<Vec<Row>> {
             }
         );
         if run.events != expected {
-            println!("   !! FilterLogEvents returned {} events for {pattern}, the generator wrote {expected} matching lines", run.events);
+            println!(
+                "   !! FilterLogEvents returned {} events for {pattern}, the generator wrote {expected} matching lines",
+                run.events
+            );
         }
         let is_needle = pattern == NEEDLE;
         rows.push(Row::new(
@@ -611,7 +650,11 @@ fn scan_figure(args: &LogsArgs) -> anyhow::Result<Vec<Row>> {
                 mb(loaded.raw_bytes) / secs,
                 per_core.map_or("?".into(), |p| format!("{p:.0}"))
             ),
-            if is_needle { "≥ 500 MB/s per core" } else { "—" },
+            if is_needle {
+                "≥ 500 MB/s per core"
+            } else {
+                "—"
+            },
             if is_needle {
                 per_core.map(|p| p >= SCAN_TARGET_MB_PER_CORE && run.events == expected)
             } else {
@@ -698,8 +741,12 @@ mod tests {
 
     #[test]
     fn the_unsent_line_is_judged_slow_by_its_latency() {
-        assert!(slow_json(r#"{"level":"info","latency_ms":901,"request_id":"a"}"#));
-        assert!(!slow_json(r#"{"level":"info","latency_ms":900,"request_id":"a"}"#));
+        assert!(slow_json(
+            r#"{"level":"info","latency_ms":901,"request_id":"a"}"#
+        ));
+        assert!(!slow_json(
+            r#"{"level":"info","latency_ms":900,"request_id":"a"}"#
+        ));
         assert!(!slow_json("10.0.0.1 - - [x] \"GET / HTTP/1.1\" 200 5"));
     }
 }

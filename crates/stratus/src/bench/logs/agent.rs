@@ -117,7 +117,11 @@ fn one_rate(target: &Target, rate: u64, duration: Duration) -> anyhow::Result<Ro
         cpu_s(&after, &before),
         100.0 * share,
         after.hwm_kib as f64 / 1024.0,
-        if arrived == written { "" } else { " — LINES MISSING" },
+        if arrived == written {
+            ""
+        } else {
+            " — LINES MISSING"
+        },
     );
     let _ = std::fs::remove_dir_all(&work);
     let at_target_rate = rate >= 10_000;
@@ -127,7 +131,11 @@ fn one_rate(target: &Target, rate: u64, duration: Duration) -> anyhow::Result<Ro
             "{:.1} % of a core, RSS {rss_mib:.1} MiB, {arrived}/{written} lines arrived",
             100.0 * share
         ),
-        if at_target_rate { "≤ 5 % of a core" } else { "—" },
+        if at_target_rate {
+            "≤ 5 % of a core"
+        } else {
+            "—"
+        },
         if at_target_rate {
             Some(share <= AGENT_TARGET_CORE_SHARE && arrived == written)
         } else {

@@ -228,7 +228,10 @@ mod tests {
             assert!((150..=300).contains(&l.len()), "{} bytes: {l}", l.len());
         }
         let json = lines.iter().filter(|(k, _)| *k == LineKind::Json).count();
-        assert!((9_000..11_000).contains(&json), "{json} JSON lines of 20000");
+        assert!(
+            (9_000..11_000).contains(&json),
+            "{json} JSON lines of 20000"
+        );
     }
 
     #[test]
@@ -260,10 +263,21 @@ mod tests {
         let (lines, _) = sample(2_000);
         for (_, l) in lines.iter().filter(|(k, _)| *k == LineKind::Json) {
             let v: serde_json::Value = serde_json::from_str(l).expect("valid JSON");
-            assert!(v["ts"].as_str().is_some_and(|t| t.starts_with("2024-06-01T12:0")));
-            assert!(matches!(v["level"].as_str(), Some("info" | "warn" | "error")));
+            assert!(
+                v["ts"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("2024-06-01T12:0"))
+            );
+            assert!(matches!(
+                v["level"].as_str(),
+                Some("info" | "warn" | "error")
+            ));
             assert!(v["msg"].is_string() && v["request_id"].is_string());
-            assert!(v["latency_ms"].as_u64().is_some_and(|ms| (1..=3000).contains(&ms)));
+            assert!(
+                v["latency_ms"]
+                    .as_u64()
+                    .is_some_and(|ms| (1..=3000).contains(&ms))
+            );
         }
     }
 
