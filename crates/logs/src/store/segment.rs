@@ -29,6 +29,24 @@ const FOOTER: usize = 8 + 4 + 4 + 8;
 pub const BLOCK_RAW_BYTES: usize = 64 << 10;
 const ZSTD_LEVEL: i32 = 3;
 
+/// The block size and zstd level seals use: the constants, unless the
+/// benchmark's tuning variables (`STRATUS_LOGS_BLOCK_KIB`,
+/// `STRATUS_LOGS_ZSTD_LEVEL`, read once) say otherwise. Readers need
+/// neither: every block's index entry carries its sizes.
+fn tuning() -> (usize, i32) {
+    static TUNING: std::sync::OnceLock<(usize, i32)> = std::sync::OnceLock::new();
+    *TUNING.get_or_init(|| {
+        let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<i64>().ok());
+        let block = var("STRATUS_LOGS_BLOCK_KIB")
+            .filter(|k| (4..=4096).contains(k))
+            .map_or(BLOCK_RAW_BYTES, |k| k as usize * 1024);
+        let level = var("STRATUS_LOGS_ZSTD_LEVEL")
+            .filter(|l| (1..=19).contains(l))
+            .map_or(ZSTD_LEVEL, |l| l as i32);
+        (block, level)
+    })
+}
+
 pub fn file_name(file_id: u64) -> String {
     format!("{file_id:016x}.seg")
 }
@@ -100,8 +118,9 @@ fn write_tmp(
     out.write_all(HEADER).map_err(io)?;
     let mut offset = HEADER.len() as u64;
     let mut index = Vec::new();
+    let (block_bytes, level) = tuning();
     let mut compressor =
-        zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(|e| StoreError::io("starting zstd", e))?;
+        zstd::bulk::Compressor::new(level).map_err(|e| StoreError::io("starting zstd", e))?;
     let mut compressed = Vec::new();
     let mut written = Written {
         min_ts: i64::MAX,
@@ -113,7 +132,7 @@ fn write_tmp(
     while start < events.len() {
         let mut end = start;
         let mut raw = 4;
-        while end < events.len() && (end == start || raw < BLOCK_RAW_BYTES) {
+        while end < events.len() && (end == start || raw < block_bytes) {
             raw += super::block::EVENT_OVERHEAD + events[end].message.len();
             end += 1;
         }
