@@ -775,7 +775,8 @@ fn find_copy(f: &Tailed, tailed: &[FileKey]) -> Option<(PathBuf, File)> {
             eligible.then(|| (meta.modified().unwrap_or(std::time::UNIX_EPOCH), path))
         })
         .collect();
-    candidates.sort_by(|a, b| b.0.cmp(&a.0));
+    // Newest first: an older rotation with the same start loses.
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
     candidates.into_iter().find_map(|(_, path)| {
         let mut file = File::open(&path).ok()?;
         let size = file.metadata().ok()?.len();
@@ -1033,7 +1034,10 @@ mod tests {
         poll(&mut t);
         append(&rig.log(), "c3 after the last read\nc4 partial, no newline");
         // An older rotation beside it, with other content, must not be used.
-        append(&rig.dir.path().join("app.log.2"), "z1 older rotation, other bytes\n");
+        append(
+            &rig.dir.path().join("app.log.2"),
+            "z1 older rotation, other bytes\n",
+        );
         copytruncate(&rig.log(), &rig.dir.path().join("app.log.1"));
         append(&rig.log(), "d1\n");
         poll(&mut t);
