@@ -273,10 +273,18 @@ impl Tailer {
         let mut buf = vec![0u8; CHUNK];
         for i in 0..self.files.len() {
             let mut completed = Vec::new();
-            self.read_file(i, now, now_ms, &mut buf, &mut completed);
+            let truncated = self.read_file(i, now, now_ms, &mut buf, &mut completed);
             let f = &self.files[i];
             let (key, fingerprint, dest) = (f.key, f.fingerprint, f.dest.clone());
-            for c in completed {
+            let read = completed.len();
+            for (n, c) in completed.into_iter().enumerate() {
+                if truncated == Some(n) {
+                    // The file's offsets start over: its events from before
+                    // the truncation go to the spool now, so no batch mixes
+                    // the two numberings and its saved position (the new
+                    // one) never claims events that are only in memory.
+                    self.batches.seal_file(key, &mut sealed);
+                }
                 self.positions_dirty = true;
                 match c.event {
                     Some((ts, message)) => {
@@ -292,6 +300,9 @@ impl Tailer {
                     }
                     None => self.stats.filtered += 1,
                 }
+            }
+            if truncated.is_some_and(|n| n >= read) {
+                self.batches.seal_file(key, &mut sealed);
             }
         }
         if stopping {
@@ -554,6 +565,8 @@ impl Tailer {
         });
     }
 
+    /// Reads file `i`'s new lines into `out`. `Some(n)` when it was
+    /// truncated: the first `n` events of `out` precede the truncation.
     fn read_file(
         &mut self,
         i: usize,
@@ -561,10 +574,10 @@ impl Tailer {
         now_ms: i64,
         buf: &mut [u8],
         out: &mut Vec<Completed>,
-    ) {
+    ) -> Option<usize> {
         let flush = self.flush;
         if self.files[i].done {
-            return;
+            return None;
         }
         let size = self.files[i]
             .file
@@ -579,6 +592,7 @@ impl Tailer {
         };
         let f = &mut self.files[i];
         let rules = &self.collectors[f.collector].rules;
+        let mut truncated = None;
         if let Some(copy) = copy {
             // copytruncate: the lines written after our last read and before
             // the truncation are only in the copy; read them from there, at
@@ -607,17 +621,18 @@ impl Tailer {
             f.asm
                 .flush_if_quiet(rules, now, Duration::ZERO, now_ms, out);
             finish_partial(f, rules, now, now_ms, out);
+            truncated = Some(out.len());
             f.read_offset = 0;
             f.buf.clear();
             f.recent.clear();
             if f.file.seek(SeekFrom::Start(0)).is_err() {
-                return;
+                return truncated;
             }
             if let Ok(fp) = Fingerprint::of(&mut f.file, size) {
                 f.fingerprint = fp;
             }
             if f.file.seek(SeekFrom::Start(0)).is_err() {
-                return;
+                return truncated;
             }
         }
         read_available(f, rules, now, now_ms, buf, READ_BUDGET, out);
@@ -638,6 +653,7 @@ impl Tailer {
             f.done = true;
             crate::info!("logs: finished rotated file {}", f.path.display());
         }
+        truncated
     }
 
     /// `auto_removal`: deletes a file once a newer one of the same entry
@@ -1075,6 +1091,36 @@ mod tests {
         append(&rig.log(), "f1\n");
         poll(&mut t);
         assert_eq!(rig.ship_all(), ["e2 after the restart", "f1"]);
+    }
+
+    #[test]
+    fn a_kill_right_after_a_copytruncate_loses_and_repeats_nothing() {
+        let rig = Rig::new();
+        append(&rig.log(), "k1 long enough line\nk2 long enough line\n");
+        let mut t = rig.tailer(true);
+        // Not stopping: the events stay in an open batch (flush is 1 s).
+        t.tick(Vec::new(), false);
+        append(&rig.log(), "k3 long enough line\n");
+        copytruncate(&rig.log(), &rig.dir.path().join("app.log.1"));
+        append(&rig.log(), "n1\n");
+        t.tick(Vec::new(), false);
+        // kill -9: whatever is only in memory is gone.
+        drop(t);
+        let rig = Rig {
+            shared: Rig::open_shared(rig.dir.path()),
+            dir: rig.dir,
+        };
+        let mut t = rig.tailer(false);
+        poll(&mut t);
+        assert_eq!(
+            rig.ship_all(),
+            [
+                "k1 long enough line",
+                "k2 long enough line",
+                "k3 long enough line",
+                "n1"
+            ]
+        );
     }
 
     #[test]
