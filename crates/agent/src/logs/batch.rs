@@ -144,6 +144,22 @@ impl Batches {
         }
     }
 
+    /// Seals every batch holding events of `key` (its offsets are about to
+    /// start over: a truncated file).
+    pub fn seal_file(&mut self, key: FileKey, sealed: &mut Vec<Sealed>) {
+        let holding: Vec<DestKey> = self
+            .open
+            .iter()
+            .filter(|(_, b)| b.files.iter().any(|f| f.key == key))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in holding {
+            if let Some(b) = self.open.remove(&k) {
+                sealed.push(seal(b));
+            }
+        }
+    }
+
     pub fn seal_all(&mut self, sealed: &mut Vec<Sealed>) {
         for (_, b) in self.open.drain() {
             sealed.push(seal(b));

@@ -11,6 +11,10 @@
 //! 401/403 → retried like an outage until the batch is older than
 //! `auth_failure_max_age`; any other refusal (`InvalidParameterException`…)
 //! → logged, counted and dropped: the same bytes cannot succeed.
+//!
+//! Nothing is logged per accepted batch; every [`SUMMARY_EVERY`] a line says
+//! what was sent, dropped and retried and what the spool still holds, and
+//! the first success after failures says the endpoint takes batches again.
 
 use super::positions::FileKey;
 use super::record::LogRecord;
@@ -26,6 +30,8 @@ use std::time::{Duration, Instant};
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 const TARGET_PREFIX: &str = "Logs_20140328.";
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the shipper logs a summary of what it did.
+pub const SUMMARY_EVERY: Duration = Duration::from_secs(60);
 
 /// What one answer means for the batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,13 +108,59 @@ pub fn classify(status: u16, body: &[u8]) -> LogsOutcome {
     }
 }
 
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ShipCounts {
     pub batches_sent: u64,
     pub events_sent: u64,
     pub batches_dropped: u64,
     pub events_dropped: u64,
     pub retries: u64,
+}
+
+impl ShipCounts {
+    /// What was counted since `earlier` (a snapshot of the same counters).
+    pub fn since(&self, earlier: &ShipCounts) -> ShipCounts {
+        ShipCounts {
+            batches_sent: self.batches_sent.saturating_sub(earlier.batches_sent),
+            events_sent: self.events_sent.saturating_sub(earlier.events_sent),
+            batches_dropped: self.batches_dropped.saturating_sub(earlier.batches_dropped),
+            events_dropped: self.events_dropped.saturating_sub(earlier.events_dropped),
+            retries: self.retries.saturating_sub(earlier.retries),
+        }
+    }
+}
+
+/// The periodic summary: what happened in the last `period` (`delta`) and
+/// what waits in the spool. `None` when nothing happened and nothing waits
+/// (an idle agent does not fill its log).
+pub fn summary_line(
+    delta: &ShipCounts,
+    period: Duration,
+    spooled_batches: usize,
+    spooled_events: u64,
+) -> Option<String> {
+    if *delta == ShipCounts::default() && spooled_batches == 0 {
+        return None;
+    }
+    Some(format!(
+        "logs: last {}s: sent {} batch(es) / {} event(s), dropped {} batch(es) / {} event(s), \
+         {} retries; spool holds {} batch(es) / {} event(s)",
+        period.as_secs(),
+        delta.batches_sent,
+        delta.events_sent,
+        delta.batches_dropped,
+        delta.events_dropped,
+        delta.retries,
+        spooled_batches,
+        spooled_events
+    ))
+}
+
+/// Consecutive failed attempts, to say when sending works again.
+#[derive(Debug, Default)]
+struct FailureStreak {
+    attempts: u64,
+    since: Option<Instant>,
 }
 
 pub struct LogsShipper {
@@ -203,11 +255,30 @@ impl LogsShipper {
         }
     }
 
+    /// Logs the periodic summary when it is due.
+    fn maybe_summarize(&self, last: &mut (Instant, ShipCounts)) {
+        let elapsed = last.0.elapsed();
+        if elapsed < SUMMARY_EVERY {
+            return;
+        }
+        let (batches, events) = {
+            let spool = self.shared.spool.lock().unwrap_or_else(|e| e.into_inner());
+            (spool.len(), spool.datums())
+        };
+        if let Some(line) = summary_line(&self.counts.since(&last.1), elapsed, batches, events) {
+            crate::info!("{line}");
+        }
+        *last = (Instant::now(), self.counts);
+    }
+
     /// Runs until stopped and (the spool empty or the deadline passed).
     pub fn run(mut self) -> ShipCounts {
         let mut backoff = Backoff::new(self.retry_base, self.retry_cap);
         let mut stop_at: Option<Instant> = None;
+        let mut last_summary = (Instant::now(), self.counts);
+        let mut failures = FailureStreak::default();
         loop {
+            self.maybe_summarize(&mut last_summary);
             if stop_at.is_none() && self.stop.load(Ordering::SeqCst) {
                 stop_at = Some(Instant::now() + self.shutdown_deadline);
             }
@@ -266,6 +337,22 @@ impl LogsShipper {
                     self.counts.batches_sent += 1;
                     self.counts.events_sent += u64::from(batch.datums);
                     self.pop(Some(&record));
+                    if failures.attempts > 0 {
+                        let waiting = {
+                            let spool = self.shared.spool.lock().unwrap_or_else(|e| e.into_inner());
+                            spool.len()
+                        };
+                        crate::info!(
+                            "logs: PutLogEvents accepted batch {} ({} events) after {} failed \
+                             attempt(s) over {:.0}s; {} batch(es) left in the spool",
+                            batch.id,
+                            batch.datums,
+                            failures.attempts,
+                            failures.since.map_or(0.0, |t| t.elapsed().as_secs_f64()),
+                            waiting
+                        );
+                        failures = FailureStreak::default();
+                    }
                     backoff.reset();
                     None
                 }
@@ -294,6 +381,8 @@ impl LogsShipper {
                 }
                 LogsOutcome::Retry(why) => {
                     self.counts.retries += 1;
+                    failures.attempts += 1;
+                    failures.since.get_or_insert_with(Instant::now);
                     let d = backoff.next_delay();
                     crate::warn!(
                         "logs: batch {} ({} events) not sent ({why}); retrying in {:.1}s",
@@ -318,6 +407,8 @@ impl LogsShipper {
                         self.pop(None);
                         None
                     } else {
+                        failures.attempts += 1;
+                        failures.since.get_or_insert_with(Instant::now);
                         crate::error!(
                             "logs: batch {} refused for authentication ({why}); kept",
                             batch.id
@@ -411,5 +502,47 @@ mod tests {
             classify(400, &err("DataAlreadyAcceptedException")),
             LogsOutcome::Accepted(Rejected::default())
         );
+    }
+
+    #[test]
+    fn the_summary_reports_the_period_and_the_backlog_and_is_silent_when_idle() {
+        let earlier = ShipCounts {
+            batches_sent: 10,
+            events_sent: 1000,
+            batches_dropped: 1,
+            events_dropped: 5,
+            retries: 2,
+        };
+        let now = ShipCounts {
+            batches_sent: 13,
+            events_sent: 1450,
+            batches_dropped: 1,
+            events_dropped: 5,
+            retries: 9,
+        };
+        let delta = now.since(&earlier);
+        assert_eq!(
+            delta,
+            ShipCounts {
+                batches_sent: 3,
+                events_sent: 450,
+                batches_dropped: 0,
+                events_dropped: 0,
+                retries: 7,
+            }
+        );
+        assert_eq!(
+            summary_line(&delta, Duration::from_secs(60), 2, 120).as_deref(),
+            Some(
+                "logs: last 60s: sent 3 batch(es) / 450 event(s), dropped 0 batch(es) / 0 \
+                 event(s), 7 retries; spool holds 2 batch(es) / 120 event(s)"
+            )
+        );
+        assert_eq!(
+            summary_line(&ShipCounts::default(), Duration::from_secs(60), 0, 0),
+            None
+        );
+        // Nothing sent, but a backlog (an outage): still reported.
+        assert!(summary_line(&ShipCounts::default(), Duration::from_secs(60), 4, 40).is_some());
     }
 }

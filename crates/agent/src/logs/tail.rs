@@ -15,7 +15,11 @@
 //! bytes). Renamed away (`mv app.log app.log.1`): the open descriptor is
 //! read to its end, and after [`ROTATED_GRACE`] without growth it is closed;
 //! the new file at the path is read from its first byte. Truncated in place
-//! (copytruncate: size below the offset): read again from 0. After a restart
+//! (copytruncate: size below the offset): the lines written between the last
+//! read and the truncation exist only in the copy, so the copy — a file
+//! beside it with the same first bytes and the same bytes just before the
+//! offset — is read from the offset to its end first (see [`find_copy`]);
+//! then the file is read again from 0. After a restart
 //! a file whose saved position is not reached by any glob any more is
 //! looked for by inode in its old directory and finished too.
 
@@ -42,6 +46,9 @@ pub const SCAN_EVERY: Duration = Duration::from_secs(1);
 /// How much of one file is read per poll before the others get a turn.
 const READ_BUDGET: usize = 4 << 20;
 const CHUNK: usize = 64 << 10;
+/// How many of the last bytes read a file remembers, to recognise the copy
+/// copytruncate made of it (with the fingerprint of its first bytes).
+const RECENT_BYTES: usize = 64;
 
 /// What the tail and the shipper share.
 pub struct Shared {
@@ -71,6 +78,8 @@ struct Tailed {
     read_offset: u64,
     /// The partial last line (starts at `read_offset - buf.len()`).
     buf: Vec<u8>,
+    /// The last (up to [`RECENT_BYTES`]) bytes before `read_offset`.
+    recent: Vec<u8>,
     asm: Assembler,
     /// The path no longer names this file.
     rotated: bool,
@@ -264,10 +273,18 @@ impl Tailer {
         let mut buf = vec![0u8; CHUNK];
         for i in 0..self.files.len() {
             let mut completed = Vec::new();
-            self.read_file(i, now, now_ms, &mut buf, &mut completed);
+            let truncated = self.read_file(i, now, now_ms, &mut buf, &mut completed);
             let f = &self.files[i];
             let (key, fingerprint, dest) = (f.key, f.fingerprint, f.dest.clone());
-            for c in completed {
+            let read = completed.len();
+            for (n, c) in completed.into_iter().enumerate() {
+                if truncated == Some(n) {
+                    // The file's offsets start over: its events from before
+                    // the truncation go to the spool now, so no batch mixes
+                    // the two numberings and its saved position (the new
+                    // one) never claims events that are only in memory.
+                    self.batches.seal_file(key, &mut sealed);
+                }
                 self.positions_dirty = true;
                 match c.event {
                     Some((ts, message)) => {
@@ -283,6 +300,9 @@ impl Tailer {
                     }
                     None => self.stats.filtered += 1,
                 }
+            }
+            if truncated.is_some_and(|n| n >= read) {
+                self.batches.seal_file(key, &mut sealed);
             }
         }
         if stopping {
@@ -514,6 +534,7 @@ impl Tailer {
             None if first && self.start_at_end => size,
             None => 0,
         };
+        let recent = bytes_before(&mut file, offset, RECENT_BYTES);
         if file.seek(SeekFrom::Start(offset)).is_err() {
             return;
         }
@@ -535,6 +556,7 @@ impl Tailer {
             file,
             read_offset: offset,
             buf: Vec::new(),
+            recent,
             asm: Assembler::default(),
             rotated: false,
             last_growth: now,
@@ -543,6 +565,8 @@ impl Tailer {
         });
     }
 
+    /// Reads file `i`'s new lines into `out`. `Some(n)` when it was
+    /// truncated: the first `n` events of `out` precede the truncation.
     fn read_file(
         &mut self,
         i: usize,
@@ -550,66 +574,68 @@ impl Tailer {
         now_ms: i64,
         buf: &mut [u8],
         out: &mut Vec<Completed>,
-    ) {
+    ) -> Option<usize> {
         let flush = self.flush;
-        let f = &mut self.files[i];
-        if f.done {
-            return;
+        if self.files[i].done {
+            return None;
         }
+        let size = self.files[i]
+            .file
+            .metadata()
+            .map(|m| m.len())
+            .unwrap_or(self.files[i].read_offset);
+        let copy = if size < self.files[i].read_offset {
+            let tailed: Vec<FileKey> = self.files.iter().map(|f| f.key).collect();
+            Some(find_copy(&self.files[i], &tailed))
+        } else {
+            None
+        };
+        let f = &mut self.files[i];
         let rules = &self.collectors[f.collector].rules;
-        let size = f.file.metadata().map(|m| m.len()).unwrap_or(f.read_offset);
-        if size < f.read_offset {
-            // copytruncate: what was read stays read; start over at 0.
-            crate::info!(
-                "logs: {} was truncated; reading it from the start",
-                f.path.display()
-            );
+        let mut truncated = None;
+        if let Some(copy) = copy {
+            // copytruncate: the lines written after our last read and before
+            // the truncation are only in the copy; read them from there, at
+            // the offsets they had here, then start over at 0.
+            let truncated_at = f.read_offset;
+            match copy {
+                Some((copy_path, copy_file)) => {
+                    let original = std::mem::replace(&mut f.file, copy_file);
+                    read_available(f, rules, now, now_ms, buf, usize::MAX, out);
+                    f.file = original;
+                    crate::info!(
+                        "logs: {} was truncated (copytruncate); read bytes {truncated_at}..{} \
+                         from its copy {}, now reading it from the start",
+                        f.path.display(),
+                        f.read_offset,
+                        copy_path.display()
+                    );
+                }
+                None => crate::warn!(
+                    "logs: {} was truncated and no copy of it (same first bytes, at least \
+                     {truncated_at} bytes) is beside it: lines written after byte {truncated_at} \
+                     and before the truncation, if any, are lost; reading it from the start",
+                    f.path.display()
+                ),
+            }
             f.asm
                 .flush_if_quiet(rules, now, Duration::ZERO, now_ms, out);
             finish_partial(f, rules, now, now_ms, out);
+            truncated = Some(out.len());
             f.read_offset = 0;
             f.buf.clear();
+            f.recent.clear();
             if f.file.seek(SeekFrom::Start(0)).is_err() {
-                return;
+                return truncated;
             }
             if let Ok(fp) = Fingerprint::of(&mut f.file, size) {
                 f.fingerprint = fp;
             }
             if f.file.seek(SeekFrom::Start(0)).is_err() {
-                return;
+                return truncated;
             }
         }
-        let mut budget = READ_BUDGET;
-        while budget > 0 {
-            let n = match f.file.read(buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            budget = budget.saturating_sub(n);
-            f.last_growth = now;
-            let chunk_start = f.read_offset;
-            f.read_offset += n as u64;
-            let mut line_start_in_chunk = 0usize;
-            for nl in memchr_iter(&buf[..n]) {
-                let line_end_offset = chunk_start + nl as u64 + 1;
-                let start = line_end_offset - (f.buf.len() + nl - line_start_in_chunk) as u64 - 1;
-                f.buf.extend_from_slice(&buf[line_start_in_chunk..nl]);
-                let line = std::mem::take(&mut f.buf);
-                f.asm
-                    .push_line(rules, &line, start..line_end_offset, now, now_ms, out);
-                f.buf = line;
-                f.buf.clear();
-                line_start_in_chunk = nl + 1;
-            }
-            f.buf.extend_from_slice(&buf[line_start_in_chunk..n]);
-            if f.buf.len() > MAX_MESSAGE_BYTES {
-                // A line longer than an event can be: sent in pieces.
-                let start = f.read_offset - f.buf.len() as u64;
-                let line = std::mem::take(&mut f.buf);
-                f.asm
-                    .push_line(rules, &line, start..f.read_offset, now, now_ms, out);
-            }
-        }
+        read_available(f, rules, now, now_ms, buf, READ_BUDGET, out);
         if f.fingerprint.len < FINGERPRINT_BYTES as u32
             && f.read_offset > u64::from(f.fingerprint.len)
         {
@@ -627,6 +653,7 @@ impl Tailer {
             f.done = true;
             crate::info!("logs: finished rotated file {}", f.path.display());
         }
+        truncated
     }
 
     /// `auto_removal`: deletes a file once a newer one of the same entry
@@ -674,6 +701,105 @@ impl Tailer {
     pub fn is_idle(&self) -> bool {
         self.batches.is_empty() && self.unspooled.is_empty()
     }
+}
+
+/// Reads `f.file` from its position to its end (or `budget` bytes), turning
+/// complete lines into events at their offsets in the file.
+fn read_available(
+    f: &mut Tailed,
+    rules: &LineRules,
+    now: Instant,
+    now_ms: i64,
+    buf: &mut [u8],
+    budget: usize,
+    out: &mut Vec<Completed>,
+) {
+    let mut budget = budget;
+    while budget > 0 {
+        let n = match f.file.read(buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        budget = budget.saturating_sub(n);
+        f.last_growth = now;
+        let chunk_start = f.read_offset;
+        f.read_offset += n as u64;
+        remember_recent(&mut f.recent, &buf[..n]);
+        let mut line_start_in_chunk = 0usize;
+        for nl in memchr_iter(&buf[..n]) {
+            let line_end_offset = chunk_start + nl as u64 + 1;
+            let start = line_end_offset - (f.buf.len() + nl - line_start_in_chunk) as u64 - 1;
+            f.buf.extend_from_slice(&buf[line_start_in_chunk..nl]);
+            let line = std::mem::take(&mut f.buf);
+            f.asm
+                .push_line(rules, &line, start..line_end_offset, now, now_ms, out);
+            f.buf = line;
+            f.buf.clear();
+            line_start_in_chunk = nl + 1;
+        }
+        f.buf.extend_from_slice(&buf[line_start_in_chunk..n]);
+        if f.buf.len() > MAX_MESSAGE_BYTES {
+            // A line longer than an event can be: sent in pieces.
+            let start = f.read_offset - f.buf.len() as u64;
+            let line = std::mem::take(&mut f.buf);
+            f.asm
+                .push_line(rules, &line, start..f.read_offset, now, now_ms, out);
+        }
+    }
+}
+
+/// Keeps the last [`RECENT_BYTES`] of what was read.
+fn remember_recent(recent: &mut Vec<u8>, chunk: &[u8]) {
+    let keep = chunk.len().min(RECENT_BYTES);
+    recent.extend_from_slice(&chunk[chunk.len() - keep..]);
+    let excess = recent.len().saturating_sub(RECENT_BYTES);
+    recent.drain(..excess);
+}
+
+/// Up to `n` bytes just before `offset` (fewer, or none, when unreadable).
+fn bytes_before(file: &mut File, offset: u64, n: usize) -> Vec<u8> {
+    let from = offset.saturating_sub(n as u64);
+    let mut out = Vec::new();
+    if file.seek(SeekFrom::Start(from)).is_ok() {
+        let _ = file.take(offset - from).read_to_end(&mut out);
+    }
+    out
+}
+
+/// The copy copytruncate made of `f` before emptying it: a regular,
+/// uncompressed file in the same directory, not tailed itself (its lines
+/// come on their own), at least `f.read_offset` long, starting with the
+/// bytes `f`'s fingerprint covers and holding `f.recent` just before
+/// `f.read_offset`. The newest such file, positioned at `f.read_offset`.
+/// `None` when there is none (a compressed copy, a plain `> file`).
+fn find_copy(f: &Tailed, tailed: &[FileKey]) -> Option<(PathBuf, File)> {
+    let dir = f.path.parent()?;
+    let mut candidates: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let meta = e.metadata().ok()?;
+            let key = FileKey {
+                dev: meta.dev(),
+                ino: meta.ino(),
+            };
+            let path = e.path();
+            let eligible = meta.is_file()
+                && meta.len() >= f.read_offset
+                && !tailed.contains(&key)
+                && !is_compressed(&path);
+            eligible.then(|| (meta.modified().unwrap_or(std::time::UNIX_EPOCH), path))
+        })
+        .collect();
+    // Newest first: an older rotation with the same start loses.
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
+    candidates.into_iter().find_map(|(_, path)| {
+        let mut file = File::open(&path).ok()?;
+        let size = file.metadata().ok()?.len();
+        let same = f.fingerprint.matches(&mut file, size)
+            && bytes_before(&mut file, f.read_offset, f.recent.len()) == f.recent;
+        (same && file.seek(SeekFrom::Start(f.read_offset)).is_ok()).then_some((path, file))
+    })
 }
 
 fn self_dest_for(c: &Collector, path: &Path) -> Destination {
@@ -901,6 +1027,122 @@ mod tests {
         append(&rig.log(), "d2\n");
         poll(&mut t);
         assert_eq!(rig.ship_all(), ["c1 long line", "c2 long line", "d1", "d2"]);
+    }
+
+    /// logrotate's copytruncate: copy the file, then empty it in place.
+    fn copytruncate(from: &Path, to: &Path) {
+        std::fs::copy(from, to).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(from)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+    }
+
+    #[test]
+    fn copytruncate_reads_lines_written_after_the_last_read_from_the_copy() {
+        // Regression: lines written between the tail's last read and the
+        // truncation were lost (the e2e test's copytruncate step).
+        let rig = Rig::new();
+        append(&rig.log(), "c1 first line\nc2 second line\n");
+        let mut t = rig.tailer(true);
+        poll(&mut t);
+        append(&rig.log(), "c3 after the last read\nc4 partial, no newline");
+        // An older rotation beside it, with other content, must not be used.
+        append(
+            &rig.dir.path().join("app.log.2"),
+            "z1 older rotation, other bytes\n",
+        );
+        copytruncate(&rig.log(), &rig.dir.path().join("app.log.1"));
+        append(&rig.log(), "d1\n");
+        poll(&mut t);
+        append(&rig.log(), "d2\n");
+        poll(&mut t);
+        assert_eq!(
+            rig.ship_all(),
+            [
+                "c1 first line",
+                "c2 second line",
+                "c3 after the last read",
+                "c4 partial, no newline",
+                "d1",
+                "d2"
+            ]
+        );
+    }
+
+    #[test]
+    fn copytruncate_after_a_restart_finds_the_copy_from_the_resumed_offset() {
+        let rig = Rig::new();
+        append(&rig.log(), "e1 before the restart\n");
+        let mut t = rig.tailer(true);
+        poll(&mut t);
+        assert_eq!(rig.ship_all(), ["e1 before the restart"]);
+        drop(t);
+        let rig = Rig {
+            shared: Rig::open_shared(rig.dir.path()),
+            dir: rig.dir,
+        };
+        let mut t = rig.tailer(false);
+        poll(&mut t);
+        append(&rig.log(), "e2 after the restart\n");
+        copytruncate(&rig.log(), &rig.dir.path().join("app.log.1"));
+        append(&rig.log(), "f1\n");
+        poll(&mut t);
+        assert_eq!(rig.ship_all(), ["e2 after the restart", "f1"]);
+    }
+
+    #[test]
+    fn a_kill_right_after_a_copytruncate_loses_and_repeats_nothing() {
+        let rig = Rig::new();
+        append(&rig.log(), "k1 long enough line\nk2 long enough line\n");
+        let mut t = rig.tailer(true);
+        // Not stopping: the events stay in an open batch (flush is 1 s).
+        t.tick(Vec::new(), false);
+        append(&rig.log(), "k3 long enough line\n");
+        copytruncate(&rig.log(), &rig.dir.path().join("app.log.1"));
+        append(&rig.log(), "n1\n");
+        t.tick(Vec::new(), false);
+        // kill -9: whatever is only in memory is gone.
+        drop(t);
+        let rig = Rig {
+            shared: Rig::open_shared(rig.dir.path()),
+            dir: rig.dir,
+        };
+        let mut t = rig.tailer(false);
+        poll(&mut t);
+        assert_eq!(
+            rig.ship_all(),
+            [
+                "k1 long enough line",
+                "k2 long enough line",
+                "k3 long enough line",
+                "n1"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_copy_whose_bytes_before_the_offset_differ_is_not_read() {
+        // Same first bytes, but not the same file: nothing is taken from it.
+        let rig = Rig::new();
+        append(&rig.log(), "g1 same start\ng2 read\n");
+        let mut t = rig.tailer(true);
+        poll(&mut t);
+        append(
+            &rig.dir.path().join("app.log.1"),
+            "g1 same start\nXX else\ng3 not ours\n",
+        );
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(rig.log())
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        append(&rig.log(), "h1\n");
+        poll(&mut t);
+        assert_eq!(rig.ship_all(), ["g1 same start", "g2 read", "h1"]);
     }
 
     #[test]
