@@ -26,8 +26,8 @@ const HEADER: &[u8; 8] = b"SLSEG\x03\0\0";
 const TRAILER: &[u8; 8] = b"SLSEGEND";
 const FOOTER: usize = 8 + 4 + 4 + 8;
 /// Raw bytes per block before it is cut.
-pub const BLOCK_RAW_BYTES: usize = 64 << 10;
-const ZSTD_LEVEL: i32 = 3;
+pub const BLOCK_RAW_BYTES: usize = 256 << 10;
+const ZSTD_LEVEL: i32 = 6;
 
 /// The block size and zstd level seals use: the constants, unless the
 /// benchmark's tuning variables (`STRATUS_LOGS_BLOCK_KIB`,
