@@ -67,10 +67,13 @@ def messages(rows) -> list[str]:
     return [r.find_element(By.CSS_SELECTOR, "td.message").text for r in rows]
 
 
-def type_into(drv, element_id: str, text: str) -> None:
-    el = drv.find_element(By.ID, element_id)
+def type_into_el(el, text: str) -> None:
     el.clear()
     el.send_keys(text)
+
+
+def type_into(drv, element_id: str, text: str) -> None:
+    type_into_el(drv.find_element(By.ID, element_id), text)
 
 
 def test_search_script_line_metric_filter_alarm_and_tail(server, browser):
@@ -125,6 +128,16 @@ def test_search_script_line_metric_filter_alarm_and_tail(server, browser):
     with pytest.raises(NoAlertPresentException):
         drv.switch_to.alert.text  # noqa: B018
     shot(drv, "logs-03-every-line")
+
+    # An absolute window, typed in UTC: the minute holding the lines, then a later one without them.
+    drv.find_element(By.CSS_SELECTOR, '#log-search-form button[data-range="absolute"]').click()
+    type_into_el(drv.find_element(By.CSS_SELECTOR, 'input[data-edge="from"]'), utc_text(base)[:16])
+    type_into_el(drv.find_element(By.CSS_SELECTOR, 'input[data-edge="to"]'), utc_text(base + 120_000)[:16])
+    assert messages(search(drv, "")) == lines
+    type_into_el(drv.find_element(By.CSS_SELECTOR, 'input[data-edge="from"]'), utc_text(base + 60_000)[:16])
+    assert search(drv, "") == []
+    assert "No events match" in drv.find_element(By.ID, "log-search-status").text
+    drv.find_element(By.CSS_SELECTOR, '#log-search-form button[data-range="1h"]').click()
 
     # From the ERROR search: create metric filter (pattern prefilled) → create alarm from it.
     search(drv, "ERROR")

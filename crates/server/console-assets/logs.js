@@ -267,7 +267,8 @@ function searchPanel(groupName, params, onCreateFilter) {
   const poll = async () => {
     if (!tailing) return;
     if (!document.body.contains(table)) { stopTail(); return; } // the page was left
-    const q = { pattern: pattern.value.trim(), start: newest ?? Date.now(), end: Date.now() + 3600e3, token: null };
+    // No end time: lines stamped slightly in the future (clock skew) still show.
+    const q = { pattern: pattern.value.trim(), start: newest ?? Date.now(), end: undefined, token: null };
     try {
       for (let i = 0; i < 20 && tailing; i++) {
         const r = await logs('FilterLogEvents', params_(q));
