@@ -253,7 +253,7 @@ function searchPanel(groupName, params, onCreateFilter) {
       add(events);
       more.hidden = !query.token;
       const n = tbody.children.length;
-      status.textContent = n ? `${n} matching events${query.token ? ' (more available)' : ''}.` : `No events match${query.pattern ? ` “${query.pattern}”` : ''} in this time range.`;
+      status.textContent = n ? `${n} matching event${n === 1 ? '' : 's'}${query.token ? ' (more available)' : ''}.` : `No events match${query.pattern ? ` “${query.pattern}”` : ''} in this time range.`;
       table.dataset.searched = String(Number(table.dataset.searched || 0) + 1);
     } catch (e) {
       if (my === seq) clear(status).appendChild(errorBox(e));
@@ -621,6 +621,19 @@ function binTime(v) {
   return isNaN(ms) ? null : ms / 1000;
 }
 
+const BIN_UNITS = { ms: 0.001, s: 1, sec: 1, m: 60, min: 60, h: 3600, hr: 3600, d: 86400, w: 604800 };
+
+/// A `bin(5m)` column's width in seconds; from the data when the name does
+/// not say (the smallest step between bins), else a minute.
+function binSeconds(name, xs) {
+  const m = /^bin\(\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*\)$/i.exec(name);
+  const unit = m && BIN_UNITS[(m[2] || 's').toLowerCase()];
+  if (unit && Number(m[1]) * unit >= 1) return Number(m[1]) * unit;
+  let step = Infinity;
+  for (let i = 1; i < xs.length; i++) step = Math.min(step, xs[i] - xs[i - 1]);
+  return isFinite(step) && step >= 1 ? step : 60;
+}
+
 function binChart(el, records, cols, bin) {
   const numeric = cols.filter((c) => c !== bin && records.every((r) => r[c] === undefined || r[c] === '' || isFinite(Number(r[c]))) && records.some((r) => r[c] !== undefined && r[c] !== ''));
   const keys = cols.filter((c) => c !== bin && !numeric.includes(c)); // the other `by` fields
@@ -646,15 +659,18 @@ function binChart(el, records, cols, bin) {
   clear(el);
   el.hidden = false;
   const colors = ['#1f6feb', '#d9480f', '#2b8a3e', '#9c36b5', '#e67700', '#0b7285', '#c2255c', '#5c940d'];
-  const span = x[x.length - 1] - x[0];
-  const tick = (v) => { const s = fmtUtc(v * 1000); return span >= 86400 ? s.slice(5, 16) : s.slice(11, 16); };
+  // Ticks on whole bins, and the axis one bin wider each side, so a single
+  // bin is a point in the middle rather than on the edge.
+  const w = binSeconds(bin, x);
+  const span = x[x.length - 1] - x[0] + 2 * w;
+  const tick = (v) => { const s = fmtUtc(v * 1000); return span >= 86400 ? s.slice(5, 16) : w < 60 ? s.slice(11, 19) : s.slice(11, 16); };
   el._chart = new window.uPlot({
     width: Math.max(280, el.clientWidth || el.parentElement?.clientWidth || 800), height: 260,
     series: [{ label: 'Time (UTC)', value: (u, v) => (v === null ? '' : fmtUtc(v * 1000)) },
       ...labels.map((label, i) => ({ label, stroke: colors[i % colors.length], width: 1.5, points: { show: x.length < 60 } }))],
     // The axis in UTC, ISO order: uPlot's default would use the browser's zone and M/D.
-    axes: [{ values: (u, splits) => splits.map(tick), label: 'UTC' }, { size: 60 }],
-    scales: { x: x.length === 1 ? { time: true, range: [x[0] - 60, x[0] + 60] } : { time: true } },
+    axes: [{ values: (u, splits) => splits.map(tick), label: 'UTC', incrs: [1, 2, 3, 4, 6, 12, 24, 48, 96, 192, 384, 768, 1536].map((k) => k * w) }, { size: 60 }],
+    scales: { x: { time: true, range: [x[0] - w, x[x.length - 1] + w] } },
   }, data, el);
   el.dataset.points = String(x.length);
   el.dataset.series = String(labels.length);
