@@ -11,6 +11,7 @@ pub mod collect;
 pub mod config;
 pub mod credentials;
 pub mod log;
+pub mod logs;
 pub mod metadata;
 pub mod pipeline;
 pub mod runtime;

@@ -222,3 +222,67 @@ fn aggregation_dimensions_publish_rollups() {
         ]
     );
 }
+
+#[test]
+fn a_logs_only_config_runs_without_metrics_and_gets_the_stock_defaults() {
+    use stratus_agent::config::{Encoding, LogTimezone, MultiLineStart};
+    let c = AgentConfig::parse(
+        r#"{"logs":{
+            "logs_collected":{"files":{"collect_list":[
+                {"file_path":"/var/log/syslog"},
+                {"file_path":"/var/log/app/**/*.log","log_group_name":"app-{hostname}",
+                 "log_stream_name":"{instance_id}-{ip_address}","timezone":"UTC",
+                 "timestamp_format":"%b %-d %H:%M:%S","multi_line_start_pattern":"{timestamp_format}",
+                 "encoding":"ISO-8859-1","retention_in_days":30,"log_group_class":"standard",
+                 "filters":[{"type":"exclude","expression":"DEBUG"},{"type":"include","expression":"ERROR|WARN"}],
+                 "auto_removal":true,"trim_timestamp":true,"publish_multi_logs":false}
+            ]}},
+            "metrics_collected":{"emf":{}},
+            "log_stream_name":"{hostname}",
+            "concurrency":4
+        }}"#,
+    )
+    .unwrap();
+    assert!(c.metrics.is_empty());
+    let logs = c.logs.expect("logs section");
+    assert_eq!(logs.force_flush_interval, Duration::from_secs(5));
+    assert_eq!(logs.endpoint_override, None);
+    assert_eq!(
+        logs.emf.map(|e| e.service_address).as_deref(),
+        Some("127.0.0.1:25888")
+    );
+    let [syslog, app] = logs.files.as_slice() else {
+        panic!("{:?}", logs.files)
+    };
+    // Entry without its own stream name: the section's.
+    assert_eq!(syslog.log_stream_name, "{hostname}");
+    assert_eq!(syslog.log_group_name, None);
+    assert_eq!(syslog.timezone, LogTimezone::Local);
+    assert_eq!(syslog.encoding, Encoding::Utf8);
+    assert_eq!(app.log_group_name.as_deref(), Some("app-{hostname}"));
+    assert_eq!(app.log_stream_name, "{instance_id}-{ip_address}");
+    assert_eq!(app.timezone, LogTimezone::Utc);
+    assert_eq!(app.encoding, Encoding::Latin1);
+    assert_eq!(app.retention_in_days, Some(30));
+    assert_eq!(app.log_group_class.as_deref(), Some("STANDARD"));
+    assert!(matches!(
+        app.multi_line_start,
+        Some(MultiLineStart::TimestampFormat)
+    ));
+    assert_eq!(
+        app.filters.iter().map(|f| f.include).collect::<Vec<_>>(),
+        [false, true]
+    );
+    assert!(app.auto_removal && app.trim_timestamp && !app.publish_multi_logs);
+    assert!(
+        c.ignored.iter().any(|(p, _)| p == "logs.concurrency"),
+        "{:?}",
+        c.ignored
+    );
+    // retention_in_days -1 (the stock default) sets no policy.
+    let c = AgentConfig::parse(
+        r#"{"logs":{"logs_collected":{"files":{"collect_list":[{"file_path":"/x","retention_in_days":-1}]}}}}"#,
+    )
+    .unwrap();
+    assert_eq!(c.logs.unwrap().files[0].retention_in_days, None);
+}

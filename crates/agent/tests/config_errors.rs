@@ -33,7 +33,87 @@ const CASES: &[(&str, &str, &str)] = &[
     (
         r#"{"logs":{"logs_collected":{}},"metrics":{"metrics_collected":{"mem":{"measurement":["used_percent"]}}}}"#,
         "logs",
-        "the logs section is not supported by the Stratus agent",
+        "nothing to collect",
+    ),
+    (
+        r#"{"logs":{"logs_collected":{"journald":{"collect_list":[]}}}}"#,
+        "logs.logs_collected.journald",
+        "the journald collector is not supported by the Stratus agent",
+    ),
+    (
+        r#"{"logs":{"logs_collected":{"windows_events":{}}}}"#,
+        "logs.logs_collected.windows_events",
+        "not supported by the Stratus agent",
+    ),
+    (
+        r#"{"logs":{"logs_collected":{"files":{"collect_list":[{"file_path":"/var/log/x.log","log_grop_name":"g"}]}}}}"#,
+        "logs.logs_collected.files.collect_list[0].log_grop_name",
+        "unknown field `log_grop_name`",
+    ),
+    (
+        r#"{"logs":{"logs_collected":{"files":{"collect_list":[{"file_path":"/var/log/x.log","timestamp_format":"%Y-%m-%d %Q"}]}}}}"#,
+        "logs.logs_collected.files.collect_list[0].timestamp_format",
+        "unsupported directive %Q",
+    ),
+    (
+        r#"{"logs":{"logs_collected":{"files":{"collect_list":[{"file_path":"/var/log/x.log","filters":[{"type":"include","expression":"("}]}]}}}}"#,
+        "logs.logs_collected.files.collect_list[0].filters[0].expression",
+        "is not a valid regex",
+    ),
+    (
+        r#"{"logs":{"logs_collected":{"files":{"collect_list":[{"file_path":"/var/log/x.log","filters":[{"type":"keep","expression":"x"}]}]}}}}"#,
+        "logs.logs_collected.files.collect_list[0].filters[0].type",
+        "\"keep\": expected \"include\" or \"exclude\"",
+    ),
+    (
+        r#"{"logs":{"logs_collected":{"files":{"collect_list":[{"file_path":"/var/log/x.log","retention_in_days":2}]}}}}"#,
+        "logs.logs_collected.files.collect_list[0].retention_in_days",
+        "2 is not a CloudWatch Logs retention",
+    ),
+    (
+        r#"{"logs":{"logs_collected":{"files":{"collect_list":[{"file_path":"/var/log/x.log","log_stream_name":"{hostname}-{pod}"}]}}}}"#,
+        "logs.logs_collected.files.collect_list[0].log_stream_name",
+        "unknown placeholder {pod}",
+    ),
+    (
+        r#"{"logs":{"logs_collected":{"files":{"collect_list":[{"file_path":"/var/log/x.log","multi_line_start_pattern":"{timestamp_format}"}]}}}}"#,
+        "logs.logs_collected.files.collect_list[0].multi_line_start_pattern",
+        "needs a timestamp_format",
+    ),
+    (
+        r#"{"logs":{"logs_collected":{"files":{"collect_list":[{"file_path":"/var/log/x.log","encoding":"ebcdic"}]}}}}"#,
+        "logs.logs_collected.files.collect_list[0].encoding",
+        "\"ebcdic\" is not supported by the Stratus agent",
+    ),
+    (
+        r#"{"logs":{"logs_collected":{"files":{"collect_list":[{"file_path":"/var/log/x.log","timezone":"PST"}]}}}}"#,
+        "logs.logs_collected.files.collect_list[0].timezone",
+        "expected \"Local\" or \"UTC\"",
+    ),
+    (
+        r#"{"logs":{"logs_collected":{"files":{"collect_list":[{"file_path":"x.log"}]}}}}"#,
+        "logs.logs_collected.files.collect_list[0].file_path",
+        "must be an absolute path",
+    ),
+    (
+        r#"{"logs":{"credentials":{"role_arn":"arn:aws:iam::1:role/r"},"metrics_collected":{"emf":{}}}}"#,
+        "logs.credentials.role_arn",
+        "assuming a role is not supported",
+    ),
+    (
+        r#"{"logs":{"metrics_collected":{"emf":{"service_address":"localhost"}}}}"#,
+        "logs.metrics_collected.emf.service_address",
+        "is not ip:port",
+    ),
+    (
+        r#"{"logs":{"metrics_collected":{"prometheus":{}}}}"#,
+        "logs.metrics_collected.prometheus",
+        "unknown field `prometheus`",
+    ),
+    (
+        r#"{"logs":{"force_flush_interval":0,"metrics_collected":{"emf":{}}}}"#,
+        "logs.force_flush_interval",
+        "0 is out of range",
     ),
     (
         r#"{"metrics":{"metrics_collected":{"cpu":{"measurement":[{"name":"usage_idle","unit":"Percents"}]}}}}"#,

@@ -15,8 +15,8 @@ pub const MAX_BATCH_EVENTS: usize = 10_000;
 pub const MAX_BATCH_BYTES: usize = 1_048_576;
 /// What AWS counts per event beside its message.
 pub const EVENT_OVERHEAD: usize = 26;
-/// A single event: message bytes + overhead.
-pub const MAX_EVENT_BYTES: usize = 262_144;
+/// A single event: message bytes + overhead (AWS raised it from 256 KiB to 1 MB).
+pub const MAX_EVENT_BYTES: usize = 1_048_576;
 /// A batch may not span more than this (ms).
 pub const MAX_BATCH_SPAN_MS: i64 = 24 * 3600 * 1000;
 /// Events older than this are "too old" (AWS: 14 days).
@@ -346,6 +346,7 @@ pub struct FilterLogEventsInput {
     pub filter_pattern: Option<String>,
     pub next_token: Option<String>,
     pub limit: Option<i64>,
+    pub start_from_head: Option<bool>,
     pub interleaved: Option<bool>,
     pub unmask: Option<bool>,
 }
@@ -479,13 +480,19 @@ pub struct LogGroupShape {
     pub creation_time: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention_in_days: Option<u32>,
-    pub metric_filter_count: usize,
+    /// The `Option`s below are left out when a name pattern was given (AWS
+    /// then answers only `arn`, `creationTime` and `logGroupName`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metric_filter_count: Option<usize>,
     pub arn: String,
-    pub stored_bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stored_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kms_key_id: Option<String>,
-    pub log_group_class: String,
-    pub log_group_arn: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_group_class: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_group_arn: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize)]

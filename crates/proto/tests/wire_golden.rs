@@ -236,9 +236,30 @@ fn routing_rules() {
     let err =
         decode_request(&query_head(None), b"Action=X&Version=2099-01-01").expect_err("version");
     assert_eq!(err.code, ErrorCode::InvalidParameterValue);
-    // Unknown JSON target, unknown CBOR path, CBOR with X-Amz-Target.
+    // CloudWatch Logs' target routes to Logs (awsJson1_1).
     let head = RequestHead {
         target: Some("Logs_20140328.PutLogEvents"),
+        content_type: Some("application/x-amz-json-1.1"),
+        scope_service: Some("logs"),
+        ..json_head()
+    };
+    let req = decode_request(&head, b"{}").expect("logs");
+    assert_eq!(
+        (req.service, req.protocol, req.action.as_str()),
+        (Service::Logs, Protocol::Json, "PutLogEvents")
+    );
+    // ... and a `logs` credential cannot address CloudWatch.
+    let head = RequestHead {
+        scope_service: Some("logs"),
+        ..json_head()
+    };
+    assert_eq!(
+        decode_request(&head, b"{}").expect_err("scope").code,
+        ErrorCode::SignatureDoesNotMatch
+    );
+    // Unknown JSON target, unknown CBOR path, CBOR with X-Amz-Target.
+    let head = RequestHead {
+        target: Some("Kinesis_20131202.PutRecord"),
         ..json_head()
     };
     assert_eq!(

@@ -20,6 +20,9 @@ use stratus_sigv4 as sigv4;
 /// AWS's limit on a request body (PutMetricData: 1 MB), checked on the bytes
 /// as received (compressed or not).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// A CloudWatch Logs request's body cap: PutLogEvents carries up to
+/// 1,048,576 bytes of messages, more once JSON-escaped and framed.
+pub const MAX_LOGS_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// Cap on a gzip body once inflated (zip-bomb guard). A full 1000-datum batch
 /// with 150 values each is ~3 MB of JSON; 16 MiB leaves room.
 pub const MAX_INFLATED_BYTES: usize = 16 * 1024 * 1024;
@@ -82,7 +85,7 @@ async fn peer_read(
         .get(stratus_cluster::peer::AUTH_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let body = match read_body(body).await {
+    let body = match read_body(body, MAX_BODY_BYTES).await {
         BodyRead::Complete(b) => b,
         BodyRead::TooLarge => {
             return (StatusCode::PAYLOAD_TOO_LARGE, "too large\n").into_response();
@@ -175,7 +178,16 @@ async fn api(
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
-    let (body, too_large) = match read_body(body).await {
+    let limit = if headers
+        .get("x-amz-target")
+        .and_then(|t| t.to_str().ok())
+        .is_some_and(|t| proto::targets_logs(Some(t)))
+    {
+        MAX_LOGS_BODY_BYTES
+    } else {
+        MAX_BODY_BYTES
+    };
+    let (body, too_large) = match read_body(body, limit).await {
         BodyRead::Complete(b) => (b, false),
         BodyRead::TooLarge => (Bytes::new(), true),
         // The client vanished mid-body: nobody reads an answer.
@@ -194,7 +206,7 @@ async fn api(
         if too_large {
             let err = ApiError::new(
                 ErrorCode::RequestEntityTooLarge,
-                format!("Request body exceeds the limit of {MAX_BODY_BYTES} bytes."),
+                format!("Request body exceeds the limit of {limit} bytes."),
             );
             return error_response(&incoming, None, &err, &rid);
         }
@@ -226,9 +238,9 @@ enum BodyRead {
     Failed,
 }
 
-/// Reads a request body of at most [`MAX_BODY_BYTES`]; a longer one is
-/// drained (up to [`MAX_DRAINED_BYTES`]) and reported as too large.
-async fn read_body(mut body: Body) -> BodyRead {
+/// Reads a request body of at most `limit` bytes; a longer one is drained
+/// (up to [`MAX_DRAINED_BYTES`] past the limit) and reported as too large.
+async fn read_body(mut body: Body, limit: usize) -> BodyRead {
     use http_body_util::BodyExt as _;
     let mut buf = bytes::BytesMut::new();
     let mut seen = 0usize;
@@ -240,13 +252,13 @@ async fn read_body(mut body: Body) -> BodyRead {
             continue; // trailers
         };
         seen = seen.saturating_add(data.len());
-        if seen <= MAX_BODY_BYTES {
+        if seen <= limit {
             buf.extend_from_slice(&data);
-        } else if seen > MAX_DRAINED_BYTES {
+        } else if seen > limit.saturating_add(MAX_DRAINED_BYTES) {
             return BodyRead::TooLarge;
         }
     }
-    if seen > MAX_BODY_BYTES {
+    if seen > limit {
         BodyRead::TooLarge
     } else {
         BodyRead::Complete(buf.freeze())

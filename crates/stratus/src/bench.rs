@@ -4,6 +4,7 @@
 
 mod alarms;
 mod fleet;
+mod logs;
 mod smtp_sink;
 
 use anyhow::{Context as _, bail};
@@ -71,6 +72,9 @@ enum Suite {
     /// Simulated agent hosts sending on schedule (--hosts, --interval,
     /// --duration): throughput, latency, server RSS/CPU, bytes on disk.
     Fleet(fleet::FleetArgs),
+    /// CloudWatch Logs: PutLogEvents ingest, bytes on disk, FilterLogEvents
+    /// scan speed over a day of logs, agent CPU/RSS while tailing.
+    Logs(logs::LogsArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -100,6 +104,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         Some(Suite::Query(load)) => query_suite(&load),
         Some(Suite::Alarms(alarms)) => alarms::run(&alarms),
         Some(Suite::Fleet(fleet)) => fleet::run(&fleet),
+        Some(Suite::Logs(logs)) => logs::run(&logs),
     }
 }
 

@@ -231,7 +231,7 @@ impl LocalAgent {
 fn prepare(files: &AgentFiles, admin_credentials: &Path, endpoint: &str) -> anyhow::Result<()> {
     let admin = client::read_profile(admin_credentials, "stratus")?;
     ensure_agent_key(&files.credentials, &admin, endpoint)?;
-    let config = agent_config(files, endpoint);
+    let config = agent_config(files, endpoint, system_log(|p| p.is_file()));
     let text = serde_json::to_string_pretty(&config)?;
     write_file(&files.config, text.as_bytes(), 0o644)
         .with_context(|| format!("writing {}", files.config.display()))?;
@@ -297,8 +297,18 @@ fn admin_call(
 }
 
 /// The amazon-cloudwatch-agent JSON of the local agent.
-fn agent_config(files: &AgentFiles, endpoint: &str) -> serde_json::Value {
-    json!({
+/// The host's system log for the agent to tail: Debian's `/var/log/syslog`,
+/// else Red Hat's `/var/log/messages`. `None` on hosts with neither (a
+/// journald-only system): the agent then gets no logs section at all, since
+/// the Stratus agent does not read the journal.
+fn system_log(exists: impl Fn(&Path) -> bool) -> Option<&'static str> {
+    ["/var/log/syslog", "/var/log/messages"]
+        .into_iter()
+        .find(|p| exists(Path::new(p)))
+}
+
+fn agent_config(files: &AgentFiles, endpoint: &str, system_log: Option<&str>) -> serde_json::Value {
+    let mut config = json!({
         "agent": {
             "metrics_collection_interval": INTERVAL_S,
             "logfile": files.log,
@@ -327,7 +337,18 @@ fn agent_config(files: &AgentFiles, endpoint: &str) -> serde_json::Value {
                 "net": {"measurement": ["bytes_sent", "bytes_recv"]},
             },
         },
-    })
+    });
+    if let Some(path) = system_log {
+        config["logs"] = json!({
+            "endpoint_override": endpoint,
+            "logs_collected": {"files": {"collect_list": [{
+                "file_path": path,
+                "log_group_name": "system",
+                "log_stream_name": "{hostname}",
+            }]}},
+        });
+    }
+    config
 }
 
 /// Writes via a temporary file and a rename, created with `mode` from the start
@@ -361,7 +382,7 @@ mod tests {
     #[test]
     fn agent_config_points_at_the_server_and_the_data_dir() {
         let files = AgentFiles::in_data_dir(Path::new("/d"));
-        let c = agent_config(&files, "http://127.0.0.1:4566");
+        let c = agent_config(&files, "http://127.0.0.1:4566", None);
         assert_eq!(c["metrics"]["endpoint_override"], "http://127.0.0.1:4566");
         assert_eq!(c["agent"]["credentials_file"], "/d/agent-credentials");
         assert_eq!(c["agent"]["spool_dir"], "/d/agent-spool");
@@ -371,6 +392,28 @@ mod tests {
             .keys()
             .collect();
         assert_eq!(plugins, ["cpu", "disk", "mem", "net"]);
+        assert!(c.get("logs").is_none(), "no system log, no logs section");
+    }
+
+    #[test]
+    fn the_system_log_is_tailed_into_group_system() {
+        let only = |want: &'static str| move |p: &Path| p == Path::new(want);
+        assert_eq!(system_log(only("/var/log/syslog")), Some("/var/log/syslog"));
+        assert_eq!(
+            system_log(only("/var/log/messages")),
+            Some("/var/log/messages")
+        );
+        assert_eq!(system_log(|_| true), Some("/var/log/syslog"));
+        assert_eq!(system_log(|_| false), None);
+        let files = AgentFiles::in_data_dir(Path::new("/d"));
+        let c = agent_config(&files, "http://127.0.0.1:4566", Some("/var/log/messages"));
+        let entry = &c["logs"]["logs_collected"]["files"]["collect_list"][0];
+        assert_eq!(entry["file_path"], "/var/log/messages");
+        assert_eq!(entry["log_group_name"], "system");
+        assert_eq!(entry["log_stream_name"], "{hostname}");
+        assert_eq!(c["logs"]["endpoint_override"], "http://127.0.0.1:4566");
+        // The agent itself accepts what `up` writes.
+        stratus_agent::config::AgentConfig::parse(&c.to_string()).unwrap();
     }
 
     #[test]

@@ -1,11 +1,17 @@
-//! The amazon-cloudwatch-agent JSON config (`agent` and `metrics` sections),
+//! The amazon-cloudwatch-agent JSON config (`agent`, `metrics` and `logs` sections),
 //! parsed into typed, validated structs. Anything the agent cannot honour is
 //! refused at start with the JSON path of the offending key, e.g.
 //! `metrics.metrics_collected.disk.measurement[1]: unknown measurement ...`.
 
 mod catalog;
+mod logs;
 mod raw;
 mod validate;
+
+pub use logs::{
+    DEFAULT_EMF_ADDRESS, DEFAULT_EMF_GROUP, DEFAULT_LOGS_FLUSH, DEFAULT_STREAM_TEMPLATE, EmfConfig,
+    Encoding, FileCollect, LogFilter, LogTimezone, LogsSection, MultiLineStart, RETENTION_DAYS,
+};
 
 pub use catalog::{HOST_PLUGINS, default_unit, known_fields, metric_name, resolve_field};
 
@@ -55,7 +61,9 @@ impl ConfigError {
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
     pub agent: AgentSection,
+    /// Empty (no plugin, no statsd) when the config has only a `logs` section.
     pub metrics: MetricsSection,
+    pub logs: Option<LogsSection>,
     /// Keys accepted for compatibility but without effect here, as
     /// `(json path, why)`; the runtime logs one line for each.
     pub ignored: Vec<(String, &'static str)>,
@@ -98,6 +106,26 @@ pub struct MetricsSection {
     /// Host plugins, in a stable order (procstat entries one each).
     pub plugins: Vec<PluginConfig>,
     pub statsd: Option<StatsdConfig>,
+}
+
+impl MetricsSection {
+    /// The section of a logs-only config: nothing collected.
+    pub fn none() -> MetricsSection {
+        MetricsSection {
+            namespace: DEFAULT_NAMESPACE.to_owned(),
+            append_dimensions: Vec::new(),
+            aggregation_dimensions: Vec::new(),
+            force_flush_interval: Duration::from_secs(60),
+            endpoint_override: None,
+            plugins: Vec::new(),
+            statsd: None,
+        }
+    }
+
+    /// Whether anything is collected (plugins or statsd).
+    pub fn is_empty(&self) -> bool {
+        self.plugins.is_empty() && self.statsd.is_none()
+    }
 }
 
 /// A value in an `append_dimensions` map.

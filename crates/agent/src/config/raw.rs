@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 pub(crate) struct RawConfig {
     pub agent: Option<RawAgent>,
     pub metrics: Option<RawMetrics>,
+    pub logs: Option<super::logs::RawLogs>,
     // Sections of the stock schema this agent does not implement: present
     // here so they are refused with a clear message rather than "unknown".
-    pub logs: Option<IgnoredAny>,
     pub traces: Option<IgnoredAny>,
     pub opentelemetry: Option<IgnoredAny>,
 }

@@ -27,7 +27,6 @@ const MAX_AUTH_FAILURE_MAX_AGE: u64 = 30 * 86_400;
 
 pub(super) fn validate(raw: RawConfig) -> Result<AgentConfig> {
     for (present, key) in [
-        (raw.logs.is_some(), "logs"),
         (raw.traces.is_some(), "traces"),
         (raw.opentelemetry.is_some(), "opentelemetry"),
     ] {
@@ -36,23 +35,33 @@ pub(super) fn validate(raw: RawConfig) -> Result<AgentConfig> {
                 key,
                 format!(
                     "the {key} section is not supported by the Stratus agent (it collects \
-                     metrics only); remove it"
+                     metrics and logs only); remove it"
                 ),
             ));
         }
     }
     let mut ignored = Vec::new();
     let agent = agent_section(raw.agent, &mut ignored)?;
-    let Some(metrics) = raw.metrics else {
-        return Err(ConfigError::invalid(
-            "metrics",
-            "missing: the Stratus agent needs a metrics section with metrics_collected",
-        ));
+    let logs = raw
+        .logs
+        .map(|l| super::logs::logs_section(l, &mut ignored))
+        .transpose()?;
+    // A logs-only config runs without metrics (as the stock agent's).
+    let metrics = match (raw.metrics, &logs) {
+        (Some(m), _) => metrics_section(m, &agent, &mut ignored)?,
+        (None, Some(_)) => MetricsSection::none(),
+        (None, None) => {
+            return Err(ConfigError::invalid(
+                "metrics",
+                "missing: the Stratus agent needs a metrics section with metrics_collected, \
+                 or a logs section",
+            ));
+        }
     };
-    let metrics = metrics_section(metrics, &agent, &mut ignored)?;
     Ok(AgentConfig {
         agent,
         metrics,
+        logs,
         ignored,
     })
 }
@@ -191,7 +200,7 @@ fn agent_section(
     })
 }
 
-fn role_arn_refusal(path: &str) -> ConfigError {
+pub(super) fn role_arn_refusal(path: &str) -> ConfigError {
     ConfigError::invalid(
         path,
         "assuming a role is not supported by the Stratus agent; give the agent a key in its \
@@ -241,16 +250,7 @@ fn metrics_section(
         raw.force_flush_interval.unwrap_or(60),
     )?;
     if let Some(url) = &raw.endpoint_override {
-        length("metrics.endpoint_override", url, 4, 2048)?;
-        let rest = url
-            .strip_prefix("http://")
-            .or_else(|| url.strip_prefix("https://"));
-        if rest.is_none_or(|r| r.is_empty() || r.starts_with('/')) {
-            return Err(ConfigError::invalid(
-                "metrics.endpoint_override",
-                format!("{url:?} is not a URL: expected http://host:port or https://host"),
-            ));
-        }
+        endpoint_url("metrics.endpoint_override", url)?;
     }
     let (plugins, statsd) = plugins(raw.metrics_collected, agent.interval)?;
     Ok(MetricsSection {
@@ -517,6 +517,21 @@ fn statsd(raw: RawStatsd) -> Result<StatsdConfig> {
         interval,
         aggregation_interval: Duration::from_secs(agg),
     })
+}
+
+/// An `endpoint_override`: `http(s)://host[:port][/path]`.
+pub(super) fn endpoint_url(path: &str, url: &str) -> Result<()> {
+    length(path, url, 4, 2048)?;
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    if rest.is_none_or(|r| r.is_empty() || r.starts_with('/')) {
+        return Err(ConfigError::invalid(
+            path,
+            format!("{url:?} is not a URL: expected http://host:port or https://host"),
+        ));
+    }
+    Ok(())
 }
 
 fn interval(path: &str, seconds: u64) -> Result<Duration> {

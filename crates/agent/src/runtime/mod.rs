@@ -72,6 +72,8 @@ pub enum AgentError {
     },
     #[error("starting the shipper: {0}")]
     Ship(String),
+    #[error("starting log collection: {0}")]
+    Logs(String),
     /// A path the config names for writing cannot be written.
     #[error("{key} {path}: {message}")]
     NotWritable {
@@ -271,6 +273,7 @@ pub struct RunningAgent {
     collection: Collection,
     statsd: Option<JoinHandle<()>>,
     sink: Arc<dyn DatumSink>,
+    logs: Option<crate::logs::LogsAgent>,
 }
 
 impl RunningAgent {
@@ -280,12 +283,23 @@ impl RunningAgent {
 
     /// Waits for collection to stop, then flushes through the sink.
     pub fn wait(self) {
+        if self.logs.is_some() {
+            // With no metrics collector nothing else would block until stop.
+            let (tx, rx) = mpsc::channel();
+            self.stop.register(tx);
+            let _ = rx.recv();
+        }
         self.collection.join();
         if let Some(t) = self.statsd {
             let _ = t.join();
         }
         crate::info!("collection stopped; flushing");
+        // Both flush at once: together they stay within systemd's stop timeout.
+        let logs = self.logs.map(|l| std::thread::spawn(move || l.shutdown()));
         self.sink.shutdown();
+        if let Some(t) = logs {
+            let _ = t.join();
+        }
         crate::info!("agent stopped");
     }
 }
@@ -346,6 +360,10 @@ pub fn start(
         )?),
         None => None,
     };
+    let logs = match &prepared.config.logs {
+        Some(l) => Some(start_logs(&prepared.config, l, &settings, &sys_root)?),
+        None => None,
+    };
     let collection = start_collection(
         pipeline,
         slots,
@@ -359,7 +377,71 @@ pub fn start(
         collection,
         statsd,
         sink,
+        logs,
     })
+}
+
+/// The logs endpoint: `logs.endpoint_override`, else the metrics one (a
+/// Stratus server serves both APIs on one port), else CloudWatch Logs'.
+pub fn logs_endpoint(
+    config: &AgentConfig,
+    logs: &crate::config::LogsSection,
+    region: &str,
+) -> String {
+    match logs
+        .endpoint_override
+        .as_deref()
+        .or(config.metrics.endpoint_override.as_deref())
+    {
+        Some(e) => e.trim_end_matches('/').to_owned(),
+        None => format!("https://logs.{region}.amazonaws.com"),
+    }
+}
+
+fn start_logs(
+    config: &AgentConfig,
+    logs: &crate::config::LogsSection,
+    settings: &ShipSettings,
+    sys_root: &std::path::Path,
+) -> Result<crate::logs::LogsAgent, AgentError> {
+    let hostname = metadata::hostname();
+    let identity = metadata::resolve_identity(
+        &IdentityOptions {
+            sys_root: sys_root.to_owned(),
+            ask_imds: true,
+            ..IdentityOptions::for_host(
+                &config.agent.imds_endpoint,
+                config.agent.instance_id.clone(),
+                hostname.clone(),
+            )
+        },
+        &[Ec2Placeholder::InstanceId],
+    );
+    let names = crate::logs::placeholders::HostNames {
+        instance_id: identity.instance_id,
+        local_hostname: hostname.clone(),
+        hostname,
+        ip_address: crate::logs::placeholders::primary_ip(),
+    };
+    let s = crate::logs::LogsSettings {
+        endpoint: logs_endpoint(config, logs, &settings.region),
+        region: settings.region.clone(),
+        access_key_id: settings.credentials.access_key_id.clone(),
+        secret_access_key: settings.credentials.secret_access_key.clone(),
+        session_token: settings.credentials.session_token.clone(),
+        ca_bundle: std::env::var_os("AWS_CA_BUNDLE")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from),
+        spool_dir: shipper::spool_dir(settings),
+        spool_max_bytes: settings
+            .spool_max_bytes
+            .unwrap_or(crate::ship::DEFAULT_SPOOL_MAX_BYTES),
+        auth_failure_max_age: settings.auth_failure_max_age,
+        names,
+        retry_base: crate::ship::backoff::DEFAULT_BASE,
+        retry_cap: crate::ship::backoff::DEFAULT_CAP,
+    };
+    crate::logs::LogsAgent::start(logs, s).map_err(|e| AgentError::Logs(e.to_string()))
 }
 
 /// One line: plugins with intervals, metric count, flush and spool settings.
@@ -388,8 +470,26 @@ pub fn summary(config: &AgentConfig) -> String {
         Some(d) => format!("spool {}", d.display()),
         None => "default spool".to_owned(),
     };
+    let logs = match &config.logs {
+        Some(l) => format!(
+            ", logs: {} file entr{} [{}]{}, flush every {}s",
+            l.files.len(),
+            if l.files.len() == 1 { "y" } else { "ies" },
+            l.files
+                .iter()
+                .map(|f| f.file_path.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            match &l.emf {
+                Some(e) => format!(", emf on {}", e.service_address),
+                None => String::new(),
+            },
+            l.force_flush_interval.as_secs()
+        ),
+        None => String::new(),
+    };
     format!(
-        "config: namespace {}, {} plugin(s) [{}], {metrics} metric(s), {statsd}, flush every {}s, {spool}",
+        "config: namespace {}, {} plugin(s) [{}], {metrics} metric(s), {statsd}, flush every {}s, {spool}{logs}",
         config.metrics.namespace,
         plugins.len(),
         plugins.join(", "),

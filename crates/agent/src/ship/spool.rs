@@ -329,6 +329,23 @@ impl Spool {
         let Some(e) = self.entries.front().copied() else {
             return Ok(None);
         };
+        self.read_entry(e)
+    }
+
+    /// Calls `f` with every live batch, oldest first (the logs tail reads
+    /// the file offsets its records carry at start). A record that no
+    /// longer reads back stops the walk with its error.
+    pub fn for_each(&mut self, mut f: impl FnMut(SealedBatch)) -> Result<(), SpoolError> {
+        let entries: Vec<Entry> = self.entries.iter().copied().collect();
+        for e in entries {
+            if let Some(b) = self.read_entry(e)? {
+                f(b);
+            }
+        }
+        Ok(())
+    }
+
+    fn read_entry(&mut self, e: Entry) -> Result<Option<SealedBatch>, SpoolError> {
         let path = segment_path(&self.dir, e.segment);
         if self.reader.as_ref().is_none_or(|(n, _)| *n != e.segment) {
             let f = File::open(&path).map_err(io(format!("opening {}", path.display())))?;

@@ -220,12 +220,30 @@ impl Transport {
     /// Signs and posts `batch`, giving up after `timeout`.
     pub fn send(&self, batch: &SealedBatch, timeout: Duration) -> Outcome {
         let id = batch.id.to_string();
-        let mut headers = vec![
+        let headers = [
             ("content-encoding", "gzip"),
             ("content-type", CONTENT_TYPE),
-            ("host", self.host.as_str()),
             (BATCH_ID_HEADER, id.as_str()),
         ];
+        match self.post("monitoring", &headers, &batch.body, timeout) {
+            Ok((status, _)) if (200..300).contains(&status) => Outcome::Accepted,
+            Ok((status, body)) => classify(status, &body),
+            Err(e) => Outcome::Retry(e),
+        }
+    }
+
+    /// Signs (SigV4 for `service`, every header given signed) and posts
+    /// `body`, giving up after `timeout`. The answer's status and body (at
+    /// most 64 KiB), or why there was none.
+    pub fn post(
+        &self,
+        service: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        timeout: Duration,
+    ) -> Result<(u16, Vec<u8>), String> {
+        let mut headers: Vec<(&str, &str)> = headers.to_vec();
+        headers.push(("host", self.host.as_str()));
         if let Some(token) = &self.session_token {
             headers.push(("x-amz-security-token", token.as_str()));
         }
@@ -235,14 +253,14 @@ impl Transport {
                 path: &self.path,
                 query: "",
                 headers: &headers,
-                body: &batch.body,
+                body,
             },
             &stratus_sigv4::Credentials {
                 access_key_id: &self.access_key_id,
                 secret_access_key: &self.secret_access_key,
             },
             &self.region,
-            "monitoring",
+            service,
             jiff::Timestamp::now(),
         );
         let mut req = self
@@ -257,7 +275,7 @@ impl Transport {
         for (k, v) in &signed {
             req = req.header(k.as_str(), v.as_str());
         }
-        match req.send(&batch.body[..]) {
+        match req.send(body) {
             Ok(mut resp) => {
                 let status = resp.status().as_u16();
                 // Read to the end even on success: only a connection whose
@@ -268,12 +286,9 @@ impl Transport {
                     .limit(MAX_ERROR_BODY)
                     .read_to_vec()
                     .unwrap_or_default();
-                if (200..300).contains(&status) {
-                    return Outcome::Accepted;
-                }
-                classify(status, &body)
+                Ok((status, body))
             }
-            Err(e) => Outcome::Retry(format!("{e}")),
+            Err(e) => Err(format!("{e}")),
         }
     }
 }

@@ -72,20 +72,25 @@ pub(super) fn put_log_events(
     // AWS accepts a batch in any order and reports rejections by index into
     // the chronological order.
     events.sort_by_key(|e| e.timestamp_ms);
-    let (first, last) = (
-        events[0].timestamp_ms,
-        events[events.len() - 1].timestamp_ms,
-    );
-    if last - first > MAX_BATCH_SPAN_MS {
-        return Err(m::invalid(
-            "The batch of log events in a single PutLogEvents request cannot span more than 24 hours.",
-        ));
-    }
     let info = cx.rt.store.group(&group).ok_or_else(m::group_not_found)?;
     // Fail before writing when the stream is missing.
     cx.rt.store.stream(&group, &stream).map_err(store_error)?;
     let timestamps: Vec<i64> = events.iter().map(|e| e.timestamp_ms).collect();
     let triage = m::triage(&timestamps, super::now_ms(), info.retention_days);
+    // The 24-hour span counts the valid events only (AWS's wording).
+    if let (Some(first), Some(last)) = (
+        timestamps.get(triage.accepted.start),
+        triage
+            .accepted
+            .end
+            .checked_sub(1)
+            .and_then(|i| timestamps.get(i)),
+    ) && last - first > MAX_BATCH_SPAN_MS
+    {
+        return Err(m::invalid(
+            "The batch of log events in a single PutLogEvents request cannot span more than 24 hours.",
+        ));
+    }
     let accepted: Vec<NewEvent> = events.drain(triage.accepted.clone()).collect();
     if !accepted.is_empty() {
         super::filters::append_and_emit(cx, &group, &stream, accepted, req)?;
@@ -209,37 +214,85 @@ pub(super) fn filter_log_events(cx: &Cx<'_>, input: FilterLogEventsInput) -> Api
                 .map_err(|e| m::invalid(format!("Invalid filter pattern: {e}")))?,
         ),
     };
-    let after = match input.next_token.as_deref().filter(|t| !t.is_empty()) {
-        None => None,
-        Some(t) => Some(Cursor::from_token(t).ok_or_else(m::bad_token)?),
+    // A token carries its direction: a store cursor continues forward; `d/`
+    // (newest first) is the (timestamp, event id) every later page stays below.
+    let token = input.next_token.as_deref().filter(|t| !t.is_empty());
+    let newest_first = match token {
+        Some(t) => t.starts_with("d/"),
+        None => !input.start_from_head.unwrap_or(true),
     };
+    if newest_first
+        && token.is_none()
+        && input
+            .start_time
+            .is_some_and(|s| s < START_FROM_TAIL_EARLIEST_MS)
+    {
+        return Err(m::invalid(
+            "startFromHead=false is supported only when startTime is on or after Jan 1, 2024 00:00:00 UTC.",
+        ));
+    }
     let streams = cx.rt.store.streams(&group).map_err(store_error)?;
-    let searched: Vec<String> = streams
-        .iter()
-        .map(|s| s.name.clone())
-        .filter(|n| {
-            input
-                .log_stream_names
-                .as_ref()
-                .is_none_or(|names| names.contains(n))
-                && input
-                    .log_stream_name_prefix
-                    .as_ref()
-                    .is_none_or(|p| n.starts_with(p.as_str()))
-        })
-        .collect();
     if let Some(names) = &input.log_stream_names
-        && !names.iter().all(|n| searched.contains(n))
+        && !names.iter().all(|n| streams.iter().any(|s| &s.name == n))
     {
         return Err(m::stream_not_found());
     }
-    let q = Scan {
+    let mut q = Scan {
         streams: input.log_stream_names.clone(),
         stream_prefix: input.log_stream_name_prefix.clone(),
         start_ms: input.start_time,
-        end_ms: input.end_time,
-        after,
+        // FilterLogEvents' endTime is inclusive ("later than this time are
+        // not returned"); the store's end is exclusive.
+        end_ms: input.end_time.map(|e| e.saturating_add(1)),
+        after: None,
     };
+    let keep =
+        |ev: &stratus_logs::EventRef<'_>| pattern.as_ref().is_none_or(|p| p.matches(ev.message));
+    let (events, next_token) = if newest_first {
+        let below = match token {
+            None => None,
+            Some(t) => Some(parse_below(t).ok_or_else(m::bad_token)?),
+        };
+        if let Some((ts, _)) = below {
+            q.end_ms = Some(q.end_ms.map_or(ts + 1, |e| e.min(ts + 1)));
+        }
+        newest_page(cx, &group, &q, below, limit, &keep)?
+    } else {
+        q.after = match token {
+            None => None,
+            Some(t) => Some(Cursor::from_token(t).ok_or_else(m::bad_token)?),
+        };
+        oldest_page(cx, &group, &q, limit, &keep)?
+    };
+    out(&FilterLogEventsOutput {
+        events,
+        // AWS stopped filling this in 2020 and always answers an empty list.
+        searched_log_streams: Vec::new(),
+        next_token,
+    })
+}
+
+/// `startFromHead=false` needs a startTime on or after 2024-01-01 (AWS).
+const START_FROM_TAIL_EARLIEST_MS: i64 = 1_704_067_200_000;
+
+fn filtered(ev: &stratus_logs::EventRef<'_>, id: stratus_logs::store::EventId) -> FilteredLogEvent {
+    FilteredLogEvent {
+        log_stream_name: ev.stream.to_owned(),
+        timestamp: ev.timestamp_ms,
+        message: ev.message.to_owned(),
+        ingestion_time: ev.ingestion_ms,
+        event_id: id.to_string(),
+    }
+}
+
+/// Oldest first: the store's scan order, resumable by its cursor.
+fn oldest_page(
+    cx: &Cx<'_>,
+    group: &str,
+    q: &Scan,
+    limit: usize,
+    keep: &dyn Fn(&stratus_logs::EventRef<'_>) -> bool,
+) -> ApiResult<(Vec<FilteredLogEvent>, Option<String>)> {
     let started = Instant::now();
     let mut events = Vec::new();
     let mut bytes = 0usize;
@@ -247,18 +300,12 @@ pub(super) fn filter_log_events(cx: &Cx<'_>, input: FilterLogEventsInput) -> Api
     let end = cx
         .rt
         .store
-        .scan(&group, &q, &mut |ev, id| {
+        .scan(group, q, &mut |ev, id| {
             // Every event handed over is consumed (the resume point is right
             // after it), so the page-full check comes after taking it.
-            if pattern.as_ref().is_none_or(|p| p.matches(ev.message)) {
+            if keep(ev) {
                 bytes += ev.message.len() + EVENT_OVERHEAD;
-                events.push(FilteredLogEvent {
-                    log_stream_name: ev.stream.to_owned(),
-                    timestamp: ev.timestamp_ms,
-                    message: ev.message.to_owned(),
-                    ingestion_time: ev.ingestion_ms,
-                    event_id: id.to_string(),
-                });
+                events.push(filtered(ev, id));
             }
             checked = checked.wrapping_add(1);
             // Checking the clock every 4,096 events keeps it off the hot path.
@@ -267,16 +314,47 @@ pub(super) fn filter_log_events(cx: &Cx<'_>, input: FilterLogEventsInput) -> Api
             !(events.len() >= limit || bytes >= MAX_PAGE_BYTES || out_of_time)
         })
         .map_err(store_error)?;
-    let done = end.resume.is_none();
-    out(&FilterLogEventsOutput {
-        events,
-        searched_log_streams: searched
-            .into_iter()
-            .map(|n| SearchedLogStream {
-                log_stream_name: n,
-                searched_completely: done,
-            })
-            .collect(),
-        next_token: end.resume.map(|c| c.to_token()),
-    })
+    Ok((events, end.resume.map(|c| c.to_token())))
+}
+
+/// Newest first: the range is scanned forward keeping the newest `limit`
+/// matches below the token's (timestamp, id); the next page stays below the
+/// oldest of them. Each page costs a scan of the range below it.
+fn newest_page(
+    cx: &Cx<'_>,
+    group: &str,
+    q: &Scan,
+    below: Option<(i64, u64)>,
+    limit: usize,
+    keep: &dyn Fn(&stratus_logs::EventRef<'_>) -> bool,
+) -> ApiResult<(Vec<FilteredLogEvent>, Option<String>)> {
+    let mut window: std::collections::VecDeque<(FilteredLogEvent, u64)> =
+        std::collections::VecDeque::new();
+    let mut more = false;
+    cx.rt
+        .store
+        .scan(group, q, &mut |ev, id| {
+            if below.is_none_or(|b| (ev.timestamp_ms, id.0) < b) && keep(ev) {
+                if window.len() == limit {
+                    window.pop_front();
+                    more = true;
+                }
+                window.push_back((filtered(ev, id), id.0));
+            }
+            true
+        })
+        .map_err(store_error)?;
+    let next = more
+        .then(|| {
+            window
+                .front()
+                .map(|(e, id)| format!("d/{}/{id}", e.timestamp))
+        })
+        .flatten();
+    Ok((window.into_iter().rev().map(|(e, _)| e).collect(), next))
+}
+
+fn parse_below(token: &str) -> Option<(i64, u64)> {
+    let (ts, id) = token.strip_prefix("d/")?.split_once('/')?;
+    Some((ts.parse().ok()?, id.parse().ok()?))
 }

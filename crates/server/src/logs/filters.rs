@@ -112,6 +112,11 @@ struct Tracker {
     max_done: u64,
     /// An emission failed: the maintenance thread replays from the store.
     failed: bool,
+    /// `max_done` as of the last moment nothing was in flight: every batch
+    /// up to it has emitted.
+    safe: u64,
+    /// What the store was last told.
+    marked: u64,
 }
 
 impl EmitTracker {
@@ -119,8 +124,7 @@ impl EmitTracker {
         self.lock().in_flight += 1;
     }
 
-    /// The checkpoint the store may advance to, if any.
-    fn end(&self, seq: Option<u64>, ok: bool) -> Option<u64> {
+    fn end(&self, seq: Option<u64>, ok: bool) {
         let mut t = self.lock();
         t.in_flight -= 1;
         if let Some(seq) = seq {
@@ -132,7 +136,20 @@ impl EmitTracker {
         }
         // With nothing in flight every batch appended so far has emitted (a
         // later append gets a later sequence number).
-        (t.in_flight == 0 && !t.failed && t.max_done > 0).then_some(t.max_done)
+        if t.in_flight == 0 && !t.failed {
+            t.safe = t.max_done;
+        }
+    }
+
+    /// A checkpoint the store has not been told yet. Taken by the
+    /// maintenance thread: telling the store is a WAL record and an fsync,
+    /// which PutLogEvents should not pay for.
+    pub(super) fn take_checkpoint(&self) -> Option<u64> {
+        let mut t = self.lock();
+        (t.safe > t.marked && !t.failed).then(|| {
+            t.marked = t.safe;
+            t.safe
+        })
     }
 
     pub(super) fn needs_replay(&self) -> bool {
@@ -169,7 +186,10 @@ pub(super) fn append_and_emit(
     // written only once the events are durable.
     let datums = datums_for(rt, group, &events, req.emf);
     rt.emit.begin();
-    let appended = match rt.store.append(group, stream, events, req.batch_id) {
+    let appended = match rt
+        .store
+        .append_as(group, stream, events, req.batch_id, req.emf)
+    {
         Ok(a) => a,
         Err(e) => {
             rt.emit.end(None, true);
@@ -182,9 +202,7 @@ pub(super) fn append_and_emit(
     } else {
         emit(cx.state, rt, appended.seq, datums)
     };
-    if let Some(checkpoint) = rt.emit.end(Some(appended.seq), ok) {
-        rt.store.mark_emitted(checkpoint);
-    }
+    rt.emit.end(Some(appended.seq), ok);
     // The events are durable either way: a failed emission is replayed by
     // the maintenance thread, so the caller must not retry (and duplicate).
     Ok(())
@@ -219,9 +237,7 @@ pub(super) fn replay_pending(state: &AppState, rt: &LogsRuntime) {
     };
     let mut max = None;
     for batch in &pending {
-        // EMF-ness is not stored with a batch: on replay an event counts as
-        // EMF when it parses as EMF (what `json/emf` senders send).
-        let datums = datums_for(rt, &batch.group, &batch.events, true);
+        let datums = datums_for(rt, &batch.group, &batch.events, batch.emf);
         if !emit(state, rt, batch.seq, datums) {
             return;
         }
@@ -563,4 +579,30 @@ pub(super) fn test_metric_filter(input: TestMetricFilterInput) -> ApiResult<Docu
         })
         .collect();
     out(&TestMetricFilterOutput { matches })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_checkpoint_passes_a_batch_only_once_every_earlier_one_emitted() {
+        let t = EmitTracker::default();
+        t.begin(); // seq 1
+        t.begin(); // seq 2
+        t.end(Some(2), true);
+        // Batch 1 is still in flight: nothing is safe yet.
+        assert_eq!(t.take_checkpoint(), None);
+        t.end(Some(1), true);
+        assert_eq!(t.take_checkpoint(), Some(2));
+        assert_eq!(t.take_checkpoint(), None, "told once");
+        // A failed emission holds the checkpoint until a replay.
+        t.begin();
+        t.end(Some(3), false);
+        assert!(t.needs_replay());
+        assert_eq!(t.take_checkpoint(), None);
+        t.begin();
+        t.end(Some(4), true);
+        assert_eq!(t.take_checkpoint(), None);
+    }
 }

@@ -66,18 +66,19 @@ pub(super) fn delete_group(cx: &Cx<'_>, input: LogGroupNameInput) -> ApiResult<D
     Ok(Document::Null)
 }
 
-fn group_shape(cx: &Cx<'_>, g: &GroupInfo) -> LogGroupShape {
+fn group_shape(cx: &Cx<'_>, g: &GroupInfo, brief: bool) -> LogGroupShape {
     let arn = cx.group_arn(&g.name);
+    let full = |v| (!brief).then_some(v);
     LogGroupShape {
         log_group_name: g.name.clone(),
         creation_time: g.created_ms,
-        retention_in_days: g.retention_days,
-        metric_filter_count: g.metric_filters.len(),
+        retention_in_days: g.retention_days.filter(|_| !brief),
+        metric_filter_count: full(g.metric_filters.len()),
         arn: format!("{arn}:*"),
-        stored_bytes: g.stored_bytes,
-        kms_key_id: g.kms_key_id.clone(),
-        log_group_class: g.class.clone(),
-        log_group_arn: arn,
+        stored_bytes: (!brief).then_some(g.stored_bytes),
+        kms_key_id: g.kms_key_id.clone().filter(|_| !brief),
+        log_group_class: (!brief).then(|| g.class.clone()),
+        log_group_arn: (!brief).then_some(arn),
     }
 }
 
@@ -99,8 +100,9 @@ pub(super) fn describe_groups(cx: &Cx<'_>, input: DescribeLogGroupsInput) -> Api
             .map(|id| group_name_from_arn(id).unwrap_or(id).to_owned())
             .collect()
     });
-    // AWS's pattern matches a case-insensitive substring of the name.
-    let pattern = input.log_group_name_pattern.map(|p| p.to_lowercase());
+    // AWS's pattern matches a case-sensitive substring of the name.
+    let pattern = input.log_group_name_pattern;
+    let brief = pattern.is_some();
     let mut groups: Vec<LogGroupShape> = Vec::new();
     let mut next_token = None;
     for g in cx.rt.store.groups() {
@@ -113,7 +115,7 @@ pub(super) fn describe_groups(cx: &Cx<'_>, input: DescribeLogGroupsInput) -> Api
             continue;
         }
         if let Some(p) = &pattern
-            && !g.name.to_lowercase().contains(p.as_str())
+            && !g.name.contains(p.as_str())
         {
             continue;
         }
@@ -130,7 +132,7 @@ pub(super) fn describe_groups(cx: &Cx<'_>, input: DescribeLogGroupsInput) -> Api
             next_token = groups.last().map(|l| name_token("g", &l.log_group_name));
             break;
         }
-        groups.push(group_shape(cx, &g));
+        groups.push(group_shape(cx, &g, brief));
     }
     out(&DescribeLogGroupsOutput {
         log_groups: groups,

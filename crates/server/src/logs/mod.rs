@@ -1,8 +1,9 @@
 //! CloudWatch Logs actions (`Logs_20140328.*`, awsJson1_1): groups and
 //! streams (`groups`), events (`events`), metric filters and the datapoints
 //! they and Embedded Metric Format lines emit (`filters`), Logs Insights
-//! queries (`queries`). The store is `stratus_logs::store` under
-//! `<data-dir>/logs/`; this module validates, authorizes and translates.
+//! queries (`queries`) and the records their rows point at (`records`). The
+//! store is `stratus_logs::store` under `<data-dir>/logs/`; this module
+//! validates, authorizes and translates.
 //!
 //! Single-node only: in cluster mode every Logs action answers that logs are
 //! not available in cluster mode yet (nothing is silently dropped).
@@ -11,6 +12,7 @@ mod events;
 mod filters;
 mod groups;
 mod queries;
+mod records;
 
 use crate::auth::{self, Caller};
 use crate::state::AppState;
@@ -140,6 +142,7 @@ pub fn dispatch(
         "GetQueryResults" => queries::get_query_results(&cx, from(params)?),
         "StopQuery" => queries::stop_query(&cx, from(params)?),
         "DescribeQueries" => queries::describe_queries(&cx, from(params)?),
+        "GetLogRecord" => records::get_log_record(&cx, from(params)?),
         other => Err(ApiError::new(
             ErrorCode::InvalidAction,
             format!("The action {other} is not implemented by Stratus for CloudWatch Logs."),
@@ -223,6 +226,8 @@ pub fn spawn_maintenance(state: Arc<AppState>, every: std::time::Duration) {
                 }
                 if rt.emit.needs_replay() {
                     filters::replay_pending(&state, rt);
+                } else if let Some(checkpoint) = rt.emit.take_checkpoint() {
+                    rt.store.mark_emitted(checkpoint);
                 }
                 rt.queries.expire();
             }

@@ -199,6 +199,9 @@ pub(super) fn start_query(cx: &Cx<'_>, input: StartQueryInput) -> ApiResult<Docu
             let mut exec = query.executor();
             let mut timed_out = false;
             for g in &groups {
+                // Rows show @log as AWS does, "<account id>:<group>"; their
+                // @ptr names the group itself, for GetLogRecord.
+                let label = format!("{}:{g}", crate::ACCOUNT_ID);
                 let scan = Scan {
                     start_ms: Some(start.saturating_mul(1000)),
                     // endTime is inclusive (seconds): everything up to its last ms.
@@ -207,7 +210,11 @@ pub(super) fn start_query(cx: &Cx<'_>, input: StartQueryInput) -> ApiResult<Docu
                 };
                 let mut n = 0u32;
                 let res = rt.store.scan(g, &scan, &mut |ev, _| {
-                    exec.push(ev);
+                    let labelled = stratus_logs::EventRef {
+                        group: &label,
+                        ..*ev
+                    };
+                    exec.push_with_pointer_group(&labelled, g);
                     n = n.wrapping_add(1);
                     if n.is_multiple_of(4096) {
                         if cancel.load(Ordering::Relaxed) {
@@ -243,9 +250,12 @@ pub(super) fn start_query(cx: &Cx<'_>, input: StartQueryInput) -> ApiResult<Docu
                     records_scanned: output.records_scanned as f64,
                     bytes_scanned: output.bytes_scanned as f64,
                 };
+                // A row with no field at all (a `stats ... by f` group of
+                // events without `f` and no aggregate value) says nothing.
                 q.rows = output
                     .rows
                     .into_iter()
+                    .filter(|row| !row.is_empty())
                     .take(row_limit)
                     .map(|row| {
                         row.into_iter()

@@ -1,0 +1,188 @@
+//! The Embedded Metric Format listener (`logs.metrics_collected.emf`): TCP
+//! and UDP on one address (default 127.0.0.1:25888), one JSON document per
+//! line (TCP) or per line of a datagram (UDP). Every line becomes a log
+//! event in the group its `_aws.LogGroupName` names (else
+//! `emf/logs/default`), stream `_aws.LogStreamName` (else the configured
+//! default), timed by `_aws.Timestamp` (else now); the shipper marks these
+//! batches `x-amzn-logs-format: json/emf` so the server extracts metrics.
+//!
+//! One thread polls non-blocking sockets (no thread per connection).
+
+use super::tail::EmfEvent;
+use crate::config::DEFAULT_EMF_GROUP;
+use std::io::Read;
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::time::Duration;
+
+/// A line longer than an event can be is cut by the batcher; a connection
+/// sending this much without a newline is dropped.
+const MAX_LINE: usize = 1 << 20;
+const MAX_CONNECTIONS: usize = 256;
+const POLL: Duration = Duration::from_millis(50);
+
+/// Reads one EMF line into an event (`None`: not a JSON object).
+pub fn parse_line(line: &str, now_ms: i64) -> Option<EmfEvent> {
+    let line = line.trim_end_matches('\r');
+    if line.trim().is_empty() {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    let aws = v.as_object()?.get("_aws");
+    let text = |k: &str| {
+        aws.and_then(|a| a.get(k))
+            .and_then(|x| x.as_str())
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let timestamp_ms = aws
+        .and_then(|a| a.get("Timestamp"))
+        .and_then(serde_json::Value::as_i64)
+        .unwrap_or(now_ms);
+    Some(EmfEvent {
+        group: text("LogGroupName").unwrap_or_else(|| DEFAULT_EMF_GROUP.to_owned()),
+        stream: text("LogStreamName").unwrap_or_default(),
+        timestamp_ms,
+        message: super::lines::truncate(line.to_owned()),
+    })
+}
+
+pub struct EmfListener {
+    tcp: TcpListener,
+    udp: UdpSocket,
+}
+
+impl EmfListener {
+    pub fn bind(address: &str) -> std::io::Result<EmfListener> {
+        let tcp = TcpListener::bind(address)?;
+        let udp = UdpSocket::bind(address)?;
+        tcp.set_nonblocking(true)?;
+        udp.set_nonblocking(true)?;
+        Ok(EmfListener { tcp, udp })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.tcp.local_addr()
+    }
+
+    /// Polls until `stop`, sending every event to `out`.
+    pub fn run(self, out: Sender<EmfEvent>, stop: Arc<AtomicBool>) {
+        let mut conns: Vec<(TcpStream, Vec<u8>)> = Vec::new();
+        let mut buf = vec![0u8; 64 << 10];
+        let mut bad = 0u64;
+        while !stop.load(Ordering::SeqCst) {
+            let mut busy = false;
+            while let Ok((s, _)) = self.tcp.accept() {
+                busy = true;
+                if conns.len() < MAX_CONNECTIONS && s.set_nonblocking(true).is_ok() {
+                    conns.push((s, Vec::new()));
+                }
+            }
+            let now_ms = crate::runtime::unix_ms();
+            let emit = |line: &[u8], bad: &mut u64| match std::str::from_utf8(line)
+                .ok()
+                .and_then(|l| parse_line(l, now_ms))
+            {
+                Some(e) => {
+                    let _ = out.send(e);
+                }
+                None if line.iter().all(u8::is_ascii_whitespace) => {}
+                None => {
+                    *bad += 1;
+                    if bad.is_power_of_two() {
+                        crate::warn!("emf: {bad} line(s) that are not JSON objects ignored");
+                    }
+                }
+            };
+            while let Ok(n) = self.udp.recv(&mut buf) {
+                busy = true;
+                for line in buf[..n].split(|&b| b == b'\n') {
+                    emit(line, &mut bad);
+                }
+            }
+            conns.retain_mut(|(s, pending)| {
+                loop {
+                    match s.read(&mut buf) {
+                        Ok(0) => {
+                            if !pending.is_empty() {
+                                emit(pending, &mut bad);
+                            }
+                            return false;
+                        }
+                        Ok(n) => {
+                            busy = true;
+                            pending.extend_from_slice(&buf[..n]);
+                            while let Some(i) = pending.iter().position(|&b| b == b'\n') {
+                                emit(&pending[..i], &mut bad);
+                                pending.drain(..=i);
+                            }
+                            if pending.len() > MAX_LINE {
+                                return false;
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(_) => return false,
+                    }
+                }
+            });
+            if !busy {
+                std::thread::sleep(POLL);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_name_their_group_stream_and_time() {
+        let e = parse_line(
+            r#"{"_aws":{"Timestamp":1700000000123,"LogGroupName":"app","LogStreamName":"s1","CloudWatchMetrics":[]},"x":1}"#,
+            5,
+        )
+        .unwrap();
+        assert_eq!(
+            (e.group.as_str(), e.stream.as_str(), e.timestamp_ms),
+            ("app", "s1", 1_700_000_000_123)
+        );
+        let d = parse_line(r#"{"_aws":{"CloudWatchMetrics":[]},"x":1}"#, 5).unwrap();
+        assert_eq!(
+            (d.group.as_str(), d.stream.as_str(), d.timestamp_ms),
+            ("emf/logs/default", "", 5)
+        );
+        assert!(parse_line("not json", 5).is_none());
+        assert!(parse_line("[1,2]", 5).is_none());
+    }
+
+    #[test]
+    fn tcp_and_udp_lines_arrive() {
+        let l = EmfListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        // UDP shares the port number only by chance with :0; bind UDP's own.
+        let udp_addr = l.udp.local_addr().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s2 = stop.clone();
+        let t = std::thread::spawn(move || l.run(tx, s2));
+        let mut c = TcpStream::connect(addr).unwrap();
+        std::io::Write::write_all(&mut c, b"{\"a\":1}\n{\"a\":2}\n").unwrap();
+        drop(c);
+        let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+        u.send_to(b"{\"a\":3}\n{\"a\":4}", udp_addr).unwrap();
+        let mut got: Vec<String> = (0..4)
+            .map(|_| rx.recv_timeout(Duration::from_secs(5)).unwrap().message)
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [r#"{"a":1}"#, r#"{"a":2}"#, r#"{"a":3}"#, r#"{"a":4}"#]
+        );
+        stop.store(true, Ordering::SeqCst);
+        t.join().unwrap();
+    }
+}
