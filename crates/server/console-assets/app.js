@@ -1,5 +1,5 @@
 // The console's entry: loads the session, then renders the page of the
-// current hash route (#/, #/metrics/NS/DIMS, #/alarms/NAME, ...).
+// current hash route (#/, #/metrics/NS/DIMS, #/alarms/NAME, #/logs/GROUP/STREAM, ...).
 
 import { h, mount, errorBox } from './dom.js';
 import { loadSession } from './api.js';
@@ -7,6 +7,7 @@ import * as pages from './pages.js';
 import * as alarms from './alarms.js';
 import * as admin from './admin.js';
 import * as dashboards from './dashboards.js';
+import * as logs from './logs.js';
 
 function parse() {
   const raw = location.hash.replace(/^#\/?/, '');
@@ -32,6 +33,8 @@ async function render() {
       case 'create-alarm': return await alarms.create();
       case 'dashboards': return a === undefined ? await dashboards.list() : await dashboards.view(a, params);
       case 'dashboard-edit': return await dashboards.edit(a);
+      case 'logs': return a === undefined ? await logs.groups(params) : b === undefined ? await logs.group(a, params) : await logs.stream(a, b);
+      case 'insights': return await logs.insights(params);
       case 'topics': return await admin.topics();
       case 'mailbox': return await pages.mailbox(a);
       case 'keys': return await admin.keys();
