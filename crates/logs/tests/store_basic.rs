@@ -922,7 +922,7 @@ fn time_ranges_and_single_streams_decompress_only_their_blocks() {
     store.create_stream("/g", "early", T0).expect("stream");
     store.create_stream("/g", "late", T0).expect("stream");
     let msg = "x".repeat(100);
-    let early: Vec<_> = (0..3000).map(|i| ev(T0 + i, &msg)).collect();
+    let early: Vec<_> = (0..12_000).map(|i| ev(T0 + i, &msg)).collect();
     store.append("/g", "early", early, None).expect("append");
     let late: Vec<_> = (0..10)
         .map(|i| ev(T0 + 10 * 60_000 + i, &format!("late{i}")))
@@ -933,11 +933,12 @@ fn time_ranges_and_single_streams_decompress_only_their_blocks() {
     assert_eq!(store.stats().segment_files, 1);
     let blocks = || store.stats().blocks_read;
 
-    // 136 raw bytes an event (100 + 36 fixed) and blocks cut at 64 KiB:
-    // 482 events a block, so 3010 events make 7 blocks.
+    // 136 raw bytes an event (100 + 36 fixed) and blocks cut at 256 KiB
+    // (4 + 136 k >= 262,144): 1,928 events a block, so 12,010 events make 7.
+    assert_eq!(stratus_logs::store::BLOCK_RAW_BYTES, 256 << 10);
     let before = blocks();
     let all = scan_all(&store, "/g", &Scan::default());
-    assert_eq!(all.len(), 3010);
+    assert_eq!(all.len(), 12_010);
     assert_eq!(blocks() - before, 7);
 
     let before = blocks();
@@ -978,7 +979,7 @@ fn time_ranges_and_single_streams_decompress_only_their_blocks() {
     assert_eq!(
         blocks() - before,
         1,
-        "events 500..600 sit in the second block"
+        "events 500..600 sit in the first block"
     );
 }
 

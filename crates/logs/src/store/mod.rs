@@ -70,6 +70,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 
 pub use cursor::Cursor;
 pub use error::StoreError;
+pub use segment::BLOCK_RAW_BYTES;
 
 use block::{BlockMeta, Layout, RawEvent, encode_block};
 use catalog::{Catalog, GroupRec};
