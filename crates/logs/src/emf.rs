@@ -26,37 +26,6 @@ const MAX_VALUES_PER_METRIC: usize = 100;
 const MAX_NAME_CHARS: usize = 255;
 const DEFAULT_STORAGE_RESOLUTION: u32 = 60;
 
-/// CloudWatch's standard units, as the specification's schema lists them.
-const UNITS: &[&str] = &[
-    "Seconds",
-    "Microseconds",
-    "Milliseconds",
-    "Bytes",
-    "Kilobytes",
-    "Megabytes",
-    "Gigabytes",
-    "Terabytes",
-    "Bits",
-    "Kilobits",
-    "Megabits",
-    "Gigabits",
-    "Terabits",
-    "Percent",
-    "Count",
-    "Bytes/Second",
-    "Kilobytes/Second",
-    "Megabytes/Second",
-    "Gigabytes/Second",
-    "Terabytes/Second",
-    "Bits/Second",
-    "Kilobits/Second",
-    "Megabits/Second",
-    "Gigabits/Second",
-    "Terabits/Second",
-    "Count/Second",
-    "None",
-];
-
 #[derive(Clone, Debug, PartialEq)]
 pub struct EmfDatum {
     pub namespace: String,
@@ -270,7 +239,7 @@ fn read_metric<'a>(
         .ok_or(bad_name)?;
     let unit = match def.get("Unit") {
         None | Some(Value::Null) => None,
-        Some(Value::String(u)) if UNITS.contains(&u.as_str()) => Some(u.as_str()),
+        Some(Value::String(u)) if crate::UNITS.contains(&u.as_str()) => Some(u.as_str()),
         Some(other) => {
             let unit = other
                 .as_str()

@@ -24,37 +24,6 @@ const MAX_NAME_CHARS: usize = 255;
 const MAX_METRIC_VALUE_CHARS: usize = 100;
 const MAX_DIMENSIONS: usize = 3;
 
-/// CloudWatch's standard units (MetricDatum `Unit`).
-const UNITS: &[&str] = &[
-    "Seconds",
-    "Microseconds",
-    "Milliseconds",
-    "Bytes",
-    "Kilobytes",
-    "Megabytes",
-    "Gigabytes",
-    "Terabytes",
-    "Bits",
-    "Kilobits",
-    "Megabits",
-    "Gigabits",
-    "Terabits",
-    "Percent",
-    "Count",
-    "Bytes/Second",
-    "Kilobytes/Second",
-    "Megabytes/Second",
-    "Gigabytes/Second",
-    "Terabytes/Second",
-    "Bits/Second",
-    "Kilobits/Second",
-    "Megabits/Second",
-    "Gigabits/Second",
-    "Terabits/Second",
-    "Count/Second",
-    "None",
-];
-
 #[derive(Clone, Debug, PartialEq)]
 pub struct MetricTransformation {
     pub metric_name: String,
@@ -164,7 +133,7 @@ pub fn validate_transformation(
         return Err(invalid("defaultValue must be a finite number"));
     }
     if let Some(unit) = &t.unit
-        && !UNITS.contains(&unit.as_str())
+        && !crate::UNITS.contains(&unit.as_str())
     {
         return Err(invalid(format!("unit '{unit}' is not a CloudWatch unit")));
     }
