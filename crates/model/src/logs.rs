@@ -97,8 +97,37 @@ pub fn bad_token() -> ApiError {
     invalid("The specified nextToken is invalid.")
 }
 
+/// One name field's shape: its length limit (in characters, at least 1) and
+/// the characters it takes, with the pattern AWS names when one is refused.
+pub struct NameRule {
+    pub max_chars: usize,
+    pub allowed: fn(char) -> bool,
+    pub pattern: &'static str,
+}
+
 /// `logGroupName`: 1–512 of `[\.\-_/#A-Za-z0-9]`.
-pub fn validate_group_name(name: Option<&str>, field: &str) -> ApiResult<String> {
+pub const GROUP_NAME: NameRule = NameRule {
+    max_chars: 512,
+    allowed: |c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | '#'),
+    pattern: r"[\.\-_/#A-Za-z0-9]+",
+};
+/// `logStreamName`: 1–512 characters, no `:` or `*`.
+pub const STREAM_NAME: NameRule = NameRule {
+    max_chars: 512,
+    allowed: |c| !matches!(c, ':' | '*'),
+    pattern: "[^:*]*",
+};
+/// A metric filter's `filterName`: as a stream name.
+pub const FILTER_NAME: NameRule = STREAM_NAME;
+/// A metric transformation's `metricName` / `metricNamespace`: 1–255, no `:`, `*` or `$`.
+pub const METRIC_NAME: NameRule = NameRule {
+    max_chars: 255,
+    allowed: |c| !matches!(c, ':' | '*' | '$'),
+    pattern: "[^:*$]*",
+};
+
+/// Checks a required name field against its rule, in AWS's words.
+pub fn check_name(name: Option<&str>, field: &str, rule: &NameRule) -> ApiResult<String> {
     let name = name.ok_or_else(|| missing(field))?;
     if name.is_empty() {
         return Err(constraint(
@@ -107,51 +136,35 @@ pub fn validate_group_name(name: Option<&str>, field: &str) -> ApiResult<String>
             "Member must have length greater than or equal to 1",
         ));
     }
-    if name.len() > 512 {
+    if name.chars().count() > rule.max_chars {
         return Err(constraint(
             name,
             field,
-            "Member must have length less than or equal to 512",
+            &format!(
+                "Member must have length less than or equal to {}",
+                rule.max_chars
+            ),
         ));
     }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'/' | b'#'))
-    {
+    if !name.chars().all(rule.allowed) {
         return Err(constraint(
             name,
             field,
-            r"Member must satisfy regular expression pattern: [\.\-_/#A-Za-z0-9]+",
+            &format!(
+                "Member must satisfy regular expression pattern: {}",
+                rule.pattern
+            ),
         ));
     }
     Ok(name.to_owned())
 }
 
-/// `logStreamName`: 1–512 characters, no `:` or `*`.
+pub fn validate_group_name(name: Option<&str>, field: &str) -> ApiResult<String> {
+    check_name(name, field, &GROUP_NAME)
+}
+
 pub fn validate_stream_name(name: Option<&str>, field: &str) -> ApiResult<String> {
-    let name = name.ok_or_else(|| missing(field))?;
-    if name.is_empty() {
-        return Err(constraint(
-            name,
-            field,
-            "Member must have length greater than or equal to 1",
-        ));
-    }
-    if name.chars().count() > 512 {
-        return Err(constraint(
-            name,
-            field,
-            "Member must have length less than or equal to 512",
-        ));
-    }
-    if name.contains([':', '*']) {
-        return Err(constraint(
-            name,
-            field,
-            r"Member must satisfy regular expression pattern: [^:*]*",
-        ));
-    }
-    Ok(name.to_owned())
+    check_name(name, field, &STREAM_NAME)
 }
 
 /// A group named either way (`logGroupName` or `logGroupIdentifier`: a
@@ -743,6 +756,37 @@ mod tests {
         assert!(validate_stream_name(Some("i-123 host/a"), "logStreamName").is_ok());
         assert!(validate_stream_name(Some("a:b"), "logStreamName").is_err());
         assert!(validate_stream_name(Some("a*"), "logStreamName").is_err());
+    }
+
+    #[test]
+    fn metric_names_and_the_words_of_refusals() {
+        let field = "metricTransformations.1.member.metricName";
+        assert_eq!(
+            check_name(Some("Errors 5xx"), field, &METRIC_NAME).unwrap(),
+            "Errors 5xx"
+        );
+        let dollar = check_name(Some("a$b"), field, &METRIC_NAME).unwrap_err();
+        assert_eq!(
+            dollar.message,
+            "1 validation error detected: Value 'a$b' at 'metricTransformations.1.member.metricName' \
+             failed to satisfy constraint: Member must satisfy regular expression pattern: [^:*$]*"
+        );
+        let long = check_name(Some(&"é".repeat(256)), field, &METRIC_NAME).unwrap_err();
+        assert!(
+            long.message
+                .ends_with("Member must have length less than or equal to 255"),
+            "{}",
+            long.message
+        );
+        assert!(check_name(Some(&"é".repeat(255)), field, &METRIC_NAME).is_ok());
+        let bad_group = check_name(Some("a b"), "logGroupName", &GROUP_NAME).unwrap_err();
+        assert!(
+            bad_group
+                .message
+                .ends_with(r"Member must satisfy regular expression pattern: [\.\-_/#A-Za-z0-9]+"),
+            "{}",
+            bad_group.message
+        );
     }
 
     #[test]

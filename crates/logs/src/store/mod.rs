@@ -652,6 +652,20 @@ impl Store {
         self.wal.commit(ticket)
     }
 
+    /// The group's retention, once both the group and the stream are known
+    /// to exist: what an append needs, without copying the group's tags and
+    /// filters as [`Store::group`] does.
+    pub fn retention_for_append(
+        &self,
+        group: &str,
+        stream: &str,
+    ) -> Result<Option<u32>, StoreError> {
+        let st = read_lock(&self.state);
+        let g = st.cat.groups.get(group).ok_or(StoreError::NoGroup)?;
+        g.streams.get(stream).ok_or(StoreError::NoStream)?;
+        Ok(g.retention_days)
+    }
+
     pub fn stream(&self, group: &str, stream: &str) -> Result<StreamInfo, StoreError> {
         let st = read_lock(&self.state);
         let g = st.cat.groups.get(group).ok_or(StoreError::NoGroup)?;

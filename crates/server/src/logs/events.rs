@@ -72,11 +72,14 @@ pub(super) fn put_log_events(
     // AWS accepts a batch in any order and reports rejections by index into
     // the chronological order.
     events.sort_by_key(|e| e.timestamp_ms);
-    let info = cx.rt.store.group(&group).ok_or_else(m::group_not_found)?;
-    // Fail before writing when the stream is missing.
-    cx.rt.store.stream(&group, &stream).map_err(store_error)?;
+    // Fail before writing when the group or stream is missing.
+    let retention_days = cx
+        .rt
+        .store
+        .retention_for_append(&group, &stream)
+        .map_err(store_error)?;
     let timestamps: Vec<i64> = events.iter().map(|e| e.timestamp_ms).collect();
-    let triage = m::triage(&timestamps, super::now_ms(), info.retention_days);
+    let triage = m::triage(&timestamps, super::now_ms(), retention_days);
     // The 24-hour span counts the valid events only (AWS's wording).
     if let (Some(first), Some(last)) = (
         timestamps.get(triage.accepted.start),

@@ -357,25 +357,6 @@ impl MetricKey {
     }
 }
 
-fn validate_filter_name(name: Option<&str>) -> ApiResult<String> {
-    let name = name.ok_or_else(|| m::missing("filterName"))?;
-    if name.is_empty() || name.chars().count() > 512 {
-        return Err(constraint(
-            name,
-            "filterName",
-            "Member must have length less than or equal to 512 and greater than or equal to 1",
-        ));
-    }
-    if name.contains([':', '*']) {
-        return Err(constraint(
-            name,
-            "filterName",
-            "Member must satisfy regular expression pattern: [^:*]*",
-        ));
-    }
-    Ok(name.to_owned())
-}
-
 fn parse_pattern(p: Option<&str>) -> ApiResult<(String, FilterPattern)> {
     let p = p.ok_or_else(|| m::missing("filterPattern"))?;
     if p.chars().count() > 1024 {
@@ -390,28 +371,9 @@ fn parse_pattern(p: Option<&str>) -> ApiResult<(String, FilterPattern)> {
     Ok((p.to_owned(), parsed))
 }
 
-fn validate_metric_name(v: Option<&str>, field: &str) -> ApiResult<String> {
-    let v = v.ok_or_else(|| m::missing(field))?;
-    if v.is_empty() || v.chars().count() > 255 {
-        return Err(constraint(
-            v,
-            field,
-            "Member must have length less than or equal to 255 and greater than or equal to 1",
-        ));
-    }
-    if v.contains([':', '*', '$']) {
-        return Err(constraint(
-            v,
-            field,
-            "Member must satisfy regular expression pattern: [^:*$]*",
-        ));
-    }
-    Ok(v.to_owned())
-}
-
 pub(super) fn put_metric_filter(cx: &Cx<'_>, input: PutMetricFilterInput) -> ApiResult<Document> {
     let group = validate_group_name(input.log_group_name.as_deref(), "logGroupName")?;
-    let name = validate_filter_name(input.filter_name.as_deref())?;
+    let name = m::check_name(input.filter_name.as_deref(), "filterName", &m::FILTER_NAME)?;
     let (pattern_text, pattern) = parse_pattern(input.filter_pattern.as_deref())?;
     let ts = input
         .metric_transformations
@@ -425,13 +387,15 @@ pub(super) fn put_metric_filter(cx: &Cx<'_>, input: PutMetricFilterInput) -> Api
     }
     let mut shapes = Vec::with_capacity(ts.len());
     for t in ts {
-        validate_metric_name(
+        m::check_name(
             t.metric_name.as_deref(),
             "metricTransformations.1.member.metricName",
+            &m::METRIC_NAME,
         )?;
-        validate_metric_name(
+        m::check_name(
             t.metric_namespace.as_deref(),
             "metricTransformations.1.member.metricNamespace",
+            &m::METRIC_NAME,
         )?;
         if t.metric_value.as_deref().is_none_or(str::is_empty) {
             return Err(m::missing("metricTransformations.1.member.metricValue"));
@@ -484,7 +448,7 @@ pub(super) fn delete_metric_filter(
     input: DeleteMetricFilterInput,
 ) -> ApiResult<Document> {
     let group = validate_group_name(input.log_group_name.as_deref(), "logGroupName")?;
-    let name = validate_filter_name(input.filter_name.as_deref())?;
+    let name = m::check_name(input.filter_name.as_deref(), "filterName", &m::FILTER_NAME)?;
     cx.rt
         .store
         .delete_metric_filter(&group, &name)

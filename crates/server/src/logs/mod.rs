@@ -109,7 +109,7 @@ pub fn dispatch(
     auth::authorize(
         caller,
         &format!("logs:{action}"),
-        &resource(action, &params),
+        &resource(action, &params, &caller.region),
     )?;
     let cx = Cx {
         state,
@@ -152,7 +152,9 @@ pub fn dispatch(
 
 /// The resource a policy statement is matched against: the log group's ARN
 /// when the request names one, else `*`.
-fn resource(action: &str, params: &Document) -> String {
+/// The ARN a key policy's `Resource` is matched against: the group's ARN in
+/// the caller's region, as the responses spell it.
+fn resource(action: &str, params: &Document, region: &str) -> String {
     let name = params
         .get("logGroupName")
         .or_else(|| params.get("logGroupIdentifier"))
@@ -160,9 +162,7 @@ fn resource(action: &str, params: &Document) -> String {
         .and_then(Document::as_str);
     match name {
         Some(arn) if arn.starts_with("arn:") => arn.to_owned(),
-        Some(n) if action != "TestMetricFilter" => {
-            m::group_arn(crate::DEFAULT_REGION, crate::ACCOUNT_ID, n)
-        }
+        Some(n) if action != "TestMetricFilter" => m::group_arn(region, crate::ACCOUNT_ID, n),
         _ => "*".to_owned(),
     }
 }

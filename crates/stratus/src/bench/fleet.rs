@@ -15,11 +15,11 @@
 //! Without `--endpoint` it starts its own server on a temporary data dir.
 
 mod hosts;
-mod procinfo;
+pub(super) mod procinfo;
 mod schedule;
 mod tally;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use clap::Args;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -104,30 +104,8 @@ fn target(args: &FleetArgs) -> anyhow::Result<Target> {
             own: Some((server, dir)),
         });
     };
-    let uri: ureq::http::Uri = endpoint.parse().context("parsing --endpoint")?;
-    let local = matches!(
-        uri.host(),
-        Some("127.0.0.1" | "localhost" | "[::1]" | "::1" | "0.0.0.0")
-    );
-    let port = uri
-        .port_u16()
-        .unwrap_or(if uri.scheme_str() == Some("https") {
-            443
-        } else {
-            80
-        });
-    let pid = args
-        .server_pid
-        .or_else(|| local.then(|| procinfo::listening_pid(port)).flatten());
-    if let Some(pid) = pid
-        && !PathBuf::from(format!("/proc/{pid}/stat")).exists()
-    {
-        bail!("--server-pid {pid}: no such process");
-    }
-    let data_dir = args
-        .data_dir
-        .clone()
-        .or_else(|| pid.and_then(procinfo::server_data_dir));
+    let procinfo::RunningServer { pid, data_dir } =
+        procinfo::find_server(endpoint, args.server_pid, args.data_dir.clone())?;
     let creds = crate::client::admin_credentials(
         args.credentials_file.as_deref(),
         args.profile.as_deref(),

@@ -18,15 +18,9 @@
 mod agent;
 mod api;
 mod lines;
-// Fleet's server discovery, compiled here a second time: `fleet` keeps the
-// module private and fleet.rs is outside this change. Making it
-// `pub(super) mod procinfo` there and `use super::fleet::procinfo` here
-// would drop the duplicate.
-#[allow(clippy::duplicate_mod)]
-#[path = "fleet/procinfo.rs"]
-mod procinfo;
+use super::fleet::procinfo;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -189,16 +183,8 @@ fn target(args: &LogsArgs) -> anyhow::Result<Target> {
             own: Some((server, dir)),
         });
     };
-    let uri: ureq::http::Uri = endpoint.parse().context("parsing --endpoint")?;
-    let local = matches!(
-        uri.host(),
-        Some("127.0.0.1" | "localhost" | "[::1]" | "::1")
-    );
-    let port = uri.port_u16().unwrap_or(80);
-    let pid = args
-        .server_pid
-        .or_else(|| local.then(|| procinfo::listening_pid(port)).flatten());
-    let data_dir = pid.and_then(procinfo::server_data_dir);
+    let procinfo::RunningServer { pid, data_dir } =
+        procinfo::find_server(endpoint, args.server_pid, None)?;
     let creds = crate::client::admin_credentials(
         args.credentials_file.as_deref(),
         args.profile.as_deref(),
