@@ -60,8 +60,9 @@ pub struct Config {
     pub retention: stratus_tsdb::Retention,
     /// Where webhook deliveries may connect (`[notify]` of the config file).
     pub egress: notify::egress::EgressConfig,
-    /// Repair damaged tsdb files at start instead of refusing to start
-    /// (`--recover`; see `stratus_tsdb::Options::recover`).
+    /// Repair damaged tsdb and log store files at start instead of refusing
+    /// to start (`--recover`; see `stratus_tsdb::Options::recover` and
+    /// `stratus_logs::store::Options::recover`).
     pub recover: bool,
     /// Start on a `meta.redb` that fails its integrity check, letting redb
     /// repair it (a copy is kept); see [`meta::MetaStore::open_recovering`].
@@ -304,11 +305,13 @@ pub async fn run(
     // CloudWatch Logs: single-node only for now (see `logs`).
     let logs = if config.cluster.is_none() {
         let dir = data_dir.clone();
-        let fsync = config.fsync;
-        let rt = tokio::task::spawn_blocking(move || logs::LogsRuntime::open(&dir, fsync))
-            .await
-            .map_err(|e| ServerError::Storage(e.to_string()))?
-            .map_err(ServerError::Storage)?;
+        let (fsync, recover) = (config.fsync, config.recover);
+        let rt = tokio::task::spawn_blocking(move || {
+            logs::LogsRuntime::open_recovering(&dir, fsync, recover)
+        })
+        .await
+        .map_err(|e| ServerError::Storage(e.to_string()))?
+        .map_err(ServerError::Storage)?;
         Some(Arc::new(rt))
     } else {
         None

@@ -1,6 +1,7 @@
 //! `stratus fsck`: prints what `stratus_tsdb::check` finds in a data
-//! directory's metric storage, and with `--repair` runs the same recovery
-//! as `stratus server --recover`. The checking itself is library code.
+//! directory's metric storage and what `stratus_logs::store::check` finds in
+//! its log store, and with `--repair` runs the same recovery as `stratus
+//! server --recover` on both. The checking itself is library code.
 
 use std::path::{Path, PathBuf};
 
@@ -13,8 +14,10 @@ pub struct FsckArgs {
     #[arg(long, env = "STRATUS_DATA_DIR")]
     data_dir: PathBuf,
     /// Repair what was found: skip damaged WAL records (keeping every intact one),
-    /// rebuild a damaged catalog from the blocks, set damaged blocks aside. Each
-    /// damaged file is copied to <name>.damaged-<unix-time> first. Stop the server first.
+    /// rebuild a damaged catalog (metrics: from the blocks; logs: from
+    /// catalog.snap.prev and the WAL), set damaged blocks and log segment files
+    /// aside. Each damaged file is copied to <name>.damaged-<unix-time> first.
+    /// Stop the server first.
     #[arg(long)]
     repair: bool,
 }
@@ -30,9 +33,38 @@ pub fn run(args: FsckArgs) -> anyhow::Result<i32> {
     let report = check::check(&tsdb).context("checking metric storage")?;
     print_report(&tsdb, &report);
     let meta_damaged = check_metadata_store(&args.data_dir);
+    let logs = args.data_dir.join("logs");
+    let logs_report = if logs.is_dir() {
+        println!();
+        println!("log store ({}):", logs.display());
+        let r = stratus_logs::store::check(&logs).context("checking the log store")?;
+        print_logs_report(&logs, &r);
+        Some(r)
+    } else {
+        None
+    };
+    let logs_damaged = logs_report.as_ref().is_some_and(|r| r.damage_found());
     if !args.repair {
-        return Ok(i32::from(report.damage_found() || meta_damaged));
+        return Ok(i32::from(
+            report.damage_found() || meta_damaged || logs_damaged,
+        ));
     }
+    let logs_after = if logs_damaged {
+        let done = stratus_logs::store::repair(&logs).context("repairing the log store")?;
+        println!();
+        println!("log store repair:");
+        for line in done.lines() {
+            println!("  {line}");
+        }
+        let after =
+            stratus_logs::store::check(&logs).context("checking the log store after repair")?;
+        println!();
+        println!("log store after repair:");
+        print_logs_report(&logs, &after);
+        after.damage_found()
+    } else {
+        false
+    };
     let done = check::repair(&tsdb).context("repairing metric storage")?;
     println!();
     println!("repair:");
@@ -62,7 +94,33 @@ pub fn run(args: FsckArgs) -> anyhow::Result<i32> {
     println!();
     println!("after repair:");
     print_report(&tsdb, &after);
-    Ok(i32::from(after.damage_found() || meta_damaged))
+    Ok(i32::from(
+        after.damage_found() || meta_damaged || logs_after,
+    ))
+}
+
+fn print_logs_report(root: &Path, report: &stratus_logs::store::CheckReport) {
+    use stratus_logs::store::FileKind;
+    for f in &report.files {
+        let shown = f.path.strip_prefix(root).unwrap_or(&f.path);
+        let note = if f.kind == FileKind::PreviousCatalog
+            && matches!(f.state, stratus_logs::store::FileState::Damaged { .. })
+        {
+            " (not used unless catalog.snap is damaged; rewritten at the next snapshot)"
+        } else {
+            ""
+        };
+        println!("logs/{}: {}{note}", shown.display(), f.state);
+    }
+    let damaged = report.files.iter().filter(|f| f.is_damage()).count();
+    println!(
+        "{} log store files checked, {damaged} damaged",
+        report
+            .files
+            .iter()
+            .filter(|f| f.kind != FileKind::KeptAside)
+            .count()
+    );
 }
 
 /// Checks `meta.redb` (alarms, topics, keys) with the server's own

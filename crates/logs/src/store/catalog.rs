@@ -6,7 +6,7 @@
 //! both live (after validation) and when replaying the WAL.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -299,8 +299,15 @@ fn parse_hex16(s: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
-pub fn snapshot_path(dir: &Path) -> std::path::PathBuf {
+pub fn snapshot_path(dir: &Path) -> PathBuf {
     dir.join("catalog.snap")
+}
+
+/// The snapshot before the current one, kept so a damaged `catalog.snap`
+/// can be rebuilt from it and the WAL (which keeps every record after it:
+/// see `seal::persist`).
+pub fn previous_snapshot_path(dir: &Path) -> PathBuf {
+    dir.join("catalog.snap.prev")
 }
 
 pub fn write_snapshot(dir: &Path, s: &Snapshot, fsync: bool) -> Result<(), StoreError> {
@@ -308,22 +315,68 @@ pub fn write_snapshot(dir: &Path, s: &Snapshot, fsync: bool) -> Result<(), Store
         .map_err(|e| StoreError::io("encoding the catalog", std::io::Error::other(e)))?;
     let mut framed = Vec::with_capacity(json.len() + 12);
     put_frame(&mut framed, SNAPSHOT_MAGIC, &json);
+    keep_previous(dir)?;
+    // Its directory fsync also makes the `.prev` rename durable.
     super::segment::write_durably(&snapshot_path(dir), &framed, fsync)
+}
+
+/// Links the current snapshot as `catalog.snap.prev` (a hard link: the
+/// rename of the new snapshot then leaves the old inode there), copying
+/// where links are not supported.
+fn keep_previous(dir: &Path) -> Result<(), StoreError> {
+    let current = snapshot_path(dir);
+    let prev = previous_snapshot_path(dir);
+    let tmp = dir.join("catalog.snap.prev.tmp");
+    let io = |e| {
+        StoreError::io(
+            format!("keeping {} as {}", current.display(), prev.display()),
+            e,
+        )
+    };
+    match std::fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
+    }
+    match std::fs::hard_link(&current, &tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(_) => match std::fs::copy(&current, &tmp) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io(e)),
+        },
+    }
+    std::fs::rename(&tmp, &prev).map_err(io)
 }
 
 /// The snapshot, or `None` when there is none yet.
 pub fn read_snapshot(dir: &Path) -> Result<Option<Snapshot>, StoreError> {
-    let path = snapshot_path(dir);
-    let data = match std::fs::read(&path) {
+    read_snapshot_file(&snapshot_path(dir))
+}
+
+/// A snapshot file's contents; `None` when it does not exist.
+pub fn read_snapshot_file(path: &Path) -> Result<Option<Snapshot>, StoreError> {
+    let data = match std::fs::read(path) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(StoreError::io(format!("reading {}", path.display()), e)),
     };
-    let payload =
-        frame_at(&data, 0, SNAPSHOT_MAGIC).map_err(|why| StoreError::damaged(&path, 0, why))?;
-    let snap: Snapshot = serde_json::from_slice(payload)
-        .map_err(|e| StoreError::damaged(&path, 12, format!("undecodable catalog: {e}")))?;
-    Ok(Some(snap))
+    decode_snapshot(&data)
+        .map(Some)
+        .map_err(|(offset, why)| StoreError::damaged(path, offset, why))
+}
+
+/// Decodes snapshot bytes; on damage, its offset and why.
+pub fn decode_snapshot(data: &[u8]) -> Result<Snapshot, (u64, String)> {
+    let payload = frame_at(data, 0, SNAPSHOT_MAGIC).map_err(|why| (0, why.to_owned()))?;
+    if data.len() != payload.len() + 12 {
+        return Err((
+            payload.len() as u64 + 12,
+            "bytes after the catalog".to_owned(),
+        ));
+    }
+    serde_json::from_slice(payload).map_err(|e| (12, format!("undecodable catalog: {e}")))
 }
 
 #[cfg(test)]

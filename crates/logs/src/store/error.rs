@@ -39,6 +39,12 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Damage that `Options::recover` (`stratus server --recover`,
+    /// `stratus fsck --repair`) can repair.
+    pub fn recoverable(&self) -> bool {
+        matches!(self, StoreError::Damaged { .. })
+    }
+
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> StoreError {
         StoreError::Io {
             context: context.into(),

@@ -81,22 +81,63 @@ pub fn scan(buf: &[u8], start: usize, magic: u32) -> (Vec<(usize, &[u8])>, Optio
 
 /// Whether an intact frame starts anywhere after `from`.
 fn intact_frame_after(buf: &[u8], from: usize, magic: u32) -> bool {
+    next_intact_frame(buf, from, magic).is_some()
+}
+
+/// Where the first intact frame after `from` starts.
+fn next_intact_frame(buf: &[u8], from: usize, magic: u32) -> Option<usize> {
     let want = magic.to_le_bytes();
     let mut pos = from + 1;
     while pos + FRAME_HEADER <= buf.len() {
-        let Some(hit) = buf
+        let hit = buf
             .get(pos..)
-            .and_then(|rest| memchr::memmem::find(rest, &want))
-        else {
-            return false;
-        };
+            .and_then(|rest| memchr::memmem::find(rest, &want))?;
         pos += hit;
         if frame_at(buf, pos, magic).is_ok() {
-            return true;
+            return Some(pos);
         }
         pos += 1;
     }
-    false
+    None
+}
+
+/// A damaged byte range found by [`scan_all`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DamagedRange {
+    pub offset: usize,
+    pub len: usize,
+    pub reason: &'static str,
+    /// Nothing intact follows it: a torn tail.
+    pub torn: bool,
+}
+
+/// Every intact frame `(offset, payload)` from `start`, skipping damage:
+/// after a bad frame the scan resumes at the next intact one (recovery and
+/// fsck, which must keep everything intact after a damaged range).
+pub fn scan_all(buf: &[u8], start: usize, magic: u32) -> (Vec<(usize, &[u8])>, Vec<DamagedRange>) {
+    let mut frames = Vec::new();
+    let mut damaged = Vec::new();
+    let mut pos = start;
+    while pos < buf.len() {
+        match frame_at(buf, pos, magic) {
+            Ok(payload) => {
+                frames.push((pos, payload));
+                pos += FRAME_HEADER + payload.len();
+            }
+            Err(reason) => {
+                let next = next_intact_frame(buf, pos, magic);
+                let end = next.unwrap_or(buf.len());
+                damaged.push(DamagedRange {
+                    offset: pos,
+                    len: end - pos,
+                    reason,
+                    torn: next.is_none(),
+                });
+                pos = end;
+            }
+        }
+    }
+    (frames, damaged)
 }
 
 #[cfg(test)]
@@ -127,10 +168,30 @@ mod tests {
         assert_eq!(damage.reason, "frame checksum mismatch");
     }
 
+    #[test]
+    fn scan_all_keeps_the_frames_after_damage() {
+        let mut buf = Vec::new();
+        for word in [&b"one"[..], b"two", b"three"] {
+            put_frame(&mut buf, MAGIC, word);
+        }
+        // "two" starts at 15; flip a byte of its payload.
+        buf[15 + FRAME_HEADER] ^= 0x01;
+        let (frames, damaged) = scan_all(&buf, 0, MAGIC);
+        let words: Vec<&[u8]> = frames.iter().map(|f| f.1).collect();
+        assert_eq!(words, vec![&b"one"[..], b"three"]);
+        assert_eq!(damaged.len(), 1);
+        assert_eq!((damaged[0].offset, damaged[0].len), (15, 15));
+        assert!(!damaged[0].torn);
+    }
+
     proptest! {
         #[test]
         fn scan_is_total(data in proptest::collection::vec(any::<u8>(), 0..300)) {
             let _ = scan(&data, 0, MAGIC);
+            let (frames, damaged) = scan_all(&data, 0, MAGIC);
+            let covered: usize = frames.iter().map(|f| FRAME_HEADER + f.1.len()).sum::<usize>()
+                + damaged.iter().map(|d| d.len).sum::<usize>();
+            prop_assert_eq!(covered, data.len());
         }
     }
 }

@@ -52,6 +52,7 @@
 
 mod block;
 mod catalog;
+mod check;
 mod codec;
 mod cursor;
 mod error;
@@ -60,6 +61,7 @@ mod fsutil;
 mod open;
 mod read;
 mod record;
+mod recovery;
 mod seal;
 mod segment;
 mod wal;
@@ -68,8 +70,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+pub use check::{CheckReport, FileCheck, FileKind, FileState, check, repair};
 pub use cursor::Cursor;
 pub use error::StoreError;
+pub use recovery::{CatalogRebuild, LostSegment, RecoveryReport, Truncation};
 pub use segment::BLOCK_RAW_BYTES;
 
 use block::{BlockMeta, Layout, RawEvent, encode_block};
@@ -92,6 +96,13 @@ pub struct Options {
     pub head_max_bytes: usize,
     /// How long a batch id is remembered.
     pub batch_id_retention_ms: i64,
+    /// Repair damage at open instead of refusing it (`stratus server
+    /// --recover`, `stratus fsck --repair`): damaged WAL records are skipped
+    /// (every intact one kept), damaged or missing segment files dropped, a
+    /// damaged catalog rebuilt from `catalog.snap.prev` and the WAL. Each
+    /// damaged original is kept as `<name>.damaged-<unix-time>`; what was
+    /// done is in [`OpenReport::recovery`].
+    pub recover: bool,
 }
 
 impl Default for Options {
@@ -107,6 +118,7 @@ impl Default for Options {
             seal_grace_ms: 300_000,
             head_max_bytes: 128 << 20,
             batch_id_retention_ms: 86_400_000,
+            recover: false,
         }
     }
 }
@@ -119,6 +131,7 @@ impl std::fmt::Debug for Options {
             .field("seal_grace_ms", &self.seal_grace_ms)
             .field("head_max_bytes", &self.head_max_bytes)
             .field("batch_id_retention_ms", &self.batch_id_retention_ms)
+            .field("recover", &self.recover)
             .finish_non_exhaustive()
     }
 }
@@ -134,6 +147,8 @@ pub struct OpenReport {
     pub segment_files: u64,
     /// Segment files a crash left unnamed by the catalog, deleted.
     pub orphan_files_removed: u64,
+    /// What `Options::recover` repaired (empty without it).
+    pub recovery: RecoveryReport,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -315,6 +330,10 @@ struct State {
     wal_segments: BTreeMap<u64, WalSegmentInfo>,
     /// Files were installed or dropped since the last snapshot.
     files_changed: bool,
+    /// WAL segments the last snapshot made unnecessary, deleted only after
+    /// the next one: until then `catalog.snap.prev` plus the WAL still
+    /// rebuild everything if `catalog.snap` is damaged.
+    wal_retired: Vec<u64>,
 }
 
 /// The log store. `Send + Sync`: call it from any number of threads.
@@ -898,4 +917,9 @@ pub fn fuzz_decoders(data: &[u8]) {
         }
     }
     let _ = segment::fuzz_index(data);
+    // fsck and recovery read whatever a disk holds.
+    let _ = wal::scan_segment(data, true);
+    let scan = wal::scan_segment(data, false);
+    let _ = wal::rebuild_segment(data, &scan.records, true);
+    let _ = catalog::decode_snapshot(data);
 }

@@ -362,10 +362,17 @@ pub fn persist(store: &Store, force: bool) -> Result<(), StoreError> {
         snap.files = st.files.values().flatten().map(|f| f.rec.clone()).collect();
         snap.sealed = st.sealed.iter().map(|(&(g, w), &l)| (g, w, l)).collect();
         let doomed = std::mem::take(&mut st.doomed);
-        for n in &obsolete {
+        // Deleted one snapshot late (after the one written now, which makes
+        // the last one `catalog.snap.prev`): every record after the previous
+        // snapshot stays in the WAL. Until deleted they stay in
+        // `wal_segments`, so the watermarks keep covering their records.
+        let (delete, retire): (Vec<u64>, Vec<u64>) =
+            obsolete.iter().partition(|n| st.wal_retired.contains(n));
+        for n in &delete {
             st.wal_segments.remove(n);
         }
-        (snap, doomed, obsolete)
+        st.wal_retired = retire;
+        (snap, doomed, delete)
     };
     super::catalog::write_snapshot(&store.dir, &snapshot, store.opts.fsync)?;
     for path in &doomed {

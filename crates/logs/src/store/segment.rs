@@ -307,6 +307,37 @@ pub fn read_index(path: &Path) -> Result<Vec<BlockIndex>, StoreError> {
     decode_index(&index, index_offset).ok_or_else(|| bad(index_offset, "malformed index"))
 }
 
+/// Reads a segment file's index and every block (crc, decompression,
+/// layout, event count): what fsck and recovery trust.
+pub fn verify(path: &Path) -> Result<Vec<BlockIndex>, StoreError> {
+    let index = read_index(path)?;
+    let f =
+        File::open(path).map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
+    let mut decompressor =
+        zstd::bulk::Decompressor::new().map_err(|e| StoreError::io("starting zstd", e))?;
+    let (mut scratch, mut raw) = (Vec::new(), Vec::new());
+    for b in &index {
+        // A length the index claims beyond any real block is damage, not an
+        // allocation to attempt.
+        if b.raw_len as usize > 64 * BLOCK_RAW_BYTES.max(tuning().0) {
+            return Err(StoreError::damaged(
+                path,
+                b.offset,
+                "block raw length out of range",
+            ));
+        }
+        let layout = read_block(&f, path, b, &mut decompressor, &mut scratch, &mut raw)?;
+        if layout.n as u64 != u64::from(b.meta.count) {
+            return Err(StoreError::damaged(
+                path,
+                b.offset,
+                "block event count differs from its index entry",
+            ));
+        }
+    }
+    Ok(index)
+}
+
 /// Reads block `b` of an open segment file into `raw` (decompressed, its
 /// columns restored), reusing `scratch` and `raw`'s allocations.
 pub fn read_block(

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 use super::error::StoreError;
-use super::frame::{FRAME_HEADER, MAX_PAYLOAD, put_frame, scan};
+use super::frame::{DamagedRange, FRAME_HEADER, MAX_PAYLOAD, put_frame, scan, scan_all};
 use super::fsutil::{list_names, sync_dir};
 
 pub const RECORD_MAGIC: u32 = u32::from_le_bytes(*b"SLW1");
@@ -411,4 +411,106 @@ pub fn remove_segments(dir: &Path, numbers: &[u64], fsync: bool) -> Result<(), S
         sync_dir(dir)?;
     }
     Ok(())
+}
+
+/// One segment's bytes as fsck and recovery see them: every intact record,
+/// and every damaged range between (damage does not hide what follows it).
+#[derive(Debug, Default)]
+pub struct SegmentScan {
+    /// `(offset, len)` of each intact, decodable record payload (end
+    /// markers excluded).
+    pub records: Vec<(usize, usize)>,
+    /// Damage that open refuses: anything but the torn tail of the newest
+    /// segment.
+    pub damaged: Vec<DamagedRange>,
+    /// The torn tail of the newest segment (a crash mid-append).
+    pub torn: Option<DamagedRange>,
+    /// The segment ends with its (well-placed) end marker.
+    pub ended: bool,
+}
+
+impl SegmentScan {
+    /// Length of the segment without its torn tail.
+    pub fn intact_len(&self, data_len: usize) -> u64 {
+        self.torn.as_ref().map_or(data_len, |t| t.offset) as u64
+    }
+}
+
+/// Scans segment bytes; never fails, never panics.
+pub fn scan_segment(data: &[u8], newest: bool) -> SegmentScan {
+    let mut out = SegmentScan::default();
+    let header = SEGMENT_HEADER.len();
+    if data.len() < header || data[..header] != SEGMENT_HEADER {
+        let range = DamagedRange {
+            offset: 0,
+            len: data.len().min(header),
+            reason: "missing or damaged WAL segment header",
+            torn: data.len() < header,
+        };
+        if newest && data.len() < header && SEGMENT_HEADER.starts_with(data) {
+            // Created but its header never made it: a crash at rotation.
+            out.torn = Some(range);
+            return out;
+        }
+        out.damaged.push(range);
+        if data.len() < header {
+            return out;
+        }
+    }
+    let (frames, damage) = scan_all(data, header, RECORD_MAGIC);
+    let mut damaged = damage;
+    for (offset, payload) in frames {
+        let range = |reason| DamagedRange {
+            offset,
+            len: FRAME_HEADER + payload.len(),
+            reason,
+            torn: false,
+        };
+        if out.ended {
+            damaged.push(range("record after the segment end marker"));
+            continue;
+        }
+        match end_marker(payload) {
+            Some(len) if len == offset as u64 => out.ended = true,
+            Some(_) => damaged.push(range("misplaced end marker")),
+            None if super::record::decode(payload).is_none() => {
+                damaged.push(range("undecodable WAL record"));
+            }
+            None => out.records.push((offset + FRAME_HEADER, payload.len())),
+        }
+    }
+    damaged.sort_by_key(|d| d.offset);
+    if newest
+        && let Some(last) = damaged.last()
+        && last.torn
+        && last.offset + last.len == data.len()
+    {
+        out.torn = damaged.pop();
+    }
+    if !newest && !out.ended && out.damaged.is_empty() && damaged.is_empty() {
+        damaged.push(DamagedRange {
+            offset: data.len(),
+            len: 0,
+            reason: "segment ends without its end marker (truncated)",
+            torn: false,
+        });
+    }
+    out.damaged.extend(damaged);
+    out
+}
+
+/// The bytes of a segment holding only `records` (payload ranges of
+/// `data`), ended with its marker when `end` (recovery's rewrite).
+pub fn rebuild_segment(data: &[u8], records: &[(usize, usize)], end: bool) -> Vec<u8> {
+    let mut out = SEGMENT_HEADER.to_vec();
+    for &(offset, len) in records {
+        if let Some(payload) = data.get(offset..offset + len) {
+            put_frame(&mut out, RECORD_MAGIC, payload);
+        }
+    }
+    if end {
+        let len = out.len() as u64;
+        out.extend_from_slice(&end_marker_frame(len));
+    }
+    out
 }

@@ -55,18 +55,45 @@ impl std::fmt::Debug for LogsRuntime {
 impl LogsRuntime {
     /// Opens `<data-dir>/logs/` (replaying its WAL).
     pub fn open(data_dir: &Path, fsync: bool) -> Result<LogsRuntime, String> {
+        Self::open_recovering(data_dir, fsync, false)
+    }
+
+    /// Opens `<data-dir>/logs/`; with `recover` (`stratus server --recover`)
+    /// damage is repaired, keeping each damaged original beside it, instead
+    /// of refused.
+    pub fn open_recovering(
+        data_dir: &Path,
+        fsync: bool,
+        recover: bool,
+    ) -> Result<LogsRuntime, String> {
         let dir = data_dir.join("logs");
         let opts = stratus_logs::store::Options {
             fsync,
+            recover,
             ..Default::default()
         };
-        let (store, report) =
-            Store::open(&dir, opts).map_err(|e| format!("log store {}: {e}", dir.display()))?;
+        let (store, report) = Store::open(&dir, opts).map_err(|e| {
+            if e.recoverable() {
+                format!(
+                    "log store {}: {e}. Nothing was changed. `stratus fsck --data-dir {}` lists \
+                     every damaged file; `stratus fsck --data-dir {} --repair` or starting with \
+                     --recover skips only the damaged parts, keeping a copy of each original",
+                    dir.display(),
+                    data_dir.display(),
+                    data_dir.display()
+                )
+            } else {
+                format!("log store {}: {e}", dir.display())
+            }
+        })?;
         if report.torn_tail_bytes > 0 {
             tracing::warn!(
                 bytes = report.torn_tail_bytes,
                 "log store: cut a torn write-ahead-log tail (a crash mid-append)"
             );
+        }
+        for line in report.recovery.lines() {
+            tracing::warn!("log store recovery: {line}");
         }
         let instance = instance_id(&dir).map_err(|e| format!("log store id: {e}"))?;
         Ok(LogsRuntime {
