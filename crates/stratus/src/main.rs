@@ -45,7 +45,7 @@ enum Command {
     Agent(agent_cmd::AgentArgs),
     /// Notification email: read the local mailbox, send a test notification.
     Mail(mail_cmd::MailArgs),
-    /// Check every metric storage file of a (stopped) server's data directory;
+    /// Check every metric and log storage file of a (stopped) server's data directory;
     /// exits non-zero when damage is found. --repair does what `server --recover` does.
     Fsck(fsck_cmd::FsckArgs),
     /// Cluster mode: `stratus cluster status` from any node.
@@ -78,10 +78,12 @@ struct ServerArgs {
     /// server warns at start when it would send as no-reply@localhost).
     #[arg(long, env = "STRATUS_SMTP_FROM")]
     smtp_from: Option<String>,
-    /// Repair damaged metric storage at start instead of refusing to start: skip
-    /// damaged WAL records (keeping every intact one after them), rebuild a damaged
-    /// series catalog from the blocks, set damaged blocks aside. Each damaged file is
-    /// copied to <name>.damaged-<unix-time> first, and everything skipped is logged.
+    /// Repair damaged metric and log storage at start instead of refusing to start:
+    /// skip damaged WAL records (keeping every intact one after them), rebuild a
+    /// damaged series catalog from the blocks and a damaged log catalog from
+    /// catalog.snap.prev and the WAL, set damaged blocks and log segments aside. Each
+    /// damaged file is copied to <name>.damaged-<unix-time> first, and everything
+    /// skipped or lost is logged.
     #[arg(long)]
     recover: bool,
     /// Serve HTTPS: PEM certificate chain (server certificate first). Needs
