@@ -154,7 +154,7 @@ fn value_text(v: &Value) -> Option<String> {
 fn format_time(unix_us: i64, zone: &jiff::tz::TimeZone) -> String {
     match jiff::Timestamp::from_microsecond(unix_us) {
         Ok(t) => t
-            .to_zoned(zone.clone())
+            .to_zoned_datetime(zone.clone())
             .strftime("%Y-%m-%dT%H:%M:%S%.6f%:z")
             .to_string(),
         Err(_) => "-".to_string(),
