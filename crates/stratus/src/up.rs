@@ -395,11 +395,7 @@ fn host_system_log() -> SystemLog {
 /// Debian's `/var/log/syslog`, else Red Hat's `/var/log/messages`, else the
 /// journal (when `journalctl` is there to read it), else nothing.
 /// `force_journal` picks the journal whenever journalctl is there.
-fn system_log(
-    exists: impl Fn(&Path) -> bool,
-    journalctl: bool,
-    force_journal: bool,
-) -> SystemLog {
+fn system_log(exists: impl Fn(&Path) -> bool, journalctl: bool, force_journal: bool) -> SystemLog {
     if force_journal && journalctl {
         return SystemLog::Journal;
     }

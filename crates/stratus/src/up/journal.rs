@@ -296,9 +296,15 @@ pub fn journalctl_args(
     since_unix_s: i64,
     directory: Option<&Path>,
 ) -> Vec<String> {
-    let mut args: Vec<String> = ["--follow", "--output=json", "--all", "--no-pager", "--quiet"]
-        .map(String::from)
-        .into();
+    let mut args: Vec<String> = [
+        "--follow",
+        "--output=json",
+        "--all",
+        "--no-pager",
+        "--quiet",
+    ]
+    .map(String::from)
+    .into();
     if let Some(dir) = directory {
         args.push(format!("--directory={}", dir.display()));
     }
@@ -484,7 +490,12 @@ mod tests {
 
     #[test]
     fn what_is_not_an_entry_is_refused() {
-        for bad in [&b"not json"[..], b"[1,2]", br#"{"MESSAGE":"no cursor"}"#, b""] {
+        for bad in [
+            &b"not json"[..],
+            b"[1,2]",
+            br#"{"MESSAGE":"no cursor"}"#,
+            b"",
+        ] {
             assert_eq!(parse_entry(bad, &plus_one(), "h"), None);
         }
     }
@@ -511,7 +522,10 @@ mod tests {
     #[test]
     fn journalctl_resumes_after_the_cursor_or_begins_now() {
         let with = journalctl_args(Some("s=1;i=2"), 5, Some(Path::new("/j")));
-        assert!(with.contains(&"--after-cursor=s=1;i=2".to_string()), "{with:?}");
+        assert!(
+            with.contains(&"--after-cursor=s=1;i=2".to_string()),
+            "{with:?}"
+        );
         assert!(with.contains(&"--directory=/j".to_string()), "{with:?}");
         assert!(!with.iter().any(|a| a.starts_with("--since")), "{with:?}");
         let without = journalctl_args(None, 1_796_636_967, None);
@@ -523,7 +537,8 @@ mod tests {
     }
 
     fn temp_files(name: &str) -> JournalFiles {
-        let dir = std::env::temp_dir().join(format!("stratus-journal-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("stratus-journal-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         JournalFiles::in_data_dir(&dir)
     }
@@ -556,9 +571,17 @@ mod tests {
         // Reopened (a restarted `up`): the cursor is back, lines are appended.
         let mut w = SystemLogWriter::open(&files, ROTATE_AT).unwrap();
         assert_eq!(w.cursor(), Some("c2"));
-        pump(format!("{}\n", json_entry("c3", "three")).as_bytes(), &mut w, &TimeZone::UTC, "h")
-            .unwrap();
-        assert_eq!(std::fs::read_to_string(&files.log).unwrap().lines().count(), 3);
+        pump(
+            format!("{}\n", json_entry("c3", "three")).as_bytes(),
+            &mut w,
+            &TimeZone::UTC,
+            "h",
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&files.log).unwrap().lines().count(),
+            3
+        );
         assert_eq!(std::fs::read_to_string(&files.cursor).unwrap(), "c3");
         std::fs::remove_dir_all(&files.dir).unwrap();
     }
