@@ -143,6 +143,14 @@ pub fn banner_lines(data_dir: &Path) -> Vec<String> {
             files.config.display(),
             files.log.display()
         ),
+        match host_system_log() {
+            SystemLog::File(path) => format!("  system log {path} -> log group system"),
+            SystemLog::Journal => format!(
+                "  system log: the journal (journalctl), exported to {} -> log group system",
+                journal::JournalFiles::in_data_dir(data_dir).log.display()
+            ),
+            SystemLog::None => "  no system log found: no log group system".to_string(),
+        },
     ]
 }
 
