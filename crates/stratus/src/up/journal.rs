@@ -29,6 +29,10 @@
 //! Disk: when `system.log` grows past [`ROTATE_AT`] it is renamed to
 //! `system.log.1` (replacing the older one) and a new file begins; the agent
 //! reads the renamed file to its end and then the new one.
+//!
+//! journalctl runs in its own process group and is ended by `stop` before
+//! the agent. A SIGKILLed `up` cannot end it: it exits at its next write
+//! into the closed pipe (SIGPIPE), i.e. with the journal's next entry.
 
 use serde_json::Value;
 use std::fs::File;
