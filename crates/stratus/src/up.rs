@@ -11,6 +11,12 @@
 //! Ctrl-C / SIGTERM stop the agent first (its last flush still lands), then the
 //! server. A SIGKILLed `up` cannot do that: its agent keeps running (spooling
 //! until a server answers again) and must be stopped by hand.
+//!
+//! The agent tails the host's system log into log group `system`:
+//! `/var/log/syslog` or `/var/log/messages`, else — on journald-only hosts —
+//! the journal's text export that `up` writes beside it (see [`journal`]).
+
+mod journal;
 
 use crate::client::{self, Credentials};
 use anyhow::{Context as _, bail};
@@ -53,23 +59,32 @@ impl AgentFiles {
     }
 }
 
-/// Runs the server with a local agent until Ctrl-C / SIGTERM; then stops the
-/// agent first (its last flush still reaches the server), then the server.
+/// Runs the server with a local agent (and, on journald-only hosts, the
+/// journal export) until Ctrl-C / SIGTERM; then stops the export, the agent
+/// (its last flush still reaches the server), then the server.
 pub fn run(args: crate::ServerArgs) -> anyhow::Result<()> {
     let agent = Arc::new(LocalAgent::default());
+    let exporter = Arc::new(journal::JournalExporter::default());
     let on_started = {
         let agent = agent.clone();
+        let exporter = exporter.clone();
         move |s: &stratus_server::Started| {
             crate::print_banner(s, true);
             let Some(data_dir) = s.credentials_file.parent().map(Path::to_path_buf) else {
                 tracing::warn!("no data directory known: not starting the local agent");
                 return;
             };
+            let system_log = host_system_log();
+            if system_log == SystemLog::Journal {
+                start_journal_export(exporter, &data_dir);
+            }
             let admin_credentials = s.credentials_file.clone();
             let endpoint = stratus_server::bootstrap::local_url(s.addr, s.tls);
             let spawned = std::thread::Builder::new()
                 .name("local-agent".into())
-                .spawn(move || agent.supervise(&data_dir, &admin_credentials, &endpoint));
+                .spawn(move || {
+                    agent.supervise(&data_dir, &admin_credentials, &endpoint, system_log)
+                });
             if let Err(e) = spawned {
                 tracing::warn!("not starting the local agent: {e}");
             }
@@ -77,14 +92,43 @@ pub fn run(args: crate::ServerArgs) -> anyhow::Result<()> {
     };
     let after_signal = {
         let agent = agent.clone();
+        let exporter = exporter.clone();
         move || async move {
-            let _ = tokio::task::spawn_blocking(move || agent.stop()).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                exporter.stop();
+                agent.stop();
+            })
+            .await;
         }
     };
     crate::serve_with(args, on_started, after_signal)?;
-    // The server failed or stopped without a signal: never leave the agent behind.
+    // The server failed or stopped without a signal: never leave the children behind.
+    exporter.stop();
     agent.stop();
     Ok(())
+}
+
+/// Creates the export's file before the agent starts (its first scan then
+/// knows it), and runs the export on its own thread.
+fn start_journal_export(exporter: Arc<journal::JournalExporter>, data_dir: &Path) {
+    let files = journal::JournalFiles::in_data_dir(data_dir);
+    if let Err(e) = std::fs::create_dir_all(&files.dir).and_then(|()| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&files.log)
+            .map(drop)
+    }) {
+        tracing::error!("journal export not started ({}): {e}", files.dir.display());
+        return;
+    }
+    let host = hostname();
+    let spawned = std::thread::Builder::new()
+        .name("journal-export".into())
+        .spawn(move || exporter.supervise(&files, &host));
+    if let Err(e) = spawned {
+        tracing::warn!("not starting the journal export: {e}");
+    }
 }
 
 /// The banner lines describing the local agent (printed by `print_banner`).
@@ -99,6 +143,14 @@ pub fn banner_lines(data_dir: &Path) -> Vec<String> {
             files.config.display(),
             files.log.display()
         ),
+        match host_system_log() {
+            SystemLog::File(path) => format!("  system log {path} -> log group system"),
+            SystemLog::Journal => format!(
+                "  system log: the journal (journalctl), exported to {} -> log group system",
+                journal::JournalFiles::in_data_dir(data_dir).log.display()
+            ),
+            SystemLog::None => "  no system log found: no log group system".to_string(),
+        },
     ]
 }
 
@@ -111,9 +163,15 @@ struct LocalAgent {
 
 impl LocalAgent {
     /// Prepares the key and config, then keeps the agent running until `stop`.
-    fn supervise(&self, data_dir: &Path, admin_credentials: &Path, endpoint: &str) {
+    fn supervise(
+        &self,
+        data_dir: &Path,
+        admin_credentials: &Path,
+        endpoint: &str,
+        system_log: SystemLog,
+    ) {
         let files = AgentFiles::in_data_dir(data_dir);
-        if let Err(e) = prepare(&files, admin_credentials, endpoint) {
+        if let Err(e) = prepare(&files, data_dir, admin_credentials, endpoint, system_log) {
             tracing::error!("local agent not started: {e:#}");
             return;
         }
@@ -228,10 +286,28 @@ impl LocalAgent {
 }
 
 /// Makes sure the agent has a working key and an up-to-date config.
-fn prepare(files: &AgentFiles, admin_credentials: &Path, endpoint: &str) -> anyhow::Result<()> {
+fn prepare(
+    files: &AgentFiles,
+    data_dir: &Path,
+    admin_credentials: &Path,
+    endpoint: &str,
+    system_log: SystemLog,
+) -> anyhow::Result<()> {
     let admin = client::read_profile(admin_credentials, "stratus")?;
     ensure_agent_key(&files.credentials, &admin, endpoint)?;
-    let config = agent_config(files, endpoint, system_log(|p| p.is_file()));
+    let export = journal::JournalFiles::in_data_dir(data_dir).log;
+    let tailed = match system_log {
+        SystemLog::File(path) => Some(TailedLog {
+            path: Path::new(path),
+            timestamp_format: None,
+        }),
+        SystemLog::Journal => Some(TailedLog {
+            path: &export,
+            timestamp_format: Some(journal::TIMESTAMP_FORMAT),
+        }),
+        SystemLog::None => None,
+    };
+    let config = agent_config(files, endpoint, tailed);
     let text = serde_json::to_string_pretty(&config)?;
     write_file(&files.config, text.as_bytes(), 0o644)
         .with_context(|| format!("writing {}", files.config.display()))?;
@@ -296,18 +372,63 @@ fn admin_call(
     serde_json::from_str(&text).with_context(|| format!("{op} answered non-JSON: {text}"))
 }
 
-/// The amazon-cloudwatch-agent JSON of the local agent.
-/// The host's system log for the agent to tail: Debian's `/var/log/syslog`,
-/// else Red Hat's `/var/log/messages`. `None` on hosts with neither (a
-/// journald-only system): the agent then gets no logs section at all, since
-/// the Stratus agent does not read the journal.
-fn system_log(exists: impl Fn(&Path) -> bool) -> Option<&'static str> {
-    ["/var/log/syslog", "/var/log/messages"]
-        .into_iter()
-        .find(|p| exists(Path::new(p)))
+/// Forces the journal export even where `/var/log/syslog` exists (value
+/// `journal`): for tests, and for hosts whose syslog file is stale.
+const SYSTEM_LOG_ENV: &str = "STRATUS_UP_SYSTEM_LOG";
+
+/// What the local agent tails into log group `system`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SystemLog {
+    /// A syslog daemon's file.
+    File(&'static str),
+    /// `journalctl`'s text export, written by `up` (see [`journal`]).
+    Journal,
+    /// Neither: no logs section.
+    None,
 }
 
-fn agent_config(files: &AgentFiles, endpoint: &str, system_log: Option<&str>) -> serde_json::Value {
+/// This host's choice (see [`system_log`]).
+fn host_system_log() -> SystemLog {
+    let forced = std::env::var(SYSTEM_LOG_ENV).ok();
+    if forced.as_deref().is_some_and(|v| v != "journal") {
+        tracing::warn!("{SYSTEM_LOG_ENV}: only `journal` is understood; ignored");
+    }
+    system_log(
+        |p| p.is_file(),
+        journal::journalctl_on_path(),
+        forced.as_deref() == Some("journal"),
+    )
+}
+
+/// Debian's `/var/log/syslog`, else Red Hat's `/var/log/messages`, else the
+/// journal (when `journalctl` is there to read it), else nothing.
+/// `force_journal` picks the journal whenever journalctl is there.
+fn system_log(exists: impl Fn(&Path) -> bool, journalctl: bool, force_journal: bool) -> SystemLog {
+    if force_journal && journalctl {
+        return SystemLog::Journal;
+    }
+    match ["/var/log/syslog", "/var/log/messages"]
+        .into_iter()
+        .find(|p| exists(Path::new(p)))
+    {
+        Some(path) => SystemLog::File(path),
+        None if journalctl => SystemLog::Journal,
+        None => SystemLog::None,
+    }
+}
+
+/// The file the agent tails into group `system`, and how to read its times.
+struct TailedLog<'a> {
+    path: &'a Path,
+    timestamp_format: Option<&'static str>,
+}
+
+/// The amazon-cloudwatch-agent JSON of the local agent.
+fn agent_config(
+    files: &AgentFiles,
+    endpoint: &str,
+    system_log: Option<TailedLog<'_>>,
+) -> serde_json::Value {
     let mut config = json!({
         "agent": {
             "metrics_collection_interval": INTERVAL_S,
@@ -338,14 +459,18 @@ fn agent_config(files: &AgentFiles, endpoint: &str, system_log: Option<&str>) ->
             },
         },
     });
-    if let Some(path) = system_log {
+    if let Some(log) = system_log {
+        let mut entry = json!({
+            "file_path": log.path,
+            "log_group_name": "system",
+            "log_stream_name": "{hostname}",
+        });
+        if let Some(format) = log.timestamp_format {
+            entry["timestamp_format"] = json!(format);
+        }
         config["logs"] = json!({
             "endpoint_override": endpoint,
-            "logs_collected": {"files": {"collect_list": [{
-                "file_path": path,
-                "log_group_name": "system",
-                "log_stream_name": "{hostname}",
-            }]}},
+            "logs_collected": {"files": {"collect_list": [entry]}},
         });
     }
     config
@@ -396,21 +521,54 @@ mod tests {
     }
 
     #[test]
-    fn the_system_log_is_tailed_into_group_system() {
+    fn the_system_log_is_syslog_then_messages_then_the_journal() {
+        use SystemLog::{File, Journal};
         let only = |want: &'static str| move |p: &Path| p == Path::new(want);
-        assert_eq!(system_log(only("/var/log/syslog")), Some("/var/log/syslog"));
-        assert_eq!(
-            system_log(only("/var/log/messages")),
-            Some("/var/log/messages")
-        );
-        assert_eq!(system_log(|_| true), Some("/var/log/syslog"));
-        assert_eq!(system_log(|_| false), None);
+        let none = |_: &Path| false;
+        // (files present, journalctl on PATH, forced) -> choice
+        let syslog = "/var/log/syslog";
+        let messages = "/var/log/messages";
+        assert_eq!(system_log(only(syslog), false, false), File(syslog));
+        assert_eq!(system_log(only(syslog), true, false), File(syslog));
+        assert_eq!(system_log(only(messages), true, false), File(messages));
+        assert_eq!(system_log(|_| true, true, false), File(syslog));
+        assert_eq!(system_log(none, true, false), Journal);
+        assert_eq!(system_log(none, false, false), SystemLog::None);
+        // Forced: the journal even beside a syslog file, but only if it can be read.
+        assert_eq!(system_log(only(syslog), true, true), Journal);
+        assert_eq!(system_log(only(syslog), false, true), File(syslog));
+        assert_eq!(system_log(none, false, true), SystemLog::None);
+    }
+
+    #[test]
+    fn the_journal_export_is_tailed_with_its_own_times() {
         let files = AgentFiles::in_data_dir(Path::new("/d"));
-        let c = agent_config(&files, "http://127.0.0.1:4566", Some("/var/log/messages"));
+        let tailed = TailedLog {
+            path: Path::new("/d/journal/system.log"),
+            timestamp_format: Some(journal::TIMESTAMP_FORMAT),
+        };
+        let c = agent_config(&files, "http://127.0.0.1:4566", Some(tailed));
+        let entry = &c["logs"]["logs_collected"]["files"]["collect_list"][0];
+        assert_eq!(entry["file_path"], "/d/journal/system.log");
+        assert_eq!(entry["log_group_name"], "system");
+        assert_eq!(entry["log_stream_name"], "{hostname}");
+        assert_eq!(entry["timestamp_format"], "%Y-%m-%dT%H:%M:%S.%f%z");
+        stratus_agent::config::AgentConfig::parse(&c.to_string()).unwrap();
+    }
+
+    #[test]
+    fn the_system_log_is_tailed_into_group_system() {
+        let files = AgentFiles::in_data_dir(Path::new("/d"));
+        let tailed = TailedLog {
+            path: Path::new("/var/log/messages"),
+            timestamp_format: None,
+        };
+        let c = agent_config(&files, "http://127.0.0.1:4566", Some(tailed));
         let entry = &c["logs"]["logs_collected"]["files"]["collect_list"][0];
         assert_eq!(entry["file_path"], "/var/log/messages");
         assert_eq!(entry["log_group_name"], "system");
         assert_eq!(entry["log_stream_name"], "{hostname}");
+        assert!(entry.get("timestamp_format").is_none(), "{entry}");
         assert_eq!(c["logs"]["endpoint_override"], "http://127.0.0.1:4566");
         // The agent itself accepts what `up` writes.
         stratus_agent::config::AgentConfig::parse(&c.to_string()).unwrap();
