@@ -76,7 +76,10 @@ pub fn run(args: crate::ServerArgs) -> anyhow::Result<()> {
             };
             let system_log = host_system_log();
             if system_log == SystemLog::Journal {
-                start_journal_export(exporter, &data_dir);
+                let positions = stratus_agent::logs::positions::path_in_spool(
+                    &AgentFiles::in_data_dir(&data_dir).spool,
+                );
+                start_journal_export(exporter, &data_dir, positions);
             }
             let admin_credentials = s.credentials_file.clone();
             let endpoint = stratus_server::bootstrap::local_url(s.addr, s.tls);
@@ -110,7 +113,11 @@ pub fn run(args: crate::ServerArgs) -> anyhow::Result<()> {
 
 /// Creates the export's file before the agent starts (its first scan then
 /// knows it), and runs the export on its own thread.
-fn start_journal_export(exporter: Arc<journal::JournalExporter>, data_dir: &Path) {
+fn start_journal_export(
+    exporter: Arc<journal::JournalExporter>,
+    data_dir: &Path,
+    agent_positions: PathBuf,
+) {
     let files = journal::JournalFiles::in_data_dir(data_dir);
     if let Err(e) = std::fs::create_dir_all(&files.dir).and_then(|()| {
         std::fs::OpenOptions::new()
@@ -125,7 +132,7 @@ fn start_journal_export(exporter: Arc<journal::JournalExporter>, data_dir: &Path
     let host = hostname();
     let spawned = std::thread::Builder::new()
         .name("journal-export".into())
-        .spawn(move || exporter.supervise(&files, &host));
+        .spawn(move || exporter.supervise(&files, &host, &agent_positions));
     if let Err(e) = spawned {
         tracing::warn!("not starting the journal export: {e}");
     }

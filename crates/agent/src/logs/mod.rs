@@ -129,7 +129,7 @@ impl LogsAgent {
             &s.names,
             s.names.resolve(&cfg.default_stream),
             cfg.force_flush_interval,
-            dir.join("positions"),
+            dir.join(positions::FILE_NAME),
             Arc::clone(&shared),
         );
         let stop = Arc::clone(&stop_tail);

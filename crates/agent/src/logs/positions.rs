@@ -18,6 +18,15 @@
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+/// The positions file inside the logs spool directory.
+pub const FILE_NAME: &str = "positions";
+
+/// Where an agent with spool directory `spool_dir` keeps its positions (it
+/// writes them first right after its first scan of the configured files).
+pub fn path_in_spool(spool_dir: &Path) -> PathBuf {
+    spool_dir.join(super::LOGS_DIR).join(FILE_NAME)
+}
+
 /// Bytes of a file's beginning its fingerprint covers (fewer while the file
 /// is shorter).
 pub const FINGERPRINT_BYTES: u64 = 1024;

@@ -58,6 +58,8 @@ pub const TIMESTAMP_FORMAT: &str = "%Y-%m-%dT%H:%M:%S.%f%z";
 const MIN_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// How long `stop` waits for the last chunk to be written.
+/// How long a first run waits for the local agent's first scan.
+const FIRST_SCAN_WAIT: Duration = Duration::from_secs(30);
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// The exporter's files inside the server's data directory.
@@ -329,13 +331,31 @@ pub struct JournalExporter {
 
 impl JournalExporter {
     /// Exports until `stop`. Returns at once if the files cannot be opened.
-    pub fn supervise(&self, files: &JournalFiles, local_host: &str) {
+    /// `agent_positions`: the local agent's positions file (see
+    /// [`JournalExporter::wait_for_first_scan`]).
+    pub fn supervise(&self, files: &JournalFiles, local_host: &str, agent_positions: &Path) {
         self.running.store(true, Ordering::SeqCst);
-        self.supervise_inner(files, local_host);
+        self.supervise_inner(files, local_host, agent_positions);
         self.running.store(false, Ordering::SeqCst);
     }
 
-    fn supervise_inner(&self, files: &JournalFiles, local_host: &str) {
+    /// An agent without saved positions starts the files its first scan
+    /// finds at their end (the stock agent's default), so lines exported
+    /// before that scan would never be shipped. On a first run, wait —
+    /// bounded — for the positions file the agent writes after its first
+    /// scan; entries logged meanwhile are still exported (`--since` was
+    /// taken before the wait).
+    fn wait_for_first_scan(&self, agent_positions: &Path) {
+        let deadline = Instant::now() + FIRST_SCAN_WAIT;
+        while !agent_positions.exists()
+            && Instant::now() < deadline
+            && !self.stopping.load(Ordering::SeqCst)
+        {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn supervise_inner(&self, files: &JournalFiles, local_host: &str, agent_positions: &Path) {
         let mut writer = match SystemLogWriter::open(files, ROTATE_AT) {
             Ok(w) => w,
             Err(e) => {
@@ -345,6 +365,9 @@ impl JournalExporter {
         };
         let zone = jiff::tz::TimeZone::system();
         let since = jiff::Timestamp::now().as_second();
+        if writer.cursor().is_none() {
+            self.wait_for_first_scan(agent_positions);
+        }
         let directory = std::env::var_os(JOURNAL_DIR_ENV).map(PathBuf::from);
         let mut backoff = MIN_BACKOFF;
         while !self.stopping.load(Ordering::SeqCst) {
