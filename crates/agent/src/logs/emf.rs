@@ -17,9 +17,9 @@ use super::tail::EmfEvent;
 use crate::config::DEFAULT_EMF_GROUP;
 use std::io::Read;
 use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A line longer than an event can be is cut by the batcher; a connection
@@ -154,7 +154,10 @@ impl Round {
             None => {
                 self.bad += 1;
                 if self.bad.is_power_of_two() {
-                    crate::warn!("emf: {} line(s) that are not JSON objects ignored", self.bad);
+                    crate::warn!(
+                        "emf: {} line(s) that are not JSON objects ignored",
+                        self.bad
+                    );
                 }
             }
         }
@@ -163,7 +166,12 @@ impl Round {
     /// Journals the round's events, then sends them — under the journal's
     /// lock, so the tail, holding it, knows every journaled event is in
     /// its channel.
-    fn hand_over(&mut self, out: &Sender<EmfEvent>, journal: Option<&Mutex<EmfJournal>>, now_ms: i64) {
+    fn hand_over(
+        &mut self,
+        out: &Sender<EmfEvent>,
+        journal: Option<&Mutex<EmfJournal>>,
+        now_ms: i64,
+    ) {
         if self.events.is_empty() {
             return;
         }

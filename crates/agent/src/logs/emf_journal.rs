@@ -124,7 +124,7 @@ impl EmfJournal {
     }
 
     /// Bytes in the file (header included).
-    pub fn len(&self) -> u64 {
+    pub fn size(&self) -> u64 {
         self.len
     }
 
@@ -186,10 +186,7 @@ impl EmfJournal {
 fn parse(header: &[u8], bytes: &[u8]) -> (Vec<JournalRecord>, u64) {
     let mut out = Vec::new();
     let mut at = HEADER_LEN as usize;
-    loop {
-        let Some(head) = bytes.get(at..at + 8) else {
-            break;
-        };
+    while let Some(head) = bytes.get(at..at + 8) {
         let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
         let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
         if !(8..=MAX_RECORD).contains(&len) {
@@ -241,7 +238,10 @@ mod tests {
         assert_eq!(j.generation(), generation);
         let lines: Vec<&[u8]> = replay.iter().map(|r| &r.line[..]).collect();
         assert_eq!(lines, [&b"{\"a\":1}"[..], &b"{\"a\":2}"[..]]);
-        assert_eq!((replay[1].start, replay[1].end, replay[1].received_ms), (43, 66, 7));
+        assert_eq!(
+            (replay[1].start, replay[1].end, replay[1].received_ms),
+            (43, 66, 7)
+        );
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 66);
         // Appends continue after the cut.
         assert_eq!(j.append(8, &[b"x"]).unwrap(), [(66, 83)]);

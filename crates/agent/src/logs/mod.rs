@@ -114,9 +114,7 @@ impl LogsAgent {
             match emf_journal::EmfJournal::open(&journal_path) {
                 Ok((j, records)) => Some((Arc::new(Mutex::new(j)), records)),
                 Err(e) => {
-                    crate::error!(
-                        "logs: {e}; EMF lines are held only in memory until spooled"
-                    );
+                    crate::error!("logs: {e}; EMF lines are held only in memory until spooled");
                     None
                 }
             }

@@ -364,7 +364,7 @@ impl Tailer {
     ) {
         let (key, generation, len) = {
             let j = journal.lock().unwrap_or_else(|e| e.into_inner());
-            (j.key(), j.generation(), j.len())
+            (j.key(), j.generation(), j.size())
         };
         let floor = self
             .resume
@@ -457,7 +457,7 @@ impl Tailer {
         if !journal.has_records() {
             return;
         }
-        let force = force || journal.len() >= EMF_JOURNAL_RECLAIM_BYTES;
+        let force = force || journal.size() >= EMF_JOURNAL_RECLAIM_BYTES;
         if !force && self.emf_pending(key) {
             return;
         }
@@ -481,7 +481,7 @@ impl Tailer {
             Ok(()) => {
                 if let Some(j) = &mut self.emf_journal {
                     j.generation = journal.generation();
-                    j.received_end = journal.len();
+                    j.received_end = journal.size();
                 }
                 self.positions_dirty = true;
             }
@@ -1554,7 +1554,10 @@ mod tests {
         let mut got = ship_all_streams(&rig);
         got.sort();
         let stream = |name: &str| {
-            format!("h_{}", group_from_path(&dir.join(name).display().to_string()).replace('/', "_"))
+            format!(
+                "h_{}",
+                group_from_path(&dir.join(name).display().to_string()).replace('/', "_")
+            )
         };
         assert_eq!(
             got,
@@ -1641,7 +1644,11 @@ mod tests {
     }
 
     /// The listener's side: journal the lines, then send their events.
-    fn journal_and_send(j: &Mutex<EmfJournal>, tx: &std::sync::mpsc::Sender<EmfEvent>, lines: &[String]) {
+    fn journal_and_send(
+        j: &Mutex<EmfJournal>,
+        tx: &std::sync::mpsc::Sender<EmfEvent>,
+        lines: &[String],
+    ) {
         let mut j = j.lock().unwrap();
         let raw: Vec<&[u8]> = lines.iter().map(|l| l.as_bytes()).collect();
         let spans = j.append(5, &raw).unwrap();

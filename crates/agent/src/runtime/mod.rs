@@ -400,10 +400,12 @@ pub fn endpoints_used(config: &AgentConfig, settings: &ShipSettings) -> String {
     let metrics = config
         .has_metrics()
         .then(|| format!("endpoint {}", settings.endpoint));
-    let logs = config
-        .logs
-        .as_ref()
-        .map(|l| format!("logs endpoint {}", logs_endpoint(config, l, &settings.region)));
+    let logs = config.logs.as_ref().map(|l| {
+        format!(
+            "logs endpoint {}",
+            logs_endpoint(config, l, &settings.region)
+        )
+    });
     let used: Vec<String> = metrics.into_iter().chain(logs).collect();
     if used.is_empty() {
         "no endpoint".to_owned()
