@@ -11,6 +11,19 @@
 //! save re-reads nothing that is spooled, and nothing the shipper already
 //! removed (the save before the removal covers it).
 //!
+//! Which files: like the stock agent (`getTargetFiles`), an entry tails
+//! only the most recently modified file its glob matches, or every match
+//! with `publish_multi_logs`. A file that stops being the newest (a dated
+//! file appeared) is treated as rotated away: read to its end first, then
+//! let go, its end remembered (and saved with the positions) while a glob
+//! still matches it, so it never restarts at 0 — after a restart it is
+//! found by inode and finished from its saved position.
+//!
+//! EMF lines come with their offsets in the EMF journal (`emf_journal`),
+//! which is handled like one more file: its floor is saved with the
+//! positions, spooled records carry its ends, records past them are read
+//! back at start, and it is emptied once every line in it is spooled.
+//!
 //! Rotation: a file is known by device + inode (+ a fingerprint of its first
 //! bytes). Renamed away (`mv app.log app.log.1`): the open descriptor is
 //! read to its end, and after [`ROTATED_GRACE`] without growth it is closed;
