@@ -11,7 +11,10 @@ stream read back must be exactly 0..N-1, ascending.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 import shutil
+import socket
 import time
 import uuid
 from pathlib import Path
@@ -171,3 +174,181 @@ def test_config_refusals_name_the_json_path(make_agent, tmp_path):
     assert agent.proc.returncode != 0
     text = agent.log_text()
     assert "logs.logs_collected.journald" in text and "not supported by the Stratus agent" in text, text
+
+
+def _agent_creds(server, tmp_path: Path) -> Path:
+    kid, secret = server.admin_keys()
+    creds = tmp_path / "credentials"
+    creds.write_text(f"[{AGENT_PROFILE}]\naws_access_key_id = {kid}\naws_secret_access_key = {secret}\n")
+    creds.chmod(0o600)
+    return creds
+
+
+def _stream_seqs(logs, group: str, stream: str) -> list[int]:
+    out: list[int] = []
+    kwargs = {"logGroupName": group, "logStreamName": stream, "startFromHead": True}
+    token = None
+    while True:
+        page = logs.get_log_events(**kwargs, **({"nextToken": token} if token else {}))
+        out += [int(e["message"].split("seq=")[1].split()[0]) for e in page["events"]]
+        if page["nextForwardToken"] == token:
+            return out
+        token = page["nextForwardToken"]
+
+
+def _wait_seqs(logs, agent, group: str, stream: str, total: int) -> list[int]:
+    def arrived():
+        try:
+            got = _stream_seqs(logs, group, stream)
+        except logs.exceptions.ResourceNotFoundException:
+            return None
+        return got if len(got) >= total else None
+
+    try:
+        wait_for(arrived, timeout=60, interval=1, what=f"{total} lines in {group}")
+    except AssertionError:
+        raise AssertionError(agent.log_tail(80))
+    time.sleep(2 * FLUSH_S)  # anything sent twice would have arrived by now
+    return _stream_seqs(logs, group, stream)
+
+
+def test_a_glob_ships_only_its_newest_file_and_a_logs_only_config_names_only_logs(
+        make_server, make_agent, tmp_path):
+    server = make_server()
+    logs = server.client("logs")
+    creds = _agent_creds(server, tmp_path)
+    workdir = tmp_path / "agent-glob"
+    workdir.mkdir()
+    group = f"glob-{uuid.uuid4().hex[:8]}"
+    config = {
+        "agent": {
+            "logfile": str(workdir / "agent.log"),
+            "spool_dir": str(workdir / "spool"),
+            "instance_id": "i-glob",
+        },
+        "logs": {
+            "endpoint_override": server.endpoint,
+            "force_flush_interval": FLUSH_S,
+            "logs_collected": {"files": {"collect_list": [{
+                "file_path": str(workdir / "app.log*"),
+                "log_group_name": group,
+                "log_stream_name": "{instance_id}",
+                "timestamp_format": "%Y-%m-%dT%H:%M:%S.%f",
+                "timezone": "UTC",
+            }]}},
+        },
+    }
+    agent = make_agent(config, credentials_file=creds, name="agent-glob")
+    agent.start()
+    wait_for(lambda: "logs: shipping to" in agent.log_text(), timeout=20, what="the logs side to start")
+    # A logs-only config: the start line names the logs endpoint only, and no
+    # metrics shipper starts.
+    text = agent.log_text()
+    assert f"starting: config {agent.config_path}, logs endpoint {server.endpoint}, region" in text, text
+    assert "monitoring." not in text and "I! shipping to" not in text, text
+    assert "config: no metrics" in text, text
+
+    # app.log first (the newest), then an old rotation beside it, moved in
+    # with its old modification time: only app.log is tailed.
+    w = Writer(workdir / "app.log")
+    w.lines(0.5)
+    staged = tmp_path / "app.log.1"
+    staged.write_text("2020-01-01T00:00:00.000 seq=999999 old rotated content\n" * 5)
+    old = time.time() - 3600
+    os.utime(staged, (old, old))
+    staged.rename(workdir / "app.log.1")
+    w.lines(1.5)
+    # Lines written to app.log just before a newer dated file appears still
+    # come (the old file is read to its end), then the dated file's.
+    w.lines(0.3)
+    w.fh.close()
+    w.path = workdir / "app.log.2026-12-08"
+    w.fh = open(w.path, "a", buffering=1)
+    w.lines(1.5)
+    # A kill and a restart re-read neither file.
+    agent.kill()
+    w.lines(0.5)
+    agent.start()
+    w.lines(1)
+    total = w.seq
+    got = _wait_seqs(logs, agent, group, "i-glob", total)
+    assert got == list(range(total)), (
+        f"missing {sorted(set(range(total)) - set(got))[:20]}, "
+        f"duplicated {sorted({s for s in got if got.count(s) > 1})[:20]}, "
+        f"foreign {sorted(set(got) - set(range(total)))[:5]}\n" + agent.log_tail(80)
+    )
+    assert agent.stop() == 0, agent.log_tail()
+
+
+def test_emf_lines_survive_a_kill_right_after_they_are_received(make_server, make_agent, tmp_path):
+    server = make_server()
+    logs = server.client("logs")
+    cw = server.client("cloudwatch")
+    creds = _agent_creds(server, tmp_path)
+    workdir = tmp_path / "agent-emf"
+    workdir.mkdir()
+    group = f"emf-{uuid.uuid4().hex[:8]}"
+    ns = f"Emf{uuid.uuid4().hex[:8]}"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = {
+        "agent": {
+            "logfile": str(workdir / "agent.log"),
+            "spool_dir": str(workdir / "spool"),
+            "instance_id": "i-emf",
+        },
+        "logs": {
+            "endpoint_override": server.endpoint,
+            # Far longer than the test: without the journal the lines would
+            # only be in memory when the agent is killed.
+            "force_flush_interval": 60,
+            "metrics_collected": {"emf": {"service_address": f"127.0.0.1:{port}"}},
+        },
+    }
+    agent = make_agent(config, credentials_file=creds, name="agent-emf")
+    agent.start()
+    wait_for(lambda: "emf: listening" in agent.log_text(), timeout=20, what="the EMF listener")
+    n = 200
+    t = (int(time.time() * 1000) // 60000) * 60000 - 60000
+    with socket.create_connection(("127.0.0.1", port)) as c:
+        for i in range(n):
+            doc = {
+                "_aws": {"Timestamp": t + i, "LogGroupName": group, "LogStreamName": "s",
+                         "CloudWatchMetrics": [{"Namespace": ns, "Dimensions": [["Service"]],
+                                                "Metrics": [{"Name": "Latency", "Unit": "Milliseconds"}]}]},
+                "Service": "api", "Latency": 2, "seq": i,
+            }
+            c.sendall((json.dumps(doc) + "\n").encode())
+    # A few of the listener's 50 ms polls: read from the socket, not spooled.
+    time.sleep(0.5)
+    agent.kill()
+    agent.start()
+
+    def seqs() -> list[int] | None:
+        try:
+            events = logs.get_log_events(logGroupName=group, logStreamName="s", startFromHead=True,
+                                         limit=10000)["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            return None
+        got = [json.loads(e["message"])["seq"] for e in events]
+        return got if len(got) >= n else None
+
+    try:
+        wait_for(seqs, timeout=60, interval=1, what=f"{n} EMF lines in {group}")
+    except AssertionError:
+        raise AssertionError(agent.log_tail(80))
+    time.sleep(2)
+    got = seqs() or []
+    assert sorted(got) == list(range(n)), (len(got), agent.log_tail(40))
+
+    def stats():
+        dp = cw.get_metric_statistics(
+            Namespace=ns, MetricName="Latency", Dimensions=[{"Name": "Service", "Value": "api"}],
+            StartTime=t / 1000 - 60, EndTime=t / 1000 + 120, Period=60,
+            Statistics=["SampleCount", "Sum"])["Datapoints"]
+        return dp or None
+
+    (dp,) = wait_for(stats, timeout=20, what="EMF datapoints")
+    assert (dp["SampleCount"], dp["Sum"]) == (float(n), 2.0 * n)
+    assert agent.stop() == 0, agent.log_tail()

@@ -123,6 +123,8 @@ pub struct FileCollect {
     pub auto_removal: bool,
     pub log_group_class: Option<String>,
     pub trim_timestamp: bool,
+    /// Tail every file the glob matches, each in a stream named after it
+    /// (`<stream>_<path>`); otherwise only the most recently modified one.
     pub publish_multi_logs: bool,
 }
 

@@ -207,6 +207,12 @@ pub struct StatsdConfig {
 }
 
 impl AgentConfig {
+    /// Whether the config collects metrics (a plugin or statsd): a config
+    /// with only a `logs` section starts no metrics shipper.
+    pub fn has_metrics(&self) -> bool {
+        !self.metrics.plugins.is_empty() || self.metrics.statsd.is_some()
+    }
+
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<AgentConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {

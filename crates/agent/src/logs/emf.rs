@@ -6,15 +6,20 @@
 //! default), timed by `_aws.Timestamp` (else now); the shipper marks these
 //! batches `x-amzn-logs-format: json/emf` so the server extracts metrics.
 //!
-//! One thread polls non-blocking sockets (no thread per connection).
+//! One thread polls non-blocking sockets (no thread per connection). The
+//! lines of one poll round are appended to the EMF journal (`emf_journal`)
+//! in one `write` before they are handed to the tail and before the next
+//! read, so a `kill -9` loses no line read from a socket (lines still in the
+//! kernel's socket buffers are lost, as with any listener).
 
+use super::emf_journal::EmfJournal;
 use super::tail::EmfEvent;
 use crate::config::DEFAULT_EMF_GROUP;
 use std::io::Read;
 use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A line longer than an event can be is cut by the batcher; a connection
@@ -46,6 +51,7 @@ pub fn parse_line(line: &str, now_ms: i64) -> Option<EmfEvent> {
         stream: text("LogStreamName").unwrap_or_default(),
         timestamp_ms,
         message: super::lines::truncate(line.to_owned()),
+        span: None,
     })
 }
 
@@ -67,11 +73,17 @@ impl EmfListener {
         self.tcp.local_addr()
     }
 
-    /// Polls until `stop`, sending every event to `out`.
-    pub fn run(self, out: Sender<EmfEvent>, stop: Arc<AtomicBool>) {
+    /// Polls until `stop`, journaling every line (when `journal` is set)
+    /// and then sending its event to `out`.
+    pub fn run(
+        self,
+        out: Sender<EmfEvent>,
+        stop: Arc<AtomicBool>,
+        journal: Option<Arc<Mutex<EmfJournal>>>,
+    ) {
         let mut conns: Vec<(TcpStream, Vec<u8>)> = Vec::new();
         let mut buf = vec![0u8; 64 << 10];
-        let mut bad = 0u64;
+        let mut round = Round::default();
         while !stop.load(Ordering::SeqCst) {
             let mut busy = false;
             while let Ok((s, _)) = self.tcp.accept() {
@@ -81,25 +93,10 @@ impl EmfListener {
                 }
             }
             let now_ms = crate::runtime::unix_ms();
-            let emit = |line: &[u8], bad: &mut u64| match std::str::from_utf8(line)
-                .ok()
-                .and_then(|l| parse_line(l, now_ms))
-            {
-                Some(e) => {
-                    let _ = out.send(e);
-                }
-                None if line.iter().all(u8::is_ascii_whitespace) => {}
-                None => {
-                    *bad += 1;
-                    if bad.is_power_of_two() {
-                        crate::warn!("emf: {bad} line(s) that are not JSON objects ignored");
-                    }
-                }
-            };
             while let Ok(n) = self.udp.recv(&mut buf) {
                 busy = true;
                 for line in buf[..n].split(|&b| b == b'\n') {
-                    emit(line, &mut bad);
+                    round.take(line, now_ms);
                 }
             }
             conns.retain_mut(|(s, pending)| {
@@ -107,17 +104,19 @@ impl EmfListener {
                     match s.read(&mut buf) {
                         Ok(0) => {
                             if !pending.is_empty() {
-                                emit(pending, &mut bad);
+                                round.take(pending, now_ms);
                             }
                             return false;
                         }
                         Ok(n) => {
                             busy = true;
                             pending.extend_from_slice(&buf[..n]);
-                            while let Some(i) = pending.iter().position(|&b| b == b'\n') {
-                                emit(&pending[..i], &mut bad);
-                                pending.drain(..=i);
+                            let mut used = 0;
+                            while let Some(i) = pending[used..].iter().position(|&b| b == b'\n') {
+                                round.take(&pending[used..used + i], now_ms);
+                                used += i + 1;
                             }
+                            pending.drain(..used);
                             if pending.len() > MAX_LINE {
                                 return false;
                             }
@@ -128,9 +127,83 @@ impl EmfListener {
                     }
                 }
             });
+            round.hand_over(&out, journal.as_deref(), now_ms);
             if !busy {
                 std::thread::sleep(POLL);
             }
+        }
+    }
+}
+
+/// The lines of one poll round, journaled and handed over together.
+#[derive(Default)]
+struct Round {
+    events: Vec<EmfEvent>,
+    bad: u64,
+    journal_failures: u64,
+}
+
+impl Round {
+    fn take(&mut self, line: &[u8], now_ms: i64) {
+        match std::str::from_utf8(line)
+            .ok()
+            .and_then(|l| parse_line(l, now_ms))
+        {
+            Some(e) => self.events.push(e),
+            None if line.iter().all(u8::is_ascii_whitespace) => {}
+            None => {
+                self.bad += 1;
+                if self.bad.is_power_of_two() {
+                    crate::warn!(
+                        "emf: {} line(s) that are not JSON objects ignored",
+                        self.bad
+                    );
+                }
+            }
+        }
+    }
+
+    /// Journals the round's events, then sends them — under the journal's
+    /// lock, so the tail, holding it, knows every journaled event is in
+    /// its channel.
+    fn hand_over(
+        &mut self,
+        out: &Sender<EmfEvent>,
+        journal: Option<&Mutex<EmfJournal>>,
+        now_ms: i64,
+    ) {
+        if self.events.is_empty() {
+            return;
+        }
+        let mut events = std::mem::take(&mut self.events);
+        let Some(journal) = journal else {
+            for e in events {
+                let _ = out.send(e);
+            }
+            return;
+        };
+        let mut j = journal.lock().unwrap_or_else(|e| e.into_inner());
+        let lines: Vec<&[u8]> = events.iter().map(|e| e.message.as_bytes()).collect();
+        match j.append(now_ms, &lines) {
+            Ok(spans) => {
+                for (e, span) in events.iter_mut().zip(spans) {
+                    e.span = Some(span);
+                }
+            }
+            Err(err) => {
+                // Still shipped; only a kill before they are spooled loses them.
+                self.journal_failures += 1;
+                if self.journal_failures.is_power_of_two() {
+                    crate::error!(
+                        "emf: cannot append to {} ({err}); {} round(s) of lines held only in memory",
+                        j.path().display(),
+                        self.journal_failures
+                    );
+                }
+            }
+        }
+        for e in events {
+            let _ = out.send(e);
         }
     }
 }
@@ -168,7 +241,7 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
         let s2 = stop.clone();
-        let t = std::thread::spawn(move || l.run(tx, s2));
+        let t = std::thread::spawn(move || l.run(tx, s2, None));
         let mut c = TcpStream::connect(addr).unwrap();
         std::io::Write::write_all(&mut c, b"{\"a\":1}\n{\"a\":2}\n").unwrap();
         drop(c);

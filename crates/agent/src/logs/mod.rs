@@ -7,11 +7,16 @@
 //! in the crc-framed spool `<spool>/logs/` (with the file positions saved
 //! beside it, `<spool>/logs/positions`), or still in its file ahead of the
 //! saved position — so a `kill -9` neither loses nor repeats a line (see
-//! `tail`). EMF lines have no file behind them: those not yet spooled (at
-//! most one flush interval) are lost by a `kill -9`.
+//! `tail`). EMF lines have no file behind them: the listener appends each
+//! poll round's lines to the journal `<spool>/logs/emf.journal` before it
+//! reads more, and the tail treats the journal like a tailed file (offsets
+//! in the spool and the positions file, replayed past them at start,
+//! emptied once all of it is spooled) — so a `kill -9` loses no EMF line
+//! the listener has read (see `emf_journal`).
 
 pub mod batch;
 pub mod emf;
+pub mod emf_journal;
 pub mod glob;
 pub mod lines;
 pub mod placeholders;
@@ -103,6 +108,20 @@ impl LogsAgent {
         let stop_tail = Arc::new(AtomicBool::new(false));
         let stop_ship = Arc::new(AtomicBool::new(false));
         let (emf_tx, emf_rx) = mpsc::channel();
+        // Opened when EMF is configured, or when an earlier run left lines.
+        let journal_path = dir.join(emf_journal::FILE_NAME);
+        let journal = if cfg.emf.is_some() || journal_path.exists() {
+            match emf_journal::EmfJournal::open(&journal_path) {
+                Ok((j, records)) => Some((Arc::new(Mutex::new(j)), records)),
+                Err(e) => {
+                    crate::error!("logs: {e}; EMF lines are held only in memory until spooled");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let listener_journal = journal.as_ref().map(|(j, _)| Arc::clone(j));
         let emf = match &cfg.emf {
             Some(e) => {
                 let listener = emf::EmfListener::bind(&e.service_address).map_err(|source| {
@@ -116,7 +135,7 @@ impl LogsAgent {
                 Some(
                     std::thread::Builder::new()
                         .name("logs-emf".into())
-                        .spawn(move || listener.run(emf_tx, stop))?,
+                        .spawn(move || listener.run(emf_tx, stop, listener_journal))?,
                 )
             }
             None => {
@@ -132,6 +151,9 @@ impl LogsAgent {
             dir.join(positions::FILE_NAME),
             Arc::clone(&shared),
         );
+        if let Some((j, records)) = journal {
+            tailer.attach_emf_journal(j, records);
+        }
         let stop = Arc::clone(&stop_tail);
         let tail = std::thread::Builder::new()
             .name("logs-tail".into())
@@ -140,6 +162,7 @@ impl LogsAgent {
                     let stopping = stop.load(Ordering::SeqCst);
                     let emf: Vec<_> = emf_rx.try_iter().collect();
                     tailer.tick(emf, stopping);
+                    tailer.reclaim_emf_journal(&emf_rx, stopping);
                     if stopping {
                         return tailer.stats;
                     }

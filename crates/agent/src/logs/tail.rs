@@ -11,6 +11,19 @@
 //! save re-reads nothing that is spooled, and nothing the shipper already
 //! removed (the save before the removal covers it).
 //!
+//! Which files: like the stock agent (`getTargetFiles`), an entry tails
+//! only the most recently modified file its glob matches, or every match
+//! with `publish_multi_logs`. A file that stops being the newest (a dated
+//! file appeared) is treated as rotated away: read to its end first, then
+//! let go, its end remembered (and saved with the positions) while a glob
+//! still matches it, so it never restarts at 0 — after a restart it is
+//! found by inode and finished from its saved position.
+//!
+//! EMF lines come with their offsets in the EMF journal (`emf_journal`),
+//! which is handled like one more file: its floor is saved with the
+//! positions, spooled records carry its ends, records past them are read
+//! back at start, and it is emptied once every line in it is spooled.
+//!
 //! Rotation: a file is known by device + inode (+ a fingerprint of its first
 //! bytes). Renamed away (`mv app.log app.log.1`): the open descriptor is
 //! read to its end, and after [`ROTATED_GRACE`] without growth it is closed;
@@ -24,17 +37,19 @@
 //! looked for by inode in its old directory and finished too.
 
 use super::batch::{Batches, Destination, Sealed, Source};
+use super::emf_journal::{EmfJournal, JournalRecord};
 use super::lines::{Assembler, Completed, LineRules, MAX_MESSAGE_BYTES};
 use super::placeholders::HostNames;
 use super::positions::{self, FINGERPRINT_BYTES, FileKey, Fingerprint, Position};
 use super::record::LogRecord;
 use crate::config::FileCollect;
 use crate::ship::spool::Spool;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -43,6 +58,9 @@ use std::time::{Duration, Instant};
 pub const ROTATED_GRACE: Duration = Duration::from_secs(5);
 /// How often globs are expanded again (new files, renames).
 pub const SCAN_EVERY: Duration = Duration::from_secs(1);
+/// An EMF journal this large is emptied even under steady traffic (its
+/// lines' open batches are sealed early).
+pub const EMF_JOURNAL_RECLAIM_BYTES: u64 = 4 << 20;
 /// How much of one file is read per poll before the others get a turn.
 const READ_BUDGET: usize = 4 << 20;
 const CHUNK: usize = 64 << 10;
@@ -86,8 +104,8 @@ struct Tailed {
     last_growth: Instant,
     /// Read to its end and closed for reading; kept until its events are spooled.
     done: bool,
-    /// Order of discovery (auto_removal: "a newer file").
-    seq: u64,
+    /// Deleted by `auto_removal` (kept open until then, once done).
+    removed: bool,
 }
 
 /// An EMF line on its way to a batch.
@@ -97,6 +115,19 @@ pub struct EmfEvent {
     pub stream: String,
     pub timestamp_ms: i64,
     pub message: String,
+    /// Its record's offsets in the EMF journal (`None`: not journaled).
+    pub span: Option<(u64, u64)>,
+}
+
+/// The EMF journal as the tail sees it (see `emf_journal`).
+struct EmfJournaled {
+    journal: Arc<Mutex<EmfJournal>>,
+    key: FileKey,
+    generation: Fingerprint,
+    /// End of the last record handed to the tail.
+    received_end: u64,
+    /// Records read back at start, not yet batched.
+    replay: Vec<EmfEvent>,
 }
 
 pub struct Tailer {
@@ -117,11 +148,12 @@ pub struct Tailer {
     positions_dirty: bool,
     last_save: Option<Instant>,
     /// Files read to their end and let go, so one seen again (renamed back
-    /// into a glob) resumes where it ended instead of at 0.
-    finished: HashMap<FileKey, (Fingerprint, u64)>,
-    seq: u64,
+    /// into a glob, or the newest match again) resumes where it ended
+    /// instead of at 0. Saved with the positions while a glob matches them.
+    finished: HashMap<FileKey, (Fingerprint, u64, PathBuf)>,
     shared: Arc<Shared>,
     emf_stream: String,
+    emf_journal: Option<EmfJournaled>,
     pub stats: TailStats,
 }
 
@@ -210,9 +242,9 @@ impl Tailer {
             positions_dirty: true,
             last_save: None,
             finished: HashMap::new(),
-            seq: 0,
             shared,
             emf_stream,
+            emf_journal: None,
             stats: TailStats::default(),
         }
     }
@@ -254,22 +286,19 @@ impl Tailer {
             self.last_scan = Some(now);
         }
         let mut sealed = Vec::new();
-        for e in emf {
-            let dest = Destination {
-                group: e.group,
-                stream: if e.stream.is_empty() {
-                    self.emf_stream.clone()
-                } else {
-                    e.stream
-                },
-                emf: true,
-                retention_days: None,
-                group_class: None,
-            };
-            self.stats.events += 1;
-            self.batches
-                .add(&dest, e.timestamp_ms, e.message, None, now, &mut sealed);
+        let replay = self
+            .emf_journal
+            .as_mut()
+            .map(|j| std::mem::take(&mut j.replay))
+            .unwrap_or_default();
+        if !replay.is_empty() {
+            // Read back from the journal: spooled right away.
+            self.add_emf(replay, now, &mut sealed);
+            if let Some(j) = &self.emf_journal {
+                self.batches.seal_file(j.key, &mut sealed);
+            }
         }
+        self.add_emf(emf, now, &mut sealed);
         let mut buf = vec![0u8; CHUNK];
         for i in 0..self.files.len() {
             let mut completed = Vec::new();
@@ -313,16 +342,164 @@ impl Tailer {
         self.unspooled.extend(sealed);
         self.spool_and_save(now);
         self.auto_remove();
-        // Finished rotated files leave once nothing of theirs is pending.
+        // Finished rotated files leave once nothing of theirs is pending
+        // (with `auto_removal`, once deleted: that waits for the ack).
         let batches = &self.batches;
         let unspooled = &self.unspooled;
+        let collectors = &self.collectors;
+        let finished = &mut self.finished;
+        let mut let_go = false;
         self.files.retain(|f| {
-            !(f.done
+            let leave = f.done
+                && (f.removed || !collectors[f.collector].cfg.auto_removal)
                 && batches.file_floor(f.key).is_none()
                 && !unspooled
                     .iter()
-                    .any(|s| s.files.iter().any(|x| x.key == f.key)))
+                    .any(|s| s.files.iter().any(|x| x.key == f.key));
+            if leave && !f.removed {
+                finished.insert(f.key, (f.fingerprint, f.read_offset, f.path.clone()));
+                let_go = true;
+            }
+            !leave
         });
+        if let_go {
+            self.positions_dirty = true;
+        }
+    }
+
+    /// Reads the EMF journal's records past the saved floor (the larger of
+    /// the positions file's and the spool's) back for the first tick. Call
+    /// before the first [`Tailer::tick`].
+    pub fn attach_emf_journal(
+        &mut self,
+        journal: Arc<Mutex<EmfJournal>>,
+        records: Vec<JournalRecord>,
+    ) {
+        let (key, generation, len) = {
+            let j = journal.lock().unwrap_or_else(|e| e.into_inner());
+            (j.key(), j.generation(), j.size())
+        };
+        let floor = self
+            .resume
+            .remove(&key)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(fp, _, _)| *fp == generation)
+            .map(|(_, off, _)| off)
+            .max()
+            .unwrap_or(0);
+        let replay: Vec<EmfEvent> = records
+            .into_iter()
+            .filter(|r| r.end > floor)
+            .filter_map(|r| {
+                let line = String::from_utf8_lossy(&r.line);
+                let mut e = super::emf::parse_line(&line, r.received_ms)?;
+                e.span = Some((r.start, r.end));
+                Some(e)
+            })
+            .collect();
+        if !replay.is_empty() {
+            crate::info!(
+                "logs: {} EMF line(s) read back from the journal",
+                replay.len()
+            );
+        }
+        self.emf_journal = Some(EmfJournaled {
+            journal,
+            key,
+            generation,
+            received_end: len,
+            replay,
+        });
+        self.positions_dirty = true;
+    }
+
+    fn add_emf(&mut self, emf: Vec<EmfEvent>, now: Instant, sealed: &mut Vec<Sealed>) {
+        for e in emf {
+            let dest = Destination {
+                group: e.group,
+                stream: if e.stream.is_empty() {
+                    self.emf_stream.clone()
+                } else {
+                    e.stream
+                },
+                emf: true,
+                retention_days: None,
+                group_class: None,
+            };
+            let source = match (&mut self.emf_journal, e.span) {
+                (Some(j), Some((start, end))) => {
+                    j.received_end = j.received_end.max(end);
+                    self.positions_dirty = true;
+                    Some(Source {
+                        key: j.key,
+                        fingerprint: j.generation,
+                        start,
+                        end,
+                    })
+                }
+                _ => None,
+            };
+            self.stats.events += 1;
+            self.batches
+                .add(&dest, e.timestamp_ms, e.message, source, now, sealed);
+        }
+    }
+
+    /// Whether an EMF line of the journal is not spooled yet.
+    fn emf_pending(&self, key: FileKey) -> bool {
+        self.batches.file_floor(key).is_some()
+            || self
+                .unspooled
+                .iter()
+                .any(|s| s.files.iter().any(|x| x.key == key))
+    }
+
+    /// Empties the EMF journal once every line in it is spooled: when
+    /// nothing journaled is pending, or — `force`, or the journal past
+    /// [`EMF_JOURNAL_RECLAIM_BYTES`] under steady traffic — after sealing
+    /// and spooling the EMF lines held in open batches. Holds the journal's
+    /// lock throughout: the listener sends under it, so `rx` then holds
+    /// every journaled line the tail has not seen.
+    pub fn reclaim_emf_journal(&mut self, rx: &Receiver<EmfEvent>, force: bool) {
+        let Some(j) = &self.emf_journal else {
+            return;
+        };
+        let (key, journal) = (j.key, Arc::clone(&j.journal));
+        let mut journal = journal.lock().unwrap_or_else(|e| e.into_inner());
+        if !journal.has_records() {
+            return;
+        }
+        let force = force || journal.size() >= EMF_JOURNAL_RECLAIM_BYTES;
+        if !force && self.emf_pending(key) {
+            return;
+        }
+        let now = Instant::now();
+        let late: Vec<EmfEvent> = rx.try_iter().collect();
+        let mut sealed = Vec::new();
+        if !late.is_empty() && !force {
+            // Arrived meanwhile: batched as usual, reclaimed later.
+            self.add_emf(late, now, &mut sealed);
+            self.unspooled.extend(sealed);
+            return;
+        }
+        self.add_emf(late, now, &mut sealed);
+        self.batches.seal_file(key, &mut sealed);
+        self.unspooled.extend(sealed);
+        self.spool_and_save(now);
+        if self.emf_pending(key) {
+            return;
+        }
+        match journal.reset() {
+            Ok(()) => {
+                if let Some(j) = &mut self.emf_journal {
+                    j.generation = journal.generation();
+                    j.received_end = journal.size();
+                }
+                self.positions_dirty = true;
+            }
+            Err(e) => crate::error!("logs: emptying {}: {e}", journal.path().display()),
+        }
     }
 
     /// Everything before this offset is spooled, acknowledged or filtered.
@@ -343,6 +520,16 @@ impl Tailer {
     }
 
     fn positions(&self) -> Vec<Position> {
+        let finished = self
+            .finished
+            .iter()
+            .filter(|(k, _)| !self.files.iter().any(|f| f.key == **k))
+            .map(|(k, (fp, offset, path))| Position {
+                key: *k,
+                fingerprint: *fp,
+                offset: *offset,
+                path: path.clone(),
+            });
         self.files
             .iter()
             .map(|f| Position {
@@ -351,6 +538,29 @@ impl Tailer {
                 offset: self.safe_offset(f),
                 path: f.path.clone(),
             })
+            .chain(finished)
+            .chain(self.emf_journal.as_ref().map(|j| {
+                // No path: a journal is never looked for as a renamed file.
+                let offset = self
+                    .batches
+                    .file_floor(j.key)
+                    .into_iter()
+                    .chain(
+                        self.unspooled
+                            .iter()
+                            .flat_map(|s| &s.files)
+                            .filter(|x| x.key == j.key)
+                            .map(|x| x.first_start),
+                    )
+                    .min()
+                    .unwrap_or(j.received_end);
+                Position {
+                    key: j.key,
+                    fingerprint: j.generation,
+                    offset,
+                    path: PathBuf::new(),
+                }
+            }))
             .collect()
     }
 
@@ -403,20 +613,54 @@ impl Tailer {
         }
     }
 
+    /// The files of entry `ci` to tail now: every match with
+    /// `publish_multi_logs`, else only the most recently modified one (the
+    /// stock agent's `getTargetFiles`; a tie keeps the file already tailed).
+    /// Every regular match's key goes into `matched`.
+    fn targets(&self, ci: usize, matched: &mut HashSet<FileKey>) -> Vec<(PathBuf, FileKey, u64)> {
+        let multi = self.collectors[ci].cfg.publish_multi_logs;
+        let mut out = Vec::new();
+        let mut newest: Option<(std::time::SystemTime, bool, PathBuf, FileKey, u64)> = None;
+        for path in super::glob::expand(&self.collectors[ci].cfg.file_path) {
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            if !meta.is_file() || is_compressed(&path) {
+                continue;
+            }
+            let key = FileKey {
+                dev: meta.dev(),
+                ino: meta.ino(),
+            };
+            matched.insert(key);
+            if multi {
+                out.push((path, key, meta.len()));
+                continue;
+            }
+            let mtime = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
+            let current = self
+                .files
+                .iter()
+                .any(|f| f.key == key && f.collector == ci && !f.rotated && !f.done);
+            let better = newest
+                .as_ref()
+                .is_none_or(|(t, cur, ..)| (mtime, current) > (*t, *cur));
+            if better {
+                newest = Some((mtime, current, path, key, meta.len()));
+            }
+        }
+        out.extend(newest.map(|(_, _, path, key, len)| (path, key, len)));
+        out
+    }
+
     fn scan(&mut self, now: Instant) {
         let first = !self.scanned_once;
         self.scanned_once = true;
         let mut seen: Vec<(FileKey, PathBuf)> = Vec::new();
+        let mut matched = HashSet::new();
         for ci in 0..self.collectors.len() {
-            for path in super::glob::expand(&self.collectors[ci].cfg.file_path) {
-                let Ok(meta) = std::fs::metadata(&path) else {
-                    continue;
-                };
-                let key = FileKey {
-                    dev: meta.dev(),
-                    ino: meta.ino(),
-                };
-                if is_compressed(&path) || seen.iter().any(|(k, _)| *k == key) {
+            for (path, key, len) in self.targets(ci, &mut matched) {
+                if seen.iter().any(|(k, _)| *k == key) {
                     continue;
                 }
                 seen.push((key, path.clone()));
@@ -428,19 +672,27 @@ impl Tailer {
                     f.rotated = false;
                     continue;
                 }
-                self.open(ci, &path, key, meta.len(), first, now);
+                self.open(ci, &path, key, len, first, now);
             }
         }
-        // A file no glob reaches at its path any more has been rotated away.
+        // A file no glob reaches at its path any more has been rotated away,
+        // or a newer file matches its entry: either way it is read to its
+        // end (lines written before the switch are not lost), then let go.
         for f in &mut self.files {
             if !f.rotated && !seen.iter().any(|(k, _)| *k == f.key) {
                 f.rotated = true;
                 f.last_growth = now;
                 crate::info!(
-                    "logs: {} was rotated away; reading it to its end",
+                    "logs: {} was rotated away or a newer file matches its entry; reading it to its end",
                     f.path.display()
                 );
             }
+        }
+        // Finished files are remembered while a glob still matches them.
+        let before = self.finished.len();
+        self.finished.retain(|k, _| matched.contains(k));
+        if self.finished.len() != before {
+            self.positions_dirty = true;
         }
         if first {
             self.find_renamed(now);
@@ -524,8 +776,8 @@ impl Tailer {
         let saved = saved.or_else(|| {
             self.finished
                 .get(&key)
-                .filter(|(fp, _)| fp.matches(&mut file, size))
-                .map(|(_, off)| *off)
+                .filter(|(fp, _, _)| fp.matches(&mut file, size))
+                .map(|(_, off, _)| *off)
         });
         let offset = match saved {
             // Shorter than where we were: truncated while we were away.
@@ -545,7 +797,6 @@ impl Tailer {
             dest.group,
             dest.stream
         );
-        self.seq += 1;
         self.positions_dirty = true;
         self.files.push(Tailed {
             key,
@@ -561,7 +812,7 @@ impl Tailer {
             rotated: false,
             last_growth: now,
             done: false,
-            seq: self.seq,
+            removed: false,
         });
     }
 
@@ -670,13 +921,16 @@ impl Tailer {
             .clone();
         let mut remove = Vec::new();
         for (i, f) in self.files.iter().enumerate() {
-            if !self.collectors[f.collector].cfg.auto_removal || f.done {
+            if !self.collectors[f.collector].cfg.auto_removal || f.removed {
                 continue;
             }
-            let newer = self
-                .files
-                .iter()
-                .any(|g| g.collector == f.collector && g.seq > f.seq && !g.done);
+            // Only a file no longer tailed as its entry's current one, once
+            // that entry tails another (never the file being written).
+            let newer = f.rotated
+                && self
+                    .files
+                    .iter()
+                    .any(|g| g.collector == f.collector && !g.rotated && !g.done);
             let size = f.file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
             let settled = self.safe_offset(f) == size && f.read_offset == size;
             if newer && settled && acked.get(&f.key).is_some_and(|&a| a >= size) {
@@ -694,6 +948,7 @@ impl Tailer {
                 }
             }
             f.done = true;
+            f.removed = true;
         }
     }
 
@@ -1242,6 +1497,243 @@ mod tests {
         poll(&mut t);
         assert!(!first.exists());
         assert_eq!(rig.ship_all(), ["two"]);
+    }
+
+    /// Sets `path`'s modification time `secs_ago` seconds in the past.
+    fn age(path: &Path, secs_ago: u64) {
+        let t = std::time::SystemTime::now() - Duration::from_secs(secs_ago);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
+    }
+
+    /// Everything spooled, as (stream, message), removed from the spool.
+    fn ship_all_streams(rig: &Rig) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut spool = rig.shared.spool.lock().unwrap();
+        while let Some(b) = spool.peek().unwrap() {
+            let r = LogRecord::decode(&b.body).unwrap();
+            let mut json = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&r.body[..]), &mut json)
+                .unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+            for e in v["logEvents"].as_array().unwrap() {
+                out.push((r.stream.clone(), e["message"].as_str().unwrap().to_owned()));
+            }
+            spool.pop().unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn a_glob_tails_only_its_newest_file_and_finishes_the_old_one_on_a_switch() {
+        let rig = Rig::new();
+        let dir = rig.dir.path();
+        append(&dir.join("app.log.1"), "rotated 1\nrotated 2\n");
+        age(&dir.join("app.log.1"), 3600);
+        append(&rig.log(), "now 1\n");
+        age(&rig.log(), 60);
+        let glob = format!("{}/app.log*", dir.display());
+        let mut t = rig.tailer_with(true, &glob, "");
+        poll(&mut t);
+        assert_eq!(rig.ship_all(), ["now 1"]);
+        // Written to the old file just before a newer one appears (and
+        // before the tail read it): still delivered, once.
+        append(&rig.log(), "now 2\n");
+        age(&rig.log(), 30);
+        append(&dir.join("app.log.2026-12-08"), "dated 1\n");
+        poll(&mut t);
+        let mut got = rig.ship_all();
+        got.sort();
+        assert_eq!(got, ["dated 1", "now 2"]);
+        append(&dir.join("app.log.2026-12-08"), "dated 2\n");
+        poll(&mut t);
+        assert_eq!(rig.ship_all(), ["dated 2"]);
+    }
+
+    #[test]
+    fn publish_multi_logs_tails_every_match_in_its_own_stream() {
+        let rig = Rig::new();
+        let dir = rig.dir.path();
+        append(&dir.join("app.log.1"), "one\n");
+        age(&dir.join("app.log.1"), 3600);
+        append(&rig.log(), "two\n");
+        let glob = format!("{}/app.log*", dir.display());
+        let mut t = rig.tailer_with(true, &glob, r#","publish_multi_logs":true"#);
+        poll(&mut t);
+        let mut got = ship_all_streams(&rig);
+        got.sort();
+        let stream = |name: &str| {
+            format!(
+                "h_{}",
+                group_from_path(&dir.join(name).display().to_string()).replace('/', "_")
+            )
+        };
+        assert_eq!(
+            got,
+            [
+                (stream("app.log"), "two".to_owned()),
+                (stream("app.log.1"), "one".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_kill_while_finishing_the_older_file_loses_and_repeats_nothing() {
+        let rig = Rig::new();
+        let dir = rig.dir.path().to_owned();
+        append(&rig.log(), "a1\n");
+        let glob = format!("{}/app.log*", dir.display());
+        let mut t = rig.tailer_with(true, &glob, "");
+        // Not stopping: a1 stays in an open batch (flush is 1 s).
+        t.tick(Vec::new(), false);
+        append(&rig.log(), "a2\n");
+        age(&rig.log(), 30);
+        append(&dir.join("app.log.2"), "d1\n");
+        t.last_scan = None;
+        t.tick(Vec::new(), false);
+        drop(t); // kill -9
+        let rig = Rig {
+            shared: Rig::open_shared(&dir),
+            dir: rig.dir,
+        };
+        let mut t = rig.tailer_with(false, &glob, "");
+        poll(&mut t);
+        let mut got = rig.ship_all();
+        got.sort();
+        assert_eq!(got, ["a1", "a2", "d1"]);
+        // Everything acknowledged; a restart reads neither file again.
+        drop(t);
+        let rig = Rig {
+            shared: Rig::open_shared(&dir),
+            dir: rig.dir,
+        };
+        let mut t = rig.tailer_with(false, &glob, "");
+        append(&dir.join("app.log.2"), "d2\n");
+        poll(&mut t);
+        assert_eq!(rig.ship_all(), ["d2"]);
+    }
+
+    #[test]
+    fn a_finished_older_file_resumes_at_its_end_after_a_restart() {
+        let rig = Rig::new();
+        let dir = rig.dir.path().to_owned();
+        append(&rig.log(), "b1\n");
+        let glob = format!("{}/app.log*", dir.display());
+        let mut t = rig.tailer_with(true, &glob, "");
+        poll(&mut t);
+        age(&rig.log(), 30);
+        append(&dir.join("app.log.2"), "e1\n");
+        poll(&mut t);
+        // Past the grace period: the old file is finished and let go.
+        for f in &mut t.files {
+            f.last_growth = Instant::now() - 2 * ROTATED_GRACE;
+        }
+        poll(&mut t);
+        poll(&mut t);
+        assert_eq!(t.files.len(), 1, "only the newest file stays open");
+        let mut got = rig.ship_all();
+        got.sort();
+        assert_eq!(got, ["b1", "e1"]);
+        // Written again, the old file is the newest match: read from where
+        // it ended, not from 0.
+        append(&rig.log(), "b2\n");
+        poll(&mut t);
+        assert_eq!(rig.ship_all(), ["b2"]);
+        drop(t);
+        let rig = Rig {
+            shared: Rig::open_shared(&dir),
+            dir: rig.dir,
+        };
+        let mut t = rig.tailer_with(false, &glob, "");
+        poll(&mut t);
+        assert!(rig.ship_all().is_empty());
+        append(&rig.log(), "b3\n");
+        poll(&mut t);
+        assert_eq!(rig.ship_all(), ["b3"]);
+    }
+
+    /// The listener's side: journal the lines, then send their events.
+    fn journal_and_send(
+        j: &Mutex<EmfJournal>,
+        tx: &std::sync::mpsc::Sender<EmfEvent>,
+        lines: &[String],
+    ) {
+        let mut j = j.lock().unwrap();
+        let raw: Vec<&[u8]> = lines.iter().map(|l| l.as_bytes()).collect();
+        let spans = j.append(5, &raw).unwrap();
+        for (l, span) in lines.iter().zip(spans) {
+            let mut e = super::super::emf::parse_line(l, 5).unwrap();
+            e.span = Some(span);
+            tx.send(e).unwrap();
+        }
+    }
+
+    fn emf_line(i: u32) -> String {
+        format!(r#"{{"_aws":{{"Timestamp":1000,"LogGroupName":"g","LogStreamName":"h"}},"i":{i}}}"#)
+    }
+
+    fn attach(rig: &Rig, t: &mut Tailer) -> Arc<Mutex<EmfJournal>> {
+        let (j, records) = EmfJournal::open(&rig.dir.path().join("spool/emf.journal")).unwrap();
+        let j = Arc::new(Mutex::new(j));
+        t.attach_emf_journal(Arc::clone(&j), records);
+        j
+    }
+
+    #[test]
+    fn emf_lines_in_the_journal_survive_a_kill_exactly_once() {
+        let rig = Rig::new();
+        let mut t = rig.tailer(true);
+        let j = attach(&rig, &mut t);
+        let (tx, rx) = std::sync::mpsc::channel();
+        journal_and_send(&j, &tx, &[emf_line(1), emf_line(2)]);
+        // Received, in an open batch (flush is 1 s): the journal is kept.
+        t.tick(rx.try_iter().collect(), false);
+        t.reclaim_emf_journal(&rx, false);
+        assert!(j.lock().unwrap().has_records());
+        drop((t, j)); // kill -9
+        let rig = Rig {
+            shared: Rig::open_shared(rig.dir.path()),
+            dir: rig.dir,
+        };
+        let mut t = rig.tailer(false);
+        let j = attach(&rig, &mut t);
+        t.tick(Vec::new(), false);
+        // Read back and spooled at once, without waiting for a flush.
+        assert_eq!(rig.ship_all(), [emf_line(1), emf_line(2)]);
+        t.reclaim_emf_journal(&rx, false);
+        assert!(!j.lock().unwrap().has_records(), "emptied once spooled");
+        // Spooled, then killed before the journal was emptied: not repeated.
+        journal_and_send(&j, &tx, &[emf_line(3)]);
+        t.tick(rx.try_iter().collect(), true);
+        assert!(j.lock().unwrap().has_records());
+        drop((t, j));
+        let rig = Rig {
+            shared: Rig::open_shared(rig.dir.path()),
+            dir: rig.dir,
+        };
+        let mut t = rig.tailer(false);
+        let _j = attach(&rig, &mut t);
+        poll(&mut t);
+        assert_eq!(rig.ship_all(), [emf_line(3)]);
+    }
+
+    #[test]
+    fn a_forced_reclaim_spools_open_emf_lines_and_late_ones() {
+        let rig = Rig::new();
+        let mut t = rig.tailer(true);
+        let j = attach(&rig, &mut t);
+        let (tx, rx) = std::sync::mpsc::channel();
+        journal_and_send(&j, &tx, &[emf_line(1)]);
+        t.tick(rx.try_iter().collect(), false);
+        // Journaled after the tick drained the channel.
+        journal_and_send(&j, &tx, &[emf_line(2)]);
+        t.reclaim_emf_journal(&rx, true);
+        assert!(!j.lock().unwrap().has_records());
+        assert_eq!(rig.ship_all(), [emf_line(1), emf_line(2)]);
     }
 
     #[test]

@@ -326,11 +326,11 @@ pub fn start(
     })?;
     let (settings, creds, region_source) = resolve_shipping(&config, opts, &env_var)?;
     crate::info!(
-        "Stratus agent {} starting: config {}, endpoint {}, region {} ({region_source}), \
+        "Stratus agent {} starting: config {}, {}, region {} ({region_source}), \
          credentials from {}",
         env!("CARGO_PKG_VERSION"),
         opts.config_path.display(),
-        settings.endpoint,
+        endpoints_used(&config, &settings),
         settings.region,
         creds.source
     );
@@ -348,7 +348,13 @@ pub fn start(
     }
     crate::info!("{}", summary(&prepared.config));
     let slots = build_collectors(&prepared.config)?;
-    let sink = make_sink(&settings)?;
+    // Only the parts the config has: a logs-only config starts no metrics
+    // shipper (its thread, spool and connection would idle).
+    let sink = if prepared.config.has_metrics() {
+        make_sink(&settings)?
+    } else {
+        Arc::new(NoMetrics)
+    };
     let stop = StopHandle::default();
     let pipeline = Arc::new(prepared.pipeline);
     let statsd = match &prepared.config.metrics.statsd {
@@ -379,6 +385,33 @@ pub fn start(
         sink,
         logs,
     })
+}
+
+/// Stands in for the shipper when the config collects no metrics.
+struct NoMetrics;
+
+impl DatumSink for NoMetrics {
+    fn submit(&self, _datums: Vec<Datum>) {}
+}
+
+/// The endpoints the agent sends to, for its start-up line:
+/// `endpoint <metrics>` and/or `logs endpoint <logs>`.
+pub fn endpoints_used(config: &AgentConfig, settings: &ShipSettings) -> String {
+    let metrics = config
+        .has_metrics()
+        .then(|| format!("endpoint {}", settings.endpoint));
+    let logs = config.logs.as_ref().map(|l| {
+        format!(
+            "logs endpoint {}",
+            logs_endpoint(config, l, &settings.region)
+        )
+    });
+    let used: Vec<String> = metrics.into_iter().chain(logs).collect();
+    if used.is_empty() {
+        "no endpoint".to_owned()
+    } else {
+        used.join(", ")
+    }
 }
 
 /// The logs endpoint: `logs.endpoint_override`, else the metrics one (a
@@ -488,6 +521,9 @@ pub fn summary(config: &AgentConfig) -> String {
         ),
         None => String::new(),
     };
+    if !config.has_metrics() {
+        return format!("config: no metrics, {spool}{logs}");
+    }
     format!(
         "config: namespace {}, {} plugin(s) [{}], {metrics} metric(s), {statsd}, flush every {}s, {spool}{logs}",
         config.metrics.namespace,
@@ -583,4 +619,54 @@ pub fn run(opts: &AgentOptions) -> Result<(), AgentError> {
     handle.close();
     let _ = waiter.join();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings_for(config: &AgentConfig) -> ShipSettings {
+        let env = |k: &str| match k {
+            "AWS_ACCESS_KEY_ID" => Some("AKID".to_owned()),
+            "AWS_SECRET_ACCESS_KEY" => Some("secret".to_owned()),
+            _ => None,
+        };
+        resolve_shipping(config, &AgentOptions::default(), &env)
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn a_logs_only_config_names_only_the_logs_endpoint() {
+        let config = AgentConfig::parse(
+            r#"{"logs":{"logs_collected":{"files":{"collect_list":[
+                {"file_path":"/var/log/app.log","log_group_name":"g"}]}}}}"#,
+        )
+        .unwrap();
+        assert!(!config.has_metrics());
+        let settings = settings_for(&config);
+        assert_eq!(
+            endpoints_used(&config, &settings),
+            "logs endpoint https://logs.us-east-1.amazonaws.com"
+        );
+        let line = summary(&config);
+        assert!(line.starts_with("config: no metrics, "), "{line}");
+        assert!(!line.contains("namespace"), "{line}");
+    }
+
+    #[test]
+    fn metrics_and_logs_name_both_endpoints() {
+        let config = AgentConfig::parse(
+            r#"{"metrics":{"metrics_collected":{"mem":{"measurement":["used_percent"]}}},
+                "logs":{"logs_collected":{"files":{"collect_list":[
+                {"file_path":"/var/log/app.log","log_group_name":"g"}]}}}}"#,
+        )
+        .unwrap();
+        assert!(config.has_metrics());
+        assert_eq!(
+            endpoints_used(&config, &settings_for(&config)),
+            "endpoint https://monitoring.us-east-1.amazonaws.com, \
+             logs endpoint https://logs.us-east-1.amazonaws.com"
+        );
+    }
 }
