@@ -100,6 +100,41 @@ pub fn is_data_dir(dir: &Path) -> bool {
     dir.join("tsdb").is_dir()
 }
 
+/// A server the bench was pointed at: its pid (given, or found listening on
+/// a loopback endpoint's port) and its data directory (given, or read from
+/// that process).
+pub struct RunningServer {
+    pub pid: Option<u32>,
+    pub data_dir: Option<PathBuf>,
+}
+
+pub fn find_server(
+    endpoint: &str,
+    server_pid: Option<u32>,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<RunningServer> {
+    let uri: ureq::http::Uri = endpoint.parse().context("parsing --endpoint")?;
+    let local = matches!(
+        uri.host(),
+        Some("127.0.0.1" | "localhost" | "[::1]" | "::1" | "0.0.0.0")
+    );
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        });
+    let pid = server_pid.or_else(|| local.then(|| listening_pid(port)).flatten());
+    if let Some(pid) = pid
+        && !PathBuf::from(format!("/proc/{pid}/stat")).exists()
+    {
+        bail!("--server-pid {pid}: no such process");
+    }
+    let data_dir = data_dir.or_else(|| pid.and_then(server_data_dir));
+    Ok(RunningServer { pid, data_dir })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,39 +171,4 @@ mod tests {
         drop(l);
         assert_eq!(listening_pid(port), None);
     }
-}
-
-/// A server the bench was pointed at: its pid (given, or found listening on
-/// a loopback endpoint's port) and its data directory (given, or read from
-/// that process).
-pub struct RunningServer {
-    pub pid: Option<u32>,
-    pub data_dir: Option<PathBuf>,
-}
-
-pub fn find_server(
-    endpoint: &str,
-    server_pid: Option<u32>,
-    data_dir: Option<PathBuf>,
-) -> anyhow::Result<RunningServer> {
-    let uri: ureq::http::Uri = endpoint.parse().context("parsing --endpoint")?;
-    let local = matches!(
-        uri.host(),
-        Some("127.0.0.1" | "localhost" | "[::1]" | "::1" | "0.0.0.0")
-    );
-    let port = uri
-        .port_u16()
-        .unwrap_or(if uri.scheme_str() == Some("https") {
-            443
-        } else {
-            80
-        });
-    let pid = server_pid.or_else(|| local.then(|| listening_pid(port)).flatten());
-    if let Some(pid) = pid
-        && !PathBuf::from(format!("/proc/{pid}/stat")).exists()
-    {
-        bail!("--server-pid {pid}: no such process");
-    }
-    let data_dir = data_dir.or_else(|| pid.and_then(server_data_dir));
-    Ok(RunningServer { pid, data_dir })
 }
