@@ -105,7 +105,8 @@ pub mod codec;
 mod compact;
 mod db;
 mod error;
-mod frame;
+// Record framing lives in its own crate, shared with the log store.
+use stratus_frame as frame;
 mod fsutil;
 mod head;
 mod index;

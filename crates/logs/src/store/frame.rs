@@ -1,107 +1,10 @@
-//! Checksummed record framing (the tsdb's): `magic u32 | len u32 |
-//! crc32(payload) u32 | payload`, little endian.
-//!
-//! [`scan`] walks frames from an offset and classifies the first bad one:
-//! damage with an intact frame somewhere after it is real damage, damage
-//! running to the end of the buffer is a torn tail (a crash mid-append).
+//! The log store's view of the shared record framing ([`stratus_frame`]):
+//! its scan results with a `torn` flag on each damaged range, which is what
+//! the WAL reader and recovery ask about.
 
-pub const FRAME_HEADER: usize = 12;
-/// Larger lengths are treated as corruption.
-pub const MAX_PAYLOAD: usize = 1 << 30;
+pub use stratus_frame::{FRAME_HEADER, MAX_PAYLOAD, frame_at, put_frame};
 
-pub fn put_frame(out: &mut Vec<u8>, magic: u32, payload: &[u8]) {
-    out.reserve(FRAME_HEADER + payload.len());
-    out.extend_from_slice(&magic.to_le_bytes());
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
-    out.extend_from_slice(payload);
-}
-
-fn le32(b: &[u8], at: usize) -> Option<u32> {
-    let bytes = b.get(at..at + 4)?;
-    Some(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
-}
-
-/// The payload of the intact frame at `pos`, or why there is none.
-pub fn frame_at(buf: &[u8], pos: usize, magic: u32) -> Result<&[u8], &'static str> {
-    let rest = buf.get(pos..).unwrap_or(&[]);
-    if rest.len() < FRAME_HEADER {
-        return Err("short frame header");
-    }
-    if le32(rest, 0) != Some(magic) {
-        return Err("bad frame magic");
-    }
-    let len = le32(rest, 4).unwrap_or(u32::MAX) as usize;
-    if len > MAX_PAYLOAD {
-        return Err("frame length out of range");
-    }
-    let Some(payload) = rest.get(FRAME_HEADER..FRAME_HEADER + len) else {
-        return Err("frame shorter than its length");
-    };
-    if le32(rest, 8) != Some(crc32fast::hash(payload)) {
-        return Err("frame checksum mismatch");
-    }
-    Ok(payload)
-}
-
-/// The first damaged frame of a buffer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Damage {
-    pub offset: usize,
-    pub reason: &'static str,
-    /// Nothing intact follows it: a torn tail.
-    pub torn: bool,
-}
-
-/// Intact frames `(offset, payload)` from `start` up to the first damage.
-pub fn scan(buf: &[u8], start: usize, magic: u32) -> (Vec<(usize, &[u8])>, Option<Damage>) {
-    let mut frames = Vec::new();
-    let mut pos = start;
-    while pos < buf.len() {
-        match frame_at(buf, pos, magic) {
-            Ok(payload) => {
-                frames.push((pos, payload));
-                pos += FRAME_HEADER + payload.len();
-            }
-            Err(reason) => {
-                let torn = !intact_frame_after(buf, pos, magic);
-                return (
-                    frames,
-                    Some(Damage {
-                        offset: pos,
-                        reason,
-                        torn,
-                    }),
-                );
-            }
-        }
-    }
-    (frames, None)
-}
-
-/// Whether an intact frame starts anywhere after `from`.
-fn intact_frame_after(buf: &[u8], from: usize, magic: u32) -> bool {
-    next_intact_frame(buf, from, magic).is_some()
-}
-
-/// Where the first intact frame after `from` starts.
-fn next_intact_frame(buf: &[u8], from: usize, magic: u32) -> Option<usize> {
-    let want = magic.to_le_bytes();
-    let mut pos = from + 1;
-    while pos + FRAME_HEADER <= buf.len() {
-        let hit = buf
-            .get(pos..)
-            .and_then(|rest| memchr::memmem::find(rest, &want))?;
-        pos += hit;
-        if frame_at(buf, pos, magic).is_ok() {
-            return Some(pos);
-        }
-        pos += 1;
-    }
-    None
-}
-
-/// A damaged byte range found by [`scan_all`].
+/// A damaged byte range found by a scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DamagedRange {
     pub offset: usize,
@@ -111,33 +14,40 @@ pub struct DamagedRange {
     pub torn: bool,
 }
 
+impl DamagedRange {
+    fn new(d: stratus_frame::Damage, torn: bool) -> DamagedRange {
+        DamagedRange {
+            offset: d.offset,
+            len: d.len,
+            reason: d.reason,
+            torn,
+        }
+    }
+}
+
+/// Intact frames `(offset, payload)` from `start` up to the first damage,
+/// and that damage.
+pub fn scan(buf: &[u8], start: usize, magic: u32) -> (Vec<(usize, &[u8])>, Option<DamagedRange>) {
+    let (mut frames, damaged) = scan_all(buf, start, magic);
+    let first = damaged.into_iter().next();
+    if let Some(d) = &first {
+        frames.retain(|&(offset, _)| offset < d.offset);
+    }
+    (frames, first)
+}
+
 /// Every intact frame `(offset, payload)` from `start`, skipping damage:
 /// after a bad frame the scan resumes at the next intact one (recovery and
 /// fsck, which must keep everything intact after a damaged range).
 pub fn scan_all(buf: &[u8], start: usize, magic: u32) -> (Vec<(usize, &[u8])>, Vec<DamagedRange>) {
-    let mut frames = Vec::new();
-    let mut damaged = Vec::new();
-    let mut pos = start;
-    while pos < buf.len() {
-        match frame_at(buf, pos, magic) {
-            Ok(payload) => {
-                frames.push((pos, payload));
-                pos += FRAME_HEADER + payload.len();
-            }
-            Err(reason) => {
-                let next = next_intact_frame(buf, pos, magic);
-                let end = next.unwrap_or(buf.len());
-                damaged.push(DamagedRange {
-                    offset: pos,
-                    len: end - pos,
-                    reason,
-                    torn: next.is_none(),
-                });
-                pos = end;
-            }
-        }
-    }
-    (frames, damaged)
+    let s = stratus_frame::scan(buf, start, magic);
+    let mut damaged: Vec<DamagedRange> = s
+        .damaged
+        .into_iter()
+        .map(|d| DamagedRange::new(d, false))
+        .collect();
+    damaged.extend(s.tail.map(|d| DamagedRange::new(d, true)));
+    (s.frames, damaged)
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! Checksummed record framing shared by the WAL and the series catalog:
+//! Checksummed record framing shared by the metric engine's WAL, series
+//! catalog and batch-id file and by the log store's WAL and catalog:
 //! `magic u32 | len u32 | crc32(payload) u32 | payload`, little endian.
 //!
 //! A reader walks frames until the end of the buffer and reports the first
@@ -6,9 +7,14 @@
 //! or a checksum mismatch. [`scan`] goes on past damage: it resynchronises
 //! on the next intact frame, so a caller can tell a torn tail (damage that
 //! runs to the end of the file) from damage with intact records after it.
+//!
+//! Knows bytes only: what a payload means, and what a file's header says,
+//! belong to the engines.
 
 /// Upper bound on one payload; larger lengths are treated as corruption.
-pub const MAX_PAYLOAD: usize = 256 << 20;
+/// (The log store's catalog snapshot is one frame holding a day of batch
+/// ids, hence 1 GiB rather than a WAL record's size.)
+pub const MAX_PAYLOAD: usize = 1 << 30;
 pub const FRAME_HEADER: usize = 12;
 
 pub fn put_frame(out: &mut Vec<u8>, magic: u32, payload: &[u8]) {
@@ -88,6 +94,15 @@ impl<'a> Iterator for Frames<'a> {
     }
 }
 
+/// The payload of the intact frame at `pos`, or why there is none.
+pub fn frame_at(buf: &[u8], pos: usize, magic: u32) -> Result<&[u8], &'static str> {
+    match Frames::new(buf, pos, magic).next() {
+        Some(Ok((_, payload))) => Ok(payload),
+        Some(Err(bad)) => Err(bad.reason),
+        None => Err("short frame header"),
+    }
+}
+
 /// A damaged byte range `[offset, offset + len)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Damage {
@@ -128,7 +143,7 @@ pub fn resync(buf: &[u8], from: usize, magic: u32) -> Option<usize> {
     let mut pos = from + 1;
     while pos + FRAME_HEADER <= buf.len() {
         // Candidates are rare (a 4-byte magic), so the crc runs seldom.
-        let hit = buf[pos..].windows(4).position(|w| w == want)?;
+        let hit = memchr::memmem::find(&buf[pos..], &want)?;
         pos += hit;
         if intact_frame_end(buf, pos, magic).is_some() {
             return Some(pos);
@@ -248,6 +263,20 @@ mod tests {
                 offset: 17,
                 reason: "frame checksum mismatch"
             })
+        );
+    }
+
+    #[test]
+    fn frame_at_reads_one_frame_or_says_why_not() {
+        let mut buf = Vec::new();
+        put_frame(&mut buf, MAGIC, b"hello");
+        assert_eq!(frame_at(&buf, 0, MAGIC), Ok(&b"hello"[..]));
+        assert_eq!(frame_at(&buf, 0, MAGIC ^ 1), Err("bad frame magic"));
+        assert_eq!(frame_at(&buf, buf.len(), MAGIC), Err("short frame header"));
+        assert_eq!(frame_at(&buf, usize::MAX, MAGIC), Err("short frame header"));
+        assert_eq!(
+            frame_at(&buf[..buf.len() - 1], 0, MAGIC),
+            Err("frame shorter than its length")
         );
     }
 
