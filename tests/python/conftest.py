@@ -168,10 +168,20 @@ class StratusServer:
             except OSError:
                 time.sleep(0.05)
                 continue
-            if self.credentials_file.exists():
+            # The port opens before storage does (a start that cannot listen must
+            # not touch the data dir), so a connection alone is not readiness: the
+            # banner, printed once everything is open, is.
+            if self.credentials_file.exists() and self._banner_since_start():
                 return
             time.sleep(0.05)
         raise RuntimeError(f"stratus server not ready after {READY_TIMEOUT_S}s:\n" + self.log_tail())
+
+    def _banner_since_start(self) -> bool:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return False
+        return "Stratus is listening on " in text.rsplit(f"===== start #{self.starts} =====", 1)[-1]
 
     def kill(self) -> None:
         """SIGKILL: no chance to flush or clean up."""

@@ -7,6 +7,7 @@ tests and come from AWS's documentation, never from this module or the server.""
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
 import sys
 import time
@@ -132,3 +133,27 @@ def aws_logs(server, *args: str, check: bool = True) -> subprocess.CompletedProc
 def aws_logs_json(server, *args: str) -> dict:
     out = aws_logs(server, *args).stdout
     return json.loads(out) if out.strip() else {}
+
+
+def read_all(logs, group: str, stream: str) -> list[str]:
+    """Every message of a stream, oldest first, through GetLogEvents' forward tokens."""
+    out, token = [], None
+    while True:
+        kw = {"nextToken": token} if token else {}
+        page = logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True, **kw)
+        out += [e["message"] for e in page["events"]]
+        if page["nextForwardToken"] == token:
+            return out
+        token = page["nextForwardToken"]
+
+
+def wal_frames(data: bytes) -> list[tuple[int, int]]:
+    """(offset, length) of each crc frame after an 8-byte segment header (the
+    framing of the metric engine's and the log store's WALs: magic u32, len
+    u32, crc u32, payload)."""
+    out, pos = [], 8
+    while pos + 12 <= len(data):
+        (length,) = struct.unpack_from("<I", data, pos + 4)
+        out.append((pos, 12 + length))
+        pos += 12 + length
+    return out

@@ -6,12 +6,12 @@ the damaged record, keeps every intact one after it and keeps the original file 
 
 from __future__ import annotations
 
-import struct
 import subprocess
 import time
 from pathlib import Path
 
 from conftest import clean_env, stratus_bin
+from logs_support import wal_frames
 from expect import epoch, floor_to, utc
 
 NAMESPACES = ["Corrupt/A", "Corrupt/B", "Corrupt/C", "Corrupt/D"]
@@ -55,14 +55,6 @@ def stored(cw, t0: int) -> set[tuple[int, int]]:
     return out
 
 
-def records(data: bytes) -> list[tuple[int, int]]:
-    """(offset, length) of each frame after the 8-byte segment header."""
-    out, pos = [], 8
-    while pos + 12 <= len(data):
-        (length,) = struct.unpack_from("<I", data, pos + 4)
-        out.append((pos, 12 + length))
-        pos += 12 + length
-    return out
 
 
 def fsck(data_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -92,7 +84,7 @@ def test_mid_segment_damage_refuses_start_then_recovery_keeps_every_intact_recor
     wal = srv.data_dir / "tsdb" / "wal"
     older = sorted(wal.glob("*.log"))[0]
     data = bytearray(older.read_bytes())
-    frames = [r for r in records(bytes(data)) if r[1] > 24]  # the end marker is 24 bytes
+    frames = [r for r in wal_frames(bytes(data)) if r[1] > 24]  # the end marker is 24 bytes
     assert len(frames) == BATCHES * len(NAMESPACES), frames
     k = len(frames) // 2
     offset, length = frames[k]
@@ -155,7 +147,7 @@ def test_recover_flag_and_fsck_repair(make_server):
 
     # --recover on the command line, with a damaged last record of an older segment.
     data = bytearray(older.read_bytes())
-    frames = [r for r in records(bytes(data)) if r[1] > 24]
+    frames = [r for r in wal_frames(bytes(data)) if r[1] > 24]
     offset, _ = frames[-1]
     data[offset + 20] ^= 0x01
     older.write_bytes(bytes(data))
@@ -174,7 +166,7 @@ def test_damage_mid_newest_segment_is_not_taken_for_a_torn_tail(make_server):
     srv.kill()
     newest = sorted((srv.data_dir / "tsdb" / "wal").glob("*.log"))[-1]
     data = bytearray(newest.read_bytes())
-    frames = records(bytes(data))
+    frames = wal_frames(bytes(data))
     assert len(frames) == len(written)
     k = len(frames) // 2
     offset, _ = frames[k]

@@ -7,6 +7,7 @@ import time
 import uuid
 
 from conftest import wait_for
+from logs_support import read_all
 
 
 def now_ms() -> int:
@@ -22,15 +23,6 @@ def with_headers(client, **headers):
     return client
 
 
-def read_all(logs, group, stream):
-    out, token = [], None
-    while True:
-        kw = {"nextToken": token} if token else {}
-        page = logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True, **kw)
-        out += [e["message"] for e in page["events"]]
-        if page["nextForwardToken"] == token:
-            return out
-        token = page["nextForwardToken"]
 
 
 def test_acknowledged_events_survive_kill_9(make_server):

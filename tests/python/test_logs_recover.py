@@ -5,13 +5,13 @@ the damaged record (keeping the original aside) and every other event comes back
 
 from __future__ import annotations
 
-import struct
 import subprocess
 import time
 import uuid
 from pathlib import Path
 
 from conftest import clean_env, stratus_bin
+from logs_support import read_all, wal_frames
 
 BATCHES = 10
 PER_BATCH = 5
@@ -24,25 +24,8 @@ def fsck(data_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def frames(data: bytes) -> list[tuple[int, int]]:
-    """(offset, length) of each frame after the 8-byte WAL segment header."""
-    out, pos = [], 8
-    while pos + 12 <= len(data):
-        (length,) = struct.unpack_from("<I", data, pos + 4)
-        out.append((pos, 12 + length))
-        pos += 12 + length
-    return out
 
 
-def read_all(logs, group, stream) -> list[str]:
-    out, token = [], None
-    while True:
-        kw = {"nextToken": token} if token else {}
-        page = logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True, **kw)
-        out += [e["message"] for e in page["events"]]
-        if page["nextForwardToken"] == token:
-            return out
-        token = page["nextForwardToken"]
 
 
 def start_refused(srv) -> str:
@@ -77,7 +60,7 @@ def test_a_damaged_wal_record_refuses_start_and_fsck_repair_keeps_every_other_ev
     victim, offset, length = None, None, None
     for seg in sorted((srv.data_dir / "logs" / "wal").glob("*.log")):
         data = seg.read_bytes()
-        for off, n in frames(data):
+        for off, n in wal_frames(data):
             if b"batch-04-event-0" in data[off:off + n]:
                 victim, offset, length = seg, off, n
     assert victim is not None, "no WAL record holds batch 4"
