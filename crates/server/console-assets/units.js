@@ -79,15 +79,20 @@ export function axisValues(unit) {
   };
 }
 
-/// Tick increments that land on round scaled values (binary for bytes, clock
-/// units for seconds); undefined keeps uPlot's decimal ones.
+/// uPlot axis `incrs` that land on round scaled values (binary for bytes,
+/// clock units for seconds); undefined keeps uPlot's decimal ones.
 export function axisIncrs(unit) {
   const { kind } = unitInfo(unit);
   const mults = [1, 2, 2.5, 5];
   if (kind === 'bytes') {
-    const out = [];
-    for (const [base] of LADDERS.bytes) for (let e = base === 1 ? -3 : 0; e < 3; e++) for (const m of mults) out.push(base * m * 10 ** e);
-    return out.sort((a, b) => a - b);
+    // Round in the step the axis will show (200 KiB is not a round MiB figure):
+    // uPlot then takes these as whole bytes.
+    return (u, ai, min, max) => {
+      const base = step(kind, Math.max(Math.abs(min), Math.abs(max)))[0];
+      const out = [];
+      for (let e = -2; e < 4; e++) for (const m of mults) if (base * m * 10 ** e >= 1) out.push(base * m * 10 ** e);
+      return out.sort((a, b) => a - b);
+    };
   }
   if (kind === 'seconds') {
     const out = [];
