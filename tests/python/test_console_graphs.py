@@ -133,7 +133,7 @@ def test_twenty_series_palette_units_resize_tooltip_zoom(server, browser):
     labels = [r.find_element(By.CSS_SELECTOR, ".tt-label").text for r in rows]
     t = next(t for t, vals in by_t.items() if sorted(vals.values(), reverse=True) == shown)
     assert labels == sorted(by_t[t], key=lambda k: -by_t[t][k]), labels
-    assert rows[0].find_element(By.CSS_SELECTOR, ".tt-value").text == f"{by_t[t]['mem_used (i-19)'] / MIB:.0f} MiB"
+    assert rows[0].find_element(By.CSS_SELECTOR, ".tt-value").text == f"{by_t[t]['mem_used (i-19)'] / MIB:.1f}".rstrip("0").rstrip(".") + " MiB"
     when = tip.find_element(By.CSS_SELECTOR, ".tt-time").text
     local = dt.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M")
     assert re.fullmatch(re.escape(local) + r" \S+", when), (when, local)

@@ -161,12 +161,13 @@ function legend(u, labels, colors) {
     return h('li', {}, b);
   });
   const list = h('ul', { class: 'chart-legend', 'aria-label': 'Series' }, items);
-  if (labels.length <= 8) return h('div', { class: 'legend-wrap' }, list);
+  // (class u-legend too: where scripts and tests look for uPlot's legend)
+  if (labels.length <= 8) return h('div', { class: 'legend-wrap u-legend' }, list);
   const search = h('input', { type: 'search', class: 'legend-search', placeholder: `Filter ${labels.length} series`, 'aria-label': 'Filter series', oninput: () => {
     const q = search.value.trim().toLowerCase();
     items.forEach((li, i) => { li.hidden = !!q && !labels[i].toLowerCase().includes(q); });
   } });
-  return h('div', { class: 'legend-wrap' }, search, list);
+  return h('div', { class: 'legend-wrap u-legend' }, search, list);
 }
 
 /// Draws `data` into `el` (replacing any previous chart). `opts`: labels,

@@ -62,7 +62,7 @@ export function fmtValue(v, unit) {
   const s = step(info.kind, Math.abs(v));
   const x = v / s[0];
   const a = Math.abs(x);
-  const d = a === 0 || a >= 100 ? 0 : a >= 10 ? 1 : 2;
+  const d = a === 0 || a >= 1000 ? 0 : a >= 10 ? 1 : 2;
   return trim(x, d, 0) + suffix(info, s);
 }
 
