@@ -154,3 +154,14 @@ def test_twenty_series_palette_units_resize_tooltip_zoom(server, browser):
     plot_w = chart_js(drv, "return u.bbox.width / devicePixelRatio;")
     assert 2 <= len(xt) <= plot_w / 60 and len(set(xt)) == len(xt), xt
     shot(drv, "graphs-04-zoomed")
+
+    # A click on a legend line hides that series (and the tooltip leaves it out); another shows it.
+    item = drv.find_element(By.XPATH, "//div[@id='chart']//button[contains(@class,'lg-item')][normalize-space()='mem_used (i-19)']")
+    item.click()
+    assert item.get_attribute("aria-pressed") == "false"
+    idx = chart_js(drv, "return u.series.findIndex(s => s.label === 'mem_used (i-19)');")
+    assert chart_js(drv, f"return u.series[{idx}].show;") is False
+    ActionChains(drv).move_to_element_with_offset(over, int(over.size["width"] / 2 - 30), 10).perform()
+    until(drv, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#chart .chart-tooltip .tt-row")) == 19, "tooltip without the hidden series")
+    item.click()
+    assert chart_js(drv, f"return u.series[{idx}].show;") is True
