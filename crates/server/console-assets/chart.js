@@ -6,11 +6,11 @@
 
 import { h, clear, shellQuote, errorBox } from './dom.js';
 import { cw, session } from './api.js';
+import { unitInfo, inferUnit, fmtValue, axisValues, axisIncrs, fmtTs, useUtc, TIME_FORMATS } from './units.js';
 
 export const STATS = ['Average', 'Sum', 'Minimum', 'Maximum', 'SampleCount', 'p50', 'p90', 'p99'];
 export const PERIODS = [[10, '10 seconds'], [60, '1 minute'], [300, '5 minutes'], [900, '15 minutes'], [3600, '1 hour'], [86400, '1 day']];
 export const RANGES = [[3600, '1h'], [3 * 3600, '3h'], [12 * 3600, '12h'], [86400, '1d'], [3 * 86400, '3d'], [7 * 86400, '1w']];
-const COLORS = ['#1f6feb', '#d9480f', '#2b8a3e', '#9c36b5', '#e67700', '#0b7285', '#c2255c', '#5c940d'];
 
 export function metricLabel(m) {
   const dims = (m.Dimensions || []).map((d) => d.Value).join(', ');
@@ -48,17 +48,26 @@ async function fetchSeries(metrics, stat, period, start, end) {
   return metrics.map((_, i) => byId.get(`m${i}`) || { ts: [], vs: [] });
 }
 
+// A metric's unit: the caller's (m.Unit), else what a datapoint says (one
+// small GetMetricStatistics: neither ListMetrics nor GetMetricData carries
+// units), else a guess from the name. Remembered for the page's life.
+const unitCache = new Map();
 async function fetchUnit(m, period, start, end) {
-  // GetMetricData carries no unit; one small GetMetricStatistics does.
+  if (m.Unit) return m.Unit;
+  const key = JSON.stringify([m.Namespace, m.MetricName, m.Dimensions || []]);
+  if (unitCache.has(key)) return unitCache.get(key);
   const span = Math.max(60, Math.ceil((end - start) / 60 / 60) * 60);
+  let u = '';
   try {
     const r = await cw('GetMetricStatistics', {
       Namespace: m.Namespace, MetricName: m.MetricName, Dimensions: m.Dimensions || [],
       StartTime: Math.floor(start), EndTime: Math.ceil(end), Period: Math.max(period, span), Statistics: ['SampleCount'],
     });
-    const u = (r.Datapoints || []).map((d) => d.Unit).find((u) => u && u !== 'None');
-    return u || '';
-  } catch { return ''; }
+    const dps = r.Datapoints || [];
+    u = dps.map((d) => d.Unit).find((x) => x && x !== 'None') || '';
+    if (dps.length) unitCache.set(key, u);
+  } catch { /* fall back to the name */ }
+  return u || inferUnit(m.MetricName);
 }
 
 /// Aligns series on one sorted x axis (union of timestamps).
@@ -70,21 +79,133 @@ export function align(series) {
   return [xs, ...series.map((s) => { const ys = new Array(xs.length).fill(null); s.ts.forEach((t, i) => { ys[idx.get(t)] = s.vs[i]; }); return ys; })];
 }
 
+// 20 colours told apart at a glance, each ≥ 3:1 against white; series beyond
+// them take a colour hashed from their label (the same on every reload).
+export const PALETTE = ['#1f6feb', '#d9480f', '#2b8a3e', '#9c36b5', '#0f9abd', '#f00078', '#a38300', '#212529', '#de123b', '#166959',
+  '#694816', '#0048f0', '#00a300', '#800059', '#162769', '#f000f0', '#760a1f', '#128cde', '#000080', '#0000f0'];
+
+export function seriesColor(i, label) {
+  if (i < PALETTE.length) return PALETTE[i];
+  let x = 2166136261;
+  for (const c of String(label)) x = Math.imul(x ^ c.codePointAt(0), 16777619) >>> 0;
+  return `hsl(${x % 360}, ${65 + (x >>> 9) % 25}%, ${28 + (x >>> 17) % 10}%)`;
+}
+
+// The chart's styles travel with it: one <link> the first time this module loads.
+if (!document.querySelector('link[data-chart-css]')) {
+  document.head.appendChild(h('link', { rel: 'stylesheet', href: '/console/assets/chart.css', 'data-chart-css': '' }));
+}
+
+/// A uPlot axis `size` that fits its longest tick label (so the unit label
+/// beside it never overlaps the ticks).
+function fitSize(u, values, axisIdx, cycleNum) {
+  const axis = u.axes[axisIdx];
+  if (cycleNum > 1 && axis._size) return axis._size;
+  let size = (axis.ticks?.size || 10) + (axis.gap || 5);
+  const longest = (values || []).reduce((a, v) => (String(v).length > a.length ? String(v) : a), '');
+  if (longest) {
+    u.ctx.font = axis.font?.[0] || u.ctx.font;
+    size += Math.max(...longest.split('\n').map((l) => u.ctx.measureText(l).width)) / devicePixelRatio;
+  }
+  return Math.ceil(size) + 4;
+}
+
+/// A cursor tooltip: the time and every shown series' value there, largest first.
+function tooltipPlugin(units, secs) {
+  let tt;
+  const hide = () => { if (tt) tt.hidden = true; };
+  return { hooks: {
+    init: [(u) => {
+      tt = h('div', { class: 'chart-tooltip', role: 'status', hidden: true });
+      u.over.appendChild(tt);
+      u.over.addEventListener('mouseleave', hide);
+    }],
+    setCursor: [(u) => {
+      const i = u.cursor.idx;
+      if (i === null || i === undefined || !(u.cursor.left >= 0)) { hide(); return; }
+      const rows = [];
+      for (let s = 1; s < u.series.length; s++) {
+        if (!u.series[s].show) continue;
+        const v = u.data[s][i];
+        rows.push({ s, v: v === undefined ? null : v });
+      }
+      rows.sort((a, b) => (b.v ?? -Infinity) - (a.v ?? -Infinity));
+      clear(tt);
+      tt.appendChild(h('div', { class: 'tt-time' }, fmtTs(u.data[0][i], secs)));
+      for (const r of rows) {
+        const sw = h('span', { class: 'swatch' });
+        sw.style.background = u.series[r.s].stroke();
+        tt.appendChild(h('div', { class: 'tt-row', 'data-value': r.v === null ? '' : String(r.v) }, sw,
+          h('span', { class: 'tt-label' }, u.series[r.s].label), h('span', { class: 'tt-value' }, fmtValue(r.v, units[r.s - 1]))));
+      }
+      tt.hidden = false;
+      const ow = u.over.clientWidth, tw = tt.offsetWidth, th = tt.offsetHeight, oh = u.over.clientHeight;
+      let left = u.cursor.left + 14;
+      if (left + tw > ow) left = Math.max(0, u.cursor.left - tw - 14);
+      tt.style.left = left + 'px';
+      tt.style.top = Math.max(0, Math.min(u.cursor.top - th / 2, oh - th)) + 'px';
+    }],
+  } };
+}
+
+/// One line per series (a search box past 8); a click shows or hides it.
+function legend(u, labels, colors) {
+  const items = labels.map((label, i) => {
+    const sw = h('span', { class: 'swatch' });
+    sw.style.background = colors[i];
+    const b = h('button', { type: 'button', class: 'lg-item', 'aria-pressed': 'true', title: label, 'data-color': colors[i], onclick: () => {
+      const show = !u.series[i + 1].show;
+      u.setSeries(i + 1, { show });
+      b.setAttribute('aria-pressed', String(show));
+    } }, sw, h('span', { class: 'lg-label' }, label));
+    return h('li', {}, b);
+  });
+  const list = h('ul', { class: 'chart-legend', 'aria-label': 'Series' }, items);
+  // (class u-legend too: where scripts and tests look for uPlot's legend)
+  if (labels.length <= 8) return h('div', { class: 'legend-wrap u-legend' }, list);
+  const search = h('input', { type: 'search', class: 'legend-search', placeholder: `Filter ${labels.length} series`, 'aria-label': 'Filter series', oninput: () => {
+    const q = search.value.trim().toLowerCase();
+    items.forEach((li, i) => { li.hidden = !!q && !labels[i].toLowerCase().includes(q); });
+  } });
+  return h('div', { class: 'legend-wrap u-legend' }, search, list);
+}
+
 /// Draws `data` into `el` (replacing any previous chart). `opts`: labels,
-/// unit, threshold, range [start, end].
+/// unit (all series) or units (one per series: CloudWatch unit names),
+/// threshold, range [start, end], bands, height, onZoom(min, max).
+/// The chart follows `el`'s width. For tests, `el` carries data-points,
+/// data-series-points, data-draw-ms and data-axes (each axis's label and
+/// tick texts as drawn).
 export function draw(el, data, opts) {
   const prev = el._chart;
   if (prev) prev.destroy();
+  if (el._ro) { el._ro.disconnect(); el._ro = null; }
   clear(el);
   delete el.dataset.points; // set by the draw hook once drawn
   delete el.dataset.drawMs;
-  const width = Math.max(280, el.clientWidth || el.parentElement?.clientWidth || 800);
+  const width = Math.max(200, el.clientWidth || el.parentElement?.clientWidth || 800);
+  const n = opts.labels.length;
+  const units = opts.units || opts.labels.map(() => opts.unit || '');
+  // Series of other unit kinds than the first get their own scale (the second one an axis on the right).
+  const scaleKeys = [];
+  const scaleOf = units.map((un) => {
+    const k = unitInfo(un).key;
+    if (!scaleKeys.includes(k)) scaleKeys.push(k);
+    const j = scaleKeys.indexOf(k);
+    return j === 0 ? 'y' : `y${j + 1}`;
+  });
+  // Values in their kind's base unit (Kilobytes → bytes) so one axis scales them all.
+  data = data.map((s, i) => {
+    const f = i ? unitInfo(units[i - 1]).factor : 1;
+    return f === 1 ? s : Array.from(s, (v) => (v === null || v === undefined ? v : v * f));
+  });
+  const colors = opts.labels.map((l, i) => seriesColor(i, l));
   const series = [{ label: 'Time' }, ...opts.labels.map((label, i) => ({
-    label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: false,
+    label, stroke: colors[i], width: 1.5, spanGaps: false, scale: scaleOf[i],
     points: { show: (data[0]?.length || 0) < 60 },
   }))];
-  const unitLabel = opts.unit || '';
-  const plugins = [];
+  const span = data[0]?.length > 1 ? data[0][1] - data[0][0] : 60;
+  const plugins = [tooltipPlugin(units, span < 60)];
   if (opts.bands && opts.bands.length) {
     // Alarm state bands behind the series (drawClear runs before them).
     const fills = { ALARM: 'rgba(201,42,42,0.12)', OK: 'rgba(43,138,62,0.07)', INSUFFICIENT_DATA: 'rgba(134,142,150,0.10)' };
@@ -102,9 +223,11 @@ export function draw(el, data, opts) {
     }] } });
     el.dataset.bands = opts.bands.map((b) => b.state).join(',');
   }
-  if (opts.threshold !== undefined && opts.threshold !== null && !isNaN(opts.threshold)) {
+  const th = opts.threshold !== undefined && opts.threshold !== null && !isNaN(opts.threshold)
+    ? opts.threshold * unitInfo(units[0]).factor : undefined;
+  if (th !== undefined) {
     plugins.push({ hooks: { draw: [(u) => {
-      const y = u.valToPos(opts.threshold, 'y', true);
+      const y = u.valToPos(th, 'y', true);
       if (!isFinite(y)) return;
       const ctx = u.ctx;
       ctx.save();
@@ -118,11 +241,16 @@ export function draw(el, data, opts) {
       ctx.restore();
     }] } });
   }
+  // What each axis drew, for tests and scripts.
+  const ticks = [];
+  const record = (i, fn) => (u, splits, ...rest) => { const v = fn(u, splits, ...rest); ticks[i] = v; return v; };
+  const axisInfo = () => JSON.stringify(ticks.map((t, i) => ({ label: axes[i].label || '', scale: axes[i].scale || 'x', ticks: (t || []).map(String) })));
   // uPlot commits its first draw in a microtask: the figure runs from here to
   // the end of that draw (its `draw` hook), not just the constructor.
   performance.mark('stratus-chart-start');
   let firstDraw = true;
   plugins.push({ hooks: { draw: [() => {
+    el.dataset.axes = axisInfo();
     if (!firstDraw) return;
     firstDraw = false;
     performance.mark('stratus-chart-end');
@@ -131,25 +259,70 @@ export function draw(el, data, opts) {
     if (opts.t0 !== undefined) el.dataset.loadMs = (performance.now() - opts.t0).toFixed(1);
     el.dataset.points = String(data[0]?.length || 0);
   }] } });
-  const th = opts.threshold;
+  const yRange = (withTh) => (u, min, max) => {
+    const t = withTh ? th : undefined;
+    let lo = Math.min(min ?? 0, t ?? Infinity), hi = Math.max(max ?? 1, t ?? -Infinity);
+    if (!isFinite(lo)) lo = 0; if (!isFinite(hi)) hi = 1;
+    if (lo === hi) { lo -= Math.abs(lo) * 0.1 || 1; hi += Math.abs(hi) * 0.1 || 1; }
+    const pad = (hi - lo) * 0.08;
+    return [lo >= 0 && lo - pad < 0 ? 0 : lo - pad, hi + pad];
+  };
+  const scales = { x: opts.range ? { min: opts.range[0], max: opts.range[1] } : {} };
+  scaleKeys.forEach((_, j) => { scales[j === 0 ? 'y' : `y${j + 1}`] = { range: yRange(j === 0) }; });
+  const utc = useUtc();
+  const axes = [{ space: 70, values: record(0, (u, splits, ai, space, incr) => {
+    // uPlot's formats-by-span table, picked by the tick increment.
+    const row = TIME_FORMATS.find((r) => incr >= r[0]) || TIME_FORMATS[TIME_FORMATS.length - 1];
+    const tz = (t) => (utc ? window.uPlot.tzDate(new Date(t * 1000), 'Etc/UTC') : new Date(t * 1000));
+    const fmt = (f) => window.uPlot.fmtDate(f);
+    const base = fmt(row[1]);
+    const roll = [2, 3, 4].map((c) => (row[c] ? fmt(row[1] + row[c]) : null));
+    let prev = null;
+    return splits.map((t) => {
+      const d = tz(t);
+      let f = base;
+      if (prev) {
+        if (roll[0] && d.getFullYear() !== prev.getFullYear()) f = roll[0];
+        else if (roll[2] && d.getDate() !== prev.getDate()) f = roll[2];
+      } else if (row[2] && incr < 86400) f = roll[0] || base;
+      prev = d;
+      return f(d);
+    });
+  }) }];
+  scaleKeys.slice(0, 2).forEach((k, j) => {
+    const un = units[scaleOf.indexOf(j === 0 ? 'y' : 'y2')];
+    axes.push({ scale: j === 0 ? 'y' : 'y2', side: j === 0 ? 3 : 1, label: un || (j === 0 ? '' : k), labelSize: un ? 20 : 0, labelGap: 2,
+      values: record(axes.length, axisValues(un)), incrs: axisIncrs(un), size: fitSize, grid: { show: j === 0 } });
+  });
   const chart = new window.uPlot({
     width, height: opts.height || 300,
     series,
     plugins,
-    scales: {
-      x: opts.range ? { min: opts.range[0], max: opts.range[1] } : {},
-      y: { range: (u, min, max) => {
-        let lo = Math.min(min ?? 0, th ?? Infinity), hi = Math.max(max ?? 1, th ?? -Infinity);
-        if (!isFinite(lo)) lo = 0; if (!isFinite(hi)) hi = 1;
-        if (lo === hi) { lo -= 1; hi += 1; }
-        const pad = (hi - lo) * 0.08;
-        return [lo >= 0 && lo - pad < 0 ? 0 : lo - pad, hi + pad];
-      } },
-    },
-    axes: [{}, { label: unitLabel, size: 60 }],
+    scales,
+    axes,
+    tzDate: utc ? (t) => window.uPlot.tzDate(new Date(t * 1000), 'Etc/UTC') : undefined,
+    legend: { show: false },
     cursor: { drag: { x: true, y: false } },
+    hooks: { setScale: [(u, key) => {
+      if (key !== 'x' || !opts.onZoom) return;
+      const { min, max } = u.scales.x;
+      if (min !== undefined && max !== undefined && min !== null) opts.onZoom(min, max);
+    }] },
   }, data, el);
   el._chart = chart;
+  if (n) el.appendChild(legend(chart, opts.labels, colors));
+  // Follow the container: a narrower window never cuts off the latest data.
+  if (window.ResizeObserver) {
+    let frame = 0;
+    el._ro = new ResizeObserver(() => {
+      cancelAnimationFrame(frame);
+      frame = requestAnimationFrame(() => {
+        const w = Math.max(200, el.clientWidth);
+        if (el._chart === chart && Math.abs(w - chart.width) >= 1) chart.setSize({ width: w, height: chart.height });
+      });
+    });
+    el._ro.observe(el);
+  }
   el.dataset.seriesPoints = JSON.stringify(data.slice(1).map((s) => s.filter((v) => v !== null && v !== undefined).length));
   return chart;
 }
@@ -223,10 +396,15 @@ export function graphPanel(o) {
     status.textContent = 'Loading…';
     const t0 = performance.now();
     try {
-      const [series, unit] = await Promise.all([fetchSeries(o.metrics, st.stat, st.period, a, b), fetchUnit(o.metrics[0], st.period, a, b)]);
+      const [series, units] = await Promise.all([fetchSeries(o.metrics, st.stat, st.period, a, b),
+        Promise.all(o.metrics.map((m) => fetchUnit(m, st.period, a, b)))]);
       if (my !== seq) return;
       const data = align(series);
-      draw(chartEl, data, { labels: o.metrics.map(metricLabel), unit, threshold: o.threshold, bands: o.bands, range: [a, b], height: o.height, t0 });
+      // SampleCount is a count whatever the metric's unit.
+      const shown = st.stat === 'SampleCount' ? units.map(() => 'Count') : units;
+      const unit = [...new Set(units.filter(Boolean))].join(', ');
+      draw(chartEl, data, { labels: o.metrics.map(metricLabel), units: shown, threshold: o.threshold, bands: o.bands, range: [a, b], height: o.height, t0,
+        onZoom: (x0, x1) => { from.value = toLocalInput(x0); to.value = toLocalInput(x1); chartEl.dataset.zoom = `${Math.round(x0)},${Math.round(x1)}`; } });
       const n = data[0].length;
       status.textContent = n ? `${n} points · ${st.stat} per ${PERIODS.find(([p]) => p === st.period)?.[1] || st.period + ' s'}${unit ? ' · ' + unit : ''} · drag to zoom, double-click to reset` : 'No data in this time range.';
       from.value = toLocalInput(a); to.value = toLocalInput(b);
