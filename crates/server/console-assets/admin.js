@@ -50,27 +50,38 @@ export async function keys() {
   try { list = (await admin('ListKeys', {})).Keys || []; } catch (e) { listErr = e; }
   const name = field('Name', h('input', { id: 'key-name', placeholder: 'e.g. web-1' }));
   const policy = field('Policy', h('select', { id: 'key-policy' }, ['agent', 'readonly', 'admin'].map((p) => h('option', { value: p }, p))), 'agent: may only publish metrics (like CloudWatchAgentServerPolicy).');
+  // Each new key's secret stays on screen (one panel per key, newest first) until dismissed.
   const created = h('div', { id: 'key-created' });
-  const form = h('form', { class: 'inline', onsubmit: async (e) => {
+  name.input.addEventListener('input', () => name.error(''));
+  const form = h('form', { class: 'inline', novalidate: true, onsubmit: async (e) => {
     e.preventDefault();
+    const wanted = name.input.value.trim();
+    if (!wanted) { name.error('Give the key a name.'); return; }
+    // The server refuses a taken name too (409); saying so here saves a round trip.
+    if (list.some((k) => k.Name === wanted)) { name.error(`An access key named ${wanted} already exists. Choose another name.`); return; }
     try {
-      const k = await admin('CreateKey', { Name: name.input.value.trim(), Policy: policy.input.value });
+      const k = await admin('CreateKey', { Name: wanted, Policy: policy.input.value });
       name.error('');
+      name.input.value = '';
       const ep = session?.PublicUrl || location.origin;
       const creds = `[AmazonCloudWatchAgent]\naws_access_key_id = ${k.AccessKeyId}\naws_secret_access_key = ${k.SecretAccessKey}\n`;
       const cfg = JSON.stringify({ agent: { metrics_collection_interval: 60, logfile: '/var/log/stratus/agent.log' },
         metrics: { endpoint_override: ep, append_dimensions: { InstanceId: '${aws:InstanceId}' },
           metrics_collected: { disk: { measurement: ['used_percent'], resources: ['/'] }, mem: { measurement: ['mem_used_percent'] } } } }, null, 2);
-      clear(created).append(h('div', { class: 'secret-once' },
+      // The newest panel carries the ids the page is read by; older ones keep their secrets shown.
+      for (const el of created.querySelectorAll('[id]')) el.removeAttribute('id');
+      const panel = h('section', { class: 'secret-once', 'data-key': k.AccessKeyId, 'aria-label': `New key ${k.Name}` },
+        h('button', { type: 'button', class: 'small dismiss', onclick: () => { panel.remove(); name.input.focus(); } }, 'Dismiss'),
         h('h2', {}, `Key ${k.Name} created`),
-        h('p', { class: 'warning' }, 'The secret is shown only now. Copy it to the host.'),
+        h('p', { class: 'warning' }, 'The secret is shown only now. Copy it to the host, then dismiss this.'),
         h('dl', { class: 'kv' }, h('dt', {}, 'Access key id'), h('dd', {}, h('code', { id: 'new-key-id' }, k.AccessKeyId)), h('dt', {}, 'Secret access key'), h('dd', {}, h('code', { id: 'new-key-secret' }, k.SecretAccessKey))),
         h('h3', {}, '1. Install the agent on the host'),
         h('pre', { class: 'cli' }, 'sudo apt install ./stratus_0.1.0-1_amd64.deb     # or: the stratus-agent binary + packaging/stratus-agent.service (see README)'),
         h('h3', {}, '2. /etc/stratus/credentials (mode 0600)'), h('pre', { class: 'cli', id: 'agent-credentials' }, creds),
         h('h3', {}, '3. /etc/stratus/amazon-cloudwatch-agent.json'), h('pre', { class: 'cli', id: 'agent-config' }, cfg),
         h('h3', {}, '4. Check and start it'),
-        h('pre', { class: 'cli' }, 'stratus-agent --check-config /etc/stratus/amazon-cloudwatch-agent.json\nsudo systemctl enable --now stratus-agent\nsudo tail -f /var/log/stratus/agent.log')));
+        h('pre', { class: 'cli' }, 'stratus-agent --check-config /etc/stratus/amazon-cloudwatch-agent.json\nsudo systemctl enable --now stratus-agent\nsudo tail -f /var/log/stratus/agent.log'));
+      created.prepend(panel);
       keys_refresh();
     } catch (err) { name.error(err.message); }
   } }, name.wrap, policy.wrap, h('button', { type: 'submit', class: 'primary' }, 'Create key'));

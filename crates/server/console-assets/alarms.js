@@ -288,10 +288,24 @@ export async function create(editName) {
       // --endpoint-url: pasted without it, the command would create the alarm in real AWS.
       h('pre', { class: 'cli' }, `aws --endpoint-url ${shellQuote(session?.PublicUrl || location.origin)} --profile stratus cloudwatch put-metric-alarm --cli-input-json ${shellQuote(JSON.stringify(p))}`));
   };
-  const form = h('form', { class: 'wizard', id: 'create-alarm-form', novalidate: true, oninput: renderPreview, onchange: renderPreview, onsubmit: async (e) => {
+  // Errors never outlive their cause: editing a field drops the server's message about it, and once
+  // a submit has been refused the checks run again on every edit, so a fixed field is cleared at once.
+  let refused = false;
+  const fieldsMsg = (text) => { formErr.dataset.kind = 'fields'; formErr.appendChild(h('p', { class: 'error' }, text)); };
+  const recheck = (e) => {
+    const edited = Object.values(f).find((fl) => fl.input === e.target || fl.wrap.contains(e.target));
+    if (edited) edited.error('');
+    if (refused) validate();
+    if (formErr.dataset.kind === 'fields' && !form.querySelector('.field-error:not([hidden])')) { clear(formErr); delete formErr.dataset.kind; }
+  };
+  const form = h('form', { class: 'wizard', id: 'create-alarm-form', novalidate: true,
+    oninput: (e) => { recheck(e); renderPreview(); }, onchange: (e) => { recheck(e); renderPreview(); }, onsubmit: async (e) => {
     e.preventDefault();
     clear(formErr);
-    if (!validate()) { formErr.appendChild(h('p', { class: 'error' }, 'Please correct the fields marked above.')); return; }
+    delete formErr.dataset.kind;
+    for (const fl of Object.values(f)) fl.error('');
+    refused = false;
+    if (!validate()) { refused = true; fieldsMsg('Please correct the fields marked above.'); return; }
     submit.disabled = true;
     const p = params();
     try {
@@ -314,7 +328,7 @@ export async function create(editName) {
       location.hash = route('alarms', p.AlarmName);
     } catch (err) {
       if (err) formErr.appendChild(errorBox(err));
-      if (!formErr.firstChild) formErr.appendChild(h('p', { class: 'error' }, 'Not created: see the message next to the field.'));
+      if (!formErr.firstChild) fieldsMsg('Not created: see the message next to the field.');
       submit.disabled = false;
     }
   } },

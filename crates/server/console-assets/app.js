@@ -18,6 +18,20 @@ function parse() {
 
 let renders = 0;
 
+// On a phone the nav is one row that scrolls sideways: keep the current page's link in view.
+function showCurrentNav() {
+  const nav = document.getElementById('nav');
+  const cur = nav.querySelector('a[aria-current="true"]');
+  if (!cur || nav.scrollWidth <= nav.clientWidth) return;
+  nav.scrollLeft += cur.getBoundingClientRect().left - nav.getBoundingClientRect().left - 24;
+}
+
+// "Skip to content": focus the page itself (following href="#main" would be a route change).
+document.getElementById('skip-link').addEventListener('click', (e) => {
+  e.preventDefault();
+  document.getElementById('main').focus();
+});
+
 async function render() {
   // After a route change (not the first load), move focus to the page so
   // keyboard and screen-reader users start at its top.
@@ -25,6 +39,7 @@ async function render() {
   const { parts, params } = parse();
   const [page, a, b] = parts;
   document.querySelectorAll('#nav a').forEach((l) => l.setAttribute('aria-current', String(l.getAttribute('href') === `#/${page || ''}`)));
+  showCurrentNav();
   try {
     switch (page) {
       case undefined: return await pages.overview();

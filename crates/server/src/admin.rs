@@ -233,6 +233,27 @@ pub(crate) fn run(state: &AppState, op: &str, body: &[u8]) -> Result<serde_json:
                     "The parameter Name must be 1 to 128 characters long.",
                 ));
             }
+            // Names are unique (like IAM's user names, EntityAlreadyExists):
+            // two keys called "web-1" could not be told apart in a list. The
+            // lock makes check-and-create one step for this node's requests.
+            static CREATE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+            let _one_at_a_time = CREATE.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(other) = state
+                .keys
+                .list()
+                .map_err(key_error)?
+                .into_iter()
+                .find(|k| k.name == input.name)
+            {
+                return Err(ApiError::new(
+                    ErrorCode::ResourceConflict,
+                    format!(
+                        "An access key named {} already exists ({}). Choose another name, \
+                         or delete that key first.",
+                        input.name, other.access_key_id
+                    ),
+                ));
+            }
             let k = state
                 .keys
                 .create(&input.name, &input.policy)

@@ -44,6 +44,7 @@ pub static ASSETS: &[Asset] = &[
     asset!("uPlot.iife.min.js", "text/javascript; charset=utf-8"),
     asset!("uPlot.min.css", "text/css; charset=utf-8"),
     asset!("LICENSE-uPlot.txt", "text/plain; charset=utf-8"),
+    asset!("favicon.svg", "image/svg+xml"),
 ];
 
 pub fn find(name: &str) -> Option<&'static Asset> {

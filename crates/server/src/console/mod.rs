@@ -9,6 +9,7 @@
 //! Routes: `GET /` (the app shell; without a session a redirect to the login
 //! page — the browser keeps the `#/...` fragment across it), `GET|POST
 //! /console/login`, `POST /console/logout`, `GET /console/assets/{file}`,
+//! `GET /favicon.ico` (the SVG icon),
 //! `GET /console/api/session`, `POST /console/api/{monitoring|sns|stratus}/{Action}`.
 //!
 //! Security: session cookie HttpOnly + SameSite=Strict (+ Secure behind
@@ -58,6 +59,9 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/console/login", get(login_page).post(login_submit))
         .route("/console/logout", post(logout))
         .route("/console/assets/{file}", get(asset))
+        // Browsers ask for it on every page without a <link rel=icon> (the
+        // SNS confirmation pages, a bare API URL): the console's SVG icon.
+        .route("/favicon.ico", get(favicon))
         .route("/console/api/session", get(api::session_info))
         .route("/console/api/{service}/{action}", post(api::call))
         // The app disables axum's default limit for the API (it reads bodies
@@ -176,6 +180,13 @@ async fn asset(headers: HeaderMap, Path(file): Path<String>) -> Response {
         // Revalidated on every load (ETag), so a new binary's assets are
         // picked up at once while unchanged ones cost a 304.
         Some(a) => serve_asset(&headers, a, "no-cache"),
+        None => harden((StatusCode::NOT_FOUND, "not found\n").into_response()),
+    }
+}
+
+async fn favicon(headers: HeaderMap) -> Response {
+    match assets::find("favicon.svg") {
+        Some(a) => serve_asset(&headers, a, "max-age=86400"),
         None => harden((StatusCode::NOT_FOUND, "not found\n").into_response()),
     }
 }
