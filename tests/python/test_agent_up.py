@@ -150,6 +150,27 @@ def test_up_runs_a_local_agent(tmp_path):
         time.sleep(0.2)
         assert agent_children(config) == []
 
+        # The agent's credentials file lost: key names are unique, so the key whose
+        # secret went with it is replaced (not refused, not duplicated).
+        agent_creds.unlink()
+        up.start()
+        wait_for(agent_creds.exists, timeout=30, what="a new agent key")
+        cp = configparser.ConfigParser()
+        cp.read(agent_creds)
+        new_id = cp["AmazonCloudWatchAgent"]["aws_access_key_id"]
+        assert new_id != key_id
+        keys_now = json.loads(
+            subprocess.run(
+                [str(stratus_bin()), "keys", "list", "--output", "json", "--endpoint", f"http://127.0.0.1:{up.port}",
+                 "--credentials-file", str(up.data_dir / "credentials")],
+                capture_output=True, text=True, check=True, env=clean_env(),
+            ).stdout
+        )["Keys"]
+        assert [k["AccessKeyId"] for k in keys_now if k["Name"] == mine[0]["Name"]] == [new_id], keys_now
+        assert len(keys_now) == n_keys, keys_now
+        assert up.stop() == 0
+        time.sleep(0.2)
+
         # SIGKILL of `up` (no chance to stop its agent): the kernel SIGTERMs the agent,
         # which exits instead of running on as an orphan — after trying to flush to the
         # server that died with `up` for its 20 s shutdown deadline, then spooling.

@@ -333,11 +333,19 @@ fn ensure_agent_key(path: &Path, admin: &Credentials, endpoint: &str) -> anyhow:
             existing.access_key_id
         );
     }
-    let host = hostname();
+    let name = format!("local-agent@{}", hostname());
+    // Key names are unique. A key of this name whose secret is not in `path`
+    // (the file was lost or is stale) can never be used again: replace it.
+    for stale in keys_named(admin, endpoint, &name)? {
+        admin_call(endpoint, "DeleteKey", &json!({"AccessKeyId": stale}), admin)?;
+        tracing::warn!(
+            "deleted access key {stale} ({name}): its secret was lost; creating a new one"
+        );
+    }
     let created = admin_call(
         endpoint,
         "CreateKey",
-        &json!({"Name": format!("local-agent@{host}"), "Policy": "agent"}),
+        &json!({"Name": name, "Policy": "agent"}),
         admin,
     )?;
     let (Some(id), Some(secret)) = (
@@ -363,6 +371,18 @@ fn server_has_key(admin: &Credentials, endpoint: &str, id: &str) -> anyhow::Resu
         .into_iter()
         .flatten()
         .any(|k| k["AccessKeyId"].as_str() == Some(id)))
+}
+
+/// The ids of the server's keys named `name`.
+fn keys_named(admin: &Credentials, endpoint: &str, name: &str) -> anyhow::Result<Vec<String>> {
+    let listed = admin_call(endpoint, "ListKeys", &json!({}), admin)?;
+    Ok(listed["Keys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|k| k["Name"].as_str() == Some(name))
+        .filter_map(|k| k["AccessKeyId"].as_str().map(str::to_owned))
+        .collect())
 }
 
 fn admin_call(
