@@ -221,10 +221,13 @@ function alarmWidget(w) {
       else if (p.sortBy === 'default' || !p.sortBy) alarms.sort((a, b) => (rank[a.StateValue] ?? 3) - (rank[b.StateValue] ?? 3));
       clear(list);
       list.appendChild(alarms.length ? h('table', { class: 'alarm-status' }, h('thead', {}, h('tr', {}, h('th', {}, 'Alarm'), h('th', {}, 'State'), h('th', {}, 'Reason'))),
-        h('tbody', {}, alarms.map((a) => h('tr', { 'data-alarm': a.AlarmName },
-          h('td', { class: 'alarm-name' }, a.missing ? a.AlarmName : h('a', { href: route('alarms', a.AlarmName) }, a.AlarmName)),
-          h('td', {}, a.missing ? h('span', { class: 'muted' }, 'not found') : stateBadge(a.StateValue)),
-          h('td', { class: 'reason' }, a.StateReason || '')))))
+        h('tbody', {}, alarms.map((a) => {
+          const name = h('td', { class: 'alarm-name' }, a.missing ? a.AlarmName : h('a', { href: route('alarms', a.AlarmName) }, a.AlarmName));
+          const state = h('td', {}, a.missing ? h('span', { class: 'muted' }, 'not found') : stateBadge(a.StateValue));
+          // Narrow widgets: break names at word ends only, never the badge.
+          name.style.overflowWrap = 'break-word'; state.style.whiteSpace = 'nowrap';
+          return h('tr', { 'data-alarm': a.AlarmName }, name, state, h('td', { class: 'reason' }, a.StateReason || ''));
+        })))
         : h('p', { class: 'empty' }, 'No alarms.'));
     } catch (e) { clear(list); list.appendChild(errorBox(e)); }
   };
