@@ -220,14 +220,16 @@ function alarmWidget(w) {
       if (p.sortBy === 'stateUpdatedTimestamp') alarms.sort((a, b) => String(b.StateUpdatedTimestamp ?? '').localeCompare(String(a.StateUpdatedTimestamp ?? '')));
       else if (p.sortBy === 'default' || !p.sortBy) alarms.sort((a, b) => (rank[a.StateValue] ?? 3) - (rank[b.StateValue] ?? 3));
       clear(list);
-      list.appendChild(alarms.length ? h('table', { class: 'alarm-status' }, h('thead', {}, h('tr', {}, h('th', {}, 'Alarm'), h('th', {}, 'State'), h('th', {}, 'Reason'))),
+      list.appendChild(alarms.length ? h('div', { class: 'table-wrap' }, h('table', { class: 'alarm-status' }, h('thead', {}, h('tr', {}, h('th', {}, 'Alarm'), h('th', {}, 'State'), h('th', {}, 'Reason'))),
         h('tbody', {}, alarms.map((a) => {
           const name = h('td', { class: 'alarm-name' }, a.missing ? a.AlarmName : h('a', { href: route('alarms', a.AlarmName) }, a.AlarmName));
           const state = h('td', {}, a.missing ? h('span', { class: 'muted' }, 'not found') : stateBadge(a.StateValue));
           // Narrow widgets: break names at word ends only, never the badge.
+          const reason = h('td', { class: 'reason' }, a.StateReason || '');
           name.style.overflowWrap = 'break-word'; state.style.whiteSpace = 'nowrap';
-          return h('tr', { 'data-alarm': a.AlarmName }, name, state, h('td', { class: 'reason' }, a.StateReason || ''));
-        })))
+          reason.style.fontSize = '13px'; reason.style.minWidth = '16ch';
+          return h('tr', { 'data-alarm': a.AlarmName }, name, state, reason);
+        }))))
         : h('p', { class: 'empty' }, 'No alarms.'));
     } catch (e) { clear(list); list.appendChild(errorBox(e)); }
   };
