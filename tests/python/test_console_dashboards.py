@@ -149,3 +149,32 @@ def test_dashboard_with_math_number_alarm_and_markdown_widgets(server, browser):
     until(drv, lambda d: "range=3600" in d.current_url and css(d, ".ranges a[aria-current=true][href$='range=3600']"), "1h range")
     chart = until(drv, lambda d: widget(d, 1).find_element(By.CSS_SELECTOR, ".chart[data-points]"), "math widget redrawn")
     assert [v for v in json.loads(chart.get_attribute("data-series-values"))[0] if v is not None] == pytest.approx(expected_sum)
+
+
+def test_stacked_and_bar_views(server, browser):
+    drv = browser
+    cw = server.client("cloudwatch")
+    ns = f"Stack{uuid.uuid4().hex[:6]}"
+    base = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+    times = [base - dt.timedelta(minutes=m) for m in range(3, 0, -1)]
+    vals = {"x": [1.0, 2.0, 3.0], "y": [5.0, 6.0, 7.0]}
+    for name, vs in vals.items():
+        cw.put_metric_data(Namespace=ns, MetricData=[{"MetricName": name, "Value": v, "Timestamp": t} for t, v in zip(times, vs)])
+    rows = [[ns, "x"], [ns, "y"]]
+    body = {"widgets": [
+        {"type": "metric", "x": 0, "y": 0, "width": 12, "height": 6,
+         "properties": {"title": "stacked", "stacked": True, "stat": "Sum", "period": 60, "metrics": rows}},
+        {"type": "metric", "x": 12, "y": 0, "width": 12, "height": 6,
+         "properties": {"title": "bars", "view": "bar", "stat": "Sum", "period": 60, "metrics": rows}}]}
+    cw.put_dashboard(DashboardName=f"d-{ns}", DashboardBody=json.dumps(body))
+    login(drv, server)
+    go(drv, f"#/dashboards/d-{ns}")
+    chart = until(drv, lambda d: widget(d, 1).find_element(By.CSS_SELECTOR, ".chart[data-points]"), "stacked drawn")
+    drawn = [[v for v in s if v is not None] for s in json.loads(chart.get_attribute("data-series-values"))]
+    assert drawn == [vals["x"], [a + b for a, b in zip(vals["x"], vals["y"])]]
+    bars = until(drv, lambda d: widget(d, 2).find_elements(By.CSS_SELECTOR, ".bar-row[data-value]"), "bars")
+    assert [float(b.get_attribute("data-value")) for b in bars] == [3.0, 7.0]
+    assert [b.text for b in bars] == ["x: 3", "y: 7"]
+    widths = [b.find_element(By.CSS_SELECTOR, ".bar").size["width"] for b in bars]
+    assert widths[0] == pytest.approx(widths[1] * 3 / 7, rel=0.05)
+    shot(drv, "dash-stacked-bars")
