@@ -39,6 +39,7 @@ pub static ASSETS: &[Asset] = &[
     asset!("alarms.js", "text/javascript; charset=utf-8"),
     asset!("admin.js", "text/javascript; charset=utf-8"),
     asset!("dashboards.js", "text/javascript; charset=utf-8"),
+    asset!("markdown.js", "text/javascript; charset=utf-8"),
     asset!("logs.js", "text/javascript; charset=utf-8"),
     asset!("login.js", "text/javascript; charset=utf-8"),
     asset!("uPlot.iife.min.js", "text/javascript; charset=utf-8"),
