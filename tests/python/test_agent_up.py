@@ -92,6 +92,17 @@ def agent_children(config: Path) -> list[int]:
     return pids
 
 
+def server_keys(up: "Up") -> list[dict]:
+    """`stratus keys list` against the server `up` runs, with its admin key."""
+    return json.loads(
+        subprocess.run(
+            [str(stratus_bin()), "keys", "list", "--output", "json", "--endpoint", f"http://127.0.0.1:{up.port}",
+             "--credentials-file", str(up.data_dir / "credentials")],
+            capture_output=True, text=True, check=True, env=clean_env(),
+        ).stdout
+    )["Keys"]
+
+
 def test_up_runs_a_local_agent(tmp_path):
     up = Up(tmp_path).start()
     try:
@@ -114,13 +125,7 @@ def test_up_runs_a_local_agent(tmp_path):
         cp = configparser.ConfigParser()
         cp.read(agent_creds)
         key_id = cp["AmazonCloudWatchAgent"]["aws_access_key_id"]
-        keys = json.loads(
-            subprocess.run(
-                [str(stratus_bin()), "keys", "list", "--output", "json", "--endpoint", f"http://127.0.0.1:{up.port}",
-                 "--credentials-file", str(up.data_dir / "credentials")],
-                capture_output=True, text=True, check=True, env=clean_env(),
-            ).stdout
-        )["Keys"]
+        keys = server_keys(up)
         mine = [k for k in keys if k["AccessKeyId"] == key_id]
         assert len(mine) == 1 and mine[0]["Policy"] == "agent", keys
         n_keys = len(keys)
@@ -138,13 +143,7 @@ def test_up_runs_a_local_agent(tmp_path):
         up.start()
         wait_for(lambda: agent_children(config), timeout=30, what="the agent to restart")
         assert agent_creds.read_text() == before
-        keys_after = json.loads(
-            subprocess.run(
-                [str(stratus_bin()), "keys", "list", "--output", "json", "--endpoint", f"http://127.0.0.1:{up.port}",
-                 "--credentials-file", str(up.data_dir / "credentials")],
-                capture_output=True, text=True, check=True, env=clean_env(),
-            ).stdout
-        )["Keys"]
+        keys_after = server_keys(up)
         assert len(keys_after) == n_keys, keys_after
         assert up.stop() == 0
         time.sleep(0.2)
@@ -159,13 +158,7 @@ def test_up_runs_a_local_agent(tmp_path):
         cp.read(agent_creds)
         new_id = cp["AmazonCloudWatchAgent"]["aws_access_key_id"]
         assert new_id != key_id
-        keys_now = json.loads(
-            subprocess.run(
-                [str(stratus_bin()), "keys", "list", "--output", "json", "--endpoint", f"http://127.0.0.1:{up.port}",
-                 "--credentials-file", str(up.data_dir / "credentials")],
-                capture_output=True, text=True, check=True, env=clean_env(),
-            ).stdout
-        )["Keys"]
+        keys_now = server_keys(up)
         assert [k["AccessKeyId"] for k in keys_now if k["Name"] == mine[0]["Name"]] == [new_id], keys_now
         assert len(keys_now) == n_keys, keys_now
         assert up.stop() == 0

@@ -24,12 +24,9 @@ export function defaultPeriod(range) {
   return 86400;
 }
 
-async function fetchSeries(metrics, stat, period, start, end) {
-  const queries = metrics.map((m, i) => ({
-    Id: `m${i}`,
-    MetricStat: { Metric: { Namespace: m.Namespace, MetricName: m.MetricName, Dimensions: m.Dimensions || [] }, Period: period, Stat: stat },
-    ReturnData: true,
-  }));
+/// Runs the queries (following NextToken); returns the returned series in
+/// query order: { id, label, ts, vs } with ascending timestamps.
+export async function runQueries(queries, start, end) {
   const byId = new Map();
   let token;
   for (let page = 0; page < 50; page++) {
@@ -37,7 +34,7 @@ async function fetchSeries(metrics, stat, period, start, end) {
     if (token) params.NextToken = token;
     const r = await cw('GetMetricData', params);
     for (const res of r.MetricDataResults || []) {
-      const cur = byId.get(res.Id) || { ts: [], vs: [] };
+      const cur = byId.get(res.Id) || { id: res.Id, label: res.Label, ts: [], vs: [] };
       cur.ts.push(...(res.Timestamps || []));
       cur.vs.push(...(res.Values || []));
       byId.set(res.Id, cur);
@@ -45,7 +42,20 @@ async function fetchSeries(metrics, stat, period, start, end) {
     token = r.NextToken;
     if (!token) break;
   }
-  return metrics.map((_, i) => byId.get(`m${i}`) || { ts: [], vs: [] });
+  return queries.filter((q) => q.ReturnData !== false).map((q) => {
+    const s = byId.get(q.Id) || { id: q.Id, ts: [], vs: [] };
+    const order = s.ts.map((t, i) => i).sort((x, y) => s.ts[x] - s.ts[y]);
+    return { id: q.Id, label: q.Label || s.label || q.Expression || q.Id, ts: order.map((i) => s.ts[i]), vs: order.map((i) => s.vs[i]) };
+  });
+}
+
+async function fetchSeries(metrics, stat, period, start, end) {
+  const queries = metrics.map((m, i) => ({
+    Id: `m${i}`,
+    MetricStat: { Metric: { Namespace: m.Namespace, MetricName: m.MetricName, Dimensions: m.Dimensions || [] }, Period: period, Stat: stat },
+    ReturnData: true,
+  }));
+  return runQueries(queries, start, end);
 }
 
 // A metric's unit: the caller's (m.Unit), else what a datapoint says (one

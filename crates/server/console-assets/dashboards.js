@@ -5,7 +5,7 @@
 
 import { h, mount, route, errorBox, field, clear, stateBadge } from './dom.js';
 import { cw, paginate } from './api.js';
-import { RANGES, defaultPeriod, draw, align, metricLabel } from './chart.js';
+import { RANGES, defaultPeriod, draw, align, metricLabel, runQueries } from './chart.js';
 import { renderMarkdown } from './markdown.js';
 
 const TEMPLATE = { widgets: [{ type: 'metric', x: 0, y: 0, width: 12, height: 6,
@@ -76,31 +76,6 @@ function alarmQueries(a) {
   return [{ Id: 'alarm_metric', Label: metricLabel(a), ReturnData: true,
     MetricStat: { Metric: { Namespace: a.Namespace, MetricName: a.MetricName, Dimensions: a.Dimensions || [] },
       Period: a.Period, Stat: a.ExtendedStatistic || a.Statistic || 'Average' } }];
-}
-
-/// Runs the queries (following NextToken); returns the returned series in
-/// query order: { id, label, ts, vs } with ascending timestamps.
-async function runQueries(queries, start, end) {
-  const byId = new Map();
-  let token;
-  for (let page = 0; page < 50; page++) {
-    const params = { MetricDataQueries: queries, StartTime: Math.floor(start), EndTime: Math.ceil(end), ScanBy: 'TimestampAscending' };
-    if (token) params.NextToken = token;
-    const r = await cw('GetMetricData', params);
-    for (const res of r.MetricDataResults || []) {
-      const cur = byId.get(res.Id) || { id: res.Id, label: res.Label, ts: [], vs: [] };
-      cur.ts.push(...(res.Timestamps || []));
-      cur.vs.push(...(res.Values || []));
-      byId.set(res.Id, cur);
-    }
-    token = r.NextToken;
-    if (!token) break;
-  }
-  return queries.filter((q) => q.ReturnData !== false).map((q) => {
-    const s = byId.get(q.Id) || { id: q.Id, ts: [], vs: [] };
-    const order = s.ts.map((t, i) => i).sort((x, y) => s.ts[x] - s.ts[y]);
-    return { id: q.Id, label: q.Label || s.label || q.Expression || q.Id, ts: order.map((i) => s.ts[i]), vs: order.map((i) => s.vs[i]) };
-  });
 }
 
 const alarmName = (arn) => { const i = String(arn).indexOf(':alarm:'); return i >= 0 ? arn.slice(i + 7) : String(arn); };
