@@ -324,8 +324,12 @@ fn prepare(
 /// Reuses the key in `path` while the server still knows it; otherwise creates
 /// an `agent`-policy key and stores it there (0600, profile AmazonCloudWatchAgent).
 fn ensure_agent_key(path: &Path, admin: &Credentials, endpoint: &str) -> anyhow::Result<()> {
+    let keys = server_keys(admin, endpoint)?;
     if let Ok(existing) = client::read_profile(path, AGENT_PROFILE) {
-        if server_has_key(admin, endpoint, &existing.access_key_id)? {
+        if keys
+            .iter()
+            .any(|k| k["AccessKeyId"].as_str() == Some(&existing.access_key_id))
+        {
             return Ok(());
         }
         tracing::warn!(
@@ -336,7 +340,11 @@ fn ensure_agent_key(path: &Path, admin: &Credentials, endpoint: &str) -> anyhow:
     let name = format!("local-agent@{}", hostname());
     // Key names are unique. A key of this name whose secret is not in `path`
     // (the file was lost or is stale) can never be used again: replace it.
-    for stale in keys_named(admin, endpoint, &name)? {
+    let stale_keys = keys
+        .iter()
+        .filter(|k| k["Name"].as_str() == Some(&name))
+        .filter_map(|k| k["AccessKeyId"].as_str());
+    for stale in stale_keys {
         admin_call(endpoint, "DeleteKey", &json!({"AccessKeyId": stale}), admin)?;
         tracing::warn!(
             "deleted access key {stale} ({name}): its secret was lost; creating a new one"
@@ -364,25 +372,13 @@ fn ensure_agent_key(path: &Path, admin: &Credentials, endpoint: &str) -> anyhow:
     Ok(())
 }
 
-fn server_has_key(admin: &Credentials, endpoint: &str, id: &str) -> anyhow::Result<bool> {
-    let listed = admin_call(endpoint, "ListKeys", &json!({}), admin)?;
-    Ok(listed["Keys"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|k| k["AccessKeyId"].as_str() == Some(id)))
-}
-
-/// The ids of the server's keys named `name`.
-fn keys_named(admin: &Credentials, endpoint: &str, name: &str) -> anyhow::Result<Vec<String>> {
-    let listed = admin_call(endpoint, "ListKeys", &json!({}), admin)?;
-    Ok(listed["Keys"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|k| k["Name"].as_str() == Some(name))
-        .filter_map(|k| k["AccessKeyId"].as_str().map(str::to_owned))
-        .collect())
+/// The server's access keys, as the admin API's ListKeys gives them.
+fn server_keys(admin: &Credentials, endpoint: &str) -> anyhow::Result<Vec<serde_json::Value>> {
+    let mut listed = admin_call(endpoint, "ListKeys", &json!({}), admin)?;
+    Ok(match listed["Keys"].take() {
+        serde_json::Value::Array(keys) => keys,
+        _ => Vec::new(),
+    })
 }
 
 fn admin_call(

@@ -1142,6 +1142,15 @@ mod tests {
             })
         }
 
+        /// The same directory after an agent restart (or `kill -9`): the
+        /// spool reopened from disk, nothing kept from memory.
+        fn restarted(self) -> Rig {
+            Rig {
+                shared: Rig::open_shared(self.dir.path()),
+                dir: self.dir,
+            }
+        }
+
         fn log(&self) -> PathBuf {
             self.dir.path().join("app.log")
         }
@@ -1335,10 +1344,7 @@ mod tests {
         poll(&mut t);
         assert_eq!(rig.ship_all(), ["e1 before the restart"]);
         drop(t);
-        let rig = Rig {
-            shared: Rig::open_shared(rig.dir.path()),
-            dir: rig.dir,
-        };
+        let rig = rig.restarted();
         let mut t = rig.tailer(false);
         poll(&mut t);
         append(&rig.log(), "e2 after the restart\n");
@@ -1361,10 +1367,7 @@ mod tests {
         t.tick(Vec::new(), false);
         // kill -9: whatever is only in memory is gone.
         drop(t);
-        let rig = Rig {
-            shared: Rig::open_shared(rig.dir.path()),
-            dir: rig.dir,
-        };
+        let rig = rig.restarted();
         let mut t = rig.tailer(false);
         poll(&mut t);
         assert_eq!(
@@ -1428,10 +1431,7 @@ mod tests {
         )
         .unwrap();
         drop(t);
-        let rig = Rig {
-            shared: Rig::open_shared(rig.dir.path()),
-            dir: rig.dir,
-        };
+        let rig = rig.restarted();
         let mut t = rig.tailer(false);
         append(&rig.log(), "l4\n");
         poll(&mut t);
@@ -1439,10 +1439,7 @@ mod tests {
         // After the shipper removed everything, a restart resumes from the
         // saved positions (the spool no longer names the file).
         drop(t);
-        let rig = Rig {
-            shared: Rig::open_shared(rig.dir.path()),
-            dir: rig.dir,
-        };
+        let rig = rig.restarted();
         let mut t = rig.tailer(false);
         append(&rig.log(), "l5\n");
         poll(&mut t);
@@ -1459,10 +1456,7 @@ mod tests {
         append(&rig.log(), "r2\n");
         std::fs::rename(rig.log(), rig.dir.path().join("app.log.1")).unwrap();
         append(&rig.log(), "s1\n");
-        let rig = Rig {
-            shared: Rig::open_shared(rig.dir.path()),
-            dir: rig.dir,
-        };
+        let rig = rig.restarted();
         let mut t = rig.tailer(false);
         poll(&mut t);
         let mut got = rig.ship_all();
@@ -1596,10 +1590,7 @@ mod tests {
         t.last_scan = None;
         t.tick(Vec::new(), false);
         drop(t); // kill -9
-        let rig = Rig {
-            shared: Rig::open_shared(&dir),
-            dir: rig.dir,
-        };
+        let rig = rig.restarted();
         let mut t = rig.tailer_with(false, &glob, "");
         poll(&mut t);
         let mut got = rig.ship_all();
@@ -1607,10 +1598,7 @@ mod tests {
         assert_eq!(got, ["a1", "a2", "d1"]);
         // Everything acknowledged; a restart reads neither file again.
         drop(t);
-        let rig = Rig {
-            shared: Rig::open_shared(&dir),
-            dir: rig.dir,
-        };
+        let rig = rig.restarted();
         let mut t = rig.tailer_with(false, &glob, "");
         append(&dir.join("app.log.2"), "d2\n");
         poll(&mut t);
@@ -1644,10 +1632,7 @@ mod tests {
         poll(&mut t);
         assert_eq!(rig.ship_all(), ["b2"]);
         drop(t);
-        let rig = Rig {
-            shared: Rig::open_shared(&dir),
-            dir: rig.dir,
-        };
+        let rig = rig.restarted();
         let mut t = rig.tailer_with(false, &glob, "");
         poll(&mut t);
         assert!(rig.ship_all().is_empty());
@@ -1695,10 +1680,7 @@ mod tests {
         t.reclaim_emf_journal(&rx, false);
         assert!(j.lock().unwrap().has_records());
         drop((t, j)); // kill -9
-        let rig = Rig {
-            shared: Rig::open_shared(rig.dir.path()),
-            dir: rig.dir,
-        };
+        let rig = rig.restarted();
         let mut t = rig.tailer(false);
         let j = attach(&rig, &mut t);
         t.tick(Vec::new(), false);
@@ -1711,10 +1693,7 @@ mod tests {
         t.tick(rx.try_iter().collect(), true);
         assert!(j.lock().unwrap().has_records());
         drop((t, j));
-        let rig = Rig {
-            shared: Rig::open_shared(rig.dir.path()),
-            dir: rig.dir,
-        };
+        let rig = rig.restarted();
         let mut t = rig.tailer(false);
         let _j = attach(&rig, &mut t);
         poll(&mut t);
