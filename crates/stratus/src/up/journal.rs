@@ -222,12 +222,7 @@ impl SystemLogWriter {
             self.len += text.len() as u64;
         }
         if let Some(cursor) = cursor {
-            let tmp = self.files.cursor.with_extension("tmp");
-            let mut f = File::create(&tmp)?;
-            f.write_all(cursor.as_bytes())?;
-            f.sync_all()?;
-            drop(f);
-            std::fs::rename(&tmp, &self.files.cursor)?;
+            super::write_file(&self.files.cursor, cursor.as_bytes(), 0o644)?;
             self.cursor = Some(cursor.to_string());
         }
         if self.len > self.rotate_at {
