@@ -176,12 +176,42 @@ fn serve_asset(headers: &HeaderMap, a: &'static assets::Asset, cache: &'static s
 }
 
 async fn asset(headers: HeaderMap, Path(file): Path<String>) -> Response {
+    if let Some(resp) = dev_asset(&file) {
+        return resp;
+    }
     match assets::find(&file).filter(|a| !a.name.ends_with(".html")) {
         // Revalidated on every load (ETag), so a new binary's assets are
         // picked up at once while unchanged ones cost a 304.
         Some(a) => serve_asset(&headers, a, "no-cache"),
         None => harden((StatusCode::NOT_FOUND, "not found\n").into_response()),
     }
+}
+
+/// Debug builds only: with `STRATUS_CONSOLE_DEV_DIR` set, console files are
+/// read from that directory on every request, so editing the JavaScript needs
+/// a reload, not a rebuild. Release builds never look at the variable.
+fn dev_asset(file: &str) -> Option<Response> {
+    if !cfg!(debug_assertions) {
+        return None;
+    }
+    let dir = std::env::var_os("STRATUS_CONSOLE_DEV_DIR")?;
+    // Plain file names only: nothing outside the directory.
+    if file.is_empty() || file.starts_with('.') || file.contains(['/', '\\']) {
+        return None;
+    }
+    let body = std::fs::read(std::path::Path::new(&dir).join(file)).ok()?;
+    let ct = match file.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        _ => "text/plain; charset=utf-8",
+    };
+    let mut resp = (StatusCode::OK, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Some(harden(resp))
 }
 
 async fn favicon(headers: HeaderMap) -> Response {
@@ -215,6 +245,9 @@ pub async fn index(state: &Arc<AppState>, headers: &HeaderMap) -> Response {
     let logged_in = session_of(state, headers).await.is_some();
     if !logged_in {
         return redirect("/console/login");
+    }
+    if let Some(resp) = dev_asset("index.html") {
+        return resp;
     }
     match assets::find("index.html") {
         Some(a) => serve_asset(headers, a, "no-store"),
