@@ -6,6 +6,7 @@ mod alarms;
 mod fleet;
 mod logs;
 mod smtp_sink;
+mod target;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};

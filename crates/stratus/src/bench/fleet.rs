@@ -21,14 +21,14 @@ mod tally;
 
 use anyhow::bail;
 use clap::Args;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, OnceLock};
 use std::time::{Duration, Instant};
 use stratus_agent::ship::batch::SealedBatch;
 use stratus_agent::ship::transport::{Endpoint, Transport};
 
-use super::{BENCH_KEY_ID, BENCH_SECRET, ProcSample, ServerProc, dir_bytes, ms, proc_sample};
+use super::target::{Target, TargetArgs};
+use super::{ProcSample, dir_bytes, ms, proc_sample};
 use hosts::{DATUMS_PER_HOST, FleetHost};
 use schedule::{Schedule, parse_duration};
 use tally::{Counts, Latency, Tally};
@@ -53,73 +53,13 @@ pub struct FleetArgs {
     /// Print figures this often (default: 60 s).
     #[arg(long, default_value = "60", value_parser = parse_duration)]
     report_every: Duration,
-    /// Drive a running server (http://host:port) instead of starting one.
-    #[arg(long)]
-    endpoint: Option<String>,
-    /// With --endpoint: shared credentials file holding a key that may
-    /// PutMetricData. Default, first found: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
-    /// the profile in AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials, the
-    /// credentials file of --data-dir (or of the found server's data dir).
-    #[arg(long, value_name = "FILE")]
-    credentials_file: Option<PathBuf>,
-    /// With --endpoint: profile in the credentials file (default: $AWS_PROFILE, else stratus).
-    #[arg(long)]
-    profile: Option<String>,
-    /// With --endpoint: the server's pid, for RSS and CPU (default: the
-    /// local process listening on the endpoint's port).
-    #[arg(long)]
-    server_pid: Option<u32>,
-    /// With --endpoint: the server's data dir, for bytes on disk (default:
-    /// the found server's --data-dir).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    target: TargetArgs,
     /// Sender threads, each with its own keep-alive connection. Enough that
     /// a slow server gets the concurrency a real fleet would pile on it
     /// rather than a generator that waits.
     #[arg(long, default_value_t = 256)]
     senders: usize,
-}
-
-/// The server under load: how to reach it and what can be measured of it.
-struct Target {
-    endpoint: String,
-    access_key_id: String,
-    secret_access_key: String,
-    pid: Option<u32>,
-    data_dir: Option<PathBuf>,
-    /// The server this bench started (stopped at the end).
-    own: Option<(ServerProc, PathBuf)>,
-}
-
-fn target(args: &FleetArgs) -> anyhow::Result<Target> {
-    let Some(endpoint) = &args.endpoint else {
-        let dir = super::tempdir()?;
-        let server = ServerProc::start(&dir, true)?;
-        return Ok(Target {
-            endpoint: server.endpoint.clone(),
-            access_key_id: BENCH_KEY_ID.into(),
-            secret_access_key: BENCH_SECRET.into(),
-            pid: Some(server.pid()),
-            data_dir: Some(dir.clone()),
-            own: Some((server, dir)),
-        });
-    };
-    let procinfo::RunningServer { pid, data_dir } =
-        procinfo::find_server(endpoint, args.server_pid, args.data_dir.clone())?;
-    let creds = crate::client::admin_credentials(
-        args.credentials_file.as_deref(),
-        args.profile.as_deref(),
-        data_dir.as_deref(),
-        &|k| std::env::var(k).ok(),
-    )?;
-    Ok(Target {
-        endpoint: endpoint.clone(),
-        access_key_id: creds.access_key_id,
-        secret_access_key: creds.secret_access_key,
-        pid,
-        data_dir,
-        own: None,
-    })
 }
 
 fn cpu_seconds(s: &ProcSample) -> f64 {
@@ -151,7 +91,7 @@ pub fn run(args: &FleetArgs) -> anyhow::Result<()> {
     if args.hosts == 0 || args.senders == 0 {
         bail!("--hosts and --senders must be at least 1");
     }
-    let target = target(args)?;
+    let target = args.target.resolve()?;
     let schedule = Schedule {
         hosts: args.hosts,
         interval: args.interval,

@@ -18,16 +18,16 @@
 mod agent;
 mod api;
 mod lines;
-use super::fleet::procinfo;
+use super::target::{Target, TargetArgs};
 
 use anyhow::bail;
 use clap::{Args, ValueEnum};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{BENCH_KEY_ID, BENCH_SECRET, ProcSample, ServerProc, dir_bytes, ms, percentile};
+use super::{ProcSample, ServerProc, dir_bytes, ms, percentile};
 use api::{Batch, LogsClient};
 use lines::LineGen;
 
@@ -73,23 +73,11 @@ pub struct LogsArgs {
     /// How long each agent run writes.
     #[arg(long, default_value = "30", value_parser = parse_duration)]
     agent_duration: Duration,
-    /// Drive a running server (http://host:port) instead of starting one.
-    /// Bytes on disk are then not measured (the data dir holds other data
-    /// and its server cannot be stopped for sealing), nor is the scan sealed
-    /// first.
-    #[arg(long)]
-    endpoint: Option<String>,
-    /// With --endpoint: shared credentials file with a key allowed `logs:*`
-    /// (default as `stratus bench fleet`).
-    #[arg(long, value_name = "FILE")]
-    credentials_file: Option<PathBuf>,
-    /// With --endpoint: profile in the credentials file.
-    #[arg(long)]
-    profile: Option<String>,
-    /// With --endpoint: the server's pid, for CPU (default: the local
-    /// process listening on the endpoint's port).
-    #[arg(long)]
-    server_pid: Option<u32>,
+    /// Drive a running server (--endpoint) instead of starting one. Bytes
+    /// on disk are then not measured (the data dir holds other data and its
+    /// server cannot be stopped for sealing), nor is the scan sealed first.
+    #[command(flatten)]
+    target: TargetArgs,
 }
 
 /// One line of the closing table.
@@ -150,16 +138,6 @@ pub fn run(args: &LogsArgs) -> anyhow::Result<()> {
 
 // ---------------------------------------------------------------- the server
 
-/// The server under load.
-struct Target {
-    endpoint: String,
-    access_key_id: String,
-    secret_access_key: String,
-    pid: Option<u32>,
-    /// The server this bench started, and its data dir.
-    own: Option<(ServerProc, PathBuf)>,
-}
-
 impl Target {
     fn client(&self) -> LogsClient {
         LogsClient::new(&self.endpoint, &self.access_key_id, &self.secret_access_key)
@@ -172,32 +150,7 @@ impl Target {
 }
 
 fn target(args: &LogsArgs) -> anyhow::Result<Target> {
-    let Some(endpoint) = &args.endpoint else {
-        let dir = super::tempdir()?;
-        let server = ServerProc::start(&dir, true)?;
-        return Ok(Target {
-            endpoint: server.endpoint.clone(),
-            access_key_id: BENCH_KEY_ID.into(),
-            secret_access_key: BENCH_SECRET.into(),
-            pid: Some(server.pid()),
-            own: Some((server, dir)),
-        });
-    };
-    let procinfo::RunningServer { pid, data_dir } =
-        procinfo::find_server(endpoint, args.server_pid, None)?;
-    let creds = crate::client::admin_credentials(
-        args.credentials_file.as_deref(),
-        args.profile.as_deref(),
-        data_dir.as_deref(),
-        &|k| std::env::var(k).ok(),
-    )?;
-    Ok(Target {
-        endpoint: endpoint.clone(),
-        access_key_id: creds.access_key_id,
-        secret_access_key: creds.secret_access_key,
-        pid,
-        own: None,
-    })
+    args.target.resolve()
 }
 
 /// What sealing found: the store's own accounting after every window was
