@@ -69,41 +69,23 @@ class Writer:
 def test_rotation_outage_and_kill_deliver_every_line_once(make_server, make_agent, tmp_path):
     server = make_server()
     logs = server.client("logs")
-    kid, secret = server.admin_keys()
-    creds = tmp_path / "credentials"
-    creds.write_text(f"[{AGENT_PROFILE}]\naws_access_key_id = {kid}\naws_secret_access_key = {secret}\n")
-    creds.chmod(0o600)
+    creds = _agent_creds(server, tmp_path)
 
     workdir = tmp_path / "agent-logs"
     workdir.mkdir()
     log_path = workdir / "app.log"
     log_path.touch()
     group = f"e2e-{uuid.uuid4().hex[:8]}"
-    config = {
-        "agent": {
-            "logfile": str(workdir / "agent.log"),
-            "spool_dir": str(workdir / "spool"),
-            "instance_id": "i-logs-e2e",
-        },
-        "logs": {
-            "endpoint_override": server.endpoint,
-            "force_flush_interval": FLUSH_S,
-            "logs_collected": {
-                "files": {
-                    "collect_list": [
-                        {
-                            "file_path": str(log_path),
-                            "log_group_name": group,
-                            "log_stream_name": "{instance_id}",
-                            "timestamp_format": "%Y-%m-%dT%H:%M:%S.%f",
-                            "timezone": "UTC",
-                            "retention_in_days": 7,
-                        }
-                    ]
-                }
-            },
-        },
-    }
+    config = _logs_config(server, workdir, "i-logs-e2e", force_flush_interval=FLUSH_S, logs_collected={
+        "files": {"collect_list": [{
+            "file_path": str(log_path),
+            "log_group_name": group,
+            "log_stream_name": "{instance_id}",
+            "timestamp_format": "%Y-%m-%dT%H:%M:%S.%f",
+            "timezone": "UTC",
+            "retention_in_days": 7,
+        }]},
+    })
     agent = make_agent(config, credentials_file=creds, name="agent-logs")
     agent.start()
     wait_for(lambda: "tailing" in agent.log_text(), timeout=20, what="the agent to start tailing")
@@ -184,6 +166,18 @@ def _agent_creds(server, tmp_path: Path) -> Path:
     return creds
 
 
+def _logs_config(server, workdir: Path, instance_id: str, **logs) -> dict:
+    """A logs-only agent config: its log file and spool under `workdir`, shipping to `server`."""
+    return {
+        "agent": {
+            "logfile": str(workdir / "agent.log"),
+            "spool_dir": str(workdir / "spool"),
+            "instance_id": instance_id,
+        },
+        "logs": {"endpoint_override": server.endpoint, **logs},
+    }
+
+
 def _stream_seqs(logs, group: str, stream: str) -> list[int]:
     out: list[int] = []
     kwargs = {"logGroupName": group, "logStreamName": stream, "startFromHead": True}
@@ -220,24 +214,15 @@ def test_a_glob_ships_only_its_newest_file_and_a_logs_only_config_names_only_log
     workdir = tmp_path / "agent-glob"
     workdir.mkdir()
     group = f"glob-{uuid.uuid4().hex[:8]}"
-    config = {
-        "agent": {
-            "logfile": str(workdir / "agent.log"),
-            "spool_dir": str(workdir / "spool"),
-            "instance_id": "i-glob",
-        },
-        "logs": {
-            "endpoint_override": server.endpoint,
-            "force_flush_interval": FLUSH_S,
-            "logs_collected": {"files": {"collect_list": [{
-                "file_path": str(workdir / "app.log*"),
-                "log_group_name": group,
-                "log_stream_name": "{instance_id}",
-                "timestamp_format": "%Y-%m-%dT%H:%M:%S.%f",
-                "timezone": "UTC",
-            }]}},
-        },
-    }
+    config = _logs_config(server, workdir, "i-glob", force_flush_interval=FLUSH_S, logs_collected={
+        "files": {"collect_list": [{
+            "file_path": str(workdir / "app.log*"),
+            "log_group_name": group,
+            "log_stream_name": "{instance_id}",
+            "timestamp_format": "%Y-%m-%dT%H:%M:%S.%f",
+            "timezone": "UTC",
+        }]},
+    })
     agent = make_agent(config, credentials_file=creds, name="agent-glob")
     agent.start()
     wait_for(lambda: "logs: shipping to" in agent.log_text(), timeout=20, what="the logs side to start")
@@ -292,20 +277,10 @@ def test_emf_lines_survive_a_kill_right_after_they_are_received(make_server, mak
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = {
-        "agent": {
-            "logfile": str(workdir / "agent.log"),
-            "spool_dir": str(workdir / "spool"),
-            "instance_id": "i-emf",
-        },
-        "logs": {
-            "endpoint_override": server.endpoint,
-            # Far longer than the test: without the journal the lines would
-            # only be in memory when the agent is killed.
-            "force_flush_interval": 60,
-            "metrics_collected": {"emf": {"service_address": f"127.0.0.1:{port}"}},
-        },
-    }
+    # A flush interval far longer than the test: without the journal the
+    # lines would only be in memory when the agent is killed.
+    config = _logs_config(server, workdir, "i-emf", force_flush_interval=60,
+                          metrics_collected={"emf": {"service_address": f"127.0.0.1:{port}"}})
     agent = make_agent(config, credentials_file=creds, name="agent-emf")
     agent.start()
     wait_for(lambda: "emf: listening" in agent.log_text(), timeout=20, what="the EMF listener")
