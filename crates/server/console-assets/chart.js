@@ -328,7 +328,7 @@ export function draw(el, data, opts) {
   }, data, el);
   el._chart = chart;
   if (n) el.appendChild(legend(chart, opts.labels, colors));
-  attachTable(el, data, { labels: opts.labels, units, caption: el.getAttribute('aria-label') });
+  attachTable(el, data, { labels: opts.labels, units, caption: `Graph data: ${opts.labels.join(', ')}` });
   // Follow the container: a narrower window never cuts off the latest data.
   if (window.ResizeObserver) {
     let frame = 0;
