@@ -145,3 +145,36 @@ def test_local_and_utc_everywhere_and_the_whole_history(server, browser):
     assert info.text.endswith(f"of {len(history)}") and not drv.find_element(By.ID, "history-newer").get_attribute("disabled")
     drv.execute_script("arguments[0].scrollIntoView()", rows[-1])
     shot(drv, "time-history-oldest-390")
+
+
+def test_alarm_graph_range_covers_the_transition_and_marks_the_window(server, browser):
+    drv = browser
+    drv.set_window_size(1440, 1000)
+    cw = server.client("cloudwatch")
+    ns = f"Test/{uuid.uuid4().hex[:10]}"
+    name = f"win-{uuid.uuid4().hex[:8]}"
+    period, n = 300, 5
+    cw.put_metric_alarm(AlarmName=name, Namespace=ns, MetricName="m", Statistic="Average", Period=period,
+                        EvaluationPeriods=n, Threshold=1.0, ComparisonOperator="GreaterThanThreshold", TreatMissingData="ignore")
+    cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="test")
+    since = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["StateUpdatedTimestamp"].timestamp()
+    login(drv, server, "/#/alarms/" + name)
+    until(drv, lambda d: d.find_element(By.ID, "alarm-chart").get_attribute("data-axes"), "alarm graph")
+    xmin, xmax = drv.execute_script("const u = document.getElementById('alarm-chart')._chart; return [u.scales.x.min, u.scales.x.max]")
+    window = period * n
+    now = dt.datetime.now(UTC).timestamp()
+    assert abs(xmax - now) < 60
+    # From at least three evaluation windows before the state began (so the crossing shows).
+    assert xmin <= since - 3 * window, (xmin, since)
+    assert "WINDOW" in drv.find_element(By.ID, "alarm-chart").get_attribute("data-bands").split(",")
+    # The window's band: its left edge sits `window` seconds before the right edge of the plot.
+    left, right, edge = drv.execute_script("""const u = document.getElementById('alarm-chart')._chart;
+        return [u.valToPos(u.scales.x.max - arguments[0], 'x'), u.valToPos(u.scales.x.max, 'x'), u.bbox.width / devicePixelRatio];""", window)
+    assert abs(right - edge) < 1 and 0 < right - left < edge
+    assert abs((right - left) / edge - window / (xmax - xmin)) < 0.01
+    # ...and it is painted: inside it the plot is tinted blue, just left of it not.
+    inside, outside = drv.execute_script("""const u = document.getElementById('alarm-chart')._chart, r = devicePixelRatio;
+        const px = (x) => Array.from(u.ctx.getImageData(Math.round(u.bbox.left + x * r), Math.round(u.bbox.top + u.bbox.height * 0.37), 1, 1).data);
+        return [px(arguments[1] - 3), px(arguments[0] - 6)];""", left, right)
+    assert inside != outside and inside[2] - inside[0] > outside[2] - outside[0], (inside, outside)
+    shot(drv, "time-alarm-window-1440")
