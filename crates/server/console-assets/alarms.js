@@ -92,6 +92,7 @@ export async function detail(name) {
     msg,
     metric.length ? graphPanel({ metrics: metric, stat: a.ExtendedStatistic || a.Statistic, period: a.Period, minPeriod: a.Period, range, threshold: a.Threshold,
       bands: [...bands, { state: 'WINDOW', window: evalWindow }], id: 'alarm-chart' }) : null,
+    metric.length ? h('p', { class: 'muted', id: 'alarm-window-note' }, `Shaded blue at the right edge: the evaluation window (${a.EvaluationPeriods} × ${a.Period} s); red, green and grey behind the line: the alarm's past states.`) : null,
     h('h2', {}, 'Configuration'),
     h('dl', { class: 'kv', id: 'alarm-config' },
       kv('Metric', a.MetricName ? `${a.Namespace} · ${metricLabel(a)}` : (a.AlarmRule || '')),

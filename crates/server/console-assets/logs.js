@@ -665,13 +665,13 @@ function binChart(el, records, cols, bin) {
   // bin is a point in the middle rather than on the edge.
   const w = binSeconds(bin, x);
   const span = x[x.length - 1] - x[0] + 2 * w;
-  const tick = (v) => { const s = fmtUtc(v * 1000); return span >= 86400 ? s.slice(5, 16) : w < 60 ? s.slice(11, 19) : s.slice(11, 16); };
+  const tick = (v) => { const s = fmtTime(v * 1000, { zone: false }); return span >= 86400 ? s.slice(5, 16) : w < 60 ? s.slice(11, 19) : s.slice(11, 16); };
   el._chart = new window.uPlot({
     width: Math.max(280, el.clientWidth || el.parentElement?.clientWidth || 800), height: 260,
-    series: [{ label: 'Time (UTC)', value: (u, v) => (v === null ? '' : fmtUtc(v * 1000)) },
+    series: [{ label: timeHead(), value: (u, v) => (v === null ? '' : fmtTime(v * 1000)) },
       ...labels.map((label, i) => ({ label, stroke: colors[i % colors.length], width: 1.5, points: { show: x.length < 60 } }))],
-    // The axis in UTC, ISO order: uPlot's default would use the browser's zone and M/D.
-    axes: [{ values: (u, splits) => splits.map(tick), label: 'UTC', incrs: [1, 2, 3, 4, 6, 12, 24, 48, 96, 192, 384, 768, 1536].map((k) => k * w) }, { size: 60 }],
+    // The axis in the console's zone (the Local/UTC setting), ISO order: not uPlot's M/D.
+    axes: [{ values: (u, splits) => splits.map(tick), label: timeHead(), incrs: [1, 2, 3, 4, 6, 12, 24, 48, 96, 192, 384, 768, 1536].map((k) => k * w) }, { size: 60 }],
     scales: { x: { time: true, range: [x[0] - w, x[x.length - 1] + w] } },
   }, data, el);
   el.dataset.points = String(x.length);
