@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 pytest.importorskip("selenium")
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
@@ -104,6 +105,12 @@ def test_local_and_utc_everywhere_and_the_whole_history(server, browser):
         for tick, s in zip(axes[0]["ticks"], splits):
             want = dt.datetime.fromtimestamp(s, NY if local else UTC).strftime("%H:%M")
             assert tick.split("\n")[0] == want, (tick, s)
+        # The cursor tooltip: the point's time in the zone, named.
+        over = drv.find_element(By.CSS_SELECTOR, "#alarm-chart .u-over")
+        ActionChains(drv).move_to_element_with_offset(over, -over.size["width"] // 4, 0).perform()
+        tip = until(drv, lambda d: d.find_element(By.CSS_SELECTOR, "#alarm-chart .chart-tooltip .tt-time"), "tooltip")
+        x = drv.execute_script("const u = document.getElementById('alarm-chart')._chart; return u.data[0][u.cursor.idx]")
+        assert tip.text == fmt(dt.datetime.fromtimestamp(x, UTC), local, secs=False), (tip.text, x)
         # The Table toggle: one row per point, times in the zone, values with units.
         drv.find_element(By.CSS_SELECTOR, "#alarm-chart .table-toggle").click()
         rows = until(drv, lambda d: d.find_elements(By.CSS_SELECTOR, "#alarm-chart .chart-table tbody tr"), "chart table")
