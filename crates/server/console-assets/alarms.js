@@ -1,10 +1,11 @@
 // Alarms: the list, one alarm's page, and the create-alarm flow of the story
 // (metric → conditions → notification topic with email → name → create).
 
-import { h, mount, route, fmtTime, stateBadge, errorBox, field, clear, shellQuote } from './dom.js';
+import { h, mount, route, fmtTime, reasonText, stateBadge, errorBox, field, clear, shellQuote } from './dom.js';
 import { cw, sns, paginate, session } from './api.js';
 import { graphPanel, metricLabel, STATS, PERIODS } from './chart.js';
 import { selection } from './pages.js';
+import { toDate } from './time.js';
 
 const OPS = [
   ['GreaterThanOrEqualToThreshold', '>='], ['GreaterThanThreshold', '>'],
@@ -59,7 +60,8 @@ export async function detail(name) {
   mount(h('h1', {}, name), h('p', { class: 'muted' }, 'Loading…'));
   const [r, hist] = await Promise.all([
     cw('DescribeAlarms', { AlarmNames: [name], AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] }),
-    cw('DescribeAlarmHistory', { AlarmName: name, MaxRecords: 100, ScanBy: 'TimestampDescending' }),
+    // All of it (not the newest 100): the state timeline starts at the alarm's first state.
+    paginate(cw, 'DescribeAlarmHistory', { AlarmName: name, MaxRecords: 100, ScanBy: 'TimestampDescending' }, 'AlarmHistoryItems', 200),
   ]);
   const a = (r.MetricAlarms || [])[0] || (r.CompositeAlarms || [])[0];
   if (!a) {
@@ -70,14 +72,15 @@ export async function detail(name) {
   watchState(name, a.StateValue, a.StateUpdatedTimestamp);
   const act = async (fn) => { try { await fn(); await detail(name); } catch (e) { clear(msg).appendChild(errorBox(e)); } };
   const metric = a.MetricName ? [{ Namespace: a.Namespace, MetricName: a.MetricName, Dimensions: a.Dimensions || [] }] : [];
-  const range = Math.min(7 * 86400, Math.max(3600, a.Period * (a.EvaluationPeriods || 1) * 20));
-  const items = hist.AlarmHistoryItems || [];
+  const items = hist;
+  const evalWindow = (a.Period || 60) * (a.EvaluationPeriods || 1);
+  const range = defaultRange(a, evalWindow);
   const kv = (k, v) => [h('dt', {}, k), h('dd', {}, v ?? '')];
   const bands = stateBands(items, a);
   mount(
     h('nav', { class: 'crumbs' }, h('a', { href: '#/alarms' }, 'Alarms'), ' › ', name),
     h('h1', { class: 'alarm-title' }, stateBadge(a.StateValue), ' ', h('span', { id: 'alarm-name' }, a.AlarmName)),
-    h('p', { id: 'alarm-reason' }, a.StateReason || ''),
+    reasonText(a.StateReason || '', { id: 'alarm-reason', class: 'reason' }),
     a.AlarmDescription ? h('p', { class: 'description', id: 'alarm-description' }, a.AlarmDescription) : null,
     h('div', { class: 'actions' },
       a.MetricName ? h('a', { class: 'button', id: 'edit-alarm', href: route('alarms', name, 'edit') }, 'Edit') : null,
@@ -87,7 +90,9 @@ export async function detail(name) {
         try { await cw('DeleteAlarms', { AlarmNames: [name] }); location.hash = '#/alarms'; } catch (e) { clear(msg).appendChild(errorBox(e)); }
       } }, 'Delete')),
     msg,
-    metric.length ? graphPanel({ metrics: metric, stat: a.ExtendedStatistic || a.Statistic, period: a.Period, minPeriod: a.Period, range, threshold: a.Threshold, bands, id: 'alarm-chart' }) : null,
+    metric.length ? graphPanel({ metrics: metric, stat: a.ExtendedStatistic || a.Statistic, period: a.Period, minPeriod: a.Period, range, threshold: a.Threshold,
+      bands: [...bands, { state: 'WINDOW', window: evalWindow }], id: 'alarm-chart' }) : null,
+    metric.length ? h('p', { class: 'muted', id: 'alarm-window-note' }, `Shaded blue at the right edge: the evaluation window (${a.EvaluationPeriods} × ${a.Period} s); red, green and grey behind the line: the alarm's past states.`) : null,
     h('h2', {}, 'Configuration'),
     h('dl', { class: 'kv', id: 'alarm-config' },
       kv('Metric', a.MetricName ? `${a.Namespace} · ${metricLabel(a)}` : (a.AlarmRule || '')),
@@ -100,10 +105,44 @@ export async function detail(name) {
       kv('On INSUFFICIENT_DATA', (a.InsufficientDataActions || []).join(', ') || 'none'),
       kv('ARN', a.AlarmArn)),
     h('h2', {}, 'History'),
-    items.length ? h('table', { id: 'alarm-history' }, h('thead', {}, h('tr', {}, h('th', {}, 'When'), h('th', {}, 'Type'), h('th', {}, 'Summary'))),
-      h('tbody', {}, items.map((i) => h('tr', {}, h('td', {}, fmtTime(i.Timestamp)), h('td', {}, i.HistoryItemType), h('td', {}, i.HistorySummary)))))
-      : h('p', { class: 'empty' }, 'No history yet.'),
+    items.length ? historyTable(items) : h('p', { class: 'empty' }, 'No history yet.'),
   );
+}
+
+/// The graph's default range: from a few evaluation windows before the current
+/// state began (so its threshold crossing shows) to now; at least an hour,
+/// at most what the alarm's period can draw (~1400 points) or 15 days.
+function defaultRange(a, evalWindow) {
+  const since = toDate(a.StateUpdatedTimestamp ?? NaN).getTime() / 1000;
+  const now = Date.now() / 1000;
+  const want = (isFinite(since) ? Math.max(0, now - since) : 0) + 3 * evalWindow;
+  return Math.min(15 * 86400, (a.Period || 60) * 1400, Math.max(3600, want, evalWindow * 5));
+}
+
+const HISTORY_PAGE = 50;
+
+/// The whole history, newest first, HISTORY_PAGE rows at a time with Newer/Older.
+function historyTable(items) {
+  let page = 0;
+  const pages = Math.ceil(items.length / HISTORY_PAGE);
+  const tbody = h('tbody');
+  const info = h('span', { class: 'muted', id: 'history-page', 'aria-live': 'polite' });
+  const newer = h('button', { type: 'button', id: 'history-newer', onclick: () => show(page - 1) }, '‹ Newer');
+  const older = h('button', { type: 'button', id: 'history-older', onclick: () => show(page + 1) }, 'Older ›');
+  const show = (p) => {
+    page = Math.max(0, Math.min(pages - 1, p));
+    clear(tbody);
+    for (const i of items.slice(page * HISTORY_PAGE, (page + 1) * HISTORY_PAGE)) {
+      tbody.appendChild(h('tr', {}, h('td', {}, fmtTime(i.Timestamp)), h('td', {}, i.HistoryItemType), h('td', {}, i.HistorySummary)));
+    }
+    info.textContent = `${page * HISTORY_PAGE + 1}–${Math.min(items.length, (page + 1) * HISTORY_PAGE)} of ${items.length}`;
+    newer.disabled = page === 0;
+    older.disabled = page >= pages - 1;
+  };
+  show(0);
+  return h('div', {},
+    h('div', { class: 'table-wrap' }, h('table', { id: 'alarm-history' }, h('thead', {}, h('tr', {}, h('th', {}, 'When'), h('th', {}, 'Type'), h('th', {}, 'Summary'))), tbody)),
+    pages > 1 ? h('div', { class: 'pager', role: 'group', 'aria-label': 'History pages' }, newer, info, older) : null);
 }
 
 /// Sets a select to `value`, adding the option when the list lacks it.

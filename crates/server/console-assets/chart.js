@@ -6,7 +6,8 @@
 
 import { h, clear, shellQuote, errorBox } from './dom.js';
 import { cw, session } from './api.js';
-import { unitInfo, inferUnit, fmtValue, axisValues, axisIncrs, fmtTs, useUtc, TIME_FORMATS } from './units.js';
+import { unitInfo, inferUnit, fmtValue, axisValues, axisIncrs, fmtTs, useUtc, zoneName, TIME_FORMATS } from './units.js';
+import { attachTable } from './charttable.js';
 
 export const STATS = ['Average', 'Sum', 'Minimum', 'Maximum', 'SampleCount', 'p50', 'p90', 'p99'];
 export const PERIODS = [[10, '10 seconds'], [60, '1 minute'], [300, '5 minutes'], [900, '15 minutes'], [3600, '1 hour'], [86400, '1 day']];
@@ -218,13 +219,15 @@ export function draw(el, data, opts) {
   const plugins = [tooltipPlugin(units, span < 60)];
   if (opts.bands && opts.bands.length) {
     // Alarm state bands behind the series (drawClear runs before them).
-    const fills = { ALARM: 'rgba(201,42,42,0.12)', OK: 'rgba(43,138,62,0.07)', INSUFFICIENT_DATA: 'rgba(134,142,150,0.10)' };
+    const fills = { ALARM: 'rgba(201,42,42,0.12)', OK: 'rgba(43,138,62,0.07)', INSUFFICIENT_DATA: 'rgba(134,142,150,0.10)', WINDOW: 'rgba(31,111,235,0.16)' };
     plugins.push({ hooks: { drawClear: [(u) => {
       const ctx = u.ctx;
       ctx.save();
       for (const b of opts.bands) {
-        const x0 = Math.max(u.bbox.left, u.valToPos(b.from, 'x', true));
-        const x1 = Math.min(u.bbox.left + u.bbox.width, u.valToPos(b.to, 'x', true));
+        // WINDOW: an alarm's evaluation window, the last `window` seconds at the right edge.
+        const [bf, bt] = b.state === 'WINDOW' ? [u.scales.x.max - b.window, u.scales.x.max] : [b.from, b.to];
+        const x0 = Math.max(u.bbox.left, u.valToPos(bf, 'x', true));
+        const x1 = Math.min(u.bbox.left + u.bbox.width, u.valToPos(bt, 'x', true));
         if (!(x1 > x0) || !fills[b.state]) continue;
         ctx.fillStyle = fills[b.state];
         ctx.fillRect(x0, u.bbox.top, x1 - x0, u.bbox.height);
@@ -280,7 +283,11 @@ export function draw(el, data, opts) {
   const scales = { x: opts.range ? { min: opts.range[0], max: opts.range[1] } : {} };
   scaleKeys.forEach((_, j) => { scales[j === 0 ? 'y' : `y${j + 1}`] = { range: yRange(j === 0) }; });
   const utc = useUtc();
-  const axes = [{ space: 70, values: record(0, (u, splits, ai, space, incr) => {
+  // Axis, tick and grid colours from the theme (app.css --chart-axis/--chart-grid), so dark mode reads.
+  const css = getComputedStyle(el);
+  const axisC = css.getPropertyValue('--chart-axis').trim() || '#1b1f24', gridC = css.getPropertyValue('--chart-grid').trim() || 'rgba(0,0,0,0.07)';
+  const look = { stroke: axisC, grid: { stroke: gridC, width: 1 }, ticks: { stroke: gridC, width: 1 } };
+  const axes = [{ ...look, label: `Time (${zoneName(new Date(), utc)})`, labelSize: 18, space: 70, values: record(0, (u, splits, ai, space, incr) => {
     // uPlot's formats-by-span table, picked by the tick increment.
     const row = TIME_FORMATS.find((r) => incr >= r[0]) || TIME_FORMATS[TIME_FORMATS.length - 1];
     const tz = (t) => (utc ? window.uPlot.tzDate(new Date(t * 1000), 'Etc/UTC') : new Date(t * 1000));
@@ -301,8 +308,8 @@ export function draw(el, data, opts) {
   }) }];
   scaleKeys.slice(0, 2).forEach((k, j) => {
     const un = units[scaleOf.indexOf(j === 0 ? 'y' : 'y2')];
-    axes.push({ scale: j === 0 ? 'y' : 'y2', side: j === 0 ? 3 : 1, label: un || (j === 0 ? '' : k), labelSize: un ? 20 : 0, labelGap: 2,
-      values: record(axes.length, axisValues(un)), incrs: axisIncrs(un), size: fitSize, grid: { show: j === 0 } });
+    axes.push({ ...look, scale: j === 0 ? 'y' : 'y2', side: j === 0 ? 3 : 1, label: un || (j === 0 ? '' : k), labelSize: un ? 20 : 0, labelGap: 2,
+      values: record(axes.length, axisValues(un)), incrs: axisIncrs(un), size: fitSize, grid: { ...look.grid, show: j === 0 } });
   });
   const chart = new window.uPlot({
     width, height: opts.height || 300,
@@ -321,6 +328,7 @@ export function draw(el, data, opts) {
   }, data, el);
   el._chart = chart;
   if (n) el.appendChild(legend(chart, opts.labels, colors));
+  attachTable(el, data, { labels: opts.labels, units, caption: `Graph data: ${opts.labels.join(', ')}` });
   // Follow the container: a narrower window never cuts off the latest data.
   if (window.ResizeObserver) {
     let frame = 0;

@@ -42,10 +42,15 @@ export function route(...parts) {
   return '#/' + parts.map(encodeURIComponent).join('/');
 }
 
-export function fmtTime(v) {
-  if (v === undefined || v === null) return '';
-  const d = typeof v === 'number' ? new Date(v < 1e11 ? v * 1000 : v) : new Date(v);
-  return isNaN(d) ? String(v) : d.toLocaleString();
+// Every timestamp on the console goes through fmtTime (time.js: the Local/UTC setting, zone named).
+export { fmtTime, useUtc } from './time.js';
+import { rewriteReasonTimes } from './time.js';
+
+/// An alarm's state reason with CloudWatch's `(dd/MM/yy HH:mm:ss)` UTC times in
+/// the chosen zone; the raw text stays in the title.
+export function reasonText(text, attrs = {}) {
+  const shown = rewriteReasonTimes(text);
+  return h('span', { ...attrs, title: shown !== text ? text : undefined }, shown);
 }
 
 export function stateBadge(state) {

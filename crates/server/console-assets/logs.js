@@ -9,7 +9,11 @@
 // nodes through `h`. Times are UTC in ISO order (`2026-12-07 06:41:00`),
 // never the browser's locale order, so two people reading one screen agree.
 
-import { h, mount, route, errorBox, field, clear } from './dom.js';
+import { h, mount, route, errorBox, field, clear, fmtTime } from './dom.js';
+import { zoneLabel } from './time.js';
+
+// Event tables name the zone once, in the time column's header.
+const timeHead = () => `Time (${zoneLabel(new Date())})`;
 import { call, cw, sns, paginate } from './api.js';
 
 const logs = (action, params) => call('logs', action, params);
@@ -25,8 +29,6 @@ export function fmtUtc(ms, withMillis = false) {
   return iso.slice(0, 10) + ' ' + iso.slice(11, withMillis ? 23 : 19);
 }
 
-/// A time with its zone named, for places without a "(UTC)" column header.
-const fmtUtcZ = (ms) => (fmtUtc(ms) ? `${fmtUtc(ms)} UTC` : '—');
 
 /// `YYYY-MM-DD HH:MM[:SS]` (or with a `T`) read as UTC; NaN when it is not one.
 export function parseUtc(text) {
@@ -109,7 +111,7 @@ export async function groups(params) {
           h('td', { class: 'retention' }, g.retentionInDays ? `${g.retentionInDays} days` : 'Never expire'),
           h('td', { class: 'stored-bytes' }, fmtBytes(g.storedBytes)),
           h('td', { class: 'filter-count' }, String(g.metricFilterCount ?? 0)),
-          h('td', {}, fmtUtc(g.creationTime))));
+          h('td', {}, fmtTime(g.creationTime))));
       }
       token = r.nextToken || null;
       more.hidden = !token;
@@ -125,7 +127,7 @@ export async function groups(params) {
   mount(h('h1', {}, 'Log groups'),
     h('div', { class: 'toolbar' }, search, h('a', { class: 'button', href: '#/insights' }, 'Logs Insights')),
     h('div', { class: 'table-wrap' }, h('table', { id: 'log-groups' },
-      h('thead', {}, h('tr', {}, h('th', {}, 'Name'), h('th', {}, 'Retention'), h('th', {}, 'Stored'), h('th', {}, 'Metric filters'), h('th', {}, 'Created (UTC)'))), tbody)),
+      h('thead', {}, h('tr', {}, h('th', {}, 'Name'), h('th', {}, 'Retention'), h('th', {}, 'Stored'), h('th', {}, 'Metric filters'), h('th', {}, 'Created'))), tbody)),
     status, more);
   await load(false);
 }
@@ -139,7 +141,7 @@ const TAIL_EVERY_MS = 2000;
 
 function eventRow(ev, group) {
   return h('tr', { class: 'log-event', 'data-event-id': ev.eventId || '', 'data-ts': String(ev.timestamp) },
-    h('td', { class: 'time', title: `${fmtUtc(ev.timestamp, true)} UTC` }, fmtUtc(ev.timestamp)),
+    h('td', { class: 'time', title: `${fmtUtc(ev.timestamp, true)} UTC` }, fmtTime(ev.timestamp, { zone: false })),
     group !== undefined ? h('td', { class: 'stream' }, h('a', { href: route('logs', group, ev.logStreamName) }, ev.logStreamName)) : null,
     h('td', { class: 'message' }, ev.message));
 }
@@ -177,7 +179,7 @@ export async function group(name, params) {
     h('dl', { class: 'kv' },
       kv('Retention', g.retentionInDays ? `${g.retentionInDays} days` : 'Never expire'),
       kv('Stored', fmtBytes(g.storedBytes)),
-      kv('Created', fmtUtcZ(g.creationTime)),
+      kv('Created', fmtTime(g.creationTime) || '—'),
       kv('ARN', g.logGroupArn || g.arn || '')),
     h('div', { class: 'actions' }, h('a', { class: 'button', href: `#/insights?group=${encodeURIComponent(name)}` }, 'Query with Logs Insights')),
     h('h2', {}, 'Search'), search, formSlot,
@@ -198,7 +200,7 @@ function searchPanel(groupName, params, onCreateFilter) {
   const tailBtn = h('button', { type: 'button', id: 'log-tail', 'aria-pressed': 'false' }, 'Live tail');
   const createBtn = h('button', { type: 'button', id: 'create-metric-filter', onclick: () => onCreateFilter(pattern.value.trim()) }, 'Create metric filter');
   const table = h('table', { id: 'log-events', class: 'log-lines' },
-    h('thead', {}, h('tr', {}, h('th', { class: 'time' }, 'Time (UTC)'), h('th', {}, 'Stream'), h('th', {}, 'Message'))), tbody);
+    h('thead', {}, h('tr', {}, h('th', { class: 'time' }, timeHead()), h('th', {}, 'Stream'), h('th', {}, 'Message'))), tbody);
   let query = null;   // the search the rows belong to: { pattern, start, end, token }
   let newest = null;  // newest timestamp shown (ms): where the tail polls from
   let seen = new Map(); // eventId → timestamp, for events at or after `newest`
@@ -318,7 +320,7 @@ function streamList(groupName) {
       for (const s of r.logStreams || []) {
         tbody.appendChild(h('tr', { 'data-stream': s.logStreamName },
           h('td', {}, h('a', { href: route('logs', groupName, s.logStreamName) }, s.logStreamName)),
-          h('td', {}, fmtUtc(s.lastEventTimestamp)), h('td', {}, fmtUtc(s.firstEventTimestamp)), h('td', {}, fmtBytes(s.storedBytes))));
+          h('td', {}, fmtTime(s.lastEventTimestamp)), h('td', {}, fmtTime(s.firstEventTimestamp)), h('td', {}, fmtBytes(s.storedBytes))));
       }
       token = r.nextToken || null;
       more.hidden = !token;
@@ -329,7 +331,7 @@ function streamList(groupName) {
   queueMicrotask(load);
   return h('section', {},
     h('div', { class: 'table-wrap' }, h('table', { id: 'log-streams' },
-      h('thead', {}, h('tr', {}, h('th', {}, 'Stream'), h('th', {}, 'Last event (UTC)'), h('th', {}, 'First event (UTC)'), h('th', {}, 'Stored'))), tbody)),
+      h('thead', {}, h('tr', {}, h('th', {}, 'Stream'), h('th', {}, 'Last event'), h('th', {}, 'First event'), h('th', {}, 'Stored'))), tbody)),
     status, more);
 }
 
@@ -339,7 +341,7 @@ export async function stream(groupName, streamName) {
   const tbody = h('tbody');
   const status = h('p', { class: 'muted', 'aria-live': 'polite' });
   const table = h('table', { id: 'stream-events', class: 'log-lines' },
-    h('thead', {}, h('tr', {}, h('th', { class: 'time' }, 'Time (UTC)'), h('th', {}, 'Message'))), tbody);
+    h('thead', {}, h('tr', {}, h('th', { class: 'time' }, timeHead()), h('th', {}, 'Message'))), tbody);
   const older = h('button', { type: 'button', id: 'stream-older' }, 'Older events');
   const newer = h('button', { type: 'button', id: 'stream-newer' }, 'Newer events');
   let back = null, fwd = null;
@@ -663,13 +665,13 @@ function binChart(el, records, cols, bin) {
   // bin is a point in the middle rather than on the edge.
   const w = binSeconds(bin, x);
   const span = x[x.length - 1] - x[0] + 2 * w;
-  const tick = (v) => { const s = fmtUtc(v * 1000); return span >= 86400 ? s.slice(5, 16) : w < 60 ? s.slice(11, 19) : s.slice(11, 16); };
+  const tick = (v) => { const s = fmtTime(v * 1000, { zone: false }); return span >= 86400 ? s.slice(5, 16) : w < 60 ? s.slice(11, 19) : s.slice(11, 16); };
   el._chart = new window.uPlot({
     width: Math.max(280, el.clientWidth || el.parentElement?.clientWidth || 800), height: 260,
-    series: [{ label: 'Time (UTC)', value: (u, v) => (v === null ? '' : fmtUtc(v * 1000)) },
+    series: [{ label: timeHead(), value: (u, v) => (v === null ? '' : fmtTime(v * 1000)) },
       ...labels.map((label, i) => ({ label, stroke: colors[i % colors.length], width: 1.5, points: { show: x.length < 60 } }))],
-    // The axis in UTC, ISO order: uPlot's default would use the browser's zone and M/D.
-    axes: [{ values: (u, splits) => splits.map(tick), label: 'UTC', incrs: [1, 2, 3, 4, 6, 12, 24, 48, 96, 192, 384, 768, 1536].map((k) => k * w) }, { size: 60 }],
+    // The axis in the console's zone (the Local/UTC setting), ISO order: not uPlot's M/D.
+    axes: [{ values: (u, splits) => splits.map(tick), label: timeHead(), incrs: [1, 2, 3, 4, 6, 12, 24, 48, 96, 192, 384, 768, 1536].map((k) => k * w) }, { size: 60 }],
     scales: { x: { time: true, range: [x[0] - w, x[x.length - 1] + w] } },
   }, data, el);
   el.dataset.points = String(x.length);

@@ -105,18 +105,11 @@ export function axisIncrs(unit) {
 
 // ---- time ----------------------------------------------------------------
 
-/// UTC when the console's time setting says so (localStorage `stratus.tz` = "utc").
-export function useUtc() {
-  try { return (localStorage.getItem('stratus.tz') || '').toLowerCase() === 'utc'; } catch { return false; }
-}
+import { useUtc, zoneLabel } from './time.js';
+export { useUtc };
 
-/// The zone's short name for a date ("UTC", "CET", "GMT+5:30").
-export function zoneName(d, utc = useUtc()) {
-  if (utc) return 'UTC';
-  try {
-    return new Intl.DateTimeFormat('en-GB', { timeZoneName: 'short' }).formatToParts(d).find((p) => p.type === 'timeZoneName')?.value || '';
-  } catch { return ''; }
-}
+/// The zone's name for a date ("UTC", "UTC−05:00"): the console's one form (time.js).
+export function zoneName(d, utc = useUtc()) { return zoneLabel(d, utc); }
 
 /// "2026-12-06 15:03 CET" (seconds too when `secs`) for epoch seconds.
 export function fmtTs(t, secs = false, utc = useUtc()) {
