@@ -290,7 +290,10 @@ async function dashForm(root, view, panel) {
       const st = panel?.settings || { stat: view.stat || 'Average', period: view.period || 300 };
       await cw('PutDashboard', { DashboardName: target, DashboardBody: appendWidget(text, (y) => widgetFor(view, st, title.value.trim(), y)) });
       out.appendChild(h('p', {}, 'Added to ', h('a', { href: route('dashboards', target), id: 'dash-link' }, target), '.'));
+      out.scrollIntoView({ block: 'nearest' });
     } catch (e) { out.appendChild(errorBox(e)); } finally { go.disabled = false; }
   } }, 'Add');
   clear(root).append(h('div', { class: 'dash-form' }, pick, name, title, go), out);
+  root.scrollIntoView({ block: 'nearest' });
+  name.focus();
 }
