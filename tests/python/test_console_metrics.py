@@ -62,7 +62,7 @@ def query_of(drv) -> dict[str, str]:
 def test_layout_select_all_and_url_state(server, browser):
     drv = browser
     ns = f"M15-{uuid.uuid4().hex[:8]}"
-    put_series(server.client("cloudwatch"), ns, 20)
+    by_t = put_series(server.client("cloudwatch"), ns, 20)
     page = f"#/metrics/{ns}/InstanceId"
 
     # Wide screens: the graph beside the 20-row list, its top on the first screen.
@@ -131,6 +131,26 @@ def test_layout_select_all_and_url_state(server, browser):
     labels = sorted(li.text for li in drv.find_elements(By.CSS_SELECTOR, "#chart .chart-legend li"))
     assert labels == [f"requests (i-{k:02d})" for k in range(10)], labels
     shot(drv, "metrics-02-restored-from-link")
+    assert "|requests|InstanceId=i-01;" in drv.current_url  # compact and readable, not JSON
+
+    # An absolute range goes in as from/to (and the relative range and zoom go out).
+    t1 = (int(drv.execute_script("return Date.now() / 1000")) // 60 - 5) * 60
+    t0 = t1 - 15 * 60
+    drv.execute_script("""
+        const f = (t) => { const d = new Date(t * 1000), p = (n) => String(n).padStart(2, '0');
+          return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`; };
+        const [from, to] = document.querySelectorAll('.custom input[type=datetime-local]');
+        from.value = f(arguments[0]); to.value = f(arguments[1]);""", t0, t1)
+    drv.find_element(By.XPATH, "//span[@class='custom']/button[.='Apply']").click()
+    iso = lambda t: dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    until(drv, lambda d: (query_of(d).get("from"), query_of(d).get("to")) == (iso(t0), iso(t1)), "from/to in the URL")
+    assert "range" not in query_of(drv) and "zoom" not in query_of(drv), query_of(drv)
+    drv.refresh()
+    inside = len([t for t in by_t if t0 <= t < t1])
+    assert 5 < inside < 20
+    until(drv, lambda d: (c := css(d, "#chart[data-points]")) and json.loads(c.get_attribute("data-series-points")) == [inside] * 10,
+          f"the {inside} minutes from/to covers")
+    assert all(b.get_attribute("aria-pressed") == "false" for b in drv.find_elements(By.CSS_SELECTOR, "button.range"))
 
     # A tz in the URL sets the time-zone setting.
     go(drv, page + "?tz=utc&" + link.split("?", 1)[1].replace("tz=local", "tz=utc"))
