@@ -243,6 +243,9 @@ def test_math_and_add_to_dashboard(server, browser):
     # The link opens the dashboard, which draws the widget.
     drv.find_element(By.ID, "dash-link").click()
     until(drv, lambda d: d.execute_script("return location.hash") == "#/dashboards/" + urllib.parse.quote(dash + "-new", safe=""), "dashboard page")
+    chart = until(drv, lambda d: css(d, "#dashboard-grid > .widget .chart[data-points]"), "the new widget drawn")
+    assert len(json.loads(chart.get_attribute("data-series-points"))) == 4  # 3 metrics and their sum
+    shot(drv, "metrics-07-dashboard-widget")
 
 
 def test_one_search_across_namespaces(server, browser):
