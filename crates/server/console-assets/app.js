@@ -4,6 +4,7 @@
 import { h, mount, errorBox } from './dom.js';
 import { loadSession } from './api.js';
 import * as pages from './pages.js';
+import * as metrics from './metrics.js';
 import * as alarms from './alarms.js';
 import * as admin from './admin.js';
 import * as dashboards from './dashboards.js';
@@ -43,7 +44,7 @@ async function render() {
   try {
     switch (page) {
       case undefined: return await pages.overview();
-      case 'metrics': return await pages.metrics(a, b, params.get('q'));
+      case 'metrics': return await metrics.metrics(a, b, params);
       case 'alarms': return a === undefined ? await alarms.list(params) : b === 'edit' ? await alarms.create(a) : await alarms.detail(a);
       case 'create-alarm': return await alarms.create();
       case 'dashboards': return a === undefined ? await dashboards.list() : await dashboards.view(a, params);

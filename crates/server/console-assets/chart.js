@@ -50,13 +50,30 @@ export async function runQueries(queries, start, end) {
   });
 }
 
-async function fetchSeries(metrics, stat, period, start, end) {
-  const queries = metrics.map((m, i) => ({
-    Id: `m${i}`,
+function metricQueries(metrics, stat, period) {
+  return metrics.map((m, i) => ({
+    Id: `m${i + 1}`,
     MetricStat: { Metric: { Namespace: m.Namespace, MetricName: m.MetricName, Dimensions: m.Dimensions || [] }, Period: period, Stat: stat },
     ReturnData: true,
   }));
-  return runQueries(queries, start, end);
+}
+
+function exprQueries(exprs) {
+  return exprs.map((x, i) => ({ Id: `e${i + 1}`, Expression: x.expr, Label: x.label || x.expr, ReturnData: true }));
+}
+
+/// The metrics (ids m1..mN) and math expressions (e1..) in one GetMetricData.
+/// A bad expression fails the whole request: then each expression is tried on
+/// its own, so the good ones still draw and the bad ones get their message.
+async function fetchSeries(metrics, exprs, stat, period, start, end) {
+  const mq = metricQueries(metrics, stat, period), eq = exprQueries(exprs);
+  const errors = {};
+  try { return { series: await runQueries([...mq, ...eq], start, end), errors }; } catch (e) { if (!eq.length) throw e; }
+  const good = [];
+  for (const q of eq) {
+    try { await runQueries([...mq.map((m) => ({ ...m, ReturnData: false })), q], start, end); good.push(q); } catch (e) { errors[q.Id] = e.message || String(e); }
+  }
+  return { series: await runQueries([...mq, ...good], start, end), errors };
 }
 
 // A metric's unit: the caller's (m.Unit), else what a datapoint says (one
@@ -345,18 +362,15 @@ export function draw(el, data, opts) {
   return chart;
 }
 
-export function cliCommand(metrics, stat, period, start, end) {
-  const q = metrics.map((m, i) => ({
-    Id: `m${i}`,
-    MetricStat: { Metric: { Namespace: m.Namespace, MetricName: m.MetricName, Dimensions: m.Dimensions || [] }, Period: period, Stat: stat },
-  }));
+export function cliCommand(metrics, stat, period, start, end, exprs = []) {
+  const q = [...metricQueries(metrics, stat, period).map(({ ReturnData, ...x }) => x), ...exprQueries(exprs)];
   const iso = (t) => new Date(t * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
   const ep = session?.PublicUrl || location.origin;
   return `aws --endpoint-url ${shellQuote(ep)} --profile stratus cloudwatch get-metric-data ` +
     `--start-time ${iso(start)} --end-time ${iso(end)} --metric-data-queries ${shellQuote(JSON.stringify(q))}`;
 }
 
-function toLocalInput(t) {
+export function toLocalInput(t) {
   const d = new Date(t * 1000);
   const p = (n) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
@@ -364,9 +378,13 @@ function toLocalInput(t) {
 
 /// A graph with its controls. `o`: { metrics, stat, period, range, threshold,
 /// bands: [{from, to, state}] (epoch s), height, compact (no controls), title,
-/// onChange(settings) }.
+/// onChange(settings), and for the metrics page: custom ([from, to] epoch s),
+/// zoom ([x0, x1], applied once drawn), expressions ([{expr, label}], drawn
+/// after the metrics), onErrors({e1: message}) for expressions the server refused }.
 export function graphPanel(o) {
-  const st = { stat: o.stat || 'Average', range: o.range || 3 * 3600, custom: null, refresh: 0 };
+  const st = { stat: o.stat || 'Average', range: o.range || 3 * 3600, custom: o.custom || null, refresh: 0, zoom: null };
+  const exprs = o.expressions || [];
+  let pendingZoom = o.zoom || null;
   st.period = o.period || defaultPeriod(st.range);
   const chartEl = h('div', { class: 'chart', id: o.id || 'chart', 'aria-label': 'metric graph' });
   const status = h('p', { class: 'muted chart-status', 'aria-live': 'polite' });
@@ -374,7 +392,7 @@ export function graphPanel(o) {
     STATS.map((s) => h('option', { value: s, selected: s === st.stat }, s)));
   const periodSel = h('select', { 'aria-label': 'Period', class: 'period-select', onchange: () => { st.period = Number(periodSel.value); load(); } },
     PERIODS.map(([p, l]) => h('option', { value: p, selected: p === st.period }, l)));
-  const rangeBtns = RANGES.map(([r, l]) => h('button', { type: 'button', class: 'range', 'data-range': r, 'aria-pressed': String(r === st.range), onclick: (ev) => {
+  const rangeBtns = RANGES.map(([r, l]) => h('button', { type: 'button', class: 'range', 'data-range': r, 'aria-pressed': String(r === st.range && !st.custom), onclick: (ev) => {
     st.range = r; st.custom = null; st.period = Math.max(defaultPeriod(r), o.minPeriod || 0); periodSel.value = String(st.period);
     rangeBtns.forEach((b) => b.setAttribute('aria-pressed', String(b === ev.currentTarget))); load();
   } }, l));
@@ -394,7 +412,7 @@ export function graphPanel(o) {
   const cliOut = h('pre', { class: 'cli', hidden: true });
   const copyBtn = h('button', { type: 'button', onclick: async () => {
     const [a, b] = window_();
-    cliOut.textContent = cliCommand(o.metrics, st.stat, st.period, a, b);
+    cliOut.textContent = cliCommand(o.metrics, st.stat, st.period, a, b, exprs);
     cliOut.hidden = false;
     try { await navigator.clipboard.writeText(cliOut.textContent); copyBtn.textContent = 'Copied'; } catch { copyBtn.textContent = 'Copy as CLI command'; }
   } }, 'Copy as CLI command');
@@ -408,24 +426,37 @@ export function graphPanel(o) {
     const my = ++seq;
     if (!o.metrics.length) { clear(chartEl); status.textContent = 'Select metrics to graph.'; return; }
     const [a, b] = window_();
-    if ((b - a) / st.period > 100800 / o.metrics.length) {
+    if ((b - a) / st.period > 100800 / (o.metrics.length + exprs.length)) {
       status.textContent = 'Too many points for this range: choose a longer period.'; return;
     }
     status.textContent = 'Loading…';
     const t0 = performance.now();
     try {
-      const [series, units] = await Promise.all([fetchSeries(o.metrics, st.stat, st.period, a, b),
+      const [{ series, errors }, units] = await Promise.all([fetchSeries(o.metrics, exprs, st.stat, st.period, a, b),
         Promise.all(o.metrics.map((m) => fetchUnit(m, st.period, a, b)))]);
       if (my !== seq) return;
+      if (o.onErrors) o.onErrors(errors);
       const data = align(series);
-      // SampleCount is a count whatever the metric's unit.
+      // SampleCount is a count whatever the metric's unit; math over metrics of one unit keeps it.
       const shown = st.stat === 'SampleCount' ? units.map(() => 'Count') : units;
+      const mathUnit = new Set(shown).size === 1 ? shown[0] : '';
+      const math = series.slice(o.metrics.length);
       const unit = [...new Set(units.filter(Boolean))].join(', ');
-      draw(chartEl, data, { labels: o.metrics.map(metricLabel), units: shown, threshold: o.threshold, bands: o.bands, range: [a, b], height: o.height, t0,
-        onZoom: (x0, x1) => { from.value = toLocalInput(x0); to.value = toLocalInput(x1); chartEl.dataset.zoom = `${Math.round(x0)},${Math.round(x1)}`; } });
+      st.zoom = null;
+      const chart = draw(chartEl, data, { labels: [...o.metrics.map(metricLabel), ...math.map((s) => s.label)], units: [...shown, ...math.map(() => mathUnit)],
+        threshold: o.threshold, bands: o.bands, range: [a, b], height: o.height, t0,
+        onZoom: (x0, x1) => {
+          from.value = toLocalInput(x0); to.value = toLocalInput(x1); chartEl.dataset.zoom = `${Math.round(x0)},${Math.round(x1)}`;
+          const whole = Math.abs(x0 - a) < 1 && Math.abs(x1 - b) < 1;
+          st.zoom = whole ? null : [Math.round(x0), Math.round(x1)];
+          if (o.onChange) o.onChange({ ...st });
+        } });
+      // The math series as drawn (raw values), for tests and scripts.
+      chartEl.dataset.exprValues = JSON.stringify(math.map((s) => ({ id: s.id, label: s.label, ts: s.ts, vs: s.vs })));
       const n = data[0].length;
       status.textContent = n ? `${n} points · ${st.stat} per ${PERIODS.find(([p]) => p === st.period)?.[1] || st.period + ' s'}${unit ? ' · ' + unit : ''} · drag to zoom, double-click to reset` : 'No data in this time range.';
       from.value = toLocalInput(a); to.value = toLocalInput(b);
+      if (pendingZoom) { const [z0, z1] = pendingZoom; pendingZoom = null; chart.setScale('x', { min: z0, max: z1 }); }
       if (o.onChange) o.onChange({ ...st });
     } catch (e) {
       if (my !== seq) return;

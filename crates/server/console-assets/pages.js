@@ -1,8 +1,8 @@
-// Overview, metrics browser and the local mailbox.
+// Overview and the local mailbox (the metrics browser is metrics.js).
 
 import { h, mount, route, fmtTime, stateBadge, errorBox, linkify, clear } from './dom.js';
 import { cw, admin, paginate, session } from './api.js';
-import { graphPanel, metricLabel } from './chart.js';
+export { selection } from './metrics.js'; // where alarms.js looks for it
 
 const AGENT_HINT = 'No metrics yet — create an agent key on the Access keys page and start the agent with `stratus agent --config agent.json`, or put data with `aws cloudwatch put-metric-data`.';
 
@@ -34,86 +34,6 @@ export async function overview() {
     hosts.size ? h('ul', { class: 'hosts' }, [...hosts].sort().map(([x, ns]) => h('li', {}, h('a', { href: route('metrics', ns) + '?q=' + encodeURIComponent(x) }, x), h('span', { class: 'muted' }, ` in ${ns}`))))
       : h('p', { class: 'empty' }, metrics.length ? 'No metric carries an InstanceId dimension.' : AGENT_HINT),
   );
-}
-
-function matches(m, q) {
-  return !q || m.MetricName.toLowerCase().includes(q) || (m.Dimensions || []).some((d) => d.Value.toLowerCase().includes(q));
-}
-
-function dimKey(m) { return (m.Dimensions || []).map((d) => d.Name).sort().join(', '); }
-
-/// Selected metrics survive page changes (e.g. on to "Create alarm").
-export const selection = {
-  get() { try { return JSON.parse(sessionStorage.getItem('stratus.selection') || '[]'); } catch { return []; } },
-  set(list) { sessionStorage.setItem('stratus.selection', JSON.stringify(list)); },
-};
-
-function sameMetric(a, b) { return a.Namespace === b.Namespace && a.MetricName === b.MetricName && JSON.stringify(a.Dimensions || []) === JSON.stringify(b.Dimensions || []); }
-
-const NO_DIMS = '(none)';
-
-export async function metrics(ns, dimset, query) {
-  if (dimset === NO_DIMS) dimset = '';
-  const crumbs = h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/metrics' }, 'Metrics'),
-    ns !== undefined ? [' › ', h('a', { href: route('metrics', ns) }, ns)] : null,
-    dimset !== undefined ? [' › ', h('span', {}, dimset || '(no dimensions)')] : null);
-  mount(h('h1', {}, 'Metrics'), crumbs, h('p', { class: 'muted' }, 'Loading…'));
-  if (ns === undefined) {
-    const all = await paginate(cw, 'ListMetrics', {}, 'Metrics', 20);
-    const byNs = new Map();
-    for (const m of all) byNs.set(m.Namespace, (byNs.get(m.Namespace) || 0) + 1);
-    mount(h('h1', {}, 'Metrics'), crumbs,
-      byNs.size ? h('ul', { class: 'tiles', id: 'namespaces' }, [...byNs].sort().map(([n, c]) => h('li', {}, h('a', { href: route('metrics', n), 'data-namespace': n }, h('strong', {}, n), h('span', { class: 'muted' }, ` ${c} metrics`)))))
-        : h('p', { class: 'empty' }, AGENT_HINT));
-    return;
-  }
-  const all = await paginate(cw, 'ListMetrics', { Namespace: ns }, 'Metrics', 50);
-  if (dimset === undefined) {
-    // With ?q= (e.g. a host from the overview) only the metrics matching it count.
-    const q = (query || '').toLowerCase();
-    const sets = new Map();
-    for (const m of all) if (matches(m, q)) sets.set(dimKey(m), (sets.get(dimKey(m)) || 0) + 1);
-    const suffix = q ? '?q=' + encodeURIComponent(query) : '';
-    mount(h('h1', {}, 'Metrics'), crumbs,
-      sets.size ? h('ul', { class: 'tiles', id: 'dimsets' }, [...sets].sort().map(([k, c]) => h('li', {}, h('a', { href: route('metrics', ns, k || NO_DIMS) + suffix, 'data-dimset': k }, h('strong', {}, k || '(no dimensions)'), h('span', { class: 'muted' }, ` ${c} metrics`)))))
-        : h('p', { class: 'empty' }, q ? `No metric in ${ns} matches “${query}”.` : `No metrics in namespace ${ns}.`));
-    return;
-  }
-  const rows = all.filter((m) => dimKey(m) === dimset)
-    .sort((a, b) => metricLabel(a).localeCompare(metricLabel(b)));
-  const dimNames = dimset ? dimset.split(', ') : [];
-  let selected = selection.get().filter((s) => s.Namespace === ns);
-  const search = h('input', { type: 'search', id: 'metric-search', placeholder: 'Search metric names and dimension values', 'aria-label': 'Search metrics', value: query || '' });
-  const tbody = h('tbody');
-  const graphSlot = h('div', { id: 'graph-slot' });
-  const actions = h('div', { class: 'actions' });
-  const render = () => {
-    const q = search.value.trim().toLowerCase();
-    clear(tbody);
-    const shown = rows.filter((m) => matches(m, q));
-    for (const m of shown) {
-      const dv = Object.fromEntries((m.Dimensions || []).map((d) => [d.Name, d.Value]));
-      const cb = h('input', { type: 'checkbox', 'aria-label': `Graph ${metricLabel(m)}`, checked: selected.some((s) => sameMetric(s, m)), onchange: () => {
-        selected = cb.checked ? [...selected.filter((s) => !sameMetric(s, m)), m] : selected.filter((s) => !sameMetric(s, m));
-        selection.set(selected); showGraph();
-      } });
-      tbody.appendChild(h('tr', { 'data-metric': m.MetricName }, h('td', {}, cb), dimNames.map((n) => h('td', {}, dv[n] ?? '')), h('td', { class: 'metric-name' }, m.MetricName)));
-    }
-    if (!shown.length) tbody.appendChild(h('tr', {}, h('td', { colspan: dimNames.length + 2, class: 'empty' }, 'No metric matches the search.')));
-  };
-  const showGraph = () => {
-    clear(graphSlot); clear(actions);
-    if (!selected.length) { graphSlot.appendChild(h('p', { class: 'muted' }, 'Tick metrics to graph them together.')); return; }
-    graphSlot.appendChild(graphPanel({ metrics: selected }));
-    actions.appendChild(h('a', { class: 'button primary', id: 'create-alarm', href: '#/create-alarm', 'aria-disabled': String(selected.length !== 1),
-      onclick: (e) => { if (selected.length !== 1) { e.preventDefault(); alert('Select exactly one metric to create an alarm on it.'); } } }, 'Create alarm'));
-    actions.appendChild(h('button', { type: 'button', onclick: () => { selected = []; selection.set([]); render(); showGraph(); } }, 'Clear selection'));
-  };
-  search.addEventListener('input', render);
-  mount(h('h1', {}, 'Metrics'), crumbs, search,
-    h('div', { class: 'table-wrap' }, h('table', { id: 'metrics-table' }, h('thead', {}, h('tr', {}, h('th', {}, ''), dimNames.map((n) => h('th', {}, n)), h('th', {}, 'Metric'))), tbody)),
-    actions, graphSlot);
-  render(); showGraph();
 }
 
 export async function mailbox(id) {
