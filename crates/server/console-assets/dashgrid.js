@@ -5,7 +5,7 @@
 // widget moved onto others pushes them down.
 
 export const COLS = 24;
-export const ROW = 30; // px per row unit (dashboards.css's grid-auto-rows)
+export const ROW = 50; // px per row unit (dashboards.css's grid-auto-rows)
 
 const int = (v, d) => (Number.isFinite(Number(v)) && v !== null && v !== '' ? Math.round(Number(v)) : d);
 export const overlaps = (a, b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
