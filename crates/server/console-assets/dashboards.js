@@ -191,7 +191,7 @@ function metricWidget(w, ctx) {
     }
     body.appendChild(chartEl);
     const data = plot.length ? align(plot) : [[]];
-    draw(chartEl, data, { labels: plot.map((s) => s.label), threshold, range: [start, end], stacked: !!p.stacked, height: Math.max(100, (w.height || 6) * ROW - 120) }); // room for title, legend, status
+    draw(chartEl, data, { labels: plot.map((s) => s.label), threshold, range: [start, end], stacked: !!p.stacked, height: Math.max(100, (w.height || 6) * ROW - 150) }); // room for title, legend, status
     chartEl.dataset.seriesLabels = JSON.stringify(plot.map((s) => s.label));
     chartEl.dataset.seriesValues = JSON.stringify(data.slice(1).map((ys) => Array.from(ys)));
     status.textContent = n ? `${data[0].length} points${p.stacked ? ' · stacked' : ''}${threshold !== undefined ? ` · threshold ${threshold}` : ''}` : 'No data in this time range.';
