@@ -155,6 +155,7 @@ def test_period_override_stacked_area_and_gauge(server, browser):
         {"type": "metric", "x": 0, "y": 6, "width": 6, "height": 6, "properties": {
             "title": "gauge", "view": "gauge", "stat": "Maximum", "period": 60, "metrics": [[ns, "x"]],
             "yAxis": {"left": {"min": 0, "max": 40}}}},
+        {"type": "text", "width": 6, "height": 3, "properties": {"markdown": "auto-placed"}},
     ]}
     name = f"p-{ns}"
     cw.put_dashboard(DashboardName=name, DashboardBody=json.dumps(body))
@@ -164,6 +165,14 @@ def test_period_override_stacked_area_and_gauge(server, browser):
     def drawn(d, i):
         ch = cells(d)[i].find_element(By.CSS_SELECTOR, ".chart[data-points]")
         return [[v for v in s if v is not None] for s in json.loads(ch.get_attribute("data-series-values"))]
+
+    # The widget without x/y takes the first free cell, left to right then top to bottom.
+    placed = body["widgets"][:3]
+    auto = body["widgets"][3]
+    spot = next((x, y) for y in range(100) for x in range(24 - auto["width"] + 1)
+                if not any(x < p["x"] + p["width"] and p["x"] < x + auto["width"] and y < p["y"] + p["height"] and p["y"] < y + auto["height"] for p in placed))
+    assert [int(cells(drv)[3].get_attribute(f"data-{k}")) for k in "xy"] == list(spot)
+    check_geometry(drv, placed + [{**auto, "x": spot[0], "y": spot[1]}])
 
     # "inherit": the widget's own period, one point per minute.
     until(drv, lambda d: drawn(d, 0) == [vals], "per-minute points")
@@ -195,3 +204,67 @@ def test_period_override_stacked_area_and_gauge(server, browser):
     assert math.ceil(len(vals) / 5) <= len(pts) <= math.ceil(len(vals) / 5) + 1, pts
     assert running[-1] == pytest.approx(sum(vals))
     assert Select(drv.find_element(By.ID, "dashboard-period")).first_selected_option.get_attribute("value") == "300"
+
+
+def test_add_metric_and_alarm_widgets(server, browser):
+    drv = browser
+    drv.set_window_size(1440, 1000)
+    cw = server.client("cloudwatch")
+    ns = f"Add{uuid.uuid4().hex[:6]}"
+    base = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+    times = [base - dt.timedelta(minutes=m) for m in range(3, 0, -1)]
+    vals = {"p": [1.0, 2.0, 3.0], "q": [4.0, 5.0, 6.0]}
+    for mname, vs in vals.items():
+        cw.put_metric_data(Namespace=ns, MetricData=[{"MetricName": mname, "Dimensions": [{"Name": "host", "Value": "h1"}], "Value": v, "Timestamp": t}
+                                                     for t, v in zip(times, vs)])
+    alarm = f"al-{ns}"
+    cw.put_metric_alarm(AlarmName=alarm, Namespace=ns, MetricName="p", Statistic="Maximum", Period=60, EvaluationPeriods=1,
+                        Threshold=100.0, ComparisonOperator="GreaterThanThreshold")
+    arn = cw.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["AlarmArn"]
+    body = {"widgets": [{"type": "text", "x": 0, "y": 0, "width": 24, "height": 2, "properties": {"markdown": "top"}}]}
+    name = f"a-{ns}"
+    cw.put_dashboard(DashboardName=name, DashboardBody=json.dumps(body))
+    login(drv, server)
+    go(drv, f"#/dashboards/{name}")
+    until(drv, lambda d: len(cells(d)) == 1, "drawn")
+    drv.find_element(By.ID, "dashboard-edit-layout").click()
+
+    # A metric widget: search ListMetrics, pick both metrics, Sum, stacked area.
+    drv.find_element(By.ID, "dashboard-add-widget").click()
+    Select(until(drv, lambda d: d.find_element(By.ID, "add-widget-type"), "form")).select_by_value("metric")
+    until(drv, lambda d: d.find_element(By.ID, "add-widget-search"), "search").send_keys(ns)
+    boxes = until(drv, lambda d: (lambda b: b if len(b) == 2 else None)(d.find_elements(By.CSS_SELECTOR, "#add-widget-metrics input[type=checkbox]")), "two hits")
+    for b in boxes:
+        b.click()
+    Select(drv.find_element(By.ID, "add-widget-stat")).select_by_value("Sum")
+    Select(drv.find_element(By.ID, "add-widget-view")).select_by_value("stacked")
+    drv.find_element(By.ID, "add-widget-confirm").click()
+    until(drv, lambda d: len(cells(d)) == 2, "metric added")
+
+    # An alarm status widget: the alarm picked from DescribeAlarms.
+    drv.find_element(By.ID, "dashboard-add-widget").click()
+    Select(until(drv, lambda d: d.find_element(By.ID, "add-widget-type"), "form")).select_by_value("alarm")
+    until(drv, lambda d: d.find_element(By.CSS_SELECTOR, f"#add-widget-alarms input[value='{arn}']"), "alarm listed").click()
+    drv.find_element(By.ID, "add-widget-confirm").click()
+    until(drv, lambda d: len(cells(d)) == 3, "alarm added")
+    drv.find_element(By.ID, "dashboard-save-layout").click()
+    until(drv, lambda d: len(json.loads(cw.get_dashboard(DashboardName=name)["DashboardBody"])["widgets"]) == 3, "saved")
+
+    saved = json.loads(cw.get_dashboard(DashboardName=name)["DashboardBody"])["widgets"]
+    assert saved[0] == body["widgets"][0]
+    m, a = saved[1], saved[2]
+    assert (m["type"], m["x"], m["y"]) == ("metric", 0, 2) and (a["type"], a["x"], a["y"]) == ("alarm", 0, 2 + m["height"])
+    assert sorted(r[1] for r in m["properties"]["metrics"]) == ["p", "q"]
+    assert all(r[0] == ns and r[2:] == ["host", "h1"] for r in m["properties"]["metrics"])
+    assert m["properties"]["stat"] == "Sum" and m["properties"]["stacked"] is True
+    assert a["properties"]["alarms"] == [arn]
+
+    # Drawn after the save: the stacked sums and the alarm's row.
+    until(drv, lambda d: not css(d, "#dashboard-grid.editing") and len(cells(d)) == 3, "view again")
+    # (the new widget's period is 5 minutes, so each series sums into 5-minute buckets; stacked adds the first to the second)
+    first, second = (vals[r[1]] for r in m["properties"]["metrics"])
+    ch = until(drv, lambda d: cells(d)[1].find_element(By.CSS_SELECTOR, ".chart[data-points]"), "metric drawn")
+    drawn = [[v for v in s if v is not None] for s in json.loads(ch.get_attribute("data-series-values"))]
+    assert [sum(s) for s in drawn] == pytest.approx([sum(first), sum(first) + sum(second)])
+    until(drv, lambda d: cells(d)[2].find_element(By.CSS_SELECTOR, f"tr[data-alarm='{alarm}']"), "alarm row")
+    shot(drv, "dashgrid-added")

@@ -12,7 +12,8 @@ export const overlaps = (a, b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.
 
 /// Each widget's cell {x, y, w, h}. Widgets with x and y keep them; the
 /// others go, in body order, to the first free place scanning left to right
-/// then top to bottom (CloudWatch's automatic placement). Width defaults to
+/// then top to bottom (CloudWatch's automatic placement), from their row if
+/// they give one, in their column if they give one. Width defaults to
 /// 6, height to 6.
 export function placeAll(widgets) {
   const cells = widgets.map((wd) => {
@@ -26,7 +27,7 @@ export function placeAll(widgets) {
   for (const c of cells) {
     if (c.x !== null && c.y !== null) continue;
     const xs = c.x !== null ? [c.x] : [...Array(COLS - c.w + 1).keys()];
-    search: for (let y = 0; ; y++) {
+    search: for (let y = c.y ?? 0; ; y++) {
       for (const x of xs) {
         if (!placed.some((p) => overlaps(p, { x, y, w: c.w, h: c.h }))) { c.x = x; c.y = y; break search; }
       }
