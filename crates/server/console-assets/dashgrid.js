@@ -93,10 +93,12 @@ export function editable(grid, state, changed) {
     const up = () => {
       window.removeEventListener('pointermove', move);
       window.removeEventListener('pointerup', up);
+      window.removeEventListener('pointercancel', up);
       state.cells[i]?.classList.remove('dragging');
     };
     window.addEventListener('pointermove', move);
     window.addEventListener('pointerup', up);
+    window.addEventListener('pointercancel', up); // a touch taken over by the browser ends the drag where it is
   };
   const onKey = (e) => {
     const i = state.cells.indexOf(e.target);
