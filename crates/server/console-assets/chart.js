@@ -231,7 +231,10 @@ export function draw(el, data, opts) {
   const series = [{ label: 'Time' }, ...opts.labels.map((label, i) => ({
     label, stroke: colors[i], width: 1.5, spanGaps: false, scale: scaleOf[i],
     points: { show: (data[0]?.length || 0) < 60 },
+    // Stacked (cumulative) series: a translucent fill down to the series below (the bands) or zero.
+    fill: opts.stacked ? (colors[i].startsWith('#') ? `${colors[i]}59` : colors[i].replace('hsl(', 'hsla(').replace(')', ', 0.35)')) : undefined,
   }))];
+  const stackBands = opts.stacked ? opts.labels.slice(1).map((_, i) => ({ series: [i + 2, i + 1] })) : undefined;
   const span = data[0]?.length > 1 ? data[0][1] - data[0][0] : 60;
   const plugins = [tooltipPlugin(units, span < 60)];
   if (opts.bands && opts.bands.length) {
@@ -331,6 +334,7 @@ export function draw(el, data, opts) {
   const chart = new window.uPlot({
     width, height: opts.height || 300,
     series,
+    bands: stackBands,
     plugins,
     scales,
     axes,

@@ -5,8 +5,14 @@
 
 import { h, mount, route, errorBox, field, clear, stateBadge } from './dom.js';
 import { cw, paginate } from './api.js';
-import { RANGES, defaultPeriod, draw, align, metricLabel, runQueries } from './chart.js';
+import { RANGES, PERIODS, STATS, seriesColor, defaultPeriod, draw, align, metricLabel, runQueries } from './chart.js';
+import { placeAll, applyCell, editable, ROW } from './dashgrid.js';
 import { renderMarkdown } from './markdown.js';
+
+// The dashboard styles travel with this module: one <link> the first time it loads.
+if (!document.querySelector('link[data-dashboards-css]')) {
+  document.head.appendChild(h('link', { rel: 'stylesheet', href: '/console/assets/dashboards.css', 'data-dashboards-css': '' }));
+}
 
 const TEMPLATE = { widgets: [{ type: 'metric', x: 0, y: 0, width: 12, height: 6,
   properties: { title: 'Disk used', metrics: [['CWAgent', 'disk_used_percent', 'path', '/']], stat: 'Average', period: 300, region: 'us-east-1' } }] };
@@ -100,19 +106,22 @@ const latest = (s) => { for (let i = s.vs.length - 1; i >= 0; i--) if (s.vs[i] !
 function metricWidget(w, ctx) {
   const p = w.properties || {};
   const view = p.view || 'timeSeries';
-  const own = (p.period && ctx.periodOverride === 'inherit') ? Number(p.period)
-    : Math.max(Number(p.period) || 300, defaultPeriod(ctx.range));
+  // The dashboard's period override (ctx.period) wins; else the body's
+  // periodOverride: "inherit" keeps the widget's period, "auto" fits it to the range.
+  const own = ctx.period || ((p.period && ctx.periodOverride === 'inherit') ? Number(p.period)
+    : Math.max(Number(p.period) || 300, defaultPeriod(ctx.range)));
   const stat = p.stat || 'Average';
   const chartEl = h('div', { class: 'chart', 'aria-label': 'metric graph' });
   const status = h('p', { class: 'muted chart-status', 'aria-live': 'polite' });
   const body = h('div', { class: 'widget-body' });
-  const el = h('section', { class: 'graph-panel compact', 'data-view': view }, h('h3', {}, p.title || ''), body, status);
+  const el = h('section', { class: 'graph-panel compact', 'data-view': view, 'data-period': own }, h('h3', {}, p.title || ''), body, status);
   let seq = 0;
   el.reload = async (start, end) => {
     const my = ++seq;
     status.textContent = 'Loading…';
     try {
       let queries = widgetQueries(p.metrics, stat, own);
+      if (ctx.period) for (const q of queries) { if (q.MetricStat) q.MetricStat.Period = ctx.period; else if (q.Period) q.Period = ctx.period; }
       let threshold = (p.annotations?.horizontal || []).map((a) => Number(a?.value ?? a?.[0]?.value)).find((v) => isFinite(v));
       const annotated = p.annotations?.alarms || (p.alarm ? [p.alarm] : []);
       if (annotated.length) {
@@ -148,8 +157,15 @@ function metricWidget(w, ctx) {
       status.textContent = n ? 'Latest value of each series in the range.' : 'No data in this time range.';
       return;
     }
-    if (view === 'bar' || view === 'pie' || view === 'gauge') {
-      // Simplified: pie and gauge are drawn as bars of each series' latest value.
+    if (view === 'gauge') {
+      const yl = p.yAxis?.left || {};
+      const min = isFinite(yl.min) ? Number(yl.min) : 0, max = isFinite(yl.max) && Number(yl.max) > min ? Number(yl.max) : 100;
+      body.appendChild(h('div', { class: 'gauges' }, series.map((s, i) => gauge(latest(s)?.v ?? null, min, max, s.label, seriesColor(i, s.label)))));
+      status.textContent = n ? `Latest value of each series, on ${min}–${max}.` : 'No data in this time range.';
+      return;
+    }
+    if (view === 'bar' || view === 'pie') {
+      // Simplified: pie is drawn as bars of each series' latest value.
       const vals = series.map((s) => latest(s)?.v ?? null);
       const max = Math.max(1e-12, ...vals.filter((v) => v !== null).map(Math.abs));
       body.appendChild(h('div', { class: 'bars', role: 'list' }, series.map((s, i) => {
@@ -162,8 +178,8 @@ function metricWidget(w, ctx) {
       status.textContent = view === 'bar' ? 'Latest value of each series.' : `Latest value of each series (${view} drawn as bars).`;
       return;
     }
-    // timeSeries; stacked: each series drawn on top of the ones before
-    // (as stacked lines: the chart module draws lines, not filled areas).
+    // timeSeries; stacked: each series drawn on top of the ones before, the
+    // area between it and the one below filled (chart.js's `stacked`).
     let plot = series;
     if (p.stacked) {
       const aligned = align(series);
@@ -175,12 +191,27 @@ function metricWidget(w, ctx) {
     }
     body.appendChild(chartEl);
     const data = plot.length ? align(plot) : [[]];
-    draw(chartEl, data, { labels: plot.map((s) => s.label), threshold, range: [start, end], height: Math.max(120, (w.height || 6) * 30 - 70) });
+    draw(chartEl, data, { labels: plot.map((s) => s.label), threshold, range: [start, end], stacked: !!p.stacked, height: Math.max(100, (w.height || 6) * ROW - 150) }); // room for title, legend, status
     chartEl.dataset.seriesLabels = JSON.stringify(plot.map((s) => s.label));
     chartEl.dataset.seriesValues = JSON.stringify(data.slice(1).map((ys) => Array.from(ys)));
     status.textContent = n ? `${data[0].length} points${p.stacked ? ' · stacked' : ''}${threshold !== undefined ? ` · threshold ${threshold}` : ''}` : 'No data in this time range.';
   }
   return el;
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+const svg = (tag, attrs) => { const e = document.createElementNS(SVG, tag); for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v)); return e; };
+
+/// A half-circle gauge of `v` on [min, max] (SVG arc), its value and label as text.
+function gauge(v, min, max, label, color) {
+  const f = v === null ? 0 : Math.min(1, Math.max(0, (v - min) / (max - min)));
+  const arc = (to) => { const a = Math.PI * (1 - to); return `M 10 100 A 90 90 0 0 1 ${(100 + 90 * Math.cos(a)).toFixed(2)} ${(100 - 90 * Math.sin(a)).toFixed(2)}`; };
+  const s = svg('svg', { viewBox: '0 0 200 112', role: 'img', 'aria-label': `${label}: ${fmtNum(v)}` });
+  s.appendChild(svg('path', { d: arc(1), class: 'gauge-track', fill: 'none', 'stroke-width': 16 }));
+  if (f > 0) s.appendChild(svg('path', { d: arc(f), class: 'gauge-value', fill: 'none', stroke: color, 'stroke-width': 16 }));
+  const t = svg('text', { x: 100, y: 96 }); t.textContent = fmtNum(v); s.appendChild(t);
+  return h('div', { class: 'gauge', 'data-value': v === null ? '' : String(v), 'data-min': min, 'data-max': max, 'data-fraction': f.toFixed(4) },
+    s, h('div', { class: 'muted single-label' }, label));
 }
 
 function alarmWidget(w) {
@@ -226,47 +257,174 @@ function isoDuration(s) {
   return wk * 604800 + d * 86400 + hr * 3600 + mi * 60 + se;
 }
 
+function makeCell(w, ctx) {
+  let inner;
+  if (w.type === 'metric') inner = metricWidget(w, ctx);
+  else if (w.type === 'alarm') inner = alarmWidget(w);
+  else if (w.type === 'text') inner = textWidget(w);
+  else inner = h('p', { class: 'muted' }, `${w.type} widget (not drawn by the console)`);
+  const cell = h('div', { class: 'widget', 'data-type': w.type }, inner);
+  cell.reload = inner.reload;
+  return cell;
+}
+
 export async function view(name, params) {
   mount(h('h1', {}, name), h('p', { class: 'muted' }, 'Loading…'));
   const d = await cw('GetDashboard', { DashboardName: name });
   let body = {};
   try { body = JSON.parse(d.DashboardBody || '{}'); } catch { body = { widgets: [] }; }
+  if (!body || typeof body !== 'object' || Array.isArray(body)) body = {};
   const range = Number(params.get('range')) || isoDuration(body.start) || 3 * 3600;
   const refresh = Number(params.get('refresh')) || 0;
-  const ctx = { range, periodOverride: body.periodOverride };
+  const period = Number(params.get('period')) || 0;
+  const ctx = { range, periodOverride: body.periodOverride, period };
   const grid = h('div', { class: 'dash-grid', id: 'dashboard-grid' });
-  const widgets = [];
-  for (const w of body.widgets || []) {
-    let inner;
-    if (w.type === 'metric') inner = metricWidget(w, ctx);
-    else if (w.type === 'alarm') inner = alarmWidget(w);
-    else if (w.type === 'text') inner = textWidget(w);
-    else inner = h('p', { class: 'muted' }, `${w.type} widget (not drawn by the console)`);
-    if (inner.reload) widgets.push(inner);
-    const cell = h('div', { class: 'widget', 'data-type': w.type }, inner);
-    // CSSOM, not a style attribute: allowed under the CSP.
-    cell.style.gridColumn = `${(w.x ?? 0) + 1} / span ${Math.min(24, w.width || 6)}`;
-    grid.appendChild(cell);
-  }
+  const state = { widgets: [...(body.widgets || [])], cells: [], layout: placeAll(body.widgets || []) };
+  state.widgets.forEach((w, i) => { const c = makeCell(w, ctx); applyCell(c, state.layout[i]); state.cells.push(c); grid.appendChild(c); });
   const reloadAll = () => {
     const end = Date.now() / 1000;
     grid.dataset.loadedAt = String(end);
-    return Promise.all(widgets.map((x) => x.reload(end - range, end)));
+    return Promise.all(state.cells.filter((c) => c.reload).map((c) => c.reload(end - range, end)));
   };
-  const link = (r, f) => `${route('dashboards', name)}?range=${r}${f ? `&refresh=${f}` : ''}`;
-  const refreshSel = h('select', { 'aria-label': 'Auto-refresh', id: 'dashboard-refresh', onchange: () => { location.hash = link(range, Number(refreshSel.value)); } },
+  const link = (r, f, p) => `${route('dashboards', name)}?range=${r}${f ? `&refresh=${f}` : ''}${p ? `&period=${p}` : ''}`;
+  const refreshSel = h('select', { 'aria-label': 'Auto-refresh', id: 'dashboard-refresh', onchange: () => { location.hash = link(range, Number(refreshSel.value), period); } },
     [[0, 'Auto-refresh off'], [10, 'Every 10 s'], [60, 'Every minute'], [300, 'Every 5 minutes']].map(([v, l]) => h('option', { value: v, selected: v === refresh }, l)));
+  // CloudWatch's period override: one period for every graph, or (0) the body's own rule.
+  const periodSel = h('select', { 'aria-label': 'Period override', id: 'dashboard-period', onchange: () => { location.hash = link(range, refresh, Number(periodSel.value)); } },
+    [[0, body.periodOverride === 'inherit' ? "Period: each widget's" : 'Period: auto'], ...PERIODS.map(([v, l]) => [v, `Period: ${l}`])]
+      .map(([v, l]) => h('option', { value: v, selected: v === period }, l)));
+  const editBtn = h('button', { type: 'button', id: 'dashboard-edit-layout', onclick: () => startEditing() }, 'Edit layout');
+  const editBar = h('div', { class: 'actions', id: 'dashboard-edit-bar', hidden: true });
+  const addPanel = h('div', { id: 'dashboard-add' });
+  const msg = h('div', { 'aria-live': 'polite' });
   mount(h('nav', { class: 'crumbs' }, h('a', { href: '#/dashboards' }, 'Dashboards'), ' › ', name),
     h('h1', {}, name),
     h('div', { class: 'toolbar' }, h('span', { class: 'ranges', role: 'group', 'aria-label': 'Time range' },
-      RANGES.map(([r, l]) => h('a', { class: 'button', 'aria-current': String(r === range), href: link(r, refresh) }, l))),
-      h('button', { type: 'button', id: 'dashboard-reload', onclick: reloadAll }, 'Refresh'), refreshSel,
-      h('a', { class: 'button', href: `${route('dashboard-edit', name)}` }, 'Edit')),
-    (body.widgets || []).length ? grid : h('p', { class: 'empty' }, 'This dashboard has no widgets.'));
+      RANGES.map(([r, l]) => h('a', { class: 'button', 'aria-current': String(r === range), href: link(r, refresh, period) }, l))),
+      periodSel, h('button', { type: 'button', id: 'dashboard-reload', onclick: reloadAll }, 'Refresh'), refreshSel, editBtn,
+      h('a', { class: 'button', href: `${route('dashboard-edit', name)}` }, 'Edit JSON')),
+    editBar, addPanel, msg,
+    state.widgets.length ? grid : h('p', { class: 'empty', id: 'dashboard-empty' }, 'This dashboard has no widgets.'));
   queueMicrotask(reloadAll);
   if (refresh) {
-    const timer = setInterval(() => { if (!document.body.contains(grid)) { clearInterval(timer); return; } reloadAll(); }, refresh * 1000);
+    const timer = setInterval(() => { if (!document.body.contains(grid) || grid.classList.contains('editing')) { if (!document.body.contains(grid)) clearInterval(timer); return; } reloadAll(); }, refresh * 1000);
   }
+
+  function decorate(cell) {
+    cell.tabIndex = 0;
+    cell.setAttribute('aria-label', 'Widget: arrows move, shift+arrows resize');
+    cell.prepend(h('div', { class: 'widget-move', title: 'Drag to move' }, '⠿ Move'));
+    cell.appendChild(h('div', { class: 'widget-resize', title: 'Drag to resize' }));
+  }
+  function startEditing() {
+    if (grid.classList.contains('editing')) return;
+    if (!grid.isConnected) document.getElementById('dashboard-empty')?.replaceWith(grid);
+    grid.classList.add('editing');
+    editBtn.hidden = true;
+    state.cells.forEach(decorate);
+    editable(grid, state, () => { grid.dataset.layout = JSON.stringify(state.layout); });
+    clear(editBar).hidden = false;
+    editBar.append(
+      h('button', { type: 'button', class: 'primary', id: 'dashboard-save-layout', onclick: save }, 'Save'),
+      h('button', { type: 'button', id: 'dashboard-cancel-layout', onclick: () => view(name, params) }, 'Cancel'),
+      h('button', { type: 'button', id: 'dashboard-add-widget', onclick: () => addWidgetForm(addPanel, add) }, 'Add widget'));
+  }
+  function add(w) {
+    const bottom = state.layout.reduce((m, c) => Math.max(m, c.y + c.h), 0);
+    const cell = makeCell(w, ctx);
+    const c = { x: 0, y: bottom, w: w.width, h: w.height };
+    state.widgets.push(w); state.cells.push(cell); state.layout.push(c);
+    applyCell(cell, c); decorate(cell); grid.appendChild(cell);
+    const end = Date.now() / 1000;
+    cell.reload?.(end - range, end);
+  }
+  async function save() {
+    clear(msg);
+    // Only the cells change: every other property of every widget, and the body's other fields, as they were.
+    const widgets = state.widgets.map((w, i) => ({ ...w, x: state.layout[i].x, y: state.layout[i].y, width: state.layout[i].w, height: state.layout[i].h }));
+    try {
+      const r = await cw('PutDashboard', { DashboardName: name, DashboardBody: JSON.stringify({ ...body, widgets }) });
+      const warnings = r.DashboardValidationMessages || [];
+      if (warnings.length) { msg.appendChild(errorBox(warnings.map((w) => `${w.DataPath}: ${w.Message}`).join('; '))); return; }
+      await view(name, params);
+    } catch (err) { msg.appendChild(errorBox(err)); }
+  }
+}
+
+/// The "Add widget" form: text (markdown with a preview), alarm status
+/// (alarms from DescribeAlarms) or metric (ListMetrics search, stat, view).
+function addWidgetForm(panel, add) {
+  const type = h('select', { id: 'add-widget-type', 'aria-label': 'Widget type' },
+    [['text', 'Text'], ['alarm', 'Alarm status'], ['metric', 'Metric graph']].map(([v, l]) => h('option', { value: v }, l)));
+  const slot = h('div', {});
+  const err = h('div', { 'aria-live': 'polite' });
+  let build = () => null;
+  const close = () => clear(panel);
+  const show = () => {
+    clear(slot); clear(err);
+    if (type.value === 'text') {
+      const ta = h('textarea', { id: 'add-widget-markdown', rows: 5, class: 'code', 'aria-label': 'Markdown' });
+      const preview = h('div', { class: 'preview markdown', id: 'add-widget-preview' });
+      ta.addEventListener('input', () => { clear(preview).appendChild(renderMarkdown(ta.value)); });
+      slot.append(ta, h('p', { class: 'hint' }, 'Preview'), preview);
+      build = () => ({ type: 'text', width: 6, height: 6, properties: { markdown: ta.value } });
+    } else if (type.value === 'alarm') {
+      const picker = h('div', { class: 'picker', id: 'add-widget-alarms' }, h('p', { class: 'muted' }, 'Loading alarms…'));
+      const title = h('input', { id: 'add-widget-title', value: 'Alarms', 'aria-label': 'Title' });
+      slot.append(title, picker);
+      paginate(cw, 'DescribeAlarms', { AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] }, 'MetricAlarms', 10).then((alarms) => {
+        clear(picker);
+        if (!alarms.length) picker.appendChild(h('p', { class: 'empty' }, 'No alarms.'));
+        for (const a of alarms) picker.appendChild(h('label', {}, h('input', { type: 'checkbox', value: a.AlarmArn }), ' ', a.AlarmName));
+      }, (e) => { clear(picker).appendChild(errorBox(e)); });
+      build = () => {
+        const arns = [...picker.querySelectorAll('input:checked')].map((c) => c.value);
+        return arns.length ? { type: 'alarm', width: 6, height: 6, properties: { title: title.value, alarms: arns } } : null;
+      };
+    } else {
+      const search = h('input', { type: 'search', id: 'add-widget-search', placeholder: 'Search metrics', 'aria-label': 'Search metrics' });
+      const picker = h('div', { class: 'picker', id: 'add-widget-metrics' });
+      const stat = h('select', { id: 'add-widget-stat', 'aria-label': 'Statistic' }, STATS.map((s) => h('option', { value: s }, s)));
+      const viewSel = h('select', { id: 'add-widget-view', 'aria-label': 'View' },
+        [['timeSeries', 'Line'], ['stacked', 'Stacked area'], ['singleValue', 'Number'], ['bar', 'Bar'], ['gauge', 'Gauge']].map(([v, l]) => h('option', { value: v }, l)));
+      slot.append(search, picker, h('div', { class: 'actions' }, stat, viewSel));
+      let all = null;
+      const chosen = new Map();
+      const key = (m) => JSON.stringify([m.Namespace, m.MetricName, ...(m.Dimensions || []).flatMap((x) => [x.Name, x.Value])]);
+      const list = async () => {
+        all = all || await paginate(cw, 'ListMetrics', {}, 'Metrics', 10);
+        const q = search.value.trim().toLowerCase();
+        clear(picker);
+        const hits = all.filter((m) => !q || key(m).toLowerCase().includes(q)).slice(0, 50);
+        for (const m of hits) {
+          const k = key(m);
+          picker.appendChild(h('label', {}, h('input', { type: 'checkbox', value: k, checked: chosen.has(k),
+            onchange: (e) => { if (e.target.checked) chosen.set(k, m); else chosen.delete(k); } }), ' ', `${m.Namespace} · ${metricLabel(m)}`));
+        }
+        if (!hits.length) picker.appendChild(h('p', { class: 'empty' }, 'No metrics match.'));
+      };
+      search.addEventListener('input', () => { list().catch((e) => clear(picker).appendChild(errorBox(e))); });
+      list().catch((e) => clear(picker).appendChild(errorBox(e)));
+      build = () => {
+        if (!chosen.size) return null;
+        const rows = [...chosen.values()].map((m) => [m.Namespace, m.MetricName, ...(m.Dimensions || []).flatMap((x) => [x.Name, x.Value])]);
+        const v = viewSel.value;
+        const props = { metrics: rows, stat: stat.value, period: 300, view: v === 'stacked' ? 'timeSeries' : v, region: 'us-east-1' };
+        if (v === 'stacked') props.stacked = true;
+        return { type: 'metric', width: 12, height: 6, properties: props };
+      };
+    }
+  };
+  type.addEventListener('change', show);
+  clear(panel).appendChild(h('div', { class: 'add-widget' }, h('label', { for: 'add-widget-type' }, 'Add a widget: '), type, slot, err,
+    h('div', { class: 'actions' },
+      h('button', { type: 'button', class: 'primary', id: 'add-widget-confirm', onclick: () => {
+        const w = build();
+        if (!w) { clear(err).appendChild(h('p', { class: 'field-error' }, 'Pick at least one item.')); return; }
+        add(w); close();
+      } }, 'Add'),
+      h('button', { type: 'button', onclick: close }, 'Close'))));
+  show();
 }
 
 export async function edit(name) {
