@@ -263,7 +263,9 @@ function makeCell(w, ctx) {
   else if (w.type === 'alarm') inner = alarmWidget(w);
   else if (w.type === 'text') inner = textWidget(w);
   else inner = h('p', { class: 'muted' }, `${w.type} widget (not drawn by the console)`);
-  const cell = h('div', { class: 'widget', 'data-type': w.type }, inner);
+  // A region keyboard users can reach and scroll: a widget's content may overflow its cell.
+  const title = (w.properties && typeof w.properties.title === 'string' && w.properties.title) || `${w.type} widget`;
+  const cell = h('div', { class: 'widget', 'data-type': w.type, role: 'region', 'aria-label': title, tabindex: '0' }, inner);
   cell.reload = inner.reload;
   return cell;
 }

@@ -176,7 +176,8 @@ fn serve_asset(headers: &HeaderMap, a: &'static assets::Asset, cache: &'static s
 }
 
 async fn asset(headers: HeaderMap, Path(file): Path<String>) -> Response {
-    if let Some(resp) = dev_asset(&file) {
+    // The HTML shells are served by their own routes only.
+    if let Some(resp) = dev_asset(&headers, &file).filter(|_| !file.ends_with(".html")) {
         return resp;
     }
     match assets::find(&file).filter(|a| !a.name.ends_with(".html")) {
@@ -190,7 +191,7 @@ async fn asset(headers: HeaderMap, Path(file): Path<String>) -> Response {
 /// Debug builds only: with `STRATUS_CONSOLE_DEV_DIR` set, console files are
 /// read from that directory on every request, so editing the JavaScript needs
 /// a reload, not a rebuild. Release builds never look at the variable.
-fn dev_asset(file: &str) -> Option<Response> {
+fn dev_asset(headers: &HeaderMap, file: &str) -> Option<Response> {
     if !cfg!(debug_assertions) {
         return None;
     }
@@ -199,7 +200,23 @@ fn dev_asset(file: &str) -> Option<Response> {
     if file.is_empty() || file.starts_with('.') || file.contains(['/', '\\']) {
         return None;
     }
-    let body = std::fs::read(std::path::Path::new(&dir).join(file)).ok()?;
+    let mut body = std::fs::read(std::path::Path::new(&dir).join(file)).ok()?;
+    use sha2::Digest as _;
+    let etag = format!("\"{}\"", hex::encode(&sha2::Sha256::digest(&body)[..12]));
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
+        return Some(harden(StatusCode::NOT_MODIFIED.into_response()));
+    }
+    // Compressed as the embedded files are, so the headers tests check hold.
+    let gzip = accepts_gzip(headers);
+    if gzip {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut gz, &body).ok()?;
+        body = gz.finish().ok()?;
+    }
     let ct = match file.rsplit('.').next() {
         Some("html") => "text/html; charset=utf-8",
         Some("js") => "text/javascript; charset=utf-8",
@@ -211,6 +228,13 @@ fn dev_asset(file: &str) -> Option<Response> {
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    if gzip {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
     Some(harden(resp))
 }
 
@@ -246,7 +270,7 @@ pub async fn index(state: &Arc<AppState>, headers: &HeaderMap) -> Response {
     if !logged_in {
         return redirect("/console/login");
     }
-    if let Some(resp) = dev_asset("index.html") {
+    if let Some(resp) = dev_asset(headers, "index.html") {
         return resp;
     }
     match assets::find("index.html") {
