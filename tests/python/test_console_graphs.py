@@ -24,6 +24,7 @@ from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
 from test_console import browser, css, go, login, shot, until  # noqa: E402,F401  (browser: a fixture)
+from test_console_polish import contrast, dark, luminance, parse_rgb  # noqa: E402
 
 MIB = 1024 * 1024
 N_REQ = 19  # Count series; the 20th is Bytes
@@ -166,3 +167,21 @@ def test_twenty_series_palette_units_resize_tooltip_zoom(server, browser):
     until(drv, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#chart .chart-tooltip .tt-row")) == 19, "tooltip without the hidden series")
     item.click()
     assert chart_js(drv, f"return u.series[{idx}].show;") is True
+
+    # The dark theme: the same 20 series, still 20 distinct colours, each ≥ 3:1 against the
+    # graph panel's dark background (the light palette's navy and near-black would vanish).
+    dark(drv, True)
+    drv.refresh()  # the metrics page's URL keeps the selection
+    until(drv, lambda d: (c := css(d, "#chart[data-points]")) and len(json.loads(c.get_attribute("data-series-points"))) == 20,
+          "graph of 20 series, dark")
+    colours = drv.execute_script(
+        "return [...document.querySelectorAll('#chart .chart-legend .lg-item .swatch')].map(s => getComputedStyle(s).backgroundColor)")
+    strokes = chart_js(drv, "return u.series.slice(1).map(s => s._stroke || s.stroke);")
+    panel = parse_rgb(drv.execute_script("return getComputedStyle(document.querySelector('#chart').closest('.graph-panel')).backgroundColor"))
+    assert luminance(panel) < 0.05, panel  # the theme is on
+    assert len(set(colours)) == 20, colours
+    low = [(c, round(contrast(parse_rgb(c), panel), 2)) for c in colours if contrast(parse_rgb(c), panel) < 3]
+    assert not low, low
+    assert len(set(map(str, strokes))) == 20, strokes
+    shot(drv, "graphs-05-dark")
+    dark(drv, False)

@@ -105,6 +105,14 @@ def test_local_and_utc_everywhere_and_the_whole_history(server, browser):
         for tick, s in zip(axes[0]["ticks"], splits):
             want = dt.datetime.fromtimestamp(s, NY if local else UTC).strftime("%H:%M")
             assert tick.split("\n")[0] == want, (tick, s)
+        # From/To hold the graph's range in the same zone (datetime-local has no zone of its own).
+        xmin, xmax = drv.execute_script("const u = document.getElementById('alarm-chart')._chart; return [u.scales.x.min, u.scales.x.max]")
+        from_el = drv.find_element(By.CSS_SELECTOR, ".graph-panel input[aria-label=From]")
+        to_el = drv.find_element(By.CSS_SELECTOR, ".graph-panel input[aria-label=To]")
+        for el, t in ((from_el, xmin), (to_el, xmax)):
+            want = dt.datetime.fromtimestamp(t, NY if local else UTC).strftime("%Y-%m-%dT%H:%M")
+            assert el.get_attribute("value") == want, (el.get_attribute("value"), want)
+        assert from_el.get_attribute("title") == fmt(now, local).split(" ")[-1]
         # The cursor tooltip: the point's time in the zone, named.
         over = drv.find_element(By.CSS_SELECTOR, "#alarm-chart .u-over")
         ActionChains(drv).move_to_element_with_offset(over, -over.size["width"] // 4, 0).perform()

@@ -6,6 +6,7 @@
 
 import { h, clear, shellQuote, errorBox } from './dom.js';
 import { cw, session } from './api.js';
+import { toInputValue, fromInputValue } from './time.js';
 import { unitInfo, inferUnit, fmtValue, axisValues, axisIncrs, fmtTs, useUtc, zoneName, TIME_FORMATS } from './units.js';
 import { attachTable } from './charttable.js';
 
@@ -112,11 +113,18 @@ export function align(series) {
 export const PALETTE = ['#1f6feb', '#d9480f', '#2b8a3e', '#9c36b5', '#0f9abd', '#f00078', '#a38300', '#212529', '#de123b', '#166959',
   '#694816', '#0048f0', '#00a300', '#800059', '#162769', '#f000f0', '#760a1f', '#128cde', '#000080', '#0000f0'];
 
+// The same 20 in the same order, lightened to ≥ 3:1 against the dark theme's card.
+export const DARK_PALETTE = ['#58a6ff', '#ff8c42', '#3fb950', '#d2a8ff', '#39c5cf', '#ff7eb6', '#e3b341', '#e6edf3', '#ff6b6b', '#56d4bc',
+  '#c9a26b', '#79a8ff', '#7ee787', '#f778ba', '#a5b4fc', '#ff9bff', '#ffa198', '#6cb6ff', '#b0b8ff', '#8fb8ff'];
+
+const darkTheme = () => !!window.matchMedia?.('(prefers-color-scheme: dark)').matches;
+
 export function seriesColor(i, label) {
-  if (i < PALETTE.length) return PALETTE[i];
+  const dark = darkTheme();
+  if (i < PALETTE.length) return (dark ? DARK_PALETTE : PALETTE)[i];
   let x = 2166136261;
   for (const c of String(label)) x = Math.imul(x ^ c.codePointAt(0), 16777619) >>> 0;
-  return `hsl(${x % 360}, ${65 + (x >>> 9) % 25}%, ${28 + (x >>> 17) % 10}%)`;
+  return `hsl(${x % 360}, ${65 + (x >>> 9) % 25}%, ${(dark ? 62 : 28) + (x >>> 17) % 10}%)`;
 }
 
 // The chart's styles travel with it: one <link> the first time this module loads.
@@ -374,11 +382,8 @@ export function cliCommand(metrics, stat, period, start, end, exprs = []) {
     `--start-time ${iso(start)} --end-time ${iso(end)} --metric-data-queries ${shellQuote(JSON.stringify(q))}`;
 }
 
-export function toLocalInput(t) {
-  const d = new Date(t * 1000);
-  const p = (n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
-}
+/// From/To follow the console's Local/UTC setting, like the axis.
+export const toLocalInput = (t) => toInputValue(t);
 
 /// A graph with its controls. `o`: { metrics, stat, period, range, threshold,
 /// bands: [{from, to, state}] (epoch s), height, compact (no controls), title,
@@ -400,11 +405,12 @@ export function graphPanel(o) {
     st.range = r; st.custom = null; st.period = Math.max(defaultPeriod(r), o.minPeriod || 0); periodSel.value = String(st.period);
     rangeBtns.forEach((b) => b.setAttribute('aria-pressed', String(b === ev.currentTarget))); load();
   } }, l));
-  const from = h('input', { type: 'datetime-local', 'aria-label': 'From' });
-  const to = h('input', { type: 'datetime-local', 'aria-label': 'To' });
+  const zone = zoneName(new Date());
+  const from = h('input', { type: 'datetime-local', 'aria-label': 'From', title: zone });
+  const to = h('input', { type: 'datetime-local', 'aria-label': 'To', title: zone });
   const customErr = h('span', { class: 'field-error', hidden: true });
   const applyCustom = h('button', { type: 'button', onclick: () => {
-    const a = Date.parse(from.value) / 1000, b = Date.parse(to.value) / 1000;
+    const a = fromInputValue(from.value), b = fromInputValue(to.value);
     if (!(a < b)) { customErr.textContent = 'From must be before To.'; customErr.hidden = false; return; }
     customErr.hidden = true; st.custom = [a, b]; rangeBtns.forEach((x) => x.setAttribute('aria-pressed', 'false')); load();
   } }, 'Apply');
@@ -469,7 +475,7 @@ export function graphPanel(o) {
   }
   const el = h('section', { class: o.compact ? 'graph-panel compact' : 'graph-panel' }, o.title ? h('h3', {}, o.title) : null,
     h('div', { class: 'controls', hidden: !!o.compact }, statSel, periodSel, h('span', { class: 'ranges', role: 'group', 'aria-label': 'Time range' }, rangeBtns),
-      h('span', { class: 'custom' }, from, to, applyCustom, customErr), refreshSel, copyBtn),
+      h('span', { class: 'custom' }, from, to, h('span', { class: 'muted zone' }, zone), applyCustom, customErr), refreshSel, copyBtn),
     chartEl, status, cliOut);
   el.reload = load;
   el.settings = st;

@@ -11,6 +11,7 @@
 
 import { h, mount, route, errorBox, field, clear, fmtTime } from './dom.js';
 import { zoneLabel } from './time.js';
+import { draw } from './chart.js';
 
 // Event tables name the zone once, in the time column's header.
 const timeHead = () => `Time (${zoneLabel(new Date())})`;
@@ -614,7 +615,7 @@ function renderResults(slot, chartEl, rows) {
     : h('p', { class: 'empty' }, 'No results.'));
   const bin = cols.find((c) => /^bin\(/.test(c));
   chartEl.hidden = true;
-  if (bin && rows.length && window.uPlot) binChart(chartEl, records, cols, bin);
+  if (bin && rows.length) binChart(chartEl, records, cols, bin);
 }
 
 /// Insights prints times as `2026-12-07 06:40:00.000` (UTC).
@@ -657,23 +658,10 @@ function binChart(el, records, cols, bin) {
   if (!x.length) return;
   const labels = [...series.keys()].slice(0, 12); // a legible chart, not every group
   const data = [x, ...labels.map((l) => x.map((t) => series.get(l).get(t) ?? null))];
-  if (el._chart) el._chart.destroy();
-  clear(el);
   el.hidden = false;
-  const colors = ['#1f6feb', '#d9480f', '#2b8a3e', '#9c36b5', '#e67700', '#0b7285', '#c2255c', '#5c940d'];
-  // Ticks on whole bins, and the axis one bin wider each side, so a single
-  // bin is a point in the middle rather than on the edge.
+  // The console's own chart (zone setting, palette, tooltip, legend, table
+  // view), one bin wider each side so a single bin is a point in the middle.
   const w = binSeconds(bin, x);
-  const span = x[x.length - 1] - x[0] + 2 * w;
-  const tick = (v) => { const s = fmtTime(v * 1000, { zone: false }); return span >= 86400 ? s.slice(5, 16) : w < 60 ? s.slice(11, 19) : s.slice(11, 16); };
-  el._chart = new window.uPlot({
-    width: Math.max(280, el.clientWidth || el.parentElement?.clientWidth || 800), height: 260,
-    series: [{ label: timeHead(), value: (u, v) => (v === null ? '' : fmtTime(v * 1000)) },
-      ...labels.map((label, i) => ({ label, stroke: colors[i % colors.length], width: 1.5, points: { show: x.length < 60 } }))],
-    // The axis in the console's zone (the Local/UTC setting), ISO order: not uPlot's M/D.
-    axes: [{ values: (u, splits) => splits.map(tick), label: timeHead(), incrs: [1, 2, 3, 4, 6, 12, 24, 48, 96, 192, 384, 768, 1536].map((k) => k * w) }, { size: 60 }],
-    scales: { x: { time: true, range: [x[0] - w, x[x.length - 1] + w] } },
-  }, data, el);
-  el.dataset.points = String(x.length);
+  draw(el, data, { labels, units: labels.map(() => ''), range: [x[0] - w, x[x.length - 1] + w], height: 260 });
   el.dataset.series = String(labels.length);
 }
