@@ -95,6 +95,9 @@ def test_grid_layout_edit_save_and_add_widget(server, browser):
     until(drv, lambda d: [[int(e.get_attribute(f"data-{k}")) for k in "xywh"] for e in cells(d)]
           == [[w["x"], w["y"], w["width"], w["height"]] for w in expected["widgets"]], "layout after drags")
     check_geometry(drv, expected["widgets"])
+    # The resized graph redraws at its new height before any save: its canvas grows by a row.
+    plot_h = lambda d: d.execute_script("return document.querySelector('#dashboard-grid .chart')._chart.height")
+    until(drv, lambda d: plot_h(d) == (a["height"] * ROW - 150), "graph redrawn at the new height")
 
     # 3. Add a text widget through the page; it goes below the others.
     drv.find_element(By.ID, "dashboard-add-widget").click()

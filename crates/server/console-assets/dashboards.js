@@ -4,7 +4,7 @@
 // and auto-refresh, and creating/editing a body as JSON.
 
 import { h, mount, route, errorBox, field, clear, stateBadge } from './dom.js';
-import { cw, paginate } from './api.js';
+import { cw, paginate, session } from './api.js';
 import { RANGES, PERIODS, STATS, seriesColor, defaultPeriod, draw, align, metricLabel, runQueries } from './chart.js';
 import { placeAll, applyCell, editable, ROW } from './dashgrid.js';
 import { renderMarkdown } from './markdown.js';
@@ -191,7 +191,11 @@ function metricWidget(w, ctx) {
     }
     body.appendChild(chartEl);
     const data = plot.length ? align(plot) : [[]];
-    draw(chartEl, data, { labels: plot.map((s) => s.label), threshold, range: [start, end], stacked: !!p.stacked, height: Math.max(100, (w.height || 6) * ROW - 150) }); // room for title, legend, status
+    // The cell's rows as laid out now (an edit may have resized it), less room for title, legend, status.
+    const cell = el.closest('.widget');
+    const rows = Number(cell?.dataset.h) || w.height || 6;
+    if (cell) cell.dataset.drawnH = String(rows);
+    draw(chartEl, data, { labels: plot.map((s) => s.label), threshold, range: [start, end], stacked: !!p.stacked, height: Math.max(100, rows * ROW - 150) });
     chartEl.dataset.seriesLabels = JSON.stringify(plot.map((s) => s.label));
     chartEl.dataset.seriesValues = JSON.stringify(data.slice(1).map((ys) => Array.from(ys)));
     status.textContent = n ? `${data[0].length} points${p.stacked ? ' · stacked' : ''}${threshold !== undefined ? ` · threshold ${threshold}` : ''}` : 'No data in this time range.';
@@ -324,7 +328,16 @@ export async function view(name, params) {
     grid.classList.add('editing');
     editBtn.hidden = true;
     state.cells.forEach(decorate);
-    editable(grid, state, () => { grid.dataset.layout = JSON.stringify(state.layout); });
+    // A resized graph redraws at its new height once the drag settles.
+    let settle = 0;
+    editable(grid, state, () => {
+      grid.dataset.layout = JSON.stringify(state.layout);
+      clearTimeout(settle);
+      settle = setTimeout(() => {
+        const end = Date.now() / 1000;
+        state.cells.forEach((c, i) => { if (c.reload && c.dataset.drawnH && c.dataset.drawnH !== String(state.layout[i].h)) c.reload(end - range, end); });
+      }, 250);
+    });
     clear(editBar).hidden = false;
     editBar.append(
       h('button', { type: 'button', class: 'primary', id: 'dashboard-save-layout', onclick: save }, 'Save'),
@@ -374,7 +387,10 @@ function addWidgetForm(panel, add) {
       const picker = h('div', { class: 'picker', id: 'add-widget-alarms' }, h('p', { class: 'muted' }, 'Loading alarms…'));
       const title = h('input', { id: 'add-widget-title', value: 'Alarms', 'aria-label': 'Title' });
       slot.append(title, picker);
-      paginate(cw, 'DescribeAlarms', { AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] }, 'MetricAlarms', 10).then((alarms) => {
+      Promise.all([
+        paginate(cw, 'DescribeAlarms', {}, 'MetricAlarms', 10),
+        paginate(cw, 'DescribeAlarms', { AlarmTypes: ['CompositeAlarm'] }, 'CompositeAlarms', 10),
+      ]).then(([m, c]) => m.concat(c)).then((alarms) => {
         clear(picker);
         if (!alarms.length) picker.appendChild(h('p', { class: 'empty' }, 'No alarms.'));
         for (const a of alarms) picker.appendChild(h('label', {}, h('input', { type: 'checkbox', value: a.AlarmArn }), ' ', a.AlarmName));
@@ -411,7 +427,7 @@ function addWidgetForm(panel, add) {
         if (!chosen.size) return null;
         const rows = [...chosen.values()].map((m) => [m.Namespace, m.MetricName, ...(m.Dimensions || []).flatMap((x) => [x.Name, x.Value])]);
         const v = viewSel.value;
-        const props = { metrics: rows, stat: stat.value, period: 300, view: v === 'stacked' ? 'timeSeries' : v, region: 'us-east-1' };
+        const props = { metrics: rows, stat: stat.value, period: 300, view: v === 'stacked' ? 'timeSeries' : v, region: session?.Region || 'us-east-1' };
         if (v === 'stacked') props.stacked = true;
         return { type: 'metric', width: 12, height: 6, properties: props };
       };
