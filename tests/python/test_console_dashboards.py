@@ -20,6 +20,7 @@ os.environ.setdefault("SE_AVOID_STATS", "true")
 pytest.importorskip("selenium")
 from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import Select  # noqa: E402
 
 from test_console import browser, css, go, login, shot, until  # noqa: E402,F401  (browser: a fixture)
 
@@ -178,3 +179,45 @@ def test_stacked_and_bar_views(server, browser):
     widths = [b.find_element(By.CSS_SELECTOR, ".bar").size["width"] for b in bars]
     assert widths[0] == pytest.approx(widths[1] * 3 / 7, rel=0.05)
     shot(drv, "dash-stacked-bars")
+
+
+def test_add_to_dashboard_from_an_alarm_page(server, browser):
+    """The alarm page's "Add to dashboard": CloudWatch's alarm widget (the metric graph annotated with
+    the alarm) appended to an existing dashboard, whose other widgets stay as they were, and drawn with
+    the alarm's threshold."""
+    drv = browser
+    cw = server.client("cloudwatch")
+    ns = f"DashAlarm{uuid.uuid4().hex[:6]}"
+    base = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+    vals = [1.0, 4.0, 2.0]
+    cw.put_metric_data(Namespace=ns, MetricData=[
+        {"MetricName": "lat", "Value": v, "Timestamp": base - dt.timedelta(minutes=len(vals) - i)} for i, v in enumerate(vals)])
+    alarm = f"lat-high-{ns}"
+    cw.put_metric_alarm(AlarmName=alarm, Namespace=ns, MetricName="lat", Statistic="Maximum", Period=60,
+                        EvaluationPeriods=1, Threshold=3.5, ComparisonOperator="GreaterThanThreshold")
+    arn = cw.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["AlarmArn"]
+    dash = f"d-{ns}"
+    old_text = '{"widgets": [{"type": "text", "x": 0, "y": 0, "width": 24, "height": 2, "properties": {"markdown": "ops"}}]}'
+    cw.put_dashboard(DashboardName=dash, DashboardBody=old_text)
+
+    login(drv, server)
+    go(drv, f"#/alarms/{alarm}")
+    drv.find_element(By.ID, "add-to-dashboard").click()
+    Select(until(drv, lambda d: d.find_element(By.ID, "dash-pick"), "dashboard picker")).select_by_value(dash)
+    drv.find_element(By.ID, "dash-add").click()
+    until(drv, lambda d: css(d, "#dash-link") and d.find_element(By.ID, "dash-link").text == dash, "link to the dashboard")
+
+    saved = cw.get_dashboard(DashboardName=dash)["DashboardBody"]
+    body = json.loads(saved)
+    assert body["widgets"][0] == json.loads(old_text)["widgets"][0]
+    assert saved.startswith(old_text[:-2])  # the old text unchanged, the widget appended
+    new = body["widgets"][1]
+    assert new["type"] == "metric" and new["y"] == 2 and new["x"] == 0
+    assert new["properties"]["annotations"] == {"alarms": [arn]} and new["properties"]["title"] == alarm
+
+    drv.find_element(By.ID, "dash-link").click()
+    g = until(drv, lambda d: widget(d, 2).find_element(By.CSS_SELECTOR, "section[data-threshold]"), "alarm graph")
+    assert g.get_attribute("data-alarm") == alarm and float(g.get_attribute("data-threshold")) == 3.5
+    drawn = until(drv, lambda d: widget(d, 2).find_element(By.CSS_SELECTOR, ".chart[data-points]"), "alarm graph drawn")
+    assert [v for v in json.loads(drawn.get_attribute("data-series-values"))[0] if v is not None] == pytest.approx(vals)
+    shot(drv, "dashboards-03-from-alarm")

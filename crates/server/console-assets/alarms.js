@@ -6,6 +6,7 @@ import { cw, sns, paginate, session } from './api.js';
 import { graphPanel, metricLabel, STATS, PERIODS } from './chart.js';
 import { selection } from './pages.js';
 import { toDate } from './time.js';
+import { addToDashboardForm } from './dashadd.js';
 
 const OPS = [
   ['GreaterThanOrEqualToThreshold', '>='], ['GreaterThanThreshold', '>'],
@@ -69,6 +70,7 @@ export async function detail(name) {
     return;
   }
   const msg = h('div', { 'aria-live': 'polite' });
+  const dashSlot = h('div', { id: 'dash-slot' });
   watchState(name, a.StateValue, a.StateUpdatedTimestamp);
   const act = async (fn) => { try { await fn(); await detail(name); } catch (e) { clear(msg).appendChild(errorBox(e)); } };
   const metric = a.MetricName ? [{ Namespace: a.Namespace, MetricName: a.MetricName, Dimensions: a.Dimensions || [] }] : [];
@@ -88,7 +90,9 @@ export async function detail(name) {
       h('button', { type: 'button', class: 'danger', id: 'delete-alarm', onclick: async () => {
         if (!confirm(`Delete alarm ${name}?`)) return;
         try { await cw('DeleteAlarms', { AlarmNames: [name] }); location.hash = '#/alarms'; } catch (e) { clear(msg).appendChild(errorBox(e)); }
-      } }, 'Delete')),
+      } }, 'Delete'),
+      h('button', { type: 'button', id: 'add-to-dashboard', onclick: () => addToDashboardForm(dashSlot, (title, y) => alarmWidget(a, title, y)) }, 'Add to dashboard')),
+    dashSlot,
     msg,
     metric.length ? graphPanel({ metrics: metric, stat: a.ExtendedStatistic || a.Statistic, period: a.Period, minPeriod: a.Period, range, threshold: a.Threshold,
       bands: [...bands, { state: 'WINDOW', window: evalWindow }], id: 'alarm-chart' }) : null,
@@ -146,6 +150,16 @@ function historyTable(items) {
 }
 
 /// Sets a select to `value`, adding the option when the list lacks it.
+/// CloudWatch's widget for an alarm: a metric alarm's graph with its
+/// threshold and state (annotations.alarms), a composite alarm's status.
+function alarmWidget(a, title, y) {
+  const region = session?.Region || 'us-east-1';
+  const properties = a.MetricName
+    ? { title: title || a.AlarmName, annotations: { alarms: [a.AlarmArn] }, view: 'timeSeries', stacked: false, region }
+    : { title: title || a.AlarmName, alarms: [a.AlarmArn] };
+  return { type: a.MetricName ? 'metric' : 'alarm', x: 0, y, width: a.MetricName ? 12 : 6, height: 6, properties };
+}
+
 function choose(select, value, label) {
   if (value === undefined || value === null) return;
   const v = String(value);

@@ -39,6 +39,7 @@ pub static ASSETS: &[Asset] = &[
     asset!("charttable.js", "text/javascript; charset=utf-8"),
     asset!("pages.js", "text/javascript; charset=utf-8"),
     asset!("metrics.js", "text/javascript; charset=utf-8"),
+    asset!("dashadd.js", "text/javascript; charset=utf-8"),
     asset!("metrics.css", "text/css; charset=utf-8"),
     asset!("alarms.js", "text/javascript; charset=utf-8"),
     asset!("admin.js", "text/javascript; charset=utf-8"),
