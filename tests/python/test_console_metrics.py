@@ -105,6 +105,8 @@ def test_layout_select_all_and_url_state(server, browser):
                                 "return [a[3], a[a.length - 4]];")
     drv.execute_script("document.getElementById('chart')._chart.setScale('x', {min: arguments[0], max: arguments[1]})", x0, x1)
     until(drv, lambda d: query_of(d).get("zoom") == f"{int(x0)},{int(x1)}", "zoom in the URL")
+    Select(drv.find_element(By.CSS_SELECTOR, ".refresh-select")).select_by_value("300")
+    until(drv, lambda d: query_of(d).get("refresh") == "300", "auto-refresh in the URL")
     q = query_of(drv)
     assert q["stat"] == "Maximum" and q["tz"] in ("utc", "local"), q
     assert drv.execute_script("return document.body.dataset.rendered") == rendered  # replaceState: no re-render
@@ -127,6 +129,7 @@ def test_layout_select_all_and_url_state(server, browser):
     assert Select(drv.find_element(By.CSS_SELECTOR, ".stat-select")).first_selected_option.text == "Maximum"
     assert Select(drv.find_element(By.CSS_SELECTOR, ".period-select")).first_selected_option.get_attribute("value") == "60"
     assert css(drv, "button.range[data-range='3600']").get_attribute("aria-pressed") == "true"
+    assert Select(drv.find_element(By.CSS_SELECTOR, ".refresh-select")).first_selected_option.get_attribute("value") == "300"
     until(drv, lambda d: css(d, "#chart").get_attribute("data-zoom") == f"{int(x0)},{int(x1)}", "zoom restored")
     labels = sorted(li.text for li in drv.find_elements(By.CSS_SELECTOR, "#chart .chart-legend li"))
     assert labels == [f"requests (i-{k:02d})" for k in range(10)], labels

@@ -415,10 +415,16 @@ export function graphPanel(o) {
     customErr.hidden = true; st.custom = [a, b]; rangeBtns.forEach((x) => x.setAttribute('aria-pressed', 'false')); load();
   } }, 'Apply');
   let timer = null;
-  const refreshSel = h('select', { 'aria-label': 'Auto-refresh', onchange: () => {
-    clearInterval(timer); timer = null; st.refresh = Number(refreshSel.value);
-    if (st.refresh) timer = setInterval(() => { if (!document.body.contains(chartEl)) { clearInterval(timer); return; } load(); }, st.refresh * 1000);
-  } }, [[0, 'Auto-refresh off'], [10, 'Every 10 s'], [60, 'Every minute'], [300, 'Every 5 minutes']].map(([v, l]) => h('option', { value: v }, l)));
+  const REFRESH = [[0, 'Auto-refresh off'], [10, 'Every 10 s'], [60, 'Every minute'], [300, 'Every 5 minutes']];
+  const startRefresh = (secs) => {
+    clearInterval(timer); timer = null; st.refresh = secs;
+    if (secs) timer = setInterval(() => { if (!document.body.contains(chartEl)) { clearInterval(timer); return; } load(); }, secs * 1000);
+  };
+  const refreshSel = h('select', { 'aria-label': 'Auto-refresh', class: 'refresh-select', onchange: () => {
+    startRefresh(Number(refreshSel.value));
+    if (o.onChange) o.onChange({ ...st });
+  } }, REFRESH.map(([v, l]) => h('option', { value: v, selected: v === (o.refresh || 0) }, l)));
+  if (REFRESH.some(([v]) => v && v === o.refresh)) startRefresh(o.refresh);
   const cliOut = h('pre', { class: 'cli', hidden: true });
   const copyBtn = h('button', { type: 'button', onclick: async () => {
     const [a, b] = window_();

@@ -75,7 +75,7 @@ function readView(params) {
   const tz = params.get('tz');
   if (tz === 'utc' || tz === 'local') { try { localStorage.setItem('stratus.tz', tz); } catch { /* private mode */ } }
   const v = { q: params.get('q') || '', stat: params.get('stat') || undefined, period: Number(params.get('period')) || undefined,
-    range: parseRange(params.get('range')), custom: null, zoom: null, exprs: [], sel: params.has('sel') ? decodeSel(params.get('sel')) : null };
+    range: parseRange(params.get('range')), refresh: Number(params.get('refresh')) || 0, custom: null, zoom: null, exprs: [], sel: params.has('sel') ? decodeSel(params.get('sel')) : null };
   const f = Date.parse(params.get('from') || ''), t = Date.parse(params.get('to') || '');
   if (f < t) v.custom = [f / 1000, t / 1000];
   const z = (params.get('zoom') || '').split(',').map(Number);
@@ -96,6 +96,7 @@ function writeView(v) {
   const p = { q: v.q, sel: v.sel.length ? encodeSel(v.sel) : '', stat: v.stat, period: v.period };
   if (v.custom) { p.from = iso(v.custom[0]); p.to = iso(v.custom[1]); } else if (v.range) p.range = rangeText(v.range);
   if (v.zoom) p.zoom = v.zoom.join(',');
+  if (v.refresh) p.refresh = v.refresh;
   if (v.exprs.length) p.x = JSON.stringify(v.exprs.map((x) => (x.label ? [x.expr, x.label] : [x.expr])));
   p.tz = tz;
   const path = location.hash.replace(/^#/, '').split('?')[0];
@@ -187,8 +188,8 @@ function workbench(rows, cols, view, opts) {
     clear(graphSlot); clear(actions); clear(math); clear(dash);
     if (!view.sel.length) { panel = null; graphSlot.appendChild(h('p', { class: 'muted', id: 'graph-hint' }, opts.all ? 'Search, then tick metrics to graph them together.' : 'Tick metrics to graph them together.')); return; }
     const errs = {};
-    panel = graphPanel({ metrics: view.sel, stat: view.stat, period: view.period, range: view.range, custom: view.custom, zoom: view.zoom, expressions: view.exprs,
-      onChange: (st) => { Object.assign(view, { stat: st.stat, period: st.period, range: st.range, custom: st.custom, zoom: st.zoom }); save(); },
+    panel = graphPanel({ metrics: view.sel, stat: view.stat, period: view.period, range: view.range, custom: view.custom, zoom: view.zoom, expressions: view.exprs, refresh: view.refresh,
+      onChange: (st) => { Object.assign(view, { stat: st.stat, period: st.period, range: st.range, custom: st.custom, zoom: st.zoom, refresh: st.refresh }); save(); },
       onErrors: (e) => { for (const [id, el] of Object.entries(errs)) { el.textContent = e[id] || ''; el.hidden = !e[id]; } } });
     graphSlot.appendChild(panel);
     mathEditor(math, view, errs, () => { save(); showGraph(); });
