@@ -1,7 +1,8 @@
 """The console's one time setting (Local / UTC in the header) in a browser whose zone is not UTC
 (America/New_York via CDP): alarm reason, alarm history, mailbox and the graph's time axis show the
 chosen zone's time, computed here from the known UTC instants; the alarm page pages through all
-of a long history; the chart's Table toggle lists the points in the chosen zone.
+of a long history; the chart's Table toggle lists the points in the chosen zone; a logs window is
+typed in the chosen zone and Insights' time columns are shown in it.
 
 Screenshots go to target/test-artifacts/console/ (time-*).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import urllib.parse
 import uuid
 from zoneinfo import ZoneInfo
 
@@ -193,3 +195,51 @@ def test_alarm_graph_range_covers_the_transition_and_marks_the_window(server, br
         return [px(arguments[1] - 3), px(arguments[0] - 6)];""", left, right)
     assert inside != outside and inside[2] - inside[0] > outside[2] - outside[0], (inside, outside)
     shot(drv, "time-alarm-window-1440")
+
+
+def test_logs_windows_and_insights_times_follow_the_setting(server, browser):
+    """Logs in New York: an absolute window is typed in the chosen zone (the fields name it), and
+    Insights' time columns — UTC text from the query — are shown in that zone too."""
+    from test_console_logs import bin_start, group_route, messages, now_ms, search, type_into_el
+
+    drv = browser
+    logs = server.client("logs")
+    group = f"/time/{uuid.uuid4().hex[:8]}"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    base = bin_start(now_ms())
+    logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[
+        {"timestamp": base + i, "message": f"line {i}"} for i in range(3)])
+    at = dt.datetime.fromtimestamp(base / 1000, UTC)
+    typed = lambda t, local: t.astimezone(NY if local else UTC).strftime("%Y-%m-%d %H:%M")  # noqa: E731
+
+    ny_browser(drv)
+    login(drv, server)
+    go(drv, group_route(group))
+    for zone in ("local", "utc"):
+        local = zone == "local"
+        if not local:
+            set_zone(drv, "utc")
+        until(drv, lambda d: d.find_element(By.ID, "log-group-name").text == group, "the group page")
+        drv.find_element(By.CSS_SELECTOR, '#log-search-form button[data-range="absolute"]').click()
+        frm = drv.find_element(By.CSS_SELECTOR, 'input[data-edge="from"]')
+        assert frm.get_attribute("aria-label") == f"From ({fmt(at, local).split(' ')[-1]})"
+        # The minute holding the lines, typed in the zone: found; a minute later: nothing.
+        type_into_el(frm, typed(at, local))
+        type_into_el(drv.find_element(By.CSS_SELECTOR, 'input[data-edge="to"]'), typed(at + dt.timedelta(minutes=2), local))
+        assert messages(search(drv, "")) == ["line 0", "line 1", "line 2"]
+        type_into_el(frm, typed(at + dt.timedelta(minutes=1), local))
+        assert search(drv, "") == []
+        shot(drv, f"time-logs-{zone}")
+
+        # Insights: the bin column in the zone, the query's UTC text in its title.
+        go(drv, "#/insights?range=1d&group=" + urllib.parse.quote(group, safe=""))
+        until(drv, lambda d: d.find_element(By.CSS_SELECTOR, f'#insights-groups input[data-group="{group}"]').is_selected(), "insights")
+        editor = drv.find_element(By.ID, "insights-query")
+        editor.clear()
+        editor.send_keys("stats count(*) by bin(5m)")
+        drv.find_element(By.ID, "insights-run").click()
+        cell = until(drv, lambda d: d.find_element(By.CSS_SELECTOR, '#insights-results td[data-field="bin(5m)"]'), "a bin row")
+        assert cell.text == fmt(at, local), (cell.text, fmt(at, local))
+        assert cell.get_attribute("title").startswith(at.strftime("%Y-%m-%d %H:%M:%S"))
+        go(drv, group_route(group))

@@ -10,7 +10,7 @@
 // never the browser's locale order, so two people reading one screen agree.
 
 import { h, mount, route, errorBox, field, clear, fmtTime } from './dom.js';
-import { zoneLabel } from './time.js';
+import { zoneLabel, parseTyped } from './time.js';
 import { draw } from './chart.js';
 
 // Event tables name the zone once, in the time column's header.
@@ -55,20 +55,22 @@ const fmtCount = (n) => (typeof n === 'number' && isFinite(n) ? Math.round(n).to
 
 const RELATIVE = [['5m', 5 * 60e3], ['1h', 3600e3], ['1d', 86400e3], ['1w', 7 * 86400e3]];
 
-/// Relative buttons (5m/1h/1d/1w) or an absolute UTC window. `get()`
+/// Relative buttons (5m/1h/1d/1w) or an absolute window in the console's zone. `get()`
 /// returns `{ start, end }` in epoch ms, or `{ error }`.
 function timeRange(initial = '1h') {
   let mode = RELATIVE.some(([k]) => k === initial) ? initial : '1h';
-  const from = h('input', { type: 'text', class: 'utc-input', 'aria-label': 'From (UTC)', placeholder: 'YYYY-MM-DD HH:MM', 'data-edge': 'from' });
-  const to = h('input', { type: 'text', class: 'utc-input', 'aria-label': 'To (UTC)', placeholder: 'YYYY-MM-DD HH:MM', 'data-edge': 'to' });
-  const abs = h('span', { class: 'custom', hidden: true }, from, ' to ', to, h('span', { class: 'muted' }, ' UTC'));
+  // Typed in the console's zone (the Local/UTC setting), which the fields name.
+  const zone = zoneLabel(new Date());
+  const from = h('input', { type: 'text', class: 'utc-input', 'aria-label': `From (${zone})`, placeholder: 'YYYY-MM-DD HH:MM', 'data-edge': 'from' });
+  const to = h('input', { type: 'text', class: 'utc-input', 'aria-label': `To (${zone})`, placeholder: 'YYYY-MM-DD HH:MM', 'data-edge': 'to' });
+  const abs = h('span', { class: 'custom', hidden: true }, from, ' to ', to, h('span', { class: 'muted' }, ` ${zone}`));
   const buttons = [...RELATIVE.map(([k]) => k), 'absolute'].map((k) => h('button', {
     type: 'button', class: 'range', 'data-range': k, 'aria-pressed': String(k === mode),
     onclick: () => {
       if (k === 'absolute' && mode !== 'absolute') {
         // Start from the window shown so far, so switching loses nothing.
         const w = get();
-        if (!w.error) { from.value = fmtUtc(w.start).slice(0, 16); to.value = fmtUtc(w.end).slice(0, 16); }
+        if (!w.error) { from.value = fmtTime(w.start, { secs: false, zone: false }); to.value = fmtTime(w.end, { secs: false, zone: false }); }
       }
       mode = k; sync();
     },
@@ -82,8 +84,8 @@ function timeRange(initial = '1h') {
       const end = Date.now();
       return { start: end - RELATIVE.find(([k]) => k === mode)[1], end };
     }
-    const start = parseUtc(from.value), end = parseUtc(to.value);
-    if (isNaN(start) || isNaN(end)) return { error: 'Write both ends as YYYY-MM-DD HH:MM (UTC).' };
+    const start = parseTyped(from.value), end = parseTyped(to.value);
+    if (isNaN(start) || isNaN(end)) return { error: `Write both ends as YYYY-MM-DD HH:MM (${zone}).` };
     if (!(start < end)) return { error: 'The start must be before the end.' };
     return { start, end };
   }
@@ -611,11 +613,20 @@ function renderResults(slot, chartEl, rows) {
   clear(slot).appendChild(rows.length
     ? h('table', { class: 'insights-table', 'data-rows': String(rows.length) },
       h('thead', {}, h('tr', {}, cols.map((c) => h('th', { 'data-field': c }, c)))),
-      h('tbody', {}, records.map((r) => h('tr', { class: 'result-row' }, cols.map((c) => h('td', { 'data-field': c }, r[c] ?? ''))))))
+      h('tbody', {}, records.map((r) => h('tr', { class: 'result-row' }, cols.map((c) => resultCell(c, r[c]))))))
     : h('p', { class: 'empty' }, 'No results.'));
   const bin = cols.find((c) => /^bin\(/.test(c));
   chartEl.hidden = true;
   if (bin && rows.length) binChart(chartEl, records, cols, bin);
+}
+
+/// Time columns (`@timestamp`, `@ingestionTime`, `bin(…)`), which Insights
+/// prints in UTC, shown in the console's zone like every other time (the
+/// query's own text in the title); other fields as they are.
+function resultCell(field, v) {
+  const ms = /^(@timestamp|@ingestionTime|bin\()/.test(field) ? parseUtc(v) : NaN;
+  return isNaN(ms) ? h('td', { 'data-field': field }, v ?? '')
+    : h('td', { 'data-field': field, class: 'time', title: `${v} UTC` }, fmtTime(ms));
 }
 
 /// Insights prints times as `2026-12-07 06:40:00.000` (UTC).

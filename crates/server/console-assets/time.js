@@ -79,3 +79,15 @@ export function toInputValue(t, utc = useUtc()) {
 export function fromInputValue(v, utc = useUtc()) {
   return Date.parse(utc ? `${v}Z` : v) / 1000;
 }
+
+/// `YYYY-MM-DD HH:MM[:SS]` as a person types it, read in the chosen zone →
+/// epoch ms; NaN when unreadable or not a real date (2026-02-31).
+export function parseTyped(text, utc = useUtc()) {
+  const m = /^\s*(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?\s*$/.exec(text || '');
+  if (!m) return NaN;
+  const [y, mo, d, hh, mi, ss = 0] = m.slice(1).map((x) => Number(x ?? 0));
+  const ms = utc ? Date.UTC(y, mo - 1, d, hh, mi, ss) : new Date(y, mo - 1, d, hh, mi, ss).getTime();
+  // Date rolls 2026-02-31 over into March: a round trip refuses it.
+  const back = fmtTime(ms, { secs: false, zone: false, utc });
+  return back === `${m[1]}-${m[2]}-${m[3]} ${m[4]}:${m[5]}` ? ms : NaN;
+}
