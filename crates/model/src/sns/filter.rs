@@ -24,7 +24,7 @@ impl FilterScope {
             "MessageAttributes" => Ok(FilterScope::MessageAttributes),
             "MessageBody" => Ok(FilterScope::MessageBody),
             _ => Err(invalid(
-                "Attributes Reason: FilterPolicyScope: Invalid value [".to_string()
+                "FilterPolicyScope: Invalid value [".to_string()
                     + &s.chars().take(64).collect::<String>()
                     + "]. Please use either MessageBody or MessageAttributes",
             )),
@@ -63,6 +63,8 @@ enum Condition {
     EqualsIgnoreCase(String),
     AnythingBut(Vec<Value>),
     AnythingButPrefix(String),
+    /// An IP address range: the network address and the prefix length.
+    Cidr(std::net::IpAddr, u8),
     Numeric(Vec<(Cmp, f64)>),
     Exists(bool),
 }
@@ -91,6 +93,8 @@ fn bad(reason: impl std::fmt::Display) -> ApiError {
 impl FilterPolicy {
     /// Parses and validates `text` for `scope`.
     pub fn parse(text: &str, scope: FilterScope) -> ApiResult<FilterPolicy> {
+        // AWS's own refusals first, with its wording and positions.
+        super::filter_syntax::check(text).map_err(bad)?;
         let value: Value = serde_json::from_str(text).map_err(|_| bad("failed to parse JSON"))?;
         let Value::Object(obj) = value else {
             return Err(bad("Filter policy must be a JSON object"));
@@ -170,7 +174,8 @@ fn parse_object(obj: &Map<String, Value>, scope: FilterScope, depth: usize) -> A
                     parse_object(o, scope, depth + 1)?
                 }
                 Value::Object(_) => {
-                    return Err(bad(
+                    // AWS names no attribute here ("Invalid parameter: Filter policy …").
+                    return Err(invalid(
                         "Filter policy scope MessageAttributes does not support nested filter policy",
                     ));
                 }
@@ -248,6 +253,7 @@ fn parse_condition(v: &Value) -> ApiResult<Condition> {
             _ => return Err(bad("Unsupported anything-but pattern")),
         },
         "numeric" => Condition::Numeric(parse_numeric(arg)?),
+        "cidr" => parse_cidr(&single_string(arg, "prefix")?)?,
         other => {
             return Err(bad(format_args!(
                 "Unrecognized match type {}",
@@ -255,6 +261,36 @@ fn parse_condition(v: &Value) -> ApiResult<Condition> {
             )));
         }
     })
+}
+
+fn parse_cidr(text: &str) -> ApiResult<Condition> {
+    super::filter_syntax::check_cidr(text).map_err(bad)?;
+    let (ip, bits) = text
+        .split_once('/')
+        .ok_or_else(|| bad("Malformed CIDR, one '/' required"))?;
+    let ip = ip
+        .parse::<std::net::IpAddr>()
+        .map_err(|_| bad(format_args!("Nonstandard IP address: {ip}")))?;
+    let bits = bits
+        .parse::<u8>()
+        .map_err(|_| bad("Malformed CIDR, mask bits must be an integer"))?;
+    Ok(Condition::Cidr(ip, bits))
+}
+
+/// Whether `addr` falls in the `net`/`bits` range (same address family only).
+fn in_cidr(net: std::net::IpAddr, bits: u8, addr: &str) -> bool {
+    use std::net::IpAddr;
+    let (net, addr, width): (u128, u128, u32) = match (net, addr.parse::<IpAddr>()) {
+        (IpAddr::V4(n), Ok(IpAddr::V4(a))) => (u32::from(n) as u128, u32::from(a) as u128, 32),
+        (IpAddr::V6(n), Ok(IpAddr::V6(a))) => (u128::from(n), u128::from(a), 128),
+        _ => return false,
+    };
+    let bits = u32::from(bits).min(width);
+    if bits == 0 {
+        return true;
+    }
+    let shift = width - bits;
+    (net >> shift) == (addr >> shift)
 }
 
 fn parse_numeric(arg: &Value) -> ApiResult<Vec<(Cmp, f64)>> {
@@ -349,6 +385,7 @@ fn match_one(c: &Condition, v: &Value) -> bool {
                 Cmp::Ge => x >= *n,
             })
         }),
+        Condition::Cidr(net, bits) => v.as_str().is_some_and(|s| in_cidr(*net, *bits, s)),
         Condition::Exists(_) => true,
     }
 }
@@ -503,7 +540,6 @@ mod tests {
             ("nope", FilterScope::MessageAttributes),
             (r#"{"a":"x"}"#, FilterScope::MessageAttributes),
             (r#"{"a":[]}"#, FilterScope::MessageAttributes),
-            (r#"{"a":{"b":["x"]}}"#, FilterScope::MessageAttributes),
             (r#"{"a":[{"prefx":"x"}]}"#, FilterScope::MessageAttributes),
             (
                 r#"{"a":[{"numeric":[">",5,">",6]}]}"#,
@@ -532,6 +568,13 @@ mod tests {
                 e.message
             );
         }
+        // AWS names no attribute for a nested policy under MessageAttributes.
+        assert_eq!(
+            FilterPolicy::parse(r#"{"a":{"b":["x"]}}"#, FilterScope::MessageAttributes)
+                .unwrap_err()
+                .message,
+            "Invalid parameter: Filter policy scope MessageAttributes does not support nested filter policy"
+        );
         let many: Vec<String> = (0..151).map(|i| format!("\"v{i}\"")).collect();
         let text = format!("{{\"a\":[{}]}}", many.join(","));
         assert!(FilterPolicy::parse(&text, FilterScope::MessageAttributes).is_err());
