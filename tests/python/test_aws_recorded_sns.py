@@ -267,9 +267,10 @@ def test_unsubscribe_wrong_arn_format(sns_unvalidated):
     check(lambda: c.unsubscribe(), SNS_FILE, t, "invalid-unsubscribe-arn-4")
 
 
-def test_unsubscribe_from_deleted_topic(sns):
+def test_unsubscribe_from_deleted_topic(sns, hook):
+    # LocalStack subscribes http://example.com/; nothing may leave 127.0.0.1 here.
     arn = topic(sns)
-    sub = sns.subscribe(TopicArn=arn, Protocol="http", Endpoint="http://example.com/")[
+    sub = sns.subscribe(TopicArn=arn, Protocol="http", Endpoint=hook.url("/deleted"))[
         "SubscriptionArn"]
     sns.delete_topic(TopicArn=arn)
     check(lambda: sns.unsubscribe(SubscriptionArn=sub), SNS_FILE,
@@ -277,10 +278,10 @@ def test_unsubscribe_from_deleted_topic(sns):
           "unsubscribe-deleted-topic")
 
 
-def test_subscribe_unknown_topic(sns):
+def test_subscribe_unknown_topic(sns, hook):
     arn = topic(sns)
     check(lambda: sns.subscribe(TopicArn=arn + "-unknown", Protocol="http",
-                                Endpoint="http://example.com/"),
+                                Endpoint=hook.url("/unknown")),
           SNS_FILE, "TestSNSSubscriptionCrudV2::test_subscribe_unknown_topic",
           "subscribe-unknown-topic")
 
@@ -460,17 +461,17 @@ def policy_topic(sns) -> str:
 
 @pytest.mark.parametrize("test_id,step,policy", SUBSCRIBE_POLICY_CASES,
                          ids=[f"{c[0]}-{c[1]}" for c in SUBSCRIBE_POLICY_CASES])
-def test_filter_policy_refused_at_subscribe(sns, policy_topic, test_id, step, policy):
+def test_filter_policy_refused_at_subscribe(sns, hook, policy_topic, test_id, step, policy):
     check(lambda: sns.subscribe(
-        TopicArn=policy_topic, Protocol="http", Endpoint="http://example.com/filter",
+        TopicArn=policy_topic, Protocol="http", Endpoint=hook.url("/filter"),
         Attributes={"FilterPolicy": json.dumps(policy)}),
         FILTER_FILE, f"TestSNSFilterPolicyConditions::{test_id}", step)
 
 
 @pytest.mark.parametrize("step,policy,scope", OR_COMPLEXITY_CASES, ids=[c[0] for c in OR_COMPLEXITY_CASES])
-def test_policy_complexity_with_or(sns, policy_topic, step, policy, scope):
+def test_policy_complexity_with_or(sns, hook, policy_topic, step, policy, scope):
     check(lambda: sns.subscribe(
-        TopicArn=policy_topic, Protocol="http", Endpoint="http://example.com/filter",
+        TopicArn=policy_topic, Protocol="http", Endpoint=hook.url("/filter"),
         Attributes={"FilterPolicy": json.dumps(policy), "FilterPolicyScope": scope}),
         FILTER_FILE, "TestSNSFilterPolicyConditions::test_policy_complexity_with_or", step)
 

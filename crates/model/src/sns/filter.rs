@@ -581,3 +581,16 @@ mod tests {
         assert!(FilterScope::parse("Body").is_err());
     }
 }
+
+#[cfg(test)]
+mod or_complexity_tests {
+    use super::*;
+
+    #[test]
+    fn or_alternatives_add_up_to_aws_combination_count() {
+        // From AWS's recorded refusal: 4×6 + 4×4×4 + 4×4×4 = 152 > 150.
+        let flat = r#"{"source":["a","b","c","d"],"$or":[{"metricName":["1","2","3","4","5","6"]},{"metricType":["1","2","3","4"],"$or":[{"metricId":[1,2,3,4]},{"spaceId":[1,2,3,4]}]}]}"#;
+        let e = FilterPolicy::parse(flat, FilterScope::MessageAttributes).unwrap_err();
+        assert_eq!(e.message, "Invalid parameter: FilterPolicy: Filter policy is too complex");
+    }
+}

@@ -23,14 +23,25 @@ pub struct SyntaxRefusal(pub String);
 const MAX_SOURCE_SHOWN: usize = 500;
 
 /// Checks `text`; `Ok` means "nothing refused here" (the second pass decides).
+///
+/// SNS first reads the policy as plain JSON (its syntax errors show no source),
+/// then compiles the compact form of it (its rule errors show that form and
+/// count columns in it), so the two passes here read different texts.
 pub fn check(text: &str) -> Result<(), SyntaxRefusal> {
+    if serde_json::from_str::<serde_json::Value>(text).is_err() {
+        let mut p = Parser::new(text);
+        return match p.skip_all() {
+            Err(Stop::Json(msg, at)) => Err(json_refusal(&msg, at)),
+            // Malformed in a way this walk does not word: the second pass says so.
+            _ => Ok(()),
+        };
+    }
+    let compact = compact(text);
+    let text = compact.as_str();
     let mut p = Parser::new(text);
     match p.policy() {
         Ok(()) | Err(Stop::Defer) => Ok(()),
-        Err(Stop::Json(msg, at)) => Err(SyntaxRefusal(format!(
-            "failed to parse JSON. {msg}\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: {}, column: {}]",
-            at.line, at.column
-        ))),
+        Err(Stop::Json(msg, at)) => Err(json_refusal(&msg, at)),
         Err(Stop::Rule(msg)) => {
             let at = p.location();
             Err(SyntaxRefusal(format!(
@@ -42,6 +53,38 @@ pub fn check(text: &str) -> Result<(), SyntaxRefusal> {
         }
         Err(Stop::Plain(msg)) => Err(SyntaxRefusal(msg)),
     }
+}
+
+fn json_refusal(msg: &str, at: Location) -> SyntaxRefusal {
+    SyntaxRefusal(format!(
+        "failed to parse JSON. {msg}\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: {}, column: {}]",
+        at.line, at.column
+    ))
+}
+
+/// `text` (valid JSON) without the whitespace between its tokens.
+fn compact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !matches!(c, ' ' | '\t' | '\r' | '\n') {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn source_shown(text: &str) -> String {
@@ -368,6 +411,15 @@ impl Parser {
         }
     }
 
+    /// Reads every token: finds the first syntax error.
+    fn skip_all(&mut self) -> Step<()> {
+        loop {
+            if self.next()? == Token::End {
+                return Ok(());
+            }
+        }
+    }
+
     // ---- the rule grammar, in the order SNS reads it ----
 
     fn policy(&mut self) -> Step<()> {
@@ -619,6 +671,15 @@ mod tests {
             "failed to parse JSON. Unrecognized token 'invalid': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 8]"
         );
         assert!(refusal("{invalidjson}").ends_with("line: 1, column: 2]"));
+    }
+
+    #[test]
+    fn rule_positions_count_in_the_compact_text() {
+        assert_eq!(
+            refusal(r#"{"key": [["value"]]}"#),
+            "Match value must be String, number, true, false, or null\n at [Source: (String)\"{\"key\":[[\"value\"]]}\"; line: 1, column: 10]"
+        );
+        assert_eq!(compact("{ \"a b\" : [ \"x \\\" y\" ] }"), "{\"a b\":[\"x \\\" y\"]}");
     }
 
     #[test]

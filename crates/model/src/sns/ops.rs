@@ -52,6 +52,16 @@ pub fn validate_tags(tags: &[Tag]) -> ApiResult<()> {
     Ok(())
 }
 
+/// TagResource refuses a request naming one key twice (AWS's wording).
+pub fn reject_duplicate_tag_keys(tags: &[Tag]) -> ApiResult<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    if tags.iter().all(|t| seen.insert(t.key.as_str())) {
+        Ok(())
+    } else {
+        Err(invalid("Duplicated keys are not allowed."))
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct CreateTopicInput {

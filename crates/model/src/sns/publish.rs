@@ -218,10 +218,10 @@ pub fn parse_body(message: String, structure: Option<&str>) -> ApiResult<Message
             let mut overrides = BTreeMap::new();
             let mut default = None;
             for (k, v) in obj {
+                // AWS ignores entries whose value is not a string: a non-string
+                // "default" is answered "No default entry in JSON message body".
                 let Value::String(text) = v else {
-                    return Err(invalid(format_args!(
-                        "Message Structure - JSON message body failed to parse: the value of \"{k}\" must be a string"
-                    )));
+                    continue;
                 };
                 if k == "default" {
                     default = Some(text);
@@ -306,6 +306,10 @@ pub fn publish_target(
         )),
         (Some(t), None) => parse_topic_arn("TopicArn", Some(t)),
         (None, Some(t)) => parse_topic_arn("TargetArn", Some(t)),
+        // A TopicArn sent empty is parsed as AWS does ("… at least 6 elements, not 1").
+        (None, None) if topic_arn == Some("") => {
+            super::arn::parse_sent_topic_arn("TopicArn", "")
+        }
         (None, None) => Err(invalid(
             "TopicArn or TargetArn Reason: no value for required parameter",
         )),

@@ -11,7 +11,7 @@ use stratus_model::sns::delivery_policy::{parse_topic_policy, topic_effective_js
 use stratus_model::sns::ops::{
     AttributesOutput, CreateTopicInput, CreateTopicOutput, ListInput, ListTagsOutput,
     ListTopicsOutput, SetTopicAttributesInput, Tag, TagResourceInput, TopicArnInput, TopicMember,
-    tag_limit_exceeded, validate_tags,
+    reject_duplicate_tag_keys, tag_limit_exceeded, validate_tags,
 };
 use stratus_model::sns::{PAGE_SIZE, invalid, topic_not_found};
 use stratus_model::{ApiError, ApiResult, ErrorCode, Timestamp};
@@ -224,6 +224,7 @@ pub fn tag_resource(state: &AppState, caller: &Caller, params: Document) -> ApiR
     let arn = input.topic()?.to_arn();
     auth::authorize(caller, "sns:TagResource", &arn)?;
     validate_tags(&input.tags)?;
+    reject_duplicate_tag_keys(&input.tags)?;
     let pairs: Vec<(String, String)> = input
         .tags
         .iter()
