@@ -100,7 +100,7 @@ impl FilterPolicy {
             return Err(bad("Filter policy must be a JSON object"));
         };
         let root = parse_object(&obj, scope, 0)?;
-        let (keys, combos) = complexity(&root);
+        let (keys, combos) = complexity(&root, 1);
         if keys > MAX_KEYS {
             return Err(bad(format_args!(
                 "Filter policy can not have more than {MAX_KEYS} keys"
@@ -131,16 +131,24 @@ impl FilterPolicy {
     }
 }
 
-/// Number of leaf keys and of value combinations.
-fn complexity(node: &Node) -> (usize, usize) {
+/// Number of leaf keys and of value combinations. As SNS counts them, a key
+/// nested `depth` levels deep weighs `depth` × its number of values (AWS's
+/// example: 4 values three levels deep, 3 two levels deep and 3 at the top
+/// make 3×4 × 2×3 × 1×3 = 216); `$or` alternatives add up.
+fn complexity(node: &Node, depth: usize) -> (usize, usize) {
     match node {
-        Node::Leaf(c) => (1, c.len().max(1)),
+        Node::Leaf(c) => (1, depth.saturating_mul(c.len().max(1))),
         Node::Object(members) => members.iter().fold((0, 1), |(k, c), (_, n)| {
-            let (nk, nc) = complexity(n);
+            // A nested object is one level deeper; `$or` stays at this level.
+            let child_depth = match n {
+                Node::Object(_) => depth + 1,
+                _ => depth,
+            };
+            let (nk, nc) = complexity(n, child_depth);
             (k + nk, c.saturating_mul(nc))
         }),
         Node::Or(alts) => alts.iter().fold((0, 0), |(k, c), n| {
-            let (nk, nc) = complexity(n);
+            let (nk, nc) = complexity(n, depth);
             (k.max(nk), c.saturating_add(nc))
         }),
     }
@@ -592,5 +600,21 @@ mod or_complexity_tests {
         let flat = r#"{"source":["a","b","c","d"],"$or":[{"metricName":["1","2","3","4","5","6"]},{"metricType":["1","2","3","4"],"$or":[{"metricId":[1,2,3,4]},{"spaceId":[1,2,3,4]}]}]}"#;
         let e = FilterPolicy::parse(flat, FilterScope::MessageAttributes).unwrap_err();
         assert_eq!(e.message, "Invalid parameter: FilterPolicy: Filter policy is too complex");
+        // AWS's nested example: 3×4 × 2×3 × 1×3 = 216 > 150; and 160 with `$or`.
+        for (text, scope) in [
+            (
+                r#"{"key_a":{"key_b":{"key_c":["1","2","3","4"]}},"key_d":{"key_e":["1","2","3"]},"key_f":["1","2","3"]}"#,
+                FilterScope::MessageBody,
+            ),
+            (
+                r#"{"$or":[{"metricName":["a","b","c"]},{"namespace":["a","b"]}],"detail":{"scope":["a","b"],"$or":[{"source":["a"]},{"type":["a","b","c"]}]}}"#,
+                FilterScope::MessageBody,
+            ),
+        ] {
+            assert!(FilterPolicy::parse(text, scope).is_err(), "{text}");
+        }
+        // Exactly 150 is accepted (AWS's recorded positive case).
+        let ok = r#"{"source":["a","b","c"],"$or":[{"metricName":["1","2","3","4","5","6"]},{"metricType":["1","2","3","4"],"$or":[{"metricId":[1,2,3,4]},{"spaceId":[1,2,3,4,5,6,7]}]}]}"#;
+        assert!(FilterPolicy::parse(ok, FilterScope::MessageAttributes).is_ok());
     }
 }
