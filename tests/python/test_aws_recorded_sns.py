@@ -18,14 +18,13 @@ Recorded error steps NOT covered here, with the reason, are in NOT_APPLICABLE at
 from __future__ import annotations
 
 import json
+import threading
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import botocore.config
 import botocore.exceptions
 import pytest
-
-from notify_support import Webhook
 
 RECORDED = Path(__file__).resolve().parents[1] / "aws-recorded"
 SNS_FILE = "test_sns.snapshot.json"
@@ -68,9 +67,34 @@ def sns_unvalidated(server):
     return server.client("sns", parameter_validation=False)
 
 
+class Listener:
+    """An HTTP endpoint on 127.0.0.1 answering 200 to every POST (the confirmation
+    requests of the http subscriptions made here); nothing leaves the machine."""
+
+    def __init__(self):
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(200)
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}{path}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 @pytest.fixture(scope="module")
 def hook():
-    h = Webhook()
+    h = Listener()
     yield h
     h.close()
 

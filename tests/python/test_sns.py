@@ -204,7 +204,8 @@ def test_subscribe_validation(sns):
         if msg:
             assert message == msg
         else:
-            assert message.startswith("Invalid parameter: FilterPolicy: ")
+            # AWS words a bad policy inside Subscribe's Attributes under "Attributes Reason:".
+            assert message.startswith("Invalid parameter: Attributes Reason: FilterPolicy: ")
     with pytest.raises(botocore.exceptions.ClientError) as ei:
         sns.subscribe(TopicArn=arn + "-missing", Protocol="email", Endpoint="a@example.com")
     assert error_of(ei) == ("NotFound", "Topic does not exist", 404)
