@@ -298,6 +298,10 @@ impl ConfirmSubscriptionInput {
         if token.len() > MAX_TOKEN_LEN {
             return Err(invalid("Token"));
         }
+        // SNS tokens are hex; anything else is not a token at all (AWS's wording).
+        if !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ApiError::new(ErrorCode::InvalidParameter, "Invalid token"));
+        }
         let authenticate_on_unsubscribe = match self.authenticate_on_unsubscribe.as_deref() {
             None | Some("") => false,
             Some(v) => super::attributes::parse_bool("AuthenticateOnUnsubscribe", v)?,

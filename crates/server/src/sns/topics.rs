@@ -83,6 +83,7 @@ pub fn create_topic(state: &AppState, caller: &Caller, params: Document) -> ApiR
 /// does not exist succeeds (AWS's DeleteTopic is idempotent).
 pub fn delete_topic(state: &AppState, caller: &Caller, params: Document) -> ApiResult<Document> {
     let topic = proto::from_document::<TopicArnInput>(params)?.topic()?;
+    super::same_region(caller, &topic)?;
     let arn = topic.to_arn();
     auth::authorize(caller, "sns:DeleteTopic", &arn)?;
     state
@@ -144,9 +145,9 @@ pub fn get_topic_attributes(
     caller: &Caller,
     params: Document,
 ) -> ApiResult<Document> {
-    let arn = proto::from_document::<TopicArnInput>(params)?
-        .topic()?
-        .to_arn();
+    let topic = proto::from_document::<TopicArnInput>(params)?.topic()?;
+    super::same_region(caller, &topic)?;
+    let arn = topic.to_arn();
     auth::authorize(caller, "sns:GetTopicAttributes", &arn)?;
     let topic = store::get_topic(&state.meta, &arn)?.ok_or_else(topic_not_found)?;
     let subs = store::topic_subscriptions(&state.meta, &arn)?;
@@ -187,6 +188,7 @@ pub fn set_topic_attributes(
 ) -> ApiResult<Document> {
     let (topic, name, value) =
         proto::from_document::<SetTopicAttributesInput>(params)?.validate()?;
+    super::same_region(caller, &topic)?;
     let arn = topic.to_arn();
     auth::authorize(caller, "sns:SetTopicAttributes", &arn)?;
     let r = state
