@@ -599,7 +599,10 @@ mod or_complexity_tests {
         // From AWS's recorded refusal: 4×6 + 4×4×4 + 4×4×4 = 152 > 150.
         let flat = r#"{"source":["a","b","c","d"],"$or":[{"metricName":["1","2","3","4","5","6"]},{"metricType":["1","2","3","4"],"$or":[{"metricId":[1,2,3,4]},{"spaceId":[1,2,3,4]}]}]}"#;
         let e = FilterPolicy::parse(flat, FilterScope::MessageAttributes).unwrap_err();
-        assert_eq!(e.message, "Invalid parameter: FilterPolicy: Filter policy is too complex");
+        assert_eq!(
+            e.message,
+            "Invalid parameter: FilterPolicy: Filter policy is too complex"
+        );
         // AWS's nested example: 3×4 × 2×3 × 1×3 = 216 > 150; and 160 with `$or`.
         for (text, scope) in [
             (

@@ -93,10 +93,7 @@ fn source_shown(text: &str) -> String {
         format!("\"{text}\"")
     } else {
         let head: String = text.chars().take(MAX_SOURCE_SHOWN).collect();
-        format!(
-            "\"{head}\"[truncated {} chars]",
-            total - MAX_SOURCE_SHOWN
-        )
+        format!("\"{head}\"[truncated {} chars]", total - MAX_SOURCE_SHOWN)
     }
 }
 
@@ -221,7 +218,10 @@ impl Parser {
             column: self.pos - self.line_start,
         };
         Stop::Json(
-            format!("Unexpected character ('{c}' (code {})): {expecting}", c as u32),
+            format!(
+                "Unexpected character ('{c}' (code {})): {expecting}",
+                c as u32
+            ),
             at,
         )
     }
@@ -371,10 +371,8 @@ impl Parser {
                     match self.bump() {
                         Some(',') => self.skip_ws(),
                         Some(c) => {
-                            return Err(self.unexpected(
-                                c,
-                                "was expecting comma to separate Object entries",
-                            ));
+                            return Err(self
+                                .unexpected(c, "was expecting comma to separate Object entries"));
                         }
                         None => return Err(self.end_of_input()),
                     }
@@ -590,13 +588,11 @@ impl Parser {
         if !lower {
             return match after {
                 Token::EndArray => Ok(()),
-                _ => Err(Stop::Rule(
-                    "Too many elements in numeric expression".into(),
-                )),
+                _ => Err(Stop::Rule("Too many elements in numeric expression".into())),
             };
         }
         match after {
-            Token::EndArray => return Ok(()),
+            Token::EndArray => Ok(()),
             Token::Str => {
                 let op2 = self.finish_string()?;
                 if op2 != "<" && op2 != "<=" {
@@ -641,7 +637,9 @@ pub fn check_cidr(cidr: &str) -> Result<(), String> {
         Err(_) => return Err(format!("Nonstandard IP address: {ip}")),
     };
     if bits > max {
-        return Err(format!("Malformed CIDR, mask bits must be between 0 and {max}"));
+        return Err(format!(
+            "Malformed CIDR, mask bits must be between 0 and {max}"
+        ));
     }
     Ok(())
 }
@@ -662,10 +660,14 @@ mod tests {
             "Only one key allowed in match expression\n at [Source: (String)\"{\"key\":[{\"suffix\":\"value\",\"prefix\":\"value2\"}]}\"; line: 1, column: 37]"
         );
         assert!(refusal(r#"{"key":[{"numeric":["operator"]}]}"#).ends_with("column: 32]"));
-        assert!(refusal(r#"{"key":[{"numeric":[">",3,"<",1]}]}"#)
-            .starts_with("Bottom must be less than top\n"));
-        assert!(refusal(r#"{"key":[{"numeric":["=","000"]}]}"#)
-            .starts_with("Value of equals must be numeric\n"));
+        assert!(
+            refusal(r#"{"key":[{"numeric":[">",3,"<",1]}]}"#)
+                .starts_with("Bottom must be less than top\n")
+        );
+        assert!(
+            refusal(r#"{"key":[{"numeric":["=","000"]}]}"#)
+                .starts_with("Value of equals must be numeric\n")
+        );
         assert_eq!(
             refusal("invalid-json"),
             "failed to parse JSON. Unrecognized token 'invalid': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 8]"
@@ -679,7 +681,10 @@ mod tests {
             refusal(r#"{"key": [["value"]]}"#),
             "Match value must be String, number, true, false, or null\n at [Source: (String)\"{\"key\":[[\"value\"]]}\"; line: 1, column: 10]"
         );
-        assert_eq!(compact("{ \"a b\" : [ \"x \\\" y\" ] }"), "{\"a b\":[\"x \\\" y\"]}");
+        assert_eq!(
+            compact("{ \"a b\" : [ \"x \\\" y\" ] }"),
+            "{\"a b\":[\"x \\\" y\"]}"
+        );
     }
 
     #[test]
@@ -695,7 +700,10 @@ mod tests {
 
     #[test]
     fn cidr_messages() {
-        assert_eq!(check_cidr("bad"), Err("Malformed CIDR, one '/' required".into()));
+        assert_eq!(
+            check_cidr("bad"),
+            Err("Malformed CIDR, one '/' required".into())
+        );
         assert_eq!(
             check_cidr("bad-/64x"),
             Err("Malformed CIDR, mask bits must be an integer".into())

@@ -197,7 +197,8 @@ pub fn validate_attributes(
             data_type.split('.').next().unwrap_or("")
         };
         // A custom type is `<base>.<label>`: "String." has an empty label.
-        if !matches!(base, "String" | "Number" | "Binary" | "String.Array") || data_type.ends_with('.')
+        if !matches!(base, "String" | "Number" | "Binary" | "String.Array")
+            || data_type.ends_with('.')
         {
             return Err(value_invalid(format!(
                 "The message attribute '{name}' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String."
@@ -358,9 +359,7 @@ pub fn publish_target(
         (Some(t), None) => parse_topic_arn("TopicArn", Some(t)),
         (None, Some(t)) => parse_topic_arn("TargetArn", Some(t)),
         // A TopicArn sent empty is parsed as AWS does ("… at least 6 elements, not 1").
-        (None, None) if topic_arn == Some("") => {
-            super::arn::parse_sent_topic_arn("TopicArn", "")
-        }
+        (None, None) if topic_arn == Some("") => super::arn::parse_sent_topic_arn("TopicArn", ""),
         (None, None) => Err(invalid(
             "TopicArn or TargetArn Reason: no value for required parameter",
         )),
@@ -622,10 +621,15 @@ mod tests {
                 attr("String", None, Some("MTIz")),
                 "with type 'String' must use field 'String'.",
             ),
-            ("d", attr("String.", Some("x"), None), "invalid message attribute type"),
+            (
+                "d",
+                attr("String.", Some("x"), None),
+                "invalid message attribute type",
+            ),
         ];
         for (name, a, frag) in cases {
-            let e = validate_attributes([(name.to_string(), a)].into(), "messageAttributes").unwrap_err();
+            let e = validate_attributes([(name.to_string(), a)].into(), "messageAttributes")
+                .unwrap_err();
             assert_eq!(e.code, ErrorCode::ParameterValueInvalid);
             assert!(e.message.contains(frag), "{name}: {}", e.message);
         }
