@@ -230,6 +230,22 @@ def test_unknown_topic_publish(sns):
           SNS_FILE, "TestSNSPublishCrud::test_unknown_topic_publish", "error")
 
 
+def test_publish_non_existent_target(sns):
+    arn = topic(sns)
+    account = arn.split(":")[4]
+    check(lambda: sns.publish(
+        TargetArn=f"arn:aws:sns:us-east-1:{account}:endpoint/APNS/abcdef/0f7d5971-aa8b-4bd5-b585-0826e9f93a66",
+        Message="This is a push notification"),
+        SNS_FILE, "TestSNSPublishCrud::test_publish_non_existent_target", "non-existent-endpoint")
+
+
+def test_validations_for_fifo_on_a_standard_topic(sns):
+    # The one step of test_validations_for_fifo about a standard topic.
+    arn = topic(sns)
+    check(lambda: sns.publish(TopicArn=arn, Message="test", MessageDeduplicationId=uuid.uuid4().hex[:8]),
+          SNS_FILE, "TestSNSSubscriptionSQSFifo::test_validations_for_fifo", "no-msg-dedup-regular-topic")
+
+
 def test_publish_with_empty_subject(sns):
     arn = topic(sns)
     check(lambda: sns.publish(TopicArn=arn, Subject="",
@@ -721,7 +737,8 @@ NOT_APPLICABLE = {
         "test_create_topic_name_constraints: name-contains-fifo, fifo-name-not-contains-fifo",
         "test_create_topic_different_attrs: create-topic-new-attrs-fifo",
         "test_publish_batch_exceptions: no-group-id, no-dedup-id",
-        "test_validations_for_fifo: all five steps",
+        "test_validations_for_fifo: not-fifo-topic, regular-queue-for-dlq-of-fifo-topic, "
+        "no-msg-group-id, no-dedup-policy",
     ],
     "SMS (issue 16 item 2, not implemented yet)": [
         "test_publish_wrong_phone_format: all three", "test_subscribe_bad_sms",
@@ -732,8 +749,7 @@ NOT_APPLICABLE = {
         "test_add_permission_errors: all three", "test_remove_permission_errors",
     ],
     "platform applications and endpoints (mobile push: not in Stratus's scope)": [
-        "every test_*platform_application* / *platform_endpoint* step (27)",
-        "test_publish_non_existent_target (TargetArn of a platform endpoint)",
+        "every test_*platform_application* / *platform_endpoint* step (29)",
         "test_delete_endpoints_of_deleted_app",
     ],
     "SQS subscribers (Stratus has no SQS)": [

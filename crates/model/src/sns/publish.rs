@@ -357,6 +357,17 @@ pub fn publish_target(
             "TopicArn or TargetArn Reason: Only one of them may be set",
         )),
         (Some(t), None) => parse_topic_arn("TopicArn", Some(t)),
+        // A mobile push endpoint: Stratus has none, so none is ever found.
+        (None, Some(t))
+            if t.split(':')
+                .nth(5)
+                .is_some_and(|r| r.starts_with("endpoint/"))
+                && t.split(':').count() == 6 =>
+        {
+            Err(invalid(
+                "TargetArn Reason: No endpoint found for the target arn specified",
+            ))
+        }
         (None, Some(t)) => parse_topic_arn("TargetArn", Some(t)),
         // A TopicArn sent empty is parsed as AWS does ("… at least 6 elements, not 1").
         (None, None) if topic_arn == Some("") => super::arn::parse_sent_topic_arn("TopicArn", ""),
