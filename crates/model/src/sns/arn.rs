@@ -74,6 +74,13 @@ pub fn parse_topic_arn(param: &str, arn: Option<&str>) -> ApiResult<TopicArn> {
     })
 }
 
+/// Parses a topic ARN that was sent, even empty: AWS answers an empty one
+/// with its element count (`An ARN must have at least 6 elements, not 1`).
+pub fn parse_sent_topic_arn(param: &str, arn: &str) -> ApiResult<TopicArn> {
+    elements(param, arn)?;
+    parse_topic_arn(param, Some(arn))
+}
+
 /// A parsed subscription ARN.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubscriptionArn {
@@ -86,6 +93,10 @@ pub fn parse_subscription_arn(arn: Option<&str>) -> ApiResult<SubscriptionArn> {
     const P: &str = "SubscriptionArn";
     let arn = arn.filter(|a| !a.is_empty()).ok_or_else(|| required(P))?;
     let parts = elements(P, arn)?;
+    // A topic ARN without a subscription id: AWS names the missing id.
+    if parts.len() == 6 {
+        return Err(invalid("SubscriptionId"));
+    }
     if parts.len() != 7 {
         return Err(invalid(P));
     }

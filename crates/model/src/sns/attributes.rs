@@ -5,7 +5,7 @@ use super::delivery_policy::{parse_subscription_policy, parse_topic_policy};
 use super::document::SignatureVersion;
 use super::filter::{FilterPolicy, FilterScope};
 use super::invalid;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use std::collections::BTreeMap;
 
 /// Longest DisplayName.
@@ -135,6 +135,19 @@ pub fn validate_subscription_attribute(
     }
 }
 
+/// An attribute refused inside Subscribe's `Attributes` map: AWS words it as
+/// SetSubscriptionAttributes does, under `Attributes Reason: ` (e.g.
+/// `Invalid parameter: Attributes Reason: RawMessageDelivery: Invalid value …`).
+fn in_attributes(mut e: ApiError) -> ApiError {
+    const PREFIX: &str = "Invalid parameter: ";
+    if let Some(rest) = e.message.strip_prefix(PREFIX)
+        && !rest.starts_with("Attributes Reason: ")
+    {
+        e.message = format!("{PREFIX}Attributes Reason: {rest}");
+    }
+    e
+}
+
 /// Validates Subscribe's `Attributes` as a whole.
 pub fn validate_subscription_attributes(
     protocol: &str,
@@ -149,7 +162,7 @@ pub fn validate_subscription_attributes(
                     k.chars().take(64).collect::<String>()
                 ))
             } else {
-                e
+                in_attributes(e)
             }
         })?;
         out.insert(k.clone(), stored);

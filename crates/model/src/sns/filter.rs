@@ -24,7 +24,7 @@ impl FilterScope {
             "MessageAttributes" => Ok(FilterScope::MessageAttributes),
             "MessageBody" => Ok(FilterScope::MessageBody),
             _ => Err(invalid(
-                "Attributes Reason: FilterPolicyScope: Invalid value [".to_string()
+                "FilterPolicyScope: Invalid value [".to_string()
                     + &s.chars().take(64).collect::<String>()
                     + "]. Please use either MessageBody or MessageAttributes",
             )),
@@ -63,6 +63,8 @@ enum Condition {
     EqualsIgnoreCase(String),
     AnythingBut(Vec<Value>),
     AnythingButPrefix(String),
+    /// An IP address range: the network address and the prefix length.
+    Cidr(std::net::IpAddr, u8),
     Numeric(Vec<(Cmp, f64)>),
     Exists(bool),
 }
@@ -91,12 +93,14 @@ fn bad(reason: impl std::fmt::Display) -> ApiError {
 impl FilterPolicy {
     /// Parses and validates `text` for `scope`.
     pub fn parse(text: &str, scope: FilterScope) -> ApiResult<FilterPolicy> {
+        // AWS's own refusals first, with its wording and positions.
+        super::filter_syntax::check(text).map_err(bad)?;
         let value: Value = serde_json::from_str(text).map_err(|_| bad("failed to parse JSON"))?;
         let Value::Object(obj) = value else {
             return Err(bad("Filter policy must be a JSON object"));
         };
         let root = parse_object(&obj, scope, 0)?;
-        let (keys, combos) = complexity(&root);
+        let (keys, combos) = complexity(&root, 1);
         if keys > MAX_KEYS {
             return Err(bad(format_args!(
                 "Filter policy can not have more than {MAX_KEYS} keys"
@@ -127,16 +131,24 @@ impl FilterPolicy {
     }
 }
 
-/// Number of leaf keys and of value combinations.
-fn complexity(node: &Node) -> (usize, usize) {
+/// Number of leaf keys and of value combinations. As SNS counts them, a key
+/// nested `depth` levels deep weighs `depth` × its number of values (AWS's
+/// example: 4 values three levels deep, 3 two levels deep and 3 at the top
+/// make 3×4 × 2×3 × 1×3 = 216); `$or` alternatives add up.
+fn complexity(node: &Node, depth: usize) -> (usize, usize) {
     match node {
-        Node::Leaf(c) => (1, c.len().max(1)),
+        Node::Leaf(c) => (1, depth.saturating_mul(c.len().max(1))),
         Node::Object(members) => members.iter().fold((0, 1), |(k, c), (_, n)| {
-            let (nk, nc) = complexity(n);
+            // A nested object is one level deeper; `$or` stays at this level.
+            let child_depth = match n {
+                Node::Object(_) => depth + 1,
+                _ => depth,
+            };
+            let (nk, nc) = complexity(n, child_depth);
             (k + nk, c.saturating_mul(nc))
         }),
         Node::Or(alts) => alts.iter().fold((0, 0), |(k, c), n| {
-            let (nk, nc) = complexity(n);
+            let (nk, nc) = complexity(n, depth);
             (k.max(nk), c.saturating_add(nc))
         }),
     }
@@ -170,7 +182,8 @@ fn parse_object(obj: &Map<String, Value>, scope: FilterScope, depth: usize) -> A
                     parse_object(o, scope, depth + 1)?
                 }
                 Value::Object(_) => {
-                    return Err(bad(
+                    // AWS names no attribute here ("Invalid parameter: Filter policy …").
+                    return Err(invalid(
                         "Filter policy scope MessageAttributes does not support nested filter policy",
                     ));
                 }
@@ -248,6 +261,7 @@ fn parse_condition(v: &Value) -> ApiResult<Condition> {
             _ => return Err(bad("Unsupported anything-but pattern")),
         },
         "numeric" => Condition::Numeric(parse_numeric(arg)?),
+        "cidr" => parse_cidr(&single_string(arg, "prefix")?)?,
         other => {
             return Err(bad(format_args!(
                 "Unrecognized match type {}",
@@ -255,6 +269,36 @@ fn parse_condition(v: &Value) -> ApiResult<Condition> {
             )));
         }
     })
+}
+
+fn parse_cidr(text: &str) -> ApiResult<Condition> {
+    super::filter_syntax::check_cidr(text).map_err(bad)?;
+    let (ip, bits) = text
+        .split_once('/')
+        .ok_or_else(|| bad("Malformed CIDR, one '/' required"))?;
+    let ip = ip
+        .parse::<std::net::IpAddr>()
+        .map_err(|_| bad(format_args!("Nonstandard IP address: {ip}")))?;
+    let bits = bits
+        .parse::<u8>()
+        .map_err(|_| bad("Malformed CIDR, mask bits must be an integer"))?;
+    Ok(Condition::Cidr(ip, bits))
+}
+
+/// Whether `addr` falls in the `net`/`bits` range (same address family only).
+fn in_cidr(net: std::net::IpAddr, bits: u8, addr: &str) -> bool {
+    use std::net::IpAddr;
+    let (net, addr, width): (u128, u128, u32) = match (net, addr.parse::<IpAddr>()) {
+        (IpAddr::V4(n), Ok(IpAddr::V4(a))) => (u32::from(n) as u128, u32::from(a) as u128, 32),
+        (IpAddr::V6(n), Ok(IpAddr::V6(a))) => (u128::from(n), u128::from(a), 128),
+        _ => return false,
+    };
+    let bits = u32::from(bits).min(width);
+    if bits == 0 {
+        return true;
+    }
+    let shift = width - bits;
+    (net >> shift) == (addr >> shift)
 }
 
 fn parse_numeric(arg: &Value) -> ApiResult<Vec<(Cmp, f64)>> {
@@ -349,6 +393,7 @@ fn match_one(c: &Condition, v: &Value) -> bool {
                 Cmp::Ge => x >= *n,
             })
         }),
+        Condition::Cidr(net, bits) => v.as_str().is_some_and(|s| in_cidr(*net, *bits, s)),
         Condition::Exists(_) => true,
     }
 }
@@ -503,7 +548,6 @@ mod tests {
             ("nope", FilterScope::MessageAttributes),
             (r#"{"a":"x"}"#, FilterScope::MessageAttributes),
             (r#"{"a":[]}"#, FilterScope::MessageAttributes),
-            (r#"{"a":{"b":["x"]}}"#, FilterScope::MessageAttributes),
             (r#"{"a":[{"prefx":"x"}]}"#, FilterScope::MessageAttributes),
             (
                 r#"{"a":[{"numeric":[">",5,">",6]}]}"#,
@@ -532,9 +576,48 @@ mod tests {
                 e.message
             );
         }
+        // AWS names no attribute for a nested policy under MessageAttributes.
+        assert_eq!(
+            FilterPolicy::parse(r#"{"a":{"b":["x"]}}"#, FilterScope::MessageAttributes)
+                .unwrap_err()
+                .message,
+            "Invalid parameter: Filter policy scope MessageAttributes does not support nested filter policy"
+        );
         let many: Vec<String> = (0..151).map(|i| format!("\"v{i}\"")).collect();
         let text = format!("{{\"a\":[{}]}}", many.join(","));
         assert!(FilterPolicy::parse(&text, FilterScope::MessageAttributes).is_err());
         assert!(FilterScope::parse("Body").is_err());
+    }
+}
+
+#[cfg(test)]
+mod or_complexity_tests {
+    use super::*;
+
+    #[test]
+    fn or_alternatives_add_up_to_aws_combination_count() {
+        // From AWS's recorded refusal: 4×6 + 4×4×4 + 4×4×4 = 152 > 150.
+        let flat = r#"{"source":["a","b","c","d"],"$or":[{"metricName":["1","2","3","4","5","6"]},{"metricType":["1","2","3","4"],"$or":[{"metricId":[1,2,3,4]},{"spaceId":[1,2,3,4]}]}]}"#;
+        let e = FilterPolicy::parse(flat, FilterScope::MessageAttributes).unwrap_err();
+        assert_eq!(
+            e.message,
+            "Invalid parameter: FilterPolicy: Filter policy is too complex"
+        );
+        // AWS's nested example: 3×4 × 2×3 × 1×3 = 216 > 150; and 160 with `$or`.
+        for (text, scope) in [
+            (
+                r#"{"key_a":{"key_b":{"key_c":["1","2","3","4"]}},"key_d":{"key_e":["1","2","3"]},"key_f":["1","2","3"]}"#,
+                FilterScope::MessageBody,
+            ),
+            (
+                r#"{"$or":[{"metricName":["a","b","c"]},{"namespace":["a","b"]}],"detail":{"scope":["a","b"],"$or":[{"source":["a"]},{"type":["a","b","c"]}]}}"#,
+                FilterScope::MessageBody,
+            ),
+        ] {
+            assert!(FilterPolicy::parse(text, scope).is_err(), "{text}");
+        }
+        // Exactly 150 is accepted (AWS's recorded positive case).
+        let ok = r#"{"source":["a","b","c"],"$or":[{"metricName":["1","2","3","4","5","6"]},{"metricType":["1","2","3","4"],"$or":[{"metricId":[1,2,3,4]},{"spaceId":[1,2,3,4,5,6,7]}]}]}"#;
+        assert!(FilterPolicy::parse(ok, FilterScope::MessageAttributes).is_ok());
     }
 }

@@ -7,6 +7,7 @@ pub mod attributes;
 pub mod delivery_policy;
 pub mod document;
 pub mod filter;
+pub mod filter_syntax;
 pub mod ops;
 pub mod publish;
 

@@ -52,6 +52,16 @@ pub fn validate_tags(tags: &[Tag]) -> ApiResult<()> {
     Ok(())
 }
 
+/// TagResource refuses a request naming one key twice (AWS's wording).
+pub fn reject_duplicate_tag_keys(tags: &[Tag]) -> ApiResult<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    if tags.iter().all(|t| seen.insert(t.key.as_str())) {
+        Ok(())
+    } else {
+        Err(invalid("Duplicated keys are not allowed."))
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct CreateTopicInput {
@@ -287,6 +297,10 @@ impl ConfirmSubscriptionInput {
             .ok_or_else(|| required("Token"))?;
         if token.len() > MAX_TOKEN_LEN {
             return Err(invalid("Token"));
+        }
+        // SNS tokens are hex; anything else is not a token at all (AWS's wording).
+        if !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ApiError::new(ErrorCode::InvalidParameter, "Invalid token"));
         }
         let authenticate_on_unsubscribe = match self.authenticate_on_unsubscribe.as_deref() {
             None | Some("") => false,

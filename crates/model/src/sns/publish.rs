@@ -125,55 +125,96 @@ fn is_base64(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
 }
 
+/// Checks a message attribute name, refusing it with AWS's message for the
+/// first rule it breaks (length, characters, dots at the ends, `..`).
 fn validate_attribute_name(name: &str) -> ApiResult<()> {
-    let lower = name.to_ascii_lowercase();
-    let ok = !name.is_empty()
-        && name.len() <= 256
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
-        && !name.starts_with('.')
-        && !name.ends_with('.')
-        && !name.contains("..")
-        && !lower.starts_with("aws.")
-        && !lower.starts_with("amazon.");
-    if ok {
-        Ok(())
-    } else {
-        Err(value_invalid(format!(
-            "The message attribute name '{}' is invalid: names use A-Z a-z 0-9 _ - . (not at either end, no '..'), at most 256 characters, and must not start with AWS. or Amazon.",
-            name.chars().take(64).collect::<String>()
-        )))
+    if name.len() > 256 {
+        return Err(value_invalid(
+            "Length of message attribute name must be less than 256 bytes.".into(),
+        ));
     }
+    if let Some(c) = name
+        .chars()
+        .find(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+    {
+        return Err(value_invalid(format!(
+            "Invalid non-alphanumeric character '#x{:X}' was found in the message attribute name. Can only include alphanumeric characters, hyphens, underscores, or dots.",
+            c as u32
+        )));
+    }
+    if name.starts_with('.') {
+        return Err(value_invalid(
+            "Invalid message attribute name starting with character '.' was found.".into(),
+        ));
+    }
+    if name.ends_with('.') {
+        return Err(value_invalid(
+            "Invalid message attribute name ending with character '.' was found.".into(),
+        ));
+    }
+    if name.contains("..") {
+        return Err(value_invalid(
+            "Message attribute name can not have successive '.' character.".into(),
+        ));
+    }
+    let lower = name.to_ascii_lowercase();
+    if name.is_empty() || lower.starts_with("aws.") || lower.starts_with("amazon.") {
+        return Err(value_invalid(format!(
+            "The message attribute name '{}' is invalid: names must not be empty or start with AWS. or Amazon.",
+            name.chars().take(64).collect::<String>()
+        )));
+    }
+    Ok(())
 }
 
 /// Validates message attributes; returns them and their size in bytes.
+/// `path` is where they are in the request as AWS's validation messages name
+/// it (`messageAttributes`, `publishBatchRequestEntries.1.member.messageAttributes`).
 pub fn validate_attributes(
     input: BTreeMap<String, MessageAttributeInput>,
+    path: &str,
 ) -> ApiResult<(MessageAttributes, usize)> {
     let mut out = BTreeMap::new();
     let mut size = 0usize;
     for (name, a) in input {
         validate_attribute_name(&name)?;
-        let data_type = a.data_type.filter(|t| !t.is_empty()).ok_or_else(|| {
-            value_invalid(format!(
+        let Some(data_type) = a.data_type else {
+            return Err(ApiError::new(
+                ErrorCode::ValidationError,
+                format!(
+                    "1 validation error detected: Value null at '{path}.{name}.member.dataType' failed to satisfy constraint: Member must not be null"
+                ),
+            ));
+        };
+        if data_type.is_empty() {
+            return Err(value_invalid(format!(
                 "The message attribute '{name}' must contain non-empty message attribute type."
-            ))
-        })?;
+            )));
+        }
         let base = if data_type == "String.Array" {
             "String.Array"
         } else {
             data_type.split('.').next().unwrap_or("")
         };
-        let value = match base {
-            "String" | "Number" | "String.Array" => a.string_value,
-            "Binary" => a.binary_value,
-            _ => {
-                return Err(value_invalid(format!(
-                    "The message attribute '{name}' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String."
-                )));
-            }
+        // A custom type is `<base>.<label>`: "String." has an empty label.
+        if !matches!(base, "String" | "Number" | "Binary" | "String.Array")
+            || data_type.ends_with('.')
+        {
+            return Err(value_invalid(format!(
+                "The message attribute '{name}' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String."
+            )));
+        }
+        let (value, other, field) = if base == "Binary" {
+            (a.binary_value, a.string_value, "Binary")
+        } else {
+            (a.string_value, a.binary_value, "String")
         };
+        // Only the other field given: AWS names the field this type uses.
+        if value.is_none() && other.is_some() {
+            return Err(value_invalid(format!(
+                "The message attribute '{name}' with type '{base}' must use field '{field}'."
+            )));
+        }
         let value = value.filter(|v| !v.is_empty()).ok_or_else(|| {
             value_invalid(format!(
                 "The message attribute '{name}' must contain non-empty message attribute value for message attribute type '{base}'."
@@ -218,10 +259,10 @@ pub fn parse_body(message: String, structure: Option<&str>) -> ApiResult<Message
             let mut overrides = BTreeMap::new();
             let mut default = None;
             for (k, v) in obj {
+                // AWS ignores entries whose value is not a string: a non-string
+                // "default" is answered "No default entry in JSON message body".
                 let Value::String(text) = v else {
-                    return Err(invalid(format_args!(
-                        "Message Structure - JSON message body failed to parse: the value of \"{k}\" must be a string"
-                    )));
+                    continue;
                 };
                 if k == "default" {
                     default = Some(text);
@@ -238,7 +279,7 @@ pub fn parse_body(message: String, structure: Option<&str>) -> ApiResult<Message
     }
 }
 
-/// Validates one message (Publish or a PublishBatch entry).
+/// Validates one Publish message.
 pub fn validate_message(
     message: Option<String>,
     subject: Option<String>,
@@ -252,7 +293,18 @@ pub fn validate_message(
     if let Some(s) = &subject {
         validate_subject(s)?;
     }
-    let (attributes, attr_size) = validate_attributes(attributes)?;
+    let (attributes, attr_size) = validate_attributes(attributes, "messageAttributes")?;
+    finish_message(message, subject, structure, attributes, attr_size)
+}
+
+/// The checks after the attributes: size, then `MessageStructure`.
+fn finish_message(
+    message: String,
+    subject: Option<String>,
+    structure: Option<&str>,
+    attributes: MessageAttributes,
+    attr_size: usize,
+) -> ApiResult<ValidMessage> {
     if message.len() + attr_size > MAX_MESSAGE_BYTES {
         return Err(invalid("Message too long"));
     }
@@ -305,7 +357,20 @@ pub fn publish_target(
             "TopicArn or TargetArn Reason: Only one of them may be set",
         )),
         (Some(t), None) => parse_topic_arn("TopicArn", Some(t)),
+        // A mobile push endpoint: Stratus has none, so none is ever found.
+        (None, Some(t))
+            if t.split(':')
+                .nth(5)
+                .is_some_and(|r| r.starts_with("endpoint/"))
+                && t.split(':').count() == 6 =>
+        {
+            Err(invalid(
+                "TargetArn Reason: No endpoint found for the target arn specified",
+            ))
+        }
         (None, Some(t)) => parse_topic_arn("TargetArn", Some(t)),
+        // A TopicArn sent empty is parsed as AWS does ("… at least 6 elements, not 1").
+        (None, None) if topic_arn == Some("") => super::arn::parse_sent_topic_arn("TopicArn", ""),
         (None, None) => Err(invalid(
             "TopicArn or TargetArn Reason: no value for required parameter",
         )),
@@ -396,17 +461,29 @@ impl PublishBatchInput {
         let mut ids = std::collections::BTreeSet::new();
         let mut total = 0usize;
         let mut out = Vec::with_capacity(entries.len());
-        for e in entries {
+        for (index, e) in entries.into_iter().enumerate() {
             let id = e.id.unwrap_or_default();
-            let id_ok = !id.is_empty()
-                && id.len() <= 80
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            if !id_ok {
+            if id.is_empty() {
                 return Err(ApiError::new(
                     ErrorCode::InvalidBatchEntryId,
                     "A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long.",
+                ));
+            }
+            if id.chars().count() > 80 {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidBatchEntryId,
+                    format!("The Id of a batch entry in the batch request is too long: {id}"),
+                ));
+            }
+            if !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidBatchEntryId,
+                    format!(
+                        "The Id of a batch entry in the batch request contains an impermissible character: {id}"
+                    ),
                 ));
             }
             if !ids.insert(id.clone()) {
@@ -415,17 +492,37 @@ impl PublishBatchInput {
                     "Two or more batch entries in the request have the same Id.",
                 ));
             }
-            total += e.message.as_ref().map_or(0, String::len);
+            // AWS refuses the whole request for an entry's bad attributes or
+            // MessageStructure (recorded); other entry errors go to `Failed`.
+            let (attributes, attr_size) = validate_attributes(
+                e.message_attributes,
+                &format!(
+                    "publishBatchRequestEntries.{}.member.messageAttributes",
+                    index + 1
+                ),
+            )?;
+            if let Some(m) = e.message.as_ref().filter(|m| !m.is_empty()) {
+                parse_body(m.clone(), e.message_structure.as_deref())?;
+            }
+            total += e.message.as_ref().map_or(0, String::len) + attr_size;
             let msg = refuse_fifo_params(
                 e.message_group_id.as_deref(),
                 e.message_deduplication_id.as_deref(),
             )
             .and_then(|()| {
-                validate_message(
-                    e.message,
+                let message = e.message.ok_or_else(|| required("Message"))?;
+                if message.is_empty() {
+                    return Err(invalid("Empty message"));
+                }
+                if let Some(s) = &e.subject {
+                    validate_subject(s)?;
+                }
+                finish_message(
+                    message,
                     e.subject,
                     e.message_structure.as_deref(),
-                    e.message_attributes,
+                    attributes,
+                    attr_size,
                 )
             });
             out.push((id, msg));
@@ -480,7 +577,7 @@ mod tests {
             ),
         ]
         .into();
-        let (v, size) = validate_attributes(ok).unwrap();
+        let (v, size) = validate_attributes(ok, "messageAttributes").unwrap();
         assert_eq!(v.len(), 4);
         assert!(size > 0);
         let m = ValidMessage {
@@ -520,10 +617,30 @@ mod tests {
                 attr("String", Some("x"), None),
                 "name 'AWS.x' is invalid",
             ),
-            ("a..b", attr("String", Some("x"), None), "is invalid"),
+            (
+                "a..b",
+                attr("String", Some("x"), None),
+                "Message attribute name can not have successive '.' character.",
+            ),
+            (
+                "a^",
+                attr("String", Some("x"), None),
+                "Invalid non-alphanumeric character '#x5E' was found",
+            ),
+            (
+                "s",
+                attr("String", None, Some("MTIz")),
+                "with type 'String' must use field 'String'.",
+            ),
+            (
+                "d",
+                attr("String.", Some("x"), None),
+                "invalid message attribute type",
+            ),
         ];
         for (name, a, frag) in cases {
-            let e = validate_attributes([(name.to_string(), a)].into()).unwrap_err();
+            let e = validate_attributes([(name.to_string(), a)].into(), "messageAttributes")
+                .unwrap_err();
             assert_eq!(e.code, ErrorCode::ParameterValueInvalid);
             assert!(e.message.contains(frag), "{name}: {}", e.message);
         }

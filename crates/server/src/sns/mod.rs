@@ -129,6 +129,16 @@ fn run(state: &AppState, caller: &Caller, action: &str, params: Document) -> Api
     }
 }
 
+/// A topic of another region than the request's: AWS refuses it as a bad
+/// TopicArn (cross-account is possible, cross-region is not).
+fn same_region(caller: &Caller, topic: &stratus_model::sns::arn::TopicArn) -> ApiResult<()> {
+    if topic.region == caller.region {
+        Ok(())
+    } else {
+        Err(stratus_model::sns::invalid("TopicArn"))
+    }
+}
+
 /// What CloudWatch publishes on an alarm transition (reference §3.5): the
 /// JSON document for http/https/email-json subscribers and a readable text
 /// for email subscribers, under one subject.

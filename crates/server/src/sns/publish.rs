@@ -79,6 +79,7 @@ struct PublishOutput {
 
 pub fn publish(state: &AppState, caller: &Caller, params: Document) -> ApiResult<Document> {
     let req = proto::from_document::<PublishInput>(params)?.validate()?;
+    super::same_region(caller, &req.topic)?;
     let arn = req.topic.to_arn();
     auth::authorize(caller, "sns:Publish", &arn)?;
     let topic = store::get_topic(&state.meta, &arn)?.ok_or_else(topic_not_found)?;
@@ -112,6 +113,7 @@ struct PublishBatchOutput {
 
 pub fn publish_batch(state: &AppState, caller: &Caller, params: Document) -> ApiResult<Document> {
     let req = proto::from_document::<PublishBatchInput>(params)?.validate()?;
+    super::same_region(caller, &req.topic)?;
     let arn = req.topic.to_arn();
     auth::authorize(caller, "sns:Publish", &arn)?;
     let topic = store::get_topic(&state.meta, &arn)?.ok_or_else(topic_not_found)?;

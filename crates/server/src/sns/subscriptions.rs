@@ -59,6 +59,7 @@ pub fn check_webhook_endpoint(state: &AppState, protocol: &str, endpoint: &str) 
 
 pub fn subscribe(state: &AppState, caller: &Caller, params: Document) -> ApiResult<Document> {
     let req = proto::from_document::<SubscribeInput>(params)?.validate()?;
+    super::same_region(caller, &req.topic)?;
     let topic_arn = req.topic.to_arn();
     auth::authorize(caller, "sns:Subscribe", &topic_arn)?;
     check_webhook_endpoint(state, &req.protocol, &req.endpoint)?;
@@ -156,8 +157,9 @@ pub fn confirm(state: &AppState, req: &ConfirmRequest, signed: bool) -> ApiResul
     state
         .meta
         .transact(|tx| {
+            // AWS answers a token for a topic that does not exist as a bad token.
             if tx.get::<TopicRecord>(TOPICS, &topic_arn)?.is_none() {
-                return Ok(Err(invalid("Topic")));
+                return Ok(Err(invalid("Token")));
             }
             let found = store::topic_subscriptions_in(tx, &topic_arn)?
                 .into_iter()
@@ -316,7 +318,9 @@ pub fn list_subscriptions_by_topic(
     params: Document,
 ) -> ApiResult<Document> {
     let input: TopicArnInput = proto::from_document(params)?;
-    let topic_arn = input.topic()?.to_arn();
+    let topic = input.topic()?;
+    super::same_region(caller, &topic)?;
+    let topic_arn = topic.to_arn();
     auth::authorize(caller, "sns:ListSubscriptionsByTopic", &topic_arn)?;
     if store::get_topic(&state.meta, &topic_arn)?.is_none() {
         return Err(topic_not_found());

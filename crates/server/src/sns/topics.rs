@@ -11,7 +11,7 @@ use stratus_model::sns::delivery_policy::{parse_topic_policy, topic_effective_js
 use stratus_model::sns::ops::{
     AttributesOutput, CreateTopicInput, CreateTopicOutput, ListInput, ListTagsOutput,
     ListTopicsOutput, SetTopicAttributesInput, Tag, TagResourceInput, TopicArnInput, TopicMember,
-    tag_limit_exceeded, validate_tags,
+    reject_duplicate_tag_keys, tag_limit_exceeded, validate_tags,
 };
 use stratus_model::sns::{PAGE_SIZE, invalid, topic_not_found};
 use stratus_model::{ApiError, ApiResult, ErrorCode, Timestamp};
@@ -83,6 +83,7 @@ pub fn create_topic(state: &AppState, caller: &Caller, params: Document) -> ApiR
 /// does not exist succeeds (AWS's DeleteTopic is idempotent).
 pub fn delete_topic(state: &AppState, caller: &Caller, params: Document) -> ApiResult<Document> {
     let topic = proto::from_document::<TopicArnInput>(params)?.topic()?;
+    super::same_region(caller, &topic)?;
     let arn = topic.to_arn();
     auth::authorize(caller, "sns:DeleteTopic", &arn)?;
     state
@@ -144,9 +145,9 @@ pub fn get_topic_attributes(
     caller: &Caller,
     params: Document,
 ) -> ApiResult<Document> {
-    let arn = proto::from_document::<TopicArnInput>(params)?
-        .topic()?
-        .to_arn();
+    let topic = proto::from_document::<TopicArnInput>(params)?.topic()?;
+    super::same_region(caller, &topic)?;
+    let arn = topic.to_arn();
     auth::authorize(caller, "sns:GetTopicAttributes", &arn)?;
     let topic = store::get_topic(&state.meta, &arn)?.ok_or_else(topic_not_found)?;
     let subs = store::topic_subscriptions(&state.meta, &arn)?;
@@ -187,6 +188,7 @@ pub fn set_topic_attributes(
 ) -> ApiResult<Document> {
     let (topic, name, value) =
         proto::from_document::<SetTopicAttributesInput>(params)?.validate()?;
+    super::same_region(caller, &topic)?;
     let arn = topic.to_arn();
     auth::authorize(caller, "sns:SetTopicAttributes", &arn)?;
     let r = state
@@ -224,6 +226,7 @@ pub fn tag_resource(state: &AppState, caller: &Caller, params: Document) -> ApiR
     let arn = input.topic()?.to_arn();
     auth::authorize(caller, "sns:TagResource", &arn)?;
     validate_tags(&input.tags)?;
+    reject_duplicate_tag_keys(&input.tags)?;
     let pairs: Vec<(String, String)> = input
         .tags
         .iter()
