@@ -104,6 +104,18 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def put_minutes(cw, ns: str, values: dict[str, list[float]], dims: list[dict] | None = None) -> list[dt.datetime]:
+    """One value per whole minute for each metric, the newest a minute before this one (oldest first);
+    returns the minutes."""
+    base = now().replace(second=0, microsecond=0)
+    n = max(len(v) for v in values.values())
+    times = [base - dt.timedelta(minutes=m) for m in range(n, 0, -1)]
+    for name, vs in values.items():
+        cw.put_metric_data(Namespace=ns, MetricData=[
+            {"MetricName": name, "Dimensions": dims or [], "Value": v, "Timestamp": t} for t, v in zip(times, vs)])
+    return times
+
+
 # ---- raw HTTP helpers (no cookie jar: each call says exactly what it sends) ------------------
 
 def raw(server, method: str, path: str, body: bytes = b"", headers: dict | None = None):

@@ -8,7 +8,6 @@ Screenshots go to target/test-artifacts/console/ (prefixed `dash-`).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import uuid
@@ -22,7 +21,7 @@ from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
-from test_console import browser, css, go, login, shot, until  # noqa: E402,F401  (browser: a fixture)
+from test_console import browser, css, go, login, shot, put_minutes, until  # noqa: E402,F401  (browser: a fixture)
 
 
 def widget(drv, n: int):
@@ -33,15 +32,10 @@ def test_dashboard_with_math_number_alarm_and_markdown_widgets(server, browser):
     drv = browser
     cw = server.client("cloudwatch")
     ns = f"Dash{uuid.uuid4().hex[:6]}"
-    base = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
     # Five whole minutes of two metrics, one value per minute, oldest first.
-    times = [base - dt.timedelta(minutes=m) for m in range(5, 0, -1)]
     a_vals = [1.0, 2.0, 3.0, 4.0, 5.5]
     b_vals = [10.0, 20.0, 30.0, 40.0, 50.0]
-    for name, vals in (("a", a_vals), ("b", b_vals)):
-        cw.put_metric_data(Namespace=ns, MetricData=[
-            {"MetricName": name, "Dimensions": [{"Name": "host", "Value": "web-1"}], "Value": v, "Timestamp": t}
-            for t, v in zip(times, vals)])
+    times = put_minutes(cw, ns, {"a": a_vals, "b": b_vals}, [{"Name": "host", "Value": "web-1"}])
     expected_sum = [a + b for a, b in zip(a_vals, b_vals)]
 
     alarm = f"a-high-{ns}"
@@ -156,11 +150,8 @@ def test_stacked_and_bar_views(server, browser):
     drv = browser
     cw = server.client("cloudwatch")
     ns = f"Stack{uuid.uuid4().hex[:6]}"
-    base = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
-    times = [base - dt.timedelta(minutes=m) for m in range(3, 0, -1)]
     vals = {"x": [1.0, 2.0, 3.0], "y": [5.0, 6.0, 7.0]}
-    for name, vs in vals.items():
-        cw.put_metric_data(Namespace=ns, MetricData=[{"MetricName": name, "Value": v, "Timestamp": t} for t, v in zip(times, vs)])
+    put_minutes(cw, ns, vals)
     rows = [[ns, "x"], [ns, "y"]]
     body = {"widgets": [
         {"type": "metric", "x": 0, "y": 0, "width": 12, "height": 6,
@@ -188,10 +179,8 @@ def test_add_to_dashboard_from_an_alarm_page(server, browser):
     drv = browser
     cw = server.client("cloudwatch")
     ns = f"DashAlarm{uuid.uuid4().hex[:6]}"
-    base = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
     vals = [1.0, 4.0, 2.0]
-    cw.put_metric_data(Namespace=ns, MetricData=[
-        {"MetricName": "lat", "Value": v, "Timestamp": base - dt.timedelta(minutes=len(vals) - i)} for i, v in enumerate(vals)])
+    put_minutes(cw, ns, {"lat": vals})
     alarm = f"lat-high-{ns}"
     cw.put_metric_alarm(AlarmName=alarm, Namespace=ns, MetricName="lat", Statistic="Maximum", Period=60,
                         EvaluationPeriods=1, Threshold=3.5, ComparisonOperator="GreaterThanThreshold")

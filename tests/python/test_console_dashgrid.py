@@ -9,7 +9,6 @@ Screenshots go to target/test-artifacts/console/ (prefixed `dashgrid-`).
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import json
 import math
 import os
@@ -25,7 +24,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
-from test_console import browser, css, go, login, shot, until  # noqa: E402,F401  (browser: a fixture)
+from test_console import browser, css, go, login, shot, put_minutes, until  # noqa: E402,F401  (browser: a fixture)
 
 ROW = 50  # px per grid row (dashboards.css)
 
@@ -145,11 +144,8 @@ def test_period_override_stacked_area_and_gauge(server, browser):
     drv.set_window_size(1440, 1000)
     cw = server.client("cloudwatch")
     ns = f"Per{uuid.uuid4().hex[:6]}"
-    base = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
-    times = [base - dt.timedelta(minutes=m) for m in range(12, 0, -1)]
-    vals = [float(i + 1) for i in range(len(times))]
-    for mname, k in (("x", 1.0), ("y", 10.0)):
-        cw.put_metric_data(Namespace=ns, MetricData=[{"MetricName": mname, "Value": v * k, "Timestamp": t} for t, v in zip(times, vals)])
+    vals = [float(i + 1) for i in range(12)]
+    times = put_minutes(cw, ns, {"x": vals, "y": [v * 10.0 for v in vals]})
     body = {"periodOverride": "inherit", "widgets": [
         {"type": "metric", "x": 0, "y": 0, "width": 12, "height": 6, "properties": {
             "title": "per minute", "stat": "Sum", "period": 60, "metrics": [[ns, "x"]]}},
@@ -214,12 +210,8 @@ def test_add_metric_and_alarm_widgets(server, browser):
     drv.set_window_size(1440, 1000)
     cw = server.client("cloudwatch")
     ns = f"Add{uuid.uuid4().hex[:6]}"
-    base = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
-    times = [base - dt.timedelta(minutes=m) for m in range(3, 0, -1)]
     vals = {"p": [1.0, 2.0, 3.0], "q": [4.0, 5.0, 6.0]}
-    for mname, vs in vals.items():
-        cw.put_metric_data(Namespace=ns, MetricData=[{"MetricName": mname, "Dimensions": [{"Name": "host", "Value": "h1"}], "Value": v, "Timestamp": t}
-                                                     for t, v in zip(times, vs)])
+    times = put_minutes(cw, ns, vals, [{"Name": "host", "Value": "h1"}])
     alarm = f"al-{ns}"
     cw.put_metric_alarm(AlarmName=alarm, Namespace=ns, MetricName="p", Statistic="Maximum", Period=60, EvaluationPeriods=1,
                         Threshold=100.0, ComparisonOperator="GreaterThanThreshold")
