@@ -296,3 +296,133 @@ def test_recorded_raw_error_bodies(server, protocol):
         if protocol == "query":
             expected = {"ErrorResponse": {k: v for k, v in expected["ErrorResponse"].items() if k != "RequestId"}}
         assert got == expected, (step, got)
+
+
+# -- known differences issue 16 lists that no recording covers ---------------------------------------
+#
+# The expectation of each comes from the source named beside it (AWS's own answers quoted in public
+# reports, or a LocalStack test validated against AWS), not from Stratus.
+
+
+def error_of(call, **kwargs) -> tuple[int, str, str]:
+    with pytest.raises(ClientError) as ei:
+        call(**kwargs)
+    r = ei.value.response
+    return r["ResponseMetadata"]["HTTPStatusCode"], r["Error"]["Code"], r["Error"].get("Message", "")
+
+
+TIME_RANGE = (400, "InvalidParameterValue", "The parameter StartTime must be less than the parameter EndTime.")
+
+
+def _gms(cw, start, end):
+    cw.get_metric_statistics(Namespace="namespace", MetricName="metric_name", StartTime=start, EndTime=end,
+                             Period=60, Statistics=["SampleCount"])
+
+
+def _gmd(cw, start, end):
+    cw.get_metric_data(StartTime=start, EndTime=end, MetricDataQueries=[{"Id": "m", "MetricStat": {
+        "Metric": {"Namespace": "namespace", "MetricName": "metric_name"}, "Period": 60, "Stat": "Sum"}}])
+
+
+@pytest.mark.parametrize("call", [_gms, _gmd], ids=["GetMetricStatistics", "GetMetricData"])
+def test_time_range_equal_within_a_second_or_reversed(cw, call):
+    """Equal: recorded for GetMetricStatistics (error-invalid-time-frame above); AWS compares whole
+    seconds (the 86400, not 86401, datapoints recorded from a start with a fraction of a second),
+    so the same second is "equal"; GetMetricData answers as GetMetricStatistics does."""
+    start = datetime.now(tz=UTC).replace(microsecond=100_000) - timedelta(hours=1)
+    for end in (start, start.replace(microsecond=900_000), start - timedelta(minutes=5)):
+        assert error_of(lambda: call(cw, start, end)) == TIME_RANGE, end
+
+
+def test_nan_value(cw):
+    """AWS: `The value NaN for parameter MetricData.member.1.Value is invalid.` (issue 16, quoting AWS)."""
+    from decimal import Decimal
+
+    assert error_of(cw.put_metric_data, Namespace=f"ns-{uid()}", MetricData=[
+        {"MetricName": "m", "Value": Decimal("NaN")}]) == (
+        400, "InvalidParameterValue", "The value NaN for parameter MetricData.member.1.Value is invalid.")
+
+
+def test_unsupported_extended_statistic(cw):
+    """AWS: `The value 90 for parameter ExtendedStatistic is not supported.` (issue 16, quoting AWS)."""
+    assert error_of(cw.put_metric_alarm, AlarmName=f"a-{uid()}", MetricName="m", Namespace="N",
+                    ExtendedStatistic="90", Period=60, EvaluationPeriods=1, Threshold=1.0,
+                    ComparisonOperator="GreaterThanThreshold") == (
+        400, "InvalidParameterValue", "The value 90 for parameter ExtendedStatistic is not supported.")
+
+
+def test_duplicate_dimension_names(cw):
+    """AWS: InvalidParameterValue `No metric may specify the same dimension name twice.` (quoted from an
+    AWS SDK for Java error, github.com/jdamick/dropwizard-metrics-cloudwatch issue 3)."""
+    ns = f"ns-{uid()}"
+    assert error_of(cw.put_metric_data, Namespace=ns, MetricData=[{"MetricName": "m", "Value": 1.0, "Dimensions": [
+        {"Name": "a", "Value": "1"}, {"Name": "a", "Value": "2"}]}]) == (
+        400, "InvalidParameterValue", "No metric may specify the same dimension name twice.")
+    assert cw.list_metrics(Namespace=ns)["Metrics"] == []
+
+
+def test_values_beside_statistic_values_are_accepted(cw):
+    """The last step of LocalStack's test_put_metric_data_validation (run against AWS): "For some
+    strange reason the AWS implementation allows this"."""
+    ns = f"ns-{uid()}"
+    cw.put_metric_data(Namespace=ns, MetricData=[{
+        "MetricName": "mymetric", "Timestamp": _now(), "Values": [1.0, 10.0],
+        "StatisticValues": {"SampleCount": 10, "Sum": 55, "Minimum": 1, "Maximum": 10}, "Unit": "Count"}])
+    assert [m["MetricName"] for m in cw.list_metrics(Namespace=ns)["Metrics"]] == ["mymetric"]
+
+
+def _alarm(cw, name: str, actions: list[str]):
+    cw.put_metric_alarm(AlarmName=name, MetricName="m", Namespace="N", Statistic="Average", Period=60,
+                        EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanThreshold",
+                        AlarmActions=actions)
+
+
+def _client_in(server: StratusServer, region: str):
+    key, secret = server.admin_keys()
+    return boto3.session.Session().client(
+        "cloudwatch", endpoint_url=server.endpoint, region_name=region, aws_access_key_id=key,
+        aws_secret_access_key=secret, config=botocore.config.Config(retries={"max_attempts": 1}))
+
+
+@pytest.mark.parametrize("region,arn", [
+    ("us-east-1", "arn:aws:sns:us-east-1:123456789012:alerts"),
+    ("us-east-1", "arn:aws:automate:us-east-1:ec2:stop"),
+    ("us-east-1", "arn:aws:automate:us-east-1:ec2:recover"),
+    ("us-east-1", "arn:aws:swf:us-east-1:123456789012:action/actions/AWS_EC2.InstanceId.Reboot/1.0"),
+    ("us-east-1", "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:0b7c5a0e-0000-4000-8000-000000000000"
+                  ":autoScalingGroupName/g:policyName/p"),
+    ("us-east-1", "arn:aws:ssm:us-east-1:123456789012:opsitem:3#CATEGORY=Performance"),
+    ("us-east-1", "arn:aws:ssm-incidents::123456789012:responseplan/plan"),
+    ("us-east-1", "arn:aws:lambda:us-east-1:123456789012:function:f"),
+    ("cn-north-1", "arn:aws-cn:sns:cn-north-1:123456789012:alerts"),
+    ("cn-northwest-1", "arn:aws-cn:automate:cn-northwest-1:ec2:stop"),
+    ("us-gov-west-1", "arn:aws-us-gov:sns:us-gov-west-1:123456789012:alerts"),
+    ("eu-west-1", "arn:aws:sns:eu-west-1:123456789012:alerts"),
+])
+def test_alarm_actions_in_every_partition(server, region, arn):
+    """Action ARNs of the alarm's own partition and region are accepted and kept as given."""
+    cw = _client_in(server, region)
+    name = f"a-{uid()}"
+    _alarm(cw, name, [arn])
+    (alarm,) = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    assert alarm["AlarmActions"] == [arn]
+    cw.delete_alarms(AlarmNames=[name])
+
+
+@pytest.mark.parametrize("region,arn,message", [
+    # AWS's answers as quoted in public reports: github.com/cds-snc/notification-terraform pull 128
+    # ("ValidationError: Invalid region ca-central-1 specified. Only us-west-2 is supported.") and
+    # github.com/aws-samples/amazon-cloudwatch-auto-alarms issue 61 ("Invalid partition aws specified.
+    # Only aws-us-gov is supported.").
+    ("us-west-2", "arn:aws:sns:ca-central-1:123456789012:alerts",
+     "Invalid region ca-central-1 specified. Only us-west-2 is supported."),
+    ("us-gov-west-1", "arn:aws:sns:us-gov-west-1:123456789012:alerts",
+     "Invalid partition aws specified. Only aws-us-gov is supported."),
+    ("us-east-1", "arn:aws-cn:sns:cn-north-1:123456789012:alerts",
+     "Invalid partition aws-cn specified. Only aws is supported."),
+])
+def test_alarm_actions_of_another_partition_or_region(server, region, arn, message):
+    cw = _client_in(server, region)
+    name = f"a-{uid()}"
+    assert error_of(lambda: _alarm(cw, name, [arn])) == (400, "ValidationError", message)
+    assert cw.describe_alarms(AlarmNames=[name])["MetricAlarms"] == [], "a refused put stores nothing"

@@ -97,7 +97,7 @@ fn rejects_with_code_and_parameter() {
         (
             json!({"Dimensions": [{"Name": "a", "Value": "1"}, {"Name": "a", "Value": "1"}]}),
             ErrorCode::InvalidParameterValue,
-            "Dimensions",
+            "No metric may specify the same dimension name twice.",
         ),
         (
             json!({"StartTime": secs(NOW), "EndTime": secs(NOW - 1000)}),
