@@ -426,3 +426,15 @@ def test_alarm_actions_of_another_partition_or_region(server, region, arn, messa
     name = f"a-{uid()}"
     assert error_of(lambda: _alarm(cw, name, [arn])) == (400, "ValidationError", message)
     assert cw.describe_alarms(AlarmNames=[name])["MetricAlarms"] == [], "a refused put stores nothing"
+
+
+def test_alarm_metrics_with_no_query_returning_data(cw):
+    """AWS: ValidationError `Exactly one element of the metrics list should return data.` (quoted from
+    AWS in hashicorp/terraform-provider-aws issue 29894)."""
+    name = f"a-{uid()}"
+    metrics = [{"Id": "m1", "ReturnData": False, "MetricStat": {
+        "Metric": {"Namespace": "N", "MetricName": "m"}, "Period": 60, "Stat": "Sum"}}]
+    assert error_of(cw.put_metric_alarm, AlarmName=name, Metrics=metrics, EvaluationPeriods=1, Threshold=1.0,
+                    ComparisonOperator="GreaterThanThreshold") == (
+        400, "ValidationError", "Exactly one element of the metrics list should return data.")
+    assert cw.describe_alarms(AlarmNames=[name])["MetricAlarms"] == []

@@ -409,7 +409,8 @@ fn validate_math(metrics: Vec<MetricDataQueryInput>, now: Timestamp) -> ApiResul
     if returning != 1 {
         return Err(ApiError::new(
             ErrorCode::ValidationError,
-            "Metrics list must contain exactly one metric matching the ReturnData parameter",
+            // AWS's words (quoted in hashicorp/terraform-provider-aws issue 29894).
+            "Exactly one element of the metrics list should return data.",
         ));
     }
     let probe = GetMetricDataInput {
@@ -839,7 +840,10 @@ mod tests {
         ]);
         let e = put(v).unwrap_err();
         assert_eq!(e.code, ErrorCode::ValidationError);
-        assert!(e.message.contains("exactly one metric"));
+        assert_eq!(
+            e.message,
+            "Exactly one element of the metrics list should return data."
+        );
         let mut v = single_off;
         v["Metrics"] = json!([{"Id": "e1", "Expression": "m9 * 2"}]);
         assert_eq!(put(v).unwrap_err().code, ErrorCode::ValidationError);
