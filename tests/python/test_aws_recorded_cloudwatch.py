@@ -438,3 +438,15 @@ def test_alarm_metrics_with_no_query_returning_data(cw):
                     ComparisonOperator="GreaterThanThreshold") == (
         400, "ValidationError", "Exactly one element of the metrics list should return data.")
     assert cw.describe_alarms(AlarmNames=[name])["MetricAlarms"] == []
+
+
+def test_statistic_set_maximum_below_minimum(cw):
+    """AWS's words as its mon-put-data tool printed them ("Malformed input-The parameter
+    MetricData.member.1.StatisticValues.Maximum must be greater than
+    MetricData.member.1.StatisticValues.Minimum.", quoted in eucalyptus's CloudWatchService)."""
+    ns = f"ns-{uid()}"
+    assert error_of(cw.put_metric_data, Namespace=ns, MetricData=[{"MetricName": "m", "StatisticValues": {
+        "SampleCount": 2, "Sum": 4, "Minimum": 3, "Maximum": 1}}]) == (
+        400, "InvalidParameterValue", "The parameter MetricData.member.1.StatisticValues.Maximum must be greater "
+                                      "than MetricData.member.1.StatisticValues.Minimum.")
+    assert cw.list_metrics(Namespace=ns)["Metrics"] == []

@@ -342,10 +342,12 @@ fn validate_values(
             )));
         }
         if min > max {
+            // AWS's words (as its mon-put-data tool printed them), though an
+            // equal Minimum and Maximum is accepted.
             return Err(invalid(format!(
-                "The parameters {} and {} are invalid: Minimum ({min}) must not be greater than Maximum ({max}).",
-                sp.field("Minimum"),
-                sp.field("Maximum")
+                "The parameter {} must be greater than {}.",
+                sp.field("Maximum"),
+                sp.field("Minimum")
             )));
         }
         return Ok(DatumValue::StatSet {

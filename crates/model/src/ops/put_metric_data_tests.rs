@@ -182,7 +182,7 @@ fn rejects_each_rule_with_code_and_parameter() {
                 json!({"Value": null, "StatisticValues": {"SampleCount": 2, "Sum": 1, "Minimum": 3, "Maximum": 1}}),
             ),
             ErrorCode::InvalidParameterValue,
-            "MetricData.member.1.StatisticValues.Minimum",
+            "The parameter MetricData.member.1.StatisticValues.Maximum must be greater than MetricData.member.1.StatisticValues.Minimum.",
         ),
         (
             "stats sum huge",
