@@ -183,7 +183,8 @@ def test_recorded_error(server, tmp_path, protocol, test, step, request_):
 
 
 def test_refused_puts_change_nothing(server):
-    """The refused PutMetricData and PutDashboard above stored nothing."""
+    """The refused PutMetricData and PutDashboard of the recorded steps (namespaces `ns-…`,
+    dashboards `test-…`) stored nothing."""
     cw = server.client("cloudwatch")
     names = [m["Namespace"] for m in cw.list_metrics()["Metrics"]]
     assert not [n for n in names if n.startswith("ns-")], names
@@ -364,7 +365,8 @@ def test_duplicate_dimension_names(cw):
 def test_values_beside_statistic_values_are_accepted(cw):
     """The last step of LocalStack's test_put_metric_data_validation (run against AWS): "For some
     strange reason the AWS implementation allows this"."""
-    ns = f"ns-{uid()}"
+    # Not `ns-…`: test_refused_puts_change_nothing looks for those.
+    ns = f"accepted-{uid()}"
     cw.put_metric_data(Namespace=ns, MetricData=[{
         "MetricName": "mymetric", "Timestamp": _now(), "Values": [1.0, 10.0],
         "StatisticValues": {"SampleCount": 10, "Sum": 55, "Minimum": 1, "Maximum": 10}, "Unit": "Count"}])
@@ -450,3 +452,13 @@ def test_statistic_set_maximum_below_minimum(cw):
         400, "InvalidParameterValue", "The parameter MetricData.member.1.StatisticValues.Maximum must be greater "
                                       "than MetricData.member.1.StatisticValues.Minimum.")
     assert cw.list_metrics(Namespace=ns)["Metrics"] == []
+
+
+# Known differences from issue 16 not checked here, because neither the recordings nor any AWS answer
+# found in public sources says what AWS sends; Stratus's answers to them are unchanged:
+# - a datum with none of Value, Values, StatisticValues (Stratus: InvalidParameterCombination);
+# - DeleteDashboards with an empty DashboardNames list (Stratus: MissingParameter);
+# - TagResource/UntagResource on an alarm or dashboard that does not exist (Stratus:
+#   ResourceNotFoundException, 404); ListTagsForResource on a deleted alarm answers an empty list
+#   as recorded (test_store_tags / test_tagging in the snapshot file);
+# - GetMetricData where no query has ReturnData=true (Stratus: ValidationError).
