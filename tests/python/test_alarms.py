@@ -179,7 +179,7 @@ def test_put_metric_alarm_missing_parameters(raw, ns):
     for k in ("MetricName", "Namespace", "Period", "Dimensions"):
         del args[k]
     got, msg, _ = error_of(cw.put_metric_alarm, **args)
-    assert got == "ValidationError" and "exactly one metric" in msg
+    assert (got, msg) == ("ValidationError", "Exactly one element of the metrics list should return data.")
 
 
 def test_other_refusals(raw):

@@ -168,11 +168,11 @@ pub fn validate_dimensions(dims: &mut [Dimension], p: Param) -> ApiResult<()> {
     if !dims.is_sorted_by(|a, b| a.name <= b.name) {
         dims.sort_unstable_by(|a, b| a.name.cmp(&b.name));
     }
-    if let Some(w) = dims.windows(2).find(|w| w[0].name == w[1].name) {
-        return Err(invalid(format!(
-            "The dimension name '{}' appears more than once in {p}; dimension names must be unique within a metric.",
-            crate::param::echo(&w[0].name)
-        )));
+    // AWS's words, which name neither the dimension nor the parameter.
+    if dims.windows(2).any(|w| w[0].name == w[1].name) {
+        return Err(invalid(
+            "No metric may specify the same dimension name twice.".into(),
+        ));
     }
     Ok(())
 }
@@ -240,7 +240,7 @@ mod tests {
             (
                 vec![("a", "1"), ("a", "2")],
                 ErrorCode::InvalidParameterValue,
-                "MetricData.member.1.Dimensions",
+                "No metric may specify the same dimension name twice.",
             ),
             (
                 vec![("", "1")],

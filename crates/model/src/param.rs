@@ -277,7 +277,7 @@ pub fn check_value(v: f64, p: Param) -> ApiResult<()> {
     use crate::limits::{MAX_VALUE_MAGNITUDE, MIN_NONZERO_MAGNITUDE};
     if !v.is_finite() {
         return Err(invalid(format!(
-            "The value {v} for parameter {p} is invalid: NaN and infinite values are not supported."
+            "The value {v} for parameter {p} is invalid."
         )));
     }
     let m = v.abs();

@@ -48,6 +48,9 @@ enum ErrorKind {
         value: String,
         expected: &'static str,
     },
+    /// A number that is NaN or infinite: AWS names the value and nothing else
+    /// (`The value NaN for parameter MetricData.member.1.Value is invalid.`).
+    NotFinite(String),
     Other(String),
 }
 
@@ -69,6 +72,11 @@ impl DeError {
         // Echo at most a short prefix of hostile input back.
         let value: String = value.chars().take(64).collect();
         Self::new(ErrorKind::BadValue { value, expected })
+    }
+
+    fn not_finite(value: &str) -> Self {
+        let value: String = value.chars().take(64).collect();
+        Self::new(ErrorKind::NotFinite(value))
     }
 
     fn in_member(mut self, name: &str) -> Self {
@@ -116,6 +124,12 @@ impl DeError {
             ErrorKind::BadValue { value, expected } => ApiError::invalid_value(format!(
                 "The value {value} is invalid: expected {expected}."
             )),
+            ErrorKind::NotFinite(value) if !path.is_empty() => ApiError::invalid_value(format!(
+                "The value {value} for parameter {path} is invalid."
+            )),
+            ErrorKind::NotFinite(value) => {
+                ApiError::invalid_value(format!("The value {value} is invalid."))
+            }
             ErrorKind::Other(msg) if !path.is_empty() => {
                 ApiError::invalid_value(format!("Invalid value for parameter {path}: {msg}."))
             }
@@ -130,6 +144,9 @@ impl fmt::Display for DeError {
             ErrorKind::Missing(field) => write!(f, "missing field {field}"),
             ErrorKind::BadValue { value, expected } => {
                 write!(f, "invalid value {value}, expected {expected}")
+            }
+            ErrorKind::NotFinite(value) => {
+                write!(f, "invalid value {value}, expected a finite number")
             }
             ErrorKind::Other(msg) => f.write_str(msg),
         }
@@ -150,7 +167,8 @@ impl de::Error for DeError {
 fn parse_f64(s: &str) -> Result<f64, DeError> {
     match s.trim().parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(v),
-        _ => Err(DeError::bad_value(s, "a finite number")),
+        Ok(_) => Err(DeError::not_finite(s.trim())),
+        Err(_) => Err(DeError::bad_value(s, "a finite number")),
     }
 }
 
@@ -158,7 +176,7 @@ fn finite(v: f64) -> Result<f64, DeError> {
     if v.is_finite() {
         Ok(v)
     } else {
-        Err(DeError::bad_value(&format_float(v), "a finite number"))
+        Err(DeError::not_finite(&format_float(v)))
     }
 }
 

@@ -221,7 +221,11 @@ pub fn encode_error(
             out.push_str("<Error>");
             text_element(&mut out, "Type", fault.as_str());
             text_element(&mut out, "Code", code.code());
-            text_element(&mut out, "Message", &err.message);
+            // AWS leaves out a message it does not have (e.g. SetAlarmState's
+            // ResourceNotFound) rather than sending an empty one.
+            if !err.message.is_empty() {
+                text_element(&mut out, "Message", &err.message);
+            }
             out.push_str("</Error>");
             text_element(&mut out, "RequestId", request_id);
             out.push_str("</ErrorResponse>");
@@ -256,13 +260,15 @@ pub fn encode_error(
             } else {
                 400
             };
-            let envelope = Document::Map(vec![
-                (
-                    "__type".to_owned(),
-                    Document::String(error_type(service, code)),
-                ),
-                ("message".to_owned(), Document::String(err.message.clone())),
-            ]);
+            let mut envelope = vec![(
+                "__type".to_owned(),
+                Document::String(error_type(service, code)),
+            )];
+            // As in the query envelope: no member for a message AWS does not send.
+            if !err.message.is_empty() {
+                envelope.push(("message".to_owned(), Document::String(err.message.clone())));
+            }
+            let envelope = Document::Map(envelope);
             headers.push((
                 "x-amzn-query-error",
                 format!("{};{}", code.code(), fault.as_str()),

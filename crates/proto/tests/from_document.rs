@@ -134,10 +134,10 @@ fn bad_value_names_the_query_path() {
         "Namespace=N&MetricData.member.1.MetricName=a&MetricData.member.1.Value=NaN",
     ))
     .expect_err("nan");
-    assert!(
-        err.message.contains("MetricData.member.1.Value"),
-        "{}",
-        err.message
+    // AWS's words exactly (issue 16).
+    assert_eq!(
+        err.message,
+        "The value NaN for parameter MetricData.member.1.Value is invalid."
     );
 
     let err = from_document::<Input>(form(

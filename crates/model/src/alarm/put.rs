@@ -57,6 +57,71 @@ pub struct AlarmCommon {
     pub tags: Vec<(String, String)>,
 }
 
+impl AlarmCommon {
+    /// An alarm acts only inside its own partition and region, so AWS refuses
+    /// an action ARN naming another (in these words, as AWS answers
+    /// PutMetricAlarm: "Invalid region ca-central-1 specified. Only us-west-2 is
+    /// supported.", "Invalid partition aws specified. Only aws-us-gov is
+    /// supported."). An ARN without a region (`arn:aws:ssm-incidents::…`) is
+    /// region-free and passes that half.
+    pub fn check_action_placement(&self, region: &str) -> ApiResult<()> {
+        let partition = partition_of(region);
+        let actions = self
+            .ok_actions
+            .iter()
+            .chain(&self.alarm_actions)
+            .chain(&self.insufficient_data_actions);
+        for arn in actions {
+            // `validate_actions` made sure of `arn:<partition>:<service>:<region>:…`.
+            let mut parts = arn.split(':').skip(1);
+            let (Some(arn_partition), Some(_service), Some(arn_region)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            if arn_partition != partition {
+                return Err(ApiError::new(
+                    ErrorCode::ValidationError,
+                    format!(
+                        "Invalid partition {} specified. Only {partition} is supported.",
+                        crate::param::echo(arn_partition)
+                    ),
+                ));
+            }
+            if !arn_region.is_empty() && arn_region != region {
+                return Err(ApiError::new(
+                    ErrorCode::ValidationError,
+                    format!(
+                        "Invalid region {} specified. Only {} is supported.",
+                        crate::param::echo(arn_region),
+                        crate::param::echo(region)
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The AWS partition a region belongs to: `aws-cn` for `cn-north-1`,
+/// `aws-us-gov` for `us-gov-west-1`, the ISO partitions by their prefixes,
+/// `aws` for every commercial region.
+pub fn partition_of(region: &str) -> &'static str {
+    const PREFIXES: &[(&str, &str)] = &[
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-isof-", "aws-iso-f"),
+        ("us-iso-", "aws-iso"),
+        ("eu-isoe-", "aws-iso-e"),
+        ("eusc-", "aws-eusc"),
+    ];
+    PREFIXES
+        .iter()
+        .find(|(prefix, _)| region.starts_with(prefix))
+        .map_or("aws", |&(_, partition)| partition)
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidMetricAlarm {
     pub common: AlarmCommon,
@@ -344,7 +409,8 @@ fn validate_math(metrics: Vec<MetricDataQueryInput>, now: Timestamp) -> ApiResul
     if returning != 1 {
         return Err(ApiError::new(
             ErrorCode::ValidationError,
-            "Metrics list must contain exactly one metric matching the ReturnData parameter",
+            // AWS's words (quoted in hashicorp/terraform-provider-aws issue 29894).
+            "Exactly one element of the metrics list should return data.",
         ));
     }
     let probe = GetMetricDataInput {
@@ -472,6 +538,63 @@ mod tests {
     }
 
     #[test]
+    fn action_arns_must_be_in_the_alarms_partition_and_region() {
+        let placed = |region: &str, arn: &str| {
+            put(json!({"AlarmActions": [arn]}))
+                .unwrap()
+                .common
+                .check_action_placement(region)
+        };
+        for (region, arn) in [
+            ("us-east-1", "arn:aws:sns:us-east-1:123456789012:alerts"),
+            ("us-east-1", "arn:aws:automate:us-east-1:ec2:stop"),
+            (
+                "us-east-1",
+                "arn:aws:ssm-incidents::123456789012:responseplan/r",
+            ),
+            (
+                "cn-north-1",
+                "arn:aws-cn:sns:cn-north-1:123456789012:alerts",
+            ),
+            (
+                "cn-northwest-1",
+                "arn:aws-cn:automate:cn-northwest-1:ec2:reboot",
+            ),
+            (
+                "us-gov-west-1",
+                "arn:aws-us-gov:sns:us-gov-west-1:123456789012:alerts",
+            ),
+            (
+                "us-iso-east-1",
+                "arn:aws-iso:sns:us-iso-east-1:123456789012:alerts",
+            ),
+        ] {
+            assert_eq!(placed(region, arn), Ok(()), "{region} {arn}");
+        }
+        for (region, arn, message) in [
+            (
+                "us-gov-west-1",
+                "arn:aws:sns:us-gov-west-1:123456789012:alerts",
+                "Invalid partition aws specified. Only aws-us-gov is supported.",
+            ),
+            (
+                "us-east-1",
+                "arn:aws-cn:sns:cn-north-1:123456789012:alerts",
+                "Invalid partition aws-cn specified. Only aws is supported.",
+            ),
+            (
+                "us-west-2",
+                "arn:aws:sns:ca-central-1:123456789012:alerts",
+                "Invalid region ca-central-1 specified. Only us-west-2 is supported.",
+            ),
+        ] {
+            let e = placed(region, arn).unwrap_err();
+            assert_eq!(e.code, ErrorCode::ValidationError, "{arn}");
+            assert_eq!(e.message, message);
+        }
+    }
+
+    #[test]
     fn accepts_the_story_alarm() {
         let a = put(
             json!({"Dimensions": [{"Name": "path", "Value": "/"}, {"Name": "host", "Value": "h"}],
@@ -552,7 +675,13 @@ mod tests {
             (
                 json!({"Statistic": null, "ExtendedStatistic": "p101"}),
                 ErrorCode::InvalidParameterValue,
-                "percentile",
+                "The value p101 for parameter ExtendedStatistic is not supported.",
+            ),
+            (
+                // AWS's words exactly (issue 16).
+                json!({"Statistic": null, "ExtendedStatistic": "90"}),
+                ErrorCode::InvalidParameterValue,
+                "The value 90 for parameter ExtendedStatistic is not supported.",
             ),
             (
                 json!({"Period": 45}),
@@ -711,7 +840,10 @@ mod tests {
         ]);
         let e = put(v).unwrap_err();
         assert_eq!(e.code, ErrorCode::ValidationError);
-        assert!(e.message.contains("exactly one metric"));
+        assert_eq!(
+            e.message,
+            "Exactly one element of the metrics list should return data."
+        );
         let mut v = single_off;
         v["Metrics"] = json!([{"Id": "e1", "Expression": "m9 * 2"}]);
         assert_eq!(put(v).unwrap_err().code, ErrorCode::ValidationError);

@@ -4,8 +4,8 @@
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::limits::{GMS_MAX_DATAPOINTS, MAX_EXTENDED_STATISTICS, MAX_STATISTICS};
 use crate::metric::{Dimension, MetricId, validate_metric_name, validate_namespace};
-use crate::ops::period::{period_count, round_start, validate_period};
-use crate::param::{Param, invalid, list_constraint, missing};
+use crate::ops::period::{period_count, round_start, validate_period, validate_time_range};
+use crate::param::{Param, list_constraint, missing};
 use crate::statistic::{Percentile, Statistic};
 use crate::time::Timestamp;
 use crate::unit::Unit;
@@ -87,16 +87,7 @@ impl GetMetricStatisticsInput {
             .map(|u| Unit::parse_param(u, Param::root("Unit")))
             .transpose()?;
 
-        if start == end {
-            return Err(invalid(
-                "The parameter StartTime must not equal parameter EndTime.".into(),
-            ));
-        }
-        if start > end {
-            return Err(invalid(
-                "The parameter StartTime must be less than the parameter EndTime.".into(),
-            ));
-        }
+        let (start, end) = validate_time_range(start, end)?;
 
         let period_secs = validate_period(self.period, start, now, Param::root("Period"))?;
         let start = round_start(start, period_secs, now);

@@ -97,7 +97,7 @@ fn rejects_with_code_and_parameter() {
         (
             json!({"Dimensions": [{"Name": "a", "Value": "1"}, {"Name": "a", "Value": "1"}]}),
             ErrorCode::InvalidParameterValue,
-            "Dimensions",
+            "No metric may specify the same dimension name twice.",
         ),
         (
             json!({"StartTime": secs(NOW), "EndTime": secs(NOW - 1000)}),
@@ -107,7 +107,13 @@ fn rejects_with_code_and_parameter() {
         (
             json!({"StartTime": secs(NOW), "EndTime": secs(NOW)}),
             ErrorCode::InvalidParameterValue,
-            "The parameter StartTime must not equal parameter EndTime.",
+            "The parameter StartTime must be less than the parameter EndTime.",
+        ),
+        (
+            // Within the same second: AWS compares whole seconds.
+            json!({"StartTime": secs(NOW + 100), "EndTime": secs(NOW + 900)}),
+            ErrorCode::InvalidParameterValue,
+            "The parameter StartTime must be less than the parameter EndTime.",
         ),
         (
             json!({"Period": 45}),
@@ -164,6 +170,16 @@ fn limit_is_inclusive_and_uses_rounded_start() {
         .validate(Timestamp(NOW))
         .unwrap_err();
     assert!(e.message.contains("up to 1441 datapoints"), "{}", e.message);
+    // A day at Period 1 from a start with a fraction of a second: the times are cut
+    // to whole seconds first, so AWS counts 86400, not 86401 (recorded).
+    let e = input(json!({"StartTime": secs(NOW - HOUR_MS + 250), "EndTime": secs(NOW - HOUR_MS + DAY_MS + 250), "Period": 1}))
+        .validate(Timestamp(NOW))
+        .unwrap_err();
+    assert!(
+        e.message.contains("up to 86400 datapoints"),
+        "{}",
+        e.message
+    );
 }
 
 #[test]

@@ -118,6 +118,21 @@ pub fn round_start(start: Timestamp, period_secs: i64, now: Timestamp) -> Timest
     Timestamp(start.millis().div_euclid(step) * step)
 }
 
+/// The query window `[start, end)` as AWS reads it: both times cut to whole
+/// seconds first (CloudWatch's time resolution), so a StartTime equal to or
+/// within the same second as EndTime is refused like one after it — with the
+/// same message, as AWS answers both (recorded: test_invalid_amount_of_datapoints).
+pub fn validate_time_range(start: Timestamp, end: Timestamp) -> ApiResult<(Timestamp, Timestamp)> {
+    let whole_second = |t: Timestamp| Timestamp(t.millis().div_euclid(SECOND_MS) * SECOND_MS);
+    let (start, end) = (whole_second(start), whole_second(end));
+    if start >= end {
+        return Err(invalid(
+            "The parameter StartTime must be less than the parameter EndTime.".into(),
+        ));
+    }
+    Ok((start, end))
+}
+
 /// How many periods `[start, end)` spans (rounded up). 0 if empty.
 pub fn period_count(start: Timestamp, end: Timestamp, period_secs: i64) -> i64 {
     let span = end.millis().saturating_sub(start.millis());

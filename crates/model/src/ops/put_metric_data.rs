@@ -296,12 +296,6 @@ fn validate_values(
                 p.field("StatisticValues"),
             ));
         }
-        (_, true, true) => {
-            return Err(mutually_exclusive(
-                p.field("Values"),
-                p.field("StatisticValues"),
-            ));
-        }
         (false, false, false) => {
             return Err(crate::error::ApiError::combination(format!(
                 "The parameter {p} must specify exactly one of Value, Values or StatisticValues."
@@ -323,6 +317,13 @@ fn validate_values(
     }
 
     if let Some(s) = stats {
+        // AWS accepts Values together with StatisticValues (LocalStack's
+        // test_put_metric_data_validation, validated against AWS). The values
+        // must still be valid; the statistic set, which summarises them, is
+        // what is stored.
+        if has_values {
+            validate_distribution(&values, &counts, p)?;
+        }
         let sp = p.field("StatisticValues");
         let count = s
             .sample_count
@@ -341,10 +342,12 @@ fn validate_values(
             )));
         }
         if min > max {
+            // AWS's words (as its mon-put-data tool printed them), though an
+            // equal Minimum and Maximum is accepted.
             return Err(invalid(format!(
-                "The parameters {} and {} are invalid: Minimum ({min}) must not be greater than Maximum ({max}).",
-                sp.field("Minimum"),
-                sp.field("Maximum")
+                "The parameter {} must be greater than {}.",
+                sp.field("Maximum"),
+                sp.field("Minimum")
             )));
         }
         return Ok(DatumValue::StatSet {
@@ -355,6 +358,18 @@ fn validate_values(
         });
     }
 
+    validate_distribution(&values, &counts, p)?;
+    let pairs = if counts.is_empty() {
+        values.into_iter().map(|v| (v, 1.0)).collect()
+    } else {
+        values.into_iter().zip(counts).collect()
+    };
+    Ok(DatumValue::Distribution(pairs))
+}
+
+/// `Values` and `Counts` of datum `p`: at most MAX_VALUES_PER_DATUM, each a
+/// valid metric value, each count above 0.
+fn validate_distribution(values: &[f64], counts: &[f64], p: Param) -> ApiResult<()> {
     if values.len() > MAX_VALUES_PER_DATUM {
         return Err(invalid(format!(
             "The collection {} must not have a size greater than {MAX_VALUES_PER_DATUM}.",
@@ -375,12 +390,7 @@ fn validate_values(
             )));
         }
     }
-    let pairs = if counts.is_empty() {
-        values.into_iter().map(|v| (v, 1.0)).collect()
-    } else {
-        values.into_iter().zip(counts).collect()
-    };
-    Ok(DatumValue::Distribution(pairs))
+    Ok(())
 }
 
 /// Entity validation. Model constraints (sizes, lengths) always apply; the

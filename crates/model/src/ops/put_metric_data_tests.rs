@@ -93,12 +93,12 @@ fn rejects_each_rule_with_code_and_parameter() {
             "The parameters MetricData.member.1.Value and MetricData.member.1.StatisticValues are mutually exclusive and you have specified both.",
         ),
         (
-            "values and stats",
+            "values beside stats are still checked",
             one(
-                json!({"Value": null, "Values": [1.0], "StatisticValues": {"SampleCount": 1, "Sum": 1, "Minimum": 1, "Maximum": 1}}),
+                json!({"Value": null, "Values": [1.0, 2.0], "Counts": [1.0, 0.0], "StatisticValues": {"SampleCount": 3, "Sum": 3, "Minimum": 1, "Maximum": 2}}),
             ),
-            ErrorCode::InvalidParameterCombination,
-            "MetricData.member.1.Values and MetricData.member.1.StatisticValues",
+            ErrorCode::InvalidParameterValue,
+            "MetricData.member.1.Counts.member.2",
         ),
         (
             "no value at all",
@@ -182,7 +182,7 @@ fn rejects_each_rule_with_code_and_parameter() {
                 json!({"Value": null, "StatisticValues": {"SampleCount": 2, "Sum": 1, "Minimum": 3, "Maximum": 1}}),
             ),
             ErrorCode::InvalidParameterValue,
-            "MetricData.member.1.StatisticValues.Minimum",
+            "The parameter MetricData.member.1.StatisticValues.Maximum must be greater than MetricData.member.1.StatisticValues.Minimum.",
         ),
         (
             "stats sum huge",
@@ -226,7 +226,7 @@ fn rejects_each_rule_with_code_and_parameter() {
             "dimension duplicate",
             one(json!({"Dimensions": [{"Name": "a", "Value": "1"}, {"Name": "a", "Value": "2"}]})),
             ErrorCode::InvalidParameterValue,
-            "MetricData.member.1.Dimensions",
+            "No metric may specify the same dimension name twice.",
         ),
         (
             "dimension value missing",
@@ -251,6 +251,24 @@ fn rejects_each_rule_with_code_and_parameter() {
             fragment
         );
     }
+}
+
+#[test]
+fn values_beside_statistic_values_are_accepted_and_the_set_is_stored() {
+    // AWS accepts both (LocalStack's test_put_metric_data_validation, run against AWS).
+    let v = one(json!({"Value": null, "Values": [1.0, 10.0],
+        "StatisticValues": {"SampleCount": 10, "Sum": 55, "Minimum": 1, "Maximum": 10}}))
+    .validate(now())
+    .unwrap();
+    assert_eq!(
+        v.datums[0].value,
+        DatumValue::StatSet {
+            count: 10.0,
+            sum: 55.0,
+            min: 1.0,
+            max: 10.0
+        }
+    );
 }
 
 #[test]

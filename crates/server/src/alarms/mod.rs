@@ -142,6 +142,7 @@ pub fn put_metric_alarm(
     input: PutMetricAlarmInput,
 ) -> ApiResult<Document> {
     let v = input.validate(Timestamp::now())?;
+    v.common.check_action_placement(region)?;
     // A wall-clock Timezone name must be one this host's database knows.
     engine::placement(&v.config)?;
     put_alarm(state, region, v.common, AlarmKind::Metric(v.config))?;
@@ -154,6 +155,7 @@ pub fn put_composite_alarm(
     input: PutCompositeAlarmInput,
 ) -> ApiResult<Document> {
     let v = input.validate()?;
+    v.common.check_action_placement(region)?;
     let alarms = all_alarms(state)?;
     engine::check_children(&alarms, &v.common.name, &v.config.children)?;
     put_alarm(state, region, v.common, AlarmKind::Composite(v.config))?;

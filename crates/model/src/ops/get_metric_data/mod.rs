@@ -15,7 +15,7 @@ use crate::limits::{
 };
 use crate::math;
 use crate::metric::{Metric, MetricId};
-use crate::ops::period::{period_count, round_start, validate_period};
+use crate::ops::period::{period_count, round_start, validate_period, validate_time_range};
 use crate::param::{
     Param, check_len, constraint, invalid, missing, mutually_exclusive, not_in_enum,
 };
@@ -192,16 +192,7 @@ impl GetMetricDataInput {
         let end = self
             .end_time
             .ok_or_else(|| missing(Param::root("EndTime")))?;
-        if start == end {
-            return Err(invalid(
-                "The parameter StartTime must not equal parameter EndTime.".into(),
-            ));
-        }
-        if start > end {
-            return Err(invalid(
-                "The parameter StartTime must be less than the parameter EndTime.".into(),
-            ));
-        }
+        let (start, end) = validate_time_range(start, end)?;
 
         let scan_by = match self.scan_by.as_deref() {
             None | Some("TimestampDescending") => ScanBy::TimestampDescending,

@@ -114,6 +114,19 @@ fn rejects_with_code_and_parameter() {
         ),
         (
             vec![m1.clone()],
+            json!({"StartTime": secs(NOW - HOUR_MS), "EndTime": secs(NOW - HOUR_MS)}),
+            ErrorCode::InvalidParameterValue,
+            "The parameter StartTime must be less than the parameter EndTime.",
+        ),
+        (
+            // Within the same second: AWS compares whole seconds.
+            vec![m1.clone()],
+            json!({"StartTime": secs(NOW - HOUR_MS + 10), "EndTime": secs(NOW - HOUR_MS + 990)}),
+            ErrorCode::InvalidParameterValue,
+            "The parameter StartTime must be less than the parameter EndTime.",
+        ),
+        (
+            vec![m1.clone()],
             json!({"ScanBy": "Sideways"}),
             ErrorCode::ValidationError,
             "at 'scanBy'",
