@@ -358,6 +358,7 @@ fn validate_math(metrics: Vec<MetricDataQueryInput>, now: Timestamp) -> ApiResul
         .map_err(|e| ApiError::new(e.code, e.message.replace("MetricDataQueries", "Metrics")))?;
     let mut periods = valid.queries.iter().filter_map(|q| match &q.kind {
         crate::ops::get_metric_data::QueryKind::Stat(s) => Some(s.period_secs),
+        crate::ops::get_metric_data::QueryKind::Insights(q) => Some(q.period_secs),
         crate::ops::get_metric_data::QueryKind::Expression(_) => None,
     });
     let first = periods.next();
