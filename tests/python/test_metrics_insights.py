@@ -323,3 +323,70 @@ def test_math_can_use_a_query_result(cw, data):
     want = data.expect("SUM", data.ns_b, "CPU")[""]
     assert [int(t.timestamp()) for t in r["Timestamps"]] == [t for t, _ in want]
     assert r["Values"] == pytest.approx([2 * v for _, v in want])
+
+
+# -- alarms -------------------------------------------------------------------------
+
+
+def test_alarm_on_a_query(server):
+    cw = server.client("cloudwatch")
+    ns = f"MI/Alarm-{uuid.uuid4().hex[:10]}"
+    now = int(time.time())
+    # The last five minutes: 80 on one host, 20 on the other -> MAX 80, AVG 50 per minute.
+    data = [
+        {"MetricName": "cpu", "Dimensions": [{"Name": "host", "Value": h}], "Timestamp": utc(now - s), "Value": v}
+        for s in range(0, 300, 20)
+        for h, v in (("a", 80.0), ("b", 20.0))
+    ]
+    cw.put_metric_data(Namespace=ns, MetricData=data)
+
+    def alarm(name, func, threshold):
+        cw.put_metric_alarm(
+            AlarmName=name,
+            EvaluationPeriods=1,
+            Threshold=threshold,
+            ComparisonOperator="GreaterThanThreshold",
+            Metrics=[{"Id": "q", "Expression": f'SELECT {func}(cpu) FROM SCHEMA("{ns}", host)', "Period": 60}],
+        )
+
+    alarm(f"{ns}-max", "MAX", 60)  # 80 > 60
+    alarm(f"{ns}-avg", "AVG", 60)  # 50 <= 60
+    [a] = cw.describe_alarms(AlarmNames=[f"{ns}-max"])["MetricAlarms"]
+    assert a["Metrics"][0]["Expression"].startswith("SELECT MAX(cpu)")
+
+    def states():
+        return {a["AlarmName"]: a["StateValue"] for a in cw.describe_alarms(AlarmNamePrefix=ns)["MetricAlarms"]}
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and states() != {f"{ns}-max": "ALARM", f"{ns}-avg": "OK"}:
+        time.sleep(1)
+    assert states() == {f"{ns}-max": "ALARM", f"{ns}-avg": "OK"}
+    cw.delete_alarms(AlarmNames=[f"{ns}-max", f"{ns}-avg"])
+
+
+def test_alarm_on_a_grouped_query_is_refused(cw):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.put_metric_alarm(
+            AlarmName=f"grouped-{uuid.uuid4().hex[:8]}",
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanThreshold",
+            Metrics=[{"Id": "q", "Expression": 'SELECT MAX(cpu) FROM "x" GROUP BY host', "Period": 60}],
+        )
+    err = e.value.response["Error"]
+    assert err["Code"] == "ValidationError"
+    assert "Metrics.member.1.Expression" in err["Message"] and "GROUP BY" in err["Message"], err
+
+
+def test_alarm_with_a_bad_query_is_refused(cw):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.put_metric_alarm(
+            AlarmName=f"bad-{uuid.uuid4().hex[:8]}",
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanThreshold",
+            Metrics=[{"Id": "q", "Expression": "SELECT MAX(cpu) FROM a/b", "Period": 60}],
+        )
+    err = e.value.response["Error"]
+    assert err["Code"] == "ValidationError"
+    assert "Metrics.member.1.Expression is not a valid Metrics Insights query" in err["Message"], err
