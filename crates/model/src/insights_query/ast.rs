@@ -33,7 +33,10 @@ pub enum Source {
     Namespace(String),
     /// `FROM SCHEMA(ns, k1, k2)`: only metrics whose dimension names are
     /// exactly `{k1, k2}` (no keys: only metrics without dimensions).
-    Schema { namespace: String, keys: Vec<String> },
+    Schema {
+        namespace: String,
+        keys: Vec<String>,
+    },
 }
 
 impl Source {

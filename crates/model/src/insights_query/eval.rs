@@ -1,8 +1,8 @@
 //! Running a parsed query over the statistics of the metrics it matched:
 //! filter (SCHEMA exactness, WHERE), group, aggregate per period, rank, limit.
 
-use super::ast::{Condition, Direction, Func, Query, Source};
 use super::MAX_LIMIT;
+use super::ast::{Condition, Direction, Func, Query, Source};
 use crate::metric::MetricId;
 use std::collections::BTreeMap;
 

@@ -147,13 +147,23 @@ fn quoted(chars: &[char], open: usize) -> Result<(String, usize), QueryError> {
     let mut i = open + 1;
     loop {
         match chars.get(i) {
-            None => return Err(QueryError::UnterminatedQuote { quote, pos: open + 1 }),
+            None => {
+                return Err(QueryError::UnterminatedQuote {
+                    quote,
+                    pos: open + 1,
+                });
+            }
             Some('\\') => match chars.get(i + 1) {
                 Some(&escaped) => {
                     text.push(escaped);
                     i += 2;
                 }
-                None => return Err(QueryError::UnterminatedQuote { quote, pos: open + 1 }),
+                None => {
+                    return Err(QueryError::UnterminatedQuote {
+                        quote,
+                        pos: open + 1,
+                    });
+                }
             },
             Some(&c) if c == quote => return Ok((text, i + 1)),
             Some(&c) => {

@@ -60,9 +60,7 @@ pub enum QueryError {
     UnterminatedQuote { quote: char, pos: usize },
     #[error("Empty identifier \"\" at position {pos}.")]
     EmptyIdentifier { pos: usize },
-    #[error(
-        "Label value {found} at position {pos} must be in single quotes, such as 'value'."
-    )]
+    #[error("Label value {found} at position {pos} must be in single quotes, such as 'value'.")]
     ValueNotQuoted { found: String, pos: usize },
     #[error("LIMIT {value} at position {pos} is invalid: it must be between 1 and 500.")]
     BadLimit { value: String, pos: usize },

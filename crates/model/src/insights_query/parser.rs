@@ -84,9 +84,7 @@ impl Parser {
     /// A metric, namespace or label name: bare (not reserved) or `"quoted"`.
     fn identifier(&mut self, what: &str) -> Result<String, QueryError> {
         match &self.peek().kind {
-            TokenKind::Word(w)
-                if !RESERVED.iter().any(|r| r.eq_ignore_ascii_case(w)) =>
-            {
+            TokenKind::Word(w) if !RESERVED.iter().any(|r| r.eq_ignore_ascii_case(w)) => {
                 let w = w.clone();
                 self.bump();
                 Ok(w)
@@ -151,7 +149,10 @@ impl Parser {
             self.keyword("BY")?;
             let func = self.func()?;
             self.expect(TokenKind::LParen, "'('")?;
-            self.expect(TokenKind::RParen, "')' (ORDER BY functions take no argument)")?;
+            self.expect(
+                TokenKind::RParen,
+                "')' (ORDER BY functions take no argument)",
+            )?;
             let direction = if self.is_keyword("DESC") {
                 self.bump();
                 Direction::Desc
@@ -204,7 +205,9 @@ impl Parser {
                 .get(self.at + 1)
                 .is_some_and(|t| t.kind == TokenKind::LParen);
         if !is_schema {
-            return Ok(Source::Namespace(self.identifier("a namespace or SCHEMA(...)")?));
+            return Ok(Source::Namespace(
+                self.identifier("a namespace or SCHEMA(...)")?,
+            ));
         }
         self.bump();
         self.bump();

@@ -72,13 +72,19 @@ fn refuses_bad_queries_with_a_reason() {
         ("SELECT MEDIAN(x) FROM ns", "Unknown function MEDIAN"),
         ("SELECT AVG(x) FROM ns LIMIT 501", "LIMIT 501"),
         ("SELECT AVG(x) FROM ns LIMIT 0", "LIMIT 0"),
-        ("SELECT AVG(x) FROM ns WHERE k = v", "must be in single quotes"),
+        (
+            "SELECT AVG(x) FROM ns WHERE k = v",
+            "must be in single quotes",
+        ),
         ("SELECT AVG(x) FROM ns WHERE k = 'v", "never closed"),
         ("SELECT AVG(x)", "expected FROM"),
         ("SELECT AVG(x) FROM ns GROUP InstanceId", "expected BY"),
         ("SELECT AVG(x) FROM ns ORDER BY AVG(x)", "take no argument"),
         ("SELECT AVG(x) FROM ns extra", "expected the end"),
-        ("SELECT AVG(x) FROM ns WHERE k ~ 'v'", "Unexpected character '~'"),
+        (
+            "SELECT AVG(x) FROM ns WHERE k ~ 'v'",
+            "Unexpected character '~'",
+        ),
         ("SELECT AVG() FROM ns", "expected a metric name"),
         ("SELECT AVG(FROM) FROM ns", "expected a metric name"),
     ];
@@ -92,7 +98,15 @@ fn refuses_bad_queries_with_a_reason() {
 fn parsing_is_total_on_hostile_input() {
     let deep = format!("SELECT AVG(x) FROM ns WHERE {}k = 'v'", "(".repeat(10_000));
     assert!(matches!(parse(&deep), Err(QueryError::TooDeep { .. })));
-    for src in ["", "SELECT", "\"", "'", "SELECT AVG(x) FROM SCHEMA(", "é日本", "\\"] {
+    for src in [
+        "",
+        "SELECT",
+        "\"",
+        "'",
+        "SELECT AVG(x) FROM SCHEMA(",
+        "é日本",
+        "\\",
+    ] {
         let _ = parse(src);
     }
 }
@@ -123,7 +137,10 @@ fn schema_matches_exact_dimension_sets_only() {
 fn groups_aggregate_exactly_and_rank_over_the_window() {
     let q = parse("SELECT AVG(cpu) FROM ns GROUP BY g ORDER BY SUM() DESC LIMIT 2").unwrap();
     let data = vec![
-        (metric("ns", "cpu", &[("g", "a")]), vec![stats(0, &[1.0, 3.0]), stats(60_000, &[5.0])]),
+        (
+            metric("ns", "cpu", &[("g", "a")]),
+            vec![stats(0, &[1.0, 3.0]), stats(60_000, &[5.0])],
+        ),
         (metric("ns", "cpu", &[("g", "a")]), vec![stats(0, &[2.0])]),
         (metric("ns", "cpu", &[("g", "b")]), vec![stats(0, &[100.0])]),
         (metric("ns", "cpu", &[("g", "c")]), vec![stats(0, &[1.0])]),
@@ -140,8 +157,14 @@ fn groups_aggregate_exactly_and_rank_over_the_window() {
     let out = evaluate(
         &q,
         vec![
-            (metric("ns", "cpu", &[("g", "a")]), vec![stats(0, &[1.0, 3.0]), stats(60_000, &[5.0])]),
-            (metric("ns", "cpu", &[("g", "a"), ("h", "x")]), vec![stats(0, &[2.0])]),
+            (
+                metric("ns", "cpu", &[("g", "a")]),
+                vec![stats(0, &[1.0, 3.0]), stats(60_000, &[5.0])],
+            ),
+            (
+                metric("ns", "cpu", &[("g", "a"), ("h", "x")]),
+                vec![stats(0, &[2.0])],
+            ),
             (metric("ns", "cpu", &[("g", "b")]), vec![stats(0, &[100.0])]),
         ],
     );

@@ -8,8 +8,8 @@ use super::{
 };
 use crate::error::{ApiError, ApiResult};
 use crate::insights_query::{self, PeriodStats};
-use crate::metric::MetricId;
 use crate::math::{self, TimeSeries};
+use crate::metric::MetricId;
 use crate::time::Timestamp;
 use std::collections::HashMap;
 
@@ -149,8 +149,7 @@ pub fn execute_get_metric_data<S: MetricStatSource>(
         }
         let series = std::mem::take(&mut computed[i]);
         // A grouped query labels even a lone group with its values.
-        let grouped =
-            matches!(&q.kind, QueryKind::Insights(iq) if !iq.query.group_by.is_empty());
+        let grouped = matches!(&q.kind, QueryKind::Insights(iq) if !iq.query.group_by.is_empty());
         let single = series.len() <= 1 && !grouped;
         if series.is_empty() {
             entries.push(Entry {

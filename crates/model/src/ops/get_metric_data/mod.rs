@@ -9,11 +9,11 @@ mod token;
 pub use exec::{MetricStatSource, execute_get_metric_data};
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::insights_query;
 use crate::limits::{
     DEFAULT_EXPRESSION_PERIOD_SECS, GMD_DEFAULT_MAX_DATAPOINTS, GMD_MAX_EVALUATED_DATAPOINTS,
     GMD_MAX_QUERIES, MAX_DATUM_FUTURE_MS, MAX_EXPRESSION_LEN, MAX_QUERY_ID_LEN,
 };
-use crate::insights_query;
 use crate::math;
 use crate::metric::{Metric, MetricId};
 use crate::ops::period::{period_count, round_start, validate_period};
@@ -348,9 +348,7 @@ fn validate_query(
                 let query = insights_query::parse(&e).map_err(|err| {
                     ApiError::new(
                         ErrorCode::ValidationError,
-                        format!(
-                            "The parameter {ep} is not a valid Metrics Insights query. {err}"
-                        ),
+                        format!("The parameter {ep} is not a valid Metrics Insights query. {err}"),
                     )
                 })?;
                 let period_secs = match q.period {
