@@ -9,6 +9,7 @@
 pub mod alarm;
 pub mod dashboard;
 pub mod error;
+pub mod insights_query;
 pub mod limits;
 pub mod logs;
 pub mod math;

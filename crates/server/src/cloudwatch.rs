@@ -276,4 +276,65 @@ impl gmd::MetricStatSource for StoreSource<'_> {
             })
             .collect())
     }
+
+    fn insights_metrics(
+        &mut self,
+        query: &stratus_model::insights_query::Query,
+        limit: usize,
+    ) -> ApiResult<Vec<stratus_model::metric::MetricId>> {
+        // Storage narrows by namespace and name (and, for SCHEMA, by the
+        // presence of its keys); the query decides the rest.
+        let schema_keys = match &query.source {
+            stratus_model::insights_query::Source::Schema { keys, .. } => keys.clone(),
+            stratus_model::insights_query::Source::Namespace(_) => Vec::new(),
+        };
+        let filter = tsdb::SeriesFilter {
+            namespace: Some(query.source.namespace().to_string()),
+            name: Some(query.metric_name.clone()),
+            dimensions: schema_keys.into_iter().map(|k| (k, None)).collect(),
+        };
+        const PAGE: usize = 1000;
+        let mut out = Vec::new();
+        let mut after: Option<tsdb::SeriesKey> = None;
+        loop {
+            let keys = self.state.metrics.list(&filter, after.as_ref(), PAGE)?;
+            let full_page = keys.len() == PAGE;
+            after = keys.last().cloned();
+            for k in keys {
+                let m = metric_id(k);
+                if query.matches(&m) {
+                    out.push(m);
+                    if out.len() >= limit {
+                        return Ok(out);
+                    }
+                }
+            }
+            if !full_page {
+                return Ok(out);
+            }
+        }
+    }
+
+    fn period_stats(
+        &mut self,
+        metric: &stratus_model::metric::MetricId,
+        start: Timestamp,
+        end: Timestamp,
+        period_secs: i64,
+    ) -> ApiResult<Vec<stratus_model::insights_query::PeriodStats>> {
+        let aggs = self
+            .state
+            .metrics
+            .aggregates(metric, start, end, period_secs, None)?;
+        Ok(storage::merge_units(aggs)
+            .into_iter()
+            .map(|a| stratus_model::insights_query::PeriodStats {
+                start_ms: a.0.start_ms,
+                count: a.0.count,
+                sum: a.0.sum,
+                min: a.0.min,
+                max: a.0.max,
+            })
+            .collect())
+    }
 }

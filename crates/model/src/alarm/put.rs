@@ -422,8 +422,23 @@ fn validate_math(metrics: Vec<MetricDataQueryInput>, now: Timestamp) -> ApiResul
     let valid = probe
         .validate(now)
         .map_err(|e| ApiError::new(e.code, e.message.replace("MetricDataQueries", "Metrics")))?;
+    // AWS alarms on a grouped query per contributor (one state per time
+    // series); that is not built, so such alarms are refused rather than
+    // silently judged on one of their series.
+    if let Some((i, _)) = valid.queries.iter().enumerate().find(|(_, q)| {
+        matches!(&q.kind, crate::ops::get_metric_data::QueryKind::Insights(iq) if !iq.query.group_by.is_empty())
+    }) {
+        return Err(ApiError::new(
+            ErrorCode::ValidationError,
+            format!(
+                "The parameter {} is a Metrics Insights query with GROUP BY; this server alarms only on queries that return a single time series.",
+                mp.member(i).field("Expression")
+            ),
+        ));
+    }
     let mut periods = valid.queries.iter().filter_map(|q| match &q.kind {
         crate::ops::get_metric_data::QueryKind::Stat(s) => Some(s.period_secs),
+        crate::ops::get_metric_data::QueryKind::Insights(q) => Some(q.period_secs),
         crate::ops::get_metric_data::QueryKind::Expression(_) => None,
     });
     let first = periods.next();

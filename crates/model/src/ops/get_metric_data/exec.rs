@@ -3,11 +3,13 @@
 //! order by ScanBy, and cut the page at `MaxDatapoints`.
 
 use super::{
-    GetMetricDataOutput, MetricDataResult, MetricStatQuery, QueryKind, ScanBy, StatusCode,
-    ValidGetMetricData, ValidQuery, label, token,
+    GetMetricDataOutput, InsightsQuery, MetricDataResult, MetricStatQuery, QueryKind, ScanBy,
+    StatusCode, ValidGetMetricData, ValidQuery, label, token,
 };
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
+use crate::insights_query::{self, PeriodStats};
 use crate::math::{self, TimeSeries};
+use crate::metric::MetricId;
 use crate::time::Timestamp;
 use std::collections::HashMap;
 
@@ -22,6 +24,73 @@ pub trait MetricStatSource {
         start: Timestamp,
         end: Timestamp,
     ) -> ApiResult<Vec<(Timestamp, f64)>>;
+
+    /// Metrics Insights input: up to `limit` metrics of `query`'s namespace
+    /// and metric name for which `query.matches` holds. Sources that cannot
+    /// list metrics refuse Metrics Insights queries.
+    fn insights_metrics(
+        &mut self,
+        _query: &insights_query::Query,
+        _limit: usize,
+    ) -> ApiResult<Vec<MetricId>> {
+        Err(ApiError::internal(
+            "This metric source cannot run Metrics Insights queries.",
+        ))
+    }
+
+    /// The statistic set of every period of `metric` in `[start, end)`
+    /// (all units together), ascending; periods without data omitted.
+    fn period_stats(
+        &mut self,
+        _metric: &MetricId,
+        _start: Timestamp,
+        _end: Timestamp,
+        _period_secs: i64,
+    ) -> ApiResult<Vec<PeriodStats>> {
+        Err(ApiError::internal(
+            "This metric source cannot run Metrics Insights queries.",
+        ))
+    }
+}
+
+/// Runs one Metrics Insights query: its series, labelled with the group
+/// values (empty without GROUP BY). Data older than the look-back limit is
+/// not read (the start moves forward on the period grid).
+fn run_insights<S: MetricStatSource>(
+    q: &InsightsQuery,
+    start: Timestamp,
+    end: Timestamp,
+    now: Timestamp,
+    src: &mut S,
+) -> ApiResult<Vec<TimeSeries>> {
+    let period_ms = q.period_secs * 1000;
+    let oldest = now.millis().saturating_sub(insights_query::MAX_LOOKBACK_MS);
+    let mut start_ms = start.millis();
+    if start_ms < oldest {
+        let skipped = (oldest - start_ms + period_ms - 1) / period_ms;
+        start_ms = start_ms.saturating_add(skipped.saturating_mul(period_ms));
+    }
+    if start_ms >= end.millis() {
+        return Ok(Vec::new());
+    }
+    let metrics = src.insights_metrics(&q.query, insights_query::MAX_METRICS)?;
+    let mut inputs = Vec::with_capacity(metrics.len());
+    for m in metrics {
+        let stats = src.period_stats(&m, Timestamp(start_ms), end, q.period_secs)?;
+        inputs.push((m, stats));
+    }
+    Ok(insights_query::evaluate(&q.query, inputs)
+        .into_iter()
+        .map(|g| {
+            let points = g
+                .timestamps
+                .into_iter()
+                .map(Timestamp)
+                .zip(g.values)
+                .collect();
+            clean_series(g.label, points, Timestamp(start_ms), end)
+        })
+        .collect())
 }
 
 /// Runs a validated request. Errors come from the source or from evaluating
@@ -49,6 +118,12 @@ pub fn execute_get_metric_data<S: MetricStatSource>(
             let points = src.fetch(s, start, end)?;
             computed[i] = vec![clean_series(labels[i].clone(), points, start, end)];
         }
+        if let QueryKind::Insights(iq) = &q.kind
+            && needed[i]
+        {
+            let start = v.start_for(iq.period_secs);
+            computed[i] = run_insights(iq, start, end, v.now, src)?;
+        }
     }
     for &i in &v.eval_order {
         if let QueryKind::Expression(e) = &v.queries[i].kind
@@ -73,7 +148,9 @@ pub fn execute_get_metric_data<S: MetricStatSource>(
             continue;
         }
         let series = std::mem::take(&mut computed[i]);
-        let single = series.len() <= 1;
+        // A grouped query labels even a lone group with its values.
+        let grouped = matches!(&q.kind, QueryKind::Insights(iq) if !iq.query.group_by.is_empty());
+        let single = series.len() <= 1 && !grouped;
         if series.is_empty() {
             entries.push(Entry {
                 id: q.id.clone(),

@@ -11,7 +11,7 @@ pub(super) fn labels(queries: &[ValidQuery]) -> Vec<String> {
     let stats = || {
         queries.iter().filter_map(|q| match &q.kind {
             QueryKind::Stat(s) => Some(s),
-            QueryKind::Expression(_) => None,
+            QueryKind::Expression(_) | QueryKind::Insights(_) => None,
         })
     };
     let first = stats().next();
@@ -24,7 +24,7 @@ pub(super) fn labels(queries: &[ValidQuery]) -> Vec<String> {
                 return l.clone();
             }
             match &q.kind {
-                QueryKind::Expression(_) => q.id.clone(),
+                QueryKind::Expression(_) | QueryKind::Insights(_) => q.id.clone(),
                 QueryKind::Stat(s) => {
                     let mut l = s.metric.metric_name.clone();
                     if stats_differ {

@@ -9,6 +9,7 @@ mod token;
 pub use exec::{MetricStatSource, execute_get_metric_data};
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::insights_query;
 use crate::limits::{
     DEFAULT_EXPRESSION_PERIOD_SECS, GMD_DEFAULT_MAX_DATAPOINTS, GMD_MAX_EVALUATED_DATAPOINTS,
     GMD_MAX_QUERIES, MAX_DATUM_FUTURE_MS, MAX_EXPRESSION_LEN, MAX_QUERY_ID_LEN,
@@ -109,10 +110,21 @@ pub struct ExpressionQuery {
     pub period_secs: i64,
 }
 
+/// A Metrics Insights query (an `Expression` starting with `SELECT`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InsightsQuery {
+    pub query: insights_query::Query,
+    /// The text, for the paging token's request hash.
+    pub source: String,
+    /// The `Period` given (60 s when absent), at least one minute.
+    pub period_secs: i64,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum QueryKind {
     Stat(MetricStatQuery),
     Expression(ExpressionQuery),
+    Insights(InsightsQuery),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -129,6 +141,7 @@ impl ValidQuery {
         match &self.kind {
             QueryKind::Stat(s) => s.period_secs,
             QueryKind::Expression(e) => e.period_secs,
+            QueryKind::Insights(q) => q.period_secs,
         }
     }
 }
@@ -218,9 +231,24 @@ impl GetMetricDataInput {
         let mut ids: HashMap<String, usize> =
             HashMap::with_capacity(self.metric_data_queries.len());
         let mut parsed = Vec::with_capacity(self.metric_data_queries.len());
+        let mut first_insights: Option<Param> = None;
         for (i, q) in self.metric_data_queries.into_iter().enumerate() {
             let p = qp.member(i);
             let pq = validate_query(q, p, start, now)?;
+            if matches!(pq.kind, ParsedKind::Insights(_)) {
+                // AWS: "Each GetMetricData operation can have only one query".
+                if let Some(first) = first_insights {
+                    return Err(ApiError::new(
+                        ErrorCode::ValidationError,
+                        format!(
+                            "A GetMetricData request can contain only one Metrics Insights query; {} and {} are both queries.",
+                            first.field("Expression"),
+                            p.field("Expression")
+                        ),
+                    ));
+                }
+                first_insights = Some(p);
+            }
             if let Some(first) = ids.insert(pq.id.clone(), i) {
                 return Err(invalid(format!(
                     "The value {} for parameter {} is already used by {}; query ids must be unique.",
@@ -273,6 +301,7 @@ struct ParsedQuery {
 
 enum ParsedKind {
     Stat(MetricStatQuery),
+    Insights(InsightsQuery),
     Expression {
         expr: math::Expr,
         period: Option<i64>,
@@ -306,13 +335,28 @@ fn validate_query(
         (None, Some(e)) => {
             let ep = p.field("Expression");
             check_len(&e, 1, MAX_EXPRESSION_LEN, ep)?;
-            if e.trim_start()
-                .get(..7)
-                .is_some_and(|w| w.eq_ignore_ascii_case("SELECT "))
-            {
-                return Err(invalid(format!(
-                    "The parameter {ep} is a Metrics Insights query, which this server does not support; use metric math or MetricStat."
-                )));
+            if insights_query::is_query(&e) {
+                let query = insights_query::parse(&e).map_err(|err| {
+                    ApiError::new(
+                        ErrorCode::ValidationError,
+                        format!("The parameter {ep} is not a valid Metrics Insights query. {err}"),
+                    )
+                })?;
+                let period_secs = match q.period {
+                    None => DEFAULT_EXPRESSION_PERIOD_SECS,
+                    Some(_) => validate_period(q.period, start, now, p.field("Period"))?,
+                }
+                .max(insights_query::MIN_PERIOD_SECS);
+                return Ok(ParsedQuery {
+                    id,
+                    label: q.label,
+                    return_data: q.return_data.unwrap_or(true),
+                    kind: ParsedKind::Insights(InsightsQuery {
+                        query,
+                        source: e,
+                        period_secs,
+                    }),
+                });
             }
             let expr = math::parse(&e).map_err(|err| {
                 ApiError::new(
@@ -412,7 +456,7 @@ fn dependency_order(
     let deps: Vec<Vec<usize>> = queries
         .iter()
         .map(|q| match &q.kind {
-            ParsedKind::Stat(_) => Ok(Vec::new()),
+            ParsedKind::Stat(_) | ParsedKind::Insights(_) => Ok(Vec::new()),
             ParsedKind::Expression { expr, p, .. } => expr
                 .referenced_ids()
                 .iter()
@@ -486,6 +530,7 @@ fn resolve_periods(
         .iter()
         .map(|q| match &q.kind {
             ParsedKind::Stat(s) => Some(s.period_secs),
+            ParsedKind::Insights(q) => Some(q.period_secs),
             ParsedKind::Expression { period, .. } => *period,
         })
         .collect();
@@ -493,7 +538,7 @@ fn resolve_periods(
         .iter()
         .filter_map(|q| match &q.kind {
             ParsedKind::Stat(s) => Some(s.period_secs),
-            ParsedKind::Expression { .. } => None,
+            ParsedKind::Expression { .. } | ParsedKind::Insights(_) => None,
         })
         .max();
     for &i in eval_order {
@@ -529,6 +574,7 @@ fn resolve_periods(
             return_data: q.return_data,
             kind: match q.kind {
                 ParsedKind::Stat(s) => QueryKind::Stat(s),
+                ParsedKind::Insights(q) => QueryKind::Insights(q),
                 ParsedKind::Expression { expr, .. } => QueryKind::Expression(ExpressionQuery {
                     expr,
                     period_secs: period.unwrap_or(DEFAULT_EXPRESSION_PERIOD_SECS),

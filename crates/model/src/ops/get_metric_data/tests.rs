@@ -272,10 +272,19 @@ fn rejects_with_code_and_parameter() {
             "metricDataQueries.1.member.expression",
         ),
         (
-            vec![json!({"Id": "e1", "Expression": "SELECT AVG(cpu) FROM App"})],
+            vec![json!({"Id": "e1", "Expression": "SELECT AVG(cpu) FROM App/X"})],
             json!({}),
-            ErrorCode::InvalidParameterValue,
-            "Metrics Insights",
+            ErrorCode::ValidationError,
+            "MetricDataQueries.member.1.Expression is not a valid Metrics Insights query",
+        ),
+        (
+            vec![
+                json!({"Id": "e1", "Expression": "SELECT AVG(cpu) FROM App"}),
+                json!({"Id": "e2", "Expression": "SELECT SUM(cpu) FROM App"}),
+            ],
+            json!({}),
+            ErrorCode::ValidationError,
+            "only one Metrics Insights query",
         ),
         (
             vec![m1.clone(), json!({"Id": "e1", "Expression": "m1 +"})],

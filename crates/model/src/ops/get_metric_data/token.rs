@@ -96,6 +96,11 @@ pub(super) fn request_hash(v: &ValidGetMetricData) -> u64 {
                 h.str(s.stat.as_str());
                 h.bytes(&[s.unit.map_or(u8::MAX, |u| u.code())]);
             }
+            QueryKind::Insights(q) => {
+                h.bytes(b"I");
+                h.str(&q.source);
+                h.i64(q.period_secs);
+            }
             QueryKind::Expression(e) => {
                 h.bytes(b"E");
                 h.str(e.expr.source());
