@@ -123,7 +123,15 @@ mod tests {
         assert!(validate_topic_name(Some("alerts_1-A")).is_ok());
         assert!(validate_topic_name(Some(&"a".repeat(256))).is_ok());
         assert!(validate_topic_name(Some("a.fifo")).is_ok());
-        for bad in ["", "a b", ".fifo", "a.fifo.fifo", "a.FIFO", "é", &"a".repeat(257)] {
+        for bad in [
+            "",
+            "a b",
+            ".fifo",
+            "a.fifo.fifo",
+            "a.FIFO",
+            "é",
+            &"a".repeat(257),
+        ] {
             let e = validate_topic_name(Some(bad)).unwrap_err();
             assert_eq!(e.message, "Invalid parameter: Topic Name", "{bad}");
         }

@@ -195,7 +195,10 @@ mod tests {
         apply_create_rules("t.fifo", &mut a).unwrap();
         assert_eq!(
             a,
-            attrs(&[("FifoTopic", "true"), ("ContentBasedDeduplication", "false")])
+            attrs(&[
+                ("FifoTopic", "true"),
+                ("ContentBasedDeduplication", "false")
+            ])
         );
         let mut a = attrs(&[("FifoTopic", "TRUE"), ("ContentBasedDeduplication", "True")]);
         apply_create_rules("t.fifo", &mut a).unwrap();
@@ -206,40 +209,61 @@ mod tests {
             ("t", &[("FifoTopic", "true")][..]),
         ] {
             let e = apply_create_rules(name, &mut attrs(pairs)).unwrap_err();
-            assert_eq!(e.message, "Invalid parameter: Topic Name", "{name} {pairs:?}");
+            assert_eq!(
+                e.message, "Invalid parameter: Topic Name",
+                "{name} {pairs:?}"
+            );
         }
         let mut a = attrs(&[("FifoTopic", "false")]);
         apply_create_rules("t", &mut a).unwrap();
         assert!(a.is_empty());
-        assert!(apply_create_rules("t", &mut attrs(&[("ContentBasedDeduplication", "true")])).is_err());
+        assert!(
+            apply_create_rules("t", &mut attrs(&[("ContentBasedDeduplication", "true")])).is_err()
+        );
         assert!(apply_create_rules("t.fifo", &mut attrs(&[("FifoTopic", "yes")])).is_err());
     }
 
     #[test]
     fn identities_follow_the_topic_type() {
         let standard = BTreeMap::new();
-        let fifo = attrs(&[("FifoTopic", "true"), ("ContentBasedDeduplication", "false")]);
+        let fifo = attrs(&[
+            ("FifoTopic", "true"),
+            ("ContentBasedDeduplication", "false"),
+        ]);
         let content = attrs(&[("FifoTopic", "true"), ("ContentBasedDeduplication", "true")]);
         let p = |g: Option<&str>, d: Option<&str>| {
             FifoParams::parse(g.map(Into::into), d.map(Into::into)).unwrap()
         };
         let hash = || "ab".to_string();
-        assert_eq!(identity(&p(Some("g"), None), &standard, hash).unwrap(), None);
         assert_eq!(
-            identity(&p(None, Some("d")), &standard, hash).unwrap_err().message,
+            identity(&p(Some("g"), None), &standard, hash).unwrap(),
+            None
+        );
+        assert_eq!(
+            identity(&p(None, Some("d")), &standard, hash)
+                .unwrap_err()
+                .message,
             "Invalid parameter: MessageDeduplicationId Reason: The request includes MessageDeduplicationId parameter that is not valid for this topic type"
         );
         assert_eq!(
-            identity(&p(None, Some("d")), &fifo, hash).unwrap_err().message,
+            identity(&p(None, Some("d")), &fifo, hash)
+                .unwrap_err()
+                .message,
             "Invalid parameter: The MessageGroupId parameter is required for FIFO topics"
         );
         assert_eq!(
-            identity(&p(Some("g"), None), &fifo, hash).unwrap_err().message,
+            identity(&p(Some("g"), None), &fifo, hash)
+                .unwrap_err()
+                .message,
             "Invalid parameter: The topic should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly"
         );
-        let id = identity(&p(Some("g"), None), &content, hash).unwrap().unwrap();
+        let id = identity(&p(Some("g"), None), &content, hash)
+            .unwrap()
+            .unwrap();
         assert_eq!((id.group.as_str(), id.dedup_id.as_str()), ("g", "ab"));
-        let id = identity(&p(Some("g"), Some("d")), &content, hash).unwrap().unwrap();
+        let id = identity(&p(Some("g"), Some("d")), &content, hash)
+            .unwrap()
+            .unwrap();
         assert_eq!(id.dedup_id, "d");
     }
 
@@ -249,7 +273,10 @@ mod tests {
         assert!(FifoParams::parse(Some("a b".into()), None).is_err());
         assert!(FifoParams::parse(None, Some("x".repeat(129))).is_err());
         assert!(FifoParams::parse(Some("é".into()), None).is_err());
-        assert_eq!(FifoParams::parse(Some(String::new()), None).unwrap().group, None);
+        assert_eq!(
+            FifoParams::parse(Some(String::new()), None).unwrap().group,
+            None
+        );
         assert_eq!(format_sequence(FIRST_SEQUENCE).len(), 20);
     }
 }

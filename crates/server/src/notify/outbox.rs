@@ -398,6 +398,46 @@ mod tests {
     }
 
     #[test]
+    fn an_ordered_lane_waits_for_its_earliest_pending_delivery() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = MetaStore::open(&dir.path().join("m.redb")).unwrap();
+        let slot = |lane: &str, position: u128| OrderSlot {
+            lane: lane.into(),
+            position,
+        };
+        // Inserted out of position order; lane b is independent.
+        for (id, s) in [
+            ("a2", slot("a", 20)),
+            ("a1", slot("a", 10)),
+            ("a3", slot("a", 30)),
+            ("b1", slot("b", 15)),
+        ] {
+            m.transact(|tx| insert_in(tx, delivery(id, 2), 0, Some(s)))
+                .unwrap();
+        }
+        let k = |id: &str| key(id, Some("arn:aws:sns:us-east-1:123456789012:t:s1"));
+        let waiting = |m: &MetaStore| {
+            let mut w: Vec<String> = waiting_for_earlier(m).unwrap().into_iter().collect();
+            w.sort();
+            w
+        };
+        assert_eq!(waiting(&m), vec![k("a2"), k("a3")]);
+        // A failure with retries left keeps the lane blocked.
+        record_outcome(&m, &k("a1"), 1, Err(("503", false))).unwrap();
+        assert_eq!(waiting(&m), vec![k("a2"), k("a3")]);
+        // Giving up (after its two retries) lets the next one go.
+        let r = record_outcome(&m, &k("a1"), 2, Err(("503", false)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.status, Status::Pending, "a retry left: still pending");
+        record_outcome(&m, &k("a1"), 3, Err(("503", false))).unwrap();
+        assert_eq!(get(&m, &k("a1")).unwrap().unwrap().status, Status::GaveUp);
+        assert_eq!(waiting(&m), vec![k("a3")]);
+        record_outcome(&m, &k("a2"), 4, Ok(())).unwrap();
+        assert!(waiting(&m).is_empty());
+    }
+
+    #[test]
     fn keys_do_not_collide() {
         assert_ne!(key("a|b", Some("c")), key("a", Some("b|c")));
         assert_ne!(key("a", None), key("a", Some("x")));

@@ -128,7 +128,9 @@ pub fn publish(
                         expires_ms: now_ms + DEDUP_WINDOW_MS,
                     },
                 )?;
-                queue(tx, &links, topic, &subs, id, msg, &published, &timestamp, last)?;
+                queue(
+                    tx, &links, topic, &subs, id, msg, &published, &timestamp, last,
+                )?;
                 out.push(published);
             }
             tx.put(

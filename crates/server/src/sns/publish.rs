@@ -170,7 +170,9 @@ pub fn publish_batch(state: &AppState, caller: &Caller, params: Document) -> Api
             let id = fifo::identity(&e.fifo, &topic.attributes, || body_sha256(&e.raw_message))?;
             match (&e.message, id) {
                 (Ok(m), Some(id)) => ok.push((e.id.clone(), id, m)),
-                (Err(err), _) => out.failed.push(BatchFailure::new(e.id.clone(), err.clone())),
+                (Err(err), _) => out
+                    .failed
+                    .push(BatchFailure::new(e.id.clone(), err.clone())),
                 (Ok(_), None) => {}
             }
         }
