@@ -212,6 +212,105 @@ pub fn forget_topic_in(tx: &mut Txn<'_>, topic_arn: &str) -> crate::meta::Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sns::store::{SUBSCRIPTIONS, SubscriptionRecord, TOPICS};
+    use std::collections::BTreeMap;
+    use stratus_model::sns::publish::MessageBody;
+
+    const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:orders.fifo";
+
+    fn fifo_state(dir: &std::path::Path) -> (AppState, TopicRecord) {
+        let st = AppState {
+            public_url: "http://sns.test".into(),
+            ..AppState::for_tests(dir, ("AKIDSNSFIFO000000001", "sns-fifo-unit-secret"))
+        };
+        let topic = TopicRecord {
+            arn: TOPIC.into(),
+            name: "orders.fifo".into(),
+            attributes: [("FifoTopic".to_string(), "true".to_string())].into(),
+            subscriptions_deleted: 0,
+            created_ms: 0,
+        };
+        let sub = SubscriptionRecord {
+            arn: format!("{TOPIC}:2f1c0a55-0d7a-4e1d-9f00-6c1a1f557d5e"),
+            topic_arn: TOPIC.into(),
+            protocol: "https".into(),
+            endpoint: "https://hooks.example.com/x".into(),
+            owner: crate::ACCOUNT_ID.into(),
+            principal: "p".into(),
+            pending: false,
+            token: None,
+            token_expires_ms: 0,
+            confirmation_was_authenticated: false,
+            attributes: BTreeMap::new(),
+            created_ms: 0,
+        };
+        st.meta
+            .transact(|tx| {
+                tx.put(TOPICS, TOPIC, &topic)?;
+                tx.put(SUBSCRIPTIONS, &sub.arn, &sub)
+            })
+            .unwrap();
+        (st, topic)
+    }
+
+    #[test]
+    fn a_dedup_id_counts_only_within_its_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let (st, topic) = fifo_state(dir.path());
+        let msg = ValidMessage {
+            subject: None,
+            body: MessageBody::Plain("hello".into()),
+            attributes: BTreeMap::new(),
+        };
+        let id = FifoIdentity {
+            group: "g".into(),
+            dedup_id: "d".into(),
+        };
+        let first = publish(&st, &topic, &[(id.clone(), &msg)]).unwrap();
+        assert_eq!(first[0].sequence_number, format_sequence(FIRST_SEQUENCE));
+        assert_eq!(publish(&st, &topic, &[(id.clone(), &msg)]).unwrap(), first);
+        assert_eq!(st.notifier.recent(10).unwrap().len(), 1);
+
+        // The window ends: the same id is a new message, with a later number.
+        let key = dedup_key(TOPIC, None, "d");
+        st.meta
+            .transact(|tx| {
+                let mut r: DedupRecord = tx.get(DEDUP, &key)?.unwrap();
+                r.expires_ms = Timestamp::now().millis() - 1;
+                tx.put(DEDUP, &key, &r)
+            })
+            .unwrap();
+        let later = publish(&st, &topic, &[(id, &msg)]).unwrap();
+        assert_ne!(later[0].message_id, first[0].message_id);
+        assert_eq!(
+            later[0].sequence_number,
+            format_sequence(FIRST_SEQUENCE + 1)
+        );
+        let queued = st.notifier.recent(10).unwrap();
+        assert_eq!(queued.len(), 2);
+        let crate::notify::Target::Http { body, .. } = &queued[0].delivery.target else {
+            panic!("an https subscription gets an http delivery");
+        };
+        let doc: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert!(doc["SequenceNumber"].is_string());
+
+        // Deleting the topic forgets its counter and ids.
+        st.meta.transact(|tx| forget_topic_in(tx, TOPIC)).unwrap();
+        assert!(st.meta.list::<DedupRecord>(DEDUP).unwrap().is_empty());
+        let again = publish(
+            &st,
+            &topic,
+            &[(
+                FifoIdentity {
+                    group: "g".into(),
+                    dedup_id: "d".into(),
+                },
+                &msg,
+            )],
+        )
+        .unwrap();
+        assert_eq!(again[0].sequence_number, format_sequence(FIRST_SEQUENCE));
+    }
 
     #[test]
     fn keys_group_by_topic() {
