@@ -21,7 +21,7 @@ import botocore.exceptions
 import pytest
 
 from conftest import wait_for
-from notify_support import http_get
+from notify_support import http_get, verify_signature
 
 WAIT_S = 60
 
@@ -261,6 +261,8 @@ def test_dedup_by_id_delivers_once_and_answers_the_first_ids(sns, receiver):
     assert got[0]["MessageId"] == first["MessageId"]
     assert got[0]["SequenceNumber"] == first["SequenceNumber"]
     assert list(got[0])[:4] == ["Type", "MessageId", "SequenceNumber", "TopicArn"]
+    # The signature covers what AWS documents (SequenceNumber is not among them).
+    verify_signature(got[0])
 
 
 def test_dedup_by_content(sns, receiver):
