@@ -9,7 +9,8 @@
 //! an acknowledged message is both remembered (a duplicate after a kill -9
 //! is still recognised) and queued; an unacknowledged one is neither, and
 //! the client's retry publishes it afresh. Because sequence numbers are
-//! taken and deliveries queued under redb's single writer, queue positions
+//! taken and deliveries queued in one write transaction (redb has a single
+//! writer; PostgreSQL write transactions take one advisory lock), positions
 //! follow sequence numbers, and the outbox worker sends a lane's deliveries
 //! one at a time in that order (`notify::outbox::ORDERED`).
 
@@ -90,6 +91,12 @@ pub fn publish(
     let now_ms = now.millis();
     let timestamp = now.to_iso8601();
     let sweep = now_ms - LAST_SWEEP_MS.load(Ordering::Relaxed) >= SWEEP_EVERY_MS;
+    let audience = Audience {
+        links: &links,
+        topic,
+        subs: &subs,
+        timestamp: &timestamp,
+    };
     let out = state
         .meta
         .transact(|tx| {
@@ -128,9 +135,7 @@ pub fn publish(
                         expires_ms: now_ms + DEDUP_WINDOW_MS,
                     },
                 )?;
-                queue(
-                    tx, &links, topic, &subs, id, msg, &published, &timestamp, last,
-                )?;
+                audience.queue(tx, id, msg, &published, last)?;
                 out.push(published);
             }
             tx.put(
@@ -153,38 +158,46 @@ pub fn publish(
     Ok(out)
 }
 
-/// Inserts one message's deliveries, each in its (subscription, group) lane
-/// at the message's sequence number.
-#[allow(clippy::too_many_arguments)]
-fn queue(
-    tx: &mut Txn<'_>,
-    links: &delivery::Links<'_>,
-    topic: &TopicRecord,
-    subs: &[store::SubscriptionRecord],
-    id: &FifoIdentity,
-    msg: &ValidMessage,
-    published: &Published,
-    timestamp: &str,
-    position: u128,
-) -> crate::meta::Result<()> {
-    let attrs = msg.filter_view();
-    for sub in subs.iter().filter(|s| passes(s, msg, &attrs)) {
-        let out = Outgoing {
-            message_id: &published.message_id,
-            sequence_number: Some(&published.sequence_number),
-            subject: msg.subject.as_deref(),
-            text: msg.body.for_protocol(&sub.protocol),
-            attributes: &msg.attributes,
-            timestamp,
-        };
-        let d = delivery::notification(links, topic, sub, &out);
-        let slot = OrderSlot {
-            lane: lane(&sub.arn, &id.group),
-            position,
-        };
-        outbox::insert_in(tx, d, Timestamp::now().millis(), Some(slot))?;
+/// Who one publish reaches: the topic's confirmed subscriptions, with what
+/// their documents need.
+struct Audience<'a> {
+    links: &'a delivery::Links<'a>,
+    topic: &'a TopicRecord,
+    subs: &'a [store::SubscriptionRecord],
+    timestamp: &'a str,
+}
+
+impl Audience<'_> {
+    /// Inserts one message's deliveries, each in its (subscription, group)
+    /// lane at the message's sequence number.
+    fn queue(
+        &self,
+        tx: &mut Txn<'_>,
+        id: &FifoIdentity,
+        msg: &ValidMessage,
+        published: &Published,
+        position: u128,
+    ) -> crate::meta::Result<()> {
+        let (links, topic, timestamp) = (self.links, self.topic, self.timestamp);
+        let attrs = msg.filter_view();
+        for sub in self.subs.iter().filter(|s| passes(s, msg, &attrs)) {
+            let out = Outgoing {
+                message_id: &published.message_id,
+                sequence_number: Some(&published.sequence_number),
+                subject: msg.subject.as_deref(),
+                text: msg.body.for_protocol(&sub.protocol),
+                attributes: &msg.attributes,
+                timestamp,
+            };
+            let d = delivery::notification(links, topic, sub, &out);
+            let slot = OrderSlot {
+                lane: lane(&sub.arn, &id.group),
+                position,
+            };
+            outbox::insert_in(tx, d, Timestamp::now().millis(), Some(slot))?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 fn sweep_expired(tx: &mut Txn<'_>, now_ms: i64) -> crate::meta::Result<()> {
