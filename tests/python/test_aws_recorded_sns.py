@@ -185,10 +185,15 @@ def test_create_topic_different_attrs(sns):
     check(lambda: sns.create_topic(
         Name=name, Attributes={"SignatureVersion": "2", "DisplayName": "Value1"}),
         SNS_FILE, t, "create-topic-new-and-same-attrs")
+    check(lambda: sns.create_topic(Name=name, Attributes={"FifoTopic": "true"}),
+          SNS_FILE, t, "create-topic-new-attrs-fifo")
 
 
 def test_create_topic_name_constraints(sns):
     t = "TestSNSTopicCrudV2::test_create_topic_name_constraints"
+    check(lambda: sns.create_topic(Name=f"{uniq()}.fifo"), SNS_FILE, t, "name-contains-fifo")
+    check(lambda: sns.create_topic(Name=uniq(), Attributes={"FifoTopic": "true"}), SNS_FILE, t,
+          "fifo-name-not-contains-fifo")
     check(lambda: sns.create_topic(Name=""), SNS_FILE, t, "name-too-short")
     check(lambda: sns.create_topic(Name="a" * 257), SNS_FILE, t, "name-too-long")
     for index, c in enumerate([":", ";", "!", "@", "|", "^", "%", " "]):
@@ -246,6 +251,16 @@ def test_validations_for_fifo_on_a_standard_topic(sns):
           SNS_FILE, "TestSNSSubscriptionSQSFifo::test_validations_for_fifo", "no-msg-dedup-regular-topic")
 
 
+def test_validations_for_fifo_on_a_fifo_topic(sns):
+    # The steps of test_validations_for_fifo about publishing to a FIFO topic without
+    # ContentBasedDeduplication (the others subscribe SQS queues).
+    t = "TestSNSSubscriptionSQSFifo::test_validations_for_fifo"
+    arn = sns.create_topic(Name=f"{uniq()}.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+    check(lambda: sns.publish(TopicArn=arn, Message="test"), SNS_FILE, t, "no-msg-group-id")
+    check(lambda: sns.publish(TopicArn=arn, Message="test", MessageGroupId=uniq()), SNS_FILE, t,
+          "no-dedup-policy")
+
+
 def test_publish_with_empty_subject(sns):
     arn = topic(sns)
     check(lambda: sns.publish(TopicArn=arn, Subject="",
@@ -294,10 +309,9 @@ def test_publish_batch_messages_without_topic(sns):
 
 
 def test_publish_batch_exceptions(sns):
-    # LocalStack's topic is FIFO (its other steps are FIFO checks, not applicable yet);
-    # these three refusals come before anything FIFO-specific.
+    # LocalStack's topic is FIFO, without ContentBasedDeduplication.
     t = "TestSNSSubscriptionSQS::test_publish_batch_exceptions"
-    arn = topic(sns)
+    arn = sns.create_topic(Name=f"{uniq()}.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
     check(lambda: sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[
         {"Id": f"Id_{i}", "Message": "Too many messages"} for i in range(11)]),
         SNS_FILE, t, "too-many-msg")
@@ -307,6 +321,11 @@ def test_publish_batch_exceptions(sns):
     check(lambda: sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[
         {"Id": "1", "Message": json.dumps({"sqs": "test sqs"}), "MessageStructure": "json"}]),
         SNS_FILE, t, "no-default-key-json")
+    check(lambda: sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[
+        {"Id": "1", "Message": "Test message without a group id"}]), SNS_FILE, t, "no-group-id")
+    check(lambda: sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[
+        {"Id": "1", "Message": "Test message without a dedup id", "MessageGroupId": "msg1"}]),
+        SNS_FILE, t, "no-dedup-id")
 
 
 def test_publish_batch_too_long_message(sns):
@@ -733,13 +752,6 @@ def test_sub_filter_policy_nested_property_constraints(sns, hook):
 # ---- recorded error steps not covered, and why ----------------------------------------
 
 NOT_APPLICABLE = {
-    "FIFO topics (issue 16 item 2, not implemented yet)": [
-        "test_create_topic_name_constraints: name-contains-fifo, fifo-name-not-contains-fifo",
-        "test_create_topic_different_attrs: create-topic-new-attrs-fifo",
-        "test_publish_batch_exceptions: no-group-id, no-dedup-id",
-        "test_validations_for_fifo: not-fifo-topic, regular-queue-for-dlq-of-fifo-topic, "
-        "no-msg-group-id, no-dedup-policy",
-    ],
     "SMS (issue 16 item 2, not implemented yet)": [
         "test_publish_wrong_phone_format: all three", "test_subscribe_bad_sms",
         "test_subscribe_invalid_sms: all four", "test_set_invalid_sms_attributes: all four",
@@ -757,6 +769,8 @@ NOT_APPLICABLE = {
         "test_subscribe_sqs_queue_url", "test_cross_region_delivery_sqs",
         "test_validate_set_sub_attributes: fake-arn-redrive-policy, invalid-json-redrive-policy "
         "(RedrivePolicy names an SQS dead-letter queue)",
+        "test_validations_for_fifo: not-fifo-topic, regular-queue-for-dlq-of-fifo-topic "
+        "(FIFO SQS queues and their dead-letter queues)",
     ],
     "not covered yet in this pass (see the branch's report)": [
         "test_subscribe_external_http_endpoint: different-region-arn-confirm (x2): an unsigned "

@@ -7,13 +7,15 @@ use crate::error::ApiResult;
 /// Longest topic name AWS accepts.
 pub const MAX_TOPIC_NAME: usize = 256;
 
-/// Checks a CreateTopic `Name`: 1..256 of `[A-Za-z0-9_-]`. FIFO topics
-/// (`.fifo`) are not served by Stratus, so such names are refused too.
+/// Checks a CreateTopic `Name`: 1..256 of `[A-Za-z0-9_-]`, or such a base
+/// followed by `.fifo` (256 in all). Whether the name fits the topic type
+/// is [`super::fifo::apply_create_rules`]'s check.
 pub fn validate_topic_name(name: Option<&str>) -> ApiResult<&str> {
     let name = name.ok_or_else(|| required("Name"))?;
-    let ok = !name.is_empty()
+    let base = name.strip_suffix(super::fifo::FIFO_SUFFIX).unwrap_or(name);
+    let ok = !base.is_empty()
         && name.len() <= MAX_TOPIC_NAME
-        && name
+        && base
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if ok {
@@ -120,7 +122,16 @@ mod tests {
     fn topic_names() {
         assert!(validate_topic_name(Some("alerts_1-A")).is_ok());
         assert!(validate_topic_name(Some(&"a".repeat(256))).is_ok());
-        for bad in ["", "a b", "a.fifo", "é", &"a".repeat(257)] {
+        assert!(validate_topic_name(Some("a.fifo")).is_ok());
+        for bad in [
+            "",
+            "a b",
+            ".fifo",
+            "a.fifo.fifo",
+            "a.FIFO",
+            "é",
+            &"a".repeat(257),
+        ] {
             let e = validate_topic_name(Some(bad)).unwrap_err();
             assert_eq!(e.message, "Invalid parameter: Topic Name", "{bad}");
         }

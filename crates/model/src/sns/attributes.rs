@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 /// Longest DisplayName.
 pub const MAX_DISPLAY_NAME: usize = 100;
 
-/// Validates a settable topic attribute. `FifoTopic` is accepted only as
-/// `false` (Stratus serves standard topics only) and only at creation.
+/// Validates a settable topic attribute. `FifoTopic` is accepted only at
+/// creation.
 pub fn validate_topic_attribute(name: &str, value: &str, creating: bool) -> ApiResult<()> {
     match name {
         "DisplayName" => {
@@ -44,13 +44,16 @@ pub fn validate_topic_attribute(name: &str, value: &str, creating: bool) -> ApiR
             }
         }
         "KmsMasterKeyId" => {}
-        "FifoTopic" | "ContentBasedDeduplication" if creating => {
-            if !value.eq_ignore_ascii_case("false") {
-                return Err(invalid(format_args!(
-                    "Attributes Reason: {name}: FIFO topics are not supported by Stratus"
-                )));
-            }
+        // Whether these fit the topic's type is checked with the topic
+        // (`fifo::apply_create_rules`, SetTopicAttributes); FifoTopic is
+        // fixed at creation.
+        "FifoTopic" if creating => {
+            parse_bool(name, value)?;
         }
+        "ContentBasedDeduplication" => {
+            parse_bool(name, value)?;
+        }
+        "FifoThroughputScope" => super::fifo::validate_throughput_scope(value)?,
         _ if creating => {
             return Err(invalid(format_args!(
                 "Attributes Reason: Unknown attribute {}",
@@ -191,7 +194,10 @@ mod tests {
             "Invalid parameter: AttributeName"
         );
         assert!(validate_topic_attribute("FifoTopic", "false", true).is_ok());
-        assert!(validate_topic_attribute("FifoTopic", "true", true).is_err());
+        assert!(validate_topic_attribute("FifoTopic", "true", true).is_ok());
+        assert!(validate_topic_attribute("FifoTopic", "maybe", true).is_err());
+        assert!(validate_topic_attribute("ContentBasedDeduplication", "true", false).is_ok());
+        assert!(validate_topic_attribute("FifoThroughputScope", "Queue", false).is_err());
         assert!(validate_topic_attribute("FifoTopic", "false", false).is_err());
         assert!(validate_topic_attribute("Policy", "[]", false).is_err());
         assert!(validate_topic_attribute("DeliveryPolicy", "{\"http\":1}", false).is_err());

@@ -34,6 +34,9 @@ impl SignatureVersion {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notification<'a> {
     pub message_id: &'a str,
+    /// A FIFO topic's SequenceNumber (delivered right after MessageId, as
+    /// AWS's recorded documents have it; not part of the signed string).
+    pub sequence_number: Option<&'a str>,
     pub topic_arn: &'a str,
     pub subject: Option<&'a str>,
     pub message: &'a str,
@@ -121,6 +124,9 @@ impl Notification<'_> {
         let mut w = DocWriter::default();
         w.field("Type", "Notification");
         w.field("MessageId", self.message_id);
+        if let Some(n) = self.sequence_number {
+            w.field("SequenceNumber", n);
+        }
         w.field("TopicArn", self.topic_arn);
         if let Some(s) = self.subject {
             w.field("Subject", s);
@@ -247,6 +253,7 @@ mod tests {
         let a = attrs();
         let n = Notification {
             message_id: "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324",
+            sequence_number: None,
             topic_arn: "arn:aws:sns:us-east-1:123456789012:alerts",
             subject: Some("ALARM: \"d\""),
             message: "line1\nline2",
@@ -297,6 +304,17 @@ mod tests {
         assert!(!n2.string_to_sign().contains("Subject"));
         let v: Value = serde_json::from_str(&n2.render("x")).unwrap();
         assert!(v.get("Subject").is_none() && v.get("MessageAttributes").is_none());
+
+        // A FIFO topic's document carries its SequenceNumber after MessageId.
+        let n3 = Notification {
+            sequence_number: Some("10000000000000000001"),
+            ..n2
+        };
+        assert_eq!(n3.string_to_sign(), n2.string_to_sign());
+        let doc = n3.render("x");
+        let seq_at = doc.find("\"SequenceNumber\"").unwrap();
+        assert!(doc.find("\"MessageId\"").unwrap() < seq_at);
+        assert!(seq_at < doc.find("\"TopicArn\"").unwrap());
     }
 
     #[test]

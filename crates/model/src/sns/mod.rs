@@ -6,6 +6,7 @@ pub mod arn;
 pub mod attributes;
 pub mod delivery_policy;
 pub mod document;
+pub mod fifo;
 pub mod filter;
 pub mod filter_syntax;
 pub mod ops;

@@ -88,9 +88,8 @@ impl CreateTopicInput {
             validate_topic_attribute(k, v, true)?;
         }
         // FifoTopic=false is the default: not stored, so it never makes a
-        // second CreateTopic look different.
-        self.attributes
-            .retain(|k, _| k != "FifoTopic" && k != "ContentBasedDeduplication");
+        // second CreateTopic look different; FIFO topics store theirs.
+        super::fifo::apply_create_rules(&name, &mut self.attributes)?;
         validate_tags(&self.tags)?;
         Ok(CreateTopicRequest {
             name,
@@ -437,6 +436,13 @@ mod tests {
         .validate()
         .unwrap();
         assert_eq!(ok.attributes.len(), 1);
+        let e = CreateTopicInput {
+            name: Some("t.fifo".into()),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(e.message, "Invalid parameter: Topic Name");
         let many: Vec<Tag> = (0..51)
             .map(|i| Tag {
                 key: format!("k{i}"),

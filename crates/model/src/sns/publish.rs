@@ -3,6 +3,7 @@
 //! limit; and the JSON view of attributes that filter policies match.
 
 use super::arn::{TopicArn, parse_topic_arn};
+use super::fifo::FifoParams;
 use super::{invalid, required};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use serde::Deserialize;
@@ -335,6 +336,11 @@ pub struct PublishInput {
 pub struct PublishRequest {
     pub topic: TopicArn,
     pub message: ValidMessage,
+    /// MessageGroupId / MessageDeduplicationId, checked against the topic
+    /// type by the server (`fifo::identity`).
+    pub fifo: FifoParams,
+    /// `Message` as sent: what content-based deduplication hashes.
+    pub raw_message: String,
 }
 
 /// The topic a Publish targets (`TopicArn` or `TargetArn`; SMS is not served).
@@ -377,20 +383,6 @@ pub fn publish_target(
     }
 }
 
-fn refuse_fifo_params(group: Option<&str>, dedup: Option<&str>) -> ApiResult<()> {
-    if group.is_some_and(|g| !g.is_empty()) {
-        return Err(invalid(
-            "MessageGroupId Reason: The request includes MessageGroupId parameter that is not valid for this topic type",
-        ));
-    }
-    if dedup.is_some_and(|g| !g.is_empty()) {
-        return Err(invalid(
-            "MessageDeduplicationId Reason: The request includes MessageDeduplicationId parameter that is not valid for this topic type",
-        ));
-    }
-    Ok(())
-}
-
 impl PublishInput {
     pub fn validate(self) -> ApiResult<PublishRequest> {
         let topic = publish_target(
@@ -398,17 +390,20 @@ impl PublishInput {
             self.target_arn.as_deref(),
             self.phone_number.as_deref(),
         )?;
+        let raw_message = self.message.clone().unwrap_or_default();
         let message = validate_message(
             self.message,
             self.subject,
             self.message_structure.as_deref(),
             self.message_attributes,
         )?;
-        refuse_fifo_params(
-            self.message_group_id.as_deref(),
-            self.message_deduplication_id.as_deref(),
-        )?;
-        Ok(PublishRequest { topic, message })
+        let fifo = FifoParams::parse(self.message_group_id, self.message_deduplication_id)?;
+        Ok(PublishRequest {
+            topic,
+            message,
+            fifo,
+            raw_message,
+        })
     }
 }
 
@@ -439,7 +434,18 @@ pub struct PublishBatchEntryInput {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PublishBatchRequest {
     pub topic: TopicArn,
-    pub entries: Vec<(String, ApiResult<ValidMessage>)>,
+    pub entries: Vec<BatchEntry>,
+}
+
+/// One PublishBatch entry: its id, and its message or the error it fails
+/// with (reported in `Failed`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchEntry {
+    pub id: String,
+    pub message: ApiResult<ValidMessage>,
+    pub fifo: FifoParams,
+    /// `Message` as sent (content-based deduplication).
+    pub raw_message: String,
 }
 
 impl PublishBatchInput {
@@ -505,11 +511,10 @@ impl PublishBatchInput {
                 parse_body(m.clone(), e.message_structure.as_deref())?;
             }
             total += e.message.as_ref().map_or(0, String::len) + attr_size;
-            let msg = refuse_fifo_params(
-                e.message_group_id.as_deref(),
-                e.message_deduplication_id.as_deref(),
-            )
-            .and_then(|()| {
+            let raw_message = e.message.clone().unwrap_or_default();
+            let fifo = FifoParams::parse(e.message_group_id, e.message_deduplication_id);
+            let fifo_params = fifo.clone().unwrap_or_default();
+            let msg = fifo.and_then(|_| {
                 let message = e.message.ok_or_else(|| required("Message"))?;
                 if message.is_empty() {
                     return Err(invalid("Empty message"));
@@ -525,7 +530,12 @@ impl PublishBatchInput {
                     attr_size,
                 )
             });
-            out.push((id, msg));
+            out.push(BatchEntry {
+                id,
+                message: msg,
+                fifo: fifo_params,
+                raw_message,
+            });
         }
         if total > MAX_MESSAGE_BYTES {
             return Err(ApiError::new(
@@ -735,7 +745,7 @@ mod tests {
         let mut bad = entry("b");
         bad.subject = Some("a\nb".into());
         let v = input(vec![entry("a"), bad]).validate().unwrap();
-        assert!(v.entries[0].1.is_ok());
-        assert!(v.entries[1].1.is_err());
+        assert!(v.entries[0].message.is_ok());
+        assert!(v.entries[1].message.is_err());
     }
 }

@@ -228,6 +228,14 @@ impl Notifier {
         Ok(new)
     }
 
+    /// Wakes the worker after deliveries were committed with
+    /// [`outbox::insert_in`] in the caller's own transaction.
+    pub fn wake(&self) {
+        if let Some(sh) = &self.shared {
+            sh.wake.notify_one();
+        }
+    }
+
     /// The delivery of `message_id` to `subscription_arn`, if still kept.
     pub fn get(
         &self,

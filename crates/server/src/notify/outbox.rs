@@ -29,6 +29,21 @@ use serde::{Deserialize, Serialize};
 
 pub const TABLE: Table = Table::new("outbox");
 pub const PENDING: Table = Table::new("outbox_pending");
+/// Pending deliveries that must go out in order (SNS FIFO topics): outbox
+/// key → its [`OrderSlot`]. A record here is attempted only when no record
+/// of its lane with a smaller position is still here; it leaves when its
+/// record leaves `Pending` (delivered or given up).
+pub const ORDERED: Table = Table::new("outbox_ordered");
+
+/// Where an ordered delivery stands in its lane.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderSlot {
+    /// Deliveries of one lane go out one after another (SNS: subscription
+    /// and message group).
+    pub lane: String,
+    /// Position in the lane: compared as numbers (decimal digits).
+    pub position: u128,
+}
 
 /// How long delivered and given-up records are kept (for the console and
 /// for `ListDeliveries`), then pruned.
@@ -167,16 +182,51 @@ pub fn release(meta: &MetaStore, key: &str, owner: &str) -> meta::Result<()> {
 /// Records `d` unless its (message id, subscription) pair is already in the
 /// outbox. Returns whether it was new. Durable when this returns.
 pub fn insert(meta: &MetaStore, d: NewDelivery, now_ms: i64) -> meta::Result<bool> {
+    meta.transact(|tx| insert_in(tx, d, now_ms, None))
+}
+
+/// [`insert`] inside the caller's transaction, optionally in an ordered
+/// lane. The worker is not woken: call [`super::Notifier::wake`] after
+/// the commit.
+pub fn insert_in(
+    tx: &mut meta::Txn<'_>,
+    d: NewDelivery,
+    now_ms: i64,
+    order: Option<OrderSlot>,
+) -> meta::Result<bool> {
     let rec = DeliveryRecord::new(d, now_ms);
     let k = rec.key();
-    meta.transact(|tx| {
-        if tx.get::<serde_json::Value>(TABLE, &k)?.is_some() {
-            return Ok(false);
+    if tx.get::<serde_json::Value>(TABLE, &k)?.is_some() {
+        return Ok(false);
+    }
+    tx.put(TABLE, &k, &rec)?;
+    tx.put(PENDING, &k, &now_ms)?;
+    if let Some(slot) = order {
+        tx.put(ORDERED, &k, &slot)?;
+    }
+    Ok(true)
+}
+
+/// Keys of ordered deliveries that must wait: an earlier one of their
+/// lane is still pending (in flight, waiting for a retry, or not yet
+/// attempted).
+pub fn waiting_for_earlier(meta: &MetaStore) -> meta::Result<std::collections::HashSet<String>> {
+    let mut lanes: std::collections::HashMap<String, (u128, String)> = Default::default();
+    let mut waiting = std::collections::HashSet::new();
+    for (key, slot) in meta.list::<OrderSlot>(ORDERED)? {
+        match lanes.get_mut(&slot.lane) {
+            Some(head) if head.0 <= slot.position => {
+                waiting.insert(key);
+            }
+            Some(head) => {
+                waiting.insert(std::mem::replace(head, (slot.position, key)).1);
+            }
+            None => {
+                lanes.insert(slot.lane, (slot.position, key));
+            }
         }
-        tx.put(TABLE, &k, &rec)?;
-        tx.put(PENDING, &k, &now_ms)?;
-        Ok(true)
-    })
+    }
+    Ok(waiting)
 }
 
 /// The pending deliveries' keys and due times, earliest first.
@@ -202,10 +252,12 @@ pub fn record_outcome(
     meta.transact(|tx| {
         let Some(mut rec) = tx.get::<DeliveryRecord>(TABLE, key)? else {
             tx.delete(PENDING, key)?;
+            tx.delete(ORDERED, key)?;
             return Ok(None);
         };
         if rec.status != Status::Pending {
             tx.delete(PENDING, key)?;
+            tx.delete(ORDERED, key)?;
             return Ok(None);
         }
         match outcome {
@@ -217,6 +269,8 @@ pub fn record_outcome(
             Some(due) => tx.put(PENDING, key, &due)?,
             None => {
                 tx.delete(PENDING, key)?;
+                // The next of its lane may go now.
+                tx.delete(ORDERED, key)?;
             }
         }
         Ok(Some(rec))
@@ -341,6 +395,46 @@ mod tests {
         assert_eq!(prune(&m, 10_150 + 1_001, 1_000).unwrap(), 1);
         assert_eq!(get(&m, &k1).unwrap(), None);
         assert_eq!(list_recent(&m, 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn an_ordered_lane_waits_for_its_earliest_pending_delivery() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = MetaStore::open(&dir.path().join("m.redb")).unwrap();
+        let slot = |lane: &str, position: u128| OrderSlot {
+            lane: lane.into(),
+            position,
+        };
+        // Inserted out of position order; lane b is independent.
+        for (id, s) in [
+            ("a2", slot("a", 20)),
+            ("a1", slot("a", 10)),
+            ("a3", slot("a", 30)),
+            ("b1", slot("b", 15)),
+        ] {
+            m.transact(|tx| insert_in(tx, delivery(id, 2), 0, Some(s)))
+                .unwrap();
+        }
+        let k = |id: &str| key(id, Some("arn:aws:sns:us-east-1:123456789012:t:s1"));
+        let waiting = |m: &MetaStore| {
+            let mut w: Vec<String> = waiting_for_earlier(m).unwrap().into_iter().collect();
+            w.sort();
+            w
+        };
+        assert_eq!(waiting(&m), vec![k("a2"), k("a3")]);
+        // A failure with retries left keeps the lane blocked.
+        record_outcome(&m, &k("a1"), 1, Err(("503", false))).unwrap();
+        assert_eq!(waiting(&m), vec![k("a2"), k("a3")]);
+        // Giving up (after its two retries) lets the next one go.
+        let r = record_outcome(&m, &k("a1"), 2, Err(("503", false)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.status, Status::Pending, "a retry left: still pending");
+        record_outcome(&m, &k("a1"), 3, Err(("503", false))).unwrap();
+        assert_eq!(get(&m, &k("a1")).unwrap().unwrap().status, Status::GaveUp);
+        assert_eq!(waiting(&m), vec![k("a3")]);
+        record_outcome(&m, &k("a2"), 4, Ok(())).unwrap();
+        assert!(waiting(&m).is_empty());
     }
 
     #[test]

@@ -112,6 +112,17 @@ async fn run(
                 Vec::new()
             }
         };
+        // Ordered deliveries (SNS FIFO) wait while an earlier one of their
+        // lane is pending, so a retry never lets a later message pass it.
+        let meta = shared.meta.clone();
+        let waiting = match blocking(move || outbox::waiting_for_earlier(&meta)).await {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!("reading the outbox's ordered lanes: {e}");
+                // Unknown order: attempt nothing this round.
+                pending.iter().map(|(k, _)| k.clone()).collect()
+            }
+        };
         let now = now_ms();
         let max_sleep = if shared.meta.pg().is_some() {
             CLUSTER_POLL
@@ -122,7 +133,8 @@ async fn run(
         let instant = tokio::time::Instant::now();
         claimed_elsewhere.retain(|_, until| *until > instant);
         for (key, due) in pending {
-            if in_flight.values().any(|k| *k == key) {
+            if waiting.contains(&key) || in_flight.values().any(|k| *k == key) {
+                // A finishing attempt (or an enqueue) wakes the loop.
                 continue;
             }
             if let Some(until) = claimed_elsewhere.get(&key) {

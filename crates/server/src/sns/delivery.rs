@@ -211,6 +211,8 @@ pub fn confirmation(
 /// One published message as a subscriber of `sub.protocol` receives it.
 pub struct Outgoing<'a> {
     pub message_id: &'a str,
+    /// A FIFO topic's SequenceNumber for this message.
+    pub sequence_number: Option<&'a str>,
     pub subject: Option<&'a str>,
     /// The text for this protocol (MessageStructure already applied).
     pub text: &'a str,
@@ -228,6 +230,7 @@ pub fn notification(
     let cert_url = links.signing_cert_url();
     let doc = Notification {
         message_id: msg.message_id,
+        sequence_number: msg.sequence_number,
         topic_arn: &topic.arn,
         subject: msg.subject,
         message: msg.text,

@@ -5,10 +5,12 @@
 //! alarm transition reaches a topic.
 //!
 //! Modules: `store` (redb records), `topics` and `subscriptions` (actions),
-//! `publish` (fan-out), `delivery` (finished messages for the notifier),
+//! `publish` (fan-out), `fifo` (FIFO topics: deduplication, sequence
+//! numbers, ordered lanes), `delivery` (finished messages for the notifier),
 //! `signing` (RSA key and certificate), `web` (the unsigned pages and links).
 
 mod delivery;
+pub mod fifo;
 mod publish;
 pub mod signing;
 pub mod store;

@@ -7,6 +7,7 @@ use super::subscriptions::links;
 use crate::auth::{self, Caller};
 use crate::state::AppState;
 use serde::Serialize;
+use stratus_model::sns::fifo;
 use stratus_model::sns::filter::{FilterPolicy, FilterScope};
 use stratus_model::sns::publish::{PublishBatchInput, PublishInput, ValidMessage};
 use stratus_model::sns::topic_not_found;
@@ -14,7 +15,7 @@ use stratus_model::{ApiError, ApiResult, ErrorCode, Timestamp};
 use stratus_proto::{self as proto, Document};
 
 /// Whether `msg` passes `sub`'s filter policy (no policy: everything passes).
-fn passes(
+pub(super) fn passes(
     sub: &SubscriptionRecord,
     msg: &ValidMessage,
     attrs: &serde_json::Map<String, serde_json::Value>,
@@ -54,6 +55,7 @@ pub fn fan_out(
         }
         let out = Outgoing {
             message_id,
+            sequence_number: None,
             subject: msg.subject.as_deref(),
             text: msg.body.for_protocol(&sub.protocol),
             attributes: &msg.attributes,
@@ -75,6 +77,15 @@ pub fn fan_out(
 #[serde(rename_all = "PascalCase")]
 struct PublishOutput {
     message_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sequence_number: Option<String>,
+}
+
+/// Lowercase hex SHA-256 of `Message` as sent: a content-based topic's
+/// deduplication id.
+fn body_sha256(raw: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(raw.as_bytes()))
 }
 
 pub fn publish(state: &AppState, caller: &Caller, params: Document) -> ApiResult<Document> {
@@ -83,9 +94,25 @@ pub fn publish(state: &AppState, caller: &Caller, params: Document) -> ApiResult
     let arn = req.topic.to_arn();
     auth::authorize(caller, "sns:Publish", &arn)?;
     let topic = store::get_topic(&state.meta, &arn)?.ok_or_else(topic_not_found)?;
+    let identity = fifo::identity(&req.fifo, &topic.attributes, || {
+        body_sha256(&req.raw_message)
+    })?;
+    if let Some(id) = identity {
+        let mut published = super::fifo::publish(state, &topic, &[(id, &req.message)])?;
+        let p = published.pop().ok_or_else(|| {
+            ApiError::new(ErrorCode::InternalError, "a FIFO publish returned nothing")
+        })?;
+        return Ok(proto::to_document(&PublishOutput {
+            message_id: p.message_id,
+            sequence_number: Some(p.sequence_number),
+        }));
+    }
     let message_id = uuid::Uuid::new_v4().to_string();
     fan_out(state, &topic, &message_id, &req.message)?;
-    Ok(proto::to_document(&PublishOutput { message_id }))
+    Ok(proto::to_document(&PublishOutput {
+        message_id,
+        sequence_number: None,
+    }))
 }
 
 #[derive(Serialize)]
@@ -93,6 +120,8 @@ pub fn publish(state: &AppState, caller: &Caller, params: Document) -> ApiResult
 struct BatchSuccess {
     id: String,
     message_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sequence_number: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -102,6 +131,17 @@ struct BatchFailure {
     code: String,
     message: String,
     sender_fault: bool,
+}
+
+impl BatchFailure {
+    fn new(id: String, e: ApiError) -> Self {
+        BatchFailure {
+            id,
+            code: e.code.code().to_string(),
+            message: e.message,
+            sender_fault: e.code.fault() == stratus_model::Fault::Sender,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -121,19 +161,45 @@ pub fn publish_batch(state: &AppState, caller: &Caller, params: Document) -> Api
         successful: Vec::new(),
         failed: Vec::new(),
     };
-    for (id, msg) in req.entries {
-        let result = msg.and_then(|m| {
+    if fifo::is_fifo(&topic.attributes) {
+        // A missing MessageGroupId or deduplication id refuses the whole
+        // request (recorded); the valid entries are published together,
+        // in the request's order.
+        let mut ok = Vec::new();
+        for e in &req.entries {
+            let id = fifo::identity(&e.fifo, &topic.attributes, || body_sha256(&e.raw_message))?;
+            match (&e.message, id) {
+                (Ok(m), Some(id)) => ok.push((e.id.clone(), id, m)),
+                (Err(err), _) => out
+                    .failed
+                    .push(BatchFailure::new(e.id.clone(), err.clone())),
+                (Ok(_), None) => {}
+            }
+        }
+        let messages: Vec<_> = ok.iter().map(|(_, id, m)| (id.clone(), *m)).collect();
+        let published = super::fifo::publish(state, &topic, &messages)?;
+        for ((entry_id, _, _), p) in ok.into_iter().zip(published) {
+            out.successful.push(BatchSuccess {
+                id: entry_id,
+                message_id: p.message_id,
+                sequence_number: Some(p.sequence_number),
+            });
+        }
+        return Ok(proto::to_document(&out));
+    }
+    for e in req.entries {
+        let result = e.message.and_then(|m| {
+            fifo::identity(&e.fifo, &topic.attributes, String::new)?;
             let message_id = uuid::Uuid::new_v4().to_string();
             fan_out(state, &topic, &message_id, &m).map(|_| message_id)
         });
         match result {
-            Ok(message_id) => out.successful.push(BatchSuccess { id, message_id }),
-            Err(e) => out.failed.push(BatchFailure {
-                id,
-                code: e.code.code().to_string(),
-                message: e.message,
-                sender_fault: e.code.fault() == stratus_model::Fault::Sender,
+            Ok(message_id) => out.successful.push(BatchSuccess {
+                id: e.id,
+                message_id,
+                sequence_number: None,
             }),
+            Err(err) => out.failed.push(BatchFailure::new(e.id, err)),
         }
     }
     Ok(proto::to_document(&out))

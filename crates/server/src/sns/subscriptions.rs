@@ -76,6 +76,16 @@ pub fn subscribe(state: &AppState, caller: &Caller, params: Document) -> ApiResu
             let Some(topic) = tx.get::<TopicRecord>(TOPICS, &topic_arn)? else {
                 return Ok(Err(topic_not_found()));
             };
+            if stratus_model::sns::fifo::is_fifo(&topic.attributes)
+                && !matches!(req.protocol.as_str(), "http" | "https")
+            {
+                // AWS allows only SQS on FIFO topics; Stratus has no SQS and
+                // delivers FIFO topics in order to http(s) endpoints only.
+                return Ok(Err(stratus_model::sns::invalid(format_args!(
+                    "Invalid parameter: Endpoint Reason: {} endpoints can not be subscribed to FIFO SNS topics",
+                    req.protocol
+                ))));
+            }
             let mut existing = None;
             for s in store::topic_subscriptions_in(tx, &topic_arn)? {
                 if s.pending && s.is_abandoned(now) {

@@ -13,7 +13,7 @@ use stratus_model::sns::ops::{
     ListTopicsOutput, SetTopicAttributesInput, Tag, TagResourceInput, TopicArnInput, TopicMember,
     reject_duplicate_tag_keys, tag_limit_exceeded, validate_tags,
 };
-use stratus_model::sns::{PAGE_SIZE, invalid, topic_not_found};
+use stratus_model::sns::{PAGE_SIZE, fifo, invalid, topic_not_found};
 use stratus_model::{ApiError, ApiResult, ErrorCode, Timestamp};
 use stratus_proto::{self as proto, Document};
 
@@ -93,6 +93,7 @@ pub fn delete_topic(state: &AppState, caller: &Caller, params: Document) -> ApiR
                 tx.delete(SUBSCRIPTIONS, &sub.arn)?;
             }
             tx.delete(TOPICS, &arn)?;
+            super::fifo::forget_topic_in(tx, &arn)?;
             tags::delete_in(tx, &arn)
         })
         .map_err(internal)?;
@@ -197,7 +198,18 @@ pub fn set_topic_attributes(
             let Some(mut t) = tx.get::<TopicRecord>(TOPICS, &arn)? else {
                 return Ok(Err(topic_not_found()));
             };
-            if value.is_empty() {
+            let fifo_only = matches!(
+                name.as_str(),
+                "ContentBasedDeduplication" | "FifoThroughputScope"
+            );
+            if fifo_only && !fifo::is_fifo(&t.attributes) {
+                return Ok(Err(fifo::not_for_standard_topics(&name)));
+            }
+            if name == "ContentBasedDeduplication" {
+                // Stored as "true"/"false" whatever the case sent.
+                let v = value.eq_ignore_ascii_case("true").to_string();
+                t.attributes.insert(name.clone(), v);
+            } else if value.is_empty() {
                 t.attributes.remove(&name);
             } else {
                 t.attributes.insert(name.clone(), value.clone());
