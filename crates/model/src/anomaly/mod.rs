@@ -80,15 +80,19 @@ pub struct DetectorTarget {
 }
 
 impl DetectorTarget {
-    /// The storage key: one detector per metric and statistic.
+    /// The storage key: one detector per metric and statistic (the
+    /// statistic in its canonical spelling, so `p90` and `p90.0` are one).
     pub fn key(&self) -> String {
+        let stat = Stat::parse_param(&self.stat, Param::root("Stat"))
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_else(|_| self.stat.clone());
         let dims: Vec<[&str; 2]> = self
             .metric
             .dimensions
             .iter()
             .map(|d| [d.name.as_str(), d.value.as_str()])
             .collect();
-        serde_json::json!([self.metric.namespace, self.metric.metric_name, dims, self.stat])
+        serde_json::json!([self.metric.namespace, self.metric.metric_name, dims, stat])
             .to_string()
     }
 }
