@@ -14,6 +14,7 @@ band this test computes independently from the documented model
 from __future__ import annotations
 
 import math
+import re
 import statistics
 import time
 
@@ -236,3 +237,76 @@ def test_band_of_an_expression_is_refused(cw, ns):
     code, message, _ = err(e)
     assert code in ("ValidationError", "ValidationException") or "ANOMALY_DETECTION_BAND" in message
     assert "ANOMALY_DETECTION_BAND" in message
+
+
+# ---- alarms on the band -----------------------------------------------------------------------
+
+
+def band_metrics(ns, name, dims, k=2):
+    return [
+        {"Id": "m1", "ReturnData": True, "MetricStat": {
+            "Metric": {"Namespace": ns, "MetricName": name, "Dimensions": dims}, "Period": PERIOD, "Stat": "Average"}},
+        {"Id": "ad1", "Expression": f"ANOMALY_DETECTION_BAND(m1, {k})", "Label": "cpu (expected)", "ReturnData": True},
+    ]
+
+
+def test_alarm_on_the_band_fires_on_a_spike_only(make_server, ns):
+    from conftest import wait_for
+
+    srv = make_server()
+    cw = srv.client("cloudwatch")
+    dims = [{"Name": "host", "Value": "web-1"}]
+    end = int(time.time()) // PERIOD * PERIOD
+    put_points(cw, ns, "cpu", dims, seasonal_points(end + PERIOD))  # through the current period
+
+    def put_alarm(name, op):
+        cw.put_metric_alarm(AlarmName=name, EvaluationPeriods=3, DatapointsToAlarm=1, ComparisonOperator=op,
+                            ThresholdMetricId="ad1", Metrics=band_metrics(ns, "cpu", dims))
+
+    def state(name):
+        return cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+
+    put_alarm("band", "LessThanLowerOrGreaterThanUpperThreshold")
+    put_alarm("low-only", "LessThanLowerThreshold")
+    for name in ("band", "low-only"):
+        wait_for(lambda: state(name)["StateValue"] == "OK", timeout=30, what=f"{name} OK on normal data")
+    a = state("band")
+    assert a["ThresholdMetricId"] == "ad1" and "Threshold" not in a
+    assert a["ComparisonOperator"] == "LessThanLowerOrGreaterThanUpperThreshold"
+
+    # A spike far above the band in the newest periods (an extra sample of
+    # 500 makes each period's average about 275, against a band around 30–70).
+    cw.put_metric_data(Namespace=ns, MetricData=[
+        {"MetricName": "cpu", "Dimensions": dims, "Timestamp": t, "Value": 500.0} for t in (end - PERIOD, end)])
+    # Re-putting an alarm evaluates it at once (no wait for the next minute).
+    put_alarm("band", "LessThanLowerOrGreaterThanUpperThreshold")
+    put_alarm("low-only", "LessThanLowerThreshold")
+    wait_for(lambda: state("band")["StateValue"] == "ALARM", timeout=30, what="band ALARM on the spike")
+    reason = state("band")["StateReason"]
+    assert re.match(r"Thresholds Crossed: [12] out of the last 3 datapoints \[2\d\d\.\d+ ", reason), reason
+    assert "greater than the upper thresholds" in reason
+    # Only below the band counts for LessThanLowerThreshold: a spike up is normal.
+    time.sleep(2)
+    assert state("low-only")["StateValue"] == "OK"
+
+    srv.restart(kill=True)
+    cw = srv.client("cloudwatch")
+    a = state("band")
+    assert (a["StateValue"], a["ThresholdMetricId"]) == ("ALARM", "ad1")
+
+
+@pytest.mark.parametrize("change, code", [
+    ({"ThresholdMetricId": None}, "ValidationError"),
+    ({"Threshold": 5.0}, "InvalidParameterCombination"),
+    ({"ThresholdMetricId": "m1"}, "ValidationError"),
+    ({"ComparisonOperator": "GreaterThanThreshold", "Threshold": 5.0}, "ValidationError"),
+])
+def test_bad_band_alarms_are_refused(cw, ns, change, code):
+    kwargs = dict(AlarmName="bad-band", EvaluationPeriods=1, ComparisonOperator="GreaterThanUpperThreshold",
+                  ThresholdMetricId="ad1", Metrics=band_metrics(ns, "cpu", []))
+    kwargs.update(change)
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    with pytest.raises(ClientError) as e:
+        cw.put_metric_alarm(**kwargs)
+    assert err(e)[0] == code and err(e)[2] == 400
+    assert cw.describe_alarms(AlarmNames=["bad-band"])["MetricAlarms"] == []
