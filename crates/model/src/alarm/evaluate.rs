@@ -414,12 +414,12 @@ mod tests {
                 start: Timestamp(T0 + i as i64 * HOUR),
                 point: match c {
                     "0" => Some(Datapoint {
- band: None,
+                        band: None,
                         value: 10.0,
                         sample_count: Some(60.0),
                     }),
                     "X" => Some(Datapoint {
- band: None,
+                        band: None,
                         value: 90.0,
                         sample_count: Some(60.0),
                     }),
@@ -536,7 +536,7 @@ mod tests {
         let ps = [Period {
             start,
             point: Some(Datapoint {
- band: None,
+                band: None,
                 value: 55.2,
                 sample_count: Some(60.0),
             }),
@@ -562,7 +562,7 @@ mod tests {
         let ps = [Period {
             start: start2,
             point: Some(Datapoint {
- band: None,
+                band: None,
                 value: 40.1,
                 sample_count: Some(60.0),
             }),
@@ -690,7 +690,7 @@ mod tests {
                     Period {
                         start: w[0],
                         point: (!inside.is_empty()).then(|| Datapoint {
- band: None,
+                            band: None,
                             value: inside.iter().sum::<f64>() / inside.len() as f64,
                             sample_count: Some(inside.len() as f64),
                         }),
@@ -718,7 +718,7 @@ mod tests {
         let few = [Period {
             start: Timestamp(T0),
             point: Some(Datapoint {
- band: None,
+                band: None,
                 value: 90.0,
                 sample_count: Some(19.0),
             }),
@@ -727,7 +727,7 @@ mod tests {
         let enough = [Period {
             start: Timestamp(T0),
             point: Some(Datapoint {
- band: None,
+                band: None,
                 value: 90.0,
                 sample_count: Some(20.0),
             }),

@@ -273,6 +273,18 @@ mod tests {
         for o in [GreaterThanOrEqualToThreshold, LessThanOrEqualToThreshold] {
             assert_eq!(ComparisonOperator::parse(o.as_str()), Some(o));
         }
-        assert_eq!(ComparisonOperator::parse("GreaterThanUpperThreshold"), None);
+        assert_eq!(
+            ComparisonOperator::parse("GreaterThanUpperThreshold"),
+            Some(GreaterThanUpperThreshold)
+        );
+        assert_eq!(ComparisonOperator::parse("Bigger"), None);
+        // Band operators compare with a band, never with a threshold.
+        assert!(!GreaterThanUpperThreshold.breaches(100.0, 0.0));
+        assert!(GreaterThanUpperThreshold.breaches_band(11.0, 0.0, 10.0));
+        assert!(!GreaterThanUpperThreshold.breaches_band(-1.0, 0.0, 10.0));
+        assert!(LessThanLowerThreshold.breaches_band(-1.0, 0.0, 10.0));
+        assert!(LessThanLowerOrGreaterThanUpperThreshold.breaches_band(-1.0, 0.0, 10.0));
+        assert!(LessThanLowerOrGreaterThanUpperThreshold.breaches_band(11.0, 0.0, 10.0));
+        assert!(!LessThanLowerOrGreaterThanUpperThreshold.breaches_band(10.0, 0.0, 10.0));
     }
 }

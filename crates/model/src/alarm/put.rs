@@ -412,7 +412,11 @@ fn check_band_query(metrics: &[MetricDataQueryInput], band_id: &str) -> ApiResul
         .iter()
         .find(|q| q.id.as_deref() == Some(band_id))
         .and_then(|q| q.expression.as_deref())
-        .is_some_and(|e| e.trim_start().to_ascii_uppercase().starts_with("ANOMALY_DETECTION_BAND"));
+        .is_some_and(|e| {
+            e.trim_start()
+                .to_ascii_uppercase()
+                .starts_with("ANOMALY_DETECTION_BAND")
+        });
     if !is_band {
         return Err(ApiError::new(
             ErrorCode::ValidationError,
@@ -574,8 +578,13 @@ mod tests {
             ),
             (
                 json!({"ComparisonOperator": "GreaterThanUpperThreshold"}),
-                ErrorCode::InvalidParameterValue,
-                "anomaly",
+                ErrorCode::ValidationError,
+                "anomaly detection alarms",
+            ),
+            (
+                json!({"ThresholdMetricId": "ad1"}),
+                ErrorCode::ValidationError,
+                "ThresholdMetricId is only supported",
             ),
             (
                 json!({"Threshold": null}),

@@ -176,8 +176,13 @@ mod tests {
     fn seasonal_baseline_follows_the_time_of_day() {
         // Value = slot index within the day, plus ±1 alternating by day.
         let per_day = DAY_MS / P;
-        let pts = daily(3, |i| (i % per_day) as f64 + if (i / per_day) % 2 == 0 { 1.0 } else { -1.0 });
-        let t = Training { points: pts, config: TrainingConfig::default() };
+        let pts = daily(3, |i| {
+            (i % per_day) as f64 + if (i / per_day) % 2 == 0 { 1.0 } else { -1.0 }
+        });
+        let t = Training {
+            points: pts,
+            config: TrainingConfig::default(),
+        };
         let (lo, hi) = band(&t, P, 2.0, &[3 * DAY_MS + 10 * P]).unwrap();
         // Slot 10 holds 11, 9, 11: median 11. Residuals are 0 (2/3) or −2
         // (1/3): median 0, MAD 0, so the band collapses onto the baseline.
@@ -187,7 +192,10 @@ mod tests {
     #[test]
     fn too_little_history_falls_back_to_the_global_median() {
         let pts = vec![(0, 1.0), (P, 5.0), (2 * P, 9.0)];
-        let t = Training { points: pts, config: TrainingConfig::default() };
+        let t = Training {
+            points: pts,
+            config: TrainingConfig::default(),
+        };
         let (lo, hi) = band(&t, P, 1.0, &[3 * P]).unwrap();
         // Residuals −4, 0, 4 → MAD 4.
         assert_eq!(lo[0], 5.0 - MAD_SCALE * 4.0);
@@ -197,12 +205,32 @@ mod tests {
     #[test]
     fn excluded_ranges_are_left_out_and_nothing_left_means_no_band() {
         let pts = vec![(0, 1.0), (P, 1000.0)];
-        let config = TrainingConfig { excluded: vec![(P, 2 * P)], timezone: None };
-        let t = Training { points: pts.clone(), config };
+        let config = TrainingConfig {
+            excluded: vec![(P, 2 * P)],
+            timezone: None,
+        };
+        let t = Training {
+            points: pts.clone(),
+            config,
+        };
         let (lo, _) = band(&t, P, 1.0, &[0]).unwrap();
         assert_eq!(lo[0], 1.0);
-        let config = TrainingConfig { excluded: vec![(0, 2 * P)], timezone: None };
-        assert!(band(&Training { points: pts, config }, P, 1.0, &[0]).is_none());
+        let config = TrainingConfig {
+            excluded: vec![(0, 2 * P)],
+            timezone: None,
+        };
+        assert!(
+            band(
+                &Training {
+                    points: pts,
+                    config
+                },
+                P,
+                1.0,
+                &[0]
+            )
+            .is_none()
+        );
     }
 
     #[test]
@@ -210,21 +238,54 @@ mod tests {
         // Weekdays 0, weekends 100: the weekly slot keeps them apart.
         let per_day = DAY_MS / P;
         let pts = daily(14, |i| if (i / per_day) % 7 >= 5 { 100.0 } else { 0.0 });
-        let t = Training { points: pts, config: TrainingConfig::default() };
+        let t = Training {
+            points: pts,
+            config: TrainingConfig::default(),
+        };
         let (lo, _) = band(&t, P, 0.0, &[14 * DAY_MS + 5 * DAY_MS, 15 * DAY_MS]).unwrap();
         assert_eq!(lo, vec![100.0, 0.0]);
     }
 
     #[test]
-    fn metric_timezone_shifts_the_daily_slot() {
-        // A step at 00:00 UTC; in UTC+5 (no DST) the same instant is slot 5 h.
-        let tz = jiff::tz::TimeZone::fixed(jiff::tz::Offset::from_seconds(5 * 3600).unwrap());
-        let per_day = DAY_MS / P;
-        let pts = daily(3, |i| (i % per_day) as f64);
-        let config = TrainingConfig { excluded: vec![], timezone: Some(tz) };
-        let t = Training { points: pts, config };
-        let (lo, _) = band(&t, P, 0.0, &[3 * DAY_MS]).unwrap();
-        // Slots are local, but each slot still gathers the same UTC instants.
-        assert_eq!(lo[0], 0.0);
+    fn metric_timezone_keeps_the_local_time_of_day_across_dst() {
+        // 09:00 in Paris on four days around the 2026-03-29 DST change:
+        // 08:00 UTC before it, 07:00 UTC after.
+        let pts = vec![
+            (1_774_598_400_000, 10.0), // 03-27 08:00Z
+            (1_774_684_800_000, 20.0), // 03-28 08:00Z
+            (1_774_854_000_000, 30.0), // 03-30 07:00Z
+            (1_774_940_400_000, 40.0), // 03-31 07:00Z
+        ];
+        let at = [1_774_940_400_000];
+        let paris = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
+        let local = TrainingConfig {
+            excluded: vec![],
+            timezone: Some(paris),
+        };
+        let (lo, _) = band(
+            &Training {
+                points: pts.clone(),
+                config: local,
+            },
+            P,
+            0.0,
+            &at,
+        )
+        .unwrap();
+        // One local slot holds all four: median 25.
+        assert_eq!(lo[0], 25.0);
+        // In UTC the 07:00 slot holds only the post-change days: median 35.
+        let utc = TrainingConfig::default();
+        let (lo, _) = band(
+            &Training {
+                points: pts,
+                config: utc,
+            },
+            P,
+            0.0,
+            &at,
+        )
+        .unwrap();
+        assert_eq!(lo[0], 35.0);
     }
 }

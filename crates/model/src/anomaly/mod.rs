@@ -92,8 +92,7 @@ impl DetectorTarget {
             .iter()
             .map(|d| [d.name.as_str(), d.value.as_str()])
             .collect();
-        serde_json::json!([self.metric.namespace, self.metric.metric_name, dims, stat])
-            .to_string()
+        serde_json::json!([self.metric.namespace, self.metric.metric_name, dims, stat]).to_string()
     }
 }
 
@@ -199,30 +198,32 @@ impl DetectorInput {
             }
             return Err(metric_math_unsupported());
         }
-        let (namespace, metric_name, dimensions, stat, base) =
-            match self.single_metric_anomaly_detector.take() {
-                Some(s) => {
-                    if legacy_set {
-                        return Err(ApiError::combination(
-                            "The parameters SingleMetricAnomalyDetector and Namespace, MetricName, Dimensions or Stat are mutually exclusive.",
-                        ));
-                    }
-                    (
-                        s.namespace,
-                        s.metric_name,
-                        s.dimensions,
-                        s.stat,
-                        Some(Param::root("SingleMetricAnomalyDetector")),
-                    )
+        let (namespace, metric_name, dimensions, stat, base) = match self
+            .single_metric_anomaly_detector
+            .take()
+        {
+            Some(s) => {
+                if legacy_set {
+                    return Err(ApiError::combination(
+                        "The parameters SingleMetricAnomalyDetector and Namespace, MetricName, Dimensions or Stat are mutually exclusive.",
+                    ));
                 }
-                None => (
-                    self.namespace.take(),
-                    self.metric_name.take(),
-                    self.dimensions.take().unwrap_or_default(),
-                    self.stat.take(),
-                    None,
-                ),
-            };
+                (
+                    s.namespace,
+                    s.metric_name,
+                    s.dimensions,
+                    s.stat,
+                    Some(Param::root("SingleMetricAnomalyDetector")),
+                )
+            }
+            None => (
+                self.namespace.take(),
+                self.metric_name.take(),
+                self.dimensions.take().unwrap_or_default(),
+                self.stat.take(),
+                None,
+            ),
+        };
         let at = |name: &'static str| base.map_or(Param::root(name), |b| b.field(name));
         let namespace = validate_namespace(namespace, at("Namespace"))?;
         let metric_name = validate_metric_name(metric_name, at("MetricName"))?;
@@ -354,7 +355,10 @@ impl ValidDescribe {
     pub fn matches(&self, d: &DetectorRecord) -> bool {
         self.single_metric
             && self.namespace.as_ref().is_none_or(|n| *n == d.namespace)
-            && self.metric_name.as_ref().is_none_or(|n| *n == d.metric_name)
+            && self
+                .metric_name
+                .as_ref()
+                .is_none_or(|n| *n == d.metric_name)
             && self.dimensions.iter().all(|f| d.dimensions.contains(f))
     }
 }

@@ -179,12 +179,7 @@ impl<'a> Evaluator<'a> {
                     return Err(functions::band_needs_metric());
                 };
                 self.charge(series.timestamps.len().saturating_mul(2))?;
-                functions::anomaly_detection_band(
-                    &series,
-                    training,
-                    self.ctx.period_ms(),
-                    stddevs,
-                )
+                functions::anomaly_detection_band(&series, training, self.ctx.period_ms(), stddevs)
             }
             Func::Fill => {
                 let target = next()?;

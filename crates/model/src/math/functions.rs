@@ -362,8 +362,8 @@ pub(crate) fn anomaly_detection_band(
                 .to_string(),
         );
     }
-    let (lower, upper) = crate::anomaly::band::band(training, period_ms, k, &metric.timestamps)
-        .unwrap_or_default();
+    let (lower, upper) =
+        crate::anomaly::band::band(training, period_ms, k, &metric.timestamps).unwrap_or_default();
     let timestamps = if lower.is_empty() {
         Vec::new()
     } else {

@@ -155,7 +155,7 @@ fn fetch_range(
                     out.push((
                         a.0.start_ms,
                         Datapoint {
- band: None,
+                            band: None,
                             value: v,
                             sample_count: Some(a.0.count),
                         },
