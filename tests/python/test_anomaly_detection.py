@@ -296,10 +296,10 @@ def test_alarm_on_the_band_fires_on_a_spike_only(make_server, ns):
 
 
 @pytest.mark.parametrize("change, code", [
-    ({"ThresholdMetricId": None}, "ValidationError"),
+    ({"ThresholdMetricId": None}, "InvalidParameterValue"),
     ({"Threshold": 5.0}, "InvalidParameterCombination"),
-    ({"ThresholdMetricId": "m1"}, "ValidationError"),
-    ({"ComparisonOperator": "GreaterThanThreshold", "Threshold": 5.0}, "ValidationError"),
+    ({"ThresholdMetricId": "m1"}, "InvalidParameterValue"),
+    ({"ComparisonOperator": "GreaterThanThreshold", "Threshold": 5.0}, "InvalidParameterValue"),
 ])
 def test_bad_band_alarms_are_refused(cw, ns, change, code):
     kwargs = dict(AlarmName="bad-band", EvaluationPeriods=1, ComparisonOperator="GreaterThanUpperThreshold",

@@ -188,12 +188,9 @@ impl PutMetricAlarmInput {
         // query ThresholdMetricId names, a static one with Threshold.
         let threshold = if comparison_operator.is_band() {
             let Some(band_id) = &threshold_metric_id else {
-                return Err(ApiError::new(
-                    ErrorCode::ValidationError,
-                    format!(
-                        "ComparisonOperator {op_text} is only supported for anomaly detection alarms: set ThresholdMetricId to the id of the ANOMALY_DETECTION_BAND query in Metrics."
-                    ),
-                ));
+                return Err(invalid(format!(
+                    "ComparisonOperator {op_text} is only supported for anomaly detection alarms: set ThresholdMetricId to the id of the ANOMALY_DETECTION_BAND query in Metrics."
+                )));
             };
             if self.threshold.is_some() {
                 return Err(ApiError::combination(
@@ -204,12 +201,9 @@ impl PutMetricAlarmInput {
             0.0
         } else {
             if threshold_metric_id.is_some() {
-                return Err(ApiError::new(
-                    ErrorCode::ValidationError,
-                    format!(
-                        "ThresholdMetricId is only supported with the anomaly detection comparison operators (LessThanLowerOrGreaterThanUpperThreshold, LessThanLowerThreshold, GreaterThanUpperThreshold), not {op_text}."
-                    ),
-                ));
+                return Err(invalid(format!(
+                    "ThresholdMetricId is only supported with the anomaly detection comparison operators (LessThanLowerOrGreaterThanUpperThreshold, LessThanLowerThreshold, GreaterThanUpperThreshold), not {op_text}."
+                )));
             }
             let threshold = self
                 .threshold
@@ -403,9 +397,9 @@ fn validate_math(
 /// whose expression is an `ANOMALY_DETECTION_BAND`.
 fn check_band_query(metrics: &[MetricDataQueryInput], band_id: &str) -> ApiResult<()> {
     if metrics.is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::ValidationError,
-            "Anomaly detection alarms must be defined with Metrics: the watched metric and its ANOMALY_DETECTION_BAND.",
+        return Err(invalid(
+            "Anomaly detection alarms must be defined with Metrics: the watched metric and its ANOMALY_DETECTION_BAND."
+                .to_string(),
         ));
     }
     let is_band = metrics
@@ -418,13 +412,10 @@ fn check_band_query(metrics: &[MetricDataQueryInput], band_id: &str) -> ApiResul
                 .starts_with("ANOMALY_DETECTION_BAND")
         });
     if !is_band {
-        return Err(ApiError::new(
-            ErrorCode::ValidationError,
-            format!(
-                "ThresholdMetricId {} must be the id of an ANOMALY_DETECTION_BAND expression in Metrics.",
-                crate::param::echo(band_id)
-            ),
-        ));
+        return Err(invalid(format!(
+            "ThresholdMetricId {} must be the id of an ANOMALY_DETECTION_BAND expression in Metrics.",
+            crate::param::echo(band_id)
+        )));
     }
     Ok(())
 }
@@ -578,12 +569,12 @@ mod tests {
             ),
             (
                 json!({"ComparisonOperator": "GreaterThanUpperThreshold"}),
-                ErrorCode::ValidationError,
+                ErrorCode::InvalidParameterValue,
                 "anomaly detection alarms",
             ),
             (
                 json!({"ThresholdMetricId": "ad1"}),
-                ErrorCode::ValidationError,
+                ErrorCode::InvalidParameterValue,
                 "ThresholdMetricId is only supported",
             ),
             (
