@@ -7,6 +7,7 @@
 //! offending parameter with its query-protocol path and use AWS's codes.
 
 pub mod alarm;
+pub mod anomaly;
 pub mod dashboard;
 pub mod error;
 pub mod insights_query;

@@ -2,6 +2,7 @@
 //! storage and returns the output as a `proto::Document`.
 
 use crate::alarms;
+use crate::anomaly;
 use crate::app::not_implemented;
 use crate::auth::{self, Caller};
 use crate::dashboards;
@@ -112,6 +113,18 @@ pub fn dispatch(
         "ListTagsForResource" => {
             auth::authorize(caller, "cloudwatch:ListTagsForResource", "*")?;
             alarms::list_tags_for_resource(state, proto::from_document(params)?)
+        }
+        "PutAnomalyDetector" => {
+            auth::authorize(caller, "cloudwatch:PutAnomalyDetector", "*")?;
+            anomaly::put_anomaly_detector(state, proto::from_document(params)?)
+        }
+        "DescribeAnomalyDetectors" => {
+            auth::authorize(caller, "cloudwatch:DescribeAnomalyDetectors", "*")?;
+            anomaly::describe_anomaly_detectors(state, proto::from_document(params)?)
+        }
+        "DeleteAnomalyDetector" => {
+            auth::authorize(caller, "cloudwatch:DeleteAnomalyDetector", "*")?;
+            anomaly::delete_anomaly_detector(state, proto::from_document(params)?)
         }
         "PutDashboard" => {
             auth::authorize(caller, "cloudwatch:PutDashboard", "*")?;
@@ -336,5 +349,16 @@ impl gmd::MetricStatSource for StoreSource<'_> {
                 max: a.0.max,
             })
             .collect())
+    }
+
+    fn training_config(
+        &mut self,
+        stat: &MetricStatQuery,
+    ) -> ApiResult<stratus_model::anomaly::band::TrainingConfig> {
+        let target = stratus_model::anomaly::DetectorTarget {
+            metric: stat.metric.clone(),
+            stat: stat.stat.as_str().to_string(),
+        };
+        anomaly::training_config(self.state, &target)
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod alarms;
+pub mod anomaly;
 pub mod app;
 pub mod auth;
 pub mod bootstrap;

@@ -29,6 +29,22 @@ pub struct Datapoint {
     /// Samples behind the value (for the percentile low-sample rule and
     /// StateReasonData); `None` for metric-math values.
     pub sample_count: Option<f64>,
+    /// The anomaly band's `(lower, upper)` at this period, for alarms with a
+    /// band operator; `None` otherwise.
+    pub band: Option<(f64, f64)>,
+}
+
+impl Datapoint {
+    /// Whether this point breaches: against its band for a band operator,
+    /// against the threshold otherwise.
+    pub fn breaches(&self, s: &Settings) -> bool {
+        match self.band {
+            Some((lower, upper)) if s.operator.is_band() => {
+                s.operator.breaches_band(self.value, lower, upper)
+            }
+            _ => s.operator.breaches(self.value, s.threshold),
+        }
+    }
 }
 
 /// The period starting at `start`, with its datapoint if the period had data.
@@ -106,7 +122,7 @@ pub fn evaluate(s: &Settings, periods: &[Period], now: Timestamp, current: State
         return Outcome::Keep;
     }
 
-    let breaches = |d: &Datapoint| s.operator.breaches(d.value, s.threshold);
+    let breaches = |d: &Datapoint| d.breaches(s);
     let data = |evaluated: &[Slot]| reason_data(s, periods, evaluated, now);
 
     if real.is_empty() {
@@ -250,7 +266,7 @@ fn crossed_reason(
     for sl in evaluated {
         match sl {
             Slot::Real(t, d) => {
-                if s.operator.breaches(d.value, s.threshold) == to_alarm {
+                if d.breaches(s) == to_alarm {
                     count += 1;
                     listed.push(format!("{} ({})", number(d.value), reason_date(*t)));
                 }
@@ -281,6 +297,19 @@ fn crossed_reason(
         }
         _ => String::new(),
     };
+    if s.operator.is_band() {
+        // No single threshold: each point had its own band.
+        return format!(
+            "Thresholds Crossed: {count} out of the last {out_of} datapoints [{}]{filled_note} {} {}{} of the anomaly band (minimum {minimum} datapoint{} for {} -> {} transition).",
+            listed.join(", "),
+            if count == 1 { "was" } else { "were" },
+            if to_alarm { "" } else { "not " },
+            s.operator.phrase(),
+            plural(minimum),
+            current.as_str(),
+            value.as_str(),
+        );
+    }
     format!(
         "Threshold Crossed: {count} out of the last {out_of} datapoints [{}]{filled_note} {} {}{} the threshold ({}) (minimum {minimum} datapoint{} for {} -> {} transition).",
         listed.join(", "),
@@ -385,10 +414,12 @@ mod tests {
                 start: Timestamp(T0 + i as i64 * HOUR),
                 point: match c {
                     "0" => Some(Datapoint {
+                        band: None,
                         value: 10.0,
                         sample_count: Some(60.0),
                     }),
                     "X" => Some(Datapoint {
+                        band: None,
                         value: 90.0,
                         sample_count: Some(60.0),
                     }),
@@ -505,6 +536,7 @@ mod tests {
         let ps = [Period {
             start,
             point: Some(Datapoint {
+                band: None,
                 value: 55.2,
                 sample_count: Some(60.0),
             }),
@@ -530,6 +562,7 @@ mod tests {
         let ps = [Period {
             start: start2,
             point: Some(Datapoint {
+                band: None,
                 value: 40.1,
                 sample_count: Some(60.0),
             }),
@@ -657,6 +690,7 @@ mod tests {
                     Period {
                         start: w[0],
                         point: (!inside.is_empty()).then(|| Datapoint {
+                            band: None,
                             value: inside.iter().sum::<f64>() / inside.len() as f64,
                             sample_count: Some(inside.len() as f64),
                         }),
@@ -684,6 +718,7 @@ mod tests {
         let few = [Period {
             start: Timestamp(T0),
             point: Some(Datapoint {
+                band: None,
                 value: 90.0,
                 sample_count: Some(19.0),
             }),
@@ -692,6 +727,7 @@ mod tests {
         let enough = [Period {
             start: Timestamp(T0),
             point: Some(Datapoint {
+                band: None,
                 value: 90.0,
                 sample_count: Some(20.0),
             }),

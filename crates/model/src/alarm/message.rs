@@ -513,6 +513,7 @@ mod tests {
                 datapoints_to_alarm: Some(1),
                 threshold: 50.0,
                 comparison_operator: ComparisonOperator::GreaterThanOrEqualToThreshold,
+                threshold_metric_id: None,
                 treat_missing_data: Some(TreatMissingData::Missing),
                 evaluate_low_sample_count_percentile: None,
                 evaluation_window: None,

@@ -97,6 +97,11 @@ pub enum ComparisonOperator {
     GreaterThanThreshold,
     LessThanThreshold,
     LessThanOrEqualToThreshold,
+    /// Anomaly-band operators: the alarm's `ThresholdMetricId` names an
+    /// `ANOMALY_DETECTION_BAND` query whose bounds replace the threshold.
+    LessThanLowerOrGreaterThanUpperThreshold,
+    LessThanLowerThreshold,
+    GreaterThanUpperThreshold,
 }
 
 impl ComparisonOperator {
@@ -121,6 +126,9 @@ impl ComparisonOperator {
             GreaterThanThreshold,
             LessThanThreshold,
             LessThanOrEqualToThreshold,
+            LessThanLowerOrGreaterThanUpperThreshold,
+            LessThanLowerThreshold,
+            GreaterThanUpperThreshold,
         ]
         .into_iter()
         .find(|o| o.as_str() == s)
@@ -132,6 +140,29 @@ impl ComparisonOperator {
             ComparisonOperator::GreaterThanThreshold => value > threshold,
             ComparisonOperator::LessThanThreshold => value < threshold,
             ComparisonOperator::LessThanOrEqualToThreshold => value <= threshold,
+            // Band operators compare with a band ([`Self::breaches_band`]).
+            _ => false,
+        }
+    }
+    /// Whether this operator compares with an anomaly band.
+    pub fn is_band(self) -> bool {
+        matches!(
+            self,
+            ComparisonOperator::LessThanLowerOrGreaterThanUpperThreshold
+                | ComparisonOperator::LessThanLowerThreshold
+                | ComparisonOperator::GreaterThanUpperThreshold
+        )
+    }
+    /// Whether `value` breaches the band `[lower, upper]` (a static
+    /// operator never does).
+    pub fn breaches_band(self, value: f64, lower: f64, upper: f64) -> bool {
+        match self {
+            ComparisonOperator::LessThanLowerOrGreaterThanUpperThreshold => {
+                value < lower || value > upper
+            }
+            ComparisonOperator::LessThanLowerThreshold => value < lower,
+            ComparisonOperator::GreaterThanUpperThreshold => value > upper,
+            _ => false,
         }
     }
     /// The phrase in state reasons: "greater than or equal to".
@@ -141,6 +172,11 @@ impl ComparisonOperator {
             ComparisonOperator::GreaterThanThreshold => "greater than",
             ComparisonOperator::LessThanThreshold => "less than",
             ComparisonOperator::LessThanOrEqualToThreshold => "less than or equal to",
+            ComparisonOperator::LessThanLowerOrGreaterThanUpperThreshold => {
+                "less than the lower thresholds or greater than the upper thresholds"
+            }
+            ComparisonOperator::LessThanLowerThreshold => "less than the lower thresholds",
+            ComparisonOperator::GreaterThanUpperThreshold => "greater than the upper thresholds",
         }
     }
 }
@@ -237,6 +273,18 @@ mod tests {
         for o in [GreaterThanOrEqualToThreshold, LessThanOrEqualToThreshold] {
             assert_eq!(ComparisonOperator::parse(o.as_str()), Some(o));
         }
-        assert_eq!(ComparisonOperator::parse("GreaterThanUpperThreshold"), None);
+        assert_eq!(
+            ComparisonOperator::parse("GreaterThanUpperThreshold"),
+            Some(GreaterThanUpperThreshold)
+        );
+        assert_eq!(ComparisonOperator::parse("Bigger"), None);
+        // Band operators compare with a band, never with a threshold.
+        assert!(!GreaterThanUpperThreshold.breaches(100.0, 0.0));
+        assert!(GreaterThanUpperThreshold.breaches_band(11.0, 0.0, 10.0));
+        assert!(!GreaterThanUpperThreshold.breaches_band(-1.0, 0.0, 10.0));
+        assert!(LessThanLowerThreshold.breaches_band(-1.0, 0.0, 10.0));
+        assert!(LessThanLowerOrGreaterThanUpperThreshold.breaches_band(-1.0, 0.0, 10.0));
+        assert!(LessThanLowerOrGreaterThanUpperThreshold.breaches_band(11.0, 0.0, 10.0));
+        assert!(!LessThanLowerOrGreaterThanUpperThreshold.breaches_band(10.0, 0.0, 10.0));
     }
 }

@@ -56,6 +56,8 @@ pub struct MetricAlarmOutput {
     pub datapoints_to_alarm: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold_metric_id: Option<String>,
     pub comparison_operator: ComparisonOperator,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub treat_missing_data: Option<TreatMissingData>,

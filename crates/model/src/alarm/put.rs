@@ -246,28 +246,36 @@ impl PutMetricAlarmInput {
         };
         let cp = Param::root("ComparisonOperator");
         let op_text = crate::param::required_str(self.comparison_operator, cp)?;
-        let comparison_operator = match ComparisonOperator::parse(&op_text) {
-            Some(o) => o,
-            None if ComparisonOperator::NAMES.contains(&op_text.as_str()) => {
+        let comparison_operator = ComparisonOperator::parse(&op_text)
+            .ok_or_else(|| not_in_enum(&op_text, cp, &ComparisonOperator::NAMES))?;
+        let threshold_metric_id = self.threshold_metric_id.filter(|s| !s.is_empty());
+        // A band operator compares with the bounds of the ANOMALY_DETECTION_BAND
+        // query ThresholdMetricId names, a static one with Threshold.
+        let threshold = if comparison_operator.is_band() {
+            let Some(band_id) = &threshold_metric_id else {
                 return Err(invalid(format!(
-                    "The comparison operator {op_text} is for anomaly detection bands (ThresholdMetricId), which this server does not support; use a static threshold."
+                    "ComparisonOperator {op_text} is only supported for anomaly detection alarms: set ThresholdMetricId to the id of the ANOMALY_DETECTION_BAND query in Metrics."
+                )));
+            };
+            if self.threshold.is_some() {
+                return Err(ApiError::combination(
+                    "The parameters Threshold and ThresholdMetricId are mutually exclusive and you have specified both.",
+                ));
+            }
+            check_band_query(self.metrics.as_deref().unwrap_or_default(), band_id)?;
+            0.0
+        } else {
+            if threshold_metric_id.is_some() {
+                return Err(invalid(format!(
+                    "ThresholdMetricId is only supported with the anomaly detection comparison operators (LessThanLowerOrGreaterThanUpperThreshold, LessThanLowerThreshold, GreaterThanUpperThreshold), not {op_text}."
                 )));
             }
-            None => return Err(not_in_enum(&op_text, cp, &ComparisonOperator::NAMES)),
+            let threshold = self
+                .threshold
+                .ok_or_else(|| missing(Param::root("Threshold")))?;
+            crate::param::check_value(threshold, Param::root("Threshold"))?;
+            threshold
         };
-        if self
-            .threshold_metric_id
-            .as_deref()
-            .is_some_and(|s| !s.is_empty())
-        {
-            return Err(invalid(
-                "The parameter ThresholdMetricId refers to an anomaly detection band, which this server does not support.".into(),
-            ));
-        }
-        let threshold = self
-            .threshold
-            .ok_or_else(|| missing(Param::root("Threshold")))?;
-        crate::param::check_value(threshold, Param::root("Threshold"))?;
         let treat_missing_data = match self.treat_missing_data.as_deref() {
             None | Some("") => None,
             Some(t) => Some(TreatMissingData::parse(t).ok_or_else(|| {
@@ -309,7 +317,7 @@ impl PutMetricAlarmInput {
                         "The parameters Metrics and {name} are mutually exclusive: a metric math alarm is defined by Metrics alone."
                     )));
                 }
-                validate_math(metrics, now)?
+                validate_math(metrics, threshold_metric_id.as_deref(), now)?
             }
             _ => {
                 let namespace = validate_namespace(self.namespace, Param::root("Namespace"))?;
@@ -365,6 +373,7 @@ impl PutMetricAlarmInput {
             datapoints_to_alarm: m,
             threshold,
             comparison_operator,
+            threshold_metric_id,
             treat_missing_data,
             evaluate_low_sample_count_percentile: elscp,
             evaluation_window: None,
@@ -393,7 +402,11 @@ impl PutMetricAlarmInput {
 
 /// A metric-math alarm's `Metrics`: valid as GetMetricData queries, at most
 /// 10, exactly one returning data, every MetricStat on the same period.
-fn validate_math(metrics: Vec<MetricDataQueryInput>, now: Timestamp) -> ApiResult<MetricTarget> {
+fn validate_math(
+    metrics: Vec<MetricDataQueryInput>,
+    band_id: Option<&str>,
+    now: Timestamp,
+) -> ApiResult<MetricTarget> {
     let mp = Param::root("Metrics");
     if metrics.len() > MAX_ALARM_METRICS {
         return Err(constraint(
@@ -402,9 +415,12 @@ fn validate_math(metrics: Vec<MetricDataQueryInput>, now: Timestamp) -> ApiResul
             &format!("Member must have length less than or equal to {MAX_ALARM_METRICS}"),
         ));
     }
+    // The band query of an anomaly alarm returns data too (as on AWS); the
+    // one-returning-query rule is about the watched value.
     let returning = metrics
         .iter()
         .filter(|q| q.return_data.unwrap_or(true))
+        .filter(|q| band_id.is_none_or(|b| q.id.as_deref() != Some(b)))
         .count();
     if returning != 1 {
         return Err(ApiError::new(
@@ -450,12 +466,39 @@ fn validate_math(metrics: Vec<MetricDataQueryInput>, now: Timestamp) -> ApiResul
     let returned = valid
         .queries
         .iter()
-        .find(|q| q.return_data)
+        .find(|q| q.return_data && band_id.is_none_or(|b| q.id != b))
         .map(|q| q.period_secs())
         .unwrap_or(60);
     let period = first.unwrap_or(returned);
     validate_alarm_period(Some(period), mp)?;
     Ok(MetricTarget::Math { metrics, period })
+}
+
+/// An anomaly alarm's `ThresholdMetricId` must name a query of `Metrics`
+/// whose expression is an `ANOMALY_DETECTION_BAND`.
+fn check_band_query(metrics: &[MetricDataQueryInput], band_id: &str) -> ApiResult<()> {
+    if metrics.is_empty() {
+        return Err(invalid(
+            "Anomaly detection alarms must be defined with Metrics: the watched metric and its ANOMALY_DETECTION_BAND."
+                .to_string(),
+        ));
+    }
+    let is_band = metrics
+        .iter()
+        .find(|q| q.id.as_deref() == Some(band_id))
+        .and_then(|q| q.expression.as_deref())
+        .is_some_and(|e| {
+            e.trim_start()
+                .to_ascii_uppercase()
+                .starts_with("ANOMALY_DETECTION_BAND")
+        });
+    if !is_band {
+        return Err(invalid(format!(
+            "ThresholdMetricId {} must be the id of an ANOMALY_DETECTION_BAND expression in Metrics.",
+            crate::param::echo(band_id)
+        )));
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------- PutCompositeAlarm
@@ -665,7 +708,12 @@ mod tests {
             (
                 json!({"ComparisonOperator": "GreaterThanUpperThreshold"}),
                 ErrorCode::InvalidParameterValue,
-                "anomaly",
+                "anomaly detection alarms",
+            ),
+            (
+                json!({"ThresholdMetricId": "ad1"}),
+                ErrorCode::InvalidParameterValue,
+                "ThresholdMetricId is only supported",
             ),
             (
                 json!({"Threshold": null}),

@@ -41,6 +41,10 @@ pub struct MetricAlarmConfig {
     pub datapoints_to_alarm: Option<u32>,
     pub threshold: f64,
     pub comparison_operator: ComparisonOperator,
+    /// The `ANOMALY_DETECTION_BAND` query of an anomaly alarm (band
+    /// operators); `threshold` is then unused.
+    #[serde(default)]
+    pub threshold_metric_id: Option<String>,
     pub treat_missing_data: Option<TreatMissingData>,
     pub evaluate_low_sample_count_percentile: Option<String>,
     /// `None`: not given (a sliding window; records older than the setting).
@@ -157,7 +161,8 @@ impl AlarmRecord {
             unit: None,
             evaluation_periods: c.evaluation_periods,
             datapoints_to_alarm: c.datapoints_to_alarm,
-            threshold: Some(c.threshold),
+            threshold: c.threshold_metric_id.is_none().then_some(c.threshold),
+            threshold_metric_id: c.threshold_metric_id.clone(),
             comparison_operator: c.comparison_operator,
             treat_missing_data: c.treat_missing_data,
             evaluate_low_sample_count_percentile: c.evaluate_low_sample_count_percentile.clone(),

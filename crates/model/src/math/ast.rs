@@ -68,6 +68,7 @@ pub(crate) fn is_true(v: f64) -> bool {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Func {
     Abs,
+    AnomalyDetectionBand,
     Avg,
     Ceil,
     DatapointCount,
@@ -98,6 +99,7 @@ impl Func {
     pub fn from_name(name: &str) -> Option<Func> {
         Some(match name {
             "ABS" => Func::Abs,
+            "ANOMALY_DETECTION_BAND" => Func::AnomalyDetectionBand,
             "AVG" => Func::Avg,
             "CEIL" => Func::Ceil,
             "DATAPOINT_COUNT" => Func::DatapointCount,
@@ -129,6 +131,7 @@ impl Func {
     pub fn name(self) -> &'static str {
         match self {
             Func::Abs => "ABS",
+            Func::AnomalyDetectionBand => "ANOMALY_DETECTION_BAND",
             Func::Avg => "AVG",
             Func::Ceil => "CEIL",
             Func::DatapointCount => "DATAPOINT_COUNT",
@@ -161,6 +164,7 @@ impl Func {
         match self {
             Func::Metrics => (0, 1),
             Func::Fill => (2, 2),
+            Func::AnomalyDetectionBand => (1, 2),
             Func::If => (2, 3),
             _ => (1, 1),
         }

@@ -155,6 +155,32 @@ impl<'a> Evaluator<'a> {
                 s
             }),
             Func::Metrics => self.metrics(args.first()),
+            Func::AnomalyDetectionBand => {
+                let metric = next()?;
+                let stddevs = match next().ok() {
+                    None => None,
+                    Some(Value::Scalar(k)) => Some(k),
+                    Some(_) => {
+                        return Err(
+                            "Function ANOMALY_DETECTION_BAND expects a number of standard deviations as its second argument"
+                                .to_string(),
+                        );
+                    }
+                };
+                let id = match args.first() {
+                    Some(Node::Id(id)) => id.as_str(),
+                    _ => return Err(functions::band_needs_metric()),
+                };
+                let training = self
+                    .ctx
+                    .training(id)
+                    .ok_or_else(functions::band_needs_metric)?;
+                let Value::Series(series) = metric else {
+                    return Err(functions::band_needs_metric());
+                };
+                self.charge(series.timestamps.len().saturating_mul(2))?;
+                functions::anomaly_detection_band(&series, training, self.ctx.period_ms(), stddevs)
+            }
             Func::Fill => {
                 let target = next()?;
                 let filler = match args.get(1) {

@@ -338,3 +338,48 @@ pub(crate) fn needs_series(func: Func) -> String {
         func.name()
     )
 }
+
+/// The error for `ANOMALY_DETECTION_BAND` on anything but a metric query.
+pub(crate) fn band_needs_metric() -> String {
+    "Function ANOMALY_DETECTION_BAND expects the id of a metric (MetricStat) query as its first argument"
+        .to_string()
+}
+
+/// `ANOMALY_DETECTION_BAND(m, k)`: the band of [`crate::anomaly::band`]
+/// at each of `m`'s timestamps in the query range, as two series — the
+/// lower bound (label `Low`) then the upper (label `High`). Without
+/// training data the two series are empty.
+pub(crate) fn anomaly_detection_band(
+    metric: &TimeSeries,
+    training: &crate::anomaly::band::Training,
+    period_ms: i64,
+    stddevs: Option<f64>,
+) -> Result<Value, String> {
+    let k = stddevs.unwrap_or(crate::anomaly::band::DEFAULT_STDDEVS);
+    if !k.is_finite() || k < 0.0 {
+        return Err(
+            "Function ANOMALY_DETECTION_BAND expects a non-negative number of standard deviations"
+                .to_string(),
+        );
+    }
+    let (lower, upper) =
+        crate::anomaly::band::band(training, period_ms, k, &metric.timestamps).unwrap_or_default();
+    let timestamps = if lower.is_empty() {
+        Vec::new()
+    } else {
+        metric.timestamps.clone()
+    };
+    let series = |label: &str, values: Vec<f64>| TimeSeries {
+        label: label.to_string(),
+        timestamps: timestamps.clone(),
+        values,
+    };
+    Ok(Value::Array(vec![
+        series(BAND_LOW_LABEL, lower),
+        series(BAND_HIGH_LABEL, upper),
+    ]))
+}
+
+/// Labels of the band's two series (each prefixed by the query's label).
+pub const BAND_LOW_LABEL: &str = "Low";
+pub const BAND_HIGH_LABEL: &str = "High";

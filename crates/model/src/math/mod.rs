@@ -4,7 +4,7 @@
 //! The language: numbers, query ids (`[a-z][a-zA-Z0-9_]*`), `( )`, array
 //! literals `[m1, m2]`, unary `-`, `+ - * / ^`, comparisons
 //! `< <= > >= == !=` and `AND`/`&&`, `OR`/`||` (which yield 1 or 0), and the
-//! functions `ABS AVG CEIL DATAPOINT_COUNT DIFF DIFF_TIME EPOCH FILL FIRST
+//! functions `ABS ANOMALY_DETECTION_BAND AVG CEIL DATAPOINT_COUNT DIFF DIFF_TIME EPOCH FILL FIRST
 //! FLOOR IF LAST LOG LOG10 MAX METRIC_COUNT METRICS MIN PERIOD RATE
 //! REMOVE_EMPTY RUNNING_SUM STDDEV SUM TIME_SERIES`. Values are scalars, time series, or
 //! arrays of time series (from `METRICS()` or `[..]`). Series ⊕ series keeps
@@ -31,6 +31,7 @@ use value::Value;
 pub const MAX_EXPRESSION_CHARS: usize = 2048;
 
 pub use eval::MAX_EVALUATION_POINTS;
+pub use functions::{BAND_HIGH_LABEL, BAND_LOW_LABEL};
 pub use parser::MAX_NESTING;
 
 /// One time series: points at ascending epoch-millisecond timestamps.
@@ -53,6 +54,12 @@ pub trait Context {
     fn period_ms(&self) -> i64;
     fn start_ms(&self) -> i64;
     fn end_ms(&self) -> i64;
+    /// The training history of a `MetricStat` query, fetched by the caller
+    /// for each query `ANOMALY_DETECTION_BAND` is applied to (see
+    /// [`Expr::band_metric_ids`]); `None` for any other id.
+    fn training(&self, _id: &str) -> Option<&crate::anomaly::band::Training> {
+        None
+    }
 }
 
 /// A parsed, syntactically valid expression.
@@ -74,6 +81,24 @@ impl Expr {
         let mut ids: Vec<String> = Vec::new();
         self.visit(&mut |node| {
             if let Node::Id(id) = node
+                && !ids.contains(id)
+            {
+                ids.push(id.clone());
+            }
+        });
+        ids
+    }
+
+    /// The ids given as the first argument of `ANOMALY_DETECTION_BAND`: the
+    /// queries whose history the caller must fetch for training.
+    pub fn band_metric_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = Vec::new();
+        self.visit(&mut |node| {
+            if let Node::Call {
+                func: Func::AnomalyDetectionBand,
+                args,
+            } = node
+                && let Some(Node::Id(id)) = args.first()
                 && !ids.contains(id)
             {
                 ids.push(id.clone());

@@ -155,6 +155,7 @@ fn fetch_range(
                     out.push((
                         a.0.start_ms,
                         Datapoint {
+                            band: None,
                             value: v,
                             sample_count: Some(a.0.count),
                         },
@@ -184,15 +185,53 @@ fn fetch_range(
             };
             let valid = input.validate(now)?;
             let result = gmd::execute_get_metric_data(&valid, &mut StoreSource { state })?;
-            if let Some(r) = result.metric_data_results.first() {
-                for (t, v) in r.timestamps.iter().zip(&r.values) {
-                    out.push((
-                        t.millis(),
-                        Datapoint {
-                            value: *v,
-                            sample_count: None,
-                        },
-                    ));
+            let results = &result.metric_data_results;
+            match c.threshold_metric_id.as_deref() {
+                None => {
+                    if let Some(r) = results.first() {
+                        for (t, v) in r.timestamps.iter().zip(&r.values) {
+                            out.push((
+                                t.millis(),
+                                Datapoint {
+                                    band: None,
+                                    value: *v,
+                                    sample_count: None,
+                                },
+                            ));
+                        }
+                    }
+                }
+                // An anomaly alarm: the watched value is the other returned
+                // query; the band query yields its lower then its upper
+                // bound. A period counts only where value and band both exist.
+                Some(band_id) => {
+                    let mut bands = results.iter().filter(|r| r.id == band_id);
+                    let (Some(lower), Some(upper)) = (bands.next(), bands.next()) else {
+                        return Ok(out);
+                    };
+                    let at = |r: &gmd::MetricDataResult| -> std::collections::HashMap<i64, f64> {
+                        r.timestamps
+                            .iter()
+                            .map(|t| t.millis())
+                            .zip(r.values.iter().copied())
+                            .collect()
+                    };
+                    let (lower, upper) = (at(lower), at(upper));
+                    if let Some(r) = results.iter().find(|r| r.id != band_id) {
+                        for (t, v) in r.timestamps.iter().zip(&r.values) {
+                            let t = t.millis();
+                            if let (Some(lo), Some(hi)) = (lower.get(&t), upper.get(&t)) {
+                                out.push((
+                                    t,
+                                    Datapoint {
+                                        band: Some((*lo, *hi)),
+                                        value: *v,
+                                        sample_count: None,
+                                    },
+                                ));
+                            }
+                        }
+                    }
                 }
             }
         }

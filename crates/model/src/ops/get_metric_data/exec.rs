@@ -6,6 +6,7 @@ use super::{
     GetMetricDataOutput, InsightsQuery, MetricDataResult, MetricStatQuery, QueryKind, ScanBy,
     StatusCode, ValidGetMetricData, ValidQuery, label, token,
 };
+use crate::anomaly::band::{TRAINING_WINDOW_MS, Training, TrainingConfig};
 use crate::error::{ApiError, ApiResult};
 use crate::insights_query::{self, PeriodStats};
 use crate::math::{self, TimeSeries};
@@ -50,6 +51,12 @@ pub trait MetricStatSource {
         Err(ApiError::internal(
             "This metric source cannot run Metrics Insights queries.",
         ))
+    }
+
+    /// The training configuration of the metric's anomaly detector (none:
+    /// train on everything, daily cycle in UTC).
+    fn training_config(&mut self, _stat: &MetricStatQuery) -> ApiResult<TrainingConfig> {
+        Ok(TrainingConfig::default())
     }
 }
 
@@ -125,6 +132,32 @@ pub fn execute_get_metric_data<S: MetricStatSource>(
             computed[i] = run_insights(iq, start, end, v.now, src)?;
         }
     }
+    // ANOMALY_DETECTION_BAND trains on the metric's history before the
+    // query range too: fetched once per metric query it is applied to.
+    let mut training: HashMap<String, Training> = HashMap::new();
+    for &i in &v.eval_order {
+        if let QueryKind::Expression(e) = &v.queries[i].kind
+            && needed[i]
+        {
+            for id in e.expr.band_metric_ids() {
+                if training.contains_key(&id) {
+                    continue;
+                }
+                if let Some(QueryKind::Stat(s)) = ids.get(id.as_str()).map(|&j| &v.queries[j].kind)
+                {
+                    let start = v.start_for(s.period_secs);
+                    let from = Timestamp(start.millis().saturating_sub(TRAINING_WINDOW_MS));
+                    let points = src
+                        .fetch(s, from, end)?
+                        .into_iter()
+                        .map(|(t, x)| (t.millis(), x))
+                        .collect();
+                    let config = src.training_config(s)?;
+                    training.insert(id, Training { points, config });
+                }
+            }
+        }
+    }
     for &i in &v.eval_order {
         if let QueryKind::Expression(e) = &v.queries[i].kind
             && needed[i]
@@ -133,6 +166,7 @@ pub fn execute_get_metric_data<S: MetricStatSource>(
                 queries: &v.queries,
                 ids: &ids,
                 computed: &computed,
+                training: &training,
                 period_ms: e.period_secs * 1000,
                 start_ms: v.start_for(e.period_secs).millis(),
                 end_ms: end.millis(),
@@ -248,6 +282,7 @@ struct EvalContext<'a> {
     queries: &'a [ValidQuery],
     ids: &'a HashMap<&'a str, usize>,
     computed: &'a [Vec<TimeSeries>],
+    training: &'a HashMap<String, Training>,
     period_ms: i64,
     start_ms: i64,
     end_ms: i64,
@@ -273,6 +308,9 @@ impl math::Context for EvalContext<'_> {
     }
     fn end_ms(&self) -> i64 {
         self.end_ms
+    }
+    fn training(&self, id: &str) -> Option<&Training> {
+        self.training.get(id)
     }
 }
 

@@ -766,3 +766,58 @@ fn sloppy_source_output_is_cleaned() {
     let out = execute_get_metric_data(&v, &mut Sloppy).unwrap();
     assert_eq!(out.metric_data_results[0].values, vec![1.0, 3.0]);
 }
+
+#[test]
+fn anomaly_band_trains_on_two_weeks_before_the_start_and_yields_low_then_high() {
+    let queries = vec![
+        stat_query("m1", "cpu", "Average", 60),
+        json!({"Id": "ad1", "Expression": "ANOMALY_DETECTION_BAND(m1, 1)", "Label": "x"}),
+    ];
+    let v = validate(queries, json!({})).unwrap();
+    let mut src = Table::with(&[("cpu", 0.0)]);
+    let out = execute_get_metric_data(&v, &mut src).unwrap();
+    let training_start = Timestamp(NOW - HOUR_MS - crate::anomaly::band::TRAINING_WINDOW_MS);
+    assert!(
+        src.calls.iter().any(|(name, _, start, end)| name == "cpu"
+            && *start == training_start
+            && *end == Timestamp(NOW)),
+        "{:?}",
+        src.calls
+    );
+    let bands: Vec<_> = out
+        .metric_data_results
+        .iter()
+        .filter(|r| r.id == "ad1")
+        .collect();
+    let labels: Vec<&str> = bands.iter().map(|r| r.label.as_str()).collect();
+    assert_eq!(labels, ["x Low", "x High"]);
+    let metric = out
+        .metric_data_results
+        .iter()
+        .find(|r| r.id == "m1")
+        .unwrap();
+    assert_eq!(bands[0].timestamps, metric.timestamps);
+    assert_eq!(bands[0].timestamps.len(), 60);
+    // The table's values rise steadily (no two equal in a slot), so the
+    // spread is positive and the band has width.
+    for (lo, hi) in bands[0].values.iter().zip(&bands[1].values) {
+        assert!(lo < hi, "{lo} < {hi}");
+    }
+}
+
+#[test]
+fn anomaly_band_needs_a_metric_query() {
+    let queries = vec![
+        json!({"Id": "m1", "ReturnData": false, "MetricStat": {"Metric": {"Namespace": "App", "MetricName": "cpu"}, "Period": 60, "Stat": "Sum"}}),
+        json!({"Id": "e1", "Expression": "m1 * 2", "ReturnData": false}),
+        json!({"Id": "ad1", "Expression": "ANOMALY_DETECTION_BAND(e1)"}),
+    ];
+    let v = validate(queries, json!({})).unwrap();
+    let e = execute_get_metric_data(&v, &mut Table::with(&[("cpu", 0.0)])).unwrap_err();
+    assert_eq!(e.code, ErrorCode::ValidationError);
+    assert!(
+        e.message.contains("expects the id of a metric"),
+        "{}",
+        e.message
+    );
+}
