@@ -8,6 +8,7 @@ import { h, mount, route, clear, errorBox } from './dom.js';
 import { cw, paginate, session } from './api.js';
 import { graphPanel, metricLabel, RANGES } from './chart.js';
 import { addToDashboardForm } from './dashadd.js';
+import { setZone, useUtc } from './time.js';
 
 if (!document.querySelector('link[data-metrics-css]')) {
   document.head.appendChild(h('link', { rel: 'stylesheet', href: '/console/assets/metrics.css', 'data-metrics-css': '' }));
@@ -73,7 +74,7 @@ const iso = (t) => new Date(t * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
 
 function readView(params) {
   const tz = params.get('tz');
-  if (tz === 'utc' || tz === 'local') { try { localStorage.setItem('stratus.tz', tz); } catch { /* private mode */ } }
+  if (tz === 'utc' || tz === 'local') setZone(tz);
   const v = { q: params.get('q') || '', stat: params.get('stat') || undefined, period: Number(params.get('period')) || undefined,
     range: parseRange(params.get('range')), refresh: Number(params.get('refresh')) || 0, custom: null, zoom: null, exprs: [], sel: params.has('sel') ? decodeSel(params.get('sel')) : null };
   const f = Date.parse(params.get('from') || ''), t = Date.parse(params.get('to') || '');
@@ -91,8 +92,7 @@ function queryString(p) {
 }
 
 function writeView(v) {
-  let tz = 'local';
-  try { tz = localStorage.getItem('stratus.tz') === 'utc' ? 'utc' : 'local'; } catch { /* default */ }
+  const tz = useUtc() ? 'utc' : 'local';
   const p = { q: v.q, sel: v.sel.length ? encodeSel(v.sel) : '', stat: v.stat, period: v.period };
   if (v.custom) { p.from = iso(v.custom[0]); p.to = iso(v.custom[1]); } else if (v.range) p.range = rangeText(v.range);
   if (v.zoom) p.zoom = v.zoom.join(',');

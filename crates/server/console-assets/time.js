@@ -69,10 +69,7 @@ if (typeof document !== 'undefined') {
 
 /// Epoch seconds → a `datetime-local` input's value, in the chosen zone.
 export function toInputValue(t, utc = useUtc()) {
-  const d = new Date(t * 1000);
-  const g = utc ? [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes()]
-    : [d.getFullYear(), d.getMonth() + 1, d.getDate(), d.getHours(), d.getMinutes()];
-  return `${g[0]}-${p2(g[1])}-${p2(g[2])}T${p2(g[3])}:${p2(g[4])}`;
+  return fmtTime(t * 1000, { secs: false, zone: false, utc }).replace(' ', 'T');
 }
 
 /// A `datetime-local` input's value, read in the chosen zone → epoch seconds (NaN when empty).
