@@ -6,8 +6,8 @@
 
 import { h, clear, shellQuote, errorBox } from './dom.js';
 import { cw, session } from './api.js';
-import { toInputValue, fromInputValue } from './time.js';
-import { unitInfo, inferUnit, fmtValue, axisValues, axisIncrs, fmtTs, useUtc, zoneName, TIME_FORMATS } from './units.js';
+import { toInputValue, fromInputValue, zoneLabel } from './time.js';
+import { unitInfo, inferUnit, fmtValue, axisValues, axisIncrs, fmtTs, useUtc, TIME_FORMATS } from './units.js';
 import { attachTable } from './charttable.js';
 
 export const STATS = ['Average', 'Sum', 'Minimum', 'Maximum', 'SampleCount', 'p50', 'p90', 'p99'];
@@ -315,7 +315,7 @@ export function draw(el, data, opts) {
   const css = getComputedStyle(el);
   const axisC = css.getPropertyValue('--chart-axis').trim() || '#1b1f24', gridC = css.getPropertyValue('--chart-grid').trim() || 'rgba(0,0,0,0.07)';
   const look = { stroke: axisC, grid: { stroke: gridC, width: 1 }, ticks: { stroke: gridC, width: 1 } };
-  const axes = [{ ...look, label: `Time (${zoneName(new Date(), utc)})`, labelSize: 18, space: 70, values: record(0, (u, splits, ai, space, incr) => {
+  const axes = [{ ...look, label: `Time (${zoneLabel(new Date(), utc)})`, labelSize: 18, space: 70, values: record(0, (u, splits, ai, space, incr) => {
     // uPlot's formats-by-span table, picked by the tick increment.
     const row = TIME_FORMATS.find((r) => incr >= r[0]) || TIME_FORMATS[TIME_FORMATS.length - 1];
     const tz = (t) => (utc ? window.uPlot.tzDate(new Date(t * 1000), 'Etc/UTC') : new Date(t * 1000));
@@ -383,7 +383,6 @@ export function cliCommand(metrics, stat, period, start, end, exprs = []) {
 }
 
 /// From/To follow the console's Local/UTC setting, like the axis.
-export const toLocalInput = (t) => toInputValue(t);
 
 /// A graph with its controls. `o`: { metrics, stat, period, range, threshold,
 /// bands: [{from, to, state}] (epoch s), height, compact (no controls), title,
@@ -405,7 +404,7 @@ export function graphPanel(o) {
     st.range = r; st.custom = null; st.period = Math.max(defaultPeriod(r), o.minPeriod || 0); periodSel.value = String(st.period);
     rangeBtns.forEach((b) => b.setAttribute('aria-pressed', String(b === ev.currentTarget))); load();
   } }, l));
-  const zone = zoneName(new Date());
+  const zone = zoneLabel(new Date());
   const from = h('input', { type: 'datetime-local', 'aria-label': 'From', title: zone });
   const to = h('input', { type: 'datetime-local', 'aria-label': 'To', title: zone });
   const customErr = h('span', { class: 'field-error', hidden: true });
@@ -462,7 +461,7 @@ export function graphPanel(o) {
       const chart = draw(chartEl, data, { labels: [...o.metrics.map(metricLabel), ...math.map((s) => s.label)], units: [...shown, ...math.map(() => mathUnit)],
         threshold: o.threshold, bands: o.bands, range: [a, b], height: o.height, t0,
         onZoom: (x0, x1) => {
-          from.value = toLocalInput(x0); to.value = toLocalInput(x1); chartEl.dataset.zoom = `${Math.round(x0)},${Math.round(x1)}`;
+          from.value = toInputValue(x0); to.value = toInputValue(x1); chartEl.dataset.zoom = `${Math.round(x0)},${Math.round(x1)}`;
           const whole = Math.abs(x0 - a) < 1 && Math.abs(x1 - b) < 1;
           st.zoom = whole ? null : [Math.round(x0), Math.round(x1)];
           if (o.onChange) o.onChange({ ...st });
@@ -471,7 +470,7 @@ export function graphPanel(o) {
       chartEl.dataset.exprValues = JSON.stringify(math.map((s) => ({ id: s.id, label: s.label, ts: s.ts, vs: s.vs })));
       const n = data[0].length;
       status.textContent = n ? `${n} points · ${st.stat} per ${PERIODS.find(([p]) => p === st.period)?.[1] || st.period + ' s'}${unit ? ' · ' + unit : ''} · drag to zoom, double-click to reset` : 'No data in this time range.';
-      from.value = toLocalInput(a); to.value = toLocalInput(b);
+      from.value = toInputValue(a); to.value = toInputValue(b);
       if (pendingZoom) { const [z0, z1] = pendingZoom; pendingZoom = null; chart.setScale('x', { min: z0, max: z1 }); }
       if (o.onChange) o.onChange({ ...st });
     } catch (e) {

@@ -108,9 +108,6 @@ export function axisIncrs(unit) {
 import { useUtc, zoneLabel } from './time.js';
 export { useUtc };
 
-/// The zone's name for a date ("UTC", "UTC−05:00"): the console's one form (time.js).
-export function zoneName(d, utc = useUtc()) { return zoneLabel(d, utc); }
-
 /// "2026-12-06 15:03 CET" (seconds too when `secs`) for epoch seconds.
 export function fmtTs(t, secs = false, utc = useUtc()) {
   const d = new Date(t * 1000);
@@ -118,7 +115,7 @@ export function fmtTs(t, secs = false, utc = useUtc()) {
   const g = utc
     ? [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()]
     : [d.getFullYear(), d.getMonth() + 1, d.getDate(), d.getHours(), d.getMinutes(), d.getSeconds()];
-  return `${g[0]}-${p(g[1])}-${p(g[2])} ${p(g[3])}:${p(g[4])}${secs ? ':' + p(g[5]) : ''} ${zoneName(d, utc)}`;
+  return `${g[0]}-${p(g[1])}-${p(g[2])} ${p(g[3])}:${p(g[4])}${secs ? ':' + p(g[5]) : ''} ${zoneLabel(d, utc)}`;
 }
 
 /// uPlot x-axis formats by tick span: ISO order, 24-hour clock, the date
