@@ -340,7 +340,13 @@ def test_authenticate_on_unsubscribe_refuses_the_unsigned_links(server, sns, hoo
     assert sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]["SubscriptionArn"] == sub
     assert [s["SubscriptionArn"] for s in sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]] == [sub]
 
-    # A signed Unsubscribe by a key allowed to unsubscribe removes it.
+    # A signed Unsubscribe needs a key allowed to unsubscribe...
+    _, ro = make_key(server, "readonly")
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        ro.unsubscribe(SubscriptionArn=sub)
+    assert error_of(ei)[0] == "AuthorizationError"
+    assert sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]["SubscriptionArn"] == sub
+    # ...and then removes it.
     sns.unsubscribe(SubscriptionArn=sub)
     with pytest.raises(botocore.exceptions.ClientError) as ei:
         sns.get_subscription_attributes(SubscriptionArn=sub)
