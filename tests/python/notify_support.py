@@ -16,10 +16,9 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from aiosmtpd.controller import Controller
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
+
+# aiosmtpd and cryptography are imported where used: the query-protocol venv (botocore
+# 1.42.6) has neither, and its tests use only the HTTP side of this module.
 
 from conftest import free_port, wait_for
 
@@ -72,6 +71,8 @@ class Relay:
         return f"smtp://127.0.0.1:{self.port}"
 
     def start(self, **controller_options) -> "Relay":
+        from aiosmtpd.controller import Controller
+
         self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port, **controller_options)
         self.controller.start()
         return self
@@ -150,6 +151,10 @@ CONFIRMATION_KEYS = ["Message", "MessageId", "SubscribeURL", "Timestamp", "Token
 
 
 def verify_signature(doc: dict) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
     keys = NOTIFICATION_KEYS if doc["Type"] == "Notification" else CONFIRMATION_KEYS
     canonical = "".join(f"{k}\n{doc[k]}\n" for k in keys if k in doc)
     status, pem, _ = http_get(doc["SigningCertURL"])

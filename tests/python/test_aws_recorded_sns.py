@@ -749,6 +749,29 @@ def test_sub_filter_policy_nested_property_constraints(sns, hook):
     check(set_policy({"key_a": "value_one"}), FILTER_FILE, t, "sub-filter-policy-rule-no-list")
 
 
+# ---- topic permissions --------------------------------------------------------------
+
+
+def test_add_permission_errors(sns):
+    t = "TestSNSTopicCrudV2::test_add_permission_errors"
+    arn = topic(sns)
+    sns.add_permission(TopicArn=arn, Label="test", AWSAccountId=["999999999999"], ActionName=["Publish"])
+    check(lambda: sns.add_permission(TopicArn=arn, Label="test", AWSAccountId=["999999999999"],
+                                     ActionName=["AddPermission"]), SNS_FILE, t, "duplicate-label")
+    check(lambda: sns.add_permission(TopicArn=f"{arn}-not-existing", Label="test-2",
+                                     AWSAccountId=["999999999999"], ActionName=["AddPermission"]),
+          SNS_FILE, t, "topic-not-found")
+    check(lambda: sns.add_permission(TopicArn=arn, Label="test-2", AWSAccountId=["999999999999"],
+                                     ActionName=["NotExistingAction"]), SNS_FILE, t, "invalid-action")
+
+
+def test_remove_permission_errors(sns):
+    arn = topic(sns)
+    sns.add_permission(TopicArn=arn, Label="test", AWSAccountId=["999999999999"], ActionName=["Publish"])
+    check(lambda: sns.remove_permission(TopicArn=f"{arn}-not-existing", Label="test"),
+          SNS_FILE, "TestSNSTopicCrudV2::test_remove_permission_errors", "topic-not-found")
+
+
 # ---- recorded error steps not covered, and why ----------------------------------------
 
 NOT_APPLICABLE = {
@@ -756,9 +779,6 @@ NOT_APPLICABLE = {
         "test_publish_wrong_phone_format: all three", "test_subscribe_bad_sms",
         "test_subscribe_invalid_sms: all four", "test_set_invalid_sms_attributes: all four",
         "test_opt_in_invalid_number",
-    ],
-    "AddPermission / RemovePermission (issue 16 item 2, not implemented yet)": [
-        "test_add_permission_errors: all three", "test_remove_permission_errors",
     ],
     "platform applications and endpoints (mobile push: not in Stratus's scope)": [
         "every test_*platform_application* / *platform_endpoint* step (29)",

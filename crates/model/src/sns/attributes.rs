@@ -20,7 +20,8 @@ pub fn validate_topic_attribute(name: &str, value: &str, creating: bool) -> ApiR
                 return Err(invalid("DisplayName"));
             }
         }
-        "Policy" | "DataProtectionPolicy" | "ArchivePolicy" => {
+        "Policy" => super::topic_policy::validate(value)?,
+        "DataProtectionPolicy" | "ArchivePolicy" => {
             let ok = value.is_empty()
                 || matches!(
                     serde_json::from_str::<serde_json::Value>(value),

@@ -371,6 +371,107 @@ pub struct ListTagsOutput {
     pub tags: Vec<Tag>,
 }
 
+/// AddPermission's input (`AWSAccountId.member.N`, `ActionName.member.N`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct AddPermissionInput {
+    #[serde(rename = "TopicArn")]
+    pub topic_arn: Option<String>,
+    #[serde(rename = "Label")]
+    pub label: Option<String>,
+    #[serde(rename = "AWSAccountId")]
+    pub aws_account_id: Vec<String>,
+    #[serde(rename = "ActionName")]
+    pub action_name: Vec<String>,
+}
+
+/// A valid AddPermission request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddPermissionRequest {
+    pub topic: TopicArn,
+    pub label: String,
+    pub accounts: Vec<String>,
+    pub actions: Vec<String>,
+}
+
+impl AddPermissionInput {
+    pub fn validate(self) -> ApiResult<AddPermissionRequest> {
+        let topic = parse_topic_arn("TopicArn", self.topic_arn.as_deref())?;
+        let label = self
+            .label
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| required("Label"))?;
+        if self.aws_account_id.is_empty() {
+            return Err(required("AWSAccountId"));
+        }
+        if self.action_name.is_empty() {
+            return Err(required("ActionName"));
+        }
+        Ok(AddPermissionRequest {
+            topic,
+            label,
+            accounts: self.aws_account_id,
+            actions: self.action_name,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RemovePermissionInput {
+    pub topic_arn: Option<String>,
+    pub label: Option<String>,
+}
+
+impl RemovePermissionInput {
+    pub fn validate(self) -> ApiResult<(TopicArn, String)> {
+        let topic = parse_topic_arn("TopicArn", self.topic_arn.as_deref())?;
+        let label = self
+            .label
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| required("Label"))?;
+        Ok((topic, label))
+    }
+}
+
+/// Get/PutDataProtectionPolicy's input.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DataProtectionPolicyInput {
+    pub resource_arn: Option<String>,
+    pub data_protection_policy: Option<String>,
+}
+
+/// Longest DataProtectionPolicy (botocore's documented 30,720 characters).
+pub const MAX_DATA_PROTECTION_POLICY: usize = 30_720;
+
+impl DataProtectionPolicyInput {
+    pub fn topic(&self) -> ApiResult<TopicArn> {
+        parse_topic_arn("ResourceArn", self.resource_arn.as_deref())
+    }
+    /// The policy PutDataProtectionPolicy stores: a JSON object (an empty
+    /// value removes the topic's policy).
+    pub fn policy(&self) -> ApiResult<String> {
+        let p = self
+            .data_protection_policy
+            .clone()
+            .ok_or_else(|| required("DataProtectionPolicy"))?;
+        if p.chars().count() > MAX_DATA_PROTECTION_POLICY {
+            return Err(invalid(
+                "DataProtectionPolicy Reason: must be at most 30720 characters long",
+            ));
+        }
+        validate_topic_attribute("DataProtectionPolicy", &p, false)?;
+        Ok(p)
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DataProtectionPolicyOutput {
+    pub data_protection_policy: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

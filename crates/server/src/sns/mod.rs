@@ -5,12 +5,16 @@
 //! alarm transition reaches a topic.
 //!
 //! Modules: `store` (redb records), `topics` and `subscriptions` (actions),
+//! `permissions` (Add/RemovePermission, data protection policies), `access`
+//! (topic policies combined with key policies),
 //! `publish` (fan-out), `fifo` (FIFO topics: deduplication, sequence
 //! numbers, ordered lanes), `delivery` (finished messages for the notifier),
 //! `signing` (RSA key and certificate), `web` (the unsigned pages and links).
 
+mod access;
 mod delivery;
 pub mod fifo;
+mod permissions;
 mod publish;
 pub mod signing;
 pub mod store;
@@ -52,9 +56,8 @@ impl SnsRuntime {
 }
 
 /// Every operation in the SNS model that Stratus does not serve answers a
-/// clear InvalidAction (platform applications, SMS, permissions, FIFO…).
+/// clear InvalidAction (platform applications, SMS…).
 const UNSERVED: &[&str] = &[
-    "AddPermission",
     "CheckIfPhoneNumberIsOptedOut",
     "CreatePlatformApplication",
     "CreatePlatformEndpoint",
@@ -62,7 +65,6 @@ const UNSERVED: &[&str] = &[
     "DeleteEndpoint",
     "DeletePlatformApplication",
     "DeleteSMSSandboxPhoneNumber",
-    "GetDataProtectionPolicy",
     "GetEndpointAttributes",
     "GetPlatformApplicationAttributes",
     "GetSMSAttributes",
@@ -73,8 +75,6 @@ const UNSERVED: &[&str] = &[
     "ListPlatformApplications",
     "ListSMSSandboxPhoneNumbers",
     "OptInPhoneNumber",
-    "PutDataProtectionPolicy",
-    "RemovePermission",
     "SetEndpointAttributes",
     "SetPlatformApplicationAttributes",
     "SetSMSAttributes",
@@ -122,6 +122,10 @@ fn run(state: &AppState, caller: &Caller, action: &str, params: Document) -> Api
             subscriptions::set_subscription_attributes(state, caller, params)
         }
         "Publish" => publish::publish(state, caller, params),
+        "AddPermission" => permissions::add_permission(state, caller, params),
+        "RemovePermission" => permissions::remove_permission(state, caller, params),
+        "GetDataProtectionPolicy" => permissions::get_data_protection_policy(state, caller, params),
+        "PutDataProtectionPolicy" => permissions::put_data_protection_policy(state, caller, params),
         "PublishBatch" => publish::publish_batch(state, caller, params),
         known if UNSERVED.contains(&known) => Err(crate::app::not_implemented("SNS", known)),
         other => Err(ApiError::new(

@@ -4,7 +4,7 @@
 use super::delivery::{self, Outgoing};
 use super::store::{self, SubscriptionRecord, TopicRecord};
 use super::subscriptions::links;
-use crate::auth::{self, Caller};
+use crate::auth::Caller;
 use crate::state::AppState;
 use serde::Serialize;
 use stratus_model::sns::fifo;
@@ -92,7 +92,7 @@ pub fn publish(state: &AppState, caller: &Caller, params: Document) -> ApiResult
     let req = proto::from_document::<PublishInput>(params)?.validate()?;
     super::same_region(caller, &req.topic)?;
     let arn = req.topic.to_arn();
-    auth::authorize(caller, "sns:Publish", &arn)?;
+    super::access::authorize_topic(state, caller, "Publish", &arn)?;
     let topic = store::get_topic(&state.meta, &arn)?.ok_or_else(topic_not_found)?;
     let identity = fifo::identity(&req.fifo, &topic.attributes, || {
         body_sha256(&req.raw_message)
@@ -155,7 +155,7 @@ pub fn publish_batch(state: &AppState, caller: &Caller, params: Document) -> Api
     let req = proto::from_document::<PublishBatchInput>(params)?.validate()?;
     super::same_region(caller, &req.topic)?;
     let arn = req.topic.to_arn();
-    auth::authorize(caller, "sns:Publish", &arn)?;
+    super::access::authorize_topic(state, caller, "Publish", &arn)?;
     let topic = store::get_topic(&state.meta, &arn)?.ok_or_else(topic_not_found)?;
     let mut out = PublishBatchOutput {
         successful: Vec::new(),

@@ -61,15 +61,11 @@ pub fn subscribe(state: &AppState, caller: &Caller, params: Document) -> ApiResu
     let req = proto::from_document::<SubscribeInput>(params)?.validate()?;
     super::same_region(caller, &req.topic)?;
     let topic_arn = req.topic.to_arn();
-    auth::authorize(caller, "sns:Subscribe", &topic_arn)?;
+    super::access::authorize_topic(state, caller, "Subscribe", &topic_arn)?;
     check_webhook_endpoint(state, &req.protocol, &req.endpoint)?;
     let links = links(state)?;
     let now = Timestamp::now().millis();
-    let principal = format!(
-        "arn:aws:iam::{}:user/{}",
-        crate::ACCOUNT_ID,
-        caller.key.name
-    );
+    let principal = super::access::principal_arn(caller);
     let outcome = state
         .meta
         .transact(|tx| {
@@ -331,7 +327,7 @@ pub fn list_subscriptions_by_topic(
     let topic = input.topic()?;
     super::same_region(caller, &topic)?;
     let topic_arn = topic.to_arn();
-    auth::authorize(caller, "sns:ListSubscriptionsByTopic", &topic_arn)?;
+    super::access::authorize_topic(state, caller, "ListSubscriptionsByTopic", &topic_arn)?;
     if store::get_topic(&state.meta, &topic_arn)?.is_none() {
         return Err(topic_not_found());
     }

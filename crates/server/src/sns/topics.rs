@@ -1,6 +1,7 @@
 //! Topic actions: CreateTopic (idempotent), DeleteTopic, ListTopics,
 //! Get/SetTopicAttributes, and the tag operations on topics.
 
+use super::access::authorize_topic;
 use super::store::{self, SUBSCRIPTIONS, TOPICS, TopicRecord, internal};
 use crate::auth::{self, Caller};
 use crate::state::AppState;
@@ -13,6 +14,7 @@ use stratus_model::sns::ops::{
     ListTopicsOutput, SetTopicAttributesInput, Tag, TagResourceInput, TopicArnInput, TopicMember,
     reject_duplicate_tag_keys, tag_limit_exceeded, validate_tags,
 };
+use stratus_model::sns::topic_policy::default_policy;
 use stratus_model::sns::{PAGE_SIZE, fifo, invalid, topic_not_found};
 use stratus_model::{ApiError, ApiResult, ErrorCode, Timestamp};
 use stratus_proto::{self as proto, Document};
@@ -85,7 +87,7 @@ pub fn delete_topic(state: &AppState, caller: &Caller, params: Document) -> ApiR
     let topic = proto::from_document::<TopicArnInput>(params)?.topic()?;
     super::same_region(caller, &topic)?;
     let arn = topic.to_arn();
-    auth::authorize(caller, "sns:DeleteTopic", &arn)?;
+    authorize_topic(state, caller, "DeleteTopic", &arn)?;
     state
         .meta
         .transact(|tx| {
@@ -121,26 +123,6 @@ pub fn list_topics(state: &AppState, caller: &Caller, params: Document) -> ApiRe
     }))
 }
 
-fn default_policy(arn: &str) -> String {
-    serde_json::json!({
-        "Version": "2008-10-17",
-        "Id": "__default_policy_ID",
-        "Statement": [{
-            "Sid": "__default_statement_ID",
-            "Effect": "Allow",
-            "Principal": {"AWS": "*"},
-            "Action": [
-                "SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission",
-                "SNS:RemovePermission", "SNS:DeleteTopic", "SNS:Subscribe",
-                "SNS:ListSubscriptionsByTopic", "SNS:Publish"
-            ],
-            "Resource": arn,
-            "Condition": {"StringEquals": {"AWS:SourceOwner": crate::ACCOUNT_ID}}
-        }]
-    })
-    .to_string()
-}
-
 pub fn get_topic_attributes(
     state: &AppState,
     caller: &Caller,
@@ -149,15 +131,16 @@ pub fn get_topic_attributes(
     let topic = proto::from_document::<TopicArnInput>(params)?.topic()?;
     super::same_region(caller, &topic)?;
     let arn = topic.to_arn();
-    auth::authorize(caller, "sns:GetTopicAttributes", &arn)?;
+    authorize_topic(state, caller, "GetTopicAttributes", &arn)?;
     let topic = store::get_topic(&state.meta, &arn)?.ok_or_else(topic_not_found)?;
     let subs = store::topic_subscriptions(&state.meta, &arn)?;
     let pending = subs.iter().filter(|s| s.pending).count();
     let mut a: BTreeMap<String, String> = topic.attributes.clone();
     a.insert("TopicArn".into(), arn.clone());
     a.insert("Owner".into(), crate::ACCOUNT_ID.into());
+    a.remove(super::permissions::DATA_PROTECTION_POLICY);
     a.entry("Policy".into())
-        .or_insert_with(|| default_policy(&arn));
+        .or_insert_with(|| default_policy(&arn, crate::ACCOUNT_ID));
     a.entry("DisplayName".into()).or_default();
     a.insert("SubscriptionsPending".into(), pending.to_string());
     a.insert(
@@ -191,7 +174,7 @@ pub fn set_topic_attributes(
         proto::from_document::<SetTopicAttributesInput>(params)?.validate()?;
     super::same_region(caller, &topic)?;
     let arn = topic.to_arn();
-    auth::authorize(caller, "sns:SetTopicAttributes", &arn)?;
+    authorize_topic(state, caller, "SetTopicAttributes", &arn)?;
     let r = state
         .meta
         .transact(|tx| {
@@ -236,7 +219,7 @@ fn resource_not_found() -> ApiError {
 pub fn tag_resource(state: &AppState, caller: &Caller, params: Document) -> ApiResult<Document> {
     let input: TagResourceInput = proto::from_document(params)?;
     let arn = input.topic()?.to_arn();
-    auth::authorize(caller, "sns:TagResource", &arn)?;
+    authorize_topic(state, caller, "TagResource", &arn)?;
     validate_tags(&input.tags)?;
     reject_duplicate_tag_keys(&input.tags)?;
     let pairs: Vec<(String, String)> = input
@@ -271,7 +254,7 @@ pub fn tag_resource(state: &AppState, caller: &Caller, params: Document) -> ApiR
 pub fn untag_resource(state: &AppState, caller: &Caller, params: Document) -> ApiResult<Document> {
     let input: TagResourceInput = proto::from_document(params)?;
     let arn = input.topic()?.to_arn();
-    auth::authorize(caller, "sns:UntagResource", &arn)?;
+    authorize_topic(state, caller, "UntagResource", &arn)?;
     let r = state
         .meta
         .transact(|tx| {
@@ -289,7 +272,7 @@ pub fn untag_resource(state: &AppState, caller: &Caller, params: Document) -> Ap
 pub fn list_tags(state: &AppState, caller: &Caller, params: Document) -> ApiResult<Document> {
     let input: TagResourceInput = proto::from_document(params)?;
     let arn = input.topic()?.to_arn();
-    auth::authorize(caller, "sns:ListTagsForResource", &arn)?;
+    authorize_topic(state, caller, "ListTagsForResource", &arn)?;
     if store::get_topic(&state.meta, &arn)?.is_none() {
         return Err(resource_not_found());
     }
