@@ -11,6 +11,7 @@ pub mod filter;
 pub mod filter_syntax;
 pub mod ops;
 pub mod publish;
+pub mod sms;
 
 use crate::error::{ApiError, ErrorCode};
 

@@ -6,13 +6,15 @@
 //!
 //! Modules: `store` (redb records), `topics` and `subscriptions` (actions),
 //! `publish` (fan-out), `fifo` (FIFO topics: deduplication, sequence
-//! numbers, ordered lanes), `delivery` (finished messages for the notifier),
+//! numbers, ordered lanes), `sms` (phone numbers: Publish, opt-out,
+//! sandbox, SMS attributes), `delivery` (finished messages for the notifier),
 //! `signing` (RSA key and certificate), `web` (the unsigned pages and links).
 
 mod delivery;
 pub mod fifo;
 mod publish;
 pub mod signing;
+pub mod sms;
 pub mod store;
 mod subscriptions;
 mod topics;
@@ -30,6 +32,9 @@ use stratus_proto::Document;
 #[derive(Debug, Default)]
 pub struct SnsRuntime {
     signer: Mutex<Option<Arc<signing::Signer>>>,
+    /// The account is in the SMS sandbox (`--sms-sandbox`): SMS only to
+    /// verified numbers.
+    pub sms_sandbox: std::sync::atomic::AtomicBool,
 }
 
 impl SnsRuntime {
@@ -52,33 +57,22 @@ impl SnsRuntime {
 }
 
 /// Every operation in the SNS model that Stratus does not serve answers a
-/// clear InvalidAction (platform applications, SMS, permissions, FIFO…).
+/// clear InvalidAction (platform applications, permissions, data protection).
 const UNSERVED: &[&str] = &[
     "AddPermission",
-    "CheckIfPhoneNumberIsOptedOut",
     "CreatePlatformApplication",
     "CreatePlatformEndpoint",
-    "CreateSMSSandboxPhoneNumber",
     "DeleteEndpoint",
     "DeletePlatformApplication",
-    "DeleteSMSSandboxPhoneNumber",
     "GetDataProtectionPolicy",
     "GetEndpointAttributes",
     "GetPlatformApplicationAttributes",
-    "GetSMSAttributes",
-    "GetSMSSandboxAccountStatus",
     "ListEndpointsByPlatformApplication",
-    "ListOriginationNumbers",
-    "ListPhoneNumbersOptedOut",
     "ListPlatformApplications",
-    "ListSMSSandboxPhoneNumbers",
-    "OptInPhoneNumber",
     "PutDataProtectionPolicy",
     "RemovePermission",
     "SetEndpointAttributes",
     "SetPlatformApplicationAttributes",
-    "SetSMSAttributes",
-    "VerifySMSSandboxPhoneNumber",
 ];
 
 /// Runs an SNS action.
@@ -123,6 +117,17 @@ fn run(state: &AppState, caller: &Caller, action: &str, params: Document) -> Api
         }
         "Publish" => publish::publish(state, caller, params),
         "PublishBatch" => publish::publish_batch(state, caller, params),
+        "CheckIfPhoneNumberIsOptedOut" => sms::check_if_opted_out(state, caller, params),
+        "ListPhoneNumbersOptedOut" => sms::list_opted_out(state, caller, params),
+        "OptInPhoneNumber" => sms::opt_in(state, caller, params),
+        "GetSMSAttributes" => sms::get_sms_attributes(state, caller, params),
+        "SetSMSAttributes" => sms::set_sms_attributes(state, caller, params),
+        "GetSMSSandboxAccountStatus" => sms::sandbox_status(state, caller),
+        "CreateSMSSandboxPhoneNumber" => sms::create_sandbox_number(state, caller, params),
+        "VerifySMSSandboxPhoneNumber" => sms::verify_sandbox_number(state, caller, params),
+        "ListSMSSandboxPhoneNumbers" => sms::list_sandbox_numbers(state, caller, params),
+        "DeleteSMSSandboxPhoneNumber" => sms::delete_sandbox_number(state, caller, params),
+        "ListOriginationNumbers" => sms::list_origination_numbers(caller, params),
         known if UNSERVED.contains(&known) => Err(crate::app::not_implemented("SNS", known)),
         other => Err(ApiError::new(
             ErrorCode::InvalidAction,
@@ -169,7 +174,11 @@ pub fn publish_alarm(state: &AppState, topic_arn: &str, msg: &AlarmPublish) -> A
         subject: Some(msg.subject.clone()),
         body: MessageBody::PerProtocol {
             default: msg.json_message.clone(),
-            overrides: BTreeMap::from([("email".to_string(), msg.email_text.clone())]),
+            // SMS subscribers get the short form: the subject line.
+            overrides: BTreeMap::from([
+                ("email".to_string(), msg.email_text.clone()),
+                ("sms".to_string(), msg.subject.clone()),
+            ]),
         },
         attributes: BTreeMap::new(),
     };
