@@ -5,8 +5,8 @@ use super::egress::EgressPolicy;
 use super::email::{self, EmailParts};
 use super::http::HttpSender;
 use super::mailbox::Mailbox;
-use super::smtp::SmtpSender;
 use super::sms;
+use super::smtp::SmtpSender;
 use super::{DeliveryConfig, DeliveryRecord, SmsMessage, Target};
 use std::sync::Arc;
 
@@ -88,7 +88,8 @@ impl Transports {
             None => {
                 let (mailbox, from) = (self.mailbox.clone(), self.from.clone());
                 tokio::task::spawn_blocking(move || {
-                    let (id, raw) = sms::mailbox_message(&from, &rec, &sms).map_err(|e| e.to_string())?;
+                    let (id, raw) =
+                        sms::mailbox_message(&from, &rec, &sms).map_err(|e| e.to_string())?;
                     mailbox
                         .write(&id, rec.enqueued_at_ms, &raw)
                         .map(|_| ())

@@ -243,6 +243,7 @@ mod tests {
             subscription("https", "https://hooks.example.com/x", false),
             subscription("email-json", "json@example.com", false),
             subscription("email", "pending@example.com", true),
+            subscription("sms", "+1 555-0100", false),
         ];
         st.meta
             .transact(|tx| {
@@ -258,7 +259,7 @@ mod tests {
         assert_eq!(publish_alarm(&st, TOPIC, &msg).unwrap(), msg.message_id);
         assert_eq!(publish_alarm(&st, TOPIC, &msg).unwrap(), msg.message_id);
         let queued = st.notifier.recent(100).unwrap();
-        assert_eq!(queued.len(), 3, "{queued:?}");
+        assert_eq!(queued.len(), 4, "{queued:?}");
         for rec in &queued {
             let d = &rec.delivery;
             assert_eq!(d.message_id, msg.message_id);
@@ -273,6 +274,13 @@ mod tests {
                     let doc: serde_json::Value = serde_json::from_str(text).unwrap();
                     assert_eq!(doc["Message"], msg.json_message.as_str());
                     assert_eq!(doc["MessageId"], msg.message_id.as_str());
+                }
+                Target::Sms(sms) => {
+                    // The short form, to the normalised number, through the SMS policy.
+                    assert_eq!(sms.phone_number, "+15550100");
+                    assert_eq!(sms.message, msg.subject);
+                    assert_eq!(sms.blocked, None);
+                    assert_eq!(d.policy, crate::notify::RetryPolicy::SMS_DEFAULT);
                 }
                 Target::Http { url, headers, body } => {
                     assert_eq!(url, "https://hooks.example.com/x");

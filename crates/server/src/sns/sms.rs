@@ -16,13 +16,13 @@ use crate::state::AppState;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
+use stratus_model::sns::invalid;
 use stratus_model::sns::publish::{PublishInput, ValidMessage};
 use stratus_model::sns::sms::{
-    self as model, GetSmsAttributesInput, NextTokenInput, OptedOutOutput,
-    OriginationNumbersOutput, PagedInput, PhoneNumberInput, PhoneNumbersOutput, SandboxNumber,
-    SandboxNumberInput, SandboxNumbersOutput, SandboxStatusOutput, SmsAttributes,
+    self as model, GetSmsAttributesInput, NextTokenInput, OptedOutOutput, OriginationNumbersOutput,
+    PagedInput, PhoneNumberInput, PhoneNumbersOutput, SandboxNumber, SandboxNumberInput,
+    SandboxNumbersOutput, SandboxStatusOutput, SmsAttributes,
 };
-use stratus_model::sns::invalid;
 use stratus_model::{ApiError, ApiResult, ErrorCode, Timestamp};
 use stratus_proto::{self as proto, Document};
 
