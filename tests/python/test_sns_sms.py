@@ -371,6 +371,22 @@ def test_sandbox_flow_with_the_one_time_password(make_server, tmp_path):
     sns.publish(PhoneNumber=num, Message="verified now")
     wait_for(lambda: len(mailbox_sms(s, num)) == 2 or None, WAIT_S, what="the second SMS")
     assert sns.list_origination_numbers()["PhoneNumbers"] == []
+    # Through a topic: the verified number gets it, an unverified one is recorded as not sent.
+    topic = sns.create_topic(Name=uniq())["TopicArn"]
+    stranger = number()
+    sns.subscribe(TopicArn=topic, Protocol="sms", Endpoint=num)
+    sns.subscribe(TopicArn=topic, Protocol="sms", Endpoint=stranger)
+    sns.publish(TopicArn=topic, Message="via the topic")
+    wait_for(lambda: len(mailbox_sms(s, num)) == 3 or None, WAIT_S, what="the topic SMS")
+
+    def stranger_recorded():
+        out = s.stratus_cli("mail", "deliveries", "--json").stdout
+        ds = [d for d in json.loads(out)["Deliveries"] if d["Endpoint"] == stranger and d["Status"] != "Pending"]
+        return ds or None
+
+    (d,) = wait_for(stranger_recorded, WAIT_S, what="the unverified number's delivery recorded")
+    assert d["Status"] != "Delivered" and "not verified in the SMS sandbox" in d["LastError"]
+    assert mailbox_sms(s, stranger) == []
     sns.delete_sms_sandbox_phone_number(PhoneNumber=num)
     assert sns.list_sms_sandbox_phone_numbers()["PhoneNumbers"] == []
     with pytest.raises(botocore.exceptions.ClientError) as e:

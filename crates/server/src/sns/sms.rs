@@ -78,7 +78,29 @@ fn sms_attributes(meta: &MetaStore, region: &str) -> ApiResult<BTreeMap<String, 
         .unwrap_or_default())
 }
 
-/// The outbox delivery of one SMS (blocked when the number opted out).
+/// Whether the account is in the SMS sandbox and `number` is not verified there.
+fn unverified_in_sandbox(state: &AppState, number: &str) -> ApiResult<bool> {
+    if !state.sns.sms_sandbox.load(Ordering::Relaxed) {
+        return Ok(false);
+    }
+    let verified = state
+        .meta
+        .get::<SandboxRecord>(SANDBOX, number)
+        .map_err(internal)?
+        .is_some_and(|r| r.verified);
+    Ok(!verified)
+}
+
+/// Who may receive an SMS: everyone but opted-out numbers and, in the
+/// sandbox, unverified ones (the one-time password itself excepted).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Recipient {
+    Anyone,
+    Verifying,
+}
+
+/// The outbox delivery of one SMS (blocked when it must not be sent).
+#[allow(clippy::too_many_arguments)]
 fn delivery(
     state: &AppState,
     message_id: &str,
@@ -87,9 +109,18 @@ fn delivery(
     number: &str,
     text: &str,
     settings: model::SmsSettings,
+    recipient: Recipient,
 ) -> ApiResult<NewDelivery> {
     let phone_number = model::normalize(number);
-    let blocked = is_opted_out(&state.meta, &phone_number)?.then(|| why_blocked(&phone_number));
+    let blocked = if is_opted_out(&state.meta, &phone_number)? {
+        Some(why_blocked(&phone_number))
+    } else if recipient == Recipient::Anyone && unverified_in_sandbox(state, &phone_number)? {
+        Some(format!(
+            "not delivered: {phone_number} is not verified in the SMS sandbox"
+        ))
+    } else {
+        None
+    };
     Ok(NewDelivery {
         message_id: message_id.to_string(),
         subscription_arn,
@@ -137,6 +168,7 @@ pub fn subscriber_delivery(
         &sub.endpoint,
         msg.body.for_protocol("sms"),
         settings,
+        Recipient::Anyone,
     )
 }
 
@@ -146,34 +178,27 @@ pub fn publish(state: &AppState, caller: &Caller, input: PublishInput) -> ApiRes
     auth::authorize(caller, "sns:Publish", "*")?;
     let defaults = sms_attributes(&state.meta, &caller.region)?;
     let settings = model::sms_settings(&req.message.attributes, &defaults)?;
-    if state.sns.sms_sandbox.load(Ordering::Relaxed) {
-        let verified = state
-            .meta
-            .get::<SandboxRecord>(SANDBOX, &req.phone_number)
-            .map_err(internal)?
-            .is_some_and(|r| r.verified);
-        if !verified {
-            return Err(ApiError::new(
-                ErrorCode::AuthorizationError,
-                format!(
-                    "Phone number {} is not verified in the SMS sandbox: verify it with \
-                     CreateSMSSandboxPhoneNumber and VerifySMSSandboxPhoneNumber, or take the \
-                     account out of the sandbox",
-                    req.phone_number
-                ),
-            ));
-        }
+    if unverified_in_sandbox(state, &req.phone_number)? {
+        return Err(ApiError::new(
+            ErrorCode::AuthorizationError,
+            format!(
+                "Phone number {} is not verified in the SMS sandbox: verify it with \
+                 CreateSMSSandboxPhoneNumber and VerifySMSSandboxPhoneNumber, or take the \
+                 account out of the sandbox",
+                req.phone_number
+            ),
+        ));
     }
     let message_id = uuid::Uuid::new_v4().to_string();
     let d = delivery(
         state,
         &message_id,
-        // Direct messages have no subscription; the number keeps outbox keys apart.
-        Some(format!("sms:{}", req.phone_number)),
+        None,
         "",
         &req.phone_number,
         req.message.body.for_protocol("sms"),
         settings,
+        Recipient::Anyone,
     )?;
     enqueue(state, d)?;
     Ok(message_id)
@@ -312,11 +337,12 @@ pub fn create_sandbox_number(
     let d = delivery(
         state,
         &message_id,
-        Some(format!("sms:{number}")),
+        None,
         "",
         &number,
         &format!("Your Amazon SNS verification code is: {otp}"),
         settings,
+        Recipient::Verifying,
     )?;
     enqueue(state, d)?;
     Ok(Document::Struct(Vec::new()))
