@@ -119,7 +119,7 @@ pub fn validate_sms_attribute(name: &str, value: &str) -> ApiResult<()> {
         {
             bad(format!("{name} is invalid"))
         }
-        "MonthlySpendLimit" if !value.parse::<u64>().is_ok() => bad(format!("{name} is invalid")),
+        "MonthlySpendLimit" if value.parse::<u64>().is_err() => bad(format!("{name} is invalid")),
         n if !SMS_ATTRIBUTES.contains(&n) => bad(format!("{name} is not a valid attribute")),
         _ => Ok(()),
     }
