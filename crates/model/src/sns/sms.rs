@@ -333,6 +333,55 @@ mod tests {
         assert!(validate_sms_attribute("DefaultSenderID", "123").is_err());
     }
 
+    #[test]
+    fn publish_to_a_phone_number() {
+        use crate::sns::publish::{MessageAttributeInput, PublishInput};
+        let input = |number: &str, message: &str, structure: Option<&str>| PublishInput {
+            phone_number: Some(number.into()),
+            message: Some(message.into()),
+            message_structure: structure.map(str::to_string),
+            ..Default::default()
+        };
+        let ok = input(
+            "+1 555-010-0100",
+            r#"{"default":"d","sms":"s"}"#,
+            Some("json"),
+        );
+        assert!(ok.is_sms());
+        let req = ok.validate_sms().unwrap();
+        assert_eq!(req.phone_number, "+15550100100");
+        assert_eq!(req.message.body.for_protocol("sms"), "s");
+        let long = input("+15550100", &"x".repeat(MAX_SMS_CHARS + 1), None);
+        assert!(long.validate_sms().is_err());
+        assert!(
+            input("+15550100", &"é".repeat(MAX_SMS_CHARS), None)
+                .validate_sms()
+                .is_ok()
+        );
+        // AWS's SMS attributes pass the reserved-prefix rule; other AWS. names do not.
+        let with_attr = |name: &str| PublishInput {
+            message_attributes: [(
+                name.to_string(),
+                MessageAttributeInput {
+                    data_type: Some("String".into()),
+                    string_value: Some("Transactional".into()),
+                    ..Default::default()
+                },
+            )]
+            .into(),
+            ..input("+15550100", "m", None)
+        };
+        assert!(with_attr("AWS.SNS.SMS.SMSType").validate_sms().is_ok());
+        assert!(with_attr("AWS.SNS.Other").validate_sms().is_err());
+        // With a topic too it is not an SMS publish.
+        let both = PublishInput {
+            topic_arn: Some("arn:aws:sns:us-east-1:123456789012:t".into()),
+            ..input("+15550100", "m", None)
+        };
+        assert!(!both.is_sms());
+        assert!(both.validate().is_err());
+    }
+
     proptest::proptest! {
         #[test]
         fn checks_never_panic(s in "\\PC{0,20}") {
