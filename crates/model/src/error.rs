@@ -52,6 +52,10 @@ pub enum ErrorCode {
     InvalidBatchEntryId,
     BatchRequestTooLong,
     TagLimitExceeded,
+    /// A wrong SMS sandbox one-time password.
+    VerificationException,
+    /// The phone number opted out of SMS.
+    OptedOut,
     // CloudWatch Logs
     InvalidParameterException,
     ResourceAlreadyExistsException,
@@ -116,6 +120,8 @@ impl ErrorCode {
         Self::InvalidBatchEntryId,
         Self::BatchRequestTooLong,
         Self::TagLimitExceeded,
+        Self::VerificationException,
+        Self::OptedOut,
         Self::InvalidParameterException,
         Self::ResourceAlreadyExistsException,
         Self::MalformedQueryException,
@@ -169,6 +175,8 @@ impl ErrorCode {
             InvalidBatchEntryId => "InvalidBatchEntryId",
             BatchRequestTooLong => "BatchRequestTooLong",
             TagLimitExceeded => "TagLimitExceeded",
+            VerificationException => "VerificationException",
+            OptedOut => "OptedOut",
             InvalidParameterException => "InvalidParameterException",
             ResourceAlreadyExistsException => "ResourceAlreadyExistsException",
             MalformedQueryException => "MalformedQueryException",
@@ -196,6 +204,7 @@ impl ErrorCode {
             InternalError => "InternalErrorException",
             Throttled => "ThrottledException",
             ParameterValueInvalid => "InvalidParameterValueException",
+            OptedOut => "OptedOutException",
             other => other.code(),
         }
     }
@@ -325,6 +334,8 @@ mod tests {
                 | ErrorCode::InvalidBatchEntryId
                 | ErrorCode::BatchRequestTooLong
                 | ErrorCode::TagLimitExceeded
+                | ErrorCode::VerificationException
+                | ErrorCode::OptedOut
                 | ErrorCode::InvalidParameterException
                 | ErrorCode::ResourceAlreadyExistsException
                 | ErrorCode::MalformedQueryException
@@ -332,7 +343,7 @@ mod tests {
                 | ErrorCode::InvalidOperationException => 1,
             }
         };
-        assert_eq!(ErrorCode::ALL.iter().map(|c| count(*c)).sum::<usize>(), 42);
+        assert_eq!(ErrorCode::ALL.iter().map(|c| count(*c)).sum::<usize>(), 44);
         assert_eq!(ErrorCode::from_code("Nope"), None);
     }
 }

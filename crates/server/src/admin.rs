@@ -5,7 +5,8 @@
 //!
 //! Besides keys: `SendTestNotification` (enqueue a test email or webhook
 //! call, like Grafana's "test contact point") and `ListDeliveries` (the
-//! outbox's recent records), behind `stratus mail test`.
+//! outbox's recent records), behind `stratus mail test`, and
+//! `OptOutPhoneNumber` (a recipient's STOP reply: `stratus mail sms-opt-out`).
 
 use crate::app::to_axum;
 use crate::auth::{self, Caller};
@@ -33,6 +34,13 @@ fn default_policy() -> String {
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 struct DeleteKeyInput {
     access_key_id: String,
+}
+
+/// `OptOutPhoneNumber`: what a STOP reply to an SMS does on AWS.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct OptOutInput {
+    phone_number: String,
 }
 
 pub fn handle(
@@ -188,6 +196,7 @@ fn list_deliveries(state: &AppState, body: &[u8]) -> Result<serde_json::Value, A
             let (protocol, endpoint, subject) = match &r.delivery.target {
                 Target::Email { to, subject, .. } => ("email", to.as_str(), Some(subject.as_str())),
                 Target::Http { url, .. } => (if url.starts_with("https:") { "https" } else { "http" }, url.as_str(), None),
+                Target::Sms(sms) => ("sms", sms.phone_number.as_str(), None),
             };
             json!({
                 "MessageId": r.delivery.message_id,
@@ -287,11 +296,17 @@ pub(crate) fn run(state: &AppState, op: &str, body: &[u8]) -> Result<serde_json:
         "SendTestNotification" => send_test_notification(state, body),
         "ListDeliveries" => list_deliveries(state, body),
         "ClusterStatus" => cluster_status(state, body),
+        "OptOutPhoneNumber" => {
+            let input: OptOutInput = parse(body)?;
+            let number = crate::sns::sms::opt_out(&state.meta, &input.phone_number)?;
+            tracing::info!(%number, "phone number opted out of SMS");
+            Ok(json!({ "PhoneNumber": number }))
+        }
         other => Err(ApiError::new(
             ErrorCode::InvalidAction,
             format!(
                 "Unknown admin operation {other}; valid: CreateKey, ListKeys, DeleteKey, \
-                 SendTestNotification, ListDeliveries, ClusterStatus."
+                 SendTestNotification, ListDeliveries, ClusterStatus, OptOutPhoneNumber."
             ),
         )),
     }

@@ -9,6 +9,8 @@
 //! public_url = "https://stratus.example.com"
 //! smtp_url = "smtp://relay.example.com:587?tls=starttls"
 //! smtp_from = "Stratus <stratus@example.com>"
+//! sms_gateway_url = "http://127.0.0.1:9000/sms"   # SMS as JSON POSTs; unset: the mailbox
+//! sms_sandbox = false    # true: SMS only to numbers verified in the SMS sandbox
 //! recover = false        # true: repair damaged tsdb files at start (see --recover)
 //! header_read_timeout = "10s"   # connection limits (defaults shown; see README)
 //! idle_timeout = "2m"
@@ -136,6 +138,8 @@ pub struct ServerSection {
     pub public_url: Option<String>,
     pub smtp_url: Option<String>,
     pub smtp_from: Option<String>,
+    pub sms_gateway_url: Option<String>,
+    pub sms_sandbox: Option<bool>,
     pub recover: Option<bool>,
     pub header_read_timeout: Option<Duration>,
     pub idle_timeout: Option<Duration>,
@@ -191,12 +195,14 @@ pub enum ConfigFileError {
 /// The longest retention accepted (keeps millisecond arithmetic far from overflow).
 const MAX_RETENTION: Duration = Duration::from_secs(100 * 365 * 86_400);
 
-const SERVER_KEYS: [&str; 13] = [
+const SERVER_KEYS: [&str; 15] = [
     "listen",
     "data_dir",
     "public_url",
     "smtp_url",
     "smtp_from",
+    "sms_gateway_url",
+    "sms_sandbox",
     "recover",
     "header_read_timeout",
     "idle_timeout",
@@ -316,6 +322,15 @@ fn server_section(table: &toml::Table) -> Result<ServerSection, ParseError> {
             "public_url" => s.public_url = Some(text()?),
             "smtp_url" => s.smtp_url = Some(text()?),
             "smtp_from" => s.smtp_from = Some(text()?),
+            "sms_gateway_url" => s.sms_gateway_url = Some(text()?),
+            "sms_sandbox" => {
+                s.sms_sandbox = Some(value.as_bool().ok_or_else(|| {
+                    ParseError::at(
+                        &path,
+                        format!("expected true or false, found {}", value.type_str()),
+                    )
+                })?);
+            }
             "recover" => {
                 s.recover = Some(value.as_bool().ok_or_else(|| {
                     ParseError::at(

@@ -57,6 +57,10 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// The From of notification emails (`Name <address>`); `None`: the default.
     pub smtp_from: Option<String>,
+    /// SMS gateway (JSON POSTs, `notify::sms`); `None`: SMS go to the mailbox.
+    pub sms_gateway_url: Option<String>,
+    /// The account is in the SMS sandbox (SMS only to verified numbers).
+    pub sms_sandbox: bool,
     /// How long metric data is kept at each resolution (default: CloudWatch's).
     pub retention: stratus_tsdb::Retention,
     /// Where webhook deliveries may connect (`[notify]` of the config file).
@@ -209,7 +213,8 @@ pub async fn run(
     let delivery_config = notify::DeliveryConfig::from_options(
         config.smtp_url.as_deref(),
         config.smtp_from.as_deref(),
-    )?;
+    )?
+    .with_sms_gateway(config.sms_gateway_url.as_deref())?;
     // Certificate problems stop start-up before the port opens.
     let tls = match &config.tls {
         Some(files) => Some(Arc::new(tls::Reloadable::open(files.clone())?)),
@@ -358,6 +363,10 @@ pub async fn run(
         egress: egress.clone(),
         logs,
     });
+    state
+        .sns
+        .sms_sandbox
+        .store(config.sms_sandbox, std::sync::atomic::Ordering::Relaxed);
     if state.logs.is_some() {
         let st = state.clone();
         tokio::task::spawn_blocking(move || logs::replay_at_start(&st))

@@ -49,6 +49,8 @@ impl Policy {
                     "cloudwatch:Describe*".into(),
                     "sns:Get*".into(),
                     "sns:List*".into(),
+                    // A read, as in AWS's AmazonSNSReadOnlyAccess.
+                    "sns:CheckIfPhoneNumberIsOptedOut".into(),
                     "logs:Describe*".into(),
                     "logs:Get*".into(),
                     "logs:List*".into(),
@@ -111,6 +113,10 @@ mod tests {
         let r = Policy::builtin("readonly").unwrap();
         assert!(r.allows("cloudwatch:GetMetricData", "*"));
         assert!(!r.allows("cloudwatch:PutMetricData", "*"));
+        assert!(r.allows("sns:GetSMSAttributes", "*"));
+        assert!(r.allows("sns:CheckIfPhoneNumberIsOptedOut", "*"));
+        assert!(!r.allows("sns:SetSMSAttributes", "*"));
+        assert!(!r.allows("sns:OptInPhoneNumber", "*"));
         assert!(Policy::builtin("nope").is_none());
     }
 }

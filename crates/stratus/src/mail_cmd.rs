@@ -1,4 +1,4 @@
-//! `stratus mail list|show|test|deliveries`: the local mailbox (emails land
+//! `stratus mail list|show|test|deliveries|sms-opt-out`: the local mailbox (emails land
 //! there when the server has no SMTP relay) read straight from the data
 //! directory, and the admin API's test notification and outbox listing.
 
@@ -76,6 +76,14 @@ enum MailCommand {
         /// linear, arithmetic, geometric or exponential.
         #[arg(long)]
         backoff: Option<String>,
+        #[command(flatten)]
+        conn: client::AdminConn,
+    },
+    /// Opt a phone number out of SMS, as a STOP reply does on AWS: SMS to it are
+    /// then recorded as not delivered until OptInPhoneNumber.
+    SmsOptOut {
+        /// E.164 number, e.g. +15550100.
+        phone_number: String,
         #[command(flatten)]
         conn: client::AdminConn,
     },
@@ -170,6 +178,13 @@ pub fn run(args: MailArgs) -> anyhow::Result<()> {
             println!("{id}");
             eprintln!(
                 "Queued test notification {id} to {endpoint}; `stratus mail deliveries` shows its progress."
+            );
+        }
+        MailCommand::SmsOptOut { phone_number, conn } => {
+            let v = conn.call("OptOutPhoneNumber", &json!({ "PhoneNumber": phone_number }))?;
+            eprintln!(
+                "{} opted out of SMS; OptInPhoneNumber opts it back in.",
+                v["PhoneNumber"].as_str().unwrap_or(&phone_number)
             );
         }
         MailCommand::Deliveries { json, conn } => {

@@ -78,6 +78,15 @@ struct ServerArgs {
     /// server warns at start when it would send as no-reply@localhost).
     #[arg(long, env = "STRATUS_SMTP_FROM")]
     smtp_from: Option<String>,
+    /// SMS gateway: SMS messages are POSTed there as JSON ({"phoneNumber", "message",
+    /// "senderId", "smsType", "messageId", ...}); any 2xx is delivered, anything else
+    /// retried. Without it, SMS land in <data-dir>/mailbox/ (`stratus mail list`).
+    #[arg(long, env = "STRATUS_SMS_GATEWAY_URL")]
+    sms_gateway_url: Option<String>,
+    /// Put the account in the SMS sandbox: SMS only to numbers verified with
+    /// CreateSMSSandboxPhoneNumber / VerifySMSSandboxPhoneNumber.
+    #[arg(long)]
+    sms_sandbox: bool,
     /// Repair damaged metric and log storage at start instead of refusing to start:
     /// skip damaged WAL records (keeping every intact one after them), rebuild a
     /// damaged series catalog from the blocks and a damaged log catalog from
@@ -132,6 +141,8 @@ impl ServerArgs {
             fsync: !self.no_fsync,
             smtp_url: self.smtp_url.or(server.smtp_url),
             smtp_from: self.smtp_from.or(server.smtp_from),
+            sms_gateway_url: self.sms_gateway_url.or(server.sms_gateway_url),
+            sms_sandbox: self.sms_sandbox || server.sms_sandbox.unwrap_or(false),
             retention: file.retention,
             egress: file.notify,
             recover: self.recover || server.recover.unwrap_or(false),

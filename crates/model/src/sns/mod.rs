@@ -12,6 +12,7 @@ pub mod filter_syntax;
 pub mod ops;
 pub mod publish;
 pub mod topic_policy;
+pub mod sms;
 
 use crate::error::{ApiError, ErrorCode};
 

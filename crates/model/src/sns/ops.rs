@@ -167,7 +167,7 @@ impl SetTopicAttributesInput {
 }
 
 /// Protocols Stratus delivers to.
-pub const PROTOCOLS: &[&str] = &["email", "email-json", "http", "https"];
+pub const PROTOCOLS: &[&str] = &["email", "email-json", "http", "https", "sms"];
 
 /// Checks `endpoint` for `protocol`.
 pub fn validate_endpoint(protocol: &str, endpoint: Option<&str>) -> ApiResult<String> {
@@ -175,6 +175,7 @@ pub fn validate_endpoint(protocol: &str, endpoint: Option<&str>) -> ApiResult<St
         .filter(|e| !e.is_empty())
         .ok_or_else(|| required("Endpoint"))?;
     match protocol {
+        "sms" => super::sms::validate_sms_endpoint(endpoint)?,
         "email" | "email-json" => {
             let ok = endpoint.len() <= 254
                 && endpoint.split('@').count() == 2

@@ -159,6 +159,10 @@ fn validate_attribute_name(name: &str) -> ApiResult<()> {
         ));
     }
     let lower = name.to_ascii_lowercase();
+    // AWS's own SMS settings are the exception to its reserved prefix.
+    if super::sms::RESERVED_ATTRIBUTES.contains(&name) {
+        return Ok(());
+    }
     if name.is_empty() || lower.starts_with("aws.") || lower.starts_with("amazon.") {
         return Err(value_invalid(format!(
             "The message attribute name '{}' is invalid: names must not be empty or start with AWS. or Amazon.",
@@ -343,7 +347,8 @@ pub struct PublishRequest {
     pub raw_message: String,
 }
 
-/// The topic a Publish targets (`TopicArn` or `TargetArn`; SMS is not served).
+/// The topic a Publish targets (`TopicArn` or `TargetArn`; a `PhoneNumber`
+/// publish is [`PublishInput::validate_sms`]'s).
 pub fn publish_target(
     topic_arn: Option<&str>,
     target_arn: Option<&str>,
@@ -352,7 +357,7 @@ pub fn publish_target(
     let nonempty = |o: Option<&str>| o.filter(|s| !s.is_empty()).is_some();
     if nonempty(phone_number) {
         return Err(invalid(
-            "PhoneNumber Reason: SMS delivery is not supported by Stratus",
+            "TopicArn, TargetArn or PhoneNumber Reason: Only one of them may be set",
         ));
     }
     match (
@@ -383,7 +388,40 @@ pub fn publish_target(
     }
 }
 
+/// A validated Publish to a phone number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsPublishRequest {
+    /// Normalised (`+` and digits).
+    pub phone_number: String,
+    pub message: ValidMessage,
+}
+
 impl PublishInput {
+    /// A `PhoneNumber` and neither `TopicArn` nor `TargetArn`: an SMS.
+    pub fn is_sms(&self) -> bool {
+        let set = |o: &Option<String>| o.as_deref().is_some_and(|s| !s.is_empty());
+        set(&self.phone_number) && !set(&self.topic_arn) && !set(&self.target_arn)
+    }
+
+    /// Checks a Publish to a phone number (after [`PublishInput::is_sms`]).
+    /// The body is the `sms` entry of a MessageStructure=json message, else
+    /// its `default`, at most [`super::sms::MAX_SMS_CHARS`] characters.
+    pub fn validate_sms(self) -> ApiResult<SmsPublishRequest> {
+        let phone_number =
+            super::sms::validate_publish_number(self.phone_number.as_deref().unwrap_or(""))?;
+        let message = validate_message(
+            self.message,
+            self.subject,
+            self.message_structure.as_deref(),
+            self.message_attributes,
+        )?;
+        super::sms::check_sms_length(message.body.for_protocol("sms"))?;
+        Ok(SmsPublishRequest {
+            phone_number,
+            message,
+        })
+    }
+
     pub fn validate(self) -> ApiResult<PublishRequest> {
         let topic = publish_target(
             self.topic_arn.as_deref(),

@@ -5,8 +5,9 @@ use super::egress::EgressPolicy;
 use super::email::{self, EmailParts};
 use super::http::HttpSender;
 use super::mailbox::Mailbox;
+use super::sms;
 use super::smtp::SmtpSender;
-use super::{DeliveryConfig, DeliveryRecord, Target};
+use super::{DeliveryConfig, DeliveryRecord, SmsMessage, Target};
 use std::sync::Arc;
 
 /// A failed attempt; `permanent` failures are not retried.
@@ -32,6 +33,8 @@ pub struct Transports {
     pub smtp: Option<SmtpSender>,
     pub mailbox: Mailbox,
     pub http: HttpSender,
+    /// `None`: SMS messages go to the mailbox.
+    pub sms_gateway: Option<(url::Url, HttpSender)>,
 }
 
 impl Transports {
@@ -45,6 +48,10 @@ impl Transports {
             smtp: config.smtp.clone().map(SmtpSender::new).transpose()?,
             mailbox,
             http: HttpSender::new(egress),
+            sms_gateway: config
+                .sms_gateway
+                .clone()
+                .map(|u| (u, HttpSender::unrestricted())),
         })
     }
 
@@ -54,6 +61,46 @@ impl Transports {
             Some(s) => format!("SMTP relay {}", s.relay()),
             None => format!("local mailbox {}", self.mailbox.dir().display()),
         }
+    }
+
+    /// Where SMS messages go, for the start-up log.
+    pub fn sms_destination(&self) -> String {
+        match &self.sms_gateway {
+            Some((u, _)) => format!("SMS gateway {u}"),
+            None => format!("local mailbox {}", self.mailbox.dir().display()),
+        }
+    }
+
+    async fn attempt_sms(&self, rec: &DeliveryRecord, sms: &SmsMessage) -> Result<(), Failure> {
+        if let Some(reason) = &sms.blocked {
+            return Err(Failure {
+                message: reason.clone(),
+                permanent: true,
+            });
+        }
+        let (rec, sms) = (rec.clone(), sms.clone());
+        let result = match &self.sms_gateway {
+            Some((url, http)) => {
+                let (url, http) = (url.clone(), http.clone());
+                tokio::task::spawn_blocking(move || sms::send_to_gateway(&http, &url, &rec, &sms))
+                    .await
+            }
+            None => {
+                let (mailbox, from) = (self.mailbox.clone(), self.from.clone());
+                tokio::task::spawn_blocking(move || {
+                    let (id, raw) =
+                        sms::mailbox_message(&from, &rec, &sms).map_err(|e| e.to_string())?;
+                    mailbox
+                        .write(&id, rec.enqueued_at_ms, &raw)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                })
+                .await
+            }
+        };
+        result
+            .map_err(|e| Failure::retryable(e.to_string()))?
+            .map_err(Failure::retryable)
     }
 
     pub async fn attempt(&self, rec: &DeliveryRecord) -> Result<(), Failure> {
@@ -90,6 +137,7 @@ impl Transports {
                     }
                 }
             }
+            Target::Sms(sms) => self.attempt_sms(rec, sms).await,
             Target::Http { url, headers, body } => {
                 let (http, url, headers, body) = (
                     self.http.clone(),

@@ -35,6 +35,21 @@ impl HttpSender {
         );
         HttpSender { agent }
     }
+
+    /// A sender for an address the operator configured (the SMS gateway):
+    /// trusted like the SMTP relay, so not vetted by the egress policy.
+    pub fn unrestricted() -> Self {
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(HTTP_TIMEOUT))
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .proxy(None)
+            .user_agent("Stratus Notifications")
+            .build();
+        HttpSender {
+            agent: ureq::Agent::new_with_config(config),
+        }
+    }
 }
 
 /// Why an attempt failed. `refused`: the egress policy forbade every

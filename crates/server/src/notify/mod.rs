@@ -13,7 +13,7 @@
 //! (the delay schedule), `worker` (the background task), `deliver` (one
 //! attempt through the right transport), `smtp` (relay URL and lettre
 //! transport), `email` (RFC 5322 message building), `mailbox` (the local
-//! mailbox when no relay is configured), `http` (webhook POSTs), `egress`
+//! mailbox when no relay is configured), `http` (webhook POSTs), `sms` (the SMS gateway or mailbox), `egress`
 //! (where webhooks may connect),
 //! `test_message` (what `StratusAdmin.SendTestNotification` sends).
 
@@ -24,6 +24,7 @@ mod http;
 pub mod mailbox;
 pub mod outbox;
 mod retry;
+pub mod sms;
 pub mod smtp;
 pub mod test_message;
 mod worker;
@@ -67,6 +68,25 @@ pub enum Target {
         headers: Vec<(String, String)>,
         body: String,
     },
+    /// A text message: POSTed as JSON to the SMS gateway, or written to the
+    /// local mailbox when none is configured (`sms` module).
+    Sms(SmsMessage),
+}
+
+/// One SMS to send. `blocked` says why it must not be sent (the number opted
+/// out): the attempt then fails for good with that reason, so the outbox
+/// records it instead of the message vanishing.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SmsMessage {
+    /// E.164, normalised (`+` and digits).
+    pub phone_number: String,
+    pub message: String,
+    pub sender_id: Option<String>,
+    /// `Promotional` or `Transactional`.
+    pub sms_type: String,
+    pub max_price: Option<String>,
+    #[serde(default)]
+    pub blocked: Option<String>,
 }
 
 /// How often and how long to retry (SNS's delivery policy, `healthyRetryPolicy`).
@@ -95,6 +115,14 @@ impl RetryPolicy {
         max_delay_secs: 20,
         backoff: Backoff::Linear,
     };
+    /// SMS: a gateway may be down for a while; retry soon, then back off to
+    /// every ten minutes (about eight hours in all).
+    pub const SMS_DEFAULT: RetryPolicy = RetryPolicy {
+        num_retries: 50,
+        min_delay_secs: 2,
+        max_delay_secs: 600,
+        backoff: Backoff::Exponential,
+    };
     /// Email: a relay may be down for a while; keep trying for about a day.
     pub const EMAIL_DEFAULT: RetryPolicy = RetryPolicy {
         num_retries: 50,
@@ -119,6 +147,8 @@ pub enum ConfigError {
     SmtpUrl(#[from] smtp::SmtpUrlError),
     #[error("--smtp-from: {0}")]
     From(email::EmailError),
+    #[error("--sms-gateway-url: {0}")]
+    SmsGateway(String),
     #[error(transparent)]
     Notifier(#[from] NotifyError),
 }
@@ -129,6 +159,8 @@ pub struct DeliveryConfig {
     /// `None`: emails go to the local mailbox.
     pub smtp: Option<smtp::SmtpRelay>,
     pub from: lettre::message::Mailbox,
+    /// `None`: SMS messages go to the local mailbox.
+    pub sms_gateway: Option<url::Url>,
 }
 
 impl DeliveryConfig {
@@ -141,7 +173,21 @@ impl DeliveryConfig {
             .transpose()?;
         let from =
             email::parse_mailbox(from.unwrap_or(email::DEFAULT_FROM)).map_err(ConfigError::From)?;
-        Ok(DeliveryConfig { smtp, from })
+        Ok(DeliveryConfig {
+            smtp,
+            from,
+            sms_gateway: None,
+        })
+    }
+
+    /// Adds the SMS gateway (`http(s)://` URL; empty: none).
+    pub fn with_sms_gateway(mut self, url: Option<&str>) -> Result<Self, ConfigError> {
+        self.sms_gateway = url
+            .filter(|u| !u.trim().is_empty())
+            .map(sms::parse_gateway_url)
+            .transpose()
+            .map_err(ConfigError::SmsGateway)?;
+        Ok(self)
     }
 }
 

@@ -66,7 +66,11 @@ impl WorkerHandle {
 pub fn start(notifier: &Notifier, transports: Transports) -> Result<WorkerHandle, NotifyError> {
     let shared = notifier.shared()?.clone();
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    tracing::info!(emails = %transports.email_destination(), "notification worker started");
+    tracing::info!(
+        emails = %transports.email_destination(),
+        sms = %transports.sms_destination(),
+        "notification worker started"
+    );
     let join = tokio::spawn(run(shared, Arc::new(transports), stop_rx));
     Ok(WorkerHandle { stop, join })
 }
@@ -209,7 +213,7 @@ fn forget(
 /// transport's timeout plus slack for recording the outcome.
 fn claim_margin(target: &super::Target) -> Duration {
     let timeout = match target {
-        super::Target::Http { .. } => super::http::HTTP_TIMEOUT,
+        super::Target::Http { .. } | super::Target::Sms(_) => super::http::HTTP_TIMEOUT,
         super::Target::Email { .. } => SMTP_TIMEOUT,
     };
     timeout + CLAIM_SLACK

@@ -8,7 +8,8 @@
 //! `permissions` (Add/RemovePermission, data protection policies), `access`
 //! (topic policies combined with key policies),
 //! `publish` (fan-out), `fifo` (FIFO topics: deduplication, sequence
-//! numbers, ordered lanes), `delivery` (finished messages for the notifier),
+//! numbers, ordered lanes), `sms` (phone numbers: Publish, opt-out,
+//! sandbox, SMS attributes), `delivery` (finished messages for the notifier),
 //! `signing` (RSA key and certificate), `web` (the unsigned pages and links).
 
 mod access;
@@ -17,6 +18,7 @@ pub mod fifo;
 mod permissions;
 mod publish;
 pub mod signing;
+pub mod sms;
 pub mod store;
 mod subscriptions;
 mod topics;
@@ -34,6 +36,9 @@ use stratus_proto::Document;
 #[derive(Debug, Default)]
 pub struct SnsRuntime {
     signer: Mutex<Option<Arc<signing::Signer>>>,
+    /// The account is in the SMS sandbox (`--sms-sandbox`): SMS only to
+    /// verified numbers.
+    pub sms_sandbox: std::sync::atomic::AtomicBool,
 }
 
 impl SnsRuntime {
@@ -56,29 +61,18 @@ impl SnsRuntime {
 }
 
 /// Every operation in the SNS model that Stratus does not serve answers a
-/// clear InvalidAction (platform applications, SMS…).
+/// clear InvalidAction (platform applications and endpoints).
 const UNSERVED: &[&str] = &[
-    "CheckIfPhoneNumberIsOptedOut",
     "CreatePlatformApplication",
     "CreatePlatformEndpoint",
-    "CreateSMSSandboxPhoneNumber",
     "DeleteEndpoint",
     "DeletePlatformApplication",
-    "DeleteSMSSandboxPhoneNumber",
     "GetEndpointAttributes",
     "GetPlatformApplicationAttributes",
-    "GetSMSAttributes",
-    "GetSMSSandboxAccountStatus",
     "ListEndpointsByPlatformApplication",
-    "ListOriginationNumbers",
-    "ListPhoneNumbersOptedOut",
     "ListPlatformApplications",
-    "ListSMSSandboxPhoneNumbers",
-    "OptInPhoneNumber",
     "SetEndpointAttributes",
     "SetPlatformApplicationAttributes",
-    "SetSMSAttributes",
-    "VerifySMSSandboxPhoneNumber",
 ];
 
 /// Runs an SNS action.
@@ -127,6 +121,17 @@ fn run(state: &AppState, caller: &Caller, action: &str, params: Document) -> Api
         "GetDataProtectionPolicy" => permissions::get_data_protection_policy(state, caller, params),
         "PutDataProtectionPolicy" => permissions::put_data_protection_policy(state, caller, params),
         "PublishBatch" => publish::publish_batch(state, caller, params),
+        "CheckIfPhoneNumberIsOptedOut" => sms::check_if_opted_out(state, caller, params),
+        "ListPhoneNumbersOptedOut" => sms::list_opted_out(state, caller, params),
+        "OptInPhoneNumber" => sms::opt_in(state, caller, params),
+        "GetSMSAttributes" => sms::get_sms_attributes(state, caller, params),
+        "SetSMSAttributes" => sms::set_sms_attributes(state, caller, params),
+        "GetSMSSandboxAccountStatus" => sms::sandbox_status(state, caller),
+        "CreateSMSSandboxPhoneNumber" => sms::create_sandbox_number(state, caller, params),
+        "VerifySMSSandboxPhoneNumber" => sms::verify_sandbox_number(state, caller, params),
+        "ListSMSSandboxPhoneNumbers" => sms::list_sandbox_numbers(state, caller, params),
+        "DeleteSMSSandboxPhoneNumber" => sms::delete_sandbox_number(state, caller, params),
+        "ListOriginationNumbers" => sms::list_origination_numbers(caller, params),
         known if UNSERVED.contains(&known) => Err(crate::app::not_implemented("SNS", known)),
         other => Err(ApiError::new(
             ErrorCode::InvalidAction,
@@ -173,7 +178,11 @@ pub fn publish_alarm(state: &AppState, topic_arn: &str, msg: &AlarmPublish) -> A
         subject: Some(msg.subject.clone()),
         body: MessageBody::PerProtocol {
             default: msg.json_message.clone(),
-            overrides: BTreeMap::from([("email".to_string(), msg.email_text.clone())]),
+            // SMS subscribers get the short form: the subject line.
+            overrides: BTreeMap::from([
+                ("email".to_string(), msg.email_text.clone()),
+                ("sms".to_string(), msg.subject.clone()),
+            ]),
         },
         attributes: BTreeMap::new(),
     };
@@ -238,6 +247,7 @@ mod tests {
             subscription("https", "https://hooks.example.com/x", false),
             subscription("email-json", "json@example.com", false),
             subscription("email", "pending@example.com", true),
+            subscription("sms", "+1 555-0100", false),
         ];
         st.meta
             .transact(|tx| {
@@ -253,7 +263,7 @@ mod tests {
         assert_eq!(publish_alarm(&st, TOPIC, &msg).unwrap(), msg.message_id);
         assert_eq!(publish_alarm(&st, TOPIC, &msg).unwrap(), msg.message_id);
         let queued = st.notifier.recent(100).unwrap();
-        assert_eq!(queued.len(), 3, "{queued:?}");
+        assert_eq!(queued.len(), 4, "{queued:?}");
         for rec in &queued {
             let d = &rec.delivery;
             assert_eq!(d.message_id, msg.message_id);
@@ -268,6 +278,13 @@ mod tests {
                     let doc: serde_json::Value = serde_json::from_str(text).unwrap();
                     assert_eq!(doc["Message"], msg.json_message.as_str());
                     assert_eq!(doc["MessageId"], msg.message_id.as_str());
+                }
+                Target::Sms(sms) => {
+                    // The short form, to the normalised number, through the SMS policy.
+                    assert_eq!(sms.phone_number, "+15550100");
+                    assert_eq!(sms.message, msg.subject);
+                    assert_eq!(sms.blocked, None);
+                    assert_eq!(d.policy, crate::notify::RetryPolicy::SMS_DEFAULT);
                 }
                 Target::Http { url, headers, body } => {
                     assert_eq!(url, "https://hooks.example.com/x");

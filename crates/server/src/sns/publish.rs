@@ -53,6 +53,17 @@ pub fn fan_out(
         if !passes(sub, msg, &attrs) {
             continue;
         }
+        if sub.protocol == "sms" {
+            let d = super::sms::subscriber_delivery(state, topic, sub, message_id, msg)?;
+            state.notifier.enqueue(d).map_err(|e| {
+                ApiError::new(
+                    ErrorCode::InternalError,
+                    format!("The notification could not be queued: {e}"),
+                )
+            })?;
+            queued += 1;
+            continue;
+        }
         let out = Outgoing {
             message_id,
             sequence_number: None,
@@ -89,7 +100,15 @@ fn body_sha256(raw: &str) -> String {
 }
 
 pub fn publish(state: &AppState, caller: &Caller, params: Document) -> ApiResult<Document> {
-    let req = proto::from_document::<PublishInput>(params)?.validate()?;
+    let input = proto::from_document::<PublishInput>(params)?;
+    if input.is_sms() {
+        let message_id = super::sms::publish(state, caller, input)?;
+        return Ok(proto::to_document(&PublishOutput {
+            message_id,
+            sequence_number: None,
+        }));
+    }
+    let req = input.validate()?;
     super::same_region(caller, &req.topic)?;
     let arn = req.topic.to_arn();
     super::access::authorize_topic(state, caller, "Publish", &arn)?;

@@ -112,6 +112,8 @@ pub fn subscribe(state: &AppState, caller: &Caller, params: Document) -> ApiResu
                 Ok(t) => t,
                 Err(e) => return Ok(Err(e)),
             };
+            // AWS confirms sms subscriptions at once (as authenticated).
+            let sms = req.protocol == "sms";
             let sub = SubscriptionRecord {
                 arn: format!("{topic_arn}:{}", uuid::Uuid::new_v4()),
                 topic_arn: topic_arn.clone(),
@@ -119,10 +121,10 @@ pub fn subscribe(state: &AppState, caller: &Caller, params: Document) -> ApiResu
                 endpoint: req.endpoint.clone(),
                 owner: crate::ACCOUNT_ID.into(),
                 principal: principal.clone(),
-                pending: true,
+                pending: !sms,
                 token: Some(token),
                 token_expires_ms: now + TOKEN_TTL_MS,
-                confirmation_was_authenticated: false,
+                confirmation_was_authenticated: sms,
                 attributes: req.attributes.clone(),
                 created_ms: now,
             };
