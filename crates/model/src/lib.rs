@@ -10,6 +10,7 @@ pub mod alarm;
 pub mod anomaly;
 pub mod dashboard;
 pub mod error;
+pub mod insight_rule;
 pub mod insights_query;
 pub mod limits;
 pub mod logs;

@@ -51,17 +51,6 @@ impl PeriodFigures {
     }
 }
 
-/// The names [`PeriodFigures::metric`] knows, as AWS lists them.
-pub const METRIC_NAMES: &[&str] = &[
-    "UniqueContributors",
-    "MaxContributorValue",
-    "SampleCount",
-    "Sum",
-    "Minimum",
-    "Maximum",
-    "Average",
-];
-
 #[derive(Clone, Debug, PartialEq)]
 pub struct Contributor {
     pub keys: Vec<String>,
