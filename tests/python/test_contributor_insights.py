@@ -404,3 +404,36 @@ def test_alarm_on_insight_rule_metric_is_accepted(cw):
     assert got and "INSIGHT_RULE_METRIC" in got[0]["Metrics"][0]["Expression"]
     cw.delete_alarms(AlarmNames=[alarm])
     cw.delete_insight_rules(RuleNames=[name])
+
+
+def test_rule_tags_through_put_and_tag_resource(cw):
+    name = uniq("rule")
+    arn = f"arn:aws:cloudwatch:{cw.meta.region_name}:123456789012:insight-rule/{name}"
+    put_rule(cw, name, clf_definition("web*"), Tags=[{"Key": "team", "Value": "web"}])
+    assert cw.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "team", "Value": "web"}]
+    # Tags on an update are ignored (AWS: use TagResource).
+    put_rule(cw, name, clf_definition("web*"), Tags=[{"Key": "team", "Value": "other"}])
+    assert cw.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "team", "Value": "web"}]
+    cw.tag_resource(ResourceARN=arn, Tags=[{"Key": "env", "Value": "prod"}])
+    tags = {t["Key"]: t["Value"] for t in cw.list_tags_for_resource(ResourceARN=arn)["Tags"]}
+    assert tags == {"team": "web", "env": "prod"}
+    cw.delete_insight_rules(RuleNames=[name])
+    with pytest.raises(ClientError) as e:
+        cw.tag_resource(ResourceARN=arn, Tags=[{"Key": "k", "Value": "v"}])
+    assert err(e)[0] == "ResourceNotFoundException"
+    # Re-created: the old tags are gone.
+    put_rule(cw, name, clf_definition("web*"))
+    assert cw.list_tags_for_resource(ResourceARN=arn)["Tags"] == []
+    cw.delete_insight_rules(RuleNames=[name])
+
+
+def test_rules_survive_a_restart(make_server):
+    srv = make_server()
+    cw = srv.client("cloudwatch")
+    name = uniq("rule")
+    definition = json.dumps(clf_definition("web*"))
+    cw.put_insight_rule(RuleName=name, RuleDefinition=definition, RuleState="DISABLED")
+    srv.kill()
+    srv.start()
+    got = rules_by_name(srv.client("cloudwatch"))[name]
+    assert (got["Definition"], got["State"]) == (definition, "DISABLED")

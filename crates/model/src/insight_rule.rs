@@ -35,6 +35,18 @@ pub const METRIC_NAMES: &[&str] = &[
 ];
 pub const ORDER_BY: &[&str] = &["Sum", "Maximum"];
 
+/// A rule's ARN, as TagResource takes it.
+pub fn rule_arn(region: &str, account: &str, name: &str) -> String {
+    format!("arn:aws:cloudwatch:{region}:{account}:insight-rule/{name}")
+}
+
+/// The rule name in a rule ARN.
+pub fn name_from_rule_arn(arn: &str) -> Option<&str> {
+    let rest = arn.strip_prefix("arn:aws:cloudwatch:")?;
+    let (_, name) = rest.split_once(":insight-rule/")?;
+    (!name.is_empty()).then_some(name)
+}
+
 /// Rule names: 1 to 128 printable ASCII characters.
 pub fn validate_rule_name(name: Option<String>, p: Param) -> ApiResult<String> {
     let name = required_str(name, p)?;
@@ -97,14 +109,15 @@ impl PutInput {
     }
 }
 
-/// The stored rule. `enabled_spans` are the `[from, until)` epoch-ms spans
+/// The stored rule (its tags are in the tags table, under `arn`).
+/// `enabled_spans` are the `[from, until)` epoch-ms spans
 /// the rule was enabled (`until` `None`: still enabled); a report counts
 /// only events ingested within one, so a disabled rule gathers nothing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RuleRecord {
     pub name: String,
+    pub arn: String,
     pub definition: String,
-    pub tags: Vec<(String, String)>,
     pub apply_on_transformed_logs: bool,
     pub enabled_spans: Vec<(i64, Option<i64>)>,
 }

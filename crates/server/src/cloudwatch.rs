@@ -123,7 +123,7 @@ pub fn dispatch(
         }
         "PutInsightRule" => {
             auth::authorize(caller, "cloudwatch:PutInsightRule", "*")?;
-            insight_rules::put_insight_rule(state, proto::from_document(params)?)
+            insight_rules::put_insight_rule(state, &caller.region, proto::from_document(params)?)
         }
         "DescribeInsightRules" => {
             auth::authorize(caller, "cloudwatch:DescribeInsightRules", "*")?;

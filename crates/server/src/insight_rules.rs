@@ -13,6 +13,7 @@ use crate::alarms::store::meta_error;
 use crate::logs::LogsRuntime;
 use crate::meta::Table;
 use crate::state::AppState;
+use crate::tags;
 use stratus_logs::contributor::{Accumulator, OrderBy, Report, Rule};
 use stratus_logs::store::Scan;
 use stratus_model::alarm::ops::encode_token;
@@ -51,8 +52,9 @@ fn parse_stored(record: &RuleRecord) -> ApiResult<Rule> {
     Rule::parse(&record.definition).map_err(|e| invalid(e.to_string()))
 }
 
-/// Creates or replaces a rule. Replacing keeps its enabled history.
-pub fn put_insight_rule(state: &AppState, input: PutInput) -> ApiResult<Document> {
+/// Creates or replaces a rule. Replacing keeps its enabled history and
+/// ignores `Tags` (AWS: tags change through TagResource only).
+pub fn put_insight_rule(state: &AppState, region: &str, input: PutInput) -> ApiResult<Document> {
     logs_runtime(state)?;
     let v = input.validate()?;
     Rule::parse(&v.definition).map_err(|e| invalid(e.to_string()))?;
@@ -66,10 +68,14 @@ pub fn put_insight_rule(state: &AppState, input: PutInput) -> ApiResult<Document
                     if tx.list::<RuleRecord>(INSIGHT_RULES)?.len() >= ir::MAX_RULES {
                         return Ok(Err(ir::too_many_rules()));
                     }
+                    let arn = ir::rule_arn(region, crate::ACCOUNT_ID, &v.name);
+                    if !v.tags.is_empty() {
+                        tags::merge_in(tx, &arn, &v.tags)?;
+                    }
                     RuleRecord {
                         name: v.name.clone(),
+                        arn,
                         definition: String::new(),
-                        tags: Vec::new(),
                         apply_on_transformed_logs: false,
                         enabled_spans: Vec::new(),
                     }
@@ -77,9 +83,6 @@ pub fn put_insight_rule(state: &AppState, input: PutInput) -> ApiResult<Document
             };
             record.definition = v.definition.clone();
             record.apply_on_transformed_logs = v.apply_on_transformed_logs;
-            if !v.tags.is_empty() {
-                record.tags = v.tags.clone();
-            }
             record.set_enabled(v.enabled, now);
             tx.put(INSIGHT_RULES, &v.name, &record)?;
             Ok(Ok(()))
@@ -141,6 +144,7 @@ pub fn change_insight_rules(
                 match change {
                     Change::Delete => {
                         tx.delete(INSIGHT_RULES, name)?;
+                        tags::delete_in(tx, &r.arn)?;
                     }
                     Change::Enable | Change::Disable => {
                         r.set_enabled(matches!(change, Change::Enable), now);
@@ -197,6 +201,18 @@ fn evaluate(
         }
     }
     Ok(acc.finish(top, order))
+}
+
+/// Whether `arn` names an existing rule (TagResource and friends).
+pub fn exists_by_arn(state: &AppState, arn: &str) -> ApiResult<bool> {
+    let Some(name) = ir::name_from_rule_arn(arn) else {
+        return Ok(false);
+    };
+    Ok(state
+        .meta
+        .get::<RuleRecord>(INSIGHT_RULES, name)
+        .map_err(meta_error)?
+        .is_some_and(|r| r.arn == arn))
 }
 
 fn stored_rule(state: &AppState, name: &str) -> ApiResult<RuleRecord> {
