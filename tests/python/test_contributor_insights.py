@@ -8,6 +8,7 @@ nothing, and INSIGHT_RULE_METRIC in GetMetricData."""
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from datetime import datetime, timezone
 
@@ -391,17 +392,31 @@ def test_insight_rule_metric_in_get_metric_data(cw, logs):
     cw.delete_insight_rules(RuleNames=[name])
 
 
-def test_alarm_on_insight_rule_metric_is_accepted(cw):
-    name = uniq("rule")
-    put_rule(cw, name, clf_definition("web*"))
+def test_alarm_on_insight_rule_metric_fires(cw, logs):
+    group, name = uniq("app"), uniq("rule")
+    definition = json_definition(group)
+    definition["AggregateOn"] = "Count"
+    put_rule(cw, name, definition)
+    make_stream(logs, group, "s")
     alarm = uniq("alarm")
     cw.put_metric_alarm(
-        AlarmName=alarm, EvaluationPeriods=1, Threshold=10, ComparisonOperator="GreaterThanThreshold",
+        AlarmName=alarm, EvaluationPeriods=1, Threshold=3, ComparisonOperator="GreaterThanOrEqualToThreshold",
         Metrics=[{"Id": "e1", "Expression": f"INSIGHT_RULE_METRIC('{name}', 'UniqueContributors')",
-                  "Period": PERIOD, "ReturnData": True}],
+                  "Period": 10, "ReturnData": True}],
     )
-    got = cw.describe_alarms(AlarmNames=[alarm])["MetricAlarms"]
-    assert got and "INSIGHT_RULE_METRIC" in got[0]["Metrics"][0]["Expression"]
+    got = cw.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]
+    assert "INSIGHT_RULE_METRIC" in got["Metrics"][0]["Expression"]
+    deadline = time.monotonic() + 40
+    while True:
+        now = now_ms()
+        put(logs, group, "s", [(now, json.dumps({"client": {"ip": f"10.1.0.{i}"}, "method": "GET",
+                                                  "status": 200, "bytes": 1})) for i in range(4)])
+        state = cw.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]
+        if state["StateValue"] == "ALARM":
+            break
+        assert time.monotonic() < deadline, f"alarm did not fire: {state}"
+        time.sleep(1)
+    assert "4.0" in state["StateReason"], state["StateReason"]
     cw.delete_alarms(AlarmNames=[alarm])
     cw.delete_insight_rules(RuleNames=[name])
 

@@ -443,3 +443,49 @@ pub struct ReportOutput {
     pub contributors: Vec<ContributorOutput>,
     pub metric_datapoints: Vec<MetricDatapoint>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enabled_spans_follow_enable_and_disable() {
+        let mut r = RuleRecord {
+            name: "r".into(),
+            arn: rule_arn("us-east-1", "123456789012", "r"),
+            definition: "{}".into(),
+            apply_on_transformed_logs: false,
+            enabled_spans: Vec::new(),
+        };
+        assert!(!r.enabled() && !r.enabled_at(0));
+        r.set_enabled(true, 100);
+        r.set_enabled(true, 150); // already enabled: no new span
+        r.set_enabled(false, 200);
+        r.set_enabled(false, 250);
+        r.set_enabled(true, 300);
+        assert_eq!(r.enabled_spans, vec![(100, Some(200)), (300, None)]);
+        assert!(r.enabled());
+        let at: Vec<bool> = [99, 100, 199, 200, 299, 300, 10_000]
+            .iter()
+            .map(|&t| r.enabled_at(t))
+            .collect();
+        assert_eq!(at, vec![false, true, true, false, false, true, true]);
+        assert_eq!(r.to_output().state, STATE_ENABLED);
+        assert_eq!(name_from_rule_arn(&r.arn), Some("r"));
+        assert_eq!(name_from_rule_arn("arn:aws:cloudwatch::1:dashboard/r"), None);
+    }
+
+    #[test]
+    fn report_window_limits() {
+        assert!(check_window(0, 60_000, 60).is_ok());
+        assert!(check_window(0, 1440 * 60_000, 60).is_ok());
+        assert!(check_window(0, 1440 * 60_000 + 1, 60).is_err());
+        assert!(check_window(60_000, 60_000, 60).is_err());
+        assert!(check_window(0, 60_000, 0).is_err());
+        let name = |n: &str| validate_rule_name(Some(n.to_string()), Param::root("RuleName"));
+        assert!(name("ok rule-1").is_ok());
+        assert_eq!(name("tab\t").unwrap_err().code, ErrorCode::ValidationError);
+        assert_eq!(name(&"x".repeat(129)).unwrap_err().code, ErrorCode::ValidationError);
+        assert_eq!(name("").unwrap_err().code, ErrorCode::MissingParameter);
+    }
+}
