@@ -52,5 +52,10 @@ fn store_decoder_inputs() {
 
 #[test]
 fn contributor_rule_inputs() {
-    assert!(replay("logs_contributor_rule", stratus_logs::contributor::fuzz_rule) >= 2);
+    assert!(
+        replay(
+            "logs_contributor_rule",
+            stratus_logs::contributor::fuzz_rule
+        ) >= 2
+    );
 }

@@ -326,7 +326,9 @@ impl ReportInput {
         let start = self
             .start_time
             .ok_or_else(|| missing(Param::root("StartTime")))?;
-        let end = self.end_time.ok_or_else(|| missing(Param::root("EndTime")))?;
+        let end = self
+            .end_time
+            .ok_or_else(|| missing(Param::root("EndTime")))?;
         let period_secs = self.period.ok_or_else(|| missing(Param::root("Period")))?;
         check_window(start.millis(), end.millis(), period_secs)?;
         let max = self.max_contributor_count.unwrap_or(DEFAULT_CONTRIBUTORS);
@@ -472,7 +474,10 @@ mod tests {
         assert_eq!(at, vec![false, true, true, false, false, true, true]);
         assert_eq!(r.to_output().state, STATE_ENABLED);
         assert_eq!(name_from_rule_arn(&r.arn), Some("r"));
-        assert_eq!(name_from_rule_arn("arn:aws:cloudwatch::1:dashboard/r"), None);
+        assert_eq!(
+            name_from_rule_arn("arn:aws:cloudwatch::1:dashboard/r"),
+            None
+        );
     }
 
     #[test]
@@ -485,7 +490,10 @@ mod tests {
         let name = |n: &str| validate_rule_name(Some(n.to_string()), Param::root("RuleName"));
         assert!(name("ok rule-1").is_ok());
         assert_eq!(name("tab\t").unwrap_err().code, ErrorCode::ValidationError);
-        assert_eq!(name(&"x".repeat(129)).unwrap_err().code, ErrorCode::ValidationError);
+        assert_eq!(
+            name(&"x".repeat(129)).unwrap_err().code,
+            ErrorCode::ValidationError
+        );
         assert_eq!(name("").unwrap_err().code, ErrorCode::MissingParameter);
     }
 }

@@ -131,7 +131,11 @@ pub fn dispatch(
         }
         "EnableInsightRules" => {
             auth::authorize(caller, "cloudwatch:EnableInsightRules", "*")?;
-            insight_rules::change_insight_rules(state, proto::from_document(params)?, Change::Enable)
+            insight_rules::change_insight_rules(
+                state,
+                proto::from_document(params)?,
+                Change::Enable,
+            )
         }
         "DisableInsightRules" => {
             auth::authorize(caller, "cloudwatch:DisableInsightRules", "*")?;
@@ -143,7 +147,11 @@ pub fn dispatch(
         }
         "DeleteInsightRules" => {
             auth::authorize(caller, "cloudwatch:DeleteInsightRules", "*")?;
-            insight_rules::change_insight_rules(state, proto::from_document(params)?, Change::Delete)
+            insight_rules::change_insight_rules(
+                state,
+                proto::from_document(params)?,
+                Change::Delete,
+            )
         }
         "GetInsightRuleReport" => {
             auth::authorize(caller, "cloudwatch:GetInsightRuleReport", "*")?;

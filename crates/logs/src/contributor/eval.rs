@@ -124,4 +124,3 @@ impl Rule {
         Some(Observation { keys, value })
     }
 }
-

@@ -146,8 +146,7 @@ impl Accumulator {
             };
             if let Some(b) = self.buckets.get(&t) {
                 f.unique_contributors = b.by_contributor.len() as u64;
-                f.max_contributor_value =
-                    b.by_contributor.values().copied().fold(0.0, f64::max);
+                f.max_contributor_value = b.by_contributor.values().copied().fold(0.0, f64::max);
                 f.sample_count = b.count;
                 f.sum = b.sum;
                 f.minimum = b.min;
@@ -180,7 +179,11 @@ impl Accumulator {
             })
             .collect();
         let unique_count = contributors.len() as u64;
-        contributors.sort_by(|a, b| b.value.total_cmp(&a.value).then_with(|| a.keys.cmp(&b.keys)));
+        contributors.sort_by(|a, b| {
+            b.value
+                .total_cmp(&a.value)
+                .then_with(|| a.keys.cmp(&b.keys))
+        });
         contributors.truncate(top);
         Report {
             aggregate_value,

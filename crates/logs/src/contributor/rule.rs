@@ -331,7 +331,11 @@ impl Rule {
         self.log_group_names
             .iter()
             .map(String::as_str)
-            .chain(self.log_group_arns.iter().filter_map(|a| arn_group_pattern(a)))
+            .chain(
+                self.log_group_arns
+                    .iter()
+                    .filter_map(|a| arn_group_pattern(a)),
+            )
             .any(|p| match p.strip_suffix('*') {
                 Some(prefix) => name.starts_with(prefix),
                 None => name == p,
@@ -399,10 +403,7 @@ fn clf_fields(v: &Value) -> Result<Vec<(usize, String)>, RuleError> {
             .filter(|n| !n.is_empty())
             .ok_or_else(|| bad(format!("Fields \"{p}\" must be a non-empty name.")))?;
         if out.iter().any(|(_, n)| n == name) {
-            return Err(bad(format!(
-                "Fields names \"{}\" twice.",
-                short(name)
-            )));
+            return Err(bad(format!("Fields names \"{}\" twice.", short(name))));
         }
         out.push((p, name.to_string()));
     }

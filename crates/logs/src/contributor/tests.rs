@@ -53,7 +53,10 @@ fn json_paths_and_sum() {
     let r = Rule::parse(&def).unwrap();
     assert_eq!(
         r.keys[0],
-        FieldRef::Json(vec![PathSeg::Key("user".into()), PathSeg::Key("name".into())])
+        FieldRef::Json(vec![
+            PathSeg::Key("user".into()),
+            PathSeg::Key("name".into())
+        ])
     );
     let ev = r#"{"user":{"name":"ann"},"items":["a",7],"bytes":25,"method":"GET"}"#;
     assert_eq!(
@@ -66,7 +69,10 @@ fn json_paths_and_sum() {
     // Filtered out: method, bytes too small; a key missing; not JSON.
     assert_eq!(r.observe(&ev.replace("GET", "POST")), None);
     assert_eq!(r.observe(&ev.replace("25", "5")), None);
-    assert_eq!(r.observe(r#"{"user":{},"items":["a",7],"bytes":25,"method":"GET"}"#), None);
+    assert_eq!(
+        r.observe(r#"{"user":{},"items":["a",7],"bytes":25,"method":"GET"}"#),
+        None
+    );
     assert_eq!(r.observe("not json"), None);
 }
 
@@ -104,16 +110,37 @@ fn refuses_bad_definitions() {
     assert!(err(&CLF_RULE.replace("\"CLF\"", "\"XML\"")).contains("LogFormat \"XML\""));
     assert!(err(&CLF_RULE.replace("\"Count\"", "\"Avg\"")).contains("AggregateOn \"Avg\""));
     assert!(err(&CLF_RULE.replace("\"Count\"", "\"Sum\"")).contains("ValueOf is required"));
-    assert!(err(&CLF_RULE.replace("[\"IpAddress\"]", "[\"Nope\"]")).contains("not one of the names in Fields"));
+    assert!(
+        err(&CLF_RULE.replace("[\"IpAddress\"]", "[\"Nope\"]"))
+            .contains("not one of the names in Fields")
+    );
     assert!(err(&CLF_RULE.replace("[\"IpAddress\"]", "[]")).contains("1 to 4 keys"));
-    assert!(err(&CLF_RULE.replace("[\"API-Gateway-Access-Logs*\"]", "[]")).contains("LogGroupNames or LogGroupARNs"));
+    assert!(
+        err(&CLF_RULE.replace("[\"API-Gateway-Access-Logs*\"]", "[]"))
+            .contains("LogGroupNames or LogGroupARNs")
+    );
     assert!(err(&CLF_RULE.replace("Access-Logs*", "Ac*cess")).contains("* only as the last"));
-    assert!(err(&CLF_RULE.replace("\"EqualTo\":200", "\"Equals\":200")).contains("unknown member \"Equals\""));
-    assert!(err(&CLF_RULE.replace("\"EqualTo\":200", "\"GreaterThan\":\"x\"")).contains("must be a number"));
-    assert!(err(&CLF_RULE.replace("\"AggregateOn\"", "\"Extra\":1,\"AggregateOn\"")).contains("unknown member \"Extra\""));
+    assert!(
+        err(&CLF_RULE.replace("\"EqualTo\":200", "\"Equals\":200"))
+            .contains("unknown member \"Equals\"")
+    );
+    assert!(
+        err(&CLF_RULE.replace("\"EqualTo\":200", "\"GreaterThan\":\"x\""))
+            .contains("must be a number")
+    );
+    assert!(
+        err(&CLF_RULE.replace("\"AggregateOn\"", "\"Extra\":1,\"AggregateOn\""))
+            .contains("unknown member \"Extra\"")
+    );
     assert!(err(&json_rule(r#"{"Keys":["user"]}"#, "Count")).contains("not a JSON path"));
     assert!(err(&json_rule(r#"{"Keys":["$.a[x]"]}"#, "Count")).contains("not a JSON path"));
-    assert!(err(&json_rule(r#"{"Keys":["$.a","$.b","$.c","$.d","$.e"]}"#, "Count")).contains("1 to 4 keys"));
+    assert!(
+        err(&json_rule(
+            r#"{"Keys":["$.a","$.b","$.c","$.d","$.e"]}"#,
+            "Count"
+        ))
+        .contains("1 to 4 keys")
+    );
     let long = format!("{}{}", CLF_RULE, " ".repeat(8200));
     assert!(err(&long).contains("limit is 8192"));
 }
@@ -153,7 +180,12 @@ fn report_periods_contributors_and_order() {
     assert_eq!(starts, vec![0, 60_000, 120_000]);
     let p0 = &r.periods[0];
     assert_eq!(
-        (p0.unique_contributors, p0.max_contributor_value, p0.sample_count, p0.sum),
+        (
+            p0.unique_contributors,
+            p0.max_contributor_value,
+            p0.sample_count,
+            p0.sum
+        ),
         (2, 10.0, 3, 13.0)
     );
     assert_eq!((p0.minimum, p0.maximum), (Some(1.0), Some(10.0)));
@@ -164,7 +196,12 @@ fn report_periods_contributors_and_order() {
     assert_eq!(r.contributors[1].datapoints, vec![(0, 3.0), (60_000, 4.0)]);
 
     let mut acc = Accumulator::new(0, 180_000, 60_000);
-    for (t, k, v) in [(0, "a", 5.0), (60_000, "a", 5.0), (70_000, "b", 8.0), (120_000, "c", 1.0)] {
+    for (t, k, v) in [
+        (0, "a", 5.0),
+        (60_000, "a", 5.0),
+        (70_000, "b", 8.0),
+        (120_000, "c", 1.0),
+    ] {
         acc.add(t, obs(k, v));
     }
     let r = acc.finish(2, OrderBy::Maximum);

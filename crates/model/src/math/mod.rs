@@ -122,7 +122,8 @@ impl Expr {
                 func: Func::InsightRuleMetric,
                 args,
             } = node
-                && let (Some(Node::Str(rule)), Some(Node::Str(metric))) = (args.first(), args.get(1))
+                && let (Some(Node::Str(rule)), Some(Node::Str(metric))) =
+                    (args.first(), args.get(1))
             {
                 let pair = (rule.clone(), metric.clone());
                 if !pairs.contains(&pair) {
