@@ -452,3 +452,22 @@ def test_rules_survive_a_restart(make_server):
     srv.start()
     got = rules_by_name(srv.client("cloudwatch"))[name]
     assert (got["Definition"], got["State"]) == (definition, "DISABLED")
+
+
+def test_readonly_key_reads_rules_and_cannot_change_them(server, cw, logs):
+    out = server.stratus_cli("keys", "create", "--name", uniq("ci-reader"), "--policy", "readonly", "--output", "json")
+    key = json.loads(out.stdout)
+    reader = server.client("cloudwatch", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    name = uniq("rule")
+    put_rule(cw, name, clf_definition("web*"))
+    assert name in rules_by_name(reader)
+    t = base_ms()
+    reader.get_insight_rule_report(RuleName=name, StartTime=dt(t), EndTime=dt(t + 60_000), Period=PERIOD)
+    for call in (lambda: put_rule(reader, uniq("rule"), clf_definition("web*")),
+                 lambda: reader.disable_insight_rules(RuleNames=[name]),
+                 lambda: reader.delete_insight_rules(RuleNames=[name])):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert err(e)[0] == "AccessDenied", err(e)
+    assert rules_by_name(cw)[name]["State"] == "ENABLED"
+    cw.delete_insight_rules(RuleNames=[name])
