@@ -325,8 +325,9 @@ impl Rule {
         })
     }
 
-    /// Whether the rule reads the log group `name` (of `region`/`account`,
-    /// for ARNs): a listed name, a `prefix*` pattern, or an ARN's group.
+    /// Whether the rule reads the log group `name`: a listed name, a
+    /// `prefix*` pattern, or an ARN's group (its region and account are not
+    /// compared: one node serves one account).
     pub fn reads_group(&self, name: &str) -> bool {
         self.log_group_names
             .iter()

@@ -231,6 +231,20 @@ proptest::proptest! {
         let _ = Rule::parse(&s);
     }
 
+    /// Near-valid definitions (a slice of a valid one replaced) parse or
+    /// fail cleanly, and whatever parses evaluates any event.
+    #[test]
+    fn mutated_definitions_are_total(pos in 0usize..320, len in 0usize..8, ins in ".{0,8}", msg in ".{0,80}") {
+        let mut def = CLF_RULE.to_string();
+        let start = pos.min(def.len());
+        let end = (start + len).min(def.len());
+        def.replace_range(start..end, &ins);
+        if let Ok(r) = Rule::parse(&def) {
+            let _ = r.observe(&msg);
+            let _ = r.reads_group(&msg);
+        }
+    }
+
     #[test]
     fn observe_is_total(msg in ".{0,200}") {
         let r = Rule::parse(CLF_RULE).unwrap();
