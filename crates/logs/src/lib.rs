@@ -9,6 +9,7 @@
 //! calls into calls here and the metric emissions returned here into
 //! datapoints.
 
+pub mod contributor;
 pub mod emf;
 pub mod insights;
 pub mod pattern;

@@ -49,3 +49,13 @@ fn insights_query_inputs() {
 fn store_decoder_inputs() {
     assert!(replay("logs_store", stratus_logs::store::fuzz_decoders) >= 1);
 }
+
+#[test]
+fn contributor_rule_inputs() {
+    assert!(
+        replay(
+            "logs_contributor_rule",
+            stratus_logs::contributor::fuzz_rule
+        ) >= 2
+    );
+}

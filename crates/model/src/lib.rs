@@ -11,6 +11,7 @@ pub mod anomaly;
 pub mod dashboard;
 pub mod error;
 pub mod glob;
+pub mod insight_rule;
 pub mod insights_query;
 pub mod limits;
 pub mod logs;

@@ -6,6 +6,7 @@ use crate::anomaly;
 use crate::app::not_implemented;
 use crate::auth::{self, Caller};
 use crate::dashboards;
+use crate::insight_rules::{self, Change};
 use crate::state::AppState;
 use crate::storage::{self, metric_id};
 use base64::Engine as _;
@@ -23,19 +24,14 @@ const KNOWN_OPERATIONS: &[&str] = &[
     "DeleteAlarms",
     "DeleteAnomalyDetector",
     "DeleteDashboards",
-    "DeleteInsightRules",
     "DeleteMetricStream",
     "DescribeAlarmHistory",
     "DescribeAlarms",
     "DescribeAlarmsForMetric",
     "DescribeAnomalyDetectors",
-    "DescribeInsightRules",
     "DisableAlarmActions",
-    "DisableInsightRules",
     "EnableAlarmActions",
-    "EnableInsightRules",
     "GetDashboard",
-    "GetInsightRuleReport",
     "GetMetricStream",
     "GetMetricWidgetImage",
     "ListDashboards",
@@ -45,7 +41,6 @@ const KNOWN_OPERATIONS: &[&str] = &[
     "PutAnomalyDetector",
     "PutCompositeAlarm",
     "PutDashboard",
-    "PutInsightRule",
     "PutManagedInsightRules",
     "PutMetricAlarm",
     "PutMetricStream",
@@ -125,6 +120,42 @@ pub fn dispatch(
         "DeleteAnomalyDetector" => {
             auth::authorize(caller, "cloudwatch:DeleteAnomalyDetector", "*")?;
             anomaly::delete_anomaly_detector(state, proto::from_document(params)?)
+        }
+        "PutInsightRule" => {
+            auth::authorize(caller, "cloudwatch:PutInsightRule", "*")?;
+            insight_rules::put_insight_rule(state, &caller.region, proto::from_document(params)?)
+        }
+        "DescribeInsightRules" => {
+            auth::authorize(caller, "cloudwatch:DescribeInsightRules", "*")?;
+            insight_rules::describe_insight_rules(state, proto::from_document(params)?)
+        }
+        "EnableInsightRules" => {
+            auth::authorize(caller, "cloudwatch:EnableInsightRules", "*")?;
+            insight_rules::change_insight_rules(
+                state,
+                proto::from_document(params)?,
+                Change::Enable,
+            )
+        }
+        "DisableInsightRules" => {
+            auth::authorize(caller, "cloudwatch:DisableInsightRules", "*")?;
+            insight_rules::change_insight_rules(
+                state,
+                proto::from_document(params)?,
+                Change::Disable,
+            )
+        }
+        "DeleteInsightRules" => {
+            auth::authorize(caller, "cloudwatch:DeleteInsightRules", "*")?;
+            insight_rules::change_insight_rules(
+                state,
+                proto::from_document(params)?,
+                Change::Delete,
+            )
+        }
+        "GetInsightRuleReport" => {
+            auth::authorize(caller, "cloudwatch:GetInsightRuleReport", "*")?;
+            insight_rules::get_insight_rule_report(state, proto::from_document(params)?)
         }
         "PutDashboard" => {
             auth::authorize(caller, "cloudwatch:PutDashboard", "*")?;
@@ -360,5 +391,23 @@ impl gmd::MetricStatSource for StoreSource<'_> {
             stat: stat.stat.as_str().to_string(),
         };
         anomaly::training_config(self.state, &target)
+    }
+
+    fn insight_rule_metric(
+        &mut self,
+        rule: &str,
+        metric: &str,
+        start: Timestamp,
+        end: Timestamp,
+        period_secs: i64,
+    ) -> ApiResult<Vec<(Timestamp, f64)>> {
+        insight_rules::rule_metric(
+            self.state,
+            rule,
+            metric,
+            start.millis(),
+            end.millis(),
+            period_secs,
+        )
     }
 }

@@ -20,6 +20,7 @@ pub mod connections;
 pub mod console;
 pub mod dashboards;
 pub mod fsutil;
+pub mod insight_rules;
 pub mod keys;
 pub mod logs;
 pub mod meta;

@@ -125,6 +125,14 @@ fn split_fields(message: &str, spans: &mut Vec<Span>) {
     }
 }
 
+/// The space-delimited fields of a message, quotes and brackets removed:
+/// Contributor Insights' CLF fields are these, by 1-based position.
+pub(crate) fn field_values(message: &str) -> Vec<&str> {
+    let mut spans = Vec::new();
+    split_fields(message, &mut spans);
+    spans.iter().map(|s| value_of(message, s)).collect()
+}
+
 fn value_of<'m>(message: &'m str, span: &Span) -> &'m str {
     message.get(span.value.0..span.value.1).unwrap_or("")
 }

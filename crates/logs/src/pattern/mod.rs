@@ -29,6 +29,7 @@ use regex::Regex;
 pub use metric::{Emission, MetricTransformation, apply, validate_transformation};
 
 use delimited::DelimitedPattern;
+pub(crate) use delimited::field_values;
 use json::JsonPattern;
 use text::TextPattern;
 

@@ -79,6 +79,7 @@ pub(crate) enum Func {
     First,
     Floor,
     If,
+    InsightRuleMetric,
     Last,
     Log,
     Log10,
@@ -110,6 +111,7 @@ impl Func {
             "FIRST" => Func::First,
             "FLOOR" => Func::Floor,
             "IF" => Func::If,
+            "INSIGHT_RULE_METRIC" => Func::InsightRuleMetric,
             "LAST" => Func::Last,
             "LOG" => Func::Log,
             "LOG10" => Func::Log10,
@@ -142,6 +144,7 @@ impl Func {
             Func::First => "FIRST",
             Func::Floor => "FLOOR",
             Func::If => "IF",
+            Func::InsightRuleMetric => "INSIGHT_RULE_METRIC",
             Func::Last => "LAST",
             Func::Log => "LOG",
             Func::Log10 => "LOG10",
@@ -166,6 +169,7 @@ impl Func {
             Func::Fill => (2, 2),
             Func::AnomalyDetectionBand => (1, 2),
             Func::If => (2, 3),
+            Func::InsightRuleMetric => (2, 2),
             _ => (1, 1),
         }
     }

@@ -155,6 +155,20 @@ impl<'a> Evaluator<'a> {
                 s
             }),
             Func::Metrics => self.metrics(args.first()),
+            Func::InsightRuleMetric => {
+                let (Some(Node::Str(rule)), Some(Node::Str(metric))) = (args.first(), args.get(1))
+                else {
+                    return Err(
+                        "Function INSIGHT_RULE_METRIC expects a rule name and a metric name, as strings"
+                            .to_string(),
+                    );
+                };
+                let series = self.ctx.insight_rule_metric(rule, metric).ok_or_else(|| {
+                    format!("INSIGHT_RULE_METRIC data for rule {rule} is not available")
+                })?;
+                self.charge(series.timestamps.len())?;
+                Ok(Value::Series(series.clone()))
+            }
             Func::AnomalyDetectionBand => {
                 let metric = next()?;
                 let stddevs = match next().ok() {

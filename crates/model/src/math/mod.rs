@@ -5,7 +5,7 @@
 //! literals `[m1, m2]`, unary `-`, `+ - * / ^`, comparisons
 //! `< <= > >= == !=` and `AND`/`&&`, `OR`/`||` (which yield 1 or 0), and the
 //! functions `ABS ANOMALY_DETECTION_BAND AVG CEIL DATAPOINT_COUNT DIFF DIFF_TIME EPOCH FILL FIRST
-//! FLOOR IF LAST LOG LOG10 MAX METRIC_COUNT METRICS MIN PERIOD RATE
+//! FLOOR IF INSIGHT_RULE_METRIC LAST LOG LOG10 MAX METRIC_COUNT METRICS MIN PERIOD RATE
 //! REMOVE_EMPTY RUNNING_SUM STDDEV SUM TIME_SERIES`. Values are scalars, time series, or
 //! arrays of time series (from `METRICS()` or `[..]`). Series ⊕ series keeps
 //! the timestamps both have; anything ⊕ an array applies to each member.
@@ -60,6 +60,12 @@ pub trait Context {
     fn training(&self, _id: &str) -> Option<&crate::anomaly::band::Training> {
         None
     }
+    /// `INSIGHT_RULE_METRIC(rule, metric)`'s series on this expression's
+    /// grid, fetched by the caller for each pair in
+    /// [`Expr::insight_rule_metrics`]; `None` for any other pair.
+    fn insight_rule_metric(&self, _rule: &str, _metric: &str) -> Option<&TimeSeries> {
+        None
+    }
 }
 
 /// A parsed, syntactically valid expression.
@@ -105,6 +111,27 @@ impl Expr {
             }
         });
         ids
+    }
+
+    /// The (rule name, metric name) pairs of `INSIGHT_RULE_METRIC` calls:
+    /// the Contributor Insights series the caller must fetch.
+    pub fn insight_rule_metrics(&self) -> Vec<(String, String)> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        self.visit(&mut |node| {
+            if let Node::Call {
+                func: Func::InsightRuleMetric,
+                args,
+            } = node
+                && let (Some(Node::Str(rule)), Some(Node::Str(metric))) =
+                    (args.first(), args.get(1))
+            {
+                let pair = (rule.clone(), metric.clone());
+                if !pairs.contains(&pair) {
+                    pairs.push(pair);
+                }
+            }
+        });
+        pairs
     }
 
     /// Whether `METRICS()` (with or without a filter) appears, i.e. the

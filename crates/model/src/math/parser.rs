@@ -261,7 +261,7 @@ impl Parser<'_> {
         Ok(Node::Call { func, args })
     }
 
-    /// One argument; `METRICS` takes a string and `FILL`'s second argument may
+    /// One argument; `METRICS` and `INSIGHT_RULE_METRIC` take strings and `FILL`'s second argument may
     /// be a strategy keyword, everything else is an expression.
     fn argument(&mut self, func: Func, index: usize) -> Result<Node, SyntaxError> {
         match (func, index, self.peek().clone()) {
@@ -270,6 +270,11 @@ impl Parser<'_> {
                 Ok(Node::Str(filter))
             }
             (Func::Metrics, _, _) => Err(self.unexpected()),
+            (Func::InsightRuleMetric, _, TokenKind::Str(text)) => {
+                self.bump();
+                Ok(Node::Str(text))
+            }
+            (Func::InsightRuleMetric, _, _) => Err(self.unexpected()),
             (Func::Fill, 1, TokenKind::Word(word)) if !is_valid_id(&word) => {
                 let mode = match word.as_str() {
                     "REPEAT" => FillMode::Repeat,

@@ -54,6 +54,9 @@ impl Context for TestContext {
     fn end_ms(&self) -> i64 {
         self.end_ms
     }
+    fn insight_rule_metric(&self, rule: &str, metric: &str) -> Option<&TimeSeries> {
+        (rule == "web" && metric == "UniqueContributors").then_some(&self.others[0].1)
+    }
 }
 
 /// m1 = CPU: 1 2 3 4 5 at every period.
@@ -823,5 +826,29 @@ proptest! {
             // Shape errors (two arrays, scalar to RATE, ...) are allowed.
             Err(e) => prop_assert_eq!(e.code, ErrorCode::ValidationError),
         }
+    }
+}
+
+#[test]
+fn insight_rule_metric_reads_the_rule_series_from_the_context() {
+    let e = parse("INSIGHT_RULE_METRIC('web', \"UniqueContributors\") * 10").unwrap();
+    assert_eq!(
+        e.insight_rule_metrics(),
+        vec![("web".to_string(), "UniqueContributors".to_string())]
+    );
+    check(
+        "INSIGHT_RULE_METRIC('web', 'UniqueContributors') * 10",
+        "Tail",
+        &[(1, 20.0), (3, 60.0)],
+    );
+    let unknown = parse("INSIGHT_RULE_METRIC('other', 'Sum')").unwrap();
+    let msg = evaluate(&unknown, &context()).unwrap_err().message;
+    assert!(msg.contains("rule other"), "{msg}");
+    for bad in [
+        "INSIGHT_RULE_METRIC(m1, 'Sum')",
+        "INSIGHT_RULE_METRIC('web')",
+        "INSIGHT_RULE_METRIC('web', 'Sum', 'x')",
+    ] {
+        assert!(parse(bad).is_err(), "{bad} parses");
     }
 }

@@ -417,7 +417,8 @@ pub fn describe_alarm_history(
 /// a dashboard).
 fn resource_exists(state: &AppState, arn: &str) -> ApiResult<bool> {
     let Some(name) = stratus_model::alarm::name_from_arn(arn) else {
-        return crate::dashboards::exists_by_arn(state, arn);
+        return Ok(crate::dashboards::exists_by_arn(state, arn)?
+            || crate::insight_rules::exists_by_arn(state, arn)?);
     };
     Ok(state
         .meta

@@ -58,6 +58,22 @@ pub trait MetricStatSource {
     fn training_config(&mut self, _stat: &MetricStatQuery) -> ApiResult<TrainingConfig> {
         Ok(TrainingConfig::default())
     }
+
+    /// `INSIGHT_RULE_METRIC(rule, metric)`: the Contributor Insights rule's
+    /// statistic per period of `period_secs` in `[start, end)` (`start`
+    /// already rounded), ascending; periods without a value omitted.
+    fn insight_rule_metric(
+        &mut self,
+        _rule: &str,
+        _metric: &str,
+        _start: Timestamp,
+        _end: Timestamp,
+        _period_secs: i64,
+    ) -> ApiResult<Vec<(Timestamp, f64)>> {
+        Err(ApiError::internal(
+            "This metric source cannot read Contributor Insights rules.",
+        ))
+    }
 }
 
 /// Runs one Metrics Insights query: its series, labelled with the group
@@ -158,11 +174,30 @@ pub fn execute_get_metric_data<S: MetricStatSource>(
             }
         }
     }
+    // INSIGHT_RULE_METRIC series, fetched once per (rule, metric, period).
+    let mut rule_series: HashMap<(String, String, i64), TimeSeries> = HashMap::new();
+    for &i in &v.eval_order {
+        if let QueryKind::Expression(e) = &v.queries[i].kind
+            && needed[i]
+        {
+            for (rule, metric) in e.expr.insight_rule_metrics() {
+                let key = (rule, metric, e.period_secs);
+                if rule_series.contains_key(&key) {
+                    continue;
+                }
+                let start = v.start_for(e.period_secs);
+                let points = src.insight_rule_metric(&key.0, &key.1, start, end, e.period_secs)?;
+                let series = clean_series(key.1.clone(), points, start, end);
+                rule_series.insert(key, series);
+            }
+        }
+    }
     for &i in &v.eval_order {
         if let QueryKind::Expression(e) = &v.queries[i].kind
             && needed[i]
         {
             let ctx = EvalContext {
+                rule_series: &rule_series,
                 queries: &v.queries,
                 ids: &ids,
                 computed: &computed,
@@ -283,6 +318,7 @@ struct EvalContext<'a> {
     ids: &'a HashMap<&'a str, usize>,
     computed: &'a [Vec<TimeSeries>],
     training: &'a HashMap<String, Training>,
+    rule_series: &'a HashMap<(String, String, i64), TimeSeries>,
     period_ms: i64,
     start_ms: i64,
     end_ms: i64,
@@ -311,6 +347,10 @@ impl math::Context for EvalContext<'_> {
     }
     fn training(&self, id: &str) -> Option<&Training> {
         self.training.get(id)
+    }
+    fn insight_rule_metric(&self, rule: &str, metric: &str) -> Option<&TimeSeries> {
+        self.rule_series
+            .get(&(rule.to_string(), metric.to_string(), self.period_ms / 1000))
     }
 }
 
