@@ -372,7 +372,10 @@ pub fn describe_alarm_history(
     input: DescribeAlarmHistoryInput,
 ) -> ApiResult<Document> {
     let q = input.validate()?;
-    if q.after.as_deref().is_some_and(|k| !store::is_history_key(k)) {
+    if q.after
+        .as_deref()
+        .is_some_and(|k| !store::is_history_key(k))
+    {
         return Err(ops::invalid_next_token());
     }
     let mut items = if q.matches_nothing() {

@@ -1,6 +1,7 @@
 //! Alarm persistence in the metadata store: the `alarms` table (one record
 //! per alarm name), `alarm_history` (kept after an alarm is deleted, keyed so
-//! that key order is time order) and `alarm_pending_actions` (notifications
+//! that key order is time order; `alarm_history_by_alarm` holds the same
+//! items keyed by alarm name first) and `alarm_pending_actions` (notifications
 //! owed for committed transitions). A state change, its history item and its
 //! pending actions are written in one transaction.
 
@@ -54,7 +55,11 @@ pub fn prune_history(state: &AppState, now: Timestamp) -> meta::Result<usize> {
 /// of one alarm is a prefix scan however much other history there is.
 pub fn add_history(tx: &mut Txn<'_>, item: &HistoryRecord) -> meta::Result<()> {
     let key = format!("{:015}-{}", item.timestamp_ms.max(0), uuid::Uuid::new_v4());
-    tx.put(HISTORY_BY_ALARM, &by_alarm_key(&item.alarm_name, &key), item)?;
+    tx.put(
+        HISTORY_BY_ALARM,
+        &by_alarm_key(&item.alarm_name, &key),
+        item,
+    )?;
     tx.put(HISTORY, &key, item)
 }
 

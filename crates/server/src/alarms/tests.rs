@@ -124,7 +124,10 @@ fn history_older_than_two_weeks_is_pruned() {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].1.item_type, HistoryItemType::ConfigurationUpdate);
     // The per-alarm index lost the pruned item too (plus nothing else).
-    let indexed = st.meta.list::<HistoryRecord>(store::HISTORY_BY_ALARM).unwrap();
+    let indexed = st
+        .meta
+        .list::<HistoryRecord>(store::HISTORY_BY_ALARM)
+        .unwrap();
     assert_eq!(indexed.len(), 1);
     assert_eq!(indexed[0].1, left[0].1);
     st.metrics.shutdown().unwrap();
@@ -188,7 +191,10 @@ fn history_pages_across_scan_chunks_in_both_orders_with_filters() {
         serde_json::json!({"AlarmName": "a", "ScanBy": "TimestampAscending", "MaxRecords": 7}),
     );
     assert_eq!(asc, a);
-    let desc = pages(&st, serde_json::json!({"AlarmName": "a", "MaxRecords": 100}));
+    let desc = pages(
+        &st,
+        serde_json::json!({"AlarmName": "a", "MaxRecords": 100}),
+    );
     assert_eq!(desc, a.iter().rev().cloned().collect::<Vec<_>>());
     // Only Action items (odd n), between two timestamps inclusive, across alarms.
     let got = pages(
@@ -242,7 +248,10 @@ fn one_alarms_history_among_many_is_a_prefix_scan() {
             .transact(|tx| {
                 for n in 0..10_000 {
                     let i = batch * 10_000 + n;
-                    store::add_history(tx, &item(&format!("noise-{}", i % 500), t0 + i as i64 / 50, i))?;
+                    store::add_history(
+                        tx,
+                        &item(&format!("noise-{}", i % 500), t0 + i as i64 / 50, i),
+                    )?;
                 }
                 Ok(())
             })
