@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 
 import pytest
 from botocore.exceptions import ClientError
@@ -52,9 +53,11 @@ def alarms(server):
     cw = server.client("cloudwatch")
     ns = "Test/history"
     cw.put_metric_alarm(**metric_alarm("hist-m", ns, ActionsEnabled=False))
+    time.sleep(0.005)
     cw.put_metric_alarm(**metric_alarm("hist-m", ns, ActionsEnabled=False, Threshold=6.0))  # an update
     cw.put_composite_alarm(AlarmName="hist-c", AlarmRule='ALARM("hist-m")', ActionsEnabled=False)
     for v in ("ALARM", "OK", "ALARM"):
+        time.sleep(0.005)  # items of one millisecond have no defined order
         cw.set_alarm_state(AlarmName="hist-m", StateValue=v, StateReason=f"to {v}")
     return ns
 
@@ -155,6 +158,7 @@ def test_max_records_range(raw, alarms):
 def test_paging_is_stable_under_new_history(cw, alarms):
     cw.put_metric_alarm(**metric_alarm("hist-p", alarms, ActionsEnabled=False))
     for n in range(5):
+        time.sleep(0.005)
         cw.set_alarm_state(AlarmName="hist-p", StateValue=("ALARM", "OK")[n % 2], StateReason=f"r{n}")
     for n, scan in enumerate(("TimestampDescending", "TimestampAscending")):
         before = all_pages(cw, AlarmName="hist-p", ScanBy=scan)
@@ -163,6 +167,7 @@ def test_paging_is_stable_under_new_history(cw, alarms):
         got = page["AlarmHistoryItems"]
         # New history arrives between pages.
         cw.set_alarm_state(AlarmName="hist-p", StateValue="INSUFFICIENT_DATA", StateReason=f"new {scan}")
+        time.sleep(0.005)
         cw.set_alarm_state(AlarmName="hist-p", StateValue="OK", StateReason=f"newer {scan}")
         while "NextToken" in page:
             page = cw.describe_alarm_history(AlarmName="hist-p", ScanBy=scan, MaxRecords=2,

@@ -260,6 +260,8 @@ def test_set_alarm_state_history_and_failed_action(cw, raw, ns):
     items = wait_for(lambda: history(cw, name, HistoryItemType="Action"), timeout=30, what="Action history item")
     assert items[0]["HistorySummary"].startswith(f"Failed to execute action {TOPIC}"), items[0]
     assert json.loads(items[0]["HistoryData"])["actionState"] == "Failed"
+    assert list(json.loads(items[0]["HistoryData"]))[:3] == ["actionState", "stateUpdateTimestamp",
+                                                             "notificationResource"]
     # invalid StateReasonData changes nothing
     code, _, _ = error_of(raw.set_alarm_state, AlarmName=name, StateValue="OK", StateReason="r",
                           StateReasonData="{not json")

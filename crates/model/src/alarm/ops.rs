@@ -799,6 +799,104 @@ mod tests {
         );
     }
 
+    fn history(v: serde_json::Value) -> ApiResult<HistoryQuery> {
+        serde_json::from_value::<DescribeAlarmHistoryInput>(v)
+            .unwrap()
+            .validate()
+    }
+
+    #[test]
+    fn history_validation() {
+        // AWS: without AlarmTypes, metric alarms only.
+        let q = history(json!({})).unwrap();
+        assert!(q.metric && !q.composite && !q.ascending);
+        assert_eq!(q.max_records, 100);
+        let q = history(json!({"AlarmTypes": ["CompositeAlarm"], "ScanBy": "TimestampAscending"}))
+            .unwrap();
+        assert!(!q.metric && q.composite && q.ascending);
+        assert!(
+            history(json!({"AlarmTypes": ["LogAlarm"]}))
+                .unwrap()
+                .matches_nothing()
+        );
+        // Contributor filters are valid and match nothing here.
+        for v in [
+            json!({"AlarmContributorId": "c1"}),
+            json!({"HistoryItemType": "AlarmContributorStateUpdate"}),
+            json!({"HistoryItemType": "AlarmContributorAction"}),
+        ] {
+            assert!(history(v.clone()).unwrap().matches_nothing(), "{v}");
+        }
+        // ...but the rest of such a request is still validated.
+        let e = history(json!({"HistoryItemType": "AlarmContributorAction", "MaxRecords": 0}))
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::ValidationError);
+        let e = history(json!({"AlarmContributorId": "x".repeat(17)})).unwrap_err();
+        assert_eq!(
+            e.message,
+            format!(
+                "1 validation error detected: Value '{}' at 'alarmContributorId' failed to satisfy \
+                 constraint: Member must have length less than or equal to 16",
+                "x".repeat(17)
+            )
+        );
+        for (v, code) in [
+            (json!({"MaxRecords": 101}), ErrorCode::ValidationError),
+            (json!({"ScanBy": "Up"}), ErrorCode::ValidationError),
+            (
+                json!({"HistoryItemType": "Nope"}),
+                ErrorCode::ValidationError,
+            ),
+            (json!({"NextToken": "bogus"}), ErrorCode::InvalidNextToken),
+            (
+                json!({"StartDate": 20.0, "EndDate": 10.0}),
+                ErrorCode::InvalidParameterValue,
+            ),
+        ] {
+            assert_eq!(history(v.clone()).unwrap_err().code, code, "{v}");
+        }
+    }
+
+    #[test]
+    fn alarms_for_metric_validation() {
+        let q = |v: serde_json::Value| {
+            serde_json::from_value::<DescribeAlarmsForMetricInput>(v)
+                .unwrap()
+                .validate()
+        };
+        let ok = q(json!({"MetricName": "m", "Namespace": "n", "ExtendedStatistic": "p99",
+            "Period": 60, "Dimensions": [{"Name": "b", "Value": "2"}, {"Name": "a", "Value": "1"}]}))
+        .unwrap();
+        // Dimensions compare as a set: kept sorted by name.
+        let names: Vec<_> = ok.dimensions.unwrap().into_iter().map(|d| d.name).collect();
+        assert_eq!(names, ["a", "b"]);
+        for (v, code) in [
+            (json!({"Namespace": "n"}), None),
+            (json!({"MetricName": "m"}), None),
+            (
+                json!({"MetricName": "m", "Namespace": "n", "Statistic": "Sum", "ExtendedStatistic": "p99"}),
+                Some(ErrorCode::InvalidParameterCombination),
+            ),
+            (
+                json!({"MetricName": "m", "Namespace": "n", "Period": 0}),
+                Some(ErrorCode::ValidationError),
+            ),
+            (
+                json!({"MetricName": "m", "Namespace": "n", "Statistic": "Median"}),
+                Some(ErrorCode::ValidationError),
+            ),
+            (
+                json!({"MetricName": "m", "Namespace": "n", "ExtendedStatistic": "p101"}),
+                None,
+            ),
+        ] {
+            let e = q(v.clone()).unwrap_err();
+            if let Some(c) = code {
+                assert_eq!(e.code, c, "{v}");
+            }
+        }
+    }
+
     #[test]
     fn tokens_round_trip() {
         for k in ["", "abc", "ünï/\"x"] {

@@ -445,7 +445,8 @@ fn queue_actions(
     Ok(())
 }
 
-/// HistoryData of an Action item.
+/// HistoryData of an Action item, keys in the order AWS writes them (a
+/// struct, as a `serde_json::Value` would sort them).
 pub fn action_data(
     arn: &str,
     action_state: &str,
@@ -453,23 +454,30 @@ pub fn action_data(
     message_id: Option<&str>,
     error: Option<&str>,
 ) -> String {
-    let mut m = serde_json::Map::new();
-    m.insert("actionState".into(), action_state.into());
-    m.insert(
-        "stateUpdateTimestamp".into(),
-        serde_json::Value::from(state_update_ms),
-    );
-    m.insert("notificationResource".into(), arn.into());
-    if let Some(id) = message_id {
-        m.insert(
-            "publishedMessage".into(),
-            serde_json::json!({"messageId": id}),
-        );
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ActionData<'a> {
+        action_state: &'a str,
+        state_update_timestamp: i64,
+        notification_resource: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        published_message: Option<MessageId<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<&'a str>,
     }
-    if let Some(e) = error {
-        m.insert("error".into(), e.into());
+    #[derive(serde::Serialize)]
+    struct MessageId<'a> {
+        #[serde(rename = "messageId")]
+        message_id: &'a str,
     }
-    serde_json::Value::Object(m).to_string()
+    serde_json::to_string(&ActionData {
+        action_state,
+        state_update_timestamp: state_update_ms,
+        notification_resource: arn,
+        published_message: message_id.map(|message_id| MessageId { message_id }),
+        error,
+    })
+    .unwrap_or_default()
 }
 
 /// Resolves a name-or-ARN to an alarm name.
