@@ -138,7 +138,7 @@ fn item(alarm: &str, ms: i64, n: usize) -> HistoryRecord {
         alarm_name: alarm.into(),
         alarm_type: stratus_model::alarm::AlarmType::MetricAlarm,
         timestamp_ms: ms,
-        item_type: if n % 2 == 0 {
+        item_type: if n.is_multiple_of(2) {
             HistoryItemType::StateUpdate
         } else {
             HistoryItemType::Action
