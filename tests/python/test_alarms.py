@@ -260,6 +260,8 @@ def test_set_alarm_state_history_and_failed_action(cw, raw, ns):
     items = wait_for(lambda: history(cw, name, HistoryItemType="Action"), timeout=30, what="Action history item")
     assert items[0]["HistorySummary"].startswith(f"Failed to execute action {TOPIC}"), items[0]
     assert json.loads(items[0]["HistoryData"])["actionState"] == "Failed"
+    assert list(json.loads(items[0]["HistoryData"]))[:3] == ["actionState", "stateUpdateTimestamp",
+                                                             "notificationResource"]
     # invalid StateReasonData changes nothing
     code, _, _ = error_of(raw.set_alarm_state, AlarmName=name, StateValue="OK", StateReason="r",
                           StateReasonData="{not json")
@@ -366,7 +368,10 @@ def test_composite_alarms(cw, raw, ns):
     wait_for(lambda: comp_state(top)["StateValue"] == "ALARM", timeout=10, what="parent composite ALARM")
     cw.set_alarm_state(AlarmName=b, StateValue="OK", StateReason="child b")
     wait_for(lambda: comp_state(c)["StateValue"] == "OK", timeout=10, what="composite OK")
-    [h] = [h for h in history(cw, c, HistoryItemType="StateUpdate") if "to ALARM" in h["HistorySummary"]]
+    # Without AlarmTypes, AWS returns metric alarms' history only.
+    assert history(cw, c, HistoryItemType="StateUpdate") == []
+    [h] = [h for h in history(cw, c, HistoryItemType="StateUpdate", AlarmTypes=["CompositeAlarm"])
+           if "to ALARM" in h["HistorySummary"]]
     assert h["AlarmType"] == "CompositeAlarm"
     # Refusals: cycles, unknown children, bad rules.
     code, msg, _ = error_of(cw.put_composite_alarm, AlarmName=c, AlarmRule=f'ALARM("{top}")')

@@ -45,6 +45,31 @@ impl Pg {
         })
     }
 
+    /// Up to `limit` records of `table` with `start <= key < end`, in key
+    /// order, or in reverse key order when `reverse`.
+    pub fn kv_range(
+        &self,
+        table: &str,
+        start: &str,
+        end: &str,
+        reverse: bool,
+        limit: i64,
+    ) -> Result<Vec<(String, Vec<u8>)>, PgError> {
+        let sql = if reverse {
+            r#"SELECT key, value FROM stratus_kv WHERE tbl = $1 AND key >= ($2 COLLATE "C")
+               AND key < ($3 COLLATE "C") ORDER BY key DESC LIMIT $4"#
+        } else {
+            r#"SELECT key, value FROM stratus_kv WHERE tbl = $1 AND key >= ($2 COLLATE "C")
+               AND key < ($3 COLLATE "C") ORDER BY key LIMIT $4"#
+        };
+        self.pool.call(|c| {
+            Ok(c.query(sql, &[&table, &start, &end, &limit])?
+                .into_iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect())
+        })
+    }
+
     /// How many committed transactions have written `table` (0: none yet).
     pub fn table_version(&self, table: &str) -> Result<i64, PgError> {
         self.pool.call(|c| {

@@ -36,6 +36,19 @@ fn kv_round_trip_in_byte_order() {
     assert_eq!(listed, ["Z", "a", "a/1", "b", "z", "é"]);
     assert_eq!(pg.kv_get("t", "b").unwrap().as_deref(), Some(&b"v0"[..]));
     assert_eq!(pg.kv_keys_below("t", "b").unwrap(), ["Z", "a", "a/1"]);
+    // Bounded ranges [start, end) in either direction, as redb's.
+    let range = |start: &str, end: &str, reverse: bool, limit: i64| -> Vec<String> {
+        pg.kv_range("t", start, end, reverse, limit)
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect()
+    };
+    assert_eq!(range("a", "z", false, 10), ["a", "a/1", "b"]);
+    assert_eq!(range("a", "z", true, 2), ["b", "a/1"]);
+    assert_eq!(range("a", "a\u{1}", false, 10), ["a"]);
+    assert_eq!(range("z", "~", false, 10), ["z"]);
+    assert!(range("b", "a", false, 10).is_empty());
     assert_eq!(
         pg.kv_list("other").unwrap(),
         [("a".to_string(), b"x".to_vec())]

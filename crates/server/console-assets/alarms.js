@@ -62,7 +62,7 @@ export async function detail(name) {
   const [r, hist] = await Promise.all([
     cw('DescribeAlarms', { AlarmNames: [name], AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] }),
     // All of it (not the newest 100): the state timeline starts at the alarm's first state.
-    paginate(cw, 'DescribeAlarmHistory', { AlarmName: name, MaxRecords: 100, ScanBy: 'TimestampDescending' }, 'AlarmHistoryItems', 200),
+    paginate(cw, 'DescribeAlarmHistory', { AlarmName: name, AlarmTypes: ['MetricAlarm', 'CompositeAlarm'], MaxRecords: 100, ScanBy: 'TimestampDescending' }, 'AlarmHistoryItems', 200),
   ]);
   const a = (r.MetricAlarms || [])[0] || (r.CompositeAlarms || [])[0];
   if (!a) {

@@ -13,7 +13,7 @@ export async function overview() {
       paginate(cw, 'DescribeAlarms', {}, 'MetricAlarms', 10),
       paginate(cw, 'DescribeAlarms', { AlarmTypes: ['CompositeAlarm'] }, 'CompositeAlarms', 10),
     ]).then(([m, c]) => m.concat(c)),
-    cw('DescribeAlarmHistory', { HistoryItemType: 'StateUpdate', MaxRecords: 20, ScanBy: 'TimestampDescending' }),
+    cw('DescribeAlarmHistory', { AlarmTypes: ['MetricAlarm', 'CompositeAlarm'], HistoryItemType: 'StateUpdate', MaxRecords: 20, ScanBy: 'TimestampDescending' }),
     paginate(cw, 'ListMetrics', {}, 'Metrics', 10),
   ]);
   const counts = { ALARM: 0, INSUFFICIENT_DATA: 0, OK: 0 };

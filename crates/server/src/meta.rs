@@ -617,6 +617,48 @@ impl MetaStore {
         })
     }
 
+    /// Up to `limit` records with `start <= key < end`, in key order (or
+    /// reverse key order): a bounded scan, for callers that page through a
+    /// large table instead of loading it.
+    pub fn range<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        start: &str,
+        end: &str,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<(String, T)>> {
+        if start >= end || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let redb = match &self.backend {
+            Backend::Redb(r) => r,
+            Backend::Pg(pg) => {
+                let lim = i64::try_from(limit).unwrap_or(i64::MAX);
+                return decode_pairs(table, pg.kv_range(table.0, start, end, reverse, lim)?);
+            }
+        };
+        redb.with_db(|db| {
+            let Some(t) = RedbStore::read_table(db, table)? else {
+                return Ok(Vec::new());
+            };
+            let iter = t.range(start..end).map_err(db_err)?;
+            let iter: Box<dyn Iterator<Item = _>> = if reverse {
+                Box::new(iter.rev())
+            } else {
+                Box::new(iter)
+            };
+            let mut out = Vec::new();
+            for item in iter.take(limit) {
+                let (k, v) = item.map_err(db_err)?;
+                let key = k.value().to_string();
+                let rec = decode(table, &key, v.value())?;
+                out.push((key, rec));
+            }
+            Ok(out)
+        })
+    }
+
     pub fn put<T: Serialize>(&self, table: Table, key: &str, value: &T) -> Result<()> {
         self.transact(|tx| tx.put(table, key, value))
     }

@@ -187,14 +187,17 @@ pub fn encode_token(last_key: &str) -> String {
     s
 }
 
+/// A paging token this server did not hand out.
+pub fn invalid_next_token() -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidNextToken,
+        "The service returned an invalid NextToken.",
+    )
+}
+
 /// The key inside a token from [`encode_token`]; anything else is `InvalidNextToken`.
 pub fn decode_token(token: &str) -> ApiResult<String> {
-    let bad = || {
-        ApiError::new(
-            ErrorCode::InvalidNextToken,
-            "The service returned an invalid NextToken.",
-        )
-    };
+    let bad = invalid_next_token;
     let hex = token.strip_prefix(TOKEN_PREFIX).ok_or_else(bad)?;
     if hex.len() % 2 != 0 {
         return Err(bad());
@@ -389,11 +392,31 @@ impl DescribeAlarmsForMetricInput {
         if let Some(u) = self.unit.as_deref().filter(|s| !s.is_empty()) {
             crate::unit::Unit::parse_param(u, Param::root("Unit"))?;
         }
+        // As PutMetricAlarm: one of the two, each valid for its kind.
+        let statistic = self.statistic.filter(|s| !s.is_empty());
+        let extended_statistic = self.extended_statistic.filter(|s| !s.is_empty());
+        if statistic.is_some() && extended_statistic.is_some() {
+            return Err(crate::param::mutually_exclusive(
+                Param::root("Statistic"),
+                Param::root("ExtendedStatistic"),
+            ));
+        }
+        if let Some(e) = &extended_statistic {
+            crate::statistic::Percentile::parse_param(e, Param::root("ExtendedStatistic"))?;
+        }
+        // The model's `Period` shape: min 1.
+        if let Some(p) = self.period.filter(|p| *p < 1) {
+            return Err(constraint(
+                &p.to_string(),
+                Param::root("Period"),
+                "Member must have value greater than or equal to 1",
+            ));
+        }
         Ok(AlarmsForMetricQuery {
             metric_name,
             namespace,
-            statistic: self.statistic.filter(|s| !s.is_empty()),
-            extended_statistic: self.extended_statistic.filter(|s| !s.is_empty()),
+            statistic,
+            extended_statistic,
             dimensions,
             period: self.period,
             unit: self.unit.filter(|s| !s.is_empty()),
@@ -525,14 +548,36 @@ pub struct HistoryQuery {
     pub ascending: bool,
 }
 
+impl HistoryQuery {
+    /// Whether the query can match anything at all.
+    pub fn matches_nothing(&self) -> bool {
+        !self.metric && !self.composite
+    }
+}
+
+/// `ContributorId`: 1..=16 characters.
+const MAX_CONTRIBUTOR_ID_LEN: usize = 16;
+
 impl DescribeAlarmHistoryInput {
     pub fn validate(self) -> ApiResult<HistoryQuery> {
         let alarm_name = match self.alarm_name.filter(|s| !s.is_empty()) {
             None => None,
             Some(n) => Some(validate_alarm_name(Some(n), Param::root("AlarmName"))?),
         };
-        let (mut metric, mut composite) =
-            (self.alarm_types.is_empty(), self.alarm_types.is_empty());
+        let contributor = match self.alarm_contributor_id {
+            None => false,
+            Some(id) => {
+                check_len(
+                    &id,
+                    1,
+                    MAX_CONTRIBUTOR_ID_LEN,
+                    Param::root("AlarmContributorId"),
+                )?;
+                true
+            }
+        };
+        // AWS: "If you omit this parameter, only metric alarms are returned."
+        let (mut metric, mut composite) = (self.alarm_types.is_empty(), false);
         for (i, t) in self.alarm_types.iter().enumerate() {
             match t.as_str() {
                 "MetricAlarm" => metric = true,
@@ -547,34 +592,21 @@ impl DescribeAlarmHistoryInput {
                 }
             }
         }
-        let item_type = match self.history_item_type.as_deref().filter(|s| !s.is_empty()) {
-            None => None,
-            Some(t) => match HistoryItemType::parse(t) {
-                Some(it) => Some(it),
-                None if HistoryItemType::NAMES.contains(&t) => {
-                    // Contributor items exist only for Metrics Insights alarms,
-                    // which Stratus does not have: the filter matches nothing.
-                    return Ok(HistoryQuery {
-                        alarm_name,
-                        metric: false,
-                        composite: false,
-                        item_type: None,
-                        start: None,
-                        end: None,
-                        max_records: 1,
-                        after: None,
-                        ascending: false,
-                    });
-                }
-                None => {
-                    return Err(not_in_enum(
-                        t,
-                        Param::root("HistoryItemType"),
-                        &HistoryItemType::NAMES,
-                    ));
-                }
-            },
-        };
+        let (item_type, contributor_items) =
+            match self.history_item_type.as_deref().filter(|s| !s.is_empty()) {
+                None => (None, false),
+                Some(t) => match HistoryItemType::parse(t) {
+                    Some(it) => (Some(it), false),
+                    None if HistoryItemType::NAMES.contains(&t) => (None, true),
+                    None => {
+                        return Err(not_in_enum(
+                            t,
+                            Param::root("HistoryItemType"),
+                            &HistoryItemType::NAMES,
+                        ));
+                    }
+                },
+            };
         if let (Some(s), Some(e)) = (self.start_date, self.end_date)
             && s > e
         {
@@ -599,6 +631,12 @@ impl DescribeAlarmHistoryInput {
             .filter(|t| !t.is_empty())
             .map(|t| decode_token(&t))
             .transpose()?;
+        // Contributor items (and a contributor filter) exist only for
+        // Metrics Insights multi-time-series alarms, which Stratus does not
+        // have: such a query is valid and matches nothing.
+        if contributor || contributor_items {
+            (metric, composite) = (false, false);
+        }
         Ok(HistoryQuery {
             alarm_name,
             metric,
@@ -759,6 +797,104 @@ mod tests {
             describe(json!({ "AlarmNames": names })).unwrap_err().code,
             ErrorCode::ValidationError
         );
+    }
+
+    fn history(v: serde_json::Value) -> ApiResult<HistoryQuery> {
+        serde_json::from_value::<DescribeAlarmHistoryInput>(v)
+            .unwrap()
+            .validate()
+    }
+
+    #[test]
+    fn history_validation() {
+        // AWS: without AlarmTypes, metric alarms only.
+        let q = history(json!({})).unwrap();
+        assert!(q.metric && !q.composite && !q.ascending);
+        assert_eq!(q.max_records, 100);
+        let q = history(json!({"AlarmTypes": ["CompositeAlarm"], "ScanBy": "TimestampAscending"}))
+            .unwrap();
+        assert!(!q.metric && q.composite && q.ascending);
+        assert!(
+            history(json!({"AlarmTypes": ["LogAlarm"]}))
+                .unwrap()
+                .matches_nothing()
+        );
+        // Contributor filters are valid and match nothing here.
+        for v in [
+            json!({"AlarmContributorId": "c1"}),
+            json!({"HistoryItemType": "AlarmContributorStateUpdate"}),
+            json!({"HistoryItemType": "AlarmContributorAction"}),
+        ] {
+            assert!(history(v.clone()).unwrap().matches_nothing(), "{v}");
+        }
+        // ...but the rest of such a request is still validated.
+        let e = history(json!({"HistoryItemType": "AlarmContributorAction", "MaxRecords": 0}))
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::ValidationError);
+        let e = history(json!({"AlarmContributorId": "x".repeat(17)})).unwrap_err();
+        assert_eq!(
+            e.message,
+            format!(
+                "1 validation error detected: Value '{}' at 'alarmContributorId' failed to satisfy \
+                 constraint: Member must have length less than or equal to 16",
+                "x".repeat(17)
+            )
+        );
+        for (v, code) in [
+            (json!({"MaxRecords": 101}), ErrorCode::ValidationError),
+            (json!({"ScanBy": "Up"}), ErrorCode::ValidationError),
+            (
+                json!({"HistoryItemType": "Nope"}),
+                ErrorCode::ValidationError,
+            ),
+            (json!({"NextToken": "bogus"}), ErrorCode::InvalidNextToken),
+            (
+                json!({"StartDate": 20.0, "EndDate": 10.0}),
+                ErrorCode::InvalidParameterValue,
+            ),
+        ] {
+            assert_eq!(history(v.clone()).unwrap_err().code, code, "{v}");
+        }
+    }
+
+    #[test]
+    fn alarms_for_metric_validation() {
+        let q = |v: serde_json::Value| {
+            serde_json::from_value::<DescribeAlarmsForMetricInput>(v)
+                .unwrap()
+                .validate()
+        };
+        let ok = q(json!({"MetricName": "m", "Namespace": "n", "ExtendedStatistic": "p99",
+            "Period": 60, "Dimensions": [{"Name": "b", "Value": "2"}, {"Name": "a", "Value": "1"}]}))
+        .unwrap();
+        // Dimensions compare as a set: kept sorted by name.
+        let names: Vec<_> = ok.dimensions.unwrap().into_iter().map(|d| d.name).collect();
+        assert_eq!(names, ["a", "b"]);
+        for (v, code) in [
+            (json!({"Namespace": "n"}), None),
+            (json!({"MetricName": "m"}), None),
+            (
+                json!({"MetricName": "m", "Namespace": "n", "Statistic": "Sum", "ExtendedStatistic": "p99"}),
+                Some(ErrorCode::InvalidParameterCombination),
+            ),
+            (
+                json!({"MetricName": "m", "Namespace": "n", "Period": 0}),
+                Some(ErrorCode::ValidationError),
+            ),
+            (
+                json!({"MetricName": "m", "Namespace": "n", "Statistic": "Median"}),
+                Some(ErrorCode::ValidationError),
+            ),
+            (
+                json!({"MetricName": "m", "Namespace": "n", "ExtendedStatistic": "p101"}),
+                None,
+            ),
+        ] {
+            let e = q(v.clone()).unwrap_err();
+            if let Some(c) = code {
+                assert_eq!(e.code, c, "{v}");
+            }
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub mod store;
 
 use crate::state::AppState;
 use crate::tags;
-use store::{ALARMS, HISTORY, meta_error};
+use store::{ALARMS, meta_error};
 use stratus_model::alarm::ops::{
     self, AlarmHistoryItem, AlarmNamesInput, DescribeAlarmHistoryInput, DescribeAlarmHistoryOutput,
     DescribeAlarmsForMetricInput, DescribeAlarmsForMetricOutput, DescribeAlarmsInput,
@@ -22,7 +22,7 @@ use stratus_model::alarm::ops::{
 };
 use stratus_model::alarm::put::{AlarmCommon, PutCompositeAlarmInput, PutMetricAlarmInput};
 use stratus_model::alarm::record::{
-    AlarmKind, AlarmRecord, AlarmState, HistoryItemType, HistoryRecord, MetricTarget,
+    AlarmKind, AlarmRecord, AlarmState, HistoryItemType, MetricTarget,
 };
 use stratus_model::alarm::{AlarmType, INITIAL_REASON, StateValue, alarm_arn};
 use stratus_model::{ApiError, ApiResult, ErrorCode, Timestamp};
@@ -42,19 +42,21 @@ fn all_alarms(state: &AppState) -> ApiResult<Vec<AlarmRecord>> {
         .collect())
 }
 
-/// ConfigurationUpdate HistoryData: `{"version":"1.0","type":"Create","createdAlarm":{...}}`.
+/// ConfigurationUpdate HistoryData: `{"version":"1.0","type":"Create","createdAlarm":{...}}`,
+/// written as text so the keys keep this order and the alarm's fields that
+/// of DescribeAlarms (a `serde_json::Value` would sort them).
 fn config_data(kind: &str, alarm: &AlarmRecord) -> String {
     let body = match alarm.to_metric_output() {
-        Some(m) => serde_json::to_value(m),
-        None => serde_json::to_value(alarm.to_composite_output()),
+        Some(m) => serde_json::to_string(&m),
+        None => serde_json::to_string(&alarm.to_composite_output()),
     }
-    .unwrap_or(serde_json::Value::Null);
+    .unwrap_or_else(|_| "null".into());
     let key = match kind {
         "Create" => "createdAlarm",
         "Delete" => "deletedAlarm",
         _ => "updatedAlarm",
     };
-    serde_json::json!({"version": "1.0", "type": kind, key: body}).to_string()
+    format!("{{\"version\":\"1.0\",\"type\":\"{kind}\",\"{key}\":{body}}}")
 }
 
 /// Creates or replaces an alarm (`kind` already validated). A new alarm
@@ -370,26 +372,33 @@ pub fn describe_alarm_history(
     input: DescribeAlarmHistoryInput,
 ) -> ApiResult<Document> {
     let q = input.validate()?;
-    let mut items: Vec<(String, HistoryRecord)> = state
-        .meta
-        .list::<HistoryRecord>(HISTORY)
-        .map_err(meta_error)?
-        .into_iter()
-        .filter(|(_, h)| q.alarm_name.as_ref().is_none_or(|n| &h.alarm_name == n))
-        .filter(|(_, h)| match h.alarm_type {
-            AlarmType::MetricAlarm => q.metric,
-            AlarmType::CompositeAlarm => q.composite,
+    if q.after
+        .as_deref()
+        .is_some_and(|k| !store::is_history_key(k))
+    {
+        return Err(ops::invalid_next_token());
+    }
+    let mut items = if q.matches_nothing() {
+        Vec::new()
+    } else {
+        let scan = store::HistoryScan {
+            alarm: q.alarm_name.as_deref(),
+            start_ms: q.start.map(|t| t.millis()),
+            end_ms: q.end.map(|t| t.millis()),
+            after: q.after.as_deref(),
+            ascending: q.ascending,
+        };
+        // One more than a page tells whether there is a next page.
+        store::scan_history(state, &scan, q.max_records + 1, |h| {
+            (match h.alarm_type {
+                AlarmType::MetricAlarm => q.metric,
+                AlarmType::CompositeAlarm => q.composite,
+            }) && q.item_type.is_none_or(|t| t == h.item_type)
         })
-        .filter(|(_, h)| q.item_type.is_none_or(|t| t == h.item_type))
-        .filter(|(_, h)| q.start.is_none_or(|s| h.timestamp_ms >= s.millis()))
-        .filter(|(_, h)| q.end.is_none_or(|e| h.timestamp_ms <= e.millis()))
-        .collect();
-    if !q.ascending {
-        items.reverse();
-    }
-    if let Some(after) = &q.after {
-        items.retain(|(k, _)| if q.ascending { k > after } else { k < after });
-    }
+        .map_err(meta_error)?
+    };
+    // The token is the last key returned: items added later sort after it
+    // (ascending) or are above it (descending), so pages never repeat or skip.
     let next_token = if items.len() > q.max_records {
         items.truncate(q.max_records);
         items.last().map(|(k, _)| ops::encode_token(k))

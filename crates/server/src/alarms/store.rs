@@ -1,6 +1,7 @@
 //! Alarm persistence in the metadata store: the `alarms` table (one record
 //! per alarm name), `alarm_history` (kept after an alarm is deleted, keyed so
-//! that key order is time order) and `alarm_pending_actions` (notifications
+//! that key order is time order; `alarm_history_by_alarm` holds the same
+//! items keyed by alarm name first) and `alarm_pending_actions` (notifications
 //! owed for committed transitions). A state change, its history item and its
 //! pending actions are written in one transaction.
 
@@ -13,6 +14,8 @@ use stratus_model::{ApiError, Timestamp};
 
 pub const ALARMS: Table = Table::new("alarms");
 pub const HISTORY: Table = Table::new("alarm_history");
+/// The same history items keyed by alarm name first (see [`add_history`]).
+pub const HISTORY_BY_ALARM: Table = Table::new("alarm_history_by_alarm");
 pub const PENDING: Table = Table::new("alarm_pending_actions");
 
 pub fn meta_error(e: meta::MetaError) -> ApiError {
@@ -27,26 +30,157 @@ pub fn meta_error(e: meta::MetaError) -> ApiError {
 /// How long history items are kept (AWS keeps about two weeks).
 pub const HISTORY_RETENTION_MS: i64 = 14 * 24 * 3_600_000;
 
-/// Deletes history items older than the retention. Returns how many.
+/// Deletes history items older than the retention (and their per-alarm
+/// index entries). Returns how many.
 pub fn prune_history(state: &AppState, now: Timestamp) -> meta::Result<usize> {
     let cutoff = format!("{:015}", (now.millis() - HISTORY_RETENTION_MS).max(0));
-    let old = state.meta.keys_below(HISTORY, &cutoff)?;
+    let old = state
+        .meta
+        .range::<HistoryRecord>(HISTORY, "", &cutoff, false, usize::MAX)?;
     if old.is_empty() {
         return Ok(0);
     }
     state.meta.transact(|tx| {
-        for k in &old {
+        for (k, h) in &old {
             tx.delete(HISTORY, k)?;
+            tx.delete(HISTORY_BY_ALARM, &by_alarm_key(&h.alarm_name, k))?;
         }
         Ok(old.len())
     })
 }
 
 /// History keys sort by time, then by a random suffix (several items may
-/// share a millisecond).
+/// share a millisecond). Each item is also kept under
+/// `<alarm name>\u{1}<history key>` in [`HISTORY_BY_ALARM`], so the history
+/// of one alarm is a prefix scan however much other history there is.
 pub fn add_history(tx: &mut Txn<'_>, item: &HistoryRecord) -> meta::Result<()> {
     let key = format!("{:015}-{}", item.timestamp_ms.max(0), uuid::Uuid::new_v4());
+    tx.put(
+        HISTORY_BY_ALARM,
+        &by_alarm_key(&item.alarm_name, &key),
+        item,
+    )?;
     tx.put(HISTORY, &key, item)
+}
+
+/// Alarm names never hold control characters, so `\u{1}` ends the name.
+const NAME_END: char = '\u{1}';
+/// Present in [`HISTORY_BY_ALARM`] once items written before the index
+/// existed have been indexed; sorts before every `<name>\u{1}` prefix.
+const INDEXED_MARKER: &str = "\u{1}indexed";
+
+fn by_alarm_key(alarm: &str, key: &str) -> String {
+    format!("{alarm}{NAME_END}{key}")
+}
+
+/// Indexes history written by a version without [`HISTORY_BY_ALARM`], once.
+fn ensure_history_index(state: &AppState) -> meta::Result<()> {
+    if state
+        .meta
+        .get::<bool>(HISTORY_BY_ALARM, INDEXED_MARKER)?
+        .is_some()
+    {
+        return Ok(());
+    }
+    state.meta.transact(|tx| {
+        for (k, h) in tx.list::<HistoryRecord>(HISTORY)? {
+            tx.put(HISTORY_BY_ALARM, &by_alarm_key(&h.alarm_name, &k), &h)?;
+        }
+        tx.put(HISTORY_BY_ALARM, INDEXED_MARKER, &true)
+    })
+}
+
+/// Whether `key` has the shape [`add_history`] gives history keys (paging
+/// tokens carry one; anything else is a forged token).
+pub fn is_history_key(key: &str) -> bool {
+    key.len() == 52
+        && key.as_bytes()[..15].iter().all(u8::is_ascii_digit)
+        && key.as_bytes()[15] == b'-'
+        && uuid::Uuid::parse_str(&key[16..]).is_ok()
+}
+
+/// Which history items a [`scan_history`] reads.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryScan<'a> {
+    /// One alarm's items (a prefix scan of [`HISTORY_BY_ALARM`]).
+    pub alarm: Option<&'a str>,
+    /// Inclusive time bounds, in milliseconds.
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
+    /// Items strictly after this history key in scan order (a page token).
+    pub after: Option<&'a str>,
+    pub ascending: bool,
+}
+
+/// Up to `want` items in scan order that `keep` accepts, with their history
+/// keys. Reads the table in bounded chunks from the key range the scan
+/// allows, so it costs what it returns (plus what `keep` skips), not the
+/// size of the whole history.
+pub fn scan_history(
+    state: &AppState,
+    scan: &HistoryScan<'_>,
+    want: usize,
+    keep: impl Fn(&HistoryRecord) -> bool,
+) -> meta::Result<Vec<(String, HistoryRecord)>> {
+    const CHUNK: usize = 256;
+    let (table, prefix) = match scan.alarm {
+        Some(name) => {
+            ensure_history_index(state)?;
+            (HISTORY_BY_ALARM, format!("{name}{NAME_END}"))
+        }
+        None => (HISTORY, String::new()),
+    };
+    // History keys start with 15 digits; '~' sorts after every one of them.
+    let mut lo = match scan.start_ms {
+        Some(s) => format!("{prefix}{:015}", s.max(0)),
+        None => prefix.clone(),
+    };
+    let mut hi = match scan.end_ms {
+        Some(e) => format!("{prefix}{:015}", e.saturating_add(1).max(0)),
+        None => format!("{prefix}~"),
+    };
+    // Ascending scans restart at the last key seen (inclusive) and skip it.
+    let mut skip: Option<String> = None;
+    if let Some(after) = scan.after {
+        let a = format!("{prefix}{after}");
+        if scan.ascending {
+            if a > lo {
+                lo = a.clone();
+            }
+            skip = Some(a);
+        } else if a < hi {
+            hi = a;
+        }
+    }
+    let mut out = Vec::new();
+    while out.len() < want {
+        let chunk = state
+            .meta
+            .range::<HistoryRecord>(table, &lo, &hi, !scan.ascending, CHUNK)?;
+        let exhausted = chunk.len() < CHUNK;
+        let mut last = None;
+        for (k, h) in chunk {
+            if skip.as_deref() == Some(k.as_str()) {
+                continue;
+            }
+            if keep(&h) && out.len() < want {
+                out.push((k[prefix.len()..].to_string(), h));
+            }
+            last = Some(k);
+        }
+        match last {
+            Some(k) if !exhausted => {
+                if scan.ascending {
+                    lo = k.clone();
+                    skip = Some(k);
+                } else {
+                    hi = k;
+                }
+            }
+            _ => break,
+        }
+    }
+    Ok(out)
 }
 
 pub fn history(
@@ -83,25 +217,27 @@ pub struct Committed {
     pub old: StateValue,
 }
 
-/// `{"version":"1.0","oldState":{...},"newState":{...}}` of a StateUpdate item.
+/// `{"version":"1.0","oldState":{...},"newState":{...}}` of a StateUpdate
+/// item, keys in AWS's (recorded) order, which a `serde_json::Value` would
+/// sort; `stateReasonData` is embedded as the alarm's own JSON text so its
+/// keys keep their order too.
 fn state_update_data(old: &AlarmRecord, new: &AlarmRecord) -> String {
+    let q = |s: &str| serde_json::Value::from(s).to_string();
     let reason_data = new
         .state
         .reason_data
         .as_deref()
-        .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok());
-    let mut new_state = serde_json::Map::new();
-    new_state.insert("stateValue".into(), new.state.value.as_str().into());
-    new_state.insert("stateReason".into(), new.state.reason.clone().into());
-    if let Some(d) = reason_data {
-        new_state.insert("stateReasonData".into(), d);
-    }
-    serde_json::json!({
-        "version": "1.0",
-        "oldState": {"stateValue": old.state.value.as_str(), "stateReason": old.state.reason},
-        "newState": new_state,
-    })
-    .to_string()
+        .filter(|d| serde_json::from_str::<serde_json::Value>(d).is_ok())
+        .map(|d| format!(",\"stateReasonData\":{d}"))
+        .unwrap_or_default();
+    format!(
+        "{{\"version\":\"1.0\",\"oldState\":{{\"stateValue\":{},\"stateReason\":{}}},\
+         \"newState\":{{\"stateValue\":{},\"stateReason\":{}{reason_data}}}}}",
+        q(old.state.value.as_str()),
+        q(&old.state.reason),
+        q(new.state.value.as_str()),
+        q(&new.state.reason),
+    )
 }
 
 /// Applies `change` to alarm `name` if it is a real change of state: new
@@ -309,7 +445,8 @@ fn queue_actions(
     Ok(())
 }
 
-/// HistoryData of an Action item.
+/// HistoryData of an Action item, keys in the order AWS writes them (a
+/// struct, as a `serde_json::Value` would sort them).
 pub fn action_data(
     arn: &str,
     action_state: &str,
@@ -317,23 +454,30 @@ pub fn action_data(
     message_id: Option<&str>,
     error: Option<&str>,
 ) -> String {
-    let mut m = serde_json::Map::new();
-    m.insert("actionState".into(), action_state.into());
-    m.insert(
-        "stateUpdateTimestamp".into(),
-        serde_json::Value::from(state_update_ms),
-    );
-    m.insert("notificationResource".into(), arn.into());
-    if let Some(id) = message_id {
-        m.insert(
-            "publishedMessage".into(),
-            serde_json::json!({"messageId": id}),
-        );
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ActionData<'a> {
+        action_state: &'a str,
+        state_update_timestamp: i64,
+        notification_resource: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        published_message: Option<MessageId<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<&'a str>,
     }
-    if let Some(e) = error {
-        m.insert("error".into(), e.into());
+    #[derive(serde::Serialize)]
+    struct MessageId<'a> {
+        #[serde(rename = "messageId")]
+        message_id: &'a str,
     }
-    serde_json::Value::Object(m).to_string()
+    serde_json::to_string(&ActionData {
+        action_state,
+        state_update_timestamp: state_update_ms,
+        notification_resource: arn,
+        published_message: message_id.map(|message_id| MessageId { message_id }),
+        error,
+    })
+    .unwrap_or_default()
 }
 
 /// Resolves a name-or-ARN to an alarm name.
