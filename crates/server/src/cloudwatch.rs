@@ -6,6 +6,7 @@ use crate::anomaly;
 use crate::app::not_implemented;
 use crate::auth::{self, Caller};
 use crate::dashboards;
+use crate::metric_streams;
 use crate::state::AppState;
 use crate::storage::{self, metric_id};
 use base64::Engine as _;
@@ -24,7 +25,6 @@ const KNOWN_OPERATIONS: &[&str] = &[
     "DeleteAnomalyDetector",
     "DeleteDashboards",
     "DeleteInsightRules",
-    "DeleteMetricStream",
     "DescribeAlarmHistory",
     "DescribeAlarms",
     "DescribeAlarmsForMetric",
@@ -36,11 +36,9 @@ const KNOWN_OPERATIONS: &[&str] = &[
     "EnableInsightRules",
     "GetDashboard",
     "GetInsightRuleReport",
-    "GetMetricStream",
     "GetMetricWidgetImage",
     "ListDashboards",
     "ListManagedInsightRules",
-    "ListMetricStreams",
     "ListTagsForResource",
     "PutAnomalyDetector",
     "PutCompositeAlarm",
@@ -48,10 +46,7 @@ const KNOWN_OPERATIONS: &[&str] = &[
     "PutInsightRule",
     "PutManagedInsightRules",
     "PutMetricAlarm",
-    "PutMetricStream",
     "SetAlarmState",
-    "StartMetricStreams",
-    "StopMetricStreams",
     "TagResource",
     "UntagResource",
 ];
@@ -125,6 +120,30 @@ pub fn dispatch(
         "DeleteAnomalyDetector" => {
             auth::authorize(caller, "cloudwatch:DeleteAnomalyDetector", "*")?;
             anomaly::delete_anomaly_detector(state, proto::from_document(params)?)
+        }
+        "PutMetricStream" => {
+            auth::authorize(caller, "cloudwatch:PutMetricStream", "*")?;
+            metric_streams::put_metric_stream(state, &caller.region, proto::from_document(params)?)
+        }
+        "GetMetricStream" => {
+            auth::authorize(caller, "cloudwatch:GetMetricStream", "*")?;
+            metric_streams::get_metric_stream(state, proto::from_document(params)?)
+        }
+        "ListMetricStreams" => {
+            auth::authorize(caller, "cloudwatch:ListMetricStreams", "*")?;
+            metric_streams::list_metric_streams(state, proto::from_document(params)?)
+        }
+        "DeleteMetricStream" => {
+            auth::authorize(caller, "cloudwatch:DeleteMetricStream", "*")?;
+            metric_streams::delete_metric_stream(state, proto::from_document(params)?)
+        }
+        "StartMetricStreams" => {
+            auth::authorize(caller, "cloudwatch:StartMetricStreams", "*")?;
+            metric_streams::set_running(state, proto::from_document(params)?, true)
+        }
+        "StopMetricStreams" => {
+            auth::authorize(caller, "cloudwatch:StopMetricStreams", "*")?;
+            metric_streams::set_running(state, proto::from_document(params)?, false)
         }
         "PutDashboard" => {
             auth::authorize(caller, "cloudwatch:PutDashboard", "*")?;
