@@ -920,6 +920,36 @@ mod tests {
     }
 
     #[test]
+    fn the_firehose_table_maps_delivery_streams_to_endpoints() {
+        use crate::metric_streams::Endpoint;
+        let c = parse(
+            "[firehose]\na = \"http://127.0.0.1:9000/fh\"\nb = { url = \"https://x.example/f\", access_key = \"k\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.firehose.get("a"),
+            Some(&Endpoint {
+                url: "http://127.0.0.1:9000/fh".into(),
+                access_key: None
+            })
+        );
+        assert_eq!(c.firehose["b"].access_key.as_deref(), Some("k"));
+        for (text, key, message) in [
+            ("[firehose]\na = 1\n", "firehose.a", "expected a URL string"),
+            ("[firehose]\na = \"ftp://h/x\"\n", "firehose.a", "not an http"),
+            ("[firehose]\na = { access_key = \"k\" }\n", "firehose.a", "needs url"),
+            ("[firehose]\na = { url = \"http://h/\", key = \"k\" }\n", "firehose.a.key", "unknown key"),
+        ] {
+            let e = refused(text);
+            assert_eq!(e.key, key, "{text}");
+            assert!(e.message.contains(message), "{text}: {}", e.message);
+        }
+        let (name, ep) = crate::metric_streams::parse_destination_flag("s=http://h:1/p").unwrap();
+        assert_eq!((name.as_str(), ep.url.as_str()), ("s", "http://h:1/p"));
+        assert!(crate::metric_streams::parse_destination_flag("no-equals").is_err());
+    }
+
+    #[test]
     fn the_notify_table_sets_the_webhook_egress_policy() {
         let c = parse(
             "[notify]\nwebhook_allow = [\"127.0.0.1:9000\", \"10.1.0.0/16\"]\ndeny_private = true\n",
