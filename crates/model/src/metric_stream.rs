@@ -529,7 +529,10 @@ mod tests {
         );
         let mut none = put();
         none.role_arn = None;
-        assert_eq!(none.validate().unwrap_err().code, ErrorCode::MissingParameter);
+        assert_eq!(
+            none.validate().unwrap_err().code,
+            ErrorCode::MissingParameter
+        );
     }
 
     #[test]

@@ -399,7 +399,9 @@ fn notify_section(table: &toml::Table) -> Result<EgressConfig, ParseError> {
 }
 
 /// `name = "URL"` or `name = { url = "URL", access_key = "KEY" }`.
-fn firehose_section(table: &toml::Table) -> Result<crate::metric_streams::Destinations, ParseError> {
+fn firehose_section(
+    table: &toml::Table,
+) -> Result<crate::metric_streams::Destinations, ParseError> {
     use crate::metric_streams::{Endpoint, check_destination};
     let mut out = crate::metric_streams::Destinations::new();
     for (name, value) in table {
@@ -936,9 +938,21 @@ mod tests {
         assert_eq!(c.firehose["b"].access_key.as_deref(), Some("k"));
         for (text, key, message) in [
             ("[firehose]\na = 1\n", "firehose.a", "expected a URL string"),
-            ("[firehose]\na = \"ftp://h/x\"\n", "firehose.a", "not an http"),
-            ("[firehose]\na = { access_key = \"k\" }\n", "firehose.a", "needs url"),
-            ("[firehose]\na = { url = \"http://h/\", key = \"k\" }\n", "firehose.a.key", "unknown key"),
+            (
+                "[firehose]\na = \"ftp://h/x\"\n",
+                "firehose.a",
+                "not an http",
+            ),
+            (
+                "[firehose]\na = { access_key = \"k\" }\n",
+                "firehose.a",
+                "needs url",
+            ),
+            (
+                "[firehose]\na = { url = \"http://h/\", key = \"k\" }\n",
+                "firehose.a.key",
+                "unknown key",
+            ),
         ] {
             let e = refused(text);
             assert_eq!(e.key, key, "{text}");

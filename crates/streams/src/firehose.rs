@@ -59,6 +59,10 @@ mod tests {
         let h = headers("id-1", Some("k"));
         assert!(h.contains(&(REQUEST_ID_HEADER.into(), "id-1".into())));
         assert!(h.contains(&(ACCESS_KEY_HEADER.into(), "k".into())));
-        assert!(!headers("x", None).iter().any(|(k, _)| k == ACCESS_KEY_HEADER));
+        assert!(
+            !headers("x", None)
+                .iter()
+                .any(|(k, _)| k == ACCESS_KEY_HEADER)
+        );
     }
 }
