@@ -424,3 +424,15 @@ def test_kill_9_and_restart_loses_no_minute_and_resends_nothing_acknowledged(mak
         sums.setdefault(x["timestamp"], []).append(x["value"]["sum"])
     want = {m * 1000: [sum(v)] for m, v in {**first, **second}.items()}
     assert sums == want, "every minute exactly once: acknowledged minutes are not sent again"
+
+
+def test_destination_refused_by_the_egress_policy_is_refused_at_put(make_server, receiver):
+    srv = make_server(start=False, webhook_allow=())
+    srv.extra_args = server_args(receiver)
+    srv.start()
+    cw = srv.client("cloudwatch")
+    with pytest.raises(ClientError) as e:
+        cw.put_metric_stream(Name="s", FirehoseArn=firehose_arn("ds-crud"), RoleArn=ROLE, OutputFormat="json")
+    code, msg = err(e)
+    assert code == "InvalidParameterValue" and "egress policy" in msg and "loopback" in msg
+    assert cw.list_metric_streams()["Entries"] == []

@@ -95,14 +95,23 @@ pub fn put_metric_stream(state: &AppState, region: &str, input: PutInput) -> Api
             "Metric streams are not available in cluster mode on this server.",
         ));
     }
-    if !state.firehose.contains_key(&v.delivery_stream) {
+    let Some(endpoint) = state.firehose.get(&v.delivery_stream) else {
         return Err(ApiError::invalid_value(format!(
             "The Firehose delivery stream {} (FirehoseArn) is not configured on this server: \
              map it to an HTTP endpoint with firehose.{} = \"https://...\" in the server's \
              config file ([firehose] table) or --firehose {}=URL.",
             v.delivery_stream, v.delivery_stream, v.delivery_stream
         )));
-    }
+    };
+    // Deliveries go through the webhook egress policy: say so now rather
+    // than accept a stream whose every delivery would be refused.
+    state.egress.check_endpoint(&endpoint.url).map_err(|r| {
+        ApiError::invalid_value(format!(
+            "The endpoint of Firehose delivery stream {} is refused by the egress policy \
+             ([notify] webhook_allow): {r}",
+            v.delivery_stream
+        ))
+    })?;
     let now = Timestamp::now().millis();
     let arn = StreamRecord::arn(region, crate::ACCOUNT_ID, &v.name);
     state
