@@ -247,3 +247,89 @@ pub fn exists_by_arn(state: &AppState, arn: &str) -> ApiResult<Option<bool>> {
             .is_some_and(|r| r.arn == arn),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn state(dir: &std::path::Path) -> AppState {
+        let mut firehose = Destinations::new();
+        firehose.insert(
+            "d".into(),
+            Endpoint {
+                url: "http://192.0.2.1/fh".into(),
+                access_key: None,
+            },
+        );
+        AppState {
+            firehose: Arc::new(firehose),
+            ..AppState::for_tests(dir, ("AKIDSTREAMSTEST00001", "streams-test-secret"))
+        }
+    }
+
+    fn put(st: &AppState, name: &str) -> ApiResult<Document> {
+        let input: PutInput = serde_json::from_value(serde_json::json!({
+            "Name": name,
+            "FirehoseArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/d",
+            "RoleArn": "arn:aws:iam::123456789012:role/r",
+            "OutputFormat": "json",
+            "Tags": [{"Key": "k", "Value": "v"}],
+        }))
+        .unwrap();
+        put_metric_stream(st, "us-east-1", input)
+    }
+
+    fn checkpoint(st: &AppState, name: &str) -> Option<i64> {
+        st.meta.get(CHECKPOINTS, name).unwrap()
+    }
+
+    fn names(list: &[&str]) -> NamesInput {
+        NamesInput {
+            names: Some(list.iter().map(|s| s.to_string()).collect()),
+        }
+    }
+
+    #[test]
+    fn checkpoints_follow_the_stream_lifecycle() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = state(dir.path());
+        let before = floor_minute(Timestamp::now().millis());
+        put(&st, "s").unwrap();
+        let c = checkpoint(&st, "s").unwrap();
+        assert!(c >= before && c % MINUTE_MS == 0);
+        let arn = StreamRecord::arn("us-east-1", crate::ACCOUNT_ID, "s");
+        assert_eq!(tags::get(&st.meta, &arn).unwrap().len(), 1);
+
+        set_running(&st, names(&["s", "missing"]), false).unwrap();
+        assert_eq!(checkpoint(&st, "s"), None);
+        set_running(&st, names(&["s"]), true).unwrap();
+        assert!(checkpoint(&st, "s").is_some());
+
+        // Unmapped delivery stream: refused, nothing stored.
+        let bad: PutInput = serde_json::from_value(serde_json::json!({
+            "Name": "t",
+            "FirehoseArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/other",
+            "RoleArn": "r", "OutputFormat": "json",
+        }))
+        .unwrap();
+        let e = put_metric_stream(&st, "us-east-1", bad).unwrap_err();
+        assert!(e.message.contains("firehose.other"), "{}", e.message);
+        assert!(
+            st.meta
+                .get::<StreamRecord>(METRIC_STREAMS, "t")
+                .unwrap()
+                .is_none()
+        );
+
+        delete_metric_stream(
+            &st,
+            NameInput {
+                name: Some("s".into()),
+            },
+        )
+        .unwrap();
+        assert_eq!(checkpoint(&st, "s"), None);
+        assert!(tags::get(&st.meta, &arn).unwrap().is_empty());
+    }
+}
