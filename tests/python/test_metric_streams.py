@@ -436,3 +436,21 @@ def test_destination_refused_by_the_egress_policy_is_refused_at_put(make_server,
     code, msg = err(e)
     assert code == "InvalidParameterValue" and "egress policy" in msg and "loopback" in msg
     assert cw.list_metric_streams()["Entries"] == []
+
+
+def test_config_file_destination_sends_its_access_key(make_server, receiver, ns, tmp_path):
+    config = tmp_path / "streams.toml"
+    config.write_text(
+        '[notify]\nwebhook_allow = ["127.0.0.1"]\n\n[firehose]\n'
+        f'ds-key = {{ url = "{receiver.url("ds-key")}", access_key = "secret-k" }}\n'
+    )
+    srv = make_server(env={**KNOBS, "STRATUS_CONFIG": str(config)})
+    cw = srv.client("cloudwatch")
+    base = minute_base()
+    put_past_minutes(cw, ns, "m", [], {base - 120: [3.0]})
+    cw.put_metric_stream(Name="keyed", FirehoseArn=firehose_arn("ds-key"), RoleArn=ROLE, OutputFormat="json",
+                         IncludeFilters=[{"Namespace": ns}])
+    wait_for(lambda: lines_for(receiver, "ds-key", ns), 30, what="the keyed delivery")
+    headers, body = receiver.accepted("ds-key")[0]
+    assert headers["x-amz-firehose-access-key"] == "secret-k"
+    assert headers["x-amz-firehose-request-id"] == body["requestId"]
