@@ -17,6 +17,7 @@ pub mod limits;
 pub mod logs;
 pub mod math;
 pub mod metric;
+pub mod metric_stream;
 pub mod ops;
 pub mod param;
 pub mod sns;

@@ -7,6 +7,7 @@ use crate::app::not_implemented;
 use crate::auth::{self, Caller};
 use crate::dashboards;
 use crate::insight_rules::{self, Change};
+use crate::metric_streams;
 use crate::state::AppState;
 use crate::storage::{self, metric_id};
 use base64::Engine as _;
@@ -24,7 +25,6 @@ const KNOWN_OPERATIONS: &[&str] = &[
     "DeleteAlarms",
     "DeleteAnomalyDetector",
     "DeleteDashboards",
-    "DeleteMetricStream",
     "DescribeAlarmHistory",
     "DescribeAlarms",
     "DescribeAlarmsForMetric",
@@ -32,21 +32,16 @@ const KNOWN_OPERATIONS: &[&str] = &[
     "DisableAlarmActions",
     "EnableAlarmActions",
     "GetDashboard",
-    "GetMetricStream",
     "GetMetricWidgetImage",
     "ListDashboards",
     "ListManagedInsightRules",
-    "ListMetricStreams",
     "ListTagsForResource",
     "PutAnomalyDetector",
     "PutCompositeAlarm",
     "PutDashboard",
     "PutManagedInsightRules",
     "PutMetricAlarm",
-    "PutMetricStream",
     "SetAlarmState",
-    "StartMetricStreams",
-    "StopMetricStreams",
     "TagResource",
     "UntagResource",
 ];
@@ -156,6 +151,30 @@ pub fn dispatch(
         "GetInsightRuleReport" => {
             auth::authorize(caller, "cloudwatch:GetInsightRuleReport", "*")?;
             insight_rules::get_insight_rule_report(state, proto::from_document(params)?)
+        }
+        "PutMetricStream" => {
+            auth::authorize(caller, "cloudwatch:PutMetricStream", "*")?;
+            metric_streams::put_metric_stream(state, &caller.region, proto::from_document(params)?)
+        }
+        "GetMetricStream" => {
+            auth::authorize(caller, "cloudwatch:GetMetricStream", "*")?;
+            metric_streams::get_metric_stream(state, proto::from_document(params)?)
+        }
+        "ListMetricStreams" => {
+            auth::authorize(caller, "cloudwatch:ListMetricStreams", "*")?;
+            metric_streams::list_metric_streams(state, proto::from_document(params)?)
+        }
+        "DeleteMetricStream" => {
+            auth::authorize(caller, "cloudwatch:DeleteMetricStream", "*")?;
+            metric_streams::delete_metric_stream(state, proto::from_document(params)?)
+        }
+        "StartMetricStreams" => {
+            auth::authorize(caller, "cloudwatch:StartMetricStreams", "*")?;
+            metric_streams::set_running(state, proto::from_document(params)?, true)
+        }
+        "StopMetricStreams" => {
+            auth::authorize(caller, "cloudwatch:StopMetricStreams", "*")?;
+            metric_streams::set_running(state, proto::from_document(params)?, false)
         }
         "PutDashboard" => {
             auth::authorize(caller, "cloudwatch:PutDashboard", "*")?;

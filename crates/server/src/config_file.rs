@@ -30,6 +30,10 @@
 //! webhook_allow = ["127.0.0.1:9000", "10.1.0.0/16"]   # loopback etc. opened deliberately
 //! deny_private = false  # true: refuse 10/8, 172.16/12, 192.168/16, fc00::/7 too
 //!
+//! [firehose]            # metric streams: Firehose delivery stream name → HTTP endpoint
+//! metrics-to-otel = "https://collector.example.com/cloudwatch"
+//! metrics-archive = { url = "https://archive.example.com/firehose", access_key = "..." }
+//!
 //! [cluster]             # cluster mode (see docs/cluster.md); absent: one node, as ever
 //! node_id = "n1"                                    # unique per node
 //! postgres_url = "postgres://stratus@10.0.0.5:5432/stratus"
@@ -74,6 +78,8 @@ pub struct FileConfig {
     pub notify: EgressConfig,
     /// `[cluster]`: present only in cluster mode.
     pub cluster: Option<ClusterSection>,
+    /// `[firehose]`: where metric streams deliver, by delivery stream name.
+    pub firehose: crate::metric_streams::Destinations,
 }
 
 /// The `[cluster]` table (and `[cluster.s3]`), checked.
@@ -273,10 +279,11 @@ pub fn parse(text: &str) -> Result<FileConfig, ParseError> {
             "retention" => config.retention = retention_section(sub_table(key, value)?)?,
             "notify" => config.notify = notify_section(sub_table(key, value)?)?,
             "cluster" => config.cluster = Some(cluster_section(sub_table(key, value)?)?),
+            "firehose" => config.firehose = firehose_section(sub_table(key, value)?)?,
             _ => {
                 return Err(unknown(
                     key,
-                    "tables are [server], [retention], [notify] and [cluster]",
+                    "tables are [server], [retention], [notify], [firehose] and [cluster]",
                 ));
             }
         }
@@ -404,6 +411,51 @@ fn notify_section(table: &toml::Table) -> Result<EgressConfig, ParseError> {
         }
     }
     Ok(c)
+}
+
+/// `name = "URL"` or `name = { url = "URL", access_key = "KEY" }`.
+fn firehose_section(
+    table: &toml::Table,
+) -> Result<crate::metric_streams::Destinations, ParseError> {
+    use crate::metric_streams::{Endpoint, check_destination};
+    let mut out = crate::metric_streams::Destinations::new();
+    for (name, value) in table {
+        let path = format!("firehose.{name}");
+        let endpoint = match value {
+            toml::Value::String(url) => Endpoint {
+                url: url.clone(),
+                access_key: None,
+            },
+            toml::Value::Table(t) => {
+                let mut url = None;
+                let mut access_key = None;
+                for (k, v) in t {
+                    let at = format!("{path}.{k}");
+                    match k.as_str() {
+                        "url" => url = Some(string(&at, v)?.to_string()),
+                        "access_key" => access_key = Some(string(&at, v)?.to_string()),
+                        _ => return Err(unknown(&at, "a destination takes url, access_key")),
+                    }
+                }
+                Endpoint {
+                    url: url.ok_or_else(|| ParseError::at(&path, "needs url".to_string()))?,
+                    access_key,
+                }
+            }
+            other => {
+                return Err(ParseError::at(
+                    &path,
+                    format!(
+                        "expected a URL string or a table {{ url, access_key }}, found {}",
+                        other.type_str()
+                    ),
+                ));
+            }
+        };
+        check_destination(name, &endpoint.url).map_err(|e| ParseError::at(&path, e))?;
+        out.insert(name.clone(), endpoint);
+    }
+    Ok(out)
 }
 
 const CLUSTER_KEYS: &str = "node_id, postgres_url, nats_urls, log_replicas, log_max_mib, partitions, \
@@ -882,6 +934,48 @@ mod tests {
             assert_eq!(e.key, key, "{text}");
             assert!(e.message.contains(message), "{text}: {}", e.message);
         }
+    }
+
+    #[test]
+    fn the_firehose_table_maps_delivery_streams_to_endpoints() {
+        use crate::metric_streams::Endpoint;
+        let c = parse(
+            "[firehose]\na = \"http://127.0.0.1:9000/fh\"\nb = { url = \"https://x.example/f\", access_key = \"k\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.firehose.get("a"),
+            Some(&Endpoint {
+                url: "http://127.0.0.1:9000/fh".into(),
+                access_key: None
+            })
+        );
+        assert_eq!(c.firehose["b"].access_key.as_deref(), Some("k"));
+        for (text, key, message) in [
+            ("[firehose]\na = 1\n", "firehose.a", "expected a URL string"),
+            (
+                "[firehose]\na = \"ftp://h/x\"\n",
+                "firehose.a",
+                "not an http",
+            ),
+            (
+                "[firehose]\na = { access_key = \"k\" }\n",
+                "firehose.a",
+                "needs url",
+            ),
+            (
+                "[firehose]\na = { url = \"http://h/\", key = \"k\" }\n",
+                "firehose.a.key",
+                "unknown key",
+            ),
+        ] {
+            let e = refused(text);
+            assert_eq!(e.key, key, "{text}");
+            assert!(e.message.contains(message), "{text}: {}", e.message);
+        }
+        let (name, ep) = crate::metric_streams::parse_destination_flag("s=http://h:1/p").unwrap();
+        assert_eq!((name.as_str(), ep.url.as_str()), ("s", "http://h:1/p"));
+        assert!(crate::metric_streams::parse_destination_flag("no-equals").is_err());
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod insight_rules;
 pub mod keys;
 pub mod logs;
 pub mod meta;
+pub mod metric_streams;
 pub mod notify;
 pub mod policy;
 pub mod sns;
@@ -66,6 +67,9 @@ pub struct Config {
     pub retention: stratus_tsdb::Retention,
     /// Where webhook deliveries may connect (`[notify]` of the config file).
     pub egress: notify::egress::EgressConfig,
+    /// Firehose delivery stream name → the HTTP endpoint metric streams
+    /// deliver to (`[firehose]` of the config file, `--firehose`).
+    pub firehose: metric_streams::Destinations,
     /// Repair damaged tsdb and log store files at start instead of refusing
     /// to start (`--recover`; see `stratus_tsdb::Options::recover` and
     /// `stratus_logs::store::Options::recover`).
@@ -363,6 +367,7 @@ pub async fn run(
         alarm_changes: Default::default(),
         egress: egress.clone(),
         logs,
+        firehose: Arc::new(config.firehose.clone()),
     });
     state
         .sns
@@ -404,6 +409,12 @@ pub async fn run(
         .cluster_runtime()
         .is_some()
         .then(|| tokio::spawn(cluster_figures::publish(state.clone())));
+    // Single-node only: PutMetricStream is refused in cluster mode.
+    let stream_delivery = state
+        .metrics
+        .cluster_runtime()
+        .is_none()
+        .then(|| metric_streams::delivery::spawn(state.clone()));
     // Cluster mode: keys created or deleted on other nodes reach this one
     // within a second (a deleted key stops working everywhere).
     let key_refresh = state
@@ -426,6 +437,10 @@ pub async fn run(
     }
     if let Some(task) = key_refresh {
         task.abort();
+    }
+    if let Some(task) = stream_delivery {
+        task.abort();
+        let _ = task.await;
     }
     if let Some(scheduler) = scheduler {
         scheduler.abort();

@@ -29,6 +29,8 @@ pub struct AppState {
     pub egress: Arc<crate::notify::egress::EgressPolicy>,
     /// CloudWatch Logs (single-node mode; `None` in cluster mode).
     pub logs: Option<Arc<crate::logs::LogsRuntime>>,
+    /// Where metric streams deliver: Firehose delivery stream name → endpoint.
+    pub firehose: Arc<crate::metric_streams::Destinations>,
 }
 
 /// Whether this node evaluates an alarm (cluster mode shards them).
@@ -88,6 +90,7 @@ impl AppState {
             alarm_changes: Default::default(),
             egress: Default::default(),
             logs: crate::logs::LogsRuntime::open(dir, true).ok().map(Arc::new),
+            firehose: Default::default(),
         }
     }
 }

@@ -111,6 +111,15 @@ struct ServerArgs {
     /// refuses to start on a damaged meta.redb.
     #[arg(long, env = "STRATUS_RECOVER_META")]
     recover_meta: bool,
+    /// Metric streams: deliver the Firehose delivery stream NAME (the end of a
+    /// PutMetricStream FirehoseArn) to the HTTP endpoint URL, in Firehose's HTTP
+    /// endpoint request format. Repeatable; adds to the config file's [firehose].
+    #[arg(long, value_name = "NAME=URL", value_parser = parse_firehose)]
+    firehose: Vec<(String, stratus_server::metric_streams::Endpoint)>,
+}
+
+fn parse_firehose(s: &str) -> Result<(String, stratus_server::metric_streams::Endpoint), String> {
+    stratus_server::metric_streams::parse_destination_flag(s)
 }
 
 impl ServerArgs {
@@ -145,6 +154,11 @@ impl ServerArgs {
             sms_sandbox: self.sms_sandbox || server.sms_sandbox.unwrap_or(false),
             retention: file.retention,
             egress: file.notify,
+            firehose: {
+                let mut f = file.firehose;
+                f.extend(self.firehose);
+                f
+            },
             recover: self.recover || server.recover.unwrap_or(false),
             recover_meta: self.recover_meta,
             cluster: file.cluster.as_ref().map(|c| c.to_config()),

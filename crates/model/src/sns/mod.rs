@@ -11,8 +11,8 @@ pub mod filter;
 pub mod filter_syntax;
 pub mod ops;
 pub mod publish;
-pub mod topic_policy;
 pub mod sms;
+pub mod topic_policy;
 
 use crate::error::{ApiError, ErrorCode};
 

@@ -425,6 +425,9 @@ pub fn describe_alarm_history(
 /// Whether `arn` names an existing taggable CloudWatch resource (an alarm or
 /// a dashboard).
 fn resource_exists(state: &AppState, arn: &str) -> ApiResult<bool> {
+    if let Some(found) = crate::metric_streams::exists_by_arn(state, arn)? {
+        return Ok(found);
+    }
     let Some(name) = stratus_model::alarm::name_from_arn(arn) else {
         return Ok(crate::dashboards::exists_by_arn(state, arn)?
             || crate::insight_rules::exists_by_arn(state, arn)?);

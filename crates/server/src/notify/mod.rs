@@ -20,7 +20,7 @@
 mod deliver;
 pub mod egress;
 pub mod email;
-mod http;
+pub(crate) mod http;
 pub mod mailbox;
 pub mod outbox;
 mod retry;
