@@ -115,7 +115,12 @@ pub fn round_start(start: Timestamp, period_secs: i64, now: Timestamp) -> Timest
     } else {
         DataAge::of(start, now).rounding_ms()
     };
-    Timestamp(start.millis().div_euclid(step) * step)
+    // saturating: a start near i64::MIN must not overflow (fuzzed input).
+    Timestamp(
+        start
+            .millis()
+            .saturating_sub(start.millis().rem_euclid(step)),
+    )
 }
 
 /// The query window `[start, end)` as AWS reads it: both times cut to whole
@@ -123,7 +128,9 @@ pub fn round_start(start: Timestamp, period_secs: i64, now: Timestamp) -> Timest
 /// within the same second as EndTime is refused like one after it — with the
 /// same message, as AWS answers both (recorded: test_invalid_amount_of_datapoints).
 pub fn validate_time_range(start: Timestamp, end: Timestamp) -> ApiResult<(Timestamp, Timestamp)> {
-    let whole_second = |t: Timestamp| Timestamp(t.millis().div_euclid(SECOND_MS) * SECOND_MS);
+    // saturating: a time near i64::MIN must not overflow (fuzzed input).
+    let whole_second =
+        |t: Timestamp| Timestamp(t.millis().saturating_sub(t.millis().rem_euclid(SECOND_MS)));
     let (start, end) = (whole_second(start), whole_second(end));
     if start >= end {
         return Err(invalid(
@@ -152,6 +159,15 @@ mod tests {
     const NOW: i64 = 1_800_000_000_000; // a whole hour (500 000 h)
     fn ago(ms: i64) -> Timestamp {
         Timestamp(NOW - ms)
+    }
+
+    #[test]
+    fn extreme_times_do_not_overflow() {
+        let (lo, hi) = (Timestamp(i64::MIN), Timestamp(i64::MAX));
+        assert_eq!(validate_time_range(lo, hi).unwrap().0, lo);
+        assert!(validate_time_range(hi, lo).is_err());
+        assert_eq!(round_start(lo, 1, Timestamp(NOW)), lo);
+        assert_eq!(round_start(lo, 3600, Timestamp(NOW)), lo);
     }
 
     #[test]
