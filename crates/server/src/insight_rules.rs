@@ -95,20 +95,12 @@ pub fn put_insight_rule(state: &AppState, region: &str, input: PutInput) -> ApiR
 pub fn describe_insight_rules(state: &AppState, input: DescribeInput) -> ApiResult<Document> {
     logs_runtime(state)?;
     let (after, max) = input.validate()?;
-    let mut rows: Vec<(String, RuleRecord)> = state
+    let all = state
         .meta
         .list::<RuleRecord>(INSIGHT_RULES)
-        .map_err(meta_error)?
-        .into_iter()
-        .filter(|(k, _)| after.as_ref().is_none_or(|a| k > a))
-        .collect();
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
-    let next_token = if rows.len() > max {
-        rows.truncate(max);
-        rows.last().map(|(k, _)| encode_token(k))
-    } else {
-        None
-    };
+        .map_err(meta_error)?;
+    let (rows, last) = crate::meta::page_after(all, after.as_deref(), max);
+    let next_token = last.as_deref().map(encode_token);
     Ok(proto::to_document(&DescribeOutput {
         insight_rules: rows.iter().map(|(_, r)| r.to_output()).collect(),
         next_token,

@@ -711,6 +711,28 @@ impl MetaStore {
     }
 }
 
+/// One page of a table's records listed by [`MetaStore::list`]: those with a
+/// key after `after`, in key order, at most `max`; and the last key returned
+/// when more remain (the caller encodes it as its API's paging token).
+pub fn page_after<T>(
+    rows: Vec<(String, T)>,
+    after: Option<&str>,
+    max: usize,
+) -> (Vec<(String, T)>, Option<String>) {
+    let mut rows: Vec<(String, T)> = rows
+        .into_iter()
+        .filter(|(k, _)| after.is_none_or(|a| k.as_str() > a))
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    let last = if rows.len() > max {
+        rows.truncate(max);
+        rows.last().map(|(k, _)| k.clone())
+    } else {
+        None
+    };
+    (rows, last)
+}
+
 fn decode_pairs<T: DeserializeOwned>(
     table: Table,
     raw: Vec<(String, Vec<u8>)>,

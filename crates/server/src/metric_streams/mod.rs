@@ -162,20 +162,12 @@ pub fn get_metric_stream(state: &AppState, input: NameInput) -> ApiResult<Docume
 /// In name order; the token is the last name returned.
 pub fn list_metric_streams(state: &AppState, input: ListInput) -> ApiResult<Document> {
     let (after, max) = input.validate()?;
-    let mut rows: Vec<(String, StreamRecord)> = state
+    let all = state
         .meta
         .list::<StreamRecord>(METRIC_STREAMS)
-        .map_err(meta_error)?
-        .into_iter()
-        .filter(|(k, _)| after.as_ref().is_none_or(|a| k > a))
-        .collect();
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
-    let next_token = if rows.len() > max {
-        rows.truncate(max);
-        rows.last().map(|(k, _)| encode_token(k))
-    } else {
-        None
-    };
+        .map_err(meta_error)?;
+    let (rows, last) = crate::meta::page_after(all, after.as_deref(), max);
+    let next_token = last.as_deref().map(encode_token);
     Ok(proto::to_document(&ListOutput {
         next_token,
         entries: rows.iter().map(|(_, r)| r.to_entry()).collect(),

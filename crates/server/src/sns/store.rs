@@ -149,16 +149,8 @@ pub fn page<T>(
                 .ok_or_else(|| stratus_model::sns::invalid("NextToken"))?,
         ),
     };
-    let mut rest: Vec<(String, T)> = items
-        .into_iter()
-        .filter(|(k, _)| after.as_ref().is_none_or(|a| k > a))
-        .collect();
-    let next = if rest.len() > size {
-        rest.truncate(size);
-        rest.last().map(|(k, _)| b64.encode(k))
-    } else {
-        None
-    };
+    let (rest, last) = crate::meta::page_after(items, after.as_deref(), size);
+    let next = last.map(|k| b64.encode(k));
     Ok((rest.into_iter().map(|(_, v)| v).collect(), next))
 }
 
