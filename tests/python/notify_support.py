@@ -89,11 +89,13 @@ def body_of(msg) -> str:
     return text.replace("\r\n", "\n")  # SMTP carries CRLF line ends
 
 
-class Webhook:
-    """An HTTP listener on 127.0.0.1 recording every POST (path, headers, body)."""
+class PostListener:
+    """An HTTP listener on 127.0.0.1 (port 0: any free one) that hands every POST to
+    `on_post(path, headers, body)` (headers lower-cased, body bytes) and answers the
+    `(status, content_type, body)` it returns. Webhook receivers, SMS gateways and
+    Firehose endpoints in the tests are subclasses."""
 
-    def __init__(self):
-        self.requests: list[tuple[str, dict, str]] = []
+    def __init__(self, port: int = 0):
         self.lock = threading.Lock()
         outer = self
 
@@ -103,16 +105,39 @@ class Webhook:
 
             def do_POST(self):
                 n = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(n).decode("utf-8")
-                with outer.lock:
-                    outer.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
+                body = self.rfile.read(n)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                status, ctype, answer = outer.on_post(self.path, headers, body)
+                self.send_response(status)
+                if ctype:
+                    self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
+                self.wfile.write(answer)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self.httpd.server_address[1]
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def on_post(self, path: str, headers: dict, body: bytes) -> tuple[int, str | None, bytes]:
+        raise NotImplementedError
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class Webhook(PostListener):
+    """An HTTP listener on 127.0.0.1 recording every POST (path, headers, body)."""
+
+    def __init__(self):
+        self.requests: list[tuple[str, dict, str]] = []
+        super().__init__()
+
+    def on_post(self, path, headers, body):
+        with self.lock:
+            self.requests.append((path, headers, body.decode("utf-8")))
+        return 200, None, b""
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -131,9 +156,6 @@ class Webhook:
             return rs if len(rs) >= count else None
 
         return wait_for(found, WAIT_S, what=f"{count} {message_type} POST(s) to {path}")
-
-    def close(self):
-        self.httpd.shutdown()
 
 
 def http_get(url: str) -> tuple[int, str, dict]:

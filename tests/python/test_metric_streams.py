@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from botocore.exceptions import ClientError
 
 from conftest import _RUNNING, StratusServer, wait_for
+from notify_support import PostListener
 
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/streams"
@@ -43,7 +42,7 @@ def err(excinfo) -> tuple[str, str]:
     return e["Error"]["Code"], e["Error"].get("Message", "")
 
 
-class FirehoseReceiver:
+class FirehoseReceiver(PostListener):
     """A Firehose HTTP endpoint on 127.0.0.1: records every POST by path and answers with
     the status set for its path (200 unless told otherwise), echoing requestId as Firehose
     receivers do."""
@@ -52,33 +51,19 @@ class FirehoseReceiver:
         self.requests: list[tuple[str, dict, dict]] = []
         self.failed: dict[str, int] = {}
         self.status: dict[str, int] = {}
-        self.lock = threading.Lock()
-        outer = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                n = int(self.headers.get("Content-Length", "0"))
-                body = json.loads(self.rfile.read(n))
-                path = self.path.lstrip("/")
-                with outer.lock:
-                    status = outer.status.get(path, 200)
-                    if status == 200:
-                        outer.requests.append((path, {k.lower(): v for k, v in self.headers.items()}, body))
-                    else:
-                        outer.failed[path] = outer.failed.get(path, 0) + 1
-                answer = json.dumps({"requestId": body.get("requestId"), "timestamp": int(time.time() * 1000)})
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer.encode())
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    def on_post(self, path, headers, body):
+        body = json.loads(body)
+        path = path.lstrip("/")
+        with self.lock:
+            status = self.status.get(path, 200)
+            if status == 200:
+                self.requests.append((path, headers, body))
+            else:
+                self.failed[path] = self.failed.get(path, 0) + 1
+        answer = json.dumps({"requestId": body.get("requestId"), "timestamp": int(time.time() * 1000)})
+        return status, "application/json", answer.encode()
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}/{path}"
@@ -92,9 +77,6 @@ class FirehoseReceiver:
 
     def json_lines(self, path: str) -> list[dict]:
         return [json.loads(line) for rec in self.records(path) for line in rec.decode().splitlines()]
-
-    def close(self):
-        self.httpd.shutdown()
 
 
 def server_args(receiver: FirehoseReceiver) -> list[str]:

@@ -14,49 +14,35 @@ import email.policy
 import json
 import re
 import subprocess
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import botocore.exceptions
 import pytest
 
 from conftest import StratusServer, _RUNNING, clean_env, stratus_bin, wait_for
+from notify_support import PostListener
 
 WAIT_S = 30
 
 
-class Gateway:
+class Gateway(PostListener):
     """An SMS gateway on 127.0.0.1 recording every JSON POST; answers `status`."""
 
     def __init__(self, port: int = 0):
         self.posts: list[dict] = []
         self.attempts = 0
         self.status = 200
-        self.lock = threading.Lock()
-        outer = self
+        super().__init__(port)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                n = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(n).decode("utf-8")
-                with outer.lock:
-                    outer.attempts += 1
-                    status = outer.status
-                    if 200 <= status < 300:
-                        outer.posts.append({"path": self.path, "ctype": self.headers.get("Content-Type"),
-                                            **json.loads(body)})
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    def on_post(self, path, headers, body):
+        with self.lock:
+            self.attempts += 1
+            status = self.status
+            if 200 <= status < 300:
+                self.posts.append({"path": path, "ctype": headers.get("content-type"),
+                                   **json.loads(body.decode("utf-8"))})
+        return status, None, b""
 
     @property
     def url(self) -> str:
@@ -72,10 +58,6 @@ class Gateway:
             return ps if len(ps) >= count else None
 
         return wait_for(found, WAIT_S, what=f"{count} SMS to {number}")
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def number() -> str:
