@@ -21,13 +21,7 @@ pub struct HttpSender {
 
 impl HttpSender {
     pub fn new(policy: Arc<EgressPolicy>) -> Self {
-        let config = ureq::Agent::config_builder()
-            .timeout_global(Some(HTTP_TIMEOUT))
-            .max_redirects(0)
-            .http_status_as_error(false)
-            .proxy(None)
-            .user_agent("Stratus Notifications")
-            .build();
+        let config = agent_config();
         let agent = ureq::Agent::with_parts(
             config,
             ureq::unversioned::transport::DefaultConnector::default(),
@@ -39,17 +33,23 @@ impl HttpSender {
     /// A sender for an address the operator configured (the SMS gateway):
     /// trusted like the SMTP relay, so not vetted by the egress policy.
     pub fn unrestricted() -> Self {
-        let config = ureq::Agent::config_builder()
-            .timeout_global(Some(HTTP_TIMEOUT))
-            .max_redirects(0)
-            .http_status_as_error(false)
-            .proxy(None)
-            .user_agent("Stratus Notifications")
-            .build();
+        let config = agent_config();
         HttpSender {
             agent: ureq::Agent::new_with_config(config),
         }
     }
+}
+
+/// Every sender's settings: one timeout for the whole attempt, redirects not
+/// followed, any status an answer (the caller decides), no proxy.
+fn agent_config() -> ureq::config::Config {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(HTTP_TIMEOUT))
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .proxy(None)
+        .user_agent("Stratus Notifications")
+        .build()
 }
 
 /// Why an attempt failed. `refused`: the egress policy forbade every
