@@ -73,6 +73,7 @@ def test_metric_streams_page(make_server, browser):
         drv.find_element(By.ID, el).send_keys(text)
     Select(drv.find_element(By.ID, "stream-format")).select_by_value("opentelemetry1.0")
     drv.find_element(By.ID, "stream-filters").send_keys("AWS/EC2\nMyApp: Latency, Errors")
+    drv.find_element(By.ID, "stream-percentiles").send_keys("p99, p50")
     drv.find_element(By.CSS_SELECTOR, "#stream-form button[type=submit]").click()
     row = f"tr[data-stream='{name}']"
     until(drv, lambda d: css(d, row), "stream listed")
@@ -80,6 +81,8 @@ def test_metric_streams_page(make_server, browser):
     assert got["OutputFormat"] == "opentelemetry1.0" and got["FirehoseArn"] == firehose("ds-ui")
     assert got["IncludeFilters"] == [{"Namespace": "AWS/EC2", "MetricNames": []}, {"Namespace": "MyApp", "MetricNames": ["Latency", "Errors"]}] \
         or got["IncludeFilters"] == [{"Namespace": "AWS/EC2"}, {"Namespace": "MyApp", "MetricNames": ["Latency", "Errors"]}]
+    assert got["StatisticsConfigurations"] == [{"IncludeMetrics": [{"Namespace": "MyApp", "MetricName": "Latency"}, {"Namespace": "MyApp", "MetricName": "Errors"}],
+                                                "AdditionalStatistics": ["p99", "p50"]}]
     text = css(drv, row).text
     assert "running" in text and "MyApp: Latency, Errors" in text and "opentelemetry1.0" in text
     shot(drv, "parity-streams")
@@ -189,6 +192,12 @@ def test_topics_page_shows_type_tags_and_policies_as_text(server, browser):
     policy = {"Version": "2012-10-17", "Statement": [{"Sid": "x<img src=x onerror=window.__pwned=2>", "Effect": "Allow",
                                                       "Principal": {"AWS": "*"}, "Action": "SNS:Publish", "Resource": arn}]}
     sns.set_topic_attributes(TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps(policy))
+    dpp = {"Name": "dpp", "Description": "<b>no markup</b>", "Version": "2021-06-01", "Statement": [{
+        "Sid": "deny-email", "DataDirection": "Inbound", "Principal": ["*"],
+        "DataIdentifier": ["arn:aws:dataprotection::aws:data-identifier/EmailAddress"], "Operation": {"Deny": {}}}]}
+    sns.put_data_protection_policy(ResourceArn=arn, DataProtectionPolicy=json.dumps(dpp))
+    plain = sns.create_topic(Name=uniq("plain"))["TopicArn"]
+    sns.subscribe(TopicArn=plain, Protocol="sms", Endpoint="+15555550100")
     drv = browser
     login(drv, server)
     go(drv, "#/topics")
@@ -198,6 +207,12 @@ def test_topics_page_shows_type_tags_and_policies_as_text(server, browser):
     sec.find_element(By.CSS_SELECTOR, ".topic-policy summary").click()
     shown = sec.find_element(By.CSS_SELECTOR, ".topic-policy pre").text
     assert json.loads(shown)["Statement"][0]["Sid"] == policy["Statement"][0]["Sid"]
-    assert drv.execute_script("return window.__pwned === undefined && !document.querySelector('main script, main img')")
+    sec.find_element(By.CSS_SELECTOR, ".topic-dpp summary").click()
+    assert json.loads(sec.find_element(By.CSS_SELECTOR, ".topic-dpp pre").text) == dpp
+    assert drv.execute_script("return window.__pwned === undefined && !document.querySelector('main script, main img, main b')")
+    other = drv.find_element(By.CSS_SELECTOR, f"section[data-topic='{plain.split(':')[-1]}']")
+    assert other.find_element(By.CSS_SELECTOR, ".topic-type").text == "Standard"
+    assert not other.find_elements(By.CSS_SELECTOR, ".topic-dpp")
+    assert other.find_element(By.CSS_SELECTOR, "tr[data-endpoint='+15555550100'] td").text == "sms"
     assert "sms" in [o.get_attribute("value") for o in sec.find_elements(By.CSS_SELECTOR, "select[aria-label=Protocol] option")]
     shot(drv, "parity-topics")

@@ -45,7 +45,7 @@ export async function streams() {
     format: field('Output format', h('select', { id: 'stream-format' }, ['json', 'opentelemetry1.0'].map((o) => h('option', { value: o }, o)))),
     mode: field('Filter', h('select', { id: 'stream-filter-mode' }, [['include', 'Include only these'], ['exclude', 'Exclude these']].map(([v, t]) => h('option', { value: v }, t)))),
     filters: field('Namespaces', h('textarea', { id: 'stream-filters', rows: 3, placeholder: 'AWS/EC2\nMyApp: Latency, Errors' }), 'One namespace a line, optionally “: metric names” after it. Empty: all metrics.'),
-    pcts: field('Additional percentiles (optional)', h('input', { id: 'stream-percentiles', placeholder: 'p50, p99' }), 'Streamed for every metric, besides the summary statistics.'),
+    pcts: field('Additional percentiles (optional)', h('input', { id: 'stream-percentiles', placeholder: 'p50, p99' }), 'Streamed for the metrics named in the include filters, besides the summary statistics.'),
   };
   const formErr = h('div', { id: 'stream-form-error', 'aria-live': 'polite' });
   const form = h('form', { id: 'stream-form', novalidate: true, onsubmit: async (e) => {
@@ -57,8 +57,12 @@ export async function streams() {
     const filters = parseFilters(f.filters.input.value);
     const p = { Name: name, FirehoseArn: f.firehose.input.value.trim(), RoleArn: f.role.input.value.trim(), OutputFormat: f.format.input.value };
     if (filters.length) p[f.mode.input.value === 'exclude' ? 'ExcludeFilters' : 'IncludeFilters'] = filters;
+    // Additional statistics apply to named metrics (IncludeMetrics): those of the include filters.
     const pcts = f.pcts.input.value.split(',').map((x) => x.trim()).filter(Boolean);
-    if (pcts.length) p.StatisticsConfigurations = [{ IncludeMetrics: [], AdditionalStatistics: pcts }];
+    const named = p.IncludeFilters ? p.IncludeFilters.flatMap((x) => (x.MetricNames || []).map((m) => ({ Namespace: x.Namespace, MetricName: m }))) : [];
+    f.pcts.error(pcts.length && !named.length ? 'Additional percentiles need metric names in the include filters (“Namespace: Metric, …”).' : '');
+    if (pcts.length && !named.length) return;
+    if (pcts.length) p.StatisticsConfigurations = [{ IncludeMetrics: named, AdditionalStatistics: pcts }];
     try { await cw('PutMetricStream', p); await streams(); } catch (err) { formErr.replaceChildren(errorBox(err)); }
   } }, h('div', { class: 'grid' }, Object.values(f).map((x) => x.wrap)), formErr, h('button', { type: 'submit', class: 'primary' }, 'Create metric stream'));
 
