@@ -132,7 +132,18 @@ def test_contributor_insights_page(server, browser):
     assert "10.0.0.2" in css(drv, "#rule-chart .u-legend").text
     shot(drv, "parity-contributors")
 
+    # A partial failure is shown: a rule deleted behind the page's back cannot be disabled.
+    gone = uniq("gone")
+    cw.put_insight_rule(RuleName=gone, RuleDefinition=json.dumps(example))
+    go(drv, "#/contributors")
+    until(drv, lambda d: css(d, f"tr[data-rule='{gone}']"), "second rule listed")
+    cw.delete_insight_rules(RuleNames=[gone])
+    css(drv, f"tr[data-rule='{gone}'] .rule-toggle").click()
+    failure = until(drv, lambda d: d.find_element(By.ID, "rule-failures").text, "partial failure shown")
+    assert gone in failure
+
     # Disable, then delete from the list.
+    go(drv, "#/")
     go(drv, "#/contributors")
     row = f"tr[data-rule='{rule}']"
     until(drv, lambda d: css(d, row), "rule listed")
