@@ -85,6 +85,7 @@ def test_metric_streams_page(make_server, browser):
                                                 "AdditionalStatistics": ["p99", "p50"]}]
     text = css(drv, row).text
     assert "running" in text and "MyApp: Latency, Errors" in text and "opentelemetry1.0" in text
+    assert "+ p99, p50 for MyApp/Latency, MyApp/Errors" in text
     shot(drv, "parity-streams")
 
     drv.execute_script("window.confirm = () => true")

@@ -29,7 +29,8 @@ export async function streams() {
     h('td', {}, s.Name), h('td', { class: 'stream-state' }, s.State), h('td', {}, s.OutputFormat),
     h('td', {}, h('code', {}, s.FirehoseArn)),
     h('td', {}, s.IncludeFilters && s.IncludeFilters.length ? ['Include: ', filterText(s.IncludeFilters).join('; ')]
-      : s.ExcludeFilters && s.ExcludeFilters.length ? ['Exclude: ', filterText(s.ExcludeFilters).join('; ')] : 'All metrics'),
+      : s.ExcludeFilters && s.ExcludeFilters.length ? ['Exclude: ', filterText(s.ExcludeFilters).join('; ')] : 'All metrics',
+      (s.StatisticsConfigurations || []).map((c) => h('div', { class: 'muted stream-stats' }, `+ ${(c.AdditionalStatistics || []).join(', ')} for ${(c.IncludeMetrics || []).map((m) => `${m.Namespace}/${m.MetricName}`).join(', ')}`))),
     h('td', {}, fmtTime(s.CreationDate)), h('td', {}, fmtTime(s.LastUpdateDate)),
     h('td', {},
       s.State === 'running'
