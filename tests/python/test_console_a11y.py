@@ -73,7 +73,11 @@ def seed(server) -> dict:
     logs.put_log_events(logGroupName=group, logStreamName="s1",
                         logEvents=[{"timestamp": int(now.timestamp() * 1000) - 1000 * i, "message": f"line {i}"} for i in range(5, 0, -1)])
     metric = {"Namespace": ns, "MetricName": "cpu", "Dimensions": dims}
-    return {"ns": ns, "alarm": alarm, "dash": dash, "group": group, "metric": metric}
+    rule = f"a11y-{uuid.uuid4().hex[:6]}"
+    cw.put_insight_rule(RuleName=rule, RuleDefinition=json.dumps({
+        "Schema": {"Name": "CloudWatchLogRule", "Version": 1}, "LogGroupNames": [group], "LogFormat": "JSON",
+        "Contribution": {"Keys": ["$.ip"]}, "AggregateOn": "Count"}))
+    return {"ns": ns, "alarm": alarm, "dash": dash, "group": group, "metric": metric, "rule": rule}
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
@@ -98,6 +102,9 @@ def test_no_serious_or_critical_axe_violations(server, browser, theme):
         ("log-group", "#/logs/" + quote(s["group"], safe=""), "main table"),
         ("insights", "#/insights", "main textarea"),
         ("topics", "#/topics", "main table"),
+        ("streams", "#/streams", "#stream-form"),
+        ("contributors", "#/contributors", "#rules-table"),
+        ("contributor-rule", f"#/contributors/{s['rule']}", "#rule-summary"),
         ("mailbox", "#/mailbox", "#mail-table"),
         ("keys", "#/keys", "main table"),
     ]

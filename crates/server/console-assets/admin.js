@@ -7,14 +7,23 @@ export async function topics() {
   mount(h('h1', {}, 'Topics'), h('p', { class: 'muted' }, 'Loading…'));
   const list = await paginate(sns, 'ListTopics', {}, 'Topics', 20);
   const subs = await Promise.all(list.map((t) => paginate(sns, 'ListSubscriptionsByTopic', { TopicArn: t.TopicArn }, 'Subscriptions', 10).catch(() => [])));
+  // Per topic: its attributes (type, policy), data protection policy and tags; a failure leaves that part out.
+  const details = await Promise.all(list.map(async (t) => {
+    const [attrs, dpp, tags] = await Promise.all([
+      sns('GetTopicAttributes', { TopicArn: t.TopicArn }).then((r) => r.Attributes || {}).catch(() => ({})),
+      sns('GetDataProtectionPolicy', { ResourceArn: t.TopicArn }).then((r) => r.DataProtectionPolicy || '').catch(() => ''),
+      sns('ListTagsForResource', { ResourceArn: t.TopicArn }).then((r) => r.Tags || []).catch(() => []),
+    ]);
+    return { attrs, dpp, tags };
+  }));
   const again = () => topics();
   const name = field('Topic name', h('input', { id: 'topic-name' }));
   const createForm = h('form', { class: 'inline', onsubmit: async (e) => {
     e.preventDefault();
     try { await sns('CreateTopic', { Name: name.input.value.trim() }); again(); } catch (err) { name.error(err.message); }
   } }, name.wrap, h('button', { type: 'submit', class: 'primary' }, 'Create topic'));
-  const section = (t, ss) => {
-    const proto = h('select', { 'aria-label': 'Protocol' }, ['email', 'email-json', 'https', 'http'].map((p) => h('option', { value: p }, p)));
+  const section = (t, ss, d) => {
+    const proto = h('select', { 'aria-label': 'Protocol' }, ['email', 'email-json', 'https', 'http', 'sms'].map((p) => h('option', { value: p }, p)));
     const ep = field('Endpoint', h('input', { placeholder: 'address or URL' }));
     const msg = h('div', { 'aria-live': 'polite' });
     const tname = t.TopicArn.split(':').pop();
@@ -24,6 +33,7 @@ export async function topics() {
         try { await sns('DeleteTopic', { TopicArn: t.TopicArn }); again(); } catch (err) { msg.appendChild(errorBox(err)); }
       } }, 'Delete topic')),
       h('p', { class: 'muted' }, t.TopicArn),
+      topicFacts(d),
       ss.length ? h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Protocol'), h('th', {}, 'Endpoint'), h('th', {}, 'Status'), h('th', {}, ''))),
         h('tbody', {}, ss.map((s) => {
           const pending = !s.SubscriptionArn.startsWith('arn:');
@@ -40,7 +50,23 @@ export async function topics() {
       msg);
   };
   mount(h('h1', {}, 'Topics'), createForm,
-    list.length ? list.map((t, i) => section(t, subs[i])) : h('p', { class: 'empty' }, 'No topics yet. Create one here or in the create-alarm flow.'));
+    list.length ? list.map((t, i) => section(t, subs[i], details[i])) : h('p', { class: 'empty' }, 'No topics yet. Create one here or in the create-alarm flow.'));
+}
+
+/// Pretty JSON of a policy document (the text as is when it is not JSON).
+function pretty(doc) {
+  try { return JSON.stringify(JSON.parse(doc), null, 2); } catch { return doc; }
+}
+
+/// A topic's type, tags, access policy and data protection policy (read-only, as text).
+function topicFacts(d) {
+  const fifo = d.attrs.FifoTopic === 'true';
+  const type = fifo ? `FIFO${d.attrs.ContentBasedDeduplication === 'true' ? ', content-based deduplication' : ''}` : 'Standard';
+  return h('div', { class: 'topic-facts' },
+    h('dl', { class: 'kv' }, h('dt', {}, 'Type'), h('dd', { class: 'topic-type' }, type),
+      d.tags.length ? [h('dt', {}, 'Tags'), h('dd', { class: 'topic-tags' }, d.tags.map((x) => `${x.Key}=${x.Value}`).join(', '))] : null),
+    d.attrs.Policy ? h('details', { class: 'topic-policy' }, h('summary', {}, 'Access policy'), h('pre', { class: 'cli' }, pretty(d.attrs.Policy))) : null,
+    d.dpp ? h('details', { class: 'topic-dpp' }, h('summary', {}, 'Data protection policy'), h('pre', { class: 'cli' }, pretty(d.dpp))) : null);
 }
 
 export async function keys() {

@@ -57,6 +57,19 @@ export async function list(params) {
   render();
 }
 
+/// An alarm whose threshold is an anomaly band (ThresholdMetricId): its metric
+/// (graphed as m1) and the band expression with the metric's id rewritten to m1.
+function bandView(a) {
+  if (!a.ThresholdMetricId || !a.Metrics) return null;
+  const bandQ = a.Metrics.find((q) => q.Id === a.ThresholdMetricId && q.Expression);
+  const statQ = a.Metrics.find((q) => q.MetricStat && bandQ && new RegExp(`\\b${q.Id}\\b`).test(bandQ.Expression));
+  if (!bandQ || !statQ) return null;
+  const m = statQ.MetricStat.Metric;
+  const expr = bandQ.Expression.replace(new RegExp(`\\b${statQ.Id}\\b`, 'g'), 'm1');
+  return { metric: { Namespace: m.Namespace, MetricName: m.MetricName, Dimensions: m.Dimensions || [] }, stat: statQ.MetricStat.Stat, period: statQ.MetricStat.Period,
+    expr: { expr, label: bandQ.Label || metricLabel(m) } };
+}
+
 export async function detail(name) {
   mount(h('h1', {}, name), h('p', { class: 'muted' }, 'Loading…'));
   const [r, hist] = await Promise.all([
@@ -74,6 +87,8 @@ export async function detail(name) {
   watchState(name, a.StateValue, a.StateUpdatedTimestamp);
   const act = async (fn) => { try { await fn(); await detail(name); } catch (e) { clear(msg).appendChild(errorBox(e)); } };
   const metric = a.MetricName ? [{ Namespace: a.Namespace, MetricName: a.MetricName, Dimensions: a.Dimensions || [] }] : [];
+  const band = bandView(a);
+  if (band) metric.push(band.metric);
   const items = hist;
   const evalWindow = (a.Period || 60) * (a.EvaluationPeriods || 1);
   const range = defaultRange(a, evalWindow);
@@ -94,7 +109,8 @@ export async function detail(name) {
       h('button', { type: 'button', id: 'add-to-dashboard', onclick: () => addToDashboardForm(dashSlot, (title, y) => alarmWidget(a, title, y)) }, 'Add to dashboard')),
     dashSlot,
     msg,
-    metric.length ? graphPanel({ metrics: metric, stat: a.ExtendedStatistic || a.Statistic, period: a.Period, minPeriod: a.Period, range, threshold: a.Threshold,
+    metric.length ? graphPanel({ metrics: metric, stat: band ? band.stat : a.ExtendedStatistic || a.Statistic, period: band ? band.period : a.Period, minPeriod: band ? band.period : a.Period, range,
+      threshold: band ? undefined : a.Threshold, expressions: band ? [band.expr] : undefined,
       bands: [...bands, { state: 'WINDOW', window: evalWindow }], id: 'alarm-chart' }) : null,
     metric.length ? h('p', { class: 'muted', id: 'alarm-window-note' }, `Shaded blue at the right edge: the evaluation window (${a.EvaluationPeriods} × ${a.Period} s); red, green and grey behind the line: the alarm's past states.`) : null,
     h('h2', {}, 'Configuration'),

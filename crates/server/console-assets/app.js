@@ -51,6 +51,9 @@ async function render() {
       case 'dashboard-edit': return await dashboards.edit(a);
       case 'logs': return a === undefined ? await logs.groups(params) : b === undefined ? await logs.group(a, params) : await logs.stream(a, b);
       case 'insights': return await logs.insights(params);
+      // Pages loaded on first visit (not part of the first load).
+      case 'streams': return await (await import('./streams.js')).streams();
+      case 'contributors': return await (await import('./contributors.js')).contributors(a, params);
       case 'topics': return await admin.topics();
       case 'mailbox': return await pages.mailbox(a);
       case 'keys': return await admin.keys();

@@ -29,6 +29,8 @@ export function defaultPeriod(range) {
 /// Runs the queries (following NextToken); returns the returned series in
 /// query order: { id, label, ts, vs } with ascending timestamps.
 export async function runQueries(queries, start, end) {
+  // One Id may return several results (ANOMALY_DETECTION_BAND: "<label> Low"
+  // and "<label> High"), told apart by their labels.
   const byId = new Map();
   let token;
   for (let page = 0; page < 50; page++) {
@@ -36,18 +38,25 @@ export async function runQueries(queries, start, end) {
     if (token) params.NextToken = token;
     const r = await cw('GetMetricData', params);
     for (const res of r.MetricDataResults || []) {
-      const cur = byId.get(res.Id) || { id: res.Id, label: res.Label, ts: [], vs: [] };
+      const group = byId.get(res.Id) || new Map();
+      const key = res.Label ?? '';
+      const cur = group.get(key) || { id: res.Id, label: res.Label, ts: [], vs: [] };
       cur.ts.push(...(res.Timestamps || []));
       cur.vs.push(...(res.Values || []));
-      byId.set(res.Id, cur);
+      group.set(key, cur);
+      byId.set(res.Id, group);
     }
     token = r.NextToken;
     if (!token) break;
   }
-  return queries.filter((q) => q.ReturnData !== false).map((q) => {
-    const s = byId.get(q.Id) || { id: q.Id, ts: [], vs: [] };
-    const order = s.ts.map((t, i) => i).sort((x, y) => s.ts[x] - s.ts[y]);
-    return { id: q.Id, label: q.Label || s.label || q.Expression || q.Id, ts: order.map((i) => s.ts[i]), vs: order.map((i) => s.vs[i]) };
+  return queries.filter((q) => q.ReturnData !== false).flatMap((q) => {
+    const found = [...(byId.get(q.Id)?.values() || [])];
+    const list = found.length ? found : [{ id: q.Id, ts: [], vs: [] }];
+    return list.map((s) => {
+      const order = s.ts.map((t, i) => i).sort((x, y) => s.ts[x] - s.ts[y]);
+      const label = list.length > 1 ? s.label : q.Label || s.label || q.Expression || q.Id;
+      return { id: q.Id, label, ts: order.map((i) => s.ts[i]), vs: order.map((i) => s.vs[i]) };
+    });
   });
 }
 

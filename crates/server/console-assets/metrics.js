@@ -227,8 +227,22 @@ function mathEditor(root, view, errs, changed) {
   const label = h('input', { type: 'text', id: 'expr-label', placeholder: 'Label (optional)', 'aria-label': 'Expression label' });
   const add = () => { const e = input.value.trim(); if (!e) return; view.exprs.push({ expr: e, label: label.value.trim() }); changed(); };
   input.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') add(); });
+  // Anomaly band: GetMetricData computes it from the metric's history (no
+  // detector needed, as in CloudWatch); drawn as "<label> Low" / "<label> High".
+  const bandOf = h('select', { id: 'band-metric', 'aria-label': 'Metric for the anomaly band' },
+    view.sel.map((m, i) => h('option', { value: `m${i + 1}` }, `m${i + 1} · ${metricLabel(m)}`)));
+  const bandWidth = h('input', { type: 'number', id: 'band-width', min: '0.1', step: '0.1', value: '2', 'aria-label': 'Band width (standard deviations)' });
+  const addBand = () => {
+    const id = bandOf.value || 'm1';
+    const m = view.sel[Number(id.slice(1)) - 1];
+    const w = Number(bandWidth.value) > 0 ? Number(bandWidth.value) : 2;
+    view.exprs.push({ expr: `ANOMALY_DETECTION_BAND(${id}, ${w})`, label: m ? metricLabel(m) : id });
+    changed();
+  };
   root.append(rows.length ? h('ul', { class: 'exprs', id: 'exprs' }, rows) : null,
-    h('div', { class: 'expr-add' }, input, label, h('button', { type: 'button', id: 'expr-add', onclick: add }, 'Add expression')));
+    h('div', { class: 'expr-add' }, input, label, h('button', { type: 'button', id: 'expr-add', onclick: add }, 'Add expression')),
+    h('div', { class: 'expr-add band-add' }, view.sel.length > 1 ? bandOf : null, bandWidth,
+      h('button', { type: 'button', id: 'anomaly-band', onclick: addBand }, 'Anomaly band')));
 }
 
 // ---- add to dashboard ------------------------------------------------------
