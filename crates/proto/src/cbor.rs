@@ -206,7 +206,7 @@ fn write(e: &mut Encoder<Vec<u8>>, doc: &Document) -> EncResult {
             e.bytes(b)?;
         }
         Document::Timestamp(t) => {
-            e.tag(Tag::new(TAG_EPOCH))?.f64(t.seconds_f64())?;
+            e.tag(Tag::new(TAG_EPOCH))?.f64(tag1_seconds(*t))?;
         }
         Document::List(items) => {
             e.array(items.len() as u64)?;
@@ -223,6 +223,24 @@ fn write(e: &mut Encoder<Vec<u8>>, doc: &Document) -> EncResult {
         }
     }
     Ok(())
+}
+
+/// Epoch seconds for tag 1, never below the exact millisecond. aws-smithy-cbor
+/// truncates a timestamp's fraction to whole milliseconds, and the nearest
+/// double to `….123` can lie just below it (`….12299999`), which that SDK
+/// reads as `….122` — and sends back as a filter one millisecond off. A few
+/// ulps up (well under a microsecond) read the same in every client.
+fn tag1_seconds(t: Timestamp) -> f64 {
+    let want = t.millis().rem_euclid(1000);
+    let mut secs = t.seconds_f64();
+    for _ in 0..8 {
+        let frac = secs - secs.floor();
+        if (frac * 1e9) as i64 / 1_000_000 >= want {
+            break;
+        }
+        secs = secs.next_up();
+    }
+    secs
 }
 
 #[cfg(test)]
@@ -281,6 +299,20 @@ mod tests {
         assert!(decode_cbor(&[0xff]).is_err());
         assert!(decode_cbor(&[0xfb, 0x00]).is_err());
         assert!(decode_cbor(&[]).is_err());
+    }
+
+    #[test]
+    fn timestamps_survive_a_reader_that_truncates_to_milliseconds() {
+        // aws-smithy-cbor: floor, fraction × 1e9 truncated, then to whole ms.
+        let smithy_ms = |secs: f64| {
+            let whole = secs.floor();
+            whole as i64 * 1000 + ((secs - whole) * 1e9) as i64 / 1_000_000
+        };
+        for ms in (1_765_000_000_000i64..1_765_000_020_000).chain(-5_000..5_000) {
+            let secs = tag1_seconds(Timestamp(ms));
+            assert_eq!(smithy_ms(secs), ms, "{ms}");
+            assert!((secs - ms as f64 / 1000.0).abs() < 1e-6, "{ms}");
+        }
     }
 
     #[test]
