@@ -101,8 +101,8 @@ def test_item_types_and_history_data(cw, alarms):
     for t, n in (("ConfigurationUpdate", 2), ("StateUpdate", 3), ("Action", 0)):
         got = all_pages(cw, AlarmName="hist-m", HistoryItemType=t)
         assert len(got) == n and {i["HistoryItemType"] for i in got} <= {t}
-    # Contributor items belong to multi-time-series alarms Stratus does not have:
-    # valid filters that match nothing.
+    # Contributor items belong to multi-time-series alarms (test_multi_series_alarms.py):
+    # on a single-metric alarm these are valid filters that match nothing.
     for t in ("AlarmContributorStateUpdate", "AlarmContributorAction"):
         assert cw.describe_alarm_history(AlarmName="hist-m", HistoryItemType=t)["AlarmHistoryItems"] == []
     assert cw.describe_alarm_history(AlarmName="hist-m", AlarmContributorId="c1")["AlarmHistoryItems"] == []

@@ -867,3 +867,108 @@ async fn recorded_and_reported_errors() {
         "refused puts stored nothing: {left:?}"
     );
 }
+
+// ---- multi-time-series alarms ------------------------------------------------------------------
+
+/// An alarm on a grouped Metrics Insights query: its contributors in ALARM
+/// through DescribeAlarmContributors (attributes as a CBOR map), their
+/// history items filtered by AlarmContributorId, and the 404 for an
+/// unknown alarm.
+#[tokio::test]
+async fn multi_time_series_alarm_contributors() {
+    let server = Server::start();
+    let (client, wire) = server.client().await;
+    let ns = "Parity/Contributors";
+    let now = now_secs();
+    let mut data = Vec::new();
+    for (host, v) in [("a", 90.0), ("b", 80.0), ("c", 10.0)] {
+        for s in (0..300).step_by(20) {
+            data.push(datum("cpu", &[dim("host", host)], now - s, v));
+        }
+    }
+    client
+        .put_metric_data()
+        .namespace(ns)
+        .set_metric_data(Some(data))
+        .send()
+        .await
+        .expect("put data");
+    client
+        .put_metric_alarm()
+        .alarm_name("fleet-cpu")
+        .evaluation_periods(1)
+        .threshold(50.0)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .metrics(
+            MetricDataQuery::builder()
+                .id("q")
+                .expression(format!(
+                    "SELECT AVG(cpu) FROM SCHEMA(\"{ns}\", host) GROUP BY host ORDER BY AVG() DESC"
+                ))
+                .period(60)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("grouped alarm");
+    let mut contributors = Vec::new();
+    for _ in 0..300 {
+        let out = client
+            .describe_alarm_contributors()
+            .alarm_name("fleet-cpu")
+            .send()
+            .await
+            .expect("describe contributors");
+        contributors = out.alarm_contributors().to_vec();
+        if contributors.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        wire.last().path,
+        "/service/GraniteServiceVersion20100801/operation/DescribeAlarmContributors"
+    );
+    let mut hosts: Vec<&str> = contributors
+        .iter()
+        .map(|c| c.contributor_attributes().expect("attributes")["host"].as_str())
+        .collect();
+    hosts.sort();
+    assert_eq!(hosts, ["a", "b"], "{contributors:?}");
+    for c in &contributors {
+        assert_eq!(c.contributor_id().map(str::len), Some(16), "{c:?}");
+        assert!(
+            c.state_reason()
+                .is_some_and(|r| r.starts_with("Threshold Crossed")),
+            "{c:?}"
+        );
+        assert!(c.state_transitioned_timestamp().is_some());
+    }
+    let id = contributors[0].contributor_id().expect("id");
+    let items = client
+        .describe_alarm_history()
+        .alarm_name("fleet-cpu")
+        .alarm_contributor_id(id)
+        .send()
+        .await
+        .expect("history of one contributor");
+    let items = items.alarm_history_items();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(
+        items[0].history_item_type(),
+        Some(&HistoryItemType::AlarmContributorStateUpdate)
+    );
+    assert_eq!(items[0].alarm_contributor_id(), Some(id));
+    assert_eq!(
+        items[0].alarm_contributor_attributes(),
+        contributors[0].contributor_attributes()
+    );
+    let (status, code, _) = expect_err(
+        client
+            .describe_alarm_contributors()
+            .alarm_name("no-such-alarm")
+            .send()
+            .await,
+    );
+    assert_eq!((status, code.as_str()), (404, "ResourceNotFoundException"));
+}

@@ -25,6 +25,7 @@ const KNOWN_OPERATIONS: &[&str] = &[
     "DeleteAlarms",
     "DeleteAnomalyDetector",
     "DeleteDashboards",
+    "DescribeAlarmContributors",
     "DescribeAlarmHistory",
     "DescribeAlarms",
     "DescribeAlarmsForMetric",
@@ -87,6 +88,10 @@ pub fn dispatch(
         "DisableAlarmActions" => {
             auth::authorize(caller, "cloudwatch:DisableAlarmActions", "*")?;
             alarms::set_actions_enabled(state, proto::from_document(params)?, false)
+        }
+        "DescribeAlarmContributors" => {
+            auth::authorize(caller, "cloudwatch:DescribeAlarmContributors", "*")?;
+            alarms::describe_alarm_contributors(state, proto::from_document(params)?)
         }
         "DescribeAlarmHistory" => {
             auth::authorize(caller, "cloudwatch:DescribeAlarmHistory", "*")?;

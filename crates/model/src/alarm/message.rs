@@ -2,6 +2,7 @@
 //! the JSON message (AWS's key order) and the readable email text with a link
 //! to the alarm in the Stratus console. Pure rendering, tested on tables.
 
+use super::contributor::{ContributorRef, describe};
 use super::format::{json_date, long_date, number};
 use super::record::{AlarmKind, AlarmRecord, MetricAlarmConfig, MetricTarget};
 use super::region::long_name;
@@ -22,6 +23,9 @@ pub struct Transition<'a> {
     /// Composite alarms: the children whose change triggered this one
     /// (ARN, state, time of their transition).
     pub triggering_children: Vec<(String, StateValue, Timestamp)>,
+    /// A multi-time-series alarm's contributor whose transition this is
+    /// (`alarm.state` then holds the contributor's state and reason).
+    pub contributor: Option<&'a ContributorRef>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -88,6 +92,13 @@ struct MetricMessage<'a> {
     insufficient_data_actions: &'a [String],
     #[serde(rename = "Trigger")]
     trigger: Trigger<'a>,
+    #[serde(rename = "AlarmContributorId", skip_serializing_if = "Option::is_none")]
+    contributor_id: Option<&'a str>,
+    #[serde(
+        rename = "AlarmContributorAttributes",
+        skip_serializing_if = "Option::is_none"
+    )]
+    contributor_attributes: Option<&'a std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Serialize)]
@@ -307,6 +318,8 @@ fn json_message(t: &Transition<'_>) -> String {
             alarm_actions: &a.alarm_actions,
             insufficient_data_actions: &a.insufficient_data_actions,
             trigger: trigger(c),
+            contributor_id: t.contributor.map(|c| c.id.as_str()),
+            contributor_attributes: t.contributor.map(|c| &c.attributes),
         }),
         AlarmKind::Composite(c) => serde_json::to_string(&CompositeMessage {
             alarm_name: &a.name,
@@ -367,6 +380,13 @@ fn email_text(t: &Transition<'_>) -> String {
         "- Reason for State Change:    {}\n",
         a.state.reason
     ));
+    if let Some(c) = t.contributor {
+        s.push_str(&format!(
+            "- Contributor:                {} ({})\n",
+            describe(&c.attributes),
+            c.id
+        ));
+    }
     s.push_str(&format!("- Timestamp:                  {when}\n"));
     s.push_str(&format!("- AWS Account:                {}\n", t.account_id));
     s.push_str(&format!("- Alarm Arn:                  {}\n", a.arn));
@@ -535,7 +555,41 @@ mod tests {
             account_id: "123456789012",
             public_url: "http://stratus.example:8080",
             triggering_children: vec![],
+            contributor: None,
         }
+    }
+
+    /// A contributor's notification names it in the JSON (after Trigger)
+    /// and in the email; an alarm-level one has neither.
+    #[test]
+    fn contributor_messages_name_the_contributor() {
+        let a = story_alarm();
+        let c = ContributorRef {
+            id: "00aa11bb22cc33dd".into(),
+            attributes: [("InstanceId".to_string(), "i-7".to_string())].into(),
+        };
+        let mut t = transition(&a);
+        let plain = render(&t);
+        assert!(!plain.json_message.contains("AlarmContributor"));
+        assert!(!plain.email_text.contains("Contributor:"));
+        t.contributor = Some(&c);
+        let r = render(&t);
+        let trigger_at = r.json_message.find("\"Trigger\"").unwrap();
+        let id_at = r
+            .json_message
+            .find("\"AlarmContributorId\":\"00aa11bb22cc33dd\"")
+            .unwrap();
+        assert!(trigger_at < id_at, "{}", r.json_message);
+        assert!(
+            r.json_message
+                .contains("\"AlarmContributorAttributes\":{\"InstanceId\":\"i-7\"}")
+        );
+        assert!(
+            r.email_text
+                .contains("- Contributor:                InstanceId=i-7 (00aa11bb22cc33dd)\n"),
+            "{}",
+            r.email_text
+        );
     }
 
     #[test]

@@ -9,8 +9,10 @@
 //! parser and evaluator), [`evaluate`] (state from datapoints), [`format`]
 //! (AWS's number and date spellings), [`message`] (SNS subject, JSON and email
 //! text), [`region`] (region long names), [`window`] (EvaluationWindow:
-//! where the evaluated range falls).
+//! where the evaluated range falls), [`contributor`] (multi-time-series
+//! alarms: one state per series of a grouped Metrics Insights query).
 
+pub mod contributor;
 pub mod evaluate;
 pub mod format;
 pub mod message;

@@ -117,11 +117,15 @@ pub struct DescribeAlarmsForMetricOutput {
 #[serde(rename_all = "PascalCase")]
 pub struct AlarmHistoryItem {
     pub alarm_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alarm_contributor_id: Option<String>,
     pub alarm_type: AlarmType,
     pub timestamp: Timestamp,
     pub history_item_type: HistoryItemType,
     pub history_summary: String,
     pub history_data: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alarm_contributor_attributes: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -537,6 +541,8 @@ pub struct DescribeAlarmHistoryInput {
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryQuery {
     pub alarm_name: Option<String>,
+    /// Only this contributor's items.
+    pub contributor_id: Option<String>,
     pub metric: bool,
     pub composite: bool,
     pub item_type: Option<HistoryItemType>,
@@ -564,8 +570,8 @@ impl DescribeAlarmHistoryInput {
             None => None,
             Some(n) => Some(validate_alarm_name(Some(n), Param::root("AlarmName"))?),
         };
-        let contributor = match self.alarm_contributor_id {
-            None => false,
+        let contributor_id = match self.alarm_contributor_id {
+            None => None,
             Some(id) => {
                 check_len(
                     &id,
@@ -573,7 +579,7 @@ impl DescribeAlarmHistoryInput {
                     MAX_CONTRIBUTOR_ID_LEN,
                     Param::root("AlarmContributorId"),
                 )?;
-                true
+                Some(id)
             }
         };
         // AWS: "If you omit this parameter, only metric alarms are returned."
@@ -592,21 +598,12 @@ impl DescribeAlarmHistoryInput {
                 }
             }
         }
-        let (item_type, contributor_items) =
-            match self.history_item_type.as_deref().filter(|s| !s.is_empty()) {
-                None => (None, false),
-                Some(t) => match HistoryItemType::parse(t) {
-                    Some(it) => (Some(it), false),
-                    None if HistoryItemType::NAMES.contains(&t) => (None, true),
-                    None => {
-                        return Err(not_in_enum(
-                            t,
-                            Param::root("HistoryItemType"),
-                            &HistoryItemType::NAMES,
-                        ));
-                    }
-                },
-            };
+        let item_type = match self.history_item_type.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some(t) => Some(HistoryItemType::parse(t).ok_or_else(|| {
+                not_in_enum(t, Param::root("HistoryItemType"), &HistoryItemType::NAMES)
+            })?),
+        };
         if let (Some(s), Some(e)) = (self.start_date, self.end_date)
             && s > e
         {
@@ -631,14 +628,13 @@ impl DescribeAlarmHistoryInput {
             .filter(|t| !t.is_empty())
             .map(|t| decode_token(&t))
             .transpose()?;
-        // Contributor items (and a contributor filter) exist only for
-        // Metrics Insights multi-time-series alarms, which Stratus does not
-        // have: such a query is valid and matches nothing.
-        if contributor || contributor_items {
-            (metric, composite) = (false, false);
+        // Contributors belong to metric alarms only.
+        if contributor_id.is_some() {
+            composite = false;
         }
         Ok(HistoryQuery {
             alarm_name,
+            contributor_id,
             metric,
             composite,
             item_type,

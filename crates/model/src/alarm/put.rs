@@ -438,19 +438,39 @@ fn validate_math(
     let valid = probe
         .validate(now)
         .map_err(|e| ApiError::new(e.code, e.message.replace("MetricDataQueries", "Metrics")))?;
-    // AWS alarms on a grouped query per contributor (one state per time
-    // series); that is not built, so such alarms are refused rather than
-    // silently judged on one of their series.
-    if let Some((i, _)) = valid.queries.iter().enumerate().find(|(_, q)| {
-        matches!(&q.kind, crate::ops::get_metric_data::QueryKind::Insights(iq) if !iq.query.group_by.is_empty())
-    }) {
-        return Err(ApiError::new(
-            ErrorCode::ValidationError,
-            format!(
-                "The parameter {} is a Metrics Insights query with GROUP BY; this server alarms only on queries that return a single time series.",
-                mp.member(i).field("Expression")
-            ),
-        ));
+    // A grouped Metrics Insights query makes a multi-time-series alarm: each
+    // series is a contributor with its own state (see `alarm::contributor`).
+    // AWS asks for GROUP BY with ORDER BY, and the query alone in the alarm.
+    if let Some((i, iq)) = valid
+        .queries
+        .iter()
+        .enumerate()
+        .find_map(|(i, q)| match &q.kind {
+            crate::ops::get_metric_data::QueryKind::Insights(iq)
+                if !iq.query.group_by.is_empty() =>
+            {
+                Some((i, iq))
+            }
+            _ => None,
+        })
+    {
+        let field = mp.member(i).field("Expression");
+        if valid.queries.len() != 1 || band_id.is_some() {
+            return Err(ApiError::new(
+                ErrorCode::ValidationError,
+                format!(
+                    "The parameter {field} is a Metrics Insights query with GROUP BY; an alarm on several time series must have that query as its only metric."
+                ),
+            ));
+        }
+        if iq.query.order_by.is_none() {
+            return Err(ApiError::new(
+                ErrorCode::ValidationError,
+                format!(
+                    "The parameter {field} is a Metrics Insights query with GROUP BY but no ORDER BY; an alarm on several time series needs both."
+                ),
+            ));
+        }
     }
     let mut periods = valid.queries.iter().filter_map(|q| match &q.kind {
         crate::ops::get_metric_data::QueryKind::Stat(s) => Some(s.period_secs),

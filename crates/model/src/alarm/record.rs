@@ -3,6 +3,7 @@
 //! record round-trips through JSON exactly. Pure data plus the conversions to
 //! the Describe outputs.
 
+use super::contributor::ContributorRef;
 use super::ops::{CompositeAlarmOutput, MetricAlarmOutput};
 use super::window::EvaluationWindow;
 use super::{AlarmType, ComparisonOperator, StateValue, TreatMissingData};
@@ -228,6 +229,8 @@ pub enum HistoryItemType {
     ConfigurationUpdate,
     StateUpdate,
     Action,
+    AlarmContributorStateUpdate,
+    AlarmContributorAction,
 }
 
 impl HistoryItemType {
@@ -243,6 +246,8 @@ impl HistoryItemType {
             "ConfigurationUpdate" => Some(HistoryItemType::ConfigurationUpdate),
             "StateUpdate" => Some(HistoryItemType::StateUpdate),
             "Action" => Some(HistoryItemType::Action),
+            "AlarmContributorStateUpdate" => Some(HistoryItemType::AlarmContributorStateUpdate),
+            "AlarmContributorAction" => Some(HistoryItemType::AlarmContributorAction),
             _ => None,
         }
     }
@@ -257,6 +262,9 @@ pub struct HistoryRecord {
     pub item_type: HistoryItemType,
     pub summary: String,
     pub data: String,
+    /// The contributor of a contributor item (multi-time-series alarms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contributor: Option<ContributorRef>,
 }
 
 /// A notification owed for a committed transition, stored in the same
@@ -272,6 +280,10 @@ pub struct PendingAction {
     pub email_text: String,
     pub attempts: u32,
     pub next_attempt_ms: i64,
+    /// Set when a contributor's transition owes this notification: its
+    /// outcome is then an `AlarmContributorAction` item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contributor: Option<ContributorRef>,
 }
 
 #[cfg(test)]

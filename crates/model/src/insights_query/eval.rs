@@ -46,6 +46,9 @@ impl PeriodStats {
 pub struct GroupSeries {
     /// The group's label values joined by spaces (empty without GROUP BY).
     pub label: String,
+    /// The group's values, one per GROUP BY key in the query's order
+    /// ([`OTHER`] where a metric lacks the key).
+    pub key: Vec<String>,
     /// Epoch milliseconds, ascending.
     pub timestamps: Vec<i64>,
     pub values: Vec<f64>,
@@ -162,6 +165,7 @@ pub fn evaluate(q: &Query, metrics: Vec<(MetricId, Vec<PeriodStats>)>) -> Vec<Gr
                 .unzip();
             GroupSeries {
                 label: key.join(" "),
+                key,
                 timestamps,
                 values,
             }

@@ -48,9 +48,14 @@ pub fn run_due(state: &AppState, now: Timestamp) -> usize {
             alarm_name: p.alarm_name.clone(),
             alarm_type: p.alarm_type,
             timestamp_ms: now_ms,
-            item_type: HistoryItemType::Action,
+            item_type: if p.contributor.is_some() {
+                HistoryItemType::AlarmContributorAction
+            } else {
+                HistoryItemType::Action
+            },
             summary,
             data,
+            contributor: p.contributor.clone(),
         };
         let state_ms = state_update_ms(state, &p.alarm_name);
         let r = match result {

@@ -8,6 +8,8 @@ use super::store::{self, ALARMS, Change, Committed};
 use crate::cloudwatch::StoreSource;
 use crate::state::AppState;
 use crate::storage;
+use std::collections::BTreeMap;
+use stratus_model::alarm::contributor::{self, ContributorRecord, ContributorRef};
 use stratus_model::alarm::evaluate::{self, Datapoint, Outcome, Period, Settings};
 use stratus_model::alarm::format::long_date;
 use stratus_model::alarm::record::{AlarmKind, AlarmRecord, MetricAlarmConfig, MetricTarget};
@@ -252,6 +254,9 @@ pub fn metric_change(
     };
     let count = evaluate::range_periods(c.evaluation_periods);
     let bounds = window::bounds(&placement(c)?, c.period(), count, now);
+    if let Some(q) = contributor::grouped_query(c, now) {
+        return contributor_change(state, alarm, c, &q, &bounds, now);
+    }
     let periods = fetch_periods(state, c, &bounds, now)?;
     match evaluate::evaluate(&settings(c), &periods, now, alarm.state.value) {
         Outcome::Keep => Ok(None),
@@ -268,9 +273,161 @@ pub fn metric_change(
                 reason,
                 reason_data: Some(reason_data),
                 triggering_children: Vec::new(),
+                contributors: Vec::new(),
             }))
         }
     }
+}
+
+/// The series of grouped query `q` over the periods `bounds` delimit, per
+/// contributor (oldest period first). One query for the whole range, or one
+/// per period when calendar periods differ in length.
+fn fetch_contributor_periods(
+    state: &AppState,
+    c: &MetricAlarmConfig,
+    q: &gmd::InsightsQuery,
+    bounds: &[Timestamp],
+    now: Timestamp,
+) -> ApiResult<BTreeMap<Vec<String>, Vec<Period>>> {
+    let empty: Vec<Period> = bounds
+        .windows(2)
+        .map(|w| Period {
+            start: w[0],
+            point: None,
+        })
+        .collect();
+    let mut out: BTreeMap<Vec<String>, Vec<Period>> = BTreeMap::new();
+    let (Some(first), Some(last)) = (bounds.first(), bounds.last()) else {
+        return Ok(out);
+    };
+    let p_ms = c.period() * 1000;
+    let uniform = bounds
+        .windows(2)
+        .all(|w| w[1].millis() - w[0].millis() == p_ms);
+    let mut put = |key: Vec<String>, idx: usize, value: f64| {
+        let slots = out.entry(key).or_insert_with(|| empty.clone());
+        if let Some(slot) = slots.get_mut(idx) {
+            slot.point = Some(Datapoint {
+                value,
+                sample_count: None,
+                band: None,
+            });
+        }
+    };
+    let mut src = StoreSource { state };
+    if uniform {
+        let (_, groups) = gmd::insights_groups(q, *first, *last, now, &mut src)?;
+        for g in groups {
+            for (t, v) in g.timestamps.iter().zip(&g.values) {
+                if let Ok(i) = usize::try_from((t - first.millis()).div_euclid(p_ms)) {
+                    put(g.key.clone(), i, *v);
+                }
+            }
+        }
+        return Ok(out);
+    }
+    for (i, w) in bounds.windows(2).enumerate() {
+        let mut stretched = q.clone();
+        stretched.period_secs = (w[1].millis() - w[0].millis()) / 1000;
+        let (_, groups) = gmd::insights_groups(&stretched, w[0], w[1], now, &mut src)?;
+        for g in groups {
+            if let Some(v) = g.values.first() {
+                put(g.key.clone(), i, *v);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A multi-time-series alarm's evaluation: each series of its grouped query
+/// is a contributor judged on its own (ALARM or OK); the alarm is in ALARM
+/// while any contributor is, OK while the query returns series and none
+/// breaches, and follows TreatMissingData when the query returns nothing.
+fn contributor_change(
+    state: &AppState,
+    alarm: &AlarmRecord,
+    c: &MetricAlarmConfig,
+    q: &gmd::InsightsQuery,
+    bounds: &[Timestamp],
+    now: Timestamp,
+) -> ApiResult<Option<Change>> {
+    let s = settings(c);
+    let series = fetch_contributor_periods(state, c, q, bounds, now)?;
+    let stored: BTreeMap<String, ContributorRecord> = store::contributors(state, &alarm.name)
+        .map_err(store::meta_error)?
+        .into_iter()
+        .map(|r| (r.contributor.id.clone(), r))
+        .collect();
+    let mut changes = Vec::new();
+    let mut in_alarm = stored.len();
+    let mut seen = std::collections::HashSet::new();
+    let mut judge = |contributor: ContributorRef, periods: &[Period], current: StateValue| {
+        if let Some((new, reason)) = contributor::verdict(&s, periods, now, current) {
+            if new == StateValue::Alarm {
+                in_alarm += 1;
+            } else {
+                in_alarm -= 1;
+            }
+            changes.push(store::ContributorChange {
+                contributor,
+                new,
+                reason,
+            });
+        }
+    };
+    for (key, periods) in &series {
+        let attributes = contributor::attributes(&q.query.group_by, key);
+        let id = contributor::contributor_id(&attributes);
+        let current = if stored.contains_key(&id) {
+            StateValue::Alarm
+        } else {
+            StateValue::Ok
+        };
+        seen.insert(id.clone());
+        judge(ContributorRef { id, attributes }, periods, current);
+    }
+    // Contributors in ALARM the query no longer returns: judged on no data.
+    let none: Vec<Period> = bounds
+        .windows(2)
+        .map(|w| Period {
+            start: w[0],
+            point: None,
+        })
+        .collect();
+    for (id, r) in &stored {
+        if !seen.contains(id) {
+            judge(r.contributor.clone(), &none, StateValue::Alarm);
+        }
+    }
+    let total = series.len().max(in_alarm);
+    let (value, reason, reason_data) = if in_alarm > 0 {
+        (
+            StateValue::Alarm,
+            contributor::alarm_reason(in_alarm, total),
+            None,
+        )
+    } else if !series.is_empty() {
+        (StateValue::Ok, contributor::alarm_reason(0, total), None)
+    } else {
+        match evaluate::evaluate(&s, &none, now, alarm.state.value) {
+            Outcome::Keep => (alarm.state.value, alarm.state.reason.clone(), None),
+            Outcome::State {
+                value,
+                reason,
+                reason_data,
+            } => (value, reason, Some(reason_data)),
+        }
+    };
+    if value == alarm.state.value && changes.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Change {
+        value,
+        reason,
+        reason_data,
+        triggering_children: Vec::new(),
+        contributors: changes,
+    }))
 }
 
 /// Evaluates a composite alarm's rule over its children's current states.
@@ -339,6 +496,7 @@ pub fn evaluate_composite<'a>(
         reason,
         reason_data: Some(reason_data),
         triggering_children: triggering,
+        contributors: Vec::new(),
     };
     store::commit_change_fenced(state, &alarm.name, change, now, fence).map_err(store::meta_error)
 }

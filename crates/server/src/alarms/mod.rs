@@ -14,6 +14,9 @@ pub mod store;
 use crate::state::AppState;
 use crate::tags;
 use store::{ALARMS, meta_error};
+use stratus_model::alarm::contributor::{
+    self, ContributorRecord, DescribeAlarmContributorsInput, DescribeAlarmContributorsOutput,
+};
 use stratus_model::alarm::ops::{
     self, AlarmHistoryItem, AlarmNamesInput, DescribeAlarmHistoryInput, DescribeAlarmHistoryOutput,
     DescribeAlarmsForMetricInput, DescribeAlarmsForMetricOutput, DescribeAlarmsInput,
@@ -85,6 +88,13 @@ fn put_alarm(
                 ))));
             }
             let created = existing.is_none();
+            // A new query means new series: the old contributors go.
+            if let Some(e) = &existing
+                && let (AlarmKind::Metric(old), AlarmKind::Metric(new)) = (&e.kind, &kind)
+                && old.target != new.target
+            {
+                store::clear_contributors(tx, &common.name)?;
+            }
             let (arn, region, st) = match existing {
                 Some(e) => (e.arn, e.region, e.state),
                 None => (
@@ -291,6 +301,7 @@ pub fn delete_alarms(state: &AppState, input: AlarmNamesInput) -> ApiResult<Docu
                     continue; // unknown names are ignored, as AWS does
                 };
                 tx.delete(ALARMS, n)?;
+                store::clear_contributors(tx, n)?;
                 tags::delete_in(tx, &rec.arn)?;
                 store::add_history(
                     tx,
@@ -329,6 +340,7 @@ pub fn set_alarm_state(state: &AppState, input: SetAlarmStateInput) -> ApiResult
         reason: v.reason,
         reason_data: v.reason_data,
         triggering_children: Vec::new(),
+        contributors: Vec::new(),
     };
     if let Some(done) =
         store::commit_change(state, &v.alarm_name, change, now).map_err(meta_error)?
@@ -394,6 +406,9 @@ pub fn describe_alarm_history(
                 AlarmType::MetricAlarm => q.metric,
                 AlarmType::CompositeAlarm => q.composite,
             }) && q.item_type.is_none_or(|t| t == h.item_type)
+                && q.contributor_id
+                    .as_deref()
+                    .is_none_or(|id| h.contributor.as_ref().is_some_and(|c| c.id == id))
         })
         .map_err(meta_error)?
     };
@@ -408,16 +423,57 @@ pub fn describe_alarm_history(
     let out = DescribeAlarmHistoryOutput {
         alarm_history_items: items
             .into_iter()
-            .map(|(_, h)| AlarmHistoryItem {
-                alarm_name: h.alarm_name,
-                alarm_type: h.alarm_type,
-                timestamp: Timestamp(h.timestamp_ms),
-                history_item_type: h.item_type,
-                history_summary: h.summary,
-                history_data: h.data,
+            .map(|(_, h)| {
+                let (id, attributes) = match h.contributor {
+                    Some(c) => (Some(c.id), Some(c.attributes)),
+                    None => (None, None),
+                };
+                AlarmHistoryItem {
+                    alarm_name: h.alarm_name,
+                    alarm_contributor_id: id,
+                    alarm_type: h.alarm_type,
+                    timestamp: Timestamp(h.timestamp_ms),
+                    history_item_type: h.item_type,
+                    history_summary: h.summary,
+                    history_data: h.data,
+                    alarm_contributor_attributes: attributes,
+                }
             })
             .collect(),
         next_token,
+    };
+    Ok(proto::to_document(&out))
+}
+
+/// DescribeAlarmContributors: the contributors of a multi-time-series alarm
+/// that are in ALARM, by id, a page at a time. Other metric alarms have
+/// none; an unknown alarm is ResourceNotFoundException (404).
+pub fn describe_alarm_contributors(
+    state: &AppState,
+    input: DescribeAlarmContributorsInput,
+) -> ApiResult<Document> {
+    let q = input.validate()?;
+    let exists = state
+        .meta
+        .get::<AlarmRecord>(ALARMS, &q.alarm_name)
+        .map_err(meta_error)?
+        .is_some();
+    if !exists {
+        return Err(ApiError::new(
+            ErrorCode::ResourceNotFoundException,
+            format!("Alarm {} does not exist.", q.alarm_name),
+        ));
+    }
+    let rows: Vec<(String, ContributorRecord)> = store::contributors(state, &q.alarm_name)
+        .map_err(meta_error)?
+        .into_iter()
+        .map(|c| (c.contributor.id.clone(), c))
+        .collect();
+    let (page, last) =
+        crate::meta::page_after(rows, q.after.as_deref(), contributor::CONTRIBUTORS_PER_PAGE);
+    let out = DescribeAlarmContributorsOutput {
+        alarm_contributors: page.iter().map(|(_, c)| c.to_output()).collect(),
+        next_token: last.map(|k| ops::encode_token(&k)),
     };
     Ok(proto::to_document(&out))
 }

@@ -2,11 +2,14 @@
 //! per alarm name), `alarm_history` (kept after an alarm is deleted, keyed so
 //! that key order is time order; `alarm_history_by_alarm` holds the same
 //! items keyed by alarm name first) and `alarm_pending_actions` (notifications
-//! owed for committed transitions). A state change, its history item and its
-//! pending actions are written in one transaction.
+//! owed for committed transitions) and `alarm_contributors` (the contributors
+//! in ALARM of multi-time-series alarms). A state change, its history item
+//! and its pending actions are written in one transaction, with the
+//! contributor transitions of the same evaluation.
 
 use crate::meta::{self, Table, Txn};
 use crate::state::AppState;
+use stratus_model::alarm::contributor::{self, ContributorRecord, ContributorRef};
 use stratus_model::alarm::message::{self, Transition};
 use stratus_model::alarm::record::{AlarmRecord, HistoryItemType, HistoryRecord, PendingAction};
 use stratus_model::alarm::{StateValue, name_from_arn};
@@ -17,6 +20,9 @@ pub const HISTORY: Table = Table::new("alarm_history");
 /// The same history items keyed by alarm name first (see [`add_history`]).
 pub const HISTORY_BY_ALARM: Table = Table::new("alarm_history_by_alarm");
 pub const PENDING: Table = Table::new("alarm_pending_actions");
+/// Contributors in ALARM of multi-time-series alarms, keyed
+/// `<alarm name>\u{1}<contributor id>` (see [`contributor_key`]).
+pub const CONTRIBUTORS: Table = Table::new("alarm_contributors");
 
 pub fn meta_error(e: meta::MetaError) -> ApiError {
     tracing::error!(error = %e, "alarm store failure");
@@ -197,6 +203,7 @@ pub fn history(
         item_type,
         summary,
         data,
+        contributor: None,
     }
 }
 
@@ -208,6 +215,52 @@ pub struct Change {
     pub reason_data: Option<String>,
     /// Composite alarms: the children that triggered the change.
     pub triggering_children: Vec<(String, StateValue, Timestamp)>,
+    /// Multi-time-series alarms: the contributors whose state changes,
+    /// committed even when the alarm's own state does not.
+    pub contributors: Vec<ContributorChange>,
+}
+
+/// One contributor's transition (ALARM ↔ OK).
+#[derive(Debug, Clone)]
+pub struct ContributorChange {
+    pub contributor: ContributorRef,
+    pub new: StateValue,
+    pub reason: String,
+}
+
+/// The key of a contributor in [`CONTRIBUTORS`]: alarm name first, so one
+/// alarm's contributors are a prefix scan.
+pub fn contributor_key(alarm: &str, id: &str) -> String {
+    format!("{alarm}{NAME_END}{id}")
+}
+
+/// The contributors in ALARM of alarm `name`, by id.
+pub fn contributors(state: &AppState, name: &str) -> meta::Result<Vec<ContributorRecord>> {
+    let lo = format!("{name}{NAME_END}");
+    let hi = format!("{name}\u{2}");
+    Ok(state
+        .meta
+        .range::<ContributorRecord>(CONTRIBUTORS, &lo, &hi, false, usize::MAX)?
+        .into_iter()
+        .map(|(_, c)| c)
+        .collect())
+}
+
+/// Deletes every stored contributor of alarm `name` in `tx` (the alarm was
+/// deleted or its query redefined). Reads the table through `tx`: it holds
+/// only contributors in ALARM, and this runs on Delete/Put only.
+pub fn clear_contributors(tx: &mut Txn<'_>, name: &str) -> meta::Result<()> {
+    let prefix = format!("{name}{NAME_END}");
+    let keys: Vec<String> = tx
+        .list::<ContributorRecord>(CONTRIBUTORS)?
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with(&prefix))
+        .collect();
+    for k in keys {
+        tx.delete(CONTRIBUTORS, &k)?;
+    }
+    Ok(())
 }
 
 /// The outcome of [`commit_change`] when the state changed.
@@ -359,7 +412,18 @@ fn apply_change(
     let Some(mut alarm) = tx.get::<AlarmRecord>(ALARMS, name)? else {
         return Ok(None);
     };
+    for c in &change.contributors {
+        apply_contributor(state, tx, &alarm, c, now)?;
+    }
     if alarm.state.value == change.value {
+        // Contributors moved but the alarm stays: its reason (how many are
+        // in ALARM) is updated without a transition, history or actions.
+        if !change.contributors.is_empty() && alarm.state.reason != change.reason {
+            alarm.state.reason = change.reason;
+            alarm.state.reason_data = change.reason_data;
+            alarm.state.updated_ms = now.millis();
+            tx.put(ALARMS, name, &alarm)?;
+        }
         return Ok(None);
     }
     let before = alarm.clone();
@@ -385,19 +449,100 @@ fn apply_change(
         ),
     )?;
     if alarm.actions_enabled {
-        queue_actions(state, tx, &alarm, old, &change.triggering_children, now)?;
+        queue_actions(
+            state,
+            tx,
+            &alarm,
+            old,
+            &change.triggering_children,
+            None,
+            now,
+        )?;
     }
     Ok(Some(Committed { alarm, old }))
 }
 
+/// One contributor's transition inside `tx`: the stored record (kept only
+/// while in ALARM), an `AlarmContributorStateUpdate` item and, actions
+/// enabled, the notifications of its new state.
+fn apply_contributor(
+    state: &AppState,
+    tx: &mut Txn<'_>,
+    alarm: &AlarmRecord,
+    c: &ContributorChange,
+    now: Timestamp,
+) -> meta::Result<()> {
+    let key = contributor_key(&alarm.name, &c.contributor.id);
+    let stored = tx.get::<ContributorRecord>(CONTRIBUTORS, &key)?;
+    let old_reason = stored
+        .as_ref()
+        .map(|r| r.reason.clone())
+        .unwrap_or_default();
+    // The stored record is the truth about the old state: an evaluation
+    // racing a redefinition must not repeat or invent a transition.
+    let old = if stored.is_some() {
+        StateValue::Alarm
+    } else {
+        StateValue::Ok
+    };
+    if old == c.new {
+        return Ok(());
+    }
+    if c.new == StateValue::Alarm {
+        tx.put(
+            CONTRIBUTORS,
+            &key,
+            &ContributorRecord {
+                alarm_name: alarm.name.clone(),
+                contributor: c.contributor.clone(),
+                reason: c.reason.clone(),
+                transitioned_ms: now.millis(),
+            },
+        )?;
+    } else {
+        tx.delete(CONTRIBUTORS, &key)?;
+    }
+    let q = |s: &str| serde_json::Value::from(s).to_string();
+    let data = format!(
+        "{{\"version\":\"1.0\",\"oldState\":{{\"stateValue\":{},\"stateReason\":{}}},\
+         \"newState\":{{\"stateValue\":{},\"stateReason\":{}}}}}",
+        q(old.as_str()),
+        q(&old_reason),
+        q(c.new.as_str()),
+        q(&c.reason),
+    );
+    let mut item = history(
+        alarm,
+        now.millis(),
+        HistoryItemType::AlarmContributorStateUpdate,
+        contributor::state_update_summary(old, c.new),
+        data,
+    );
+    item.contributor = Some(c.contributor.clone());
+    add_history(tx, &item)?;
+    if alarm.actions_enabled {
+        // The notification shows the contributor's state and reason.
+        let mut seen = alarm.clone();
+        seen.state.value = c.new;
+        seen.state.reason = c.reason.clone();
+        seen.state.reason_data = None;
+        seen.state.updated_ms = now.millis();
+        seen.state.transitioned_ms = now.millis();
+        queue_actions(state, tx, &seen, old, &[], Some(&c.contributor), now)?;
+    }
+    Ok(())
+}
+
 /// Stores a pending notification per SNS action of the alarm's (new) state;
 /// other action kinds cannot be executed here and are recorded as failed.
+/// `contributor`: the notifications are that contributor's.
 fn queue_actions(
     state: &AppState,
     tx: &mut Txn<'_>,
     alarm: &AlarmRecord,
     old: StateValue,
     triggering_children: &[(String, StateValue, Timestamp)],
+    contributor: Option<&ContributorRef>,
     now: Timestamp,
 ) -> meta::Result<()> {
     let actions = alarm.actions_for(alarm.state.value).to_vec();
@@ -410,7 +555,13 @@ fn queue_actions(
         account_id: crate::ACCOUNT_ID,
         public_url: &state.public_url,
         triggering_children: triggering_children.to_vec(),
+        contributor,
     });
+    let action_type = if contributor.is_some() {
+        HistoryItemType::AlarmContributorAction
+    } else {
+        HistoryItemType::Action
+    };
     for arn in actions {
         if !arn.starts_with("arn:aws:sns:") {
             let summary = format!(
@@ -423,10 +574,9 @@ fn queue_actions(
                 None,
                 Some(&summary),
             );
-            add_history(
-                tx,
-                &history(alarm, now.millis(), HistoryItemType::Action, summary, data),
-            )?;
+            let mut item = history(alarm, now.millis(), action_type, summary, data);
+            item.contributor = contributor.cloned();
+            add_history(tx, &item)?;
             continue;
         }
         let pending = PendingAction {
@@ -439,6 +589,7 @@ fn queue_actions(
             email_text: rendered.email_text.clone(),
             attempts: 0,
             next_attempt_ms: now.millis(),
+            contributor: contributor.cloned(),
         };
         tx.put(PENDING, &pending.message_id, &pending)?;
     }

@@ -49,6 +49,7 @@ fn transition_and_pending_action_survive_a_reopen_then_run_and_fail() {
             reason: "r".into(),
             reason_data: None,
             triggering_children: vec![],
+            contributors: vec![],
         };
         let done = store::commit_change(&st, "a", change.clone(), Timestamp::now())
             .unwrap()
@@ -116,6 +117,7 @@ fn history_older_than_two_weeks_is_pruned() {
         item_type: HistoryItemType::StateUpdate,
         summary: "old".into(),
         data: "{}".into(),
+        contributor: None,
     };
     st.meta.transact(|tx| store::add_history(tx, &old)).unwrap();
     assert_eq!(st.meta.list::<HistoryRecord>(HISTORY).unwrap().len(), 2);
@@ -145,6 +147,7 @@ fn item(alarm: &str, ms: i64, n: usize) -> HistoryRecord {
         },
         summary: format!("{alarm} {n}"),
         data: "{}".into(),
+        contributor: None,
     }
 }
 

@@ -76,16 +76,18 @@ pub trait MetricStatSource {
     }
 }
 
-/// Runs one Metrics Insights query: its series, labelled with the group
-/// values (empty without GROUP BY). Data older than the look-back limit is
-/// not read (the start moves forward on the period grid).
-fn run_insights<S: MetricStatSource>(
+/// Runs one Metrics Insights query: its groups (see
+/// [`insights_query::evaluate`]) over `[start, end)`. Data older than the
+/// look-back limit is not read (the start moves forward on the period grid);
+/// returns that start with the groups. Alarms on grouped queries evaluate
+/// each group as a contributor.
+pub fn insights_groups<S: MetricStatSource>(
     q: &InsightsQuery,
     start: Timestamp,
     end: Timestamp,
     now: Timestamp,
     src: &mut S,
-) -> ApiResult<Vec<TimeSeries>> {
+) -> ApiResult<(Timestamp, Vec<insights_query::GroupSeries>)> {
     let period_ms = q.period_secs * 1000;
     let oldest = now.millis().saturating_sub(insights_query::MAX_LOOKBACK_MS);
     let mut start_ms = start.millis();
@@ -94,7 +96,7 @@ fn run_insights<S: MetricStatSource>(
         start_ms = start_ms.saturating_add(skipped.saturating_mul(period_ms));
     }
     if start_ms >= end.millis() {
-        return Ok(Vec::new());
+        return Ok((Timestamp(start_ms), Vec::new()));
     }
     let metrics = src.insights_metrics(&q.query, insights_query::MAX_METRICS)?;
     let mut inputs = Vec::with_capacity(metrics.len());
@@ -102,7 +104,23 @@ fn run_insights<S: MetricStatSource>(
         let stats = src.period_stats(&m, Timestamp(start_ms), end, q.period_secs)?;
         inputs.push((m, stats));
     }
-    Ok(insights_query::evaluate(&q.query, inputs)
+    Ok((
+        Timestamp(start_ms),
+        insights_query::evaluate(&q.query, inputs),
+    ))
+}
+
+/// Runs one Metrics Insights query: its series, labelled with the group
+/// values (empty without GROUP BY).
+fn run_insights<S: MetricStatSource>(
+    q: &InsightsQuery,
+    start: Timestamp,
+    end: Timestamp,
+    now: Timestamp,
+    src: &mut S,
+) -> ApiResult<Vec<TimeSeries>> {
+    let (start, groups) = insights_groups(q, start, end, now, src)?;
+    Ok(groups
         .into_iter()
         .map(|g| {
             let points = g
@@ -111,7 +129,7 @@ fn run_insights<S: MetricStatSource>(
                 .map(Timestamp)
                 .zip(g.values)
                 .collect();
-            clean_series(g.label, points, Timestamp(start_ms), end)
+            clean_series(g.label, points, start, end)
         })
         .collect())
 }

@@ -6,7 +6,7 @@ mod exec;
 mod label;
 mod token;
 
-pub use exec::{MetricStatSource, execute_get_metric_data};
+pub use exec::{MetricStatSource, execute_get_metric_data, insights_groups};
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::insights_query;
