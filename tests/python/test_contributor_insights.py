@@ -471,3 +471,38 @@ def test_readonly_key_reads_rules_and_cannot_change_them(server, cw, logs):
         assert err(e)[0] == "AccessDenied", err(e)
     assert rules_by_name(cw)[name]["State"] == "ENABLED"
     cw.delete_insight_rules(RuleNames=[name])
+
+
+# -- managed rules -------------------------------------------------------------------------------
+
+
+def test_managed_rules_are_checked_and_none_exist(cw):
+    """Managed rules are AWS's templates for its own services' resources: a Stratus server has
+    none. Valid requests say so per rule and create nothing; bad ones get the model's errors."""
+    arn = "arn:aws:dynamodb:us-east-1:123456789012:table/orders"
+    assert cw.list_managed_insight_rules(ResourceARN=arn)["ManagedRules"] == []
+    before = rules_by_name(cw)
+    out = cw.put_managed_insight_rules(
+        ManagedRules=[
+            {"TemplateName": "DynamoDBMostAccessedItems", "ResourceARN": arn},
+            {"TemplateName": "VpcTopTalkers", "ResourceARN": "arn:aws:ec2:us-east-1:123456789012:vpc/vpc-1",
+             "Tags": [{"Key": "team", "Value": "ops"}]},
+        ]
+    )
+    fails = out["Failures"]
+    assert [f["FailureResource"] for f in fails] == [arn, "arn:aws:ec2:us-east-1:123456789012:vpc/vpc-1"]
+    assert {(f["ExceptionType"], f["FailureCode"]) for f in fails} == {("ResourceNotFoundException", "ResourceNotFound")}
+    assert "DynamoDBMostAccessedItems" in fails[0]["FailureDescription"]
+    assert rules_by_name(cw) == before
+
+    with pytest.raises(ClientError) as e:
+        cw.put_managed_insight_rules(ManagedRules=[{"TemplateName": "-bad", "ResourceARN": arn}])
+    code, message, status = err(e)
+    assert (code, status) == ("ValidationError", 400)
+    assert "'-bad'" in message and "regular expression pattern" in message, message
+    with pytest.raises(ClientError) as e:
+        cw.list_managed_insight_rules(ResourceARN=arn, MaxResults=501)
+    assert err(e)[0] == "InvalidParameterValue"
+    with pytest.raises(ClientError) as e:
+        cw.list_managed_insight_rules(ResourceARN=arn, NextToken="bm9wZQ")
+    assert err(e)[0] == "InvalidNextToken"

@@ -497,3 +497,167 @@ mod tests {
         assert_eq!(name("").unwrap_err().code, ErrorCode::MissingParameter);
     }
 }
+
+// ---------------------------------------------------------------- managed rules
+
+/// `TemplateName`: 1..=128 of `[0-9A-Za-z][-._0-9A-Za-z]{0,126}[0-9A-Za-z]`.
+const TEMPLATE_NAME_PATTERN: &str = "[0-9A-Za-z][\\-\\.\\_0-9A-Za-z]{0,126}[0-9A-Za-z]";
+/// `ListManagedInsightRules` `MaxResults`.
+pub const MAX_MANAGED_RESULTS: i64 = 500;
+
+fn valid_template_name(t: &str) -> bool {
+    let b = t.as_bytes();
+    (2..=128).contains(&b.len())
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'))
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ManagedRuleInput {
+    pub template_name: Option<String>,
+    #[serde(rename = "ResourceARN")]
+    pub resource_arn: Option<String>,
+    pub tags: Option<Vec<Tag>>,
+}
+
+/// PutManagedInsightRules.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct PutManagedInput {
+    pub managed_rules: Option<Vec<ManagedRuleInput>>,
+}
+
+impl PutManagedInput {
+    /// The (template name, resource ARN) of each rule, in order.
+    pub fn validate(self) -> ApiResult<Vec<(String, String)>> {
+        let p = Param::root("ManagedRules");
+        let rules = self.managed_rules.ok_or_else(|| missing(p))?;
+        rules
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let m = p.member(i);
+                let template = required_str(r.template_name, m.field("TemplateName"))?;
+                if !valid_template_name(&template) {
+                    return Err(constraint(
+                        &template,
+                        m.field("TemplateName"),
+                        &format!(
+                            "Member must satisfy regular expression pattern: {TEMPLATE_NAME_PATTERN}"
+                        ),
+                    ));
+                }
+                let arn = required_str(r.resource_arn, m.field("ResourceARN"))?;
+                check_len(&arn, 1, 1024, m.field("ResourceARN"))?;
+                validate_tags(r.tags.unwrap_or_default(), m.field("Tags"))?;
+                Ok((template, arn))
+            })
+            .collect()
+    }
+}
+
+/// The failure for a managed rule Stratus cannot enable: managed rules are
+/// templates AWS offers for its own services' resources (DynamoDB tables,
+/// VPCs, ...), which a Stratus server does not have.
+pub fn no_managed_template(template: &str, arn: &str) -> PartialFailure {
+    PartialFailure {
+        failure_resource: arn.to_string(),
+        exception_type: "ResourceNotFoundException".to_string(),
+        failure_code: "ResourceNotFound".to_string(),
+        failure_description: format!(
+            "There is no managed rule template {template} for resource {arn}: Stratus hosts no AWS service resources, so it offers no managed Contributor Insights rules."
+        ),
+    }
+}
+
+/// ListManagedInsightRules.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListManagedInput {
+    #[serde(rename = "ResourceARN")]
+    pub resource_arn: Option<String>,
+    pub next_token: Option<String>,
+    pub max_results: Option<i64>,
+}
+
+impl ListManagedInput {
+    /// Checks the request. Stratus has no managed rules, so there is never a
+    /// page after the first: any token is invalid.
+    pub fn validate(self) -> ApiResult<()> {
+        let p = Param::root("ResourceARN");
+        let arn = required_str(self.resource_arn, p)?;
+        check_len(&arn, 1, 1024, p)?;
+        if let Some(max) = self.max_results
+            && !(1..=MAX_MANAGED_RESULTS).contains(&max)
+        {
+            return Err(invalid(format!(
+                "The value {max} for parameter MaxResults is invalid: it must be between 1 and {MAX_MANAGED_RESULTS}."
+            )));
+        }
+        if let Some(t) = self.next_token.filter(|t| !t.is_empty()) {
+            crate::alarm::ops::decode_token(&t)?;
+            return Err(crate::alarm::ops::invalid_next_token());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ManagedRuleDescription {
+    pub template_name: String,
+    #[serde(rename = "ResourceARN")]
+    pub resource_arn: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListManagedOutput {
+    pub managed_rules: Vec<ManagedRuleDescription>,
+}
+
+#[cfg(test)]
+mod managed_tests {
+    use super::*;
+
+    #[test]
+    fn template_names_follow_the_model_pattern() {
+        for ok in ["DynamoDBMostAccessedItems", "a.b-c_d", "x1"] {
+            assert!(valid_template_name(ok), "{ok}");
+        }
+        for bad in ["", "a", "-ab", "ab-", "a b", "ä1"] {
+            assert!(!valid_template_name(bad), "{bad}");
+        }
+        assert!(!valid_template_name(&"a".repeat(129)));
+        assert!(valid_template_name(&"a".repeat(128)));
+    }
+
+    #[test]
+    fn put_checks_every_rule() {
+        let rule = |t: &str, a: &str| ManagedRuleInput {
+            template_name: Some(t.into()),
+            resource_arn: Some(a.into()),
+            tags: None,
+        };
+        let ok = PutManagedInput {
+            managed_rules: Some(vec![rule("T1", "arn:aws:dynamodb:us-east-1:1:table/t")]),
+        };
+        assert_eq!(
+            ok.validate().unwrap(),
+            vec![("T1".into(), "arn:aws:dynamodb:us-east-1:1:table/t".into())]
+        );
+        let bad = PutManagedInput {
+            managed_rules: Some(vec![rule("T1", "arn"), rule("-x", "arn")]),
+        };
+        let e = bad.validate().unwrap_err();
+        assert_eq!(e.code, ErrorCode::ValidationError);
+        assert!(e.message.contains("'-x'"), "{}", e.message);
+        assert_eq!(
+            PutManagedInput::default().validate().unwrap_err().code,
+            ErrorCode::MissingParameter
+        );
+    }
+}

@@ -35,12 +35,10 @@ const KNOWN_OPERATIONS: &[&str] = &[
     "GetDashboard",
     "GetMetricWidgetImage",
     "ListDashboards",
-    "ListManagedInsightRules",
     "ListTagsForResource",
     "PutAnomalyDetector",
     "PutCompositeAlarm",
     "PutDashboard",
-    "PutManagedInsightRules",
     "PutMetricAlarm",
     "SetAlarmState",
     "TagResource",
@@ -120,6 +118,14 @@ pub fn dispatch(
         "DeleteAnomalyDetector" => {
             auth::authorize(caller, "cloudwatch:DeleteAnomalyDetector", "*")?;
             anomaly::delete_anomaly_detector(state, proto::from_document(params)?)
+        }
+        "PutManagedInsightRules" => {
+            auth::authorize(caller, "cloudwatch:PutManagedInsightRules", "*")?;
+            insight_rules::put_managed_insight_rules(proto::from_document(params)?)
+        }
+        "ListManagedInsightRules" => {
+            auth::authorize(caller, "cloudwatch:ListManagedInsightRules", "*")?;
+            insight_rules::list_managed_insight_rules(proto::from_document(params)?)
         }
         "PutInsightRule" => {
             auth::authorize(caller, "cloudwatch:PutInsightRule", "*")?;

@@ -19,8 +19,8 @@ use stratus_logs::store::Scan;
 use stratus_model::alarm::ops::encode_token;
 use stratus_model::insight_rule::{
     self as ir, ContributorDatapoint, ContributorOutput, DescribeInput, DescribeOutput,
-    FailuresOutput, MetricDatapoint, PutInput, ReportInput, ReportOutput, RuleNamesInput,
-    RuleRecord,
+    FailuresOutput, ListManagedInput, ListManagedOutput, MetricDatapoint, PutInput,
+    PutManagedInput, ReportInput, ReportOutput, RuleNamesInput, RuleRecord,
 };
 use stratus_model::param::invalid;
 use stratus_model::{ApiError, ApiResult, ErrorCode, Timestamp};
@@ -193,6 +193,27 @@ fn evaluate(
         }
     }
     Ok(acc.finish(top, order))
+}
+
+/// PutManagedInsightRules: managed rules are AWS's templates for its own
+/// services' resources; a Stratus server has none, so every valid rule is a
+/// `Failures` entry saying so (nothing is created).
+pub fn put_managed_insight_rules(input: PutManagedInput) -> ApiResult<Document> {
+    let failures = input
+        .validate()?
+        .iter()
+        .map(|(template, arn)| ir::no_managed_template(template, arn))
+        .collect();
+    Ok(proto::to_document(&FailuresOutput { failures }))
+}
+
+/// ListManagedInsightRules: no resource of a Stratus server has managed
+/// rules, so the list is empty (the request is still checked).
+pub fn list_managed_insight_rules(input: ListManagedInput) -> ApiResult<Document> {
+    input.validate()?;
+    Ok(proto::to_document(&ListManagedOutput {
+        managed_rules: Vec::new(),
+    }))
 }
 
 /// Whether `arn` names an existing rule (TagResource and friends).
