@@ -626,3 +626,36 @@ def test_import_a_single_node_data_directory(cluster: Cluster, tmp_path):
             return None  # keys reach every node within a second
 
     wait_for(accepted, 10, what="the imported admin key accepted")
+
+
+def test_multi_time_series_alarm_on_a_cluster(cluster: Cluster):
+    """An alarm on a grouped Metrics Insights query evaluated by the shard owner: its
+    contributors in ALARM (stored in PostgreSQL) are listed by every node."""
+    n1, n2, n3 = (cluster.client("cloudwatch", n) for n in ("n1", "n2", "n3"))
+    ns = f"{NS}/MTS-{uuid.uuid4().hex[:8]}"
+    t = time.time()
+    values = {"a": 90.0, "b": 70.0, "c": 10.0}
+    n1.put_metric_data(Namespace=ns, MetricData=[
+        {"MetricName": "cpu", "Dimensions": [{"Name": "host", "Value": h}], "Value": v,
+         "Timestamp": dt.datetime.fromtimestamp(t - s, dt.timezone.utc)}
+        for s in range(0, 300, 30) for h, v in values.items()])
+    name = f"mts-{uuid.uuid4().hex[:8]}"
+    n2.put_metric_alarm(
+        AlarmName=name, EvaluationPeriods=1, Threshold=50, ComparisonOperator="GreaterThanThreshold",
+        Metrics=[{"Id": "q", "Period": 60, "Expression":
+                  f'SELECT AVG(cpu) FROM SCHEMA("{ns}", host) GROUP BY host ORDER BY AVG() DESC'}])
+
+    def breaching(c):
+        return sorted(x["ContributorAttributes"]["host"]
+                      for x in c.describe_alarm_contributors(AlarmName=name)["AlarmContributors"])
+
+    # The first evaluation may come before every replica has the data: wait for the verdict.
+    wait_for(lambda: breaching(n3) == ["a", "b"], 90, what="contributors a and b in ALARM")
+    for c in (n1, n2):
+        assert breaching(c) == ["a", "b"]
+    (a,) = n1.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    assert a["StateValue"] == "ALARM"
+    items = n3.describe_alarm_history(AlarmName=name, HistoryItemType="AlarmContributorStateUpdate")
+    assert sorted(i["AlarmContributorAttributes"]["host"] for i in items["AlarmHistoryItems"]) == ["a", "b"]
+    n1.delete_alarms(AlarmNames=[name])
+    assert n2.describe_alarms(AlarmNames=[name])["MetricAlarms"] == []
