@@ -815,13 +815,25 @@ mod tests {
                 .unwrap()
                 .matches_nothing()
         );
-        // Contributor filters are valid and match nothing here.
-        for v in [
-            json!({"AlarmContributorId": "c1"}),
-            json!({"HistoryItemType": "AlarmContributorStateUpdate"}),
-            json!({"HistoryItemType": "AlarmContributorAction"}),
+        // Contributor filters: items of metric alarms' contributors only.
+        let q = history(
+            json!({"AlarmContributorId": "c1", "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]}),
+        )
+        .unwrap();
+        assert_eq!(q.contributor_id.as_deref(), Some("c1"));
+        assert!(q.metric && !q.composite);
+        for (t, want) in [
+            (
+                "AlarmContributorStateUpdate",
+                HistoryItemType::AlarmContributorStateUpdate,
+            ),
+            (
+                "AlarmContributorAction",
+                HistoryItemType::AlarmContributorAction,
+            ),
         ] {
-            assert!(history(v.clone()).unwrap().matches_nothing(), "{v}");
+            let q = history(json!({ "HistoryItemType": t })).unwrap();
+            assert_eq!(q.item_type, Some(want));
         }
         // ...but the rest of such a request is still validated.
         let e = history(json!({"HistoryItemType": "AlarmContributorAction", "MaxRecords": 0}))

@@ -591,3 +591,93 @@ fn wall_clock_day_across_a_daylight_saving_change() {
     }
     st.metrics.shutdown().unwrap();
 }
+
+/// A contributor transition commits its record, one history item and its
+/// notifications with the alarm's own change; replaying the same verdict
+/// (an evaluation racing another) changes nothing, and a reason-only change
+/// of the alarm is stored without a transition.
+#[test]
+fn contributor_transitions_commit_once() {
+    use stratus_model::alarm::contributor::ContributorRef;
+    let dir = tempfile::tempdir().unwrap();
+    let st = state(dir.path());
+    put_alarm(&st, "m", 60);
+    let c = ContributorRef {
+        id: "0123456789abcdef".into(),
+        attributes: [("host".to_string(), "h-1".to_string())].into(),
+    };
+    let to = |new: StateValue, value: StateValue, reason: &str| Change {
+        value,
+        reason: reason.into(),
+        reason_data: None,
+        triggering_children: vec![],
+        contributors: vec![store::ContributorChange {
+            contributor: c.clone(),
+            new,
+            reason: "Threshold Crossed: x".into(),
+        }],
+    };
+    let now = Timestamp::now();
+    let done = store::commit_change(
+        &st,
+        "m",
+        to(StateValue::Alarm, StateValue::Alarm, "1 of 1"),
+        now,
+    )
+    .unwrap();
+    assert!(done.is_some());
+    assert_eq!(store::contributors(&st, "m").unwrap().len(), 1);
+    let updates = || history_of(&st, HistoryItemType::AlarmContributorStateUpdate);
+    assert_eq!(updates().len(), 1);
+    assert_eq!(updates()[0].contributor.as_ref(), Some(&c));
+    let pending = st.meta.list::<PendingAction>(PENDING).unwrap();
+    // The alarm's SNS action twice (alarm and contributor); the Lambda one is
+    // recorded failed, once as Action and once as AlarmContributorAction.
+    assert_eq!(pending.len(), 2);
+    assert_eq!(
+        pending
+            .iter()
+            .filter(|(_, p)| p.contributor.is_some())
+            .count(),
+        1
+    );
+    assert_eq!(
+        history_of(&st, HistoryItemType::AlarmContributorAction).len(),
+        1
+    );
+
+    // The same verdict again: nothing new.
+    let again = store::commit_change(
+        &st,
+        "m",
+        to(StateValue::Alarm, StateValue::Alarm, "1 of 1"),
+        now,
+    )
+    .unwrap();
+    assert!(again.is_none());
+    assert_eq!(updates().len(), 1);
+    assert_eq!(st.meta.list::<PendingAction>(PENDING).unwrap().len(), 2);
+
+    // Back to OK while the alarm stays in ALARM (another contributor, say):
+    // the record goes, the reason is updated, no StateUpdate is added.
+    let state_updates = history_of(&st, HistoryItemType::StateUpdate).len();
+    store::commit_change(
+        &st,
+        "m",
+        to(StateValue::Ok, StateValue::Alarm, "1 of 2"),
+        now,
+    )
+    .unwrap();
+    assert!(store::contributors(&st, "m").unwrap().is_empty());
+    assert_eq!(updates().len(), 2);
+    assert_eq!(
+        history_of(&st, HistoryItemType::StateUpdate).len(),
+        state_updates
+    );
+    let a = st.meta.get::<AlarmRecord>(ALARMS, "m").unwrap().unwrap();
+    assert_eq!(
+        (a.state.value, a.state.reason.as_str()),
+        (StateValue::Alarm, "1 of 2")
+    );
+    st.metrics.shutdown().unwrap();
+}
