@@ -148,3 +148,33 @@ def test_plain_alarm_page_has_no_contributors_section(server, browser):
     until(browser, lambda d: css(d, "#alarm-config"), "plain alarm page")
     assert browser.find_elements(By.ID, "alarm-contributors") == []
     assert "Contributor" not in [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#alarm-history th")]
+
+
+def test_more_than_a_page_of_contributors(server, browser):
+    """105 hosts in ALARM: two DescribeAlarmContributors pages (100 + 5) followed, shown 50 at a time."""
+    drv = browser
+    cw = server.client("cloudwatch")
+    ns = f"ConsoleMTSMany/{uuid.uuid4().hex[:8]}"
+    name = f"mts-many-{uuid.uuid4().hex[:8]}"
+    hosts = {f"h-{i:03d}": 60.0 + i % 7 for i in range(105)} | {"h-cool": 1.0}
+    breaching = {h for h, v in hosts.items() if v > THRESHOLD}
+    put_hosts(cw, ns, hosts)
+    put_alarm(cw, name, ns, THRESHOLD)
+    wait_for(lambda: len(contributors(cw, name)) == len(breaching), 60, what="105 contributors in ALARM")
+    assert cw.describe_alarm_contributors(AlarmName=name).get("NextToken"), "the server pages at 100"
+
+    login(drv, server)
+    go(drv, "#/alarms/" + quote(name, safe=""))
+    until(drv, lambda d: css(d, "#contributors-page"), "contributors pager")
+    assert drv.find_element(By.ID, "contributors-count").text.startswith(f"{len(breaching)} contributors in ALARM")
+    seen = []
+    while True:
+        seen += [r.find_element(By.TAG_NAME, "td").text for r in rows(drv, "alarm-contributors-table")]
+        older = drv.find_element(By.ID, "contributors-older")
+        if not older.is_enabled():
+            break
+        older.click()
+    assert drv.find_element(By.ID, "contributors-page").text == f"101–{len(breaching)} of {len(breaching)}"
+    assert sorted(seen) == sorted(f"host={h}" for h in breaching)
+    # The history's own pager is separate: its ids are untouched by the contributors' one.
+    assert drv.find_element(By.ID, "history-page").text.startswith("1–50 of ")
