@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, wait_for
 
 pytest.importorskip("selenium")
 
@@ -77,7 +77,16 @@ def seed(server) -> dict:
     cw.put_insight_rule(RuleName=rule, RuleDefinition=json.dumps({
         "Schema": {"Name": "CloudWatchLogRule", "Version": 1}, "LogGroupNames": [group], "LogFormat": "JSON",
         "Contribution": {"Keys": ["$.ip"]}, "AggregateOn": "Count"}))
-    return {"ns": ns, "alarm": alarm, "dash": dash, "group": group, "metric": metric, "rule": rule}
+    # A multi-time-series alarm (grouped Metrics Insights query) with a contributor in ALARM.
+    cw.put_metric_data(Namespace=ns, MetricData=[{"MetricName": "load", "Dimensions": [{"Name": "host", "Value": h}], "Value": v,
+                                                  "Timestamp": now - dt.timedelta(minutes=m)}
+                                                 for h, v in (("h-hot", 90.0), ("h-cold", 10.0)) for m in range(1, 4)])
+    grouped = f"a11y-mts-{uuid.uuid4().hex[:6]}"
+    cw.put_metric_alarm(AlarmName=grouped, EvaluationPeriods=1, Threshold=50.0, ComparisonOperator="GreaterThanThreshold",
+                        Metrics=[{"Id": "q", "Period": 60,
+                                  "Expression": f'SELECT AVG(load) FROM SCHEMA("{ns}", host) GROUP BY host ORDER BY AVG() DESC'}])
+    wait_for(lambda: cw.describe_alarm_contributors(AlarmName=grouped)["AlarmContributors"], 30, what="a contributor in ALARM")
+    return {"ns": ns, "alarm": alarm, "grouped": grouped, "dash": dash, "group": group, "metric": metric, "rule": rule}
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
@@ -95,6 +104,7 @@ def test_no_serious_or_critical_axe_violations(server, browser, theme):
         ("metrics-graph", "#/metrics/" + quote(s["ns"], safe="") + "/InstanceId", drawn),
         ("alarms", "#/alarms", f"tr[data-alarm='{s['alarm']}']"),
         ("alarm", f"#/alarms/{s['alarm']}", drawn),
+        ("alarm-contributors", f"#/alarms/{s['grouped']}", "#alarm-contributors-table tbody tr"),
         ("create-alarm", "#/create-alarm", "#create-alarm-form"),
         ("dashboards", "#/dashboards", "main table, main ul, main .empty"),
         ("dashboard", f"#/dashboards/{s['dash']}", drawn),

@@ -24,8 +24,31 @@ function windowText(a) {
   return 'Sliding (the last N periods up to each minute)';
 }
 
+/// The grouped Metrics Insights query of a multi-time-series alarm (each
+/// series it returns is a contributor with its own state), or null.
+function groupedQuery(a) {
+  const qs = (a.Metrics || []).filter((q) => q.Expression && /\bGROUP\s+BY\b/i.test(q.Expression));
+  return qs.length === 1 ? qs[0] : null;
+}
+
+/// How many contributors are in ALARM, from the alarm's StateReason
+/// ("2 of 3 contributors in ALARM state."); null when it does not say.
+function contributorsInAlarm(a) {
+  const m = /^(\d+) of \d+ contributors? in ALARM state/.exec(a.StateReason || '');
+  return m ? Number(m[1]) : null;
+}
+
+/// A contributor's attributes as `key=value` text (sorted by key).
+function attrsText(attrs) {
+  return Object.entries(attrs || {}).sort(([x], [y]) => x.localeCompare(y)).map(([k, v]) => `${k}=${v}`).join(', ');
+}
+
+function opText(a) {
+  return OPS.find(([o]) => o === a.ComparisonOperator)?.[1] || a.ComparisonOperator;
+}
+
 function condition(a) {
-  const op = OPS.find(([o]) => o === a.ComparisonOperator)?.[1] || a.ComparisonOperator;
+  const op = opText(a);
   return `${a.ExtendedStatistic || a.Statistic || ''} ${op} ${a.Threshold} for ${a.DatapointsToAlarm || a.EvaluationPeriods} of ${a.EvaluationPeriods} × ${a.Period} s`;
 }
 
@@ -45,8 +68,13 @@ export async function list(params) {
     const shown = alarms.filter((a) => (!stateSel.value || a.StateValue === stateSel.value) &&
       (!q || [a.AlarmName, a.MetricName, a.AlarmDescription || ''].some((s) => (s || '').toLowerCase().includes(q))));
     for (const a of shown) {
-      tbody.appendChild(h('tr', { 'data-alarm': a.AlarmName }, h('td', {}, stateBadge(a.StateValue)), h('td', {}, h('a', { href: route('alarms', a.AlarmName) }, a.AlarmName)),
-        h('td', {}, a.MetricName ? `${a.Namespace} · ${a.MetricName}` : a.AlarmRule ? 'composite' : 'metric math'), h('td', {}, a.MetricName ? condition(a) : (a.AlarmRule || '')), h('td', {}, fmtTime(a.StateUpdatedTimestamp))));
+      const grouped = groupedQuery(a);
+      const n = grouped && a.StateValue === 'ALARM' ? contributorsInAlarm(a) : null;
+      tbody.appendChild(h('tr', { 'data-alarm': a.AlarmName },
+        h('td', {}, stateBadge(a.StateValue), n !== null ? [' ', h('span', { class: 'badge contributors', 'data-contributors': n }, `${n} contributor${n === 1 ? '' : 's'}`)] : null),
+        h('td', {}, h('a', { href: route('alarms', a.AlarmName) }, a.AlarmName)),
+        h('td', {}, a.MetricName ? `${a.Namespace} · ${a.MetricName}` : a.AlarmRule ? 'composite' : grouped ? 'Metrics Insights (multi-time-series)' : 'metric math'),
+        h('td', {}, a.MetricName ? condition(a) : a.AlarmRule || (grouped ? `${opText(a)} ${a.Threshold} per contributor` : '')), h('td', {}, fmtTime(a.StateUpdatedTimestamp))));
     }
     if (!shown.length) tbody.appendChild(h('tr', {}, h('td', { colspan: 5, class: 'empty' }, alarms.length ? 'No alarm matches.' : 'No alarms yet. Pick a metric on the Metrics page and press “Create alarm”.')));
   };
@@ -82,6 +110,8 @@ export async function detail(name) {
     mount(h('nav', { class: 'crumbs' }, h('a', { href: '#/alarms' }, 'Alarms')), h('h1', {}, name), h('p', { class: 'empty', id: 'alarm-missing' }, 'There is no alarm with this name (it may have been deleted).'));
     return;
   }
+  const grouped = groupedQuery(a);
+  const contributors = grouped ? await paginate(cw, 'DescribeAlarmContributors', { AlarmName: name }, 'AlarmContributors', 100).catch((e) => e) : null;
   const msg = h('div', { 'aria-live': 'polite' });
   const dashSlot = h('div', { id: 'dash-slot' });
   watchState(name, a.StateValue, a.StateUpdatedTimestamp);
@@ -90,7 +120,9 @@ export async function detail(name) {
   const band = bandView(a);
   if (band) metric.push(band.metric);
   const items = hist;
-  const evalWindow = (a.Period || 60) * (a.EvaluationPeriods || 1);
+  const historyView = historySection(name, items);
+  const period = a.Period || grouped?.Period; // a grouped query carries its own Period
+  const evalWindow = (period || 60) * (a.EvaluationPeriods || 1);
   const range = defaultRange(a, evalWindow);
   const kv = (k, v) => [h('dt', {}, k), h('dd', {}, v ?? '')];
   const bands = stateBands(items, a);
@@ -112,11 +144,14 @@ export async function detail(name) {
     metric.length ? graphPanel({ metrics: metric, stat: band ? band.stat : a.ExtendedStatistic || a.Statistic, period: band ? band.period : a.Period, minPeriod: band ? band.period : a.Period, range,
       threshold: band ? undefined : a.Threshold, expressions: band ? [band.expr] : undefined,
       bands: [...bands, { state: 'WINDOW', window: evalWindow }], id: 'alarm-chart' }) : null,
-    metric.length ? h('p', { class: 'muted', id: 'alarm-window-note' }, `Shaded blue at the right edge: the evaluation window (${a.EvaluationPeriods} × ${a.Period} s); red, green and grey behind the line: the alarm's past states.`) : null,
+    grouped ? graphPanel({ noStat: true, metrics: [], expressions: [{ expr: grouped.Expression, label: grouped.Label }], period: grouped.Period, minPeriod: grouped.Period, range,
+      threshold: a.Threshold, bands: [...bands, { state: 'WINDOW', window: evalWindow }], id: 'alarm-chart' }) : null,
+    metric.length || grouped ? h('p', { class: 'muted', id: 'alarm-window-note' }, `Shaded blue at the right edge: the evaluation window (${a.EvaluationPeriods} × ${period} s); red, green and grey behind the line: the alarm's past states.`) : null,
     h('h2', {}, 'Configuration'),
     h('dl', { class: 'kv', id: 'alarm-config' },
-      kv('Metric', a.MetricName ? `${a.Namespace} · ${metricLabel(a)}` : (a.AlarmRule || '')),
+      kv('Metric', a.MetricName ? `${a.Namespace} · ${metricLabel(a)}` : grouped ? h('code', { id: 'alarm-query' }, grouped.Expression) : (a.AlarmRule || '')),
       a.MetricName ? kv('Condition', condition(a)) : null,
+      grouped ? kv('Condition', `${opText(a)} ${a.Threshold} for ${a.DatapointsToAlarm || a.EvaluationPeriods} of ${a.EvaluationPeriods} × ${grouped.Period} s, per contributor`) : null,
       a.MetricName ? kv('Missing data', a.TreatMissingData || 'missing') : null,
       a.Metrics || a.MetricName ? [h('dt', {}, 'Evaluation window'), h('dd', { id: 'alarm-evaluation-window' }, windowText(a))] : null,
       kv('Actions', a.ActionsEnabled ? 'enabled' : 'disabled'),
@@ -124,8 +159,8 @@ export async function detail(name) {
       kv('On OK', (a.OKActions || []).join(', ') || 'none'),
       kv('On INSUFFICIENT_DATA', (a.InsufficientDataActions || []).join(', ') || 'none'),
       kv('ARN', a.AlarmArn)),
-    h('h2', {}, 'History'),
-    items.length ? historyTable(items) : h('p', { class: 'empty' }, 'No history yet.'),
+    grouped ? contributorsSection(contributors, (c) => historyView.filter(c)) : null,
+    historyView.el,
   );
 }
 
@@ -141,28 +176,90 @@ function defaultRange(a, evalWindow) {
 
 const HISTORY_PAGE = 50;
 
-/// The whole history, newest first, HISTORY_PAGE rows at a time with Newer/Older.
-function historyTable(items) {
+/// Rows `items` into `tbody` HISTORY_PAGE at a time with Newer/Older buttons
+/// (`prefix` keeps the ids of two pagers on one page apart).
+function pager(items, tbody, row, prefix, label) {
   let page = 0;
   const pages = Math.ceil(items.length / HISTORY_PAGE);
-  const tbody = h('tbody');
-  const info = h('span', { class: 'muted', id: 'history-page', 'aria-live': 'polite' });
-  const newer = h('button', { type: 'button', id: 'history-newer', onclick: () => show(page - 1) }, '‹ Newer');
-  const older = h('button', { type: 'button', id: 'history-older', onclick: () => show(page + 1) }, 'Older ›');
+  const info = h('span', { class: 'muted', id: `${prefix}-page`, 'aria-live': 'polite' });
+  const newer = h('button', { type: 'button', id: `${prefix}-newer`, onclick: () => show(page - 1) }, '‹ Newer');
+  const older = h('button', { type: 'button', id: `${prefix}-older`, onclick: () => show(page + 1) }, 'Older ›');
   const show = (p) => {
     page = Math.max(0, Math.min(pages - 1, p));
     clear(tbody);
-    for (const i of items.slice(page * HISTORY_PAGE, (page + 1) * HISTORY_PAGE)) {
-      tbody.appendChild(h('tr', {}, h('td', {}, fmtTime(i.Timestamp)), h('td', {}, i.HistoryItemType), h('td', {}, i.HistorySummary)));
-    }
+    for (const i of items.slice(page * HISTORY_PAGE, (page + 1) * HISTORY_PAGE)) tbody.appendChild(row(i));
     info.textContent = `${page * HISTORY_PAGE + 1}–${Math.min(items.length, (page + 1) * HISTORY_PAGE)} of ${items.length}`;
     newer.disabled = page === 0;
     older.disabled = page >= pages - 1;
   };
   show(0);
+  return pages > 1 ? h('div', { class: 'pager', role: 'group', 'aria-label': label }, newer, info, older) : null;
+}
+
+/// A multi-time-series alarm's contributors in ALARM (`list`, or the error
+/// DescribeAlarmContributors gave); clicking one calls `onPick(contributor)`.
+function contributorsSection(list, onPick) {
+  const head = h('h2', { id: 'contributors-heading' }, 'Contributors in ALARM');
+  if (!Array.isArray(list)) return h('section', { id: 'alarm-contributors' }, head, errorBox(list));
+  if (!list.length) return h('section', { id: 'alarm-contributors' }, head, h('p', { class: 'empty', id: 'contributors-empty' }, 'No contributor is in ALARM.'));
+  const tbody = h('tbody');
+  const row = (c) => h('tr', { 'data-contributor': c.ContributorId },
+    h('td', {}, h('button', { type: 'button', class: 'link contributor-filter', title: 'Show only this contributor’s history', onclick: () => onPick(c) }, attrsText(c.ContributorAttributes))),
+    h('td', {}, fmtTime(c.StateTransitionedTimestamp)),
+    h('td', {}, reasonText(c.StateReason || '')));
+  const pages = pager(list, tbody, row, 'contributors', 'Contributor pages');
+  return h('section', { id: 'alarm-contributors', 'aria-labelledby': 'contributors-heading' }, head,
+    h('p', { class: 'muted', id: 'contributors-count' }, `${list.length} contributor${list.length === 1 ? '' : 's'} in ALARM · click one to see only its history`),
+    h('div', { class: 'table-wrap' }, h('table', { id: 'alarm-contributors-table' },
+      h('thead', {}, h('tr', {}, h('th', {}, 'Contributor'), h('th', {}, 'In ALARM since'), h('th', {}, 'Reason'))), tbody)),
+    pages);
+}
+
+// HistoryItemType values DescribeAlarmHistory accepts, for the type filter.
+const HISTORY_TYPES = ['ConfigurationUpdate', 'StateUpdate', 'Action', 'AlarmContributorStateUpdate', 'AlarmContributorAction'];
+
+/// The History section: a type filter, and (set by filter(contributor)) the
+/// history of one contributor (DescribeAlarmHistory AlarmContributorId) with
+/// a button back to the whole history.
+function historySection(name, all) {
+  let items = all, contributor = null;
+  const body = h('div', { id: 'history-body' });
+  const note = h('p', { class: 'muted', id: 'history-filter', 'aria-live': 'polite' });
+  const typeSel = h('select', { 'aria-label': 'Filter history by type', id: 'history-type', onchange: () => render() },
+    h('option', { value: '' }, 'All types'), HISTORY_TYPES.map((t) => h('option', { value: t }, t)));
+  const render = () => {
+    const shown = typeSel.value ? items.filter((i) => i.HistoryItemType === typeSel.value) : items;
+    clear(body).appendChild(shown.length ? historyTable(shown) : h('p', { class: 'empty' }, items.length ? 'No history item of this type.' : 'No history yet.'));
+    clear(note);
+    if (contributor) {
+      note.append(`History of contributor ${attrsText(contributor.ContributorAttributes)} only. `,
+        h('button', { type: 'button', id: 'history-clear-filter', onclick: () => { contributor = null; items = all; render(); } }, 'Show all history'));
+    }
+  };
+  const filter = async (c) => {
+    try {
+      items = await paginate(cw, 'DescribeAlarmHistory', { AlarmName: name, AlarmContributorId: c.ContributorId, MaxRecords: 100, ScanBy: 'TimestampDescending' }, 'AlarmHistoryItems', 200);
+      contributor = c;
+    } catch (e) { clear(note).appendChild(errorBox(e)); return; }
+    render();
+    note.scrollIntoView?.({ block: 'nearest' });
+  };
+  render();
+  return { el: h('section', { id: 'alarm-history-section' }, h('h2', {}, 'History'), h('div', { class: 'toolbar' }, typeSel), note, body), filter };
+}
+
+/// The whole history, newest first, HISTORY_PAGE rows at a time with Newer/Older.
+function historyTable(items) {
+  // A Contributor column only when some item names one (multi-time-series alarms).
+  const withContrib = items.some((i) => i.AlarmContributorId);
+  const tbody = h('tbody');
+  const row = (i) => h('tr', { 'data-contributor': i.AlarmContributorId }, h('td', {}, fmtTime(i.Timestamp)), h('td', {}, i.HistoryItemType),
+    withContrib ? h('td', { class: 'history-contributor' }, attrsText(i.AlarmContributorAttributes)) : null, h('td', {}, i.HistorySummary));
+  const pages = pager(items, tbody, row, 'history', 'History pages');
   return h('div', {},
-    h('div', { class: 'table-wrap' }, h('table', { id: 'alarm-history' }, h('thead', {}, h('tr', {}, h('th', {}, 'When'), h('th', {}, 'Type'), h('th', {}, 'Summary'))), tbody)),
-    pages > 1 ? h('div', { class: 'pager', role: 'group', 'aria-label': 'History pages' }, newer, info, older) : null);
+    h('div', { class: 'table-wrap' }, h('table', { id: 'alarm-history' }, h('thead', {}, h('tr', {}, h('th', {}, 'When'), h('th', {}, 'Type'),
+      withContrib ? h('th', {}, 'Contributor') : null, h('th', {}, 'Summary'))), tbody)),
+    pages);
 }
 
 /// Sets a select to `value`, adding the option when the list lacks it.

@@ -68,15 +68,20 @@ function metricQueries(metrics, stat, period) {
   }));
 }
 
-function exprQueries(exprs) {
-  return exprs.map((x, i) => ({ Id: `e${i + 1}`, Expression: x.expr, Label: x.label || x.expr, ReturnData: true }));
+// A Metrics Insights query (SELECT …) needs its own Period; math takes its metrics'.
+const INSIGHTS = /^\s*SELECT\b/i;
+
+function exprQueries(exprs, period) {
+  // A grouped query's series are named after their groups when it has no Label.
+  return exprs.map((x, i) => ({ Id: `e${i + 1}`, Expression: x.expr, Label: x.label || (INSIGHTS.test(x.expr) ? undefined : x.expr), ReturnData: true,
+    ...(period && INSIGHTS.test(x.expr) ? { Period: period } : {}) }));
 }
 
 /// The metrics (ids m1..mN) and math expressions (e1..) in one GetMetricData.
 /// A bad expression fails the whole request: then each expression is tried on
 /// its own, so the good ones still draw and the bad ones get their message.
 async function fetchSeries(metrics, exprs, stat, period, start, end) {
-  const mq = metricQueries(metrics, stat, period), eq = exprQueries(exprs);
+  const mq = metricQueries(metrics, stat, period), eq = exprQueries(exprs, period);
   const errors = {};
   try { return { series: await runQueries([...mq, ...eq], start, end), errors }; } catch (e) { if (!eq.length) throw e; }
   const good = [];
@@ -276,6 +281,7 @@ export function draw(el, data, opts) {
   const th = opts.threshold !== undefined && opts.threshold !== null && !isNaN(opts.threshold)
     ? opts.threshold * unitInfo(units[0]).factor : undefined;
   if (th !== undefined) {
+    el.dataset.threshold = String(opts.threshold); // what the dashed line marks, for tests
     plugins.push({ hooks: { draw: [(u) => {
       const y = u.valToPos(th, 'y', true);
       if (!isFinite(y)) return;
@@ -384,7 +390,7 @@ export function draw(el, data, opts) {
 }
 
 export function cliCommand(metrics, stat, period, start, end, exprs = []) {
-  const q = [...metricQueries(metrics, stat, period).map(({ ReturnData, ...x }) => x), ...exprQueries(exprs)];
+  const q = [...metricQueries(metrics, stat, period).map(({ ReturnData, ...x }) => x), ...exprQueries(exprs, period)];
   const iso = (t) => new Date(t * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
   const ep = session?.PublicUrl || location.origin;
   return `aws --endpoint-url ${shellQuote(ep)} --profile stratus cloudwatch get-metric-data ` +
@@ -397,7 +403,8 @@ export function cliCommand(metrics, stat, period, start, end, exprs = []) {
 /// bands: [{from, to, state}] (epoch s), height, compact (no controls), title,
 /// onChange(settings), and for the metrics page: custom ([from, to] epoch s),
 /// zoom ([x0, x1], applied once drawn), expressions ([{expr, label}], drawn
-/// after the metrics), onErrors({e1: message}) for expressions the server refused }.
+/// after the metrics), onErrors({e1: message}) for expressions the server refused,
+/// noStat (hide the statistic picker: a Metrics Insights query names its own) }.
 export function graphPanel(o) {
   const st = { stat: o.stat || 'Average', range: o.range || 3 * 3600, custom: o.custom || null, refresh: 0, zoom: null };
   const exprs = o.expressions || [];
@@ -405,7 +412,8 @@ export function graphPanel(o) {
   st.period = o.period || defaultPeriod(st.range);
   const chartEl = h('div', { class: 'chart', id: o.id || 'chart', 'aria-label': 'metric graph' });
   const status = h('p', { class: 'muted chart-status', 'aria-live': 'polite' });
-  const statSel = h('select', { 'aria-label': 'Statistic', class: 'stat-select', onchange: () => { st.stat = statSel.value; load(); } },
+  // noStat: the statistic is inside the query (Metrics Insights), so no picker.
+  const statSel = h('select', { 'aria-label': 'Statistic', class: 'stat-select', hidden: !!o.noStat, onchange: () => { st.stat = statSel.value; load(); } },
     STATS.map((s) => h('option', { value: s, selected: s === st.stat }, s)));
   const periodSel = h('select', { 'aria-label': 'Period', class: 'period-select', onchange: () => { st.period = Number(periodSel.value); load(); } },
     PERIODS.map(([p, l]) => h('option', { value: p, selected: p === st.period }, l)));
@@ -448,7 +456,7 @@ export function graphPanel(o) {
   let seq = 0;
   async function load() {
     const my = ++seq;
-    if (!o.metrics.length) { clear(chartEl); status.textContent = 'Select metrics to graph.'; return; }
+    if (!o.metrics.length && !exprs.length) { clear(chartEl); status.textContent = 'Select metrics to graph.'; return; }
     const [a, b] = window_();
     if ((b - a) / st.period > 100800 / (o.metrics.length + exprs.length)) {
       status.textContent = 'Too many points for this range: choose a longer period.'; return;
