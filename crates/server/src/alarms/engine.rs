@@ -75,6 +75,17 @@ pub fn placement(c: &MetricAlarmConfig) -> ApiResult<Placement> {
         .placement(&|name| jiff::tz::TimeZone::get(name).ok())
 }
 
+/// One period without data per pair of consecutive `bounds`.
+fn empty_periods(bounds: &[Timestamp]) -> Vec<Period> {
+    bounds
+        .windows(2)
+        .map(|w| Period {
+            start: w[0],
+            point: None,
+        })
+        .collect()
+}
+
 /// The per-period datapoints of the periods `bounds` delimit (see
 /// [`window::bounds`]), oldest first.
 pub fn fetch_periods(
@@ -83,13 +94,7 @@ pub fn fetch_periods(
     bounds: &[Timestamp],
     now: Timestamp,
 ) -> ApiResult<Vec<Period>> {
-    let mut periods: Vec<Period> = bounds
-        .windows(2)
-        .map(|w| Period {
-            start: w[0],
-            point: None,
-        })
-        .collect();
+    let mut periods = empty_periods(bounds);
     let (Some(first), Some(last)) = (bounds.first(), bounds.last()) else {
         return Ok(periods);
     };
@@ -289,13 +294,7 @@ fn fetch_contributor_periods(
     bounds: &[Timestamp],
     now: Timestamp,
 ) -> ApiResult<BTreeMap<Vec<String>, Vec<Period>>> {
-    let empty: Vec<Period> = bounds
-        .windows(2)
-        .map(|w| Period {
-            start: w[0],
-            point: None,
-        })
-        .collect();
+    let empty = empty_periods(bounds);
     let mut out: BTreeMap<Vec<String>, Vec<Period>> = BTreeMap::new();
     let (Some(first), Some(last)) = (bounds.first(), bounds.last()) else {
         return Ok(out);
@@ -387,13 +386,7 @@ fn contributor_change(
         judge(ContributorRef { id, attributes }, periods, current);
     }
     // Contributors in ALARM the query no longer returns: judged on no data.
-    let none: Vec<Period> = bounds
-        .windows(2)
-        .map(|w| Period {
-            start: w[0],
-            point: None,
-        })
-        .collect();
+    let none = empty_periods(bounds);
     for (id, r) in &stored {
         if !seen.contains(id) {
             judge(r.contributor.clone(), &none, StateValue::Alarm);
