@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use stratus_agent::ship::DatumValue;
 use stratus_tsdb::codec::bytes::ByteReader;
-use stratus_tsdb::codec::candidates::{chimp, decode_best, encode_best, shortest_decimal};
+use stratus_tsdb::codec::candidates::{chimp, decode_best, encode_best, ratio, shortest_decimal};
 use stratus_tsdb::codec::floats::{decode_floats, encode_floats};
 use stratus_tsdb::codec::gorilla::{decode_gorilla, encode_gorilla};
 use stratus_tsdb::codec::timestamps::encode_timestamps;
@@ -26,7 +26,10 @@ use super::fleet::hosts::FleetHost;
 #[derive(Args, Clone, Debug)]
 pub struct CodecArgs {
     /// Data set files (gzip'd `series_key,unix_ms,value` lines).
-    #[arg(long, default_value = "crates/tsdb/benches/data/agent-recording.csv.gz")]
+    #[arg(
+        long,
+        default_value = "crates/tsdb/benches/data/agent-recording.csv.gz"
+    )]
     data: Vec<PathBuf>,
     /// Fleet generator hosts (50 full-precision series each); 0 skips it.
     #[arg(long, default_value_t = 20)]
@@ -50,7 +53,7 @@ struct Codec {
     decode: fn(&[u8], usize, &mut Vec<f64>) -> Result<(), stratus_tsdb::DecodeError>,
 }
 
-const CODECS: [Codec; 5] = [
+const CODECS: [Codec; 6] = [
     Codec {
         name: "sealing today (const/decimal≤4/gorilla)",
         encode: |v, out| {
@@ -74,7 +77,12 @@ const CODECS: [Codec; 5] = [
         decode: |b, n, out| chimp::decode(&mut ByteReader::new(b), n, out),
     },
     Codec {
-        name: "best of today/(a)/(b) per chunk",
+        name: "(c) ratio 100·p/q",
+        encode: ratio::encode,
+        decode: |b, n, out| ratio::decode(&mut ByteReader::new(b), n, out),
+    },
+    Codec {
+        name: "best of today/(a)/(b)/(c) per chunk",
         encode: |v, out| {
             encode_best(v, out);
         },
@@ -165,7 +173,12 @@ fn report(name: &str, series: &Series, chunk: usize) -> anyhow::Result<()> {
     let chunks: Vec<(Vec<i64>, Vec<f64>)> = series
         .values()
         .flat_map(|s| s.chunks(chunk.max(1)))
-        .map(|c| (c.iter().map(|s| s.0).collect(), c.iter().map(|s| s.1).collect()))
+        .map(|c| {
+            (
+                c.iter().map(|s| s.0).collect(),
+                c.iter().map(|s| s.1).collect(),
+            )
+        })
         .collect();
     let mut ts_bytes = 0usize;
     for (ts, _) in &chunks {
@@ -200,8 +213,7 @@ fn report(name: &str, series: &Series, chunk: usize) -> anyhow::Result<()> {
             out.clear();
             (codec.decode)(buf, v.len(), &mut out)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", codec.name))?;
-            if out.len() != v.len() || out.iter().zip(v).any(|(a, b)| a.to_bits() != b.to_bits())
-            {
+            if out.len() != v.len() || out.iter().zip(v).any(|(a, b)| a.to_bits() != b.to_bits()) {
                 bail!("{}: decoded values differ (not lossless)", codec.name);
             }
         }
@@ -227,9 +239,9 @@ fn report(name: &str, series: &Series, chunk: usize) -> anyhow::Result<()> {
 
 /// Per metric family (name up to its first `_`): today's sealing vs the
 /// per-chunk best, and which candidate won how many chunks.
-fn breakdown(series: &Series, chunk: usize) {
+fn breakdown(series: &Series, chunk: usize) -> (usize, usize) {
     let mut families: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
-    let mut wins = [0usize; 3];
+    let mut wins = [0usize; 4];
     for (key, samples) in series {
         let family = key.split(['_', ';']).next().unwrap_or(key);
         let e = families.entry(family).or_default();
@@ -238,15 +250,15 @@ fn breakdown(series: &Series, chunk: usize) {
             let (mut today, mut best) = (Vec::new(), Vec::new());
             encode_floats(&v, &mut today);
             let tag = encode_best(&v, &mut best);
-            wins[usize::from(tag).min(2)] += 1;
+            wins[usize::from(tag).min(3)] += 1;
             e.0 += v.len();
             e.1 += today.len();
             e.2 += best.len();
         }
     }
     println!(
-        "  chunks won: today {} / (a) decimal {} / (b) chimp {}",
-        wins[0], wins[1], wins[2]
+        "  chunks won: today {} / (a) decimal {} / (b) chimp {} / (c) ratio {}",
+        wins[0], wins[1], wins[2], wins[3]
     );
     let line: Vec<String> = families
         .iter()

@@ -211,6 +211,9 @@ mod tests {
         let values: Vec<f64> = (0..100).map(|i| [1.1, 2.3][i % 2]).collect();
         let len = round_trip(&values);
         // count, stream length (2), first value, second (< 9 bytes), 98 × 9 bits
-        assert!(len <= 1 + 2 + 8 + 9 + (98 * 9usize).div_ceil(8), "{len} bytes");
+        assert!(
+            len <= 1 + 2 + 8 + 9 + (98 * 9usize).div_ceil(8),
+            "{len} bytes"
+        );
     }
 }

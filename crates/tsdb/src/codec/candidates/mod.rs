@@ -7,10 +7,13 @@
 //!   delta / delta-of-delta / frame-of-reference packed; raw f64 exceptions.
 //! - [`chimp`]: Chimp128 XOR compression against the best of the last 128
 //!   values.
-//! - [`encode_best`]: per chunk, the smallest of those two and today's
+//! - [`ratio`]: values that are `100 × p / q` for small integers (the
+//!   agent's cpu percentages of tick counts) as `(p, q)` columns.
+//! - [`encode_best`]: per chunk, the smallest of those three and today's
 //!   sealing codec ([`super::floats`]), behind one tag byte.
 
 pub mod chimp;
+pub mod ratio;
 pub mod shortest_decimal;
 
 use super::bytes::ByteReader;
@@ -21,14 +24,16 @@ use crate::error::DecodeError;
 pub const BEST_FLOATS: u8 = 0;
 pub const BEST_DECIMAL: u8 = 1;
 pub const BEST_CHIMP: u8 = 2;
+pub const BEST_RATIO: u8 = 3;
 
 /// Appends `tag | column`, the column being the smallest of the three
 /// encodings; returns the tag.
 pub fn encode_best(values: &[f64], out: &mut Vec<u8>) -> u8 {
-    let mut candidates = [Vec::new(), Vec::new(), Vec::new()];
+    let mut candidates = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     encode_floats(values, &mut candidates[0]);
     shortest_decimal::encode(values, &mut candidates[1]);
     chimp::encode(values, &mut candidates[2]);
+    ratio::encode(values, &mut candidates[3]);
     let (tag, best) = candidates
         .iter()
         .enumerate()
@@ -50,6 +55,7 @@ pub fn decode_best(
         BEST_FLOATS => decode_floats(r, max_count, out),
         BEST_DECIMAL => shortest_decimal::decode(r, max_count, out),
         BEST_CHIMP => chimp::decode(r, max_count, out),
+        BEST_RATIO => ratio::decode(r, max_count, out),
         _ => Err(DecodeError("unknown candidate float codec")),
     }
 }
@@ -108,7 +114,8 @@ mod tests {
         #[test]
         fn decoded_garbage_re_encodes_bit_exact(data in proptest::collection::vec(any::<u8>(), 0..200)) {
             type Dec = fn(&mut ByteReader<'_>, usize, &mut Vec<f64>) -> Result<(), DecodeError>;
-            let codecs: [(Dec, fn(&[f64], &mut Vec<u8>)); 3] = [
+            let codecs: [(Dec, fn(&[f64], &mut Vec<u8>)); 4] = [
+                (ratio::decode, ratio::encode),
                 (shortest_decimal::decode, shortest_decimal::encode),
                 (chimp::decode, chimp::encode),
                 (decode_best, |v, out| { encode_best(v, out); }),

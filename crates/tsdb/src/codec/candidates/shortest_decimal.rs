@@ -144,19 +144,53 @@ fn encode_at(values: &[f64], forms: &[Option<(i64, i32)>], e: i32, out: &mut Vec
     }
     put_uvarint(out, values.len() as u64);
     put_ivarint(out, i64::from(e));
-    put_uvarint(out, exceptions.len() as u64);
-    let mut last = 0usize;
-    for &i in &exceptions {
-        put_uvarint(out, (i - last) as u64);
-        last = i;
-    }
-    for &i in &exceptions {
-        out.extend_from_slice(&values[i].to_bits().to_le_bytes());
-    }
+    put_exceptions(values, &exceptions, out);
     out.extend_from_slice(&smallest_int_layout(&ints));
 }
 
-fn smallest_int_layout(ints: &[i64]) -> Vec<u8> {
+/// `count | (position gap uvarint)* | (raw bits u64 LE)*` of the values at
+/// `positions` (increasing).
+pub(super) fn put_exceptions(values: &[f64], positions: &[usize], out: &mut Vec<u8>) {
+    put_uvarint(out, positions.len() as u64);
+    let mut last = 0usize;
+    for &i in positions {
+        put_uvarint(out, (i - last) as u64);
+        last = i;
+    }
+    for &i in positions {
+        out.extend_from_slice(&values[i].to_bits().to_le_bytes());
+    }
+}
+
+/// Reads [`put_exceptions`] for a chunk of `count` values.
+pub(super) fn read_exceptions(
+    r: &mut ByteReader<'_>,
+    count: usize,
+) -> Result<Vec<(usize, f64)>, DecodeError> {
+    let n_exc = r.len(count)?;
+    let mut positions = Vec::with_capacity(n_exc);
+    let mut pos = 0usize;
+    for k in 0..n_exc {
+        let gap = usize::try_from(r.uvarint()?).map_err(|_| DecodeError("exception gap"))?;
+        if k > 0 && gap == 0 {
+            return Err(DecodeError("exception positions not increasing"));
+        }
+        pos = pos
+            .checked_add(gap)
+            .filter(|&p| p < count)
+            .ok_or(DecodeError("exception position out of range"))?;
+        positions.push(pos);
+    }
+    let mut out = Vec::with_capacity(n_exc);
+    for p in positions {
+        out.push((p, f64::from_bits(r.u64_le()?)));
+    }
+    Ok(out)
+}
+
+/// `mode | integers` with the smallest of the FOR, delta and
+/// delta-of-delta layouts.
+pub(super) fn smallest_int_layout(ints: &[i64]) -> Vec<u8> {
     let mut by_value = vec![MODE_FOR];
     encode_for_groups(ints, &mut by_value);
     let deltas: Vec<i64> = ints.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
@@ -186,24 +220,21 @@ pub fn decode(
         return Err(DecodeError("decimal exponent out of range"));
     }
     let e = e as i32;
-    let n_exc = r.len(count)?;
-    let mut positions = Vec::with_capacity(n_exc);
-    let mut pos = 0usize;
-    for k in 0..n_exc {
-        let gap = usize::try_from(r.uvarint()?).map_err(|_| DecodeError("exception gap"))?;
-        if k > 0 && gap == 0 {
-            return Err(DecodeError("exception positions not increasing"));
-        }
-        pos = pos
-            .checked_add(gap)
-            .filter(|&p| p < count)
-            .ok_or(DecodeError("exception position out of range"))?;
-        positions.push(pos);
+    let exceptions = read_exceptions(r, count)?;
+    let ints = read_int_layout(r, count)?;
+    let start = out.len();
+    out.extend(ints.into_iter().map(|m| to_f64(m, e)));
+    for (p, v) in exceptions {
+        out[start + p] = v;
     }
-    let mut raws = Vec::with_capacity(n_exc);
-    for _ in 0..n_exc {
-        raws.push(f64::from_bits(r.u64_le()?));
-    }
+    Ok(())
+}
+
+/// Reads [`smallest_int_layout`]: exactly `count` integers.
+pub(super) fn read_int_layout(
+    r: &mut ByteReader<'_>,
+    count: usize,
+) -> Result<Vec<i64>, DecodeError> {
     let mut ints = Vec::new();
     match r.u8()? {
         MODE_FOR => decode_for_groups(r, count, &mut ints)?,
@@ -238,14 +269,9 @@ pub fn decode(
         _ => return Err(DecodeError("unknown decimal layout")),
     }
     if ints.len() != count {
-        return Err(DecodeError("decimal chunk count mismatch"));
+        return Err(DecodeError("integer column count mismatch"));
     }
-    let start = out.len();
-    out.extend(ints.into_iter().map(|m| to_f64(m, e)));
-    for (p, v) in positions.into_iter().zip(raws) {
-        out[start + p] = v;
-    }
-    Ok(())
+    Ok(ints)
 }
 
 #[cfg(test)]
@@ -297,7 +323,9 @@ mod tests {
 
     #[test]
     fn two_decimal_gauges_cost_about_a_byte() {
-        let values: Vec<f64> = (0..720).map(|i| (5000 + (i * 7) % 50) as f64 / 100.0).collect();
+        let values: Vec<f64> = (0..720)
+            .map(|i| (5000 + (i * 7) % 50) as f64 / 100.0)
+            .collect();
         let len = round_trip(&values);
         assert!(len < 720, "{len} bytes");
     }
