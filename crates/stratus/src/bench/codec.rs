@@ -47,10 +47,12 @@ pub struct CodecArgs {
 
 type Series = BTreeMap<String, Vec<(i64, f64)>>;
 
+type DecodeFn = fn(&[u8], usize, &mut Vec<f64>) -> Result<(), stratus_tsdb::DecodeError>;
+
 struct Codec {
     name: &'static str,
     encode: fn(&[f64], &mut Vec<u8>),
-    decode: fn(&[u8], usize, &mut Vec<f64>) -> Result<(), stratus_tsdb::DecodeError>,
+    decode: DecodeFn,
 }
 
 const CODECS: [Codec; 6] = [

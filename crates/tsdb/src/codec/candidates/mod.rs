@@ -114,7 +114,8 @@ mod tests {
         #[test]
         fn decoded_garbage_re_encodes_bit_exact(data in proptest::collection::vec(any::<u8>(), 0..200)) {
             type Dec = fn(&mut ByteReader<'_>, usize, &mut Vec<f64>) -> Result<(), DecodeError>;
-            let codecs: [(Dec, fn(&[f64], &mut Vec<u8>)); 4] = [
+            type Enc = fn(&[f64], &mut Vec<u8>);
+            let codecs: [(Dec, Enc); 4] = [
                 (ratio::decode, ratio::encode),
                 (shortest_decimal::decode, shortest_decimal::encode),
                 (chimp::decode, chimp::encode),
