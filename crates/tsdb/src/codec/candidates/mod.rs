@@ -11,6 +11,14 @@
 //!   agent's cpu percentages of tick counts) as `(p, q)` columns.
 //! - [`encode_best`]: per chunk, the smallest of those three and today's
 //!   sealing codec ([`super::floats`]), behind one tag byte.
+//!
+//! Wiring plan (not done): give each candidate a float-column codec id in
+//! [`super::floats`] (4 decimal, 5 chimp, 6 ratio; ids 0–3 keep their meaning
+//! and decoders) and pick the smallest at seal, as [`encode_best`] does;
+//! write such blocks as block version 5 (`block.rs` header), so blocks v1–v4
+//! read exactly as today, a binary that predates v5 refuses the file by its
+//! version rather than misreading a column, and merges rewrite old blocks
+//! into v5 over time. The WAL keeps raw f64 and needs no change.
 
 pub mod chimp;
 pub mod ratio;
