@@ -3,6 +3,7 @@
 //! Nothing here asserts speed; it measures.
 
 mod alarms;
+mod codec;
 mod fleet;
 mod logs;
 mod smtp_sink;
@@ -76,6 +77,9 @@ enum Suite {
     /// CloudWatch Logs: PutLogEvents ingest, bytes on disk, FilterLogEvents
     /// scan speed over a day of logs, agent CPU/RSS while tailing.
     Logs(logs::LogsArgs),
+    /// Float codecs (today's sealing and candidates): bytes per datapoint
+    /// and MB/s on recorded agent data and the fleet generator; no server.
+    Codec(codec::CodecArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -106,6 +110,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         Some(Suite::Alarms(alarms)) => alarms::run(&alarms),
         Some(Suite::Fleet(fleet)) => fleet::run(&fleet),
         Some(Suite::Logs(logs)) => logs::run(&logs),
+        Some(Suite::Codec(codec)) => codec::run(&codec),
     }
 }
 

@@ -14,7 +14,7 @@
 //!
 //! Without `--endpoint` it starts its own server on a temporary data dir.
 
-mod hosts;
+pub(super) mod hosts;
 pub(super) mod procinfo;
 mod schedule;
 mod tally;

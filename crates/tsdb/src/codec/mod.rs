@@ -5,6 +5,7 @@
 
 pub mod bits;
 pub mod bytes;
+pub mod candidates;
 pub mod floats;
 pub mod gorilla;
 pub mod ints;
