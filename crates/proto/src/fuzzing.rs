@@ -3,8 +3,9 @@
 //! Not a stable API.
 
 use crate::{
-    Document, Protocol, RequestHead, Service, decode_request, decode_xml_response, encode_cbor,
-    encode_error, encode_json, encode_response, from_document, to_document,
+    Document, Protocol, RequestHead, Service, decode_json_direct, decode_request,
+    decode_xml_response, encode_cbor, encode_error, encode_json, encode_response, from_document,
+    to_document,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -192,6 +193,26 @@ pub fn decode_query(data: &[u8]) {
 /// `decode_json` target: the bytes are an awsJson1_0 body.
 pub fn decode_json(data: &[u8]) {
     exercise(decode_request(&JSON_HEAD, data));
+    direct_equals_general(data);
+}
+
+/// Differential check of the PutMetricData fast path: whenever
+/// [`decode_json_direct`] takes a body, the general path (Document, then
+/// `from_document`) must take it too and yield the same input.
+fn direct_equals_general(data: &[u8]) {
+    use stratus_model::ops::put_metric_data::PutMetricDataInput;
+    let Some(direct) = decode_json_direct::<PutMetricDataInput>(&JSON_HEAD, data, "PutMetricData")
+    else {
+        return;
+    };
+    let general = decode_request(&JSON_HEAD, data)
+        .ok()
+        .and_then(|r| from_document::<PutMetricDataInput>(r.params).ok());
+    assert_eq!(
+        Some(format!("{direct:?}")),
+        general.map(|g| format!("{g:?}")),
+        "the direct decode differs from the general path"
+    );
 }
 
 /// `decode_cbor` target: the bytes are an RPC v2 CBOR body.

@@ -37,7 +37,7 @@ pub use response::{
 pub use route::{
     CLOUDWATCH_JSON_NAMESPACE, CLOUDWATCH_TARGET_PREFIX, CLOUDWATCH_VERSION, CLOUDWATCH_XMLNS,
     DecodedRequest, LOGS_TARGET_PREFIX, Protocol, RequestHead, SNS_VERSION, SNS_XMLNS, Service,
-    decode_request, sniff, sniff_service, targets_logs,
+    decode_json_direct, decode_request, sniff, sniff_service, targets_logs,
 };
 pub use ser::{SerError, to_document, try_to_document};
 pub use xml::{decode_xml_response, query_result};

@@ -146,6 +146,40 @@ pub fn targets_logs(target: Option<&str>) -> bool {
     })
 }
 
+/// The bulk-write fast path: the input of awsJson1_0 CloudWatch operation
+/// `action`, deserialized straight from the body's JSON object without the
+/// intermediate [`Document`] tree (building and walking that tree was most
+/// of a large PutMetricData's CPU). `None` — leave it to
+/// [`decode_request`] — for any other protocol, operation or scope, and for
+/// any body the direct decode refuses, so errors are still worded by the
+/// general path. When it succeeds the value equals the general path's: the
+/// same serde_json parser feeds the same `Deserialize` impl, with no value
+/// conversion in between (a mistyped member fails here and falls back).
+pub fn decode_json_direct<T: serde::de::DeserializeOwned>(
+    head: &RequestHead<'_>,
+    body: &[u8],
+    action: &str,
+) -> Option<T> {
+    if sniff(head) != Protocol::Json
+        || !head.method.eq_ignore_ascii_case("POST")
+        || targets_logs(head.target)
+        || check_scope(head, Service::CloudWatch).is_err()
+    {
+        return None;
+    }
+    let op = head
+        .target?
+        .strip_prefix(CLOUDWATCH_TARGET_PREFIX)?
+        .strip_prefix('.')?;
+    // serde would also read a struct from a JSON array; the protocol (and the
+    // general path) only accept an object.
+    let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
+    if op != action || *first != b'{' {
+        return None;
+    }
+    serde_json::from_slice(body).ok()
+}
+
 /// Routes and decodes a request. `body` must already be inflated.
 pub fn decode_request(head: &RequestHead<'_>, body: &[u8]) -> Result<DecodedRequest, ApiError> {
     match sniff(head) {
@@ -339,4 +373,91 @@ fn decode_query(head: &RequestHead<'_>, body: &[u8]) -> Result<DecodedRequest, A
         action,
         params: form.params,
     })
+}
+
+#[cfg(test)]
+mod direct_tests {
+    use super::*;
+    use stratus_model::ops::put_metric_data::PutMetricDataInput;
+
+    fn head(target: &str) -> RequestHead<'_> {
+        RequestHead {
+            method: "POST",
+            path: "/",
+            content_type: Some("application/x-amz-json-1.0"),
+            target: Some(target),
+            scope_service: Some("monitoring"),
+            ..RequestHead::default()
+        }
+    }
+
+    const PUT: &str = "GraniteServiceVersion20100801.PutMetricData";
+
+    /// What the general path makes of `body`, as text (the input has no
+    /// PartialEq; Debug prints every member, floats exactly).
+    fn general(body: &str) -> Option<String> {
+        let d = decode_request(&head(PUT), body.as_bytes()).ok()?;
+        let input: PutMetricDataInput = crate::from_document(d.params).ok()?;
+        Some(format!("{input:?}"))
+    }
+
+    fn direct(body: &str) -> Option<String> {
+        decode_json_direct::<PutMetricDataInput>(&head(PUT), body.as_bytes(), "PutMetricData")
+            .map(|i| format!("{i:?}"))
+    }
+
+    /// Where the direct decode answers, it answers what the general path
+    /// does; where it declines, the general path is left to answer.
+    #[test]
+    fn direct_decode_equals_the_general_path_or_declines() {
+        let same = [
+            r#"{"Namespace":"ns","MetricData":[{"MetricName":"cpu","Value":97.49373433583960,
+                "Timestamp":1765000000.5,"Unit":"Percent","StorageResolution":1,
+                "Dimensions":[{"Name":"host","Value":"h\u00e9\n"}]}]}"#,
+            r#"{"Namespace":"ns","MetricData":[{"MetricName":"m","Values":[1,2.5,1e300],
+                "Counts":[3,1,18446744073709551615],"Timestamp":"2026-12-07T10:00:00Z"},
+                {"MetricName":"s","StatisticValues":{"SampleCount":2,"Sum":3,"Minimum":1,"Maximum":2}}],
+                "Unknown":{"x":[1]}}"#,
+            r#"  {"Namespace":"ns","MetricData":[],"StrictEntityValidation":true,
+                "EntityMetricData":[{"Entity":{"KeyAttributes":{"Type":"Service"},"Attributes":{}},
+                "MetricData":[{"MetricName":"e","Value":-0.0}]}]}"#,
+            r#"{}"#,
+        ];
+        for body in same {
+            let d = direct(body);
+            assert!(d.is_some(), "declined {body}");
+            assert_eq!(d, general(body), "{body}");
+        }
+        // Mistyped or malformed: declined (the general path words the error).
+        for body in [
+            r#"{"Namespace":"ns","MetricData":[{"MetricName":"m","Value":"NaN"}]}"#,
+            r#"{"Namespace":5}"#,
+            r#"["ns",[]]"#,
+            r#"{"Namespace":"ns""#,
+            "",
+        ] {
+            assert_eq!(direct(body), None, "{body}");
+        }
+        // Other operations, protocols, services and scopes are not taken.
+        let body = br#"{"Namespace":"ns"}"#;
+        let other = head("GraniteServiceVersion20100801.ListMetrics");
+        assert!(decode_json_direct::<PutMetricDataInput>(&other, body, "PutMetricData").is_none());
+        let logs = head("Logs_20140328.PutMetricData");
+        assert!(decode_json_direct::<PutMetricDataInput>(&logs, body, "PutMetricData").is_none());
+        let mut wrong_scope = head(PUT);
+        wrong_scope.scope_service = Some("sns");
+        assert!(
+            decode_json_direct::<PutMetricDataInput>(&wrong_scope, body, "PutMetricData").is_none()
+        );
+        let mut get = head(PUT);
+        get.method = "GET";
+        assert!(decode_json_direct::<PutMetricDataInput>(&get, body, "PutMetricData").is_none());
+        let cbor = RequestHead {
+            path: "/service/GraniteServiceVersion20100801/operation/PutMetricData",
+            content_type: Some("application/cbor"),
+            target: None,
+            ..head(PUT)
+        };
+        assert!(decode_json_direct::<PutMetricDataInput>(&cbor, body, "PutMetricData").is_none());
+    }
 }

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use std::sync::Arc;
+use stratus_model::ops::put_metric_data::PutMetricDataInput;
 use stratus_model::{ApiError, ErrorCode};
 use stratus_proto::{self as proto, Protocol, Service};
 use stratus_sigv4 as sigv4;
@@ -309,6 +310,25 @@ fn handle(state: &AppState, inc: &Incoming, request_id: &str) -> Response {
         Err(e) => return error_response(inc, scope_service, &e, request_id),
     };
     let head = inc.head(scope_service);
+    // Bulk writes over awsJson1_0 skip the generic Document tree.
+    if let Some(input) =
+        proto::decode_json_direct::<PutMetricDataInput>(&head, &body, "PutMetricData")
+    {
+        let batch_id = batch_id.or_else(|| {
+            state
+                .metrics
+                .derived_batch_id(&caller.key.access_key_id, &body)
+        });
+        let result = crate::cloudwatch::authorized_put_metric_data(state, &caller, input, batch_id);
+        return respond(
+            Service::CloudWatch,
+            proto::Protocol::Json,
+            "PutMetricData",
+            result,
+            request_id,
+            head.query_mode,
+        );
+    }
     let decoded = match proto::decode_request(&head, &body) {
         Ok(d) => d,
         Err(e) => return error_response(inc, scope_service, &e, request_id),
@@ -338,24 +358,36 @@ fn handle(state: &AppState, inc: &Incoming, request_id: &str) -> Response {
             batch_id,
         )
     };
+    respond(
+        decoded.service,
+        decoded.protocol,
+        &decoded.action,
+        result,
+        request_id,
+        head.query_mode,
+    )
+}
+
+/// The response to a decoded request: its output or its error, in the
+/// request's protocol.
+fn respond(
+    service: Service,
+    protocol: proto::Protocol,
+    action: &str,
+    result: Result<proto::Document, ApiError>,
+    request_id: &str,
+    query_mode: bool,
+) -> Response {
     match result {
         Ok(doc) => to_axum(proto::encode_response(
-            decoded.service,
-            decoded.protocol,
-            &decoded.action,
-            &doc,
-            request_id,
+            service, protocol, action, &doc, request_id,
         )),
         Err(e) => {
             if e.code.fault() == stratus_model::Fault::Receiver {
-                tracing::error!(action = %decoded.action, "internal error: {}", e.message);
+                tracing::error!(action = %action, "internal error: {}", e.message);
             }
             to_axum(proto::encode_error(
-                decoded.service,
-                decoded.protocol,
-                &e,
-                request_id,
-                head.query_mode,
+                service, protocol, &e, request_id, query_mode,
             ))
         }
     }

@@ -204,8 +204,7 @@ pub fn dispatch(
             dashboards::delete_dashboards(state, proto::from_document(params)?)
         }
         "PutMetricData" => {
-            auth::authorize(caller, "cloudwatch:PutMetricData", "*")?;
-            put_metric_data(state, proto::from_document(params)?, batch_id)
+            authorized_put_metric_data(state, caller, proto::from_document(params)?, batch_id)
         }
         "ListMetrics" => {
             auth::authorize(caller, "cloudwatch:ListMetrics", "*")?;
@@ -225,6 +224,18 @@ pub fn dispatch(
             format!("The action {other} is not valid for this web service."),
         )),
     }
+}
+
+/// PutMetricData for `caller`, however its input was decoded (the general
+/// dispatch above, or the awsJson1_0 fast path in `app`).
+pub fn authorized_put_metric_data(
+    state: &AppState,
+    caller: &Caller,
+    input: PutMetricDataInput,
+    batch_id: Option<tsdb::BatchId>,
+) -> ApiResult<Document> {
+    auth::authorize(caller, "cloudwatch:PutMetricData", "*")?;
+    put_metric_data(state, input, batch_id)
 }
 
 /// Stores the datums. A batch whose id was stored before is acknowledged the
