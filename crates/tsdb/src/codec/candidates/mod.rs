@@ -74,6 +74,24 @@ pub(crate) fn same_bits(a: &[f64], b: &[f64]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
 }
 
+/// Encodes `values` with `encode`, decodes them with `decode`, asserts the
+/// same bits come back and the chunk is consumed whole; returns its size.
+#[cfg(test)]
+pub(crate) fn round_trip(
+    encode: fn(&[f64], &mut Vec<u8>),
+    decode: fn(&mut ByteReader<'_>, usize, &mut Vec<f64>) -> Result<(), DecodeError>,
+    values: &[f64],
+) -> usize {
+    let mut buf = Vec::new();
+    encode(values, &mut buf);
+    let mut r = ByteReader::new(&buf);
+    let mut out = Vec::new();
+    decode(&mut r, values.len(), &mut out).unwrap();
+    assert!(same_bits(values, &out), "{values:?} -> {out:?}");
+    assert!(r.is_empty());
+    buf.len()
+}
+
 /// Values that stress lossless float codecs: every special class plus
 /// agent-like full-precision ratios, counters and two-decimal values.
 #[cfg(test)]

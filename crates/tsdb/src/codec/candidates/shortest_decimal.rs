@@ -276,19 +276,12 @@ pub(super) fn read_int_layout(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{hard_value, same_bits};
+    use super::super::hard_value;
     use super::*;
     use proptest::prelude::*;
 
     fn round_trip(values: &[f64]) -> usize {
-        let mut buf = Vec::new();
-        encode(values, &mut buf);
-        let mut r = ByteReader::new(&buf);
-        let mut out = Vec::new();
-        decode(&mut r, values.len(), &mut out).unwrap();
-        assert!(same_bits(values, &out), "{values:?} -> {out:?}");
-        assert!(r.is_empty());
-        buf.len()
+        super::super::round_trip(encode, decode, values)
     }
 
     proptest! {
