@@ -81,7 +81,15 @@ pub fn grouped_query(c: &MetricAlarmConfig, now: Timestamp) -> Option<InsightsQu
     let MetricTarget::Math { metrics, .. } = &c.target else {
         return None;
     };
-    if metrics.len() != 1 || c.threshold_metric_id.is_some() {
+    // Called on every evaluation: only a lone Metrics Insights query is
+    // worth validating (metric math and MetricStat alarms stop here).
+    if metrics.len() != 1
+        || c.threshold_metric_id.is_some()
+        || !metrics[0]
+            .expression
+            .as_deref()
+            .is_some_and(crate::insights_query::is_query)
+    {
         return None;
     }
     let probe = GetMetricDataInput {

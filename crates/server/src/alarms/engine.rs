@@ -75,6 +75,26 @@ pub fn placement(c: &MetricAlarmConfig) -> ApiResult<Placement> {
         .placement(&|name| jiff::tz::TimeZone::get(name).ok())
 }
 
+/// Whether every period `bounds` delimit is `period_ms` long (else calendar
+/// days or weeks across a daylight-saving change: one query per period).
+fn uniform(bounds: &[Timestamp], period_ms: i64) -> bool {
+    bounds
+        .windows(2)
+        .all(|w| w[1].millis() - w[0].millis() == period_ms)
+}
+
+/// The slot of `periods` (starting at `first`, `period_ms` each) that the
+/// bucket starting at `t_ms` falls in.
+fn slot_at(
+    periods: &mut [Period],
+    first: Timestamp,
+    period_ms: i64,
+    t_ms: i64,
+) -> Option<&mut Period> {
+    let i = usize::try_from((t_ms - first.millis()).div_euclid(period_ms)).ok()?;
+    periods.get_mut(i)
+}
+
 /// One period without data per pair of consecutive `bounds`.
 fn empty_periods(bounds: &[Timestamp]) -> Vec<Period> {
     bounds
@@ -99,13 +119,9 @@ pub fn fetch_periods(
         return Ok(periods);
     };
     let p_ms = c.period() * 1000;
-    let uniform = bounds
-        .windows(2)
-        .all(|w| w[1].millis() - w[0].millis() == p_ms);
-    if uniform {
+    if uniform(bounds, p_ms) {
         for (t, d) in fetch_range(state, c, *first, *last, c.period(), now)? {
-            let idx = (t - first.millis()).div_euclid(p_ms);
-            if let Some(slot) = usize::try_from(idx).ok().and_then(|i| periods.get_mut(i)) {
+            if let Some(slot) = slot_at(&mut periods, *first, p_ms, t) {
                 slot.point = Some(d);
             }
         }
@@ -300,26 +316,22 @@ fn fetch_contributor_periods(
         return Ok(out);
     };
     let p_ms = c.period() * 1000;
-    let uniform = bounds
-        .windows(2)
-        .all(|w| w[1].millis() - w[0].millis() == p_ms);
-    let mut put = |key: Vec<String>, idx: usize, value: f64| {
-        let slots = out.entry(key).or_insert_with(|| empty.clone());
-        if let Some(slot) = slots.get_mut(idx) {
-            slot.point = Some(Datapoint {
-                value,
-                sample_count: None,
-                band: None,
-            });
-        }
+    let point = |value: f64| {
+        Some(Datapoint {
+            value,
+            sample_count: None,
+            band: None,
+        })
     };
     let mut src = StoreSource { state };
-    if uniform {
+    if uniform(bounds, p_ms) {
         let (_, groups) = gmd::insights_groups(q, *first, *last, now, &mut src)?;
-        for g in groups {
+        // A group without a datapoint in the range is not a contributor.
+        for g in groups.into_iter().filter(|g| !g.values.is_empty()) {
+            let slots = out.entry(g.key).or_insert_with(|| empty.clone());
             for (t, v) in g.timestamps.iter().zip(&g.values) {
-                if let Ok(i) = usize::try_from((t - first.millis()).div_euclid(p_ms)) {
-                    put(g.key.clone(), i, *v);
+                if let Some(slot) = slot_at(slots, *first, p_ms, *t) {
+                    slot.point = point(*v);
                 }
             }
         }
@@ -331,7 +343,10 @@ fn fetch_contributor_periods(
         let (_, groups) = gmd::insights_groups(&stretched, w[0], w[1], now, &mut src)?;
         for g in groups {
             if let Some(v) = g.values.first() {
-                put(g.key.clone(), i, *v);
+                let slots = out.entry(g.key).or_insert_with(|| empty.clone());
+                if let Some(slot) = slots.get_mut(i) {
+                    slot.point = point(*v);
+                }
             }
         }
     }

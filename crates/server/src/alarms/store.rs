@@ -275,22 +275,49 @@ pub struct Committed {
 /// sort; `stateReasonData` is embedded as the alarm's own JSON text so its
 /// keys keep their order too.
 fn state_update_data(old: &AlarmRecord, new: &AlarmRecord) -> String {
+    state_update_json(
+        (old.state.value, &old.state.reason),
+        (new.state.value, &new.state.reason),
+        new.state.reason_data.as_deref(),
+    )
+}
+
+/// The HistoryData of a StateUpdate or AlarmContributorStateUpdate item from
+/// the old and new (state, reason), with `reason_data` embedded when it is
+/// valid JSON.
+fn state_update_json(
+    (old, old_reason): (StateValue, &str),
+    (new, new_reason): (StateValue, &str),
+    reason_data: Option<&str>,
+) -> String {
     let q = |s: &str| serde_json::Value::from(s).to_string();
-    let reason_data = new
-        .state
-        .reason_data
-        .as_deref()
+    let reason_data = reason_data
         .filter(|d| serde_json::from_str::<serde_json::Value>(d).is_ok())
         .map(|d| format!(",\"stateReasonData\":{d}"))
         .unwrap_or_default();
     format!(
         "{{\"version\":\"1.0\",\"oldState\":{{\"stateValue\":{},\"stateReason\":{}}},\
          \"newState\":{{\"stateValue\":{},\"stateReason\":{}{reason_data}}}}}",
-        q(old.state.value.as_str()),
-        q(&old.state.reason),
-        q(new.state.value.as_str()),
-        q(&new.state.reason),
+        q(old.as_str()),
+        q(old_reason),
+        q(new.as_str()),
+        q(new_reason),
     )
+}
+
+/// Puts `alarm` in state `value` at `now` (a transition: both timestamps).
+fn enter_state(
+    alarm: &mut AlarmRecord,
+    value: StateValue,
+    reason: String,
+    reason_data: Option<String>,
+    now: Timestamp,
+) {
+    alarm.state.value = value;
+    alarm.state.reason = reason;
+    alarm.state.reason_data = reason_data;
+    alarm.state.updated_ms = now.millis();
+    alarm.state.transitioned_ms = now.millis();
 }
 
 /// Applies `change` to alarm `name` if it is a real change of state: new
@@ -428,11 +455,13 @@ fn apply_change(
     }
     let before = alarm.clone();
     let old = alarm.state.value;
-    alarm.state.value = change.value;
-    alarm.state.reason = change.reason;
-    alarm.state.reason_data = change.reason_data;
-    alarm.state.updated_ms = now.millis();
-    alarm.state.transitioned_ms = now.millis();
+    enter_state(
+        &mut alarm,
+        change.value,
+        change.reason,
+        change.reason_data,
+        now,
+    );
     tx.put(ALARMS, name, &alarm)?;
     add_history(
         tx,
@@ -502,15 +531,7 @@ fn apply_contributor(
     } else {
         tx.delete(CONTRIBUTORS, &key)?;
     }
-    let q = |s: &str| serde_json::Value::from(s).to_string();
-    let data = format!(
-        "{{\"version\":\"1.0\",\"oldState\":{{\"stateValue\":{},\"stateReason\":{}}},\
-         \"newState\":{{\"stateValue\":{},\"stateReason\":{}}}}}",
-        q(old.as_str()),
-        q(&old_reason),
-        q(c.new.as_str()),
-        q(&c.reason),
-    );
+    let data = state_update_json((old, &old_reason), (c.new, &c.reason), None);
     let mut item = history(
         alarm,
         now.millis(),
@@ -523,11 +544,7 @@ fn apply_contributor(
     if alarm.actions_enabled {
         // The notification shows the contributor's state and reason.
         let mut seen = alarm.clone();
-        seen.state.value = c.new;
-        seen.state.reason = c.reason.clone();
-        seen.state.reason_data = None;
-        seen.state.updated_ms = now.millis();
-        seen.state.transitioned_ms = now.millis();
+        enter_state(&mut seen, c.new, c.reason.clone(), None, now);
         queue_actions(state, tx, &seen, old, &[], Some(&c.contributor), now)?;
     }
     Ok(())
