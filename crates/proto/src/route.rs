@@ -167,10 +167,7 @@ pub fn decode_json_direct<T: serde::de::DeserializeOwned>(
     {
         return None;
     }
-    let op = head
-        .target?
-        .strip_prefix(CLOUDWATCH_TARGET_PREFIX)?
-        .strip_prefix('.')?;
+    let op = json_operation(head.target, Service::CloudWatch).ok()?;
     // serde would also read a struct from a JSON array; the protocol (and the
     // general path) only accept an object.
     let first = body.iter().find(|b| !b.is_ascii_whitespace())?;

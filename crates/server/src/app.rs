@@ -314,11 +314,7 @@ fn handle(state: &AppState, inc: &Incoming, request_id: &str) -> Response {
     if let Some(input) =
         proto::decode_json_direct::<PutMetricDataInput>(&head, &body, "PutMetricData")
     {
-        let batch_id = batch_id.or_else(|| {
-            state
-                .metrics
-                .derived_batch_id(&caller.key.access_key_id, &body)
-        });
+        let batch_id = write_batch_id(state, &caller, batch_id, &body);
         let result = crate::cloudwatch::authorized_put_metric_data(state, &caller, input, batch_id);
         return respond(
             Service::CloudWatch,
@@ -334,11 +330,10 @@ fn handle(state: &AppState, inc: &Incoming, request_id: &str) -> Response {
         Err(e) => return error_response(inc, scope_service, &e, request_id),
     };
     // Only writes need an idempotency key: hash no other body.
-    let batch_id = match batch_id {
-        None if decoded.action == "PutMetricData" => state
-            .metrics
-            .derived_batch_id(&caller.key.access_key_id, &body),
-        id => id,
+    let batch_id = if decoded.action == "PutMetricData" {
+        write_batch_id(state, &caller, batch_id, &body)
+    } else {
+        batch_id
     };
     let result = if decoded.service == Service::Logs {
         let req = crate::logs::LogsRequest {
@@ -406,6 +401,21 @@ fn inflate(inc: &Incoming) -> Result<std::borrow::Cow<'_, [u8]>, ApiError> {
         }
         _ => Ok(std::borrow::Cow::Borrowed(&inc.body[..])),
     }
+}
+
+/// A PutMetricData's idempotency key: the one it sent, else one derived from
+/// the caller and the body (a retry of the same bytes is the same batch).
+fn write_batch_id(
+    state: &AppState,
+    caller: &Caller,
+    sent: Option<stratus_tsdb::BatchId>,
+    body: &[u8],
+) -> Option<stratus_tsdb::BatchId> {
+    sent.or_else(|| {
+        state
+            .metrics
+            .derived_batch_id(&caller.key.access_key_id, body)
+    })
 }
 
 fn batch_id(inc: &Incoming) -> Result<Option<stratus_tsdb::BatchId>, ApiError> {
