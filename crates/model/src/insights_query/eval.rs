@@ -44,14 +44,19 @@ impl PeriodStats {
 /// One result series: a group (or the single aggregate without GROUP BY).
 #[derive(Clone, Debug, PartialEq)]
 pub struct GroupSeries {
-    /// The group's label values joined by spaces (empty without GROUP BY).
-    pub label: String,
     /// The group's values, one per GROUP BY key in the query's order
-    /// ([`OTHER`] where a metric lacks the key).
+    /// ([`OTHER`] where a metric lacks the key); empty without GROUP BY.
     pub key: Vec<String>,
     /// Epoch milliseconds, ascending.
     pub timestamps: Vec<i64>,
     pub values: Vec<f64>,
+}
+
+impl GroupSeries {
+    /// The group's values joined by spaces (empty without GROUP BY).
+    pub fn label(&self) -> String {
+        self.key.join(" ")
+    }
 }
 
 /// The group value of a metric that lacks a GROUP BY key (AWS shows such
@@ -164,7 +169,6 @@ pub fn evaluate(q: &Query, metrics: Vec<(MetricId, Vec<PeriodStats>)>) -> Vec<Gr
                 .filter_map(|p| p.value(q.func).map(|v| (p.start_ms, v)))
                 .unzip();
             GroupSeries {
-                label: key.join(" "),
                 key,
                 timestamps,
                 values,

@@ -149,9 +149,9 @@ fn groups_aggregate_exactly_and_rank_over_the_window() {
     let out = evaluate(&q, data);
     // SUMs: a = 11, b = 100, Other = 50, c = 1 → b, Other.
     assert_eq!(out.len(), 2);
-    assert_eq!(out[0].label, "b");
+    assert_eq!(out[0].label(), "b");
     assert_eq!(out[0].values, vec![100.0]);
-    assert_eq!(out[1].label, OTHER);
+    assert_eq!(out[1].label(), OTHER);
 
     let q = parse("SELECT AVG(cpu) FROM ns WHERE g = 'a'").unwrap();
     let out = evaluate(

@@ -123,13 +123,14 @@ fn run_insights<S: MetricStatSource>(
     Ok(groups
         .into_iter()
         .map(|g| {
+            let label = g.label();
             let points = g
                 .timestamps
                 .into_iter()
                 .map(Timestamp)
                 .zip(g.values)
                 .collect();
-            clean_series(g.label, points, start, end)
+            clean_series(label, points, start, end)
         })
         .collect())
 }

@@ -126,13 +126,7 @@ mod tests {
     proptest! {
         #[test]
         fn best_round_trips_bit_exact(values in proptest::collection::vec(hard_value(), 0..300)) {
-            let mut buf = Vec::new();
-            encode_best(&values, &mut buf);
-            let mut r = ByteReader::new(&buf);
-            let mut out = Vec::new();
-            decode_best(&mut r, values.len(), &mut out).unwrap();
-            prop_assert!(same_bits(&values, &out));
-            prop_assert!(r.is_empty());
+            round_trip(|v, out| { encode_best(v, out); }, decode_best, &values);
         }
 
         /// What the fuzz target checks: garbage that happens to decode
