@@ -18,7 +18,7 @@ cd "$root"
 
 seconds="${1:-60}"
 shift || true
-all_targets=(decode_query decode_json decode_cbor sigv4_authorization decode_ingest_message decode_peer_read logs_filter_pattern logs_emf logs_insights_query logs_store logs_contributor_rule decode_float_candidates)
+all_targets=(decode_query decode_json decode_cbor sigv4_authorization decode_ingest_message decode_peer_read logs_filter_pattern logs_emf logs_insights_query logs_store logs_contributor_rule decode_float_columns)
 if [ "$#" -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 sanitizer="${FUZZ_SANITIZER:-address}"
 jobs="${FUZZ_JOBS:-1}"

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! file    = header | section* | keys (v4) | index | footer
-//! header  = "STBLK" | version u8 (4; 1 to 3 are still read) | 0u8 | 0u8
+//! header  = "STBLK" | version u8 (5; 1 to 4 are still read) | 0u8 | 0u8
 //! section = payload | crc32(payload) u32          (one per series)
 //! payload = count varint
 //!         | ts     : codec u8 (1 = delta-of-delta packed) | len-prefixed bytes
@@ -10,6 +10,8 @@
 //!         | units  : codec u8 (1 = RLE)                   | len-prefixed bytes
 //!         | values : float column (Single values; Values rows'
 //!                    values, v3)                             see codec::floats
+//!                    (v5: may use the lossless codecs shortest decimal,
+//!                    Chimp128 and ratio, in every float column)
 //!         | aux    : float column (StatSet rows: count,sum,min,max;
 //!                    Distribution values then counts)
 //!         | dlens  : codec u8 (1 = packed)                | len-prefixed bytes
@@ -72,7 +74,10 @@ use crate::sketch::DdSketch;
 const HEADER_V1: [u8; 8] = *b"STBLK\x01\0\0";
 const HEADER_V2: [u8; 8] = *b"STBLK\x02\0\0";
 const HEADER_V3: [u8; 8] = *b"STBLK\x03\0\0";
-const HEADER: [u8; 8] = *b"STBLK\x04\0\0";
+const HEADER_V4: [u8; 8] = *b"STBLK\x04\0\0";
+/// v5 differs from v4 only in the float codecs its columns may use, so a
+/// binary that predates them refuses the file instead of misreading it.
+const HEADER: [u8; 8] = *b"STBLK\x05\0\0";
 /// Bound on a block's inflated keys (allocation guard).
 const MAX_KEYS_BYTES: u64 = 1 << 30;
 const FOOTER_MAGIC: [u8; 4] = *b"STBF";
@@ -633,7 +638,8 @@ impl Block {
         let mut head = [0u8; 8];
         read_at(&file, &mut head, 0).map_err(|e| Error::io(ctx("reading"), e))?;
         let version = match head {
-            HEADER => 4,
+            HEADER => 5,
+            HEADER_V4 => 4,
             HEADER_V3 => 3,
             HEADER_V2 => 2,
             HEADER_V1 => 1,
@@ -952,6 +958,56 @@ mod tests {
             old.read_rows(series, &mut b).unwrap();
             assert_eq!((a.len(), &a), (10, &b));
         }
+    }
+
+    /// v5 stores agent-like full-precision values with the lossless codecs
+    /// and reads them back bit-exact; a v4 header (same layout, older
+    /// codecs) still reads.
+    #[test]
+    fn v5_blocks_use_the_lossless_codecs_and_v4_headers_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let info = BlockInfo {
+            resolution: Resolution::Raw,
+            window_start: 0,
+            wal_covered_below: 1,
+            group: (1, 1),
+            sources: Vec::new(),
+        };
+        let cpu = |i: u64| 100.0 * (2000 - (i * 31) % 97) as f64 / 2000.0;
+        let cpu_rows = || -> Vec<Row> {
+            (0..720u64)
+                .map(|i| Row::from(&Sample::single(i as i64 * 10_000, 0, cpu(i))))
+                .collect()
+        };
+        let mut w = BlockWriter::create(dir.path(), 1).unwrap();
+        w.add_section(1, None, &mut cpu_rows()).unwrap();
+        let v5 = w.finish(&info, false).unwrap();
+        assert_eq!(v5.version, 5);
+        v5.verify().unwrap();
+        let mut rows = Vec::new();
+        v5.read_rows(1, &mut rows).unwrap();
+        assert_eq!(rows, cpu_rows());
+        // Block v4 kept these as Gorilla, about 7 bytes a value.
+        let size = fs::metadata(&v5.path).unwrap().len();
+        assert!(size < 720 * 3, "{size} bytes for 720 samples");
+
+        let mut w = BlockWriter::create(dir.path(), 2).unwrap();
+        let const_rows = || -> Vec<Row> {
+            (0..10)
+                .map(|i| Row::from(&Sample::single(i * 1000, 0, 42.0)))
+                .collect()
+        };
+        w.add_section(1, None, &mut const_rows()).unwrap();
+        let path = w.finish(&info, false).unwrap().path;
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[..8].copy_from_slice(&HEADER_V4);
+        fs::write(&path, &bytes).unwrap();
+        let v4 = Block::open(&path, 2).unwrap();
+        assert_eq!(v4.version, 4);
+        v4.verify().unwrap();
+        let mut rows = Vec::new();
+        v4.read_rows(1, &mut rows).unwrap();
+        assert_eq!(rows, const_rows());
     }
 
     #[test]

@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use stratus_agent::ship::DatumValue;
 use stratus_tsdb::codec::bytes::ByteReader;
-use stratus_tsdb::codec::candidates::{chimp, decode_best, encode_best, ratio, shortest_decimal};
-use stratus_tsdb::codec::floats::{decode_floats, encode_floats};
+use stratus_tsdb::codec::floats::{decode_floats, encode_floats, encode_floats_block_v4};
 use stratus_tsdb::codec::gorilla::{decode_gorilla, encode_gorilla};
 use stratus_tsdb::codec::timestamps::encode_timestamps;
+use stratus_tsdb::codec::{chimp, ratio, shortest_decimal};
 use stratus_tsdb::{Db, Options, Sample, SampleValue, SeriesKey, WriteBatch};
 
 use super::dir_bytes;
@@ -57,9 +57,9 @@ struct Codec {
 
 const CODECS: [Codec; 6] = [
     Codec {
-        name: "sealing today (const/decimal≤4/gorilla)",
+        name: "block v4 (const/decimal≤4/gorilla)",
         encode: |v, out| {
-            encode_floats(v, out);
+            encode_floats_block_v4(v, out);
         },
         decode: |b, n, out| decode_floats(&mut ByteReader::new(b), n, out),
     },
@@ -84,11 +84,11 @@ const CODECS: [Codec; 6] = [
         decode: |b, n, out| ratio::decode(&mut ByteReader::new(b), n, out),
     },
     Codec {
-        name: "best of today/(a)/(b)/(c) per chunk",
+        name: "block v5 (smallest of v4/(a)/(b)/(c))",
         encode: |v, out| {
-            encode_best(v, out);
+            encode_floats(v, out);
         },
-        decode: |b, n, out| decode_best(&mut ByteReader::new(b), n, out),
+        decode: |b, n, out| decode_floats(&mut ByteReader::new(b), n, out),
     },
 ];
 
@@ -230,57 +230,61 @@ fn report(name: &str, series: &Series, chunk: usize) -> anyhow::Result<()> {
             raw_mb / dec_s
         );
     }
-    let (today, best) = breakdown(series, chunk);
-    let block = sealed_today(series)?;
-    println!(
-        "  tsdb seal with the per-chunk best instead (estimate: block files − today's value columns + best's): {:.3} B/dp",
-        (block + best).saturating_sub(today) as f64 / dp
-    );
+    breakdown(series, chunk);
+    sealed(series)?;
     Ok(())
 }
 
-/// Per metric family (name up to its first `_`): today's sealing vs the
-/// per-chunk best, and which candidate won how many chunks.
-fn breakdown(series: &Series, chunk: usize) -> (usize, usize) {
+/// Per metric family (name up to its first `_`): block v4's value column vs
+/// block v5's, and which codec v5 chose for how many chunks.
+fn breakdown(series: &Series, chunk: usize) {
+    use stratus_tsdb::codec::floats::{
+        CODEC_CHIMP, CODEC_DECIMAL, CODEC_GORILLA, CODEC_RATIO, CODEC_SHORTEST_DECIMAL,
+    };
     let mut families: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
-    let mut wins = [0usize; 4];
+    let mut chosen: BTreeMap<u8, usize> = BTreeMap::new();
     for (key, samples) in series {
         let family = key.split(['_', ';']).next().unwrap_or(key);
         let e = families.entry(family).or_default();
         for c in samples.chunks(chunk.max(1)) {
             let v: Vec<f64> = c.iter().map(|s| s.1).collect();
-            let (mut today, mut best) = (Vec::new(), Vec::new());
-            encode_floats(&v, &mut today);
-            let tag = encode_best(&v, &mut best);
-            wins[usize::from(tag).min(3)] += 1;
+            let (mut v4, mut v5) = (Vec::new(), Vec::new());
+            encode_floats_block_v4(&v, &mut v4);
+            *chosen.entry(encode_floats(&v, &mut v5)).or_default() += 1;
             e.0 += v.len();
-            e.1 += today.len();
-            e.2 += best.len();
+            e.1 += v4.len();
+            e.2 += v5.len();
         }
     }
-    println!(
-        "  chunks won: today {} / (a) decimal {} / (b) chimp {} / (c) ratio {}",
-        wins[0], wins[1], wins[2], wins[3]
-    );
+    let name = |codec: u8| match codec {
+        CODEC_DECIMAL => "decimal≤4",
+        CODEC_GORILLA => "gorilla",
+        CODEC_SHORTEST_DECIMAL => "(a) shortest decimal",
+        CODEC_CHIMP => "(b) chimp",
+        CODEC_RATIO => "(c) ratio",
+        _ => "const/empty",
+    };
+    let chosen: Vec<String> = chosen
+        .iter()
+        .map(|(c, n)| format!("{} {n}", name(*c)))
+        .collect();
+    println!("  block v5 chunks by codec: {}", chosen.join(" / "));
     let line: Vec<String> = families
         .iter()
-        .map(|(f, (n, today, best))| {
+        .map(|(f, (n, v4, v5))| {
             format!(
                 "{f} {:.2}→{:.2}",
-                *today as f64 / *n as f64,
-                *best as f64 / *n as f64
+                *v4 as f64 / *n as f64,
+                *v5 as f64 / *n as f64
             )
         })
         .collect();
-    println!("  values B/dp by family (today→best): {}", line.join(", "));
-    families
-        .values()
-        .fold((0, 0), |(t, b), (_, today, best)| (t + today, b + best))
+    println!("  values B/dp by family (v4→v5): {}", line.join(", "));
 }
 
 /// The whole data set through tsdb's real seal (block files only: columns,
 /// keys, checksums; no WAL, catalog or rollups).
-fn sealed_today(series: &Series) -> anyhow::Result<usize> {
+fn sealed(series: &Series) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("stratus-bench-codec-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let db = Db::open(
@@ -313,13 +317,15 @@ fn sealed_today(series: &Series) -> anyhow::Result<usize> {
         samples += points.len();
         db.write(&batch)?;
     }
+    let t = Instant::now();
     db.seal()?;
+    let seal_s = t.elapsed().as_secs_f64();
     let bytes = dir_bytes(&dir.join("blocks"));
     db.close()?;
     std::fs::remove_dir_all(&dir)?;
     println!(
-        "  tsdb seal today, block files: {:.3} B/dp ({bytes} bytes, {samples} samples)",
+        "  tsdb seal (block v5), block files: {:.3} B/dp ({bytes} bytes, {samples} samples, sealed in {seal_s:.2} s)",
         bytes as f64 / samples.max(1) as f64
     );
-    Ok(bytes as usize)
+    Ok(())
 }

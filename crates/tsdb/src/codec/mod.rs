@@ -5,9 +5,14 @@
 
 pub mod bits;
 pub mod bytes;
-pub mod candidates;
+pub mod chimp;
 pub mod floats;
 pub mod gorilla;
 pub mod ints;
+pub mod ratio;
 pub mod rle;
+pub mod shortest_decimal;
 pub mod timestamps;
+
+#[cfg(test)]
+pub(crate) mod test_support;

@@ -1,12 +1,14 @@
-//! decode_float_candidates: the candidate float codecs' decoders
-//! (`stratus_tsdb::codec::candidates`: shortest decimal, Chimp128, ratio,
-//! per-chunk best) must decode garbage or fail, never panic; whatever decodes must
-//! re-encode and decode back to the same bits (lossless round trip).
+//! decode_float_columns: the block float-column decoder
+//! (`stratus_tsdb::codec::floats`, every codec: const, decimal, Gorilla,
+//! shortest decimal, Chimp128, ratio) and each lossless codec on its own must
+//! decode garbage or fail, never panic; whatever decodes must re-encode and
+//! decode back to the same bits (lossless round trip).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use stratus_tsdb::codec::bytes::ByteReader;
-use stratus_tsdb::codec::candidates::{chimp, decode_best, encode_best, ratio, shortest_decimal};
+use stratus_tsdb::codec::floats::{decode_floats, encode_floats};
+use stratus_tsdb::codec::{chimp, ratio, shortest_decimal};
 use stratus_tsdb::DecodeError;
 
 type Decode = fn(&mut ByteReader<'_>, usize, &mut Vec<f64>) -> Result<(), DecodeError>;
@@ -28,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
     check(data, shortest_decimal::decode, shortest_decimal::encode);
     check(data, chimp::decode, chimp::encode);
     check(data, ratio::decode, ratio::encode);
-    check(data, decode_best, |v, out| {
-        encode_best(v, out);
+    check(data, decode_floats, |v, out| {
+        encode_floats(v, out);
     });
 });

@@ -167,12 +167,12 @@ pub fn decode(
 
 #[cfg(test)]
 mod tests {
-    use super::super::hard_value;
     use super::*;
+    use crate::codec::test_support::hard_value;
     use proptest::prelude::*;
 
     fn round_trip(values: &[f64]) -> usize {
-        super::super::round_trip(encode, decode, values)
+        crate::codec::test_support::round_trip(encode, decode, values)
     }
 
     proptest! {
