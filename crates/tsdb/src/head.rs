@@ -1,8 +1,13 @@
 //! The in-memory head: per-series sample vectors in arrival order.
 //!
-//! Appends are O(1) and accept any timestamp order; sorting is deferred to
-//! seal time, where each series is sorted once (stable, so duplicates keep
-//! arrival order).
+//! Appends are O(1) amortized and accept any timestamp order; sorting is
+//! deferred to seal time, where each series is sorted once (stable, so
+//! duplicates keep arrival order).
+//!
+//! Capacity grows 1, 2, 4, 8, ... rather than `Vec`'s 4, 8, ...: with many
+//! series and frequent seals (100,000 hosts × 50 metrics fill the head's
+//! 2,000,000 samples in 24 s) most series hold one or two samples per head,
+//! and the default first allocation of four would waste most of the head.
 
 use crate::model::Sample;
 use crate::record::SeriesId;
@@ -20,7 +25,11 @@ impl Head {
         if slot >= self.series.len() {
             self.series.resize_with(slot + 1, Vec::new);
         }
-        self.series[slot].push(sample);
+        let samples = &mut self.series[slot];
+        if samples.len() == samples.capacity() {
+            samples.reserve_exact(samples.len().max(1));
+        }
+        samples.push(sample);
         self.samples += 1;
     }
 
@@ -71,5 +80,24 @@ impl Head {
         }
         older.samples += self.samples;
         *self = older;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capacity_grows_from_one_and_doubles() {
+        let mut head = Head::default();
+        let mut caps = Vec::new();
+        for i in 0..9 {
+            head.push(3, Sample::single(i, 0, 1.0));
+            caps.push(head.series[3].capacity());
+        }
+        assert_eq!(caps, [1, 2, 4, 4, 8, 8, 8, 8, 16]);
+        assert_eq!(head.samples(), 9);
+        assert_eq!(head.series(3).len(), 9);
+        assert!(head.series(2).is_empty());
     }
 }
