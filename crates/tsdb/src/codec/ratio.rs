@@ -2,7 +2,7 @@
 //! `100 × ticks / total_ticks` (usage_idle 97.49373433583960 is
 //! `100 × p / q` for tick counts p ≤ q ≈ 2000), full 53-bit doubles that decimal and XOR
 //! codecs cannot shrink, yet exactly `100.0 * p as f64 / q as f64` for small
-//! integers. Each value becomes `(p, q)`, `q ≤ 65535`, found among the
+//! integers. Each value becomes `(p, q)`, `q ≤ 2^32`, found among the
 //! continued-fraction convergents of `v / 100` (Legendre: a fraction this
 //! close is one of them), then scaled to the multiple of its reduced form
 //! nearest the previous `q` so the `q` column stays nearly constant.
@@ -19,7 +19,7 @@ use super::shortest_decimal::{
 use crate::codec::bytes::{ByteReader, put_uvarint};
 use crate::error::DecodeError;
 
-const MAX_Q: i64 = 65_535;
+const MAX_Q: i64 = 1 << 32;
 /// `100 × p` stays exact in an f64.
 const MAX_P: i64 = 1 << 40;
 
@@ -61,6 +61,19 @@ fn reduced(v: f64) -> Option<(i64, i64)> {
     None
 }
 
+/// `(p, q)` for this `q`, if `100 × p / q` is `v` bit-for-bit. Trying the
+/// previous value's `q` first keeps the `q` column constant for a gauge
+/// over a fixed total (`mem_used_percent` is `100 × used / total` bytes).
+#[inline]
+fn with_q(v: f64, q: i64) -> Option<(i64, i64)> {
+    let p = (v * q as f64 / 100.0).round();
+    if !(p.abs() <= MAX_P as f64) {
+        return None;
+    }
+    let p = p as i64;
+    (to_f64(p, q).to_bits() == v.to_bits()).then_some((p, q))
+}
+
 /// Appends the chunk for `values`.
 pub fn encode(values: &[f64], out: &mut Vec<u8>) {
     let mut ps = Vec::with_capacity(values.len());
@@ -68,10 +81,11 @@ pub fn encode(values: &[f64], out: &mut Vec<u8>) {
     let mut exceptions = Vec::new();
     let (mut prev_p, mut prev_q) = (0i64, 1i64);
     for (i, &v) in values.iter().enumerate() {
-        let scaled = reduced(v).and_then(|(p, q)| {
-            let k = ((prev_q + q / 2) / q).clamp(1, MAX_Q / q);
-            let (p, q) = (p * k, q * k);
-            (p.abs() <= MAX_P && to_f64(p, q).to_bits() == v.to_bits()).then_some((p, q))
+        let scaled = with_q(v, prev_q).or_else(|| {
+            reduced(v).and_then(|(p, q)| {
+                let k = ((prev_q + q / 2) / q).clamp(1, MAX_Q / q);
+                with_q(v, q * k).or(Some((p, q)))
+            })
         });
         match scaled {
             Some((p, q)) => (prev_p, prev_q) = (p, q),
