@@ -67,7 +67,8 @@ fn reduced(v: f64) -> Option<(i64, i64)> {
 #[inline]
 fn with_q(v: f64, q: i64) -> Option<(i64, i64)> {
     let p = (v * q as f64 / 100.0).round();
-    if !(p.abs() <= MAX_P as f64) {
+    // NaN and out-of-range fail this test.
+    if p.is_nan() || p.abs() > MAX_P as f64 {
         return None;
     }
     let p = p as i64;
