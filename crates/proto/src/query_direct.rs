@@ -72,7 +72,7 @@ impl<'a> Form<'a> {
             // Routing parameters: a later duplicate wins, as in `decode_form`.
             "Action" => self.action = Some(value),
             "Version" => self.version = Some(value),
-            _ => self.input.pair(key, &value)?,
+            _ => self.input.pair(key, value)?,
         }
         Some(())
     }
@@ -113,18 +113,20 @@ struct InputBuilder {
 }
 
 impl InputBuilder {
-    fn pair(&mut self, key: &str, value: &str) -> Option<()> {
+    /// One pair other than `Action`/`Version`; strings are moved out of
+    /// `value` (owned only when the form escaped something).
+    fn pair(&mut self, key: &str, value: Cow<'_, str>) -> Option<()> {
         match key {
-            "Namespace" => set_once(&mut self.namespace, value.to_owned()),
+            "Namespace" => set_once(&mut self.namespace, value.into_owned()),
             "StrictEntityValidation" => {
-                set_once(&mut self.strict_entity_validation, leaf::bool(value)?)
+                set_once(&mut self.strict_entity_validation, leaf::bool(&value)?)
             }
-            "MetricData" => empty_container(value),
+            "MetricData" => empty_container(&value),
             _ => {
                 let (index, field) = split_index(key.strip_prefix("MetricData.member.")?)?;
                 let datum = self.metric_data.slot(index);
                 match field {
-                    None => empty_container(value),
+                    None => empty_container(&value),
                     Some(field) => datum.pair(field, value),
                 }
             }
@@ -155,17 +157,17 @@ struct DatumBuilder {
 
 impl DatumBuilder {
     /// One `MetricData.member.N.<field>` pair.
-    fn pair(&mut self, field: &str, value: &str) -> Option<()> {
+    fn pair(&mut self, field: &str, value: Cow<'_, str>) -> Option<()> {
         let d = &mut self.datum;
         match field {
-            "MetricName" => set_once(&mut d.metric_name, value.to_owned()),
-            "Value" => set_once(&mut d.value, leaf::f64(value)?),
-            "Timestamp" => set_once(&mut d.timestamp, leaf::timestamp(value)?),
-            "Unit" => set_once(&mut d.unit, value.to_owned()),
-            "StorageResolution" => set_once(&mut d.storage_resolution, leaf::i64(value)?),
-            "Dimensions" | "Values" | "Counts" => empty_container(value),
+            "MetricName" => set_once(&mut d.metric_name, value.into_owned()),
+            "Value" => set_once(&mut d.value, leaf::f64(&value)?),
+            "Timestamp" => set_once(&mut d.timestamp, leaf::timestamp(&value)?),
+            "Unit" => set_once(&mut d.unit, value.into_owned()),
+            "StorageResolution" => set_once(&mut d.storage_resolution, leaf::i64(&value)?),
+            "Dimensions" | "Values" | "Counts" => empty_container(&value),
             "StatisticValues" => {
-                empty_container(value)?;
+                empty_container(&value)?;
                 d.statistic_values.get_or_insert_default();
                 Some(())
             }
@@ -174,21 +176,21 @@ impl DatumBuilder {
                     let (index, member) = split_index(rest)?;
                     let dimension = self.dimensions.slot(index);
                     match member {
-                        None => empty_container(value),
-                        Some("Name") => set_once(&mut dimension.name, value.to_owned()),
-                        Some("Value") => set_once(&mut dimension.value, value.to_owned()),
+                        None => empty_container(&value),
+                        Some("Name") => set_once(&mut dimension.name, value.into_owned()),
+                        Some("Value") => set_once(&mut dimension.value, value.into_owned()),
                         Some(_) => None,
                     }
                 } else if let Some(index) = field.strip_prefix("Values.member.") {
-                    let v = leaf::f64(value)?;
+                    let v = leaf::f64(&value)?;
                     set_once(self.values.slot(member_index(index)?), v)
                 } else if let Some(index) = field.strip_prefix("Counts.member.") {
-                    let v = leaf::f64(value)?;
+                    let v = leaf::f64(&value)?;
                     set_once(self.counts.slot(member_index(index)?), v)
                 } else if let Some(stat) = field.strip_prefix("StatisticValues.") {
                     let set = d.statistic_values.get_or_insert_default();
                     let slot = statistic(set, stat)?;
-                    set_once(slot, leaf::f64(value)?)
+                    set_once(slot, leaf::f64(&value)?)
                 } else {
                     None
                 }
