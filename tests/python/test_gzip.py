@@ -122,6 +122,56 @@ def test_empty_metric_data_from_the_agent(server):
     assert resp.status == 200, resp
 
 
+def agent_body(ns: str, t: int, extra: str = "") -> bytes:
+    """Two datums exactly as the CloudWatch agent (and `stratus agent`) writes them: fields in
+    its order, escaped ISO timestamps, an empty `Values=` list, the StrictEntityValidation
+    suffix. The server reads this shape without its generic form tree."""
+    ts = urllib.parse.quote(utc(t).strftime("%Y-%m-%dT%H:%M:%S.000Z"), safe="")
+    m1, m2, m3 = ("&MetricData.member.1.", "&MetricData.member.2.", "&MetricData.member.3.")
+    return (
+        f"Action=PutMetricData&Version=2010-08-01&Namespace={ns}"
+        f"{m1}MetricName=mem_used_percent{m1}Dimensions.member.1.Name=host"
+        f"{m1}Dimensions.member.1.Value=ip-10-0-0-1{m1}Dimensions.member.2.Name=path"
+        f"{m1}Dimensions.member.2.Value=%2Fvar{m1}Timestamp={ts}{m1}Value=97.49373433583960"
+        f"{m1}Unit=Percent{m1}StorageResolution=60"
+        f"{m2}MetricName=requests{m2}Timestamp={ts}{m2}Values.member.1=3.0"
+        f"{m2}Counts.member.1=2.0{m2}Unit=Count{m2}StorageResolution=1"
+        f"{m3}MetricName=gauge{m3}Timestamp={ts}{m3}Values={m3}Value=5{m3}Unit=None"
+        f"{extra}&StrictEntityValidation=false"
+    ).encode()
+
+
+def test_agent_shaped_bodies_and_the_ones_left_to_the_general_decoder(server, cw, ns):
+    t = floor_to(time.time(), 60) - 600
+
+    def stats(name: str, dims: list[dict[str, str]]) -> tuple:
+        dp = cw.get_metric_statistics(
+            Namespace=ns, MetricName=name, Dimensions=dims, StartTime=utc(t), EndTime=utc(t + 60),
+            Period=60, Statistics=["SampleCount", "Sum", "Maximum"],
+        )["Datapoints"]
+        assert len(dp) == 1, dp
+        return dp[0]["SampleCount"], dp[0]["Sum"], dp[0]["Maximum"]
+
+    resp = send_gzip_query(server, agent_body(ns, t))
+    assert resp.status == 200, resp
+    dims = [{"Name": "host", "Value": "ip-10-0-0-1"}, {"Name": "path", "Value": "/var"}]
+    assert stats("mem_used_percent", dims) == (1, 97.4937343358396, 97.4937343358396)
+    assert stats("requests", []) == (2, 6.0, 3.0)
+    assert stats("gauge", []) == (1, 5.0, 5.0)
+
+    # A repeated key is left to the general decoder, where the later value wins.
+    resp = send_gzip_query(server, agent_body(ns, t + 1, "&MetricData.member.1.Value=1.5"))
+    assert resp.status == 200, resp
+    assert stats("mem_used_percent", dims) == (2, 97.4937343358396 + 1.5, 97.4937343358396)
+
+    # Bad values still get the general path's AWS wording, and store nothing.
+    resp = send_gzip_query(server, agent_body(ns, t + 2).replace(b"Value=97.49373433583960", b"Value=NaN"))
+    assert resp.status == 400, resp
+    assert "<Code>InvalidParameterValue</Code>" in resp.text, resp.text
+    assert "The value NaN for parameter MetricData.member.1.Value is invalid." in resp.text, resp.text
+    assert stats("requests", []) == (4, 12.0, 3.0)
+
+
 def _bomb(size: int) -> bytes:
     c = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip container
     out = io.BytesIO()

@@ -205,20 +205,52 @@ impl Document {
                 Some(i) => v.visit_i64(i),
                 None => Err(DeError::bad_value(&format_float(f), "an integer")),
             },
-            Document::String(s) => {
-                let t = s.trim();
-                if let Ok(i) = t.parse::<i64>() {
-                    v.visit_i64(i)
-                } else if let Ok(u) = t.parse::<u64>() {
-                    v.visit_u64(u)
-                } else if let Some(i) = t.parse::<f64>().ok().and_then(integral) {
-                    v.visit_i64(i)
-                } else {
-                    Err(DeError::bad_value(&s, "an integer"))
-                }
-            }
+            Document::String(s) => integer_from_text(&s, v),
             other => other.deserialize_any(v),
         }
+    }
+}
+
+/// An integer member from query text: `60`, ` 60 `, `60.0` and `6e1` all
+/// read as 60.
+fn integer_from_text<'de, V: Visitor<'de>>(s: &str, v: V) -> Result<V::Value, DeError> {
+    let t = s.trim();
+    if let Ok(i) = t.parse::<i64>() {
+        v.visit_i64(i)
+    } else if let Ok(u) = t.parse::<u64>() {
+        v.visit_u64(u)
+    } else if let Some(i) = t.parse::<f64>().ok().and_then(integral) {
+        v.visit_i64(i)
+    } else {
+        Err(DeError::bad_value(s, "an integer"))
+    }
+}
+
+/// Typed values of one query-form leaf, by exactly the rules `from_document`
+/// applies to a `Document::String` of that text, without building the
+/// string: for decoders that skip the `Document` tree
+/// ([`crate::query_direct`]) and must agree with it bit for bit.
+pub(crate) mod leaf {
+    use super::{KeyDeserializer, parse_bool, parse_f64};
+    use serde::Deserialize as _;
+    use stratus_model::Timestamp;
+
+    pub(crate) fn f64(text: &str) -> Option<f64> {
+        parse_f64(text).ok()
+    }
+
+    pub(crate) fn i64(text: &str) -> Option<i64> {
+        i64::deserialize(KeyDeserializer(text)).ok()
+    }
+
+    pub(crate) fn bool(text: &str) -> Option<bool> {
+        parse_bool(text).ok()
+    }
+
+    /// Through `Timestamp`'s own `Deserialize`, which reads any text with
+    /// `visit_str` (as it does a `Document::String`).
+    pub(crate) fn timestamp(text: &str) -> Option<Timestamp> {
+        Timestamp::deserialize(KeyDeserializer(text)).ok()
     }
 }
 
@@ -518,27 +550,27 @@ impl<'de> de::Deserializer<'de> for KeyDeserializer<'_> {
     }
 
     fn deserialize_bool<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        Document::String(self.0.to_owned()).deserialize_bool(v)
+        v.visit_bool(parse_bool(self.0)?)
     }
 
     fn deserialize_i64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        Document::String(self.0.to_owned()).deserialize_integer(v)
+        integer_from_text(self.0, v)
     }
 
     fn deserialize_u64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        Document::String(self.0.to_owned()).deserialize_integer(v)
+        integer_from_text(self.0, v)
     }
 
     fn deserialize_i32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        Document::String(self.0.to_owned()).deserialize_integer(v)
+        integer_from_text(self.0, v)
     }
 
     fn deserialize_u32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        Document::String(self.0.to_owned()).deserialize_integer(v)
+        integer_from_text(self.0, v)
     }
 
     fn deserialize_f64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        Document::String(self.0.to_owned()).deserialize_f64(v)
+        v.visit_f64(parse_f64(self.0)?)
     }
 
     fn deserialize_enum<V: Visitor<'de>>(

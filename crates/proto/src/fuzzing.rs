@@ -3,9 +3,9 @@
 //! Not a stable API.
 
 use crate::{
-    Document, Protocol, RequestHead, Service, decode_json_direct, decode_request,
-    decode_xml_response, encode_cbor, encode_error, encode_json, encode_response, from_document,
-    to_document,
+    Document, Protocol, RequestHead, Service, decode_json_direct, decode_query_put_metric_data,
+    decode_request, decode_xml_response, encode_cbor, encode_error, encode_json, encode_response,
+    from_document, to_document,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -178,6 +178,7 @@ fn check_error_envelopes(err: &ApiError) {
 /// `decode_query` target: the bytes are an awsQuery form body.
 pub fn decode_query(data: &[u8]) {
     exercise(decode_request(&QUERY_HEAD, data));
+    query_direct_equals_general(&QUERY_HEAD, data);
     // The same bytes as a GET query string.
     if let Ok(query) = std::str::from_utf8(data) {
         let head = RequestHead {
@@ -187,7 +188,27 @@ pub fn decode_query(data: &[u8]) {
             ..QUERY_HEAD
         };
         exercise(decode_request(&head, b""));
+        query_direct_equals_general(&head, b"");
     }
+}
+
+/// Differential check of the awsQuery PutMetricData fast path: whenever
+/// [`decode_query_put_metric_data`] takes a request, the general path must
+/// take it too and yield the same input.
+pub fn query_direct_equals_general(head: &RequestHead<'_>, body: &[u8]) {
+    use stratus_model::ops::put_metric_data::PutMetricDataInput;
+    let Some(direct) = decode_query_put_metric_data(head, body) else {
+        return;
+    };
+    let general = decode_request(head, body)
+        .ok()
+        .filter(|r| r.service == Service::CloudWatch && r.action == "PutMetricData")
+        .and_then(|r| from_document::<PutMetricDataInput>(r.params).ok());
+    assert_eq!(
+        Some(format!("{direct:?}")),
+        general.map(|g| format!("{g:?}")),
+        "the direct query decode differs from the general path"
+    );
 }
 
 /// `decode_json` target: the bytes are an awsJson1_0 body.

@@ -20,6 +20,7 @@ mod gzip;
 mod json;
 mod number;
 mod query;
+mod query_direct;
 mod response;
 mod route;
 mod ser;
@@ -31,6 +32,7 @@ pub use document::Document;
 pub use gzip::inflate_gzip;
 pub use json::{decode_json, encode_json};
 pub use query::{QueryParams, decode_form, encode_query_request};
+pub use query_direct::decode_query_put_metric_data;
 pub use response::{
     CONTENT_TYPE_CBOR, CONTENT_TYPE_JSON, CONTENT_TYPE_XML, Response, encode_error, encode_response,
 };

@@ -120,12 +120,20 @@ impl Node {
 
 fn parse_index(seg: Option<&str>, key: &str) -> Result<u32, ApiError> {
     let seg = seg.ok_or_else(|| bad_param(key, "a list index must follow 'member'/'entry'"))?;
-    match seg.parse::<u32>() {
-        Ok(n) if (1..=MAX_MEMBER_INDEX).contains(&n) && !seg.starts_with('+') => Ok(n),
-        _ => Err(bad_param(
+    member_index(seg).ok_or_else(|| {
+        bad_param(
             key,
             &format!("list indices run from 1 to {MAX_MEMBER_INDEX}"),
-        )),
+        )
+    })
+}
+
+/// The `N` of `member.N` / `entry.N`: 1 to [`MAX_MEMBER_INDEX`], decimal
+/// digits only (`01` is 1, `+1` is refused).
+pub(crate) fn member_index(seg: &str) -> Option<u32> {
+    match seg.parse::<u32>() {
+        Ok(n) if (1..=MAX_MEMBER_INDEX).contains(&n) && !seg.starts_with('+') => Some(n),
+        _ => None,
     }
 }
 

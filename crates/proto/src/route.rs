@@ -208,7 +208,7 @@ fn check_action_name(action: &str) -> Result<(), ApiError> {
 /// way AWS refuses a wrongly scoped credential: a signature is only valid
 /// for the service it names. Unsigned requests (`None`) are left to the
 /// authenticator.
-fn check_scope(head: &RequestHead<'_>, service: Service) -> Result<(), ApiError> {
+pub(crate) fn check_scope(head: &RequestHead<'_>, service: Service) -> Result<(), ApiError> {
     match head.scope_service {
         Some(scope) if scope != service.signing_name() => Err(ApiError::new(
             ErrorCode::SignatureDoesNotMatch,

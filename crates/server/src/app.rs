@@ -325,6 +325,19 @@ fn handle(state: &AppState, inc: &Incoming, request_id: &str) -> Response {
             head.query_mode,
         );
     }
+    // The same for awsQuery, the CloudWatch agent's protocol.
+    if let Some(input) = proto::decode_query_put_metric_data(&head, &body) {
+        let batch_id = write_batch_id(state, &caller, batch_id, &body);
+        let result = crate::cloudwatch::authorized_put_metric_data(state, &caller, input, batch_id);
+        return respond(
+            Service::CloudWatch,
+            proto::Protocol::Query,
+            "PutMetricData",
+            result,
+            request_id,
+            head.query_mode,
+        );
+    }
     let decoded = match proto::decode_request(&head, &body) {
         Ok(d) => d,
         Err(e) => return error_response(inc, scope_service, &e, request_id),
