@@ -77,7 +77,7 @@ enum Suite {
     /// CloudWatch Logs: PutLogEvents ingest, bytes on disk, FilterLogEvents
     /// scan speed over a day of logs, agent CPU/RSS while tailing.
     Logs(logs::LogsArgs),
-    /// Float codecs (today's sealing and candidates): bytes per datapoint
+    /// Float codecs (block v4 and v5 column choices, each lossless codec): bytes per datapoint
     /// and MB/s on recorded agent data and the fleet generator; no server.
     Codec(codec::CodecArgs),
 }
