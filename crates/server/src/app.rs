@@ -310,28 +310,20 @@ fn handle(state: &AppState, inc: &Incoming, request_id: &str) -> Response {
         Err(e) => return error_response(inc, scope_service, &e, request_id),
     };
     let head = inc.head(scope_service);
-    // Bulk writes over awsJson1_0 skip the generic Document tree.
-    if let Some(input) =
-        proto::decode_json_direct::<PutMetricDataInput>(&head, &body, "PutMetricData")
-    {
+    // Bulk writes over awsJson1_0 and awsQuery (the CloudWatch agent's
+    // protocol) skip the generic Document tree.
+    let direct = proto::decode_json_direct::<PutMetricDataInput>(&head, &body, "PutMetricData")
+        .map(|input| (proto::Protocol::Json, input))
+        .or_else(|| {
+            proto::decode_query_put_metric_data(&head, &body)
+                .map(|input| (proto::Protocol::Query, input))
+        });
+    if let Some((protocol, input)) = direct {
         let batch_id = write_batch_id(state, &caller, batch_id, &body);
         let result = crate::cloudwatch::authorized_put_metric_data(state, &caller, input, batch_id);
         return respond(
             Service::CloudWatch,
-            proto::Protocol::Json,
-            "PutMetricData",
-            result,
-            request_id,
-            head.query_mode,
-        );
-    }
-    // The same for awsQuery, the CloudWatch agent's protocol.
-    if let Some(input) = proto::decode_query_put_metric_data(&head, &body) {
-        let batch_id = write_batch_id(state, &caller, batch_id, &body);
-        let result = crate::cloudwatch::authorized_put_metric_data(state, &caller, input, batch_id);
-        return respond(
-            Service::CloudWatch,
-            proto::Protocol::Query,
+            protocol,
             "PutMetricData",
             result,
             request_id,
