@@ -86,12 +86,15 @@ pub fn admin_key(
         },
     };
     if let Some(k) = key {
+        // The config first: whoever waits for the credentials file to appear
+        // (scripts, test harnesses) then finds the profile's region and
+        // endpoint beside it.
+        write_config(&config_file, endpoint_url)?;
         let wanted = credentials_text(&k.access_key_id, &k.secret);
         let current = std::fs::read_to_string(&credentials_file).ok();
         if current.as_deref() != Some(wanted.as_str()) {
             write(&credentials_file, &wanted)?;
         }
-        write_config(&config_file, endpoint_url)?;
     }
     Ok(Bootstrap {
         credentials_file,

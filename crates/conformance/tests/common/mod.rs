@@ -94,7 +94,8 @@ impl Server {
                 );
             }
             let up = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok();
-            if up && self.credentials_file().is_file() {
+            // Both files the client reads: credentials, and config for the region.
+            if up && self.credentials_file().is_file() && self.data_dir().join("config").is_file() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
