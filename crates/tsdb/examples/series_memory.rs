@@ -50,6 +50,8 @@ fn live() -> isize {
     LIVE.load(Ordering::Relaxed)
 }
 
+const SERIES_PER_HOST: usize = 50;
+
 /// The agent's 50 default series of one host: (metric, extra dimensions).
 fn host_series(host: usize) -> Vec<SeriesKey> {
     let hostname = format!(
@@ -58,7 +60,7 @@ fn host_series(host: usize) -> Vec<SeriesKey> {
         (host >> 8) & 255,
         host & 255
     );
-    let mut keys = Vec::with_capacity(50);
+    let mut keys = Vec::with_capacity(SERIES_PER_HOST);
     let mut push = |name: &str, extra: &[(&str, &str)]| {
         let mut dims = vec![("host".to_string(), hostname.clone())];
         dims.extend(extra.iter().map(|(n, v)| (n.to_string(), v.to_string())));
@@ -76,6 +78,9 @@ fn host_series(host: usize) -> Vec<SeriesKey> {
         "total",
         "cached",
         "buffered",
+        "free",
+        "active",
+        "inactive",
     ] {
         push(&format!("mem_{f}"), &[]);
     }
@@ -106,7 +111,7 @@ fn host_series(host: usize) -> Vec<SeriesKey> {
         push(&format!("processes_{f}"), &[]);
     }
     push("swap_used_percent", &[]);
-    keys.truncate(50);
+    assert_eq!(keys.len(), SERIES_PER_HOST);
     keys
 }
 
@@ -131,7 +136,7 @@ fn main() {
         size_of::<SeriesKey>()
     );
     let keys: Vec<Vec<SeriesKey>> = (0..hosts).map(host_series).collect();
-    let series = (hosts * 50) as f64;
+    let series = (hosts * SERIES_PER_HOST) as f64;
     let key_bytes: usize = keys
         .iter()
         .flatten()
@@ -154,7 +159,7 @@ fn main() {
     for minute in 0..3i64 {
         let t = Instant::now();
         for host in &keys {
-            let mut batch = WriteBatch::with_capacity(50);
+            let mut batch = WriteBatch::with_capacity(SERIES_PER_HOST);
             for (i, key) in host.iter().enumerate() {
                 batch.push(
                     key.clone(),

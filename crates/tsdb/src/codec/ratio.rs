@@ -5,7 +5,9 @@
 //! integers. Each value becomes `(p, q)`, `q ≤ 2^32`, found among the
 //! continued-fraction convergents of `v / 100` (Legendre: a fraction this
 //! close is one of them), then scaled to the multiple of its reduced form
-//! nearest the previous `q` so the `q` column stays nearly constant.
+//! nearest the previous `q` so the `q` column stays nearly constant. The
+//! previous `q` itself is tried first, which keeps `q` constant for a gauge
+//! over a fixed total whose reduced fractions vary (used / total bytes).
 //! Values with no such fraction (or -0.0, NaN, ±inf) are raw exceptions.
 //!
 //! Layout: `count uvarint | exceptions (as shortest_decimal) |
@@ -83,9 +85,9 @@ pub fn encode(values: &[f64], out: &mut Vec<u8>) {
     let (mut prev_p, mut prev_q) = (0i64, 1i64);
     for (i, &v) in values.iter().enumerate() {
         let scaled = with_q(v, prev_q).or_else(|| {
-            reduced(v).and_then(|(p, q)| {
+            reduced(v).map(|(p, q)| {
                 let k = ((prev_q + q / 2) / q).clamp(1, MAX_Q / q);
-                with_q(v, q * k).or(Some((p, q)))
+                with_q(v, q * k).unwrap_or((p, q))
             })
         });
         match scaled {
